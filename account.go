@@ -1,0 +1,64 @@
+package iogate
+
+import (
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Account statuses.
+const (
+	AccountActive    = "active"
+	AccountSuspended = "suspended"
+)
+
+// Account owns API keys and vaults. Keys of one account never see another account's data.
+type Account struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Email     string    `json:"email"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Validate checks the fields a caller supplies and normalises the email address.
+func (a *Account) Validate() error {
+	if err := validateName("account name", a.Name); err != nil {
+		return err
+	}
+	addr, err := mail.ParseAddress(a.Email)
+	if err != nil || addr.Name != "" || addr.Address != strings.TrimSpace(a.Email) {
+		return Errorf(CodeInvalid, "invalid email %q: expected a plain address such as ops@example.com", a.Email)
+	}
+	a.Email = strings.ToLower(addr.Address)
+	return nil
+}
+
+// MaxNameLength bounds names of accounts, keys and vaults, in characters.
+const MaxNameLength = 200
+
+// MaxDescriptionLength bounds key descriptions, in characters.
+const MaxDescriptionLength = 1000
+
+func validateName(what, name string) error {
+	if strings.TrimSpace(name) == "" {
+		return Errorf(CodeInvalid, "%s is required", what)
+	}
+	return validateText(what, name, MaxNameLength)
+}
+
+func validateText(what, text string, max int) error {
+	if !utf8.ValidString(text) {
+		return Errorf(CodeInvalid, "%s is not valid UTF-8", what)
+	}
+	if n := utf8.RuneCountInString(text); n > max {
+		return Errorf(CodeInvalid, "%s is too long: %d characters, at most %d", what, n, max)
+	}
+	for _, r := range text {
+		if r < 0x20 && r != '\t' || r == 0x7f {
+			return Errorf(CodeInvalid, "%s contains a control character", what)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,159 @@
+package iogate
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// APIKey is a client credential: a client ID and a secret, stored only as a keyed hash.
+// A key has at most two valid secrets: the current one and, during a rotation's grace
+// period, the previous one. Each secret has a generation number that access tokens carry,
+// so that tokens minted with a retired secret stop working when it retires.
+type APIKey struct {
+	ClientID    string
+	AccountID   string
+	Name        string
+	Description string
+	Scopes      []string
+	AllowedIPs  []netip.Prefix
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	// ExpiresAt is zero for a key that does not expire.
+	ExpiresAt time.Time
+
+	SecretHash       SecretHash
+	SecretGeneration int
+	SecretCreatedAt  time.Time
+
+	// Previous is the secret replaced by the last rotation, or nil when there is none or
+	// its grace period has ended.
+	Previous *PreviousSecret
+
+	LastUsedAt time.Time
+	LastUsedIP string
+	Exposed    bool
+}
+
+// PreviousSecret is a secret that a rotation replaced and that stays valid until ExpiresAt.
+type PreviousSecret struct {
+	Hash       SecretHash
+	Generation int
+	RotatedAt  time.Time
+	ExpiresAt  time.Time
+	// LastUsedAt is when the previous secret last authenticated after the rotation, or zero.
+	LastUsedAt time.Time
+}
+
+// NewClientID returns a random UUID for a new key.
+func NewClientID() string { return uuid.NewString() }
+
+// NewID returns a time-ordered UUID (version 7) for accounts, vaults and other records, so
+// that ordering by ID is ordering by creation.
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// ValidClientID reports whether id has the shape of a client ID: a UUID in its canonical
+// lower-case 36-character form.
+func ValidClientID(id string) bool {
+	return validUUID(id)
+}
+
+func validUUID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	u, err := uuid.Parse(id)
+	return err == nil && u.String() == id
+}
+
+// Validate checks the fields a caller supplies.
+func (k *APIKey) Validate() error {
+	if err := validateName("key name", k.Name); err != nil {
+		return err
+	}
+	if err := validateText("key description", k.Description, MaxDescriptionLength); err != nil {
+		return err
+	}
+	scopes, err := ValidateScopes(k.Scopes)
+	if err != nil {
+		return err
+	}
+	k.Scopes = scopes
+	if len(k.AllowedIPs) > MaxAllowedIPs {
+		return Errorf(CodeInvalid, "too many allowed IPs: %d given, at most %d", len(k.AllowedIPs), MaxAllowedIPs)
+	}
+	return nil
+}
+
+// Expired reports whether the key has an expiry time at or before now.
+func (k *APIKey) Expired(now time.Time) bool {
+	return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt)
+}
+
+// APIKeyView is the JSON form of a key for the CLI and the API. It never holds a secret.
+type APIKeyView struct {
+	ClientID         string        `json:"clientId"`
+	AccountID        string        `json:"accountId"`
+	Name             string        `json:"name"`
+	Description      string        `json:"description"`
+	Scopes           []string      `json:"scopes"`
+	AllowedIPs       []string      `json:"allowedIps"`
+	CreatedAt        time.Time     `json:"createdAt"`
+	UpdatedAt        time.Time     `json:"updatedAt"`
+	ExpiresAt        *time.Time    `json:"expiresAt,omitempty"`
+	SecretCreatedAt  time.Time     `json:"secretCreatedAt"`
+	SecretGeneration int           `json:"secretGeneration"`
+	LastUsedAt       *time.Time    `json:"lastUsedAt,omitempty"`
+	LastUsedIP       string        `json:"lastUsedIp,omitempty"`
+	Exposed          bool          `json:"exposed"`
+	Rotation         *RotationView `json:"rotation,omitempty"`
+}
+
+// RotationView describes the previous secret while its grace period lasts.
+type RotationView struct {
+	RotatedAt                 time.Time  `json:"rotatedAt"`
+	PreviousExpiresAt         time.Time  `json:"previousExpiresAt"`
+	PreviousUsedSinceRotation bool       `json:"previousUsedSinceRotation"`
+	PreviousLastUsedAt        *time.Time `json:"previousLastUsedAt,omitempty"`
+}
+
+// View returns the key's JSON form as of now. A previous secret whose grace has ended is
+// not shown.
+func (k *APIKey) View(now time.Time) APIKeyView {
+	v := APIKeyView{
+		ClientID:         k.ClientID,
+		AccountID:        k.AccountID,
+		Name:             k.Name,
+		Description:      k.Description,
+		Scopes:           k.Scopes,
+		AllowedIPs:       FormatAllowedIPs(k.AllowedIPs),
+		CreatedAt:        k.CreatedAt,
+		UpdatedAt:        k.UpdatedAt,
+		SecretCreatedAt:  k.SecretCreatedAt,
+		SecretGeneration: k.SecretGeneration,
+		LastUsedIP:       k.LastUsedIP,
+		Exposed:          k.Exposed,
+	}
+	if v.Scopes == nil {
+		v.Scopes = []string{}
+	}
+	v.ExpiresAt = timePtr(k.ExpiresAt)
+	v.LastUsedAt = timePtr(k.LastUsedAt)
+	if p := k.Previous; p != nil && now.Before(p.ExpiresAt) {
+		v.Rotation = &RotationView{
+			RotatedAt:                 p.RotatedAt,
+			PreviousExpiresAt:         p.ExpiresAt,
+			PreviousUsedSinceRotation: !p.LastUsedAt.IsZero(),
+			PreviousLastUsedAt:        timePtr(p.LastUsedAt),
+		}
+	}
+	return v
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}

@@ -1,0 +1,65 @@
+package auth
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/token"
+)
+
+// Principal is the authenticated caller of a bearer request.
+type Principal struct {
+	ClientID  string
+	AccountID string
+	Scopes    []string
+	TokenID   string
+}
+
+// HasScope reports whether the principal's token carries scope.
+func (p *Principal) HasScope(scope string) bool { return slices.Contains(p.Scopes, scope) }
+
+// Authenticate verifies a bearer token against the live view of its key. It reads no
+// store: the signature is checked once per token and cached, and everything that can change
+// after issuance (the key's existence, expiry, secret generations, scopes, allowlist) is
+// checked against the view on every call. It returns iogate.ErrInvalidToken for a token
+// that is not valid and ErrIPNotAllowed for a valid token from an address the key does not
+// allow.
+func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Addr) (*Principal, error) {
+	if len(raw) == 0 || len(raw) > token.MaxLength {
+		return nil, iogate.ErrInvalidToken
+	}
+	now := s.now()
+	nowUnix := now.Unix()
+
+	h := token.Hash(raw)
+	claims := s.cache.get(h)
+	if claims == nil {
+		c, err := s.keyring.Verify(raw)
+		if err != nil || c.Issuer != s.cfg.Issuer || c.Audience != s.cfg.Issuer {
+			return nil, iogate.ErrInvalidToken
+		}
+		if c.Expiry <= nowUnix {
+			return nil, iogate.ErrInvalidToken
+		}
+		s.cache.put(h, c, nowUnix)
+		claims = c
+	}
+	if claims.Expiry <= nowUnix || claims.NotBefore > nowUnix+60 {
+		return nil, iogate.ErrInvalidToken
+	}
+
+	k := s.view.get(claims.ClientID)
+	if k == nil || k.accountID != claims.AccountID || k.expired(now) || !k.generationValid(claims.Generation, now) {
+		return nil, iogate.ErrInvalidToken
+	}
+	scopes := claims.Scopes()
+	if !iogate.ScopeSubset(scopes, k.scopes) {
+		return nil, iogate.ErrInvalidToken
+	}
+	if !iogate.IPAllowed(k.allowed, remote) {
+		return nil, ErrIPNotAllowed
+	}
+	return &Principal{ClientID: claims.ClientID, AccountID: claims.AccountID, Scopes: scopes, TokenID: claims.ID}, nil
+}

@@ -1,0 +1,106 @@
+package auth
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/iogate/iogate"
+)
+
+// keyState is what the hot path needs to know about one key. It is immutable once built: a
+// change replaces the whole state, so readers never see half an update.
+type keyState struct {
+	clientID  string
+	accountID string
+	scopes    []string
+	allowed   []netip.Prefix
+	expiresAt time.Time
+
+	current  iogate.SecretHash
+	currentG int
+	previous *iogate.PreviousSecret
+}
+
+func newKeyState(k *iogate.APIKey) *keyState {
+	return &keyState{
+		clientID:  k.ClientID,
+		accountID: k.AccountID,
+		scopes:    k.Scopes,
+		allowed:   k.AllowedIPs,
+		expiresAt: k.ExpiresAt,
+		current:   k.SecretHash,
+		currentG:  k.SecretGeneration,
+		previous:  k.Previous,
+	}
+}
+
+func (k *keyState) expired(now time.Time) bool {
+	return !k.expiresAt.IsZero() && !now.Before(k.expiresAt)
+}
+
+// generationValid reports whether tokens minted with secret generation g may be used at
+// now: the current secret's always, the previous secret's only until its grace ends.
+func (k *keyState) generationValid(g int, now time.Time) bool {
+	if g == k.currentG {
+		return true
+	}
+	p := k.previous
+	return p != nil && g == p.Generation && now.Before(p.ExpiresAt)
+}
+
+// keyView is the in-memory view of every key, read on every request without touching the
+// store.
+type keyView struct {
+	mu      sync.RWMutex
+	keys    map[string]*keyState
+	lastSeq int64
+}
+
+func newKeyView() *keyView { return &keyView{keys: make(map[string]*keyState)} }
+
+func (v *keyView) get(clientID string) *keyState {
+	v.mu.RLock()
+	k := v.keys[clientID]
+	v.mu.RUnlock()
+	return k
+}
+
+func (v *keyView) put(k *iogate.APIKey) {
+	st := newKeyState(k)
+	v.mu.Lock()
+	v.keys[k.ClientID] = st
+	v.mu.Unlock()
+}
+
+func (v *keyView) remove(clientID string) {
+	v.mu.Lock()
+	delete(v.keys, clientID)
+	v.mu.Unlock()
+}
+
+func (v *keyView) replace(keys map[string]*keyState, seq int64) {
+	v.mu.Lock()
+	v.keys, v.lastSeq = keys, seq
+	v.mu.Unlock()
+}
+
+func (v *keyView) seq() int64 {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.lastSeq
+}
+
+func (v *keyView) setSeq(seq int64) {
+	v.mu.Lock()
+	if seq > v.lastSeq {
+		v.lastSeq = seq
+	}
+	v.mu.Unlock()
+}
+
+func (v *keyView) size() int {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return len(v.keys)
+}

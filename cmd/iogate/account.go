@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/auth"
+	"github.com/spf13/cobra"
+)
+
+func newAccountCommand(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "account", Short: "Manage accounts"}
+	cmd.AddCommand(newAccountCreateCommand(g))
+	return cmd
+}
+
+func newAccountCreateCommand(g *globals) *cobra.Command {
+	var name, email string
+	cmd := &cobra.Command{
+		Use:   "create --name NAME --email EMAIL",
+		Short: "Create an account",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := g.open(cmd.Context(), true, auth.Config{})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			a := &iogate.Account{
+				ID:        iogate.NewID(),
+				Name:      name,
+				Email:     email,
+				Status:    iogate.AccountActive,
+				CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
+			}
+			if err := a.Validate(); err != nil {
+				return err
+			}
+			if err := e.store.CreateAccount(cmd.Context(), a); err != nil {
+				return err
+			}
+			return g.printResult(a, func(w io.Writer) {
+				fmt.Fprintf(w, "Created account %s (%s).\nNext: iogate key create --account %s --name NAME\n", a.ID, a.Name, a.ID)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "account name (required)")
+	cmd.Flags().StringVar(&email, "email", "", "contact email of the account owner (required)")
+	cmd.MarkFlagRequired("name")
+	cmd.MarkFlagRequired("email")
+	return cmd
+}

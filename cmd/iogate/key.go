@@ -1,0 +1,192 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/auth"
+	"github.com/spf13/cobra"
+)
+
+func newKeyCommand(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "key", Short: "Manage API keys (client credentials)"}
+	cmd.AddCommand(newKeyCreateCommand(g), newKeyListCommand(g), newKeyShowCommand(g), newKeyDeleteCommand(g))
+	return cmd
+}
+
+// createdKey is the output of key creation: the key and, this once, its secret.
+type createdKey struct {
+	iogate.APIKeyView
+	ClientSecret string `json:"clientSecret"`
+}
+
+func newKeyCreateCommand(g *globals) *cobra.Command {
+	var req auth.CreateKeyRequest
+	cmd := &cobra.Command{
+		Use:   "create --account ID --name NAME",
+		Short: "Create an API key and print its client ID and secret",
+		Long:  "Create an API key and print its client ID and secret. The secret is shown only this once:\nthe server stores a keyed hash of it and cannot show it again.",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := g.open(cmd.Context(), false, auth.Config{})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			k, secret, err := e.auth.CreateKey(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			out := createdKey{APIKeyView: k.View(time.Now()), ClientSecret: secret.Reveal()}
+			return g.printResult(out, func(w io.Writer) {
+				fmt.Fprintf(w, "Created API key %q.\n\n  Client ID:     %s\n  Client secret: %s\n  Scopes:        %s\n\n",
+					k.Name, k.ClientID, secret.Reveal(), strings.Join(k.Scopes, " "))
+				fmt.Fprintln(w, "Store the client secret now: it will not be shown again.")
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&req.AccountID, "account", "", "ID of the account that owns the key (required)")
+	f.StringVar(&req.Name, "name", "", "key name (required)")
+	f.StringVar(&req.Description, "description", "", "what the key is for")
+	f.StringArrayVar(&req.Scopes, "scope", nil, fmt.Sprintf("scope the key may use; repeatable (default %s; known: %s)", strings.Join(iogate.DefaultScopes, " "), strings.Join(iogate.AllScopes, ", ")))
+	f.StringArrayVar(&req.AllowedIPs, "allow-ip", nil, "IP address or CIDR prefix allowed to use the key; repeatable (default: any address)")
+	f.Var(durationFlag{&req.ExpiresIn}, "expires-in", "lifetime of the key, such as 720h or 90d (default: no expiry)")
+	cmd.MarkFlagRequired("account")
+	cmd.MarkFlagRequired("name")
+	return cmd
+}
+
+func newKeyListCommand(g *globals) *cobra.Command {
+	var accountID string
+	cmd := &cobra.Command{
+		Use:   "list --account ID",
+		Short: "List an account's API keys",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := g.open(cmd.Context(), false, auth.Config{})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			if _, err := e.store.FindAccountByID(cmd.Context(), accountID); err != nil {
+				return accountNotFound(err, accountID)
+			}
+			now := time.Now()
+			views := []iogate.APIKeyView{}
+			page := iogate.Page{Limit: iogate.MaxPageLimit}
+			for {
+				keys, next, err := e.store.ListAPIKeys(cmd.Context(), accountID, page)
+				if err != nil {
+					return err
+				}
+				for _, k := range keys {
+					views = append(views, k.View(now))
+				}
+				if next == "" {
+					break
+				}
+				page.Cursor = next
+			}
+			return g.printResult(map[string]any{"data": views}, func(w io.Writer) {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "CLIENT ID\tNAME\tSCOPES\tALLOWED IPS\tCREATED\tLAST USED")
+				for _, v := range views {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.ClientID, v.Name, strings.Join(v.Scopes, " "),
+						orDash(strings.Join(v.AllowedIPs, " ")), v.CreatedAt.Format(time.RFC3339), formatTimePtr(v.LastUsedAt))
+				}
+				tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().StringVar(&accountID, "account", "", "account ID (required)")
+	cmd.MarkFlagRequired("account")
+	return cmd
+}
+
+func newKeyShowCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show CLIENT_ID",
+		Short: "Show an API key (never its secret)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := g.open(cmd.Context(), false, auth.Config{})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			k, err := e.store.FindAPIKey(cmd.Context(), args[0])
+			if err != nil {
+				return keyNotFound(err, args[0])
+			}
+			v := k.View(time.Now())
+			return g.printResult(v, func(w io.Writer) { printKeyText(w, v) })
+		},
+	}
+}
+
+func newKeyDeleteCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete CLIENT_ID",
+		Short: "Delete an API key; its tokens stop working at once",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := g.open(cmd.Context(), false, auth.Config{})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			if err := e.auth.DeleteKey(cmd.Context(), args[0]); err != nil {
+				return keyNotFound(err, args[0])
+			}
+			return g.printResult(map[string]any{"clientId": args[0], "deleted": true}, func(w io.Writer) {
+				fmt.Fprintf(w, "Deleted API key %s. Its access tokens are refused from now on.\n", args[0])
+			})
+		},
+	}
+}
+
+func keyNotFound(err error, clientID string) error {
+	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
+		return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %q: list keys with \"iogate key list --account ID\"", clientID)
+	}
+	return err
+}
+
+func printKeyText(w io.Writer, v iogate.APIKeyView) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Client ID:\t%s\n", v.ClientID)
+	fmt.Fprintf(tw, "Account:\t%s\n", v.AccountID)
+	fmt.Fprintf(tw, "Name:\t%s\n", v.Name)
+	fmt.Fprintf(tw, "Description:\t%s\n", orDash(v.Description))
+	fmt.Fprintf(tw, "Scopes:\t%s\n", strings.Join(v.Scopes, " "))
+	fmt.Fprintf(tw, "Allowed IPs:\t%s\n", orDash(strings.Join(v.AllowedIPs, " ")))
+	fmt.Fprintf(tw, "Created:\t%s\n", v.CreatedAt.Format(time.RFC3339))
+	fmt.Fprintf(tw, "Expires:\t%s\n", formatTimePtr(v.ExpiresAt))
+	fmt.Fprintf(tw, "Secret created:\t%s\n", v.SecretCreatedAt.Format(time.RFC3339))
+	fmt.Fprintf(tw, "Last used:\t%s %s\n", formatTimePtr(v.LastUsedAt), v.LastUsedIP)
+	fmt.Fprintf(tw, "Exposed:\t%t\n", v.Exposed)
+	if r := v.Rotation; r != nil {
+		fmt.Fprintf(tw, "Previous secret valid until:\t%s\n", r.PreviousExpiresAt.Format(time.RFC3339))
+		fmt.Fprintf(tw, "Previous secret used since rotation:\t%t %s\n", r.PreviousUsedSinceRotation, formatTimePtr(r.PreviousLastUsedAt))
+	}
+	tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func formatTimePtr(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// globals are the flags every command has.
+type globals struct {
+	dataDir       string
+	json          bool
+	masterKeyFile string
+	getenv        func(string) string
+	stdout        io.Writer
+	stderr        io.Writer
+}
+
+func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{getenv: getenv, stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:           "iogate",
+		Short:         "OAuth 2.0 client-credentials front for the custody API",
+		Long:          "iogate serves the HTTPS API (iogate serve) and manages its accounts, API keys and vaults.\nEvery flag --foo-bar can also be set with the environment variable IOGATE_FOO_BAR.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return applyEnv(cmd, getenv)
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.dataDir, "data-dir", "./iogate-data", "directory of the SQLite database, TLS certificate and master key")
+	pf.BoolVar(&g.json, "json", false, "print results and errors as JSON")
+	pf.StringVar(&g.masterKeyFile, "master-key-file", "", "file holding the base64 master key (default DATA_DIR/master.key; IOGATE_MASTER_KEY takes precedence)")
+
+	root.AddCommand(newServeCommand(g), newAccountCommand(g), newKeyCommand(g), newVaultCommand(g))
+	return root
+}
+
+// applyEnv sets every flag the command line did not set from its IOGATE_* variable.
+func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
+	var firstErr error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Changed || firstErr != nil {
+			return
+		}
+		name := "IOGATE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			if err := sv.Replace(strings.Split(v, ",")); err != nil {
+				firstErr = fmt.Errorf("invalid %s: %w", name, err)
+			}
+			return
+		}
+		if err := f.Value.Set(v); err != nil {
+			firstErr = fmt.Errorf("invalid %s: %w", name, err)
+		}
+	})
+	return firstErr
+}
+
+// durationFlag is a flag in Go's duration syntax that also accepts days ("30d").
+type durationFlag struct{ d *time.Duration }
+
+func (f durationFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f durationFlag) Set(s string) error {
+	d, err := iogate.ParseDuration(s)
+	if err != nil {
+		return errors.New(iogate.ErrorMessageOf(err))
+	}
+	*f.d = d
+	return nil
+}
+
+func (durationFlag) Type() string { return "duration" }
+
+// printResult prints v as JSON with --json, or calls text otherwise.
+func (g *globals) printResult(v any, text func(w io.Writer)) error {
+	if g.json {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	text(g.stdout)
+	return nil
+}
+
+// printError prints err to stderr: as {"error":{"code","message"}} when --json was given,
+// else as one line. Only caller-safe messages are printed for domain errors.
+func printError(stderr io.Writer, root *cobra.Command, err error) {
+	asJSON := false
+	if f := root.PersistentFlags().Lookup("json"); f != nil {
+		asJSON = f.Value.String() == "true"
+	}
+	msg := err.Error()
+	code := ""
+	var de *iogate.Error
+	if errors.As(err, &de) {
+		code = string(de.Code)
+		msg = de.Message
+		if de.Code == iogate.CodeInternal || de.Code == iogate.CodeUnavailable {
+			msg = de.Error()
+		}
+	}
+	if asJSON {
+		body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+		fmt.Fprintln(stderr, string(body))
+		return
+	}
+	fmt.Fprintf(stderr, "iogate: %s\n", msg)
+}

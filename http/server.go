@@ -1,0 +1,161 @@
+// Package http serves iogate's HTTPS API: the token endpoint, the vault API, and the plain
+// HTTP listener that exists only to refuse. Handlers return errors to one writer, which maps
+// domain error codes to statuses.
+package http
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/auth"
+)
+
+// Body limits: token requests are small, everything else is bounded at 1 MiB.
+const (
+	maxTokenBodyBytes = 64 << 10
+	maxBodyBytes      = 1 << 20
+)
+
+// Server holds the HTTP handlers and what they need.
+type Server struct {
+	auth  *auth.Service
+	store iogate.Store
+	log   *slog.Logger
+}
+
+// NewServer returns the handlers for the HTTPS API.
+func NewServer(a *auth.Service, store iogate.Store, log *slog.Logger) *Server {
+	return &Server{auth: a, store: store, log: log}
+}
+
+// Handler returns the HTTPS API's root handler.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	s.route(mux, "/v1/auth/accessToken", map[string]handlerFunc{http.MethodPost: s.handleAccessToken})
+	s.route(mux, "/v1/vaults", map[string]handlerFunc{http.MethodGet: s.requireScope(iogate.ScopeVaultsRead, s.handleListVaults)})
+	s.route(mux, "/v1/vaults/{id}", map[string]handlerFunc{http.MethodGet: s.requireScope(iogate.ScopeVaultsRead, s.handleGetVault)})
+	s.route(mux, "/healthz", map[string]handlerFunc{http.MethodGet: s.handleHealth})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
+	return s.middleware(mux, true)
+}
+
+// handlerFunc is an HTTP handler that returns its error to the single error writer.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// route registers a path with one handler per method; other methods get 405 with an Allow
+// header, HEAD included unless GET is listed.
+func (s *Server) route(mux *http.ServeMux, pattern string, methods map[string]handlerFunc) {
+	allow := ""
+	for m := range methods {
+		if allow != "" {
+			allow += ", "
+		}
+		allow += m
+	}
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		h, ok := methods[r.Method]
+		if !ok {
+			w.Header().Set("Allow", allow)
+			s.writeError(w, r, errMethodNotAllowed)
+			return
+		}
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ok"})
+	return nil
+}
+
+type contextKey int
+
+const (
+	requestIDKey contextKey = iota
+	principalKey
+)
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// newRequestID returns 16 random bytes in hex. Request IDs from clients are not trusted,
+// because they would let a caller forge log correlation.
+func newRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// clientAddr returns the TCP peer's address, unmapped from IPv4-in-IPv6 form.
+func clientAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap().WithZone("")
+}
+
+// statusRecorder remembers the status a handler wrote, for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusRecorder) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// middleware adds a request ID, security headers, panic recovery and one access-log line
+// per request. The log line carries the path without the query string, which could hold a
+// credential, and never a header value.
+func (s *Server) middleware(next http.Handler, https bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := newRequestID()
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		r = r.WithContext(ctx)
+		h := w.Header()
+		h.Set("X-Request-Id", id)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		if https {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(ctx, "handler panicked", "panic", fmt.Sprintf("%T", v), "path", r.URL.Path, "request_id", id)
+				if rec.status == 0 {
+					s.writeError(rec, r, iogate.Errorf(iogate.CodeInternal, "internal error"))
+				}
+			}
+			s.log.InfoContext(ctx, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+				"status", rec.status, "remote_addr", clientAddr(r).String(), "duration_ms", float64(time.Since(start).Microseconds())/1000)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}

@@ -1,0 +1,156 @@
+package http
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/auth"
+)
+
+// accessTokenResponse is the body of a successful POST /v1/auth/accessToken.
+type accessTokenResponse struct {
+	AccessToken string `json:"accessToken"`
+	TokenType   string `json:"tokenType"`
+	ExpiresIn   int64  `json:"expiresIn"`
+	Scope       string `json:"scope"`
+}
+
+// handleAccessToken serves POST /v1/auth/accessToken: the platform's own token endpoint,
+// JSON {"clientId","clientSecret"} in, a bearer token out.
+func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request) error {
+	// Token responses must never be cached, errors included (RFC 6749 section 5.1).
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+
+	if err := requireJSON(r); err != nil {
+		return err
+	}
+	body, err := readBody(w, r, maxTokenBodyBytes)
+	if err != nil {
+		return err
+	}
+	fields, err := decodeStrictObject(body, "clientId", "clientSecret")
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{"clientId", "clientSecret"} {
+		if fields[name] == "" {
+			return iogate.Errorf(iogate.CodeInvalid, "missing field %q: the body must be {\"clientId\": \"...\", \"clientSecret\": \"...\"}", name)
+		}
+	}
+
+	issued, err := s.auth.IssueToken(r.Context(), auth.TokenRequest{
+		ClientID:     fields["clientId"],
+		ClientSecret: fields["clientSecret"],
+		RemoteAddr:   clientAddr(r),
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, "application/json", accessTokenResponse{
+		AccessToken: issued.AccessToken,
+		TokenType:   "Bearer",
+		ExpiresIn:   issued.ExpiresIn,
+		Scope:       strings.Join(issued.Scopes, " "),
+	})
+	return nil
+}
+
+// requireJSON accepts application/json in any letter case, with parameters such as charset.
+func requireJSON(r *http.Request) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return iogate.Errorf(iogate.CodeInvalid, "invalid Content-Type: send the body as application/json")
+	}
+	return nil
+}
+
+// readBody reads at most limit bytes of the body, or returns CodeTooLarge.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, iogate.Errorf(iogate.CodeTooLarge, "request body too large: at most %d bytes", limit)
+	}
+	if err != nil {
+		return nil, iogate.WrapError(iogate.CodeInvalid, err, "could not read the request body")
+	}
+	return body, nil
+}
+
+// decodeStrictObject parses body as one JSON object whose members all have string values
+// and names from allowed. Go's encoding/json would accept duplicate names, names in another
+// letter case, non-string values coerced by the caller, and trailing data; each of these
+// hides a client bug or a smuggling attempt, so each is an error here.
+func decodeStrictObject(body []byte, allowed ...string) (map[string]string, error) {
+	invalid := func(format string, args ...any) error {
+		return iogate.Errorf(iogate.CodeInvalid, "invalid JSON body: "+format, args...)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, invalid("expected a JSON object")
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, invalid("expected a JSON object")
+	}
+	out := make(map[string]string, len(allowed))
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, invalid("malformed object")
+		}
+		name, _ := tok.(string)
+		if !contains(allowed, name) {
+			for _, a := range allowed {
+				if strings.EqualFold(a, name) {
+					return nil, invalid("unknown field %q; field names are case-sensitive, did you mean %q?", name, a)
+				}
+			}
+			return nil, invalid("unknown field %q; expected only %s", name, quoteAll(allowed))
+		}
+		if _, dup := out[name]; dup {
+			return nil, invalid("duplicate field %q", name)
+		}
+		tok, err = dec.Token()
+		if err != nil {
+			return nil, invalid("malformed value of %q", name)
+		}
+		value, ok := tok.(string)
+		if !ok {
+			return nil, invalid("field %q must be a string", name)
+		}
+		out[name] = value
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, invalid("malformed object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, invalid("unexpected data after the JSON object")
+	}
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = `"` + n + `"`
+	}
+	return strings.Join(q, " and ")
+}

@@ -1,0 +1,74 @@
+package http
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/iogate/iogate"
+)
+
+// listResponse is the shape of every list: a page of data and the cursor of the next page,
+// absent on the last page.
+type listResponse[T any] struct {
+	Data       []T    `json:"data"`
+	NextCursor string `json:"nextCursor,omitempty"`
+}
+
+// pageFrom reads ?limit= and ?cursor=.
+func pageFrom(r *http.Request) (iogate.Page, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return iogate.Page{}, iogate.Errorf(iogate.CodeInvalid, "invalid query string: %s", "percent-encode reserved characters")
+	}
+	p := iogate.Page{Limit: iogate.DefaultPageLimit, Cursor: q.Get("cursor")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > iogate.MaxPageLimit {
+			return p, iogate.Errorf(iogate.CodeInvalid, "invalid limit %q: expected a number from 1 to %d", v, iogate.MaxPageLimit)
+		}
+		p.Limit = n
+	}
+	if len(p.Cursor) > 200 {
+		return p, iogate.Errorf(iogate.CodeInvalid, "invalid cursor: use the nextCursor value of the previous page")
+	}
+	return p, nil
+}
+
+// handleListVaults serves GET /v1/vaults: the caller's account's vaults, oldest first.
+func (s *Server) handleListVaults(w http.ResponseWriter, r *http.Request) error {
+	page, err := pageFrom(r)
+	if err != nil {
+		return err
+	}
+	p := principalFrom(r.Context())
+	vaults, next, err := s.store.ListVaults(r.Context(), p.AccountID, page)
+	if err != nil {
+		return err
+	}
+	resp := listResponse[*iogate.Vault]{Data: vaults, NextCursor: next}
+	if resp.Data == nil {
+		resp.Data = []*iogate.Vault{}
+	}
+	writeJSON(w, http.StatusOK, "application/json", resp)
+	return nil
+}
+
+// handleGetVault serves GET /v1/vaults/{id}. Another account's vault is 404, the same as a
+// vault that does not exist.
+func (s *Server) handleGetVault(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	notFound := iogate.Errorf(iogate.CodeNotFound, "vault not found")
+	if !iogate.ValidClientID(id) {
+		return notFound
+	}
+	v, err := s.store.FindVault(r.Context(), principalFrom(r.Context()).AccountID, id)
+	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
+		return notFound
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, "application/json", v)
+	return nil
+}

@@ -1,0 +1,37 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/iogate/iogate"
+)
+
+// CreateAccount inserts a new account.
+func (db *DB) CreateAccount(ctx context.Context, a *iogate.Account) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, name, email, status, created_at) VALUES (?, ?, ?, ?, ?)`,
+			a.ID, a.Name, a.Email, a.Status, toMicros(a.CreatedAt))
+		return err
+	})
+}
+
+// FindAccountByID returns the account, or CodeNotFound.
+func (db *DB) FindAccountByID(ctx context.Context, id string) (*iogate.Account, error) {
+	var a iogate.Account
+	var created int64
+	err := db.reader.QueryRowContext(ctx, `SELECT id, name, email, status, created_at FROM accounts WHERE id = ?`, id).
+		Scan(&a.ID, &a.Name, &a.Email, &a.Status, &created)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	a.CreatedAt = fromMicros(created)
+	return &a, nil
+}
+
+// CountAccounts returns how many accounts exist.
+func (db *DB) CountAccounts(ctx context.Context) (int, error) {
+	var n int
+	err := db.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts`).Scan(&n)
+	return n, mapError(err)
+}

@@ -1,0 +1,238 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/iogate/iogate"
+)
+
+// CreateAPIKey inserts a new key and records a key change in the same transaction.
+func (db *DB) CreateAPIKey(ctx context.Context, k *iogate.APIKey) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (client_id, account_id, name, description, scopes, allowed_ips,
+			created_at, updated_at, expires_at, secret_hash, secret_generation, secret_created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			k.ClientID, k.AccountID, k.Name, k.Description, strings.Join(k.Scopes, " "), formatPrefixes(k.AllowedIPs),
+			toMicros(k.CreatedAt), toMicros(k.UpdatedAt), nullMicros(k.ExpiresAt), k.SecretHash[:], k.SecretGeneration, toMicros(k.SecretCreatedAt))
+		if err != nil {
+			return err
+		}
+		return db.recordChange(ctx, tx, k.ClientID)
+	})
+}
+
+func (db *DB) recordChange(ctx context.Context, tx *sql.Tx, clientID string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO key_changes (client_id, changed_at) VALUES (?, ?)`, clientID, toMicros(db.now()))
+	return err
+}
+
+const apiKeyColumns = `client_id, account_id, name, description, scopes, allowed_ips, created_at, updated_at, expires_at,
+	secret_hash, secret_generation, secret_created_at, prev_secret_hash, prev_generation, prev_rotated_at, prev_expires_at,
+	prev_last_used_at, last_used_at, last_used_ip, exposed`
+
+func scanAPIKey(row interface{ Scan(...any) error }) (*iogate.APIKey, error) {
+	var k iogate.APIKey
+	var scopes, allowed string
+	var created, updated, secretCreated int64
+	var expires, prevRotated, prevExpires, prevUsed, lastUsed sql.NullInt64
+	var hash, prevHash []byte
+	var prevGen sql.NullInt64
+	var lastIP sql.NullString
+	if err := row.Scan(&k.ClientID, &k.AccountID, &k.Name, &k.Description, &scopes, &allowed, &created, &updated, &expires,
+		&hash, &k.SecretGeneration, &secretCreated, &prevHash, &prevGen, &prevRotated, &prevExpires,
+		&prevUsed, &lastUsed, &lastIP, &k.Exposed); err != nil {
+		return nil, err
+	}
+	if len(hash) != len(k.SecretHash) {
+		return nil, fmt.Errorf("key %s: stored secret hash has %d bytes", k.ClientID, len(hash))
+	}
+	copy(k.SecretHash[:], hash)
+	k.Scopes = strings.Fields(scopes)
+	prefixes, err := parsePrefixes(allowed)
+	if err != nil {
+		return nil, fmt.Errorf("key %s: %w", k.ClientID, err)
+	}
+	k.AllowedIPs = prefixes
+	k.CreatedAt, k.UpdatedAt, k.SecretCreatedAt = fromMicros(created), fromMicros(updated), fromMicros(secretCreated)
+	k.ExpiresAt = fromNullMicros(expires)
+	k.LastUsedAt, k.LastUsedIP = fromNullMicros(lastUsed), lastIP.String
+	if prevGen.Valid && len(prevHash) == len(k.SecretHash) {
+		p := &iogate.PreviousSecret{
+			Generation: int(prevGen.Int64),
+			RotatedAt:  fromNullMicros(prevRotated),
+			ExpiresAt:  fromNullMicros(prevExpires),
+			LastUsedAt: fromNullMicros(prevUsed),
+		}
+		copy(p.Hash[:], prevHash)
+		k.Previous = p
+	}
+	return &k, nil
+}
+
+func formatPrefixes(ps []netip.Prefix) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.String()
+	}
+	return strings.Join(parts, " ")
+}
+
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	fields := strings.Fields(s)
+	out := make([]netip.Prefix, 0, len(fields))
+	for _, f := range fields {
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("stored allowed IP %q: %w", f, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// FindAPIKey returns the key, or CodeNotFound.
+func (db *DB) FindAPIKey(ctx context.Context, clientID string) (*iogate.APIKey, error) {
+	k, err := scanAPIKey(db.reader.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE client_id = ?`, clientID))
+	if err != nil {
+		return nil, mapError(err)
+	}
+	return k, nil
+}
+
+// ListAPIKeys returns one page of an account's keys, oldest first. The cursor encodes the
+// creation time and client ID of the page's last key.
+func (db *DB) ListAPIKeys(ctx context.Context, accountID string, page iogate.Page) ([]*iogate.APIKey, string, error) {
+	limit := pageLimit(page)
+	afterTime, afterID, err := decodeKeyCursor(page.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := db.reader.QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys
+		WHERE account_id = ? AND (created_at > ? OR (created_at = ? AND client_id > ?))
+		ORDER BY created_at, client_id LIMIT ?`, accountID, afterTime, afterTime, afterID, limit+1)
+	if err != nil {
+		return nil, "", mapError(err)
+	}
+	defer rows.Close()
+	var out []*iogate.APIKey
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return nil, "", mapError(err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", mapError(err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[limit-1]
+		next = encodeKeyCursor(toMicros(last.CreatedAt), last.ClientID)
+	}
+	return out, next, nil
+}
+
+func encodeKeyCursor(created int64, clientID string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(created, 10) + "/" + clientID))
+}
+
+func decodeKeyCursor(cursor string) (int64, string, error) {
+	if cursor == "" {
+		return -1 << 62, "", nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err == nil {
+		if t, id, ok := strings.Cut(string(raw), "/"); ok {
+			if created, err := strconv.ParseInt(t, 10, 64); err == nil {
+				return created, id, nil
+			}
+		}
+	}
+	return 0, "", iogate.Errorf(iogate.CodeInvalid, "invalid cursor: use the nextCursor value of the previous page")
+}
+
+// AllAPIKeys calls fn for every key, in client ID order.
+func (db *DB) AllAPIKeys(ctx context.Context, fn func(*iogate.APIKey) error) error {
+	rows, err := db.reader.QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY client_id`)
+	if err != nil {
+		return mapError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return mapError(err)
+		}
+		if err := fn(k); err != nil {
+			return err
+		}
+	}
+	return mapError(rows.Err())
+}
+
+// DeleteAPIKey deletes the key and records a key change, or returns CodeNotFound.
+func (db *DB) DeleteAPIKey(ctx context.Context, clientID string) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE client_id = ?`, clientID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %s", clientID)
+		}
+		return db.recordChange(ctx, tx, clientID)
+	})
+}
+
+// RecordKeyUse stores last-used times and addresses. A use of the previous secret also sets
+// the previous secret's last-used time, which tells the owner whether clients still use it.
+func (db *DB) RecordKeyUse(ctx context.Context, uses []iogate.KeyUse) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	return db.write(ctx, func(tx *sql.Tx) error {
+		for _, u := range uses {
+			if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), ?), last_used_ip = ?,
+				prev_last_used_at = CASE WHEN prev_generation = ? THEN MAX(COALESCE(prev_last_used_at, 0), ?) ELSE prev_last_used_at END
+				WHERE client_id = ?`, toMicros(u.At), u.IP, u.Generation, toMicros(u.At), u.ClientID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// KeyChangesSince returns the changes after seq, in order.
+func (db *DB) KeyChangesSince(ctx context.Context, seq int64) ([]iogate.KeyChange, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT seq, client_id FROM key_changes WHERE seq > ? ORDER BY seq LIMIT 10000`, seq)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	defer rows.Close()
+	var out []iogate.KeyChange
+	for rows.Next() {
+		var c iogate.KeyChange
+		if err := rows.Scan(&c.Seq, &c.ClientID); err != nil {
+			return nil, mapError(err)
+		}
+		out = append(out, c)
+	}
+	return out, mapError(rows.Err())
+}
+
+// LatestKeyChange returns the highest change sequence number, or 0.
+func (db *DB) LatestKeyChange(ctx context.Context) (int64, error) {
+	var seq int64
+	err := db.reader.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM key_changes`).Scan(&seq)
+	return seq, mapError(err)
+}

@@ -1,0 +1,226 @@
+// Package sqlite implements iogate.Store on an embedded SQLite database, through the pure-Go
+// modernc.org/sqlite driver. It is the default store: one file in the data directory, in WAL
+// mode with synchronous=FULL, so that every acknowledged write survives a crash or a power
+// cut. Several processes (a running server and the CLI) may use the same file at once.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/iogate/iogate"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// DB is an iogate.Store on one SQLite file. Writes go through a single connection, so
+// that transactions in this process queue in Go rather than spin on SQLite's lock; reads use
+// a pool of read-only connections, which WAL lets run beside the writer.
+type DB struct {
+	path   string
+	writer *sql.DB
+	reader *sql.DB
+	now    func() time.Time
+}
+
+var _ iogate.Store = (*DB)(nil)
+
+// Pragmas applied to every connection. synchronous=FULL makes a commit durable before it
+// returns; busy_timeout lets the CLI and a running server wait for each other's writes.
+var pragmas = []string{
+	"busy_timeout(10000)",
+	"journal_mode(WAL)",
+	"synchronous(FULL)",
+	"foreign_keys(1)",
+}
+
+// Open opens (creating it if needed) the SQLite database at path and applies the embedded
+// migrations that it lacks.
+func Open(ctx context.Context, path string) (*DB, error) {
+	// Create the file with mode 0600 before SQLite does, because SQLite gives new files the
+	// process's default mode and copies the database file's mode to its -wal and -shm files.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite database: %w", err)
+	}
+	f.Close()
+	writer, err := sql.Open("sqlite", dsn(path, "immediate", false))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite database: %w", err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetConnMaxIdleTime(0)
+	reader, err := sql.Open("sqlite", dsn(path, "deferred", true))
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open sqlite database: %w", err)
+	}
+	reader.SetMaxOpenConns(8)
+	reader.SetMaxIdleConns(8)
+	db := &DB{path: path, writer: writer, reader: reader, now: time.Now}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func dsn(path, txlock string, readOnly bool) string {
+	q := url.Values{}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	}
+	q.Set("_txlock", txlock)
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// Close closes both connection pools.
+func (db *DB) Close() error {
+	return errors.Join(db.reader.Close(), db.writer.Close())
+}
+
+// Path returns the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// migrate applies, in one immediate transaction, every embedded migration above the
+// version recorded in schema_migrations. The immediate lock makes concurrent starts of the
+// server and the CLI apply each migration once.
+func (db *DB) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	return db.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+			return err
+		}
+		var current int
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+			return err
+		}
+		for _, name := range names {
+			version, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0])
+			if err != nil {
+				return fmt.Errorf("migration %s: name must start with a version number", name)
+			}
+			if version <= current {
+				continue
+			}
+			body, err := migrationFiles.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return fmt.Errorf("apply migration %s: %w", name, err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, toMicros(db.now())); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// write runs fn in an immediate transaction on the writer connection and commits it.
+func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return mapError(err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return mapError(err)
+	}
+	return mapError(tx.Commit())
+}
+
+// DataVersion returns SQLite's data_version for conn: a number that changes when another
+// connection, in this process or another, commits to the database. The change feed polls
+// it on one dedicated connection.
+func DataVersion(ctx context.Context, conn *sql.Conn) (int64, error) {
+	var v int64
+	err := conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v)
+	return v, err
+}
+
+// Conn returns a dedicated read connection, for the change feed's data_version polling.
+func (db *DB) Conn(ctx context.Context) (*sql.Conn, error) {
+	return db.reader.Conn(ctx)
+}
+
+// Pragma returns the value of a pragma on a read connection, for tests and diagnostics.
+func (db *DB) Pragma(ctx context.Context, name string) (string, error) {
+	var v string
+	err := db.reader.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v)
+	return v, err
+}
+
+// mapError turns driver conditions into domain error codes.
+func mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return iogate.WrapError(iogate.CodeNotFound, err, "not found")
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_CONSTRAINT:
+			if se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
+				return iogate.WrapError(iogate.CodeConflict, err, "already exists")
+			}
+			if se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+				return iogate.WrapError(iogate.CodeNotFound, err, "a referenced record does not exist")
+			}
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN:
+			return iogate.WrapError(iogate.CodeUnavailable, err, "the database is temporarily unavailable; retry later")
+		}
+	}
+	return err
+}
+
+func toMicros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullMicros(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func fromNullMicros(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMicros(v.Int64)
+}
+
+func pageLimit(p iogate.Page) int {
+	switch {
+	case p.Limit <= 0:
+		return iogate.DefaultPageLimit
+	case p.Limit > iogate.MaxPageLimit:
+		return iogate.MaxPageLimit
+	}
+	return p.Limit
+}

@@ -1,0 +1,60 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/iogate/iogate"
+)
+
+// SealedSecret returns a server secret encrypted under the master key, or CodeNotFound.
+func (db *DB) SealedSecret(ctx context.Context, name string) ([]byte, error) {
+	var sealed []byte
+	err := db.reader.QueryRowContext(ctx, `SELECT sealed FROM sealed_secrets WHERE name = ?`, name).Scan(&sealed)
+	return sealed, mapError(err)
+}
+
+// PutSealedSecretIfAbsent stores a server secret unless one exists, and returns the stored one.
+func (db *DB) PutSealedSecretIfAbsent(ctx context.Context, name string, sealed []byte) ([]byte, error) {
+	var stored []byte
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sealed_secrets (name, sealed, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+			name, sealed, toMicros(db.now())); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT sealed FROM sealed_secrets WHERE name = ?`, name).Scan(&stored)
+	})
+	return stored, err
+}
+
+// SigningKeys returns every signing key, oldest first.
+func (db *DB) SigningKeys(ctx context.Context) ([]*iogate.SigningKey, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT kid, algorithm, private_key_sealed, public_jwk, created_at, active_at, retired_at FROM signing_keys ORDER BY created_at, kid`)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	defer rows.Close()
+	var out []*iogate.SigningKey
+	for rows.Next() {
+		var k iogate.SigningKey
+		var jwk string
+		var created, active int64
+		var retired sql.NullInt64
+		if err := rows.Scan(&k.KID, &k.Algorithm, &k.PrivateKeyEncrypted, &jwk, &created, &active, &retired); err != nil {
+			return nil, mapError(err)
+		}
+		k.PublicJWK = []byte(jwk)
+		k.CreatedAt, k.ActiveAt, k.RetiredAt = fromMicros(created), fromMicros(active), fromNullMicros(retired)
+		out = append(out, &k)
+	}
+	return out, mapError(rows.Err())
+}
+
+// CreateSigningKey inserts a new signing key.
+func (db *DB) CreateSigningKey(ctx context.Context, k *iogate.SigningKey) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (kid, algorithm, private_key_sealed, public_jwk, created_at, active_at, retired_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			k.KID, k.Algorithm, k.PrivateKeyEncrypted, string(k.PublicJWK), toMicros(k.CreatedAt), toMicros(k.ActiveAt), nullMicros(k.RetiredAt))
+		return err
+	})
+}

@@ -1,0 +1,67 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/iogate/iogate"
+)
+
+// CreateVault inserts a new vault.
+func (db *DB) CreateVault(ctx context.Context, v *iogate.Vault) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO vaults (id, account_id, name, threshold, status, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			v.ID, v.AccountID, v.Name, v.Threshold, v.Status, toMicros(v.CreatedAt))
+		return err
+	})
+}
+
+const vaultColumns = `id, account_id, name, threshold, status, created_at`
+
+func scanVault(row interface{ Scan(...any) error }) (*iogate.Vault, error) {
+	var v iogate.Vault
+	var created int64
+	if err := row.Scan(&v.ID, &v.AccountID, &v.Name, &v.Threshold, &v.Status, &created); err != nil {
+		return nil, err
+	}
+	v.CreatedAt = fromMicros(created)
+	return &v, nil
+}
+
+// FindVault returns the account's vault, or CodeNotFound.
+func (db *DB) FindVault(ctx context.Context, accountID, id string) (*iogate.Vault, error) {
+	v, err := scanVault(db.reader.QueryRowContext(ctx, `SELECT `+vaultColumns+` FROM vaults WHERE id = ? AND account_id = ?`, id, accountID))
+	if err != nil {
+		return nil, mapError(err)
+	}
+	return v, nil
+}
+
+// ListVaults returns one page of an account's vaults in ID order, which is creation order
+// because vault IDs are time-ordered UUIDs. The cursor is the last ID of the page.
+func (db *DB) ListVaults(ctx context.Context, accountID string, page iogate.Page) ([]*iogate.Vault, string, error) {
+	limit := pageLimit(page)
+	rows, err := db.reader.QueryContext(ctx, `SELECT `+vaultColumns+` FROM vaults WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?`,
+		accountID, page.Cursor, limit+1)
+	if err != nil {
+		return nil, "", mapError(err)
+	}
+	defer rows.Close()
+	var out []*iogate.Vault
+	for rows.Next() {
+		v, err := scanVault(rows)
+		if err != nil {
+			return nil, "", mapError(err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", mapError(err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}

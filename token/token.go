@@ -1,0 +1,254 @@
+// Package token signs and verifies iogate's access tokens: JWTs in the RFC 9068 profile
+// ("typ": "at+jwt"), signed with Ed25519 by default, ES256 or RS256 when configured. It uses
+// go-jose for the JOSE parts. Whether a token's key still allows it is not decided here but
+// by the auth package, against its live view of the keys.
+package token
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/iogate/iogate"
+)
+
+// Type is the JOSE "typ" header of access tokens, from RFC 9068 section 2.1.
+const Type = "at+jwt"
+
+// Supported signing algorithms.
+const (
+	EdDSA = string(jose.EdDSA)
+	ES256 = string(jose.ES256)
+	RS256 = string(jose.RS256)
+)
+
+// Algorithms lists the supported signing algorithms, default first.
+var Algorithms = []string{EdDSA, ES256, RS256}
+
+var joseAlgorithms = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256}
+
+// Claims are the claims of an access token. Times are seconds since the Unix epoch.
+type Claims struct {
+	Issuer     string `json:"iss"`
+	Subject    string `json:"sub"`
+	Audience   string `json:"aud"`
+	ClientID   string `json:"client_id"`
+	AccountID  string `json:"acct"`
+	Scope      string `json:"scope"`
+	IssuedAt   int64  `json:"iat"`
+	NotBefore  int64  `json:"nbf"`
+	Expiry     int64  `json:"exp"`
+	ID         string `json:"jti"`
+	Generation int    `json:"gen"`
+}
+
+// Scopes returns the space-separated scope claim as a list.
+func (c *Claims) Scopes() []string { return strings.Fields(c.Scope) }
+
+// ExpiresAt returns the expiry as a time.
+func (c *Claims) ExpiresAt() time.Time { return time.Unix(c.Expiry, 0) }
+
+// privateKeyName binds a sealed private key to its slot under the master key.
+func privateKeyName(kid string) string { return "signing-key/" + kid }
+
+// GenerateSigningKey creates a key pair for alg, seals the private key under master and
+// returns it ready to store. The key ID is the RFC 7638 thumbprint of the public key.
+func GenerateSigningKey(alg string, master *iogate.MasterKey, now time.Time) (*iogate.SigningKey, error) {
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case EdDSA:
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	case ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case RS256:
+		priv, err = rsa.GenerateKey(rand.Reader, 3072)
+	default:
+		return nil, fmt.Errorf("unsupported signing algorithm %q; supported: %s", alg, strings.Join(Algorithms, ", "))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("generate %s key: %w", alg, err)
+	}
+	pub := jose.JSONWebKey{Key: priv.Public(), Algorithm: alg, Use: "sig"}
+	thumb, err := pub.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	pub.KeyID = base64.RawURLEncoding.EncodeToString(thumb)
+	pubJSON, err := pub.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	privJWK := jose.JSONWebKey{Key: priv, KeyID: pub.KeyID, Algorithm: alg, Use: "sig"}
+	privJSON, err := privJWK.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := master.Seal(privateKeyName(pub.KeyID), privJSON)
+	if err != nil {
+		return nil, err
+	}
+	return &iogate.SigningKey{
+		KID:                 pub.KeyID,
+		Algorithm:           alg,
+		PrivateKeyEncrypted: sealed,
+		PublicJWK:           pubJSON,
+		CreatedAt:           now,
+		ActiveAt:            now,
+	}, nil
+}
+
+// Keyring holds the signing keys: the one that signs new tokens and every published key that
+// verifies them. It is safe for concurrent use and can be replaced in place with Load.
+type Keyring struct {
+	mu      sync.RWMutex
+	signer  jose.Signer
+	active  string
+	public  map[string]jose.JSONWebKey
+	jwks    []byte
+	allowed []jose.SignatureAlgorithm
+}
+
+// NewKeyring returns an empty keyring. Load fills it.
+func NewKeyring() *Keyring { return &Keyring{} }
+
+// Load replaces the keyring's keys. The signing key is the newest key for alg that is
+// active at now and not retired; every key in keys verifies. It fails when no such key
+// exists or when a private key does not decrypt under master.
+func (r *Keyring) Load(keys []*iogate.SigningKey, alg string, master *iogate.MasterKey, now time.Time) error {
+	var chosen *iogate.SigningKey
+	public := make(map[string]jose.JSONWebKey, len(keys))
+	for _, k := range keys {
+		var jwk jose.JSONWebKey
+		if err := jwk.UnmarshalJSON(k.PublicJWK); err != nil {
+			return fmt.Errorf("signing key %s: invalid public key: %w", k.KID, err)
+		}
+		public[k.KID] = jwk
+		if k.Algorithm == alg && !now.Before(k.ActiveAt) && k.RetiredAt.IsZero() {
+			if chosen == nil || !k.ActiveAt.Before(chosen.ActiveAt) {
+				chosen = k
+			}
+		}
+	}
+	if chosen == nil {
+		return fmt.Errorf("no active %s signing key", alg)
+	}
+	privJSON, err := master.Open(privateKeyName(chosen.KID), chosen.PrivateKeyEncrypted)
+	if err != nil {
+		return fmt.Errorf("signing key %s: %w", chosen.KID, err)
+	}
+	var priv jose.JSONWebKey
+	if err := priv.UnmarshalJSON(privJSON); err != nil {
+		return fmt.Errorf("signing key %s: invalid private key: %w", chosen.KID, err)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: priv},
+		(&jose.SignerOptions{}).WithType(Type))
+	if err != nil {
+		return fmt.Errorf("signing key %s: %w", chosen.KID, err)
+	}
+	jwks, err := marshalJWKS(keys, public)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.signer, r.active, r.public, r.jwks = signer, chosen.KID, public, jwks
+	r.allowed = joseAlgorithms
+	return nil
+}
+
+func marshalJWKS(keys []*iogate.SigningKey, public map[string]jose.JSONWebKey) ([]byte, error) {
+	set := jose.JSONWebKeySet{}
+	for _, k := range keys {
+		set.Keys = append(set.Keys, public[k.KID])
+	}
+	return json.Marshal(set)
+}
+
+// ActiveKeyID returns the key ID that signs new tokens.
+func (r *Keyring) ActiveKeyID() string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.active
+}
+
+// JWKS returns the JSON Web Key Set of every published public key.
+func (r *Keyring) JWKS() []byte {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.jwks
+}
+
+// Sign returns a compact JWT of claims signed by the active key.
+func (r *Keyring) Sign(c *Claims) (string, error) {
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	r.mu.RLock()
+	signer := r.signer
+	r.mu.RUnlock()
+	if signer == nil {
+		return "", errors.New("keyring has no signing key")
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return jws.CompactSerialize()
+}
+
+// MaxLength bounds the tokens Verify parses. An RS256 token of iogate is well under 1 KiB.
+const MaxLength = 4096
+
+// ErrMalformed is returned for every token that does not verify: bad encoding, unknown key,
+// wrong type, bad signature or unparsable claims. Callers map it to one invalid_token error.
+var ErrMalformed = errors.New("token does not verify")
+
+// Verify checks the token's signature against a published key and its "typ" header, and
+// returns its claims. It does not check expiry or whether the key still allows the token.
+func (r *Keyring) Verify(token string) (*Claims, error) {
+	if len(token) > MaxLength || strings.Count(token, ".") != 2 {
+		return nil, ErrMalformed
+	}
+	r.mu.RLock()
+	public, allowed := r.public, r.allowed
+	r.mu.RUnlock()
+	jws, err := jose.ParseSignedCompact(token, allowed)
+	if err != nil || len(jws.Signatures) != 1 {
+		return nil, ErrMalformed
+	}
+	h := jws.Signatures[0].Header
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, Type) && !strings.EqualFold(typ, "application/"+Type) {
+		return nil, ErrMalformed
+	}
+	key, ok := public[h.KeyID]
+	if !ok || key.Algorithm != h.Algorithm {
+		return nil, ErrMalformed
+	}
+	payload, err := jws.Verify(key.Key)
+	if err != nil {
+		return nil, ErrMalformed
+	}
+	var c Claims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return nil, ErrMalformed
+	}
+	return &c, nil
+}
+
+// Hash returns a SHA-256 digest of a token, the key of caches and revocation lists, so that
+// tokens themselves are not kept longer than needed.
+func Hash(token string) [sha256.Size]byte { return sha256.Sum256([]byte(token)) }

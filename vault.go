@@ -1,0 +1,33 @@
+package iogate
+
+import "time"
+
+// Vault statuses.
+const (
+	VaultActive = "active"
+)
+
+// MaxVaultThreshold bounds a vault's signing threshold.
+const MaxVaultThreshold = 100
+
+// Vault is an MPC wallet of an account. Threshold is how many signers must take part in
+// a signature.
+type Vault struct {
+	ID        string    `json:"id"`
+	AccountID string    `json:"-"`
+	Name      string    `json:"name"`
+	Threshold int       `json:"threshold"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Validate checks the fields a caller supplies.
+func (v *Vault) Validate() error {
+	if err := validateName("vault name", v.Name); err != nil {
+		return err
+	}
+	if v.Threshold < 1 || v.Threshold > MaxVaultThreshold {
+		return Errorf(CodeInvalid, "invalid threshold %d: expected a number of signers from 1 to %d", v.Threshold, MaxVaultThreshold)
+	}
+	return nil
+}
