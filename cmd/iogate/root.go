@@ -105,11 +105,7 @@ func (g *globals) printResult(v any, text func(w io.Writer)) error {
 
 // printError prints err to stderr: as {"error":{"code","message"}} when --json was given,
 // else as one line. Only caller-safe messages are printed for domain errors.
-func printError(stderr io.Writer, root *cobra.Command, err error) {
-	asJSON := false
-	if f := root.PersistentFlags().Lookup("json"); f != nil {
-		asJSON = f.Value.String() == "true"
-	}
+func printError(stderr io.Writer, asJSON bool, err error) {
 	msg := err.Error()
 	code := ""
 	var de *iogate.Error
