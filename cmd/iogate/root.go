@@ -75,7 +75,8 @@ func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
 type durationFlag struct{ d *time.Duration }
 
 func (f durationFlag) String() string {
-	if f.d == nil {
+	// An empty string for zero keeps cobra from printing "(default 0s)" in help text.
+	if f.d == nil || *f.d == 0 {
 		return ""
 	}
 	return f.d.String()
