@@ -13,7 +13,7 @@ const MaxAllowedIPs = 100
 // ParseAllowedIP parses one IP allowlist entry: an address or a prefix in canonical form.
 // It rejects, rather than rewrites, anything ambiguous: leading zeros, zones, host bits set
 // below the prefix length, and out-of-range prefix lengths. Each error names the entry and
-// says what is wrong with it. An IPv4-mapped IPv6 address is returned as its IPv4 form,
+// states what is wrong with it. An IPv4-mapped IPv6 address is returned as its IPv4 form,
 // because that is how the server sees such a client's address. A single address becomes a
 // prefix of full length.
 func ParseAllowedIP(entry string) (netip.Prefix, error) {

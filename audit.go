@@ -104,7 +104,7 @@ type AuditRecord struct {
 	ClientID string `json:"clientId,omitempty"`
 	// TokenID is the "jti" of the access token the event concerns, if any.
 	TokenID string `json:"tokenId,omitempty"`
-	// Reason says why a request was denied.
+	// Reason is the cause of a denial, one of the Deny* constants.
 	Reason string `json:"reason,omitempty"`
 	// Details is a JSON object with the event's particulars, such as the scopes granted or
 	// the fields changed. It is hashed byte for byte as stored.
@@ -217,7 +217,7 @@ type AuditChainError struct {
 	Problem   string
 }
 
-// Error says which record broke the chain and how.
+// Error names the record at which the chain broke and the problem found there.
 func (e *AuditChainError) Error() string {
 	return fmt.Sprintf("audit chain of account %s is broken at record %d (id %s): %s", e.AccountID, e.Seq, e.ID, e.Problem)
 }
@@ -245,9 +245,10 @@ func (c *AuditChain) NewVerifier() *AuditVerifier {
 	return &AuditVerifier{chain: c, heads: make(map[string]*AuditHead)}
 }
 
-// Add checks r against the record before it and returns an *AuditChainError when the
-// chain breaks at r: a sequence number that skips or repeats, a link that does not match
-// the previous record's hash, or a hash that does not match the record's contents.
+// Add checks r against the record before it. It returns an *AuditChainError when the
+// chain breaks at r, which happens in three ways: a sequence number that skips or repeats,
+// a link that differs from the previous record's hash, or a hash that differs from the
+// HMAC of the record's contents.
 func (v *AuditVerifier) Add(r *AuditRecord) error {
 	head := v.heads[r.AccountID]
 	if head == nil {

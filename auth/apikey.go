@@ -68,6 +68,8 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*iogate.
 	if err := k.Validate(); err != nil {
 		return nil, "", err
 	}
+
+	// The key and its audit record commit together, or neither does.
 	details := map[string]any{"name": k.Name, "scopes": k.Scopes, "allowedIps": iogate.FormatAllowedIPs(k.AllowedIPs)}
 	if !k.ExpiresAt.IsZero() {
 		details["expiresAt"] = k.ExpiresAt

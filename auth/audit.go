@@ -10,8 +10,9 @@ import (
 	"github.com/iogate/iogate"
 )
 
-// Bounds of the audit group commit. A batch is what one transaction appends; pending
-// bounds the records that wait, beyond which records nobody waits for are dropped.
+// Bounds of the audit group commit. maxAuditBatch is the most records one transaction
+// appends. Beyond maxAuditPending queued records, records that no caller waits for are
+// dropped.
 const (
 	maxAuditBatch   = 512
 	maxAuditPending = 10_000
@@ -37,7 +38,7 @@ type auditCommitter struct {
 
 type pendingAudit struct {
 	rec *iogate.AuditRecord
-	// done receives the commit's outcome; nil when nobody waits for it.
+	// done receives the commit's outcome. It is nil when no caller waits for the record.
 	done chan error
 }
 

@@ -153,6 +153,7 @@ func (s *Service) authenticateClient(clientID, secret string) (*keyState, int, b
 		return nil, 0, false
 	}
 	k := s.view.get(clientID)
+
 	// A generated secret with a bad checksum was mistyped or truncated: it cannot match
 	// any key, whoever asks, so it is rejected before the hash.
 	if iogate.HasGeneratedShape(secret) && !iogate.ChecksumValid(secret) {
@@ -164,6 +165,7 @@ func (s *Service) authenticateClient(clientID, secret string) (*keyState, int, b
 		h.Equal(dummyHash)
 		return nil, 0, false
 	}
+
 	now := s.now()
 	currentOK := h.Equal(k.current)
 	previousOK := false

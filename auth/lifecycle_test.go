@@ -120,7 +120,7 @@ func (h *harness) authErr(tok string, from netip.Addr) error {
 }
 
 // records returns every audit record of the harness's account, oldest first, after the
-// records that nobody waits for have been written.
+// queued denial records have been written.
 func (h *harness) records(t *testing.T) []*iogate.AuditRecord {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -133,7 +133,7 @@ func (h *harness) records(t *testing.T) []*iogate.AuditRecord {
 	return out
 }
 
-// flushAudit waits until the audit records that nobody waits for are written.
+// flushAudit waits until the queued denial records are written.
 func (h *harness) flushAudit() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -377,7 +377,7 @@ func TestAuditOfKeyLifecycle(t *testing.T) {
 	if err := h.issueErr(k.ClientID, wrong, loopback2); !errors.Is(err, iogate.ErrInvalidClient) {
 		t.Fatalf("wrong secret: %v", err)
 	}
-	// Nobody waits for the records of denials; flush them so that the order is known.
+	// Denial records are queued without waiting. Flush them so that the order is known.
 	h.flushAudit()
 	if err := h.issueErr(iogate.NewClientID(), secret, loopback2); !errors.Is(err, iogate.ErrInvalidClient) {
 		t.Fatalf("unknown client: %v", err)

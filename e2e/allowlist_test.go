@@ -12,7 +12,7 @@ import (
 )
 
 // clientFrom returns a client of srv whose connections leave from the local address ip,
-// so that the server sees ip as the client's address.
+// so that the server takes ip as the client's address.
 func clientFrom(t *testing.T, srv *testenv.Server, ip string) *http.Client {
 	t.Helper()
 	local := net.ParseIP(ip)

@@ -462,7 +462,7 @@ func withClientID(args []string, clientID string) []string {
 	return append(append(append([]string{}, args[:2]...), clientID), args[2:]...)
 }
 
-// waitForStatus polls GET /v1/vaults with tok until it answers status, and returns how
+// waitForStatus polls GET /v1/vaults with tok until it returns status, and returns how
 // long after start that was. It fails the test if that takes longer than limit.
 func waitForStatus(t *testing.T, c *http.Client, srv *testenv.Server, tok string, status int, start time.Time, limit time.Duration) time.Duration {
 	t.Helper()

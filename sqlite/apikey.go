@@ -247,7 +247,7 @@ func (db *DB) UpdateAPIKey(ctx context.Context, clientID string, update func(k *
 }
 
 // RecordKeyUse stores last-used times and addresses. A use of the previous secret after
-// its rotation also sets the previous secret's last-used time, which tells the owner
+// its rotation also sets the previous secret's last-used time, which shows the owner
 // whether clients still use it. A use from before the rotation, written by a batch that
 // was flushed after it, does not count.
 func (db *DB) RecordKeyUse(ctx context.Context, uses []iogate.KeyUse) error {

@@ -105,6 +105,7 @@ func (db *DB) ListAuditRecords(ctx context.Context, f iogate.AuditFilter, page i
 	if err != nil {
 		return nil, "", err
 	}
+
 	where := []string{"account_id = ?", "seq < ?"}
 	args := []any{f.AccountID, before}
 	for _, c := range []struct{ column, value string }{{"client_id", f.ClientID}, {"actor_id", f.ActorID}, {"event", f.Event}} {
@@ -114,6 +115,7 @@ func (db *DB) ListAuditRecords(ctx context.Context, f iogate.AuditFilter, page i
 		}
 	}
 	args = append(args, limit+1)
+
 	rows, err := db.reader.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_records WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY seq DESC LIMIT ?`, args...)
 	if err != nil {

@@ -284,7 +284,7 @@ func newKeyRotateCommand(g *globals) *cobra.Command {
 }
 
 // optionalString is a string flag that records whether it was set, on the command line
-// or from the environment, so that an empty value can be told from an absent one.
+// or from the environment, so that an empty value differs from an absent one.
 type optionalString struct {
 	value string
 	set   bool
