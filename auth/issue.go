@@ -123,6 +123,9 @@ func (s *Service) recordIssued(k *keyState, remote netip.Addr, claims *token.Cla
 
 // recordDenial queues the audit record of a denied token request. A request for an
 // unknown client ID (k nil) has no account whose log could hold it.
+//
+// NOTE: queueing costs a lock and an append that an unknown client ID does not, about a
+// microsecond. That difference is far below network jitter but is not zero.
 func (s *Service) recordDenial(k *keyState, remote netip.Addr, reason string) {
 	if k == nil {
 		return

@@ -218,7 +218,7 @@ func newAuditVerifyCommand(g *globals) *cobra.Command {
 				return err
 			}
 			return g.printResult(report, func(w io.Writer) {
-				fmt.Fprintf(w, "Verified %d audit records of %d accounts.\n", report.Records, len(report.Heads))
+				fmt.Fprintf(w, "Verified %d audit records of %d account(s).\n", report.Records, len(report.Heads))
 				if len(report.Heads) == 0 {
 					return
 				}
