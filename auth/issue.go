@@ -124,8 +124,8 @@ func (s *Service) recordIssued(k *keyState, remote netip.Addr, claims *token.Cla
 // recordDenial queues the audit record of a denied token request. A request for an
 // unknown client ID (k nil) has no account whose log could hold it.
 //
-// NOTE: queueing costs a lock and an append that an unknown client ID does not, about a
-// microsecond. That difference is far below network jitter but is not zero.
+// NOTE: queueing costs a lock and a slice append that an unknown client ID does not. The
+// difference has not been measured; it is small next to network jitter but not zero.
 func (s *Service) recordDenial(k *keyState, remote netip.Addr, reason string) {
 	if k == nil {
 		return
