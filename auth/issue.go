@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/iogate/iogate"
@@ -37,55 +38,78 @@ var ErrIPNotAllowed = &iogate.Error{Code: iogate.CodeForbidden, Message: "reques
 // costs the same keyed hash and comparison as a known one.
 var dummyHash iogate.SecretHash
 
-// IssueToken authenticates the client and signs an access token. Every authentication
-// failure returns iogate.ErrInvalidClient; the IP allowlist is checked only after the secret
-// verified, so that a denial never tells a stranger that a client ID exists.
-func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*IssuedToken, error) {
+// Client is a client that authenticated with its ID and secret.
+type Client struct {
+	ClientID  string
+	AccountID string
+	// Scopes are the key's scopes.
+	Scopes []string
+
+	generation int
+	expiresAt  time.Time
+}
+
+// AuthenticateClient checks a client ID and secret, for the token endpoints and for the
+// introspection and revocation endpoints, where clients authenticate the same way. Every
+// authentication failure returns iogate.ErrInvalidClient. The IP allowlist is checked only
+// after the secret verified, so that ErrIPNotAllowed never tells a stranger that a client
+// ID exists.
+func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret string, remote netip.Addr) (*Client, error) {
 	now := s.now()
-	k, generation, ok := s.authenticateClient(req.ClientID, req.ClientSecret)
+	k, generation, ok := s.authenticateClient(clientID, secret)
 	if !ok || k.expired(now) {
 		return nil, iogate.ErrInvalidClient
 	}
-	if !iogate.IPAllowed(k.allowed, req.RemoteAddr) {
+	if !iogate.IPAllowed(k.allowed, remote) {
 		return nil, ErrIPNotAllowed
 	}
+	s.uses.record(iogate.KeyUse{ClientID: k.clientID, Generation: generation, At: now, IP: remote.String()})
+	return &Client{ClientID: k.clientID, AccountID: k.accountID, Scopes: k.scopes, generation: generation, expiresAt: k.expiresAt}, nil
+}
 
-	scopes := k.scopes
+// IssueToken authenticates the client with AuthenticateClient and signs an access token
+// for the requested scopes, or for all of the key's scopes when none are requested.
+func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*IssuedToken, error) {
+	c, err := s.AuthenticateClient(ctx, req.ClientID, req.ClientSecret, req.RemoteAddr)
+	if err != nil {
+		return nil, err
+	}
+	scopes := c.Scopes
 	if len(req.Scopes) > 0 {
-		if !iogate.ScopeSubset(req.Scopes, k.scopes) {
+		if !iogate.ScopeSubset(req.Scopes, c.Scopes) {
 			return nil, iogate.Errorf(iogate.CodeInvalidScope, "the requested scope exceeds the scopes of this API key")
 		}
 		scopes = req.Scopes
 	}
 
+	now := s.now()
 	exp := now.Add(s.cfg.TokenTTL)
-	if !k.expiresAt.IsZero() && k.expiresAt.Before(exp) {
-		exp = k.expiresAt
+	if !c.expiresAt.IsZero() && c.expiresAt.Before(exp) {
+		exp = c.expiresAt
 	}
 	claims := &token.Claims{
 		Issuer:     s.cfg.Issuer,
-		Subject:    k.clientID,
+		Subject:    c.ClientID,
 		Audience:   s.cfg.Issuer,
-		ClientID:   k.clientID,
-		AccountID:  k.accountID,
+		ClientID:   c.ClientID,
+		AccountID:  c.AccountID,
 		Scope:      strings.Join(scopes, " "),
 		IssuedAt:   now.Unix(),
 		NotBefore:  now.Unix(),
 		Expiry:     exp.Unix(),
 		ID:         uuid.NewString(),
-		Generation: generation,
+		Generation: c.generation,
 	}
 	signed, err := s.keyring.Sign(claims)
 	if err != nil {
 		return nil, iogate.WrapError(iogate.CodeInternal, err, "token signing failed")
 	}
-	s.uses.record(iogate.KeyUse{ClientID: k.clientID, Generation: generation, At: now, IP: req.RemoteAddr.String()})
 	return &IssuedToken{
 		AccessToken: signed,
 		ExpiresIn:   claims.Expiry - now.Unix(),
 		Scopes:      scopes,
-		ClientID:    k.clientID,
-		AccountID:   k.accountID,
+		ClientID:    c.ClientID,
+		AccountID:   c.AccountID,
 	}, nil
 }
 
