@@ -182,7 +182,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	s := NewServer(nil, nil, slog.New(slog.DiscardHandler))
 	s.Handler()
 	var doc struct {
-		OpenAPI string                     `json:"openapi"`
+		OpenAPI string                    `json:"openapi"`
 		Paths   map[string]map[string]any `json:"paths"`
 	}
 	if err := json.Unmarshal(OpenAPIDocument, &doc); err != nil {
