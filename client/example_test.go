@@ -91,4 +91,3 @@ func startServer() (srv *httptest.Server, clientID, clientSecret string, stop fu
 	}
 	return srv, key.ClientID, secret.Reveal(), stop
 }
-
