@@ -50,7 +50,7 @@ func (s *Service) RevokeToken(ctx context.Context, clientID, raw string) error {
 
 // IntrospectToken returns the claims of raw when it is an active token issued to the
 // client clientID. Any other string, an inactive token and another client's token all
-// return false, so that introspection tells a client nothing about tokens not its own.
+// return false, so that introspection reveals nothing to a client about tokens not its own.
 func (s *Service) IntrospectToken(ctx context.Context, clientID, raw string) (*token.Claims, bool) {
 	claims, _, err := s.activeToken(raw)
 	if err != nil || claims.ClientID != clientID {

@@ -16,8 +16,8 @@ import (
 const publishMargin = 5 * time.Minute
 
 // DefaultActivationDelay is how long RotateSigningKey publishes a new key before it
-// signs. Verifiers that cache the JWKS for less than this (iogate asks for at most five
-// minutes) see the new key before the first token it signs.
+// signs. Verifiers that cache the JWKS for less than this see the new key before the
+// first token it signs, and iogate's JWKS responses allow caching for five minutes.
 const DefaultActivationDelay = 10 * time.Minute
 
 // keyringSchedule is when the keyring must be loaded again: when a key starts or stops
@@ -40,7 +40,7 @@ func (k *keyringSchedule) set(t time.Time) {
 	k.next = t
 }
 
-// request asks for a reload at t or earlier.
+// request schedules a reload at t or earlier.
 func (k *keyringSchedule) request(t time.Time) {
 	k.mu.Lock()
 	defer k.mu.Unlock()

@@ -1,7 +1,7 @@
 // Package client is a Go client for iogate's HTTPS API. It fetches an access token with
-// the client credentials grant at /oauth2/token, caches it, refreshes it before it
-// expires, retries requests that failed with 429 or a 5xx status with backoff that honours
-// Retry-After, and returns errors as *APIError or *OAuthError. A Client is safe for
+// the client credentials grant at /oauth2/token, caches it and refreshes it before it
+// expires. It retries requests that failed with 429 or a 5xx status, with backoff that
+// honours Retry-After. Errors are *APIError or *OAuthError. A Client is safe for
 // concurrent use.
 //
 // The short way to list vaults:
@@ -57,12 +57,12 @@ type Option func(*Client)
 // default is a client with a 30-second timeout.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
 
-// WithScopes asks for tokens narrowed to these scopes instead of all of the key's scopes.
+// WithScopes requests tokens narrowed to these scopes instead of all of the key's scopes.
 func WithScopes(scopes ...string) Option { return func(c *Client) { c.scopes = scopes } }
 
 // WithRetries sets how often a request that failed with 429, a 5xx status or a network
-// error is retried (default 3; 0 disables retries), and the first and the longest wait
-// between attempts without a Retry-After header (default 200ms and 10s).
+// error is retried: default 3, and 0 disables retries. first and longest bound the wait
+// between attempts when the response has no Retry-After header (default 200ms and 10s).
 func WithRetries(max int, first, longest time.Duration) Option {
 	return func(c *Client) { c.retry = retryPolicy{max: max, first: first, longest: longest} }
 }

@@ -14,8 +14,8 @@ import (
 	"time"
 )
 
-// fakeAPI is an httptest server that speaks the parts of iogate's API the client uses. It
-// stands at the process edge; the client is tested against the real server in e2e.
+// fakeAPI is an httptest server that implements the parts of iogate's API the client
+// uses. It is a fake at the process edge, and e2e tests the client against the real server.
 type fakeAPI struct {
 	srv         *httptest.Server
 	tokenCalls  atomic.Int32
@@ -23,7 +23,7 @@ type fakeAPI struct {
 	expiresIn   int
 	tokenSeq    atomic.Int32
 	mu          sync.Mutex
-	vaultStatus []int // statuses to answer /v1/vaults with before succeeding
+	vaultStatus []int // statuses that /v1/vaults returns before it succeeds
 	retryAfter  string
 	revoked     map[string]bool
 	basicOK     func(id, secret string) bool

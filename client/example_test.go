@@ -17,9 +17,9 @@ import (
 	"github.com/iogate/iogate/sqlite"
 )
 
-// Example lists an account's vaults. The first lines start a real iogate server on a
-// loopback port, with a fresh SQLite database, an account, an API key and two vaults;
-// against a deployed server only the client part is needed.
+// Example lists an account's vaults. The first line starts a real iogate server on a
+// loopback port, with a fresh SQLite database, an account, an API key and two vaults.
+// Against a deployed server only the client part is needed.
 func Example() {
 	srv, clientID, clientSecret, stop := startServer()
 	defer stop()

@@ -23,9 +23,9 @@ type retryPolicy struct {
 // next reports whether attempt (counted from 0) should be retried, and after how long. It
 // retries 429 and 5xx responses and network errors. A POST other than the token request is
 // retried only when the server cannot have acted on it: after 429, 503, or a failure to
-// connect. Retry-After, in seconds or as an HTTP date, sets the wait when present (a wait
-// longer than maxRetryAfter is not retried); otherwise the wait doubles from first up to
-// longest, with jitter.
+// connect. Retry-After, in seconds or as an HTTP date, sets the wait when present, and a
+// wait longer than maxRetryAfter is not retried. Without it the wait doubles from first up
+// to longest, with jitter.
 func (p retryPolicy) next(attempt int, method, path string, resp *http.Response, err error, now time.Time) (time.Duration, bool) {
 	if attempt >= p.max {
 		return 0, false

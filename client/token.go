@@ -56,7 +56,7 @@ func (c *Client) Token(ctx context.Context) (string, error) {
 }
 
 // runFetch fetches a token for f. It runs apart from any caller's context, so that a
-// caller giving up does not fail the others waiting for the same fetch; the HTTP
+// caller that gives up does not fail the others that wait for the same fetch. The HTTP
 // client's timeout and the retry limit bound it.
 func (c *Client) runFetch(f *tokenFetch) {
 	f.token, f.err = c.fetchToken(context.Background())
@@ -69,7 +69,7 @@ func (c *Client) runFetch(f *tokenFetch) {
 	close(f.done)
 }
 
-// dropToken forgets tok if it is still the cached token, after the API refused it.
+// dropToken removes tok from the cache if it is still cached, after the API rejected it.
 func (c *Client) dropToken(tok string) {
 	c.mu.Lock()
 	if c.token != nil && c.token.value == tok {
@@ -78,8 +78,8 @@ func (c *Client) dropToken(tok string) {
 	c.mu.Unlock()
 }
 
-// fetchToken asks /oauth2/token for a token with client_secret_basic. The ID and secret
-// are form-encoded before they are joined, as RFC 6749 section 2.3.1 asks.
+// fetchToken requests a token from /oauth2/token with client_secret_basic. The ID and
+// secret are form-encoded before they are joined, as RFC 6749 section 2.3.1 requires.
 func (c *Client) fetchToken(ctx context.Context) (*cachedToken, error) {
 	form := url.Values{"grant_type": {"client_credentials"}}
 	if len(c.scopes) > 0 {

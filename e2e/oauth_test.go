@@ -53,8 +53,8 @@ func send(t *testing.T, c *http.Client, method, target string, header http.Heade
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
-// formHeader returns the header of a form post, with Basic credentials form-encoded as
-// RFC 6749 section 2.3.1 asks when clientID is not empty.
+// formHeader returns the header of a form post. When clientID is not empty it adds Basic
+// credentials, form-encoded as RFC 6749 section 2.3.1 requires.
 func formHeader(clientID, secret string) http.Header {
 	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
 	if clientID != "" {
@@ -184,8 +184,8 @@ func TestOAuthTokenEndpoint(t *testing.T) {
 	dir := f.srv.DataDir
 	fenced := createKey(t, dir, f.accountID, "fenced", "--allow-ip", "192.0.2.10")
 	both := createKey(t, dir, f.accountID, "both", "--scope", "vaults:read", "--scope", "vaults:write")
-	// The server applies changes in order, so once the later key works the earlier one
-	// is known too; the fenced key itself can only ever get 403 from loopback.
+	// The server applies changes in order, so once the later key works the earlier one is
+	// known too. The fenced key itself only ever gets 403 from loopback.
 	waitForKey(t, f.srv, both.ClientID, both.ClientSecret)
 
 	id, secret := f.clientID, f.clientSecret
@@ -270,7 +270,7 @@ func TestOAuthTokenEndpoint(t *testing.T) {
 			if c.challenge != strings.HasPrefix(challenge, "Basic ") {
 				t.Errorf("WWW-Authenticate = %q, want a Basic challenge: %v", challenge, c.challenge)
 			}
-			// A malformed Basic header gets a hint on how to encode it; every other failed
+			// A malformed Basic header gets a hint on how to encode it. Every other failed
 			// authentication must look the same, whether or not the client ID exists.
 			malformed := c.name == "unencoded percent in Basic" || c.name == "Bearer scheme"
 			if c.status == http.StatusUnauthorized && !malformed {
@@ -370,7 +370,7 @@ func TestOAuthTokenCurl(t *testing.T) {
 			config []string
 			args   []string
 		}{
-			// -u with the ID and secret form-encoded first, as RFC 6749 section 2.3.1 asks.
+			// -u with the ID and secret form-encoded first, as RFC 6749 section 2.3.1 requires.
 			{"user option", []string{`user = "` + url.QueryEscape(k.clientID) + ":" + url.QueryEscape(k.secret) + `"`}, []string{"--data", "grant_type=client_credentials"}},
 			{"form fields", nil, []string{"--data", "grant_type=client_credentials", "--data-urlencode", "client_id@" + idFile, "--data-urlencode", "client_secret@" + secretFile}},
 		}
@@ -395,8 +395,8 @@ func TestOAuthTokenCurl(t *testing.T) {
 	}
 
 	t.Run("user option without form-encoding", func(t *testing.T) {
-		// The plus sign decodes to a space, so the raw secret does not match: clients must
-		// encode, and the 401 says nothing more than any other failure.
+		// The plus sign decodes to a space, so the raw secret does not match. Clients must
+		// encode it, and the 401 is the same as for any other failure.
 		r := runCurl(t, f.srv, "POST", "/oauth2/token", []string{`user = "` + imported + ":" + specialSecret + `"`}, "--data", "grant_type=client_credentials")
 		if r.status != http.StatusUnauthorized || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Basic ") {
 			t.Errorf("status %d with WWW-Authenticate %q, want 401 with a Basic challenge", r.status, r.header.Get("WWW-Authenticate"))

@@ -21,8 +21,8 @@ const bearerRealm = "iogate"
 // WWW-Authenticate challenge of RFC 6750 section 3 needs.
 type bearerError struct {
 	err error
-	// oauthError is the challenge's error parameter; empty when the request carried no
-	// token, as RFC 6750 section 3.1 asks.
+	// oauthError is the challenge's error parameter. It is empty when the request carried
+	// no token, as RFC 6750 section 3.1 requires.
 	oauthError string
 	scope      string
 }
@@ -33,7 +33,7 @@ func (e *bearerError) Unwrap() error { return e.err }
 // bearerToken extracts the token from the Authorization header (RFC 6750 section 2.1).
 // The scheme name is case-insensitive and may be followed by several spaces. A token in
 // the query string or in a form body is never read, because URLs and bodies end up in logs
-// and browser history; such a request gets 401 without an error code. A token sent in more
+// and browser history. Such a request gets 401 without an error code. A token sent in more
 // than one place, or several Authorization values, is a malformed request (400).
 func bearerToken(w http.ResponseWriter, r *http.Request) (string, error) {
 	values := r.Header.Values("Authorization")

@@ -146,7 +146,7 @@ func isTokenPath(path string) bool { return isOAuthPath(path) || path == "/v1/au
 
 // writeOAuthError writes err in the OAuth form. A failed client authentication also gets a
 // Basic challenge: RFC 6749 section 5.2 requires one when the client used Basic, and HTTP
-// requires one on every 401, which also tells other clients that Basic is supported.
+// requires one on every 401, which also shows other clients that Basic is supported.
 func writeOAuthError(w http.ResponseWriter, status int, code iogate.ErrorCode, err error) {
 	value, ok := oauthErrorOf[code]
 	if !ok {

@@ -7,7 +7,7 @@ import (
 	"net/http"
 )
 
-// openAPIPath is where the OpenAPI document is served.
+// openAPIPath is the path of the OpenAPI document.
 const openAPIPath = "/openapi.json"
 
 // OpenAPIDocument is the OpenAPI 3.1 description of the whole HTTPS API: every route, every

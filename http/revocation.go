@@ -22,7 +22,7 @@ type introspectionResponse struct {
 	TokenID   string `json:"jti"`
 }
 
-// inactiveToken is the whole answer for any token that is not an active token of the
+// inactiveToken is the whole response for any token that is not an active token of the
 // calling client, so that a client learns nothing about other clients' tokens.
 var inactiveToken = struct {
 	Active bool `json:"active"`
@@ -58,8 +58,8 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) error 
 }
 
 // handleRevoke serves POST /oauth2/revoke (RFC 7009). Revoking an unknown, malformed or
-// expired token succeeds, as section 2.2 asks; a token issued to another client is
-// refused with unauthorized_client, as section 2.1 asks. The optional token_type_hint is
+// expired token succeeds, as section 2.2 requires. A token issued to another client is
+// rejected with unauthorized_client, as section 2.1 requires. The optional token_type_hint is
 // ignored: iogate issues access tokens only.
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 	setNoStore(w)

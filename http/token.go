@@ -120,9 +120,9 @@ type jsonField struct {
 }
 
 // decodeStrict parses body as one JSON object whose members are among fields and have
-// their types; strings come back as string, integers as int. Go's encoding/json would
+// their types. Strings come back as string, integers as int. Go's encoding/json would
 // accept duplicate names, names in another letter case, values of other types coerced by
-// the caller, invalid UTF-8 and trailing data; each of these hides a client bug or a
+// the caller, invalid UTF-8 and trailing data. Each of these hides a client bug or a
 // smuggling attempt, so each is an error here.
 func decodeStrict(body []byte, fields ...jsonField) (map[string]any, error) {
 	invalid := func(format string, args ...any) error {
@@ -131,6 +131,7 @@ func decodeStrict(body []byte, fields ...jsonField) (map[string]any, error) {
 	if !utf8.Valid(body) {
 		return nil, invalid("the body is not valid UTF-8")
 	}
+
 	names := make([]string, len(fields))
 	kinds := make(map[string]jsonKind, len(fields))
 	for i, f := range fields {
@@ -146,6 +147,7 @@ func decodeStrict(body []byte, fields ...jsonField) (map[string]any, error) {
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return nil, invalid("expected a JSON object")
 	}
+
 	out := make(map[string]any, len(fields))
 	for dec.More() {
 		tok, err := dec.Token()

@@ -82,7 +82,7 @@ func (o *OpenAPI) checkUnrouted(req *http.Request, status int, header http.Heade
 		return fmt.Errorf("%s %s: status %d, but openapi.json has no such operation; document the route in http/openapi.json", req.Method, req.URL.Path, status)
 	}
 	if strings.HasPrefix(req.URL.Path, "/oauth2/") && status == http.StatusNotFound {
-		// Unknown /oauth2/ paths answer in the OAuth form.
+		// Unknown /oauth2/ paths return errors in the OAuth form.
 		return o.checkSchema(req, status, header, body, "OAuthError")
 	}
 	ref := o.doc.Components.Responses[name]
