@@ -27,30 +27,40 @@ type CreateKeyRequest struct {
 // CreateKey creates a key with a new random secret and returns both. The secret is not
 // stored, only its keyed hash: this is the one time anyone can see it.
 func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*iogate.APIKey, iogate.Secret, error) {
-	if _, err := s.store.FindAccountByID(ctx, req.AccountID); err != nil {
-		if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
-			return nil, "", iogate.Errorf(iogate.CodeNotFound, "account %q not found: use an ID printed by \"iogate account create\" or \"iogate account list\"", req.AccountID)
-		}
-		return nil, "", err
+	secret, err := iogate.GenerateSecret()
+	if err != nil {
+		return nil, "", fmt.Errorf("generate secret: %w", err)
 	}
-	allowed, err := iogate.ParseAllowedIPs(req.AllowedIPs)
+	k, err := s.insertKey(ctx, req, iogate.NewClientID(), secret)
 	if err != nil {
 		return nil, "", err
 	}
+	return k, secret, nil
+}
+
+// insertKey stores a new key with the given client ID and secret, with its audit record,
+// and applies it to the view.
+func (s *Service) insertKey(ctx context.Context, req CreateKeyRequest, clientID string, secret iogate.Secret) (*iogate.APIKey, error) {
+	if _, err := s.store.FindAccountByID(ctx, req.AccountID); err != nil {
+		if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
+			return nil, iogate.Errorf(iogate.CodeNotFound, "account %q not found: use an ID printed by \"iogate account create\" or \"iogate account list\"", req.AccountID)
+		}
+		return nil, err
+	}
+	allowed, err := iogate.ParseAllowedIPs(req.AllowedIPs)
+	if err != nil {
+		return nil, err
+	}
 	if req.ExpiresIn < 0 {
-		return nil, "", iogate.Errorf(iogate.CodeInvalid, "invalid expiry: the duration must be positive")
+		return nil, iogate.Errorf(iogate.CodeInvalid, "invalid expiry: the duration must be positive")
 	}
 	scopes := req.Scopes
 	if len(scopes) == 0 {
 		scopes = iogate.DefaultScopes
 	}
-	secret, err := iogate.GenerateSecret()
-	if err != nil {
-		return nil, "", fmt.Errorf("generate secret: %w", err)
-	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	k := &iogate.APIKey{
-		ClientID:         iogate.NewClientID(),
+		ClientID:         clientID,
 		AccountID:        req.AccountID,
 		Name:             req.Name,
 		Description:      req.Description,
@@ -66,7 +76,7 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*iogate.
 		k.ExpiresAt = now.Add(req.ExpiresIn)
 	}
 	if err := k.Validate(); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 
 	// The key and its audit record commit together, or neither does.
@@ -76,12 +86,12 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*iogate.
 	}
 	rec, err := s.newKeyRecord(ctx, k, iogate.AuditKeyCreated, details)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if err := s.store.CreateAPIKey(ctx, k, rec); err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	return k, secret, s.Sync(ctx)
+	return k, s.Sync(ctx)
 }
 
 // newKeyRecord returns the audit record of a change to key k by the actor in ctx.

@@ -51,9 +51,10 @@ type Service struct {
 	chain *iogate.AuditChain
 	audit *auditCommitter
 
-	started  bool
-	syncMu   sync.Mutex
-	notifyCh chan struct{}
+	started     bool
+	syncMu      sync.Mutex
+	notifyCh    chan struct{}
+	keyringNext keyringSchedule
 }
 
 // Slots in the sealed-secrets table: the pepper of the client-secret hashes and the key
@@ -148,27 +149,29 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
+// loadSigningKeys loads the signing keys into the keyring. When none may sign with the
+// configured algorithm now (on first start, or after the algorithm was changed), it
+// creates one that signs at once.
 func (s *Service) loadSigningKeys(ctx context.Context) error {
 	keys, err := s.store.SigningKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("load signing keys: %w", err)
 	}
-	now := s.now()
-	err = s.keyring.Load(keys, s.cfg.SigningAlgorithm, s.master, now)
+	err = s.loadKeyring(keys)
 	if err == nil {
 		return nil
 	}
 	if errors.Is(err, iogate.ErrWrongMasterKey) {
 		return err
 	}
-	k, genErr := token.GenerateSigningKey(s.cfg.SigningAlgorithm, s.master, now)
+	k, genErr := token.GenerateSigningKey(s.cfg.SigningAlgorithm, s.master, s.now())
 	if genErr != nil {
 		return genErr
 	}
 	if err := s.store.CreateSigningKey(ctx, k); err != nil {
 		return fmt.Errorf("store signing key: %w", err)
 	}
-	return s.keyring.Load(append(keys, k), s.cfg.SigningAlgorithm, s.master, now)
+	return s.loadKeyring(append(keys, k))
 }
 
 // Keyring returns the signing keys, for the JWKS endpoint.
@@ -209,6 +212,8 @@ func (s *Service) Run(ctx context.Context, feed ChangeFeed) {
 	}()
 	resync := time.NewTicker(s.cfg.ResyncInterval)
 	defer resync.Stop()
+	keyringTick := time.NewTicker(time.Second)
+	defer keyringTick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -217,6 +222,8 @@ func (s *Service) Run(ctx context.Context, feed ChangeFeed) {
 			s.audit.flush(flushCtx)
 			cancel()
 			return
+		case <-keyringTick.C:
+			s.reloadKeyringIfDue(ctx)
 		case <-s.notifyCh:
 			if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("apply key changes failed", "error", err)
@@ -225,6 +232,8 @@ func (s *Service) Run(ctx context.Context, feed ChangeFeed) {
 			if err := s.resync(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("key resync failed", "error", err)
 			}
+			// Reload the signing keys too, in case a change notification was lost.
+			s.scheduleKeyringReload(s.now())
 		}
 	}
 }
@@ -254,20 +263,22 @@ func (s *Service) Sync(ctx context.Context) error {
 			return nil
 		}
 		done := make(map[string]bool, len(changes))
+		signingKeysChanged := false
 		for _, c := range changes {
+			if c.Kind == iogate.ChangeSigningKeys {
+				signingKeysChanged = true
+				continue
+			}
 			if done[c.ClientID] {
 				continue
 			}
 			done[c.ClientID] = true
-			k, err := s.store.FindAPIKey(ctx, c.ClientID)
-			switch {
-			case iogate.ErrorCodeOf(err) == iogate.CodeNotFound:
-				s.view.remove(c.ClientID)
-			case err != nil:
+			if err := s.reloadKey(ctx, c.ClientID); err != nil {
 				return err
-			default:
-				s.view.put(k)
 			}
+		}
+		if signingKeysChanged {
+			s.scheduleKeyringReload(s.now())
 		}
 		s.view.setSeq(changes[len(changes)-1].Seq)
 	}
@@ -282,14 +293,41 @@ func (s *Service) resync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	revoked := make(map[string][]*iogate.RevokedToken)
+	err = s.store.AllRevokedTokens(ctx, s.now(), func(t *iogate.RevokedToken) error {
+		revoked[t.ClientID] = append(revoked[t.ClientID], t)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	keys := make(map[string]*keyState)
 	err = s.store.AllAPIKeys(ctx, func(k *iogate.APIKey) error {
-		keys[k.ClientID] = newKeyState(k)
+		keys[k.ClientID] = newKeyState(k, revoked[k.ClientID])
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	s.view.replace(keys, seq)
+	return nil
+}
+
+// reloadKey replaces one key's state in the view with what the store holds, or removes it
+// when the key no longer exists.
+func (s *Service) reloadKey(ctx context.Context, clientID string) error {
+	k, err := s.store.FindAPIKey(ctx, clientID)
+	switch {
+	case iogate.ErrorCodeOf(err) == iogate.CodeNotFound:
+		s.view.remove(clientID)
+		return nil
+	case err != nil:
+		return err
+	}
+	revoked, err := s.store.ListRevokedTokens(ctx, clientID, s.now())
+	if err != nil {
+		return err
+	}
+	s.view.put(k, revoked)
 	return nil
 }

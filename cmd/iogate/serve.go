@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -64,8 +65,13 @@ func (c *serveConfig) validate() error {
 	if c.tokenTTL < time.Minute || c.tokenTTL > 24*time.Hour {
 		return errorf("invalid --token-ttl %s: it must be from 1m to 24h", c.tokenTTL)
 	}
-	if c.issuer != "" && !strings.HasPrefix(c.issuer, "https://") {
-		return errorf("invalid --issuer %q: it must be an https:// URL", c.issuer)
+	if c.issuer != "" {
+		// The metadata document must sit at the issuer plus /.well-known/..., which RFC
+		// 8414 section 3 defines simply only for an issuer without a path.
+		u, err := url.Parse(c.issuer)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return errorf("invalid --issuer %q: it must be an https:// URL with a host and nothing after it, such as https://api.example.com", c.issuer)
+		}
 	}
 	for _, a := range token.Algorithms {
 		if c.signingAlg == a {
