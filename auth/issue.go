@@ -37,10 +37,14 @@ var ErrIPNotAllowed = &iogate.Error{Code: iogate.CodeForbidden, Message: "reques
 // costs the same keyed hash and comparison as a known one.
 var dummyHash iogate.SecretHash
 
-// IssueToken authenticates the client and signs an access token. Every authentication
-// failure returns iogate.ErrInvalidClient; the IP allowlist is checked only after the secret
+// IssueToken authenticates the client and signs an access token. It returns ErrStale while
+// the view of the keys may be out of date. Every authentication failure returns
+// iogate.ErrInvalidClient; the IP allowlist is checked only after the secret
 // verified, so that a denial never tells a stranger that a client ID exists.
 func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*IssuedToken, error) {
+	if err := s.checkFresh(); err != nil {
+		return nil, err
+	}
 	now := s.now()
 	k, generation, ok := s.authenticateClient(req.ClientID, req.ClientSecret)
 	if !ok || k.expired(now) {

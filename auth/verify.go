@@ -24,9 +24,12 @@ func (p *Principal) HasScope(scope string) bool { return slices.Contains(p.Scope
 // store: the signature is checked once per token and cached, and everything that can change
 // after issuance (the key's existence, expiry, secret generations, scopes, allowlist) is
 // checked against the view on every call. It returns iogate.ErrInvalidToken for a token
-// that is not valid and ErrIPNotAllowed for a valid token from an address the key does not
-// allow.
+// that is not valid, ErrIPNotAllowed for a valid token from an address the key does not
+// allow, and ErrStale while the view may be out of date.
 func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Addr) (*Principal, error) {
+	if err := s.checkFresh(); err != nil {
+		return nil, err
+	}
 	if len(raw) == 0 || len(raw) > token.MaxLength {
 		return nil, iogate.ErrInvalidToken
 	}

@@ -42,6 +42,7 @@ func (s *Server) Handler() http.Handler {
 	s.route(mux, "/v1/vaults", map[string]handlerFunc{http.MethodGet: s.requireScope(iogate.ScopeVaultsRead, s.handleListVaults)})
 	s.route(mux, "/v1/vaults/{id}", map[string]handlerFunc{http.MethodGet: s.requireScope(iogate.ScopeVaultsRead, s.handleGetVault)})
 	s.route(mux, "/healthz", map[string]handlerFunc{http.MethodGet: s.handleHealth})
+	s.route(mux, "/readyz", map[string]handlerFunc{http.MethodGet: s.handleReady})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
 	return s.middleware(mux, true)
 }

@@ -1,0 +1,241 @@
+package postgres
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/jackc/pgx/v5"
+)
+
+// CreateAPIKey inserts a new key and records a key change in the same transaction.
+func (db *DB) CreateAPIKey(ctx context.Context, k *iogate.APIKey) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO api_keys (client_id, account_id, name, description, scopes, allowed_ips,
+			created_at, updated_at, expires_at, secret_hash, secret_generation, secret_created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			k.ClientID, k.AccountID, k.Name, k.Description, strings.Join(k.Scopes, " "), formatPrefixes(k.AllowedIPs),
+			k.CreatedAt, k.UpdatedAt, nullTime(k.ExpiresAt), k.SecretHash[:], k.SecretGeneration, k.SecretCreatedAt)
+		if err != nil {
+			return err
+		}
+		return db.recordChange(ctx, tx, k.ClientID)
+	})
+}
+
+// recordChange appends a key change and announces it on NotifyChannel. PostgreSQL
+// delivers the notification only when the transaction commits, and not at all when it
+// rolls back, so a listener never hears of a change it cannot read.
+func (db *DB) recordChange(ctx context.Context, tx pgx.Tx, clientID string) error {
+	var seq int64
+	if err := tx.QueryRow(ctx, `UPDATE key_change_counter SET seq = seq + 1 WHERE id = 1 RETURNING seq`).Scan(&seq); err != nil {
+		return fmt.Errorf("number key change: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO key_changes (seq, client_id, changed_at) VALUES ($1, $2, $3)`, seq, clientID, db.now()); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, NotifyChannel, strconv.FormatInt(seq, 10))
+	return err
+}
+
+const apiKeyColumns = `client_id, account_id, name, description, scopes, allowed_ips, created_at, updated_at, expires_at,
+	secret_hash, secret_generation, secret_created_at, prev_secret_hash, prev_generation, prev_rotated_at, prev_expires_at,
+	prev_last_used_at, last_used_at, last_used_ip, exposed`
+
+func scanAPIKey(row pgx.Row) (*iogate.APIKey, error) {
+	var k iogate.APIKey
+	var scopes, allowed string
+	var created, updated, secretCreated time.Time
+	var expires, prevRotated, prevExpires, prevUsed, lastUsed *time.Time
+	var hash, prevHash []byte
+	var prevGen *int
+	var lastIP *string
+	if err := row.Scan(&k.ClientID, &k.AccountID, &k.Name, &k.Description, &scopes, &allowed, &created, &updated, &expires,
+		&hash, &k.SecretGeneration, &secretCreated, &prevHash, &prevGen, &prevRotated, &prevExpires,
+		&prevUsed, &lastUsed, &lastIP, &k.Exposed); err != nil {
+		return nil, err
+	}
+	if len(hash) != len(k.SecretHash) {
+		return nil, fmt.Errorf("key %s: stored secret hash has %d bytes", k.ClientID, len(hash))
+	}
+	copy(k.SecretHash[:], hash)
+	k.Scopes = strings.Fields(scopes)
+	prefixes, err := parsePrefixes(allowed)
+	if err != nil {
+		return nil, fmt.Errorf("key %s: %w", k.ClientID, err)
+	}
+	k.AllowedIPs = prefixes
+	k.CreatedAt, k.UpdatedAt, k.SecretCreatedAt = created.UTC(), updated.UTC(), secretCreated.UTC()
+	k.ExpiresAt = fromNullTime(expires)
+	k.LastUsedAt = fromNullTime(lastUsed)
+	if lastIP != nil {
+		k.LastUsedIP = *lastIP
+	}
+	if prevGen != nil && len(prevHash) == len(k.SecretHash) {
+		p := &iogate.PreviousSecret{
+			Generation: *prevGen,
+			RotatedAt:  fromNullTime(prevRotated),
+			ExpiresAt:  fromNullTime(prevExpires),
+			LastUsedAt: fromNullTime(prevUsed),
+		}
+		copy(p.Hash[:], prevHash)
+		k.Previous = p
+	}
+	return &k, nil
+}
+
+// formatPrefixes stores an allowlist as space-separated prefixes, as the sqlite store does.
+func formatPrefixes(ps []netip.Prefix) string {
+	return strings.Join(iogate.FormatAllowedIPs(ps), " ")
+}
+
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	fields := strings.Fields(s)
+	out := make([]netip.Prefix, 0, len(fields))
+	for _, f := range fields {
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("stored allowed IP %q: %w", f, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// FindAPIKey returns the key, or CodeNotFound.
+func (db *DB) FindAPIKey(ctx context.Context, clientID string) (*iogate.APIKey, error) {
+	k, err := scanAPIKey(db.pool.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE client_id = $1`, clientID))
+	if err != nil {
+		return nil, mapError(err)
+	}
+	return k, nil
+}
+
+// ListAPIKeys returns one page of an account's keys, oldest first. The cursor encodes the
+// creation time in microseconds and the client ID of the page's last key, in the same
+// form as the sqlite store's.
+func (db *DB) ListAPIKeys(ctx context.Context, accountID string, page iogate.Page) ([]*iogate.APIKey, string, error) {
+	limit := pageLimit(page)
+	afterTime, afterID, err := decodeKeyCursor(page.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys
+		WHERE account_id = $1 AND (created_at, client_id) > ($2, $3)
+		ORDER BY created_at, client_id LIMIT $4`, accountID, afterTime, afterID, limit+1)
+	if err != nil {
+		return nil, "", mapError(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*iogate.APIKey, error) { return scanAPIKey(r) })
+	if err != nil {
+		return nil, "", mapError(err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[limit-1]
+		next = encodeKeyCursor(last.CreatedAt.UnixMicro(), last.ClientID)
+	}
+	return out, next, nil
+}
+
+func encodeKeyCursor(created int64, clientID string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(created, 10) + "/" + clientID))
+}
+
+// decodeKeyCursor returns the position after which a page starts; the empty cursor starts
+// before every key.
+func decodeKeyCursor(cursor string) (time.Time, string, error) {
+	if cursor == "" {
+		return time.Unix(-1<<40, 0), "", nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err == nil {
+		if t, id, ok := strings.Cut(string(raw), "/"); ok {
+			if created, err := strconv.ParseInt(t, 10, 64); err == nil {
+				return time.UnixMicro(created).UTC(), id, nil
+			}
+		}
+	}
+	return time.Time{}, "", iogate.Errorf(iogate.CodeInvalid, "invalid cursor: use the nextCursor value of the previous page")
+}
+
+// AllAPIKeys calls fn for every key, in client ID order. The rows are read in one query,
+// so fn must not use the store: the connection is busy until the query ends.
+func (db *DB) AllAPIKeys(ctx context.Context, fn func(*iogate.APIKey) error) error {
+	rows, err := db.pool.Query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY client_id`)
+	if err != nil {
+		return mapError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return mapError(err)
+		}
+		if err := fn(k); err != nil {
+			return err
+		}
+	}
+	return mapError(rows.Err())
+}
+
+// DeleteAPIKey deletes the key and records a key change, or returns CodeNotFound.
+func (db *DB) DeleteAPIKey(ctx context.Context, clientID string) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM api_keys WHERE client_id = $1`, clientID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %s", clientID)
+		}
+		return db.recordChange(ctx, tx, clientID)
+	})
+}
+
+// RecordKeyUse stores last-used times and addresses. A use of the previous secret also sets
+// the previous secret's last-used time. Times only move forward, so batches from several
+// nodes may arrive in any order.
+func (db *DB) RecordKeyUse(ctx context.Context, uses []iogate.KeyUse) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	return db.write(ctx, func(tx pgx.Tx) error {
+		for _, u := range uses {
+			// GREATEST ignores NULL, so a first use sets the time.
+			if _, err := tx.Exec(ctx, `UPDATE api_keys SET last_used_at = GREATEST(last_used_at, $1), last_used_ip = $2,
+				prev_last_used_at = CASE WHEN prev_generation = $3 THEN GREATEST(prev_last_used_at, $1) ELSE prev_last_used_at END
+				WHERE client_id = $4`, u.At.UTC().Truncate(time.Microsecond), u.IP, u.Generation, u.ClientID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// KeyChangesSince returns the changes after seq, in order, at most 10000 at a time.
+func (db *DB) KeyChangesSince(ctx context.Context, seq int64) ([]iogate.KeyChange, error) {
+	rows, err := db.pool.Query(ctx, `SELECT seq, client_id FROM key_changes WHERE seq > $1 ORDER BY seq LIMIT 10000`, seq)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (iogate.KeyChange, error) {
+		var c iogate.KeyChange
+		err := r.Scan(&c.Seq, &c.ClientID)
+		return c, err
+	})
+	return out, mapError(err)
+}
+
+// LatestKeyChange returns the highest change sequence number, or 0.
+func (db *DB) LatestKeyChange(ctx context.Context) (int64, error) {
+	var seq int64
+	err := db.pool.QueryRow(ctx, `SELECT seq FROM key_change_counter WHERE id = 1`).Scan(&seq)
+	return seq, mapError(err)
+}
