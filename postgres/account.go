@@ -19,6 +19,9 @@ func (db *DB) CreateAccount(ctx context.Context, a *iogate.Account) error {
 
 // FindAccountByID returns the account, or CodeNotFound.
 func (db *DB) FindAccountByID(ctx context.Context, id string) (*iogate.Account, error) {
+	if !storable(id) {
+		return nil, iogate.Errorf(iogate.CodeNotFound, "account not found")
+	}
 	var a iogate.Account
 	var created time.Time
 	err := db.pool.QueryRow(ctx, `SELECT id, name, email, status, created_at FROM accounts WHERE id = $1`, id).

@@ -91,7 +91,11 @@ func scanAPIKey(row pgx.Row) (*iogate.APIKey, error) {
 
 // formatPrefixes stores an allowlist as space-separated prefixes, as the sqlite store does.
 func formatPrefixes(ps []netip.Prefix) string {
-	return strings.Join(iogate.FormatAllowedIPs(ps), " ")
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.String()
+	}
+	return strings.Join(parts, " ")
 }
 
 func parsePrefixes(s string) ([]netip.Prefix, error) {
@@ -109,6 +113,9 @@ func parsePrefixes(s string) ([]netip.Prefix, error) {
 
 // FindAPIKey returns the key, or CodeNotFound.
 func (db *DB) FindAPIKey(ctx context.Context, clientID string) (*iogate.APIKey, error) {
+	if !storable(clientID) {
+		return nil, iogate.Errorf(iogate.CodeNotFound, "API key not found")
+	}
 	k, err := scanAPIKey(db.pool.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE client_id = $1`, clientID))
 	if err != nil {
 		return nil, mapError(err)
@@ -126,7 +133,7 @@ func (db *DB) ListAPIKeys(ctx context.Context, accountID string, page iogate.Pag
 		return nil, "", err
 	}
 	rows, err := db.pool.Query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys
-		WHERE account_id = $1 AND (created_at, client_id) > ($2, $3)
+		WHERE account_id = $1 AND ($2::timestamptz IS NULL OR (created_at, client_id) > ($2, $3))
 		ORDER BY created_at, client_id LIMIT $4`, accountID, afterTime, afterID, limit+1)
 	if err != nil {
 		return nil, "", mapError(err)
@@ -144,25 +151,34 @@ func (db *DB) ListAPIKeys(ctx context.Context, accountID string, page iogate.Pag
 	return out, next, nil
 }
 
+// The range of cursor times, well inside PostgreSQL's timestamp range: years 1 to 9999.
+var (
+	minCursorMicros = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	maxCursorMicros = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC).UnixMicro()
+)
+
 func encodeKeyCursor(created int64, clientID string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(created, 10) + "/" + clientID))
 }
 
-// decodeKeyCursor returns the position after which a page starts; the empty cursor starts
-// before every key.
-func decodeKeyCursor(cursor string) (time.Time, string, error) {
+// decodeKeyCursor returns the position after which a page starts; the empty cursor gives
+// a nil time, which starts before every key.
+func decodeKeyCursor(cursor string) (*time.Time, string, error) {
 	if cursor == "" {
-		return time.Unix(-1<<40, 0), "", nil
+		return nil, "", nil
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err == nil {
 		if t, id, ok := strings.Cut(string(raw), "/"); ok {
-			if created, err := strconv.ParseInt(t, 10, 64); err == nil {
-				return time.UnixMicro(created).UTC(), id, nil
+			if created, err := strconv.ParseInt(t, 10, 64); err == nil && storable(id) {
+				// PostgreSQL's timestamps end in the year 294276; SQLite compares any
+				// integer. Clamping keeps a far cursor meaning the same in both.
+				at := time.UnixMicro(min(max(created, minCursorMicros), maxCursorMicros)).UTC()
+				return &at, id, nil
 			}
 		}
 	}
-	return time.Time{}, "", iogate.Errorf(iogate.CodeInvalid, "invalid cursor: use the nextCursor value of the previous page")
+	return nil, "", iogate.Errorf(iogate.CodeInvalid, "invalid cursor: use the nextCursor value of the previous page")
 }
 
 // AllAPIKeys calls fn for every key, in client ID order. The rows are read in one query,
@@ -187,6 +203,9 @@ func (db *DB) AllAPIKeys(ctx context.Context, fn func(*iogate.APIKey) error) err
 
 // DeleteAPIKey deletes the key and records a key change, or returns CodeNotFound.
 func (db *DB) DeleteAPIKey(ctx context.Context, clientID string) error {
+	if !storable(clientID) {
+		return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %q", clientID)
+	}
 	return db.write(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM api_keys WHERE client_id = $1`, clientID)
 		if err != nil {

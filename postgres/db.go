@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/iogate/iogate"
 	"github.com/jackc/pgx/v5"
@@ -180,6 +181,10 @@ func mapError(err error) error {
 			return iogate.WrapError(iogate.CodeNotFound, err, "a referenced record does not exist")
 		case unavailableCode(pe.Code):
 			return iogate.WrapError(iogate.CodeUnavailable, err, errUnavailable)
+		case strings.HasPrefix(pe.Code, "22"):
+			// Data exceptions (a value out of range, bytes that are not UTF-8) come from
+			// the caller's input, which the store methods check first; this is the net.
+			return iogate.WrapError(iogate.CodeInvalid, err, "invalid value")
 		}
 		return err
 	}
@@ -217,6 +222,13 @@ func connectionLost(err error) bool {
 		return true
 	}
 	return false
+}
+
+// storable reports whether PostgreSQL can hold s in a TEXT column: it must be valid UTF-8
+// without NUL bytes. SQLite stores any string, so lookups of other strings must return
+// what SQLite returns for them, not a driver error.
+func storable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // nullTime returns nil for the zero time, which the store writes as NULL.

@@ -17,6 +17,9 @@ func (db *DB) CreateVault(ctx context.Context, v *iogate.Vault) error {
 	})
 }
 
+// errInvalidCursor is returned for a cursor that no page returned.
+var errInvalidCursor = iogate.Errorf(iogate.CodeInvalid, "invalid cursor: use the nextCursor value of the previous page")
+
 const vaultColumns = `id, account_id, name, threshold, status, created_at`
 
 func scanVault(row pgx.Row) (*iogate.Vault, error) {
@@ -31,6 +34,9 @@ func scanVault(row pgx.Row) (*iogate.Vault, error) {
 
 // FindVault returns the account's vault, or CodeNotFound.
 func (db *DB) FindVault(ctx context.Context, accountID, id string) (*iogate.Vault, error) {
+	if !storable(id) {
+		return nil, iogate.Errorf(iogate.CodeNotFound, "vault not found")
+	}
 	v, err := scanVault(db.pool.QueryRow(ctx, `SELECT `+vaultColumns+` FROM vaults WHERE id = $1 AND account_id = $2`, id, accountID))
 	if err != nil {
 		return nil, mapError(err)
@@ -42,6 +48,9 @@ func (db *DB) FindVault(ctx context.Context, accountID, id string) (*iogate.Vaul
 // because vault IDs are time-ordered UUIDs. The cursor is the last ID of the page.
 func (db *DB) ListVaults(ctx context.Context, accountID string, page iogate.Page) ([]*iogate.Vault, string, error) {
 	limit := pageLimit(page)
+	if !storable(page.Cursor) {
+		return nil, "", errInvalidCursor
+	}
 	rows, err := db.pool.Query(ctx, `SELECT `+vaultColumns+` FROM vaults WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
 		accountID, page.Cursor, limit+1)
 	if err != nil {
