@@ -156,6 +156,9 @@ func (s *Service) Ready(ctx context.Context) error {
 	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := s.store.Ping(pingCtx); err != nil {
+		if iogate.ErrorCodeOf(err) == iogate.CodeUnavailable {
+			return err
+		}
 		return iogate.WrapError(iogate.CodeUnavailable, err, "the database is unreachable")
 	}
 	if age, stale := s.health.staleness(s.now()); stale {
@@ -218,7 +221,7 @@ func (s *Service) resyncOwed(ctx context.Context) {
 		return
 	}
 	if s.health.resynced(started) {
-		s.log.Info("change feed resynced; accepting bearer tokens again", "keys", s.view.size())
+		s.log.Info("change feed resynced; accepting token and bearer requests again", "keys", s.view.size())
 	}
 }
 
