@@ -52,6 +52,8 @@ type Service struct {
 	view  *keyView
 	cache *tokenCache
 	uses  *useRecorder
+	chain *iogate.AuditChain
+	audit *auditCommitter
 
 	health *feedHealth
 
@@ -60,11 +62,16 @@ type Service struct {
 	notifyCh chan struct{}
 }
 
-// pepperName is the slot of the client-secret hash pepper in the sealed-secrets table.
-const pepperName = "pepper/client-secret-hash"
+// Slots in the sealed-secrets table: the pepper of the client-secret hashes and the key
+// of the audit log's hash chain.
+const (
+	pepperName   = "pepper/client-secret-hash"
+	auditKeyName = "audit/chain-key"
+)
 
-// New returns an engine on store. It loads the pepper of the secret hashes, creating it on
-// first use, and fails with iogate.ErrWrongMasterKey when master does not decrypt it.
+// New returns an engine on store. It loads the pepper of the secret hashes and the audit
+// chain key, creating them on first use, and fails with iogate.ErrWrongMasterKey when
+// master does not decrypt them.
 func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg Config) (*Service, error) {
 	if cfg.TokenTTL <= 0 {
 		cfg.TokenTTL = time.Hour
@@ -97,34 +104,44 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.uses = newUseRecorder(store, s.log)
-	pepper, err := s.loadPepper(ctx)
+	s.audit = newAuditCommitter(store, s.log)
+	pepper, err := s.loadSealedKey(ctx, pepperName)
 	if err != nil {
 		return nil, err
 	}
 	s.pepper = pepper
+	auditKey, err := s.loadSealedKey(ctx, auditKeyName)
+	if err != nil {
+		return nil, err
+	}
+	if s.chain, err = iogate.NewAuditChain(auditKey); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
-func (s *Service) loadPepper(ctx context.Context) ([]byte, error) {
-	sealed, err := s.store.SealedSecret(ctx, pepperName)
+// loadSealedKey returns the 32-byte server secret stored under name, creating it first
+// when the store has none.
+func (s *Service) loadSealedKey(ctx context.Context, name string) ([]byte, error) {
+	sealed, err := s.store.SealedSecret(ctx, name)
 	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
 		fresh := make([]byte, 32)
 		if _, err := rand.Read(fresh); err != nil {
 			return nil, err
 		}
-		newSealed, err := s.master.Seal(pepperName, fresh)
+		newSealed, err := s.master.Seal(name, fresh)
 		if err != nil {
 			return nil, err
 		}
-		// Another process may have stored a pepper first; keep whichever the store holds.
-		sealed, err = s.store.PutSealedSecretIfAbsent(ctx, pepperName, newSealed)
+		// Another process may have stored one first; keep whichever the store holds.
+		sealed, err = s.store.PutSealedSecretIfAbsent(ctx, name, newSealed)
 		if err != nil {
-			return nil, fmt.Errorf("store secret-hash pepper: %w", err)
+			return nil, fmt.Errorf("store %s: %w", name, err)
 		}
 	} else if err != nil {
-		return nil, fmt.Errorf("load secret-hash pepper: %w", err)
+		return nil, fmt.Errorf("load %s: %w", name, err)
 	}
-	return s.master.Open(pepperName, sealed)
+	return s.master.Open(name, sealed)
 }
 
 // Start loads the signing keys (creating the first one for the configured algorithm) and
@@ -173,7 +190,8 @@ func (s *Service) Issuer() string { return s.cfg.Issuer }
 // Run keeps the view current until ctx ends: it applies changes whenever feed signals one,
 // reloads every key each ResyncInterval and whenever the feed reconnects, refuses tokens
 // while the view may be stale (see Config.MaxStaleness), and writes batched last-used
-// records. It returns after ctx ends and the last batch is written.
+// records. It returns after ctx ends and the last batch of last-used times and of audit
+// records is written.
 func (s *Service) Run(ctx context.Context, feed ChangeFeed) {
 	s.health.start(s.now())
 	var wg sync.WaitGroup
@@ -194,6 +212,9 @@ func (s *Service) Run(ctx context.Context, feed ChangeFeed) {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
+			flushCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			s.audit.flush(flushCtx)
+			cancel()
 			return
 		case <-s.notifyCh:
 			s.catchUp(ctx)

@@ -149,8 +149,6 @@ func waitStatus(t *testing.T, what string, want int, within time.Duration, fn fu
 
 func bearer(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
 
-var jsonHeader = map[string]string{"Content-Type": "application/json"}
-
 // waitLog waits up to two seconds for a log message of the server, which it may write a
 // moment after the response that shows the state it reports.
 func waitLog(t *testing.T, srv *testenv.Server, msg string) {

@@ -13,9 +13,13 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// CreateAPIKey inserts a new key and records a key change in the same transaction.
-func (db *DB) CreateAPIKey(ctx context.Context, k *iogate.APIKey) error {
+// CreateAPIKey inserts a new key, records a key change and appends the audit record rec
+// in the same transaction.
+func (db *DB) CreateAPIKey(ctx context.Context, k *iogate.APIKey, rec *iogate.AuditRecord) error {
 	return db.write(ctx, func(tx pgx.Tx) error {
+		if err := lockAccounts(ctx, tx, rec.AccountID); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `INSERT INTO api_keys (client_id, account_id, name, description, scopes, allowed_ips,
 			created_at, updated_at, expires_at, secret_hash, secret_generation, secret_created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
@@ -24,7 +28,10 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *iogate.APIKey) error {
 		if err != nil {
 			return err
 		}
-		return db.recordChange(ctx, tx, k.ClientID)
+		if err := db.recordChange(ctx, tx, k.ClientID); err != nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 
@@ -201,26 +208,93 @@ func (db *DB) AllAPIKeys(ctx context.Context, fn func(*iogate.APIKey) error) err
 	return mapError(rows.Err())
 }
 
-// DeleteAPIKey deletes the key and records a key change, or returns CodeNotFound.
-func (db *DB) DeleteAPIKey(ctx context.Context, clientID string) error {
+// DeleteAPIKey deletes the key of rec.AccountID, records a key change and appends rec in
+// the same transaction, or returns CodeNotFound.
+func (db *DB) DeleteAPIKey(ctx context.Context, clientID string, rec *iogate.AuditRecord) error {
 	if !storable(clientID) {
 		return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %q", clientID)
 	}
 	return db.write(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM api_keys WHERE client_id = $1`, clientID)
+		if err := lockAccounts(ctx, tx, rec.AccountID); err != nil {
+			if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
+				return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %s", clientID)
+			}
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM api_keys WHERE client_id = $1 AND account_id = $2`, clientID, rec.AccountID)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
 			return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %s", clientID)
 		}
-		return db.recordChange(ctx, tx, clientID)
+		if err := db.recordChange(ctx, tx, clientID); err != nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 
-// RecordKeyUse stores last-used times and addresses. A use of the previous secret also sets
-// the previous secret's last-used time. Times only move forward, so batches from several
-// nodes may arrive in any order.
+// UpdateAPIKey reads and locks the key inside a transaction, lets update change it, and
+// writes back every field that can change after creation, with a key change and update's
+// audit record.
+func (db *DB) UpdateAPIKey(ctx context.Context, clientID string, update func(k *iogate.APIKey) (*iogate.AuditRecord, error)) (*iogate.APIKey, error) {
+	if !storable(clientID) {
+		return nil, iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %q", clientID)
+	}
+	var out *iogate.APIKey
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		// The account is locked before the key, in the order every audited write takes
+		// its locks, so that two writes never wait for each other in a cycle.
+		var accountID string
+		if err := tx.QueryRow(ctx, `SELECT account_id FROM api_keys WHERE client_id = $1`, clientID).Scan(&accountID); err != nil {
+			return err
+		}
+		if err := lockAccounts(ctx, tx, accountID); err != nil {
+			return err
+		}
+		k, err := scanAPIKey(tx.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE client_id = $1 FOR UPDATE`, clientID))
+		if err != nil {
+			return err
+		}
+		rec, err := update(k)
+		if err != nil || rec == nil {
+			out = k
+			return err
+		}
+		var prevHash []byte
+		var prevGen *int
+		var prevRotated, prevExpires, prevUsed *time.Time
+		if p := k.Previous; p != nil {
+			prevHash = p.Hash[:]
+			prevGen = &p.Generation
+			prevRotated, prevExpires, prevUsed = nullTime(p.RotatedAt), nullTime(p.ExpiresAt), nullTime(p.LastUsedAt)
+		}
+		_, err = tx.Exec(ctx, `UPDATE api_keys SET name = $1, description = $2, scopes = $3, allowed_ips = $4, updated_at = $5,
+			expires_at = $6, secret_hash = $7, secret_generation = $8, secret_created_at = $9, prev_secret_hash = $10, prev_generation = $11,
+			prev_rotated_at = $12, prev_expires_at = $13, prev_last_used_at = $14 WHERE client_id = $15`,
+			k.Name, k.Description, strings.Join(k.Scopes, " "), formatPrefixes(k.AllowedIPs), k.UpdatedAt,
+			nullTime(k.ExpiresAt), k.SecretHash[:], k.SecretGeneration, k.SecretCreatedAt, prevHash, prevGen,
+			prevRotated, prevExpires, prevUsed, clientID)
+		if err != nil {
+			return err
+		}
+		if err := db.recordChange(ctx, tx, clientID); err != nil {
+			return err
+		}
+		out = k
+		return newAuditAppender(tx).append(ctx, rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RecordKeyUse stores last-used times and addresses. A use of the previous secret after
+// its rotation also sets the previous secret's last-used time; a use from before the
+// rotation, written by a batch flushed after it, does not count. Times only move forward,
+// so batches from several nodes may arrive in any order.
 func (db *DB) RecordKeyUse(ctx context.Context, uses []iogate.KeyUse) error {
 	if len(uses) == 0 {
 		return nil
@@ -229,7 +303,8 @@ func (db *DB) RecordKeyUse(ctx context.Context, uses []iogate.KeyUse) error {
 		for _, u := range uses {
 			// GREATEST ignores NULL, so a first use sets the time.
 			if _, err := tx.Exec(ctx, `UPDATE api_keys SET last_used_at = GREATEST(last_used_at, $1), last_used_ip = $2,
-				prev_last_used_at = CASE WHEN prev_generation = $3 THEN GREATEST(prev_last_used_at, $1) ELSE prev_last_used_at END
+				prev_last_used_at = CASE WHEN prev_generation = $3 AND $1 >= prev_rotated_at THEN GREATEST(prev_last_used_at, $1)
+					ELSE prev_last_used_at END
 				WHERE client_id = $4`, u.At.UTC().Truncate(time.Microsecond), u.IP, u.Generation, u.ClientID); err != nil {
 				return err
 			}

@@ -43,7 +43,15 @@ func TestFeed(t *testing.T) {
 	k := &iogate.APIKey{ClientID: iogate.NewClientID(), AccountID: a.ID, Name: "ci", Scopes: []string{iogate.ScopeVaultsRead},
 		CreatedAt: a.CreatedAt, UpdatedAt: a.CreatedAt, SecretGeneration: 1, SecretCreatedAt: a.CreatedAt}
 	copy(k.SecretHash[:], bytes.Repeat([]byte{1}, len(k.SecretHash)))
-	if err := writer.CreateAPIKey(ctx, k); err != nil {
+	chain, err := iogate.NewAuditChain(bytes.Repeat([]byte{2}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := chain.NewRecord(a.ID, iogate.AuditKeyCreated, iogate.Actor{Type: iogate.ActorOperator, ID: "test"}, a.CreatedAt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writer.CreateAPIKey(ctx, k, rec); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, changed, "a changed call after another pool created a key")

@@ -33,6 +33,8 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			// Changes made from the CLI are recorded in the audit log as the operator's.
+			cmd.SetContext(iogate.WithActor(cmd.Context(), operatorActor(getenv)))
 			if err := applyEnv(cmd, getenv); err != nil {
 				return err
 			}
@@ -48,7 +50,7 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 	pf.BoolVar(&g.json, "json", false, "print results and errors as JSON")
 	pf.StringVar(&g.masterKeyFile, "master-key-file", "", "file holding the base64 master key (default DATA_DIR/master.key; IOGATE_MASTER_KEY takes precedence)")
 
-	root.AddCommand(newServeCommand(g), newAccountCommand(g), newKeyCommand(g), newVaultCommand(g))
+	root.AddCommand(newServeCommand(g), newAccountCommand(g), newKeyCommand(g), newVaultCommand(g), newAuditCommand(g))
 	root.AddCommand(newMigrateCommand(g), newMasterKeyCommand(g))
 	return root
 }
@@ -82,7 +84,8 @@ func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
 type durationFlag struct{ d *time.Duration }
 
 func (f durationFlag) String() string {
-	if f.d == nil {
+	// An empty string for zero keeps cobra from printing "(default 0s)" in help text.
+	if f.d == nil || *f.d == 0 {
 		return ""
 	}
 	return f.d.String()
@@ -112,11 +115,7 @@ func (g *globals) printResult(v any, text func(w io.Writer)) error {
 
 // printError prints err to stderr: as {"error":{"code","message"}} when --json was given,
 // else as one line. Only caller-safe messages are printed for domain errors.
-func printError(stderr io.Writer, root *cobra.Command, err error) {
-	asJSON := false
-	if f := root.PersistentFlags().Lookup("json"); f != nil {
-		asJSON = f.Value.String() == "true"
-	}
+func printError(stderr io.Writer, asJSON bool, err error) {
 	msg := err.Error()
 	code := ""
 	var de *iogate.Error

@@ -2,7 +2,7 @@
 -- (microsecond precision, like the SQLite integers), hashes and sealed values BYTEA. IDs
 -- that lists are ordered by use the "C" collation, which orders bytes as SQLite does.
 CREATE TABLE accounts (
-    id         TEXT PRIMARY KEY,
+    id         TEXT COLLATE "C" PRIMARY KEY,
     name       TEXT NOT NULL,
     email      TEXT NOT NULL,
     status     TEXT NOT NULL DEFAULT 'active',
