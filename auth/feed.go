@@ -17,7 +17,7 @@ const DefaultMaxStaleness = 5 * time.Second
 // been reloaded since. A deleted key could still look valid then, so the engine refuses.
 var ErrStale = &iogate.Error{Code: iogate.CodeUnavailable, Message: "this node cannot confirm that its view of the API keys is current; retry shortly"}
 
-// ChangeFeed tells a running engine that the store may have changed. Watch calls changed
+// ChangeFeed notifies a running engine that the store may have changed. Watch calls changed
 // whenever that may be so, and at least once after connecting; it calls alive whenever it
 // has confirmed that its connection works, at least once a second while it does. It
 // returns when ctx ends or the feed fails.
@@ -27,7 +27,7 @@ type ChangeFeed interface {
 
 // feedHealth tracks whether the in-memory view is known to be current. The view is fresh
 // while the change feed confirms its connection and no reload is owed; a feed failure owes
-// a full reload, because notifications sent while nobody listened are lost.
+// a full reload, because notifications sent while no connection listened are lost.
 type feedHealth struct {
 	maxStaleness time.Duration
 
@@ -149,9 +149,9 @@ func (s *Service) checkFresh() error {
 	return nil
 }
 
-// Ready returns nil when the store answers and the view is current, the conditions under
-// which this node should receive traffic; otherwise an iogate.CodeUnavailable error that
-// says which failed.
+// Ready returns nil when the store responds and the view is current, the conditions under
+// which this node should receive traffic. Otherwise it returns an iogate.CodeUnavailable
+// error that names the failed condition.
 func (s *Service) Ready(ctx context.Context) error {
 	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -230,7 +230,7 @@ func (s *Service) resyncOwed(ctx context.Context) {
 func (s *Service) checkHealth(ctx context.Context) {
 	now := s.now()
 	if became, age := s.health.transition(now); became {
-		s.log.Error("change feed down longer than the maximum staleness; answering token and bearer requests with 503 until resynced",
+		s.log.Error("change feed down longer than the maximum staleness; responding 503 to token and bearer requests until resynced",
 			"unconfirmed_for", age.Round(time.Millisecond).String(), "max_staleness", s.health.maxStaleness.String())
 	}
 	if s.health.retryDue(now) {

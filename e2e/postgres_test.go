@@ -65,7 +65,7 @@ func TestPostgresTwoNodes(t *testing.T) {
 }
 
 // TestPostgresDatabaseRestart stops and starts the database under load: while it is down,
-// token requests, bearer requests and /readyz answer 503 and key creation fails; once it
+// token requests, bearer requests and /readyz return 503 and key creation fails; once it
 // is back, the node recovers by itself and the keys are exactly those whose creation
 // succeeded.
 func TestPostgresDatabaseRestart(t *testing.T) {
@@ -130,7 +130,7 @@ func TestPostgresDatabaseRestart(t *testing.T) {
 		return status(node.Client, "GET", node.URL+"/v1/vaults", bearer(tok), "")
 	})
 	// Token issuance reads no database: it goes on from the node's view until the view is
-	// older than --max-staleness, and only then answers 503.
+	// older than --max-staleness, and only then returns 503.
 	waitStatus(t, "token request with the database down", http.StatusServiceUnavailable, 10*time.Second, func() int {
 		return status(node.Client, "POST", node.URL+"/v1/auth/accessToken", jsonHeader, credentialsJSON(k.ClientID, k.ClientSecret))
 	})

@@ -292,7 +292,7 @@ func (db *DB) UpdateAPIKey(ctx context.Context, clientID string, update func(k *
 }
 
 // RecordKeyUse stores last-used times and addresses. A use of the previous secret after
-// its rotation also sets the previous secret's last-used time; a use from before the
+// its rotation also sets the previous secret's last-used time. A use from before the
 // rotation, written by a batch flushed after it, does not count. Times only move forward,
 // so batches from several nodes may arrive in any order.
 func (db *DB) RecordKeyUse(ctx context.Context, uses []iogate.KeyUse) error {

@@ -1,5 +1,5 @@
 // Package postgres implements iogate.Store on PostgreSQL through pgx's connection pool, so
-// that several iogate nodes can share one database. Every write is one transaction; writes
+// that several iogate nodes can share one database. Every write is one transaction. Writes
 // to API keys append to key_changes and send a NOTIFY in the same transaction, and Feed
 // turns those notifications into the change feed that keeps each node's view current.
 package postgres

@@ -61,8 +61,8 @@ func TestConcurrentMigrations(t *testing.T) {
 	}
 }
 
-// TestUnreachableDatabase checks that a database nobody listens for is CodeUnavailable, the
-// code the HTTP layer answers with 503.
+// TestUnreachableDatabase checks that a database on a closed port is CodeUnavailable, the
+// code that the HTTP layer maps to 503.
 func TestUnreachableDatabase(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

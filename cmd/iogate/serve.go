@@ -15,6 +15,7 @@ import (
 
 	"github.com/iogate/iogate/auth"
 	iohttp "github.com/iogate/iogate/http"
+	"github.com/iogate/iogate/postgres"
 	"github.com/iogate/iogate/token"
 	"github.com/spf13/cobra"
 )
@@ -154,6 +155,12 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	servers := []*http.Server{srv}
+
+	// A quiet PostgreSQL feed confirms its connection once per heartbeat, so the heartbeat
+	// must be well below the staleness bound or a healthy node would flap to 503.
+	if f, ok := e.feed.(*postgres.Feed); ok {
+		f.Heartbeat = min(postgres.FeedHeartbeat, c.maxStaleness/4)
+	}
 
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
