@@ -237,3 +237,17 @@ func (s *Service) checkHealth(ctx context.Context) {
 		s.resyncOwed(ctx)
 	}
 }
+
+// applyOwnWrite brings the view up to date after a key write of this process committed,
+// putting k (when not nil) into the view at once. The write has succeeded, so a failure to
+// read the change log back is not the write's failure: it is logged, and the view is
+// reloaded once the store responds, with the staleness bound covering the gap.
+func (s *Service) applyOwnWrite(ctx context.Context, k *iogate.APIKey) {
+	if k != nil && s.started {
+		s.view.put(k)
+	}
+	if err := s.Sync(ctx); err != nil {
+		s.health.owe()
+		s.log.Warn("apply own key change failed; reloading every key once the store responds", "error", err)
+	}
+}

@@ -83,6 +83,7 @@ func TestPostgresDatabaseRestart(t *testing.T) {
 	defer stop()
 	var (
 		mu       sync.Mutex
+		stopping atomic.Bool
 		statuses = map[int]int{}
 		created  = []string{k.ClientID}
 		failed   atomic.Int64
@@ -91,7 +92,7 @@ func TestPostgresDatabaseRestart(t *testing.T) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		for ctx.Err() == nil {
+		for !stopping.Load() && ctx.Err() == nil {
 			s1 := status(node.Client, "POST", node.URL+"/v1/auth/accessToken", jsonHeader, credentialsJSON(k.ClientID, k.ClientSecret))
 			s2 := status(node.Client, "GET", node.URL+"/v1/vaults", bearer(tok), "")
 			mu.Lock()
@@ -104,7 +105,9 @@ func TestPostgresDatabaseRestart(t *testing.T) {
 	bin := testenv.Binary(t)
 	go func() {
 		defer wg.Done()
-		for ctx.Err() == nil {
+		// The loop ends through stopping, not ctx: a CLI run killed mid-way could have
+		// committed its key without reporting it.
+		for !stopping.Load() && ctx.Err() == nil {
 			out, err := d.cliCommand(ctx, bin, "key", "create", "--account", accountID, "--name", "during-restart", "--json").Output()
 			if err != nil {
 				failed.Add(1)
@@ -157,7 +160,7 @@ func TestPostgresDatabaseRestart(t *testing.T) {
 	accessToken(t, node, k.ClientID, k.ClientSecret)
 	waitLog(t, node, "change feed resynced")
 	time.Sleep(2 * time.Second)
-	stop()
+	stopping.Store(true)
 	wg.Wait()
 
 	mu.Lock()
