@@ -153,8 +153,34 @@ type Store interface {
 	// key that could still sign then, and records a signing-keys change.
 	RotateSigningKey(ctx context.Context, k *SigningKey) error
 
+	// ResealSecrets replaces, in one transaction, every value the store holds encrypted
+	// under the master key (sealed secrets and signing keys' private keys) with what reseal
+	// returns for it, and returns how many it replaced. When reseal or a write fails,
+	// nothing is changed.
+	ResealSecrets(ctx context.Context, reseal func(SealedValue) ([]byte, error)) (int, error)
+
+	// Ping checks that the store answers, for readiness checks. An unreachable database is
+	// CodeUnavailable.
+	Ping(ctx context.Context) error
+
 	// Close releases the store's connections.
 	Close() error
+}
+
+// Kinds of SealedValue.
+const (
+	SealedKindSecret     = "secret"
+	SealedKindSigningKey = "signing_key"
+)
+
+// SealedValue is one value that the store holds encrypted under the master key.
+type SealedValue struct {
+	// Kind is SealedKindSecret for a sealed secret and SealedKindSigningKey for a signing
+	// key's private key.
+	Kind string
+	// Name is the sealed secret's name or the signing key's KID.
+	Name   string
+	Sealed []byte
 }
 
 // KeyUse is one successful authentication of a key, for its last-used fields.

@@ -91,7 +91,8 @@ func (s *Service) insertKey(ctx context.Context, req CreateKeyRequest, clientID 
 	if err := s.store.CreateAPIKey(ctx, k, rec); err != nil {
 		return nil, err
 	}
-	return k, s.Sync(ctx)
+	s.applyOwnWrite(ctx, k)
+	return k, nil
 }
 
 // newKeyRecord returns the audit record of a change to key k by the actor in ctx.
@@ -124,7 +125,8 @@ func (s *Service) DeleteKey(ctx context.Context, clientID string) error {
 	// Drop the key from the view directly as well as through Sync, so that this process
 	// refuses its tokens on the next request even if Sync fails here.
 	s.view.remove(clientID)
-	return s.Sync(ctx)
+	s.applyOwnWrite(ctx, nil)
+	return nil
 }
 
 // HashSecret returns the keyed hash of a secret under this store's pepper, for importing a
@@ -202,7 +204,8 @@ func (s *Service) UpdateKey(ctx context.Context, clientID string, req UpdateKeyR
 	if err != nil {
 		return nil, err
 	}
-	return k, s.Sync(ctx)
+	s.applyOwnWrite(ctx, k)
+	return k, nil
 }
 
 // Rotation grace periods: how long the previous secret keeps working after a rotation.
@@ -254,5 +257,6 @@ func (s *Service) RotateKey(ctx context.Context, clientID string, grace time.Dur
 	if err != nil {
 		return nil, "", err
 	}
-	return k, secret, s.Sync(ctx)
+	s.applyOwnWrite(ctx, k)
+	return k, secret, nil
 }

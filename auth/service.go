@@ -28,6 +28,10 @@ type Config struct {
 	// ResyncInterval is how often a running engine reloads every key, in case a change
 	// notification was lost. Zero means five minutes.
 	ResyncInterval time.Duration
+	// MaxStaleness is how long a running engine keeps issuing and accepting tokens after
+	// its change feed stopped confirming the view; after that it returns ErrStale until it
+	// has reloaded every key. Zero means DefaultMaxStaleness.
+	MaxStaleness time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// Logger receives the engine's background errors; nil discards them.
@@ -50,6 +54,8 @@ type Service struct {
 	uses  *useRecorder
 	chain *iogate.AuditChain
 	audit *auditCommitter
+
+	health *feedHealth
 
 	started     bool
 	syncMu      sync.Mutex
@@ -77,6 +83,9 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 	if cfg.ResyncInterval <= 0 {
 		cfg.ResyncInterval = 5 * time.Minute
 	}
+	if cfg.MaxStaleness <= 0 {
+		cfg.MaxStaleness = DefaultMaxStaleness
+	}
 	s := &Service{
 		store:    store,
 		master:   master,
@@ -87,6 +96,7 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 		view:     newKeyView(),
 		cache:    newTokenCache(100_000),
 		notifyCh: make(chan struct{}, 1),
+		health:   &feedHealth{maxStaleness: cfg.MaxStaleness},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -180,16 +190,13 @@ func (s *Service) Keyring() *token.Keyring { return s.keyring }
 // Issuer returns the configured token issuer.
 func (s *Service) Issuer() string { return s.cfg.Issuer }
 
-// ChangeFeed tells a running engine that the store may have changed. Watch calls changed
-// whenever that may be so, until ctx ends or the feed fails.
-type ChangeFeed interface {
-	Watch(ctx context.Context, changed func()) error
-}
-
 // Run keeps the view current until ctx ends: it applies changes whenever feed signals one,
-// reloads every key each ResyncInterval, and writes batched last-used records. It returns
-// after ctx ends and the last batch of last-used times and of audit records is written.
+// reloads every key each ResyncInterval and whenever the feed reconnects, refuses tokens
+// while the view may be stale (see Config.MaxStaleness), and writes batched last-used
+// records. It returns after ctx ends and the last batch of last-used times and of audit
+// records is written.
 func (s *Service) Run(ctx context.Context, feed ChangeFeed) {
+	s.health.start(s.now())
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -198,22 +205,14 @@ func (s *Service) Run(ctx context.Context, feed ChangeFeed) {
 	}()
 	go func() {
 		defer wg.Done()
-		for ctx.Err() == nil {
-			err := feed.Watch(ctx, s.notify)
-			if ctx.Err() != nil {
-				return
-			}
-			s.log.Error("change feed failed; restarting it", "error", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
+		s.watchFeed(ctx, feed)
 	}()
 	resync := time.NewTicker(s.cfg.ResyncInterval)
 	defer resync.Stop()
 	keyringTick := time.NewTicker(time.Second)
 	defer keyringTick.Stop()
+	check := time.NewTicker(healthCheckInterval)
+	defer check.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -225,18 +224,20 @@ func (s *Service) Run(ctx context.Context, feed ChangeFeed) {
 		case <-keyringTick.C:
 			s.reloadKeyringIfDue(ctx)
 		case <-s.notifyCh:
-			if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("apply key changes failed", "error", err)
-			}
+			s.catchUp(ctx)
 		case <-resync.C:
-			if err := s.resync(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("key resync failed", "error", err)
-			}
+			s.resyncOwed(ctx)
 			// Reload the signing keys too, in case a change notification was lost.
 			s.scheduleKeyringReload(s.now())
+		case <-check.C:
+			s.checkHealth(ctx)
 		}
 	}
 }
+
+// healthCheckInterval is how often Run checks whether the view has become stale, which
+// bounds how late the log reports it.
+const healthCheckInterval = 250 * time.Millisecond
 
 func (s *Service) notify() {
 	select {

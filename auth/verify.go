@@ -25,7 +25,8 @@ func (p *Principal) HasScope(scope string) bool { return slices.Contains(p.Scope
 // after issuance (the key's existence, expiry, secret generations, scopes, allowlist,
 // revoked tokens) is checked against the view on every call. It returns
 // iogate.ErrInvalidToken for a token that is not valid and ErrIPNotAllowed for a valid
-// token from an address the key does not allow.
+// token from an address the key does not allow, and ErrStale while the view may be out of
+// date.
 func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Addr) (*Principal, error) {
 	claims, k, err := s.activeToken(raw)
 	if err != nil {
@@ -40,6 +41,9 @@ func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Add
 // activeToken returns the claims of a token that is valid now, and the state of its key.
 // It checks everything Authenticate checks except the client's address.
 func (s *Service) activeToken(raw string) (*token.Claims, *keyState, error) {
+	if err := s.checkFresh(); err != nil {
+		return nil, nil, err
+	}
 	if len(raw) == 0 || len(raw) > token.MaxLength {
 		return nil, nil, iogate.ErrInvalidToken
 	}

@@ -84,6 +84,18 @@ func (v *keyView) put(k *iogate.APIKey, revoked []*iogate.RevokedToken) {
 	v.mu.Unlock()
 }
 
+// putKeepingRevoked replaces a key's state but keeps the revoked token IDs the view already
+// holds for it, for a write whose revocation list the caller has not read.
+func (v *keyView) putKeepingRevoked(k *iogate.APIKey) {
+	st := newKeyState(k, nil)
+	v.mu.Lock()
+	if old := v.keys[k.ClientID]; old != nil {
+		st.revoked = old.revoked
+	}
+	v.keys[k.ClientID] = st
+	v.mu.Unlock()
+}
+
 func (v *keyView) remove(clientID string) {
 	v.mu.Lock()
 	delete(v.keys, clientID)

@@ -57,6 +57,7 @@ func (s *Server) Handler() http.Handler {
 	s.route(mux, metadataPath, map[string]handlerFunc{http.MethodGet: s.handleMetadata})
 	s.route(mux, jwksPath, map[string]handlerFunc{http.MethodGet: s.handleJWKS})
 	s.route(mux, openAPIPath, map[string]handlerFunc{http.MethodGet: s.handleOpenAPI})
+	s.route(mux, "/readyz", map[string]handlerFunc{http.MethodGet: s.handleReady})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
 	return s.middleware(mux, true)
 }

@@ -34,6 +34,11 @@ type DB struct {
 	writer *sql.DB
 	reader *sql.DB
 	now    func() time.Time
+
+	// version is the schema version after Open's migrations; applied lists the versions
+	// that Open applied itself.
+	version int
+	applied []int
 }
 
 var _ iogate.Store = (*DB)(nil)
@@ -136,6 +141,7 @@ func (db *DB) migrate(ctx context.Context) error {
 				return fmt.Errorf("migration %s: name must start with a version number", name)
 			}
 			if applied[version] {
+				db.version = max(db.version, version)
 				continue
 			}
 			body, err := migrationFiles.ReadFile(name)
@@ -148,9 +154,23 @@ func (db *DB) migrate(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, toMicros(db.now())); err != nil {
 				return err
 			}
+			db.version = version
+			db.applied = append(db.applied, version)
 		}
 		return nil
 	})
+}
+
+// Migrations returns the schema version and the migrations that Open applied, in order
+// (none when the schema was already current).
+func (db *DB) Migrations() (version int, applied []int) {
+	return db.version, db.applied
+}
+
+// Ping checks that the database file can be read.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	return mapError(db.reader.QueryRowContext(ctx, `SELECT 1`).Scan(&one))
 }
 
 // write runs fn in an immediate transaction on the writer connection and commits it.
