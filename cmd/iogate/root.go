@@ -29,7 +29,7 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 	root := &cobra.Command{
 		Use:           "iogate",
 		Short:         "OAuth 2.0 client-credentials front for the custody API",
-		Long:          "iogate serves the HTTPS API (iogate serve) and manages its accounts, API keys and vaults.\nEvery flag --foo-bar can also be set with the environment variable IOGATE_FOO_BAR.",
+		Long:          "iogate serves the HTTPS API (iogate serve) and manages its accounts, API keys and vaults.\nGlobal flags and the flags of serve and migrate can also be set with IOGATE_FOO_BAR for --foo-bar.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
