@@ -56,6 +56,8 @@ type Service struct {
 	audit *auditCommitter
 
 	health *feedHealth
+	// keyringFailure holds the error of the last failed reload of the signing keys.
+	keyringFailure keyringHealth
 
 	started     bool
 	syncMu      sync.Mutex

@@ -74,6 +74,10 @@ func (s *Server) route(mux *http.ServeMux, pattern string, methods map[string]ha
 	allow := strings.Join(names, ", ")
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		h, ok := methods[r.Method]
+		if !ok && r.Method == http.MethodHead {
+			// HEAD is GET without a body, which net/http drops; health checks use it.
+			h, ok = methods[http.MethodGet]
+		}
 		if !ok {
 			w.Header().Set("Allow", allow)
 			s.writeError(w, r, errMethodNotAllowed)
