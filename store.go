@@ -93,6 +93,9 @@ type Store interface {
 	// CreateSigningKey inserts a new signing key.
 	CreateSigningKey(ctx context.Context, k *SigningKey) error
 
+	// UserStore holds dashboard users, sessions, single-use links and recovery codes.
+	UserStore
+
 	// Close releases the store's connections.
 	Close() error
 }

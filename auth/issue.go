@@ -43,7 +43,7 @@ var dummyHash iogate.SecretHash
 func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*IssuedToken, error) {
 	now := s.now()
 	k, generation, ok := s.authenticateClient(req.ClientID, req.ClientSecret)
-	if !ok || k.expired(now) {
+	if !ok || !k.usable(now) {
 		return nil, iogate.ErrInvalidClient
 	}
 	if !iogate.IPAllowed(k.allowed, req.RemoteAddr) {

@@ -6,7 +6,6 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -96,25 +95,7 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 }
 
 func (s *Service) loadPepper(ctx context.Context) ([]byte, error) {
-	sealed, err := s.store.SealedSecret(ctx, pepperName)
-	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
-		fresh := make([]byte, 32)
-		if _, err := rand.Read(fresh); err != nil {
-			return nil, err
-		}
-		newSealed, err := s.master.Seal(pepperName, fresh)
-		if err != nil {
-			return nil, err
-		}
-		// Another process may have stored a pepper first; keep whichever the store holds.
-		sealed, err = s.store.PutSealedSecretIfAbsent(ctx, pepperName, newSealed)
-		if err != nil {
-			return nil, fmt.Errorf("store secret-hash pepper: %w", err)
-		}
-	} else if err != nil {
-		return nil, fmt.Errorf("load secret-hash pepper: %w", err)
-	}
-	return s.master.Open(pepperName, sealed)
+	return iogate.LoadOrCreateSealedSecret(ctx, s.store, s.master, pepperName, 32)
 }
 
 // Start loads the signing keys (creating the first one for the configured algorithm) and
@@ -234,6 +215,7 @@ func (s *Service) Sync(ctx context.Context) error {
 			return nil
 		}
 		done := make(map[string]bool, len(changes))
+		suspended := make(map[string]bool)
 		for _, c := range changes {
 			if done[c.ClientID] {
 				continue
@@ -243,11 +225,15 @@ func (s *Service) Sync(ctx context.Context) error {
 			switch {
 			case iogate.ErrorCodeOf(err) == iogate.CodeNotFound:
 				s.view.remove(c.ClientID)
+				continue
 			case err != nil:
 				return err
-			default:
-				s.view.put(k)
 			}
+			susp, err := s.accountSuspended(ctx, k.AccountID, suspended)
+			if err != nil {
+				return err
+			}
+			s.view.put(k, susp)
 		}
 		s.view.setSeq(changes[len(changes)-1].Seq)
 	}
@@ -262,9 +248,17 @@ func (s *Service) resync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	suspendedIDs, err := s.store.SuspendedAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	suspended := make(map[string]bool, len(suspendedIDs))
+	for _, id := range suspendedIDs {
+		suspended[id] = true
+	}
 	keys := make(map[string]*keyState)
 	err = s.store.AllAPIKeys(ctx, func(k *iogate.APIKey) error {
-		keys[k.ClientID] = newKeyState(k)
+		keys[k.ClientID] = newKeyState(k, suspended[k.AccountID])
 		return nil
 	})
 	if err != nil {

@@ -51,7 +51,7 @@ func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Add
 	}
 
 	k := s.view.get(claims.ClientID)
-	if k == nil || k.accountID != claims.AccountID || k.expired(now) || !k.generationValid(claims.Generation, now) {
+	if k == nil || k.accountID != claims.AccountID || !k.usable(now) || !k.generationValid(claims.Generation, now) {
 		return nil, iogate.ErrInvalidToken
 	}
 	scopes := claims.Scopes()

@@ -16,14 +16,17 @@ type keyState struct {
 	scopes    []string
 	allowed   []netip.Prefix
 	expiresAt time.Time
+	// suspended is true while the key's account is suspended: its tokens are refused.
+	suspended bool
 
 	current  iogate.SecretHash
 	currentG int
 	previous *iogate.PreviousSecret
 }
 
-func newKeyState(k *iogate.APIKey) *keyState {
+func newKeyState(k *iogate.APIKey, suspended bool) *keyState {
 	return &keyState{
+		suspended: suspended,
 		clientID:  k.ClientID,
 		accountID: k.AccountID,
 		scopes:    k.Scopes,
@@ -33,6 +36,12 @@ func newKeyState(k *iogate.APIKey) *keyState {
 		currentG:  k.SecretGeneration,
 		previous:  k.Previous,
 	}
+}
+
+// usable reports whether the key may authenticate at now: it has not expired and its
+// account is not suspended.
+func (k *keyState) usable(now time.Time) bool {
+	return !k.suspended && !k.expired(now)
 }
 
 func (k *keyState) expired(now time.Time) bool {
@@ -66,8 +75,8 @@ func (v *keyView) get(clientID string) *keyState {
 	return k
 }
 
-func (v *keyView) put(k *iogate.APIKey) {
-	st := newKeyState(k)
+func (v *keyView) put(k *iogate.APIKey, suspended bool) {
+	st := newKeyState(k, suspended)
 	v.mu.Lock()
 	v.keys[k.ClientID] = st
 	v.mu.Unlock()
