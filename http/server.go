@@ -28,6 +28,8 @@ type Server struct {
 	auth  *auth.Service
 	store iogate.Store
 	log   *slog.Logger
+	// dashboard serves /dashboard/ when set with SetDashboard.
+	dashboard *Dashboard
 }
 
 // NewServer returns the handlers for the HTTPS API.
@@ -42,6 +44,11 @@ func (s *Server) Handler() http.Handler {
 	s.route(mux, "/v1/vaults", map[string]handlerFunc{http.MethodGet: s.requireScope(iogate.ScopeVaultsRead, s.handleListVaults)})
 	s.route(mux, "/v1/vaults/{id}", map[string]handlerFunc{http.MethodGet: s.requireScope(iogate.ScopeVaultsRead, s.handleGetVault)})
 	s.route(mux, "/healthz", map[string]handlerFunc{http.MethodGet: s.handleHealth})
+	if s.dashboard != nil {
+		mux.Handle("/dashboard/", s.dashboard)
+		// Browsers that open the bare host land on the dashboard; API paths stay JSON.
+		mux.Handle("GET /{$}", http.RedirectHandler("/dashboard/", http.StatusSeeOther))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
 	return s.middleware(mux, true)
 }

@@ -43,6 +43,7 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 	pf.StringVar(&g.masterKeyFile, "master-key-file", "", "file holding the base64 master key (default DATA_DIR/master.key; IOGATE_MASTER_KEY takes precedence)")
 
 	root.AddCommand(newServeCommand(g), newAccountCommand(g), newKeyCommand(g), newVaultCommand(g))
+	root.AddCommand(newUserCommand(g))
 	return root
 }
 

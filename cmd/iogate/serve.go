@@ -30,6 +30,7 @@ type serveConfig struct {
 	issuer     string
 	signingAlg string
 	logLevel   string
+	dashboard  dashboardConfig
 }
 
 func newServeCommand(g *globals) *cobra.Command {
@@ -54,6 +55,7 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.StringVar(&c.issuer, "issuer", "", "\"iss\" claim of access tokens (default https:// plus the --listen address)")
 	f.StringVar(&c.signingAlg, "signing-alg", token.EdDSA, "token signing algorithm: "+strings.Join(token.Algorithms, ", "))
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	c.dashboard.addFlags(f)
 	return cmd
 }
 
@@ -66,6 +68,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.issuer != "" && !strings.HasPrefix(c.issuer, "https://") {
 		return errorf("invalid --issuer %q: it must be an https:// URL", c.issuer)
+	}
+	if err := c.dashboard.validate(); err != nil {
+		return err
 	}
 	for _, a := range token.Algorithms {
 		if c.signingAlg == a {
@@ -125,6 +130,11 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	}
 
 	api := iohttp.NewServer(e.auth, e.store, log)
+	publicURL := c.dashboard.publicURLFor(ln.Addr())
+	users, err := newDashboard(ctx, g, c, e, api, publicURL, log)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler:           api.Handler(),
 		TLSConfig:         iohttp.TLSConfig(cert),
@@ -162,8 +172,9 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		go func() { errc <- plain.Serve(plainLn) }()
 		attrs = append(attrs, "http_addr", plainLn.Addr().String())
 	}
+	attrs = append(attrs, "dashboard_url", publicURL+"/dashboard/")
 	log.Info("iogate listening", attrs...)
-	logFirstRunHint(ctx, e, g, log)
+	printSetupLink(ctx, g, users, publicURL, log)
 
 	select {
 	case <-ctx.Done():
@@ -199,14 +210,4 @@ func loadCertificate(g *globals, c serveConfig) (tls.Certificate, error) {
 	}
 	dir := filepath.Join(g.dataDir, "tls")
 	return iohttp.EnsureSelfSignedCert(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), time.Now())
-}
-
-// logFirstRunHint logs how to create the first account while the store has none.
-func logFirstRunHint(ctx context.Context, e *env, g *globals, log *slog.Logger) {
-	n, err := e.store.CountAccounts(ctx)
-	if err != nil || n > 0 {
-		return
-	}
-	log.Info("no account exists yet; create one with the CLI",
-		"command", fmt.Sprintf("iogate account create --data-dir %s --name NAME --email EMAIL", g.dataDir))
 }

@@ -1,0 +1,304 @@
+package http
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/auth"
+	"github.com/iogate/iogate/user"
+)
+
+// keyRow is one key of the key list, with what the list warns about.
+type keyRow struct {
+	iogate.APIKeyView
+	SecretAge time.Duration
+	// AgeWarning is set when the current secret is older than the configured warning age.
+	AgeWarning bool
+	Expired    bool
+}
+
+// keyList is the data of the key list page.
+type keyList struct {
+	Keys          []keyRow
+	NextCursor    string
+	KeyAgeWarning time.Duration
+	Warnings      int
+}
+
+func (d *Dashboard) handleKeyList(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	page, err := pageFrom(r)
+	if err != nil {
+		return err
+	}
+	keys, next, err := d.cfg.Store.ListAPIKeys(r.Context(), c.Account.ID, page)
+	if err != nil {
+		return err
+	}
+	now := d.users.Now()
+	list := keyList{NextCursor: next, KeyAgeWarning: d.cfg.KeyAgeWarning}
+	for _, k := range keys {
+		row := keyRow{APIKeyView: k.View(now), SecretAge: now.Sub(k.SecretCreatedAt), Expired: k.Expired(now)}
+		row.AgeWarning = row.SecretAge >= d.cfg.KeyAgeWarning
+		if row.AgeWarning || k.Exposed {
+			list.Warnings++
+		}
+		list.Keys = append(list.Keys, row)
+	}
+	v := d.newView(c, "API Keys", "keys")
+	v.Notice = noticeFrom(r)
+	v.Data = list
+	d.render(w, r, http.StatusOK, "keys", v)
+	return nil
+}
+
+// keyForm is the data of the create and edit forms, as typed, with an error per field.
+type keyForm struct {
+	ClientID    string
+	Name        string
+	Description string
+	Scopes      map[string]bool
+	AllowedIPs  string
+	ExpiresIn   string
+	// ExpiresAt is the current expiry of an edited key, zero when it has none.
+	ExpiresAt   time.Time
+	NeedConfirm bool
+	Fields      map[string]string
+	AllScopes   []string
+}
+
+func (f *keyForm) fail(field, msg string) {
+	if f.Fields == nil {
+		f.Fields = map[string]string{}
+	}
+	if prev := f.Fields[field]; prev != "" {
+		msg = prev + " " + msg
+	}
+	f.Fields[field] = msg
+}
+
+func newKeyForm() *keyForm {
+	return &keyForm{Scopes: map[string]bool{iogate.ScopeVaultsRead: true}, AllScopes: iogate.AllScopes}
+}
+
+// readKeyForm reads and checks the posted key fields. Every problem is reported against its
+// field, naming the entry at fault, so the page can show all of them at once.
+func readKeyForm(r *http.Request, f *keyForm) (scopes, allowed []string, expiresIn time.Duration) {
+	form := r.PostForm
+	f.Name = strings.TrimSpace(form.Get("name"))
+	f.Description = strings.TrimSpace(form.Get("description"))
+	f.AllowedIPs = form.Get("allowed_ips")
+	f.ExpiresIn = strings.TrimSpace(form.Get("expires_in"))
+	f.Scopes = map[string]bool{}
+	for _, s := range form["scope"] {
+		f.Scopes[s] = true
+	}
+
+	probe := &iogate.APIKey{Name: f.Name, Description: f.Description, Scopes: iogate.DefaultScopes}
+	if err := probe.Validate(); err != nil {
+		field := "name"
+		if strings.HasPrefix(iogate.ErrorMessageOf(err), "key description") {
+			field = "description"
+		}
+		f.fail(field, capitalize(iogate.ErrorMessageOf(err))+".")
+	}
+
+	scopes = form["scope"]
+	if _, err := iogate.ValidateScopes(scopes); err != nil {
+		f.fail("scope", capitalize(iogate.ErrorMessageOf(err))+".")
+	}
+
+	allowed = splitEntries(f.AllowedIPs)
+	if len(allowed) > iogate.MaxAllowedIPs {
+		f.fail("allowed_ips", fmt.Sprintf("Too many entries: %d, at most %d.", len(allowed), iogate.MaxAllowedIPs))
+	} else {
+		for i, e := range allowed {
+			if _, err := iogate.ParseAllowedIP(e); err != nil {
+				f.fail("allowed_ips", fmt.Sprintf("Entry %d: %s.", i+1, capitalize(iogate.ErrorMessageOf(err))))
+			}
+		}
+	}
+
+	if f.ExpiresIn != "" {
+		d, err := iogate.ParseDuration(f.ExpiresIn)
+		switch {
+		case err != nil:
+			f.fail("expires_in", fmt.Sprintf("%q is not a duration: use a form such as 30d, 720h or 90d.", f.ExpiresIn))
+		case d < time.Hour:
+			f.fail("expires_in", fmt.Sprintf("%q is too short: a key must live at least 1h.", f.ExpiresIn))
+		case d > 3650*24*time.Hour:
+			f.fail("expires_in", fmt.Sprintf("%q is too long: at most 3650d.", f.ExpiresIn))
+		default:
+			expiresIn = d
+		}
+	}
+	return scopes, allowed, expiresIn
+}
+
+// splitEntries splits a textarea of allowlist entries on line breaks, commas and spaces.
+func splitEntries(text string) []string {
+	return strings.FieldsFunc(text, func(r rune) bool {
+		return r == '\n' || r == '\r' || r == ',' || r == ' ' || r == '\t'
+	})
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// confirmIfNeeded checks the password or TOTP code that a key change must carry when the
+// session's last confirmation is older than the confirmation interval. It reports false,
+// with the error set on the form, when the change must not go ahead.
+func (d *Dashboard) confirmIfNeeded(r *http.Request, c *user.Current, fail func(field, msg string)) (bool, error) {
+	if !d.users.NeedsConfirmation(c) {
+		return true, nil
+	}
+	secret := r.PostForm.Get("confirm")
+	if secret == "" {
+		fail("confirm", "Confirm this change with your password or a code from your authenticator app.")
+		return false, nil
+	}
+	err := d.users.Confirm(r.Context(), c, secret, clientAddr(r).String())
+	switch iogate.ErrorCodeOf(err) {
+	case "":
+		return true, nil
+	case iogate.CodeInvalid, iogate.CodeRateLimited:
+		fail("confirm", iogate.ErrorMessageOf(err)+".")
+		return false, nil
+	}
+	return false, err
+}
+
+func (d *Dashboard) handleNewKey(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	f := newKeyForm()
+	f.NeedConfirm = d.users.NeedsConfirmation(c)
+	v := d.newView(c, "Create API key", "keys")
+	v.Data = f
+	d.render(w, r, http.StatusOK, "key_form", v)
+	return nil
+}
+
+// keySecret is the data of the page that shows a new secret, once.
+type keySecret struct {
+	Key        iogate.APIKeyView
+	Secret     string
+	Rotated    bool
+	TokenURL   string
+	CACertHint string
+}
+
+func (d *Dashboard) handleCreateKey(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	f := newKeyForm()
+	scopes, allowed, expiresIn := readKeyForm(r, f)
+	if f.Fields == nil {
+		if _, err := d.confirmIfNeeded(r, c, f.fail); err != nil {
+			return err
+		}
+	}
+	if f.Fields != nil {
+		f.NeedConfirm = d.users.NeedsConfirmation(c)
+		v := d.newView(c, "Create API key", "keys")
+		v.Data = f
+		d.render(w, r, http.StatusBadRequest, "key_form", v)
+		return nil
+	}
+	k, secret, err := d.cfg.Auth.CreateKey(actorContext(r, c), auth.CreateKeyRequest{
+		AccountID:   c.Account.ID,
+		Name:        f.Name,
+		Description: f.Description,
+		Scopes:      scopes,
+		AllowedIPs:  allowed,
+		ExpiresIn:   expiresIn,
+	})
+	if err != nil {
+		return err
+	}
+	d.renderSecret(w, r, c, k, secret, false)
+	return nil
+}
+
+// renderSecret shows a new client secret. It is the only response that ever carries it:
+// the store keeps a keyed hash, and the page is served with Cache-Control: no-store.
+func (d *Dashboard) renderSecret(w http.ResponseWriter, r *http.Request, c *user.Current, k *iogate.APIKey, secret iogate.Secret, rotated bool) {
+	title := "API key created"
+	if rotated {
+		title = "New secret for " + k.Name
+	}
+	v := d.newView(c, title, "keys")
+	v.Data = keySecret{
+		Key:        k.View(d.users.Now()),
+		Secret:     secret.Reveal(),
+		Rotated:    rotated,
+		TokenURL:   strings.TrimRight(d.cfg.PublicURL, "/") + "/v1/auth/accessToken",
+		CACertHint: d.cfg.CACertHint,
+	}
+	d.render(w, r, http.StatusOK, "key_secret", v)
+}
+
+// findAccountKey returns the key with the client ID in the path if it belongs to the
+// signed-in account. A key of another account is not found, whoever asks.
+func (d *Dashboard) findAccountKey(r *http.Request, c *user.Current) (*iogate.APIKey, error) {
+	id := r.PathValue("id")
+	notFound := iogate.Errorf(iogate.CodeNotFound, "No API key with client ID %q in this account.", id)
+	if !iogate.ValidClientID(id) {
+		return nil, notFound
+	}
+	k, err := d.cfg.Store.FindAPIKey(r.Context(), id)
+	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound || err == nil && k.AccountID != c.Account.ID {
+		return nil, notFound
+	}
+	return k, err
+}
+
+// keyDelete is the data of the delete confirmation page.
+type keyDelete struct {
+	Key         iogate.APIKeyView
+	NeedConfirm bool
+	Fields      map[string]string
+}
+
+func (d *Dashboard) handleDeleteKey(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	k, err := d.findAccountKey(r, c)
+	if err != nil {
+		return err
+	}
+	data := &keyDelete{Key: k.View(d.users.Now())}
+	fail := func(field, msg string) {
+		if data.Fields == nil {
+			data.Fields = map[string]string{}
+		}
+		data.Fields[field] = msg
+	}
+	status := http.StatusOK
+	if r.Method == http.MethodPost {
+		if strings.TrimSpace(r.PostForm.Get("confirm_name")) != k.Name {
+			fail("confirm_name", fmt.Sprintf("Type the key's name, %s, exactly to confirm.", k.Name))
+		} else if _, err := d.confirmIfNeeded(r, c, fail); err != nil {
+			return err
+		}
+		if data.Fields == nil {
+			if err := d.cfg.Auth.DeleteKey(actorContext(r, c), k.ClientID); err != nil {
+				return err
+			}
+			seeOther(w, r, "/dashboard/keys", "key-deleted")
+			return nil
+		}
+		status = http.StatusBadRequest
+	}
+	data.NeedConfirm = d.users.NeedsConfirmation(c)
+	v := d.newView(c, "Delete "+k.Name, "keys")
+	v.Data = data
+	d.render(w, r, status, "key_delete", v)
+	return nil
+}
+
+// actorContext returns the request context for a key change made by the signed-in user.
+func actorContext(r *http.Request, c *user.Current) context.Context {
+	return r.Context()
+}
