@@ -50,6 +50,8 @@ type Store interface {
 	CreateAccount(ctx context.Context, a *Account) error
 	// FindAccountByID returns the account, or CodeNotFound.
 	FindAccountByID(ctx context.Context, id string) (*Account, error)
+	// ListAccounts returns one page of accounts, oldest first, and the cursor of the next page.
+	ListAccounts(ctx context.Context, page Page) ([]*Account, string, error)
 	// CountAccounts returns how many accounts exist.
 	CountAccounts(ctx context.Context) (int, error)
 

@@ -27,7 +27,7 @@ type CreateKeyRequest struct {
 func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*iogate.APIKey, iogate.Secret, error) {
 	if _, err := s.store.FindAccountByID(ctx, req.AccountID); err != nil {
 		if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
-			return nil, "", iogate.Errorf(iogate.CodeNotFound, "account %q not found", req.AccountID)
+			return nil, "", iogate.Errorf(iogate.CodeNotFound, "account %q not found: use an ID printed by \"iogate account create\" or \"iogate account list\"", req.AccountID)
 		}
 		return nil, "", err
 	}

@@ -270,8 +270,8 @@ func TestVaultAPI(t *testing.T) {
 			var page struct {
 				Data []struct {
 					ID, Name, Status string
-					Threshold       int
-					CreatedAt       time.Time
+					Threshold        int
+					CreatedAt        time.Time
 				}
 				NextCursor *string
 			}

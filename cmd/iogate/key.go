@@ -94,10 +94,10 @@ func newKeyListCommand(g *globals) *cobra.Command {
 			}
 			return g.printResult(map[string]any{"data": views}, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "CLIENT ID\tNAME\tSCOPES\tALLOWED IPS\tCREATED\tLAST USED")
+				fmt.Fprintln(tw, "CLIENT ID\tNAME\tSCOPES\tALLOWED IPS\tCREATED\tEXPIRES\tLAST USED")
 				for _, v := range views {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.ClientID, v.Name, strings.Join(v.Scopes, " "),
-						orDash(strings.Join(v.AllowedIPs, " ")), v.CreatedAt.Format(time.RFC3339), formatTimePtr(v.LastUsedAt))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ClientID, v.Name, strings.Join(v.Scopes, " "),
+						orDash(strings.Join(v.AllowedIPs, " ")), v.CreatedAt.Format(time.RFC3339), formatTimePtr(v.ExpiresAt), formatTimePtr(v.LastUsedAt))
 				}
 				tw.Flush()
 			})
@@ -144,7 +144,7 @@ func newKeyDeleteCommand(g *globals) *cobra.Command {
 				return keyNotFound(err, args[0])
 			}
 			return g.printResult(map[string]any{"clientId": args[0], "deleted": true}, func(w io.Writer) {
-				fmt.Fprintf(w, "Deleted API key %s. Its access tokens are refused from now on.\n", args[0])
+				fmt.Fprintf(w, "Deleted API key %s. A running server refuses its access tokens within a second.\n", args[0])
 			})
 		},
 	}

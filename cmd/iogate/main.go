@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/pflag"
 )
 
 func main() {
@@ -27,9 +29,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
 	if err != nil {
-		printError(stderr, cmd, err)
+		printError(stderr, wantsJSON(cmd, args, getenv), err)
 	}
 	return err
+}
+
+// wantsJSON reports whether errors should be printed as JSON. It also scans the raw
+// arguments, because a flag parse error stops cobra before it sets --json.
+func wantsJSON(cmd interface{ PersistentFlags() *pflag.FlagSet }, args []string, getenv func(string) string) bool {
+	if f := cmd.PersistentFlags().Lookup("json"); f != nil && f.Value.String() == "true" {
+		return true
+	}
+	for _, a := range args {
+		if a == "--json" || a == "--json=true" {
+			return true
+		}
+		if a == "--" {
+			break
+		}
+	}
+	v := getenv("IOGATE_JSON")
+	return v == "true" || v == "1"
 }
 
 // exitError is printed by run like any error; it exists so subcommands can fail with a

@@ -76,7 +76,8 @@ func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
 type durationFlag struct{ d *time.Duration }
 
 func (f durationFlag) String() string {
-	if f.d == nil {
+	// An empty string for zero keeps cobra from printing "(default 0s)" in help text.
+	if f.d == nil || *f.d == 0 {
 		return ""
 	}
 	return f.d.String()
@@ -106,11 +107,7 @@ func (g *globals) printResult(v any, text func(w io.Writer)) error {
 
 // printError prints err to stderr: as {"error":{"code","message"}} when --json was given,
 // else as one line. Only caller-safe messages are printed for domain errors.
-func printError(stderr io.Writer, root *cobra.Command, err error) {
-	asJSON := false
-	if f := root.PersistentFlags().Lookup("json"); f != nil {
-		asJSON = f.Value.String() == "true"
-	}
+func printError(stderr io.Writer, asJSON bool, err error) {
 	msg := err.Error()
 	code := ""
 	var de *iogate.Error

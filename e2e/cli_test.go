@@ -1,0 +1,100 @@
+package e2e
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/iogate/iogate/internal/testenv"
+)
+
+func TestCLIErrors(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	account := createAccount(t, dir, "Acme", "ops@acme.test")
+
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing required flag", []string{"key", "create", "--account", account}, `"name"`},
+		{"unknown account", []string{"key", "create", "--account", "0000", "--name", "x"}, "account"},
+		{"unknown scope", []string{"key", "create", "--account", account, "--name", "x", "--scope", "vaults:admin"}, "vaults:admin"},
+		{"bad expiry", []string{"key", "create", "--account", account, "--name", "x", "--expires-in", "soon"}, "soon"},
+		{"bad email", []string{"account", "create", "--name", "x", "--email", "not-an-email"}, "not-an-email"},
+		{"threshold zero", []string{"vault", "create", "--account", account, "--name", "v", "--threshold", "0"}, "threshold"},
+		{"unknown key", []string{"key", "show", "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11"}, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11"},
+		{"delete unknown key", []string{"key", "delete", "nope"}, "nope"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res := testenv.RunCLI(t, dir, nil, c.args...)
+			if res.ExitCode == 0 {
+				t.Fatalf("exit code 0, want non-zero; stdout %s", res.Stdout)
+			}
+			if res.Stdout != "" {
+				t.Errorf("stdout = %q, want nothing on failure", res.Stdout)
+			}
+			if !strings.Contains(res.Stderr, c.want) {
+				t.Errorf("stderr = %q, want it to mention %s", res.Stderr, c.want)
+			}
+
+			res = testenv.RunCLI(t, dir, nil, append(c.args, "--json")...)
+			var body struct {
+				Error struct{ Code, Message string }
+			}
+			if err := json.Unmarshal([]byte(res.Stderr), &body); err != nil || body.Error.Message == "" {
+				t.Errorf("--json stderr = %q, want {\"error\":{\"code\",\"message\"}}", res.Stderr)
+			}
+		})
+	}
+
+	t.Run("missing data directory", func(t *testing.T) {
+		res := testenv.RunCLI(t, filepath.Join(t.TempDir(), "absent"), nil, "key", "list", "--account", account)
+		if res.ExitCode == 0 || !strings.Contains(res.Stderr, "does not exist") {
+			t.Errorf("exit %d, stderr %q; want a failure saying the data directory does not exist", res.ExitCode, res.Stderr)
+		}
+	})
+
+	t.Run("environment variables set flags", func(t *testing.T) {
+		res := testenv.RunCLI(t, dir, []string{"IOGATE_JSON=true"}, "key", "list", "--account", account)
+		var out struct{ Data []any }
+		if res.ExitCode != 0 || json.Unmarshal([]byte(res.Stdout), &out) != nil || out.Data == nil {
+			t.Errorf("IOGATE_JSON=true key list: exit %d, stdout %q; want JSON with a data array", res.ExitCode, res.Stdout)
+		}
+	})
+
+	t.Run("account list", func(t *testing.T) {
+		second := createAccount(t, dir, "Beta", "ops@beta.test")
+		var out struct{ Data []struct{ ID, Name, Email, Status string } }
+		testenv.CLIJSON(t, dir, &out, "account", "list")
+		if len(out.Data) != 2 || out.Data[0].ID != account || out.Data[1].ID != second {
+			t.Fatalf("account list = %+v, want Acme then Beta", out.Data)
+		}
+		if out.Data[1].Email != "ops@beta.test" || out.Data[1].Status != "active" {
+			t.Errorf("account list entry = %+v, want email ops@beta.test and status active", out.Data[1])
+		}
+	})
+
+	t.Run("secret shown once", func(t *testing.T) {
+		k := createKey(t, dir, account, "once", "--scope", "vaults:read", "--scope", "vaults:write", "--description", "deploy bot")
+		for _, args := range [][]string{{"key", "show", k.ClientID}, {"key", "list", "--account", account}} {
+			res := testenv.RunCLI(t, dir, nil, append(args, "--json")...)
+			if res.ExitCode != 0 {
+				t.Fatalf("%s: exit %d: %s", args[1], res.ExitCode, res.Stderr)
+			}
+			if strings.Contains(res.Stdout, k.ClientSecret) || strings.Contains(res.Stdout, "clientSecret") {
+				t.Errorf("key %s prints the secret", args[1])
+			}
+		}
+		var shown struct {
+			Scopes      []string
+			Description string
+		}
+		testenv.CLIJSON(t, dir, &shown, "key", "show", k.ClientID)
+		if strings.Join(shown.Scopes, " ") != "vaults:read vaults:write" || shown.Description != "deploy bot" {
+			t.Errorf("key show = %+v, want both scopes and the description", shown)
+		}
+	})
+}
