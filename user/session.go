@@ -91,9 +91,12 @@ func (s *Service) openSession(ctx context.Context, u *iogate.User, a *iogate.Acc
 	return &Current{ID: id, Session: sess, User: u, Account: a}, nil
 }
 
-// lastSeenResolution is how stale a session's last-seen time may get before a request
-// writes it: reads happen on every page, writes at most once a minute per session.
-const lastSeenResolution = time.Minute
+// lastSeenResolution returns how stale a session's last-seen time may get before a request
+// writes it: a minute, so that pages read the session without writing it, or a tenth of the
+// idle timeout when that is shorter, so that an active session never idles out.
+func (s *Service) lastSeenResolution() time.Duration {
+	return min(time.Minute, s.cfg.IdleTimeout/10)
+}
 
 // Authenticate returns the session with ID id and its user and account. It returns
 // ErrNoSession when the session does not exist, is idle longer than IdleTimeout, is past
@@ -125,7 +128,7 @@ func (s *Service) Authenticate(ctx context.Context, id string) (*Current, error)
 	if a.Status != iogate.AccountActive {
 		return nil, s.end(ctx, sess)
 	}
-	if now.Sub(sess.LastSeenAt) >= lastSeenResolution {
+	if now.Sub(sess.LastSeenAt) >= s.lastSeenResolution() {
 		sess.LastSeenAt = now.UTC().Truncate(time.Microsecond)
 		if err := s.store.UpdateSession(ctx, sess); err != nil && iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
 			return nil, err
