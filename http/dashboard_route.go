@@ -77,7 +77,7 @@ var templateFuncs = template.FuncMap{
 	"has":      func(m map[string]bool, k string) bool { return m[k] },
 	"field":    func(m map[string]string, k string) string { return m[k] },
 	"initials": func(email string) string { return strings.ToUpper(email[:1]) },
-	"dict":   dict,
+	"dict":     dict,
 	"isSelf": func(c *user.Current, u *iogate.User) bool {
 		return c != nil && c.User != nil && c.User.ID == u.ID
 	},

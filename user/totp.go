@@ -26,8 +26,8 @@ const (
 // Recovery codes: ten per user, each ten characters from a 32-letter alphabet (50 bits),
 // shown as two groups of five.
 const (
-	recoveryCodeCount    = 10
-	recoveryCodeLen      = 10
+	recoveryCodeCount = 10
+	recoveryCodeLen   = 10
 	// recoveryCodeAlphabet is Crockford's base32 in lower case: 32 symbols, so that a byte
 	// modulo 32 picks each with the same chance, and without i, l, o and u, which a
 	// reader could confuse with 1, 0 and v.
@@ -236,4 +236,3 @@ func (s *Service) useRecoveryCode(ctx context.Context, u *iogate.User, code stri
 	}
 	return err
 }
-

@@ -48,4 +48,3 @@ func newAccountStatusCommand(g *globals, cmd *cobra.Command, status, done string
 	}
 	return cmd
 }
-
