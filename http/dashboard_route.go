@@ -104,7 +104,7 @@ func formatAge(d time.Duration) string {
 	case d >= time.Minute:
 		return fmt.Sprintf("%d min", int(d/time.Minute))
 	}
-	return "just now"
+	return "under a minute"
 }
 
 // dict builds a map from alternating keys and values, for passing several values to a
