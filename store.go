@@ -55,8 +55,9 @@ type Store interface {
 	// CountAccounts returns how many accounts exist.
 	CountAccounts(ctx context.Context) (int, error)
 
-	// CreateAPIKey inserts a new key and records a key change.
-	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// CreateAPIKey inserts a new key, records a key change and appends the audit record
+	// rec, all in one transaction.
+	CreateAPIKey(ctx context.Context, k *APIKey, rec *AuditRecord) error
 	// FindAPIKey returns the key, or CodeNotFound.
 	FindAPIKey(ctx context.Context, clientID string) (*APIKey, error)
 	// ListAPIKeys returns one page of an account's keys, oldest first, and the cursor of
@@ -64,8 +65,16 @@ type Store interface {
 	ListAPIKeys(ctx context.Context, accountID string, page Page) ([]*APIKey, string, error)
 	// AllAPIKeys calls fn for every key in the store, for loading the in-memory view.
 	AllAPIKeys(ctx context.Context, fn func(*APIKey) error) error
-	// DeleteAPIKey deletes the key and records a key change, or returns CodeNotFound.
-	DeleteAPIKey(ctx context.Context, clientID string) error
+	// UpdateAPIKey reads the key, lets update change it and writes it back, recording a
+	// key change and appending the audit record that update returns, all in one
+	// transaction, so concurrent updates cannot lose each other's changes. When update
+	// returns a nil record nothing is written. It returns the key as stored afterwards, or
+	// CodeNotFound, or update's error. update must not block: it runs while the store
+	// holds its write lock.
+	UpdateAPIKey(ctx context.Context, clientID string, update func(k *APIKey) (*AuditRecord, error)) (*APIKey, error)
+	// DeleteAPIKey deletes the key of rec.AccountID, records a key change and appends rec,
+	// all in one transaction, or returns CodeNotFound.
+	DeleteAPIKey(ctx context.Context, clientID string, rec *AuditRecord) error
 	// RecordKeyUse stores when and from where keys last authenticated, for keys that
 	// still exist. It is called in batches, off the request path.
 	RecordKeyUse(ctx context.Context, uses []KeyUse) error
@@ -74,6 +83,16 @@ type Store interface {
 	KeyChangesSince(ctx context.Context, seq int64) ([]KeyChange, error)
 	// LatestKeyChange returns the highest change sequence number, or 0.
 	LatestKeyChange(ctx context.Context) (int64, error)
+
+	// AppendAuditRecords appends records to their accounts' chains in one transaction,
+	// sealing each with AuditRecord.Seal, so that many records cost one commit.
+	AppendAuditRecords(ctx context.Context, records []*AuditRecord) error
+	// ListAuditRecords returns one page of the records that filter selects, newest first,
+	// and the cursor of the next page ("" on the last page).
+	ListAuditRecords(ctx context.Context, filter AuditFilter, page Page) ([]*AuditRecord, string, error)
+	// AuditRecords calls fn for every record of accountID, or of every account when
+	// accountID is empty, ordered by account and then by sequence number.
+	AuditRecords(ctx context.Context, accountID string, fn func(*AuditRecord) error) error
 
 	// CreateVault inserts a new vault.
 	CreateVault(ctx context.Context, v *Vault) error

@@ -88,6 +88,29 @@ type Session struct {
 	IP          string
 }
 
+// Audit events of dashboard users and account administration.
+const (
+	AuditUserSignedIn              = "user.signed_in"
+	AuditUserSignInFailed          = "user.sign_in_failed"
+	AuditUserSignedOut             = "user.signed_out"
+	AuditUserInvited               = "user.invited"
+	AuditUserCreated               = "user.created"
+	AuditUserRoleChanged           = "user.role_changed"
+	AuditUserRemoved               = "user.removed"
+	AuditUserPasswordReset         = "user.password_reset"
+	AuditUserResetLinkCreated      = "user.reset_link_created"
+	AuditUserTOTPEnabled           = "user.totp_enabled"
+	AuditUserTOTPDisabled          = "user.totp_disabled"
+	AuditUserRecoveryCodesReplaced = "user.recovery_codes_replaced"
+	AuditAccountPolicyChanged      = "account.policy_changed"
+	AuditAccountSuspended          = "account.suspended"
+	AuditAccountResumed            = "account.resumed"
+)
+
+// DenyAccountSuspended is the audit reason of a token request for a key whose account is
+// suspended.
+const DenyAccountSuspended = "account_suspended"
+
 // Purposes of single-use links.
 const (
 	LinkSetup  = "setup"

@@ -26,7 +26,16 @@ func (s *Service) setAccountStatus(ctx context.Context, accountID, status string
 		}
 		return err
 	}
-	return s.Sync(ctx)
+	if err := s.Sync(ctx); err != nil {
+		return err
+	}
+	event := iogate.AuditAccountResumed
+	if status == iogate.AccountSuspended {
+		event = iogate.AuditAccountSuspended
+	}
+	// NOTE: the record is written after the status change, in its own transaction, so a
+	// crash between the two leaves a change without its record.
+	return s.RecordEvent(ctx, accountID, event, nil)
 }
 
 // accountSuspended returns whether the account is suspended, remembering answers in seen

@@ -47,17 +47,24 @@ type Service struct {
 	view  *keyView
 	cache *tokenCache
 	uses  *useRecorder
+	chain *iogate.AuditChain
+	audit *auditCommitter
 
 	started  bool
 	syncMu   sync.Mutex
 	notifyCh chan struct{}
 }
 
-// pepperName is the slot of the client-secret hash pepper in the sealed-secrets table.
-const pepperName = "pepper/client-secret-hash"
+// Slots in the sealed-secrets table: the pepper of the client-secret hashes and the key
+// of the audit log's hash chain.
+const (
+	pepperName   = "pepper/client-secret-hash"
+	auditKeyName = "audit/chain-key"
+)
 
-// New returns an engine on store. It loads the pepper of the secret hashes, creating it on
-// first use, and fails with iogate.ErrWrongMasterKey when master does not decrypt it.
+// New returns an engine on store. It loads the pepper of the secret hashes and the audit
+// chain key, creating them on first use, and fails with iogate.ErrWrongMasterKey when
+// master does not decrypt them.
 func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg Config) (*Service, error) {
 	if cfg.TokenTTL <= 0 {
 		cfg.TokenTTL = time.Hour
@@ -86,16 +93,26 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.uses = newUseRecorder(store, s.log)
-	pepper, err := s.loadPepper(ctx)
+	s.audit = newAuditCommitter(store, s.log)
+	pepper, err := s.loadSealedKey(ctx, pepperName)
 	if err != nil {
 		return nil, err
 	}
 	s.pepper = pepper
+	auditKey, err := s.loadSealedKey(ctx, auditKeyName)
+	if err != nil {
+		return nil, err
+	}
+	if s.chain, err = iogate.NewAuditChain(auditKey); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
-func (s *Service) loadPepper(ctx context.Context) ([]byte, error) {
-	return iogate.LoadOrCreateSealedSecret(ctx, s.store, s.master, pepperName, 32)
+// loadSealedKey returns the 32-byte server secret stored under name, creating it first
+// when the store has none.
+func (s *Service) loadSealedKey(ctx context.Context, name string) ([]byte, error) {
+	return iogate.LoadOrCreateSealedSecret(ctx, s.store, s.master, name, 32)
 }
 
 // Start loads the signing keys (creating the first one for the configured algorithm) and
@@ -149,7 +166,7 @@ type ChangeFeed interface {
 
 // Run keeps the view current until ctx ends: it applies changes whenever feed signals one,
 // reloads every key each ResyncInterval, and writes batched last-used records. It returns
-// after ctx ends and the last batch is written.
+// after ctx ends and the last batch of last-used times and of audit records is written.
 func (s *Service) Run(ctx context.Context, feed ChangeFeed) {
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -177,6 +194,9 @@ func (s *Service) Run(ctx context.Context, feed ChangeFeed) {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
+			flushCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			s.audit.flush(flushCtx)
+			cancel()
 			return
 		case <-s.notifyCh:
 			if err := s.Sync(ctx); err != nil && ctx.Err() == nil {

@@ -173,16 +173,6 @@ func waitForLastUse(t *testing.T, ctx context.Context, clientID string) {
 	}
 }
 
-// clientFrom returns an HTTP client for srv whose connections start from the local
-// address ip, such as 127.0.0.2.
-func clientFrom(t *testing.T, srv *testenv.Server, ip string) *http.Client {
-	t.Helper()
-	c := testenv.NewClient(t, srv.CACert)
-	tr := c.Transport.(*http.Transport)
-	tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}).DialContext
-	return c
-}
-
 func TestBrowserSignInWithTOTP(t *testing.T) {
 	d := startDashboard(t)
 	ctx := newBrowser(t, spkiHash(t, d.srv.CACert))

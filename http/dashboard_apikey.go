@@ -1,7 +1,6 @@
 package http
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -298,7 +297,170 @@ func (d *Dashboard) handleDeleteKey(w http.ResponseWriter, r *http.Request, c *u
 	return nil
 }
 
-// actorContext returns the request context for a key change made by the signed-in user.
-func actorContext(r *http.Request, c *user.Current) context.Context {
-	return r.Context()
+// keyFormOf returns the edit form of an existing key, filled with its current values.
+func keyFormOf(k *iogate.APIKey) *keyForm {
+	f := &keyForm{
+		ClientID:    k.ClientID,
+		Name:        k.Name,
+		Description: k.Description,
+		Scopes:      map[string]bool{},
+		AllowedIPs:  strings.Join(iogate.FormatAllowedIPs(k.AllowedIPs), "\n"),
+		ExpiresAt:   k.ExpiresAt,
+		AllScopes:   iogate.AllScopes,
+	}
+	for _, s := range k.Scopes {
+		f.Scopes[s] = true
+	}
+	return f
+}
+
+// handleEditKey shows and saves the edit form of a key. Every field is sent, and the auth
+// service records only what changed.
+func (d *Dashboard) handleEditKey(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	k, err := d.findAccountKey(r, c)
+	if err != nil {
+		return err
+	}
+	f := keyFormOf(k)
+	status := http.StatusOK
+	if r.Method == http.MethodPost {
+		scopes, allowed := d.readEditForm(r, f)
+		if f.Fields == nil {
+			if _, err := d.confirmIfNeeded(r, c, f.fail); err != nil {
+				return err
+			}
+		}
+		if f.Fields == nil {
+			req := auth.UpdateKeyRequest{Name: &f.Name, Description: &f.Description, Scopes: scopes, AllowedIPs: allowed}
+			if expiry, set := editedExpiry(f.ExpiresIn, d.users.Now(), f); set {
+				req.ExpiresAt = &expiry
+			}
+			if f.Fields == nil {
+				_, err := d.cfg.Auth.UpdateKey(actorContext(r, c), k.ClientID, req)
+				if err != nil {
+					return err
+				}
+				seeOther(w, r, "/dashboard/keys", "key-updated")
+				return nil
+			}
+		}
+		status = http.StatusBadRequest
+	}
+	f.NeedConfirm = d.users.NeedsConfirmation(c)
+	v := d.newView(c, "Edit "+k.Name, "keys")
+	v.Data = f
+	d.render(w, r, status, "key_form", v)
+	return nil
+}
+
+// readEditForm reads the edit form. The expiry field of an edit means "keep" when empty
+// and "remove" when it says never, so it is checked here rather than by readKeyForm.
+func (d *Dashboard) readEditForm(r *http.Request, f *keyForm) (scopes, allowed []string) {
+	expires := strings.TrimSpace(r.PostForm.Get("expires_in"))
+	r.PostForm.Set("expires_in", "")
+	scopes, allowed, _ = readKeyForm(r, f)
+	f.ExpiresIn = expires
+	if allowed == nil {
+		// An empty list clears the allowlist; nil would leave it unchanged.
+		allowed = []string{}
+	}
+	return scopes, allowed
+}
+
+// editedExpiry returns the new expiry that the edit form's expiry field asks for, and
+// whether it asks for one. "never" removes the expiry; a duration counts from now.
+func editedExpiry(text string, now time.Time, f *keyForm) (time.Time, bool) {
+	switch strings.ToLower(text) {
+	case "":
+		return time.Time{}, false
+	case "never":
+		return time.Time{}, true
+	}
+	d, err := iogate.ParseDuration(text)
+	switch {
+	case err != nil:
+		f.fail("expires_in", fmt.Sprintf("%q is not a duration: use a form such as 30d or 720h, or never.", text))
+	case d < time.Hour || d > 3650*24*time.Hour:
+		f.fail("expires_in", fmt.Sprintf("%q is out of range: from 1h to 3650d.", text))
+	default:
+		return now.Add(d), true
+	}
+	return time.Time{}, false
+}
+
+// graceChoice is one option of the rotation page's grace period.
+type graceChoice struct {
+	Value   string
+	Label   string
+	Default bool
+}
+
+// graceChoices are the grace periods the rotation page offers, from retiring the old
+// secret at once to the maximum the auth service allows.
+var graceChoices = []graceChoice{
+	{"0", "None: the current secret stops working at once", false},
+	{"1h", "1 hour", false},
+	{"24h", "24 hours", true},
+	{"7d", "7 days", false},
+	{"30d", "30 days", false},
+}
+
+// keyRotate is the data of the rotation page.
+type keyRotate struct {
+	Key         iogate.APIKeyView
+	SecretAge   time.Duration
+	Choices     []graceChoice
+	Grace       string
+	NeedConfirm bool
+	Fields      map[string]string
+}
+
+func (d *Dashboard) handleRotateKey(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	k, err := d.findAccountKey(r, c)
+	if err != nil {
+		return err
+	}
+	now := d.users.Now()
+	data := &keyRotate{Key: k.View(now), SecretAge: now.Sub(k.SecretCreatedAt), Choices: graceChoices, Grace: "24h"}
+	fail := func(field, msg string) {
+		if data.Fields == nil {
+			data.Fields = map[string]string{}
+		}
+		data.Fields[field] = msg
+	}
+	status := http.StatusOK
+	if r.Method == http.MethodPost {
+		data.Grace = r.PostForm.Get("grace")
+		grace, ok := graceOf(data.Grace)
+		if !ok {
+			fail("grace", "Choose one of the grace periods listed.")
+		} else if _, err := d.confirmIfNeeded(r, c, fail); err != nil {
+			return err
+		}
+		if data.Fields == nil {
+			rotated, secret, err := d.cfg.Auth.RotateKey(actorContext(r, c), k.ClientID, grace)
+			if err != nil {
+				return err
+			}
+			d.renderSecret(w, r, c, rotated, secret, true)
+			return nil
+		}
+		status = http.StatusBadRequest
+	}
+	data.NeedConfirm = d.users.NeedsConfirmation(c)
+	v := d.newView(c, "Rotate "+k.Name, "keys")
+	v.Data = data
+	d.render(w, r, status, "key_rotate", v)
+	return nil
+}
+
+// graceOf returns the duration of a listed grace choice.
+func graceOf(value string) (time.Duration, bool) {
+	for _, g := range graceChoices {
+		if g.Value == value {
+			d, err := iogate.ParseDuration(value)
+			return d, err == nil
+		}
+	}
+	return 0, false
 }

@@ -33,6 +33,8 @@ func (d *Dashboard) routes() {
 	m.Handle("GET /dashboard/keys", d.signedIn(permRead, d.handleKeyList))
 	m.Handle("GET /dashboard/keys/new", d.signedIn(permKeys, d.handleNewKey))
 	m.Handle("POST /dashboard/keys", d.signedIn(permKeys, d.handleCreateKey))
+	m.Handle("/dashboard/keys/{id}", d.signedIn(permKeys, d.handleEditKey))
+	m.Handle("/dashboard/keys/{id}/rotate", d.signedIn(permKeys, d.handleRotateKey))
 	m.Handle("/dashboard/keys/{id}/delete", d.signedIn(permKeys, d.handleDeleteKey))
 
 	m.Handle("GET /dashboard/users", d.signedIn(permRead, d.handleUsers))

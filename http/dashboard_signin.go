@@ -40,7 +40,7 @@ func (d *Dashboard) handleSignIn(w http.ResponseWriter, r *http.Request, csrf st
 	ip := clientAddr(r).String()
 	c, err := d.users.SignIn(r.Context(), email, r.PostForm.Get("password"), ip)
 	if err != nil {
-		d.recordSignInFailure(r, c, email, err)
+		d.recordSignInFailure(r, c, err)
 		status := http.StatusUnauthorized
 		switch iogate.ErrorCodeOf(err) {
 		case iogate.CodeRateLimited:
@@ -106,7 +106,7 @@ func (d *Dashboard) handleVerify(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostForm.Get("next"))
 	signedIn, usedRecovery, err := d.users.CompleteSecondFactor(r.Context(), c, r.PostForm.Get("code"), clientAddr(r).String())
 	if err != nil {
-		d.recordSignInFailure(r, c, c.User.Email, err)
+		d.recordSignInFailure(r, c, err)
 		status := http.StatusUnauthorized
 		switch iogate.ErrorCodeOf(err) {
 		case iogate.CodeRateLimited:
@@ -199,7 +199,7 @@ func (d *Dashboard) handleSetup(w http.ResponseWriter, r *http.Request, csrf str
 	if err != nil {
 		return err
 	}
-	d.recordUserChange(r, nil, u, "user.created", map[string]string{"role": string(u.Role), "via": "setup_link"})
+	d.recordUserChange(r, nil, u, iogate.AuditUserCreated, map[string]any{"role": u.Role, "via": "setup_link"})
 	seeOther(w, r, "/dashboard/signin", "welcome")
 	return nil
 }
@@ -252,7 +252,7 @@ func (d *Dashboard) handleInvite(w http.ResponseWriter, r *http.Request, csrf st
 	if err != nil {
 		return err
 	}
-	d.recordUserChange(r, nil, u, "user.created", map[string]string{"role": string(u.Role), "via": "invitation"})
+	d.recordUserChange(r, nil, u, iogate.AuditUserCreated, map[string]any{"role": u.Role, "via": "invitation"})
 	seeOther(w, r, "/dashboard/signin", "invite-accepted")
 	return nil
 }
@@ -283,7 +283,7 @@ func (d *Dashboard) handleReset(w http.ResponseWriter, r *http.Request, csrf str
 		return err
 	}
 	if u, err := d.cfg.Store.FindUserByID(r.Context(), l.UserID); err == nil {
-		d.recordUserChange(r, nil, u, "user.password_reset", nil)
+		d.recordUserChange(r, nil, u, iogate.AuditUserPasswordReset, nil)
 	}
 	seeOther(w, r, "/dashboard/signin", "password-reset")
 	return nil

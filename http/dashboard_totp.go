@@ -97,7 +97,7 @@ func (d *Dashboard) handleConfirmTOTP(w http.ResponseWriter, r *http.Request, c 
 	if err != nil {
 		return err
 	}
-	d.recordUserChange(r, c, c.User, "user.totp_enabled", nil)
+	d.recordUserChange(r, c, c.User, iogate.AuditUserTOTPEnabled, nil)
 	return d.showRecoveryCodes(w, r, c, codes)
 }
 
@@ -116,7 +116,7 @@ func (d *Dashboard) handleRecoveryCodes(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	d.recordUserChange(r, c, c.User, "user.recovery_codes_replaced", nil)
+	d.recordUserChange(r, c, c.User, iogate.AuditUserRecoveryCodesReplaced, nil)
 	return d.showRecoveryCodes(w, r, c, codes)
 }
 
@@ -136,7 +136,7 @@ func (d *Dashboard) handleDisableTOTP(w http.ResponseWriter, r *http.Request, c 
 	if err := d.users.DisableTOTP(r.Context(), c.User); err != nil {
 		return err
 	}
-	d.recordUserChange(r, c, c.User, "user.totp_disabled", nil)
+	d.recordUserChange(r, c, c.User, iogate.AuditUserTOTPDisabled, nil)
 	seeOther(w, r, "/dashboard/security", "totp-off")
 	return nil
 }

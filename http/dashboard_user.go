@@ -58,8 +58,7 @@ func (d *Dashboard) handleInviteUser(w http.ResponseWriter, r *http.Request, c *
 		if err == nil {
 			data.InviteURL = user.LinkURL(d.cfg.PublicURL, iogate.LinkInvite, token)
 			data.InviteEmail, data.Email = data.Email, ""
-			d.log.InfoContext(r.Context(), "dashboard user invited", "account_id", c.Account.ID, "actor_user_id", c.User.ID,
-				"role", string(role), "request_id", requestIDFrom(r.Context()))
+			d.record(r, c.User, c.Account.ID, iogate.AuditUserInvited, map[string]any{"email": data.InviteEmail, "role": role})
 		}
 	}
 	status := http.StatusOK
@@ -90,7 +89,7 @@ func (d *Dashboard) handleChangeRole(w http.ResponseWriter, r *http.Request, c *
 	if err != nil {
 		return err
 	}
-	d.recordUserChange(r, c, u, "user.role_changed", map[string]string{"role": string(role)})
+	d.recordUserChange(r, c, u, iogate.AuditUserRoleChanged, map[string]any{"role": role})
 	seeOther(w, r, "/dashboard/users", "role-changed")
 	return nil
 }
@@ -115,7 +114,7 @@ func (d *Dashboard) handleRemoveUser(w http.ResponseWriter, r *http.Request, c *
 	if err != nil {
 		return err
 	}
-	d.recordUserChange(r, c, u, "user.removed", nil)
+	d.recordUserChange(r, c, u, iogate.AuditUserRemoved, map[string]any{"role": u.Role})
 	if u.ID == c.User.ID {
 		setCookie(w, sessionCookie, "", -1)
 		seeOther(w, r, "/dashboard/signin", "session-ended")
@@ -133,8 +132,7 @@ func (d *Dashboard) handleSecurityPolicy(w http.ResponseWriter, r *http.Request,
 	if err := d.users.SetRequireTOTP(r.Context(), c.Account.ID, require); err != nil {
 		return err
 	}
-	d.log.InfoContext(r.Context(), "dashboard security policy changed", "account_id", c.Account.ID, "actor_user_id", c.User.ID,
-		"require_totp", require, "request_id", requestIDFrom(r.Context()))
+	d.record(r, c.User, c.Account.ID, iogate.AuditAccountPolicyChanged, map[string]any{"requireTotp": require})
 	seeOther(w, r, "/dashboard/users", "policy-saved")
 	return nil
 }

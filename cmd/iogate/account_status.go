@@ -39,7 +39,8 @@ func newAccountStatusCommand(g *globals, cmd *cobra.Command, status, done string
 		if status == iogate.AccountSuspended {
 			set = e.auth.SuspendAccount
 		}
-		if err := set(cmd.Context(), args[0]); err != nil {
+		ctx := iogate.WithActor(cmd.Context(), operatorActor(g.getenv))
+		if err := set(ctx, args[0]); err != nil {
 			return accountNotFound(err, args[0])
 		}
 		return g.printResult(map[string]any{"id": args[0], "status": status}, func(w io.Writer) {

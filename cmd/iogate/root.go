@@ -32,6 +32,8 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			// Changes made from the CLI are recorded in the audit log as the operator's.
+			cmd.SetContext(iogate.WithActor(cmd.Context(), operatorActor(getenv)))
 			return applyEnv(cmd, getenv)
 		},
 	}
@@ -42,7 +44,7 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 	pf.BoolVar(&g.json, "json", false, "print results and errors as JSON")
 	pf.StringVar(&g.masterKeyFile, "master-key-file", "", "file holding the base64 master key (default DATA_DIR/master.key; IOGATE_MASTER_KEY takes precedence)")
 
-	root.AddCommand(newServeCommand(g), newAccountCommand(g), newKeyCommand(g), newVaultCommand(g))
+	root.AddCommand(newServeCommand(g), newAccountCommand(g), newKeyCommand(g), newVaultCommand(g), newAuditCommand(g))
 	root.AddCommand(newUserCommand(g))
 	return root
 }

@@ -75,6 +75,9 @@ func newUserInviteCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := recordUserEvent(cmd, g, e, accountID, iogate.AuditUserInvited, map[string]any{"email": email, "role": role}); err != nil {
+				return err
+			}
 			out := linkOutput{URL: user.LinkURL(base, iogate.LinkInvite, token), Email: email, Role: role, AccountID: accountID,
 				ExpiresAt: time.Now().UTC().Add(user.InviteLinkTTL).Truncate(time.Second)}
 			return g.printResult(out, func(w io.Writer) {
@@ -113,6 +116,13 @@ func newUserResetCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			u, err := users.FindUserByEmail(cmd.Context(), email)
+			if err != nil {
+				return err
+			}
+			if err := recordUserEvent(cmd, g, e, u.AccountID, iogate.AuditUserResetLinkCreated, map[string]any{"userId": u.ID, "email": u.Email}); err != nil {
+				return err
+			}
 			out := linkOutput{URL: user.LinkURL(base, iogate.LinkReset, token), Email: email,
 				ExpiresAt: time.Now().UTC().Add(user.ResetLinkTTL).Truncate(time.Second)}
 			return g.printResult(out, func(w io.Writer) {
@@ -141,6 +151,9 @@ func newUserRemoveCommand(g *globals) *cobra.Command {
 			defer e.Close()
 			u, err := users.RemoveUserByEmail(cmd.Context(), email)
 			if err != nil {
+				return err
+			}
+			if err := recordUserEvent(cmd, g, e, u.AccountID, iogate.AuditUserRemoved, map[string]any{"userId": u.ID, "email": u.Email, "role": u.Role}); err != nil {
 				return err
 			}
 			return g.printResult(map[string]any{"id": u.ID, "email": u.Email, "accountId": u.AccountID, "removed": true}, func(w io.Writer) {
@@ -199,4 +212,11 @@ func newUserListCommand(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&accountID, "account", "", "account ID (required)")
 	cmd.MarkFlagRequired("account")
 	return cmd
+}
+
+// recordUserEvent appends an audit record of a user change made at the CLI, with the
+// operator as the actor.
+func recordUserEvent(cmd *cobra.Command, g *globals, e *env, accountID, event string, details map[string]any) error {
+	ctx := iogate.WithActor(cmd.Context(), operatorActor(g.getenv))
+	return e.auth.RecordEvent(ctx, accountID, event, details)
 }
