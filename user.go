@@ -105,6 +105,7 @@ const (
 	AuditAccountPolicyChanged      = "account.policy_changed"
 	AuditAccountSuspended          = "account.suspended"
 	AuditAccountResumed            = "account.resumed"
+	AuditLogExported               = "audit.exported"
 )
 
 // DenyAccountSuspended is the audit reason of a token request for a key whose account is

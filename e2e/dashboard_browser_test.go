@@ -133,7 +133,51 @@ func TestBrowserKeyLifecycle(t *testing.T) {
 			t.Errorf("key row %q lacks %q", row, want)
 		}
 	}
-	waitForLastUse(t, ctx, clientID)
+	waitForLastUse(t, ctx, clientID, "from 127.0.0.1")
+
+	// Edit the allowlist to 127.0.0.2: the token issued to 127.0.0.1 stops working there
+	// and works from the new address.
+	run(t, ctx, "open the edit form",
+		chromedp.Click(chromedp.CSS(`a[href="/dashboard/keys/`+clientID+`"]`)),
+		chromedp.WaitVisible(chromedp.ID("allowed_ips")),
+		chromedp.SetValue(chromedp.ID("allowed_ips"), "127.0.0.2"),
+	)
+	submitConfirming(t, ctx, `main form button[type=submit]`, ".notice", ownerPassword)
+	if got := textOf(t, ctx, `tr[data-client-id="`+clientID+`"]`); !strings.Contains(got, "127.0.0.2") || strings.Contains(got, "Allowed IPs 127.0.0.1") {
+		t.Errorf("key row after the edit = %q, want the allowlist 127.0.0.2", got)
+	}
+	if !pollUntil(time.Second, func() bool { return getVaults(t, d.srv, tok).status == http.StatusForbidden }) {
+		t.Error("the token still works from 127.0.0.1 1s after the allowlist became 127.0.0.2")
+	}
+	if vaults := vaultsWith(t, other, d.srv, tok); vaults.status != http.StatusOK {
+		t.Errorf("GET /v1/vaults from 127.0.0.2 after the edit: status %d, want 200", vaults.status)
+	}
+
+	// Rotate with a grace period of 1 hour: both secrets work, and the list tells
+	// whether clients still use the old one.
+	run(t, ctx, "open the rotate page",
+		chromedp.Click(chromedp.CSS(`a[href="/dashboard/keys/`+clientID+`/rotate"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=grace][value="1h"]`)),
+		chromedp.Click(chromedp.CSS(`input[name=grace][value="1h"]`)),
+	)
+	submitConfirming(t, ctx, `main form button[type=submit]`, "#client-secret", ownerPassword)
+	newSecret := textOf(t, ctx, "#client-secret")
+	if newSecret == secret || !strings.HasPrefix(newSecret, "iogs_") {
+		t.Fatal("rotation did not show a new secret")
+	}
+	if got := textOf(t, ctx, "main"); !strings.Contains(got, "previous secret keeps working until") {
+		t.Errorf("rotation page does not say until when the previous secret works: %q", got)
+	}
+	newTok := tokenFrom(t, other, d.srv, clientID, newSecret)
+	run(t, ctx, "go back to the key list",
+		chromedp.Click(chromedp.CSS(`a.btn[href="/dashboard/keys"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-client-id="`+clientID+`"]`)),
+	)
+	if got := textOf(t, ctx, `tr[data-client-id="`+clientID+`"]`); !strings.Contains(got, "not used since rotation") {
+		t.Errorf("key row right after the rotation = %q, want the previous secret not used since", got)
+	}
+	oldTok := tokenFrom(t, other, d.srv, clientID, secret)
+	waitForLastUse(t, ctx, clientID, "still used")
 	saveScreenshot(t, ctx, "key-list")
 
 	// Delete after the confirmation interval, so the page must ask for the password.
@@ -153,23 +197,27 @@ func TestBrowserKeyLifecycle(t *testing.T) {
 	if got := textOf(t, ctx, ".notice"); !strings.Contains(got, "deleted") {
 		t.Errorf("notice after delete = %q", got)
 	}
-	refused := pollUntil(time.Second, func() bool { return getVaults(t, d.srv, tok).status == http.StatusUnauthorized })
-	if !refused {
-		t.Error("the deleted key's token still works 1s after the delete")
+	for _, tk := range []string{newTok, oldTok} {
+		refused := pollUntil(time.Second, func() bool {
+			return vaultsWith(t, other, d.srv, tk).status == http.StatusUnauthorized
+		})
+		if !refused {
+			t.Error("a token of the deleted key still works 1s after the delete")
+		}
 	}
 }
 
-// waitForLastUse reloads the key list until the key's last use shows, which the server
-// records in batches once a second.
-func waitForLastUse(t *testing.T, ctx context.Context, clientID string) {
+// waitForLastUse reloads the key list until the key's row contains want, which shows a
+// use that the server records in batches once a second.
+func waitForLastUse(t *testing.T, ctx context.Context, clientID, want string) {
 	t.Helper()
 	sel := `tr[data-client-id="` + clientID + `"]`
 	ok := pollUntil(5*time.Second, func() bool {
 		run(t, ctx, "reload the key list", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(sel)))
-		return strings.Contains(textOf(t, ctx, sel), "from 127.0.0.1")
+		return strings.Contains(textOf(t, ctx, sel), want)
 	})
 	if !ok {
-		t.Errorf("key row %q never showed the last use from 127.0.0.1", textOf(t, ctx, sel))
+		t.Errorf("key row %q never showed %q", textOf(t, ctx, sel), want)
 	}
 }
 

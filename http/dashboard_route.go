@@ -37,6 +37,9 @@ func (d *Dashboard) routes() {
 	m.Handle("/dashboard/keys/{id}/rotate", d.signedIn(permKeys, d.handleRotateKey))
 	m.Handle("/dashboard/keys/{id}/delete", d.signedIn(permKeys, d.handleDeleteKey))
 
+	m.Handle("GET /dashboard/audit", d.signedIn(permRead, d.handleAudit))
+	m.Handle("GET /dashboard/audit/export", d.signedIn(permRead, d.handleAuditExport))
+
 	m.Handle("GET /dashboard/users", d.signedIn(permRead, d.handleUsers))
 	m.Handle("POST /dashboard/users", d.signedIn(permUsers, d.handleInviteUser))
 	m.Handle("POST /dashboard/users/{id}/role", d.signedIn(permUsers, d.handleChangeRole))
