@@ -69,4 +69,3 @@ func neutralizeFormula(cell string) string {
 	}
 	return cell
 }
-

@@ -246,4 +246,3 @@ func (d *Dashboard) handleAuditExport(w http.ResponseWriter, r *http.Request, c 
 	}
 	return nil
 }
-
