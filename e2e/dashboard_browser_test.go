@@ -128,7 +128,7 @@ func TestBrowserKeyLifecycle(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-client-id="`+clientID+`"]`)),
 	)
 	row := textOf(t, ctx, `tr[data-client-id="`+clientID+`"]`)
-	for _, want := range []string{"treasury-bot", "vaults:read", "127.0.0.1", "No rotation in progress", "Never"} {
+	for _, want := range []string{"treasury-bot", "vaults:read", "127.0.0.1", "none in progress", "Never"} {
 		if !strings.Contains(row, want) {
 			t.Errorf("key row %q lacks %q", row, want)
 		}
@@ -173,12 +173,18 @@ func TestBrowserKeyLifecycle(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`a.btn[href="/dashboard/keys"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-client-id="`+clientID+`"]`)),
 	)
-	if got := textOf(t, ctx, `tr[data-client-id="`+clientID+`"]`); !strings.Contains(got, "not used since rotation") {
+	if got := textOf(t, ctx, `tr[data-client-id="`+clientID+`"]`); !strings.Contains(got, "Old secret unused") {
 		t.Errorf("key row right after the rotation = %q, want the previous secret not used since", got)
 	}
 	oldTok := tokenFrom(t, other, d.srv, clientID, secret)
-	waitForLastUse(t, ctx, clientID, "still used")
+	waitForLastUse(t, ctx, clientID, "Old secret still used")
 	saveScreenshot(t, ctx, "key-list")
+	run(t, ctx, "view the key list on a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	if overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); err != nil || overflow {
+		t.Errorf("the key list is wider than a 390px phone screen (err %v)", err)
+	}
+	saveScreenshot(t, ctx, "key-list-phone")
+	run(t, ctx, "back to the desktop size", chromedp.EmulateReset())
 
 	// Delete after the confirmation interval, so the page must ask for the password.
 	time.Sleep(2100 * time.Millisecond)

@@ -75,7 +75,15 @@ var templateFuncs = template.FuncMap{
 		}
 		return formatDateTime(*t)
 	},
-	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	// shortdate leaves out the zone, for tables whose heading or footer says UTC.
+	"shortdate": formatShortDate,
+	"shortdatep": func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return formatShortDate(*t)
+	},
 	"age":      formatAge,
 	"join":     strings.Join,
 	"days":     func(d time.Duration) int { return int(d / (24 * time.Hour)) },
@@ -95,6 +103,13 @@ func formatDateTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+func formatShortDate(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04")
 }
 
 // formatAge returns a duration as whole days, or hours and minutes below a day.
