@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Role is what a dashboard user may do in their account.
+// Role is the set of permissions a dashboard user has in their account.
 type Role string
 
 // Roles, from most to least privileged. Owners manage users and keys, admins manage keys,
@@ -78,7 +78,8 @@ type Session struct {
 	AccountID string
 	Stage     string
 	CreatedAt time.Time
-	// LastSeenAt is updated at most once a minute; the idle timeout counts from it.
+	// LastSeenAt is when the session was last used, written at most once a minute (more
+	// often for idle timeouts under 10 minutes). The idle timeout counts from it.
 	LastSeenAt time.Time
 	// ExpiresAt is the absolute end of the session, however active it is.
 	ExpiresAt time.Time

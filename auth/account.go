@@ -38,7 +38,7 @@ func (s *Service) setAccountStatus(ctx context.Context, accountID, status string
 	return s.RecordEvent(ctx, accountID, event, nil)
 }
 
-// accountSuspended returns whether the account is suspended, remembering answers in seen
+// accountSuspended returns whether the account is suspended, caching results in seen
 // for the rest of one Sync. An account that no longer exists counts as suspended.
 func (s *Service) accountSuspended(ctx context.Context, accountID string, seen map[string]bool) (bool, error) {
 	if v, ok := seen[accountID]; ok {

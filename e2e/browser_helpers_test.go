@@ -210,9 +210,9 @@ func waitFor(t *testing.T, ctx context.Context, condition string) {
 }
 
 // submitConfirming clicks the submit button submit and waits for an element matching done
-// on the next page. When the form asks for a re-confirmation, before or after the click,
-// it types password into it and submits again: whether the server asks depends on how long
-// ago the last confirmation was, which a test cannot pin to the millisecond.
+// on the next page. When the form requests a re-confirmation, before or after the click,
+// it types password into it and submits again. Whether the server requests one depends on
+// how long ago the last confirmation was, which a test cannot pin to the millisecond.
 func submitConfirming(t *testing.T, ctx context.Context, submit, done, password string) {
 	t.Helper()
 	for attempt := 1; attempt <= 2; attempt++ {

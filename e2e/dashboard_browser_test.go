@@ -153,7 +153,7 @@ func TestBrowserKeyLifecycle(t *testing.T) {
 		t.Errorf("GET /v1/vaults from 127.0.0.2 after the edit: status %d, want 200", vaults.status)
 	}
 
-	// Rotate with a grace period of 1 hour: both secrets work, and the list tells
+	// Rotate with a grace period of 1 hour: both secrets work, and the list shows
 	// whether clients still use the old one.
 	run(t, ctx, "open the rotate page",
 		chromedp.Click(chromedp.CSS(`a[href="/dashboard/keys/`+clientID+`/rotate"]`)),

@@ -209,7 +209,7 @@ func (d *Dashboard) redirectToSignIn(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-// errCSRF is the answer to a form post without the token of its session.
+// errCSRF is the error for a form post without the token of its session.
 var errCSRF = iogate.Errorf(iogate.CodeForbidden, "This form has expired or did not come from this site. Go back, reload the page and try again.")
 
 // checkForm parses a posted form and checks its CSRF token against the cookie value the
@@ -299,9 +299,10 @@ const (
 
 var errNoPermission = iogate.Errorf(iogate.CodeForbidden, "Your role does not allow this. Ask an owner of the account.")
 
-// signedIn wraps the pages of a signed-in user: it loads the session, sends a session that
-// still owes its second factor to that step, sends users of an account that requires TOTP
-// to enrolment until they have it, checks the role, and checks the CSRF token of posts.
+// signedIn wraps the pages of a signed-in user. It loads the session and sends a session
+// that still owes its second factor to that step. It sends users of an account that
+// requires TOTP to enrolment until they have it. Then it checks the role, and the CSRF
+// token of posts.
 func (d *Dashboard) signedIn(perm permission, h pageHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := d.users.Authenticate(r.Context(), cookieValue(r, sessionCookie))

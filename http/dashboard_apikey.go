@@ -241,7 +241,7 @@ func (d *Dashboard) renderSecret(w http.ResponseWriter, r *http.Request, c *user
 }
 
 // findAccountKey returns the key with the client ID in the path if it belongs to the
-// signed-in account. A key of another account is not found, whoever asks.
+// signed-in account. A key of another account is reported as not found.
 func (d *Dashboard) findAccountKey(r *http.Request, c *user.Current) (*iogate.APIKey, error) {
 	id := r.PathValue("id")
 	notFound := iogate.Errorf(iogate.CodeNotFound, "No API key with client ID %q in this account.", id)
@@ -354,7 +354,7 @@ func (d *Dashboard) handleEditKey(w http.ResponseWriter, r *http.Request, c *use
 }
 
 // readEditForm reads the edit form. The expiry field of an edit means "keep" when empty
-// and "remove" when it says never, so it is checked here rather than by readKeyForm.
+// and "remove" when it contains never, so it is checked here rather than by readKeyForm.
 func (d *Dashboard) readEditForm(r *http.Request, f *keyForm) (scopes, allowed []string) {
 	expires := strings.TrimSpace(r.PostForm.Get("expires_in"))
 	r.PostForm.Set("expires_in", "")
@@ -367,8 +367,8 @@ func (d *Dashboard) readEditForm(r *http.Request, f *keyForm) (scopes, allowed [
 	return scopes, allowed
 }
 
-// editedExpiry returns the new expiry that the edit form's expiry field asks for, and
-// whether it asks for one. "never" removes the expiry; a duration counts from now.
+// editedExpiry returns the new expiry that the edit form's expiry field requests, and
+// whether it requests one. "never" removes the expiry; a duration counts from now.
 func editedExpiry(text string, now time.Time, f *keyForm) (time.Time, bool) {
 	switch strings.ToLower(text) {
 	case "":

@@ -26,7 +26,7 @@ var auditEvents = []string{
 }
 
 // auditQuery reads the audit page's filters from the query string. Values that no record
-// can have are errors rather than empty results, so that a mistyped link says so.
+// can have are errors rather than empty results, so that a mistyped link is reported.
 func auditQuery(r *http.Request, accountID string) (iogate.AuditFilter, error) {
 	q := r.URL.Query()
 	f := iogate.AuditFilter{AccountID: accountID, ClientID: q.Get("key"), ActorID: q.Get("user"), Event: q.Get("event")}

@@ -76,7 +76,7 @@ var templateFuncs = template.FuncMap{
 		return formatDateTime(*t)
 	},
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	// shortdate leaves out the zone, for tables whose heading or footer says UTC.
+	// shortdate leaves out the zone, for tables whose heading or footer names UTC.
 	"shortdate": formatShortDate,
 	"shortdatep": func(t *time.Time) string {
 		if t == nil {

@@ -73,8 +73,8 @@ func (d *Dashboard) handleSignIn(w http.ResponseWriter, r *http.Request, csrf st
 	return nil
 }
 
-// secondFactorSession returns the session of a browser that passed the password step; the
-// callers send a session that is already signed in on to the keys.
+// secondFactorSession returns the session of a browser that passed the password step. The
+// callers send a session that is already fully signed in on to the key list.
 func (d *Dashboard) secondFactorSession(r *http.Request) (*user.Current, error) {
 	return d.users.Authenticate(r.Context(), cookieValue(r, sessionCookie))
 }

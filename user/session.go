@@ -9,14 +9,14 @@ import (
 	"github.com/iogate/iogate"
 )
 
-// ErrSignInFailed is the one answer for a wrong email or password, so that the sign-in page
+// ErrSignInFailed is the one error for a wrong email or password, so that the sign-in page
 // does not reveal which accounts exist.
 var ErrSignInFailed = iogate.Errorf(iogate.CodeInvalid, "the email or password is incorrect")
 
-// ErrRateLimited is the answer to sign-in attempts beyond the limits.
+// ErrRateLimited is the error for sign-in attempts beyond the limits.
 var ErrRateLimited = iogate.Errorf(iogate.CodeRateLimited, "too many sign-in attempts; wait a minute and try again")
 
-// ErrAccountSuspended is the answer to a correct sign-in into a suspended account.
+// ErrAccountSuspended is the error for a correct sign-in into a suspended account.
 var ErrAccountSuspended = iogate.Errorf(iogate.CodeForbidden, "this account is suspended; contact your iogate operator")
 
 // ErrNoSession means the request carries no valid session: none, unknown, expired or
@@ -35,8 +35,8 @@ type Current struct {
 
 // SignIn checks an email and password from the client address ip and opens a session. The
 // session needs the second factor first when the user has TOTP enabled. Failures return
-// ErrSignInFailed, ErrRateLimited or ErrAccountSuspended; the suspension is told only after
-// the password verified.
+// ErrSignInFailed, ErrRateLimited or ErrAccountSuspended; the suspension is reported only
+// after the password verified.
 func (s *Service) SignIn(ctx context.Context, email, password, ip string) (*Current, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	if !s.limits.allow(ip, "email:"+email) {
@@ -92,15 +92,15 @@ func (s *Service) openSession(ctx context.Context, u *iogate.User, a *iogate.Acc
 }
 
 // lastSeenResolution returns how stale a session's last-seen time may get before a request
-// writes it: a minute, so that pages read the session without writing it, or a tenth of the
-// idle timeout when that is shorter, so that an active session never idles out.
+// writes it. It is a minute, so that most pages read the session without writing it, or a
+// tenth of the idle timeout when that is shorter, so that an active session never idles out.
 func (s *Service) lastSeenResolution() time.Duration {
 	return min(time.Minute, s.cfg.IdleTimeout/10)
 }
 
 // Authenticate returns the session with ID id and its user and account. It returns
 // ErrNoSession when the session does not exist, is idle longer than IdleTimeout, is past
-// its absolute expiry, or its account is suspended; an ended session is deleted.
+// its absolute expiry, or its account is suspended. An ended session is deleted.
 func (s *Service) Authenticate(ctx context.Context, id string) (*Current, error) {
 	if !plausibleToken(id) {
 		return nil, ErrNoSession
@@ -157,7 +157,7 @@ func (s *Service) SignOut(ctx context.Context, id string) error {
 // CompleteSecondFactor checks a TOTP code or a recovery code for a session in the second
 // factor stage. On success it deletes that session and opens a fully signed-in one with a
 // new ID, so that an ID seen before the second factor is worth nothing after it. The bool
-// result tells whether a recovery code was used.
+// result reports whether a recovery code was used.
 func (s *Service) CompleteSecondFactor(ctx context.Context, cur *Current, code, ip string) (*Current, bool, error) {
 	if cur.Session.Stage != iogate.SessionSecondFactor {
 		return nil, false, iogate.Errorf(iogate.CodeConflict, "this session does not need a second factor")
@@ -176,7 +176,7 @@ func (s *Service) CompleteSecondFactor(ctx context.Context, cur *Current, code, 
 	return next, recovery, err
 }
 
-// ErrWrongCode is the answer to a TOTP or recovery code that does not verify.
+// ErrWrongCode is the error for a TOTP or recovery code that does not verify.
 var ErrWrongCode = iogate.Errorf(iogate.CodeInvalid, "the code is incorrect or was already used")
 
 // checkSecondFactor accepts a current TOTP code or an unused recovery code.
