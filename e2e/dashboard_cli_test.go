@@ -46,7 +46,9 @@ func TestUserCLI(t *testing.T) {
 			t.Errorf("invite link %q, want the default base https://localhost:8443", redactLink(link.URL))
 		}
 		d.inviteAndJoin(t, "viewer@acme.test", "viewer")
-		var list struct{ Data []struct{ Email, Role string } }
+		var list struct {
+			Data []struct{ Email, Role string }
+		}
 		testenv.CLIJSON(t, dir, &list, "user", "list", "--account", d.accountID)
 		if len(list.Data) != 2 || list.Data[0].Email != ownerEmail || list.Data[1].Role != "viewer" {
 			t.Errorf("user list = %+v, want the owner and the viewer; an unused invitation is no user", list.Data)
