@@ -7,17 +7,17 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Sign-in limits. Each address may try 10 sign-ins at once and then one every 6 seconds;
-// each email, and each user's second-factor step, 5 at once and then one every 30 seconds.
-// Every attempt counts, successful ones included, so that the check happens before the
-// password hash and bounds the hashing work an attacker can cause.
+// Sign-in limits. Each address may try 10 sign-ins at once and then one every 6 seconds.
+// Each email, and each user's second-factor step, may try 5 at once and then one every 30
+// seconds. Every attempt counts, successful ones included, because the check runs before
+// the password hash and so bounds the hashing work an attacker can cause.
 const (
 	addressBurst    = 10
 	addressInterval = 6 * time.Second
 	accountBurst    = 5
 	accountInterval = 30 * time.Second
-	// maxLimiters bounds the memory of the limiter maps; when full, idle entries go first
-	// and then all of them, which only ever loosens the limits for a moment.
+	// maxLimiters bounds the memory of the limiter maps. When a map is full, idle entries
+	// go first and then all of them, which only ever loosens the limits for a moment.
 	maxLimiters = 100_000
 	limiterIdle = 15 * time.Minute
 )

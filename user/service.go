@@ -104,7 +104,7 @@ func newToken() (string, error) {
 }
 
 // hashToken returns the SHA-256 of a session ID or link token. These are 256 random bits,
-// so an unkeyed fast hash is enough: nobody can search that space.
+// so an unkeyed fast hash is enough, because that space cannot be searched.
 func hashToken(token string) []byte {
 	h := sha256.Sum256([]byte(token))
 	return h[:]
