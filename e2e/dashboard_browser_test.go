@@ -184,7 +184,7 @@ func TestBrowserKeyLifecycle(t *testing.T) {
 		t.Errorf("the key list is wider than a 390px phone screen (err %v)", err)
 	}
 	saveScreenshot(t, ctx, "key-list-phone")
-	run(t, ctx, "back to the desktop size", chromedp.EmulateReset())
+	run(t, ctx, "back to the desktop size", chromedp.EmulateViewport(1280, 900))
 
 	// Delete after the confirmation interval, so the page must ask for the password.
 	time.Sleep(2100 * time.Millisecond)
@@ -209,6 +209,22 @@ func TestBrowserKeyLifecycle(t *testing.T) {
 		})
 		if !refused {
 			t.Error("a token of the deleted key still works 1s after the delete")
+		}
+	}
+
+	// The audit log names every step, newest first.
+	run(t, ctx, "open the audit log",
+		chromedp.Click(chromedp.CSS(`nav a[href="/dashboard/audit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("table.audit")),
+	)
+	first := textOf(t, ctx, "table.audit tbody tr:first-child")
+	if !strings.Contains(first, "key.deleted") || !strings.Contains(first, ownerEmail) {
+		t.Errorf("newest audit row = %q, want the deletion by %s", first, ownerEmail)
+	}
+	all := textOf(t, ctx, "table.audit")
+	for _, event := range []string{"key.created", "key.updated", "key.rotated", "token.issued", "token.denied", "user.signed_in"} {
+		if !strings.Contains(all, event) {
+			t.Errorf("the audit log lacks a %s record", event)
 		}
 	}
 }

@@ -142,6 +142,7 @@ func (d *Dashboard) handleAudit(w http.ResponseWriter, r *http.Request, c *user.
 		for _, u := range data.Users {
 			emails[u.ID] = u.Email
 		}
+		namesFromRecords(records, keyNames)
 		for _, rec := range records {
 			data.Rows = append(data.Rows, auditRow{AuditRecord: rec, ActorLabel: actorLabel(rec.Actor, emails, keyNames),
 				KeyLabel: keyLabel(rec.ClientID, keyNames), Summary: auditSummary(rec)})
@@ -153,6 +154,22 @@ func (d *Dashboard) handleAudit(w http.ResponseWriter, r *http.Request, c *user.
 	return nil
 }
 
+// namesFromRecords adds to keyNames the names of deleted keys, from the "name" detail that
+// key.created and key.deleted records carry, so the page names them too.
+func namesFromRecords(records []*iogate.AuditRecord, keyNames map[string]string) {
+	for _, rec := range records {
+		if rec.ClientID == "" || keyNames[rec.ClientID] != "" || len(rec.Details) == 0 {
+			continue
+		}
+		var details struct {
+			Name string `json:"name"`
+		}
+		if json.Unmarshal(rec.Details, &details) == nil && details.Name != "" {
+			keyNames[rec.ClientID] = details.Name
+		}
+	}
+}
+
 // actorLabel names an actor for people: a user by email, a key by name.
 func actorLabel(a iogate.Actor, emails, keyNames map[string]string) string {
 	switch a.Type {
@@ -162,7 +179,7 @@ func actorLabel(a iogate.Actor, emails, keyNames map[string]string) string {
 		}
 		return "removed user " + a.ID
 	case iogate.ActorClient:
-		return "API key " + keyLabel(a.ID, keyNames)
+		return "key " + keyLabel(a.ID, keyNames)
 	case iogate.ActorOperator:
 		return "operator " + a.ID + " (CLI)"
 	}
