@@ -186,7 +186,7 @@ func (d *Dashboard) fail(w http.ResponseWriter, r *http.Request, c *user.Current
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	msg := iogate.ErrorMessageOf(err)
+	msg := sentence(iogate.ErrorMessageOf(err))
 	if status >= 500 {
 		d.log.ErrorContext(r.Context(), "dashboard request failed", "status", status, "error", err, "request_id", requestIDFrom(r.Context()))
 		msg = "Something went wrong on our side. Quote request ID " + requestIDFrom(r.Context()) + " when reporting it."

@@ -144,6 +144,16 @@ func splitEntries(text string) []string {
 	})
 }
 
+// sentence returns a domain error message as a sentence for a page: capitalized, with a
+// final period.
+func sentence(msg string) string {
+	msg = capitalize(msg)
+	if msg != "" && !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
+}
+
 func capitalize(s string) string {
 	if s == "" {
 		return s
@@ -168,7 +178,7 @@ func (d *Dashboard) confirmIfNeeded(r *http.Request, c *user.Current, fail func(
 	case "":
 		return true, nil
 	case iogate.CodeInvalid, iogate.CodeRateLimited:
-		fail("confirm", iogate.ErrorMessageOf(err)+".")
+		fail("confirm", sentence(iogate.ErrorMessageOf(err)))
 		return false, nil
 	}
 	return false, err

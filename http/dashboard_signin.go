@@ -52,7 +52,7 @@ func (d *Dashboard) handleSignIn(w http.ResponseWriter, r *http.Request, csrf st
 		default:
 			return err
 		}
-		d.render(w, r, status, "signin", &view{Title: "Sign in", CSRF: csrf, Error: iogate.ErrorMessageOf(err),
+		d.render(w, r, status, "signin", &view{Title: "Sign in", CSRF: csrf, Error: sentence(iogate.ErrorMessageOf(err)),
 			Data: signInForm{Email: email, Next: next}})
 		return nil
 	}
@@ -118,7 +118,7 @@ func (d *Dashboard) handleVerify(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		d.render(w, r, status, "verify", &view{Title: "Two-factor authentication", CSRF: d.users.CSRFToken(c.ID),
-			Error: iogate.ErrorMessageOf(err), Data: signInForm{Next: next}})
+			Error: sentence(iogate.ErrorMessageOf(err)), Data: signInForm{Next: next}})
 		return
 	}
 	setCookie(w, sessionCookie, signedIn.ID, d.users.Config().MaxAge)

@@ -90,7 +90,7 @@ func (d *Dashboard) handleConfirmTOTP(w http.ResponseWriter, r *http.Request, c 
 		if serr != nil {
 			return serr
 		}
-		s.Fields = map[string]string{"code": iogate.ErrorMessageOf(err) + "."}
+		s.Fields = map[string]string{"code": sentence(iogate.ErrorMessageOf(err))}
 		d.renderSecurity(w, r, c, http.StatusBadRequest, s)
 		return nil
 	}
@@ -129,7 +129,7 @@ func (d *Dashboard) handleDisableTOTP(w http.ResponseWriter, r *http.Request, c 
 		if serr != nil {
 			return serr
 		}
-		s.Fields = map[string]string{"confirm": iogate.ErrorMessageOf(err) + "."}
+		s.Fields = map[string]string{"confirm": sentence(iogate.ErrorMessageOf(err))}
 		d.renderSecurity(w, r, c, http.StatusBadRequest, s)
 		return nil
 	}
