@@ -133,7 +133,7 @@ func printSetupLink(ctx context.Context, g *globals, users *user.Service, public
 		log.Error("create setup link failed", "error", err)
 		return
 	}
-	log.Info("no account exists yet; a single-use setup link was printed to standard error")
+	log.Info("no account exists yet; open the single-use setup link printed to standard error")
 	fmt.Fprintf(g.stderr, "iogate: no account exists yet. Open this single-use link within %s to create the first account and its owner: %s\n",
 		"1 hour", user.LinkURL(publicURL, iogate.LinkSetup, token))
 }
