@@ -17,12 +17,32 @@ const (
 	MaxPageLimit     = 200
 )
 
-// KeyChange announces that the key with ClientID was created, changed or deleted. Seq
-// increases with every change; a reader that has applied changes up to Seq asks for the
-// ones after it.
+// KeyChange announces that the key with ClientID was created, changed or deleted (its
+// revoked tokens included), or, when Kind is ChangeSigningKeys, that the signing keys
+// changed. Seq increases with every change; a reader that has applied changes up to Seq
+// asks for the ones after it.
 type KeyChange struct {
 	Seq      int64
 	ClientID string
+	Kind     string
+}
+
+// Kinds of KeyChange.
+const (
+	// ChangeAPIKey is a change of the API key named by ClientID.
+	ChangeAPIKey = "api_key"
+	// ChangeSigningKeys is a change of the token-signing keys; ClientID is empty.
+	ChangeSigningKeys = "signing_keys"
+)
+
+// RevokedToken is an access token revoked before its expiry. Tokens carry no row of their
+// own, so a revocation is the only record of one; it can be dropped once ExpiresAt has
+// passed, because the token fails its expiry check from then on.
+type RevokedToken struct {
+	TokenID   string
+	ClientID  string
+	ExpiresAt time.Time
+	RevokedAt time.Time
 }
 
 // SigningKey is a token-signing key pair. The private key is stored encrypted under the
@@ -37,9 +57,14 @@ type SigningKey struct {
 	// ActiveAt is when the key starts signing; it is published before then so that
 	// verifiers know it before they see tokens it signed.
 	ActiveAt time.Time
-	// RetiredAt is zero while the key may sign. A retired key stays published until
-	// tokens it signed have expired.
+	// RetiredAt is when the key stops signing, or zero while no successor is scheduled.
+	// A retired key stays published until tokens it signed have expired.
 	RetiredAt time.Time
+}
+
+// MaySign reports whether the key may sign tokens at now: from ActiveAt until RetiredAt.
+func (k *SigningKey) MaySign(now time.Time) bool {
+	return !now.Before(k.ActiveAt) && (k.RetiredAt.IsZero() || now.Before(k.RetiredAt))
 }
 
 // Store persists iogate's state. Implementations map driver conditions to domain error
@@ -79,6 +104,17 @@ type Store interface {
 	// still exist. It is called in batches, off the request path.
 	RecordKeyUse(ctx context.Context, uses []KeyUse) error
 
+	// RevokeToken records a revoked token and a key change of its client in one
+	// transaction, so that every process learns of it through the change feed. Revoking
+	// a token twice is not an error. Revocations of tokens that have expired are dropped.
+	RevokeToken(ctx context.Context, t *RevokedToken) error
+	// ListRevokedTokens returns the revocations of clientID's tokens that expire after
+	// the given time.
+	ListRevokedTokens(ctx context.Context, clientID string, after time.Time) ([]*RevokedToken, error)
+	// AllRevokedTokens calls fn for every revocation of a token that expires after the
+	// given time, for loading the in-memory view.
+	AllRevokedTokens(ctx context.Context, after time.Time, fn func(*RevokedToken) error) error
+
 	// KeyChangesSince returns the changes with a sequence number above seq, in order.
 	KeyChangesSince(ctx context.Context, seq int64) ([]KeyChange, error)
 	// LatestKeyChange returns the highest change sequence number, or 0.
@@ -111,14 +147,45 @@ type Store interface {
 
 	// SigningKeys returns every signing key, oldest first.
 	SigningKeys(ctx context.Context) ([]*SigningKey, error)
-	// CreateSigningKey inserts a new signing key.
+	// CreateSigningKey inserts a new signing key and records a signing-keys change.
 	CreateSigningKey(ctx context.Context, k *SigningKey) error
+	// RotateSigningKey inserts k and, in the same transaction, retires at k.ActiveAt every
+	// key that could still sign then, and records a signing-keys change.
+	RotateSigningKey(ctx context.Context, k *SigningKey) error
+
+	// ResealSecrets replaces, in one transaction, every value the store holds encrypted
+	// under the master key (sealed secrets, signing keys' private keys and TOTP seeds)
+	// with what reseal returns for it, and returns how many it replaced. When reseal or a
+	// write fails, nothing is changed.
+	ResealSecrets(ctx context.Context, reseal func(SealedValue) ([]byte, error)) (int, error)
+
+	// Ping checks that the store answers, for readiness checks. An unreachable database is
+	// CodeUnavailable.
+	Ping(ctx context.Context) error
 
 	// UserStore holds dashboard users, sessions, single-use links and recovery codes.
 	UserStore
 
 	// Close releases the store's connections.
 	Close() error
+}
+
+// Kinds of SealedValue.
+const (
+	SealedKindSecret     = "secret"
+	SealedKindSigningKey = "signing_key"
+	// SealedKindTOTPSeed is a dashboard user's TOTP seed; its Name is the user ID.
+	SealedKindTOTPSeed = "totp_seed"
+)
+
+// SealedValue is one value that the store holds encrypted under the master key.
+type SealedValue struct {
+	// Kind is SealedKindSecret for a sealed secret and SealedKindSigningKey for a signing
+	// key's private key.
+	Kind string
+	// Name is the sealed secret's name, the signing key's KID or the user ID of a TOTP seed.
+	Name   string
+	Sealed []byte
 }
 
 // KeyUse is one successful authentication of a key, for its last-used fields.

@@ -54,6 +54,10 @@ type User struct {
 	UpdatedAt      time.Time
 }
 
+// TOTPSealName is the name that binds a user's sealed TOTP seed to that user, so that a
+// sealed seed copied to another user's row does not decrypt.
+func TOTPSealName(userID string) string { return "totp-seed/" + userID }
+
 // NormalizeEmail checks that s is a plain email address and returns it in lower case.
 func NormalizeEmail(s string) (string, error) {
 	addr, err := mail.ParseAddress(s)

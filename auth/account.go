@@ -38,20 +38,15 @@ func (s *Service) setAccountStatus(ctx context.Context, accountID, status string
 	return s.RecordEvent(ctx, accountID, event, nil)
 }
 
-// accountSuspended returns whether the account is suspended, caching results in seen
-// for the rest of one Sync. An account that no longer exists counts as suspended.
-func (s *Service) accountSuspended(ctx context.Context, accountID string, seen map[string]bool) (bool, error) {
-	if v, ok := seen[accountID]; ok {
-		return v, nil
-	}
+// accountSuspended reports whether the account is suspended. An account that no longer
+// exists counts as suspended.
+func (s *Service) accountSuspended(ctx context.Context, accountID string) (bool, error) {
 	a, err := s.store.FindAccountByID(ctx, accountID)
 	switch {
 	case iogate.ErrorCodeOf(err) == iogate.CodeNotFound:
-		seen[accountID] = true
+		return true, nil
 	case err != nil:
 		return false, err
-	default:
-		seen[accountID] = a.Status == iogate.AccountSuspended
 	}
-	return seen[accountID], nil
+	return a.Status == iogate.AccountSuspended, nil
 }

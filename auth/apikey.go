@@ -27,30 +27,40 @@ type CreateKeyRequest struct {
 // CreateKey creates a key with a new random secret and returns both. The secret is not
 // stored, only its keyed hash: this is the one time anyone can see it.
 func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*iogate.APIKey, iogate.Secret, error) {
-	if _, err := s.store.FindAccountByID(ctx, req.AccountID); err != nil {
-		if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
-			return nil, "", iogate.Errorf(iogate.CodeNotFound, "account %q not found: use an ID printed by \"iogate account create\" or \"iogate account list\"", req.AccountID)
-		}
-		return nil, "", err
+	secret, err := iogate.GenerateSecret()
+	if err != nil {
+		return nil, "", fmt.Errorf("generate secret: %w", err)
 	}
-	allowed, err := iogate.ParseAllowedIPs(req.AllowedIPs)
+	k, err := s.insertKey(ctx, req, iogate.NewClientID(), secret)
 	if err != nil {
 		return nil, "", err
 	}
+	return k, secret, nil
+}
+
+// insertKey stores a new key with the given client ID and secret, with its audit record,
+// and applies it to the view.
+func (s *Service) insertKey(ctx context.Context, req CreateKeyRequest, clientID string, secret iogate.Secret) (*iogate.APIKey, error) {
+	if _, err := s.store.FindAccountByID(ctx, req.AccountID); err != nil {
+		if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
+			return nil, iogate.Errorf(iogate.CodeNotFound, "account %q not found: use an ID printed by \"iogate account create\" or \"iogate account list\"", req.AccountID)
+		}
+		return nil, err
+	}
+	allowed, err := iogate.ParseAllowedIPs(req.AllowedIPs)
+	if err != nil {
+		return nil, err
+	}
 	if req.ExpiresIn < 0 {
-		return nil, "", iogate.Errorf(iogate.CodeInvalid, "invalid expiry: the duration must be positive")
+		return nil, iogate.Errorf(iogate.CodeInvalid, "invalid expiry: the duration must be positive")
 	}
 	scopes := req.Scopes
 	if len(scopes) == 0 {
 		scopes = iogate.DefaultScopes
 	}
-	secret, err := iogate.GenerateSecret()
-	if err != nil {
-		return nil, "", fmt.Errorf("generate secret: %w", err)
-	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	k := &iogate.APIKey{
-		ClientID:         iogate.NewClientID(),
+		ClientID:         clientID,
 		AccountID:        req.AccountID,
 		Name:             req.Name,
 		Description:      req.Description,
@@ -66,7 +76,7 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*iogate.
 		k.ExpiresAt = now.Add(req.ExpiresIn)
 	}
 	if err := k.Validate(); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 
 	// The key and its audit record commit together, or neither does.
@@ -76,12 +86,13 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*iogate.
 	}
 	rec, err := s.newKeyRecord(ctx, k, iogate.AuditKeyCreated, details)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if err := s.store.CreateAPIKey(ctx, k, rec); err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	return k, secret, s.Sync(ctx)
+	s.applyOwnWrite(ctx, k)
+	return k, nil
 }
 
 // newKeyRecord returns the audit record of a change to key k by the actor in ctx.
@@ -114,7 +125,8 @@ func (s *Service) DeleteKey(ctx context.Context, clientID string) error {
 	// Drop the key from the view directly as well as through Sync, so that this process
 	// refuses its tokens on the next request even if Sync fails here.
 	s.view.remove(clientID)
-	return s.Sync(ctx)
+	s.applyOwnWrite(ctx, nil)
+	return nil
 }
 
 // HashSecret returns the keyed hash of a secret under this store's pepper, for importing a
@@ -206,7 +218,8 @@ func (s *Service) UpdateKey(ctx context.Context, clientID string, req UpdateKeyR
 	if err != nil {
 		return nil, err
 	}
-	return k, s.Sync(ctx)
+	s.applyOwnWrite(ctx, k)
+	return k, nil
 }
 
 // Rotation grace periods: how long the previous secret keeps working after a rotation.
@@ -258,7 +271,8 @@ func (s *Service) RotateKey(ctx context.Context, clientID string, grace time.Dur
 	if err != nil {
 		return nil, "", err
 	}
-	return k, secret, s.Sync(ctx)
+	s.applyOwnWrite(ctx, k)
+	return k, secret, nil
 }
 
 // timeOrNil returns t, or nil for the zero time, for audit details where no time means

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/iogate/iogate"
@@ -37,79 +38,105 @@ var ErrIPNotAllowed = &iogate.Error{Code: iogate.CodeForbidden, Message: "reques
 // costs the same keyed hash and comparison as a known one.
 var dummyHash iogate.SecretHash
 
-// IssueToken authenticates the client and signs an access token. Every authentication
-// failure returns iogate.ErrInvalidClient; the IP allowlist is checked only after the secret
-// verified, so that a denial never tells a stranger that a client ID exists.
+// Client is a client that authenticated with its ID and secret.
+type Client struct {
+	ClientID  string
+	AccountID string
+	// Scopes are the key's scopes.
+	Scopes []string
+
+	generation int
+	expiresAt  time.Time
+}
+
+// AuthenticateClient checks a client ID and secret, for the token endpoints and for the
+// introspection and revocation endpoints, where clients authenticate the same way. Every
+// authentication failure returns iogate.ErrInvalidClient. The IP allowlist is checked only
+// after the secret verified, so that ErrIPNotAllowed never tells a stranger that a client
+// ID exists. Denials of a known client ID are recorded in its account's audit log, but
+// nobody waits for those records, because waiting would make a wrong secret for an
+// existing client ID slower to answer than one for an unknown ID.
+func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret string, remote netip.Addr) (*Client, error) {
+	if err := s.checkFresh(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	k, generation, ok := s.authenticateClient(clientID, secret)
+	switch {
+	case !ok:
+		s.recordDenial(k, remote, iogate.DenyInvalidSecret)
+		return nil, iogate.ErrInvalidClient
+	case k.suspended:
+		s.recordDenial(k, remote, iogate.DenyAccountSuspended)
+		return nil, iogate.ErrInvalidClient
+	case k.expired(now):
+		s.recordDenial(k, remote, iogate.DenyKeyExpired)
+		return nil, iogate.ErrInvalidClient
+	case !iogate.IPAllowed(k.allowed, remote):
+		s.recordDenial(k, remote, iogate.DenyIPNotAllowed)
+		return nil, ErrIPNotAllowed
+	}
+	s.uses.record(iogate.KeyUse{ClientID: k.clientID, Generation: generation, At: now, IP: remote.String()})
+	return &Client{ClientID: k.clientID, AccountID: k.accountID, Scopes: k.scopes, generation: generation, expiresAt: k.expiresAt}, nil
+}
+
+// IssueToken authenticates the client with AuthenticateClient and signs an access token
+// for the requested scopes, or for all of the key's scopes when none are requested.
 //
 // Every issued token gets an audit record, and IssueToken returns only after that record
 // has committed: a token the log does not show is never handed out. Concurrent issuances
-// share one transaction (group commit). Denials of a known client ID are recorded too, but
-// nobody waits for those records, because waiting would make a wrong secret for an
-// existing client ID slower to answer than one for an unknown ID.
+// share one transaction (group commit).
 func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*IssuedToken, error) {
-	now := s.now()
-	k, generation, ok := s.authenticateClient(req.ClientID, req.ClientSecret)
-	switch {
-	case !ok:
-		s.recordDenial(k, req.RemoteAddr, iogate.DenyInvalidSecret)
-		return nil, iogate.ErrInvalidClient
-	case k.suspended:
-		s.recordDenial(k, req.RemoteAddr, iogate.DenyAccountSuspended)
-		return nil, iogate.ErrInvalidClient
-	case k.expired(now):
-		s.recordDenial(k, req.RemoteAddr, iogate.DenyKeyExpired)
-		return nil, iogate.ErrInvalidClient
-	case !iogate.IPAllowed(k.allowed, req.RemoteAddr):
-		s.recordDenial(k, req.RemoteAddr, iogate.DenyIPNotAllowed)
-		return nil, ErrIPNotAllowed
+	c, err := s.AuthenticateClient(ctx, req.ClientID, req.ClientSecret, req.RemoteAddr)
+	if err != nil {
+		return nil, err
 	}
-
-	scopes := k.scopes
+	scopes := c.Scopes
 	if len(req.Scopes) > 0 {
-		if !iogate.ScopeSubset(req.Scopes, k.scopes) {
-			s.recordDenial(k, req.RemoteAddr, iogate.DenyScopeNotAllowed)
+		if !iogate.ScopeSubset(req.Scopes, c.Scopes) {
+			s.recordDenial(s.view.get(c.ClientID), req.RemoteAddr, iogate.DenyScopeNotAllowed)
 			return nil, iogate.Errorf(iogate.CodeInvalidScope, "the requested scope exceeds the scopes of this API key")
 		}
 		scopes = req.Scopes
 	}
 
+	now := s.now()
 	exp := now.Add(s.cfg.TokenTTL)
-	if !k.expiresAt.IsZero() && k.expiresAt.Before(exp) {
-		exp = k.expiresAt
+	if !c.expiresAt.IsZero() && c.expiresAt.Before(exp) {
+		exp = c.expiresAt
 	}
 	claims := &token.Claims{
 		Issuer:     s.cfg.Issuer,
-		Subject:    k.clientID,
+		Subject:    c.ClientID,
 		Audience:   s.cfg.Issuer,
-		ClientID:   k.clientID,
-		AccountID:  k.accountID,
+		ClientID:   c.ClientID,
+		AccountID:  c.AccountID,
 		Scope:      strings.Join(scopes, " "),
 		IssuedAt:   now.Unix(),
 		NotBefore:  now.Unix(),
 		Expiry:     exp.Unix(),
 		ID:         uuid.NewString(),
-		Generation: generation,
+		Generation: c.generation,
 	}
 	signed, err := s.keyring.Sign(claims)
 	if err != nil {
 		return nil, iogate.WrapError(iogate.CodeInternal, err, "token signing failed")
 	}
-	if err := s.recordIssued(k, req.RemoteAddr, claims); err != nil {
+	if err := s.recordIssued(c, req.RemoteAddr, claims); err != nil {
 		return nil, err
 	}
-	s.uses.record(iogate.KeyUse{ClientID: k.clientID, Generation: generation, At: now, IP: req.RemoteAddr.String()})
 	return &IssuedToken{
 		AccessToken: signed,
 		ExpiresIn:   claims.Expiry - now.Unix(),
 		Scopes:      scopes,
-		ClientID:    k.clientID,
-		AccountID:   k.accountID,
+		ClientID:    c.ClientID,
+		AccountID:   c.AccountID,
 	}, nil
 }
 
 // recordIssued appends the audit record of an issued token and waits for its commit.
-func (s *Service) recordIssued(k *keyState, remote netip.Addr, claims *token.Claims) error {
-	rec, err := s.newRecord(k.accountID, iogate.AuditTokenIssued, clientActor(k.clientID, remote), map[string]any{
+func (s *Service) recordIssued(c *Client, remote netip.Addr, claims *token.Claims) error {
+	rec, err := s.newRecord(c.AccountID, iogate.AuditTokenIssued, clientActor(c.ClientID, remote), map[string]any{
 		"scopes":           claims.Scopes(),
 		"secretGeneration": claims.Generation,
 		"expiresAt":        claims.ExpiresAt().UTC(),
@@ -117,7 +144,7 @@ func (s *Service) recordIssued(k *keyState, remote netip.Addr, claims *token.Cla
 	if err != nil {
 		return err
 	}
-	rec.ClientID, rec.TokenID = k.clientID, claims.ID
+	rec.ClientID, rec.TokenID = c.ClientID, claims.ID
 	if err := s.audit.commit(rec); err != nil {
 		return iogate.WrapError(iogate.CodeUnavailable, err, "the audit log could not be written; retry later")
 	}

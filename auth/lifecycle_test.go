@@ -373,7 +373,12 @@ func TestAuditOfKeyLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrong := iogate.Secret(secret.Reveal()[:len(secret.Reveal())-1] + "x")
+	// Replace the last character with a different one: "x" unless it already is one.
+	last := "x"
+	if strings.HasSuffix(secret.Reveal(), "x") {
+		last = "y"
+	}
+	wrong := iogate.Secret(secret.Reveal()[:len(secret.Reveal())-1] + last)
 	if err := h.issueErr(k.ClientID, wrong, loopback2); !errors.Is(err, iogate.ErrInvalidClient) {
 		t.Fatalf("wrong secret: %v", err)
 	}

@@ -22,13 +22,30 @@ func (p *Principal) HasScope(scope string) bool { return slices.Contains(p.Scope
 
 // Authenticate verifies a bearer token against the live view of its key. It reads no
 // store: the signature is checked once per token and cached, and everything that can change
-// after issuance (the key's existence, expiry, secret generations, scopes, allowlist) is
-// checked against the view on every call. It returns iogate.ErrInvalidToken for a token
-// that is not valid and ErrIPNotAllowed for a valid token from an address the key does not
-// allow.
+// after issuance (the key's existence, expiry, secret generations, scopes, allowlist,
+// revoked tokens) is checked against the view on every call. It returns
+// iogate.ErrInvalidToken for a token that is not valid and ErrIPNotAllowed for a valid
+// token from an address the key does not allow, and ErrStale while the view may be out of
+// date.
 func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Addr) (*Principal, error) {
+	claims, k, err := s.activeToken(raw)
+	if err != nil {
+		return nil, err
+	}
+	if !iogate.IPAllowed(k.allowed, remote) {
+		return nil, ErrIPNotAllowed
+	}
+	return &Principal{ClientID: claims.ClientID, AccountID: claims.AccountID, Scopes: claims.Scopes(), TokenID: claims.ID}, nil
+}
+
+// activeToken returns the claims of a token that is valid now, and the state of its key.
+// It checks everything Authenticate checks except the client's address.
+func (s *Service) activeToken(raw string) (*token.Claims, *keyState, error) {
+	if err := s.checkFresh(); err != nil {
+		return nil, nil, err
+	}
 	if len(raw) == 0 || len(raw) > token.MaxLength {
-		return nil, iogate.ErrInvalidToken
+		return nil, nil, iogate.ErrInvalidToken
 	}
 	now := s.now()
 	nowUnix := now.Unix()
@@ -36,30 +53,33 @@ func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Add
 	h := token.Hash(raw)
 	claims := s.cache.get(h)
 	if claims == nil {
-		c, err := s.keyring.Verify(raw)
-		if err != nil || c.Issuer != s.cfg.Issuer || c.Audience != s.cfg.Issuer {
-			return nil, iogate.ErrInvalidToken
-		}
-		if c.Expiry <= nowUnix {
-			return nil, iogate.ErrInvalidToken
+		c, err := s.verifySignature(raw)
+		if err != nil || c.Expiry <= nowUnix {
+			return nil, nil, iogate.ErrInvalidToken
 		}
 		s.cache.put(h, c, nowUnix)
 		claims = c
 	}
 	if claims.Expiry <= nowUnix || claims.NotBefore > nowUnix+60 {
-		return nil, iogate.ErrInvalidToken
+		return nil, nil, iogate.ErrInvalidToken
 	}
 
 	k := s.view.get(claims.ClientID)
-	if k == nil || k.accountID != claims.AccountID || !k.usable(now) || !k.generationValid(claims.Generation, now) {
+	if k == nil || k.accountID != claims.AccountID || !k.usable(now) || !k.generationValid(claims.Generation, now) || k.revoked[claims.ID] {
+		return nil, nil, iogate.ErrInvalidToken
+	}
+	if !iogate.ScopeSubset(claims.Scopes(), k.scopes) {
+		return nil, nil, iogate.ErrInvalidToken
+	}
+	return claims, k, nil
+}
+
+// verifySignature returns the claims of a token signed by a published key for this
+// issuer, whatever its expiry and whatever its key's state.
+func (s *Service) verifySignature(raw string) (*token.Claims, error) {
+	c, err := s.keyring.Verify(raw)
+	if err != nil || c.Issuer != s.cfg.Issuer || c.Audience != s.cfg.Issuer {
 		return nil, iogate.ErrInvalidToken
 	}
-	scopes := claims.Scopes()
-	if !iogate.ScopeSubset(scopes, k.scopes) {
-		return nil, iogate.ErrInvalidToken
-	}
-	if !iogate.IPAllowed(k.allowed, remote) {
-		return nil, ErrIPNotAllowed
-	}
-	return &Principal{ClientID: claims.ClientID, AccountID: claims.AccountID, Scopes: scopes, TokenID: claims.ID}, nil
+	return c, nil
 }

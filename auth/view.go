@@ -16,17 +16,20 @@ type keyState struct {
 	scopes    []string
 	allowed   []netip.Prefix
 	expiresAt time.Time
-	// suspended is true while the key's account is suspended: its tokens are refused.
-	suspended bool
 
 	current  iogate.SecretHash
 	currentG int
 	previous *iogate.PreviousSecret
+
+	// revoked holds the IDs of the key's revoked tokens that had not expired when the
+	// state was built.
+	revoked map[string]bool
+	// suspended is true while the key's account is suspended: its tokens are refused.
+	suspended bool
 }
 
-func newKeyState(k *iogate.APIKey, suspended bool) *keyState {
-	return &keyState{
-		suspended: suspended,
+func newKeyState(k *iogate.APIKey, revoked []*iogate.RevokedToken) *keyState {
+	st := &keyState{
 		clientID:  k.ClientID,
 		accountID: k.AccountID,
 		scopes:    k.Scopes,
@@ -36,6 +39,13 @@ func newKeyState(k *iogate.APIKey, suspended bool) *keyState {
 		currentG:  k.SecretGeneration,
 		previous:  k.Previous,
 	}
+	if len(revoked) > 0 {
+		st.revoked = make(map[string]bool, len(revoked))
+		for _, t := range revoked {
+			st.revoked[t.TokenID] = true
+		}
+	}
+	return st
 }
 
 // usable reports whether the key may authenticate at now: it has not expired and its
@@ -75,9 +85,24 @@ func (v *keyView) get(clientID string) *keyState {
 	return k
 }
 
-func (v *keyView) put(k *iogate.APIKey, suspended bool) {
-	st := newKeyState(k, suspended)
+func (v *keyView) put(k *iogate.APIKey, revoked []*iogate.RevokedToken, suspended bool) {
+	st := newKeyState(k, revoked)
+	st.suspended = suspended
 	v.mu.Lock()
+	v.keys[k.ClientID] = st
+	v.mu.Unlock()
+}
+
+// putKeepingRevoked replaces a key's state but keeps the revoked token IDs and the account
+// suspension the view already holds for it, for a write whose revocation list and account
+// the caller has not read.
+func (v *keyView) putKeepingRevoked(k *iogate.APIKey) {
+	st := newKeyState(k, nil)
+	v.mu.Lock()
+	if old := v.keys[k.ClientID]; old != nil {
+		st.revoked = old.revoked
+		st.suspended = old.suspended
+	}
 	v.keys[k.ClientID] = st
 	v.mu.Unlock()
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/tls"
 	"net"
 	"net/http"
 	"os/exec"
@@ -19,9 +20,12 @@ func clientFrom(t *testing.T, srv *testenv.Server, ip string) *http.Client {
 	if local == nil {
 		t.Fatalf("bad local address %q", ip)
 	}
-	tr := srv.Client.Transport.(*http.Transport).Clone()
-	tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: local}, Timeout: 10 * time.Second}).DialContext
-	return &http.Client{Timeout: 30 * time.Second, Transport: tr}
+	tr := &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: srv.RootCAs},
+		ForceAttemptHTTP2: true,
+		DialContext:       (&net.Dialer{LocalAddr: &net.TCPAddr{IP: local}, Timeout: 10 * time.Second}).DialContext,
+	}
+	return &http.Client{Timeout: 30 * time.Second, Transport: srv.OpenAPI.ValidatingTransport(t, tr)}
 }
 
 var jsonHeader = map[string]string{"Content-Type": "application/json"}

@@ -67,7 +67,9 @@ func TestCLIErrors(t *testing.T) {
 
 	t.Run("account list", func(t *testing.T) {
 		second := createAccount(t, dir, "Beta", "ops@beta.test")
-		var out struct{ Data []struct{ ID, Name, Email, Status string } }
+		var out struct {
+			Data []struct{ ID, Name, Email, Status string }
+		}
 		testenv.CLIJSON(t, dir, &out, "account", "list")
 		if len(out.Data) != 2 || out.Data[0].ID != account || out.Data[1].ID != second {
 			t.Fatalf("account list = %+v, want Acme then Beta", out.Data)

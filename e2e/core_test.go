@@ -36,7 +36,7 @@ func TestServeDefaults(t *testing.T) {
 	})
 
 	t.Run("certificate covers loopback names", func(t *testing.T) {
-		conn, err := tls.Dial("tcp", f.srv.Addr, &tls.Config{RootCAs: f.srv.Client.Transport.(*http.Transport).TLSClientConfig.RootCAs, ServerName: "localhost"})
+		conn, err := tls.Dial("tcp", f.srv.Addr, &tls.Config{RootCAs: f.srv.RootCAs, ServerName: "localhost"})
 		if err != nil {
 			t.Fatalf("TLS handshake as localhost: %v", err)
 		}

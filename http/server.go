@@ -9,8 +9,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/iogate/iogate"
@@ -28,22 +31,35 @@ type Server struct {
 	auth  *auth.Service
 	store iogate.Store
 	log   *slog.Logger
+
+	// routes lists the methods of each route pattern that Handler registered.
+	routes map[string][]string
 	// dashboard serves /dashboard/ when set with SetDashboard.
 	dashboard *Dashboard
 }
 
 // NewServer returns the handlers for the HTTPS API.
 func NewServer(a *auth.Service, store iogate.Store, log *slog.Logger) *Server {
-	return &Server{auth: a, store: store, log: log}
+	return &Server{auth: a, store: store, log: log, routes: make(map[string][]string)}
 }
 
 // Handler returns the HTTPS API's root handler.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.route(mux, "/v1/auth/accessToken", map[string]handlerFunc{http.MethodPost: s.handleAccessToken})
-	s.route(mux, "/v1/vaults", map[string]handlerFunc{http.MethodGet: s.requireScope(iogate.ScopeVaultsRead, s.handleListVaults)})
+	s.route(mux, "/v1/vaults", map[string]handlerFunc{
+		http.MethodGet:  s.requireScope(iogate.ScopeVaultsRead, s.handleListVaults),
+		http.MethodPost: s.requireScope(iogate.ScopeVaultsWrite, s.handleCreateVault),
+	})
 	s.route(mux, "/v1/vaults/{id}", map[string]handlerFunc{http.MethodGet: s.requireScope(iogate.ScopeVaultsRead, s.handleGetVault)})
 	s.route(mux, "/healthz", map[string]handlerFunc{http.MethodGet: s.handleHealth})
+	s.route(mux, "/oauth2/token", map[string]handlerFunc{http.MethodPost: s.handleOAuthToken})
+	s.route(mux, "/oauth2/introspect", map[string]handlerFunc{http.MethodPost: s.handleIntrospect})
+	s.route(mux, "/oauth2/revoke", map[string]handlerFunc{http.MethodPost: s.handleRevoke})
+	s.route(mux, metadataPath, map[string]handlerFunc{http.MethodGet: s.handleMetadata})
+	s.route(mux, jwksPath, map[string]handlerFunc{http.MethodGet: s.handleJWKS})
+	s.route(mux, openAPIPath, map[string]handlerFunc{http.MethodGet: s.handleOpenAPI})
+	s.route(mux, "/readyz", map[string]handlerFunc{http.MethodGet: s.handleReady})
 	if s.dashboard != nil {
 		mux.Handle("/dashboard/", s.dashboard)
 		// Browsers that open the bare host land on the dashboard; API paths stay JSON.
@@ -59,13 +75,9 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // route registers a path with one handler per method; other methods get 405 with an Allow
 // header, HEAD included unless GET is listed.
 func (s *Server) route(mux *http.ServeMux, pattern string, methods map[string]handlerFunc) {
-	allow := ""
-	for m := range methods {
-		if allow != "" {
-			allow += ", "
-		}
-		allow += m
-	}
+	names := slices.Sorted(maps.Keys(methods))
+	s.routes[pattern] = names
+	allow := strings.Join(names, ", ")
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		h, ok := methods[r.Method]
 		if !ok {

@@ -36,6 +36,13 @@ func (db *DB) recordChange(ctx context.Context, tx *sql.Tx, clientID string) err
 	return err
 }
 
+// recordSigningKeysChange announces a change of the signing keys on the change feed.
+func (db *DB) recordSigningKeysChange(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO key_changes (client_id, kind, changed_at) VALUES ('', ?, ?)`,
+		iogate.ChangeSigningKeys, toMicros(db.now()))
+	return err
+}
+
 const apiKeyColumns = `client_id, account_id, name, description, scopes, allowed_ips, created_at, updated_at, expires_at,
 	secret_hash, secret_generation, secret_created_at, prev_secret_hash, prev_generation, prev_rotated_at, prev_expires_at,
 	prev_last_used_at, last_used_at, last_used_ip, exposed`
@@ -269,7 +276,7 @@ func (db *DB) RecordKeyUse(ctx context.Context, uses []iogate.KeyUse) error {
 
 // KeyChangesSince returns the changes after seq, in order.
 func (db *DB) KeyChangesSince(ctx context.Context, seq int64) ([]iogate.KeyChange, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT seq, client_id FROM key_changes WHERE seq > ? ORDER BY seq LIMIT 10000`, seq)
+	rows, err := db.reader.QueryContext(ctx, `SELECT seq, client_id, kind FROM key_changes WHERE seq > ? ORDER BY seq LIMIT 10000`, seq)
 	if err != nil {
 		return nil, mapError(err)
 	}
@@ -277,7 +284,7 @@ func (db *DB) KeyChangesSince(ctx context.Context, seq int64) ([]iogate.KeyChang
 	var out []iogate.KeyChange
 	for rows.Next() {
 		var c iogate.KeyChange
-		if err := rows.Scan(&c.Seq, &c.ClientID); err != nil {
+		if err := rows.Scan(&c.Seq, &c.ClientID, &c.Kind); err != nil {
 			return nil, mapError(err)
 		}
 		out = append(out, c)

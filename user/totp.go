@@ -34,7 +34,7 @@ const (
 	recoveryCodeAlphabet = "0123456789abcdefghjkmnpqrstvwxyz"
 )
 
-func sealName(userID string) string { return "totp-seed/" + userID }
+func sealName(userID string) string { return iogate.TOTPSealName(userID) }
 
 // TOTPEnrolment is a pending TOTP enrolment: the seed to put into an authenticator app.
 type TOTPEnrolment struct {

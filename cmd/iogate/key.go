@@ -15,7 +15,7 @@ import (
 func newKeyCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "key", Short: "Manage API keys (client credentials)"}
 	cmd.AddCommand(newKeyCreateCommand(g), newKeyListCommand(g), newKeyShowCommand(g), newKeyDeleteCommand(g),
-		newKeyUpdateCommand(g), newKeyRotateCommand(g))
+		newKeyUpdateCommand(g), newKeyRotateCommand(g), newKeyImportCommand(g))
 	return cmd
 }
 
@@ -50,6 +50,12 @@ func newKeyCreateCommand(g *globals) *cobra.Command {
 			})
 		},
 	}
+	addKeyFlags(cmd, &req)
+	return cmd
+}
+
+// addKeyFlags adds the flags that describe a new key.
+func addKeyFlags(cmd *cobra.Command, req *auth.CreateKeyRequest) {
 	f := cmd.Flags()
 	f.StringVar(&req.AccountID, "account", "", "ID of the account that owns the key (required)")
 	f.StringVar(&req.Name, "name", "", "key name (required)")
@@ -59,7 +65,6 @@ func newKeyCreateCommand(g *globals) *cobra.Command {
 	f.Var(durationFlag{&req.ExpiresIn}, "expires-in", "lifetime of the key, such as 720h or 90d (default: no expiry)")
 	cmd.MarkFlagRequired("account")
 	cmd.MarkFlagRequired("name")
-	return cmd
 }
 
 func newKeyListCommand(g *globals) *cobra.Command {

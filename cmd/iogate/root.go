@@ -16,6 +16,7 @@ import (
 // globals are the flags every command has.
 type globals struct {
 	dataDir       string
+	database      string
 	json          bool
 	masterKeyFile string
 	getenv        func(string) string
@@ -34,17 +35,24 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			// Changes made from the CLI are recorded in the audit log as the operator's.
 			cmd.SetContext(iogate.WithActor(cmd.Context(), operatorActor(getenv)))
-			return applyEnv(cmd, getenv)
+			if err := applyEnv(cmd, getenv); err != nil {
+				return err
+			}
+			return checkDatabaseFlag(cmd, g.database)
 		},
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.dataDir, "data-dir", "./iogate-data", "directory of the SQLite database, TLS certificate and master key")
+	pf.StringVar(&g.database, "database", "", "PostgreSQL URL postgres://USER@HOST:PORT/DATABASE shared by several nodes (default: the SQLite database in --data-dir); "+
+		"a password goes in IOGATE_DATABASE, PGPASSWORD or ~/.pgpass, never in this flag")
 	pf.BoolVar(&g.json, "json", false, "print results and errors as JSON")
 	pf.StringVar(&g.masterKeyFile, "master-key-file", "", "file holding the base64 master key (default DATA_DIR/master.key; IOGATE_MASTER_KEY takes precedence)")
 
 	root.AddCommand(newServeCommand(g), newAccountCommand(g), newKeyCommand(g), newVaultCommand(g), newAuditCommand(g))
+	root.AddCommand(newSigningKeyCommand(g))
+	root.AddCommand(newMigrateCommand(g), newMasterKeyCommand(g))
 	root.AddCommand(newUserCommand(g))
 	return root
 }

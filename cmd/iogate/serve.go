@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,7 +16,7 @@ import (
 
 	"github.com/iogate/iogate/auth"
 	iohttp "github.com/iogate/iogate/http"
-	"github.com/iogate/iogate/sqlite"
+	"github.com/iogate/iogate/postgres"
 	"github.com/iogate/iogate/token"
 	"github.com/spf13/cobra"
 )
@@ -30,11 +31,14 @@ type serveConfig struct {
 	issuer     string
 	signingAlg string
 	logLevel   string
-	dashboard  dashboardConfig
+
+	maxStaleness   time.Duration
+	resyncInterval time.Duration
+	dashboard      dashboardConfig
 }
 
 func newServeCommand(g *globals) *cobra.Command {
-	c := serveConfig{tokenTTL: time.Hour}
+	c := serveConfig{tokenTTL: time.Hour, maxStaleness: auth.DefaultMaxStaleness, resyncInterval: 5 * time.Minute}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the HTTPS API server",
@@ -55,6 +59,9 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.StringVar(&c.issuer, "issuer", "", "\"iss\" claim of access tokens (default https:// plus the --listen address)")
 	f.StringVar(&c.signingAlg, "signing-alg", token.EdDSA, "token signing algorithm: "+strings.Join(token.Algorithms, ", "))
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.Var(durationFlag{&c.maxStaleness}, "max-staleness", "how long the server keeps accepting tokens after its change feed went down; "+
+		"after that token and bearer requests and /readyz get 503 until it has reloaded every key (default 5s)")
+	f.Var(durationFlag{&c.resyncInterval}, "resync-interval", "how often the server reloads every key, in case a change notification was lost (default 5m)")
 	c.dashboard.addFlags(f)
 	return cmd
 }
@@ -66,8 +73,19 @@ func (c *serveConfig) validate() error {
 	if c.tokenTTL < time.Minute || c.tokenTTL > 24*time.Hour {
 		return errorf("invalid --token-ttl %s: it must be from 1m to 24h", c.tokenTTL)
 	}
-	if c.issuer != "" && !strings.HasPrefix(c.issuer, "https://") {
-		return errorf("invalid --issuer %q: it must be an https:// URL", c.issuer)
+	if c.maxStaleness < time.Second || c.maxStaleness > time.Hour {
+		return errorf("invalid --max-staleness %s: it must be from 1s to 1h", c.maxStaleness)
+	}
+	if c.resyncInterval < 10*time.Second || c.resyncInterval > 24*time.Hour {
+		return errorf("invalid --resync-interval %s: it must be from 10s to 24h", c.resyncInterval)
+	}
+	if c.issuer != "" {
+		// The metadata document must sit at the issuer plus /.well-known/..., which RFC
+		// 8414 section 3 defines simply only for an issuer without a path.
+		u, err := url.Parse(c.issuer)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return errorf("invalid --issuer %q: it must be an https:// URL with a host and nothing after it, such as https://api.example.com", c.issuer)
+		}
 	}
 	if err := c.dashboard.validate(); err != nil {
 		return err
@@ -97,6 +115,12 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		return err
 	}
 
+	// The data directory holds the self-signed certificate, and with SQLite the database
+	// and the master key.
+	if err := g.ensureDataDir(true); err != nil {
+		return err
+	}
+
 	// Open the listeners first, so that a busy port fails before anything else happens.
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
@@ -116,7 +140,8 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		issuer = "https://" + ln.Addr().String()
 	}
 
-	e, err := g.open(ctx, true, auth.Config{Issuer: issuer, TokenTTL: c.tokenTTL, SigningAlgorithm: c.signingAlg, Logger: log})
+	e, err := g.open(ctx, true, auth.Config{Issuer: issuer, TokenTTL: c.tokenTTL, SigningAlgorithm: c.signingAlg, Logger: log,
+		MaxStaleness: c.maxStaleness, ResyncInterval: c.resyncInterval})
 	if err != nil {
 		return err
 	}
@@ -147,17 +172,24 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	}
 	servers := []*http.Server{srv}
 
+	// A quiet PostgreSQL feed confirms its connection once per heartbeat, so the heartbeat
+	// must be well below the staleness bound or a healthy node would flap to 503.
+	if f, ok := e.feed.(*postgres.Feed); ok {
+		f.Heartbeat = min(postgres.FeedHeartbeat, c.maxStaleness/4)
+	}
+
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		e.auth.Run(runCtx, sqlite.NewFeed(e.store))
+		e.auth.Run(runCtx, e.feed)
 	}()
 
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
-	attrs := []any{"https_addr", ln.Addr().String(), "issuer", issuer, "data_dir", g.dataDir, "signing_key_id", e.auth.Keyring().ActiveKeyID()}
+	attrs := []any{"https_addr", ln.Addr().String(), "issuer", issuer, "data_dir", g.dataDir, "database", g.databaseLabel(),
+		"signing_key_id", e.auth.Keyring().ActiveKeyID()}
 	if plainLn != nil {
 		plain := &http.Server{
 			Handler:           api.PlainHandler(),
