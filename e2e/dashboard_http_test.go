@@ -321,6 +321,32 @@ func TestDashboardRoles(t *testing.T) {
 		}
 	})
 
+	t.Run("owner removes a user", func(t *testing.T) {
+		gone := d.inviteAndJoin(t, "leaver@acme.test", "admin")
+		owner := d.signIn(t, ownerEmail, ownerPassword)
+		users := owner.get("/dashboard/users")
+		m := regexp.MustCompile(`href="/dashboard/users/([0-9a-f-]{36})/remove"`).FindAllStringSubmatch(users.body, -1)
+		var leaverID string
+		for _, id := range m {
+			if p := owner.get("/dashboard/users/" + id[1] + "/remove"); strings.Contains(p.text(), "leaver@acme.test") {
+				leaverID = id[1]
+			}
+		}
+		if leaverID == "" {
+			t.Fatal("no remove page names leaver@acme.test")
+		}
+		p := owner.post("/dashboard/users/"+leaverID+"/remove", users.csrf(t), nil)
+		if p.status != http.StatusSeeOther {
+			t.Fatalf("remove user: status %d, want 303", p.status)
+		}
+		if p := gone.get("/dashboard/keys"); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/dashboard/signin") {
+			t.Errorf("removed user's session: status %d location %q, want a redirect to sign-in", p.status, p.location)
+		}
+		if strings.Contains(owner.get("/dashboard/users").body, "leaver@acme.test") {
+			t.Error("the users page still lists the removed user")
+		}
+	})
+
 	t.Run("last owner cannot be demoted", func(t *testing.T) {
 		owner := d.signIn(t, ownerEmail, ownerPassword)
 		users := owner.get("/dashboard/users")

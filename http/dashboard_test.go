@@ -85,8 +85,7 @@ func (h *dashboardHarness) keyList(t *testing.T) string {
 func TestKeyListWarnings(t *testing.T) {
 	h := newDashboardHarness(t, 90*24*time.Hour)
 	ctx := context.Background()
-	fresh, _, err := h.auth.CreateKey(ctx, auth.CreateKeyRequest{AccountID: h.account.ID, Name: "fresh"})
-	if err != nil {
+	if _, _, err := h.auth.CreateKey(ctx, auth.CreateKeyRequest{AccountID: h.account.ID, Name: "fresh"}); err != nil {
 		t.Fatal(err)
 	}
 	leaked, _, err := h.auth.CreateKey(ctx, auth.CreateKeyRequest{AccountID: h.account.ID, Name: "leaked"})
@@ -125,7 +124,6 @@ func TestKeyListWarnings(t *testing.T) {
 	if !strings.Contains(body, "91 days") {
 		t.Error("91 days later, the secret age does not say 91 days")
 	}
-	_ = fresh
 }
 
 func path(p string) string { return "file:" + p + "?_pragma=busy_timeout(5000)" }
