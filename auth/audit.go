@@ -160,14 +160,30 @@ type AuditReport struct {
 func (s *Service) VerifyAudit(ctx context.Context, accountID string) (*AuditReport, error) {
 	v := s.chain.NewVerifier()
 	report := &AuditReport{}
+	created := map[string]bool{}
 	err := s.store.AuditRecords(ctx, accountID, func(r *iogate.AuditRecord) error {
 		if err := v.Add(r); err != nil {
 			return err
+		}
+		if r.Event == iogate.AuditKeyCreated {
+			created[r.ClientID] = true
 		}
 		report.Records++
 		return nil
 	})
 	report.Heads = v.Heads()
+	if err != nil {
+		return report, fmt.Errorf("verify audit log: %w", err)
+	}
+
+	// A chain verifies record by record, so deleting an account's whole log would pass
+	// unnoticed. Every key that exists must still have the record of its creation.
+	err = s.store.AllAPIKeys(ctx, func(k *iogate.APIKey) error {
+		if (accountID == "" || k.AccountID == accountID) && !created[k.ClientID] {
+			return fmt.Errorf("audit log of account %s is incomplete: API key %s exists but its key.created record is missing, so records were deleted", k.AccountID, k.ClientID)
+		}
+		return nil
+	})
 	if err != nil {
 		return report, fmt.Errorf("verify audit log: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net/http"
 	"net/netip"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -66,7 +67,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("GET /{$}", http.RedirectHandler("/dashboard/", http.StatusSeeOther))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
-	return s.middleware(mux, true)
+	return s.middleware(rejectUncleanPaths(mux, s), true)
 }
 
 // handlerFunc is an HTTP handler that returns its error to the single error writer.
@@ -176,5 +177,19 @@ func (s *Server) middleware(next http.Handler, https bool) http.Handler {
 				"status", rec.status, "remote_addr", clientAddr(r).String(), "duration_ms", float64(time.Since(start).Microseconds())/1000)
 		}()
 		next.ServeHTTP(rec, r)
+	})
+}
+
+// rejectUncleanPaths answers a path with empty, "." or ".." segments with a 404 problem.
+// ServeMux would answer it with an HTML redirect to the cleaned path, which is neither the
+// API's error format nor something a client should be taught to follow.
+func rejectUncleanPaths(next http.Handler, s *Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if p != "/" && (p == "" || path.Clean(p) != strings.TrimSuffix(p, "/") || strings.Contains(p, "//")) {
+			s.writeError(w, r, errRouteNotFound)
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }

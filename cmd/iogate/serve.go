@@ -40,8 +40,9 @@ type serveConfig struct {
 func newServeCommand(g *globals) *cobra.Command {
 	c := serveConfig{tokenTTL: time.Hour, maxStaleness: auth.DefaultMaxStaleness, resyncInterval: 5 * time.Minute}
 	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "Run the HTTPS API server",
+		Use:         "serve",
+		Annotations: map[string]string{envAnnotation: "all"},
+		Short:       "Run the HTTPS API server",
 		Long: "Run the HTTPS API server. With no flags it keeps its data in ./iogate-data (created mode 0700),\n" +
 			"serves HTTPS on 127.0.0.1:8443 with a self-signed certificate written to DATA_DIR/tls/cert.pem,\n" +
 			"and answers plain HTTP on 127.0.0.1:8080 with 403 only.",
