@@ -93,7 +93,7 @@ func TestKeyListWarnings(t *testing.T) {
 		t.Fatal(err)
 	}
 	// No store method marks a key exposed yet, so the test writes the column directly.
-	raw, err := sql.Open("sqlite", path(h.path))
+	raw, err := sql.Open("sqlite", sqliteDSN(h.path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,8 @@ func TestKeyListWarnings(t *testing.T) {
 	}
 }
 
-func path(p string) string { return "file:" + p + "?_pragma=busy_timeout(5000)" }
+// sqliteDSN opens the harness database beside the store, waiting for its writer.
+func sqliteDSN(p string) string { return "file:" + p + "?_pragma=busy_timeout(5000)" }
 
 func TestKeyFormFieldErrors(t *testing.T) {
 	cases := []struct {
