@@ -35,6 +35,8 @@ type Server struct {
 
 	// routes lists the methods of each route pattern that Handler registered.
 	routes map[string][]string
+	// dashboard serves /dashboard/ when set with SetDashboard.
+	dashboard *Dashboard
 }
 
 // NewServer returns the handlers for the HTTPS API.
@@ -59,6 +61,11 @@ func (s *Server) Handler() http.Handler {
 	s.route(mux, jwksPath, map[string]handlerFunc{http.MethodGet: s.handleJWKS})
 	s.route(mux, openAPIPath, map[string]handlerFunc{http.MethodGet: s.handleOpenAPI})
 	s.route(mux, "/readyz", map[string]handlerFunc{http.MethodGet: s.handleReady})
+	if s.dashboard != nil {
+		mux.Handle("/dashboard/", s.dashboard)
+		// Browsers that open the bare host land on the dashboard; API paths stay JSON.
+		mux.Handle("GET /{$}", http.RedirectHandler("/dashboard/", http.StatusSeeOther))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
 	return s.middleware(rejectUncleanPaths(mux, s), true)
 }

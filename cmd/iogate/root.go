@@ -53,6 +53,7 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 	root.AddCommand(newServeCommand(g), newAccountCommand(g), newKeyCommand(g), newVaultCommand(g), newAuditCommand(g))
 	root.AddCommand(newSigningKeyCommand(g))
 	root.AddCommand(newMigrateCommand(g), newMasterKeyCommand(g))
+	root.AddCommand(newUserCommand(g))
 	return root
 }
 

@@ -34,6 +34,7 @@ type serveConfig struct {
 
 	maxStaleness   time.Duration
 	resyncInterval time.Duration
+	dashboard      dashboardConfig
 }
 
 func newServeCommand(g *globals) *cobra.Command {
@@ -62,6 +63,7 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.Var(durationFlag{&c.maxStaleness}, "max-staleness", "how long the server keeps accepting tokens after its change feed went down; "+
 		"after that token and bearer requests and /readyz get 503 until it has reloaded every key")
 	f.Var(durationFlag{&c.resyncInterval}, "resync-interval", "how often the server reloads every key, in case a change notification was lost")
+	c.dashboard.addFlags(f)
 	return cmd
 }
 
@@ -85,6 +87,9 @@ func (c *serveConfig) validate() error {
 		if err != nil || u.Scheme != "https" || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 			return errorf("invalid --issuer %q: it must be an https:// URL with a host and nothing after it, such as https://api.example.com", c.issuer)
 		}
+	}
+	if err := c.dashboard.validate(); err != nil {
+		return err
 	}
 	for _, a := range token.Algorithms {
 		if c.signingAlg == a {
@@ -151,6 +156,11 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	}
 
 	api := iohttp.NewServer(e.auth, e.store, log)
+	publicURL := c.dashboard.publicURLFor(ln.Addr())
+	users, err := newDashboard(ctx, g, c, e, api, publicURL, log)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler:           api.Handler(),
 		TLSConfig:         iohttp.TLSConfig(cert),
@@ -195,8 +205,9 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		go func() { errc <- plain.Serve(plainLn) }()
 		attrs = append(attrs, "http_addr", plainLn.Addr().String())
 	}
+	attrs = append(attrs, "dashboard_url", publicURL+"/dashboard/")
 	log.Info("iogate listening", attrs...)
-	logFirstRunHint(ctx, e, g, log)
+	printSetupLink(ctx, g, users, publicURL, log)
 
 	select {
 	case <-ctx.Done():
@@ -232,18 +243,4 @@ func loadCertificate(g *globals, c serveConfig) (tls.Certificate, error) {
 	}
 	dir := filepath.Join(g.dataDir, "tls")
 	return iohttp.EnsureSelfSignedCert(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), time.Now())
-}
-
-// logFirstRunHint logs how to create the first account while the store has none.
-func logFirstRunHint(ctx context.Context, e *env, g *globals, log *slog.Logger) {
-	n, err := e.store.CountAccounts(ctx)
-	if err != nil || n > 0 {
-		return
-	}
-	where := "--data-dir " + g.dataDir
-	if g.usesPostgres() {
-		where = "--database " + g.databaseLabel()
-	}
-	log.Info("no account exists yet; create one with the CLI",
-		"command", fmt.Sprintf("iogate account create %s --name NAME --email EMAIL", where))
 }
