@@ -99,11 +99,9 @@ func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
 type durationFlag struct{ d *time.Duration }
 
 func (f durationFlag) String() string {
-	// An empty string for zero keeps cobra from printing "(default 0s)" in help text.
-	if f.d == nil || *f.d == 0 {
-		return ""
-	}
-	return f.d.String()
+	// An empty string keeps cobra from printing Go's form of the default ("1h0m0s") in help
+	// text; each flag's usage states its default in the form users type ("1h", "90d").
+	return ""
 }
 
 func (f durationFlag) Set(s string) error {

@@ -56,13 +56,13 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.StringVar(&c.httpListen, "http-listen", "127.0.0.1:8080", "address of the plain HTTP listener that rejects every request; empty disables it")
 	f.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate file (default: a self-signed certificate in DATA_DIR/tls/cert.pem)")
 	f.StringVar(&c.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
-	f.Var(durationFlag{&c.tokenTTL}, "token-ttl", "lifetime of access tokens")
+	f.Var(durationFlag{&c.tokenTTL}, "token-ttl", "lifetime of access tokens (default 1h)")
 	f.StringVar(&c.issuer, "issuer", "", "\"iss\" claim of access tokens (default https:// plus the --listen address)")
 	f.StringVar(&c.signingAlg, "signing-alg", token.EdDSA, "token signing algorithm: "+strings.Join(token.Algorithms, ", "))
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.Var(durationFlag{&c.maxStaleness}, "max-staleness", "how long the server keeps accepting tokens after its change feed went down; "+
-		"after that token and bearer requests and /readyz get 503 until it has reloaded every key")
-	f.Var(durationFlag{&c.resyncInterval}, "resync-interval", "how often the server reloads every key, in case a change notification was lost")
+		"after that token and bearer requests and /readyz get 503 until it has reloaded every key (default 5s)")
+	f.Var(durationFlag{&c.resyncInterval}, "resync-interval", "how often the server reloads every key, in case a change notification was lost (default 5m)")
 	c.dashboard.addFlags(f)
 	return cmd
 }
