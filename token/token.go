@@ -115,7 +115,7 @@ func GenerateSigningKey(alg string, master *iogate.MasterKey, now time.Time) (*i
 // verifies them. It is safe for concurrent use and can be replaced in place with Load.
 type Keyring struct {
 	mu      sync.RWMutex
-	signer  jose.Signer
+	signer  *compactSigner
 	active  string
 	public  map[string]jose.JSONWebKey
 	jwks    []byte
@@ -154,8 +154,7 @@ func (r *Keyring) Load(keys []*iogate.SigningKey, alg string, master *iogate.Mas
 	if err := priv.UnmarshalJSON(privJSON); err != nil {
 		return fmt.Errorf("signing key %s: invalid private key: %w", chosen.KID, err)
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: priv},
-		(&jose.SignerOptions{}).WithType(Type))
+	signer, err := newCompactSigner(alg, priv.KeyID, priv.Key)
 	if err != nil {
 		return fmt.Errorf("signing key %s: %w", chosen.KID, err)
 	}
@@ -204,11 +203,7 @@ func (r *Keyring) Sign(c *Claims) (string, error) {
 	if signer == nil {
 		return "", errors.New("keyring has no signing key")
 	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		return "", err
-	}
-	return jws.CompactSerialize()
+	return signer.sign(payload)
 }
 
 // MaxLength bounds the tokens Verify parses. An RS256 token of iogate is well under 1 KiB.
