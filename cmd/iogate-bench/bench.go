@@ -106,15 +106,29 @@ func (b *bench) startIOGate(ctx context.Context, log io.Writer) error {
 	}
 	b.load, b.victims = fix.load, fix.victims
 
-	args := []string{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--http-listen", "", "--log-level", cfg.serverLogLevel}
+	// The harness picks the port, rather than reading it from the server's log, so that any
+	// --log-level works. Start-up ends with the first TLS handshake: iogate opens its
+	// listener first but accepts connections only once every key is loaded.
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return err
+	}
+	tlsConf, err := clientTLS(filepath.Join(dir, "tls", "cert.pem"), false, addr)
+	if err != nil {
+		return err
+	}
+	args := []string{"serve", "--data-dir", dir, "--listen", addr, "--http-listen", "", "--log-level", cfg.serverLogLevel}
 	args = append(args, cfg.serveFlags...)
 	started := time.Now()
-	p, rec, err := startProcess(ctx, "iogate", cfg.iogateBin, args, "iogate listening", serverStartTimeout)
+	p, _, err := startProcess(ctx, "iogate", cfg.iogateBin, args, "", serverStartTimeout)
 	if err != nil {
 		return err
 	}
 	b.cleanup = append(b.cleanup, p.stop)
 	b.server = p
+	if err := p.waitTLS(ctx, addr, tlsConf, serverStartTimeout); err != nil {
+		return err
+	}
 	elapsed := time.Since(started)
 	stats, err := readProcStats(p.pid())
 	if err != nil {
@@ -123,11 +137,6 @@ func (b *bench) startIOGate(ctx context.Context, log io.Writer) error {
 	b.startup = &Startup{Keys: fix.keys, SeedSeconds: fix.elapsed.Seconds(), StartupSeconds: elapsed.Seconds(), RSSAfterStartBytes: stats.RSS}
 	fmt.Fprintf(log, "iogate started in %.2fs with %d keys, RSS %.0f MB\n", elapsed.Seconds(), fix.keys, float64(stats.RSS)/(1<<20))
 
-	addr, _ := rec["https_addr"].(string)
-	tlsConf, err := clientTLS(filepath.Join(dir, "tls", "cert.pem"), false, addr)
-	if err != nil {
-		return err
-	}
 	b.target = &target{name: "iogate", addr: addr, host: addr, tlsConf: tlsConf, pid: p.pid(), timeout: cfg.timeout}
 	return nil
 }

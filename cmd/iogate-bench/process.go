@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -90,8 +92,9 @@ type process struct {
 // output is read and dropped: an access log at full load would fill the disk.
 const maxTailLines = 40
 
-// startProcess runs bin with args and waits until it writes a JSON log line whose "msg"
-// is readyMsg, which it returns. The process's stdout and stderr are both read as logs.
+// startProcess runs bin with args. When readyMsg is not empty it waits until the process
+// writes a JSON log line whose "msg" is readyMsg, and returns that line's fields. The
+// process's stdout and stderr are both read as logs.
 func startProcess(ctx context.Context, name, bin string, args []string, readyMsg string, timeout time.Duration) (*process, map[string]any, error) {
 	cmd := exec.Command(bin, args...)
 	out, err := cmd.StderrPipe()
@@ -106,6 +109,9 @@ func startProcess(ctx context.Context, name, bin string, args []string, readyMsg
 	ready := make(chan map[string]any, 1)
 	go func() {
 		notify := ready
+		if readyMsg == "" {
+			notify = nil
+		}
 		sc := bufio.NewScanner(out)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
@@ -124,6 +130,9 @@ func startProcess(ctx context.Context, name, bin string, args []string, readyMsg
 		close(p.done)
 	}()
 
+	if readyMsg == "" {
+		return p, nil, nil
+	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
@@ -171,6 +180,42 @@ func (p *process) stop() {
 		p.cmd.Process.Kill()
 		<-p.done
 	}
+}
+
+// waitTLS returns once a TLS handshake with addr succeeds: the process then accepts and
+// serves connections. It fails when the process exits or timeout passes first.
+func (p *process) waitTLS(ctx context.Context, addr string, conf *tls.Config, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		if err := p.exited(); err != nil {
+			return err
+		}
+		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Second}, Config: conf}
+		attemptCtx, cancel := context.WithTimeout(ctx, time.Second)
+		c, err := d.DialContext(attemptCtx, "tcp", addr)
+		cancel()
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not accept TLS connections on %s within %s (%v); its last output:\n%s", p.name, addr, timeout, err, p.logTail())
+		}
+		sleep(ctx, 10*time.Millisecond)
+	}
+}
+
+// freeLoopbackAddr returns a 127.0.0.1 address whose port was free a moment ago.
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // exited returns an error when the process has exited, with its last output.

@@ -9,10 +9,11 @@ import (
 
 	"github.com/iogate/iogate"
 	"github.com/iogate/iogate/auth"
+	iohttp "github.com/iogate/iogate/http"
 	"github.com/iogate/iogate/sqlite"
 )
 
-// fixture is what seedDataDir created in a fresh data directory.
+// fixture describes the account and keys that seedDataDir created in a fresh data directory.
 type fixture struct {
 	accountID string
 	// load are the credentials the load clients use, spread evenly over all keys so that
@@ -28,7 +29,8 @@ type fixture struct {
 const importBatch = 10_000
 
 // seedDataDir creates in dir, which must not exist or be empty, what "iogate serve" finds
-// on its data directory: a master key, an account with vaults, and keys+victims API keys.
+// on its data directory: a TLS certificate, a master key, an account with vaults, and
+// keys+victims API keys.
 // It writes through iogate's own packages, a batch of keys per transaction, because a
 // million CLI processes or single-key transactions would take hours.
 func seedDataDir(ctx context.Context, dir string, keys, loadKeys, victims, vaults int) (*fixture, error) {
@@ -40,6 +42,12 @@ func seedDataDir(ctx context.Context, dir string, keys, loadKeys, victims, vault
 		return nil, err
 	} else if len(entries) > 0 {
 		return nil, fmt.Errorf("data directory %s is not empty: --start needs a fresh one", dir)
+	}
+	// The certificate is the one "iogate serve" would create on its first run, made here so
+	// that the harness can trust it before the server starts.
+	tlsDir := filepath.Join(dir, "tls")
+	if _, err := iohttp.EnsureSelfSignedCert(filepath.Join(tlsDir, "cert.pem"), filepath.Join(tlsDir, "key.pem"), time.Now()); err != nil {
+		return nil, err
 	}
 	master, err := iogate.LoadOrCreateMasterKeyFile(filepath.Join(dir, "master.key"), true)
 	if err != nil {
