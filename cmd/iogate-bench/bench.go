@@ -105,6 +105,11 @@ func (b *bench) startIOGate(ctx context.Context, log io.Writer) error {
 		return fmt.Errorf("seed data directory: %w", err)
 	}
 	b.load, b.victims = fix.load, fix.victims
+	if cfg.saveKeys != "" {
+		if err := writeKeysFile(cfg.saveKeys, b.load); err != nil {
+			return err
+		}
+	}
 
 	// The harness picks the port, rather than reading it from the server's log, so that any
 	// --log-level works. Start-up ends with the first TLS handshake: iogate opens its
@@ -345,6 +350,35 @@ func loopbackAddr(hostport string) (string, error) {
 	return "", fmt.Errorf("%s resolves to no loopback address; iogate-bench loads only loopback servers", host)
 }
 
+// keyFileEntry is one credential in a keys file, in the fields "iogate key create --json"
+// prints.
+type keyFileEntry struct {
+	ClientID     string `json:"clientId"`
+	ClientSecret string `json:"clientSecret"`
+}
+
+// writeKeysFile writes credentials in the form readKeysFile reads, readable only by the
+// owner because it holds client secrets.
+func writeKeysFile(path string, creds []*credential) error {
+	keys := make([]keyFileEntry, len(creds))
+	for i, c := range creds {
+		keys[i] = keyFileEntry{c.clientID, *c.secret.Load()}
+	}
+	b, err := json.Marshal(keys)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("write keys file: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("write keys file: %w", err)
+	}
+	return f.Close()
+}
+
 // readKeysFile reads credentials: a stream of JSON objects with clientId and clientSecret,
 // or of arrays of them.
 func readKeysFile(path string) ([]*credential, error) {
@@ -353,10 +387,6 @@ func readKeysFile(path string) ([]*credential, error) {
 		return nil, err
 	}
 	defer f.Close()
-	type key struct {
-		ClientID     string `json:"clientId"`
-		ClientSecret string `json:"clientSecret"`
-	}
 	var out []*credential
 	dec := json.NewDecoder(f)
 	for {
@@ -366,13 +396,13 @@ func readKeysFile(path string) ([]*credential, error) {
 		} else if err != nil {
 			return nil, fmt.Errorf("read keys file %s: %w", path, err)
 		}
-		var keys []key
+		var keys []keyFileEntry
 		if err := json.Unmarshal(raw, &keys); err != nil {
-			var k key
+			var k keyFileEntry
 			if err := json.Unmarshal(raw, &k); err != nil {
 				return nil, fmt.Errorf("read keys file %s: expected objects with clientId and clientSecret", path)
 			}
-			keys = []key{k}
+			keys = []keyFileEntry{k}
 		}
 		for _, k := range keys {
 			if k.ClientID == "" || k.ClientSecret == "" {

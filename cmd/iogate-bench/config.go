@@ -41,6 +41,7 @@ type config struct {
 	dataDir        string
 	serverLogLevel string
 	serveFlags     stringList
+	saveKeys       string
 
 	baseline      bool
 	scale         int
@@ -85,6 +86,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.IntVar(&c.vaultCount, "vault-count", 5, "vaults of the benchmark account, which GET /v1/vaults returns")
 	fs.StringVar(&c.dataDir, "data-dir", "", "fresh data directory for --start, kept afterwards (default: a temporary directory, removed)")
 	fs.StringVar(&c.serverLogLevel, "server-log-level", "info", "--log-level of the started iogate; info logs every request, as the server's default does")
+	fs.StringVar(&c.saveKeys, "save-keys", "", "write the load keys' credentials to this file (mode 0600) for later runs with --url --keys")
 	fs.Var(&c.serveFlags, "serve-flag", "extra flag for \"iogate serve\", such as --signing-alg=ES256; repeatable")
 
 	fs.BoolVar(&c.baseline, "baseline", false, "also measure a minimal HTTPS server that answers the vaults bytes without authentication, and report the ratio")
@@ -140,6 +142,9 @@ func (c *config) validate() error {
 	}
 	if c.loadKeys < 1 {
 		bad("invalid --load-keys %d: use at least 1", c.loadKeys)
+	}
+	if c.saveKeys != "" && (!c.start || c.scale > 0) {
+		bad("--save-keys needs --start without --scale")
 	}
 	if c.scale > 0 && !c.start {
 		bad("--scale needs --start: it starts iogate on fresh data directories")
