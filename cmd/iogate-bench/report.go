@@ -31,6 +31,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if *mainFile == "" {
 		return errors.New("report needs --main, the JSON report of a benchmark run")
 	}
+
 	p := &page{regenerate: *regenerate, note: *note}
 	if err := readJSONFile(*mainFile, &p.main); err != nil {
 		return err
@@ -48,6 +49,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		}
 		p.goBench = parseGoBench(b)
 	}
+
 	var buf bytes.Buffer
 	p.write(&buf)
 	if *out == "" {
