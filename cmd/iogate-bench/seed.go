@@ -13,9 +13,8 @@ import (
 	"github.com/iogate/iogate/sqlite"
 )
 
-// fixture describes the account and keys that seedDataDir created in a fresh data directory.
+// fixture describes the keys that seedDataDir created in a fresh data directory.
 type fixture struct {
-	accountID string
 	// load are the credentials the load clients use, spread evenly over all keys so that
 	// lookups do not favour one corner of a large key set.
 	load []*credential
@@ -76,7 +75,7 @@ func seedDataDir(ctx context.Context, dir string, keys, loadKeys, victims, vault
 		}
 	}
 
-	f := &fixture{accountID: account.ID, keys: keys + victims}
+	f := &fixture{keys: keys + victims}
 	stride := max(1, keys/max(1, loadKeys))
 	batch := make([]*iogate.APIKey, 0, importBatch)
 	for i := range keys + victims {
