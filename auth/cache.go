@@ -7,48 +7,86 @@ import (
 	"github.com/iogate/iogate/token"
 )
 
+// cacheShards is the number of independently locked parts of the token cache. Every
+// request reads the cache, and with one lock the cores would contend for the cache line
+// of its reader count; a shard is picked by the first byte of the token hash.
+const cacheShards = 16
+
 // tokenCache maps a token's SHA-256 to claims whose signature has been verified, so that a
 // token seen before costs a hash and a map read instead of a signature check. It holds at
-// most max entries; when full it drops entries that have expired and, if that is not
-// enough, an arbitrary tenth of the rest.
+// most max entries, split evenly between the shards; when a shard is full it drops its
+// entries that have expired and, if that is not enough, an arbitrary tenth of the rest.
 type tokenCache struct {
+	shards [cacheShards]cacheShard
+}
+
+type cacheShard struct {
 	mu      sync.RWMutex
 	entries map[[sha256.Size]byte]*token.Claims
 	max     int
+	// The padding keeps neighbouring shards' locks out of one 64-byte cache line.
+	_ [64]byte
 }
 
 func newTokenCache(max int) *tokenCache {
-	return &tokenCache{entries: make(map[[sha256.Size]byte]*token.Claims), max: max}
+	c := &tokenCache{}
+	perShard := max / cacheShards
+	if perShard < 1 {
+		perShard = 1
+	}
+	for i := range c.shards {
+		c.shards[i].entries = make(map[[sha256.Size]byte]*token.Claims)
+		c.shards[i].max = perShard
+	}
+	return c
+}
+
+func (c *tokenCache) shard(h [sha256.Size]byte) *cacheShard {
+	return &c.shards[int(h[0])%cacheShards]
 }
 
 func (c *tokenCache) get(h [sha256.Size]byte) *token.Claims {
-	c.mu.RLock()
-	claims := c.entries[h]
-	c.mu.RUnlock()
+	s := c.shard(h)
+	s.mu.RLock()
+	claims := s.entries[h]
+	s.mu.RUnlock()
 	return claims
 }
 
 func (c *tokenCache) put(h [sha256.Size]byte, claims *token.Claims, nowUnix int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.entries) >= c.max {
-		c.evict(nowUnix)
+	s := c.shard(h)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.entries) >= s.max {
+		s.evict(nowUnix)
 	}
-	c.entries[h] = claims
+	s.entries[h] = claims
 }
 
-func (c *tokenCache) evict(nowUnix int64) {
-	for h, claims := range c.entries {
+func (s *cacheShard) evict(nowUnix int64) {
+	for h, claims := range s.entries {
 		if claims.Expiry <= nowUnix {
-			delete(c.entries, h)
+			delete(s.entries, h)
 		}
 	}
-	drop := len(c.entries) - c.max*9/10
-	for h := range c.entries {
+	drop := len(s.entries) - s.max*9/10
+	for h := range s.entries {
 		if drop <= 0 {
 			break
 		}
-		delete(c.entries, h)
+		delete(s.entries, h)
 		drop--
 	}
+}
+
+// len returns the number of cached tokens.
+func (c *tokenCache) len() int {
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		n += len(s.entries)
+		s.mu.RUnlock()
+	}
+	return n
 }

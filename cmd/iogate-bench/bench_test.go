@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iogate/iogate/internal/testenv"
+)
+
+// TestMain lets the test binary stand in for iogate-bench when the harness starts its
+// baseline server, which it does by running its own executable.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "baseline-server" {
+		if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func TestPercentileNearestRank(t *testing.T) {
+	sorted := make([]time.Duration, 1000)
+	for i := range sorted {
+		sorted[i] = time.Duration(i+1) * time.Millisecond
+	}
+	tests := []struct {
+		q    float64
+		want time.Duration
+	}{
+		{0.5, 500 * time.Millisecond},
+		{0.9, 900 * time.Millisecond},
+		{0.99, 990 * time.Millisecond},
+		{0.999, 999 * time.Millisecond},
+		{1, 1000 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		if got := percentile(sorted, tt.q); got != tt.want {
+			t.Errorf("percentile(1..1000 ms, %g) = %s, want %s", tt.q, got, tt.want)
+		}
+	}
+	if got := percentile(nil, 0.5); got != 0 {
+		t.Errorf("percentile(nil, 0.5) = %s, want 0", got)
+	}
+	if got := percentile(sorted[:1], 0.999); got != time.Millisecond {
+		t.Errorf("percentile of one sample = %s, want that sample", got)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	tests := []struct {
+		in   []float64
+		want float64
+	}{
+		{nil, 0},
+		{[]float64{3}, 3},
+		{[]float64{5, 1, 3}, 3},
+		{[]float64{4, 1, 3, 2}, 2.5},
+	}
+	for _, tt := range tests {
+		if got := median(tt.in); got != tt.want {
+			t.Errorf("median(%v) = %g, want %g", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestSummarizePairsBaselineRuns(t *testing.T) {
+	ms := []*Measurement{
+		{Scenario: "vaults", Target: "iogate", Run: 1, RequestsPerSecond: 800},
+		{Scenario: "vaults", Target: "baseline", Run: 1, RequestsPerSecond: 1000},
+		{Scenario: "vaults", Target: "baseline", Run: 2, RequestsPerSecond: 2000},
+		{Scenario: "vaults", Target: "iogate", Run: 2, RequestsPerSecond: 1000},
+		{Scenario: "vaults", Target: "iogate", Run: 3, RequestsPerSecond: 900},
+		{Scenario: "vaults", Target: "baseline", Run: 3, RequestsPerSecond: 1000},
+	}
+	summaries := summarize(ms)
+	if len(summaries) != 2 {
+		t.Fatalf("summarize returned %d summaries, want 2 (iogate, baseline)", len(summaries))
+	}
+	s := summaries[0]
+	if s.Target != "iogate" || s.Runs != 3 {
+		t.Fatalf("first summary is %s with %d runs, want iogate with 3", s.Target, s.Runs)
+	}
+	if s.RequestsPerSecond != 900 {
+		t.Errorf("median requests/s = %g, want 900", s.RequestsPerSecond)
+	}
+	// Per-run ratios 0.8, 0.5 and 0.9: the median is 0.8, which the ratio of the medians
+	// (900 / 1000 = 0.9) would not give.
+	if s.VsBaseline != 0.8 {
+		t.Errorf("VsBaseline = %g, want 0.8", s.VsBaseline)
+	}
+	if summaries[1].VsBaseline != 0 {
+		t.Errorf("the baseline's own VsBaseline = %g, want 0", summaries[1].VsBaseline)
+	}
+}
+
+func TestParseGoBench(t *testing.T) {
+	out := []byte(`goos: linux
+BenchmarkAuthenticateCached-2   	 1455435	       840.9 ns/op	     96 B/op	       2 allocs/op
+BenchmarkAuthenticateCached-2   	 1455435	       900.0 ns/op	     96 B/op	       2 allocs/op
+BenchmarkAuthenticateCached-2   	 1455435	       700.0 ns/op	     96 B/op	       2 allocs/op
+BenchmarkSign/EdDSA-2         	   35491	     31201 ns/op	    1696 B/op	       4 allocs/op
+PASS
+`)
+	got := parseGoBench(out)
+	if len(got) != 2 {
+		t.Fatalf("parseGoBench found %d benchmarks, want 2", len(got))
+	}
+	if got[0].name != "BenchmarkAuthenticateCached" || got[0].runs != 3 || got[0].nsPerOp != 840.9 || got[0].allocsPerOp != 2 {
+		t.Errorf("first benchmark = %+v, want BenchmarkAuthenticateCached, 3 runs, median 840.9 ns, 2 allocs", got[0])
+	}
+	if got[1].name != "BenchmarkSign/EdDSA" || got[1].bytesPerOp != 1696 {
+		t.Errorf("second benchmark = %+v, want BenchmarkSign/EdDSA with 1696 B/op", got[1])
+	}
+}
+
+func TestReadProcStatsOfSelf(t *testing.T) {
+	s, err := readProcStats(os.Getpid())
+	if err != nil {
+		t.Skipf("no /proc on this system: %v", err)
+	}
+	if s.RSS <= 0 || s.PeakRSS < s.RSS {
+		t.Errorf("readProcStats(self) = %+v, want RSS > 0 and peak RSS >= RSS", s)
+	}
+}
+
+func TestReadKeysFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys.json")
+	content := `{"clientId": "a", "clientSecret": "s1", "name": "x"}
+[{"clientId": "b", "clientSecret": "s2"}, {"clientId": "c", "clientSecret": "s3"}]`
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	creds, err := readKeysFile(path)
+	if err != nil {
+		t.Fatalf("readKeysFile: %v", err)
+	}
+	var ids []string
+	for _, c := range creds {
+		ids = append(ids, c.clientID)
+	}
+	if strings.Join(ids, ",") != "a,b,c" {
+		t.Errorf("client IDs = %v, want a, b, c", ids)
+	}
+
+	if err := os.WriteFile(path, []byte(`{"clientId": "a"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readKeysFile(path); err == nil {
+		t.Error("readKeysFile accepted an entry without clientSecret")
+	}
+}
+
+func TestConfigRejectsNonLoopbackURL(t *testing.T) {
+	for _, u := range []string{"https://10.0.0.1:8443", "https://example.com", "http://127.0.0.1:8443", "https://127.0.0.1:8443/v1"} {
+		_, err := parseConfig([]string{"--url", u, "--client-id", "a", "--client-secret", "b"}, func(string) string { return "" }, &bytes.Buffer{})
+		if err == nil {
+			t.Errorf("parseConfig accepted --url %s", u)
+		}
+	}
+	for _, u := range []string{"https://127.0.0.1:8443", "https://[::1]:8443", "https://localhost:8443"} {
+		if _, err := parseConfig([]string{"--url", u, "--client-id", "a", "--client-secret", "b"}, func(string) string { return "" }, &bytes.Buffer{}); err != nil {
+			t.Errorf("parseConfig rejected --url %s: %v", u, err)
+		}
+	}
+}
+
+// TestBenchmarkStartedIOGate runs every scenario briefly against an iogate the harness
+// starts, with the baseline server, and renders the report page. It checks what the
+// harness counts, never how fast anything was.
+func TestBenchmarkStartedIOGate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts iogate and loads it; skipped with -short")
+	}
+	bin := testenv.Binary(t)
+	args := []string{
+		"--start", "--iogate-bin", bin, "--json", "--scenario", "token,oauth2-token,vaults,mixed", "--baseline",
+		"-c", "2", "-d", "600ms", "--warmup", "200ms", "--key-count", "40", "--load-keys", "8",
+		"--churn-interval", "100ms", "--server-log-level", "warn",
+	}
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := run(ctx, args, func(string) string { return "" }, &stdout, &stderr); err != nil {
+		t.Fatalf("iogate-bench: %v\nprogress output:\n%s", err, stderr.String())
+	}
+	var rep Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("the --json output is not a report: %v", err)
+	}
+	if len(rep.Startups) != 1 || rep.Startups[0].Keys < 40 {
+		t.Errorf("startups = %+v, want one iogate with at least 40 keys", rep.Startups)
+	}
+
+	for _, want := range []struct{ scenario, target string }{
+		{"token", "iogate"}, {"vaults", "iogate"}, {"vaults", "baseline"}, {"mixed", "iogate"},
+	} {
+		s := findSummary(rep.Summaries, want.scenario, want.target)
+		if s == nil || s.Runs != 1 {
+			t.Errorf("%s on %s: summary %+v, want one measured run", want.scenario, want.target, s)
+			continue
+		}
+		if s.Responses == 0 || s.RequestsPerSecond <= 0 {
+			t.Errorf("%s on %s: %d responses, %g requests/s; want some", want.scenario, want.target, s.Responses, s.RequestsPerSecond)
+		}
+		if len(s.Errors) > 0 {
+			t.Errorf("%s on %s: errors %v, want none", want.scenario, want.target, s.Errors)
+		}
+		if s.ServerCPUPer1000 == nil || s.ServerPeakRSSBytes == 0 {
+			t.Errorf("%s on %s: server CPU %v and peak RSS %d, want both measured", want.scenario, want.target, s.ServerCPUPer1000, s.ServerPeakRSSBytes)
+		}
+	}
+	if s := findSummary(rep.Summaries, "vaults", "iogate"); s != nil && s.VsBaseline <= 0 {
+		t.Errorf("vaults on iogate: VsBaseline = %g, want the ratio to the baseline", s.VsBaseline)
+	}
+	if s := findSummary(rep.Summaries, "oauth2-token", "iogate"); s == nil || (s.Unavailable == "" && s.Responses == 0) {
+		t.Errorf("oauth2-token: summary %+v, want either measured or marked unavailable", s)
+	}
+	mixed := findSummary(rep.Summaries, "mixed", "iogate")
+	if mixed != nil && (mixed.Deletions == 0 || mixed.NotRevoked != 0) {
+		t.Errorf("mixed: %d deletions, %d not revoked within %s; want at least one deletion, all revoked", mixed.Deletions, mixed.NotRevoked, revocationDeadline)
+	}
+
+	// The page renders from the report.
+	reportFile := filepath.Join(t.TempDir(), "main.json")
+	if err := os.WriteFile(reportFile, stdout.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var page bytes.Buffer
+	if err := run(ctx, []string{"report", "--main", reportFile}, nil, &page, &stderr); err != nil {
+		t.Fatalf("iogate-bench report: %v", err)
+	}
+	for _, want := range []string{"## Machine", "## Results", "## Against the targets", "| token | iogate |"} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("the report page lacks %q", want)
+		}
+	}
+}

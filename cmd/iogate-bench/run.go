@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Report is everything one invocation measured, as --json prints it and the report
+// subcommand reads it.
+type Report struct {
+	Machine  Machine  `json:"machine"`
+	Command  string   `json:"command"`
+	Settings Settings `json:"settings"`
+	Started  string   `json:"started"`
+	Finished string   `json:"finished"`
+	// LoadAverage is /proc/loadavg's 1-minute figure before and after the runs; other
+	// work on the machine shows here.
+	LoadAverageBefore float64 `json:"loadAverageBefore"`
+	LoadAverageAfter  float64 `json:"loadAverageAfter"`
+
+	// Startups describe each iogate the harness started: one, or one per key count in
+	// scale mode.
+	Startups     []*Startup     `json:"startups,omitempty"`
+	Measurements []*Measurement `json:"measurements"`
+	Summaries    []*Summary     `json:"summaries"`
+}
+
+// Settings are the flags that shape the figures.
+type Settings struct {
+	Clients        int      `json:"clients"`
+	Seconds        float64  `json:"seconds"`
+	WarmupSeconds  float64  `json:"warmupSeconds"`
+	Runs           int      `json:"runs"`
+	Scenarios      []string `json:"scenarios"`
+	Target         string   `json:"target"`
+	KeyCounts      []int    `json:"keyCounts"`
+	LoadKeys       int      `json:"loadKeys"`
+	Vaults         int      `json:"vaults,omitempty"`
+	ServerLogLevel string   `json:"serverLogLevel,omitempty"`
+	ServeFlags     []string `json:"serveFlags,omitempty"`
+	ChurnInterval  string   `json:"churnInterval,omitempty"`
+	TokenShare     float64  `json:"tokenShare,omitempty"`
+	Baseline       bool     `json:"baseline"`
+}
+
+// runBenchmark measures every scenario --runs times, on one server, or in scale mode on a
+// fresh server per key count. Progress goes to log.
+func runBenchmark(ctx context.Context, cfg *config, args []string, log io.Writer) (*Report, error) {
+	rep := &Report{
+		Machine: readMachine(),
+		Command: strings.TrimSpace("iogate-bench " + strings.Join(args, " ")),
+		Started: time.Now().UTC().Format(time.RFC3339),
+		Settings: Settings{
+			Clients: cfg.clients, Seconds: cfg.duration.Seconds(), WarmupSeconds: cfg.warmup.Seconds(), Runs: cfg.runs,
+			Scenarios: cfg.scenarios, LoadKeys: cfg.loadKeys, Baseline: cfg.baseline,
+		},
+		LoadAverageBefore: loadAverage(),
+	}
+	keyCounts := []int{cfg.keyCount}
+	if cfg.scale > 0 {
+		keyCounts = append(keyCounts, cfg.scale)
+	}
+	if cfg.start {
+		rep.Settings.Target = "iogate started by the harness"
+		rep.Settings.KeyCounts = keyCounts
+		rep.Settings.Vaults = cfg.vaultCount
+		rep.Settings.ServerLogLevel = cfg.serverLogLevel
+		rep.Settings.ServeFlags = cfg.serveFlags
+	} else {
+		rep.Settings.Target = cfg.url
+		keyCounts = []int{0}
+	}
+	if slices.Contains(cfg.scenarios, scenarioMixed) {
+		rep.Settings.ChurnInterval = cfg.churnInterval.String()
+		rep.Settings.TokenShare = cfg.tokenShare
+	}
+
+	for _, keys := range keyCounts {
+		b, err := openBench(ctx, cfg, keys, log)
+		if err != nil {
+			return nil, err
+		}
+		if b.startup != nil {
+			rep.Startups = append(rep.Startups, b.startup)
+		}
+		ms, err := b.runAll(ctx, log)
+		b.close()
+		if err != nil {
+			return nil, err
+		}
+		rep.Measurements = append(rep.Measurements, ms...)
+	}
+	rep.Summaries = summarize(rep.Measurements)
+	rep.Finished = time.Now().UTC().Format(time.RFC3339)
+	rep.LoadAverageAfter = loadAverage()
+	return rep, nil
+}
+
+// runAll runs every scenario cfg.runs times, interleaved so that a slow phase of the
+// machine spreads over all scenarios. In each run the vaults scenario is measured on the
+// server and on the baseline one after the other, alternating which goes first.
+func (b *bench) runAll(ctx context.Context, log io.Writer) ([]*Measurement, error) {
+	var out []*Measurement
+	unavailable := make(map[string]bool)
+	for run := 1; run <= b.cfg.runs; run++ {
+		for _, scenario := range b.cfg.scenarios {
+			if unavailable[scenario] {
+				continue
+			}
+			targets := []*target{b.target}
+			if scenario == scenarioVaults && b.baseline != nil {
+				targets = append(targets, b.baseline)
+				if run%2 == 0 {
+					slices.Reverse(targets)
+				}
+			}
+			for _, t := range targets {
+				m, err := b.measure(ctx, scenario, t, run)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, m)
+				if m.Unavailable != "" {
+					unavailable[scenario] = true
+					fmt.Fprintf(log, "%s: skipped: %s\n", scenario, m.Unavailable)
+					continue
+				}
+				fmt.Fprintf(log, "run %d/%d %s on %s (%d keys): %.0f requests/s, p99 %.2f ms, errors %d\n",
+					run, b.cfg.runs, scenario, t.name, b.keys, m.RequestsPerSecond, m.LatencyMs.P99, m.Responses-m.OK)
+			}
+		}
+	}
+	return out, nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

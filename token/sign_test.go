@@ -1,0 +1,120 @@
+package token
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/iogate/iogate"
+)
+
+// loadTestKeyring returns a keyring with one fresh key for alg, and that key's private JWK.
+func loadTestKeyring(t testing.TB, alg string) (*Keyring, jose.JSONWebKey) {
+	t.Helper()
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	master, err := iogate.NewMasterKey(raw)
+	if err != nil {
+		t.Fatalf("NewMasterKey: %v", err)
+	}
+	now := time.Now()
+	k, err := GenerateSigningKey(alg, master, now)
+	if err != nil {
+		t.Fatalf("GenerateSigningKey(%s): %v", alg, err)
+	}
+	r := NewKeyring()
+	if err := r.Load([]*iogate.SigningKey{k}, alg, master, now); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	privJSON, err := master.Open(privateKeyName(k.KID), k.PrivateKeyEncrypted)
+	if err != nil {
+		t.Fatalf("open private key: %v", err)
+	}
+	var priv jose.JSONWebKey
+	if err := priv.UnmarshalJSON(privJSON); err != nil {
+		t.Fatalf("parse private key: %v", err)
+	}
+	return r, priv
+}
+
+// TestSignMatchesGoJose checks the keyring's signer against go-jose's: the same header and
+// payload encoding, and for the deterministic algorithms the same signature.
+func TestSignMatchesGoJose(t *testing.T) {
+	tests := []struct {
+		alg           string
+		deterministic bool
+	}{
+		{EdDSA, true},
+		{RS256, true},
+		{ES256, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.alg, func(t *testing.T) {
+			r, priv := loadTestKeyring(t, tt.alg)
+			now := time.Now().Unix()
+			claims := &Claims{
+				Issuer: "https://127.0.0.1:8443", Subject: "c", Audience: "https://127.0.0.1:8443", ClientID: "c",
+				AccountID: "a", Scope: "vaults:read", IssuedAt: now, NotBefore: now, Expiry: now + 3600, ID: "j", Generation: 1,
+			}
+			got, err := r.Sign(claims)
+			if err != nil {
+				t.Fatalf("Sign: %v", err)
+			}
+
+			payload, err := json.Marshal(claims)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(tt.alg), Key: priv}, (&jose.SignerOptions{}).WithType(Type))
+			if err != nil {
+				t.Fatalf("jose.NewSigner: %v", err)
+			}
+			jws, err := ref.Sign(payload)
+			if err != nil {
+				t.Fatalf("go-jose Sign: %v", err)
+			}
+			want, err := jws.CompactSerialize()
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			if tt.deterministic && got != want {
+				t.Errorf("Sign = %q\nwant go-jose's %q", got, want)
+			}
+			gotInput := got[:strings.LastIndexByte(got, '.')]
+			wantInput := want[:strings.LastIndexByte(want, '.')]
+			if gotInput != wantInput {
+				t.Errorf("signing input = %q\nwant go-jose's %q", gotInput, wantInput)
+			}
+			verified, err := r.Verify(got)
+			if err != nil {
+				t.Fatalf("Verify of a token Sign returned: %v", err)
+			}
+			if *verified != *claims {
+				t.Errorf("Verify returned %+v, want %+v", verified, claims)
+			}
+		})
+	}
+}
+
+func TestSignedTokenTamperedFailsVerify(t *testing.T) {
+	r, _ := loadTestKeyring(t, EdDSA)
+	now := time.Now().Unix()
+	tok, err := r.Sign(&Claims{Issuer: "i", Subject: "s", ClientID: "s", Scope: "vaults:read", Expiry: now + 60, ID: "j"})
+	if err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	parts := strings.Split(tok, ".")
+	other, err := r.Sign(&Claims{Issuer: "i", Subject: "s", ClientID: "s", Scope: "vaults:read vaults:write", Expiry: now + 60, ID: "j"})
+	if err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	// The payload of one token under the signature of another must not verify.
+	forged := parts[0] + "." + strings.Split(other, ".")[1] + "." + parts[2]
+	if _, err := r.Verify(forged); err == nil {
+		t.Fatal("Verify accepted a payload under another token's signature")
+	}
+}
