@@ -17,8 +17,19 @@ func (db *DB) AppendAuditRecords(ctx context.Context, records []*iogate.AuditRec
 	if len(records) == 0 {
 		return nil
 	}
+	head, err := db.prepared(ctx, auditHeadQuery)
+	if err != nil {
+		return err
+	}
+	insert, err := db.prepared(ctx, auditInsertQuery)
+	if err != nil {
+		return err
+	}
 	return db.write(ctx, func(tx *sql.Tx) error {
 		a := newAuditAppender(tx)
+		// database/sql reuses the statements already prepared on the transaction's
+		// connection, which is the writer pool's only one.
+		a.head, a.insert = tx.StmtContext(ctx, head), tx.StmtContext(ctx, insert)
 		for _, r := range records {
 			if err := a.append(ctx, r); err != nil {
 				return err
@@ -33,7 +44,15 @@ func (db *DB) AppendAuditRecords(ctx context.Context, records []*iogate.AuditRec
 type auditAppender struct {
 	tx    *sql.Tx
 	heads map[string]auditHead
+	// head and insert, when set, are auditHeadQuery and auditInsertQuery prepared for tx.
+	head, insert *sql.Stmt
 }
+
+const (
+	auditHeadQuery   = `SELECT seq, hash FROM audit_records WHERE account_id = ? ORDER BY seq DESC LIMIT 1`
+	auditInsertQuery = `INSERT INTO audit_records (account_id, seq, id, at, event, actor_type, actor_id, actor_ip,
+		client_id, token_id, reason, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
 
 type auditHead struct {
 	seq  int64
@@ -48,8 +67,13 @@ func (a *auditAppender) append(ctx context.Context, r *iogate.AuditRecord) error
 	head, ok := a.heads[r.AccountID]
 	if !ok {
 		var hash []byte
-		err := a.tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_records WHERE account_id = ? ORDER BY seq DESC LIMIT 1`, r.AccountID).
-			Scan(&head.seq, &hash)
+		var row *sql.Row
+		if a.head != nil {
+			row = a.head.QueryRowContext(ctx, r.AccountID)
+		} else {
+			row = a.tx.QueryRowContext(ctx, auditHeadQuery, r.AccountID)
+		}
+		err := row.Scan(&head.seq, &hash)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
@@ -63,10 +87,14 @@ func (a *auditAppender) append(ctx context.Context, r *iogate.AuditRecord) error
 	if err := r.Seal(head.seq, head.hash); err != nil {
 		return err
 	}
-	_, err := a.tx.ExecContext(ctx, `INSERT INTO audit_records (account_id, seq, id, at, event, actor_type, actor_id, actor_ip,
-		client_id, token_id, reason, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.AccountID, r.Seq, r.ID, toMicros(r.Time), r.Event, r.Actor.Type, r.Actor.ID, r.Actor.IP,
-		r.ClientID, r.TokenID, r.Reason, string(r.Details), r.PrevHash[:], r.Hash[:])
+	args := []any{r.AccountID, r.Seq, r.ID, toMicros(r.Time), r.Event, r.Actor.Type, r.Actor.ID, r.Actor.IP,
+		r.ClientID, r.TokenID, r.Reason, string(r.Details), r.PrevHash[:], r.Hash[:]}
+	var err error
+	if a.insert != nil {
+		_, err = a.insert.ExecContext(ctx, args...)
+	} else {
+		_, err = a.tx.ExecContext(ctx, auditInsertQuery, args...)
+	}
 	if err != nil {
 		return err
 	}
