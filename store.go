@@ -64,6 +64,10 @@ type Store interface {
 	AllAPIKeys(ctx context.Context, fn func(*APIKey) error) error
 	// DeleteAPIKey deletes the key and records a key change, or returns CodeNotFound.
 	DeleteAPIKey(ctx context.Context, clientID string) error
+	// MarkAPIKeyExposed records that a valid credential of the key arrived in clear text,
+	// and records a key change, or returns CodeNotFound. Marking a key that is already
+	// exposed keeps the time of the first exposure.
+	MarkAPIKeyExposed(ctx context.Context, clientID string) error
 	// RecordKeyUse stores when and from where keys last authenticated, for keys that
 	// still exist. It is called in batches, off the request path.
 	RecordKeyUse(ctx context.Context, uses []KeyUse) error

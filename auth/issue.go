@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/metrics"
 	"github.com/iogate/iogate/token"
 )
 
@@ -44,15 +45,18 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*IssuedToke
 	now := s.now()
 	k, generation, ok := s.authenticateClient(req.ClientID, req.ClientSecret)
 	if !ok || k.expired(now) {
+		s.metrics.TokenDenied(metrics.ReasonInvalidClient)
 		return nil, iogate.ErrInvalidClient
 	}
 	if !iogate.IPAllowed(k.allowed, req.RemoteAddr) {
+		s.metrics.TokenDenied(metrics.ReasonIPNotAllowed)
 		return nil, ErrIPNotAllowed
 	}
 
 	scopes := k.scopes
 	if len(req.Scopes) > 0 {
 		if !iogate.ScopeSubset(req.Scopes, k.scopes) {
+			s.metrics.TokenDenied(metrics.ReasonInvalidScope)
 			return nil, iogate.Errorf(iogate.CodeInvalidScope, "the requested scope exceeds the scopes of this API key")
 		}
 		scopes = req.Scopes
@@ -77,8 +81,10 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*IssuedToke
 	}
 	signed, err := s.keyring.Sign(claims)
 	if err != nil {
+		s.metrics.TokenDenied(metrics.ReasonInternal)
 		return nil, iogate.WrapError(iogate.CodeInternal, err, "token signing failed")
 	}
+	s.metrics.TokenIssued()
 	s.uses.record(iogate.KeyUse{ClientID: k.clientID, Generation: generation, At: now, IP: req.RemoteAddr.String()})
 	return &IssuedToken{
 		AccessToken: signed,

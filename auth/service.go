@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/metrics"
 	"github.com/iogate/iogate/token"
 )
 
@@ -32,6 +33,11 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the engine's background errors; nil discards them.
 	Logger *slog.Logger
+	// MaxFeedLag is how far behind the store the key view may fall before CheckHealth
+	// reports the engine not ready. Zero means DefaultMaxFeedLag.
+	MaxFeedLag time.Duration
+	// Metrics receives issuance, denial and verification counts; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // Service is the token engine. Create it with New; call Start before issuing or verifying
@@ -52,6 +58,9 @@ type Service struct {
 	started  bool
 	syncMu   sync.Mutex
 	notifyCh chan struct{}
+	metrics  *metrics.Metrics
+
+	lag lagTracker
 }
 
 // pepperName is the slot of the client-secret hash pepper in the sealed-secrets table.
@@ -66,6 +75,9 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 	if cfg.SigningAlgorithm == "" {
 		cfg.SigningAlgorithm = token.EdDSA
 	}
+	if cfg.MaxFeedLag <= 0 {
+		cfg.MaxFeedLag = DefaultMaxFeedLag
+	}
 	if cfg.ResyncInterval <= 0 {
 		cfg.ResyncInterval = 5 * time.Minute
 	}
@@ -79,6 +91,7 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 		view:     newKeyView(),
 		cache:    newTokenCache(100_000),
 		notifyCh: make(chan struct{}, 1),
+		metrics:  cfg.Metrics,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -192,11 +205,15 @@ func (s *Service) Run(ctx context.Context, feed ChangeFeed) {
 	}()
 	resync := time.NewTicker(s.cfg.ResyncInterval)
 	defer resync.Stop()
+	health := time.NewTicker(time.Second)
+	defer health.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
 			return
+		case <-health.C:
+			s.CheckHealth(ctx)
 		case <-s.notifyCh:
 			if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("apply key changes failed", "error", err)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/metrics"
 	"github.com/iogate/iogate/token"
 )
 
@@ -27,8 +29,27 @@ func (p *Principal) HasScope(scope string) bool { return slices.Contains(p.Scope
 // that is not valid and ErrIPNotAllowed for a valid token from an address the key does not
 // allow.
 func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Addr) (*Principal, error) {
+	start := time.Now()
+	claims, k, err := s.verifyToken(raw)
+	if err != nil {
+		s.metrics.TokenVerified(time.Since(start), metrics.ReasonInvalidToken)
+		return nil, err
+	}
+	if !iogate.IPAllowed(k.allowed, remote) {
+		s.metrics.TokenVerified(time.Since(start), metrics.ReasonIPNotAllowed)
+		return nil, ErrIPNotAllowed
+	}
+	p := &Principal{ClientID: claims.ClientID, AccountID: claims.AccountID, Scopes: claims.Scopes(), TokenID: claims.ID}
+	s.metrics.TokenVerified(time.Since(start), metrics.ResultOK)
+	return p, nil
+}
+
+// verifyToken checks a bearer token's signature (once per token, then from the cache) and
+// its claims against the live view of its key: existence, expiry, secret generation and
+// scopes. It does not check the caller's address.
+func (s *Service) verifyToken(raw string) (*token.Claims, *keyState, error) {
 	if len(raw) == 0 || len(raw) > token.MaxLength {
-		return nil, iogate.ErrInvalidToken
+		return nil, nil, iogate.ErrInvalidToken
 	}
 	now := s.now()
 	nowUnix := now.Unix()
@@ -38,28 +59,24 @@ func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Add
 	if claims == nil {
 		c, err := s.keyring.Verify(raw)
 		if err != nil || c.Issuer != s.cfg.Issuer || c.Audience != s.cfg.Issuer {
-			return nil, iogate.ErrInvalidToken
+			return nil, nil, iogate.ErrInvalidToken
 		}
 		if c.Expiry <= nowUnix {
-			return nil, iogate.ErrInvalidToken
+			return nil, nil, iogate.ErrInvalidToken
 		}
 		s.cache.put(h, c, nowUnix)
 		claims = c
 	}
 	if claims.Expiry <= nowUnix || claims.NotBefore > nowUnix+60 {
-		return nil, iogate.ErrInvalidToken
+		return nil, nil, iogate.ErrInvalidToken
 	}
 
 	k := s.view.get(claims.ClientID)
 	if k == nil || k.accountID != claims.AccountID || k.expired(now) || !k.generationValid(claims.Generation, now) {
-		return nil, iogate.ErrInvalidToken
+		return nil, nil, iogate.ErrInvalidToken
 	}
-	scopes := claims.Scopes()
-	if !iogate.ScopeSubset(scopes, k.scopes) {
-		return nil, iogate.ErrInvalidToken
+	if !iogate.ScopeSubset(claims.Scopes(), k.scopes) {
+		return nil, nil, iogate.ErrInvalidToken
 	}
-	if !iogate.IPAllowed(k.allowed, remote) {
-		return nil, ErrIPNotAllowed
-	}
-	return &Principal{ClientID: claims.ClientID, AccountID: claims.AccountID, Scopes: scopes, TokenID: claims.ID}, nil
+	return claims, k, nil
 }

@@ -13,7 +13,36 @@ var errHTTPSRequired = iogate.Errorf(iogate.CodeHTTPSRequired, "HTTPS is require
 // every request, never a redirect, because a redirect would teach clients that sending
 // credentials over plain HTTP works.
 func (s *Server) PlainHandler() http.Handler {
-	return s.middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, errHTTPSRequired)
-	}), false)
+	return s.middleware(http.HandlerFunc(s.refusePlainHTTP), false)
+}
+
+// refusePlainHTTP answers a request that reached iogate over plain HTTP, directly or
+// through a trusted proxy that reported it, with 403. First it checks each credential the
+// request carries with the same engine that serves HTTPS: one that verifies has crossed a
+// network in clear text, so its key is marked exposed, or deleted with
+// --revoke-exposed-credentials. One that does not verify changes nothing, or anyone who
+// knew a client ID could have its key revoked; it counts as a failed authentication of
+// the sending address. The response is the same in every case.
+func (s *Server) refusePlainHTTP(w http.ResponseWriter, r *http.Request) {
+	creds := presentedCredentials(r)
+	addr := clientAddr(r)
+	if len(creds) > 0 && (s.limiter == nil || s.limiter.checkAddress(addr, true) == nil) {
+		for _, c := range creds {
+			clientID, ok := s.auth.VerifyExposed(c)
+			if !ok {
+				if s.limiter != nil {
+					s.limiter.recordFailure(r.Context(), addr)
+				}
+				continue
+			}
+			err := s.auth.MarkExposed(r.Context(), clientID, s.opts.RevokeExposedCredentials)
+			if err != nil && iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
+				s.log.ErrorContext(r.Context(), "recording an exposed credential failed", "client_id", clientID, "error", err)
+				continue
+			}
+			s.log.WarnContext(r.Context(), "valid credential received over plain HTTP",
+				"client_id", clientID, "revoked", s.opts.RevokeExposedCredentials, "remote_addr", addr.String())
+		}
+	}
+	s.writeError(w, r, errHTTPSRequired)
 }

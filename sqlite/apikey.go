@@ -34,19 +34,19 @@ func (db *DB) recordChange(ctx context.Context, tx *sql.Tx, clientID string) err
 
 const apiKeyColumns = `client_id, account_id, name, description, scopes, allowed_ips, created_at, updated_at, expires_at,
 	secret_hash, secret_generation, secret_created_at, prev_secret_hash, prev_generation, prev_rotated_at, prev_expires_at,
-	prev_last_used_at, last_used_at, last_used_ip, exposed`
+	prev_last_used_at, last_used_at, last_used_ip, exposed, exposed_at`
 
 func scanAPIKey(row interface{ Scan(...any) error }) (*iogate.APIKey, error) {
 	var k iogate.APIKey
 	var scopes, allowed string
 	var created, updated, secretCreated int64
-	var expires, prevRotated, prevExpires, prevUsed, lastUsed sql.NullInt64
+	var expires, prevRotated, prevExpires, prevUsed, lastUsed, exposedAt sql.NullInt64
 	var hash, prevHash []byte
 	var prevGen sql.NullInt64
 	var lastIP sql.NullString
 	if err := row.Scan(&k.ClientID, &k.AccountID, &k.Name, &k.Description, &scopes, &allowed, &created, &updated, &expires,
 		&hash, &k.SecretGeneration, &secretCreated, &prevHash, &prevGen, &prevRotated, &prevExpires,
-		&prevUsed, &lastUsed, &lastIP, &k.Exposed); err != nil {
+		&prevUsed, &lastUsed, &lastIP, &k.Exposed, &exposedAt); err != nil {
 		return nil, err
 	}
 	if len(hash) != len(k.SecretHash) {
@@ -62,6 +62,7 @@ func scanAPIKey(row interface{ Scan(...any) error }) (*iogate.APIKey, error) {
 	k.CreatedAt, k.UpdatedAt, k.SecretCreatedAt = fromMicros(created), fromMicros(updated), fromMicros(secretCreated)
 	k.ExpiresAt = fromNullMicros(expires)
 	k.LastUsedAt, k.LastUsedIP = fromNullMicros(lastUsed), lastIP.String
+	k.ExposedAt = fromNullMicros(exposedAt)
 	if prevGen.Valid && len(prevHash) == len(k.SecretHash) {
 		p := &iogate.PreviousSecret{
 			Generation: int(prevGen.Int64),

@@ -14,9 +14,12 @@ import (
 
 // env is an opened data directory: its store, master key and token engine.
 type env struct {
-	store  *sqlite.DB
-	master *iogate.MasterKey
-	auth   *auth.Service
+	store *sqlite.DB
+	// authStore is the store as the engine and the HTTP handlers use it: store itself, or
+	// store wrapped by globals.wrapStore.
+	authStore iogate.Store
+	master    *iogate.MasterKey
+	auth      *auth.Service
 }
 
 func (e *env) Close() error { return e.store.Close() }
@@ -71,7 +74,11 @@ func (g *globals) open(ctx context.Context, create bool, cfg auth.Config) (*env,
 	if err != nil {
 		return nil, err
 	}
-	a, err := auth.New(ctx, db, master, cfg)
+	var store iogate.Store = db
+	if g.wrapStore != nil {
+		store = g.wrapStore(db)
+	}
+	a, err := auth.New(ctx, store, master, cfg)
 	if err != nil {
 		db.Close()
 		if errors.Is(err, iogate.ErrWrongMasterKey) {
@@ -79,5 +86,5 @@ func (g *globals) open(ctx context.Context, create bool, cfg auth.Config) (*env,
 		}
 		return nil, err
 	}
-	return &env{store: db, master: master, auth: a}, nil
+	return &env{store: db, authStore: store, master: master, auth: a}, nil
 }

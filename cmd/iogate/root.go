@@ -21,6 +21,9 @@ type globals struct {
 	getenv        func(string) string
 	stdout        io.Writer
 	stderr        io.Writer
+	// wrapStore, when set, wraps the store that g.open hands to the engine; the server
+	// uses it to count store errors.
+	wrapStore func(iogate.Store) iogate.Store
 }
 
 func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
@@ -32,7 +35,11 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return applyEnv(cmd, getenv)
+			fromEnv, err := applyEnv(cmd, getenv)
+			if err != nil {
+				return err
+			}
+			return applyConfigFile(cmd, fromEnv)
 		},
 	}
 	root.SetOut(stdout)
@@ -43,12 +50,15 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 	pf.StringVar(&g.masterKeyFile, "master-key-file", "", "file holding the base64 master key (default DATA_DIR/master.key; IOGATE_MASTER_KEY takes precedence)")
 
 	root.AddCommand(newServeCommand(g), newAccountCommand(g), newKeyCommand(g), newVaultCommand(g))
+	root.AddCommand(newBackupCommand(g))
 	return root
 }
 
-// applyEnv sets every flag the command line did not set from its IOGATE_* variable.
-func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
+// applyEnv sets every flag the command line did not set from its IOGATE_* variable, and
+// returns the names of the flags it set.
+func applyEnv(cmd *cobra.Command, getenv func(string) string) (map[string]bool, error) {
 	var firstErr error
+	set := make(map[string]bool)
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		if f.Changed || firstErr != nil {
 			return
@@ -58,6 +68,7 @@ func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
 		if v == "" {
 			return
 		}
+		set[f.Name] = true
 		if sv, ok := f.Value.(pflag.SliceValue); ok {
 			if err := sv.Replace(strings.Split(v, ",")); err != nil {
 				firstErr = fmt.Errorf("invalid %s: %w", name, err)
@@ -68,7 +79,7 @@ func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
 			firstErr = fmt.Errorf("invalid %s: %w", name, err)
 		}
 	})
-	return firstErr
+	return set, firstErr
 }
 
 // durationFlag is a flag in Go's duration syntax that also accepts days ("30d").

@@ -1,0 +1,91 @@
+package http
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/iogate/iogate/auth"
+)
+
+// parseBasicCredentials parses an HTTP Basic Authorization value as RFC 6749 section
+// 2.3.1 defines it for OAuth clients: base64 of the form-url-encoded client ID, a colon and
+// the form-url-encoded secret. The scheme name is case-insensitive. A part that is not
+// valid form-url-encoding is taken as it is, because many clients send secrets unencoded.
+func parseBasicCredentials(header string) (clientID, secret string, ok bool) {
+	scheme, rest, found := strings.Cut(header, " ")
+	if !found || !strings.EqualFold(scheme, "Basic") {
+		return "", "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+	if err != nil {
+		return "", "", false
+	}
+	id, sec, found := strings.Cut(string(raw), ":")
+	if !found {
+		return "", "", false
+	}
+	return formUnescape(id), formUnescape(sec), true
+}
+
+func formUnescape(s string) string {
+	if u, err := url.QueryUnescape(s); err == nil {
+		return u
+	}
+	return s
+}
+
+// maxExposedCredentials bounds how many credentials one plain HTTP request can make the
+// server verify.
+const maxExposedCredentials = 3
+
+// presentedCredentials returns the credentials a request carries: a bearer token or Basic
+// credentials in the Authorization header, an access token or client credentials in the
+// query string, and client credentials in a JSON or form body of at most the token
+// endpoints' size limit. It reads only what an API client would send, and nothing it
+// returns is logged.
+func presentedCredentials(r *http.Request) []auth.ExposedCredential {
+	var out []auth.ExposedCredential
+	add := func(c auth.ExposedCredential) {
+		if len(out) < maxExposedCredentials && (c.BearerToken != "" || c.ClientSecret != "") {
+			out = append(out, c)
+		}
+	}
+
+	authz := r.Header.Get("Authorization")
+	if id, secret, ok := parseBasicCredentials(authz); ok {
+		add(auth.ExposedCredential{ClientID: id, ClientSecret: secret})
+	} else if scheme, tok, ok := strings.Cut(authz, " "); ok && strings.EqualFold(scheme, "Bearer") {
+		add(auth.ExposedCredential{BearerToken: strings.TrimSpace(tok)})
+	}
+
+	if q, err := url.ParseQuery(r.URL.RawQuery); err == nil {
+		add(auth.ExposedCredential{BearerToken: q.Get("access_token")})
+		add(auth.ExposedCredential{ClientID: q.Get("client_id"), ClientSecret: q.Get("client_secret")})
+	}
+
+	body := peekBody(r, maxTokenBodyBytes)
+	if len(body) == 0 {
+		return out
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mt {
+	case "application/json":
+		var v struct {
+			ClientID     string `json:"clientId"`
+			ClientSecret string `json:"clientSecret"`
+		}
+		if json.Unmarshal(body, &v) == nil {
+			add(auth.ExposedCredential{ClientID: v.ClientID, ClientSecret: v.ClientSecret})
+		}
+	case "application/x-www-form-urlencoded":
+		if q, err := url.ParseQuery(string(body)); err == nil {
+			add(auth.ExposedCredential{ClientID: q.Get("client_id"), ClientSecret: q.Get("client_secret")})
+			add(auth.ExposedCredential{BearerToken: q.Get("token")})
+		}
+	}
+	return out
+}
