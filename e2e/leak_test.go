@@ -1,0 +1,246 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iogate/iogate/internal/testenv"
+)
+
+// secretSet is every secret a test used, with a label that a failure message may show in
+// place of the secret itself.
+type secretSet struct {
+	labels map[string]string // secret -> label
+}
+
+func (s *secretSet) add(label, secret string) {
+	if secret == "" {
+		return
+	}
+	if s.labels == nil {
+		s.labels = map[string]string{}
+	}
+	s.labels[secret] = label
+}
+
+// encodings returns the forms in which a secret could leak: raw, base64 in its standard
+// and URL alphabets with and without padding, URL query and path encoding, and JSON string
+// escaping.
+func encodings(secret string) map[string]string {
+	jsonText, _ := json.Marshal(secret)
+	return map[string]string{
+		"raw":                  secret,
+		"base64":               base64.StdEncoding.EncodeToString([]byte(secret)),
+		"unpadded base64":      base64.RawStdEncoding.EncodeToString([]byte(secret)),
+		"base64url":            base64.URLEncoding.EncodeToString([]byte(secret)),
+		"unpadded base64url":   base64.RawURLEncoding.EncodeToString([]byte(secret)),
+		"URL query encoding":   url.QueryEscape(secret),
+		"URL path encoding":    url.PathEscape(secret),
+		"JSON string escaping": strings.Trim(string(jsonText), `"`),
+	}
+}
+
+// artifact is something a user or operator can see: a log, a response, CLI output.
+type artifact struct {
+	name string
+	text string
+	// issues names the secret that this artifact is allowed to contain, because it is the
+	// one response that hands that secret out.
+	issues string
+}
+
+type leakRecorder struct {
+	artifacts []artifact
+	secrets   secretSet
+}
+
+func (l *leakRecorder) record(name, text string) {
+	l.artifacts = append(l.artifacts, artifact{name: name, text: text})
+}
+
+func (l *leakRecorder) recordIssuing(name, text, secret string) {
+	l.artifacts = append(l.artifacts, artifact{name: name, text: text, issues: secret})
+}
+
+// response records an HTTP exchange's headers and body.
+func (l *leakRecorder) response(name string, r response) {
+	var headers []string
+	for k, vs := range r.header {
+		headers = append(headers, k+": "+strings.Join(vs, ", "))
+	}
+	sort.Strings(headers)
+	l.record(name, strings.Join(headers, "\n")+"\n\n"+string(r.body))
+}
+
+func (l *leakRecorder) cli(t *testing.T, dir string, env []string, args ...string) testenv.CLIResult {
+	t.Helper()
+	res := testenv.RunCLI(t, dir, env, args...)
+	name := "iogate " + strings.Join(args, " ")
+	l.record(name+" (stdout)", res.Stdout)
+	l.record(name+" (stderr)", res.Stderr)
+	return res
+}
+
+// check fails the test for every secret found, in any encoding, in an artifact that does
+// not issue it. Messages name the secret's label and the encoding, never the secret.
+func (l *leakRecorder) check(t *testing.T) {
+	t.Helper()
+	checked := 0
+	for secret, label := range l.secrets.labels {
+		for encoding, form := range encodings(secret) {
+			for _, a := range l.artifacts {
+				if a.issues == secret {
+					continue
+				}
+				checked++
+				if strings.Contains(a.text, form) {
+					t.Errorf("%s (%s) appears in %s", label, encoding, a.name)
+				}
+			}
+		}
+	}
+	t.Logf("checked %d secrets in %d artifacts (%d searches)", len(l.secrets.labels), len(l.artifacts), checked)
+}
+
+// TestNoSecretLeaks drives every endpoint and CLI command with debug logging, then
+// searches every log, response and CLI output for every secret it used.
+func TestNoSecretLeaks(t *testing.T) {
+	l := &leakRecorder{}
+	dir := filepath.Join(t.TempDir(), "data")
+	srv := testenv.Start(t, dir, testenv.Options{Args: []string{"--log-level", "debug"}})
+	masterKey, err := os.ReadFile(filepath.Join(dir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.secrets.add("master key file contents", strings.TrimSpace(string(masterKey)))
+	tlsKey, err := os.ReadFile(filepath.Join(dir, "tls", "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.secrets.add("TLS private key", strings.TrimSpace(strings.Split(string(tlsKey), "\n")[1]))
+
+	// CLI: accounts, keys, vaults.
+	res := l.cli(t, dir, nil, "account", "create", "--name", "Acme", "--email", "ops@acme.test", "--json")
+	var account struct{ ID string }
+	json.Unmarshal([]byte(res.Stdout), &account)
+	newKey := func(name string, extra ...string) createdKey {
+		t.Helper()
+		args := append([]string{"key", "create", "--account", account.ID, "--name", name, "--json"}, extra...)
+		res := testenv.RunCLI(t, dir, nil, args...)
+		var k createdKey
+		if err := json.Unmarshal([]byte(res.Stdout), &k); err != nil || k.ClientSecret == "" {
+			t.Fatalf("key create %s: exit %d, no key printed", name, res.ExitCode)
+		}
+		l.secrets.add("client secret of key "+name, k.ClientSecret)
+		l.recordIssuing("key create "+name+" (stdout)", res.Stdout, k.ClientSecret)
+		l.record("key create "+name+" (stderr)", res.Stderr)
+		return k
+	}
+	main := newKey("main", "--scope", "vaults:read", "--scope", "vaults:write")
+	other := newKey("other", "--allow-ip", "192.0.2.1")
+	doomed := newKey("doomed")
+	textKey := testenv.RunCLI(t, dir, nil, "key", "create", "--account", account.ID, "--name", "text")
+	_, after, found := strings.Cut(textKey.Stdout, "Client secret:")
+	textSecret, _, _ := strings.Cut(strings.TrimSpace(after), "\n")
+	if !found || !strings.HasPrefix(textSecret, "iogs_") {
+		t.Fatal("key create without --json printed no client secret")
+	}
+	l.secrets.add("client secret of key text", textSecret)
+	l.recordIssuing("key create text (stdout)", textKey.Stdout, textSecret)
+	l.record("key create text (stderr)", textKey.Stderr)
+	l.cli(t, dir, nil, "vault", "create", "--account", account.ID, "--name", "Treasury", "--threshold", "2", "--json")
+	l.cli(t, dir, nil, "vault", "list", "--account", account.ID)
+	l.cli(t, dir, nil, "key", "list", "--account", account.ID)
+	l.cli(t, dir, nil, "key", "list", "--account", account.ID, "--json")
+	l.cli(t, dir, nil, "key", "show", main.ClientID)
+	l.cli(t, dir, nil, "key", "show", main.ClientID, "--json")
+	l.cli(t, dir, nil, "key", "show", "not-a-key")
+	l.cli(t, dir, nil, "key", "create", "--account", account.ID, "--name", "x", "--scope", "bogus")
+	l.cli(t, dir, nil, "backup", "--to", filepath.Join(t.TempDir(), "backup.db"))
+	l.cli(t, dir, []string{"IOGATE_MASTER_KEY=" + base64.StdEncoding.EncodeToString(make([]byte, 32))}, "key", "list", "--account", account.ID)
+	waitForKey(t, srv, main.ClientID, main.ClientSecret)
+	waitForKey(t, srv, doomed.ClientID, doomed.ClientSecret)
+
+	// HTTPS endpoints.
+	jsonType := map[string]string{"Content-Type": "application/json"}
+	issue := func(name string, k createdKey) string {
+		t.Helper()
+		r := do(t, srv.Client, "POST", srv.URL+"/v1/auth/accessToken", jsonType, credentialsJSON(k.ClientID, k.ClientSecret))
+		var tok struct{ AccessToken string }
+		json.Unmarshal(r.body, &tok)
+		if tok.AccessToken == "" {
+			t.Fatalf("token for %s: status %d", name, r.status)
+		}
+		l.secrets.add("access token of key "+name, tok.AccessToken)
+		l.recordIssuing("token response for "+name, string(r.body), tok.AccessToken)
+		return tok.AccessToken
+	}
+	mainToken := issue("main", main)
+	doomedToken := issue("doomed", doomed)
+	wrongSecret := main.ClientSecret[:len(main.ClientSecret)-3] + "abc"
+	l.secrets.add("mistyped client secret", wrongSecret)
+	basicValue := "Basic " + base64.StdEncoding.EncodeToString([]byte(main.ClientID+":"+main.ClientSecret))
+	l.secrets.add("Basic Authorization value", basicValue)
+	l.secrets.add("Bearer Authorization value", "Bearer "+mainToken)
+
+	bearer := map[string]string{"Authorization": "Bearer " + mainToken}
+	requests := []struct {
+		name, method, path string
+		header             map[string]string
+		body               string
+	}{
+		{"token with a wrong secret", "POST", "/v1/auth/accessToken", jsonType, credentialsJSON(main.ClientID, wrongSecret)},
+		{"token for a key from a disallowed address", "POST", "/v1/auth/accessToken", jsonType, credentialsJSON(other.ClientID, other.ClientSecret)},
+		{"token with an unknown field", "POST", "/v1/auth/accessToken", jsonType, `{"clientId":"` + main.ClientID + `","clientSecret":"` + main.ClientSecret + `","x":"y"}`},
+		{"token with a duplicate field", "POST", "/v1/auth/accessToken", jsonType, `{"clientId":"a","clientSecret":"` + main.ClientSecret + `","clientSecret":"b"}`},
+		{"token with a non-string secret", "POST", "/v1/auth/accessToken", jsonType, `{"clientId":"a","clientSecret":["` + main.ClientSecret + `"]}`},
+		{"token as a form", "POST", "/v1/auth/accessToken", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, "clientId=a&clientSecret=" + main.ClientSecret},
+		{"token with Basic", "POST", "/v1/auth/accessToken", map[string]string{"Authorization": basicValue}, ""},
+		{"oauth2 token", "POST", "/oauth2/token", map[string]string{"Authorization": basicValue, "Content-Type": "application/x-www-form-urlencoded"}, "grant_type=client_credentials"},
+		{"vault list", "GET", "/v1/vaults", bearer, ""},
+		{"vault list with a query token", "GET", "/v1/vaults?access_token=" + mainToken, nil, ""},
+		{"vault list with both", "GET", "/v1/vaults?access_token=" + mainToken, bearer, ""},
+		{"vault not found", "GET", "/v1/vaults/01a2c3d4-0000-7000-8000-000000000000", bearer, ""},
+		{"tampered token", "GET", "/v1/vaults", map[string]string{"Authorization": "Bearer " + mainToken + "x"}, ""},
+		{"unknown route with a token", "GET", "/nope", bearer, ""},
+		{"method not allowed", "DELETE", "/v1/vaults", bearer, ""},
+		{"healthz", "GET", "/healthz", bearer, ""},
+		{"readyz", "GET", "/readyz", bearer, ""},
+	}
+	for _, rq := range requests {
+		l.response("HTTPS "+rq.name, do(t, srv.Client, rq.method, srv.URL+rq.path, rq.header, rq.body))
+	}
+
+	// The plain HTTP listener, with credentials in every place, and the admin listener.
+	plain := &http.Client{Timeout: 10 * time.Second}
+	for _, rq := range requests {
+		l.response("plain HTTP "+rq.name, do(t, plain, rq.method, "http://"+srv.HTTPAddr+rq.path, rq.header, rq.body))
+	}
+	l.response("plain HTTP doomed token", do(t, plain, "GET", "http://"+srv.HTTPAddr+"/v1/vaults", map[string]string{"Authorization": "Bearer " + doomedToken}, ""))
+	for _, path := range []string{"/metrics", "/healthz", "/readyz", "/nope"} {
+		l.response("admin "+path, do(t, plain, "GET", "http://"+srv.AdminAddr+path, bearer, ""))
+	}
+
+	// Deleting a key, and using its token afterwards.
+	l.cli(t, dir, nil, "key", "delete", doomed.ClientID)
+	l.response("deleted key's token", do(t, srv.Client, "GET", srv.URL+"/v1/vaults", map[string]string{"Authorization": "Bearer " + doomedToken}, ""))
+	l.response("deleted key's secret", do(t, srv.Client, "POST", srv.URL+"/v1/auth/accessToken", jsonType, credentialsJSON(doomed.ClientID, doomed.ClientSecret)))
+
+	if err := srv.Stop(); err != nil {
+		t.Errorf("stop server: %v", err)
+	}
+	logs := srv.Logs()
+	if !strings.Contains(logs, `"level":"DEBUG"`) {
+		t.Error("the server log has no debug records: the test would miss what debug logging leaks")
+	}
+	l.record("server log", logs)
+	l.check(t)
+}
