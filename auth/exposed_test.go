@@ -23,7 +23,7 @@ func TestVerifyExposed(t *testing.T) {
 		{"right secret", ExposedCredential{ClientID: k.ClientID, ClientSecret: secret}, k.ClientID},
 		{"token", ExposedCredential{BearerToken: tok}, k.ClientID},
 		{"another key's secret", ExposedCredential{ClientID: k.ClientID, ClientSecret: otherSecret}, ""},
-		{"wrong secret", ExposedCredential{ClientID: k.ClientID, ClientSecret: secret[:len(secret)-1] + "x"}, ""},
+		{"wrong secret", ExposedCredential{ClientID: k.ClientID, ClientSecret: mistype(secret)}, ""},
 		{"unknown client", ExposedCredential{ClientID: "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11", ClientSecret: secret}, ""},
 		{"tampered token", ExposedCredential{BearerToken: tok[:len(tok)-3] + "abc"}, ""},
 		{"empty", ExposedCredential{}, ""},

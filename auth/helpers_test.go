@@ -84,3 +84,12 @@ func (e *testEngine) issue(t testing.TB, clientID, secret string) string {
 	}
 	return tok.AccessToken
 }
+
+// mistype returns secret with its last character changed, so that it never verifies.
+func mistype(secret string) string {
+	last := secret[len(secret)-1]
+	if last == 'x' {
+		return secret[:len(secret)-1] + "y"
+	}
+	return secret[:len(secret)-1] + "x"
+}

@@ -36,7 +36,7 @@ func TestExposedCredentials(t *testing.T) {
 	t.Run("credentials that do not verify change nothing", func(t *testing.T) {
 		other := createKey(t, dir, f.accountID, "other")
 		plainRequest(t, f.srv, "POST", "/v1/auth/accessToken", jsonType, credentialsJSON(f.clientID, other.ClientSecret))
-		plainRequest(t, f.srv, "POST", "/v1/auth/accessToken", jsonType, credentialsJSON(f.clientID, f.clientSecret[:len(f.clientSecret)-1]+"x"))
+		plainRequest(t, f.srv, "POST", "/v1/auth/accessToken", jsonType, credentialsJSON(f.clientID, mistype(f.clientSecret)))
 		plainRequest(t, f.srv, "POST", "/oauth2/token", basic(f.clientID, "iogs_wrong"), "grant_type=client_credentials")
 		plainRequest(t, f.srv, "GET", "/v1/vaults", map[string]string{"Authorization": "Bearer " + tok[:len(tok)-4] + "AAAA"}, "")
 		plainRequest(t, f.srv, "GET", "/v1/vaults", map[string]string{"Authorization": "Bearer garbage"}, "")
@@ -131,4 +131,13 @@ func TestRevokeExposedCredentials(t *testing.T) {
 	if !strings.Contains(f.srv.Logs(), `"revoked":true`) {
 		t.Error("the revocation was not logged")
 	}
+}
+
+// mistype returns secret with its last character changed, so that it never verifies.
+func mistype(secret string) string {
+	last := secret[len(secret)-1]
+	if last == 'x' {
+		return secret[:len(secret)-1] + "y"
+	}
+	return secret[:len(secret)-1] + "x"
 }

@@ -185,7 +185,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	}
 	mainToken := issue("main", main)
 	doomedToken := issue("doomed", doomed)
-	wrongSecret := main.ClientSecret[:len(main.ClientSecret)-3] + "abc"
+	wrongSecret := mistype(main.ClientSecret)
 	l.secrets.add("mistyped client secret", wrongSecret)
 	basicValue := "Basic " + base64.StdEncoding.EncodeToString([]byte(main.ClientID+":"+main.ClientSecret))
 	l.secrets.add("Basic Authorization value", basicValue)
