@@ -1,0 +1,187 @@
+package http
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/auth"
+)
+
+// FuzzDecodeStrictObject checks that the strict JSON decoder never panics, fails only with
+// CodeInvalid, and that what it accepts is what encoding/json reads from the same body.
+func FuzzDecodeStrictObject(f *testing.F) {
+	for _, s := range []string{`{"clientId":"a","clientSecret":"b"}`, `{"clientId":"a","clientId":"b"}`, `{"clientid":"a"}`,
+		`{"clientId":1}`, `{"clientId":"a"}{}`, `[]`, `{`, ``, `{"clientId":"\u00e9\ud83d\ude00"}`, ` {"clientSecret" : "x" } `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fields, err := decodeStrictObject(body, "clientId", "clientSecret")
+		if err != nil {
+			if iogate.ErrorCodeOf(err) != iogate.CodeInvalid {
+				t.Fatalf("error code %s, want %s", iogate.ErrorCodeOf(err), iogate.CodeInvalid)
+			}
+			return
+		}
+		var loose map[string]string
+		if err := json.Unmarshal(body, &loose); err != nil {
+			t.Fatalf("strict decoder accepted a body encoding/json rejects: %v", err)
+		}
+		for k, v := range fields {
+			if loose[k] != v {
+				t.Fatalf("field %q = %q, encoding/json reads %q", k, v, loose[k])
+			}
+		}
+	})
+}
+
+// FuzzBearerToken checks the Authorization header parser: it never panics, fails only with
+// a bearer error, and returns a token without spaces.
+func FuzzBearerToken(f *testing.F) {
+	for _, s := range []string{"Bearer abc", "bearer   abc", "Bearer", "Bearer ", "Basic YTpi", "Bearer a b", "BEARER\tx", ""} {
+		f.Add(s, "")
+	}
+	f.Add("Bearer abc", "access_token=abc")
+	f.Fuzz(func(t *testing.T, header, query string) {
+		r := &http.Request{Header: http.Header{}, URL: mustURL(query)}
+		if header != "" {
+			r.Header.Set("Authorization", header)
+		}
+		tok, err := bearerToken(r)
+		if err != nil {
+			if _, ok := err.(*bearerError); !ok {
+				t.Fatalf("error %T, want *bearerError", err)
+			}
+			return
+		}
+		if tok == "" || strings.ContainsAny(tok, " \t") {
+			t.Fatalf("token %q is empty or has blanks", tok)
+		}
+	})
+}
+
+// FuzzBasicCredentials checks the HTTP Basic parser against its inverse: credentials that
+// a client encodes as RFC 6749 section 2.3.1 says come back unchanged.
+func FuzzBasicCredentials(f *testing.F) {
+	f.Add("6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11", "iogs_secret", "")
+	f.Add("a:b", "+%é", "")
+	f.Add("", "", "Basic Og==")
+	f.Add("", "", "basic !!!")
+	f.Fuzz(func(t *testing.T, id, secret, raw string) {
+		parseBasicCredentials(raw)
+		encoded := base64.StdEncoding.EncodeToString([]byte(formEscape(id) + ":" + formEscape(secret)))
+		gotID, gotSecret, ok := parseBasicCredentials("Basic " + encoded)
+		if !ok || gotID != id || gotSecret != secret {
+			t.Fatalf("parseBasicCredentials(encode(%q, %q)) = %q, %q, %t", id, secret, gotID, gotSecret, ok)
+		}
+	})
+}
+
+// FuzzForwardedFor checks the X-Forwarded-For walk: it never panics and returns either the
+// peer or an address that appears in the header.
+func FuzzForwardedFor(f *testing.F) {
+	f.Add("198.51.100.1, 10.0.0.2")
+	f.Add("[2001:db8::1]:80,unknown, 10.9.9.9")
+	f.Add(",,,")
+	trust := proxyTrust{trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	peer := netip.MustParseAddr("10.0.0.1")
+	f.Fuzz(func(t *testing.T, header string) {
+		got := trust.forwardedFor(peer, []string{header})
+		if got == peer {
+			return
+		}
+		found := false
+		for _, e := range strings.Split(header, ",") {
+			if a, ok := parseForwardedAddr(e); ok && a == got {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("forwardedFor(%q) = %v, which the header does not contain", header, got)
+		}
+	})
+}
+
+// FuzzAccessTokenEndpoint sends arbitrary bodies and content types to the token endpoint
+// of a real engine: every answer is a success or a 4xx with a problem body, never a 5xx or
+// a panic.
+func FuzzAccessTokenEndpoint(f *testing.F) {
+	api := newTestAPI(f, Options{})
+	handler := api.srv.Handler()
+	good, _ := json.Marshal(map[string]string{"clientId": api.clientID, "clientSecret": api.secret})
+	f.Add("application/json", good)
+	f.Add("application/json; charset=utf-8", []byte(`{"clientId":"`+api.clientID+`","clientSecret":"iogs_x"}`))
+	f.Add("application/x-www-form-urlencoded", []byte("client_id=a&client_secret=b"))
+	f.Add("", []byte(`{}`))
+	f.Add("application/json", bytes.Repeat([]byte("a"), 70_000))
+	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
+		r := httptest.NewRequest(http.MethodPost, "/v1/auth/accessToken", bytes.NewReader(body))
+		r.Header.Set("Content-Type", contentType)
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		checkAnswer(t, w)
+		if w.Code == http.StatusOK && !bytes.Equal(body, good) {
+			var fields map[string]string
+			if json.Unmarshal(body, &fields) != nil || fields["clientSecret"] != api.secret {
+				t.Fatal("token issued for a body without the key's secret")
+			}
+		}
+	})
+}
+
+// FuzzBearerEndpoint sends arbitrary Authorization values to the vault API: every answer
+// is a success only for the real token, else a 4xx.
+func FuzzBearerEndpoint(f *testing.F) {
+	api := newTestAPI(f, Options{})
+	handler := api.srv.Handler()
+	issued, err := api.engine.IssueToken(f.Context(), authRequest(api))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("Bearer " + issued.AccessToken)
+	f.Add("Bearer " + issued.AccessToken[:len(issued.AccessToken)-2])
+	f.Add("Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")
+	f.Add("Basic YTpi")
+	f.Add("Bearer a.b.c")
+	f.Fuzz(func(t *testing.T, authorization string) {
+		r := httptest.NewRequest(http.MethodGet, "/v1/vaults", nil)
+		r.Header.Set("Authorization", authorization)
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		checkAnswer(t, w)
+		if w.Code == http.StatusOK && !strings.Contains(authorization, issued.AccessToken) {
+			t.Fatal("a request without the issued token was authorised")
+		}
+	})
+}
+
+func checkAnswer(t *testing.T, w *httptest.ResponseRecorder) {
+	t.Helper()
+	if w.Code >= 500 || w.Code < 200 || (w.Code >= 300 && w.Code < 400) {
+		t.Fatalf("status %d, want a success or a 4xx", w.Code)
+	}
+	if w.Code >= 400 {
+		var p Problem
+		if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || p.Code == "" || p.Status != w.Code {
+			t.Fatalf("status %d with a body that is not a problem document", w.Code)
+		}
+	}
+}
+
+func mustURL(rawQuery string) *url.URL {
+	return &url.URL{Path: "/v1/vaults", RawQuery: rawQuery}
+}
+
+// formEscape encodes a client ID or secret for HTTP Basic as RFC 6749 section 2.3.1 asks.
+func formEscape(s string) string { return url.QueryEscape(s) }
+
+func authRequest(api *testAPI) auth.TokenRequest {
+	return auth.TokenRequest{ClientID: api.clientID, ClientSecret: api.secret, RemoteAddr: netip.MustParseAddr("192.0.2.1")}
+}
