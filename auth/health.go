@@ -12,13 +12,13 @@ const DefaultMaxFeedLag = 5 * time.Second
 
 // Health is the engine's view of its own readiness.
 type Health struct {
-	// Ready is true when the store answered the last check and the key view is no more
-	// than the configured bound behind it.
+	// Ready is true when the store could be read at the last check and the key view is
+	// no more than the configured bound behind it.
 	Ready bool
 	// Lag is how long the key view has been behind the store without catching up: zero
 	// when it holds every key change the store has recorded.
 	Lag time.Duration
-	// Reason says why the engine is not ready; empty when it is.
+	// Reason is why the engine is not ready, or empty when it is ready.
 	Reason string
 	// CheckedAt is when the store was last read for this check.
 	CheckedAt time.Time

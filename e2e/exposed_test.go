@@ -11,8 +11,8 @@ import (
 	"github.com/iogate/iogate/internal/testenv"
 )
 
-// plainRequest sends a request to the plain HTTP listener and checks that it gets the one
-// answer that listener gives: 403 https_required, no redirect.
+// plainRequest sends a request to the plain HTTP listener and checks that it gets the only
+// response that listener sends: 403 https_required, no redirect.
 func plainRequest(t *testing.T, srv *testenv.Server, method, path string, header map[string]string, body string) {
 	t.Helper()
 	plain := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -111,8 +111,8 @@ func TestRevokeExposedCredentials(t *testing.T) {
 	f := newFixture(t, testenv.Options{Args: []string{"--revoke-exposed-credentials"}})
 	tok := accessToken(t, f.srv, f.clientID, f.clientSecret)
 
-	// A wrong secret over plain HTTP must not revoke anything, or anyone who knows a
-	// client ID could take its key away.
+	// A wrong secret over plain HTTP must not revoke anything, because otherwise anyone
+	// with a client ID could take its key away.
 	plainRequest(t, f.srv, "POST", "/v1/auth/accessToken", map[string]string{"Content-Type": "application/json"}, credentialsJSON(f.clientID, "iogs_wrong"))
 	if r := getVaults(t, f.srv, tok); r.status != 200 {
 		t.Fatalf("after a wrong secret over plain HTTP: status %d, want 200", r.status)

@@ -186,7 +186,7 @@ func TestBackupAndRestore(t *testing.T) {
 		t.Errorf("backup over an existing file: exit %d, stderr %q; want a refusal", res.ExitCode, res.Stderr)
 	}
 
-	// Restore as the operations guide says: the copy becomes iogate.db of a data
+	// Restore as docs/OPERATIONS.md describes: the copy becomes iogate.db of a data
 	// directory that has the same master key.
 	restored := filepath.Join(t.TempDir(), "restored")
 	if err := os.Mkdir(restored, 0o700); err != nil {

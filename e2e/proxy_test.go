@@ -31,8 +31,8 @@ func tokenRequest(t *testing.T, c *http.Client, srv *testenv.Server, header map[
 	return do(t, c, "POST", srv.URL+"/v1/auth/accessToken", h, credentialsJSON(clientID, secret))
 }
 
-// waitForKeyWith polls the token endpoint with header until the key is known to the
-// server, that is until the answer is no longer 401.
+// waitForKeyWith polls the token endpoint with header until the server has loaded the
+// key, that is until the status is no longer 401.
 func waitForKeyWith(t *testing.T, c *http.Client, srv *testenv.Server, header map[string]string, clientID, secret string) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Second)

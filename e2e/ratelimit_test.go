@@ -53,7 +53,7 @@ func TestTokenRateLimits(t *testing.T) {
 	local := srv.Client
 
 	// The same sequence of requests for an existing and a made-up client ID must get the
-	// same answers, so that the limit does not reveal which IDs exist.
+	// same responses, so that the limit does not reveal which IDs exist.
 	sequence := func(clientID string) []string {
 		var out []string
 		for range 4 {

@@ -24,7 +24,7 @@ type CertReloader struct {
 	cert atomic.Pointer[tls.Certificate]
 
 	mu sync.Mutex
-	// loaded is the digest of the files that cert came from; failed is the digest of the
+	// loaded is the digest of the files that cert came from. failed is the digest of the
 	// last files that did not load, so that a bad pair is logged once, not at every poll.
 	loaded, failed [sha256.Size]byte
 }

@@ -42,11 +42,10 @@ func formUnescape(s string) string {
 // server verify.
 const maxExposedCredentials = 3
 
-// presentedCredentials returns the credentials a request carries: a bearer token or Basic
-// credentials in the Authorization header, an access token or client credentials in the
-// query string, and client credentials in a JSON or form body of at most the token
-// endpoints' size limit. It reads only what an API client would send, and nothing it
-// returns is logged.
+// presentedCredentials returns the credentials a request carries. They are a bearer token
+// or Basic credentials in the Authorization header, an access token or client credentials
+// in the query string, and client credentials in a JSON or form body of at most the token
+// endpoints' size limit. Nothing it returns is logged.
 func presentedCredentials(r *http.Request) []auth.ExposedCredential {
 	var out []auth.ExposedCredential
 	add := func(c auth.ExposedCredential) {

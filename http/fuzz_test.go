@@ -68,7 +68,7 @@ func FuzzBearerToken(f *testing.F) {
 }
 
 // FuzzBasicCredentials checks the HTTP Basic parser against its inverse: credentials that
-// a client encodes as RFC 6749 section 2.3.1 says come back unchanged.
+// a client encodes as RFC 6749 section 2.3.1 specifies come back unchanged.
 func FuzzBasicCredentials(f *testing.F) {
 	f.Add("6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11", "iogs_secret", "")
 	f.Add("a:b", "+%é", "")
@@ -110,8 +110,8 @@ func FuzzForwardedFor(f *testing.F) {
 }
 
 // FuzzAccessTokenEndpoint sends arbitrary bodies and content types to the token endpoint
-// of a real engine: every answer is a success or a 4xx with a problem body, never a 5xx or
-// a panic.
+// of a real engine: every response is a success or a 4xx with a problem body, never a 5xx
+// or a panic.
 func FuzzAccessTokenEndpoint(f *testing.F) {
 	api := newTestAPI(f, Options{})
 	handler := api.srv.Handler()
@@ -136,8 +136,8 @@ func FuzzAccessTokenEndpoint(f *testing.F) {
 	})
 }
 
-// FuzzBearerEndpoint sends arbitrary Authorization values to the vault API: every answer
-// is a success only for the real token, else a 4xx.
+// FuzzBearerEndpoint sends arbitrary Authorization values to the vault API: only the real
+// token gets a success, and every other value a 4xx.
 func FuzzBearerEndpoint(f *testing.F) {
 	api := newTestAPI(f, Options{})
 	handler := api.srv.Handler()
@@ -179,7 +179,8 @@ func mustURL(rawQuery string) *url.URL {
 	return &url.URL{Path: "/v1/vaults", RawQuery: rawQuery}
 }
 
-// formEscape encodes a client ID or secret for HTTP Basic as RFC 6749 section 2.3.1 asks.
+// formEscape encodes a client ID or secret for HTTP Basic as RFC 6749 section 2.3.1
+// specifies.
 func formEscape(s string) string { return url.QueryEscape(s) }
 
 func authRequest(api *testAPI) auth.TokenRequest {

@@ -10,7 +10,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// handleReady serves /readyz: 200 when the store answers and the key view is current
+// handleReady serves /readyz: 200 when the store can be read and the key view is current
 // (within the engine's configured lag bound), else 503 with the reason. Load balancers
 // should route only to ready nodes.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {

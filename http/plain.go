@@ -6,7 +6,7 @@ import (
 	"github.com/iogate/iogate"
 )
 
-// errHTTPSRequired is the answer to every request on the plain HTTP listener.
+// errHTTPSRequired is the response to every request on the plain HTTP listener.
 var errHTTPSRequired = iogate.Errorf(iogate.CodeHTTPSRequired, "HTTPS is required: send this request to the https:// URL instead; if it carried credentials, treat them as exposed")
 
 // PlainHandler returns the handler of the plain HTTP listener: 403 with a JSON error for
@@ -16,8 +16,8 @@ func (s *Server) PlainHandler() http.Handler {
 	return s.middleware(http.HandlerFunc(s.refusePlainHTTP), false)
 }
 
-// refusePlainHTTP answers a request that reached iogate over plain HTTP, directly or
-// through a trusted proxy that reported it, with 403. First it checks each credential the
+// refusePlainHTTP rejects with 403 a request that reached iogate over plain HTTP, directly
+// or through a trusted proxy that reported it. First it checks each credential the
 // request carries with the same engine that serves HTTPS: one that verifies has crossed a
 // network in clear text, so its key is marked exposed, or deleted with
 // --revoke-exposed-credentials. One that does not verify changes nothing, or anyone who

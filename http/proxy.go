@@ -23,7 +23,7 @@ func ParseTrustedProxies(entries []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// clientInfo is where a request came from, worked out once per request by the middleware.
+// clientInfo is the origin of a request, worked out once per request by the middleware.
 type clientInfo struct {
 	// addr is the client's address: the TCP peer, or the address that trusted proxies
 	// reported in X-Forwarded-For.
@@ -50,7 +50,7 @@ func (p proxyTrust) isTrusted(a netip.Addr) bool {
 }
 
 // resolve returns where r came from. Forwarding headers are read only when the TCP peer is
-// a trusted proxy; from any other peer they are all ignored (X-Forwarded-For,
+// a trusted proxy. From any other peer they are all ignored (X-Forwarded-For,
 // X-Forwarded-Proto, X-Real-IP, Forwarded and the rest), so that no header can dodge an IP
 // restriction or a rate limit. X-Real-IP and Forwarded are never read: proxies that set
 // them also set X-Forwarded-For, and one source of truth is easier to reason about.
@@ -102,9 +102,9 @@ func parseForwardedAddr(s string) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// forwardedPlainHTTP reports whether X-Forwarded-Proto says "http" anywhere. A chain of
-// proxies may list one scheme per hop; if any hop was plain HTTP, the credentials crossed a
-// network in clear text.
+// forwardedPlainHTTP reports whether X-Forwarded-Proto contains "http" anywhere. A chain
+// of proxies may list one scheme per hop, and if any hop was plain HTTP, the credentials
+// crossed a network in clear text.
 func forwardedPlainHTTP(values []string) bool {
 	for _, v := range values {
 		for _, proto := range strings.Split(v, ",") {

@@ -32,7 +32,7 @@ type RateLimits struct {
 	TokenPerAddressBurst int
 	// TokenPerClient is the same limit per pair of source address and client ID. It
 	// applies to every client ID sent, whether or not it exists, so that the limit reveals
-	// nothing; and it is per address, so that a client elsewhere keeps its own budget.
+	// nothing. It is per address, so that a client elsewhere keeps its own budget.
 	TokenPerClient      float64
 	TokenPerClientBurst int
 	// APIPerKey is how many requests per second the bearer tokens of one API key may
@@ -50,7 +50,8 @@ type RateLimits struct {
 	BlockDuration       time.Duration
 }
 
-// DefaultRateLimits returns the limits that "iogate serve" applies unless told otherwise.
+// DefaultRateLimits returns the limits that "iogate serve" applies unless configured
+// otherwise.
 // They leave a well-behaved client, which fetches a token once an hour and reuses it, far
 // below every limit.
 func DefaultRateLimits() RateLimits {
@@ -347,7 +348,7 @@ func refillTime(perSecond float64, burst int) time.Duration {
 }
 
 // evict drops a tenth of a full table's entries that may be dropped. Dropping an entry
-// forgets its history, which favours the flooder a little; the alternative, refusing new
+// loses its history, which favours the flooder a little. The alternative, rejecting new
 // entries, would lock out every new client during a flood.
 func evict[K comparable, V any](table map[K]V, droppable func(V) bool) {
 	drop := len(table) / 10
@@ -381,8 +382,8 @@ func requestClass(path string) int {
 
 // limitRequests applies the per-address and per-client limits and counts failed
 // authentications. It works by path, so it covers every endpoint under /oauth2/ and /v1/
-// without the handlers' help: a 401 from an endpoint that authenticates clients, or from
-// the API for a request that carried an Authorization header, is a failed authentication.
+// without the handlers' help. A 401 from an endpoint that authenticates clients is a failed
+// authentication, and so is a 401 from the API for a request with an Authorization header.
 func (s *Server) limitRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		class := requestClass(r.URL.Path)

@@ -70,7 +70,7 @@ func TestLimiterIPv6CountsPer64(t *testing.T) {
 func TestLimiterPerClientTreatsUnknownIDsAlike(t *testing.T) {
 	cfg := RateLimits{TokenPerClient: 1, TokenPerClientBurst: 2}
 	// The limiter never learns which client IDs exist, so the same sequence of requests
-	// must give the same answers for any ID; this checks that directly.
+	// must get the same results for any ID. This checks that directly.
 	for _, id := range []string{"6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11", "no-such-client", ""} {
 		l, _ := newTestLimiter(cfg)
 		var got []bool

@@ -15,7 +15,7 @@ import (
 // applyConfigFile sets, from the YAML file named by --config, every flag that neither the
 // command line nor the environment (fromEnv) set, so that a flag beats its environment
 // variable, which beats the file, which beats the default. The file is a mapping whose
-// keys are flag names without the dashes in front; a list flag takes a YAML sequence or a
+// keys are flag names without the leading dashes. A list flag takes a YAML sequence or a
 // comma-separated string. Unknown keys are errors, so that a misspelt setting is not
 // silently ignored.
 func applyConfigFile(cmd *cobra.Command, fromEnv map[string]bool) error {
@@ -23,6 +23,7 @@ func applyConfigFile(cmd *cobra.Command, fromEnv map[string]bool) error {
 	if cf == nil || cf.Value.String() == "" {
 		return nil
 	}
+
 	path := cf.Value.String()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -32,11 +33,13 @@ func applyConfigFile(cmd *cobra.Command, fromEnv map[string]bool) error {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return errorf("invalid --config file %s: %v", path, err)
 	}
+
 	keys := make([]string, 0, len(doc))
 	for k := range doc {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+
 	for _, key := range keys {
 		f := cmd.Flags().Lookup(key)
 		if f == nil || key == "config" || key == "help" {

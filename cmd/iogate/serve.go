@@ -236,7 +236,7 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		RevokeExposedCredentials: c.revokeExposedCredentials,
 		Metrics:                  m,
 		// TODO: set OnAddressBlocked to record each block in the audit log once the store
-		// has one; until then the warning that the limiter logs is the only record.
+		// has one. Until then the warning that the limiter logs is the only record.
 	})
 	srv := newHTTPServer(api.Handler(), c, log)
 	srv.TLSConfig = iohttp.TLSConfigReloading(certs)

@@ -106,7 +106,7 @@ type Options struct {
 	AdminListen string
 	// ProductionLimits keeps the server's default rate limits. Without it Start relaxes
 	// them, so that tests which send bursts of requests or failures from one loopback
-	// address are not throttled; flags in Args override either.
+	// address are not throttled. Flags in Args override either.
 	ProductionLimits bool
 	// Args are extra arguments to "serve".
 	Args []string
