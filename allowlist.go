@@ -1,7 +1,9 @@
 package iogate
 
 import (
+	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -10,39 +12,67 @@ const MaxAllowedIPs = 100
 
 // ParseAllowedIP parses one IP allowlist entry: an address or a prefix in canonical form.
 // It rejects, rather than rewrites, anything ambiguous: leading zeros, zones, host bits set
-// below the prefix length, and out-of-range prefix lengths. An IPv4-mapped IPv6 address is
-// returned as its IPv4 form, because that is how the server sees such a client's address.
-// A single address becomes a prefix of full length.
+// below the prefix length, and out-of-range prefix lengths. Each error names the entry and
+// states what is wrong with it. An IPv4-mapped IPv6 address is returned as its IPv4 form,
+// because that is how the server sees such a client's address. A single address becomes a
+// prefix of full length.
 func ParseAllowedIP(entry string) (netip.Prefix, error) {
+	invalid := func(format string, args ...any) (netip.Prefix, error) {
+		return netip.Prefix{}, Errorf(CodeInvalid, "invalid allowed IP %q: %s", entry, fmt.Sprintf(format, args...))
+	}
 	if entry == "" || strings.TrimSpace(entry) != entry {
-		return netip.Prefix{}, Errorf(CodeInvalid, "invalid allowed IP %q: expected an IP address or CIDR prefix without spaces", entry)
+		return invalid("expected an IP address or CIDR prefix without spaces")
 	}
 	if strings.Contains(entry, "%") {
-		return netip.Prefix{}, Errorf(CodeInvalid, "invalid allowed IP %q: zones are not allowed", entry)
+		return invalid("zones are not allowed")
 	}
-	if !strings.Contains(entry, "/") {
-		addr, err := netip.ParseAddr(entry)
-		if err != nil {
-			return netip.Prefix{}, Errorf(CodeInvalid, "invalid allowed IP %q: not an IP address in canonical form", entry)
+	addrText, bitsText, hasBits := strings.Cut(entry, "/")
+	addr, err := netip.ParseAddr(addrText)
+	if err != nil {
+		if hasLeadingZeroOctet(addrText) {
+			return invalid("leading zeros are not allowed, because some tools read them as octal")
 		}
+		return invalid("%q is not an IPv4 or IPv6 address", addrText)
+	}
+	if !hasBits {
 		addr = addr.Unmap()
 		return netip.PrefixFrom(addr, addr.BitLen()), nil
 	}
-	p, err := netip.ParsePrefix(entry)
-	if err != nil {
-		return netip.Prefix{}, Errorf(CodeInvalid, "invalid allowed IP %q: not a CIDR prefix in canonical form (address/length)", entry)
+
+	bits, err := strconv.Atoi(bitsText)
+	switch {
+	case err != nil || bitsText == "" || bitsText[0] < '0' || bitsText[0] > '9':
+		return invalid("the prefix length %q is not a decimal number", bitsText)
+	case len(bitsText) > 1 && bitsText[0] == '0':
+		return invalid("the prefix length %q has a leading zero", bitsText)
+	case bits > addr.BitLen():
+		return invalid("the prefix length %d is out of range: at most %d for this address", bits, addr.BitLen())
 	}
+	if addr.Is4In6() && bits < 96 {
+		return invalid("an IPv4-mapped prefix must be /96 or longer")
+	}
+	p := netip.PrefixFrom(addr, bits)
 	if p.Masked() != p {
-		return netip.Prefix{}, Errorf(CodeInvalid, "invalid allowed IP %q: host bits are set; the network is %s", entry, p.Masked())
+		return invalid("host bits are set; the network is %s", p.Masked())
 	}
-	if p.Addr().Is4In6() {
-		bits := p.Bits() - 96
-		if bits < 0 {
-			return netip.Prefix{}, Errorf(CodeInvalid, "invalid allowed IP %q: an IPv4-mapped prefix must be /96 or longer", entry)
-		}
-		p = netip.PrefixFrom(p.Addr().Unmap(), bits)
+	if addr.Is4In6() {
+		p = netip.PrefixFrom(addr.Unmap(), bits-96)
 	}
 	return p, nil
+}
+
+// hasLeadingZeroOctet reports whether s looks like a dotted IPv4 address with a part that
+// starts with 0 and has more digits after it, such as 010.0.0.1.
+func hasLeadingZeroOctet(s string) bool {
+	if strings.Contains(s, ":") {
+		return false
+	}
+	for _, part := range strings.Split(s, ".") {
+		if len(part) > 1 && part[0] == '0' {
+			return true
+		}
+	}
+	return false
 }
 
 // ParseAllowedIPs parses a list of allowlist entries with ParseAllowedIP, rejects more than

@@ -7,44 +7,105 @@ import (
 )
 
 func TestParseAllowedIP(t *testing.T) {
-	valid := []struct{ in, want string }{
-		{"203.0.113.7", "203.0.113.7/32"},
-		{"203.0.113.0/24", "203.0.113.0/24"},
-		{"2001:db8::1", "2001:db8::1/128"},
-		{"2001:db8::/32", "2001:db8::/32"},
-		{"::ffff:203.0.113.7", "203.0.113.7/32"},
-		{"::ffff:203.0.113.0/120", "203.0.113.0/24"},
-		{"0.0.0.0/0", "0.0.0.0/0"},
+	accepted := []struct {
+		name, entry, want string
+	}{
+		{"IPv4 address", "127.0.0.1", "127.0.0.1/32"},
+		{"IPv4 prefix", "10.0.0.0/8", "10.0.0.0/8"},
+		{"IPv4 full-length prefix", "192.0.2.7/32", "192.0.2.7/32"},
+		{"any IPv4 address", "0.0.0.0/0", "0.0.0.0/0"},
+		{"IPv6 address", "::1", "::1/128"},
+		{"IPv6 prefix", "2001:db8::/32", "2001:db8::/32"},
+		{"IPv6 in upper case", "2001:DB8::/32", "2001:db8::/32"},
+		{"IPv4-mapped address", "::ffff:192.0.2.1", "192.0.2.1/32"},
+		{"IPv4-mapped prefix", "::ffff:10.0.0.0/104", "10.0.0.0/8"},
 	}
-	for _, c := range valid {
-		got, err := ParseAllowedIP(c.in)
-		if err != nil {
-			t.Errorf("ParseAllowedIP(%q) error: %v", c.in, err)
-			continue
-		}
-		if got.String() != c.want {
-			t.Errorf("ParseAllowedIP(%q) = %s, want %s", c.in, got, c.want)
-		}
+	for _, c := range accepted {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := ParseAllowedIP(c.entry)
+			if err != nil {
+				t.Fatalf("ParseAllowedIP(%q) failed: %v", c.entry, err)
+			}
+			if got.String() != c.want {
+				t.Errorf("ParseAllowedIP(%q) = %s, want %s", c.entry, got, c.want)
+			}
+		})
 	}
-	invalid := []string{
-		"", " 10.0.0.1", "010.0.0.1", "10.0.0.01", "10.0.0.1/24", "10.0.0.0/33", "10.0.0.0/-1",
-		"10.0.0.0/08", "fe80::1%eth0", "fe80::/64%eth0", "2001:db8::1/64", "2001:db8::/129",
-		"::ffff:10.0.0.0/95", "10.0.0", "example.com", "10.0.0.0/",
+
+	rejected := []struct {
+		name, entry, reason string
+	}{
+		{"leading zero in an octet", "127.0.0.01", "leading zeros"},
+		{"leading zero in the first octet", "010.0.0.0/8", "leading zeros"},
+		{"zone", "fe80::1%eth0", "zones"},
+		{"zone on a prefix", "fe80::%lo/64", "zones"},
+		{"host bits set", "10.0.0.1/8", "host bits are set; the network is 10.0.0.0/8"},
+		{"IPv6 host bits set", "2001:db8::1/32", "host bits are set"},
+		{"IPv4 prefix too long", "10.0.0.0/33", "out of range"},
+		{"IPv6 prefix too long", "::/129", "out of range"},
+		{"negative prefix length", "10.0.0.0/-1", "not a decimal number"},
+		{"empty prefix length", "10.0.0.0/", "not a decimal number"},
+		{"prefix length with a sign", "10.0.0.0/+8", "not a decimal number"},
+		{"prefix length with a leading zero", "10.0.0.0/08", "leading zero"},
+		{"two prefix lengths", "10.0.0.0/8/8", "not a decimal number"},
+		{"short IPv4 address", "10.1", "is not an IPv4 or IPv6 address"},
+		{"host name", "localhost", "is not an IPv4 or IPv6 address"},
+		{"mapped prefix shorter than /96", "::ffff:0.0.0.0/95", "/96 or longer"},
+		{"empty", "", "without spaces"},
+		{"space around", " 10.0.0.1", "without spaces"},
 	}
-	for _, in := range invalid {
-		_, err := ParseAllowedIP(in)
-		if err == nil {
-			t.Errorf("ParseAllowedIP(%q) succeeded, want an error", in)
-			continue
-		}
-		if in != "" && !strings.Contains(err.Error(), in) {
-			t.Errorf("ParseAllowedIP(%q) error %q does not name the entry", in, err)
-		}
+	for _, c := range rejected {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := ParseAllowedIP(c.entry)
+			if err == nil {
+				t.Fatalf("ParseAllowedIP(%q) = %s, want an error", c.entry, got)
+			}
+			if code := ErrorCodeOf(err); code != CodeInvalid {
+				t.Errorf("ParseAllowedIP(%q) error code = %s, want %s", c.entry, code, CodeInvalid)
+			}
+			msg := ErrorMessageOf(err)
+			if !strings.Contains(msg, `"`+c.entry+`"`) {
+				t.Errorf("ParseAllowedIP(%q) error %q does not name the entry", c.entry, msg)
+			}
+			if !strings.Contains(msg, c.reason) {
+				t.Errorf("ParseAllowedIP(%q) error %q does not say %q", c.entry, msg, c.reason)
+			}
+		})
 	}
 }
 
+func TestParseAllowedIPs(t *testing.T) {
+	t.Run("duplicates dropped", func(t *testing.T) {
+		got, err := ParseAllowedIPs([]string{"10.0.0.1", "10.0.0.1/32", "::ffff:10.0.0.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].String() != "10.0.0.1/32" {
+			t.Errorf("ParseAllowedIPs = %v, want [10.0.0.1/32]", got)
+		}
+	})
+	t.Run("first bad entry named", func(t *testing.T) {
+		_, err := ParseAllowedIPs([]string{"10.0.0.0/8", "10.0.0.1/8", "127.0.0.01"})
+		if err == nil || !strings.Contains(err.Error(), `"10.0.0.1/8"`) {
+			t.Errorf("ParseAllowedIPs error = %v, want one naming 10.0.0.1/8", err)
+		}
+	})
+	t.Run("too many", func(t *testing.T) {
+		entries := make([]string, MaxAllowedIPs+1)
+		for i := range entries {
+			entries[i] = netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}).String()
+		}
+		if _, err := ParseAllowedIPs(entries); err == nil {
+			t.Errorf("ParseAllowedIPs with %d entries succeeded, want an error", len(entries))
+		}
+		if _, err := ParseAllowedIPs(entries[:MaxAllowedIPs]); err != nil {
+			t.Errorf("ParseAllowedIPs with %d entries: %v", MaxAllowedIPs, err)
+		}
+	})
+}
+
 func TestIPAllowed(t *testing.T) {
-	list, err := ParseAllowedIPs([]string{"127.0.0.1", "2001:db8::/32"})
+	list, err := ParseAllowedIPs([]string{"127.0.0.1", "10.0.0.0/8", "2001:db8::/32"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,20 +114,48 @@ func TestIPAllowed(t *testing.T) {
 		want bool
 	}{
 		{"127.0.0.1", true},
-		{"::ffff:127.0.0.1", true},
 		{"127.0.0.2", false},
-		{"2001:db8:1::5", true},
+		{"10.255.0.1", true},
+		{"11.0.0.1", false},
+		{"::ffff:127.0.0.1", true},
+		{"2001:db8::5", true},
+		{"2001:db9::5", false},
 		{"::1", false},
+		{"fe80::1%lo", false},
 	}
 	for _, c := range cases {
 		if got := IPAllowed(list, netip.MustParseAddr(c.addr)); got != c.want {
 			t.Errorf("IPAllowed(%s) = %t, want %t", c.addr, got, c.want)
 		}
 	}
-	if !IPAllowed(nil, netip.MustParseAddr("198.51.100.1")) {
-		t.Error("an empty allowlist must allow every address")
+	if !IPAllowed(nil, netip.MustParseAddr("192.0.2.1")) {
+		t.Error("IPAllowed with an empty list = false, want true")
 	}
-	if _, err := ParseAllowedIPs(make([]string, MaxAllowedIPs+1)); err == nil {
-		t.Error("more than MaxAllowedIPs entries accepted")
+	if IPAllowed(list, netip.Addr{}) {
+		t.Error("IPAllowed with no address = true, want false")
 	}
+}
+
+// FuzzParseAllowedIP checks that every accepted entry is a valid, masked prefix that
+// formats back to text which parses to the same prefix.
+func FuzzParseAllowedIP(f *testing.F) {
+	for _, s := range []string{"127.0.0.1", "10.0.0.0/8", "::1", "2001:db8::/32", "::ffff:1.2.3.4/120", "1.2.3.4/33", "010.1.1.1", "fe80::1%x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, entry string) {
+		p, err := ParseAllowedIP(entry)
+		if err != nil {
+			if !strings.Contains(err.Error(), "invalid allowed IP") {
+				t.Fatalf("error %q does not start as expected", err)
+			}
+			return
+		}
+		if !p.IsValid() || p.Masked() != p || p.Addr().Is4In6() || p.Addr().Zone() != "" {
+			t.Fatalf("ParseAllowedIP(%q) = %s, not a canonical prefix", entry, p)
+		}
+		again, err := ParseAllowedIP(FormatAllowedIPs([]netip.Prefix{p})[0])
+		if err != nil || again != p {
+			t.Fatalf("formatted %s parses to %s, %v", p, again, err)
+		}
+	})
 }

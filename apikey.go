@@ -147,10 +147,12 @@ func (k *APIKey) View(now time.Time) APIKeyView {
 	v.ExposedAt = timePtr(k.ExposedAt)
 	if p := k.Previous; p != nil && now.Before(p.ExpiresAt) {
 		v.Rotation = &RotationView{
-			RotatedAt:                 p.RotatedAt,
-			PreviousExpiresAt:         p.ExpiresAt,
-			PreviousUsedSinceRotation: !p.LastUsedAt.IsZero(),
-			PreviousLastUsedAt:        timePtr(p.LastUsedAt),
+			RotatedAt:         p.RotatedAt,
+			PreviousExpiresAt: p.ExpiresAt,
+		}
+		if !p.LastUsedAt.IsZero() && !p.LastUsedAt.Before(p.RotatedAt) {
+			v.Rotation.PreviousUsedSinceRotation = true
+			v.Rotation.PreviousLastUsedAt = timePtr(p.LastUsedAt)
 		}
 	}
 	return v

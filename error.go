@@ -21,6 +21,8 @@ const (
 	CodeInvalidClient        ErrorCode = "invalid_client"
 	CodeInvalidToken         ErrorCode = "invalid_token"
 	CodeInvalidScope         ErrorCode = "invalid_scope"
+	CodeUnsupportedGrant     ErrorCode = "unsupported_grant_type"
+	CodeUnauthorizedClient   ErrorCode = "unauthorized_client"
 	CodeInsufficientScope    ErrorCode = "insufficient_scope"
 	CodeForbidden            ErrorCode = "forbidden"
 	CodeNotFound             ErrorCode = "not_found"

@@ -17,12 +17,32 @@ const (
 	MaxPageLimit     = 200
 )
 
-// KeyChange announces that the key with ClientID was created, changed or deleted. Seq
-// increases with every change; a reader that has applied changes up to Seq asks for the
-// ones after it.
+// KeyChange announces that the key with ClientID was created, changed or deleted (its
+// revoked tokens included), or, when Kind is ChangeSigningKeys, that the signing keys
+// changed. Seq increases with every change; a reader that has applied changes up to Seq
+// asks for the ones after it.
 type KeyChange struct {
 	Seq      int64
 	ClientID string
+	Kind     string
+}
+
+// Kinds of KeyChange.
+const (
+	// ChangeAPIKey is a change of the API key named by ClientID.
+	ChangeAPIKey = "api_key"
+	// ChangeSigningKeys is a change of the token-signing keys; ClientID is empty.
+	ChangeSigningKeys = "signing_keys"
+)
+
+// RevokedToken is an access token revoked before its expiry. Tokens carry no row of their
+// own, so a revocation is the only record of one; it can be dropped once ExpiresAt has
+// passed, because the token fails its expiry check from then on.
+type RevokedToken struct {
+	TokenID   string
+	ClientID  string
+	ExpiresAt time.Time
+	RevokedAt time.Time
 }
 
 // SigningKey is a token-signing key pair. The private key is stored encrypted under the
@@ -37,9 +57,14 @@ type SigningKey struct {
 	// ActiveAt is when the key starts signing; it is published before then so that
 	// verifiers know it before they see tokens it signed.
 	ActiveAt time.Time
-	// RetiredAt is zero while the key may sign. A retired key stays published until
-	// tokens it signed have expired.
+	// RetiredAt is when the key stops signing, or zero while no successor is scheduled.
+	// A retired key stays published until tokens it signed have expired.
 	RetiredAt time.Time
+}
+
+// MaySign reports whether the key may sign tokens at now: from ActiveAt until RetiredAt.
+func (k *SigningKey) MaySign(now time.Time) bool {
+	return !now.Before(k.ActiveAt) && (k.RetiredAt.IsZero() || now.Before(k.RetiredAt))
 }
 
 // Store persists iogate's state. Implementations map driver conditions to domain error
@@ -50,11 +75,14 @@ type Store interface {
 	CreateAccount(ctx context.Context, a *Account) error
 	// FindAccountByID returns the account, or CodeNotFound.
 	FindAccountByID(ctx context.Context, id string) (*Account, error)
+	// ListAccounts returns one page of accounts, oldest first, and the cursor of the next page.
+	ListAccounts(ctx context.Context, page Page) ([]*Account, string, error)
 	// CountAccounts returns how many accounts exist.
 	CountAccounts(ctx context.Context) (int, error)
 
-	// CreateAPIKey inserts a new key and records a key change.
-	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// CreateAPIKey inserts a new key, records a key change and appends the audit record
+	// rec, all in one transaction.
+	CreateAPIKey(ctx context.Context, k *APIKey, rec *AuditRecord) error
 	// FindAPIKey returns the key, or CodeNotFound.
 	FindAPIKey(ctx context.Context, clientID string) (*APIKey, error)
 	// ListAPIKeys returns one page of an account's keys, oldest first, and the cursor of
@@ -62,20 +90,45 @@ type Store interface {
 	ListAPIKeys(ctx context.Context, accountID string, page Page) ([]*APIKey, string, error)
 	// AllAPIKeys calls fn for every key in the store, for loading the in-memory view.
 	AllAPIKeys(ctx context.Context, fn func(*APIKey) error) error
-	// DeleteAPIKey deletes the key and records a key change, or returns CodeNotFound.
-	DeleteAPIKey(ctx context.Context, clientID string) error
-	// MarkAPIKeyExposed records that a valid credential of the key arrived in clear text,
-	// and records a key change, or returns CodeNotFound. Marking a key that is already
-	// exposed keeps the time of the first exposure.
-	MarkAPIKeyExposed(ctx context.Context, clientID string) error
+	// UpdateAPIKey reads the key, lets update change it and writes it back, recording a
+	// key change and appending the audit record that update returns, all in one
+	// transaction, so concurrent updates cannot lose each other's changes. When update
+	// returns a nil record nothing is written. It returns the key as stored afterwards, or
+	// CodeNotFound, or update's error. update must not block: it runs while the store
+	// holds its write lock.
+	UpdateAPIKey(ctx context.Context, clientID string, update func(k *APIKey) (*AuditRecord, error)) (*APIKey, error)
+	// DeleteAPIKey deletes the key of rec.AccountID, records a key change and appends rec,
+	// all in one transaction, or returns CodeNotFound.
+	DeleteAPIKey(ctx context.Context, clientID string, rec *AuditRecord) error
 	// RecordKeyUse stores when and from where keys last authenticated, for keys that
 	// still exist. It is called in batches, off the request path.
 	RecordKeyUse(ctx context.Context, uses []KeyUse) error
+
+	// RevokeToken records a revoked token and a key change of its client in one
+	// transaction, so that every process learns of it through the change feed. Revoking
+	// a token twice is not an error. Revocations of tokens that have expired are dropped.
+	RevokeToken(ctx context.Context, t *RevokedToken) error
+	// ListRevokedTokens returns the revocations of clientID's tokens that expire after
+	// the given time.
+	ListRevokedTokens(ctx context.Context, clientID string, after time.Time) ([]*RevokedToken, error)
+	// AllRevokedTokens calls fn for every revocation of a token that expires after the
+	// given time, for loading the in-memory view.
+	AllRevokedTokens(ctx context.Context, after time.Time, fn func(*RevokedToken) error) error
 
 	// KeyChangesSince returns the changes with a sequence number above seq, in order.
 	KeyChangesSince(ctx context.Context, seq int64) ([]KeyChange, error)
 	// LatestKeyChange returns the highest change sequence number, or 0.
 	LatestKeyChange(ctx context.Context) (int64, error)
+
+	// AppendAuditRecords appends records to their accounts' chains in one transaction,
+	// sealing each with AuditRecord.Seal, so that many records cost one commit.
+	AppendAuditRecords(ctx context.Context, records []*AuditRecord) error
+	// ListAuditRecords returns one page of the records that filter selects, newest first,
+	// and the cursor of the next page ("" on the last page).
+	ListAuditRecords(ctx context.Context, filter AuditFilter, page Page) ([]*AuditRecord, string, error)
+	// AuditRecords calls fn for every record of accountID, or of every account when
+	// accountID is empty, ordered by account and then by sequence number.
+	AuditRecords(ctx context.Context, accountID string, fn func(*AuditRecord) error) error
 
 	// CreateVault inserts a new vault.
 	CreateVault(ctx context.Context, v *Vault) error
@@ -94,11 +147,40 @@ type Store interface {
 
 	// SigningKeys returns every signing key, oldest first.
 	SigningKeys(ctx context.Context) ([]*SigningKey, error)
-	// CreateSigningKey inserts a new signing key.
+	// CreateSigningKey inserts a new signing key and records a signing-keys change.
 	CreateSigningKey(ctx context.Context, k *SigningKey) error
+	// RotateSigningKey inserts k and, in the same transaction, retires at k.ActiveAt every
+	// key that could still sign then, and records a signing-keys change.
+	RotateSigningKey(ctx context.Context, k *SigningKey) error
+
+	// ResealSecrets replaces, in one transaction, every value the store holds encrypted
+	// under the master key (sealed secrets and signing keys' private keys) with what reseal
+	// returns for it, and returns how many it replaced. When reseal or a write fails,
+	// nothing is changed.
+	ResealSecrets(ctx context.Context, reseal func(SealedValue) ([]byte, error)) (int, error)
+
+	// Ping checks that the store answers, for readiness checks. An unreachable database is
+	// CodeUnavailable.
+	Ping(ctx context.Context) error
 
 	// Close releases the store's connections.
 	Close() error
+}
+
+// Kinds of SealedValue.
+const (
+	SealedKindSecret     = "secret"
+	SealedKindSigningKey = "signing_key"
+)
+
+// SealedValue is one value that the store holds encrypted under the master key.
+type SealedValue struct {
+	// Kind is SealedKindSecret for a sealed secret and SealedKindSigningKey for a signing
+	// key's private key.
+	Kind string
+	// Name is the sealed secret's name or the signing key's KID.
+	Name   string
+	Sealed []byte
 }
 
 // KeyUse is one successful authentication of a key, for its last-used fields.

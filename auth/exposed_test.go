@@ -45,7 +45,7 @@ func TestMarkExposed(t *testing.T) {
 	k, secret := e.createKey(t)
 	tok := e.issue(t, k.ClientID, secret)
 
-	if err := e.svc.MarkExposed(ctx, k.ClientID, false); err != nil {
+	if err := e.svc.MarkExposed(ctx, k.ClientID, "client_secret", false); err != nil {
 		t.Fatalf("MarkExposed: %v", err)
 	}
 	stored, err := e.store.FindAPIKey(ctx, k.ClientID)
@@ -57,7 +57,7 @@ func TestMarkExposed(t *testing.T) {
 	}
 	first := stored.ExposedAt
 	e.clock.advance(time.Second)
-	if err := e.svc.MarkExposed(ctx, k.ClientID, false); err != nil {
+	if err := e.svc.MarkExposed(ctx, k.ClientID, "client_secret", false); err != nil {
 		t.Fatal(err)
 	}
 	if again, _ := e.store.FindAPIKey(ctx, k.ClientID); !again.ExposedAt.Equal(first) {
@@ -67,7 +67,7 @@ func TestMarkExposed(t *testing.T) {
 		t.Errorf("token of a key marked exposed: %v, want it still valid", err)
 	}
 
-	if err := e.svc.MarkExposed(ctx, k.ClientID, true); err != nil {
+	if err := e.svc.MarkExposed(ctx, k.ClientID, "client_secret", true); err != nil {
 		t.Fatalf("MarkExposed with revoke: %v", err)
 	}
 	if _, err := e.svc.Authenticate(ctx, tok, netip.MustParseAddr("192.0.2.1")); err != iogate.ErrInvalidToken {

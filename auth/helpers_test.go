@@ -12,19 +12,19 @@ import (
 	"github.com/iogate/iogate/sqlite"
 )
 
-// testClock is a settable clock safe for concurrent use.
-type testClock struct {
+// settableClock is a settable clock safe for concurrent use.
+type settableClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *testClock) now() time.Time {
+func (c *settableClock) now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
 }
 
-func (c *testClock) advance(d time.Duration) {
+func (c *settableClock) advance(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
@@ -36,7 +36,7 @@ type testEngine struct {
 	store     *sqlite.DB
 	path      string
 	accountID string
-	clock     *testClock
+	clock     *settableClock
 }
 
 func newTestEngine(t testing.TB) *testEngine {
@@ -52,7 +52,7 @@ func newTestEngine(t testing.TB) *testEngine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &testClock{t: time.Now()}
+	clock := &settableClock{t: time.Now()}
 	svc, err := New(ctx, store, master, Config{Issuer: "https://iogate.test", Now: clock.now})
 	if err != nil {
 		t.Fatal(err)

@@ -29,13 +29,14 @@ type Config struct {
 	// ResyncInterval is how often a running engine reloads every key, in case a change
 	// notification was lost. Zero means five minutes.
 	ResyncInterval time.Duration
+	// MaxStaleness is how long a running engine keeps issuing and accepting tokens after
+	// its change feed stopped confirming the view; after that it returns ErrStale until it
+	// has reloaded every key. Zero means DefaultMaxStaleness.
+	MaxStaleness time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// Logger receives the engine's background errors; nil discards them.
 	Logger *slog.Logger
-	// MaxFeedLag is how far behind the store the key view may fall before CheckHealth
-	// reports the engine not ready. Zero means DefaultMaxFeedLag.
-	MaxFeedLag time.Duration
 	// Metrics receives issuance, denial and verification counts; nil records nothing.
 	Metrics *metrics.Metrics
 }
@@ -54,20 +55,28 @@ type Service struct {
 	view  *keyView
 	cache *tokenCache
 	uses  *useRecorder
+	chain *iogate.AuditChain
+	audit *auditCommitter
 
-	started  bool
-	syncMu   sync.Mutex
-	notifyCh chan struct{}
-	metrics  *metrics.Metrics
+	health  *feedHealth
+	metrics *metrics.Metrics
 
-	lag lagTracker
+	started     bool
+	syncMu      sync.Mutex
+	notifyCh    chan struct{}
+	keyringNext keyringSchedule
 }
 
-// pepperName is the slot of the client-secret hash pepper in the sealed-secrets table.
-const pepperName = "pepper/client-secret-hash"
+// Slots in the sealed-secrets table: the pepper of the client-secret hashes and the key
+// of the audit log's hash chain.
+const (
+	pepperName   = "pepper/client-secret-hash"
+	auditKeyName = "audit/chain-key"
+)
 
-// New returns an engine on store. It loads the pepper of the secret hashes, creating it on
-// first use, and fails with iogate.ErrWrongMasterKey when master does not decrypt it.
+// New returns an engine on store. It loads the pepper of the secret hashes and the audit
+// chain key, creating them on first use, and fails with iogate.ErrWrongMasterKey when
+// master does not decrypt them.
 func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg Config) (*Service, error) {
 	if cfg.TokenTTL <= 0 {
 		cfg.TokenTTL = time.Hour
@@ -75,11 +84,11 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 	if cfg.SigningAlgorithm == "" {
 		cfg.SigningAlgorithm = token.EdDSA
 	}
-	if cfg.MaxFeedLag <= 0 {
-		cfg.MaxFeedLag = DefaultMaxFeedLag
-	}
 	if cfg.ResyncInterval <= 0 {
 		cfg.ResyncInterval = 5 * time.Minute
+	}
+	if cfg.MaxStaleness <= 0 {
+		cfg.MaxStaleness = DefaultMaxStaleness
 	}
 	s := &Service{
 		store:    store,
@@ -91,6 +100,7 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 		view:     newKeyView(),
 		cache:    newTokenCache(100_000),
 		notifyCh: make(chan struct{}, 1),
+		health:   &feedHealth{maxStaleness: cfg.MaxStaleness},
 		metrics:  cfg.Metrics,
 	}
 	if s.now == nil {
@@ -100,34 +110,44 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.uses = newUseRecorder(store, s.log)
-	pepper, err := s.loadPepper(ctx)
+	s.audit = newAuditCommitter(store, s.log)
+	pepper, err := s.loadSealedKey(ctx, pepperName)
 	if err != nil {
 		return nil, err
 	}
 	s.pepper = pepper
+	auditKey, err := s.loadSealedKey(ctx, auditKeyName)
+	if err != nil {
+		return nil, err
+	}
+	if s.chain, err = iogate.NewAuditChain(auditKey); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
-func (s *Service) loadPepper(ctx context.Context) ([]byte, error) {
-	sealed, err := s.store.SealedSecret(ctx, pepperName)
+// loadSealedKey returns the 32-byte server secret stored under name, creating it first
+// when the store has none.
+func (s *Service) loadSealedKey(ctx context.Context, name string) ([]byte, error) {
+	sealed, err := s.store.SealedSecret(ctx, name)
 	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
 		fresh := make([]byte, 32)
 		if _, err := rand.Read(fresh); err != nil {
 			return nil, err
 		}
-		newSealed, err := s.master.Seal(pepperName, fresh)
+		newSealed, err := s.master.Seal(name, fresh)
 		if err != nil {
 			return nil, err
 		}
-		// Another process may have stored a pepper first; keep whichever the store holds.
-		sealed, err = s.store.PutSealedSecretIfAbsent(ctx, pepperName, newSealed)
+		// Another process may have stored one first; keep whichever the store holds.
+		sealed, err = s.store.PutSealedSecretIfAbsent(ctx, name, newSealed)
 		if err != nil {
-			return nil, fmt.Errorf("store secret-hash pepper: %w", err)
+			return nil, fmt.Errorf("store %s: %w", name, err)
 		}
 	} else if err != nil {
-		return nil, fmt.Errorf("load secret-hash pepper: %w", err)
+		return nil, fmt.Errorf("load %s: %w", name, err)
 	}
-	return s.master.Open(pepperName, sealed)
+	return s.master.Open(name, sealed)
 }
 
 // Start loads the signing keys (creating the first one for the configured algorithm) and
@@ -144,27 +164,29 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
+// loadSigningKeys loads the signing keys into the keyring. When none may sign with the
+// configured algorithm now (on first start, or after the algorithm was changed), it
+// creates one that signs at once.
 func (s *Service) loadSigningKeys(ctx context.Context) error {
 	keys, err := s.store.SigningKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("load signing keys: %w", err)
 	}
-	now := s.now()
-	err = s.keyring.Load(keys, s.cfg.SigningAlgorithm, s.master, now)
+	err = s.loadKeyring(keys)
 	if err == nil {
 		return nil
 	}
 	if errors.Is(err, iogate.ErrWrongMasterKey) {
 		return err
 	}
-	k, genErr := token.GenerateSigningKey(s.cfg.SigningAlgorithm, s.master, now)
+	k, genErr := token.GenerateSigningKey(s.cfg.SigningAlgorithm, s.master, s.now())
 	if genErr != nil {
 		return genErr
 	}
 	if err := s.store.CreateSigningKey(ctx, k); err != nil {
 		return fmt.Errorf("store signing key: %w", err)
 	}
-	return s.keyring.Load(append(keys, k), s.cfg.SigningAlgorithm, s.master, now)
+	return s.loadKeyring(append(keys, k))
 }
 
 // Keyring returns the signing keys, for the JWKS endpoint.
@@ -173,16 +195,13 @@ func (s *Service) Keyring() *token.Keyring { return s.keyring }
 // Issuer returns the configured token issuer.
 func (s *Service) Issuer() string { return s.cfg.Issuer }
 
-// ChangeFeed tells a running engine that the store may have changed. Watch calls changed
-// whenever that may be so, until ctx ends or the feed fails.
-type ChangeFeed interface {
-	Watch(ctx context.Context, changed func()) error
-}
-
 // Run keeps the view current until ctx ends: it applies changes whenever feed signals one,
-// reloads every key each ResyncInterval, and writes batched last-used records. It returns
-// after ctx ends and the last batch is written.
+// reloads every key each ResyncInterval and whenever the feed reconnects, refuses tokens
+// while the view may be stale (see Config.MaxStaleness), and writes batched last-used
+// records. It returns after ctx ends and the last batch of last-used times and of audit
+// records is written.
 func (s *Service) Run(ctx context.Context, feed ChangeFeed) {
+	s.health.start(s.now())
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -191,40 +210,39 @@ func (s *Service) Run(ctx context.Context, feed ChangeFeed) {
 	}()
 	go func() {
 		defer wg.Done()
-		for ctx.Err() == nil {
-			err := feed.Watch(ctx, s.notify)
-			if ctx.Err() != nil {
-				return
-			}
-			s.log.Error("change feed failed; restarting it", "error", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
+		s.watchFeed(ctx, feed)
 	}()
 	resync := time.NewTicker(s.cfg.ResyncInterval)
 	defer resync.Stop()
-	health := time.NewTicker(time.Second)
-	defer health.Stop()
+	keyringTick := time.NewTicker(time.Second)
+	defer keyringTick.Stop()
+	check := time.NewTicker(healthCheckInterval)
+	defer check.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
+			flushCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			s.audit.flush(flushCtx)
+			cancel()
 			return
-		case <-health.C:
-			s.CheckHealth(ctx)
+		case <-keyringTick.C:
+			s.reloadKeyringIfDue(ctx)
 		case <-s.notifyCh:
-			if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("apply key changes failed", "error", err)
-			}
+			s.catchUp(ctx)
 		case <-resync.C:
-			if err := s.resync(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("key resync failed", "error", err)
-			}
+			s.resyncOwed(ctx)
+			// Reload the signing keys too, in case a change notification was lost.
+			s.scheduleKeyringReload(s.now())
+		case <-check.C:
+			s.checkHealth(ctx)
 		}
 	}
 }
+
+// healthCheckInterval is how often Run checks whether the view has become stale, which
+// bounds how late the log reports it.
+const healthCheckInterval = 250 * time.Millisecond
 
 func (s *Service) notify() {
 	select {
@@ -251,20 +269,22 @@ func (s *Service) Sync(ctx context.Context) error {
 			return nil
 		}
 		done := make(map[string]bool, len(changes))
+		signingKeysChanged := false
 		for _, c := range changes {
+			if c.Kind == iogate.ChangeSigningKeys {
+				signingKeysChanged = true
+				continue
+			}
 			if done[c.ClientID] {
 				continue
 			}
 			done[c.ClientID] = true
-			k, err := s.store.FindAPIKey(ctx, c.ClientID)
-			switch {
-			case iogate.ErrorCodeOf(err) == iogate.CodeNotFound:
-				s.view.remove(c.ClientID)
-			case err != nil:
+			if err := s.reloadKey(ctx, c.ClientID); err != nil {
 				return err
-			default:
-				s.view.put(k)
 			}
+		}
+		if signingKeysChanged {
+			s.scheduleKeyringReload(s.now())
 		}
 		s.view.setSeq(changes[len(changes)-1].Seq)
 	}
@@ -279,14 +299,41 @@ func (s *Service) resync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	revoked := make(map[string][]*iogate.RevokedToken)
+	err = s.store.AllRevokedTokens(ctx, s.now(), func(t *iogate.RevokedToken) error {
+		revoked[t.ClientID] = append(revoked[t.ClientID], t)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	keys := make(map[string]*keyState)
 	err = s.store.AllAPIKeys(ctx, func(k *iogate.APIKey) error {
-		keys[k.ClientID] = newKeyState(k)
+		keys[k.ClientID] = newKeyState(k, revoked[k.ClientID])
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	s.view.replace(keys, seq)
+	return nil
+}
+
+// reloadKey replaces one key's state in the view with what the store holds, or removes it
+// when the key no longer exists.
+func (s *Service) reloadKey(ctx context.Context, clientID string) error {
+	k, err := s.store.FindAPIKey(ctx, clientID)
+	switch {
+	case iogate.ErrorCodeOf(err) == iogate.CodeNotFound:
+		s.view.remove(clientID)
+		return nil
+	case err != nil:
+		return err
+	}
+	revoked, err := s.store.ListRevokedTokens(ctx, clientID, s.now())
+	if err != nil {
+		return err
+	}
+	s.view.put(k, revoked)
 	return nil
 }

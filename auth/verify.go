@@ -24,13 +24,14 @@ func (p *Principal) HasScope(scope string) bool { return slices.Contains(p.Scope
 
 // Authenticate verifies a bearer token against the live view of its key. It reads no
 // store: the signature is checked once per token and cached, and everything that can change
-// after issuance (the key's existence, expiry, secret generations, scopes, allowlist) is
-// checked against the view on every call. It returns iogate.ErrInvalidToken for a token
-// that is not valid and ErrIPNotAllowed for a valid token from an address the key does not
-// allow.
+// after issuance (the key's existence, expiry, secret generations, scopes, allowlist,
+// revoked tokens) is checked against the view on every call. It returns
+// iogate.ErrInvalidToken for a token that is not valid and ErrIPNotAllowed for a valid
+// token from an address the key does not allow, and ErrStale while the view may be out of
+// date.
 func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Addr) (*Principal, error) {
 	start := time.Now()
-	claims, k, err := s.verifyToken(raw)
+	claims, k, err := s.activeToken(raw)
 	if err != nil {
 		s.metrics.TokenVerified(time.Since(start), metrics.ReasonInvalidToken)
 		return nil, err
@@ -44,10 +45,12 @@ func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Add
 	return p, nil
 }
 
-// verifyToken checks a bearer token's signature (once per token, then from the cache) and
-// its claims against the live view of its key: existence, expiry, secret generation and
-// scopes. It does not check the caller's address.
-func (s *Service) verifyToken(raw string) (*token.Claims, *keyState, error) {
+// activeToken returns the claims of a token that is valid now, and the state of its key.
+// It checks everything Authenticate checks except the client's address.
+func (s *Service) activeToken(raw string) (*token.Claims, *keyState, error) {
+	if err := s.checkFresh(); err != nil {
+		return nil, nil, err
+	}
 	if len(raw) == 0 || len(raw) > token.MaxLength {
 		return nil, nil, iogate.ErrInvalidToken
 	}
@@ -57,11 +60,8 @@ func (s *Service) verifyToken(raw string) (*token.Claims, *keyState, error) {
 	h := token.Hash(raw)
 	claims := s.cache.get(h)
 	if claims == nil {
-		c, err := s.keyring.Verify(raw)
-		if err != nil || c.Issuer != s.cfg.Issuer || c.Audience != s.cfg.Issuer {
-			return nil, nil, iogate.ErrInvalidToken
-		}
-		if c.Expiry <= nowUnix {
+		c, err := s.verifySignature(raw)
+		if err != nil || c.Expiry <= nowUnix {
 			return nil, nil, iogate.ErrInvalidToken
 		}
 		s.cache.put(h, c, nowUnix)
@@ -72,11 +72,21 @@ func (s *Service) verifyToken(raw string) (*token.Claims, *keyState, error) {
 	}
 
 	k := s.view.get(claims.ClientID)
-	if k == nil || k.accountID != claims.AccountID || k.expired(now) || !k.generationValid(claims.Generation, now) {
+	if k == nil || k.accountID != claims.AccountID || k.expired(now) || !k.generationValid(claims.Generation, now) || k.revoked[claims.ID] {
 		return nil, nil, iogate.ErrInvalidToken
 	}
 	if !iogate.ScopeSubset(claims.Scopes(), k.scopes) {
 		return nil, nil, iogate.ErrInvalidToken
 	}
 	return claims, k, nil
+}
+
+// verifySignature returns the claims of a token signed by a published key for this
+// issuer, whatever its expiry and whatever its key's state.
+func (s *Service) verifySignature(raw string) (*token.Claims, error) {
+	c, err := s.keyring.Verify(raw)
+	if err != nil || c.Issuer != s.cfg.Issuer || c.Audience != s.cfg.Issuer {
+		return nil, iogate.ErrInvalidToken
+	}
+	return c, nil
 }

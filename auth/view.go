@@ -20,10 +20,14 @@ type keyState struct {
 	current  iogate.SecretHash
 	currentG int
 	previous *iogate.PreviousSecret
+
+	// revoked holds the IDs of the key's revoked tokens that had not expired when the
+	// state was built.
+	revoked map[string]bool
 }
 
-func newKeyState(k *iogate.APIKey) *keyState {
-	return &keyState{
+func newKeyState(k *iogate.APIKey, revoked []*iogate.RevokedToken) *keyState {
+	st := &keyState{
 		clientID:  k.ClientID,
 		accountID: k.AccountID,
 		scopes:    k.Scopes,
@@ -33,6 +37,13 @@ func newKeyState(k *iogate.APIKey) *keyState {
 		currentG:  k.SecretGeneration,
 		previous:  k.Previous,
 	}
+	if len(revoked) > 0 {
+		st.revoked = make(map[string]bool, len(revoked))
+		for _, t := range revoked {
+			st.revoked[t.TokenID] = true
+		}
+	}
+	return st
 }
 
 func (k *keyState) expired(now time.Time) bool {
@@ -66,9 +77,21 @@ func (v *keyView) get(clientID string) *keyState {
 	return k
 }
 
-func (v *keyView) put(k *iogate.APIKey) {
-	st := newKeyState(k)
+func (v *keyView) put(k *iogate.APIKey, revoked []*iogate.RevokedToken) {
+	st := newKeyState(k, revoked)
 	v.mu.Lock()
+	v.keys[k.ClientID] = st
+	v.mu.Unlock()
+}
+
+// putKeepingRevoked replaces a key's state but keeps the revoked token IDs the view already
+// holds for it, for a write whose revocation list the caller has not read.
+func (v *keyView) putKeepingRevoked(k *iogate.APIKey) {
+	st := newKeyState(k, nil)
+	v.mu.Lock()
+	if old := v.keys[k.ClientID]; old != nil {
+		st.revoked = old.revoked
+	}
 	v.keys[k.ClientID] = st
 	v.mu.Unlock()
 }

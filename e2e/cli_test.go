@@ -65,6 +65,20 @@ func TestCLIErrors(t *testing.T) {
 		}
 	})
 
+	t.Run("account list", func(t *testing.T) {
+		second := createAccount(t, dir, "Beta", "ops@beta.test")
+		var out struct {
+			Data []struct{ ID, Name, Email, Status string }
+		}
+		testenv.CLIJSON(t, dir, &out, "account", "list")
+		if len(out.Data) != 2 || out.Data[0].ID != account || out.Data[1].ID != second {
+			t.Fatalf("account list = %+v, want Acme then Beta", out.Data)
+		}
+		if out.Data[1].Email != "ops@beta.test" || out.Data[1].Status != "active" {
+			t.Errorf("account list entry = %+v, want email ops@beta.test and status active", out.Data[1])
+		}
+	})
+
 	t.Run("secret shown once", func(t *testing.T) {
 		k := createKey(t, dir, account, "once", "--scope", "vaults:read", "--scope", "vaults:write", "--description", "deploy bot")
 		for _, args := range [][]string{{"key", "show", k.ClientID}, {"key", "list", "--account", account}} {

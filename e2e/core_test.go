@@ -36,7 +36,7 @@ func TestServeDefaults(t *testing.T) {
 	})
 
 	t.Run("certificate covers loopback names", func(t *testing.T) {
-		conn, err := tls.Dial("tcp", f.srv.Addr, &tls.Config{RootCAs: f.srv.Client.Transport.(*http.Transport).TLSClientConfig.RootCAs, ServerName: "localhost"})
+		conn, err := tls.Dial("tcp", f.srv.Addr, &tls.Config{RootCAs: f.srv.RootCAs, ServerName: "localhost"})
 		if err != nil {
 			t.Fatalf("TLS handshake as localhost: %v", err)
 		}
@@ -405,22 +405,79 @@ func startOn(t *testing.T, dir, addr string) *testenv.Server {
 	return testenv.Start(t, dir, testenv.Options{Listen: addr})
 }
 
-func TestDeletionByCLIReachesServer(t *testing.T) {
-	f := newFixture(t, testenv.Options{})
-	tok := accessToken(t, f.srv, f.clientID, f.clientSecret)
-	if r := getVaults(t, f.srv, tok); r.status != http.StatusOK {
-		t.Fatalf("before deletion: status %d, want 200", r.status)
+// TestCLIChangesReachServer checks that a change the CLI makes in the data directory of a
+// running server takes effect there within one second, carried by the SQLite change feed.
+func TestCLIChangesReachServer(t *testing.T) {
+	f := newFixture(t, testenv.Options{HTTPListen: "-"})
+	dir := f.srv.DataDir
+	from1 := clientFrom(t, f.srv, "127.0.0.1")
+	cases := []struct {
+		name string
+		// before runs CLI commands after the token was issued that must not end it.
+		before []string
+		change []string
+		status int
+	}{
+		{name: "key delete", change: []string{"key", "delete"}, status: http.StatusUnauthorized},
+		{name: "key update of allowed IPs", change: []string{"key", "update", "--allow-ip", "127.0.0.2"}, status: http.StatusForbidden},
+		{name: "key update of scopes", change: []string{"key", "update", "--scope", "vaults:write"}, status: http.StatusUnauthorized},
+		{name: "key rotate without grace", change: []string{"key", "rotate", "--grace", "0"}, status: http.StatusUnauthorized},
+		{name: "second key rotate", before: []string{"key", "rotate", "--grace", "1h"}, change: []string{"key", "rotate", "--grace", "1h"}, status: http.StatusUnauthorized},
 	}
-	testenv.CLIJSON(t, f.srv.DataDir, nil, "key", "delete", f.clientID)
-	deleted := time.Now()
-	for {
-		r := getVaults(t, f.srv, tok)
-		if r.status == http.StatusUnauthorized {
-			t.Logf("token refused %v after key delete returned", time.Since(deleted).Round(time.Millisecond))
-			break
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			k := createKey(t, dir, f.accountID, "change", "--allow-ip", "127.0.0.1")
+			waitForKeyFrom(t, from1, f.srv, k.ClientID, k.ClientSecret)
+			tok := tokenFrom(t, from1, f.srv, k.ClientID, k.ClientSecret)
+			if c.before != nil {
+				testenv.CLIJSON(t, dir, nil, withClientID(c.before, k.ClientID)...)
+				time.Sleep(100 * time.Millisecond)
+			}
+			if r := vaultsWith(t, from1, f.srv, tok); r.status != http.StatusOK {
+				t.Fatalf("before the change: status %d, want 200", r.status)
+			}
+			testenv.CLIJSON(t, dir, nil, withClientID(c.change, k.ClientID)...)
+			waitForStatus(t, from1, f.srv, tok, c.status, time.Now(), time.Second)
+		})
+	}
+
+	t.Run("rotation grace ends", func(t *testing.T) {
+		k := createKey(t, dir, f.accountID, "grace", "--allow-ip", "127.0.0.1")
+		waitForKeyFrom(t, from1, f.srv, k.ClientID, k.ClientSecret)
+		tok := tokenFrom(t, from1, f.srv, k.ClientID, k.ClientSecret)
+		// The grace ends 2s after the CLI read the clock, so no earlier than 2s from here.
+		start := time.Now()
+		testenv.CLIJSON(t, dir, nil, "key", "rotate", k.ClientID, "--grace", "2s")
+		if r := vaultsWith(t, from1, f.srv, tok); r.status != http.StatusOK {
+			t.Fatalf("token of the old secret during the grace period: status %d, want 200", r.status)
 		}
-		if time.Since(deleted) > time.Second {
-			t.Fatalf("token still accepted %v after the CLI deleted its key", time.Since(deleted))
+		if refused := waitForStatus(t, from1, f.srv, tok, http.StatusUnauthorized, start, 3*time.Second); refused < 2*time.Second {
+			t.Errorf("token of the old secret refused %v after the rotation started, before its 2s grace ended", refused)
+		}
+	})
+}
+
+// withClientID inserts clientID after the command and subcommand names of args.
+func withClientID(args []string, clientID string) []string {
+	return append(append(append([]string{}, args[:2]...), clientID), args[2:]...)
+}
+
+// waitForStatus polls GET /v1/vaults with tok until it returns status, and returns how
+// long after start that was. It fails the test if that takes longer than limit.
+func waitForStatus(t *testing.T, c *http.Client, srv *testenv.Server, tok string, status int, start time.Time, limit time.Duration) time.Duration {
+	t.Helper()
+	for {
+		r := vaultsWith(t, c, srv, tok)
+		if r.status == status {
+			elapsed := time.Since(start)
+			t.Logf("status %d after %v", status, elapsed.Round(time.Millisecond))
+			return elapsed
+		}
+		if r.status != http.StatusOK {
+			t.Fatalf("status %d, want 200 until the change arrives and %d after", r.status, status)
+		}
+		if time.Since(start) > limit {
+			t.Fatalf("token still accepted %v after the change, want status %d within %v", time.Since(start), status, limit)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

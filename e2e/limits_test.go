@@ -32,8 +32,7 @@ func closedWithin(conn net.Conn, d time.Duration) bool {
 
 func TestSlowClientsAreCutOff(t *testing.T) {
 	f := newFixture(t, testenv.Options{Args: []string{"--read-header-timeout", "1s", "--read-timeout", "2s"}})
-	tlsConfig := f.srv.Client.Transport.(*http.Transport).TLSClientConfig.Clone()
-	tlsConfig.NextProtos = []string{"http/1.1"}
+	tlsConfig := &tls.Config{RootCAs: f.srv.RootCAs, NextProtos: []string{"http/1.1"}}
 
 	t.Run("connection that never starts TLS", func(t *testing.T) {
 		conn, err := net.Dial("tcp", f.srv.Addr)
@@ -86,10 +85,10 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 	t.Run("oversized header", func(t *testing.T) {
 		// Go's HTTP/2 client refuses to send a header list larger than the server
 		// advertises, so this uses HTTP/1.1, where the server itself must refuse it.
-		tr := f.srv.Client.Transport.(*http.Transport).Clone()
-		tr.ForceAttemptHTTP2 = false
-		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-		tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
+		tr := &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: f.srv.RootCAs, NextProtos: []string{"http/1.1"}},
+			TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{},
+		}
 		r := do(t, &http.Client{Transport: tr, Timeout: 10 * time.Second}, "GET", f.srv.URL+"/v1/vaults",
 			map[string]string{"X-Padding": strings.Repeat("a", 80<<10)}, "")
 		if r.status != http.StatusRequestHeaderFieldsTooLarge {

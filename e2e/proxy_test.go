@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,16 +9,6 @@ import (
 
 	"github.com/iogate/iogate/internal/testenv"
 )
-
-// clientFrom returns a client like srv.Client whose connections leave from the loopback
-// address src, so that a test can play several hosts.
-func clientFrom(t *testing.T, srv *testenv.Server, src string) *http.Client {
-	t.Helper()
-	tr := srv.Client.Transport.(*http.Transport).Clone()
-	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 10 * time.Second}
-	tr.DialContext = dialer.DialContext
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
-}
 
 // tokenRequest posts client credentials to /v1/auth/accessToken with extra headers.
 func tokenRequest(t *testing.T, c *http.Client, srv *testenv.Server, header map[string]string, clientID, secret string) response {

@@ -1,8 +1,13 @@
 package http
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
+	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/iogate/iogate"
@@ -16,8 +21,8 @@ const bearerRealm = "iogate"
 // WWW-Authenticate challenge of RFC 6750 section 3 needs.
 type bearerError struct {
 	err error
-	// oauthError is the challenge's error parameter; empty when the request carried no
-	// token, as RFC 6750 section 3.1 asks.
+	// oauthError is the challenge's error parameter. It is empty when the request carried
+	// no token, as RFC 6750 section 3.1 requires.
 	oauthError string
 	scope      string
 }
@@ -25,16 +30,28 @@ type bearerError struct {
 func (e *bearerError) Error() string { return e.err.Error() }
 func (e *bearerError) Unwrap() error { return e.err }
 
-// bearerToken extracts the token from the Authorization header. The scheme name is
-// case-insensitive and may be followed by several spaces. A token in the query string is
-// never read: it would end up in logs and browser history.
-func bearerToken(r *http.Request) (string, error) {
+// bearerToken extracts the token from the Authorization header (RFC 6750 section 2.1).
+// The scheme name is case-insensitive and may be followed by several spaces. A token in
+// the query string or in a form body is never read, because URLs and bodies end up in logs
+// and browser history. Such a request gets 401 without an error code. A token sent in more
+// than one place, or several Authorization values, is a malformed request (400).
+func bearerToken(w http.ResponseWriter, r *http.Request) (string, error) {
 	values := r.Header.Values("Authorization")
-	inQuery := r.URL.Query().Has("access_token")
+	places := len(values)
+	if r.URL.Query().Has("access_token") {
+		places++
+	}
+	inBody, err := formHasAccessToken(w, r)
+	if err != nil {
+		return "", err
+	}
+	if inBody {
+		places++
+	}
 	switch {
-	case len(values) > 1:
-		return "", &bearerError{err: iogate.Errorf(iogate.CodeInvalid, "send exactly one Authorization header"), oauthError: "invalid_request"}
-	case len(values) == 1 && inQuery:
+	case len(values) > 1 || len(values) == 1 && strings.Contains(values[0], ","):
+		return "", &bearerError{err: iogate.Errorf(iogate.CodeInvalid, "send exactly one Authorization header with one credential"), oauthError: "invalid_request"}
+	case places > 1:
 		return "", &bearerError{err: iogate.Errorf(iogate.CodeInvalid, "send the access token in one place only: the Authorization header"), oauthError: "invalid_request"}
 	case len(values) == 0:
 		return "", &bearerError{err: iogate.Errorf(iogate.CodeInvalidToken, "missing access token: send it as Authorization: Bearer <token>")}
@@ -44,10 +61,52 @@ func bearerToken(r *http.Request) (string, error) {
 		return "", &bearerError{err: iogate.Errorf(iogate.CodeInvalidToken, "missing access token: send it as Authorization: Bearer <token>")}
 	}
 	tok := strings.TrimLeft(rest, " ")
-	if tok == "" || strings.ContainsAny(tok, " \t") {
+	if !validToken68(tok) {
 		return "", &bearerError{err: iogate.ErrInvalidToken, oauthError: "invalid_token"}
 	}
 	return tok, nil
+}
+
+// validToken68 reports whether tok has the b64token syntax of RFC 6750 section 2.1.
+func validToken68(tok string) bool {
+	body := strings.TrimRight(tok, "=")
+	if body == "" {
+		return false
+	}
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~+/", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// formHasAccessToken reports whether a form-encoded request body carries access_token. It
+// reads the body and puts it back for the handler.
+func formHasAccessToken(w http.ResponseWriter, r *http.Request) (bool, error) {
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+	default:
+		return false, nil
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return false, nil
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return false, nil
+	}
+	body, err := readBody(w, r, maxBodyBytes)
+	if err != nil {
+		return false, err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, err := url.ParseQuery(string(body))
+	return err == nil && form.Has("access_token"), nil
 }
 
 // challenge sets WWW-Authenticate for a bearer failure.
@@ -66,11 +125,13 @@ func challenge(w http.ResponseWriter, be *bearerError) {
 // calling next with the principal in the request context.
 func (s *Server) requireScope(scope string, next handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		raw, err := bearerToken(r)
+		raw, err := bearerToken(w, r)
 		if err != nil {
-			be := err.(*bearerError)
-			challenge(w, be)
-			return be
+			var be *bearerError
+			if errors.As(err, &be) {
+				challenge(w, be)
+			}
+			return err
 		}
 		p, err := s.auth.Authenticate(r.Context(), raw, clientAddr(r))
 		if err != nil {

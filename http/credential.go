@@ -1,7 +1,6 @@
 package http
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"mime"
 	"net/http"
@@ -10,33 +9,6 @@ import (
 
 	"github.com/iogate/iogate/auth"
 )
-
-// parseBasicCredentials parses an HTTP Basic Authorization value as RFC 6749 section
-// 2.3.1 defines it for OAuth clients: base64 of the form-url-encoded client ID, a colon and
-// the form-url-encoded secret. The scheme name is case-insensitive. A part that is not
-// valid form-url-encoding is taken as it is, because many clients send secrets unencoded.
-func parseBasicCredentials(header string) (clientID, secret string, ok bool) {
-	scheme, rest, found := strings.Cut(header, " ")
-	if !found || !strings.EqualFold(scheme, "Basic") {
-		return "", "", false
-	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
-	if err != nil {
-		return "", "", false
-	}
-	id, sec, found := strings.Cut(string(raw), ":")
-	if !found {
-		return "", "", false
-	}
-	return formUnescape(id), formUnescape(sec), true
-}
-
-func formUnescape(s string) string {
-	if u, err := url.QueryUnescape(s); err == nil {
-		return u
-	}
-	return s
-}
 
 // maxExposedCredentials bounds how many credentials one plain HTTP request can make the
 // server verify.
@@ -55,7 +27,7 @@ func presentedCredentials(r *http.Request) []auth.ExposedCredential {
 	}
 
 	authz := r.Header.Get("Authorization")
-	if id, secret, ok := parseBasicCredentials(authz); ok {
+	if id, secret, err := parseBasicCredentials(authz); err == nil {
 		add(auth.ExposedCredential{ClientID: id, ClientSecret: secret})
 	} else if scheme, tok, ok := strings.Cut(authz, " "); ok && strings.EqualFold(scheme, "Bearer") {
 		add(auth.ExposedCredential{BearerToken: strings.TrimSpace(tok)})

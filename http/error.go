@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/iogate/iogate"
 )
@@ -19,6 +20,8 @@ var statusOf = map[iogate.ErrorCode]int{
 	iogate.CodeInvalidClient:        http.StatusUnauthorized,
 	iogate.CodeInvalidToken:         http.StatusUnauthorized,
 	iogate.CodeInvalidScope:         http.StatusBadRequest,
+	iogate.CodeUnsupportedGrant:     http.StatusBadRequest,
+	iogate.CodeUnauthorizedClient:   http.StatusBadRequest,
 	iogate.CodeInsufficientScope:    http.StatusForbidden,
 	iogate.CodeForbidden:            http.StatusForbidden,
 	iogate.CodeNotFound:             http.StatusNotFound,
@@ -27,6 +30,30 @@ var statusOf = map[iogate.ErrorCode]int{
 	iogate.CodeRateLimited:          http.StatusTooManyRequests,
 	iogate.CodeUnavailable:          http.StatusServiceUnavailable,
 	iogate.CodeInternal:             http.StatusInternalServerError,
+}
+
+// oauthErrorOf maps each domain error code to the "error" value of an OAuth error response
+// on the /oauth2 endpoints. It is the only place where such a value is chosen, and it
+// covers the same codes as statusOf. Most values come from RFC 6749 section 5.2;
+// access_denied, server_error and temporarily_unavailable are the authorization endpoint's
+// values of its section 4.1.2.1, which clients also understand from a token endpoint.
+var oauthErrorOf = map[iogate.ErrorCode]string{
+	iogate.CodeInvalid:              "invalid_request",
+	iogate.CodeUnsupportedMediaType: "invalid_request",
+	iogate.CodeTooLarge:             "invalid_request",
+	iogate.CodeInvalidClient:        "invalid_client",
+	iogate.CodeInvalidToken:         "invalid_token",
+	iogate.CodeInvalidScope:         "invalid_scope",
+	iogate.CodeUnsupportedGrant:     "unsupported_grant_type",
+	iogate.CodeUnauthorizedClient:   "unauthorized_client",
+	iogate.CodeInsufficientScope:    "insufficient_scope",
+	iogate.CodeForbidden:            "access_denied",
+	iogate.CodeNotFound:             "invalid_request",
+	iogate.CodeConflict:             "invalid_request",
+	iogate.CodeHTTPSRequired:        "invalid_request",
+	iogate.CodeRateLimited:          "temporarily_unavailable",
+	iogate.CodeUnavailable:          "temporarily_unavailable",
+	iogate.CodeInternal:             "server_error",
 }
 
 // errMethodNotAllowed and errNotFound are the errors of requests that match no route.
@@ -64,8 +91,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		s.log.DebugContext(r.Context(), "request rejected", "status", status, "code", string(code))
 	}
-	if code == iogate.CodeRateLimited && w.Header().Get("Retry-After") == "" {
+	if (code == iogate.CodeRateLimited || code == iogate.CodeUnavailable) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
+	}
+	if isTokenPath(r.URL.Path) {
+		setNoStore(w)
+	}
+	if isOAuthPath(r.URL.Path) {
+		writeOAuthError(w, status, code, err)
+		return
 	}
 	p := Problem{
 		Type:      "about:blank",
@@ -94,4 +128,58 @@ func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	w.Write(body)
+}
+
+// OAuthError is the error body of the /oauth2 endpoints, as RFC 6749 section 5.2 defines
+// it. Unlike Problem it carries no request ID; the X-Request-Id header still does.
+type OAuthError struct {
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description,omitempty"`
+}
+
+// isOAuthPath reports whether errors on path take the OAuth form.
+func isOAuthPath(path string) bool { return strings.HasPrefix(path, "/oauth2/") }
+
+// isTokenPath reports whether responses on path may carry a token or credentials, so
+// that even their errors must not be cached.
+func isTokenPath(path string) bool { return isOAuthPath(path) || path == "/v1/auth/accessToken" }
+
+// writeOAuthError writes err in the OAuth form. A failed client authentication also gets a
+// Basic challenge: RFC 6749 section 5.2 requires one when the client used Basic, and HTTP
+// requires one on every 401, which also shows other clients that Basic is supported.
+func writeOAuthError(w http.ResponseWriter, status int, code iogate.ErrorCode, err error) {
+	value, ok := oauthErrorOf[code]
+	if !ok {
+		value = "invalid_request"
+	}
+	if status >= 500 {
+		value = oauthErrorOf[iogate.CodeInternal]
+		if status == http.StatusServiceUnavailable {
+			value = oauthErrorOf[iogate.CodeUnavailable]
+		}
+	}
+	if code == iogate.CodeInvalidClient {
+		w.Header().Set("WWW-Authenticate", `Basic realm="`+bearerRealm+`", charset="UTF-8"`)
+	}
+	body := OAuthError{Error: value, ErrorDescription: oauthDescription(iogate.ErrorMessageOf(err))}
+	if code == iogate.CodeInternal {
+		body.ErrorDescription = "internal error; quote the X-Request-Id response header when reporting it"
+	}
+	writeJSON(w, status, "application/json", body)
+}
+
+// oauthDescription fits a message into the characters RFC 6749 section 5.2 allows in
+// error_description: printable ASCII except the double quote and the backslash.
+func oauthDescription(msg string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '"':
+			return '\''
+		case r == '\\':
+			return '/'
+		case r < 0x20 || r > 0x7e:
+			return '?'
+		}
+		return r
+	}, msg)
 }

@@ -43,26 +43,26 @@ func FuzzDecodeStrictObject(f *testing.F) {
 }
 
 // FuzzBearerToken checks the Authorization header parser: it never panics, fails only with
-// a bearer error, and returns a token without spaces.
+// a bearer error, and returns only tokens of the b64token syntax.
 func FuzzBearerToken(f *testing.F) {
 	for _, s := range []string{"Bearer abc", "bearer   abc", "Bearer", "Bearer ", "Basic YTpi", "Bearer a b", "BEARER\tx", ""} {
 		f.Add(s, "")
 	}
 	f.Add("Bearer abc", "access_token=abc")
 	f.Fuzz(func(t *testing.T, header, query string) {
-		r := &http.Request{Header: http.Header{}, URL: mustURL(query)}
+		r := &http.Request{Method: http.MethodGet, Header: http.Header{}, URL: mustURL(query)}
 		if header != "" {
 			r.Header.Set("Authorization", header)
 		}
-		tok, err := bearerToken(r)
+		tok, err := bearerToken(httptest.NewRecorder(), r)
 		if err != nil {
 			if _, ok := err.(*bearerError); !ok {
 				t.Fatalf("error %T, want *bearerError", err)
 			}
 			return
 		}
-		if tok == "" || strings.ContainsAny(tok, " \t") {
-			t.Fatalf("token %q is empty or has blanks", tok)
+		if !validToken68(tok) {
+			t.Fatalf("token %q does not have the b64token syntax", tok)
 		}
 	})
 }
@@ -75,11 +75,13 @@ func FuzzBasicCredentials(f *testing.F) {
 	f.Add("", "", "Basic Og==")
 	f.Add("", "", "basic !!!")
 	f.Fuzz(func(t *testing.T, id, secret, raw string) {
-		parseBasicCredentials(raw)
+		if _, _, err := parseBasicCredentials(raw); err != nil && err != errBasicCredentials {
+			t.Fatalf("parseBasicCredentials(%q) error %v, want errBasicCredentials", raw, err)
+		}
 		encoded := base64.StdEncoding.EncodeToString([]byte(formEscape(id) + ":" + formEscape(secret)))
-		gotID, gotSecret, ok := parseBasicCredentials("Basic " + encoded)
-		if !ok || gotID != id || gotSecret != secret {
-			t.Fatalf("parseBasicCredentials(encode(%q, %q)) = %q, %q, %t", id, secret, gotID, gotSecret, ok)
+		gotID, gotSecret, err := parseBasicCredentials("Basic " + encoded)
+		if err != nil || gotID != id || gotSecret != secret {
+			t.Fatalf("parseBasicCredentials(encode(%q, %q)) = %q, %q, %v", id, secret, gotID, gotSecret, err)
 		}
 	})
 }

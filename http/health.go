@@ -10,22 +10,6 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// handleReady serves /readyz: 200 when the store can be read and the key view is current
-// (within the engine's configured lag bound), else 503 with the reason. Load balancers
-// should route only to ready nodes.
-func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
-	h := s.auth.CheckHealth(r.Context())
-	body := map[string]any{"status": "ok", "feedLagSeconds": h.Lag.Seconds()}
-	status := http.StatusOK
-	if !h.Ready {
-		status = http.StatusServiceUnavailable
-		body["status"] = "unavailable"
-		body["reason"] = h.Reason
-	}
-	writeJSON(w, status, "application/json", body)
-	return nil
-}
-
 // AdminHandler returns the handler of the admin listener: /metrics, /healthz and /readyz.
 // It is meant for a private address, because metrics describe traffic.
 func (s *Server) AdminHandler() http.Handler {

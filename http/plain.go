@@ -27,21 +27,28 @@ func (s *Server) refusePlainHTTP(w http.ResponseWriter, r *http.Request) {
 	creds := presentedCredentials(r)
 	addr := clientAddr(r)
 	if len(creds) > 0 && (s.limiter == nil || s.limiter.checkAddress(addr, true) == nil) {
+		// The audit records of an exposure name iogate as the actor and the sender's
+		// address.
+		ctx := iogate.WithActor(r.Context(), iogate.Actor{Type: iogate.ActorSystem, IP: addr.String()})
 		for _, c := range creds {
 			clientID, ok := s.auth.VerifyExposed(c)
 			if !ok {
 				if s.limiter != nil {
-					s.limiter.recordFailure(r.Context(), addr)
+					s.limiter.recordFailure(ctx, addr, c.ClientID)
 				}
 				continue
 			}
-			err := s.auth.MarkExposed(r.Context(), clientID, s.opts.RevokeExposedCredentials)
+			kind := "client_secret"
+			if c.BearerToken != "" {
+				kind = "access_token"
+			}
+			err := s.auth.MarkExposed(ctx, clientID, kind, s.opts.RevokeExposedCredentials)
 			if err != nil && iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
-				s.log.ErrorContext(r.Context(), "recording an exposed credential failed", "client_id", clientID, "error", err)
+				s.log.ErrorContext(ctx, "recording an exposed credential failed", "client_id", clientID, "error", err)
 				continue
 			}
-			s.log.WarnContext(r.Context(), "valid credential received over plain HTTP",
-				"client_id", clientID, "revoked", s.opts.RevokeExposedCredentials, "remote_addr", addr.String())
+			s.log.WarnContext(ctx, "valid credential received over plain HTTP",
+				"client_id", clientID, "credential", kind, "revoked", s.opts.RevokeExposedCredentials, "remote_addr", addr.String())
 		}
 	}
 	s.writeError(w, r, errHTTPSRequired)

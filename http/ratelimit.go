@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,8 +98,9 @@ type limiter struct {
 	now     func() time.Time
 	log     *slog.Logger
 	metrics *metrics.Metrics
-	// onBlock is called, outside the lock, when an address is blocked.
-	onBlock func(ctx context.Context, addr netip.Prefix, failures int, until time.Time)
+	// onBlock is called, outside the lock, when an address is blocked, with the client IDs
+	// that the address's failed attempts named.
+	onBlock func(ctx context.Context, addr netip.Prefix, clientIDs []string, failures int, until time.Time)
 
 	mu        sync.Mutex
 	addresses map[netip.Prefix]*addressState
@@ -114,7 +116,13 @@ type addressState struct {
 	nextAttempt  time.Time
 	blockedUntil time.Time
 	lastSeen     time.Time
+	// targets are the distinct client IDs that failed attempts in this window named, at
+	// most maxBlockTargets, for the audit records of a block.
+	targets []string
 }
+
+// maxBlockTargets bounds the client IDs remembered per address.
+const maxBlockTargets = 5
 
 type clientKey struct {
 	addr     netip.Prefix
@@ -264,11 +272,12 @@ func reserve(lim *rate.Limiter, now time.Time) time.Duration {
 	return d
 }
 
-// recordFailure counts a failed authentication from addr. Past FailuresBeforeSlowdown
+// recordFailure counts a failed authentication from addr that named clientID ("" when the
+// attempt named none, as with a bearer token). Past FailuresBeforeSlowdown
 // failures within the window the address must wait before its next attempt; at
 // FailuresBeforeBlock it is blocked for BlockDuration. Only the address is penalised,
 // never the client ID, so that an attacker elsewhere cannot lock a legitimate client out.
-func (l *limiter) recordFailure(ctx context.Context, addr netip.Addr) {
+func (l *limiter) recordFailure(ctx context.Context, addr netip.Addr, clientID string) {
 	if l.cfg.FailuresBeforeBlock == 0 {
 		return
 	}
@@ -282,18 +291,22 @@ func (l *limiter) recordFailure(ctx context.Context, addr netip.Addr) {
 	}
 	st.lastSeen = now
 	if now.Sub(st.windowStart) > l.cfg.FailureWindow {
-		st.windowStart, st.failures = now, 0
+		st.windowStart, st.failures, st.targets = now, 0, nil
 	}
 	st.failures++
+	if clientID != "" && len(clientID) <= 64 && len(st.targets) < maxBlockTargets && !slices.Contains(st.targets, clientID) {
+		st.targets = append(st.targets, clientID)
+	}
 	failures := st.failures
 	blocked := false
+	var targets []string
 	switch {
 	case failures >= l.cfg.FailuresBeforeBlock:
 		if !now.Before(st.blockedUntil) {
-			blocked = true
+			blocked, targets = true, st.targets
 			st.blockedUntil = now.Add(l.cfg.BlockDuration)
-			// The block is the penalty for this window; a fresh window starts after it.
-			st.failures, st.windowStart, st.nextAttempt = 0, st.blockedUntil, time.Time{}
+			// The block is the penalty for this window, and a fresh window starts after it.
+			st.failures, st.windowStart, st.nextAttempt, st.targets = 0, st.blockedUntil, time.Time{}, nil
 		}
 	case l.cfg.FailuresBeforeSlowdown > 0 && failures > l.cfg.FailuresBeforeSlowdown:
 		step := min(failures-l.cfg.FailuresBeforeSlowdown-1, 6)
@@ -307,7 +320,7 @@ func (l *limiter) recordFailure(ctx context.Context, addr netip.Addr) {
 		l.log.WarnContext(ctx, "address blocked after repeated failed authentication",
 			"address", key.String(), "failures", failures, "blocked_until", until.UTC().Format(time.RFC3339))
 		if l.onBlock != nil {
-			l.onBlock(ctx, key, failures, until)
+			l.onBlock(ctx, key, targets, failures, until)
 		}
 	}
 }
@@ -396,8 +409,10 @@ func (s *Server) limitRequests(next http.Handler) http.Handler {
 			s.refuseLimited(w, r, d)
 			return
 		}
-		if class == classClientAuth && s.limiter.cfg.TokenPerClient > 0 {
-			if d := s.limiter.checkClient(addr, requestClientID(r)); d != nil {
+		clientID := ""
+		if class == classClientAuth {
+			clientID = requestClientID(r)
+			if d := s.limiter.checkClient(addr, clientID); d != nil {
 				s.refuseLimited(w, r, d)
 				return
 			}
@@ -408,7 +423,7 @@ func (s *Server) limitRequests(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(rec, r)
 		if rec.status == http.StatusUnauthorized && (class == classClientAuth || r.Header.Get("Authorization") != "") {
-			s.limiter.recordFailure(r.Context(), addr)
+			s.limiter.recordFailure(r.Context(), addr, clientID)
 		}
 	})
 }
@@ -444,7 +459,7 @@ func (s *Server) limitedError(w http.ResponseWriter, d *denial) error {
 // none. The body is read (at most the token endpoints' limit) and put back for the
 // handler. Parsing here is lenient: the handler parses strictly and rejects what is wrong.
 func requestClientID(r *http.Request) string {
-	if id, _, ok := parseBasicCredentials(r.Header.Get("Authorization")); ok {
+	if id, _, err := parseBasicCredentials(r.Header.Get("Authorization")); err == nil {
 		return id
 	}
 	body := peekBody(r, maxTokenBodyBytes)

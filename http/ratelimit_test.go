@@ -92,16 +92,19 @@ func TestLimiterPerClientTreatsUnknownIDsAlike(t *testing.T) {
 func TestLimiterFailuresSlowThenBlock(t *testing.T) {
 	l, clock := newTestLimiter(RateLimits{FailuresBeforeSlowdown: 3, FailuresBeforeBlock: 6, FailureWindow: time.Hour, BlockDuration: 10 * time.Minute})
 	var blocks int
-	l.onBlock = func(_ context.Context, addr netip.Prefix, failures int, until time.Time) {
+	l.onBlock = func(_ context.Context, addr netip.Prefix, clientIDs []string, failures int, until time.Time) {
 		blocks++
 		if addr != netip.MustParsePrefix("192.0.2.66/32") || failures != 6 || !until.Equal(clock.t.Add(10*time.Minute)) {
 			t.Errorf("onBlock(%s, %d, %v), want 192.0.2.66/32, 6 failures, until now+10m", addr, failures, until)
+		}
+		if len(clientIDs) != 1 || clientIDs[0] != "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11" {
+			t.Errorf("onBlock client IDs = %v, want the one client ID the failures named", clientIDs)
 		}
 	}
 	ctx := context.Background()
 
 	for range 3 {
-		l.recordFailure(ctx, attacker)
+		l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
 	}
 	if d := l.checkAddress(attacker, false); d != nil {
 		t.Fatalf("after 3 failures (the slowdown threshold): refused %+v, want allowed", d)
@@ -109,7 +112,7 @@ func TestLimiterFailuresSlowThenBlock(t *testing.T) {
 
 	wantWaits := []time.Duration{time.Second, 2 * time.Second}
 	for i, want := range wantWaits {
-		l.recordFailure(ctx, attacker)
+		l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
 		d := l.checkAddress(attacker, false)
 		if d == nil || d.limit != metrics.LimitSlowdown || d.retryAfter != want {
 			t.Fatalf("after failure %d: denial %+v, want a slowdown of %v", 4+i, d, want)
@@ -120,7 +123,7 @@ func TestLimiterFailuresSlowThenBlock(t *testing.T) {
 		}
 	}
 
-	l.recordFailure(ctx, attacker)
+	l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
 	d := l.checkAddress(attacker, true)
 	if d == nil || d.limit != metrics.LimitBlocked || d.retryAfter != 10*time.Minute {
 		t.Fatalf("after 6 failures: denial %+v, want a 10m block", d)
@@ -140,7 +143,7 @@ func TestLimiterFailuresSlowThenBlock(t *testing.T) {
 	if d := l.checkAddress(attacker, false); d != nil {
 		t.Errorf("block not lifted after its duration: %+v", d)
 	}
-	l.recordFailure(ctx, attacker)
+	l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
 	if d := l.checkAddress(attacker, false); d != nil {
 		t.Errorf("first failure after the block: refused %+v, want a fresh window", d)
 	}
@@ -149,10 +152,10 @@ func TestLimiterFailuresSlowThenBlock(t *testing.T) {
 func TestLimiterFailureWindowExpires(t *testing.T) {
 	l, clock := newTestLimiter(RateLimits{FailuresBeforeSlowdown: 2, FailuresBeforeBlock: 3, FailureWindow: time.Minute, BlockDuration: time.Hour})
 	ctx := context.Background()
-	l.recordFailure(ctx, attacker)
-	l.recordFailure(ctx, attacker)
+	l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
+	l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
 	clock.advance(2 * time.Minute)
-	l.recordFailure(ctx, attacker)
+	l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
 	if d := l.checkAddress(attacker, false); d != nil {
 		t.Errorf("failures from an expired window still counted: %+v", d)
 	}
@@ -165,7 +168,7 @@ func TestLimiterForgetsIdleEntries(t *testing.T) {
 	l.checkClient(attacker, "a")
 	l.checkKey("k")
 	for range 5 {
-		l.recordFailure(context.Background(), legitimate)
+		l.recordFailure(context.Background(), legitimate, "")
 	}
 	clock.advance(10 * time.Minute)
 	l.checkAddress(netip.MustParseAddr("203.0.113.1"), true)

@@ -9,8 +9,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/iogate/iogate"
@@ -34,6 +37,9 @@ type Server struct {
 	proxies proxyTrust
 	limiter *limiter
 	metrics *metrics.Metrics
+
+	// routes lists the methods of each route pattern that Handler registered.
+	routes map[string][]string
 }
 
 // Options are the Server's hardening and operations settings. The zero value trusts no
@@ -51,13 +57,14 @@ type Options struct {
 	// Metrics receives request and rate-limit counts; nil records nothing.
 	Metrics *metrics.Metrics
 	// OnAddressBlocked is called when an address is blocked after repeated failed
-	// authentication, after the block has been logged.
-	OnAddressBlocked func(ctx context.Context, addr netip.Prefix, failures int, until time.Time)
+	// authentication, after the block has been logged, with the client IDs (at most five)
+	// that the address's failed attempts named.
+	OnAddressBlocked func(ctx context.Context, addr netip.Prefix, clientIDs []string, failures int, until time.Time)
 }
 
 // NewServer returns the handlers for the HTTPS API.
 func NewServer(a *auth.Service, store iogate.Store, log *slog.Logger) *Server {
-	return &Server{auth: a, store: store, log: log}
+	return &Server{auth: a, store: store, log: log, routes: make(map[string][]string)}
 }
 
 // SetOptions applies o. Call it before Handler and PlainHandler.
@@ -76,9 +83,18 @@ func (s *Server) SetOptions(o Options) {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.route(mux, "/v1/auth/accessToken", map[string]handlerFunc{http.MethodPost: s.handleAccessToken})
-	s.route(mux, "/v1/vaults", map[string]handlerFunc{http.MethodGet: s.requireScope(iogate.ScopeVaultsRead, s.handleListVaults)})
+	s.route(mux, "/v1/vaults", map[string]handlerFunc{
+		http.MethodGet:  s.requireScope(iogate.ScopeVaultsRead, s.handleListVaults),
+		http.MethodPost: s.requireScope(iogate.ScopeVaultsWrite, s.handleCreateVault),
+	})
 	s.route(mux, "/v1/vaults/{id}", map[string]handlerFunc{http.MethodGet: s.requireScope(iogate.ScopeVaultsRead, s.handleGetVault)})
 	s.route(mux, "/healthz", map[string]handlerFunc{http.MethodGet: s.handleHealth})
+	s.route(mux, "/oauth2/token", map[string]handlerFunc{http.MethodPost: s.handleOAuthToken})
+	s.route(mux, "/oauth2/introspect", map[string]handlerFunc{http.MethodPost: s.handleIntrospect})
+	s.route(mux, "/oauth2/revoke", map[string]handlerFunc{http.MethodPost: s.handleRevoke})
+	s.route(mux, metadataPath, map[string]handlerFunc{http.MethodGet: s.handleMetadata})
+	s.route(mux, jwksPath, map[string]handlerFunc{http.MethodGet: s.handleJWKS})
+	s.route(mux, openAPIPath, map[string]handlerFunc{http.MethodGet: s.handleOpenAPI})
 	s.route(mux, "/readyz", map[string]handlerFunc{http.MethodGet: s.handleReady})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
 	return s.middleware(s.limitRequests(mux), true)
@@ -90,13 +106,9 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // route registers a path with one handler per method; other methods get 405 with an Allow
 // header, HEAD included unless GET is listed.
 func (s *Server) route(mux *http.ServeMux, pattern string, methods map[string]handlerFunc) {
-	allow := ""
-	for m := range methods {
-		if allow != "" {
-			allow += ", "
-		}
-		allow += m
-	}
+	names := slices.Sorted(maps.Keys(methods))
+	s.routes[pattern] = names
+	allow := strings.Join(names, ", ")
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		h, ok := methods[r.Method]
 		if !ok {

@@ -76,12 +76,12 @@ func EnsureSelfSignedCert(certPath, keyPath string, now time.Time) (tls.Certific
 		Subject:               pkix.Name{CommonName: "localhost", Organization: []string{"iogate self-signed"}},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
-		// A self-signed leaf that is also its own CA lets clients pass the certificate
-		// itself to --cacert.
-		IsCA:        true,
+		// Not a CA: clients that trust this file as a root (curl --cacert) trust this one
+		// certificate, and its key cannot sign certificates for other hosts.
+		IsCA:        false,
 		DNSNames:    []string{"localhost"},
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback},
 	}

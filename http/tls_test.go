@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"io"
+	"log"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -27,6 +28,8 @@ func startTLSServer(t *testing.T, cfg *tls.Config) string {
 	srv := &http.Server{
 		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
 		ReadHeaderTimeout: 5 * time.Second,
+		// The refused handshakes are the point of some tests, not noise for the output.
+		ErrorLog: log.New(io.Discard, "", 0),
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })

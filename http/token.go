@@ -7,7 +7,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/iogate/iogate"
 	"github.com/iogate/iogate/auth"
@@ -85,12 +87,56 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 }
 
 // decodeStrictObject parses body as one JSON object whose members all have string values
-// and names from allowed. Go's encoding/json would accept duplicate names, names in another
-// letter case, non-string values coerced by the caller, and trailing data; each of these
-// hides a client bug or a smuggling attempt, so each is an error here.
+// and names from allowed. It is decodeStrict with every field a string.
 func decodeStrictObject(body []byte, allowed ...string) (map[string]string, error) {
+	fields := make([]jsonField, len(allowed))
+	for i, name := range allowed {
+		fields[i] = jsonField{name: name, kind: jsonString}
+	}
+	values, err := decodeStrict(body, fields...)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(values))
+	for name, v := range values {
+		out[name] = v.(string)
+	}
+	return out, nil
+}
+
+// jsonKind is the type a strictly decoded JSON member must have.
+type jsonKind int
+
+const (
+	jsonString jsonKind = iota
+	// jsonInteger is a JSON number without fraction or exponent that fits an int.
+	jsonInteger
+)
+
+// jsonField names a member that decodeStrict accepts and its type.
+type jsonField struct {
+	name string
+	kind jsonKind
+}
+
+// decodeStrict parses body as one JSON object whose members are among fields and have
+// their types. Strings come back as string, integers as int. Go's encoding/json would
+// accept duplicate names, names in another letter case, values of other types coerced by
+// the caller, invalid UTF-8 and trailing data. Each of these hides a client bug or a
+// smuggling attempt, so each is an error here.
+func decodeStrict(body []byte, fields ...jsonField) (map[string]any, error) {
 	invalid := func(format string, args ...any) error {
 		return iogate.Errorf(iogate.CodeInvalid, "invalid JSON body: "+format, args...)
+	}
+	if !utf8.Valid(body) {
+		return nil, invalid("the body is not valid UTF-8")
+	}
+
+	names := make([]string, len(fields))
+	kinds := make(map[string]jsonKind, len(fields))
+	for i, f := range fields {
+		names[i] = f.name
+		kinds[f.name] = f.kind
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -101,20 +147,22 @@ func decodeStrictObject(body []byte, allowed ...string) (map[string]string, erro
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return nil, invalid("expected a JSON object")
 	}
-	out := make(map[string]string, len(allowed))
+
+	out := make(map[string]any, len(fields))
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, invalid("malformed object")
 		}
 		name, _ := tok.(string)
-		if !contains(allowed, name) {
-			for _, a := range allowed {
+		kind, known := kinds[name]
+		if !known {
+			for _, a := range names {
 				if strings.EqualFold(a, name) {
 					return nil, invalid("unknown field %q; field names are case-sensitive, did you mean %q?", name, a)
 				}
 			}
-			return nil, invalid("unknown field %q; expected only %s", name, quoteAll(allowed))
+			return nil, invalid("unknown field %q; expected only %s", name, quoteAll(names))
 		}
 		if _, dup := out[name]; dup {
 			return nil, invalid("duplicate field %q", name)
@@ -123,11 +171,21 @@ func decodeStrictObject(body []byte, allowed ...string) (map[string]string, erro
 		if err != nil {
 			return nil, invalid("malformed value of %q", name)
 		}
-		value, ok := tok.(string)
-		if !ok {
-			return nil, invalid("field %q must be a string", name)
+		switch kind {
+		case jsonString:
+			value, ok := tok.(string)
+			if !ok {
+				return nil, invalid("field %q must be a string", name)
+			}
+			out[name] = value
+		case jsonInteger:
+			num, ok := tok.(json.Number)
+			n, err := strconv.Atoi(string(num))
+			if !ok || err != nil {
+				return nil, invalid("field %q must be an integer", name)
+			}
+			out[name] = n
 		}
-		out[name] = value
 	}
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
 		return nil, invalid("malformed object")

@@ -1,9 +1,11 @@
 package http
 
 import (
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/iogate/iogate"
 )
@@ -70,5 +72,45 @@ func (s *Server) handleGetVault(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, "application/json", v)
+	return nil
+}
+
+// handleCreateVault serves POST /v1/vaults: JSON {"name": "...", "threshold": N} in, the new
+// vault out with 201 and its URL in Location.
+func (s *Server) handleCreateVault(w http.ResponseWriter, r *http.Request) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return iogate.Errorf(iogate.CodeUnsupportedMediaType, "invalid Content-Type: send the body as application/json")
+	}
+	body, err := readBody(w, r, maxBodyBytes)
+	if err != nil {
+		return err
+	}
+	fields, err := decodeStrict(body, jsonField{"name", jsonString}, jsonField{"threshold", jsonInteger})
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{"name", "threshold"} {
+		if _, ok := fields[name]; !ok {
+			return iogate.Errorf(iogate.CodeInvalid, "missing field %q: the body must be {\"name\": \"...\", \"threshold\": N}", name)
+		}
+	}
+
+	v := &iogate.Vault{
+		ID:        iogate.NewID(),
+		AccountID: principalFrom(r.Context()).AccountID,
+		Name:      fields["name"].(string),
+		Threshold: fields["threshold"].(int),
+		Status:    iogate.VaultActive,
+		CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
+	}
+	if err := v.Validate(); err != nil {
+		return err
+	}
+	if err := s.store.CreateVault(r.Context(), v); err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/vaults/"+v.ID)
+	writeJSON(w, http.StatusCreated, "application/json", v)
 	return nil
 }

@@ -19,6 +19,7 @@ const (
 	ReasonIPNotAllowed  = "ip_not_allowed"
 	ReasonInvalidScope  = "invalid_scope"
 	ReasonInternal      = "internal"
+	ReasonUnavailable   = "unavailable"
 	ReasonInvalidToken  = "invalid_token"
 	ResultOK            = "ok"
 )
@@ -96,7 +97,7 @@ func New() *Metrics {
 	m.verifyIPDenied = verify.WithLabelValues(ReasonIPNotAllowed)
 	reg.MustRegister(m.tokensIssued, m.tokenDenials, verify, m.rateLimitHits, m.addressBlocks,
 		m.storeErrors, m.exposedDetected, m.requestsByStatus)
-	for _, r := range []string{ReasonInvalidClient, ReasonIPNotAllowed, ReasonInvalidScope, ReasonInternal} {
+	for _, r := range []string{ReasonInvalidClient, ReasonIPNotAllowed, ReasonInvalidScope, ReasonUnavailable, ReasonInternal} {
 		m.tokenDenials.WithLabelValues(r)
 	}
 	for _, l := range []string{LimitAddress, LimitClient, LimitKey, LimitSlowdown, LimitBlocked} {

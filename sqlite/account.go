@@ -35,3 +35,33 @@ func (db *DB) CountAccounts(ctx context.Context) (int, error) {
 	err := db.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts`).Scan(&n)
 	return n, mapError(err)
 }
+
+// ListAccounts returns one page of accounts in ID order, which is creation order because
+// account IDs are time-ordered UUIDs. The cursor is the last ID of the page.
+func (db *DB) ListAccounts(ctx context.Context, page iogate.Page) ([]*iogate.Account, string, error) {
+	limit := pageLimit(page)
+	rows, err := db.reader.QueryContext(ctx, `SELECT id, name, email, status, created_at FROM accounts WHERE id > ? ORDER BY id LIMIT ?`, page.Cursor, limit+1)
+	if err != nil {
+		return nil, "", mapError(err)
+	}
+	defer rows.Close()
+	var out []*iogate.Account
+	for rows.Next() {
+		var a iogate.Account
+		var created int64
+		if err := rows.Scan(&a.ID, &a.Name, &a.Email, &a.Status, &created); err != nil {
+			return nil, "", mapError(err)
+		}
+		a.CreatedAt = fromMicros(created)
+		out = append(out, &a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", mapError(err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}

@@ -12,8 +12,9 @@ import (
 	"github.com/iogate/iogate"
 )
 
-// CreateAPIKey inserts a new key and records a key change in the same transaction.
-func (db *DB) CreateAPIKey(ctx context.Context, k *iogate.APIKey) error {
+// CreateAPIKey inserts a new key, records a key change and appends the audit record rec
+// in the same transaction.
+func (db *DB) CreateAPIKey(ctx context.Context, k *iogate.APIKey, rec *iogate.AuditRecord) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (client_id, account_id, name, description, scopes, allowed_ips,
 			created_at, updated_at, expires_at, secret_hash, secret_generation, secret_created_at)
@@ -23,12 +24,22 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *iogate.APIKey) error {
 		if err != nil {
 			return err
 		}
-		return db.recordChange(ctx, tx, k.ClientID)
+		if err := db.recordChange(ctx, tx, k.ClientID); err != nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 
 func (db *DB) recordChange(ctx context.Context, tx *sql.Tx, clientID string) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO key_changes (client_id, changed_at) VALUES (?, ?)`, clientID, toMicros(db.now()))
+	return err
+}
+
+// recordSigningKeysChange announces a change of the signing keys on the change feed.
+func (db *DB) recordSigningKeysChange(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO key_changes (client_id, kind, changed_at) VALUES ('', ?, ?)`,
+		iogate.ChangeSigningKeys, toMicros(db.now()))
 	return err
 }
 
@@ -179,10 +190,11 @@ func (db *DB) AllAPIKeys(ctx context.Context, fn func(*iogate.APIKey) error) err
 	return mapError(rows.Err())
 }
 
-// DeleteAPIKey deletes the key and records a key change, or returns CodeNotFound.
-func (db *DB) DeleteAPIKey(ctx context.Context, clientID string) error {
+// DeleteAPIKey deletes the key of rec.AccountID, records a key change and appends rec in
+// the same transaction, or returns CodeNotFound.
+func (db *DB) DeleteAPIKey(ctx context.Context, clientID string, rec *iogate.AuditRecord) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE client_id = ?`, clientID)
+		res, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE client_id = ? AND account_id = ?`, clientID, rec.AccountID)
 		if err != nil {
 			return err
 		}
@@ -191,12 +203,61 @@ func (db *DB) DeleteAPIKey(ctx context.Context, clientID string) error {
 		} else if n == 0 {
 			return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %s", clientID)
 		}
-		return db.recordChange(ctx, tx, clientID)
+		if err := db.recordChange(ctx, tx, clientID); err != nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 
-// RecordKeyUse stores last-used times and addresses. A use of the previous secret also sets
-// the previous secret's last-used time, which tells the owner whether clients still use it.
+// UpdateAPIKey reads the key inside a write transaction, lets update change it, and writes
+// back every field that can change after creation, with a key change and update's audit
+// record.
+func (db *DB) UpdateAPIKey(ctx context.Context, clientID string, update func(k *iogate.APIKey) (*iogate.AuditRecord, error)) (*iogate.APIKey, error) {
+	var out *iogate.APIKey
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		k, err := scanAPIKey(tx.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE client_id = ?`, clientID))
+		if err != nil {
+			return err
+		}
+		rec, err := update(k)
+		if err != nil || rec == nil {
+			out = k
+			return err
+		}
+		var prevHash []byte
+		var prevGen sql.NullInt64
+		var prevRotated, prevExpires, prevUsed sql.NullInt64
+		if p := k.Previous; p != nil {
+			prevHash = p.Hash[:]
+			prevGen = sql.NullInt64{Int64: int64(p.Generation), Valid: true}
+			prevRotated, prevExpires, prevUsed = nullMicros(p.RotatedAt), nullMicros(p.ExpiresAt), nullMicros(p.LastUsedAt)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE api_keys SET name = ?, description = ?, scopes = ?, allowed_ips = ?, updated_at = ?,
+			expires_at = ?, secret_hash = ?, secret_generation = ?, secret_created_at = ?, prev_secret_hash = ?, prev_generation = ?,
+			prev_rotated_at = ?, prev_expires_at = ?, prev_last_used_at = ?, exposed = ?, exposed_at = ? WHERE client_id = ?`,
+			k.Name, k.Description, strings.Join(k.Scopes, " "), formatPrefixes(k.AllowedIPs), toMicros(k.UpdatedAt),
+			nullMicros(k.ExpiresAt), k.SecretHash[:], k.SecretGeneration, toMicros(k.SecretCreatedAt), prevHash, prevGen,
+			prevRotated, prevExpires, prevUsed, k.Exposed, nullMicros(k.ExposedAt), clientID)
+		if err != nil {
+			return err
+		}
+		if err := db.recordChange(ctx, tx, clientID); err != nil {
+			return err
+		}
+		out = k
+		return newAuditAppender(tx).append(ctx, rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RecordKeyUse stores last-used times and addresses. A use of the previous secret after
+// its rotation also sets the previous secret's last-used time, which shows the owner
+// whether clients still use it. A use from before the rotation, written by a batch that
+// was flushed after it, does not count.
 func (db *DB) RecordKeyUse(ctx context.Context, uses []iogate.KeyUse) error {
 	if len(uses) == 0 {
 		return nil
@@ -204,8 +265,9 @@ func (db *DB) RecordKeyUse(ctx context.Context, uses []iogate.KeyUse) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
 		for _, u := range uses {
 			if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), ?), last_used_ip = ?,
-				prev_last_used_at = CASE WHEN prev_generation = ? THEN MAX(COALESCE(prev_last_used_at, 0), ?) ELSE prev_last_used_at END
-				WHERE client_id = ?`, toMicros(u.At), u.IP, u.Generation, toMicros(u.At), u.ClientID); err != nil {
+				prev_last_used_at = CASE WHEN prev_generation = ? AND ? >= prev_rotated_at THEN MAX(COALESCE(prev_last_used_at, 0), ?)
+					ELSE prev_last_used_at END
+				WHERE client_id = ?`, toMicros(u.At), u.IP, u.Generation, toMicros(u.At), toMicros(u.At), u.ClientID); err != nil {
 				return err
 			}
 		}
@@ -215,7 +277,7 @@ func (db *DB) RecordKeyUse(ctx context.Context, uses []iogate.KeyUse) error {
 
 // KeyChangesSince returns the changes after seq, in order.
 func (db *DB) KeyChangesSince(ctx context.Context, seq int64) ([]iogate.KeyChange, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT seq, client_id FROM key_changes WHERE seq > ? ORDER BY seq LIMIT 10000`, seq)
+	rows, err := db.reader.QueryContext(ctx, `SELECT seq, client_id, kind FROM key_changes WHERE seq > ? ORDER BY seq LIMIT 10000`, seq)
 	if err != nil {
 		return nil, mapError(err)
 	}
@@ -223,7 +285,7 @@ func (db *DB) KeyChangesSince(ctx context.Context, seq int64) ([]iogate.KeyChang
 	var out []iogate.KeyChange
 	for rows.Next() {
 		var c iogate.KeyChange
-		if err := rows.Scan(&c.Seq, &c.ClientID); err != nil {
+		if err := rows.Scan(&c.Seq, &c.ClientID, &c.Kind); err != nil {
 			return nil, mapError(err)
 		}
 		out = append(out, c)

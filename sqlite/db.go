@@ -34,6 +34,11 @@ type DB struct {
 	writer *sql.DB
 	reader *sql.DB
 	now    func() time.Time
+
+	// version is the schema version after Open's migrations; applied lists the versions
+	// that Open applied itself.
+	version int
+	applied []int
 }
 
 var _ iogate.Store = (*DB)(nil)
@@ -111,8 +116,23 @@ func (db *DB) migrate(ctx context.Context) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
 			return err
 		}
-		var current int
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		// Apply every embedded migration not yet recorded, not only those above the highest
+		// recorded version, so that a migration merged with a lower number still runs.
+		applied := map[int]bool{}
+		rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var v int
+			if err := rows.Scan(&v); err != nil {
+				rows.Close()
+				return err
+			}
+			applied[v] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, name := range names {
@@ -120,7 +140,8 @@ func (db *DB) migrate(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("migration %s: name must start with a version number", name)
 			}
-			if version <= current {
+			if applied[version] {
+				db.version = max(db.version, version)
 				continue
 			}
 			body, err := migrationFiles.ReadFile(name)
@@ -133,9 +154,23 @@ func (db *DB) migrate(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, toMicros(db.now())); err != nil {
 				return err
 			}
+			db.version = version
+			db.applied = append(db.applied, version)
 		}
 		return nil
 	})
+}
+
+// Migrations returns the schema version and the migrations that Open applied, in order
+// (none when the schema was already current).
+func (db *DB) Migrations() (version int, applied []int) {
+	return db.version, db.applied
+}
+
+// Ping checks that the database file can be read.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	return mapError(db.reader.QueryRowContext(ctx, `SELECT 1`).Scan(&one))
 }
 
 // write runs fn in an immediate transaction on the writer connection and commits it.

@@ -22,8 +22,8 @@ type Feed struct {
 func NewFeed(db *DB) *Feed { return &Feed{db: db, interval: FeedInterval} }
 
 // Watch calls changed once at the start and then whenever the database may have changed,
-// until ctx ends or the connection fails.
-func (f *Feed) Watch(ctx context.Context, changed func()) error {
+// until ctx ends or the connection fails. It calls alive after every successful poll.
+func (f *Feed) Watch(ctx context.Context, changed, alive func()) error {
 	conn, err := f.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("open change feed connection: %w", err)
@@ -33,6 +33,7 @@ func (f *Feed) Watch(ctx context.Context, changed func()) error {
 	if err != nil {
 		return fmt.Errorf("read data_version: %w", err)
 	}
+	alive()
 	changed()
 	t := time.NewTicker(f.interval)
 	defer t.Stop()
@@ -46,6 +47,7 @@ func (f *Feed) Watch(ctx context.Context, changed func()) error {
 		if err != nil {
 			return fmt.Errorf("read data_version: %w", err)
 		}
+		alive()
 		if v != last {
 			last = v
 			changed()

@@ -50,11 +50,33 @@ func (db *DB) SigningKeys(ctx context.Context) ([]*iogate.SigningKey, error) {
 	return out, mapError(rows.Err())
 }
 
-// CreateSigningKey inserts a new signing key.
+// CreateSigningKey inserts a new signing key and records a signing-keys change.
 func (db *DB) CreateSigningKey(ctx context.Context, k *iogate.SigningKey) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (kid, algorithm, private_key_sealed, public_jwk, created_at, active_at, retired_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			k.KID, k.Algorithm, k.PrivateKeyEncrypted, string(k.PublicJWK), toMicros(k.CreatedAt), toMicros(k.ActiveAt), nullMicros(k.RetiredAt))
-		return err
+		if err := insertSigningKey(ctx, tx, k); err != nil {
+			return err
+		}
+		return db.recordSigningKeysChange(ctx, tx)
 	})
+}
+
+// RotateSigningKey inserts k, retires at k.ActiveAt every key that could still sign then,
+// and records a signing-keys change, all in one transaction.
+func (db *DB) RotateSigningKey(ctx context.Context, k *iogate.SigningKey) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		at := toMicros(k.ActiveAt)
+		if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL OR retired_at > ?`, at, at); err != nil {
+			return err
+		}
+		if err := insertSigningKey(ctx, tx, k); err != nil {
+			return err
+		}
+		return db.recordSigningKeysChange(ctx, tx)
+	})
+}
+
+func insertSigningKey(ctx context.Context, tx *sql.Tx, k *iogate.SigningKey) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (kid, algorithm, private_key_sealed, public_jwk, created_at, active_at, retired_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		k.KID, k.Algorithm, k.PrivateKeyEncrypted, string(k.PublicJWK), toMicros(k.CreatedAt), toMicros(k.ActiveAt), nullMicros(k.RetiredAt))
+	return err
 }

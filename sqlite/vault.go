@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/iogate/iogate"
 )
@@ -41,6 +43,11 @@ func (db *DB) FindVault(ctx context.Context, accountID, id string) (*iogate.Vaul
 // because vault IDs are time-ordered UUIDs. The cursor is the last ID of the page.
 func (db *DB) ListVaults(ctx context.Context, accountID string, page iogate.Page) ([]*iogate.Vault, string, error) {
 	limit := pageLimit(page)
+	// Vault IDs are valid UTF-8 without NUL bytes, so no page returns another cursor; the
+	// PostgreSQL store cannot even compare one.
+	if !utf8.ValidString(page.Cursor) || strings.ContainsRune(page.Cursor, 0) {
+		return nil, "", iogate.Errorf(iogate.CodeInvalid, "invalid cursor: use the nextCursor value of the previous page")
+	}
 	rows, err := db.reader.QueryContext(ctx, `SELECT `+vaultColumns+` FROM vaults WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?`,
 		accountID, page.Cursor, limit+1)
 	if err != nil {

@@ -125,8 +125,8 @@ type Keyring struct {
 func NewKeyring() *Keyring { return &Keyring{} }
 
 // Load replaces the keyring's keys. The signing key is the newest key for alg that is
-// active at now and not retired; every key in keys verifies. It fails when no such key
-// exists or when a private key does not decrypt under master.
+// active at now and not yet retired at now; every key in keys verifies and is published.
+// It fails when no such key exists or when a private key does not decrypt under master.
 func (r *Keyring) Load(keys []*iogate.SigningKey, alg string, master *iogate.MasterKey, now time.Time) error {
 	var chosen *iogate.SigningKey
 	public := make(map[string]jose.JSONWebKey, len(keys))
@@ -136,7 +136,7 @@ func (r *Keyring) Load(keys []*iogate.SigningKey, alg string, master *iogate.Mas
 			return fmt.Errorf("signing key %s: invalid public key: %w", k.KID, err)
 		}
 		public[k.KID] = jwk
-		if k.Algorithm == alg && !now.Before(k.ActiveAt) && k.RetiredAt.IsZero() {
+		if k.Algorithm == alg && k.MaySign(now) {
 			if chosen == nil || !k.ActiveAt.Before(chosen.ActiveAt) {
 				chosen = k
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"text/tabwriter"
 	"time"
 
 	"github.com/iogate/iogate"
@@ -12,7 +13,7 @@ import (
 
 func newAccountCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "account", Short: "Manage accounts"}
-	cmd.AddCommand(newAccountCreateCommand(g))
+	cmd.AddCommand(newAccountCreateCommand(g), newAccountListCommand(g))
 	return cmd
 }
 
@@ -51,4 +52,40 @@ func newAccountCreateCommand(g *globals) *cobra.Command {
 	cmd.MarkFlagRequired("name")
 	cmd.MarkFlagRequired("email")
 	return cmd
+}
+
+func newAccountListCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List accounts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := g.open(cmd.Context(), false, auth.Config{})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			accounts := []*iogate.Account{}
+			page := iogate.Page{Limit: iogate.MaxPageLimit}
+			for {
+				batch, next, err := e.store.ListAccounts(cmd.Context(), page)
+				if err != nil {
+					return err
+				}
+				accounts = append(accounts, batch...)
+				if next == "" {
+					break
+				}
+				page.Cursor = next
+			}
+			return g.printResult(map[string]any{"data": accounts}, func(w io.Writer) {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tNAME\tEMAIL\tSTATUS\tCREATED")
+				for _, a := range accounts {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.Name, a.Email, a.Status, a.CreatedAt.Format(time.RFC3339))
+				}
+				tw.Flush()
+			})
+		},
+	}
 }

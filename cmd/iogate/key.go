@@ -14,7 +14,8 @@ import (
 
 func newKeyCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "key", Short: "Manage API keys (client credentials)"}
-	cmd.AddCommand(newKeyCreateCommand(g), newKeyListCommand(g), newKeyShowCommand(g), newKeyDeleteCommand(g))
+	cmd.AddCommand(newKeyCreateCommand(g), newKeyListCommand(g), newKeyShowCommand(g), newKeyDeleteCommand(g),
+		newKeyUpdateCommand(g), newKeyRotateCommand(g), newKeyImportCommand(g))
 	return cmd
 }
 
@@ -49,6 +50,12 @@ func newKeyCreateCommand(g *globals) *cobra.Command {
 			})
 		},
 	}
+	addKeyFlags(cmd, &req)
+	return cmd
+}
+
+// addKeyFlags adds the flags that describe a new key.
+func addKeyFlags(cmd *cobra.Command, req *auth.CreateKeyRequest) {
 	f := cmd.Flags()
 	f.StringVar(&req.AccountID, "account", "", "ID of the account that owns the key (required)")
 	f.StringVar(&req.Name, "name", "", "key name (required)")
@@ -58,7 +65,6 @@ func newKeyCreateCommand(g *globals) *cobra.Command {
 	f.Var(durationFlag{&req.ExpiresIn}, "expires-in", "lifetime of the key, such as 720h or 90d (default: no expiry)")
 	cmd.MarkFlagRequired("account")
 	cmd.MarkFlagRequired("name")
-	return cmd
 }
 
 func newKeyListCommand(g *globals) *cobra.Command {
@@ -94,10 +100,10 @@ func newKeyListCommand(g *globals) *cobra.Command {
 			}
 			return g.printResult(map[string]any{"data": views}, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "CLIENT ID\tNAME\tSCOPES\tALLOWED IPS\tCREATED\tLAST USED")
+				fmt.Fprintln(tw, "CLIENT ID\tNAME\tSCOPES\tALLOWED IPS\tCREATED\tEXPIRES\tLAST USED")
 				for _, v := range views {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.ClientID, v.Name, strings.Join(v.Scopes, " "),
-						orDash(strings.Join(v.AllowedIPs, " ")), v.CreatedAt.Format(time.RFC3339), formatTimePtr(v.LastUsedAt))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ClientID, v.Name, strings.Join(v.Scopes, " "),
+						orDash(strings.Join(v.AllowedIPs, " ")), v.CreatedAt.Format(time.RFC3339), formatTimePtr(v.ExpiresAt), formatTimePtr(v.LastUsedAt))
 				}
 				tw.Flush()
 			})
@@ -144,7 +150,7 @@ func newKeyDeleteCommand(g *globals) *cobra.Command {
 				return keyNotFound(err, args[0])
 			}
 			return g.printResult(map[string]any{"clientId": args[0], "deleted": true}, func(w io.Writer) {
-				fmt.Fprintf(w, "Deleted API key %s. Its access tokens are refused from now on.\n", args[0])
+				fmt.Fprintf(w, "Deleted API key %s. A running server refuses its access tokens within a second.\n", args[0])
 			})
 		},
 	}
@@ -167,12 +173,17 @@ func printKeyText(w io.Writer, v iogate.APIKeyView) {
 	fmt.Fprintf(tw, "Allowed IPs:\t%s\n", orDash(strings.Join(v.AllowedIPs, " ")))
 	fmt.Fprintf(tw, "Created:\t%s\n", v.CreatedAt.Format(time.RFC3339))
 	fmt.Fprintf(tw, "Expires:\t%s\n", formatTimePtr(v.ExpiresAt))
-	fmt.Fprintf(tw, "Secret created:\t%s\n", v.SecretCreatedAt.Format(time.RFC3339))
+	fmt.Fprintf(tw, "Secret created:\t%s (generation %d)\n", v.SecretCreatedAt.Format(time.RFC3339), v.SecretGeneration)
 	fmt.Fprintf(tw, "Last used:\t%s %s\n", formatTimePtr(v.LastUsedAt), v.LastUsedIP)
 	fmt.Fprintf(tw, "Exposed:\t%t\n", v.Exposed)
 	if r := v.Rotation; r != nil {
+		fmt.Fprintf(tw, "Rotated:\t%s\n", r.RotatedAt.Format(time.RFC3339))
 		fmt.Fprintf(tw, "Previous secret valid until:\t%s\n", r.PreviousExpiresAt.Format(time.RFC3339))
-		fmt.Fprintf(tw, "Previous secret used since rotation:\t%t %s\n", r.PreviousUsedSinceRotation, formatTimePtr(r.PreviousLastUsedAt))
+		used := "no"
+		if r.PreviousUsedSinceRotation {
+			used = "yes, last at " + formatTimePtr(r.PreviousLastUsedAt)
+		}
+		fmt.Fprintf(tw, "Previous secret used since rotation:\t%s\n", used)
 	}
 	tw.Flush()
 }
@@ -190,3 +201,141 @@ func formatTimePtr(t *time.Time) string {
 	}
 	return t.Format(time.RFC3339)
 }
+
+func newKeyUpdateCommand(g *globals) *cobra.Command {
+	var name, description optionalString
+	var scopes, allowIPs listFlag
+	var clearAllowIP bool
+	cmd := &cobra.Command{
+		Use:   "update CLIENT_ID [--name NAME] [--description TEXT] [--scope SCOPE]... [--allow-ip IP_OR_CIDR]... [--clear-allow-ip]",
+		Short: "Change an API key's name, description, scopes or allowed IPs",
+		Long: "Change an API key's name, description, scopes or allowed IPs. --scope and --allow-ip replace the whole\n" +
+			"list. Tokens already issued are checked against the new scopes and IPs on their next request.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if allowIPs.set && clearAllowIP {
+				return errorf("--allow-ip and --clear-allow-ip cannot be used together: --allow-ip already replaces the whole list")
+			}
+			req := auth.UpdateKeyRequest{Name: name.ptr(), Description: description.ptr()}
+			if scopes.set {
+				req.Scopes = scopes.values
+			}
+			if allowIPs.set {
+				req.AllowedIPs = allowIPs.values
+			}
+			if clearAllowIP {
+				req.AllowedIPs = []string{}
+			}
+			e, err := g.open(cmd.Context(), false, auth.Config{})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			k, err := e.auth.UpdateKey(cmd.Context(), args[0], req)
+			if err != nil {
+				return keyNotFound(err, args[0])
+			}
+			v := k.View(time.Now())
+			return g.printResult(v, func(w io.Writer) {
+				fmt.Fprintf(w, "Updated API key %s.\n\n", k.ClientID)
+				printKeyText(w, v)
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.Var(&name, "name", "new key name")
+	f.Var(&description, "description", "new description; an empty value clears it")
+	f.Var(&scopes, "scope", fmt.Sprintf("scope the key may use, replacing the current ones; repeatable (known: %s)", strings.Join(iogate.AllScopes, ", ")))
+	f.Var(&allowIPs, "allow-ip", "IP address or CIDR prefix allowed to use the key, replacing the current list; repeatable")
+	f.BoolVar(&clearAllowIP, "clear-allow-ip", false, "remove every IP restriction, so that any address may use the key")
+	return cmd
+}
+
+func newKeyRotateCommand(g *globals) *cobra.Command {
+	grace := auth.DefaultRotationGrace
+	cmd := &cobra.Command{
+		Use:   "rotate CLIENT_ID [--grace DURATION]",
+		Short: "Give an API key a new secret; the old one keeps working for a grace period",
+		Long: "Give an API key a new secret and print it. The old secret, and the tokens issued with it, keep working\n" +
+			"until the grace period ends (default 24h, at most 30d; 0 retires it at once). A key has at most one\n" +
+			"previous secret: rotating again during the grace period retires the older one at once.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := g.open(cmd.Context(), false, auth.Config{})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			k, secret, err := e.auth.RotateKey(cmd.Context(), args[0], grace)
+			if err != nil {
+				return keyNotFound(err, args[0])
+			}
+			now := time.Now()
+			out := createdKey{APIKeyView: k.View(now), ClientSecret: secret.Reveal()}
+			return g.printResult(out, func(w io.Writer) {
+				fmt.Fprintf(w, "Rotated API key %q.\n\n  Client ID:         %s\n  New client secret: %s\n  Secret generation: %d\n\n",
+					k.Name, k.ClientID, secret.Reveal(), k.SecretGeneration)
+				if r := out.Rotation; r != nil {
+					fmt.Fprintf(w, "The previous secret and its tokens keep working until %s.\n", r.PreviousExpiresAt.Format(time.RFC3339))
+				} else {
+					fmt.Fprintln(w, "The previous secret and its tokens no longer work.")
+				}
+				fmt.Fprintln(w, "Store the new client secret now: it will not be shown again.")
+			})
+		},
+	}
+	cmd.Flags().Var(durationFlag{&grace}, "grace", "how long the old secret keeps working, such as 1h or 7d; 0 retires it at once (default 24h, at most 30d)")
+	return cmd
+}
+
+// optionalString is a string flag that records whether it was set, on the command line
+// or from the environment, so that an empty value differs from an absent one.
+type optionalString struct {
+	value string
+	set   bool
+}
+
+func (f *optionalString) String() string { return f.value }
+
+func (f *optionalString) Set(v string) error {
+	f.value, f.set = v, true
+	return nil
+}
+
+func (f *optionalString) Type() string { return "string" }
+
+// ptr returns the value, or nil when the flag was not set.
+func (f *optionalString) ptr() *string {
+	if !f.set {
+		return nil
+	}
+	return &f.value
+}
+
+// listFlag is a repeatable string flag that records whether it was set. Each use adds
+// one value; values are not split at commas, because allowlist entries never hold one.
+type listFlag struct {
+	values []string
+	set    bool
+}
+
+func (f *listFlag) String() string { return "[" + strings.Join(f.values, ",") + "]" }
+
+func (f *listFlag) Set(v string) error { return f.Append(v) }
+
+func (f *listFlag) Type() string { return "stringArray" }
+
+// Append adds one value; it makes listFlag a pflag.SliceValue.
+func (f *listFlag) Append(v string) error {
+	f.values, f.set = append(f.values, v), true
+	return nil
+}
+
+// Replace sets every value at once, as the environment variable of the flag does.
+func (f *listFlag) Replace(vs []string) error {
+	f.values, f.set = append([]string{}, vs...), true
+	return nil
+}
+
+// GetSlice returns the values.
+func (f *listFlag) GetSlice() []string { return f.values }

@@ -9,17 +9,14 @@ import (
 
 	"github.com/iogate/iogate"
 	"github.com/iogate/iogate/auth"
-	"github.com/iogate/iogate/sqlite"
 )
 
-// env is an opened data directory: its store, master key and token engine.
+// env is an opened store with its change feed, master key and token engine.
 type env struct {
-	store *sqlite.DB
-	// authStore is the store as the engine and the HTTP handlers use it: store itself, or
-	// store wrapped by globals.wrapStore.
-	authStore iogate.Store
-	master    *iogate.MasterKey
-	auth      *auth.Service
+	store  iogate.Store
+	feed   auth.ChangeFeed
+	master *iogate.MasterKey
+	auth   *auth.Service
 }
 
 func (e *env) Close() error { return e.store.Close() }
@@ -41,7 +38,9 @@ func (g *globals) ensureDataDir(create bool) error {
 }
 
 // loadMasterKey reads the master key from IOGATE_MASTER_KEY or the key file. A missing key
-// file is created only when create is true.
+// file is created only when create is true, and never for PostgreSQL: nodes that share a
+// database must share its master key, so a node that made up its own would lock the others
+// out.
 func (g *globals) loadMasterKey(create bool) (*iogate.MasterKey, error) {
 	if v := g.getenv("IOGATE_MASTER_KEY"); v != "" {
 		k, err := iogate.ParseMasterKey(v)
@@ -54,6 +53,13 @@ func (g *globals) loadMasterKey(create bool) (*iogate.MasterKey, error) {
 	if path == "" {
 		path = filepath.Join(g.dataDir, "master.key")
 	}
+	if g.usesPostgres() {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, errorf("no master key: with PostgreSQL every node must be given the same master key in IOGATE_MASTER_KEY or --master-key-file, "+
+				"and none is created (%s does not exist); generate one with \"iogate master-key generate --output FILE\"", path)
+		}
+		create = false
+	}
 	k, err := iogate.LoadOrCreateMasterKeyFile(path, create)
 	if err != nil {
 		return nil, errorf("%v", err)
@@ -61,24 +67,26 @@ func (g *globals) loadMasterKey(create bool) (*iogate.MasterKey, error) {
 	return k, nil
 }
 
-// open opens the data directory for a CLI command or the server.
+// open opens the store, the master key and the token engine for a CLI command or the
+// server. With SQLite the data directory must exist unless create is true.
 func (g *globals) open(ctx context.Context, create bool, cfg auth.Config) (*env, error) {
-	if err := g.ensureDataDir(create); err != nil {
-		return nil, err
+	if !g.usesPostgres() {
+		if err := g.ensureDataDir(create); err != nil {
+			return nil, err
+		}
 	}
 	master, err := g.loadMasterKey(create)
 	if err != nil {
 		return nil, err
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(g.dataDir, "iogate.db"))
+	db, feed, err := g.openStore(ctx, create)
 	if err != nil {
 		return nil, err
 	}
-	var store iogate.Store = db
 	if g.wrapStore != nil {
-		store = g.wrapStore(db)
+		db = g.wrapStore(db)
 	}
-	a, err := auth.New(ctx, store, master, cfg)
+	a, err := auth.New(ctx, db, master, cfg)
 	if err != nil {
 		db.Close()
 		if errors.Is(err, iogate.ErrWrongMasterKey) {
@@ -86,5 +94,5 @@ func (g *globals) open(ctx context.Context, create bool, cfg auth.Config) (*env,
 		}
 		return nil, err
 	}
-	return &env{store: db, authStore: store, master: master, auth: a}, nil
+	return &env{store: db, feed: feed, master: master, auth: a}, nil
 }

@@ -16,6 +16,7 @@ import (
 // globals are the flags every command has.
 type globals struct {
 	dataDir       string
+	database      string
 	json          bool
 	masterKeyFile string
 	getenv        func(string) string
@@ -35,21 +36,30 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			// Changes made from the CLI are recorded in the audit log as the operator's.
+			cmd.SetContext(iogate.WithActor(cmd.Context(), operatorActor(getenv)))
 			fromEnv, err := applyEnv(cmd, getenv)
 			if err != nil {
 				return err
 			}
-			return applyConfigFile(cmd, fromEnv)
+			if err := applyConfigFile(cmd, fromEnv); err != nil {
+				return err
+			}
+			return checkDatabaseFlag(cmd, g.database)
 		},
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.dataDir, "data-dir", "./iogate-data", "directory of the SQLite database, TLS certificate and master key")
+	pf.StringVar(&g.database, "database", "", "PostgreSQL URL postgres://USER@HOST:PORT/DATABASE shared by several nodes (default: the SQLite database in --data-dir); "+
+		"a password goes in IOGATE_DATABASE, PGPASSWORD or ~/.pgpass, never in this flag")
 	pf.BoolVar(&g.json, "json", false, "print results and errors as JSON")
 	pf.StringVar(&g.masterKeyFile, "master-key-file", "", "file holding the base64 master key (default DATA_DIR/master.key; IOGATE_MASTER_KEY takes precedence)")
 
-	root.AddCommand(newServeCommand(g), newAccountCommand(g), newKeyCommand(g), newVaultCommand(g))
+	root.AddCommand(newServeCommand(g), newAccountCommand(g), newKeyCommand(g), newVaultCommand(g), newAuditCommand(g))
+	root.AddCommand(newSigningKeyCommand(g))
+	root.AddCommand(newMigrateCommand(g), newMasterKeyCommand(g))
 	root.AddCommand(newBackupCommand(g))
 	return root
 }
@@ -86,7 +96,8 @@ func applyEnv(cmd *cobra.Command, getenv func(string) string) (map[string]bool, 
 type durationFlag struct{ d *time.Duration }
 
 func (f durationFlag) String() string {
-	if f.d == nil {
+	// An empty string for zero keeps cobra from printing "(default 0s)" in help text.
+	if f.d == nil || *f.d == 0 {
 		return ""
 	}
 	return f.d.String()

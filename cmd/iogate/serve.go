@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,7 +20,7 @@ import (
 	iohttp "github.com/iogate/iogate/http"
 	"github.com/iogate/iogate/internal/logging"
 	"github.com/iogate/iogate/metrics"
-	"github.com/iogate/iogate/sqlite"
+	"github.com/iogate/iogate/postgres"
 	"github.com/iogate/iogate/token"
 	"github.com/spf13/cobra"
 )
@@ -37,6 +39,9 @@ type serveConfig struct {
 	signingAlg  string
 	logLevel    string
 
+	maxStaleness   time.Duration
+	resyncInterval time.Duration
+
 	trustedProxies           []string
 	revokeExposedCredentials bool
 	rateLimits               iohttp.RateLimits
@@ -52,6 +57,8 @@ type serveConfig struct {
 func newServeCommand(g *globals) *cobra.Command {
 	c := serveConfig{
 		tokenTTL:          time.Hour,
+		maxStaleness:      auth.DefaultMaxStaleness,
+		resyncInterval:    5 * time.Minute,
 		rateLimits:        iohttp.DefaultRateLimits(),
 		readHeaderTimeout: 10 * time.Second,
 		readTimeout:       30 * time.Second,
@@ -84,6 +91,9 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.StringVar(&c.issuer, "issuer", "", "\"iss\" claim of access tokens (default https:// plus the --listen address)")
 	f.StringVar(&c.signingAlg, "signing-alg", token.EdDSA, "token signing algorithm: "+strings.Join(token.Algorithms, ", "))
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.Var(durationFlag{&c.maxStaleness}, "max-staleness", "how long the server keeps accepting tokens after its change feed went down; "+
+		"after that token and bearer requests and /readyz get 503 until it has reloaded every key (default 5s)")
+	f.Var(durationFlag{&c.resyncInterval}, "resync-interval", "how often the server reloads every key, in case a change notification was lost (default 5m)")
 
 	f.StringSliceVar(&c.trustedProxies, "trusted-proxies", nil, "comma-separated IP addresses or CIDR prefixes of proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (default: none)")
 	f.BoolVar(&c.revokeExposedCredentials, "revoke-exposed-credentials", false, "delete a key at once, rather than only mark it exposed, when one of its valid credentials arrives over plain HTTP")
@@ -115,8 +125,19 @@ func (c *serveConfig) validate() error {
 	if c.tokenTTL < time.Minute || c.tokenTTL > 24*time.Hour {
 		return errorf("invalid --token-ttl %s: it must be from 1m to 24h", c.tokenTTL)
 	}
-	if c.issuer != "" && !strings.HasPrefix(c.issuer, "https://") {
-		return errorf("invalid --issuer %q: it must be an https:// URL", c.issuer)
+	if c.maxStaleness < time.Second || c.maxStaleness > time.Hour {
+		return errorf("invalid --max-staleness %s: it must be from 1s to 1h", c.maxStaleness)
+	}
+	if c.resyncInterval < 10*time.Second || c.resyncInterval > 24*time.Hour {
+		return errorf("invalid --resync-interval %s: it must be from 10s to 24h", c.resyncInterval)
+	}
+	if c.issuer != "" {
+		// The metadata document must sit at the issuer plus /.well-known/..., which RFC
+		// 8414 section 3 defines simply only for an issuer without a path.
+		u, err := url.Parse(c.issuer)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return errorf("invalid --issuer %q: it must be an https:// URL with a host and nothing after it, such as https://api.example.com", c.issuer)
+		}
 	}
 	if _, err := iohttp.ParseTrustedProxies(c.trustedProxies); err != nil {
 		return errorf("invalid --trusted-proxies: %v", err)
@@ -195,6 +216,12 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	if err != nil {
 		return err
 	}
+
+	// The data directory holds the self-signed certificate, and with SQLite the database
+	// and the master key.
+	if err := g.ensureDataDir(true); err != nil {
+		return err
+	}
 	lns, err := openListeners(c)
 	if err != nil {
 		return err
@@ -207,7 +234,8 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 
 	m := metrics.New()
 	g.wrapStore = func(s iogate.Store) iogate.Store { return metrics.InstrumentStore(s, m) }
-	e, err := g.open(ctx, true, auth.Config{Issuer: issuer, TokenTTL: c.tokenTTL, SigningAlgorithm: c.signingAlg, Logger: log, Metrics: m})
+	e, err := g.open(ctx, true, auth.Config{Issuer: issuer, TokenTTL: c.tokenTTL, SigningAlgorithm: c.signingAlg, Logger: log,
+		MaxStaleness: c.maxStaleness, ResyncInterval: c.resyncInterval, Metrics: m})
 	if err != nil {
 		return err
 	}
@@ -215,19 +243,13 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	if err := e.auth.Start(ctx); err != nil {
 		return err
 	}
-	m.RegisterFeedLag(func() float64 {
-		h := e.auth.LastHealth()
-		if h.CheckedAt.IsZero() || h.Reason == "the store cannot be read" {
-			return -1
-		}
-		return h.Lag.Seconds()
-	})
+	m.RegisterFeedLag(func() float64 { return e.auth.FeedLag().Seconds() })
 	certs, err := loadCertificate(g, c, log)
 	if err != nil {
 		return err
 	}
 
-	api := iohttp.NewServer(e.auth, e.authStore, log)
+	api := iohttp.NewServer(e.auth, e.store, log)
 	proxies, _ := iohttp.ParseTrustedProxies(c.trustedProxies)
 	api.SetOptions(iohttp.Options{
 		TrustedProxies:           proxies,
@@ -235,19 +257,26 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		RateLimitsEnabled:        true,
 		RevokeExposedCredentials: c.revokeExposedCredentials,
 		Metrics:                  m,
-		// TODO: set OnAddressBlocked to record each block in the audit log once the store
-		// has one. Until then the warning that the limiter logs is the only record.
+		OnAddressBlocked: func(ctx context.Context, addr netip.Prefix, clientIDs []string, failures int, until time.Time) {
+			e.auth.RecordAddressBlocked(addr.String(), clientIDs, failures, until)
+		},
 	})
 	srv := newHTTPServer(api.Handler(), c, log)
 	srv.TLSConfig = iohttp.TLSConfigReloading(certs)
 	servers := []*http.Server{srv}
+
+	// A quiet PostgreSQL feed confirms its connection once per heartbeat, so the heartbeat
+	// must be well below the staleness bound or a healthy node would flap to 503.
+	if f, ok := e.feed.(*postgres.Feed); ok {
+		f.Heartbeat = min(postgres.FeedHeartbeat, c.maxStaleness/4)
+	}
 
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		e.auth.Run(runCtx, sqlite.NewFeed(e.store))
+		e.auth.Run(runCtx, e.feed)
 	}()
 	go func() {
 		defer wg.Done()
@@ -256,7 +285,8 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 
 	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(tls.NewListener(lns.https, srv.TLSConfig)) }()
-	attrs := []any{"https_addr", lns.https.Addr().String(), "issuer", issuer, "data_dir", g.dataDir, "signing_key_id", e.auth.Keyring().ActiveKeyID()}
+	attrs := []any{"https_addr", lns.https.Addr().String(), "issuer", issuer, "data_dir", g.dataDir, "database", g.databaseLabel(),
+		"signing_key_id", e.auth.Keyring().ActiveKeyID()}
 	if lns.plain != nil {
 		// The plain listener only refuses, so its connections need not live long.
 		plain := newHTTPServer(api.PlainHandler(), c, log)
@@ -338,6 +368,10 @@ func logFirstRunHint(ctx context.Context, e *env, g *globals, log *slog.Logger) 
 	if err != nil || n > 0 {
 		return
 	}
+	where := "--data-dir " + g.dataDir
+	if g.usesPostgres() {
+		where = "--database " + g.databaseLabel()
+	}
 	log.Info("no account exists yet; create one with the CLI",
-		"command", fmt.Sprintf("iogate account create --data-dir %s --name NAME --email EMAIL", g.dataDir))
+		"command", fmt.Sprintf("iogate account create %s --name NAME --email EMAIL", where))
 }

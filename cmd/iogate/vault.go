@@ -108,7 +108,7 @@ func newVaultListCommand(g *globals) *cobra.Command {
 // names the ID.
 func accountNotFound(err error, id string) error {
 	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
-		return iogate.Errorf(iogate.CodeNotFound, "account %q not found: check the ID printed by \"iogate account create\"", id)
+		return iogate.Errorf(iogate.CodeNotFound, "account %q not found: use an ID printed by \"iogate account create\" or \"iogate account list\"", id)
 	}
 	return err
 }

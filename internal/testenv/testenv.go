@@ -88,8 +88,14 @@ type Server struct {
 	AdminAddr string
 	// CACert is the path of the self-signed certificate clients must trust.
 	CACert string
-	// Client trusts CACert.
+	// Client trusts CACert and checks every response against the server's /openapi.json,
+	// reporting mismatches as test errors.
 	Client *http.Client
+	// RootCAs holds CACert, for clients other than Client.
+	RootCAs *x509.CertPool
+	// OpenAPI is the server's /openapi.json, for checking responses that did not pass
+	// through Client, such as curl's.
+	OpenAPI *OpenAPI
 
 	cmd  *exec.Cmd
 	logs *syncBuffer
@@ -186,6 +192,9 @@ func Start(t testing.TB, dataDir string, opts Options) *Server {
 		}
 	}
 	s.Client = NewClient(t, s.CACert)
+	s.RootCAs = s.Client.Transport.(*http.Transport).TLSClientConfig.RootCAs
+	s.OpenAPI = fetchOpenAPI(t, s.Client, s.URL)
+	s.Client.Transport = s.OpenAPI.ValidatingTransport(t, s.Client.Transport)
 	return s
 }
 
@@ -195,6 +204,29 @@ var relaxedLimits = []string{
 	"--rate-limit-token-per-client", "100000", "--rate-limit-token-per-client-burst", "100000",
 	"--rate-limit-api-per-key", "100000", "--rate-limit-api-per-key-burst", "100000",
 	"--auth-failures-before-slowdown", "0", "--auth-failures-before-block", "0",
+}
+
+// fetchOpenAPI loads the server's OpenAPI document, which must itself validate.
+func fetchOpenAPI(t testing.TB, c *http.Client, baseURL string) *OpenAPI {
+	t.Helper()
+	resp, err := c.Get(baseURL + "/openapi.json")
+	if err != nil {
+		t.Fatalf("GET /openapi.json: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /openapi.json: status %d, error %v", resp.StatusCode, err)
+	}
+	api, err := LoadOpenAPI(body)
+	if err != nil {
+		t.Fatalf("/openapi.json is not a valid OpenAPI document: %v", err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, baseURL+"/openapi.json", nil)
+	if err := api.CheckResponse(req, resp.StatusCode, resp.Header, body); err != nil {
+		t.Errorf("OpenAPI check: %v", err)
+	}
+	return api
 }
 
 // NewClient returns an HTTP client that trusts the PEM certificate in caFile.

@@ -1,0 +1,290 @@
+package iogate
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"strconv"
+	"time"
+)
+
+// Actor is who made a change or a request that the audit log records: an operator at the
+// CLI, a dashboard user, or a client authenticating with its key.
+type Actor struct {
+	// Type is one of the Actor* constants.
+	Type string `json:"type"`
+	// ID names the actor within its type: the operator's OS user name, the user ID, or the
+	// client ID.
+	ID string `json:"id"`
+	// IP is the address the actor's request came from; empty for the CLI.
+	IP string `json:"ip,omitempty"`
+}
+
+// Actor types.
+const (
+	ActorOperator = "operator"
+	ActorUser     = "user"
+	ActorClient   = "client"
+	ActorSystem   = "system"
+)
+
+type actorContextKey struct{}
+
+// WithActor returns a context that carries a, for the audit records of the changes made
+// with it.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorContextKey{}, a)
+}
+
+// ActorFrom returns the actor that WithActor stored in ctx, or an actor of type
+// ActorSystem when there is none.
+func ActorFrom(ctx context.Context) Actor {
+	if a, ok := ctx.Value(actorContextKey{}).(Actor); ok {
+		return a
+	}
+	return Actor{Type: ActorSystem}
+}
+
+// Audit events.
+const (
+	AuditKeyCreated  = "key.created"
+	AuditKeyUpdated  = "key.updated"
+	AuditKeyRotated  = "key.rotated"
+	AuditKeyDeleted  = "key.deleted"
+	AuditTokenIssued = "token.issued"
+	AuditTokenDenied = "token.denied"
+	// AuditKeyExposed records that a valid credential of the key arrived over plain HTTP.
+	AuditKeyExposed = "key.exposed"
+	// AuditAddressBlocked records that an address that had sent wrong secrets for the
+	// account's key was blocked after repeated failed authentication.
+	AuditAddressBlocked = "address.blocked"
+)
+
+// Reasons of AuditTokenDenied records.
+const (
+	DenyInvalidSecret   = "invalid_secret"
+	DenyKeyExpired      = "key_expired"
+	DenyIPNotAllowed    = "ip_not_allowed"
+	DenyScopeNotAllowed = "scope_not_allowed"
+)
+
+// AuditHash is the chain hash of an audit record. The first record of an account links to
+// the zero hash.
+type AuditHash [sha256.Size]byte
+
+// String returns the hash in lower-case hex.
+func (h AuditHash) String() string { return hex.EncodeToString(h[:]) }
+
+// MarshalText encodes the hash as lower-case hex.
+func (h AuditHash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+// UnmarshalText decodes a hash from hex.
+func (h *AuditHash) UnmarshalText(text []byte) error {
+	b, err := hex.DecodeString(string(text))
+	if err != nil || len(b) != len(h) {
+		return fmt.Errorf("invalid audit hash %q: expected %d hex digits", text, 2*len(h))
+	}
+	copy(h[:], b)
+	return nil
+}
+
+// AuditRecord is one entry of an account's audit log. Records of an account form a chain:
+// each carries the hash of the one before it, and its own hash covers every field and that
+// link, so a record edited, inserted or removed in the middle breaks the chain. Records
+// never hold a secret or an access token; a token appears only by its ID.
+type AuditRecord struct {
+	AccountID string `json:"accountId"`
+	// Seq numbers the account's records from 1 without gaps; the store assigns it.
+	Seq   int64     `json:"seq"`
+	ID    string    `json:"id"`
+	Time  time.Time `json:"time"`
+	Event string    `json:"event"`
+	Actor Actor     `json:"actor"`
+	// ClientID is the API key the event concerns, if any.
+	ClientID string `json:"clientId,omitempty"`
+	// TokenID is the "jti" of the access token the event concerns, if any.
+	TokenID string `json:"tokenId,omitempty"`
+	// Reason is the cause of a denial, one of the Deny* constants.
+	Reason string `json:"reason,omitempty"`
+	// Details is a JSON object with the event's particulars, such as the scopes granted or
+	// the fields changed. It is hashed byte for byte as stored.
+	Details  json.RawMessage `json:"details,omitempty"`
+	PrevHash AuditHash       `json:"prevHash"`
+	Hash     AuditHash       `json:"hash"`
+
+	chain *AuditChain
+}
+
+// AuditFilter selects the audit records of one account; the other fields, when set,
+// narrow the selection to records with that value.
+type AuditFilter struct {
+	AccountID string
+	ClientID  string
+	ActorID   string
+	Event     string
+}
+
+// AuditChain computes and checks the chain hashes of audit records. The hash is an
+// HMAC-SHA-256 under a server key sealed by the master key. Someone who can write to the
+// database but does not hold the master key can therefore not recompute the chain after
+// an edit.
+type AuditChain struct {
+	key []byte
+}
+
+// NewAuditChain returns a chain that hashes under key, which must be 32 bytes.
+func NewAuditChain(key []byte) (*AuditChain, error) {
+	if len(key) != 32 {
+		return nil, fmt.Errorf("audit chain key has %d bytes, want 32", len(key))
+	}
+	return &AuditChain{key: key}, nil
+}
+
+// NewRecord returns a record of event for accountID at time at, with a new ID, ready to be
+// appended by a store. Details, when not nil, is encoded as the record's JSON details.
+func (c *AuditChain) NewRecord(accountID, event string, actor Actor, at time.Time, details map[string]any) (*AuditRecord, error) {
+	r := &AuditRecord{
+		AccountID: accountID,
+		ID:        NewID(),
+		Time:      at.UTC().Truncate(time.Microsecond),
+		Event:     event,
+		Actor:     actor,
+		chain:     c,
+	}
+	if details != nil {
+		b, err := json.Marshal(details)
+		if err != nil {
+			return nil, fmt.Errorf("encode audit details: %w", err)
+		}
+		r.Details = b
+	}
+	return r, nil
+}
+
+// Seal links r to the last record of its account, whose sequence number and hash are
+// prevSeq and prevHash (0 and the zero hash when r is the first), and computes r's hash.
+// Stores call it inside the transaction that appends r. It fails for a record that did not
+// come from AuditChain.NewRecord.
+func (r *AuditRecord) Seal(prevSeq int64, prevHash AuditHash) error {
+	if r.chain == nil {
+		return fmt.Errorf("audit record %s was not created by an AuditChain", r.ID)
+	}
+	r.Seq = prevSeq + 1
+	r.PrevHash = prevHash
+	r.Hash = r.chain.hash(r)
+	return nil
+}
+
+// hash returns the HMAC of every field of r. Each field is written with its length in
+// front, so no two different records encode to the same bytes.
+func (c *AuditChain) hash(r *AuditRecord) AuditHash {
+	m := hmac.New(sha256.New, c.key)
+	for _, field := range []string{
+		"iogate-audit-v1",
+		r.AccountID,
+		strconv.FormatInt(r.Seq, 10),
+		r.ID,
+		strconv.FormatInt(r.Time.UnixMicro(), 10),
+		r.Event,
+		r.Actor.Type,
+		r.Actor.ID,
+		r.Actor.IP,
+		r.ClientID,
+		r.TokenID,
+		r.Reason,
+		string(r.Details),
+		string(r.PrevHash[:]),
+	} {
+		writeField(m, field)
+	}
+	var h AuditHash
+	m.Sum(h[:0])
+	return h
+}
+
+func writeField(m hash.Hash, s string) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+	m.Write(n[:])
+	m.Write([]byte(s))
+}
+
+// AuditChainError names the first record at which an account's chain does not verify.
+type AuditChainError struct {
+	AccountID string
+	Seq       int64
+	ID        string
+	Problem   string
+}
+
+// Error names the record at which the chain broke and the problem found there.
+func (e *AuditChainError) Error() string {
+	return fmt.Sprintf("audit chain of account %s is broken at record %d (id %s): %s", e.AccountID, e.Seq, e.ID, e.Problem)
+}
+
+// AuditHead is the last verified record of one account's chain. Writing the head hash down
+// outside the database lets a later check detect records removed from the end of the
+// chain, which the chain alone cannot show.
+type AuditHead struct {
+	AccountID string    `json:"accountId"`
+	Records   int64     `json:"records"`
+	Seq       int64     `json:"seq"`
+	Hash      AuditHash `json:"hash"`
+}
+
+// AuditVerifier checks records one by one. Feed it each account's records in sequence
+// order; records of different accounts may interleave.
+type AuditVerifier struct {
+	chain *AuditChain
+	heads map[string]*AuditHead
+	order []string
+}
+
+// NewVerifier returns a verifier of records hashed under this chain's key.
+func (c *AuditChain) NewVerifier() *AuditVerifier {
+	return &AuditVerifier{chain: c, heads: make(map[string]*AuditHead)}
+}
+
+// Add checks r against the record before it. It returns an *AuditChainError when the
+// chain breaks at r, which happens in three ways: a sequence number that skips or repeats,
+// a link that differs from the previous record's hash, or a hash that differs from the
+// HMAC of the record's contents.
+func (v *AuditVerifier) Add(r *AuditRecord) error {
+	head := v.heads[r.AccountID]
+	if head == nil {
+		head = &AuditHead{AccountID: r.AccountID}
+		v.heads[r.AccountID] = head
+		v.order = append(v.order, r.AccountID)
+	}
+	broken := func(format string, args ...any) error {
+		return &AuditChainError{AccountID: r.AccountID, Seq: r.Seq, ID: r.ID, Problem: fmt.Sprintf(format, args...)}
+	}
+	want := v.chain.hash(r)
+	switch {
+	case r.Seq != head.Seq+1 && head.Seq == 0:
+		return broken("the chain starts at record %d instead of 1: earlier records were removed", r.Seq)
+	case r.Seq != head.Seq+1:
+		return broken("record %d follows record %d: records were removed or reordered", r.Seq, head.Seq)
+	case r.PrevHash != head.Hash:
+		return broken("its link does not match the hash of record %d: a record before it was replaced", head.Seq)
+	case !hmac.Equal(r.Hash[:], want[:]):
+		return broken("its contents do not match its hash: the record was edited")
+	}
+	head.Seq, head.Hash = r.Seq, r.Hash
+	head.Records++
+	return nil
+}
+
+// Heads returns the last record of every account seen, in the order first seen.
+func (v *AuditVerifier) Heads() []AuditHead {
+	out := make([]AuditHead, 0, len(v.order))
+	for _, id := range v.order {
+		out = append(out, *v.heads[id])
+	}
+	return out
+}

@@ -1,0 +1,165 @@
+package iogate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sealedChain returns n records of one account sealed in order, as a store appends them.
+func sealedChain(t *testing.T, c *AuditChain, account string, n int) []*AuditRecord {
+	t.Helper()
+	var out []*AuditRecord
+	var prevSeq int64
+	var prevHash AuditHash
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6789, time.UTC)
+	for i := 0; i < n; i++ {
+		r, err := c.NewRecord(account, AuditTokenIssued, Actor{Type: ActorClient, ID: "client-1", IP: "127.0.0.1"}, at.Add(time.Duration(i)*time.Second),
+			map[string]any{"scopes": []string{"vaults:read"}, "n": i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.ClientID, r.TokenID = "client-1", "token-"+string(rune('a'+i))
+		if err := r.Seal(prevSeq, prevHash); err != nil {
+			t.Fatal(err)
+		}
+		prevSeq, prevHash = r.Seq, r.Hash
+		out = append(out, r)
+	}
+	return out
+}
+
+// copyRecord returns a copy of r as a store would read it back: without its chain.
+func copyRecord(r *AuditRecord) *AuditRecord {
+	c := *r
+	c.chain = nil
+	c.Details = bytes.Clone(r.Details)
+	return &c
+}
+
+func verifyAll(c *AuditChain, records []*AuditRecord) error {
+	v := c.NewVerifier()
+	for _, r := range records {
+		if err := v.Add(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestAuditChainVerifies(t *testing.T) {
+	c, err := NewAuditChain(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := sealedChain(t, c, "account-a", 3)
+	b := sealedChain(t, c, "account-b", 2)
+	if a[0].Seq != 1 || a[0].PrevHash != (AuditHash{}) || a[1].PrevHash != a[0].Hash {
+		t.Fatalf("first records seq %d, prevHash %s; second links to %s, want seq 1, zero hash, link to %s",
+			a[0].Seq, a[0].PrevHash, a[1].PrevHash, a[0].Hash)
+	}
+
+	v := c.NewVerifier()
+	for _, r := range []*AuditRecord{a[0], b[0], a[1], b[1], a[2]} {
+		if err := v.Add(copyRecord(r)); err != nil {
+			t.Fatalf("Add(record %d of %s): %v", r.Seq, r.AccountID, err)
+		}
+	}
+	heads := v.Heads()
+	if len(heads) != 2 || heads[0].Records != 3 || heads[0].Hash != a[2].Hash || heads[1].Records != 2 {
+		t.Errorf("Heads() = %+v, want account-a with 3 records ending in %s, then account-b with 2", heads, a[2].Hash)
+	}
+}
+
+func TestAuditChainDetectsTampering(t *testing.T) {
+	c, err := NewAuditChain(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewAuditChain(bytes.Repeat([]byte{8}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name    string
+		chain   *AuditChain
+		tamper  func([]*AuditRecord) []*AuditRecord
+		seq     int64
+		problem string
+	}{
+		{"reason edited", c, func(rs []*AuditRecord) []*AuditRecord { rs[1].Reason = "x"; return rs }, 2, "edited"},
+		{"actor address edited", c, func(rs []*AuditRecord) []*AuditRecord { rs[2].Actor.IP = "10.0.0.1"; return rs }, 3, "edited"},
+		{"time edited", c, func(rs []*AuditRecord) []*AuditRecord { rs[0].Time = rs[0].Time.Add(time.Microsecond); return rs }, 1, "edited"},
+		{"details edited", c, func(rs []*AuditRecord) []*AuditRecord {
+			rs[1].Details = []byte(strings.Replace(string(rs[1].Details), "vaults:read", "vaults:write", 1))
+			return rs
+		}, 2, "edited"},
+		{"event edited", c, func(rs []*AuditRecord) []*AuditRecord { rs[3].Event = AuditTokenDenied; return rs }, 4, "edited"},
+		{"record removed", c, func(rs []*AuditRecord) []*AuditRecord { return append(rs[:1], rs[2:]...) }, 3, "removed"},
+		{"first record removed", c, func(rs []*AuditRecord) []*AuditRecord { return rs[1:] }, 2, "earlier records were removed"},
+		{"hash recomputed without the key", c, func(rs []*AuditRecord) []*AuditRecord {
+			rs[1].Reason = "x"
+			rs[1].Hash = other.hash(rs[1])
+			return rs
+		}, 2, "edited"},
+		{"record replaced and chain relinked", c, func(rs []*AuditRecord) []*AuditRecord {
+			rs[1].Reason = "x"
+			rs[1].Hash = other.hash(rs[1])
+			rs[2].PrevHash = rs[1].Hash
+			return rs
+		}, 2, "edited"},
+		{"verified with another key", other, func(rs []*AuditRecord) []*AuditRecord { return rs }, 1, "edited"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var records []*AuditRecord
+			for _, r := range sealedChain(t, c, "account-a", 5) {
+				records = append(records, copyRecord(r))
+			}
+			err := verifyAll(tc.chain, tc.tamper(records))
+			var ce *AuditChainError
+			if !errors.As(err, &ce) {
+				t.Fatalf("verify = %v, want an *AuditChainError", err)
+			}
+			if ce.Seq != tc.seq || ce.AccountID != "account-a" || !strings.Contains(ce.Problem, tc.problem) {
+				t.Errorf("verify error = %v, want record %d of account-a with a problem containing %q", err, tc.seq, tc.problem)
+			}
+		})
+	}
+}
+
+func TestAuditRecordSealNeedsChain(t *testing.T) {
+	r := &AuditRecord{AccountID: "a", ID: "x"}
+	if err := r.Seal(0, AuditHash{}); err == nil {
+		t.Error("Seal of a record not made by an AuditChain succeeded, want an error")
+	}
+}
+
+func TestAuditHashJSON(t *testing.T) {
+	h := AuditHash{0xab, 0x01}
+	b, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), `"ab01`) || len(b) != 66 {
+		t.Errorf("json.Marshal(hash) = %s, want 64 hex digits in quotes", b)
+	}
+	var back AuditHash
+	if err := json.Unmarshal(b, &back); err != nil || back != h {
+		t.Errorf("json.Unmarshal = %s, %v, want %s", back, err, h)
+	}
+}
+
+func TestActorFromContext(t *testing.T) {
+	if got := ActorFrom(context.Background()); got.Type != ActorSystem {
+		t.Errorf("ActorFrom(empty context) = %+v, want type %s", got, ActorSystem)
+	}
+	want := Actor{Type: ActorOperator, ID: "alice"}
+	if got := ActorFrom(WithActor(context.Background(), want)); got != want {
+		t.Errorf("ActorFrom(WithActor(%+v)) = %+v", want, got)
+	}
+}

@@ -1,0 +1,175 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/iogate/iogate"
+)
+
+// Bounds of the audit group commit. maxAuditBatch is the most records one transaction
+// appends. Beyond maxAuditPending queued records, records that no caller waits for are
+// dropped.
+const (
+	maxAuditBatch   = 512
+	maxAuditPending = 10_000
+)
+
+// auditCommitter writes audit records with group commit. Callers add records to a queue,
+// and one writer goroutine at a time appends everything queued in a single transaction.
+// While a transaction commits, new records queue up for the next one, so under load many
+// records share one commit (and its fsync) and with no load a record is written at once,
+// without waiting for a timer. The writer goroutine exists only while the queue is not
+// empty.
+type auditCommitter struct {
+	store iogate.Store
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	pending []pendingAudit
+	running bool
+	// idle is closed when the running writer exits.
+	idle    chan struct{}
+	dropped int
+}
+
+type pendingAudit struct {
+	rec *iogate.AuditRecord
+	// done receives the commit's outcome. It is nil when no caller waits for the record.
+	done chan error
+}
+
+func newAuditCommitter(store iogate.Store, log *slog.Logger) *auditCommitter {
+	return &auditCommitter{store: store, log: log}
+}
+
+// commit queues rec and returns once the transaction holding it has committed, with that
+// transaction's error.
+func (c *auditCommitter) commit(rec *iogate.AuditRecord) error {
+	done := make(chan error, 1)
+	c.mu.Lock()
+	c.pending = append(c.pending, pendingAudit{rec: rec, done: done})
+	c.startLocked()
+	c.mu.Unlock()
+	return <-done
+}
+
+// enqueue queues rec without waiting for it. When the queue is full, rec is dropped and
+// counted, so a flood of denied requests cannot exhaust memory.
+func (c *auditCommitter) enqueue(rec *iogate.AuditRecord) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pending) >= maxAuditPending {
+		c.dropped++
+		return
+	}
+	c.pending = append(c.pending, pendingAudit{rec: rec})
+	c.startLocked()
+}
+
+func (c *auditCommitter) startLocked() {
+	if c.running {
+		return
+	}
+	c.running = true
+	c.idle = make(chan struct{})
+	go c.write()
+}
+
+// write appends queued records batch by batch until the queue is empty.
+func (c *auditCommitter) write() {
+	for {
+		c.mu.Lock()
+		n := min(len(c.pending), maxAuditBatch)
+		if n == 0 {
+			c.running = false
+			close(c.idle)
+			c.mu.Unlock()
+			return
+		}
+		batch := c.pending[:n:n]
+		c.pending = c.pending[n:]
+		dropped := c.dropped
+		c.dropped = 0
+		c.mu.Unlock()
+
+		if dropped > 0 {
+			c.log.Warn("audit queue full; records of denied requests dropped", "dropped", dropped)
+		}
+		c.writeBatch(batch)
+	}
+}
+
+func (c *auditCommitter) writeBatch(batch []pendingAudit) {
+	records := make([]*iogate.AuditRecord, len(batch))
+	for i, p := range batch {
+		records[i] = p.rec
+	}
+	// The batch belongs to many requests, so no single request's context may cancel it.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	err := c.store.AppendAuditRecords(ctx, records)
+	cancel()
+
+	unwaited := 0
+	for _, p := range batch {
+		if p.done != nil {
+			p.done <- err
+		} else {
+			unwaited++
+		}
+	}
+	if err != nil && unwaited > 0 {
+		c.log.Error("write audit records failed; records of denied requests lost", "records", unwaited, "error", err)
+	}
+}
+
+// flush waits until the queue is empty or ctx ends.
+func (c *auditCommitter) flush(ctx context.Context) {
+	c.mu.Lock()
+	running, idle := c.running, c.idle
+	c.mu.Unlock()
+	if !running {
+		return
+	}
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		c.log.Warn("audit records still queued at shutdown", "error", ctx.Err())
+	}
+}
+
+// newRecord returns an audit record of event for the account, by actor, at the engine's
+// current time.
+func (s *Service) newRecord(accountID, event string, actor iogate.Actor, details map[string]any) (*iogate.AuditRecord, error) {
+	return s.chain.NewRecord(accountID, event, actor, s.now(), details)
+}
+
+// AuditReport is the outcome of VerifyAudit: how many records verified, and the head of
+// each account's chain.
+type AuditReport struct {
+	Records int64              `json:"records"`
+	Heads   []iogate.AuditHead `json:"accounts"`
+}
+
+// VerifyAudit checks the hash chain of accountID's audit log, or of every account's when
+// accountID is empty. It returns an *iogate.AuditChainError naming the first record at
+// which a chain breaks, together with the report of what verified before it.
+func (s *Service) VerifyAudit(ctx context.Context, accountID string) (*AuditReport, error) {
+	v := s.chain.NewVerifier()
+	report := &AuditReport{}
+	err := s.store.AuditRecords(ctx, accountID, func(r *iogate.AuditRecord) error {
+		if err := v.Add(r); err != nil {
+			return err
+		}
+		report.Records++
+		return nil
+	})
+	report.Heads = v.Heads()
+	if err != nil {
+		return report, fmt.Errorf("verify audit log: %w", err)
+	}
+	return report, nil
+}

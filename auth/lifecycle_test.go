@@ -1,0 +1,527 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/sqlite"
+)
+
+// clock is a settable time source for the engine.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// countingStore counts the transactions that append audit records on a real store.
+type countingStore struct {
+	iogate.Store
+	appends atomic.Int64
+	records atomic.Int64
+}
+
+func (s *countingStore) AppendAuditRecords(ctx context.Context, records []*iogate.AuditRecord) error {
+	s.appends.Add(1)
+	s.records.Add(int64(len(records)))
+	return s.Store.AppendAuditRecords(ctx, records)
+}
+
+// harness is a started engine on a fresh SQLite database, with one account.
+type harness struct {
+	svc     *Service
+	store   *countingStore
+	clock   *clock
+	account string
+	ctx     context.Context
+}
+
+var (
+	loopback1 = netip.MustParseAddr("127.0.0.1")
+	loopback2 = netip.MustParseAddr("127.0.0.2")
+)
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	ctx := iogate.WithActor(context.Background(), iogate.Actor{Type: iogate.ActorOperator, ID: "tester"})
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "iogate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	master, err := iogate.NewMasterKey(bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{store: &countingStore{Store: db}, clock: &clock{now: time.Now().UTC().Truncate(time.Second)}, ctx: ctx}
+	h.svc, err = New(ctx, h.store, master, Config{Issuer: "https://iogate.test", Now: h.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: h.clock.Now()}
+	if err := db.CreateAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	h.account = a.ID
+	return h
+}
+
+func (h *harness) createKey(t *testing.T, allowed ...string) (*iogate.APIKey, iogate.Secret) {
+	t.Helper()
+	k, secret, err := h.svc.CreateKey(h.ctx, CreateKeyRequest{AccountID: h.account, Name: "ci", AllowedIPs: allowed})
+	if err != nil {
+		t.Fatalf("CreateKey: %v", err)
+	}
+	return k, secret
+}
+
+func (h *harness) issue(t *testing.T, clientID string, secret iogate.Secret, from netip.Addr) string {
+	t.Helper()
+	tok, err := h.svc.IssueToken(h.ctx, TokenRequest{ClientID: clientID, ClientSecret: secret.Reveal(), RemoteAddr: from})
+	if err != nil {
+		t.Fatalf("IssueToken: %v", err)
+	}
+	return tok.AccessToken
+}
+
+// issueErr returns IssueToken's error for the credentials.
+func (h *harness) issueErr(clientID string, secret iogate.Secret, from netip.Addr) error {
+	_, err := h.svc.IssueToken(h.ctx, TokenRequest{ClientID: clientID, ClientSecret: secret.Reveal(), RemoteAddr: from})
+	return err
+}
+
+func (h *harness) authErr(tok string, from netip.Addr) error {
+	_, err := h.svc.Authenticate(h.ctx, tok, from)
+	return err
+}
+
+// records returns every audit record of the harness's account, oldest first, after the
+// queued denial records have been written.
+func (h *harness) records(t *testing.T) []*iogate.AuditRecord {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h.flushAudit()
+	var out []*iogate.AuditRecord
+	if err := h.store.AuditRecords(ctx, h.account, func(r *iogate.AuditRecord) error { out = append(out, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// flushAudit waits until the queued denial records are written.
+func (h *harness) flushAudit() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h.svc.audit.flush(ctx)
+}
+
+func TestRotateWithGrace(t *testing.T) {
+	h := newHarness(t)
+	k, oldSecret := h.createKey(t)
+	oldToken := h.issue(t, k.ClientID, oldSecret, loopback1)
+
+	rotated, newSecret, err := h.svc.RotateKey(h.ctx, k.ClientID, 10*time.Minute)
+	if err != nil {
+		t.Fatalf("RotateKey: %v", err)
+	}
+	if rotated.SecretGeneration != 2 || rotated.Previous == nil || rotated.Previous.Generation != 1 {
+		t.Fatalf("after rotation: generation %d, previous %+v; want 2 with previous generation 1", rotated.SecretGeneration, rotated.Previous)
+	}
+
+	// During the grace period both secrets and the old token work.
+	if err := h.authErr(oldToken, loopback1); err != nil {
+		t.Errorf("token of the old secret during the grace period: %v", err)
+	}
+	graceToken := h.issue(t, k.ClientID, oldSecret, loopback1)
+	newToken := h.issue(t, k.ClientID, newSecret, loopback1)
+
+	// Once the grace ends, the old secret and every token it minted are refused.
+	h.clock.Advance(10*time.Minute + time.Second)
+	if err := h.issueErr(k.ClientID, oldSecret, loopback1); !errors.Is(err, iogate.ErrInvalidClient) {
+		t.Errorf("old secret after the grace period: error %v, want ErrInvalidClient", err)
+	}
+	for name, tok := range map[string]string{"before rotation": oldToken, "during grace": graceToken} {
+		if err := h.authErr(tok, loopback1); !errors.Is(err, iogate.ErrInvalidToken) {
+			t.Errorf("token of the old secret issued %s, after the grace period: error %v, want ErrInvalidToken", name, err)
+		}
+	}
+	if err := h.authErr(newToken, loopback1); err != nil {
+		t.Errorf("token of the new secret after the grace period: %v", err)
+	}
+	h.issue(t, k.ClientID, newSecret, loopback1)
+}
+
+func TestRotateWithoutGrace(t *testing.T) {
+	h := newHarness(t)
+	k, oldSecret := h.createKey(t)
+	oldToken := h.issue(t, k.ClientID, oldSecret, loopback1)
+
+	rotated, newSecret, err := h.svc.RotateKey(h.ctx, k.ClientID, 0)
+	if err != nil {
+		t.Fatalf("RotateKey: %v", err)
+	}
+	if rotated.Previous != nil {
+		t.Errorf("after a rotation with grace 0: previous secret %+v, want none", rotated.Previous)
+	}
+	if err := h.issueErr(k.ClientID, oldSecret, loopback1); !errors.Is(err, iogate.ErrInvalidClient) {
+		t.Errorf("old secret right after rotation: error %v, want ErrInvalidClient", err)
+	}
+	if err := h.authErr(oldToken, loopback1); !errors.Is(err, iogate.ErrInvalidToken) {
+		t.Errorf("token of the old secret right after rotation: error %v, want ErrInvalidToken", err)
+	}
+	h.issue(t, k.ClientID, newSecret, loopback1)
+}
+
+func TestRotateTwiceRetiresFirstSecret(t *testing.T) {
+	h := newHarness(t)
+	k, first := h.createKey(t)
+	firstToken := h.issue(t, k.ClientID, first, loopback1)
+
+	_, second, err := h.svc.RotateKey(h.ctx, k.ClientID, time.Hour)
+	if err != nil {
+		t.Fatalf("first RotateKey: %v", err)
+	}
+	secondToken := h.issue(t, k.ClientID, second, loopback1)
+	rotated, third, err := h.svc.RotateKey(h.ctx, k.ClientID, time.Hour)
+	if err != nil {
+		t.Fatalf("second RotateKey: %v", err)
+	}
+	if rotated.SecretGeneration != 3 || rotated.Previous == nil || rotated.Previous.Generation != 2 {
+		t.Fatalf("after two rotations: generation %d, previous %+v; want 3 with previous generation 2", rotated.SecretGeneration, rotated.Previous)
+	}
+
+	if err := h.issueErr(k.ClientID, first, loopback1); !errors.Is(err, iogate.ErrInvalidClient) {
+		t.Errorf("first secret after the second rotation: error %v, want ErrInvalidClient", err)
+	}
+	if err := h.authErr(firstToken, loopback1); !errors.Is(err, iogate.ErrInvalidToken) {
+		t.Errorf("token of the first secret after the second rotation: error %v, want ErrInvalidToken", err)
+	}
+	if err := h.authErr(secondToken, loopback1); err != nil {
+		t.Errorf("token of the second secret during its grace: %v", err)
+	}
+	h.issue(t, k.ClientID, second, loopback1)
+	h.issue(t, k.ClientID, third, loopback1)
+
+	var rotations []*iogate.AuditRecord
+	for _, r := range h.records(t) {
+		if r.Event == iogate.AuditKeyRotated {
+			rotations = append(rotations, r)
+		}
+	}
+	if len(rotations) != 2 || !strings.Contains(string(rotations[1].Details), `"retiredGenerations":[1]`) {
+		t.Errorf("key.rotated records = %d, want 2 with the second retiring generation 1", len(rotations))
+	}
+}
+
+func TestRotateGraceBounds(t *testing.T) {
+	h := newHarness(t)
+	k, _ := h.createKey(t)
+	for _, grace := range []time.Duration{-time.Second, MaxRotationGrace + time.Second} {
+		if _, _, err := h.svc.RotateKey(h.ctx, k.ClientID, grace); iogate.ErrorCodeOf(err) != iogate.CodeInvalid {
+			t.Errorf("RotateKey with grace %s: error %v, want %s", grace, err, iogate.CodeInvalid)
+		}
+	}
+	if _, _, err := h.svc.RotateKey(h.ctx, k.ClientID, MaxRotationGrace); err != nil {
+		t.Errorf("RotateKey with grace 30d: %v", err)
+	}
+	if _, _, err := h.svc.RotateKey(h.ctx, iogate.NewClientID(), time.Hour); iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
+		t.Errorf("RotateKey of an unknown key: error %v, want %s", err, iogate.CodeNotFound)
+	}
+}
+
+func TestPreviousSecretUse(t *testing.T) {
+	h := newHarness(t)
+	k, oldSecret := h.createKey(t)
+
+	// A use from before the rotation that is written after it does not count.
+	h.issue(t, k.ClientID, oldSecret, loopback1)
+	h.clock.Advance(time.Second)
+	if _, _, err := h.svc.RotateKey(h.ctx, k.ClientID, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	h.svc.uses.flush(h.ctx)
+	view := h.keyView(t, k.ClientID)
+	if view.Rotation == nil || view.Rotation.PreviousUsedSinceRotation {
+		t.Fatalf("rotation view = %+v, want the previous secret unused since the rotation", view.Rotation)
+	}
+
+	h.clock.Advance(time.Second)
+	h.issue(t, k.ClientID, oldSecret, loopback2)
+	h.svc.uses.flush(h.ctx)
+	view = h.keyView(t, k.ClientID)
+	if !view.Rotation.PreviousUsedSinceRotation || view.Rotation.PreviousLastUsedAt == nil || !view.Rotation.PreviousLastUsedAt.Equal(h.clock.Now()) {
+		t.Errorf("rotation view = %+v, want the previous secret used at %s", view.Rotation, h.clock.Now())
+	}
+}
+
+func (h *harness) keyView(t *testing.T, clientID string) iogate.APIKeyView {
+	t.Helper()
+	k, err := h.store.FindAPIKey(h.ctx, clientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.View(h.clock.Now())
+}
+
+func TestUpdateKeyTakesEffectOnNextRequest(t *testing.T) {
+	h := newHarness(t)
+	k, secret := h.createKey(t, "127.0.0.1")
+	tok := h.issue(t, k.ClientID, secret, loopback1)
+	if err := h.authErr(tok, loopback2); !errors.Is(err, ErrIPNotAllowed) {
+		t.Errorf("token used from 127.0.0.2 with the key limited to 127.0.0.1: error %v, want ErrIPNotAllowed", err)
+	}
+
+	if _, err := h.svc.UpdateKey(h.ctx, k.ClientID, UpdateKeyRequest{AllowedIPs: []string{"127.0.0.2"}}); err != nil {
+		t.Fatalf("UpdateKey: %v", err)
+	}
+	if err := h.authErr(tok, loopback1); !errors.Is(err, ErrIPNotAllowed) {
+		t.Errorf("token used from 127.0.0.1 after the list became 127.0.0.2: error %v, want ErrIPNotAllowed", err)
+	}
+	if err := h.authErr(tok, loopback2); err != nil {
+		t.Errorf("token used from 127.0.0.2 after the list became 127.0.0.2: %v", err)
+	}
+	if err := h.issueErr(k.ClientID, secret, loopback1); !errors.Is(err, ErrIPNotAllowed) {
+		t.Errorf("token request from 127.0.0.1: error %v, want ErrIPNotAllowed", err)
+	}
+
+	if _, err := h.svc.UpdateKey(h.ctx, k.ClientID, UpdateKeyRequest{AllowedIPs: []string{}}); err != nil {
+		t.Fatalf("UpdateKey clearing the list: %v", err)
+	}
+	if err := h.authErr(tok, loopback1); err != nil {
+		t.Errorf("token used from 127.0.0.1 after the list was cleared: %v", err)
+	}
+
+	if _, err := h.svc.UpdateKey(h.ctx, k.ClientID, UpdateKeyRequest{Scopes: []string{iogate.ScopeVaultsWrite}}); err != nil {
+		t.Fatalf("UpdateKey of scopes: %v", err)
+	}
+	if err := h.authErr(tok, loopback1); !errors.Is(err, iogate.ErrInvalidToken) {
+		t.Errorf("vaults:read token after the key lost vaults:read: error %v, want ErrInvalidToken", err)
+	}
+}
+
+func TestUpdateKeyValidation(t *testing.T) {
+	h := newHarness(t)
+	k, _ := h.createKey(t)
+	empty, long := "", strings.Repeat("n", iogate.MaxNameLength+1)
+	cases := []struct {
+		name string
+		req  UpdateKeyRequest
+		code iogate.ErrorCode
+		says string
+	}{
+		{"nothing to change", UpdateKeyRequest{}, iogate.CodeInvalid, "nothing to update"},
+		{"bad allowlist entry", UpdateKeyRequest{AllowedIPs: []string{"10.0.0.0/8", "10.0.0.1/8"}}, iogate.CodeInvalid, `"10.0.0.1/8"`},
+		{"unknown scope", UpdateKeyRequest{Scopes: []string{"vaults:admin"}}, iogate.CodeInvalidScope, `"vaults:admin"`},
+		{"no scopes", UpdateKeyRequest{Scopes: []string{}}, iogate.CodeInvalid, "at least one scope"},
+		{"empty name", UpdateKeyRequest{Name: &empty}, iogate.CodeInvalid, "key name is required"},
+		{"long name", UpdateKeyRequest{Name: &long}, iogate.CodeInvalid, "too long"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := h.svc.UpdateKey(h.ctx, k.ClientID, c.req)
+			if iogate.ErrorCodeOf(err) != c.code || !strings.Contains(iogate.ErrorMessageOf(err), c.says) {
+				t.Errorf("UpdateKey error = %v, want code %s saying %s", err, c.code, c.says)
+			}
+		})
+	}
+	stored, err := h.store.FindAPIKey(h.ctx, k.ClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Name != k.Name || !stored.UpdatedAt.Equal(k.UpdatedAt) {
+		t.Errorf("key after rejected updates: name %q, updated %s; want it unchanged", stored.Name, stored.UpdatedAt)
+	}
+	if recs := h.records(t); len(recs) != 1 {
+		t.Errorf("audit records after rejected updates = %d, want only key.created", len(recs))
+	}
+}
+
+func TestAuditOfKeyLifecycle(t *testing.T) {
+	h := newHarness(t)
+	k, secret := h.createKey(t, "127.0.0.1")
+	tok := h.issue(t, k.ClientID, secret, loopback1)
+	name := "renamed"
+	if _, err := h.svc.UpdateKey(h.ctx, k.ClientID, UpdateKeyRequest{Name: &name, AllowedIPs: []string{"127.0.0.0/8"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, newSecret, err := h.svc.RotateKey(h.ctx, k.ClientID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Replace the last character with a different one: "x" unless it already is one.
+	last := "x"
+	if strings.HasSuffix(secret.Reveal(), "x") {
+		last = "y"
+	}
+	wrong := iogate.Secret(secret.Reveal()[:len(secret.Reveal())-1] + last)
+	if err := h.issueErr(k.ClientID, wrong, loopback2); !errors.Is(err, iogate.ErrInvalidClient) {
+		t.Fatalf("wrong secret: %v", err)
+	}
+	// Denial records are queued without waiting. Flush them so that the order is known.
+	h.flushAudit()
+	if err := h.issueErr(iogate.NewClientID(), secret, loopback2); !errors.Is(err, iogate.ErrInvalidClient) {
+		t.Fatalf("unknown client: %v", err)
+	}
+	if _, err := h.svc.UpdateKey(h.ctx, k.ClientID, UpdateKeyRequest{AllowedIPs: []string{"127.0.0.1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.issueErr(k.ClientID, newSecret, loopback2); !errors.Is(err, ErrIPNotAllowed) {
+		t.Fatalf("token request from 127.0.0.2: %v", err)
+	}
+	h.flushAudit()
+	if err := h.svc.DeleteKey(h.ctx, k.ClientID); err != nil {
+		t.Fatal(err)
+	}
+
+	recs := h.records(t)
+	want := []struct{ event, actor, ip, reason string }{
+		{iogate.AuditKeyCreated, "operator:tester", "", ""},
+		{iogate.AuditTokenIssued, "client:" + k.ClientID, "127.0.0.1", ""},
+		{iogate.AuditKeyUpdated, "operator:tester", "", ""},
+		{iogate.AuditKeyRotated, "operator:tester", "", ""},
+		{iogate.AuditTokenDenied, "client:" + k.ClientID, "127.0.0.2", iogate.DenyInvalidSecret},
+		{iogate.AuditKeyUpdated, "operator:tester", "", ""},
+		{iogate.AuditTokenDenied, "client:" + k.ClientID, "127.0.0.2", iogate.DenyIPNotAllowed},
+		{iogate.AuditKeyDeleted, "operator:tester", "", ""},
+	}
+	if len(recs) != len(want) {
+		for _, r := range recs {
+			t.Logf("record %d: %s %s %s", r.Seq, r.Event, r.Reason, r.Details)
+		}
+		t.Fatalf("audit records = %d, want %d", len(recs), len(want))
+	}
+	for i, w := range want {
+		r := recs[i]
+		actor := r.Actor.Type + ":" + r.Actor.ID
+		if r.Event != w.event || actor != w.actor || r.Actor.IP != w.ip || r.Reason != w.reason || r.ClientID != k.ClientID {
+			t.Errorf("record %d = %s by %s from %q, reason %q, key %s; want %s by %s from %q, reason %q, key %s",
+				r.Seq, r.Event, actor, r.Actor.IP, r.Reason, r.ClientID, w.event, w.actor, w.ip, w.reason, k.ClientID)
+		}
+	}
+	if !strings.Contains(string(recs[2].Details), `"allowedIps":{"from":["127.0.0.1"],"to":["127.0.0.0/8"]}`) {
+		t.Errorf("key.updated details = %s, want the old and new allowed IPs", recs[2].Details)
+	}
+	if recs[1].TokenID == "" {
+		t.Error("token.issued record has no token ID")
+	}
+
+	// No record holds a secret or a token, in any field.
+	all, err := json.Marshal(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]string{"old secret": secret.Reveal(), "new secret": newSecret.Reveal(), "wrong secret": wrong.Reveal(), "access token": tok} {
+		if strings.Contains(string(all), s) {
+			t.Errorf("audit records contain the %s", name)
+		}
+	}
+
+	report, err := h.svc.VerifyAudit(h.ctx, h.account)
+	if err != nil || report.Records != int64(len(want)) {
+		t.Errorf("VerifyAudit = %+v, %v; want %d records verified", report, err, len(want))
+	}
+}
+
+func TestIssueTokenGroupCommit(t *testing.T) {
+	h := newHarness(t)
+	k, secret := h.createKey(t)
+	before := h.store.appends.Load()
+
+	const n = 64
+	tokens := make([]string, n)
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok, err := h.svc.IssueToken(h.ctx, TokenRequest{ClientID: k.ClientID, ClientSecret: secret.Reveal(), RemoteAddr: loopback1})
+			if err != nil {
+				errs <- err
+				return
+			}
+			tokens[i] = tok.AccessToken
+			p, err := h.svc.Authenticate(h.ctx, tok.AccessToken, loopback1)
+			if err != nil {
+				errs <- err
+				return
+			}
+			ids[i] = p.TokenID
+			// The record must be durable before IssueToken returned: read it now, without
+			// flushing anything.
+			found := false
+			err = h.store.AuditRecords(h.ctx, h.account, func(r *iogate.AuditRecord) error {
+				found = found || r.TokenID == p.TokenID
+				return nil
+			})
+			if err == nil && !found {
+				err = errors.New("the token.issued record of a returned token is not in the store")
+			}
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+
+	transactions := h.store.appends.Load() - before
+	t.Logf("%d issuances committed in %d audit transactions", n, transactions)
+	if transactions > n {
+		t.Errorf("%d audit transactions for %d issuances, want at most one each", transactions, n)
+	}
+	issued := map[string]bool{}
+	for _, r := range h.records(t) {
+		if r.Event == iogate.AuditTokenIssued {
+			issued[r.TokenID] = true
+		}
+	}
+	for _, id := range ids {
+		if !issued[id] {
+			t.Errorf("no token.issued record for token %s", id)
+		}
+	}
+	if report, err := h.svc.VerifyAudit(h.ctx, ""); err != nil || report.Records != n+1 {
+		t.Errorf("VerifyAudit = %+v, %v; want %d records verified", report, err, n+1)
+	}
+}
+
+func TestIssueTokenFailsWithoutAudit(t *testing.T) {
+	h := newHarness(t)
+	k, secret := h.createKey(t)
+	// Closing the store makes the audit write fail; the token must not be handed out.
+	h.store.Store.Close()
+	_, err := h.svc.IssueToken(h.ctx, TokenRequest{ClientID: k.ClientID, ClientSecret: secret.Reveal(), RemoteAddr: loopback1})
+	if iogate.ErrorCodeOf(err) != iogate.CodeUnavailable {
+		t.Errorf("IssueToken with the audit log unwritable: error %v, want %s", err, iogate.CodeUnavailable)
+	}
+}

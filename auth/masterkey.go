@@ -1,0 +1,36 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/token"
+)
+
+// RotateMasterKey re-encrypts under next every value that the store holds encrypted under
+// current: the sealed secrets, such as the pepper of the client secret hashes, and the
+// signing keys' private keys. It works in one store transaction, so it changes nothing when
+// any value fails to decrypt (iogate.ErrWrongMasterKey) or a write fails. It returns how
+// many values it re-encrypted.
+//
+// Running servers keep the values they decrypted at start, so they go on working; each
+// must be restarted with next before it needs a value again, such as a new signing key.
+func RotateMasterKey(ctx context.Context, store iogate.Store, current, next *iogate.MasterKey) (int, error) {
+	return store.ResealSecrets(ctx, func(v iogate.SealedValue) ([]byte, error) {
+		var name string
+		switch v.Kind {
+		case iogate.SealedKindSecret:
+			name = v.Name
+		case iogate.SealedKindSigningKey:
+			name = token.SealedName(v.Name)
+		default:
+			return nil, fmt.Errorf("sealed value %s of unknown kind %q", v.Name, v.Kind)
+		}
+		plain, err := current.Open(name, v.Sealed)
+		if err != nil {
+			return nil, err
+		}
+		return next.Seal(name, plain)
+	})
+}

@@ -1,0 +1,60 @@
+package auth
+
+import (
+	"context"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/token"
+)
+
+// ErrNotOwnToken is returned when a client asks to revoke a token that was issued to
+// another client.
+var ErrNotOwnToken = &iogate.Error{Code: iogate.CodeUnauthorizedClient, Message: "the token was not issued to this client"}
+
+// RevokeToken revokes an access token of the client clientID. A string that is not a
+// token of this server, or a token that has expired, is not an error: there is nothing to
+// revoke. A token issued to another client is ErrNotOwnToken. The token fails on the next
+// request in this process, and in other processes as soon as the change feed delivers the
+// revocation.
+func (s *Service) RevokeToken(ctx context.Context, clientID, raw string) error {
+	if len(raw) == 0 || len(raw) > token.MaxLength {
+		return nil
+	}
+	claims, err := s.verifySignature(raw)
+	if err != nil {
+		return nil
+	}
+	if claims.ClientID != clientID {
+		return ErrNotOwnToken
+	}
+	now := s.now()
+	if claims.Expiry <= now.Unix() || claims.ID == "" {
+		return nil
+	}
+	err = s.store.RevokeToken(ctx, &iogate.RevokedToken{
+		TokenID:   claims.ID,
+		ClientID:  claims.ClientID,
+		ExpiresAt: time.Unix(claims.Expiry, 0).UTC(),
+		RevokedAt: now.UTC().Truncate(time.Microsecond),
+	})
+	if err != nil {
+		// The key was deleted meanwhile, which ends its tokens anyway.
+		if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
+			return nil
+		}
+		return err
+	}
+	return s.Sync(ctx)
+}
+
+// IntrospectToken returns the claims of raw when it is an active token issued to the
+// client clientID. Any other string, an inactive token and another client's token all
+// return false, so that introspection reveals nothing to a client about tokens not its own.
+func (s *Service) IntrospectToken(ctx context.Context, clientID, raw string) (*token.Claims, bool) {
+	claims, _, err := s.activeToken(raw)
+	if err != nil || claims.ClientID != clientID {
+		return nil, false
+	}
+	return claims, true
+}

@@ -1,0 +1,165 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/token"
+)
+
+// publishMargin is how long a retired signing key stays published beyond the lifetime of
+// the last token it signed, to allow for clock differences between iogate and verifiers.
+const publishMargin = 5 * time.Minute
+
+// DefaultActivationDelay is how long RotateSigningKey publishes a new key before it
+// signs. Verifiers that cache the JWKS for less than this see the new key before the
+// first token it signs, and iogate's JWKS responses allow caching for five minutes.
+const DefaultActivationDelay = 10 * time.Minute
+
+// keyringSchedule is when the keyring must be loaded again: when a key starts or stops
+// signing or its publication ends, or as soon as possible after a signing-keys change.
+type keyringSchedule struct {
+	mu   sync.Mutex
+	next time.Time
+	// requested is set by request and cleared when a reload starts, so that a change
+	// announced during a reload is not lost when the reload sets the next time.
+	requested bool
+}
+
+// set records the next scheduled change found by a reload.
+func (k *keyringSchedule) set(t time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.requested && !k.next.IsZero() && k.next.Before(t) {
+		return
+	}
+	k.next = t
+}
+
+// request schedules a reload at t or earlier.
+func (k *keyringSchedule) request(t time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.requested = true
+	if k.next.IsZero() || t.Before(k.next) {
+		k.next = t
+	}
+}
+
+// take reports whether a reload is due at now, and if so marks the request as taken.
+func (k *keyringSchedule) take(now time.Time) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.next.IsZero() || now.Before(k.next) {
+		return false
+	}
+	k.requested = false
+	return true
+}
+
+// loadKeyring loads the keys that are still published into the keyring and schedules the
+// next reload.
+func (s *Service) loadKeyring(keys []*iogate.SigningKey) error {
+	now := s.now()
+	var published []*iogate.SigningKey
+	for _, k := range keys {
+		if s.published(k, now) {
+			published = append(published, k)
+		}
+	}
+	if err := s.keyring.Load(published, s.cfg.SigningAlgorithm, s.master, now); err != nil {
+		return err
+	}
+	s.keyringNext.set(s.nextKeyringChange(published, now))
+	return nil
+}
+
+// published reports whether k is still in the JWKS at now: until every token it signed
+// has expired. A key signs until RetiredAt, and its last tokens live for TokenTTL.
+func (s *Service) published(k *iogate.SigningKey, now time.Time) bool {
+	return k.RetiredAt.IsZero() || now.Before(s.publishedUntil(k))
+}
+
+func (s *Service) publishedUntil(k *iogate.SigningKey) time.Time {
+	return k.RetiredAt.Add(s.cfg.TokenTTL + publishMargin)
+}
+
+// nextKeyringChange returns the first time after now at which a key starts signing, stops
+// signing or leaves the JWKS, or zero when nothing is scheduled.
+func (s *Service) nextKeyringChange(keys []*iogate.SigningKey, now time.Time) time.Time {
+	var next time.Time
+	consider := func(t time.Time) {
+		if t.After(now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for _, k := range keys {
+		consider(k.ActiveAt)
+		if !k.RetiredAt.IsZero() {
+			consider(k.RetiredAt)
+			consider(s.publishedUntil(k))
+		}
+	}
+	return next
+}
+
+// scheduleKeyringReload makes Run reload the signing keys at its first tick after at.
+func (s *Service) scheduleKeyringReload(at time.Time) { s.keyringNext.request(at) }
+
+// reloadKeyringIfDue reloads the signing keys when a change is due. A failed reload keeps
+// the keys in use and is tried again a second later.
+func (s *Service) reloadKeyringIfDue(ctx context.Context) {
+	now := s.now()
+	if !s.keyringNext.take(now) {
+		return
+	}
+	before := s.keyring.ActiveKeyID()
+	if err := s.loadSigningKeys(ctx); err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("reload signing keys failed; the loaded keys stay in use", "error", err)
+		}
+		s.scheduleKeyringReload(now.Add(time.Second))
+		return
+	}
+	if after := s.keyring.ActiveKeyID(); after != before {
+		s.log.Info("signing key changed", "signing_key_id", after, "previous_signing_key_id", before)
+	}
+}
+
+// RotateSigningKey creates a signing key for alg that is published at once and signs from
+// now plus activateIn, and retires the keys that sign now at that moment. The retired keys
+// stay published until the tokens they signed have expired. An empty alg means the
+// algorithm of the newest key, or the configured one when there is none. Running servers
+// learn of the new key through the change feed.
+func (s *Service) RotateSigningKey(ctx context.Context, alg string, activateIn time.Duration) (*iogate.SigningKey, error) {
+	if activateIn < 0 {
+		return nil, iogate.Errorf(iogate.CodeInvalid, "invalid activation delay %s: it must not be negative", activateIn)
+	}
+	keys, err := s.store.SigningKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load signing keys: %w", err)
+	}
+	if alg == "" {
+		alg = s.cfg.SigningAlgorithm
+		if len(keys) > 0 {
+			alg = keys[len(keys)-1].Algorithm
+		}
+	}
+	if !slices.Contains(token.Algorithms, alg) {
+		return nil, iogate.Errorf(iogate.CodeInvalid, "unsupported signing algorithm %q: use one of %v", alg, token.Algorithms)
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	k, err := token.GenerateSigningKey(alg, s.master, now)
+	if err != nil {
+		return nil, err
+	}
+	k.ActiveAt = now.Add(activateIn)
+	if err := s.store.RotateSigningKey(ctx, k); err != nil {
+		return nil, fmt.Errorf("store signing key: %w", err)
+	}
+	return k, s.Sync(ctx)
+}

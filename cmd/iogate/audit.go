@@ -1,0 +1,237 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os/user"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/auth"
+	"github.com/spf13/cobra"
+)
+
+func newAuditCommand(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Read, export and verify the audit log",
+		Long: "Every account has an append-only audit log of key changes and of token requests, issued and denied.\n" +
+			"Its records form a hash chain, so that \"iogate audit verify\" detects a record edited in the database.",
+	}
+	cmd.AddCommand(newAuditListCommand(g), newAuditExportCommand(g), newAuditVerifyCommand(g))
+	return cmd
+}
+
+// operatorActor is the actor of changes made from the CLI: the operating-system user who
+// runs it.
+func operatorActor(getenv func(string) string) iogate.Actor {
+	name := ""
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	if name == "" {
+		name = getenv("USER")
+	}
+	if name == "" {
+		name = "unknown"
+	}
+	return iogate.Actor{Type: iogate.ActorOperator, ID: name}
+}
+
+func newAuditListCommand(g *globals) *cobra.Command {
+	var filter iogate.AuditFilter
+	var page iogate.Page
+	cmd := &cobra.Command{
+		Use:   "list --account ID",
+		Short: "List an account's audit records, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if page.Limit < 1 || page.Limit > iogate.MaxPageLimit {
+				return errorf("invalid --limit %d: it must be from 1 to %d", page.Limit, iogate.MaxPageLimit)
+			}
+			e, err := g.open(cmd.Context(), false, auth.Config{})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			if _, err := e.store.FindAccountByID(cmd.Context(), filter.AccountID); err != nil {
+				return accountNotFound(err, filter.AccountID)
+			}
+			records, next, err := e.store.ListAuditRecords(cmd.Context(), filter, page)
+			if err != nil {
+				return err
+			}
+			if records == nil {
+				records = []*iogate.AuditRecord{}
+			}
+			out := map[string]any{"data": records}
+			if next != "" {
+				out["nextCursor"] = next
+			}
+			return g.printResult(out, func(w io.Writer) {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "SEQ\tTIME\tEVENT\tACTOR\tADDRESS\tCLIENT ID\tREASON")
+				for _, r := range records {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Time.Format(time.RFC3339), r.Event,
+						r.Actor.Type+":"+r.Actor.ID, orDash(r.Actor.IP), orDash(r.ClientID), orDash(r.Reason))
+				}
+				tw.Flush()
+				if next != "" {
+					fmt.Fprintf(w, "\nOlder records: add --cursor %s\n", next)
+				}
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&filter.AccountID, "account", "", "account ID (required)")
+	f.StringVar(&filter.ClientID, "client-id", "", "only records about this API key")
+	f.StringVar(&filter.Event, "event", "", "only records of this event, such as key.rotated or token.denied")
+	f.IntVar(&page.Limit, "limit", iogate.DefaultPageLimit, fmt.Sprintf("number of records to list, at most %d", iogate.MaxPageLimit))
+	f.StringVar(&page.Cursor, "cursor", "", "continue after the last page, with the cursor it printed")
+	cmd.MarkFlagRequired("account")
+	return cmd
+}
+
+func newAuditExportCommand(g *globals) *cobra.Command {
+	var accountID, format string
+	cmd := &cobra.Command{
+		Use:   "export --account ID --format json|csv",
+		Short: "Write an account's whole audit log to standard output, oldest first",
+		Long: "Write an account's whole audit log to standard output, oldest first, as a JSON array or as CSV\n" +
+			"with a header row. In CSV, a value that starts with =, +, -, @, tab or carriage return gets a leading '\n" +
+			"so that spreadsheets do not run it as a formula.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var write func(w io.Writer, each func(func(*iogate.AuditRecord) error) error) error
+			switch format {
+			case "json":
+				write = writeAuditJSON
+			case "csv":
+				write = writeAuditCSV
+			default:
+				return errorf("invalid --format %q: use json or csv", format)
+			}
+			e, err := g.open(cmd.Context(), false, auth.Config{})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			if _, err := e.store.FindAccountByID(cmd.Context(), accountID); err != nil {
+				return accountNotFound(err, accountID)
+			}
+			return write(g.stdout, func(fn func(*iogate.AuditRecord) error) error {
+				return e.store.AuditRecords(cmd.Context(), accountID, fn)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&accountID, "account", "", "account ID (required)")
+	cmd.Flags().StringVar(&format, "format", "json", "output format: json or csv")
+	cmd.MarkFlagRequired("account")
+	return cmd
+}
+
+// writeAuditJSON writes the records as one JSON array, a record per line, without holding
+// them all in memory.
+func writeAuditJSON(w io.Writer, each func(func(*iogate.AuditRecord) error) error) error {
+	if _, err := io.WriteString(w, "["); err != nil {
+		return err
+	}
+	sep := "\n"
+	err := each(func(r *iogate.AuditRecord) error {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s%s", sep, b)
+		sep = ",\n"
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, "\n]\n")
+	return err
+}
+
+// auditCSVHeader names the CSV columns; the JSON field names, with the actor's fields
+// flattened.
+var auditCSVHeader = []string{"accountId", "seq", "id", "time", "event", "actorType", "actorId", "actorIp",
+	"clientId", "tokenId", "reason", "details", "prevHash", "hash"}
+
+func writeAuditCSV(w io.Writer, each func(func(*iogate.AuditRecord) error) error) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(auditCSVHeader); err != nil {
+		return err
+	}
+	err := each(func(r *iogate.AuditRecord) error {
+		row := []string{r.AccountID, strconv.FormatInt(r.Seq, 10), r.ID, r.Time.Format(time.RFC3339Nano), r.Event,
+			r.Actor.Type, r.Actor.ID, r.Actor.IP, r.ClientID, r.TokenID, r.Reason, string(r.Details), r.PrevHash.String(), r.Hash.String()}
+		for i, cell := range row {
+			row[i] = neutralizeFormula(cell)
+		}
+		return cw.Write(row)
+	})
+	if err != nil {
+		return err
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// neutralizeFormula prefixes a CSV cell that a spreadsheet would read as a formula with a
+// single quote, as OWASP's advice on CSV injection recommends.
+func neutralizeFormula(cell string) string {
+	if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+		return "'" + cell
+	}
+	return cell
+}
+
+func newAuditVerifyCommand(g *globals) *cobra.Command {
+	var accountID string
+	cmd := &cobra.Command{
+		Use:   "verify [--account ID]",
+		Short: "Check the hash chain of the audit log; exit non-zero at the first broken record",
+		Long: "Check the hash chain of every account's audit log, or of one account's. A record edited, inserted or\n" +
+			"removed in the middle of a chain breaks it: the command then names the first broken record and exits\n" +
+			"with status 1. Records removed from the end of a chain leave it intact; to detect that, keep the head\n" +
+			"hashes this command prints somewhere outside the database and compare them later.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := g.open(cmd.Context(), false, auth.Config{})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			if accountID != "" {
+				if _, err := e.store.FindAccountByID(cmd.Context(), accountID); err != nil {
+					return accountNotFound(err, accountID)
+				}
+			}
+			report, err := e.auth.VerifyAudit(cmd.Context(), accountID)
+			if err != nil {
+				return err
+			}
+			return g.printResult(report, func(w io.Writer) {
+				fmt.Fprintf(w, "Verified %d audit records of %d account(s).\n", report.Records, len(report.Heads))
+				if len(report.Heads) == 0 {
+					return
+				}
+				fmt.Fprintln(w)
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ACCOUNT\tRECORDS\tHEAD HASH")
+				for _, h := range report.Heads {
+					fmt.Fprintf(tw, "%s\t%d\t%s\n", h.AccountID, h.Records, h.Hash)
+				}
+				tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().StringVar(&accountID, "account", "", "verify only this account's log (default: every account)")
+	return cmd
+}

@@ -1,0 +1,236 @@
+// Package pgtest gives tests real PostgreSQL databases: a fresh database per test on the
+// cluster that IOGATE_TEST_DATABASE_URL names (started by .ci/start-postgres), and private
+// clusters that a test may stop and start.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// URLVariable names the environment variable that holds the URL of the test cluster's
+// database. Its role must be allowed to create databases.
+const URLVariable = "IOGATE_TEST_DATABASE_URL"
+
+// URL returns the test cluster's URL. Without it the test is skipped on a developer's
+// machine and fails when CI=true, where .ci/run starts the cluster.
+func URL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv(URLVariable)
+	if u != "" {
+		return u
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not set; .ci/run must start PostgreSQL with .ci/start-postgres", URLVariable)
+	}
+	t.Skipf("%s is not set; run eval \"$(.ci/start-postgres)\" to run the PostgreSQL tests", URLVariable)
+	return ""
+}
+
+// NewDatabase creates an empty database for this test on the test cluster and returns its
+// URL. The database is dropped when the test ends.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	return newDatabaseOn(t, URL(t))
+}
+
+func newDatabaseOn(t testing.TB, base string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect to the test cluster: %v", err)
+	}
+	defer conn.Close(context.Background())
+	var b [6]byte
+	rand.Read(b[:])
+	name := "iogate_test_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Logf("drop database %s: %v", name, err)
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Logf("drop database %s: %v", name, err)
+		}
+	})
+	return withDatabase(t, base, name)
+}
+
+// withDatabase returns base with its database name replaced.
+func withDatabase(t testing.TB, base, name string) string {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("%s does not parse as a URL", URLVariable)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Exec runs SQL on the database at dbURL, failing the test on error.
+func Exec(t testing.TB, dbURL, sql string, args ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("exec %q: %v", sql, err)
+	}
+}
+
+// QueryInt runs a query that returns one integer, failing the test on error.
+func QueryInt(t testing.TB, dbURL, sql string, args ...any) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(context.Background())
+	var n int64
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+		t.Fatalf("query %q: %v", sql, err)
+	}
+	return n
+}
+
+// Cluster is a private PostgreSQL cluster that one test may stop and start.
+type Cluster struct {
+	// URL is the URL of the cluster's "iogate" database, with its password.
+	URL    string
+	dir    string
+	pgdata string
+	pgbin  string
+}
+
+// StartCluster starts a private cluster with .ci/start-postgres on a free loopback port
+// and stops and removes it when the test ends. It needs the PostgreSQL server programs and,
+// as root, the postgres OS user; without them it skips, or fails when CI=true.
+func StartCluster(t testing.TB) *Cluster {
+	t.Helper()
+	URL(t) // Skip where PostgreSQL tests are not set up.
+	script := filepath.Join(moduleRoot(t), ".ci", "start-postgres")
+	dir, err := os.MkdirTemp("", "iogate-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	port := freePort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", script, dir, strconv.Itoa(port))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("start a private PostgreSQL cluster: %v\n%s", err, stderr.String())
+	}
+	c := &Cluster{dir: dir}
+	for _, line := range strings.Split(string(out), "\n") {
+		name, value, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		if !ok {
+			continue
+		}
+		value = strings.Trim(value, "'")
+		switch name {
+		case "IOGATE_TEST_DATABASE_URL":
+			c.URL = value
+		case "IOGATE_TEST_PGDATA":
+			c.pgdata = value
+		case "IOGATE_TEST_PGBIN":
+			c.pgbin = value
+		}
+	}
+	if c.URL == "" || c.pgdata == "" || c.pgbin == "" {
+		t.Fatalf("start-postgres printed no URL, data directory or bin directory; its log:\n%s", stderr.String())
+	}
+	t.Cleanup(func() { c.pgCtl(t, "stop", "-m", "immediate") })
+	return c
+}
+
+// NewDatabase creates an empty database for this test on the private cluster.
+func (c *Cluster) NewDatabase(t testing.TB) string {
+	t.Helper()
+	return newDatabaseOn(t, c.URL)
+}
+
+// Stop shuts the cluster down fast: open connections are closed and open transactions
+// rolled back, as in a database restart.
+func (c *Cluster) Stop(t testing.TB) {
+	t.Helper()
+	if err := c.pgCtl(t, "stop", "-m", "fast"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Start starts the stopped cluster again and waits until it accepts connections.
+func (c *Cluster) Start(t testing.TB) {
+	t.Helper()
+	if err := c.pgCtl(t, "start", "-l", filepath.Join(c.dir, "postgres.log")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pgCtl runs pg_ctl on the cluster as the OS user that owns it, waiting for it to finish.
+func (c *Cluster) pgCtl(t testing.TB, args ...string) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	argv := append([]string{filepath.Join(c.pgbin, "pg_ctl"), "-D", c.pgdata, "-w", "-t", "60"}, args...)
+	if os.Geteuid() == 0 {
+		argv = append([]string{"runuser", "-u", "postgres", "--"}, argv...)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = c.dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("pg_ctl %s: %v\n%s", args[0], err, out)
+	}
+	return nil
+}
+
+func moduleRoot(t testing.TB) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}

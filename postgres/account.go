@@ -1,0 +1,73 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/jackc/pgx/v5"
+)
+
+// CreateAccount inserts a new account.
+func (db *DB) CreateAccount(ctx context.Context, a *iogate.Account) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, email, status, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			a.ID, a.Name, a.Email, a.Status, a.CreatedAt)
+		return err
+	})
+}
+
+// FindAccountByID returns the account, or CodeNotFound.
+func (db *DB) FindAccountByID(ctx context.Context, id string) (*iogate.Account, error) {
+	if !storable(id) {
+		return nil, iogate.Errorf(iogate.CodeNotFound, "account not found")
+	}
+	var a iogate.Account
+	var created time.Time
+	err := db.pool.QueryRow(ctx, `SELECT id, name, email, status, created_at FROM accounts WHERE id = $1`, id).
+		Scan(&a.ID, &a.Name, &a.Email, &a.Status, &created)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	a.CreatedAt = created.UTC()
+	return &a, nil
+}
+
+// CountAccounts returns how many accounts exist.
+func (db *DB) CountAccounts(ctx context.Context) (int, error) {
+	var n int
+	err := db.pool.QueryRow(ctx, `SELECT COUNT(*) FROM accounts`).Scan(&n)
+	return n, mapError(err)
+}
+
+// ListAccounts returns one page of accounts in ID order, which is creation order because
+// account IDs are time-ordered UUIDs. The cursor is the last ID of the page.
+func (db *DB) ListAccounts(ctx context.Context, page iogate.Page) ([]*iogate.Account, string, error) {
+	limit := pageLimit(page)
+	if !storable(page.Cursor) {
+		return nil, "", errInvalidCursor
+	}
+	rows, err := db.pool.Query(ctx, `SELECT id, name, email, status, created_at FROM accounts WHERE id > $1 ORDER BY id LIMIT $2`,
+		page.Cursor, limit+1)
+	if err != nil {
+		return nil, "", mapError(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*iogate.Account, error) {
+		var a iogate.Account
+		var created time.Time
+		if err := r.Scan(&a.ID, &a.Name, &a.Email, &a.Status, &created); err != nil {
+			return nil, err
+		}
+		a.CreatedAt = created.UTC()
+		return &a, nil
+	})
+	if err != nil {
+		return nil, "", mapError(err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}

@@ -1,0 +1,258 @@
+// Package postgres implements iogate.Store on PostgreSQL through pgx's connection pool, so
+// that several iogate nodes can share one database. Every write is one transaction. Writes
+// to API keys append to key_changes and send a NOTIFY in the same transaction, and Feed
+// turns those notifications into the change feed that keeps each node's view current.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/iogate/iogate"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// NotifyChannel is the LISTEN/NOTIFY channel on which every key change is announced. The
+// payload is the change's sequence number.
+const NotifyChannel = "iogate_key_changes"
+
+// migrationLockID is the key of the advisory lock that serialises migrations, so that
+// nodes starting at the same time apply each migration once. It spells "iogate" in ASCII.
+const migrationLockID int64 = 0x696f67617465
+
+// defaultConnectTimeout bounds a connection attempt when the URL sets no connect_timeout,
+// so that an unreachable database fails a request instead of hanging it.
+const defaultConnectTimeout = 5 * time.Second
+
+// DB is an iogate.Store on a PostgreSQL database.
+type DB struct {
+	pool *pgxpool.Pool
+	now  func() time.Time
+
+	// version is the schema version after Open's migrations; applied lists the versions
+	// that Open applied itself.
+	version int
+	applied []int
+}
+
+var _ iogate.Store = (*DB)(nil)
+
+// Open connects to the database that url names and applies the embedded migrations it
+// lacks. The URL is a libpq connection URL (postgres://USER@HOST:PORT/DATABASE?OPTIONS);
+// the password may also come from PGPASSWORD or a .pgpass file, as with libpq, and the
+// pool size from the pool_max_conns option. An unreachable database is CodeUnavailable.
+func Open(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx redacts the password in its parse errors, so the cause is safe to log.
+		return nil, iogate.WrapError(iogate.CodeInvalid, err, "invalid PostgreSQL URL: expected postgres://USER@HOST:PORT/DATABASE")
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "iogate"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	db := &DB{pool: pool, now: time.Now}
+	if err := db.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes every connection of the pool.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// Ping checks that the database answers a query.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	return mapError(db.pool.QueryRow(ctx, `SELECT 1`).Scan(&one))
+}
+
+// Migrations returns the schema version and the migrations that Open applied, in order
+// (none when the schema was already current).
+func (db *DB) Migrations() (version int, applied []int) {
+	return db.version, db.applied
+}
+
+// migrate applies, in one transaction, every embedded migration above the version recorded
+// in schema_migrations.
+func (db *DB) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	return db.write(ctx, func(tx pgx.Tx) error {
+		// Nodes that start together queue on this lock, which is held until the
+		// transaction ends: the first applies the migrations and the others find them
+		// recorded. It comes before CREATE TABLE IF NOT EXISTS, which is not safe to run
+		// concurrently.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLockID); err != nil {
+			return fmt.Errorf("lock migrations: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)`); err != nil {
+			return err
+		}
+		var current int
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+			return err
+		}
+		db.version, db.applied = current, nil
+		for _, name := range names {
+			version, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0])
+			if err != nil {
+				return fmt.Errorf("migration %s: name must start with a version number", name)
+			}
+			if version <= current {
+				continue
+			}
+			body, err := migrationFiles.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			// Exec without arguments uses the simple query protocol, which runs a file of
+			// several statements.
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return fmt.Errorf("apply migration %s: %w", name, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, version, db.now()); err != nil {
+				return err
+			}
+			db.version = version
+			db.applied = append(db.applied, version)
+		}
+		return nil
+	})
+}
+
+// write runs fn in a transaction and commits it, or rolls it back when fn fails.
+func (db *DB) write(ctx context.Context, fn func(pgx.Tx) error) error {
+	return mapError(pgx.BeginFunc(ctx, db.pool, fn))
+}
+
+// errUnavailable is the caller-safe message of every connection failure.
+const errUnavailable = "the database is unreachable; retry later"
+
+// mapError turns driver conditions into domain error codes, as the sqlite package does:
+// no row is CodeNotFound, a unique violation CodeConflict, a foreign-key violation
+// CodeNotFound, and a lost or refused connection CodeUnavailable.
+func mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *iogate.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return iogate.WrapError(iogate.CodeNotFound, err, "not found")
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505":
+			return iogate.WrapError(iogate.CodeConflict, err, "already exists")
+		case pe.Code == "23503":
+			return iogate.WrapError(iogate.CodeNotFound, err, "a referenced record does not exist")
+		case unavailableCode(pe.Code):
+			return iogate.WrapError(iogate.CodeUnavailable, err, errUnavailable)
+		case strings.HasPrefix(pe.Code, "22"):
+			// Data exceptions (a value out of range, bytes that are not UTF-8) come from
+			// the caller's input, which the store methods check first; this is the net.
+			return iogate.WrapError(iogate.CodeInvalid, err, "invalid value")
+		}
+		return err
+	}
+	if connectionLost(err) {
+		return iogate.WrapError(iogate.CodeUnavailable, err, errUnavailable)
+	}
+	return err
+}
+
+// unavailableCode reports whether a PostgreSQL error code means that the server cannot
+// serve the request now but may later: connection exceptions (class 08), shutdown and
+// startup (57P01-57P03), too many connections, a read-only standby after a failover,
+// and serialization failures and deadlocks, which a retry resolves.
+func unavailableCode(code string) bool {
+	switch code {
+	case "57P01", "57P02", "57P03", "53300", "25006", "40001", "40P01":
+		return true
+	}
+	return strings.HasPrefix(code, "08")
+}
+
+// connectionLost reports whether err comes from a connection that could not be made or
+// broke: the server is down, restarting, or unreachable.
+func connectionLost(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ne):
+		return true
+	case errors.Is(err, pgconn.ErrConnClosed), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return true
+	case errors.Is(err, context.DeadlineExceeded), pgconn.Timeout(err), pgconn.SafeToRetry(err):
+		return true
+	}
+	return false
+}
+
+// storable reports whether PostgreSQL can hold s in a TEXT column: it must be valid UTF-8
+// without NUL bytes. SQLite stores any string, so lookups of other strings must return
+// what SQLite returns for them, not a driver error.
+func storable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// nullTime returns nil for the zero time, which the store writes as NULL.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// fromNullTime returns the zero time for NULL and the UTC time otherwise.
+func fromNullTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func pageLimit(p iogate.Page) int {
+	switch {
+	case p.Limit <= 0:
+		return iogate.DefaultPageLimit
+	case p.Limit > iogate.MaxPageLimit:
+		return iogate.MaxPageLimit
+	}
+	return p.Limit
+}

@@ -1,0 +1,69 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/jackc/pgx/v5"
+)
+
+// RevokeToken records a revoked token and a key change of its client in one transaction,
+// deleting revocations of tokens that have expired since. Revoking a token twice records
+// nothing new.
+func (db *DB) RevokeToken(ctx context.Context, t *iogate.RevokedToken) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM revoked_tokens WHERE expires_at <= $1`, db.now()); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (jti) DO NOTHING`, t.TokenID, t.ClientID, t.ExpiresAt, t.RevokedAt)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			// Already revoked: there is nothing new to announce.
+			return nil
+		}
+		return db.recordChange(ctx, tx, t.ClientID)
+	})
+}
+
+const revokedColumns = `jti, client_id, expires_at, revoked_at`
+
+// ListRevokedTokens returns the revocations of clientID's tokens that expire after the
+// given time.
+func (db *DB) ListRevokedTokens(ctx context.Context, clientID string, after time.Time) ([]*iogate.RevokedToken, error) {
+	var out []*iogate.RevokedToken
+	err := db.queryRevoked(ctx, `SELECT `+revokedColumns+` FROM revoked_tokens WHERE client_id = $1 AND expires_at > $2`,
+		[]any{clientID, after}, func(t *iogate.RevokedToken) error {
+			out = append(out, t)
+			return nil
+		})
+	return out, err
+}
+
+// AllRevokedTokens calls fn for every revocation of a token that expires after the given
+// time.
+func (db *DB) AllRevokedTokens(ctx context.Context, after time.Time, fn func(*iogate.RevokedToken) error) error {
+	return db.queryRevoked(ctx, `SELECT `+revokedColumns+` FROM revoked_tokens WHERE expires_at > $1`, []any{after}, fn)
+}
+
+func (db *DB) queryRevoked(ctx context.Context, query string, args []any, fn func(*iogate.RevokedToken) error) error {
+	rows, err := db.pool.Query(ctx, query, args...)
+	if err != nil {
+		return mapError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t iogate.RevokedToken
+		if err := rows.Scan(&t.TokenID, &t.ClientID, &t.ExpiresAt, &t.RevokedAt); err != nil {
+			return mapError(err)
+		}
+		t.ExpiresAt, t.RevokedAt = t.ExpiresAt.UTC(), t.RevokedAt.UTC()
+		if err := fn(&t); err != nil {
+			return err
+		}
+	}
+	return mapError(rows.Err())
+}

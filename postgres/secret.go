@@ -1,0 +1,82 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/jackc/pgx/v5"
+)
+
+// SealedSecret returns a server secret encrypted under the master key, or CodeNotFound.
+func (db *DB) SealedSecret(ctx context.Context, name string) ([]byte, error) {
+	var sealed []byte
+	err := db.pool.QueryRow(ctx, `SELECT sealed FROM sealed_secrets WHERE name = $1`, name).Scan(&sealed)
+	return sealed, mapError(err)
+}
+
+// PutSealedSecretIfAbsent stores a server secret unless one exists, and returns the stored
+// one. Nodes that start together on an empty database all get the first one stored.
+func (db *DB) PutSealedSecretIfAbsent(ctx context.Context, name string, sealed []byte) ([]byte, error) {
+	var stored []byte
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO sealed_secrets (name, sealed, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
+			name, sealed, db.now()); err != nil {
+			return err
+		}
+		// In READ COMMITTED this statement sees the row that a concurrent transaction
+		// committed, which made the INSERT above do nothing.
+		return tx.QueryRow(ctx, `SELECT sealed FROM sealed_secrets WHERE name = $1`, name).Scan(&stored)
+	})
+	return stored, err
+}
+
+// SigningKeys returns every signing key, oldest first.
+func (db *DB) SigningKeys(ctx context.Context) ([]*iogate.SigningKey, error) {
+	rows, err := db.pool.Query(ctx, `SELECT kid, algorithm, private_key_sealed, public_jwk, created_at, active_at, retired_at
+		FROM signing_keys ORDER BY created_at, kid`)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*iogate.SigningKey, error) {
+		var k iogate.SigningKey
+		var jwk string
+		var created, active time.Time
+		var retired *time.Time
+		if err := r.Scan(&k.KID, &k.Algorithm, &k.PrivateKeyEncrypted, &jwk, &created, &active, &retired); err != nil {
+			return nil, err
+		}
+		k.PublicJWK = []byte(jwk)
+		k.CreatedAt, k.ActiveAt, k.RetiredAt = created.UTC(), active.UTC(), fromNullTime(retired)
+		return &k, nil
+	})
+	return out, mapError(err)
+}
+
+// CreateSigningKey inserts a new signing key.
+func (db *DB) CreateSigningKey(ctx context.Context, k *iogate.SigningKey) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		return insertSigningKey(ctx, tx, k)
+	})
+}
+
+// RotateSigningKey inserts k and, in the same transaction, retires at k.ActiveAt every key
+// not yet retired by then, and announces the change on the change feed.
+func (db *DB) RotateSigningKey(ctx context.Context, k *iogate.SigningKey) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL OR retired_at > $1`, k.ActiveAt); err != nil {
+			return err
+		}
+		if err := insertSigningKey(ctx, tx, k); err != nil {
+			return err
+		}
+		return db.recordSigningKeysChange(ctx, tx)
+	})
+}
+
+func insertSigningKey(ctx context.Context, tx pgx.Tx, k *iogate.SigningKey) error {
+	_, err := tx.Exec(ctx, `INSERT INTO signing_keys (kid, algorithm, private_key_sealed, public_jwk, created_at, active_at, retired_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		k.KID, k.Algorithm, k.PrivateKeyEncrypted, string(k.PublicJWK), k.CreatedAt, k.ActiveAt, nullTime(k.RetiredAt))
+	return err
+}

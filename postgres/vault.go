@@ -1,0 +1,69 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/jackc/pgx/v5"
+)
+
+// CreateVault inserts a new vault.
+func (db *DB) CreateVault(ctx context.Context, v *iogate.Vault) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO vaults (id, account_id, name, threshold, status, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			v.ID, v.AccountID, v.Name, v.Threshold, v.Status, v.CreatedAt)
+		return err
+	})
+}
+
+// errInvalidCursor is returned for a cursor that no page returned.
+var errInvalidCursor = iogate.Errorf(iogate.CodeInvalid, "invalid cursor: use the nextCursor value of the previous page")
+
+const vaultColumns = `id, account_id, name, threshold, status, created_at`
+
+func scanVault(row pgx.Row) (*iogate.Vault, error) {
+	var v iogate.Vault
+	var created time.Time
+	if err := row.Scan(&v.ID, &v.AccountID, &v.Name, &v.Threshold, &v.Status, &created); err != nil {
+		return nil, err
+	}
+	v.CreatedAt = created.UTC()
+	return &v, nil
+}
+
+// FindVault returns the account's vault, or CodeNotFound.
+func (db *DB) FindVault(ctx context.Context, accountID, id string) (*iogate.Vault, error) {
+	if !storable(id) {
+		return nil, iogate.Errorf(iogate.CodeNotFound, "vault not found")
+	}
+	v, err := scanVault(db.pool.QueryRow(ctx, `SELECT `+vaultColumns+` FROM vaults WHERE id = $1 AND account_id = $2`, id, accountID))
+	if err != nil {
+		return nil, mapError(err)
+	}
+	return v, nil
+}
+
+// ListVaults returns one page of an account's vaults in ID order, which is creation order
+// because vault IDs are time-ordered UUIDs. The cursor is the last ID of the page.
+func (db *DB) ListVaults(ctx context.Context, accountID string, page iogate.Page) ([]*iogate.Vault, string, error) {
+	limit := pageLimit(page)
+	if !storable(page.Cursor) {
+		return nil, "", errInvalidCursor
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+vaultColumns+` FROM vaults WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		accountID, page.Cursor, limit+1)
+	if err != nil {
+		return nil, "", mapError(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*iogate.Vault, error) { return scanVault(r) })
+	if err != nil {
+		return nil, "", mapError(err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}

@@ -1,0 +1,181 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/iogate/iogate"
+)
+
+// AppendAuditRecords appends records to their accounts' chains in one transaction.
+func (db *DB) AppendAuditRecords(ctx context.Context, records []*iogate.AuditRecord) error {
+	if len(records) == 0 {
+		return nil
+	}
+	return db.write(ctx, func(tx *sql.Tx) error {
+		a := newAuditAppender(tx)
+		for _, r := range records {
+			if err := a.append(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// auditAppender appends records inside one transaction. It remembers the head of each
+// account's chain, so a batch reads each head once.
+type auditAppender struct {
+	tx    *sql.Tx
+	heads map[string]auditHead
+}
+
+type auditHead struct {
+	seq  int64
+	hash iogate.AuditHash
+}
+
+func newAuditAppender(tx *sql.Tx) *auditAppender {
+	return &auditAppender{tx: tx, heads: make(map[string]auditHead)}
+}
+
+func (a *auditAppender) append(ctx context.Context, r *iogate.AuditRecord) error {
+	head, ok := a.heads[r.AccountID]
+	if !ok {
+		var hash []byte
+		err := a.tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_records WHERE account_id = ? ORDER BY seq DESC LIMIT 1`, r.AccountID).
+			Scan(&head.seq, &hash)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		case len(hash) != len(head.hash):
+			return fmt.Errorf("audit record %d of account %s: stored hash has %d bytes", head.seq, r.AccountID, len(hash))
+		default:
+			copy(head.hash[:], hash)
+		}
+	}
+	if err := r.Seal(head.seq, head.hash); err != nil {
+		return err
+	}
+	_, err := a.tx.ExecContext(ctx, `INSERT INTO audit_records (account_id, seq, id, at, event, actor_type, actor_id, actor_ip,
+		client_id, token_id, reason, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.AccountID, r.Seq, r.ID, toMicros(r.Time), r.Event, r.Actor.Type, r.Actor.ID, r.Actor.IP,
+		r.ClientID, r.TokenID, r.Reason, string(r.Details), r.PrevHash[:], r.Hash[:])
+	if err != nil {
+		return err
+	}
+	a.heads[r.AccountID] = auditHead{seq: r.Seq, hash: r.Hash}
+	return nil
+}
+
+const auditColumns = `account_id, seq, id, at, event, actor_type, actor_id, actor_ip, client_id, token_id, reason, details, prev_hash, hash`
+
+func scanAuditRecord(row interface{ Scan(...any) error }) (*iogate.AuditRecord, error) {
+	var r iogate.AuditRecord
+	var at int64
+	var details string
+	var prev, hash []byte
+	if err := row.Scan(&r.AccountID, &r.Seq, &r.ID, &at, &r.Event, &r.Actor.Type, &r.Actor.ID, &r.Actor.IP,
+		&r.ClientID, &r.TokenID, &r.Reason, &details, &prev, &hash); err != nil {
+		return nil, err
+	}
+	if len(prev) != len(r.PrevHash) || len(hash) != len(r.Hash) {
+		return nil, fmt.Errorf("audit record %d of account %s: stored hashes have %d and %d bytes", r.Seq, r.AccountID, len(prev), len(hash))
+	}
+	copy(r.PrevHash[:], prev)
+	copy(r.Hash[:], hash)
+	r.Time = fromMicros(at)
+	if details != "" {
+		r.Details = []byte(details)
+	}
+	return &r, nil
+}
+
+// ListAuditRecords returns one page of an account's records, newest first. The cursor
+// encodes the sequence number of the page's last record.
+func (db *DB) ListAuditRecords(ctx context.Context, f iogate.AuditFilter, page iogate.Page) ([]*iogate.AuditRecord, string, error) {
+	limit := pageLimit(page)
+	before, err := decodeAuditCursor(page.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+
+	where := []string{"account_id = ?", "seq < ?"}
+	args := []any{f.AccountID, before}
+	for _, c := range []struct{ column, value string }{{"client_id", f.ClientID}, {"actor_id", f.ActorID}, {"event", f.Event}} {
+		if c.value != "" {
+			where = append(where, c.column+" = ?")
+			args = append(args, c.value)
+		}
+	}
+	args = append(args, limit+1)
+
+	rows, err := db.reader.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_records WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY seq DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, "", mapError(err)
+	}
+	defer rows.Close()
+	var out []*iogate.AuditRecord
+	for rows.Next() {
+		r, err := scanAuditRecord(rows)
+		if err != nil {
+			return nil, "", mapError(err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", mapError(err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(out[limit-1].Seq, 10)))
+	}
+	return out, next, nil
+}
+
+func decodeAuditCursor(cursor string) (int64, error) {
+	if cursor == "" {
+		return 1 << 62, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err == nil {
+		if seq, err := strconv.ParseInt(string(raw), 10, 64); err == nil && seq > 0 {
+			return seq, nil
+		}
+	}
+	return 0, iogate.Errorf(iogate.CodeInvalid, "invalid cursor: use the nextCursor value of the previous page")
+}
+
+// AuditRecords calls fn for every record of accountID, or of every account when accountID
+// is empty, ordered by account and sequence number.
+func (db *DB) AuditRecords(ctx context.Context, accountID string, fn func(*iogate.AuditRecord) error) error {
+	query := `SELECT ` + auditColumns + ` FROM audit_records ORDER BY account_id, seq`
+	var args []any
+	if accountID != "" {
+		query = `SELECT ` + auditColumns + ` FROM audit_records WHERE account_id = ? ORDER BY seq`
+		args = append(args, accountID)
+	}
+	rows, err := db.reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return mapError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanAuditRecord(rows)
+		if err != nil {
+			return mapError(err)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return mapError(rows.Err())
+}

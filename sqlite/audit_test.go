@@ -1,0 +1,169 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iogate/iogate"
+)
+
+func openTestDB(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "iogate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func createTestAccount(t *testing.T, db *DB) string {
+	t.Helper()
+	a := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: time.Now().UTC()}
+	if err := db.CreateAccount(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	return a.ID
+}
+
+func newTestChain(t *testing.T) *iogate.AuditChain {
+	t.Helper()
+	c, err := iogate.NewAuditChain(bytes.Repeat([]byte{3}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestAuditAppendAndList(t *testing.T) {
+	ctx := context.Background()
+	db := openTestDB(t)
+	chain := newTestChain(t)
+	a, b := createTestAccount(t, db), createTestAccount(t, db)
+
+	// Two batches, interleaving accounts, as the group commit writes them.
+	var batch []*iogate.AuditRecord
+	for i := range 7 {
+		account, event := a, iogate.AuditTokenIssued
+		if i%3 == 2 {
+			account, event = b, iogate.AuditTokenDenied
+		}
+		r, err := chain.NewRecord(account, event, iogate.Actor{Type: iogate.ActorClient, ID: "c", IP: "127.0.0.1"}, time.Now(), map[string]any{"i": i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.ClientID = []string{"key-1", "key-2"}[i%2]
+		batch = append(batch, r)
+	}
+	if err := db.AppendAuditRecords(ctx, batch[:4]); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AppendAuditRecords(ctx, batch[4:]); err != nil {
+		t.Fatal(err)
+	}
+
+	v := chain.NewVerifier()
+	count := 0
+	err := db.AuditRecords(ctx, "", func(r *iogate.AuditRecord) error {
+		count++
+		return v.Add(r)
+	})
+	if err != nil {
+		t.Fatalf("verify every account: %v", err)
+	}
+	if count != 7 {
+		t.Errorf("AuditRecords of every account returned %d records, want 7", count)
+	}
+	heads := v.Heads()
+	if len(heads) != 2 || heads[0].Records+heads[1].Records != 7 {
+		t.Errorf("heads = %+v, want two accounts with 7 records together", heads)
+	}
+
+	t.Run("newest first with pages", func(t *testing.T) {
+		var seqs []string
+		page := iogate.Page{Limit: 2}
+		for range 5 {
+			recs, next, err := db.ListAuditRecords(ctx, iogate.AuditFilter{AccountID: a}, page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range recs {
+				seqs = append(seqs, strconv.FormatInt(r.Seq, 10))
+			}
+			if next == "" {
+				break
+			}
+			page.Cursor = next
+		}
+		if got := strings.Join(seqs, ","); got != "5,4,3,2,1" {
+			t.Errorf("sequence numbers over all pages = %s, want 5,4,3,2,1", got)
+		}
+	})
+
+	t.Run("filters", func(t *testing.T) {
+		cases := []struct {
+			name   string
+			filter iogate.AuditFilter
+			want   int
+		}{
+			{"by key", iogate.AuditFilter{AccountID: a, ClientID: "key-1"}, 3},
+			{"by event", iogate.AuditFilter{AccountID: b, Event: iogate.AuditTokenDenied}, 2},
+			{"by event of another account", iogate.AuditFilter{AccountID: a, Event: iogate.AuditTokenDenied}, 0},
+			{"by actor", iogate.AuditFilter{AccountID: a, ActorID: "c"}, 5},
+		}
+		for _, c := range cases {
+			recs, _, err := db.ListAuditRecords(ctx, c.filter, iogate.Page{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) != c.want {
+				t.Errorf("%s: %d records, want %d", c.name, len(recs), c.want)
+			}
+		}
+	})
+
+	t.Run("bad cursor", func(t *testing.T) {
+		if _, _, err := db.ListAuditRecords(ctx, iogate.AuditFilter{AccountID: a}, iogate.Page{Cursor: "!!"}); iogate.ErrorCodeOf(err) != iogate.CodeInvalid {
+			t.Errorf("ListAuditRecords with a malformed cursor: error %v, want %s", err, iogate.CodeInvalid)
+		}
+	})
+}
+
+func TestAuditRecordsAreAppendOnly(t *testing.T) {
+	ctx := context.Background()
+	db := openTestDB(t)
+	chain := newTestChain(t)
+	a := createTestAccount(t, db)
+	r, err := chain.NewRecord(a, iogate.AuditKeyCreated, iogate.Actor{Type: iogate.ActorOperator, ID: "root"}, time.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AppendAuditRecords(ctx, []*iogate.AuditRecord{r}); err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`UPDATE audit_records SET reason = 'x'`,
+		`DELETE FROM audit_records`,
+	} {
+		_, err := db.writer.ExecContext(ctx, stmt)
+		if err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: error %v, want the append-only trigger to abort it", stmt, err)
+		}
+	}
+}
+
+func TestUpdateAPIKeyUnknown(t *testing.T) {
+	db := openTestDB(t)
+	_, err := db.UpdateAPIKey(context.Background(), iogate.NewClientID(), func(k *iogate.APIKey) (*iogate.AuditRecord, error) {
+		t.Error("update called for a key that does not exist")
+		return nil, nil
+	})
+	if iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
+		t.Errorf("UpdateAPIKey of an unknown key: error %v, want %s", err, iogate.CodeNotFound)
+	}
+}

@@ -1,0 +1,77 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/iogate/iogate"
+)
+
+// RevokeToken records the revocation and a key change of the token's client in one
+// transaction, and deletes revocations of tokens that have expired.
+func (db *DB) RevokeToken(ctx context.Context, t *iogate.RevokedToken) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM revoked_tokens WHERE expires_at <= ?`, toMicros(db.now())); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (jti) DO NOTHING`, t.TokenID, t.ClientID, toMicros(t.ExpiresAt), toMicros(t.RevokedAt))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			// Already revoked: there is nothing new to announce.
+			return err
+		}
+		return db.recordChange(ctx, tx, t.ClientID)
+	})
+}
+
+const revokedColumns = `jti, client_id, expires_at, revoked_at`
+
+func scanRevokedToken(row interface{ Scan(...any) error }) (*iogate.RevokedToken, error) {
+	var t iogate.RevokedToken
+	var expires, revoked int64
+	if err := row.Scan(&t.TokenID, &t.ClientID, &expires, &revoked); err != nil {
+		return nil, err
+	}
+	t.ExpiresAt, t.RevokedAt = fromMicros(expires), fromMicros(revoked)
+	return &t, nil
+}
+
+// ListRevokedTokens returns the revocations of clientID's tokens that expire after the
+// given time.
+func (db *DB) ListRevokedTokens(ctx context.Context, clientID string, after time.Time) ([]*iogate.RevokedToken, error) {
+	var out []*iogate.RevokedToken
+	err := db.queryRevoked(ctx, `SELECT `+revokedColumns+` FROM revoked_tokens WHERE client_id = ? AND expires_at > ?`,
+		[]any{clientID, toMicros(after)}, func(t *iogate.RevokedToken) error {
+			out = append(out, t)
+			return nil
+		})
+	return out, err
+}
+
+// AllRevokedTokens calls fn for every revocation of a token that expires after the given
+// time.
+func (db *DB) AllRevokedTokens(ctx context.Context, after time.Time, fn func(*iogate.RevokedToken) error) error {
+	return db.queryRevoked(ctx, `SELECT `+revokedColumns+` FROM revoked_tokens WHERE expires_at > ?`, []any{toMicros(after)}, fn)
+}
+
+func (db *DB) queryRevoked(ctx context.Context, query string, args []any, fn func(*iogate.RevokedToken) error) error {
+	rows, err := db.reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return mapError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		t, err := scanRevokedToken(rows)
+		if err != nil {
+			return mapError(err)
+		}
+		if err := fn(t); err != nil {
+			return err
+		}
+	}
+	return mapError(rows.Err())
+}
