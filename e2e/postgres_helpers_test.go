@@ -147,7 +147,9 @@ func waitStatus(t *testing.T, what string, want int, within time.Duration, fn fu
 	return 0
 }
 
-func bearerHeader(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+func bearerHeader(tok string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + tok}
+}
 
 // waitLog waits up to two seconds for a log message of the server, which it may write a
 // moment after the response that shows the state it reports.
