@@ -17,14 +17,16 @@ import (
 	"github.com/iogate/iogate/sqlite"
 )
 
-// mutationLedger records what the CLI reported: keys whose creation or deletion it
-// acknowledged, and how many commands were killed before they could report.
+// mutationLedger records what the CLI reported: keys whose creation, rotation or deletion
+// it acknowledged, and the commands that were killed before they could report.
 type mutationLedger struct {
 	mu             sync.Mutex
-	live           map[string]createdKey // acknowledged creations not (yet) deleted
+	live           map[string]createdKey // acknowledged creations not (yet) deleted, with their latest secret
 	deleted        map[string]createdKey // acknowledged deletions
+	rotations      map[string]int        // acknowledged rotations per key
 	killedCreates  int
 	killedDeletes  map[string]createdKey // deletions killed midway: either outcome is fine
+	killedRotated  map[string]bool       // keys whose rotation was killed midway: the secret is unknown
 	completedCount int
 }
 
@@ -91,17 +93,19 @@ func hammerTokens(srv *testenv.Server, ledger *mutationLedger, stop <-chan struc
 	}
 }
 
-// TestCrashSafety kills the server with SIGKILL again and again while the CLI creates and
-// deletes keys and the server writes last-used records, and kills some CLI commands
-// midway. Afterwards every mutation the CLI acknowledged must be there and complete, no
-// killed one may be half-applied, and SQLite's integrity check must pass.
+// TestCrashSafety kills the server with SIGKILL again and again while the CLI creates,
+// rotates and deletes keys and the server writes last-used and audit records, and kills
+// some CLI commands midway. Afterwards every mutation the CLI acknowledged must be there,
+// complete and in the audit log, no killed one may be half-applied, the audit chain must
+// verify and SQLite's integrity check must pass.
 func TestCrashSafety(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("random seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	dir := filepath.Join(t.TempDir(), "data")
 	account := createAccount(t, dir, "Acme", "ops@acme.test")
-	ledger := &mutationLedger{live: map[string]createdKey{}, deleted: map[string]createdKey{}, killedDeletes: map[string]createdKey{}}
+	ledger := &mutationLedger{live: map[string]createdKey{}, deleted: map[string]createdKey{}, rotations: map[string]int{},
+		killedDeletes: map[string]createdKey{}, killedRotated: map[string]bool{}}
 
 	// Each round runs CLI mutations for 1.5s and kills the server at a random moment in
 	// that time. The server flushes last-used records every second, so most rounds kill it
@@ -125,7 +129,8 @@ func TestCrashSafety(t *testing.T) {
 			}
 			ledger.mu.Lock()
 			var victim createdKey
-			if len(ledger.live) > 2 && rng.IntN(3) == 0 {
+			action := rng.IntN(3) // 0: create, 1: rotate, 2: delete
+			if len(ledger.live) > 2 && action > 0 {
 				for _, k := range ledger.live {
 					victim = k
 					break
@@ -133,6 +138,31 @@ func TestCrashSafety(t *testing.T) {
 			}
 			ledger.mu.Unlock()
 
+			if victim.ClientID != "" && action == 1 {
+				out, killed, err := cliOutcome(t, dir, killAfter, "key", "rotate", victim.ClientID, "--grace", "0")
+				ledger.mu.Lock()
+				switch {
+				case killed:
+					// The old or the new secret is valid now, and the new one was never seen:
+					// the key leaves the ledger of keys whose secret is known.
+					delete(ledger.live, victim.ClientID)
+					ledger.killedRotated[victim.ClientID] = true
+				case err != nil:
+					ledger.mu.Unlock()
+					t.Fatalf("round %d op %d: %v", round, op, err)
+				default:
+					var k createdKey
+					if err := json.Unmarshal(out, &k); err != nil || k.ClientSecret == "" || k.ClientID != victim.ClientID {
+						ledger.mu.Unlock()
+						t.Fatalf("round %d op %d: key rotate printed no new secret", round, op)
+					}
+					ledger.live[k.ClientID] = k
+					ledger.rotations[k.ClientID]++
+					ledger.completedCount++
+				}
+				ledger.mu.Unlock()
+				continue
+			}
 			if victim.ClientID != "" {
 				out, killed, err := cliOutcome(t, dir, killAfter, "key", "delete", victim.ClientID)
 				ledger.mu.Lock()
@@ -178,8 +208,8 @@ func TestCrashSafety(t *testing.T) {
 		close(stop)
 		hammer.Wait()
 	}
-	t.Logf("%d acknowledged mutations, %d creates and %d deletes killed midway",
-		ledger.completedCount, ledger.killedCreates, len(ledger.killedDeletes))
+	t.Logf("%d acknowledged mutations, %d creates, %d rotations and %d deletes killed midway",
+		ledger.completedCount, ledger.killedCreates, len(ledger.killedRotated), len(ledger.killedDeletes))
 
 	srv := testenv.Start(t, dir, testenv.Options{})
 	t.Run("acknowledged creations survive intact", func(t *testing.T) {
@@ -193,6 +223,13 @@ func TestCrashSafety(t *testing.T) {
 		for id, k := range ledger.deleted {
 			if r := tokenRequest(t, srv.Client, srv, nil, id, k.ClientSecret); r.status != 401 {
 				t.Errorf("key %s, deleted and acknowledged: token request status %d, want 401", id, r.status)
+			}
+		}
+	})
+	t.Run("interrupted rotations leave the key", func(t *testing.T) {
+		for id := range ledger.killedRotated {
+			if res := testenv.RunCLI(t, dir, nil, "key", "show", id); res.ExitCode != 0 {
+				t.Errorf("key %s after an interrupted rotation: key show exit %d, want the key", id, res.ExitCode)
 			}
 		}
 	})
@@ -213,12 +250,45 @@ func TestCrashSafety(t *testing.T) {
 		for _, k := range listed.Data {
 			_, live := ledger.live[k.ClientID]
 			_, maybe := ledger.killedDeletes[k.ClientID]
-			if !live && !maybe {
+			if !live && !maybe && !ledger.killedRotated[k.ClientID] {
 				unexplained++
 			}
 		}
 		if unexplained > ledger.killedCreates {
 			t.Errorf("%d keys that no acknowledged create explains, but only %d creates were killed", unexplained, ledger.killedCreates)
+		}
+	})
+	t.Run("audit log records every acknowledged mutation", func(t *testing.T) {
+		res := testenv.RunCLI(t, dir, nil, "audit", "export", "--account", account, "--format", "json")
+		var records []struct {
+			Event    string `json:"event"`
+			ClientID string `json:"clientId"`
+		}
+		if err := json.Unmarshal([]byte(res.Stdout), &records); err != nil {
+			t.Fatalf("audit export: exit %d, output is not a JSON array: %v", res.ExitCode, err)
+		}
+		count := map[string]map[string]int{}
+		for _, r := range records {
+			if count[r.Event] == nil {
+				count[r.Event] = map[string]int{}
+			}
+			count[r.Event][r.ClientID]++
+		}
+		for id := range ledger.live {
+			if count["key.created"][id] != 1 {
+				t.Errorf("key %s: %d key.created records, want 1", id, count["key.created"][id])
+			}
+			if got, want := count["key.rotated"][id], ledger.rotations[id]; got != want {
+				t.Errorf("key %s: %d key.rotated records, want the %d acknowledged rotations", id, got, want)
+			}
+		}
+		for id := range ledger.deleted {
+			if count["key.deleted"][id] != 1 {
+				t.Errorf("deleted key %s: %d key.deleted records, want 1", id, count["key.deleted"][id])
+			}
+		}
+		if res := testenv.RunCLI(t, dir, nil, "audit", "verify"); res.ExitCode != 0 {
+			t.Errorf("audit verify after the crashes: exit %d: %s", res.ExitCode, res.Stderr)
 		}
 	})
 	srv.Stop()

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,7 +18,11 @@ func plainRequest(t *testing.T, srv *testenv.Server, method, path string, header
 	t.Helper()
 	plain := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	r := do(t, plain, method, "http://"+srv.HTTPAddr+path, header, body)
-	if r.status != http.StatusForbidden || r.json(t)["code"] != "https_required" {
+	body403 := r.json(t)
+	// /oauth2/ paths answer in the OAuth error format, the others with problem details.
+	httpsRequired := body403["code"] == "https_required" ||
+		body403["error"] == "invalid_request" && strings.Contains(fmt.Sprint(body403["error_description"]), "HTTPS is required")
+	if r.status != http.StatusForbidden || !httpsRequired {
 		t.Fatalf("%s %s over plain HTTP: status %d, body %s; want 403 https_required", method, path, r.status, redactBody(r.body))
 	}
 }

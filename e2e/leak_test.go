@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iogate/iogate/internal/pgtest"
 	"github.com/iogate/iogate/internal/testenv"
 )
 
@@ -165,6 +166,32 @@ func TestNoSecretLeaks(t *testing.T) {
 	l.cli(t, dir, nil, "key", "show", "not-a-key")
 	l.cli(t, dir, nil, "key", "create", "--account", account.ID, "--name", "x", "--scope", "bogus")
 	l.cli(t, dir, nil, "backup", "--to", filepath.Join(t.TempDir(), "backup.db"))
+	l.cli(t, dir, nil, "account", "list", "--json")
+	l.cli(t, dir, nil, "key", "update", main.ClientID, "--description", "leak test", "--json")
+	l.cli(t, dir, nil, "signing-key", "list", "--json")
+	l.cli(t, dir, nil, "migrate", "--json")
+	masterCopy := filepath.Join(t.TempDir(), "new-master.key")
+	l.cli(t, dir, nil, "master-key", "generate", "--output", masterCopy)
+	if generated, err := os.ReadFile(masterCopy); err == nil {
+		l.secrets.add("generated master key", strings.TrimSpace(string(generated)))
+	}
+	importedSecret := "imported-secret+with%odd:characters"
+	l.secrets.add("imported client secret", importedSecret)
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte(importedSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res = l.cli(t, dir, nil, "key", "import", "--account", account.ID, "--name", "imported", "--secret-file", secretFile, "--json")
+	var imported createdKey
+	json.Unmarshal([]byte(res.Stdout), &imported)
+	rotated := testenv.RunCLI(t, dir, nil, "key", "rotate", other.ClientID, "--grace", "1h", "--json")
+	var rotatedKey createdKey
+	if err := json.Unmarshal([]byte(rotated.Stdout), &rotatedKey); err != nil || rotatedKey.ClientSecret == "" {
+		t.Fatalf("key rotate: exit %d, no secret printed", rotated.ExitCode)
+	}
+	l.secrets.add("rotated client secret of key other", rotatedKey.ClientSecret)
+	l.recordIssuing("key rotate other (stdout)", rotated.Stdout, rotatedKey.ClientSecret)
+	l.record("key rotate other (stderr)", rotated.Stderr)
 	l.cli(t, dir, []string{"IOGATE_MASTER_KEY=" + base64.StdEncoding.EncodeToString(make([]byte, 32))}, "key", "list", "--account", account.ID)
 	waitForKey(t, srv, main.ClientID, main.ClientSecret)
 	waitForKey(t, srv, doomed.ClientID, doomed.ClientSecret)
@@ -219,10 +246,65 @@ func TestNoSecretLeaks(t *testing.T) {
 		l.response("HTTPS "+rq.name, do(t, srv.Client, rq.method, srv.URL+rq.path, rq.header, rq.body))
 	}
 
+	// The standard OAuth endpoints: a token by Basic and by form, introspection and
+	// revocation of it, and the discovery documents.
+	formType := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	basicHeader := func(id, secret string) map[string]string {
+		return map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Authorization": basicAuth(id, secret)}
+	}
+	l.secrets.add("Basic value of the imported key", basicAuth(imported.ClientID, importedSecret))
+	oauthToken := func(name string, header map[string]string, body string) string {
+		t.Helper()
+		r := do(t, srv.Client, "POST", srv.URL+"/oauth2/token", header, body)
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		json.Unmarshal(r.body, &tok)
+		if tok.AccessToken == "" {
+			t.Fatalf("POST /oauth2/token for %s: status %d", name, r.status)
+		}
+		l.secrets.add("access token from /oauth2/token for "+name, tok.AccessToken)
+		l.recordIssuing("oauth2 token response for "+name, string(r.body), tok.AccessToken)
+		return tok.AccessToken
+	}
+	basicToken := oauthToken("imported key by Basic", basicHeader(imported.ClientID, importedSecret), "grant_type=client_credentials")
+	formToken := oauthToken("main by form", formType,
+		url.Values{"grant_type": {"client_credentials"}, "client_id": {main.ClientID}, "client_secret": {main.ClientSecret}, "scope": {"vaults:write"}}.Encode())
+	oauthRequests := []struct {
+		name, path string
+		header     map[string]string
+		body       string
+	}{
+		{"token with a wrong secret", "/oauth2/token", basicHeader(main.ClientID, wrongSecret), "grant_type=client_credentials"},
+		{"token with a repeated parameter", "/oauth2/token", formType, "grant_type=client_credentials&client_id=a&client_secret=" + url.QueryEscape(main.ClientSecret) + "&client_secret=b"},
+		{"introspect", "/oauth2/introspect", basicHeader(imported.ClientID, importedSecret), "token=" + basicToken},
+		{"introspect another client's token", "/oauth2/introspect", basicHeader(imported.ClientID, importedSecret), "token=" + mainToken},
+		{"introspect with a wrong secret", "/oauth2/introspect", basicHeader(imported.ClientID, wrongSecret), "token=" + basicToken},
+		{"revoke", "/oauth2/revoke", basicHeader(imported.ClientID, importedSecret), "token=" + basicToken},
+		{"revoke an unknown token", "/oauth2/revoke", basicHeader(imported.ClientID, importedSecret), "token=" + formToken + "x"},
+	}
+	for _, rq := range oauthRequests {
+		l.response("HTTPS "+rq.name, do(t, srv.Client, "POST", srv.URL+rq.path, rq.header, rq.body))
+	}
+	l.response("vault create", do(t, srv.Client, "POST", srv.URL+"/v1/vaults",
+		map[string]string{"Authorization": "Bearer " + formToken, "Content-Type": "application/json"}, `{"name":"Cold","threshold":2}`))
+	l.response("revoked token", do(t, srv.Client, "GET", srv.URL+"/v1/vaults", map[string]string{"Authorization": "Bearer " + basicToken}, ""))
+	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/jwks.json", "/openapi.json"} {
+		l.response("HTTPS "+path, do(t, srv.Client, "GET", srv.URL+path, nil, ""))
+	}
+	l.cli(t, dir, nil, "signing-key", "rotate", "--json")
+	l.cli(t, dir, nil, "audit", "list", "--account", account.ID, "--json")
+	l.cli(t, dir, nil, "audit", "export", "--account", account.ID, "--format", "csv")
+	l.cli(t, dir, nil, "audit", "export", "--account", account.ID, "--format", "json")
+	l.cli(t, dir, nil, "audit", "verify", "--json")
+
 	// The plain HTTP listener, with credentials in every place, and the admin listener.
 	plain := &http.Client{Timeout: 10 * time.Second}
 	for _, rq := range requests {
 		l.response("plain HTTP "+rq.name, do(t, plain, rq.method, "http://"+srv.HTTPAddr+rq.path, rq.header, rq.body))
+	}
+	for _, rq := range oauthRequests {
+		l.response("plain HTTP "+rq.name, do(t, plain, "POST", "http://"+srv.HTTPAddr+rq.path, rq.header, rq.body))
 	}
 	l.response("plain HTTP doomed token", do(t, plain, "GET", "http://"+srv.HTTPAddr+"/v1/vaults", map[string]string{"Authorization": "Bearer " + doomedToken}, ""))
 	for _, path := range []string{"/metrics", "/healthz", "/readyz", "/nope"} {
@@ -242,5 +324,39 @@ func TestNoSecretLeaks(t *testing.T) {
 		t.Error("the server log has no debug records: the test would miss what debug logging leaks")
 	}
 	l.record("server log", logs)
+	l.check(t)
+}
+
+// TestNoDatabasePasswordLeaks runs the server and CLI commands on PostgreSQL with the
+// password in IOGATE_DATABASE, and searches their output and logs for the password.
+func TestNoDatabasePasswordLeaks(t *testing.T) {
+	dbURL := pgtest.NewDatabase(t)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	password, ok := u.User.Password()
+	if !ok || password == "" {
+		t.Skip("the test database URL has no password, so there is none to leak")
+	}
+	l := &leakRecorder{}
+	l.secrets.add("database password", password)
+	l.secrets.add("database URL", dbURL)
+	dir := t.TempDir()
+	masterFile := filepath.Join(t.TempDir(), "master.key")
+	testenv.RunCLI(t, dir, nil, "master-key", "generate", "--output", masterFile)
+	env := []string{"IOGATE_DATABASE=" + dbURL, "IOGATE_MASTER_KEY_FILE=" + masterFile}
+	l.cli(t, dir, env, "migrate", "--json")
+	res := l.cli(t, dir, env, "account", "create", "--name", "Acme", "--email", "ops@acme.test", "--json")
+	var account struct{ ID string }
+	json.Unmarshal([]byte(res.Stdout), &account)
+	l.cli(t, dir, env, "key", "list", "--account", account.ID)
+	// A password on the command line is refused, and the refusal must not repeat it.
+	l.cli(t, dir, nil, "account", "list", "--database", dbURL)
+	srv := testenv.Start(t, dir, testenv.Options{Env: env, Args: []string{"--log-level", "debug"}})
+	l.response("readyz", do(t, srv.Client, "GET", srv.URL+"/readyz", nil, ""))
+	l.response("metrics", do(t, http.DefaultClient, "GET", "http://"+srv.AdminAddr+"/metrics", nil, ""))
+	srv.Stop()
+	l.record("server log", srv.Logs())
 	l.check(t)
 }

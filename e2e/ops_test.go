@@ -54,10 +54,10 @@ func TestAdminListener(t *testing.T) {
 			client *http.Client
 			base   string
 		}{{http.DefaultClient, "http://" + f.srv.AdminAddr}, {f.srv.Client, f.srv.URL}} {
-			for _, path := range []string{"/healthz", "/readyz"} {
+			for path, status := range map[string]string{"/healthz": "ok", "/readyz": "ready"} {
 				r := do(t, c.client, "GET", c.base+path, nil, "")
-				if r.status != 200 || r.json(t)["status"] != "ok" {
-					t.Errorf("GET %s%s: status %d, body %s; want 200 and status ok", c.base, path, r.status, r.body)
+				if r.status != 200 || r.json(t)["status"] != status {
+					t.Errorf("GET %s%s: status %d, body %s; want 200 and status %s", c.base, path, r.status, r.body, status)
 				}
 			}
 		}
@@ -84,8 +84,10 @@ func TestAdminListener(t *testing.T) {
 		if got := metricValue(t, f.srv, `iogate_token_verification_seconds_count{result="invalid_token"}`); got != 1 {
 			t.Errorf("failed verifications = %v, want 1", got)
 		}
-		if got := metricValue(t, f.srv, "iogate_change_feed_lag_seconds"); got != 0 {
-			t.Errorf("iogate_change_feed_lag_seconds = %v, want 0 on an idle server", got)
+		// The SQLite feed confirms the view at every poll, so a healthy server lags by
+		// less than a second.
+		if got := metricValue(t, f.srv, "iogate_change_feed_lag_seconds"); got < 0 || got >= 1 {
+			t.Errorf("iogate_change_feed_lag_seconds = %v, want under 1 on a healthy server", got)
 		}
 		if got := metricValue(t, f.srv, `iogate_http_requests_total{code="401",listener="https"}`); got < 2 {
 			t.Errorf(`iogate_http_requests_total{code="401",listener="https"} = %v, want at least 2`, got)

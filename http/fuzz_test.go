@@ -164,6 +164,56 @@ func FuzzBearerEndpoint(f *testing.F) {
 	})
 }
 
+// FuzzOAuthTokenEndpoint sends arbitrary Authorization values, content types and bodies
+// to /oauth2/token of a real engine: every response is a success or a 4xx with an RFC 6749
+// error body, never a 5xx or a panic, and a token is issued only to a request that
+// carries the key's secret.
+func FuzzOAuthTokenEndpoint(f *testing.F) {
+	api := newTestAPI(f, Options{})
+	handler := api.srv.Handler()
+	form := "application/x-www-form-urlencoded"
+	f.Add("", form, []byte("grant_type=client_credentials&client_id="+api.clientID+"&client_secret="+api.secret))
+	f.Add("Basic "+base64.StdEncoding.EncodeToString([]byte(api.clientID+":"+api.secret)), form, []byte("grant_type=client_credentials&scope=vaults:read"))
+	f.Add("Basic "+base64.StdEncoding.EncodeToString([]byte(api.clientID+":"+api.secret)), form, []byte("grant_type=client_credentials&client_secret=x"))
+	f.Add("", form, []byte("grant_type=password&username=a&password=b"))
+	f.Add("", "application/json", []byte(`{"grant_type":"client_credentials"}`))
+	f.Add("Bearer x", form, []byte("grant_type=client_credentials&grant_type=client_credentials"))
+	f.Fuzz(func(t *testing.T, authorization, contentType string, body []byte) {
+		r := httptest.NewRequest(http.MethodPost, "/oauth2/token", bytes.NewReader(body))
+		r.Header.Set("Content-Type", contentType)
+		if authorization != "" {
+			r.Header.Set("Authorization", authorization)
+		}
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		if w.Code >= 500 || w.Code < 200 || (w.Code >= 300 && w.Code < 400) {
+			t.Fatalf("status %d, want a success or a 4xx", w.Code)
+		}
+		if w.Code >= 400 {
+			var e struct {
+				Error string `json:"error"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Error == "" {
+				t.Fatalf("status %d with a body that is not an RFC 6749 error", w.Code)
+			}
+			return
+		}
+		if !carriesSecret(authorization, body, api.secret) {
+			t.Fatal("token issued to a request without the key's secret")
+		}
+	})
+}
+
+// carriesSecret reports whether a token request holds secret in its Basic credentials or
+// its form body.
+func carriesSecret(authorization string, body []byte, secret string) bool {
+	if _, s, err := parseBasicCredentials(authorization); err == nil && s == secret {
+		return true
+	}
+	form, err := url.ParseQuery(string(body))
+	return err == nil && form.Get("client_secret") == secret
+}
+
 func checkAnswer(t *testing.T, w *httptest.ResponseRecorder) {
 	t.Helper()
 	if w.Code >= 500 || w.Code < 200 || (w.Code >= 300 && w.Code < 400) {
