@@ -155,12 +155,23 @@ type AuditReport struct {
 }
 
 // VerifyAudit checks the hash chain of accountID's audit log, or of every account's when
-// accountID is empty. It returns an *iogate.AuditChainError naming the first record at
+// accountID is empty, from the first record or from the retention checkpoint. It returns an *iogate.AuditChainError naming the first record at
 // which a chain breaks, together with the report of what verified before it.
 func (s *Service) VerifyAudit(ctx context.Context, accountID string) (*AuditReport, error) {
 	v := s.chain.NewVerifier()
 	report := &AuditReport{}
-	err := s.store.AuditRecords(ctx, accountID, func(r *iogate.AuditRecord) error {
+	// An account whose oldest records retention pruned continues from its checkpoint.
+	checkpoints, err := s.store.AuditCheckpoints(ctx, accountID)
+	if err != nil {
+		return report, fmt.Errorf("verify audit log: %w", err)
+	}
+	for _, cp := range checkpoints {
+		if err := v.Start(cp); err != nil {
+			report.Heads = v.Heads()
+			return report, fmt.Errorf("verify audit log: %w", err)
+		}
+	}
+	err = s.store.AuditRecords(ctx, accountID, func(r *iogate.AuditRecord) error {
 		if err := v.Add(r); err != nil {
 			return err
 		}

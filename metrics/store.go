@@ -161,3 +161,13 @@ func (s *instrumentedStore) RotateSigningKey(ctx context.Context, k *iogate.Sign
 func (s *instrumentedStore) Ping(ctx context.Context) error {
 	return s.check("ping", s.Store.Ping(ctx))
 }
+
+func (s *instrumentedStore) AuditCheckpoints(ctx context.Context, accountID string) ([]*iogate.AuditCheckpoint, error) {
+	cps, err := s.Store.AuditCheckpoints(ctx, accountID)
+	return cps, s.check("audit_checkpoints", err)
+}
+
+func (s *instrumentedStore) PruneAuditRecords(ctx context.Context, cp *iogate.AuditCheckpoint) (int64, error) {
+	n, err := s.Store.PruneAuditRecords(ctx, cp)
+	return n, s.check("prune_audit_records", err)
+}

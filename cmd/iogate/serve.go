@@ -41,6 +41,7 @@ type serveConfig struct {
 
 	maxStaleness   time.Duration
 	resyncInterval time.Duration
+	auditRetention time.Duration
 
 	trustedProxies           []string
 	revokeExposedCredentials bool
@@ -59,6 +60,7 @@ func newServeCommand(g *globals) *cobra.Command {
 		tokenTTL:          time.Hour,
 		maxStaleness:      auth.DefaultMaxStaleness,
 		resyncInterval:    5 * time.Minute,
+		auditRetention:    auth.DefaultAuditRetention,
 		rateLimits:        iohttp.DefaultRateLimits(),
 		readHeaderTimeout: 10 * time.Second,
 		readTimeout:       30 * time.Second,
@@ -93,6 +95,8 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.Var(durationFlag{&c.maxStaleness}, "max-staleness", "how long the server keeps accepting tokens after its change feed went down; "+
 		"after that token and bearer requests and /readyz get 503 until it has reloaded every key (default 5s)")
+	f.Var(durationFlag{&c.auditRetention}, "audit-retention", "how long audit records are kept; older ones are pruned at start and every 6h, "+
+		"leaving a signed checkpoint from which the chain still verifies; 0 keeps every record (default 400d)")
 	f.Var(durationFlag{&c.resyncInterval}, "resync-interval", "how often the server reloads every key, in case a change notification was lost (default 5m)")
 
 	f.StringSliceVar(&c.trustedProxies, "trusted-proxies", nil, "comma-separated IP addresses or CIDR prefixes of proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (default: none)")
@@ -273,7 +277,11 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		pruneAuditLoop(runCtx, e, c.auditRetention, log)
+	}()
 	go func() {
 		defer wg.Done()
 		e.auth.Run(runCtx, e.feed)
@@ -326,6 +334,30 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// auditPruneInterval is how often a running server prunes audit records past retention.
+const auditPruneInterval = 6 * time.Hour
+
+// pruneAuditLoop prunes audit records older than retention once at start and then every
+// auditPruneInterval, until ctx ends. Zero retention keeps every record.
+func pruneAuditLoop(ctx context.Context, e *env, retention time.Duration, log *slog.Logger) {
+	if retention <= 0 {
+		return
+	}
+	for {
+		report, err := e.auth.PruneAudit(ctx, retention)
+		if err != nil && ctx.Err() == nil {
+			log.Error("audit pruning failed", "error", err, "accounts_pruned", report.Accounts, "records_pruned", report.Records)
+		} else if report.Records > 0 {
+			log.Info("audit records pruned", "accounts", report.Accounts, "records", report.Records, "retention", retention.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(auditPruneInterval):
+		}
+	}
 }
 
 // newHTTPServer returns a server for handler with the configured timeouts and header
