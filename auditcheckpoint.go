@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// AuditCheckpoint stands in for the records of an account that retention pruned. It holds
+// AuditCheckpoint replaces the records of an account that retention pruned. It holds
 // the sequence number and hash of the last pruned record, signed under the audit chain key,
 // so that the chain still verifies from the first record kept: that record must link to
 // the checkpoint's hash, and the checkpoint's signature must match. Someone who can write
@@ -79,8 +79,8 @@ func (v *AuditVerifier) Start(cp *AuditCheckpoint) error {
 // newest record sequence number, the stored checkpoint's (0 when none) and the hash stored
 // for the record at cp.Seq (nil when there is none). It rejects with CodeInvalid a
 // checkpoint that would delete the newest record or that does not match the record it
-// claims to cover, and with CodeConflict one that is not above the stored checkpoint, as
-// happens when another node pruned first.
+// claims to cover. It rejects with CodeConflict one that is not above the stored
+// checkpoint, as happens when another node pruned first.
 func (cp *AuditCheckpoint) CheckPrune(newest, stored int64, hash []byte) error {
 	switch {
 	case cp.Seq >= newest:

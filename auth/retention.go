@@ -24,7 +24,7 @@ type PruneReport struct {
 // key (iogate.AuditCheckpoint), from which VerifyAudit continues. The newest record of an
 // account is never pruned, because appending continues from it. An account whose chain
 // does not verify is left as it is and named in the returned error, so that pruning never
-// launders an edited record into a checkpoint; the other accounts are still pruned.
+// launders an edited record into a checkpoint. The other accounts are still pruned.
 func (s *Service) PruneAudit(ctx context.Context, retention time.Duration) (PruneReport, error) {
 	var report PruneReport
 	if retention <= 0 {

@@ -20,9 +20,9 @@ func (s *Server) PlainHandler() http.Handler {
 // or through a trusted proxy that reported it. First it checks each credential the
 // request carries with the same engine that serves HTTPS: one that verifies has crossed a
 // network in clear text, so its key is marked exposed, or deleted with
-// --revoke-exposed-credentials. One that does not verify changes nothing, or anyone who
-// knew a client ID could have its key revoked; it counts as a failed authentication of
-// the sending address. The response is the same in every case.
+// --revoke-exposed-credentials. One that does not verify changes nothing, because
+// otherwise anyone who knew a client ID could have its key revoked. It counts as a failed
+// authentication of the sending address. The response is the same in every case.
 func (s *Server) refusePlainHTTP(w http.ResponseWriter, r *http.Request) {
 	creds := presentedCredentials(r)
 	addr := clientAddr(r)
