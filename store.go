@@ -164,14 +164,17 @@ type Store interface {
 	RotateSigningKey(ctx context.Context, k *SigningKey) error
 
 	// ResealSecrets replaces, in one transaction, every value the store holds encrypted
-	// under the master key (sealed secrets and signing keys' private keys) with what reseal
-	// returns for it, and returns how many it replaced. When reseal or a write fails,
-	// nothing is changed.
+	// under the master key (sealed secrets, signing keys' private keys and TOTP seeds)
+	// with what reseal returns for it, and returns how many it replaced. When reseal or a
+	// write fails, nothing is changed.
 	ResealSecrets(ctx context.Context, reseal func(SealedValue) ([]byte, error)) (int, error)
 
 	// Ping checks that the store answers, for readiness checks. An unreachable database is
 	// CodeUnavailable.
 	Ping(ctx context.Context) error
+
+	// UserStore holds dashboard users, sessions, single-use links and recovery codes.
+	UserStore
 
 	// Close releases the store's connections.
 	Close() error
@@ -181,6 +184,8 @@ type Store interface {
 const (
 	SealedKindSecret     = "secret"
 	SealedKindSigningKey = "signing_key"
+	// SealedKindTOTPSeed is a dashboard user's TOTP seed; its Name is the user ID.
+	SealedKindTOTPSeed = "totp_seed"
 )
 
 // SealedValue is one value that the store holds encrypted under the master key.
@@ -188,7 +193,7 @@ type SealedValue struct {
 	// Kind is SealedKindSecret for a sealed secret and SealedKindSigningKey for a signing
 	// key's private key.
 	Kind string
-	// Name is the sealed secret's name or the signing key's KID.
+	// Name is the sealed secret's name, the signing key's KID or the user ID of a TOTP seed.
 	Name   string
 	Sealed []byte
 }

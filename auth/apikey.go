@@ -144,6 +144,9 @@ type UpdateKeyRequest struct {
 	// AllowedIPs replaces the key's allowlist; nil leaves it unchanged, and an empty
 	// non-nil list clears it, so that any address may use the key.
 	AllowedIPs []string
+	// ExpiresAt replaces the key's expiry; nil leaves it unchanged, and a pointer to the
+	// zero time removes it, so that the key does not expire.
+	ExpiresAt *time.Time
 }
 
 // UpdateKey changes a key's name, description, scopes or allowlist and records the change
@@ -154,8 +157,8 @@ func (s *Service) UpdateKey(ctx context.Context, clientID string, req UpdateKeyR
 	if !iogate.ValidClientID(clientID) {
 		return nil, iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %q", clientID)
 	}
-	if req.Name == nil && req.Description == nil && req.Scopes == nil && req.AllowedIPs == nil {
-		return nil, iogate.Errorf(iogate.CodeInvalid, "nothing to update: give a new name, description, scopes or allowed IPs")
+	if req.Name == nil && req.Description == nil && req.Scopes == nil && req.AllowedIPs == nil && req.ExpiresAt == nil {
+		return nil, iogate.Errorf(iogate.CodeInvalid, "nothing to update: give a new name, description, scopes, allowed IPs or expiry")
 	}
 	var scopes []string
 	if req.Scopes != nil {
@@ -172,6 +175,13 @@ func (s *Service) UpdateKey(ctx context.Context, clientID string, req UpdateKeyR
 		}
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
+	var expiresAt time.Time
+	if req.ExpiresAt != nil {
+		expiresAt = req.ExpiresAt.UTC().Truncate(time.Microsecond)
+		if !expiresAt.IsZero() && !expiresAt.After(now) {
+			return nil, iogate.Errorf(iogate.CodeInvalid, "invalid expiry %s: it must be in the future", expiresAt.Format(time.RFC3339))
+		}
+	}
 
 	k, err := s.store.UpdateAPIKey(ctx, clientID, func(k *iogate.APIKey) (*iogate.AuditRecord, error) {
 		changes := map[string]any{}
@@ -191,6 +201,10 @@ func (s *Service) UpdateKey(ctx context.Context, clientID string, req UpdateKeyR
 		if req.AllowedIPs != nil && !slices.Equal(allowed, k.AllowedIPs) {
 			change("allowedIps", iogate.FormatAllowedIPs(k.AllowedIPs), iogate.FormatAllowedIPs(allowed))
 			k.AllowedIPs = allowed
+		}
+		if req.ExpiresAt != nil && !expiresAt.Equal(k.ExpiresAt) {
+			change("expiresAt", timeOrNil(k.ExpiresAt), timeOrNil(expiresAt))
+			k.ExpiresAt = expiresAt
 		}
 		if len(changes) == 0 {
 			return nil, nil
@@ -259,4 +273,13 @@ func (s *Service) RotateKey(ctx context.Context, clientID string, grace time.Dur
 	}
 	s.applyOwnWrite(ctx, k)
 	return k, secret, nil
+}
+
+// timeOrNil returns t, or nil for the zero time, for audit details where no time means
+// "never".
+func timeOrNil(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
 }

@@ -161,6 +161,9 @@ func (s *Service) Ready(ctx context.Context) error {
 		}
 		return iogate.WrapError(iogate.CodeUnavailable, err, "the database is unreachable")
 	}
+	if err := s.keyringFailure.failure(); err != nil {
+		return iogate.WrapError(iogate.CodeUnavailable, err, "the signing keys could not be reloaded; check that this node has the current master key")
+	}
 	if age, stale := s.health.staleness(s.now()); stale {
 		return iogate.Errorf(iogate.CodeUnavailable, "the change feed has not confirmed the key view for %s, longer than the allowed %s", age.Round(100*time.Millisecond), s.health.maxStaleness)
 	}

@@ -67,6 +67,9 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 	case !ok:
 		s.recordDenial(k, remote, iogate.DenyInvalidSecret)
 		return nil, iogate.ErrInvalidClient
+	case k.suspended:
+		s.recordDenial(k, remote, iogate.DenyAccountSuspended)
+		return nil, iogate.ErrInvalidClient
 	case k.expired(now):
 		s.recordDenial(k, remote, iogate.DenyKeyExpired)
 		return nil, iogate.ErrInvalidClient

@@ -9,8 +9,8 @@ import (
 )
 
 // RotateMasterKey re-encrypts under next every value that the store holds encrypted under
-// current: the sealed secrets, such as the pepper of the client secret hashes, and the
-// signing keys' private keys. It works in one store transaction, so it changes nothing when
+// current: the sealed secrets, such as the pepper of the client secret hashes, the
+// signing keys' private keys and the dashboard users' TOTP seeds. It works in one store transaction, so it changes nothing when
 // any value fails to decrypt (iogate.ErrWrongMasterKey) or a write fails. It returns how
 // many values it re-encrypted.
 //
@@ -24,6 +24,8 @@ func RotateMasterKey(ctx context.Context, store iogate.Store, current, next *iog
 			name = v.Name
 		case iogate.SealedKindSigningKey:
 			name = token.SealedName(v.Name)
+		case iogate.SealedKindTOTPSeed:
+			name = iogate.TOTPSealName(v.Name)
 		default:
 			return nil, fmt.Errorf("sealed value %s of unknown kind %q", v.Name, v.Kind)
 		}

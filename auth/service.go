@@ -6,7 +6,6 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -58,8 +57,10 @@ type Service struct {
 	chain *iogate.AuditChain
 	audit *auditCommitter
 
-	health  *feedHealth
-	metrics *metrics.Metrics
+	health *feedHealth
+	// keyringFailure holds the error of the last failed reload of the signing keys.
+	keyringFailure keyringHealth
+	metrics        *metrics.Metrics
 
 	started     bool
 	syncMu      sync.Mutex
@@ -129,25 +130,7 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 // loadSealedKey returns the 32-byte server secret stored under name, creating it first
 // when the store has none.
 func (s *Service) loadSealedKey(ctx context.Context, name string) ([]byte, error) {
-	sealed, err := s.store.SealedSecret(ctx, name)
-	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
-		fresh := make([]byte, 32)
-		if _, err := rand.Read(fresh); err != nil {
-			return nil, err
-		}
-		newSealed, err := s.master.Seal(name, fresh)
-		if err != nil {
-			return nil, err
-		}
-		// Another process may have stored one first; keep whichever the store holds.
-		sealed, err = s.store.PutSealedSecretIfAbsent(ctx, name, newSealed)
-		if err != nil {
-			return nil, fmt.Errorf("store %s: %w", name, err)
-		}
-	} else if err != nil {
-		return nil, fmt.Errorf("load %s: %w", name, err)
-	}
-	return s.master.Open(name, sealed)
+	return iogate.LoadOrCreateSealedSecret(ctx, s.store, s.master, name, 32)
 }
 
 // Start loads the signing keys (creating the first one for the configured algorithm) and
@@ -307,9 +290,19 @@ func (s *Service) resync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	suspendedIDs, err := s.store.SuspendedAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	suspended := make(map[string]bool, len(suspendedIDs))
+	for _, id := range suspendedIDs {
+		suspended[id] = true
+	}
 	keys := make(map[string]*keyState)
 	err = s.store.AllAPIKeys(ctx, func(k *iogate.APIKey) error {
-		keys[k.ClientID] = newKeyState(k, revoked[k.ClientID])
+		st := newKeyState(k, revoked[k.ClientID])
+		st.suspended = suspended[k.AccountID]
+		keys[k.ClientID] = st
 		return nil
 	})
 	if err != nil {
@@ -334,6 +327,10 @@ func (s *Service) reloadKey(ctx context.Context, clientID string) error {
 	if err != nil {
 		return err
 	}
-	s.view.put(k, revoked)
+	suspended, err := s.accountSuspended(ctx, k.AccountID)
+	if err != nil {
+		return err
+	}
+	s.view.put(k, revoked, suspended)
 	return nil
 }

@@ -119,12 +119,17 @@ func (s *Service) reloadKeyringIfDue(ctx context.Context) {
 	}
 	before := s.keyring.ActiveKeyID()
 	if err := s.loadSigningKeys(ctx); err != nil {
-		if ctx.Err() == nil {
-			s.log.Error("reload signing keys failed; the loaded keys stay in use", "error", err)
+		// A node whose master key no longer opens the stored signing keys (the master key
+		// was rotated and this node not restarted) would sign with a retired key that the
+		// other nodes no longer publish. It reports not ready so a load balancer drains it.
+		first := s.keyringFailure.fail(err, now)
+		if ctx.Err() == nil && (first || s.keyringFailure.shouldLog(now)) {
+			s.log.Error("reload signing keys failed; the loaded keys stay in use and /readyz reports not ready", "error", err)
 		}
 		s.scheduleKeyringReload(now.Add(time.Second))
 		return
 	}
+	s.keyringFailure.clear()
 	if after := s.keyring.ActiveKeyID(); after != before {
 		s.log.Info("signing key changed", "signing_key_id", after, "previous_signing_key_id", before)
 	}
@@ -162,4 +167,47 @@ func (s *Service) RotateSigningKey(ctx context.Context, alg string, activateIn t
 		return nil, fmt.Errorf("store signing key: %w", err)
 	}
 	return k, s.Sync(ctx)
+}
+
+// keyringHealth remembers a failed reload of the signing keys, for readiness and for
+// logging the failure once a minute rather than on every retry.
+type keyringHealth struct {
+	mu      sync.Mutex
+	err     error
+	lastLog time.Time
+}
+
+// fail records err and reports whether it is the first failure since the last success.
+func (h *keyringHealth) fail(err error, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	first := h.err == nil
+	h.err = err
+	if first {
+		h.lastLog = now
+	}
+	return first
+}
+
+// shouldLog reports whether a minute has passed since the failure was last logged.
+func (h *keyringHealth) shouldLog(now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if now.Sub(h.lastLog) < time.Minute {
+		return false
+	}
+	h.lastLog = now
+	return true
+}
+
+func (h *keyringHealth) clear() {
+	h.mu.Lock()
+	h.err = nil
+	h.mu.Unlock()
+}
+
+func (h *keyringHealth) failure() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.err
 }

@@ -72,7 +72,7 @@ func (s *Service) activeToken(raw string) (*token.Claims, *keyState, error) {
 	}
 
 	k := s.view.get(claims.ClientID)
-	if k == nil || k.accountID != claims.AccountID || k.expired(now) || !k.generationValid(claims.Generation, now) || k.revoked[claims.ID] {
+	if k == nil || k.accountID != claims.AccountID || !k.usable(now) || !k.generationValid(claims.Generation, now) || k.revoked[claims.ID] {
 		return nil, nil, iogate.ErrInvalidToken
 	}
 	if !iogate.ScopeSubset(claims.Scopes(), k.scopes) {

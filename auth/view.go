@@ -24,6 +24,8 @@ type keyState struct {
 	// revoked holds the IDs of the key's revoked tokens that had not expired when the
 	// state was built.
 	revoked map[string]bool
+	// suspended is true while the key's account is suspended: its tokens are refused.
+	suspended bool
 }
 
 func newKeyState(k *iogate.APIKey, revoked []*iogate.RevokedToken) *keyState {
@@ -44,6 +46,12 @@ func newKeyState(k *iogate.APIKey, revoked []*iogate.RevokedToken) *keyState {
 		}
 	}
 	return st
+}
+
+// usable reports whether the key may authenticate at now: it has not expired and its
+// account is not suspended.
+func (k *keyState) usable(now time.Time) bool {
+	return !k.suspended && !k.expired(now)
 }
 
 func (k *keyState) expired(now time.Time) bool {
@@ -77,20 +85,23 @@ func (v *keyView) get(clientID string) *keyState {
 	return k
 }
 
-func (v *keyView) put(k *iogate.APIKey, revoked []*iogate.RevokedToken) {
+func (v *keyView) put(k *iogate.APIKey, revoked []*iogate.RevokedToken, suspended bool) {
 	st := newKeyState(k, revoked)
+	st.suspended = suspended
 	v.mu.Lock()
 	v.keys[k.ClientID] = st
 	v.mu.Unlock()
 }
 
-// putKeepingRevoked replaces a key's state but keeps the revoked token IDs the view already
-// holds for it, for a write whose revocation list the caller has not read.
+// putKeepingRevoked replaces a key's state but keeps the revoked token IDs and the account
+// suspension the view already holds for it, for a write whose revocation list and account
+// the caller has not read.
 func (v *keyView) putKeepingRevoked(k *iogate.APIKey) {
 	st := newKeyState(k, nil)
 	v.mu.Lock()
 	if old := v.keys[k.ClientID]; old != nil {
 		st.revoked = old.revoked
+		st.suspended = old.suspended
 	}
 	v.keys[k.ClientID] = st
 	v.mu.Unlock()

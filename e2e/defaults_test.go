@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -39,10 +41,17 @@ func TestServeWithNoFlags(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	records := make(chan map[string]any, 256)
+	setupLine := make(chan string, 1)
+	var leaked atomic.Bool
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			var rec map[string]any
+			if strings.HasPrefix(sc.Text(), "iogate: no account exists yet.") {
+				setupLine <- sc.Text()
+			} else if strings.Contains(sc.Text(), "token=") {
+				leaked.Store(true)
+			}
 			if json.Unmarshal(sc.Bytes(), &rec) == nil {
 				select {
 				case records <- rec:
@@ -68,7 +77,7 @@ func TestServeWithNoFlags(t *testing.T) {
 			switch rec["msg"] {
 			case "iogate listening":
 				listening = rec
-			case "no account exists yet; create one with the CLI":
+			case "no account exists yet; open the single-use setup link printed to standard error":
 				hint = rec
 			}
 		case <-deadline:
@@ -77,6 +86,17 @@ func TestServeWithNoFlags(t *testing.T) {
 	}
 	if listening["https_addr"] != "127.0.0.1:8443" || listening["http_addr"] != "127.0.0.1:8080" {
 		t.Errorf("listening on %v and %v, want 127.0.0.1:8443 and 127.0.0.1:8080", listening["https_addr"], listening["http_addr"])
+	}
+	select {
+	case line := <-setupLine:
+		if !strings.Contains(line, " https://localhost:8443/dashboard/setup?token=") {
+			t.Errorf("setup line %q does not hold a link under https://localhost:8443", redactLink(line))
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("iogate serve printed no setup link line on standard error")
+	}
+	if leaked.Load() {
+		t.Error("a JSON log line holds the setup link's token")
 	}
 	if listening["issuer"] != "https://127.0.0.1:8443" {
 		t.Errorf("issuer = %v, want https://127.0.0.1:8443", listening["issuer"])

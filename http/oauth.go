@@ -2,7 +2,6 @@ package http
 
 import (
 	"encoding/base64"
-	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -129,9 +128,8 @@ func readOAuthRequest(w http.ResponseWriter, r *http.Request) (*oauthRequest, er
 // readForm reads an application/x-www-form-urlencoded body of at most maxTokenBodyBytes,
 // and rejects a parameter that occurs more than once (RFC 6749 section 3.2).
 func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, iogate.Errorf(iogate.CodeInvalid, "invalid Content-Type: send the parameters form-encoded, as application/x-www-form-urlencoded")
+	if err := requireMediaType(r, "application/x-www-form-urlencoded", "invalid Content-Type: send the parameters form-encoded, as application/x-www-form-urlencoded"); err != nil {
+		return nil, err
 	}
 	body, err := readBody(w, r, maxTokenBodyBytes)
 	if err != nil {

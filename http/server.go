@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net/http"
 	"net/netip"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -40,6 +41,8 @@ type Server struct {
 
 	// routes lists the methods of each route pattern that Handler registered.
 	routes map[string][]string
+	// dashboard serves /dashboard/ when set with SetDashboard.
+	dashboard *Dashboard
 }
 
 // Options are the Server's hardening and operations settings. The zero value trusts no
@@ -96,8 +99,13 @@ func (s *Server) Handler() http.Handler {
 	s.route(mux, jwksPath, map[string]handlerFunc{http.MethodGet: s.handleJWKS})
 	s.route(mux, openAPIPath, map[string]handlerFunc{http.MethodGet: s.handleOpenAPI})
 	s.route(mux, "/readyz", map[string]handlerFunc{http.MethodGet: s.handleReady})
+	if s.dashboard != nil {
+		mux.Handle("/dashboard/", s.dashboard)
+		// Browsers that open the bare host land on the dashboard; API paths stay JSON.
+		mux.Handle("GET /{$}", http.RedirectHandler("/dashboard/", http.StatusSeeOther))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
-	return s.middleware(s.limitRequests(mux), true)
+	return s.middleware(rejectUncleanPaths(s.limitRequests(mux), s), true)
 }
 
 // handlerFunc is an HTTP handler that returns its error to the single error writer.
@@ -111,6 +119,10 @@ func (s *Server) route(mux *http.ServeMux, pattern string, methods map[string]ha
 	allow := strings.Join(names, ", ")
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		h, ok := methods[r.Method]
+		if !ok && r.Method == http.MethodHead {
+			// HEAD is GET without a body, which net/http drops; health checks use it.
+			h, ok = methods[http.MethodGet]
+		}
 		if !ok {
 			w.Header().Set("Allow", allow)
 			s.writeError(w, r, errMethodNotAllowed)
@@ -219,5 +231,19 @@ func (s *Server) listenerMiddleware(next http.Handler, listener string) http.Han
 			return
 		}
 		next.ServeHTTP(rec, r)
+	})
+}
+
+// rejectUncleanPaths answers a path with empty, "." or ".." segments with a 404 problem.
+// ServeMux would answer it with an HTML redirect to the cleaned path, which is neither the
+// API's error format nor something a client should be taught to follow.
+func rejectUncleanPaths(next http.Handler, s *Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if p != "/" && (p == "" || path.Clean(p) != strings.TrimSuffix(p, "/") || strings.Contains(p, "//")) {
+			s.writeError(w, r, errRouteNotFound)
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }

@@ -43,6 +43,10 @@ func (s *Server) handleListVaults(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	// Vault cursors are vault IDs; anything else was not issued by this server.
+	if page.Cursor != "" && !iogate.ValidClientID(page.Cursor) {
+		return iogate.Errorf(iogate.CodeInvalid, "invalid cursor: use the nextCursor value of the previous page")
+	}
 	p := principalFrom(r.Context())
 	vaults, next, err := s.store.ListVaults(r.Context(), p.AccountID, page)
 	if err != nil {

@@ -7,9 +7,9 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// ResealSecrets replaces every sealed secret and signing private key with what reseal
-// returns, in one transaction, so that a failure leaves every value as it was. The rows
-// are locked while it runs, so a concurrent reseal waits rather than interleaves.
+// ResealSecrets replaces every sealed secret, signing private key and TOTP seed with what
+// reseal returns, in one transaction, so that a failure leaves every value as it was. The
+// rows are locked while it runs, so a concurrent reseal waits rather than interleaves.
 func (db *DB) ResealSecrets(ctx context.Context, reseal func(iogate.SealedValue) ([]byte, error)) (int, error) {
 	n := 0
 	err := db.write(ctx, func(tx pgx.Tx) error {
@@ -27,6 +27,9 @@ func (db *DB) ResealSecrets(ctx context.Context, reseal func(iogate.SealedValue)
 			if v.Kind == iogate.SealedKindSigningKey {
 				query = `UPDATE signing_keys SET private_key_sealed = $1 WHERE kid = $2`
 			}
+			if v.Kind == iogate.SealedKindTOTPSeed {
+				query = `UPDATE users SET totp_seed_sealed = $1 WHERE id = $2`
+			}
 			if _, err := tx.Exec(ctx, query, sealed, v.Name); err != nil {
 				return err
 			}
@@ -43,6 +46,7 @@ func sealedValues(ctx context.Context, tx pgx.Tx) ([]iogate.SealedValue, error) 
 	for _, q := range []struct{ kind, query string }{
 		{iogate.SealedKindSecret, `SELECT name, sealed FROM sealed_secrets ORDER BY name FOR UPDATE`},
 		{iogate.SealedKindSigningKey, `SELECT kid, private_key_sealed FROM signing_keys ORDER BY kid FOR UPDATE`},
+		{iogate.SealedKindTOTPSeed, `SELECT id, totp_seed_sealed FROM users WHERE totp_seed_sealed IS NOT NULL ORDER BY id FOR UPDATE`},
 	} {
 		rows, err := tx.Query(ctx, q.query)
 		if err != nil {

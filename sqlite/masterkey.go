@@ -7,8 +7,9 @@ import (
 	"github.com/iogate/iogate"
 )
 
-// ResealSecrets replaces every sealed secret and signing private key with what reseal
-// returns, in one immediate transaction, so that a failure leaves every value as it was.
+// ResealSecrets replaces every sealed secret, signing private key and TOTP seed with what
+// reseal returns, in one immediate transaction, so that a failure leaves every value as it
+// was.
 func (db *DB) ResealSecrets(ctx context.Context, reseal func(iogate.SealedValue) ([]byte, error)) (int, error) {
 	n := 0
 	err := db.write(ctx, func(tx *sql.Tx) error {
@@ -26,6 +27,9 @@ func (db *DB) ResealSecrets(ctx context.Context, reseal func(iogate.SealedValue)
 			if v.Kind == iogate.SealedKindSigningKey {
 				query = `UPDATE signing_keys SET private_key_sealed = ? WHERE kid = ?`
 			}
+			if v.Kind == iogate.SealedKindTOTPSeed {
+				query = `UPDATE users SET totp_seed_sealed = ? WHERE id = ?`
+			}
 			if _, err := tx.ExecContext(ctx, query, sealed, v.Name); err != nil {
 				return err
 			}
@@ -42,6 +46,7 @@ func sealedValues(ctx context.Context, tx *sql.Tx) ([]iogate.SealedValue, error)
 	for _, q := range []struct{ kind, query string }{
 		{iogate.SealedKindSecret, `SELECT name, sealed FROM sealed_secrets ORDER BY name`},
 		{iogate.SealedKindSigningKey, `SELECT kid, private_key_sealed FROM signing_keys ORDER BY kid`},
+		{iogate.SealedKindTOTPSeed, `SELECT id, totp_seed_sealed FROM users WHERE totp_seed_sealed IS NOT NULL ORDER BY id`},
 	} {
 		rows, err := tx.QueryContext(ctx, q.query)
 		if err != nil {

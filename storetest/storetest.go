@@ -60,6 +60,7 @@ func Run(t *testing.T, newStore func(t *testing.T) iogate.Store) {
 		{"ResealSecrets", testResealSecrets},
 		{"ResealSecretsFailureChangesNothing", testResealSecretsFailure},
 	}
+	cases = append(cases, userCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

@@ -14,6 +14,7 @@ import (
 func newAccountCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "account", Short: "Manage accounts"}
 	cmd.AddCommand(newAccountCreateCommand(g), newAccountListCommand(g))
+	cmd.AddCommand(newAccountSuspendCommand(g), newAccountResumeCommand(g))
 	return cmd
 }
 

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os/user"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -110,9 +106,9 @@ func newAuditExportCommand(g *globals) *cobra.Command {
 			var write func(w io.Writer, each func(func(*iogate.AuditRecord) error) error) error
 			switch format {
 			case "json":
-				write = writeAuditJSON
+				write = iogate.WriteAuditJSON
 			case "csv":
-				write = writeAuditCSV
+				write = iogate.WriteAuditCSV
 			default:
 				return errorf("invalid --format %q: use json or csv", format)
 			}
@@ -133,63 +129,6 @@ func newAuditExportCommand(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&format, "format", "json", "output format: json or csv")
 	cmd.MarkFlagRequired("account")
 	return cmd
-}
-
-// writeAuditJSON writes the records as one JSON array, a record per line, without holding
-// them all in memory.
-func writeAuditJSON(w io.Writer, each func(func(*iogate.AuditRecord) error) error) error {
-	if _, err := io.WriteString(w, "["); err != nil {
-		return err
-	}
-	sep := "\n"
-	err := each(func(r *iogate.AuditRecord) error {
-		b, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s%s", sep, b)
-		sep = ",\n"
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	_, err = io.WriteString(w, "\n]\n")
-	return err
-}
-
-// auditCSVHeader names the CSV columns; the JSON field names, with the actor's fields
-// flattened.
-var auditCSVHeader = []string{"accountId", "seq", "id", "time", "event", "actorType", "actorId", "actorIp",
-	"clientId", "tokenId", "reason", "details", "prevHash", "hash"}
-
-func writeAuditCSV(w io.Writer, each func(func(*iogate.AuditRecord) error) error) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(auditCSVHeader); err != nil {
-		return err
-	}
-	err := each(func(r *iogate.AuditRecord) error {
-		row := []string{r.AccountID, strconv.FormatInt(r.Seq, 10), r.ID, r.Time.Format(time.RFC3339Nano), r.Event,
-			r.Actor.Type, r.Actor.ID, r.Actor.IP, r.ClientID, r.TokenID, r.Reason, string(r.Details), r.PrevHash.String(), r.Hash.String()}
-		for i, cell := range row {
-			row[i] = neutralizeFormula(cell)
-		}
-		return cw.Write(row)
-	})
-	if err != nil {
-		return err
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
-// neutralizeFormula prefixes a CSV cell that a spreadsheet would read as a formula with a
-// single quote, as OWASP's advice on CSV injection recommends.
-func neutralizeFormula(cell string) string {
-	if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
-		return "'" + cell
-	}
-	return cell
 }
 
 func newAuditVerifyCommand(g *globals) *cobra.Command {

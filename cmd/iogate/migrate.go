@@ -21,8 +21,9 @@ type migrateResult struct {
 
 func newMigrateCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "migrate",
-		Short: "Apply the database schema migrations this version needs",
+		Use:         "migrate",
+		Annotations: map[string]string{envAnnotation: "all"},
+		Short:       "Apply the database schema migrations this version needs",
 		Long: "Apply the database schema migrations this version needs, then exit. Every command applies\n" +
 			"them when it opens the database, so this is optional; with several nodes it lets you\n" +
 			"upgrade the schema once, before the new version starts. Nodes that migrate at the same\n" +

@@ -32,7 +32,7 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 	root := &cobra.Command{
 		Use:           "iogate",
 		Short:         "OAuth 2.0 client-credentials front for the custody API",
-		Long:          "iogate serves the HTTPS API (iogate serve) and manages its accounts, API keys and vaults.\nEvery flag --foo-bar can also be set with the environment variable IOGATE_FOO_BAR.",
+		Long:          "iogate serves the HTTPS API (iogate serve) and manages its accounts, API keys and vaults.\nGlobal flags and the flags of serve and migrate can also be set with IOGATE_FOO_BAR for --foo-bar.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -60,16 +60,30 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 	root.AddCommand(newServeCommand(g), newAccountCommand(g), newKeyCommand(g), newVaultCommand(g), newAuditCommand(g))
 	root.AddCommand(newSigningKeyCommand(g))
 	root.AddCommand(newMigrateCommand(g), newMasterKeyCommand(g))
+	root.AddCommand(newUserCommand(g))
 	root.AddCommand(newBackupCommand(g))
 	return root
 }
 
+// envAnnotation marks a command whose own flags may also be set from IOGATE_* variables.
+const envAnnotation = "iogate-env"
+
 // applyEnv sets every flag the command line did not set from its IOGATE_* variable, and
 // returns the names of the flags it set.
+//
+// Only global flags and the flags of commands that configure a process (serve, migrate)
+// read the environment. The flags of commands that change keys do not, because a variable
+// left over in a shell, such as IOGATE_CLEAR_ALLOW_IP, would silently change every key
+// that a later command touches.
 func applyEnv(cmd *cobra.Command, getenv func(string) string) (map[string]bool, error) {
+	flags := cmd.InheritedFlags()
+	flags.AddFlagSet(cmd.PersistentFlags())
+	if cmd.Annotations[envAnnotation] == "all" {
+		flags = cmd.Flags()
+	}
 	var firstErr error
 	set := make(map[string]bool)
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+	flags.VisitAll(func(f *pflag.Flag) {
 		if f.Changed || firstErr != nil {
 			return
 		}
@@ -96,11 +110,9 @@ func applyEnv(cmd *cobra.Command, getenv func(string) string) (map[string]bool, 
 type durationFlag struct{ d *time.Duration }
 
 func (f durationFlag) String() string {
-	// An empty string for zero keeps cobra from printing "(default 0s)" in help text.
-	if f.d == nil || *f.d == 0 {
-		return ""
-	}
-	return f.d.String()
+	// An empty string keeps cobra from printing Go's form of the default ("1h0m0s") in help
+	// text; each flag's usage states its default in the form users type ("1h", "90d").
+	return ""
 }
 
 func (f durationFlag) Set(s string) error {

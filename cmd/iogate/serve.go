@@ -53,6 +53,8 @@ type serveConfig struct {
 	idleTimeout       time.Duration
 	maxHeaderBytes    int
 	tlsReloadInterval time.Duration
+
+	dashboard dashboardConfig
 }
 
 func newServeCommand(g *globals) *cobra.Command {
@@ -69,8 +71,9 @@ func newServeCommand(g *globals) *cobra.Command {
 		tlsReloadInterval: 10 * time.Second,
 	}
 	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "Run the HTTPS API server",
+		Use:         "serve",
+		Annotations: map[string]string{envAnnotation: "all"},
+		Short:       "Run the HTTPS API server",
 		Long: "Run the HTTPS API server. With no flags it keeps its data in ./iogate-data (created mode 0700),\n" +
 			"serves HTTPS on 127.0.0.1:8443 with a self-signed certificate written to DATA_DIR/tls/cert.pem,\n" +
 			"answers plain HTTP on 127.0.0.1:8080 with 403 only, and serves metrics and health checks on\n" +
@@ -119,6 +122,8 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.Var(durationFlag{&c.writeTimeout}, "write-timeout", "time to write a response (default 30s)")
 	f.Var(durationFlag{&c.idleTimeout}, "idle-timeout", "time an idle keep-alive connection stays open (default 2m)")
 	f.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request header block accepted, in bytes; larger requests get 431")
+
+	c.dashboard.addFlags(f)
 	return cmd
 }
 
@@ -157,6 +162,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.maxHeaderBytes < 4096 || c.maxHeaderBytes > 1<<20 {
 		return errorf("invalid --max-header-bytes %d: it must be from 4096 to 1048576", c.maxHeaderBytes)
+	}
+	if err := c.dashboard.validate(); err != nil {
+		return err
 	}
 	for _, a := range token.Algorithms {
 		if c.signingAlg == a {
@@ -254,6 +262,11 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	}
 
 	api := iohttp.NewServer(e.auth, e.store, log)
+	publicURL := c.dashboard.publicURLFor(lns.https.Addr())
+	users, err := newDashboard(ctx, g, c, e, api, publicURL, log)
+	if err != nil {
+		return err
+	}
 	proxies, _ := iohttp.ParseTrustedProxies(c.trustedProxies)
 	api.SetOptions(iohttp.Options{
 		TrustedProxies:           proxies,
@@ -311,8 +324,9 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		go func() { errc <- admin.Serve(lns.admin) }()
 		attrs = append(attrs, "admin_addr", lns.admin.Addr().String())
 	}
+	attrs = append(attrs, "dashboard_url", publicURL+"/dashboard/")
 	log.Info("iogate listening", attrs...)
-	logFirstRunHint(ctx, e, g, log)
+	printSetupLink(ctx, g, users, publicURL, log)
 
 	select {
 	case <-ctx.Done():
@@ -392,18 +406,4 @@ func loadCertificate(g *globals, c serveConfig, log *slog.Logger) (*iohttp.CertR
 		return nil, err
 	}
 	return iohttp.NewCertReloader(certPath, keyPath, log)
-}
-
-// logFirstRunHint logs how to create the first account while the store has none.
-func logFirstRunHint(ctx context.Context, e *env, g *globals, log *slog.Logger) {
-	n, err := e.store.CountAccounts(ctx)
-	if err != nil || n > 0 {
-		return
-	}
-	where := "--data-dir " + g.dataDir
-	if g.usesPostgres() {
-		where = "--database " + g.databaseLabel()
-	}
-	log.Info("no account exists yet; create one with the CLI",
-		"command", fmt.Sprintf("iogate account create %s --name NAME --email EMAIL", where))
 }

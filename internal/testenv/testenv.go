@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -100,6 +101,24 @@ type Server struct {
 	cmd  *exec.Cmd
 	logs *syncBuffer
 	done chan error
+	// setupLink receives the first-run setup link that serve prints to stderr.
+	setupLink chan string
+}
+
+// setupLinkPattern matches the single-use setup link in serve's stderr.
+var setupLinkPattern = regexp.MustCompile(`https://\S+/dashboard/setup\?token=[A-Za-z0-9_-]+`)
+
+// SetupLink returns the single-use setup link that the server printed to standard error
+// because its store had no account, waiting up to 10 seconds for it.
+func (s *Server) SetupLink(t testing.TB) string {
+	t.Helper()
+	select {
+	case link := <-s.setupLink:
+		return link
+	case <-time.After(10 * time.Second):
+		t.Fatalf("iogate serve printed no setup link within 10s; its log:\n%s", s.Logs())
+		return ""
+	}
 }
 
 // Options changes how Start runs the server.
@@ -152,7 +171,7 @@ func Start(t testing.TB, dataDir string, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{t: t, DataDir: dataDir, cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
+	s := &Server{t: t, DataDir: dataDir, cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1), setupLink: make(chan string, 1)}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start iogate serve: %v", err)
 	}
@@ -162,6 +181,11 @@ func Start(t testing.TB, dataDir string, opts Options) *Server {
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			line := sc.Bytes()
+			if link := setupLinkPattern.Find(line); link != nil {
+				// The setup link is a credential: keep it for SetupLink, out of Logs.
+				s.setupLink <- string(link)
+				line = setupLinkPattern.ReplaceAll(line, []byte("[setup link]"))
+			}
 			s.logs.Write(append(line, '\n'))
 			var rec map[string]any
 			if json.Unmarshal(line, &rec) == nil && rec["msg"] == "iogate listening" {

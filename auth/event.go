@@ -1,0 +1,21 @@
+package auth
+
+import (
+	"context"
+
+	"github.com/iogate/iogate"
+)
+
+// RecordEvent appends an audit record of event to the account's log, by the actor in ctx,
+// and waits until it is committed. The dashboard records sign-ins and user changes with it;
+// key changes are recorded by the methods that make them, in the same transaction.
+func (s *Service) RecordEvent(ctx context.Context, accountID, event string, details map[string]any) error {
+	rec, err := s.newRecord(accountID, event, iogate.ActorFrom(ctx), details)
+	if err != nil {
+		return err
+	}
+	if err := s.audit.commit(rec); err != nil {
+		return iogate.WrapError(iogate.CodeUnavailable, err, "the audit log could not be written; retry later")
+	}
+	return nil
+}

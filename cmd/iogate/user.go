@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/auth"
+	"github.com/iogate/iogate/user"
+	"github.com/spf13/cobra"
+)
+
+// defaultLinkURL is the base of printed links when --url is not given: the address that
+// "iogate serve" listens on by default.
+const defaultLinkURL = "https://localhost:8443"
+
+func newUserCommand(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "user", Short: "Manage dashboard users"}
+	cmd.AddCommand(newUserInviteCommand(g), newUserResetCommand(g), newUserRemoveCommand(g), newUserListCommand(g))
+	return cmd
+}
+
+// openUsers opens the data directory and the user service on it.
+func (g *globals) openUsers(ctx context.Context) (*env, *user.Service, error) {
+	e, err := g.open(ctx, false, auth.Config{})
+	if err != nil {
+		return nil, nil, err
+	}
+	users, err := user.New(ctx, e.store, e.master, user.Config{})
+	if err != nil {
+		e.Close()
+		return nil, nil, err
+	}
+	return e, users, nil
+}
+
+// linkOutput is the --json form of a printed link.
+type linkOutput struct {
+	URL       string    `json:"url"`
+	Email     string    `json:"email"`
+	Role      string    `json:"role,omitempty"`
+	AccountID string    `json:"accountId,omitempty"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+func addURLFlag(cmd *cobra.Command, base *string) {
+	cmd.Flags().StringVar(base, "url", defaultLinkURL, "base URL of the dashboard in the printed link; use the --public-url of the server")
+}
+
+func newUserInviteCommand(g *globals) *cobra.Command {
+	var accountID, email, role, base string
+	cmd := &cobra.Command{
+		Use:   "invite --account ID --email EMAIL --role ROLE",
+		Short: "Print a single-use link that lets a person join an account",
+		Long: "Print a single-use link that lets a person join an account with a role: owner (manages users\n" +
+			"and keys), admin (manages keys) or viewer (reads). The link expires after 72 hours.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkBaseURL(base); err != nil {
+				return errorf("invalid --url %q: %v", base, err)
+			}
+			r, err := iogate.ParseRole(role)
+			if err != nil {
+				return err
+			}
+			e, users, err := g.openUsers(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			token, err := users.InviteUser(cmd.Context(), accountID, email, r)
+			if err != nil {
+				return err
+			}
+			if err := recordUserEvent(cmd, g, e, accountID, iogate.AuditUserInvited, map[string]any{"email": email, "role": role}); err != nil {
+				return err
+			}
+			out := linkOutput{URL: user.LinkURL(base, iogate.LinkInvite, token), Email: email, Role: role, AccountID: accountID,
+				ExpiresAt: time.Now().UTC().Add(user.InviteLinkTTL).Truncate(time.Second)}
+			return g.printResult(out, func(w io.Writer) {
+				fmt.Fprintf(w, "Invitation for %s as %s. Send this single-use link; it expires %s:\n%s\n", email, role, out.ExpiresAt.Format(time.RFC3339), out.URL)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&accountID, "account", "", "ID of the account to join (required)")
+	cmd.Flags().StringVar(&email, "email", "", "email address the person signs in with (required)")
+	cmd.Flags().StringVar(&role, "role", "", "role: owner, admin or viewer (required)")
+	addURLFlag(cmd, &base)
+	cmd.MarkFlagRequired("account")
+	cmd.MarkFlagRequired("email")
+	cmd.MarkFlagRequired("role")
+	return cmd
+}
+
+func newUserResetCommand(g *globals) *cobra.Command {
+	var email, base string
+	cmd := &cobra.Command{
+		Use:   "reset --email EMAIL",
+		Short: "Print a single-use link that sets a new password",
+		Long: "Print a single-use link that sets a new password for a dashboard user. The link expires after\n" +
+			"one hour; using it ends the user's sessions. Two-factor authentication stays as it is.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkBaseURL(base); err != nil {
+				return errorf("invalid --url %q: %v", base, err)
+			}
+			e, users, err := g.openUsers(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			token, err := users.CreateResetLink(cmd.Context(), email)
+			if err != nil {
+				return err
+			}
+			u, err := users.FindUserByEmail(cmd.Context(), email)
+			if err != nil {
+				return err
+			}
+			if err := recordUserEvent(cmd, g, e, u.AccountID, iogate.AuditUserResetLinkCreated, map[string]any{"userId": u.ID, "email": u.Email}); err != nil {
+				return err
+			}
+			out := linkOutput{URL: user.LinkURL(base, iogate.LinkReset, token), Email: email,
+				ExpiresAt: time.Now().UTC().Add(user.ResetLinkTTL).Truncate(time.Second)}
+			return g.printResult(out, func(w io.Writer) {
+				fmt.Fprintf(w, "Password reset for %s. Send this single-use link; it expires %s:\n%s\n", email, out.ExpiresAt.Format(time.RFC3339), out.URL)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&email, "email", "", "email address of the user (required)")
+	addURLFlag(cmd, &base)
+	cmd.MarkFlagRequired("email")
+	return cmd
+}
+
+func newUserRemoveCommand(g *globals) *cobra.Command {
+	var email string
+	cmd := &cobra.Command{
+		Use:   "remove --email EMAIL",
+		Short: "Remove a dashboard user and end their sessions",
+		Long:  "Remove a dashboard user and end their sessions. The last owner of an account cannot be removed.",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, users, err := g.openUsers(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			u, err := users.RemoveUserByEmail(cmd.Context(), email)
+			if err != nil {
+				return err
+			}
+			if err := recordUserEvent(cmd, g, e, u.AccountID, iogate.AuditUserRemoved, map[string]any{"userId": u.ID, "email": u.Email, "role": u.Role}); err != nil {
+				return err
+			}
+			return g.printResult(map[string]any{"id": u.ID, "email": u.Email, "accountId": u.AccountID, "removed": true}, func(w io.Writer) {
+				fmt.Fprintf(w, "Removed user %s from account %s. Their sessions have ended.\n", u.Email, u.AccountID)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&email, "email", "", "email address of the user (required)")
+	cmd.MarkFlagRequired("email")
+	return cmd
+}
+
+// userView is the JSON form of a user; it never holds the password hash or TOTP seed.
+type userView struct {
+	ID          string    `json:"id"`
+	AccountID   string    `json:"accountId"`
+	Email       string    `json:"email"`
+	Role        string    `json:"role"`
+	TOTPEnabled bool      `json:"totpEnabled"`
+	CreatedAt   time.Time `json:"createdAt"`
+}
+
+func newUserListCommand(g *globals) *cobra.Command {
+	var accountID string
+	cmd := &cobra.Command{
+		Use:   "list --account ID",
+		Short: "List an account's dashboard users",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, users, err := g.openUsers(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			if _, err := e.store.FindAccountByID(cmd.Context(), accountID); err != nil {
+				return accountNotFound(err, accountID)
+			}
+			list, err := users.ListUsers(cmd.Context(), accountID)
+			if err != nil {
+				return err
+			}
+			views := make([]userView, 0, len(list))
+			for _, u := range list {
+				views = append(views, userView{ID: u.ID, AccountID: u.AccountID, Email: u.Email, Role: string(u.Role), TOTPEnabled: u.TOTPEnabled, CreatedAt: u.CreatedAt})
+			}
+			return g.printResult(map[string]any{"data": views}, func(w io.Writer) {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "EMAIL\tROLE\tTWO-FACTOR\tCREATED")
+				for _, v := range views {
+					fmt.Fprintf(tw, "%s\t%s\t%t\t%s\n", v.Email, v.Role, v.TOTPEnabled, v.CreatedAt.Format(time.RFC3339))
+				}
+				tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().StringVar(&accountID, "account", "", "account ID (required)")
+	cmd.MarkFlagRequired("account")
+	return cmd
+}
+
+// recordUserEvent appends an audit record of a user change made at the CLI, with the
+// operator as the actor.
+func recordUserEvent(cmd *cobra.Command, g *globals, e *env, accountID, event string, details map[string]any) error {
+	ctx := iogate.WithActor(cmd.Context(), operatorActor(g.getenv))
+	return e.auth.RecordEvent(ctx, accountID, event, details)
+}

@@ -1,0 +1,476 @@
+package http
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/auth"
+	"github.com/iogate/iogate/user"
+)
+
+// keyRow is one key of the key list, with what the list warns about.
+type keyRow struct {
+	iogate.APIKeyView
+	SecretAge time.Duration
+	// AgeWarning is set when the current secret is older than the configured warning age.
+	AgeWarning bool
+	Expired    bool
+}
+
+// keyList is the data of the key list page.
+type keyList struct {
+	Keys          []keyRow
+	NextCursor    string
+	KeyAgeWarning time.Duration
+	Warnings      int
+}
+
+func (d *Dashboard) handleKeyList(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	page, err := pageFrom(r)
+	if err != nil {
+		return err
+	}
+	keys, next, err := d.cfg.Store.ListAPIKeys(r.Context(), c.Account.ID, page)
+	if err != nil {
+		return err
+	}
+	now := d.users.Now()
+	list := keyList{NextCursor: next, KeyAgeWarning: d.cfg.KeyAgeWarning}
+	for _, k := range keys {
+		row := keyRow{APIKeyView: k.View(now), SecretAge: now.Sub(k.SecretCreatedAt), Expired: k.Expired(now)}
+		row.AgeWarning = row.SecretAge >= d.cfg.KeyAgeWarning
+		if row.AgeWarning || k.Exposed {
+			list.Warnings++
+		}
+		list.Keys = append(list.Keys, row)
+	}
+	v := d.newView(c, "API Keys", "keys")
+	v.Notice = noticeFrom(r)
+	v.Data = list
+	d.render(w, r, http.StatusOK, "keys", v)
+	return nil
+}
+
+// keyForm is the data of the create and edit forms, as typed, with an error per field.
+type keyForm struct {
+	ClientID    string
+	Name        string
+	Description string
+	Scopes      map[string]bool
+	AllowedIPs  string
+	ExpiresIn   string
+	// ExpiresAt is the current expiry of an edited key, zero when it has none.
+	ExpiresAt   time.Time
+	NeedConfirm bool
+	Fields      map[string]string
+	AllScopes   []string
+}
+
+func (f *keyForm) fail(field, msg string) {
+	if f.Fields == nil {
+		f.Fields = map[string]string{}
+	}
+	if prev := f.Fields[field]; prev != "" {
+		msg = prev + " " + msg
+	}
+	f.Fields[field] = msg
+}
+
+func newKeyForm() *keyForm {
+	return &keyForm{Scopes: map[string]bool{iogate.ScopeVaultsRead: true}, AllScopes: iogate.AllScopes}
+}
+
+// readKeyForm reads and checks the posted key fields. Every problem is reported against its
+// field, naming the entry at fault, so the page can show all of them at once.
+func readKeyForm(r *http.Request, f *keyForm) (scopes, allowed []string, expiresIn time.Duration) {
+	form := r.PostForm
+	f.Name = strings.TrimSpace(form.Get("name"))
+	f.Description = strings.TrimSpace(form.Get("description"))
+	f.AllowedIPs = form.Get("allowed_ips")
+	f.ExpiresIn = strings.TrimSpace(form.Get("expires_in"))
+	f.Scopes = map[string]bool{}
+	for _, s := range form["scope"] {
+		f.Scopes[s] = true
+	}
+
+	probe := &iogate.APIKey{Name: f.Name, Description: f.Description, Scopes: iogate.DefaultScopes}
+	if err := probe.Validate(); err != nil {
+		field := "name"
+		if strings.HasPrefix(iogate.ErrorMessageOf(err), "key description") {
+			field = "description"
+		}
+		f.fail(field, capitalize(iogate.ErrorMessageOf(err))+".")
+	}
+
+	scopes = form["scope"]
+	if _, err := iogate.ValidateScopes(scopes); err != nil {
+		f.fail("scope", capitalize(iogate.ErrorMessageOf(err))+".")
+	}
+
+	allowed = splitEntries(f.AllowedIPs)
+	if len(allowed) > iogate.MaxAllowedIPs {
+		f.fail("allowed_ips", fmt.Sprintf("Too many entries: %d, at most %d.", len(allowed), iogate.MaxAllowedIPs))
+	} else {
+		for i, e := range allowed {
+			if _, err := iogate.ParseAllowedIP(e); err != nil {
+				f.fail("allowed_ips", fmt.Sprintf("Entry %d: %s.", i+1, capitalize(iogate.ErrorMessageOf(err))))
+			}
+		}
+	}
+
+	if f.ExpiresIn != "" {
+		d, err := iogate.ParseDuration(f.ExpiresIn)
+		switch {
+		case err != nil:
+			f.fail("expires_in", fmt.Sprintf("%q is not a duration: use a form such as 30d, 720h or 90d.", f.ExpiresIn))
+		case d < time.Hour:
+			f.fail("expires_in", fmt.Sprintf("%q is too short: a key must live at least 1h.", f.ExpiresIn))
+		case d > 3650*24*time.Hour:
+			f.fail("expires_in", fmt.Sprintf("%q is too long: at most 3650d.", f.ExpiresIn))
+		default:
+			expiresIn = d
+		}
+	}
+	return scopes, allowed, expiresIn
+}
+
+// splitEntries splits a textarea of allowlist entries on line breaks, commas and spaces.
+func splitEntries(text string) []string {
+	return strings.FieldsFunc(text, func(r rune) bool {
+		return r == '\n' || r == '\r' || r == ',' || r == ' ' || r == '\t'
+	})
+}
+
+// sentence returns a domain error message as a sentence for a page: capitalized, with a
+// final period.
+func sentence(msg string) string {
+	msg = capitalize(msg)
+	if msg != "" && !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// confirmIfNeeded checks the password or TOTP code that a key change must carry when the
+// session's last confirmation is older than the confirmation interval. It reports false,
+// with the error set on the form, when the change must not go ahead.
+func (d *Dashboard) confirmIfNeeded(r *http.Request, c *user.Current, fail func(field, msg string)) (bool, error) {
+	if !d.users.NeedsConfirmation(c) {
+		return true, nil
+	}
+	secret := r.PostForm.Get("confirm")
+	if secret == "" {
+		fail("confirm", "Confirm this change with your password or a code from your authenticator app.")
+		return false, nil
+	}
+	err := d.users.Confirm(r.Context(), c, secret, clientAddr(r).String())
+	switch iogate.ErrorCodeOf(err) {
+	case "":
+		return true, nil
+	case iogate.CodeInvalid, iogate.CodeRateLimited:
+		fail("confirm", sentence(iogate.ErrorMessageOf(err)))
+		return false, nil
+	}
+	return false, err
+}
+
+func (d *Dashboard) handleNewKey(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	f := newKeyForm()
+	f.NeedConfirm = d.users.NeedsConfirmation(c)
+	v := d.newView(c, "Create API key", "keys")
+	v.Data = f
+	d.render(w, r, http.StatusOK, "key_form", v)
+	return nil
+}
+
+// keySecret is the data of the page that shows a new secret, once.
+type keySecret struct {
+	Key        iogate.APIKeyView
+	Secret     string
+	Rotated    bool
+	TokenURL   string
+	CACertHint string
+}
+
+func (d *Dashboard) handleCreateKey(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	f := newKeyForm()
+	scopes, allowed, expiresIn := readKeyForm(r, f)
+	if f.Fields == nil {
+		if _, err := d.confirmIfNeeded(r, c, f.fail); err != nil {
+			return err
+		}
+	}
+	if f.Fields != nil {
+		f.NeedConfirm = d.users.NeedsConfirmation(c)
+		v := d.newView(c, "Create API key", "keys")
+		v.Data = f
+		d.render(w, r, http.StatusBadRequest, "key_form", v)
+		return nil
+	}
+	k, secret, err := d.cfg.Auth.CreateKey(actorContext(r, c), auth.CreateKeyRequest{
+		AccountID:   c.Account.ID,
+		Name:        f.Name,
+		Description: f.Description,
+		Scopes:      scopes,
+		AllowedIPs:  allowed,
+		ExpiresIn:   expiresIn,
+	})
+	if err != nil {
+		return err
+	}
+	d.renderSecret(w, r, c, k, secret, false)
+	return nil
+}
+
+// renderSecret shows a new client secret. It is the only response that ever carries it:
+// the store keeps a keyed hash, and the page is served with Cache-Control: no-store.
+func (d *Dashboard) renderSecret(w http.ResponseWriter, r *http.Request, c *user.Current, k *iogate.APIKey, secret iogate.Secret, rotated bool) {
+	title := "API key created"
+	if rotated {
+		title = "New secret for " + k.Name
+	}
+	v := d.newView(c, title, "keys")
+	v.Data = keySecret{
+		Key:        k.View(d.users.Now()),
+		Secret:     secret.Reveal(),
+		Rotated:    rotated,
+		TokenURL:   strings.TrimRight(d.cfg.PublicURL, "/") + "/v1/auth/accessToken",
+		CACertHint: d.cfg.CACertHint,
+	}
+	d.render(w, r, http.StatusOK, "key_secret", v)
+}
+
+// findAccountKey returns the key with the client ID in the path if it belongs to the
+// signed-in account. A key of another account is reported as not found.
+func (d *Dashboard) findAccountKey(r *http.Request, c *user.Current) (*iogate.APIKey, error) {
+	id := r.PathValue("id")
+	notFound := iogate.Errorf(iogate.CodeNotFound, "No API key with client ID %q in this account.", id)
+	if !iogate.ValidClientID(id) {
+		return nil, notFound
+	}
+	k, err := d.cfg.Store.FindAPIKey(r.Context(), id)
+	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound || err == nil && k.AccountID != c.Account.ID {
+		return nil, notFound
+	}
+	return k, err
+}
+
+// keyDelete is the data of the delete confirmation page.
+type keyDelete struct {
+	Key         iogate.APIKeyView
+	NeedConfirm bool
+	Fields      map[string]string
+}
+
+func (d *Dashboard) handleDeleteKey(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	k, err := d.findAccountKey(r, c)
+	if err != nil {
+		return err
+	}
+	data := &keyDelete{Key: k.View(d.users.Now())}
+	fail := func(field, msg string) {
+		if data.Fields == nil {
+			data.Fields = map[string]string{}
+		}
+		data.Fields[field] = msg
+	}
+	status := http.StatusOK
+	if r.Method == http.MethodPost {
+		if strings.TrimSpace(r.PostForm.Get("confirm_name")) != k.Name {
+			fail("confirm_name", fmt.Sprintf("Type the key's name, %s, exactly to confirm.", k.Name))
+		} else if _, err := d.confirmIfNeeded(r, c, fail); err != nil {
+			return err
+		}
+		if data.Fields == nil {
+			if err := d.cfg.Auth.DeleteKey(actorContext(r, c), k.ClientID); err != nil {
+				return err
+			}
+			seeOther(w, r, "/dashboard/keys", "key-deleted")
+			return nil
+		}
+		status = http.StatusBadRequest
+	}
+	data.NeedConfirm = d.users.NeedsConfirmation(c)
+	v := d.newView(c, "Delete "+k.Name, "keys")
+	v.Data = data
+	d.render(w, r, status, "key_delete", v)
+	return nil
+}
+
+// keyFormOf returns the edit form of an existing key, filled with its current values.
+func keyFormOf(k *iogate.APIKey) *keyForm {
+	f := &keyForm{
+		ClientID:    k.ClientID,
+		Name:        k.Name,
+		Description: k.Description,
+		Scopes:      map[string]bool{},
+		AllowedIPs:  strings.Join(iogate.FormatAllowedIPs(k.AllowedIPs), "\n"),
+		ExpiresAt:   k.ExpiresAt,
+		AllScopes:   iogate.AllScopes,
+	}
+	for _, s := range k.Scopes {
+		f.Scopes[s] = true
+	}
+	return f
+}
+
+// handleEditKey shows and saves the edit form of a key. Every field is sent, and the auth
+// service records only what changed.
+func (d *Dashboard) handleEditKey(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	k, err := d.findAccountKey(r, c)
+	if err != nil {
+		return err
+	}
+	f := keyFormOf(k)
+	status := http.StatusOK
+	if r.Method == http.MethodPost {
+		scopes, allowed := d.readEditForm(r, f)
+		if f.Fields == nil {
+			if _, err := d.confirmIfNeeded(r, c, f.fail); err != nil {
+				return err
+			}
+		}
+		if f.Fields == nil {
+			req := auth.UpdateKeyRequest{Name: &f.Name, Description: &f.Description, Scopes: scopes, AllowedIPs: allowed}
+			if expiry, set := editedExpiry(f.ExpiresIn, d.users.Now(), f); set {
+				req.ExpiresAt = &expiry
+			}
+			if f.Fields == nil {
+				_, err := d.cfg.Auth.UpdateKey(actorContext(r, c), k.ClientID, req)
+				if err != nil {
+					return err
+				}
+				seeOther(w, r, "/dashboard/keys", "key-updated")
+				return nil
+			}
+		}
+		status = http.StatusBadRequest
+	}
+	f.NeedConfirm = d.users.NeedsConfirmation(c)
+	v := d.newView(c, "Edit "+k.Name, "keys")
+	v.Data = f
+	d.render(w, r, status, "key_form", v)
+	return nil
+}
+
+// readEditForm reads the edit form. The expiry field of an edit means "keep" when empty
+// and "remove" when it contains never, so it is checked here rather than by readKeyForm.
+func (d *Dashboard) readEditForm(r *http.Request, f *keyForm) (scopes, allowed []string) {
+	expires := strings.TrimSpace(r.PostForm.Get("expires_in"))
+	r.PostForm.Set("expires_in", "")
+	scopes, allowed, _ = readKeyForm(r, f)
+	f.ExpiresIn = expires
+	if allowed == nil {
+		// An empty list clears the allowlist; nil would leave it unchanged.
+		allowed = []string{}
+	}
+	return scopes, allowed
+}
+
+// editedExpiry returns the new expiry that the edit form's expiry field requests, and
+// whether it requests one. "never" removes the expiry; a duration counts from now.
+func editedExpiry(text string, now time.Time, f *keyForm) (time.Time, bool) {
+	switch strings.ToLower(text) {
+	case "":
+		return time.Time{}, false
+	case "never":
+		return time.Time{}, true
+	}
+	d, err := iogate.ParseDuration(text)
+	switch {
+	case err != nil:
+		f.fail("expires_in", fmt.Sprintf("%q is not a duration: use a form such as 30d or 720h, or never.", text))
+	case d < time.Hour || d > 3650*24*time.Hour:
+		f.fail("expires_in", fmt.Sprintf("%q is out of range: from 1h to 3650d.", text))
+	default:
+		return now.Add(d), true
+	}
+	return time.Time{}, false
+}
+
+// graceChoice is one option of the rotation page's grace period.
+type graceChoice struct {
+	Value   string
+	Label   string
+	Default bool
+}
+
+// graceChoices are the grace periods the rotation page offers, from retiring the old
+// secret at once to the maximum the auth service allows.
+var graceChoices = []graceChoice{
+	{"0", "None: the current secret stops working at once", false},
+	{"1h", "1 hour", false},
+	{"24h", "24 hours", true},
+	{"7d", "7 days", false},
+	{"30d", "30 days", false},
+}
+
+// keyRotate is the data of the rotation page.
+type keyRotate struct {
+	Key         iogate.APIKeyView
+	SecretAge   time.Duration
+	Choices     []graceChoice
+	Grace       string
+	NeedConfirm bool
+	Fields      map[string]string
+}
+
+func (d *Dashboard) handleRotateKey(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	k, err := d.findAccountKey(r, c)
+	if err != nil {
+		return err
+	}
+	now := d.users.Now()
+	data := &keyRotate{Key: k.View(now), SecretAge: now.Sub(k.SecretCreatedAt), Choices: graceChoices, Grace: "24h"}
+	fail := func(field, msg string) {
+		if data.Fields == nil {
+			data.Fields = map[string]string{}
+		}
+		data.Fields[field] = msg
+	}
+	status := http.StatusOK
+	if r.Method == http.MethodPost {
+		data.Grace = r.PostForm.Get("grace")
+		grace, ok := graceOf(data.Grace)
+		if !ok {
+			fail("grace", "Choose one of the grace periods listed.")
+		} else if _, err := d.confirmIfNeeded(r, c, fail); err != nil {
+			return err
+		}
+		if data.Fields == nil {
+			rotated, secret, err := d.cfg.Auth.RotateKey(actorContext(r, c), k.ClientID, grace)
+			if err != nil {
+				return err
+			}
+			d.renderSecret(w, r, c, rotated, secret, true)
+			return nil
+		}
+		status = http.StatusBadRequest
+	}
+	data.NeedConfirm = d.users.NeedsConfirmation(c)
+	v := d.newView(c, "Rotate "+k.Name, "keys")
+	v.Data = data
+	d.render(w, r, status, "key_rotate", v)
+	return nil
+}
+
+// graceOf returns the duration of a listed grace choice.
+func graceOf(value string) (time.Duration, bool) {
+	for _, g := range graceChoices {
+		if g.Value == value {
+			d, err := iogate.ParseDuration(value)
+			return d, err == nil
+		}
+	}
+	return 0, false
+}

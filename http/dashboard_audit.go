@@ -1,0 +1,265 @@
+package http
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/user"
+)
+
+// auditEvents are the event types the audit page can filter by.
+var auditEvents = []string{
+	iogate.AuditKeyCreated, iogate.AuditKeyUpdated, iogate.AuditKeyRotated, iogate.AuditKeyDeleted,
+	iogate.AuditTokenIssued, iogate.AuditTokenDenied,
+	iogate.AuditUserSignedIn, iogate.AuditUserSignInFailed, iogate.AuditUserSignedOut,
+	iogate.AuditUserInvited, iogate.AuditUserCreated, iogate.AuditUserRoleChanged, iogate.AuditUserRemoved,
+	iogate.AuditUserPasswordReset, iogate.AuditUserResetLinkCreated,
+	iogate.AuditUserTOTPEnabled, iogate.AuditUserTOTPDisabled, iogate.AuditUserRecoveryCodesReplaced,
+	iogate.AuditAccountPolicyChanged, iogate.AuditAccountSuspended, iogate.AuditAccountResumed,
+	iogate.AuditLogExported,
+}
+
+// auditQuery reads the audit page's filters from the query string. Values that no record
+// can have are errors rather than empty results, so that a mistyped link is reported.
+func auditQuery(r *http.Request, accountID string) (iogate.AuditFilter, error) {
+	q := r.URL.Query()
+	f := iogate.AuditFilter{AccountID: accountID, ClientID: q.Get("key"), ActorID: q.Get("user"), Event: q.Get("event")}
+	if f.ClientID != "" && !iogate.ValidClientID(f.ClientID) {
+		return f, iogate.Errorf(iogate.CodeInvalid, "Invalid key filter %q: expected a client ID.", f.ClientID)
+	}
+	if f.ActorID != "" && !iogate.ValidClientID(f.ActorID) {
+		return f, iogate.Errorf(iogate.CodeInvalid, "Invalid user filter %q: expected a user ID.", f.ActorID)
+	}
+	if f.Event != "" && !slices.Contains(auditEvents, f.Event) {
+		return f, iogate.Errorf(iogate.CodeInvalid, "Invalid event filter %q: choose one of the listed events.", f.Event)
+	}
+	return f, nil
+}
+
+// filterQuery returns the filter as a query string, for pagination and export links.
+func filterQuery(f iogate.AuditFilter) string {
+	q := url.Values{}
+	if f.ClientID != "" {
+		q.Set("key", f.ClientID)
+	}
+	if f.ActorID != "" {
+		q.Set("user", f.ActorID)
+	}
+	if f.Event != "" {
+		q.Set("event", f.Event)
+	}
+	return q.Encode()
+}
+
+// auditURL joins a path, a filter query and one more parameter.
+func auditURL(path, query, extra string) string {
+	parts := []string{}
+	for _, p := range []string{extra, query} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) == 0 {
+		return path
+	}
+	return path + "?" + strings.Join(parts, "&")
+}
+
+// auditRow is one record as the audit page shows it.
+type auditRow struct {
+	*iogate.AuditRecord
+	ActorLabel string
+	KeyLabel   string
+	Summary    string
+}
+
+// keyOption is a key in the audit page's key filter.
+type keyOption struct {
+	ClientID string
+	Name     string
+}
+
+// auditPage is the data of the audit page.
+type auditPage struct {
+	Rows        []auditRow
+	Keys        []keyOption
+	Users       []*iogate.User
+	Events      []string
+	Filter      iogate.AuditFilter
+	Query       string
+	FirstPage   bool
+	FilterError string
+	// Links of the page, built here because html/template would escape the & and = of a
+	// query string inserted into the middle of a URL.
+	ExportCSV, ExportJSON, NewestURL, OlderURL string
+}
+
+func (d *Dashboard) handleAudit(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	data := &auditPage{Events: auditEvents}
+	var err error
+	if data.Users, err = d.users.ListUsers(r.Context(), c.Account.ID); err != nil {
+		return err
+	}
+	keys, _, err := d.cfg.Store.ListAPIKeys(r.Context(), c.Account.ID, iogate.Page{Limit: iogate.MaxPageLimit})
+	if err != nil {
+		return err
+	}
+	keyNames := map[string]string{}
+	for _, k := range keys {
+		data.Keys = append(data.Keys, keyOption{ClientID: k.ClientID, Name: k.Name})
+		keyNames[k.ClientID] = k.Name
+	}
+	status := http.StatusOK
+	filter, ferr := auditQuery(r, c.Account.ID)
+	data.Filter, data.Query = filter, filterQuery(filter)
+	data.ExportCSV = auditURL("/dashboard/audit/export", data.Query, "format=csv")
+	data.ExportJSON = auditURL("/dashboard/audit/export", data.Query, "format=json")
+	data.NewestURL = auditURL("/dashboard/audit", data.Query, "")
+	page, perr := pageFrom(r)
+	data.FirstPage = page.Cursor == ""
+	switch {
+	case ferr != nil:
+		data.FilterError, status = iogate.ErrorMessageOf(ferr), http.StatusBadRequest
+	case perr != nil:
+		data.FilterError, status = iogate.ErrorMessageOf(perr), http.StatusBadRequest
+	default:
+		records, next, err := d.cfg.Store.ListAuditRecords(r.Context(), filter, page)
+		if iogate.ErrorCodeOf(err) == iogate.CodeInvalid {
+			data.FilterError, status = iogate.ErrorMessageOf(err), http.StatusBadRequest
+		} else if err != nil {
+			return err
+		}
+		if next != "" {
+			data.OlderURL = auditURL("/dashboard/audit", data.Query, "cursor="+url.QueryEscape(next))
+		}
+		emails := map[string]string{}
+		for _, u := range data.Users {
+			emails[u.ID] = u.Email
+		}
+		namesFromRecords(records, keyNames)
+		for _, rec := range records {
+			data.Rows = append(data.Rows, auditRow{AuditRecord: rec, ActorLabel: actorLabel(rec.Actor, emails, keyNames),
+				KeyLabel: keyLabel(rec.ClientID, keyNames), Summary: auditSummary(rec)})
+		}
+	}
+	v := d.newView(c, "Audit log", "audit")
+	v.Data = data
+	d.render(w, r, status, "audit", v)
+	return nil
+}
+
+// namesFromRecords adds to keyNames the names of deleted keys, from the "name" detail that
+// key.created and key.deleted records carry, so the page names them too.
+func namesFromRecords(records []*iogate.AuditRecord, keyNames map[string]string) {
+	for _, rec := range records {
+		if rec.ClientID == "" || keyNames[rec.ClientID] != "" || len(rec.Details) == 0 {
+			continue
+		}
+		var details struct {
+			Name string `json:"name"`
+		}
+		if json.Unmarshal(rec.Details, &details) == nil && details.Name != "" {
+			keyNames[rec.ClientID] = details.Name
+		}
+	}
+}
+
+// actorLabel names an actor for people: a user by email, a key by name.
+func actorLabel(a iogate.Actor, emails, keyNames map[string]string) string {
+	switch a.Type {
+	case iogate.ActorUser:
+		if e := emails[a.ID]; e != "" {
+			return e
+		}
+		return "removed user " + a.ID
+	case iogate.ActorClient:
+		return "key " + keyLabel(a.ID, keyNames)
+	case iogate.ActorOperator:
+		return "operator " + a.ID + " (CLI)"
+	}
+	return a.Type
+}
+
+func keyLabel(clientID string, keyNames map[string]string) string {
+	if clientID == "" {
+		return ""
+	}
+	if n := keyNames[clientID]; n != "" {
+		return n
+	}
+	return clientID
+}
+
+// auditSummary renders a record's reason and details as "name: value" pairs in name order.
+func auditSummary(rec *iogate.AuditRecord) string {
+	var parts []string
+	if rec.Reason != "" {
+		parts = append(parts, "reason: "+rec.Reason)
+	}
+	var details map[string]any
+	if len(rec.Details) > 0 && json.Unmarshal(rec.Details, &details) == nil {
+		names := make([]string, 0, len(details))
+		for k := range details {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			v := details[k]
+			text, ok := v.(string)
+			if !ok {
+				b, _ := json.Marshal(v)
+				text = string(b)
+			}
+			parts = append(parts, k+": "+text)
+		}
+	}
+	s := strings.Join(parts, "; ")
+	if len(s) > 300 {
+		s = s[:297] + "..."
+	}
+	return s
+}
+
+// handleAuditExport sends the account's records that the filters select, oldest first, as
+// a CSV or JSON download.
+func (d *Dashboard) handleAuditExport(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	filter, err := auditQuery(r, c.Account.ID)
+	if err != nil {
+		return err
+	}
+	format := r.URL.Query().Get("format")
+	write, contentType := iogate.WriteAuditJSON, "application/json"
+	switch format {
+	case "json":
+	case "csv":
+		write, contentType = iogate.WriteAuditCSV, "text/csv; charset=utf-8"
+	default:
+		return iogate.Errorf(iogate.CodeInvalid, "Invalid export format %q: use csv or json.", format)
+	}
+	name := fmt.Sprintf("iogate-audit-%s-%s.%s", c.Account.ID, d.users.Now().UTC().Format("20060102T150405Z"), format)
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	d.record(r, c.User, c.Account.ID, iogate.AuditLogExported, map[string]any{"format": format, "filter": filterQuery(filter)})
+	err = write(w, func(fn func(*iogate.AuditRecord) error) error {
+		return d.cfg.Store.AuditRecords(r.Context(), c.Account.ID, func(rec *iogate.AuditRecord) error {
+			if filter.ClientID != "" && rec.ClientID != filter.ClientID ||
+				filter.ActorID != "" && rec.Actor.ID != filter.ActorID ||
+				filter.Event != "" && rec.Event != filter.Event {
+				return nil
+			}
+			return fn(rec)
+		})
+	})
+	if err != nil {
+		// The status line is sent already; the log is the only place left to tell.
+		d.log.ErrorContext(r.Context(), "audit export failed", "account_id", c.Account.ID, "error", err,
+			"request_id", requestIDFrom(r.Context()))
+	}
+	return nil
+}

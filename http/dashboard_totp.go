@@ -1,0 +1,142 @@
+package http
+
+import (
+	"bytes"
+	"image/png"
+	"net/http"
+	"strconv"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/user"
+)
+
+// security is the data of the security page.
+type security struct {
+	TOTPEnabled bool
+	Required    bool
+	// Pending is the seed of an enrolment in progress, shown for manual entry.
+	Pending       string
+	RecoveryLeft  int
+	RecoveryCodes []string
+	UsedRecovery  bool
+	Fields        map[string]string
+}
+
+func (d *Dashboard) securityData(r *http.Request, c *user.Current) (*security, error) {
+	required, err := d.users.RequiresTOTP(r.Context(), c.Account.ID)
+	if err != nil {
+		return nil, err
+	}
+	s := &security{TOTPEnabled: c.User.TOTPEnabled, Required: required, UsedRecovery: r.URL.Query().Get("recovery") == "used"}
+	if c.User.TOTPEnabled {
+		if s.RecoveryLeft, err = d.users.RecoveryCodesLeft(r.Context(), c.User); err != nil {
+			return nil, err
+		}
+	} else if p, err := d.users.PendingTOTP(c.User); err == nil {
+		s.Pending = p.Secret()
+	}
+	return s, nil
+}
+
+func (d *Dashboard) renderSecurity(w http.ResponseWriter, r *http.Request, c *user.Current, status int, s *security) {
+	v := d.newView(c, "Security", "security")
+	v.Notice = noticeFrom(r)
+	v.Data = s
+	d.render(w, r, status, "security", v)
+}
+
+func (d *Dashboard) handleSecurity(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	s, err := d.securityData(r, c)
+	if err != nil {
+		return err
+	}
+	d.renderSecurity(w, r, c, http.StatusOK, s)
+	return nil
+}
+
+func (d *Dashboard) handleBeginTOTP(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	if _, err := d.users.BeginTOTP(r.Context(), c.User); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/dashboard/security", http.StatusSeeOther)
+	return nil
+}
+
+// handleTOTPQR serves the QR code of the pending enrolment as a PNG. It is an image on the
+// same origin rather than a data: URL, so the CSP can keep img-src 'self'.
+func (d *Dashboard) handleTOTPQR(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	p, err := d.users.PendingTOTP(c.User)
+	if err != nil {
+		return err
+	}
+	img, err := p.Image(240)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Write(buf.Bytes())
+	return nil
+}
+
+func (d *Dashboard) handleConfirmTOTP(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	codes, err := d.users.ConfirmTOTP(r.Context(), c.User, r.PostForm.Get("code"))
+	if iogate.ErrorCodeOf(err) == iogate.CodeInvalid {
+		s, serr := d.securityData(r, c)
+		if serr != nil {
+			return serr
+		}
+		s.Fields = map[string]string{"code": sentence(iogate.ErrorMessageOf(err))}
+		d.renderSecurity(w, r, c, http.StatusBadRequest, s)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	d.recordUserChange(r, c, c.User, iogate.AuditUserTOTPEnabled, nil)
+	return d.showRecoveryCodes(w, r, c, codes)
+}
+
+func (d *Dashboard) showRecoveryCodes(w http.ResponseWriter, r *http.Request, c *user.Current, codes []string) error {
+	s, err := d.securityData(r, c)
+	if err != nil {
+		return err
+	}
+	s.RecoveryCodes = codes
+	d.renderSecurity(w, r, c, http.StatusOK, s)
+	return nil
+}
+
+func (d *Dashboard) handleRecoveryCodes(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	codes, err := d.users.RegenerateRecoveryCodes(r.Context(), c.User)
+	if err != nil {
+		return err
+	}
+	d.recordUserChange(r, c, c.User, iogate.AuditUserRecoveryCodesReplaced, nil)
+	return d.showRecoveryCodes(w, r, c, codes)
+}
+
+func (d *Dashboard) handleDisableTOTP(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	if err := d.users.Confirm(r.Context(), c, r.PostForm.Get("confirm"), clientAddr(r).String()); err != nil {
+		if iogate.ErrorCodeOf(err) != iogate.CodeInvalid {
+			return err
+		}
+		s, serr := d.securityData(r, c)
+		if serr != nil {
+			return serr
+		}
+		s.Fields = map[string]string{"confirm": sentence(iogate.ErrorMessageOf(err))}
+		d.renderSecurity(w, r, c, http.StatusBadRequest, s)
+		return nil
+	}
+	if err := d.users.DisableTOTP(r.Context(), c.User); err != nil {
+		return err
+	}
+	d.recordUserChange(r, c, c.User, iogate.AuditUserTOTPDisabled, nil)
+	seeOther(w, r, "/dashboard/security", "totp-off")
+	return nil
+}

@@ -1,0 +1,138 @@
+package http
+
+import (
+	"net/http"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/user"
+)
+
+// userList is the data of the users page.
+type userList struct {
+	Users       []*iogate.User
+	Roles       []iogate.Role
+	RequireTOTP bool
+	// InviteURL is the link of an invitation just made, shown once to the owner.
+	InviteURL   string
+	InviteEmail string
+	Fields      map[string]string
+	Email       string
+	Role        iogate.Role
+}
+
+func (d *Dashboard) userListData(r *http.Request, c *user.Current) (*userList, error) {
+	users, err := d.users.ListUsers(r.Context(), c.Account.ID)
+	if err != nil {
+		return nil, err
+	}
+	required, err := d.users.RequiresTOTP(r.Context(), c.Account.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &userList{Users: users, Roles: iogate.Roles, RequireTOTP: required, Role: iogate.RoleViewer}, nil
+}
+
+func (d *Dashboard) handleUsers(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	data, err := d.userListData(r, c)
+	if err != nil {
+		return err
+	}
+	v := d.newView(c, "Users", "users")
+	v.Notice = noticeFrom(r)
+	v.Data = data
+	d.render(w, r, http.StatusOK, "users", v)
+	return nil
+}
+
+func (d *Dashboard) handleInviteUser(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	data, err := d.userListData(r, c)
+	if err != nil {
+		return err
+	}
+	data.Email = r.PostForm.Get("email")
+	role, err := iogate.ParseRole(r.PostForm.Get("role"))
+	if err == nil {
+		data.Role = role
+		var token string
+		token, err = d.users.InviteUser(r.Context(), c.Account.ID, data.Email, role)
+		if err == nil {
+			data.InviteURL = user.LinkURL(d.cfg.PublicURL, iogate.LinkInvite, token)
+			data.InviteEmail, data.Email = data.Email, ""
+			d.record(r, c.User, c.Account.ID, iogate.AuditUserInvited, map[string]any{"email": data.InviteEmail, "role": role})
+		}
+	}
+	status := http.StatusOK
+	switch iogate.ErrorCodeOf(err) {
+	case "":
+	case iogate.CodeInvalid, iogate.CodeConflict:
+		field := "email"
+		if data.Role == "" {
+			field = "role"
+		}
+		data.Fields = map[string]string{field: capitalize(iogate.ErrorMessageOf(err)) + "."}
+		status = http.StatusBadRequest
+	default:
+		return err
+	}
+	v := d.newView(c, "Users", "users")
+	v.Data = data
+	d.render(w, r, status, "users", v)
+	return nil
+}
+
+func (d *Dashboard) handleChangeRole(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	role, err := iogate.ParseRole(r.PostForm.Get("role"))
+	if err != nil {
+		return err
+	}
+	u, err := d.users.ChangeRole(r.Context(), c.Account.ID, r.PathValue("id"), role)
+	if err != nil {
+		return err
+	}
+	d.recordUserChange(r, c, u, iogate.AuditUserRoleChanged, map[string]any{"role": role})
+	seeOther(w, r, "/dashboard/users", "role-changed")
+	return nil
+}
+
+// userRemove is the data of the remove confirmation page.
+type userRemove struct {
+	User *iogate.User
+}
+
+func (d *Dashboard) handleRemoveUser(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	target, err := d.cfg.Store.FindUserByID(r.Context(), r.PathValue("id"))
+	if err != nil || target.AccountID != c.Account.ID {
+		return iogate.Errorf(iogate.CodeNotFound, "No such user in this account.")
+	}
+	if r.Method == http.MethodGet {
+		v := d.newView(c, "Remove "+target.Email, "users")
+		v.Data = userRemove{User: target}
+		d.render(w, r, http.StatusOK, "user_remove", v)
+		return nil
+	}
+	u, err := d.users.RemoveUser(r.Context(), c.Account.ID, target.ID)
+	if err != nil {
+		return err
+	}
+	d.recordUserChange(r, c, u, iogate.AuditUserRemoved, map[string]any{"role": u.Role})
+	if u.ID == c.User.ID {
+		setCookie(w, sessionCookie, "", -1)
+		seeOther(w, r, "/dashboard/signin", "session-ended")
+		return nil
+	}
+	seeOther(w, r, "/dashboard/users", "user-removed")
+	return nil
+}
+
+func (d *Dashboard) handleSecurityPolicy(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	require := r.PostForm.Get("require_totp") == "on"
+	if require && !c.User.TOTPEnabled {
+		return iogate.Errorf(iogate.CodeConflict, "Turn on two-factor authentication for yourself first, so that you are not locked out.")
+	}
+	if err := d.users.SetRequireTOTP(r.Context(), c.Account.ID, require); err != nil {
+		return err
+	}
+	d.record(r, c.User, c.Account.ID, iogate.AuditAccountPolicyChanged, map[string]any{"requireTotp": require})
+	seeOther(w, r, "/dashboard/users", "policy-saved")
+	return nil
+}

@@ -1,0 +1,206 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+const userColumns = `id, account_id, email, role, password_hash, totp_seed_sealed, totp_enabled, created_at, updated_at`
+
+func scanUser(row pgx.Row) (*iogate.User, error) {
+	var u iogate.User
+	var role string
+	var created, updated time.Time
+	if err := row.Scan(&u.ID, &u.AccountID, &u.Email, &role, &u.PasswordHash, &u.TOTPSeedSealed, &u.TOTPEnabled, &created, &updated); err != nil {
+		return nil, err
+	}
+	u.Role = iogate.Role(role)
+	u.CreatedAt, u.UpdatedAt = created.UTC(), updated.UTC()
+	return &u, nil
+}
+
+var errUserNotFound = iogate.Errorf(iogate.CodeNotFound, "user not found")
+
+// CreateUser inserts a user, or returns CodeConflict when the email is taken.
+func (db *DB) CreateUser(ctx context.Context, u *iogate.User) error {
+	return db.write(ctx, func(tx pgx.Tx) error { return insertUser(ctx, tx, u) })
+}
+
+func insertUser(ctx context.Context, tx pgx.Tx, u *iogate.User) error {
+	_, err := tx.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		u.ID, u.AccountID, u.Email, string(u.Role), u.PasswordHash, u.TOTPSeedSealed, u.TOTPEnabled, u.CreatedAt, u.UpdatedAt)
+	return err
+}
+
+// FindUserByID returns the user, or CodeNotFound.
+func (db *DB) FindUserByID(ctx context.Context, id string) (*iogate.User, error) {
+	if !storable(id) {
+		return nil, errUserNotFound
+	}
+	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	return u, mapError(err)
+}
+
+// FindUserByEmail returns the user with the lower-case email, or CodeNotFound.
+func (db *DB) FindUserByEmail(ctx context.Context, email string) (*iogate.User, error) {
+	if !storable(email) {
+		return nil, errUserNotFound
+	}
+	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email))
+	return u, mapError(err)
+}
+
+// ListUsers returns an account's users ordered by email.
+func (db *DB) ListUsers(ctx context.Context, accountID string) ([]*iogate.User, error) {
+	if !storable(accountID) {
+		return nil, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE account_id = $1 ORDER BY email`, accountID)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*iogate.User, error) { return scanUser(r) })
+	return out, mapError(err)
+}
+
+// UpdateUser stores the user's role, password hash and TOTP fields.
+func (db *DB) UpdateUser(ctx context.Context, u *iogate.User) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE users SET role = $1, password_hash = $2, totp_seed_sealed = $3, totp_enabled = $4, updated_at = $5 WHERE id = $6`,
+			string(u.Role), u.PasswordHash, u.TOTPSeedSealed, u.TOTPEnabled, u.UpdatedAt, u.ID)
+		return requireOneRow(tag, err, "user")
+	})
+}
+
+// DeleteUser deletes the user; the foreign keys cascade to sessions and recovery codes.
+func (db *DB) DeleteUser(ctx context.Context, id string) error {
+	if !storable(id) {
+		return errUserNotFound
+	}
+	return db.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+		return requireOneRow(tag, err, "user")
+	})
+}
+
+// UseTOTPStep records an accepted TOTP time step unless it or a later one was used.
+func (db *DB) UseTOTPStep(ctx context.Context, userID string, step int64) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1`, step, userID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return iogate.Errorf(iogate.CodeConflict, "this code was already used; wait for the next one")
+		}
+		return nil
+	})
+}
+
+// requireOneRow turns an update or delete that matched no row into CodeNotFound.
+func requireOneRow(tag pgconn.CommandTag, err error, what string) error {
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return iogate.Errorf(iogate.CodeNotFound, "%s not found", what)
+	}
+	return nil
+}
+
+// SetAccountStatus sets the status and records a key change for every key of the account,
+// so that change-feed readers reload those keys with the new status.
+func (db *DB) SetAccountStatus(ctx context.Context, accountID, status string) error {
+	if !storable(accountID) {
+		return iogate.Errorf(iogate.CodeNotFound, "account not found")
+	}
+	return db.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE accounts SET status = $1 WHERE id = $2`, status, accountID)
+		if err := requireOneRow(tag, err, "account"); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT client_id FROM api_keys WHERE account_id = $1 ORDER BY client_id`, accountID)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := db.recordChange(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		if status == iogate.AccountSuspended {
+			_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID)
+		}
+		return err
+	})
+}
+
+// SuspendedAccounts returns the IDs of every suspended account.
+func (db *DB) SuspendedAccounts(ctx context.Context) ([]string, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id FROM accounts WHERE status = $1 ORDER BY id`, iogate.AccountSuspended)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return ids, mapError(err)
+}
+
+// AccountRequiresTOTP reports whether the account makes its users enrol in TOTP.
+func (db *DB) AccountRequiresTOTP(ctx context.Context, accountID string) (bool, error) {
+	if !storable(accountID) {
+		return false, iogate.Errorf(iogate.CodeNotFound, "account not found")
+	}
+	var require bool
+	err := db.pool.QueryRow(ctx, `SELECT require_totp FROM accounts WHERE id = $1`, accountID).Scan(&require)
+	return require, mapError(err)
+}
+
+// SetAccountRequireTOTP changes whether the account makes its users enrol in TOTP.
+func (db *DB) SetAccountRequireTOTP(ctx context.Context, accountID string, require bool) error {
+	if !storable(accountID) {
+		return iogate.Errorf(iogate.CodeNotFound, "account not found")
+	}
+	return db.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE accounts SET require_totp = $1 WHERE id = $2`, require, accountID)
+		return requireOneRow(tag, err, "account")
+	})
+}
+
+// ReplaceRecoveryCodes deletes the user's recovery codes and stores the new hashes.
+func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID); err != nil {
+			return err
+		}
+		for _, h := range hashes {
+			if _, err := tx.Exec(ctx, `INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)`, userID, h); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// UseRecoveryCode marks the user's unused code with the hash as used.
+func (db *DB) UseRecoveryCode(ctx context.Context, userID string, hash []byte, now time.Time) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL`,
+			now, userID, hash)
+		return requireOneRow(tag, err, "recovery code")
+	})
+}
+
+// CountRecoveryCodes returns how many unused recovery codes the user has.
+func (db *DB) CountRecoveryCodes(ctx context.Context, userID string) (int, error) {
+	var n int
+	err := db.pool.QueryRow(ctx, `SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL`, userID).Scan(&n)
+	return n, mapError(err)
+}

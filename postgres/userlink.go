@@ -1,0 +1,125 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/jackc/pgx/v5"
+)
+
+// CreateUserLink stores a single-use link; a new setup link replaces the unused ones.
+func (db *DB) CreateUserLink(ctx context.Context, l *iogate.UserLink) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		if l.Purpose == iogate.LinkSetup {
+			if _, err := tx.Exec(ctx, `DELETE FROM user_links WHERE purpose = $1 AND used_at IS NULL`, iogate.LinkSetup); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO user_links (token_hash, purpose, account_id, user_id, email, role, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, l.TokenHash, l.Purpose, nullString(l.AccountID), nullString(l.UserID), l.Email,
+			string(l.Role), l.CreatedAt, l.ExpiresAt)
+		return err
+	})
+}
+
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// FindUserLink returns the unused, unexpired link with the hash and purpose.
+func (db *DB) FindUserLink(ctx context.Context, tokenHash []byte, purpose string, now time.Time) (*iogate.UserLink, error) {
+	return findUserLink(ctx, db.pool.QueryRow, tokenHash, purpose, now, "")
+}
+
+// findUserLink reads a valid link with queryRow; lock is "" or " FOR UPDATE".
+func findUserLink(ctx context.Context, queryRow func(context.Context, string, ...any) pgx.Row, tokenHash []byte, purpose string, now time.Time, lock string) (*iogate.UserLink, error) {
+	var l iogate.UserLink
+	var accountID, userID *string
+	var role string
+	var created, expires time.Time
+	err := queryRow(ctx, `SELECT token_hash, purpose, account_id, user_id, email, role, created_at, expires_at FROM user_links
+		WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3`+lock, tokenHash, purpose, now).
+		Scan(&l.TokenHash, &l.Purpose, &accountID, &userID, &l.Email, &role, &created, &expires)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	if accountID != nil {
+		l.AccountID = *accountID
+	}
+	if userID != nil {
+		l.UserID = *userID
+	}
+	l.Role, l.CreatedAt, l.ExpiresAt = iogate.Role(role), created.UTC(), expires.UTC()
+	return &l, nil
+}
+
+// useLink marks a valid link as used inside tx and returns it, or returns CodeNotFound.
+// The row lock makes a second transaction with the same link wait, then find it used.
+func useLink(ctx context.Context, tx pgx.Tx, tokenHash []byte, purpose string, now time.Time) (*iogate.UserLink, error) {
+	l, err := findUserLink(ctx, tx.QueryRow, tokenHash, purpose, now, " FOR UPDATE")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE user_links SET used_at = $1 WHERE token_hash = $2`, now, tokenHash); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// CreateAccountWithOwner uses the setup link and creates the first account and its owner.
+// The table lock on accounts keeps two setup links used at once from creating two
+// accounts.
+func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *iogate.Account, owner *iogate.User) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		if _, err := useLink(ctx, tx, tokenHash, iogate.LinkSetup, now); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `LOCK TABLE accounts IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM accounts`).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return iogate.Errorf(iogate.CodeConflict, "an account already exists; sign in instead")
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, email, status, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			a.ID, a.Name, a.Email, a.Status, a.CreatedAt); err != nil {
+			return err
+		}
+		return insertUser(ctx, tx, owner)
+	})
+}
+
+// AcceptInvite uses the invitation link and creates the invited user.
+func (db *DB) AcceptInvite(ctx context.Context, tokenHash []byte, now time.Time, u *iogate.User) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		l, err := useLink(ctx, tx, tokenHash, iogate.LinkInvite, now)
+		if err != nil {
+			return err
+		}
+		u.AccountID, u.Email, u.Role = l.AccountID, l.Email, l.Role
+		return insertUser(ctx, tx, u)
+	})
+}
+
+// ResetPassword uses the reset link, sets the password hash and ends the user's sessions.
+func (db *DB) ResetPassword(ctx context.Context, tokenHash []byte, now time.Time, passwordHash string) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		l, err := useLink(ctx, tx, tokenHash, iogate.LinkReset, now)
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3`, passwordHash, now, l.UserID)
+		if err := requireOneRow(tag, err, "user"); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, l.UserID)
+		return err
+	})
+}

@@ -1,0 +1,195 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/iogate/iogate"
+)
+
+const userColumns = `id, account_id, email, role, password_hash, totp_seed_sealed, totp_enabled, created_at, updated_at`
+
+func scanUser(row interface{ Scan(...any) error }) (*iogate.User, error) {
+	var u iogate.User
+	var role string
+	var created, updated int64
+	if err := row.Scan(&u.ID, &u.AccountID, &u.Email, &role, &u.PasswordHash, &u.TOTPSeedSealed, &u.TOTPEnabled, &created, &updated); err != nil {
+		return nil, err
+	}
+	u.Role = iogate.Role(role)
+	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &u, nil
+}
+
+// CreateUser inserts a user, or returns CodeConflict when the email is taken.
+func (db *DB) CreateUser(ctx context.Context, u *iogate.User) error {
+	return db.write(ctx, func(tx *sql.Tx) error { return insertUser(ctx, tx, u) })
+}
+
+func insertUser(ctx context.Context, tx *sql.Tx, u *iogate.User) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.AccountID, u.Email, string(u.Role), u.PasswordHash, u.TOTPSeedSealed, u.TOTPEnabled, toMicros(u.CreatedAt), toMicros(u.UpdatedAt))
+	return err
+}
+
+// FindUserByID returns the user, or CodeNotFound.
+func (db *DB) FindUserByID(ctx context.Context, id string) (*iogate.User, error) {
+	u, err := scanUser(db.reader.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	return u, mapError(err)
+}
+
+// FindUserByEmail returns the user with the lower-case email, or CodeNotFound.
+func (db *DB) FindUserByEmail(ctx context.Context, email string) (*iogate.User, error) {
+	u, err := scanUser(db.reader.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
+	return u, mapError(err)
+}
+
+// ListUsers returns an account's users ordered by email.
+func (db *DB) ListUsers(ctx context.Context, accountID string) ([]*iogate.User, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE account_id = ? ORDER BY email`, accountID)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	defer rows.Close()
+	var out []*iogate.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, mapError(err)
+		}
+		out = append(out, u)
+	}
+	return out, mapError(rows.Err())
+}
+
+// UpdateUser stores the user's role, password hash and TOTP fields.
+func (db *DB) UpdateUser(ctx context.Context, u *iogate.User) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET role = ?, password_hash = ?, totp_seed_sealed = ?, totp_enabled = ?, updated_at = ? WHERE id = ?`,
+			string(u.Role), u.PasswordHash, u.TOTPSeedSealed, u.TOTPEnabled, toMicros(u.UpdatedAt), u.ID)
+		return requireOneRow(res, err, "user")
+	})
+}
+
+// DeleteUser deletes the user; the foreign keys cascade to sessions and recovery codes.
+func (db *DB) DeleteUser(ctx context.Context, id string) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
+		return requireOneRow(res, err, "user")
+	})
+}
+
+// UseTOTPStep records an accepted TOTP time step unless it or a later one was used.
+func (db *DB) UseTOTPStep(ctx context.Context, userID string, step int64) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?`, step, userID, step)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return iogate.Errorf(iogate.CodeConflict, "this code was already used; wait for the next one")
+		}
+		return nil
+	})
+}
+
+// requireOneRow turns an update or delete that matched no row into CodeNotFound.
+func requireOneRow(res sql.Result, err error, what string) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return iogate.Errorf(iogate.CodeNotFound, "%s not found", what)
+	}
+	return nil
+}
+
+// SetAccountStatus sets the status and records a key change for every key of the account,
+// so that change-feed readers reload those keys with the new status.
+func (db *DB) SetAccountStatus(ctx context.Context, accountID, status string) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET status = ? WHERE id = ?`, status, accountID)
+		if err := requireOneRow(res, err, "account"); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO key_changes (client_id, changed_at) SELECT client_id, ? FROM api_keys WHERE account_id = ? ORDER BY client_id`,
+			toMicros(db.now()), accountID); err != nil {
+			return err
+		}
+		if status == iogate.AccountSuspended {
+			_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = ?`, accountID)
+		}
+		return err
+	})
+}
+
+// SuspendedAccounts returns the IDs of every suspended account.
+func (db *DB) SuspendedAccounts(ctx context.Context) ([]string, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT id FROM accounts WHERE status = ? ORDER BY id`, iogate.AccountSuspended)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, mapError(err)
+		}
+		out = append(out, id)
+	}
+	return out, mapError(rows.Err())
+}
+
+// AccountRequiresTOTP reports whether the account makes its users enrol in TOTP.
+func (db *DB) AccountRequiresTOTP(ctx context.Context, accountID string) (bool, error) {
+	var require bool
+	err := db.reader.QueryRowContext(ctx, `SELECT require_totp FROM accounts WHERE id = ?`, accountID).Scan(&require)
+	return require, mapError(err)
+}
+
+// SetAccountRequireTOTP changes whether the account makes its users enrol in TOTP.
+func (db *DB) SetAccountRequireTOTP(ctx context.Context, accountID string, require bool) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET require_totp = ? WHERE id = ?`, require, accountID)
+		return requireOneRow(res, err, "account")
+	})
+}
+
+// ReplaceRecoveryCodes deletes the user's recovery codes and stores the new hashes.
+func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = ?`, userID); err != nil {
+			return err
+		}
+		for _, h := range hashes {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)`, userID, h); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// UseRecoveryCode marks the user's unused code with the hash as used.
+func (db *DB) UseRecoveryCode(ctx context.Context, userID string, hash []byte, now time.Time) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL`,
+			toMicros(now), userID, hash)
+		return requireOneRow(res, err, "recovery code")
+	})
+}
+
+// CountRecoveryCodes returns how many unused recovery codes the user has.
+func (db *DB) CountRecoveryCodes(ctx context.Context, userID string) (int, error) {
+	var n int
+	err := db.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL`, userID).Scan(&n)
+	return n, mapError(err)
+}

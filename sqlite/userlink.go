@@ -1,0 +1,112 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/iogate/iogate"
+)
+
+// CreateUserLink stores a single-use link; a new setup link replaces the unused ones.
+func (db *DB) CreateUserLink(ctx context.Context, l *iogate.UserLink) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		if l.Purpose == iogate.LinkSetup {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM user_links WHERE purpose = ? AND used_at IS NULL`, iogate.LinkSetup); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO user_links (token_hash, purpose, account_id, user_id, email, role, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, l.TokenHash, l.Purpose, nullString(l.AccountID), nullString(l.UserID), l.Email, string(l.Role),
+			toMicros(l.CreatedAt), toMicros(l.ExpiresAt))
+		return err
+	})
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// FindUserLink returns the unused, unexpired link with the hash and purpose.
+func (db *DB) FindUserLink(ctx context.Context, tokenHash []byte, purpose string, now time.Time) (*iogate.UserLink, error) {
+	return findUserLink(ctx, db.reader, tokenHash, purpose, now)
+}
+
+type queryRower interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func findUserLink(ctx context.Context, q queryRower, tokenHash []byte, purpose string, now time.Time) (*iogate.UserLink, error) {
+	var l iogate.UserLink
+	var accountID, userID sql.NullString
+	var role string
+	var created, expires int64
+	err := q.QueryRowContext(ctx, `SELECT token_hash, purpose, account_id, user_id, email, role, created_at, expires_at FROM user_links
+		WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?`, tokenHash, purpose, toMicros(now)).
+		Scan(&l.TokenHash, &l.Purpose, &accountID, &userID, &l.Email, &role, &created, &expires)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	l.AccountID, l.UserID, l.Role = accountID.String, userID.String, iogate.Role(role)
+	l.CreatedAt, l.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return &l, nil
+}
+
+// useLink marks a valid link as used inside tx and returns it, or returns CodeNotFound.
+func useLink(ctx context.Context, tx *sql.Tx, tokenHash []byte, purpose string, now time.Time) (*iogate.UserLink, error) {
+	l, err := findUserLink(ctx, tx, tokenHash, purpose, now)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE user_links SET used_at = ? WHERE token_hash = ?`, toMicros(now), tokenHash); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// CreateAccountWithOwner uses the setup link and creates the first account and its owner.
+func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *iogate.Account, owner *iogate.User) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		if _, err := useLink(ctx, tx, tokenHash, iogate.LinkSetup, now); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts`).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return iogate.Errorf(iogate.CodeConflict, "an account already exists; sign in instead")
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, name, email, status, created_at) VALUES (?, ?, ?, ?, ?)`,
+			a.ID, a.Name, a.Email, a.Status, toMicros(a.CreatedAt)); err != nil {
+			return err
+		}
+		return insertUser(ctx, tx, owner)
+	})
+}
+
+// AcceptInvite uses the invitation link and creates the invited user.
+func (db *DB) AcceptInvite(ctx context.Context, tokenHash []byte, now time.Time, u *iogate.User) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		l, err := useLink(ctx, tx, tokenHash, iogate.LinkInvite, now)
+		if err != nil {
+			return err
+		}
+		u.AccountID, u.Email, u.Role = l.AccountID, l.Email, l.Role
+		return insertUser(ctx, tx, u)
+	})
+}
+
+// ResetPassword uses the reset link, sets the password hash and ends the user's sessions.
+func (db *DB) ResetPassword(ctx context.Context, tokenHash []byte, now time.Time, passwordHash string) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		l, err := useLink(ctx, tx, tokenHash, iogate.LinkReset, now)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, passwordHash, toMicros(now), l.UserID)
+		if err := requireOneRow(res, err, "user"); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, l.UserID)
+		return err
+	})
+}

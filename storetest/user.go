@@ -1,0 +1,288 @@
+package storetest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/iogate/iogate"
+)
+
+// userCases are the cases of the dashboard part of the store, UserStore.
+var userCases = []struct {
+	name string
+	fn   func(t *testing.T, s iogate.Store)
+}{
+	{"Users", testUsers},
+	{"UseTOTPStepOnce", testUseTOTPStep},
+	{"Sessions", testSessions},
+	{"AccountStatusRecordsKeyChanges", testAccountStatus},
+	{"SetupLinkUsedOnce", testSetupLink},
+	{"InviteAndResetLinks", testInviteAndResetLinks},
+	{"RecoveryCodes", testRecoveryCodes},
+	{"ResealTOTPSeeds", testResealTOTPSeeds},
+}
+
+func newUser(t *testing.T, s iogate.Store, accountID, email string, role iogate.Role) *iogate.User {
+	t.Helper()
+	u := &iogate.User{ID: iogate.NewID(), AccountID: accountID, Email: email, Role: role, PasswordHash: "$argon2id$hash",
+		CreatedAt: base, UpdatedAt: base}
+	must(t, "CreateUser", s.CreateUser(ctxFor(t), u))
+	return u
+}
+
+func digest(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+func testUsers(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	a := newAccount(t, s)
+	owner := newUser(t, s, a.ID, "owner@acme.test", iogate.RoleOwner)
+	newUser(t, s, a.ID, "viewer@acme.test", iogate.RoleViewer)
+
+	got, err := s.FindUserByEmail(ctx, "owner@acme.test")
+	must(t, "FindUserByEmail", err)
+	if diff := cmp.Diff(owner, got); diff != "" {
+		t.Errorf("FindUserByEmail (-want +got):\n%s", diff)
+	}
+	dup := &iogate.User{ID: iogate.NewID(), AccountID: a.ID, Email: "owner@acme.test", Role: iogate.RoleAdmin, CreatedAt: base, UpdatedAt: base}
+	wantCode(t, "CreateUser with a taken email", s.CreateUser(ctx, dup), iogate.CodeConflict)
+	_, err = s.FindUserByID(ctx, "no-such-user")
+	wantCode(t, "FindUserByID of an unknown ID", err, iogate.CodeNotFound)
+	_, err = s.FindUserByEmail(ctx, "bad\xffemail")
+	wantCode(t, "FindUserByEmail of invalid UTF-8", err, iogate.CodeNotFound)
+
+	owner.Role, owner.TOTPSeedSealed, owner.TOTPEnabled, owner.UpdatedAt = iogate.RoleAdmin, []byte("sealed-seed"), true, base.Add(time.Hour)
+	must(t, "UpdateUser", s.UpdateUser(ctx, owner))
+	got, err = s.FindUserByID(ctx, owner.ID)
+	must(t, "FindUserByID", err)
+	if diff := cmp.Diff(owner, got); diff != "" {
+		t.Errorf("user after UpdateUser (-want +got):\n%s", diff)
+	}
+
+	list, err := s.ListUsers(ctx, a.ID)
+	must(t, "ListUsers", err)
+	if len(list) != 2 || list[0].Email != "owner@acme.test" || list[1].Email != "viewer@acme.test" {
+		t.Errorf("ListUsers = %d users, want owner then viewer by email", len(list))
+	}
+	must(t, "DeleteUser", s.DeleteUser(ctx, owner.ID))
+	wantCode(t, "DeleteUser twice", s.DeleteUser(ctx, owner.ID), iogate.CodeNotFound)
+}
+
+func testUseTOTPStep(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	u := newUser(t, s, newAccount(t, s).ID, "owner@acme.test", iogate.RoleOwner)
+	must(t, "UseTOTPStep 100", s.UseTOTPStep(ctx, u.ID, 100))
+	wantCode(t, "UseTOTPStep 100 again", s.UseTOTPStep(ctx, u.ID, 100), iogate.CodeConflict)
+	wantCode(t, "UseTOTPStep 99 after 100", s.UseTOTPStep(ctx, u.ID, 99), iogate.CodeConflict)
+	must(t, "UseTOTPStep 101", s.UseTOTPStep(ctx, u.ID, 101))
+}
+
+func testSessions(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	a := newAccount(t, s)
+	u := newUser(t, s, a.ID, "owner@acme.test", iogate.RoleOwner)
+	sess := &iogate.Session{IDHash: digest("session-1"), UserID: u.ID, AccountID: a.ID, Stage: iogate.SessionSecondFactor,
+		CreatedAt: base, LastSeenAt: base, ExpiresAt: base.Add(12 * time.Hour), ConfirmedAt: base, IP: "192.0.2.1"}
+	must(t, "CreateSession", s.CreateSession(ctx, sess))
+	got, err := s.FindSession(ctx, sess.IDHash)
+	must(t, "FindSession", err)
+	if diff := cmp.Diff(sess, got); diff != "" {
+		t.Errorf("FindSession (-want +got):\n%s", diff)
+	}
+	sess.Stage, sess.LastSeenAt, sess.ConfirmedAt = iogate.SessionSignedIn, base.Add(time.Minute), base.Add(2*time.Minute)
+	must(t, "UpdateSession", s.UpdateSession(ctx, sess))
+	got, _ = s.FindSession(ctx, sess.IDHash)
+	if diff := cmp.Diff(sess, got); diff != "" {
+		t.Errorf("session after UpdateSession (-want +got):\n%s", diff)
+	}
+	must(t, "DeleteSession", s.DeleteSession(ctx, sess.IDHash))
+	must(t, "DeleteSession of a deleted session", s.DeleteSession(ctx, sess.IDHash))
+	_, err = s.FindSession(ctx, sess.IDHash)
+	wantCode(t, "FindSession after delete", err, iogate.CodeNotFound)
+	wantCode(t, "UpdateSession after delete", s.UpdateSession(ctx, sess), iogate.CodeNotFound)
+
+	other := *sess
+	other.IDHash = digest("session-2")
+	must(t, "CreateSession", s.CreateSession(ctx, &other))
+	must(t, "DeleteUserSessions", s.DeleteUserSessions(ctx, u.ID))
+	_, err = s.FindSession(ctx, other.IDHash)
+	wantCode(t, "FindSession after DeleteUserSessions", err, iogate.CodeNotFound)
+
+	third := *sess
+	third.IDHash = digest("session-3")
+	must(t, "CreateSession", s.CreateSession(ctx, &third))
+	must(t, "DeleteUser", s.DeleteUser(ctx, u.ID))
+	_, err = s.FindSession(ctx, third.IDHash)
+	wantCode(t, "FindSession after DeleteUser", err, iogate.CodeNotFound)
+}
+
+func testAccountStatus(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	a := newAccount(t, s)
+	other := newAccount(t, s)
+	k1, k2 := newKey(a.ID, base), newKey(a.ID, base.Add(time.Second))
+	must(t, "CreateAPIKey", s.CreateAPIKey(ctx, k1, created(t, k1)))
+	must(t, "CreateAPIKey", s.CreateAPIKey(ctx, k2, created(t, k2)))
+	k3 := newKey(other.ID, base)
+	must(t, "CreateAPIKey", s.CreateAPIKey(ctx, k3, created(t, k3)))
+	u := newUser(t, s, a.ID, "owner@acme.test", iogate.RoleOwner)
+	sess := &iogate.Session{IDHash: digest("s"), UserID: u.ID, AccountID: a.ID, Stage: iogate.SessionSignedIn,
+		CreatedAt: base, LastSeenAt: base, ExpiresAt: base.Add(time.Hour), ConfirmedAt: base}
+	must(t, "CreateSession", s.CreateSession(ctx, sess))
+
+	before, err := s.LatestKeyChange(ctx)
+	must(t, "LatestKeyChange", err)
+	must(t, "SetAccountStatus suspended", s.SetAccountStatus(ctx, a.ID, iogate.AccountSuspended))
+	changes, err := s.KeyChangesSince(ctx, before)
+	must(t, "KeyChangesSince", err)
+	var ids []string
+	for _, c := range changes {
+		ids = append(ids, c.ClientID)
+	}
+	want := []string{k1.ClientID, k2.ClientID}
+	if k2.ClientID < k1.ClientID {
+		want = []string{k2.ClientID, k1.ClientID}
+	}
+	if diff := cmp.Diff(want, ids); diff != "" {
+		t.Errorf("key changes of the suspension (-want +got):\n%s", diff)
+	}
+	suspended, err := s.SuspendedAccounts(ctx)
+	must(t, "SuspendedAccounts", err)
+	if diff := cmp.Diff([]string{a.ID}, suspended); diff != "" {
+		t.Errorf("SuspendedAccounts (-want +got):\n%s", diff)
+	}
+	_, err = s.FindSession(ctx, sess.IDHash)
+	wantCode(t, "FindSession of a suspended account", err, iogate.CodeNotFound)
+
+	must(t, "SetAccountStatus active", s.SetAccountStatus(ctx, a.ID, iogate.AccountActive))
+	if suspended, _ := s.SuspendedAccounts(ctx); len(suspended) != 0 {
+		t.Errorf("SuspendedAccounts after resume = %v, want none", suspended)
+	}
+	wantCode(t, "SetAccountStatus of an unknown account", s.SetAccountStatus(ctx, "nope", iogate.AccountSuspended), iogate.CodeNotFound)
+
+	required, err := s.AccountRequiresTOTP(ctx, a.ID)
+	must(t, "AccountRequiresTOTP", err)
+	if required {
+		t.Error("a new account requires TOTP")
+	}
+	must(t, "SetAccountRequireTOTP", s.SetAccountRequireTOTP(ctx, a.ID, true))
+	if required, _ := s.AccountRequiresTOTP(ctx, a.ID); !required {
+		t.Error("AccountRequiresTOTP after setting it = false")
+	}
+	wantCode(t, "SetAccountRequireTOTP of an unknown account", s.SetAccountRequireTOTP(ctx, "nope", true), iogate.CodeNotFound)
+}
+
+func testSetupLink(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	old := &iogate.UserLink{TokenHash: digest("old"), Purpose: iogate.LinkSetup, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
+	link := &iogate.UserLink{TokenHash: digest("new"), Purpose: iogate.LinkSetup, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
+	must(t, "CreateUserLink", s.CreateUserLink(ctx, old))
+	must(t, "CreateUserLink", s.CreateUserLink(ctx, link))
+	_, err := s.FindUserLink(ctx, old.TokenHash, iogate.LinkSetup, base)
+	wantCode(t, "FindUserLink of a replaced setup link", err, iogate.CodeNotFound)
+	_, err = s.FindUserLink(ctx, link.TokenHash, iogate.LinkInvite, base)
+	wantCode(t, "FindUserLink with another purpose", err, iogate.CodeNotFound)
+	_, err = s.FindUserLink(ctx, link.TokenHash, iogate.LinkSetup, base.Add(time.Hour))
+	wantCode(t, "FindUserLink at its expiry", err, iogate.CodeNotFound)
+
+	account := func() *iogate.Account {
+		return &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: base}
+	}
+	a := account()
+	owner := &iogate.User{ID: iogate.NewID(), AccountID: a.ID, Email: "owner@acme.test", Role: iogate.RoleOwner, CreatedAt: base, UpdatedAt: base}
+	must(t, "CreateAccountWithOwner", s.CreateAccountWithOwner(ctx, link.TokenHash, base, a, owner))
+	if _, err := s.FindUserByEmail(ctx, "owner@acme.test"); err != nil {
+		t.Errorf("owner after setup: %v", err)
+	}
+	b := account()
+	again := &iogate.User{ID: iogate.NewID(), AccountID: b.ID, Email: "second@acme.test", Role: iogate.RoleOwner, CreatedAt: base, UpdatedAt: base}
+	wantCode(t, "CreateAccountWithOwner with a used link", s.CreateAccountWithOwner(ctx, link.TokenHash, base, b, again), iogate.CodeNotFound)
+
+	third := &iogate.UserLink{TokenHash: digest("third"), Purpose: iogate.LinkSetup, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
+	must(t, "CreateUserLink", s.CreateUserLink(ctx, third))
+	wantCode(t, "CreateAccountWithOwner when an account exists", s.CreateAccountWithOwner(ctx, third.TokenHash, base, b, again), iogate.CodeConflict)
+	if _, err := s.FindUserLink(ctx, third.TokenHash, iogate.LinkSetup, base); err != nil {
+		t.Errorf("a setup link whose use failed is no longer valid: %v", err)
+	}
+}
+
+func testInviteAndResetLinks(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	a := newAccount(t, s)
+	invite := &iogate.UserLink{TokenHash: digest("invite"), Purpose: iogate.LinkInvite, AccountID: a.ID, Email: "new@acme.test",
+		Role: iogate.RoleAdmin, CreatedAt: base, ExpiresAt: base.Add(72 * time.Hour)}
+	must(t, "CreateUserLink", s.CreateUserLink(ctx, invite))
+	got, err := s.FindUserLink(ctx, invite.TokenHash, iogate.LinkInvite, base)
+	must(t, "FindUserLink", err)
+	if diff := cmp.Diff(invite, got); diff != "" {
+		t.Errorf("FindUserLink (-want +got):\n%s", diff)
+	}
+	u := &iogate.User{ID: iogate.NewID(), PasswordHash: "$argon2id$x", CreatedAt: base, UpdatedAt: base}
+	must(t, "AcceptInvite", s.AcceptInvite(ctx, invite.TokenHash, base, u))
+	stored, err := s.FindUserByEmail(ctx, "new@acme.test")
+	must(t, "FindUserByEmail", err)
+	if stored.AccountID != a.ID || stored.Role != iogate.RoleAdmin {
+		t.Errorf("invited user is %s of %s, want admin of %s", stored.Role, stored.AccountID, a.ID)
+	}
+	wantCode(t, "AcceptInvite twice", s.AcceptInvite(ctx, invite.TokenHash, base, &iogate.User{ID: iogate.NewID()}), iogate.CodeNotFound)
+
+	sess := &iogate.Session{IDHash: digest("s"), UserID: u.ID, AccountID: a.ID, Stage: iogate.SessionSignedIn,
+		CreatedAt: base, LastSeenAt: base, ExpiresAt: base.Add(time.Hour), ConfirmedAt: base}
+	must(t, "CreateSession", s.CreateSession(ctx, sess))
+	reset := &iogate.UserLink{TokenHash: digest("reset"), Purpose: iogate.LinkReset, UserID: u.ID, AccountID: a.ID, Email: u.Email,
+		CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
+	must(t, "CreateUserLink", s.CreateUserLink(ctx, reset))
+	must(t, "ResetPassword", s.ResetPassword(ctx, reset.TokenHash, base.Add(time.Minute), "$argon2id$new"))
+	stored, _ = s.FindUserByID(ctx, u.ID)
+	if stored.PasswordHash != "$argon2id$new" {
+		t.Errorf("password hash after reset = %q", stored.PasswordHash)
+	}
+	_, err = s.FindSession(ctx, sess.IDHash)
+	wantCode(t, "FindSession after a reset", err, iogate.CodeNotFound)
+	wantCode(t, "ResetPassword twice", s.ResetPassword(ctx, reset.TokenHash, base, "$argon2id$again"), iogate.CodeNotFound)
+}
+
+func testRecoveryCodes(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	u := newUser(t, s, newAccount(t, s).ID, "owner@acme.test", iogate.RoleOwner)
+	must(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx, u.ID, [][]byte{digest("a"), digest("b")}))
+	if n, _ := s.CountRecoveryCodes(ctx, u.ID); n != 2 {
+		t.Errorf("CountRecoveryCodes = %d, want 2", n)
+	}
+	must(t, "UseRecoveryCode", s.UseRecoveryCode(ctx, u.ID, digest("a"), base))
+	wantCode(t, "UseRecoveryCode twice", s.UseRecoveryCode(ctx, u.ID, digest("a"), base), iogate.CodeNotFound)
+	wantCode(t, "UseRecoveryCode unknown", s.UseRecoveryCode(ctx, u.ID, digest("z"), base), iogate.CodeNotFound)
+	if n, _ := s.CountRecoveryCodes(ctx, u.ID); n != 1 {
+		t.Errorf("CountRecoveryCodes after one use = %d, want 1", n)
+	}
+	must(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx, u.ID, [][]byte{digest("c")}))
+	wantCode(t, "UseRecoveryCode of a replaced code", s.UseRecoveryCode(ctx, u.ID, digest("b"), base), iogate.CodeNotFound)
+}
+
+func testResealTOTPSeeds(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	u := newUser(t, s, newAccount(t, s).ID, "owner@acme.test", iogate.RoleOwner)
+	newUser(t, s, u.AccountID, "nototp@acme.test", iogate.RoleViewer)
+	u.TOTPSeedSealed = []byte("sealed-seed")
+	must(t, "UpdateUser", s.UpdateUser(ctx, u))
+	var seen []string
+	_, err := s.ResealSecrets(ctx, func(v iogate.SealedValue) ([]byte, error) {
+		if v.Kind == iogate.SealedKindTOTPSeed {
+			seen = append(seen, v.Name)
+		}
+		return append([]byte("re-"), v.Sealed...), nil
+	})
+	must(t, "ResealSecrets", err)
+	if diff := cmp.Diff([]string{u.ID}, seen); diff != "" {
+		t.Errorf("TOTP seeds passed to reseal (-want +got):\n%s", diff)
+	}
+	got, _ := s.FindUserByID(ctx, u.ID)
+	if !bytes.Equal(got.TOTPSeedSealed, []byte("re-sealed-seed")) {
+		t.Errorf("TOTP seed after ResealSecrets = %q, want re-sealed-seed", got.TOTPSeedSealed)
+	}
+}

@@ -1,0 +1,211 @@
+package iogate
+
+import (
+	"context"
+	"net/mail"
+	"strings"
+	"time"
+)
+
+// Role is the set of permissions a dashboard user has in their account.
+type Role string
+
+// Roles, from most to least privileged. Owners manage users and keys, admins manage keys,
+// viewers only read.
+const (
+	RoleOwner  Role = "owner"
+	RoleAdmin  Role = "admin"
+	RoleViewer Role = "viewer"
+)
+
+// Roles lists every role, in the order the dashboard shows them.
+var Roles = []Role{RoleOwner, RoleAdmin, RoleViewer}
+
+// ParseRole returns the role named s, or CodeInvalid naming the known roles.
+func ParseRole(s string) (Role, error) {
+	for _, r := range Roles {
+		if string(r) == s {
+			return r, nil
+		}
+	}
+	return "", Errorf(CodeInvalid, "invalid role %q: use owner, admin or viewer", s)
+}
+
+// CanManageKeys reports whether the role may create, change, rotate and delete API keys.
+func (r Role) CanManageKeys() bool { return r == RoleOwner || r == RoleAdmin }
+
+// CanManageUsers reports whether the role may invite users, change roles, remove users and
+// change the account's security settings.
+func (r Role) CanManageUsers() bool { return r == RoleOwner }
+
+// User is a person who signs in to the dashboard. A user belongs to one account.
+type User struct {
+	ID        string
+	AccountID string
+	// Email is the sign-in name, stored in lower case and unique across accounts.
+	Email        string
+	Role         Role
+	PasswordHash string
+	// TOTPSeedSealed is the TOTP seed sealed under the master key, or nil. While
+	// TOTPEnabled is false a non-nil seed is an enrolment awaiting its first code.
+	TOTPSeedSealed []byte
+	TOTPEnabled    bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// TOTPSealName is the name that binds a user's sealed TOTP seed to that user, so that a
+// sealed seed copied to another user's row does not decrypt.
+func TOTPSealName(userID string) string { return "totp-seed/" + userID }
+
+// NormalizeEmail checks that s is a plain email address and returns it in lower case.
+func NormalizeEmail(s string) (string, error) {
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Name != "" || addr.Address != strings.TrimSpace(s) {
+		return "", Errorf(CodeInvalid, "invalid email %q: expected a plain address such as ops@example.com", s)
+	}
+	return strings.ToLower(addr.Address), nil
+}
+
+// Session stages. A session that passed the password but still owes a second factor is in
+// SessionSecondFactor and opens only the second-factor page.
+const (
+	SessionSecondFactor = "second_factor"
+	SessionSignedIn     = "signed_in"
+)
+
+// Session is a dashboard session. The session ID lives only in the user's cookie; the store
+// holds its SHA-256.
+type Session struct {
+	IDHash    []byte
+	UserID    string
+	AccountID string
+	Stage     string
+	CreatedAt time.Time
+	// LastSeenAt is when the session was last used, written at most once a minute (more
+	// often for idle timeouts under 10 minutes). The idle timeout counts from it.
+	LastSeenAt time.Time
+	// ExpiresAt is the absolute end of the session, however active it is.
+	ExpiresAt time.Time
+	// ConfirmedAt is when the user last gave their password or a TOTP code, for the
+	// re-confirmation that key changes need.
+	ConfirmedAt time.Time
+	IP          string
+}
+
+// Audit events of dashboard users and account administration.
+const (
+	AuditUserSignedIn              = "user.signed_in"
+	AuditUserSignInFailed          = "user.sign_in_failed"
+	AuditUserSignedOut             = "user.signed_out"
+	AuditUserInvited               = "user.invited"
+	AuditUserCreated               = "user.created"
+	AuditUserRoleChanged           = "user.role_changed"
+	AuditUserRemoved               = "user.removed"
+	AuditUserPasswordReset         = "user.password_reset"
+	AuditUserResetLinkCreated      = "user.reset_link_created"
+	AuditUserTOTPEnabled           = "user.totp_enabled"
+	AuditUserTOTPDisabled          = "user.totp_disabled"
+	AuditUserRecoveryCodesReplaced = "user.recovery_codes_replaced"
+	AuditAccountPolicyChanged      = "account.policy_changed"
+	AuditAccountSuspended          = "account.suspended"
+	AuditAccountResumed            = "account.resumed"
+	AuditLogExported               = "audit.exported"
+)
+
+// DenyAccountSuspended is the audit reason of a token request for a key whose account is
+// suspended.
+const DenyAccountSuspended = "account_suspended"
+
+// Purposes of single-use links.
+const (
+	LinkSetup  = "setup"
+	LinkInvite = "invite"
+	LinkReset  = "reset"
+)
+
+// UserLink is a single-use link that the CLI or an owner hands to a person: the first-run
+// setup link, an invitation, or a password reset. The token lives only in the link; the
+// store holds its SHA-256.
+type UserLink struct {
+	TokenHash []byte
+	Purpose   string
+	// AccountID and Role are set on invitations; UserID on password resets.
+	AccountID string
+	UserID    string
+	Email     string
+	Role      Role
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// UserStore is the part of Store that holds dashboard users, their sessions, single-use
+// links and recovery codes, and the account settings that the dashboard changes.
+type UserStore interface {
+	// CreateUser inserts a user, or returns CodeConflict when the email is taken.
+	CreateUser(ctx context.Context, u *User) error
+	// FindUserByID returns the user, or CodeNotFound.
+	FindUserByID(ctx context.Context, id string) (*User, error)
+	// FindUserByEmail returns the user with the lower-case email, or CodeNotFound.
+	FindUserByEmail(ctx context.Context, email string) (*User, error)
+	// ListUsers returns an account's users ordered by email.
+	ListUsers(ctx context.Context, accountID string) ([]*User, error)
+	// UpdateUser stores the user's role, password hash and TOTP fields, or returns
+	// CodeNotFound.
+	UpdateUser(ctx context.Context, u *User) error
+	// DeleteUser deletes the user with their sessions and recovery codes, or returns
+	// CodeNotFound.
+	DeleteUser(ctx context.Context, id string) error
+	// UseTOTPStep records that the user's TOTP code for time step was accepted, or returns
+	// CodeConflict when that step or a later one was already used, so a code works once.
+	UseTOTPStep(ctx context.Context, userID string, step int64) error
+
+	// SetAccountStatus sets an account's status and records a key change for each of its
+	// keys in the same transaction, so that running engines apply the new status to every
+	// key. Suspending also deletes the account's sessions. CodeNotFound for no account.
+	SetAccountStatus(ctx context.Context, accountID, status string) error
+	// SuspendedAccounts returns the IDs of every suspended account.
+	SuspendedAccounts(ctx context.Context) ([]string, error)
+	// AccountRequiresTOTP reports whether the account makes its users enrol in TOTP.
+	AccountRequiresTOTP(ctx context.Context, accountID string) (bool, error)
+	// SetAccountRequireTOTP changes that setting, or returns CodeNotFound.
+	SetAccountRequireTOTP(ctx context.Context, accountID string, require bool) error
+
+	// CreateUserLink stores a single-use link. Creating a setup link deletes the unused
+	// setup links before it, so only the last one printed works.
+	CreateUserLink(ctx context.Context, l *UserLink) error
+	// FindUserLink returns the unused link with the token hash and purpose that has not
+	// expired at now, or CodeNotFound.
+	FindUserLink(ctx context.Context, tokenHash []byte, purpose string, now time.Time) (*UserLink, error)
+	// CreateAccountWithOwner uses the setup link and creates the first account and its
+	// owner in one transaction. It returns CodeNotFound when the link is used, expired or
+	// unknown, and CodeConflict when an account already exists.
+	CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *Account, owner *User) error
+	// AcceptInvite uses the invitation link and creates the invited user in one
+	// transaction. CodeNotFound when the link is not valid, CodeConflict when the email is
+	// taken.
+	AcceptInvite(ctx context.Context, tokenHash []byte, now time.Time, u *User) error
+	// ResetPassword uses the reset link, sets the user's password hash and deletes their
+	// sessions in one transaction. CodeNotFound when the link is not valid.
+	ResetPassword(ctx context.Context, tokenHash []byte, now time.Time, passwordHash string) error
+
+	// CreateSession inserts a session.
+	CreateSession(ctx context.Context, s *Session) error
+	// FindSession returns the session with the ID hash, or CodeNotFound.
+	FindSession(ctx context.Context, idHash []byte) (*Session, error)
+	// UpdateSession stores the session's stage and its last-seen and confirmation times,
+	// or returns CodeNotFound.
+	UpdateSession(ctx context.Context, s *Session) error
+	// DeleteSession deletes the session; deleting one that does not exist is no error.
+	DeleteSession(ctx context.Context, idHash []byte) error
+	// DeleteUserSessions deletes every session of the user.
+	DeleteUserSessions(ctx context.Context, userID string) error
+
+	// ReplaceRecoveryCodes deletes the user's recovery codes and stores the new hashes.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte) error
+	// UseRecoveryCode marks the user's unused code with the hash as used, or returns
+	// CodeNotFound.
+	UseRecoveryCode(ctx context.Context, userID string, hash []byte, now time.Time) error
+	// CountRecoveryCodes returns how many unused recovery codes the user has.
+	CountRecoveryCodes(ctx context.Context, userID string) (int, error)
+}

@@ -1,0 +1,85 @@
+package user
+
+import (
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Sign-in limits. Each address may try 10 sign-ins at once and then one every 6 seconds.
+// Each email, and each user's second-factor step, may try 5 at once and then one every 30
+// seconds. Every attempt counts, successful ones included, because the check runs before
+// the password hash and so bounds the hashing work an attacker can cause.
+const (
+	addressBurst    = 10
+	addressInterval = 6 * time.Second
+	accountBurst    = 5
+	accountInterval = 30 * time.Second
+	// maxLimiters bounds the memory of the limiter maps. When a map is full, idle entries
+	// go first and then all of them, which only ever loosens the limits for a moment.
+	maxLimiters = 100_000
+	limiterIdle = 15 * time.Minute
+)
+
+// signInLimits holds one token bucket per client address and one per account name.
+type signInLimits struct {
+	now     func() time.Time
+	address *limiterMap
+	account *limiterMap
+}
+
+func newSignInLimits(now func() time.Time) *signInLimits {
+	return &signInLimits{
+		now:     now,
+		address: &limiterMap{every: rate.Every(addressInterval), burst: addressBurst, entries: map[string]*limiterEntry{}},
+		account: &limiterMap{every: rate.Every(accountInterval), burst: accountBurst, entries: map[string]*limiterEntry{}},
+	}
+}
+
+// allow takes one attempt from the address's bucket and the account's bucket and reports
+// whether both had one. An empty key is not limited.
+func (l *signInLimits) allow(address, account string) bool {
+	now := l.now()
+	okAddress := address == "" || l.address.allow(address, now)
+	okAccount := account == "" || l.account.allow(account, now)
+	return okAddress && okAccount
+}
+
+type limiterMap struct {
+	every   rate.Limit
+	burst   int
+	mu      sync.Mutex
+	entries map[string]*limiterEntry
+}
+
+type limiterEntry struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+func (m *limiterMap) allow(key string, now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.entries[key]
+	if e == nil {
+		if len(m.entries) >= maxLimiters {
+			m.evict(now)
+		}
+		e = &limiterEntry{lim: rate.NewLimiter(m.every, m.burst)}
+		m.entries[key] = e
+	}
+	e.seen = now
+	return e.lim.AllowN(now, 1)
+}
+
+func (m *limiterMap) evict(now time.Time) {
+	for k, e := range m.entries {
+		if now.Sub(e.seen) > limiterIdle {
+			delete(m.entries, k)
+		}
+	}
+	if len(m.entries) >= maxLimiters {
+		clear(m.entries)
+	}
+}

@@ -1,0 +1,193 @@
+package user
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/iogate/iogate"
+)
+
+// errLinkInvalid is the single answer for a link token that is unknown, used or expired, so
+// the page does not tell which.
+var errLinkInvalid = iogate.Errorf(iogate.CodeNotFound, "this link is not valid: it was already used, it expired, or it was mistyped; ask for a new one")
+
+// CreateSetupLink returns the token of a new first-run setup link, valid for SetupLinkTTL,
+// and makes earlier unused setup links invalid. It returns CodeConflict once an account
+// exists.
+func (s *Service) CreateSetupLink(ctx context.Context) (string, error) {
+	n, err := s.store.CountAccounts(ctx)
+	if err != nil {
+		return "", err
+	}
+	if n > 0 {
+		return "", iogate.Errorf(iogate.CodeConflict, "an account already exists; setup links are only for the first run")
+	}
+	return s.createLink(ctx, &iogate.UserLink{Purpose: iogate.LinkSetup}, SetupLinkTTL)
+}
+
+// InviteUser returns the token of an invitation for email to join the account with role.
+// It returns CodeNotFound for an unknown account and CodeConflict when the email already
+// belongs to a user.
+func (s *Service) InviteUser(ctx context.Context, accountID, email string, role iogate.Role) (string, error) {
+	email, err := iogate.NormalizeEmail(email)
+	if err != nil {
+		return "", err
+	}
+	if _, err := iogate.ParseRole(string(role)); err != nil {
+		return "", err
+	}
+	a, err := s.store.FindAccountByID(ctx, accountID)
+	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
+		return "", iogate.Errorf(iogate.CodeNotFound, "account %q not found", accountID)
+	} else if err != nil {
+		return "", err
+	}
+	if a.Status != iogate.AccountActive {
+		return "", iogate.Errorf(iogate.CodeForbidden, "account %q is suspended; resume it first", accountID)
+	}
+	if _, err := s.store.FindUserByEmail(ctx, email); err == nil {
+		return "", iogate.Errorf(iogate.CodeConflict, "%s already has a dashboard user", email)
+	} else if iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
+		return "", err
+	}
+	return s.createLink(ctx, &iogate.UserLink{Purpose: iogate.LinkInvite, AccountID: accountID, Email: email, Role: role}, InviteLinkTTL)
+}
+
+// CreateResetLink returns the token of a password-reset link for the user with email, or
+// CodeNotFound.
+func (s *Service) CreateResetLink(ctx context.Context, email string) (string, error) {
+	email, err := iogate.NormalizeEmail(email)
+	if err != nil {
+		return "", err
+	}
+	u, err := s.store.FindUserByEmail(ctx, email)
+	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
+		return "", iogate.Errorf(iogate.CodeNotFound, "no dashboard user with email %s", email)
+	} else if err != nil {
+		return "", err
+	}
+	return s.createLink(ctx, &iogate.UserLink{Purpose: iogate.LinkReset, UserID: u.ID, AccountID: u.AccountID, Email: u.Email}, ResetLinkTTL)
+}
+
+func (s *Service) createLink(ctx context.Context, l *iogate.UserLink, ttl time.Duration) (string, error) {
+	token, err := newToken()
+	if err != nil {
+		return "", err
+	}
+	now := s.now().UTC()
+	l.TokenHash = hashToken(token)
+	l.CreatedAt, l.ExpiresAt = now, now.Add(ttl)
+	if err := s.store.CreateUserLink(ctx, l); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// CheckLink returns the link for token if it has the purpose and is still valid, or a
+// CodeNotFound error that does not say why it is not.
+func (s *Service) CheckLink(ctx context.Context, token, purpose string) (*iogate.UserLink, error) {
+	if !plausibleToken(token) {
+		return nil, errLinkInvalid
+	}
+	l, err := s.store.FindUserLink(ctx, hashToken(token), purpose, s.now())
+	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
+		return nil, errLinkInvalid
+	}
+	return l, err
+}
+
+// plausibleToken rejects strings that newToken cannot have made, before any store read.
+func plausibleToken(t string) bool {
+	if len(t) != 43 {
+		return false
+	}
+	return strings.Trim(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == ""
+}
+
+// SetupRequest holds what the first-run setup page asks for.
+type SetupRequest struct {
+	AccountName string
+	Email       string
+	Password    string
+}
+
+// CompleteSetup uses the setup link to create the first account and its owner. Validation
+// errors come back before the link is used, so a typo does not burn it.
+func (s *Service) CompleteSetup(ctx context.Context, token string, req SetupRequest) (*iogate.User, error) {
+	if !plausibleToken(token) {
+		return nil, errLinkInvalid
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	a := &iogate.Account{ID: iogate.NewID(), Name: req.AccountName, Email: req.Email, Status: iogate.AccountActive, CreatedAt: now}
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
+	u, err := s.newUser(a.ID, a.Email, iogate.RoleOwner, req.Password, now)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.CreateAccountWithOwner(ctx, hashToken(token), now, a, u)
+	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
+		return nil, errLinkInvalid
+	}
+	return u, err
+}
+
+// AcceptInvite uses the invitation link to create the invited user with password.
+func (s *Service) AcceptInvite(ctx context.Context, token, password string) (*iogate.User, error) {
+	l, err := s.CheckLink(ctx, token, iogate.LinkInvite)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	u, err := s.newUser(l.AccountID, l.Email, l.Role, password, now)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.AcceptInvite(ctx, hashToken(token), now, u)
+	switch iogate.ErrorCodeOf(err) {
+	case iogate.CodeNotFound:
+		return nil, errLinkInvalid
+	case iogate.CodeConflict:
+		return nil, iogate.Errorf(iogate.CodeConflict, "%s already has a dashboard user; sign in instead", l.Email)
+	}
+	return u, err
+}
+
+// ResetPassword uses the reset link to set a new password and ends the user's sessions.
+func (s *Service) ResetPassword(ctx context.Context, token, password string) (*iogate.UserLink, error) {
+	l, err := s.CheckLink(ctx, token, iogate.LinkReset)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := hashNewPassword(password)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.ResetPassword(ctx, hashToken(token), s.now().UTC(), hash)
+	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
+		return nil, errLinkInvalid
+	}
+	return l, err
+}
+
+func (s *Service) newUser(accountID, email string, role iogate.Role, password string, now time.Time) (*iogate.User, error) {
+	email, err := iogate.NormalizeEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := hashNewPassword(password)
+	if err != nil {
+		return nil, err
+	}
+	return &iogate.User{ID: iogate.NewID(), AccountID: accountID, Email: email, Role: role, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}, nil
+}
+
+// hashNewPassword checks a password that a user chose and returns its argon2id hash.
+func hashNewPassword(password string) (string, error) {
+	if err := iogate.ValidatePassword(password); err != nil {
+		return "", err
+	}
+	return iogate.HashPassword(password)
+}
