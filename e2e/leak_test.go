@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -358,5 +359,90 @@ func TestNoDatabasePasswordLeaks(t *testing.T) {
 	l.response("metrics", do(t, http.DefaultClient, "GET", "http://"+srv.AdminAddr+"/metrics", nil, ""))
 	srv.Stop()
 	l.record("server log", srv.Logs())
+	l.check(t)
+}
+
+// secretPattern finds a generated client secret on a page.
+var secretPattern = regexp.MustCompile(`iogs_[0-9A-Za-z]{49}`)
+
+// page records a dashboard response's headers and body.
+func (l *leakRecorder) page(name string, p webPage) {
+	l.response("dashboard "+name, response{status: p.status, header: p.header, body: []byte(p.body)})
+}
+
+// TestNoDashboardSecretLeaks signs in to the dashboard with debug logging, creates and
+// rotates a key there, exposes it over plain HTTP and signs out, then searches every page
+// and the server log for the password, the session cookie, the setup link's token and the
+// client secrets. Each page that hands out a secret may contain that one.
+func TestNoDashboardSecretLeaks(t *testing.T) {
+	d := startDashboard(t, "--log-level", "debug")
+	l := &leakRecorder{}
+	l.secrets.add("owner password", ownerPassword)
+	wrongPassword := "not the owner's password at all"
+	l.secrets.add("mistyped owner password", wrongPassword)
+
+	w := d.client(t)
+	p := w.get("/dashboard/signin")
+	l.page("sign-in form", p)
+	l.page("failed sign-in", w.post("/dashboard/signin", p.csrf(t), url.Values{"email": {ownerEmail}, "password": {wrongPassword}}))
+	p = w.post("/dashboard/signin", w.get("/dashboard/signin").csrf(t), url.Values{"email": {ownerEmail}, "password": {ownerPassword}})
+	session := ""
+	for _, c := range (&http.Response{Header: p.header}).Cookies() {
+		if strings.Contains(c.Name, "session") {
+			session = c.Value
+		}
+	}
+	if session == "" {
+		t.Fatal("sign-in set no session cookie")
+	}
+	l.secrets.add("session cookie", session)
+	l.response("dashboard sign-in that sets the session cookie", response{status: p.status, body: []byte(p.body)})
+	l.recordIssuing("dashboard sign-in Set-Cookie", strings.Join(p.header.Values("Set-Cookie"), "\n"), session)
+
+	newKey := w.get("/dashboard/keys/new")
+	l.page("new key form", newKey)
+	created := w.post("/dashboard/keys", newKey.csrf(t), url.Values{"name": {"dashboard"}, "scope": {"vaults:read"}, "confirm": {ownerPassword}})
+	secret := secretPattern.FindString(created.body)
+	if secret == "" {
+		t.Fatalf("key creation page (status %d) shows no client secret", created.status)
+	}
+	l.secrets.add("client secret created in the dashboard", secret)
+	l.recordIssuing("dashboard one-time secret page", created.body, secret)
+	keys := w.get("/dashboard/keys")
+	l.page("key list", keys)
+	var list struct{ Data []struct{ ClientID string } }
+	testenv.CLIJSON(t, d.srv.DataDir, &list, "key", "list", "--account", d.accountID)
+	if len(list.Data) != 1 {
+		t.Fatalf("key list has %d keys, want 1", len(list.Data))
+	}
+	clientID := list.Data[0].ClientID
+	edit := w.get("/dashboard/keys/" + clientID)
+	l.page("key page", edit)
+	rotateForm := w.get("/dashboard/keys/" + clientID + "/rotate")
+	l.page("rotate form", rotateForm)
+	rotated := w.post("/dashboard/keys/"+clientID+"/rotate", rotateForm.csrf(t), url.Values{"grace": {"0"}, "confirm": {ownerPassword}})
+	if next := secretPattern.FindString(rotated.body); next != "" && next != secret {
+		l.secrets.add("client secret rotated in the dashboard", next)
+		l.recordIssuing("dashboard rotated secret page", rotated.body, next)
+		secret = next
+	} else {
+		l.page("rotation result", rotated)
+	}
+
+	// An exposure shows on the key list and in the audit page.
+	plain := &http.Client{Timeout: 10 * time.Second}
+	l.response("plain HTTP with the dashboard key", do(t, plain, "POST", "http://"+d.srv.HTTPAddr+"/v1/auth/accessToken",
+		map[string]string{"Content-Type": "application/json"}, credentialsJSON(clientID, secret)))
+	exposedList := w.get("/dashboard/keys")
+	l.page("key list after exposure", exposedList)
+	if !strings.Contains(exposedList.text(), "Exposed") {
+		t.Error("the dashboard's key list does not flag the exposed key")
+	}
+	l.page("audit page", w.get("/dashboard/audit"))
+	l.page("audit export", w.get("/dashboard/audit/export?format=json"))
+	l.page("sign-out", w.post("/dashboard/signout", w.get("/dashboard/keys").csrf(t), nil))
+
+	d.srv.Stop()
+	l.record("server log", d.srv.Logs())
 	l.check(t)
 }
