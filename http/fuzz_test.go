@@ -95,7 +95,10 @@ func FuzzForwardedFor(f *testing.F) {
 	trust := proxyTrust{trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
 	peer := netip.MustParseAddr("10.0.0.1")
 	f.Fuzz(func(t *testing.T, header string) {
-		got := trust.forwardedFor(peer, []string{header})
+		got, hops := trust.forwardedFor(peer, []string{header})
+		if hops < 1 || hops > strings.Count(header, ",")+2 {
+			t.Fatalf("forwardedFor counted %d trusted hops for a header of %d entries", hops, strings.Count(header, ",")+1)
+		}
 		if got == peer {
 			return
 		}

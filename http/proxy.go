@@ -60,8 +60,9 @@ func (p proxyTrust) resolve(r *http.Request) clientInfo {
 	if len(p.trusted) == 0 || !peer.IsValid() || !p.isTrusted(peer) {
 		return info
 	}
-	info.addr = p.forwardedFor(peer, r.Header.Values("X-Forwarded-For"))
-	info.forwardedPlainHTTP = forwardedPlainHTTP(r.Header.Values("X-Forwarded-Proto"))
+	var hops int
+	info.addr, hops = p.forwardedFor(peer, r.Header.Values("X-Forwarded-For"))
+	info.forwardedPlainHTTP = forwardedPlainHTTP(r.Header.Values("X-Forwarded-Proto"), hops)
 	return info
 }
 
@@ -70,23 +71,25 @@ func (p proxyTrust) resolve(r *http.Request) clientInfo {
 // server. It skips entries that are trusted proxies and returns the first that is not.
 // Everything to the left of that entry was written by the client and is ignored. An entry
 // that does not parse ends the walk at the last address that did, because nothing left of
-// it can be attributed to a trusted hop.
-func (p proxyTrust) forwardedFor(peer netip.Addr, values []string) netip.Addr {
-	addr := peer
+// it can be attributed to a trusted hop. It also returns how many trusted proxies the
+// request passed through: the peer and every trusted entry skipped.
+func (p proxyTrust) forwardedFor(peer netip.Addr, values []string) (netip.Addr, int) {
+	addr, hops := peer, 1
 	for i := len(values) - 1; i >= 0; i-- {
 		entries := strings.Split(values[i], ",")
 		for j := len(entries) - 1; j >= 0; j-- {
 			a, ok := parseForwardedAddr(entries[j])
 			if !ok {
-				return addr
+				return addr, hops
 			}
 			addr = a
 			if !p.isTrusted(a) {
-				return addr
+				return addr, hops
 			}
+			hops++
 		}
 	}
-	return addr
+	return addr, hops
 }
 
 // parseForwardedAddr parses one X-Forwarded-For entry: an IP address, optionally with a
@@ -102,15 +105,22 @@ func parseForwardedAddr(s string) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// forwardedPlainHTTP reports whether X-Forwarded-Proto contains "http" anywhere. A chain
-// of proxies may list one scheme per hop, and if any hop was plain HTTP, the credentials
-// crossed a network in clear text.
-func forwardedPlainHTTP(values []string) bool {
+// forwardedPlainHTTP reports whether one of the trusted hops recorded "http" in
+// X-Forwarded-Proto. Each proxy appends the scheme it received, so only the rightmost hops
+// entries were written by trusted proxies. Entries to their left came from the client, and
+// reading them would let anyone holding a token write "http" there and get the key marked
+// exposed, or deleted under --revoke-exposed-credentials.
+func forwardedPlainHTTP(values []string, hops int) bool {
+	var entries []string
 	for _, v := range values {
-		for _, proto := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(proto), "http") {
-				return true
-			}
+		entries = append(entries, strings.Split(v, ",")...)
+	}
+	if len(entries) > hops {
+		entries = entries[len(entries)-hops:]
+	}
+	for _, proto := range entries {
+		if strings.EqualFold(strings.TrimSpace(proto), "http") {
+			return true
 		}
 	}
 	return false

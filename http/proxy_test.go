@@ -49,7 +49,8 @@ func TestResolveClient(t *testing.T) {
 			"Forwarded": {"for=198.51.100.3"},
 		}, "10.1.1.1", false},
 		{"trusted peer reports plain HTTP", "10.1.1.1:5000", map[string][]string{"X-Forwarded-Proto": {"http"}}, "10.1.1.1", true},
-		{"plain HTTP in any hop counts", "10.1.1.1:5000", map[string][]string{"X-Forwarded-Proto": {"HTTP, https"}}, "10.1.1.1", true},
+		{"plain HTTP from the trusted hop counts", "10.1.1.1:5000", map[string][]string{"X-Forwarded-Proto": {"https, HTTP"}}, "10.1.1.1", true},
+		{"plain HTTP written by the client is ignored", "10.1.1.1:5000", map[string][]string{"X-Forwarded-Proto": {"HTTP, https"}}, "10.1.1.1", false},
 		{"trusted peer reports HTTPS", "10.1.1.1:5000", map[string][]string{"X-Forwarded-Proto": {"https"}}, "10.1.1.1", false},
 	}
 	for _, c := range cases {
