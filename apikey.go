@@ -33,7 +33,10 @@ type APIKey struct {
 
 	LastUsedAt time.Time
 	LastUsedIP string
-	Exposed    bool
+	// Exposed is set when a valid secret or token of the key arrived over plain HTTP, at
+	// ExposedAt.
+	Exposed   bool
+	ExposedAt time.Time
 }
 
 // PreviousSecret is a secret that a rotation replaced and that stays valid until ExpiresAt.
@@ -107,6 +110,7 @@ type APIKeyView struct {
 	LastUsedAt       *time.Time    `json:"lastUsedAt,omitempty"`
 	LastUsedIP       string        `json:"lastUsedIp,omitempty"`
 	Exposed          bool          `json:"exposed"`
+	ExposedAt        *time.Time    `json:"exposedAt,omitempty"`
 	Rotation         *RotationView `json:"rotation,omitempty"`
 }
 
@@ -140,6 +144,7 @@ func (k *APIKey) View(now time.Time) APIKeyView {
 	}
 	v.ExpiresAt = timePtr(k.ExpiresAt)
 	v.LastUsedAt = timePtr(k.LastUsedAt)
+	v.ExposedAt = timePtr(k.ExposedAt)
 	if p := k.Previous; p != nil && now.Before(p.ExpiresAt) {
 		v.Rotation = &RotationView{
 			RotatedAt:         p.RotatedAt,

@@ -58,6 +58,11 @@ const (
 	AuditKeyDeleted  = "key.deleted"
 	AuditTokenIssued = "token.issued"
 	AuditTokenDenied = "token.denied"
+	// AuditKeyExposed records that a valid credential of the key arrived over plain HTTP.
+	AuditKeyExposed = "key.exposed"
+	// AuditAddressBlocked records that an address that had sent wrong secrets for the
+	// account's key was blocked after repeated failed authentication.
+	AuditAddressBlocked = "address.blocked"
 )
 
 // Reasons of AuditTokenDenied records.

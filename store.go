@@ -129,6 +129,16 @@ type Store interface {
 	// AuditRecords calls fn for every record of accountID, or of every account when
 	// accountID is empty, ordered by account and then by sequence number.
 	AuditRecords(ctx context.Context, accountID string, fn func(*AuditRecord) error) error
+	// AuditCheckpoints returns the retention checkpoint of accountID, or of every account
+	// when accountID is empty; an account whose records were never pruned has none.
+	AuditCheckpoints(ctx context.Context, accountID string) ([]*AuditCheckpoint, error)
+	// PruneAuditRecords deletes the records of cp.AccountID up to and including cp.Seq
+	// and stores cp in place of the account's earlier checkpoint, in one transaction, and
+	// returns how many records it deleted. It rejects with CodeInvalid a checkpoint that
+	// would delete the account's newest record (appending continues from that record) or
+	// whose Hash differs from that of the record at cp.Seq, and with CodeConflict one that
+	// is not above the stored checkpoint.
+	PruneAuditRecords(ctx context.Context, cp *AuditCheckpoint) (int64, error)
 
 	// CreateVault inserts a new vault.
 	CreateVault(ctx context.Context, v *Vault) error

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/metrics"
 	"github.com/iogate/iogate/token"
 )
 
@@ -89,11 +90,13 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*IssuedToken, error) {
 	c, err := s.AuthenticateClient(ctx, req.ClientID, req.ClientSecret, req.RemoteAddr)
 	if err != nil {
+		s.metrics.TokenDenied(denialReason(err))
 		return nil, err
 	}
 	scopes := c.Scopes
 	if len(req.Scopes) > 0 {
 		if !iogate.ScopeSubset(req.Scopes, c.Scopes) {
+			s.metrics.TokenDenied(metrics.ReasonInvalidScope)
 			s.recordDenial(s.view.get(c.ClientID), req.RemoteAddr, iogate.DenyScopeNotAllowed)
 			return nil, iogate.Errorf(iogate.CodeInvalidScope, "the requested scope exceeds the scopes of this API key")
 		}
@@ -120,11 +123,14 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*IssuedToke
 	}
 	signed, err := s.keyring.Sign(claims)
 	if err != nil {
+		s.metrics.TokenDenied(metrics.ReasonInternal)
 		return nil, iogate.WrapError(iogate.CodeInternal, err, "token signing failed")
 	}
 	if err := s.recordIssued(c, req.RemoteAddr, claims); err != nil {
+		s.metrics.TokenDenied(denialReason(err))
 		return nil, err
 	}
+	s.metrics.TokenIssued()
 	return &IssuedToken{
 		AccessToken: signed,
 		ExpiresIn:   claims.Expiry - now.Unix(),
@@ -132,6 +138,19 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*IssuedToke
 		ClientID:    c.ClientID,
 		AccountID:   c.AccountID,
 	}, nil
+}
+
+// denialReason returns the metrics label of a failed token request.
+func denialReason(err error) string {
+	switch {
+	case err == ErrIPNotAllowed:
+		return metrics.ReasonIPNotAllowed
+	case iogate.ErrorCodeOf(err) == iogate.CodeInvalidClient:
+		return metrics.ReasonInvalidClient
+	case iogate.ErrorCodeOf(err) == iogate.CodeUnavailable:
+		return metrics.ReasonUnavailable
+	}
+	return metrics.ReasonInternal
 }
 
 // recordIssued appends the audit record of an issued token and waits for its commit.

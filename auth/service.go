@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/metrics"
 	"github.com/iogate/iogate/token"
 )
 
@@ -35,6 +36,8 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the engine's background errors; nil discards them.
 	Logger *slog.Logger
+	// Metrics receives issuance, denial and verification counts; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // Service is the token engine. Create it with New; call Start before issuing or verifying
@@ -57,6 +60,7 @@ type Service struct {
 	health *feedHealth
 	// keyringFailure holds the error of the last failed reload of the signing keys.
 	keyringFailure keyringHealth
+	metrics        *metrics.Metrics
 
 	started     bool
 	syncMu      sync.Mutex
@@ -98,6 +102,7 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 		cache:    newTokenCache(100_000),
 		notifyCh: make(chan struct{}, 1),
 		health:   &feedHealth{maxStaleness: cfg.MaxStaleness},
+		metrics:  cfg.Metrics,
 	}
 	if s.now == nil {
 		s.now = time.Now

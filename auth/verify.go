@@ -4,8 +4,10 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/metrics"
 	"github.com/iogate/iogate/token"
 )
 
@@ -28,14 +30,19 @@ func (p *Principal) HasScope(scope string) bool { return slices.Contains(p.Scope
 // token from an address the key does not allow, and ErrStale while the view may be out of
 // date.
 func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Addr) (*Principal, error) {
+	start := time.Now()
 	claims, k, err := s.activeToken(raw)
 	if err != nil {
+		s.metrics.TokenVerified(time.Since(start), metrics.ReasonInvalidToken)
 		return nil, err
 	}
 	if !iogate.IPAllowed(k.allowed, remote) {
+		s.metrics.TokenVerified(time.Since(start), metrics.ReasonIPNotAllowed)
 		return nil, ErrIPNotAllowed
 	}
-	return &Principal{ClientID: claims.ClientID, AccountID: claims.AccountID, Scopes: claims.Scopes(), TokenID: claims.ID}, nil
+	p := &Principal{ClientID: claims.ClientID, AccountID: claims.AccountID, Scopes: claims.Scopes(), TokenID: claims.ID}
+	s.metrics.TokenVerified(time.Since(start), metrics.ResultOK)
+	return p, nil
 }
 
 // activeToken returns the claims of a token that is valid now, and the state of its key.

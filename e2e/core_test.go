@@ -153,7 +153,7 @@ func TestAccessTokenFailures(t *testing.T) {
 	// Every authentication failure must look the same, so that nobody learns whether a
 	// client ID exists. Only the request ID may differ.
 	unauthorized := []struct{ name, clientID, secret string }{
-		{"wrong secret", f.clientID, f.clientSecret[:len(f.clientSecret)-1] + "x"},
+		{"wrong secret", f.clientID, otherLastChar(f.clientSecret)},
 		{"wrong secret with valid checksum shape", f.clientID, deleted.ClientSecret},
 		{"imported-shape secret", f.clientID, "not-a-generated-secret"},
 		{"unknown client", "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11", f.clientSecret},
@@ -481,4 +481,14 @@ func waitForStatus(t *testing.T, c *http.Client, srv *testenv.Server, tok string
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// otherLastChar returns secret with its last character replaced by a different one, so the
+// result never equals the secret.
+func otherLastChar(secret string) string {
+	last := "x"
+	if strings.HasSuffix(secret, "x") {
+		last = "y"
+	}
+	return secret[:len(secret)-1] + last
 }

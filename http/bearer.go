@@ -140,6 +140,9 @@ func (s *Server) requireScope(scope string, next handlerFunc) handlerFunc {
 			}
 			return err
 		}
+		if err := s.limitKey(w, p.ClientID); err != nil {
+			return err
+		}
 		if !p.HasScope(scope) {
 			challenge(w, &bearerError{oauthError: "insufficient_scope", scope: scope})
 			return iogate.Errorf(iogate.CodeInsufficientScope, "the access token lacks the %q scope", scope)

@@ -91,7 +91,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		s.log.DebugContext(r.Context(), "request rejected", "status", status, "code", string(code))
 	}
-	if code == iogate.CodeRateLimited || code == iogate.CodeUnavailable {
+	if (code == iogate.CodeRateLimited || code == iogate.CodeUnavailable) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
 	if isTokenPath(r.URL.Path) {

@@ -6,14 +6,50 @@ import (
 	"github.com/iogate/iogate"
 )
 
-// errHTTPSRequired is the answer to every request on the plain HTTP listener.
+// errHTTPSRequired is the response to every request on the plain HTTP listener.
 var errHTTPSRequired = iogate.Errorf(iogate.CodeHTTPSRequired, "HTTPS is required: send this request to the https:// URL instead; if it carried credentials, treat them as exposed")
 
 // PlainHandler returns the handler of the plain HTTP listener: 403 with a JSON error for
 // every request, never a redirect, because a redirect would teach clients that sending
 // credentials over plain HTTP works.
 func (s *Server) PlainHandler() http.Handler {
-	return s.middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, errHTTPSRequired)
-	}), false)
+	return s.middleware(http.HandlerFunc(s.refusePlainHTTP), false)
+}
+
+// refusePlainHTTP rejects with 403 a request that reached iogate over plain HTTP, directly
+// or through a trusted proxy that reported it. First it checks each credential the
+// request carries with the same engine that serves HTTPS: one that verifies has crossed a
+// network in clear text, so its key is marked exposed, or deleted with
+// --revoke-exposed-credentials. One that does not verify changes nothing, because
+// otherwise anyone who knew a client ID could have its key revoked. It counts as a failed
+// authentication of the sending address. The response is the same in every case.
+func (s *Server) refusePlainHTTP(w http.ResponseWriter, r *http.Request) {
+	creds := presentedCredentials(r)
+	addr := clientAddr(r)
+	if len(creds) > 0 && (s.limiter == nil || s.limiter.checkAddress(addr, true) == nil) {
+		// The audit records of an exposure name iogate as the actor and the sender's
+		// address.
+		ctx := iogate.WithActor(r.Context(), iogate.Actor{Type: iogate.ActorSystem, IP: addr.String()})
+		for _, c := range creds {
+			clientID, ok := s.auth.VerifyExposed(c)
+			if !ok {
+				if s.limiter != nil {
+					s.limiter.recordFailure(ctx, addr, c.ClientID)
+				}
+				continue
+			}
+			kind := "client_secret"
+			if c.BearerToken != "" {
+				kind = "access_token"
+			}
+			err := s.auth.MarkExposed(ctx, clientID, kind, s.opts.RevokeExposedCredentials)
+			if err != nil && iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
+				s.log.ErrorContext(ctx, "recording an exposed credential failed", "client_id", clientID, "error", err)
+				continue
+			}
+			s.log.WarnContext(ctx, "valid credential received over plain HTTP",
+				"client_id", clientID, "credential", kind, "revoked", s.opts.RevokeExposedCredentials, "remote_addr", addr.String())
+		}
+	}
+	s.writeError(w, r, errHTTPSRequired)
 }

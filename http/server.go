@@ -19,6 +19,7 @@ import (
 
 	"github.com/iogate/iogate"
 	"github.com/iogate/iogate/auth"
+	"github.com/iogate/iogate/metrics"
 )
 
 // Body limits: token requests are small, everything else is bounded at 1 MiB.
@@ -33,15 +34,52 @@ type Server struct {
 	store iogate.Store
 	log   *slog.Logger
 
+	opts    Options
+	proxies proxyTrust
+	limiter *limiter
+	metrics *metrics.Metrics
+
 	// routes lists the methods of each route pattern that Handler registered.
 	routes map[string][]string
 	// dashboard serves /dashboard/ when set with SetDashboard.
 	dashboard *Dashboard
 }
 
+// Options are the Server's hardening and operations settings. The zero value trusts no
+// proxy, applies no rate limit and records no metrics.
+type Options struct {
+	// TrustedProxies are the peers whose X-Forwarded-For and X-Forwarded-Proto headers
+	// are believed.
+	TrustedProxies []netip.Prefix
+	// RateLimits are applied when RateLimitsEnabled is set.
+	RateLimits        RateLimits
+	RateLimitsEnabled bool
+	// RevokeExposedCredentials deletes a key, rather than only marking it exposed, when
+	// one of its valid credentials arrives over plain HTTP.
+	RevokeExposedCredentials bool
+	// Metrics receives request and rate-limit counts; nil records nothing.
+	Metrics *metrics.Metrics
+	// OnAddressBlocked is called when an address is blocked after repeated failed
+	// authentication, after the block has been logged, with the client IDs (at most five)
+	// that the address's failed attempts named.
+	OnAddressBlocked func(ctx context.Context, addr netip.Prefix, clientIDs []string, failures int, until time.Time)
+}
+
 // NewServer returns the handlers for the HTTPS API.
 func NewServer(a *auth.Service, store iogate.Store, log *slog.Logger) *Server {
 	return &Server{auth: a, store: store, log: log, routes: make(map[string][]string)}
+}
+
+// SetOptions applies o. Call it before Handler and PlainHandler.
+func (s *Server) SetOptions(o Options) {
+	s.opts = o
+	s.proxies = proxyTrust{trusted: o.TrustedProxies}
+	s.metrics = o.Metrics
+	s.limiter = nil
+	if o.RateLimitsEnabled {
+		s.limiter = newLimiter(o.RateLimits, s.log, o.Metrics)
+		s.limiter.onBlock = o.OnAddressBlocked
+	}
 }
 
 // Handler returns the HTTPS API's root handler.
@@ -67,7 +105,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("GET /{$}", http.RedirectHandler("/dashboard/", http.StatusSeeOther))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
-	return s.middleware(rejectUncleanPaths(mux, s), true)
+	return s.middleware(rejectUncleanPaths(s.limitRequests(mux), s), true)
 }
 
 // handlerFunc is an HTTP handler that returns its error to the single error writer.
@@ -96,16 +134,12 @@ func (s *Server) route(mux *http.ServeMux, pattern string, methods map[string]ha
 	})
 }
 
-func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ok"})
-	return nil
-}
-
 type contextKey int
 
 const (
 	requestIDKey contextKey = iota
 	principalKey
+	clientInfoKey
 )
 
 func requestIDFrom(ctx context.Context) string {
@@ -119,15 +153,6 @@ func newRequestID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// clientAddr returns the TCP peer's address, unmapped from IPv4-in-IPv6 form.
-func clientAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap().WithZone("")
 }
 
 // statusRecorder remembers the status a handler wrote, for the access log.
@@ -150,14 +175,27 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// middleware adds a request ID, security headers, panic recovery and one access-log line
-// per request. The log line carries the path without the query string, which could hold a
-// credential, and never a header value.
+// middleware adds a request ID, the client's address, security headers, a body size
+// limit, panic recovery and one access-log line per request. The log line carries the path
+// without the query string, which could hold a credential, and never a header value. On
+// the HTTPS listener, a request that a trusted proxy received over plain HTTP is refused
+// the way the plain listener refuses it.
 func (s *Server) middleware(next http.Handler, https bool) http.Handler {
+	listener := "http"
+	if https {
+		listener = "https"
+	}
+	return s.listenerMiddleware(next, listener)
+}
+
+// listenerMiddleware is middleware for the listener named "https", "http" or "admin".
+func (s *Server) listenerMiddleware(next http.Handler, listener string) http.Handler {
+	https := listener == "https"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := newRequestID()
-		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		client := s.proxies.resolve(r)
+		ctx := withClientInfo(context.WithValue(r.Context(), requestIDKey, id), client)
 		r = r.WithContext(ctx)
 		h := w.Header()
 		h.Set("X-Request-Id", id)
@@ -167,6 +205,9 @@ func (s *Server) middleware(next http.Handler, https bool) http.Handler {
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
 		rec := &statusRecorder{ResponseWriter: w}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(rec, r.Body, maxBodyBytes)
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -177,9 +218,18 @@ func (s *Server) middleware(next http.Handler, https bool) http.Handler {
 					s.writeError(rec, r, iogate.Errorf(iogate.CodeInternal, "internal error"))
 				}
 			}
-			s.log.InfoContext(ctx, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
-				"status", rec.status, "remote_addr", clientAddr(r).String(), "duration_ms", float64(time.Since(start).Microseconds())/1000)
+			s.metrics.Request(listener, rec.status)
+			attrs := []any{"request_id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
+				"remote_addr", client.addr.String(), "duration_ms", float64(time.Since(start).Microseconds()) / 1000}
+			if client.addr != client.peer {
+				attrs = append(attrs, "peer_addr", client.peer.String())
+			}
+			s.log.InfoContext(ctx, "request", attrs...)
 		}()
+		if https && client.forwardedPlainHTTP {
+			s.refusePlainHTTP(rec, r)
+			return
+		}
 		next.ServeHTTP(rec, r)
 	})
 }

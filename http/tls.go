@@ -20,9 +20,23 @@ import (
 // TLSConfig returns the server TLS settings: TLS 1.2 at least, and for TLS 1.2 only ECDHE
 // key exchange with AEAD ciphers (TLS 1.3 suites are all AEAD and not configurable).
 func TLSConfig(cert tls.Certificate) *tls.Config {
+	c := baseTLSConfig()
+	c.Certificates = []tls.Certificate{cert}
+	return c
+}
+
+// TLSConfigReloading returns the TLSConfig settings with the certificate taken from
+// reloader at each handshake, so that a replaced certificate applies to new connections
+// while established ones continue.
+func TLSConfigReloading(reloader *CertReloader) *tls.Config {
+	c := baseTLSConfig()
+	c.GetCertificate = reloader.GetCertificate
+	return c
+}
+
+func baseTLSConfig() *tls.Config {
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
+		MinVersion: tls.VersionTLS12,
 		CipherSuites: []uint16{
 			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,

@@ -61,19 +61,19 @@ func (db *DB) recordChangeOfKind(ctx context.Context, tx pgx.Tx, clientID, kind 
 
 const apiKeyColumns = `client_id, account_id, name, description, scopes, allowed_ips, created_at, updated_at, expires_at,
 	secret_hash, secret_generation, secret_created_at, prev_secret_hash, prev_generation, prev_rotated_at, prev_expires_at,
-	prev_last_used_at, last_used_at, last_used_ip, exposed`
+	prev_last_used_at, last_used_at, last_used_ip, exposed, exposed_at`
 
 func scanAPIKey(row pgx.Row) (*iogate.APIKey, error) {
 	var k iogate.APIKey
 	var scopes, allowed string
 	var created, updated, secretCreated time.Time
-	var expires, prevRotated, prevExpires, prevUsed, lastUsed *time.Time
+	var expires, prevRotated, prevExpires, prevUsed, lastUsed, exposedAt *time.Time
 	var hash, prevHash []byte
 	var prevGen *int
 	var lastIP *string
 	if err := row.Scan(&k.ClientID, &k.AccountID, &k.Name, &k.Description, &scopes, &allowed, &created, &updated, &expires,
 		&hash, &k.SecretGeneration, &secretCreated, &prevHash, &prevGen, &prevRotated, &prevExpires,
-		&prevUsed, &lastUsed, &lastIP, &k.Exposed); err != nil {
+		&prevUsed, &lastUsed, &lastIP, &k.Exposed, &exposedAt); err != nil {
 		return nil, err
 	}
 	if len(hash) != len(k.SecretHash) {
@@ -89,6 +89,7 @@ func scanAPIKey(row pgx.Row) (*iogate.APIKey, error) {
 	k.CreatedAt, k.UpdatedAt, k.SecretCreatedAt = created.UTC(), updated.UTC(), secretCreated.UTC()
 	k.ExpiresAt = fromNullTime(expires)
 	k.LastUsedAt = fromNullTime(lastUsed)
+	k.ExposedAt = fromNullTime(exposedAt)
 	if lastIP != nil {
 		k.LastUsedIP = *lastIP
 	}
@@ -281,10 +282,10 @@ func (db *DB) UpdateAPIKey(ctx context.Context, clientID string, update func(k *
 		}
 		_, err = tx.Exec(ctx, `UPDATE api_keys SET name = $1, description = $2, scopes = $3, allowed_ips = $4, updated_at = $5,
 			expires_at = $6, secret_hash = $7, secret_generation = $8, secret_created_at = $9, prev_secret_hash = $10, prev_generation = $11,
-			prev_rotated_at = $12, prev_expires_at = $13, prev_last_used_at = $14 WHERE client_id = $15`,
+			prev_rotated_at = $12, prev_expires_at = $13, prev_last_used_at = $14, exposed = $15, exposed_at = $16 WHERE client_id = $17`,
 			k.Name, k.Description, strings.Join(k.Scopes, " "), formatPrefixes(k.AllowedIPs), k.UpdatedAt,
 			nullTime(k.ExpiresAt), k.SecretHash[:], k.SecretGeneration, k.SecretCreatedAt, prevHash, prevGen,
-			prevRotated, prevExpires, prevUsed, clientID)
+			prevRotated, prevExpires, prevUsed, k.Exposed, nullTime(k.ExposedAt), clientID)
 		if err != nil {
 			return err
 		}

@@ -54,10 +54,13 @@ func TestConcurrentMigrations(t *testing.T) {
 		t.Errorf("schema_migrations has %d rows for %d versions, want one row per version", rows, distinct)
 	}
 
+	// Version numbers may have gaps (each branch of work owns its numbers), so the
+	// current version is the highest one, not the count.
+	latest := pgtest.QueryInt(t, url, `SELECT MAX(version) FROM schema_migrations`)
 	db := open(t, url)
 	version, again := db.Migrations()
-	if len(again) != 0 || version != int(distinct) {
-		t.Errorf("reopening: version %d, applied %v; want version %d and nothing applied", version, again, distinct)
+	if len(again) != 0 || version != int(latest) {
+		t.Errorf("reopening: version %d, applied %v; want version %d and nothing applied", version, again, latest)
 	}
 }
 

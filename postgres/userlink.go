@@ -119,6 +119,12 @@ func (db *DB) ResetPassword(ctx context.Context, tokenHash []byte, now time.Time
 		if err := requireOneRow(tag, err, "user"); err != nil {
 			return err
 		}
+		// Any other reset link of the user ends with this one: a link sent earlier, perhaps
+		// to a mailbox since lost, must not set the password again.
+		if _, err := tx.Exec(ctx, `UPDATE user_links SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL`,
+			now, l.UserID, iogate.LinkReset); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, l.UserID)
 		return err
 	})

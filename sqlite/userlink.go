@@ -106,6 +106,12 @@ func (db *DB) ResetPassword(ctx context.Context, tokenHash []byte, now time.Time
 		if err := requireOneRow(res, err, "user"); err != nil {
 			return err
 		}
+		// Any other reset link of the user ends with this one: a link sent earlier, perhaps
+		// to a mailbox since lost, must not set the password again.
+		if _, err := tx.ExecContext(ctx, `UPDATE user_links SET used_at = ? WHERE user_id = ? AND purpose = ? AND used_at IS NULL`,
+			toMicros(now), l.UserID, iogate.LinkReset); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, l.UserID)
 		return err
 	})

@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) iogate.Store) {
 		{"AuditAppendAndList", testAuditAppendAndList},
 		{"AuditConcurrentAppend", testAuditConcurrentAppend},
 		{"AuditOfMissingAccount", testAuditOfMissingAccount},
+		{"AuditPrune", testAuditPrune},
 		{"KeyChangesInCommitOrder", testKeyChangesInCommitOrder},
 		{"LookupsOfOddStrings", testLookupsOfOddStrings},
 		{"FarCursors", testFarCursors},
@@ -708,6 +709,7 @@ func testAPIKeyUpdate(t *testing.T, s iogate.Store) {
 	want.Scopes = []string{iogate.ScopeVaultsRead, iogate.ScopeVaultsWrite}
 	want.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	want.ExpiresAt = later.Add(time.Hour)
+	want.Exposed, want.ExposedAt = true, later
 	rotate(&want, later)
 	got, err := s.UpdateAPIKey(ctx, k.ClientID, func(k *iogate.APIKey) (*iogate.AuditRecord, error) {
 		*k = want
@@ -1051,5 +1053,67 @@ func testRevokedTokens(t *testing.T, s iogate.Store) {
 	must(t, "ListRevokedTokens(deleted key)", err)
 	if len(got) != 0 {
 		t.Errorf("ListRevokedTokens of a deleted key = %+v, want none", got)
+	}
+}
+
+// testAuditPrune checks retention pruning: the records up to a checkpoint go, the
+// checkpoint is stored, the chain verifies from it, appending continues after the newest
+// record, and checkpoints that would break the chain are rejected.
+func testAuditPrune(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	a, other := newAccount(t, s), newAccount(t, s)
+	var batch []*iogate.AuditRecord
+	for range 5 {
+		batch = append(batch, record(t, a.ID, iogate.AuditTokenIssued, "key"))
+	}
+	batch = append(batch, record(t, other.ID, iogate.AuditTokenIssued, "key"))
+	must(t, "AppendAuditRecords", s.AppendAuditRecords(ctx, batch))
+
+	cp := chain.NewCheckpoint(batch[2], base.Add(time.Hour))
+	n, err := s.PruneAuditRecords(ctx, cp)
+	must(t, "PruneAuditRecords", err)
+	if n != 3 {
+		t.Errorf("PruneAuditRecords deleted %d records, want 3", n)
+	}
+	got, err := s.AuditCheckpoints(ctx, a.ID)
+	must(t, "AuditCheckpoints", err)
+	if len(got) != 1 || *got[0] != *cp {
+		t.Fatalf("AuditCheckpoints = %+v, want the stored checkpoint %+v", got, cp)
+	}
+	if all, err := s.AuditCheckpoints(ctx, ""); err != nil || len(all) != 1 {
+		t.Errorf("AuditCheckpoints(all) = %d checkpoints, %v; want 1", len(all), err)
+	}
+	if none, err := s.AuditCheckpoints(ctx, other.ID); err != nil || len(none) != 0 {
+		t.Errorf("AuditCheckpoints(account never pruned) = %d checkpoints, %v; want none", len(none), err)
+	}
+
+	// Appending continues the chain after the newest record.
+	next := record(t, a.ID, iogate.AuditTokenIssued, "key")
+	must(t, "AppendAuditRecords", s.AppendAuditRecords(ctx, []*iogate.AuditRecord{next}))
+	if next.Seq != 6 || next.PrevHash != batch[4].Hash {
+		t.Errorf("record appended after pruning: seq %d, want 6 linked to record 5", next.Seq)
+	}
+	v := chain.NewVerifier()
+	must(t, "AuditVerifier.Start", v.Start(got[0]))
+	var kept []int64
+	must(t, "AuditRecords", s.AuditRecords(ctx, a.ID, func(r *iogate.AuditRecord) error {
+		kept = append(kept, r.Seq)
+		return v.Add(r)
+	}))
+	if !slices.Equal(kept, []int64{4, 5, 6}) {
+		t.Errorf("records kept = %v, want [4 5 6]", kept)
+	}
+
+	newest := chain.NewCheckpoint(next, base)
+	_, err = s.PruneAuditRecords(ctx, newest)
+	wantCode(t, "PruneAuditRecords(newest record)", err, iogate.CodeInvalid)
+	_, err = s.PruneAuditRecords(ctx, chain.NewCheckpoint(batch[1], base))
+	wantCode(t, "PruneAuditRecords(below the stored checkpoint)", err, iogate.CodeConflict)
+	forged := chain.NewCheckpoint(batch[3], base)
+	forged.Hash[0] ^= 1
+	_, err = s.PruneAuditRecords(ctx, forged)
+	wantCode(t, "PruneAuditRecords(wrong hash)", err, iogate.CodeInvalid)
+	if again, _ := s.AuditCheckpoints(ctx, a.ID); len(again) != 1 || again[0].Seq != 3 {
+		t.Errorf("rejected prunes changed the checkpoint: %+v", again)
 	}
 }

@@ -1,32 +1,41 @@
 package user
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// Sign-in limits. Each address may try 10 sign-ins at once and then one every 6 seconds.
-// Each email, and each user's second-factor step, may try 5 at once and then one every 30
-// seconds. Every attempt counts, successful ones included, because the check runs before
-// the password hash and so bounds the hashing work an attacker can cause.
+// Sign-in limits. Each address (an IPv6 address counts as its /64 network, which one host
+// usually owns whole) may try 10 sign-ins at once and then one every 6 seconds. Each email,
+// and each user's second-factor step, may try 5 at once and then one every 30 seconds from
+// one address, and 50 at once and then one every 10 seconds from all addresses together.
+// The per-address bucket of an account lets its owner sign in while an attacker elsewhere
+// guesses; the shared one still bounds guessing spread over many addresses. Every attempt
+// counts, successful ones included, because the check runs before the password hash and so
+// bounds the hashing work an attacker can cause.
 const (
-	addressBurst    = 10
-	addressInterval = 6 * time.Second
-	accountBurst    = 5
-	accountInterval = 30 * time.Second
+	addressBurst          = 10
+	addressInterval       = 6 * time.Second
+	accountBurst          = 5
+	accountInterval       = 30 * time.Second
+	accountGlobalBurst    = 50
+	accountGlobalInterval = 10 * time.Second
 	// maxLimiters bounds the memory of the limiter maps. When a map is full, idle entries
 	// go first and then all of them, which only ever loosens the limits for a moment.
 	maxLimiters = 100_000
 	limiterIdle = 15 * time.Minute
 )
 
-// signInLimits holds one token bucket per client address and one per account name.
+// signInLimits holds one token bucket per client address, one per account name and
+// address, and one per account name.
 type signInLimits struct {
-	now     func() time.Time
-	address *limiterMap
-	account *limiterMap
+	now           func() time.Time
+	address       *limiterMap
+	account       *limiterMap
+	accountGlobal *limiterMap
 }
 
 func newSignInLimits(now func() time.Time) *signInLimits {
@@ -34,6 +43,8 @@ func newSignInLimits(now func() time.Time) *signInLimits {
 		now:     now,
 		address: &limiterMap{every: rate.Every(addressInterval), burst: addressBurst, entries: map[string]*limiterEntry{}},
 		account: &limiterMap{every: rate.Every(accountInterval), burst: accountBurst, entries: map[string]*limiterEntry{}},
+		accountGlobal: &limiterMap{every: rate.Every(accountGlobalInterval), burst: accountGlobalBurst,
+			entries: map[string]*limiterEntry{}},
 	}
 }
 
@@ -41,9 +52,24 @@ func newSignInLimits(now func() time.Time) *signInLimits {
 // whether both had one. An empty key is not limited.
 func (l *signInLimits) allow(address, account string) bool {
 	now := l.now()
+	address = addressBucket(address)
 	okAddress := address == "" || l.address.allow(address, now)
-	okAccount := account == "" || l.account.allow(account, now)
+	okAccount := account == "" || l.account.allow(account+"|"+address, now) && l.accountGlobal.allow(account, now)
 	return okAddress && okAccount
+}
+
+// addressBucket returns the key that an address is limited under: an IPv4 address itself,
+// an IPv6 address's /64 network.
+func addressBucket(address string) string {
+	a, err := netip.ParseAddr(address)
+	if err != nil {
+		return address
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
+	}
+	return a.String()
 }
 
 type limiterMap struct {

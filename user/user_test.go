@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -218,12 +219,29 @@ func TestSignInRateLimits(t *testing.T) {
 			t.Fatalf("attempt %d: %v, want ErrSignInFailed", i+1, err)
 		}
 	}
-	if _, err := f.svc.SignIn(f.ctx, "owner@acme.test", ownerPassword, "192.0.2.11"); !errors.Is(err, ErrRateLimited) {
-		t.Errorf("right password after %d failures from another address: %v, want ErrRateLimited", accountBurst, err)
+	if _, err := f.svc.SignIn(f.ctx, "owner@acme.test", ownerPassword, "192.0.2.10"); !errors.Is(err, ErrRateLimited) {
+		t.Errorf("right password after %d failures from the same address: %v, want ErrRateLimited", accountBurst, err)
 	}
 	f.clock.Advance(accountInterval)
-	if _, err := f.svc.SignIn(f.ctx, "owner@acme.test", ownerPassword, "192.0.2.11"); err != nil {
+	if _, err := f.svc.SignIn(f.ctx, "owner@acme.test", ownerPassword, "192.0.2.10"); err != nil {
 		t.Errorf("sign-in %s later: %v, want success", accountInterval, err)
+	}
+}
+
+func TestSignInLimitAcrossAddresses(t *testing.T) {
+	f := newFixture(t)
+	// Guesses spread over many addresses, a few from each, still meet the account's
+	// shared bucket.
+	limited := false
+	for i := range accountGlobalBurst + 1 {
+		addr := fmt.Sprintf("198.51.100.%d", i%200+1)
+		if _, err := f.svc.SignIn(f.ctx, "owner@acme.test", "wrong password!", addr); errors.Is(err, ErrRateLimited) {
+			limited = true
+			break
+		}
+	}
+	if !limited {
+		t.Errorf("%d guesses from distinct addresses were never rate limited", accountGlobalBurst+1)
 	}
 }
 

@@ -176,6 +176,9 @@ func printKeyText(w io.Writer, v iogate.APIKeyView) {
 	fmt.Fprintf(tw, "Secret created:\t%s (generation %d)\n", v.SecretCreatedAt.Format(time.RFC3339), v.SecretGeneration)
 	fmt.Fprintf(tw, "Last used:\t%s %s\n", formatTimePtr(v.LastUsedAt), v.LastUsedIP)
 	fmt.Fprintf(tw, "Exposed:\t%t\n", v.Exposed)
+	if v.ExposedAt != nil {
+		fmt.Fprintf(tw, "Exposed since:\t%s (a valid credential arrived over plain HTTP: rotate the key)\n", v.ExposedAt.Format(time.RFC3339))
+	}
 	if r := v.Rotation; r != nil {
 		fmt.Fprintf(tw, "Rotated:\t%s\n", r.RotatedAt.Format(time.RFC3339))
 		fmt.Fprintf(tw, "Previous secret valid until:\t%s\n", r.PreviousExpiresAt.Format(time.RFC3339))

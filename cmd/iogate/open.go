@@ -83,6 +83,9 @@ func (g *globals) open(ctx context.Context, create bool, cfg auth.Config) (*env,
 	if err != nil {
 		return nil, err
 	}
+	if g.wrapStore != nil {
+		db = g.wrapStore(db)
+	}
 	a, err := auth.New(ctx, db, master, cfg)
 	if err != nil {
 		db.Close()

@@ -22,6 +22,9 @@ type globals struct {
 	getenv        func(string) string
 	stdout        io.Writer
 	stderr        io.Writer
+	// wrapStore, when set, wraps the store that g.open hands to the engine; the server
+	// uses it to count store errors.
+	wrapStore func(iogate.Store) iogate.Store
 }
 
 func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
@@ -35,7 +38,11 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			// Changes made from the CLI are recorded in the audit log as the operator's.
 			cmd.SetContext(iogate.WithActor(cmd.Context(), operatorActor(getenv)))
-			if err := applyEnv(cmd, getenv); err != nil {
+			fromEnv, err := applyEnv(cmd, getenv)
+			if err != nil {
+				return err
+			}
+			if err := applyConfigFile(cmd, fromEnv); err != nil {
 				return err
 			}
 			return checkDatabaseFlag(cmd, g.database)
@@ -54,25 +61,28 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 	root.AddCommand(newSigningKeyCommand(g))
 	root.AddCommand(newMigrateCommand(g), newMasterKeyCommand(g))
 	root.AddCommand(newUserCommand(g))
+	root.AddCommand(newBackupCommand(g))
 	return root
 }
 
 // envAnnotation marks a command whose own flags may also be set from IOGATE_* variables.
 const envAnnotation = "iogate-env"
 
-// applyEnv sets every flag the command line did not set from its IOGATE_* variable.
+// applyEnv sets every flag the command line did not set from its IOGATE_* variable, and
+// returns the names of the flags it set.
 //
 // Only global flags and the flags of commands that configure a process (serve, migrate)
 // read the environment. The flags of commands that change keys do not, because a variable
 // left over in a shell, such as IOGATE_CLEAR_ALLOW_IP, would silently change every key
 // that a later command touches.
-func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
+func applyEnv(cmd *cobra.Command, getenv func(string) string) (map[string]bool, error) {
 	flags := cmd.InheritedFlags()
 	flags.AddFlagSet(cmd.PersistentFlags())
 	if cmd.Annotations[envAnnotation] == "all" {
 		flags = cmd.Flags()
 	}
 	var firstErr error
+	set := make(map[string]bool)
 	flags.VisitAll(func(f *pflag.Flag) {
 		if f.Changed || firstErr != nil {
 			return
@@ -82,6 +92,7 @@ func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
 		if v == "" {
 			return
 		}
+		set[f.Name] = true
 		if sv, ok := f.Value.(pflag.SliceValue); ok {
 			if err := sv.Replace(strings.Split(v, ",")); err != nil {
 				firstErr = fmt.Errorf("invalid %s: %w", name, err)
@@ -92,7 +103,7 @@ func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
 			firstErr = fmt.Errorf("invalid %s: %w", name, err)
 		}
 	})
-	return firstErr
+	return set, firstErr
 }
 
 // durationFlag is a flag in Go's duration syntax that also accepts days ("30d").

@@ -8,14 +8,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/iogate/iogate"
 	"github.com/iogate/iogate/auth"
 	iohttp "github.com/iogate/iogate/http"
+	"github.com/iogate/iogate/internal/logging"
+	"github.com/iogate/iogate/metrics"
 	"github.com/iogate/iogate/postgres"
 	"github.com/iogate/iogate/token"
 	"github.com/spf13/cobra"
@@ -23,46 +27,102 @@ import (
 
 // serveConfig holds the flags of "iogate serve".
 type serveConfig struct {
-	listen     string
-	httpListen string
-	tlsCert    string
-	tlsKey     string
-	tokenTTL   time.Duration
-	issuer     string
-	signingAlg string
-	logLevel   string
+	configFile string
+
+	listen      string
+	httpListen  string
+	adminListen string
+	tlsCert     string
+	tlsKey      string
+	tokenTTL    time.Duration
+	issuer      string
+	signingAlg  string
+	logLevel    string
 
 	maxStaleness   time.Duration
 	resyncInterval time.Duration
-	dashboard      dashboardConfig
+	auditRetention time.Duration
+
+	trustedProxies           []string
+	revokeExposedCredentials bool
+	rateLimits               iohttp.RateLimits
+
+	readHeaderTimeout time.Duration
+	readTimeout       time.Duration
+	writeTimeout      time.Duration
+	idleTimeout       time.Duration
+	maxHeaderBytes    int
+	tlsReloadInterval time.Duration
+
+	dashboard dashboardConfig
 }
 
 func newServeCommand(g *globals) *cobra.Command {
-	c := serveConfig{tokenTTL: time.Hour, maxStaleness: auth.DefaultMaxStaleness, resyncInterval: 5 * time.Minute}
+	c := serveConfig{
+		tokenTTL:          time.Hour,
+		maxStaleness:      auth.DefaultMaxStaleness,
+		resyncInterval:    5 * time.Minute,
+		auditRetention:    auth.DefaultAuditRetention,
+		rateLimits:        iohttp.DefaultRateLimits(),
+		readHeaderTimeout: 10 * time.Second,
+		readTimeout:       30 * time.Second,
+		writeTimeout:      30 * time.Second,
+		idleTimeout:       120 * time.Second,
+		tlsReloadInterval: 10 * time.Second,
+	}
 	cmd := &cobra.Command{
 		Use:         "serve",
 		Annotations: map[string]string{envAnnotation: "all"},
 		Short:       "Run the HTTPS API server",
 		Long: "Run the HTTPS API server. With no flags it keeps its data in ./iogate-data (created mode 0700),\n" +
 			"serves HTTPS on 127.0.0.1:8443 with a self-signed certificate written to DATA_DIR/tls/cert.pem,\n" +
-			"and answers plain HTTP on 127.0.0.1:8080 with 403 only.",
+			"answers plain HTTP on 127.0.0.1:8080 with 403 only, and serves metrics and health checks on\n" +
+			"127.0.0.1:9090. Settings come from flags, then IOGATE_* environment variables, then the\n" +
+			"--config file, then defaults.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return serve(cmd.Context(), g, c)
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&c.configFile, "config", "", "YAML file of settings whose keys are the flag names, such as listen: 0.0.0.0:443")
 	f.StringVar(&c.listen, "listen", "127.0.0.1:8443", "address of the HTTPS listener")
 	f.StringVar(&c.httpListen, "http-listen", "127.0.0.1:8080", "address of the plain HTTP listener that rejects every request; empty disables it")
-	f.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate file (default: a self-signed certificate in DATA_DIR/tls/cert.pem)")
+	f.StringVar(&c.adminListen, "admin-listen", "127.0.0.1:9090", "address of the plain HTTP admin listener with /metrics, /healthz and /readyz; empty disables it")
+	f.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate file, reloaded when it changes (default: a self-signed certificate in DATA_DIR/tls/cert.pem)")
 	f.StringVar(&c.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
+	f.Var(durationFlag{&c.tlsReloadInterval}, "tls-reload-interval", "how often the certificate and key files are checked for changes (default 10s)")
 	f.Var(durationFlag{&c.tokenTTL}, "token-ttl", "lifetime of access tokens (default 1h)")
 	f.StringVar(&c.issuer, "issuer", "", "\"iss\" claim of access tokens (default https:// plus the --listen address)")
 	f.StringVar(&c.signingAlg, "signing-alg", token.EdDSA, "token signing algorithm: "+strings.Join(token.Algorithms, ", "))
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.Var(durationFlag{&c.maxStaleness}, "max-staleness", "how long the server keeps accepting tokens after its change feed went down; "+
 		"after that token and bearer requests and /readyz get 503 until it has reloaded every key (default 5s)")
+	f.Var(durationFlag{&c.auditRetention}, "audit-retention", "how long audit records are kept; older ones are pruned at start and every 6h, "+
+		"leaving a signed checkpoint from which the chain still verifies; 0 keeps every record (default 400d)")
 	f.Var(durationFlag{&c.resyncInterval}, "resync-interval", "how often the server reloads every key, in case a change notification was lost (default 5m)")
+
+	f.StringSliceVar(&c.trustedProxies, "trusted-proxies", nil, "comma-separated IP addresses or CIDR prefixes of proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (default: none)")
+	f.BoolVar(&c.revokeExposedCredentials, "revoke-exposed-credentials", false, "delete a key at once, rather than only mark it exposed, when one of its valid credentials arrives over plain HTTP")
+
+	rl := &c.rateLimits
+	f.Float64Var(&rl.TokenPerAddress, "rate-limit-token-per-address", rl.TokenPerAddress, "requests per second one source address may send to the token, introspection and revocation endpoints; 0 disables")
+	f.IntVar(&rl.TokenPerAddressBurst, "rate-limit-token-per-address-burst", rl.TokenPerAddressBurst, "burst size of --rate-limit-token-per-address")
+	f.Float64Var(&rl.TokenPerClient, "rate-limit-token-per-client", rl.TokenPerClient, "requests per second to those endpoints per pair of source address and client ID; 0 disables")
+	f.IntVar(&rl.TokenPerClientBurst, "rate-limit-token-per-client-burst", rl.TokenPerClientBurst, "burst size of --rate-limit-token-per-client")
+	f.Float64Var(&rl.APIPerKey, "rate-limit-api-per-key", rl.APIPerKey, "requests per second the tokens of one API key may make to the /v1 API; 0 disables")
+	f.IntVar(&rl.APIPerKeyBurst, "rate-limit-api-per-key-burst", rl.APIPerKeyBurst, "burst size of --rate-limit-api-per-key")
+	f.IntVar(&rl.FailuresBeforeSlowdown, "auth-failures-before-slowdown", rl.FailuresBeforeSlowdown, "failed authentications from one address within --auth-failure-window before it must wait between attempts (1s, doubling, at most 1m); 0 disables the slowdown")
+	f.IntVar(&rl.FailuresBeforeBlock, "auth-failures-before-block", rl.FailuresBeforeBlock, "failed authentications from one address within --auth-failure-window that block it for --auth-block-duration; 0 disables failure tracking")
+	f.Var(durationFlag{&rl.FailureWindow}, "auth-failure-window", "window in which failed authentications from one address are counted (default 15m)")
+	f.Var(durationFlag{&rl.BlockDuration}, "auth-block-duration", "how long an address stays blocked after too many failed authentications (default 15m)")
+
+	f.Var(durationFlag{&c.readHeaderTimeout}, "read-header-timeout", "time a client has to send the TLS handshake and request headers (default 10s)")
+	f.Var(durationFlag{&c.readTimeout}, "read-timeout", "time a client has to send a whole request, body included (default 30s)")
+	f.Var(durationFlag{&c.writeTimeout}, "write-timeout", "time to write a response (default 30s)")
+	f.Var(durationFlag{&c.idleTimeout}, "idle-timeout", "time an idle keep-alive connection stays open (default 2m)")
+	f.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request header block accepted, in bytes; larger requests get 431")
+
 	c.dashboard.addFlags(f)
 	return cmd
 }
@@ -88,6 +148,21 @@ func (c *serveConfig) validate() error {
 			return errorf("invalid --issuer %q: it must be an https:// URL with a host and nothing after it, such as https://api.example.com", c.issuer)
 		}
 	}
+	if _, err := iohttp.ParseTrustedProxies(c.trustedProxies); err != nil {
+		return errorf("invalid --trusted-proxies: %v", err)
+	}
+	if err := c.rateLimits.Validate(); err != nil {
+		return errorf("invalid rate limit flags: %v", err)
+	}
+	for name, d := range map[string]time.Duration{"--read-header-timeout": c.readHeaderTimeout, "--read-timeout": c.readTimeout,
+		"--write-timeout": c.writeTimeout, "--idle-timeout": c.idleTimeout, "--tls-reload-interval": c.tlsReloadInterval} {
+		if d <= 0 {
+			return errorf("invalid %s: it must be a positive duration", name)
+		}
+	}
+	if c.maxHeaderBytes < 4096 || c.maxHeaderBytes > 1<<20 {
+		return errorf("invalid --max-header-bytes %d: it must be from 4096 to 1048576", c.maxHeaderBytes)
+	}
 	if err := c.dashboard.validate(); err != nil {
 		return err
 	}
@@ -99,12 +174,50 @@ func (c *serveConfig) validate() error {
 	return errorf("invalid --signing-alg %q: use one of %s", c.signingAlg, strings.Join(token.Algorithms, ", "))
 }
 
+// newLogger returns the server's JSON logger, behind a handler that redacts anything that
+// looks like a secret.
 func newLogger(g *globals, level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, errorf("invalid --log-level %q: use debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: l})), nil
+	return slog.New(logging.Redact(slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: l}))), nil
+}
+
+// listeners are the server's open sockets.
+type listeners struct {
+	https, plain, admin net.Listener
+}
+
+func (l *listeners) Close() {
+	for _, ln := range []net.Listener{l.https, l.plain, l.admin} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}
+
+// openListeners opens every listener first, so that a busy port fails before anything
+// else happens.
+func openListeners(c serveConfig) (*listeners, error) {
+	l := &listeners{}
+	var err error
+	if l.https, err = net.Listen("tcp", c.listen); err != nil {
+		return nil, errorf("listen on %s: %v; choose another address with --listen", c.listen, err)
+	}
+	if c.httpListen != "" {
+		if l.plain, err = net.Listen("tcp", c.httpListen); err != nil {
+			l.Close()
+			return nil, errorf("listen on %s: %v; choose another address with --http-listen, or pass --http-listen '' to disable it", c.httpListen, err)
+		}
+	}
+	if c.adminListen != "" {
+		if l.admin, err = net.Listen("tcp", c.adminListen); err != nil {
+			l.Close()
+			return nil, errorf("listen on %s: %v; choose another address with --admin-listen, or pass --admin-listen '' to disable it", c.adminListen, err)
+		}
+	}
+	return l, nil
 }
 
 func serve(ctx context.Context, g *globals, c serveConfig) error {
@@ -121,28 +234,20 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	if err := g.ensureDataDir(true); err != nil {
 		return err
 	}
-
-	// Open the listeners first, so that a busy port fails before anything else happens.
-	ln, err := net.Listen("tcp", c.listen)
+	lns, err := openListeners(c)
 	if err != nil {
-		return errorf("listen on %s: %v; choose another address with --listen", c.listen, err)
+		return err
 	}
-	defer ln.Close()
-	var plainLn net.Listener
-	if c.httpListen != "" {
-		plainLn, err = net.Listen("tcp", c.httpListen)
-		if err != nil {
-			return errorf("listen on %s: %v; choose another address with --http-listen, or pass --http-listen '' to disable it", c.httpListen, err)
-		}
-		defer plainLn.Close()
-	}
+	defer lns.Close()
 	issuer := c.issuer
 	if issuer == "" {
-		issuer = "https://" + ln.Addr().String()
+		issuer = "https://" + lns.https.Addr().String()
 	}
 
+	m := metrics.New()
+	g.wrapStore = func(s iogate.Store) iogate.Store { return metrics.InstrumentStore(s, m) }
 	e, err := g.open(ctx, true, auth.Config{Issuer: issuer, TokenTTL: c.tokenTTL, SigningAlgorithm: c.signingAlg, Logger: log,
-		MaxStaleness: c.maxStaleness, ResyncInterval: c.resyncInterval})
+		MaxStaleness: c.maxStaleness, ResyncInterval: c.resyncInterval, Metrics: m})
 	if err != nil {
 		return err
 	}
@@ -150,27 +255,31 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	if err := e.auth.Start(ctx); err != nil {
 		return err
 	}
-	cert, err := loadCertificate(g, c)
+	m.RegisterFeedLag(func() float64 { return e.auth.FeedLag().Seconds() })
+	certs, err := loadCertificate(g, c, log)
 	if err != nil {
 		return err
 	}
 
 	api := iohttp.NewServer(e.auth, e.store, log)
-	publicURL := c.dashboard.publicURLFor(ln.Addr())
+	publicURL := c.dashboard.publicURLFor(lns.https.Addr())
 	users, err := newDashboard(ctx, g, c, e, api, publicURL, log)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           api.Handler(),
-		TLSConfig:         iohttp.TLSConfig(cert),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
+	proxies, _ := iohttp.ParseTrustedProxies(c.trustedProxies)
+	api.SetOptions(iohttp.Options{
+		TrustedProxies:           proxies,
+		RateLimits:               c.rateLimits,
+		RateLimitsEnabled:        true,
+		RevokeExposedCredentials: c.revokeExposedCredentials,
+		Metrics:                  m,
+		OnAddressBlocked: func(ctx context.Context, addr netip.Prefix, clientIDs []string, failures int, until time.Time) {
+			e.auth.RecordAddressBlocked(addr.String(), clientIDs, failures, until)
+		},
+	})
+	srv := newHTTPServer(api.Handler(), c, log)
+	srv.TLSConfig = iohttp.TLSConfigReloading(certs)
 	servers := []*http.Server{srv}
 
 	// A quiet PostgreSQL feed confirms its connection once per heartbeat, so the heartbeat
@@ -181,29 +290,39 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		pruneAuditLoop(runCtx, e, c.auditRetention, log)
+	}()
 	go func() {
 		defer wg.Done()
 		e.auth.Run(runCtx, e.feed)
 	}()
+	go func() {
+		defer wg.Done()
+		certs.Watch(runCtx, c.tlsReloadInterval)
+	}()
 
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
-	attrs := []any{"https_addr", ln.Addr().String(), "issuer", issuer, "data_dir", g.dataDir, "database", g.databaseLabel(),
+	errc := make(chan error, 3)
+	go func() { errc <- srv.Serve(tls.NewListener(lns.https, srv.TLSConfig)) }()
+	attrs := []any{"https_addr", lns.https.Addr().String(), "issuer", issuer, "data_dir", g.dataDir, "database", g.databaseLabel(),
 		"signing_key_id", e.auth.Keyring().ActiveKeyID()}
-	if plainLn != nil {
-		plain := &http.Server{
-			Handler:           api.PlainHandler(),
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       10 * time.Second,
-			WriteTimeout:      10 * time.Second,
-			IdleTimeout:       30 * time.Second,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-		}
+	if lns.plain != nil {
+		// The plain listener only refuses, so its connections need not live long.
+		plain := newHTTPServer(api.PlainHandler(), c, log)
+		plain.ReadTimeout = min(c.readTimeout, 10*time.Second)
+		plain.WriteTimeout = min(c.writeTimeout, 10*time.Second)
+		plain.IdleTimeout = min(c.idleTimeout, 30*time.Second)
 		servers = append(servers, plain)
-		go func() { errc <- plain.Serve(plainLn) }()
-		attrs = append(attrs, "http_addr", plainLn.Addr().String())
+		go func() { errc <- plain.Serve(lns.plain) }()
+		attrs = append(attrs, "http_addr", lns.plain.Addr().String())
+	}
+	if lns.admin != nil {
+		admin := newHTTPServer(api.AdminHandler(), c, log)
+		servers = append(servers, admin)
+		go func() { errc <- admin.Serve(lns.admin) }()
+		attrs = append(attrs, "admin_addr", lns.admin.Addr().String())
 	}
 	attrs = append(attrs, "dashboard_url", publicURL+"/dashboard/")
 	log.Info("iogate listening", attrs...)
@@ -231,16 +350,60 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	return nil
 }
 
-// loadCertificate loads --tls-cert and --tls-key, or the self-signed certificate of the
-// data directory, creating it on first run.
-func loadCertificate(g *globals, c serveConfig) (tls.Certificate, error) {
-	if c.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
-		if err != nil {
-			return cert, errorf("load --tls-cert %s and --tls-key %s: %v", c.tlsCert, c.tlsKey, err)
+// auditPruneInterval is how often a running server prunes audit records past retention.
+const auditPruneInterval = 6 * time.Hour
+
+// pruneAuditLoop prunes audit records older than retention once at start and then every
+// auditPruneInterval, until ctx ends. Zero retention keeps every record.
+func pruneAuditLoop(ctx context.Context, e *env, retention time.Duration, log *slog.Logger) {
+	if retention <= 0 {
+		return
+	}
+	for {
+		report, err := e.auth.PruneAudit(ctx, retention)
+		if err != nil && ctx.Err() == nil {
+			log.Error("audit pruning failed", "error", err, "accounts_pruned", report.Accounts, "records_pruned", report.Records)
+		} else if report.Records > 0 {
+			log.Info("audit records pruned", "accounts", report.Accounts, "records", report.Records, "retention", retention.String())
 		}
-		return cert, nil
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(auditPruneInterval):
+		}
+	}
+}
+
+// newHTTPServer returns a server for handler with the configured timeouts and header
+// limit. net/http bounds the TLS handshake by the shortest of the timeouts and the request
+// headers by ReadHeaderTimeout, so a client that connects and sends nothing, or half a
+// request, is cut off.
+func newHTTPServer(handler http.Handler, c serveConfig, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: c.readHeaderTimeout,
+		ReadTimeout:       c.readTimeout,
+		WriteTimeout:      c.writeTimeout,
+		IdleTimeout:       c.idleTimeout,
+		MaxHeaderBytes:    c.maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+}
+
+// loadCertificate loads --tls-cert and --tls-key, or the self-signed certificate of the
+// data directory, creating it on first run, into a reloader that watches the files.
+func loadCertificate(g *globals, c serveConfig, log *slog.Logger) (*iohttp.CertReloader, error) {
+	if c.tlsCert != "" {
+		r, err := iohttp.NewCertReloader(c.tlsCert, c.tlsKey, log)
+		if err != nil {
+			return nil, errorf("load --tls-cert %s and --tls-key %s: %v", c.tlsCert, c.tlsKey, err)
+		}
+		return r, nil
 	}
 	dir := filepath.Join(g.dataDir, "tls")
-	return iohttp.EnsureSelfSignedCert(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), time.Now())
+	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if _, err := iohttp.EnsureSelfSignedCert(certPath, keyPath, time.Now()); err != nil {
+		return nil, err
+	}
+	return iohttp.NewCertReloader(certPath, keyPath, log)
 }

@@ -84,6 +84,9 @@ type Server struct {
 	HTTPAddr string
 	// Addr is the HTTPS listener's host:port.
 	Addr string
+	// AdminAddr is the admin listener's host:port (/metrics, /healthz, /readyz), or ""
+	// when disabled.
+	AdminAddr string
 	// CACert is the path of the self-signed certificate clients must trust.
 	CACert string
 	// Client trusts CACert and checks every response against the server's /openapi.json,
@@ -124,6 +127,12 @@ type Options struct {
 	Listen string
 	// HTTPListen is the plain HTTP address; default 127.0.0.1:0. "-" disables it.
 	HTTPListen string
+	// AdminListen is the admin address; default 127.0.0.1:0. "-" disables it.
+	AdminListen string
+	// ProductionLimits keeps the server's default rate limits. Without it Start relaxes
+	// them, so that tests which send bursts of requests or failures from one loopback
+	// address are not throttled. Flags in Args override either.
+	ProductionLimits bool
 	// Args are extra arguments to "serve".
 	Args []string
 	// Env is extra environment, NAME=value.
@@ -144,7 +153,18 @@ func Start(t testing.TB, dataDir string, opts Options) *Server {
 	case "-":
 		httpListen = ""
 	}
-	args := append([]string{"serve", "--data-dir", dataDir, "--listen", opts.Listen, "--http-listen", httpListen}, opts.Args...)
+	adminListen := opts.AdminListen
+	switch adminListen {
+	case "":
+		adminListen = "127.0.0.1:0"
+	case "-":
+		adminListen = ""
+	}
+	args := []string{"serve", "--data-dir", dataDir, "--listen", opts.Listen, "--http-listen", httpListen, "--admin-listen", adminListen}
+	if !opts.ProductionLimits {
+		args = append(args, relaxedLimits...)
+	}
+	args = append(args, opts.Args...)
 	cmd := exec.Command(Binary(t), args...)
 	cmd.Env = append(os.Environ(), opts.Env...)
 	stderr, err := cmd.StderrPipe()
@@ -184,6 +204,7 @@ func Start(t testing.TB, dataDir string, opts Options) *Server {
 		}
 		s.Addr, _ = rec["https_addr"].(string)
 		s.HTTPAddr, _ = rec["http_addr"].(string)
+		s.AdminAddr, _ = rec["admin_addr"].(string)
 	case <-time.After(60 * time.Second):
 		t.Fatalf("iogate serve did not listen within 60s; its log:\n%s", s.Logs())
 	}
@@ -199,6 +220,14 @@ func Start(t testing.TB, dataDir string, opts Options) *Server {
 	s.OpenAPI = fetchOpenAPI(t, s.Client, s.URL)
 	s.Client.Transport = s.OpenAPI.ValidatingTransport(t, s.Client.Transport)
 	return s
+}
+
+// relaxedLimits are rate limits high enough that no functional test reaches them.
+var relaxedLimits = []string{
+	"--rate-limit-token-per-address", "100000", "--rate-limit-token-per-address-burst", "100000",
+	"--rate-limit-token-per-client", "100000", "--rate-limit-token-per-client-burst", "100000",
+	"--rate-limit-api-per-key", "100000", "--rate-limit-api-per-key-burst", "100000",
+	"--auth-failures-before-slowdown", "0", "--auth-failures-before-block", "0",
 }
 
 // fetchOpenAPI loads the server's OpenAPI document, which must itself validate.

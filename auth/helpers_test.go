@@ -1,0 +1,95 @@
+package auth
+
+import (
+	"context"
+	"net/netip"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/sqlite"
+)
+
+// settableClock is a settable clock safe for concurrent use.
+type settableClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *settableClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *settableClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// testEngine is a started engine on a fresh SQLite file with one account.
+type testEngine struct {
+	svc       *Service
+	store     *sqlite.DB
+	path      string
+	accountID string
+	clock     *settableClock
+}
+
+func newTestEngine(t testing.TB) *testEngine {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "iogate.db")
+	store, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	master, err := iogate.NewMasterKey(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &settableClock{t: time.Now()}
+	svc, err := New(ctx, store, master, Config{Issuer: "https://iogate.test", Now: clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	account := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: clock.now()}
+	if err := store.CreateAccount(ctx, account); err != nil {
+		t.Fatal(err)
+	}
+	return &testEngine{svc: svc, store: store, path: path, accountID: account.ID, clock: clock}
+}
+
+func (e *testEngine) createKey(t testing.TB, allowed ...string) (*iogate.APIKey, string) {
+	t.Helper()
+	k, secret, err := e.svc.CreateKey(context.Background(), CreateKeyRequest{AccountID: e.accountID, Name: "k", AllowedIPs: allowed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, secret.Reveal()
+}
+
+func (e *testEngine) issue(t testing.TB, clientID, secret string) string {
+	t.Helper()
+	tok, err := e.svc.IssueToken(context.Background(), TokenRequest{ClientID: clientID, ClientSecret: secret, RemoteAddr: netip.MustParseAddr("192.0.2.1")})
+	if err != nil {
+		t.Fatalf("IssueToken: %v", err)
+	}
+	return tok.AccessToken
+}
+
+// mistype returns secret with its last character changed, so that it never verifies.
+func mistype(secret string) string {
+	last := secret[len(secret)-1]
+	if last == 'x' {
+		return secret[:len(secret)-1] + "y"
+	}
+	return secret[:len(secret)-1] + "x"
+}

@@ -1,0 +1,123 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/iogate/iogate"
+)
+
+// DefaultAuditRetention is how long audit records are kept unless configured otherwise.
+const DefaultAuditRetention = 400 * 24 * time.Hour
+
+// PruneReport is the outcome of PruneAudit.
+type PruneReport struct {
+	Accounts int   `json:"accounts"`
+	Records  int64 `json:"records"`
+}
+
+// PruneAudit deletes audit records older than retention while keeping every chain
+// verifiable. For each account it verifies the chain up to the newest record older than
+// the cutoff, then replaces the records up to it with a checkpoint signed under the chain
+// key (iogate.AuditCheckpoint), from which VerifyAudit continues. The newest record of an
+// account is never pruned, because appending continues from it. An account whose chain
+// does not verify is left as it is and named in the returned error, so that pruning never
+// launders an edited record into a checkpoint. The other accounts are still pruned.
+func (s *Service) PruneAudit(ctx context.Context, retention time.Duration) (PruneReport, error) {
+	var report PruneReport
+	if retention <= 0 {
+		return report, nil
+	}
+	now := s.now()
+	cutoff := now.Add(-retention)
+
+	plan, broken, err := s.planPrune(ctx, cutoff)
+	if err != nil {
+		return report, err
+	}
+	var errs []error
+	for _, r := range plan {
+		n, err := s.store.PruneAuditRecords(ctx, s.chain.NewCheckpoint(r, now))
+		if iogate.ErrorCodeOf(err) == iogate.CodeConflict {
+			// Another node pruned this account since the plan was read.
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("prune audit records of account %s: %w", r.AccountID, err))
+			continue
+		}
+		report.Accounts++
+		report.Records += n
+	}
+	for _, b := range broken {
+		errs = append(errs, fmt.Errorf("audit records of account %s not pruned: %w", b.AccountID, b))
+	}
+	return report, errors.Join(errs...)
+}
+
+// planPrune reads every account's chain from its checkpoint and returns, per account, the
+// newest record that is older than cutoff and is not the account's newest record, together
+// with the chains that do not verify.
+func (s *Service) planPrune(ctx context.Context, cutoff time.Time) ([]*iogate.AuditRecord, []*iogate.AuditChainError, error) {
+	v := s.chain.NewVerifier()
+	var broken []*iogate.AuditChainError
+	brokenAccount := map[string]bool{}
+	checkpoints, err := s.store.AuditCheckpoints(ctx, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, cp := range checkpoints {
+		if err := v.Start(cp); err != nil {
+			var ce *iogate.AuditChainError
+			if !errors.As(err, &ce) {
+				return nil, nil, err
+			}
+			broken = append(broken, ce)
+			brokenAccount[cp.AccountID] = true
+		}
+	}
+
+	// prev is the record before the current one of the same account: it may be pruned
+	// once a newer record of the account follows it.
+	target := map[string]*iogate.AuditRecord{}
+	var order []string
+	var prev *iogate.AuditRecord
+	err = s.store.AuditRecords(ctx, "", func(r *iogate.AuditRecord) error {
+		if prev != nil && prev.AccountID != r.AccountID {
+			prev = nil
+		}
+		if brokenAccount[r.AccountID] {
+			return nil
+		}
+		if err := v.Add(r); err != nil {
+			var ce *iogate.AuditChainError
+			if !errors.As(err, &ce) {
+				return err
+			}
+			broken = append(broken, ce)
+			brokenAccount[r.AccountID] = true
+			delete(target, r.AccountID)
+			return nil
+		}
+		if prev != nil && prev.Time.Before(cutoff) {
+			if _, seen := target[r.AccountID]; !seen {
+				order = append(order, r.AccountID)
+			}
+			target[r.AccountID] = prev
+		}
+		prev = r
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	var plan []*iogate.AuditRecord
+	for _, id := range order {
+		if r, ok := target[id]; ok {
+			plan = append(plan, r)
+		}
+	}
+	return plan, broken, nil
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+)
+
+// applyConfigFile sets, from the YAML file named by --config, every flag that neither the
+// command line nor the environment (fromEnv) set, so that a flag beats its environment
+// variable, which beats the file, which beats the default. The file is a mapping whose
+// keys are flag names without the leading dashes. A list flag takes a YAML sequence or a
+// comma-separated string. Unknown keys are errors, so that a misspelt setting is not
+// silently ignored.
+func applyConfigFile(cmd *cobra.Command, fromEnv map[string]bool) error {
+	cf := cmd.Flags().Lookup("config")
+	if cf == nil || cf.Value.String() == "" {
+		return nil
+	}
+
+	path := cf.Value.String()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return errorf("read --config file: %v", err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return errorf("invalid --config file %s: %v", path, err)
+	}
+
+	keys := make([]string, 0, len(doc))
+	for k := range doc {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+
+	for _, key := range keys {
+		f := cmd.Flags().Lookup(key)
+		if f == nil || key == "config" || key == "help" {
+			return errorf("invalid --config file %s: unknown key %q; keys are the flag names of %q, such as listen or trusted-proxies", path, key, cmd.CommandPath())
+		}
+		if f.Changed || fromEnv[key] {
+			continue
+		}
+		if err := setFlagFromYAML(f, doc[key]); err != nil {
+			return errorf("invalid --config file %s: key %q: %v", path, key, err)
+		}
+	}
+	return nil
+}
+
+func setFlagFromYAML(f *pflag.Flag, v any) error {
+	if list, ok := v.([]any); ok {
+		sv, isSlice := f.Value.(pflag.SliceValue)
+		if !isSlice {
+			return fmt.Errorf("expected a single value, got a list")
+		}
+		items := make([]string, len(list))
+		for i, item := range list {
+			s, err := yamlScalar(item)
+			if err != nil {
+				return err
+			}
+			items[i] = s
+		}
+		return sv.Replace(items)
+	}
+	s, err := yamlScalar(v)
+	if err != nil {
+		return err
+	}
+	if sv, ok := f.Value.(pflag.SliceValue); ok {
+		if s == "" {
+			return sv.Replace(nil)
+		}
+		return sv.Replace(strings.Split(s, ","))
+	}
+	return f.Value.Set(s)
+}
+
+func yamlScalar(v any) (string, error) {
+	switch x := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return x, nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case int:
+		return strconv.Itoa(x), nil
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), nil
+	}
+	return "", fmt.Errorf("expected a string, number or boolean, got %T", v)
+}

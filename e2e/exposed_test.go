@@ -1,0 +1,148 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iogate/iogate/internal/testenv"
+)
+
+// plainRequest sends a request to the plain HTTP listener and checks that it gets the only
+// response that listener sends: 403 https_required, no redirect.
+func plainRequest(t *testing.T, srv *testenv.Server, method, path string, header map[string]string, body string) {
+	t.Helper()
+	plain := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	r := do(t, plain, method, "http://"+srv.HTTPAddr+path, header, body)
+	body403 := r.json(t)
+	// /oauth2/ paths answer in the OAuth error format, the others with problem details.
+	httpsRequired := body403["code"] == "https_required" ||
+		body403["error"] == "invalid_request" && strings.Contains(fmt.Sprint(body403["error_description"]), "HTTPS is required")
+	if r.status != http.StatusForbidden || !httpsRequired {
+		t.Fatalf("%s %s over plain HTTP: status %d, body %s; want 403 https_required", method, path, r.status, redactBody(r.body))
+	}
+}
+
+func TestExposedCredentials(t *testing.T) {
+	f := newFixture(t, testenv.Options{})
+	dir := f.srv.DataDir
+	jsonType := map[string]string{"Content-Type": "application/json"}
+	formType := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	basic := func(id, secret string) map[string]string {
+		v := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))
+		return map[string]string{"Authorization": "Basic " + v}
+	}
+	tok := accessToken(t, f.srv, f.clientID, f.clientSecret)
+
+	t.Run("credentials that do not verify change nothing", func(t *testing.T) {
+		other := createKey(t, dir, f.accountID, "other")
+		plainRequest(t, f.srv, "POST", "/v1/auth/accessToken", jsonType, credentialsJSON(f.clientID, other.ClientSecret))
+		plainRequest(t, f.srv, "POST", "/v1/auth/accessToken", jsonType, credentialsJSON(f.clientID, mistype(f.clientSecret)))
+		plainRequest(t, f.srv, "POST", "/oauth2/token", basic(f.clientID, "iogs_wrong"), "grant_type=client_credentials")
+		plainRequest(t, f.srv, "GET", "/v1/vaults", map[string]string{"Authorization": "Bearer " + tok[:len(tok)-4] + "AAAA"}, "")
+		plainRequest(t, f.srv, "GET", "/v1/vaults", map[string]string{"Authorization": "Bearer garbage"}, "")
+		if keyExposed(t, dir, f.clientID) || keyExposed(t, dir, other.ClientID) {
+			t.Fatal("a credential that did not verify marked a key exposed")
+		}
+		if r := getVaults(t, f.srv, tok); r.status != 200 {
+			t.Errorf("token after failed plain-HTTP attempts: status %d, want 200", r.status)
+		}
+	})
+
+	cases := []struct {
+		name string
+		send func(k createdKey, token string)
+	}{
+		{"JSON body", func(k createdKey, _ string) {
+			plainRequest(t, f.srv, "POST", "/v1/auth/accessToken", jsonType, credentialsJSON(k.ClientID, k.ClientSecret))
+		}},
+		{"Basic header", func(k createdKey, _ string) {
+			plainRequest(t, f.srv, "POST", "/oauth2/token", basic(k.ClientID, k.ClientSecret), "grant_type=client_credentials")
+		}},
+		{"form body", func(k createdKey, _ string) {
+			plainRequest(t, f.srv, "POST", "/oauth2/token", formType,
+				url.Values{"grant_type": {"client_credentials"}, "client_id": {k.ClientID}, "client_secret": {k.ClientSecret}}.Encode())
+		}},
+		{"query string", func(k createdKey, _ string) {
+			plainRequest(t, f.srv, "GET", "/v1/vaults?client_id="+k.ClientID+"&client_secret="+k.ClientSecret, nil, "")
+		}},
+		{"bearer token", func(_ createdKey, token string) {
+			plainRequest(t, f.srv, "GET", "/v1/vaults", map[string]string{"Authorization": "Bearer " + token}, "")
+		}},
+	}
+	for _, c := range cases {
+		t.Run("valid credential in "+c.name, func(t *testing.T) {
+			k := createKey(t, dir, f.accountID, "exposed "+c.name)
+			waitForKey(t, f.srv, k.ClientID, k.ClientSecret)
+			token := accessToken(t, f.srv, k.ClientID, k.ClientSecret)
+			c.send(k, token)
+			if !keyExposed(t, dir, k.ClientID) {
+				t.Fatal("key not marked exposed")
+			}
+			// Without --revoke-exposed-credentials the key keeps working, so that
+			// marking it cannot take a client down; the owner rotates or deletes it.
+			if r := getVaults(t, f.srv, token); r.status != 200 {
+				t.Errorf("token of the exposed key: status %d, want 200", r.status)
+			}
+		})
+	}
+
+	t.Run("key list and text output show it", func(t *testing.T) {
+		res := testenv.RunCLI(t, dir, nil, "key", "list", "--account", f.accountID, "--json")
+		if !strings.Contains(res.Stdout, `"exposed": true`) {
+			t.Error("key list --json shows no exposed key")
+		}
+		k := createKey(t, dir, f.accountID, "text")
+		waitForKey(t, f.srv, k.ClientID, k.ClientSecret)
+		plainRequest(t, f.srv, "POST", "/v1/auth/accessToken", jsonType, credentialsJSON(k.ClientID, k.ClientSecret))
+		if res := testenv.RunCLI(t, dir, nil, "key", "show", k.ClientID); !strings.Contains(res.Stdout, "Exposed:") || !strings.Contains(res.Stdout, "true") {
+			t.Errorf("key show output does not say exposed:\n%s", res.Stdout)
+		}
+	})
+
+	if logs := f.srv.Logs(); !strings.Contains(logs, "valid credential received over plain HTTP") {
+		t.Error("no log line for the exposed credentials")
+	}
+	if got := metricValue(t, f.srv, "iogate_exposed_credentials_total"); got != float64(len(cases)+1) {
+		t.Errorf("iogate_exposed_credentials_total = %v, want %d", got, len(cases)+1)
+	}
+}
+
+func TestRevokeExposedCredentials(t *testing.T) {
+	f := newFixture(t, testenv.Options{Args: []string{"--revoke-exposed-credentials"}})
+	tok := accessToken(t, f.srv, f.clientID, f.clientSecret)
+
+	// A wrong secret over plain HTTP must not revoke anything, because otherwise anyone
+	// with a client ID could take its key away.
+	plainRequest(t, f.srv, "POST", "/v1/auth/accessToken", map[string]string{"Content-Type": "application/json"}, credentialsJSON(f.clientID, "iogs_wrong"))
+	if r := getVaults(t, f.srv, tok); r.status != 200 {
+		t.Fatalf("after a wrong secret over plain HTTP: status %d, want 200", r.status)
+	}
+
+	plainRequest(t, f.srv, "GET", "/v1/vaults", map[string]string{"Authorization": "Bearer " + tok}, "")
+	if r := getVaults(t, f.srv, tok); r.status != http.StatusUnauthorized {
+		t.Errorf("token after it crossed plain HTTP: status %d, want 401 (key deleted)", r.status)
+	}
+	if r := tokenRequest(t, f.srv.Client, f.srv, nil, f.clientID, f.clientSecret); r.status != http.StatusUnauthorized {
+		t.Errorf("secret of the revoked key: status %d, want 401", r.status)
+	}
+	if res := testenv.RunCLI(t, f.srv.DataDir, nil, "key", "show", f.clientID); res.ExitCode == 0 {
+		t.Error("key show still finds the revoked key")
+	}
+	if !strings.Contains(f.srv.Logs(), `"revoked":true`) {
+		t.Error("the revocation was not logged")
+	}
+}
+
+// mistype returns secret with its last character changed, so that it never verifies.
+func mistype(secret string) string {
+	last := secret[len(secret)-1]
+	if last == 'x' {
+		return secret[:len(secret)-1] + "y"
+	}
+	return secret[:len(secret)-1] + "x"
+}

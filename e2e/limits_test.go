@@ -1,0 +1,187 @@
+package e2e
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	iohttp "github.com/iogate/iogate/http"
+	"github.com/iogate/iogate/internal/testenv"
+)
+
+// closedWithin reports whether the server closes conn within d: a read returns EOF or a
+// reset, rather than timing out on the test's own deadline.
+func closedWithin(conn net.Conn, d time.Duration) bool {
+	conn.SetReadDeadline(time.Now().Add(d))
+	_, err := io.Copy(io.Discard, conn)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	return true
+}
+
+func TestSlowClientsAreCutOff(t *testing.T) {
+	f := newFixture(t, testenv.Options{Args: []string{"--read-header-timeout", "1s", "--read-timeout", "2s"}})
+	tlsConfig := &tls.Config{RootCAs: f.srv.RootCAs, NextProtos: []string{"http/1.1"}}
+
+	t.Run("connection that never starts TLS", func(t *testing.T) {
+		conn, err := net.Dial("tcp", f.srv.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if !closedWithin(conn, 5*time.Second) {
+			t.Error("the server kept a silent connection open for 5s; want it cut off after the 1s header timeout")
+		}
+	})
+
+	t.Run("half a request header", func(t *testing.T) {
+		conn, err := tls.Dial("tcp", f.srv.Addr, tlsConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		io.WriteString(conn, "POST /v1/auth/accessToken HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n")
+		if !closedWithin(conn, 5*time.Second) {
+			t.Error("the server waited 5s for the rest of the header; want it cut off after 1s")
+		}
+	})
+
+	t.Run("half a request body", func(t *testing.T) {
+		conn, err := tls.Dial("tcp", f.srv.Addr, tlsConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		io.WriteString(conn, "POST /v1/auth/accessToken HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"clientId\":")
+		conn.SetReadDeadline(time.Now().Add(6 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("incomplete body: status %d, want 400 after the read timeout", resp.StatusCode)
+			}
+			if !closedWithin(conn, 5*time.Second) {
+				t.Error("connection left open after the body read timed out")
+			}
+			return
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Error("no answer within 6s to a body that stopped halfway; want it cut off after the 2s read timeout")
+		}
+	})
+
+	t.Run("oversized header", func(t *testing.T) {
+		// Go's HTTP/2 client refuses to send a header list larger than the server
+		// advertises, so this uses HTTP/1.1, where the server itself must refuse it.
+		tr := &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: f.srv.RootCAs, NextProtos: []string{"http/1.1"}},
+			TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{},
+		}
+		r := do(t, &http.Client{Transport: tr, Timeout: 10 * time.Second}, "GET", f.srv.URL+"/v1/vaults",
+			map[string]string{"X-Padding": strings.Repeat("a", 80<<10)}, "")
+		if r.status != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("80 KiB header: status %d, want 431", r.status)
+		}
+	})
+
+	t.Run("the server still serves", func(t *testing.T) {
+		accessToken(t, f.srv, f.clientID, f.clientSecret)
+	})
+}
+
+func TestCertificateReload(t *testing.T) {
+	certDir := t.TempDir()
+	certPath, keyPath := filepath.Join(certDir, "cert.pem"), filepath.Join(certDir, "key.pem")
+	first, err := iohttp.EnsureSelfSignedCert(certPath, keyPath, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextDir := t.TempDir()
+	second, err := iohttp.EnsureSelfSignedCert(filepath.Join(nextDir, "cert.pem"), filepath.Join(nextDir, "key.pem"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := testenv.Start(t, filepath.Join(t.TempDir(), "data"), testenv.Options{
+		Args: []string{"--tls-cert", certPath, "--tls-key", keyPath, "--tls-reload-interval", "100ms"},
+	})
+	roots := x509.NewCertPool()
+	roots.AddCert(first.Leaf)
+	roots.AddCert(second.Leaf)
+	dial := func() *tls.Conn {
+		t.Helper()
+		conn, err := tls.Dial("tcp", srv.Addr, &tls.Config{RootCAs: roots, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
+		if err != nil {
+			t.Fatalf("TLS handshake: %v", err)
+		}
+		return conn
+	}
+	serial := func(c *tls.Conn) string { return c.ConnectionState().PeerCertificates[0].SerialNumber.String() }
+	healthz := func(c *tls.Conn, rd *bufio.Reader) {
+		t.Helper()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+		resp, err := http.ReadResponse(rd, nil)
+		if err != nil {
+			t.Fatalf("request on the established connection: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET /healthz: status %d", resp.StatusCode)
+		}
+	}
+
+	old := dial()
+	defer old.Close()
+	oldReader := bufio.NewReader(old)
+	healthz(old, oldReader)
+	if serial(old) != first.Leaf.SerialNumber.String() {
+		t.Fatal("the server does not serve the --tls-cert certificate")
+	}
+
+	// Replace both files the way certificate tools do: write new files beside them and
+	// rename them into place.
+	for _, name := range []string{"key.pem", "cert.pem"} {
+		data, err := os.ReadFile(filepath.Join(nextDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmp := filepath.Join(certDir, name+".new")
+		if err := os.WriteFile(tmp, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(certDir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c := dial()
+		s := serial(c)
+		c.Close()
+		if s == second.Leaf.SerialNumber.String() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("new connections still get the old certificate 5s after the files changed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	healthz(old, oldReader)
+	if !strings.Contains(srv.Logs(), "TLS certificate reloaded") {
+		t.Error("the reload was not logged")
+	}
+}

@@ -1,0 +1,219 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/iogate/iogate/internal/testenv"
+)
+
+// metrics fetches the admin listener's /metrics.
+func metrics(t *testing.T, srv *testenv.Server) string {
+	t.Helper()
+	r := do(t, http.DefaultClient, "GET", "http://"+srv.AdminAddr+"/metrics", nil, "")
+	if r.status != 200 {
+		t.Fatalf("GET /metrics: status %d", r.status)
+	}
+	return string(r.body)
+}
+
+// metricValue returns the value of the sample named series (a metric name with its
+// labels, as the text format writes them), or fails the test when there is none.
+func metricValue(t *testing.T, srv *testenv.Server, series string) float64 {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(metrics(t, srv)))
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if ok && name == series {
+			v, err := strconv.ParseFloat(value, 64)
+			if err != nil {
+				t.Fatalf("metric %s has value %q", series, value)
+			}
+			return v
+		}
+	}
+	t.Fatalf("no metric %s in /metrics", series)
+	return 0
+}
+
+func TestAdminListener(t *testing.T) {
+	f := newFixture(t, testenv.Options{})
+	tok := accessToken(t, f.srv, f.clientID, f.clientSecret)
+	getVaults(t, f.srv, tok)
+	getVaults(t, f.srv, "not-a-token")
+	tokenRequest(t, f.srv.Client, f.srv, nil, f.clientID, "iogs_wrong")
+
+	t.Run("health on both listeners", func(t *testing.T) {
+		for _, c := range []struct {
+			client *http.Client
+			base   string
+		}{{http.DefaultClient, "http://" + f.srv.AdminAddr}, {f.srv.Client, f.srv.URL}} {
+			for path, status := range map[string]string{"/healthz": "ok", "/readyz": "ready"} {
+				r := do(t, c.client, "GET", c.base+path, nil, "")
+				if r.status != 200 || r.json(t)["status"] != status {
+					t.Errorf("GET %s%s: status %d, body %s; want 200 and status %s", c.base, path, r.status, r.body, status)
+				}
+			}
+		}
+	})
+
+	t.Run("metrics only on the admin listener", func(t *testing.T) {
+		if r := do(t, f.srv.Client, "GET", f.srv.URL+"/metrics", nil, ""); r.status != 404 {
+			t.Errorf("GET /metrics on the HTTPS listener: status %d, want 404", r.status)
+		}
+	})
+
+	t.Run("metrics count what happened", func(t *testing.T) {
+		// newFixture's waitForKey may have needed failed tries before the change feed
+		// delivered the key, so denials are at least one, not exactly one.
+		if got := metricValue(t, f.srv, "iogate_tokens_issued_total"); got < 2 {
+			t.Errorf("iogate_tokens_issued_total = %v, want at least 2", got)
+		}
+		if got := metricValue(t, f.srv, `iogate_token_denials_total{reason="invalid_client"}`); got < 1 {
+			t.Errorf("invalid_client denials = %v, want at least 1", got)
+		}
+		if got := metricValue(t, f.srv, `iogate_token_verification_seconds_count{result="ok"}`); got != 1 {
+			t.Errorf("successful verifications = %v, want 1", got)
+		}
+		if got := metricValue(t, f.srv, `iogate_token_verification_seconds_count{result="invalid_token"}`); got != 1 {
+			t.Errorf("failed verifications = %v, want 1", got)
+		}
+		// The SQLite feed confirms the view at every poll, so a healthy server lags by
+		// less than a second.
+		if got := metricValue(t, f.srv, "iogate_change_feed_lag_seconds"); got < 0 || got >= 1 {
+			t.Errorf("iogate_change_feed_lag_seconds = %v, want under 1 on a healthy server", got)
+		}
+		if got := metricValue(t, f.srv, `iogate_http_requests_total{code="401",listener="https"}`); got < 2 {
+			t.Errorf(`iogate_http_requests_total{code="401",listener="https"} = %v, want at least 2`, got)
+		}
+		for _, name := range []string{`iogate_rate_limit_hits_total{limit="address"}`, "go_goroutines", "process_resident_memory_bytes"} {
+			metricValue(t, f.srv, name)
+		}
+	})
+}
+
+func TestConfigFilePrecedence(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	account := createAccount(t, dir, "Acme", "ops@acme.test")
+	k := createKey(t, dir, account, "ci")
+	config := filepath.Join(t.TempDir(), "iogate.yaml")
+	writeFile(t, config, "token-ttl: 10m\nissuer: https://file.example.test\ntrusted-proxies:\n  - 10.0.0.0/8\n  - 192.0.2.1\n")
+
+	lifetime := func(opts testenv.Options) (float64, string) {
+		t.Helper()
+		srv := testenv.Start(t, dir, opts)
+		tok := accessToken(t, srv, k.ClientID, k.ClientSecret)
+		srv.Stop()
+		var claims map[string]any
+		decodeSegment(t, strings.Split(tok, ".")[1], &claims)
+		iss, _ := claims["iss"].(string)
+		return claims["exp"].(float64) - claims["iat"].(float64), iss
+	}
+	cases := []struct {
+		name     string
+		opts     testenv.Options
+		lifetime float64
+	}{
+		{"file over default", testenv.Options{Args: []string{"--config", config}}, 600},
+		{"environment over file", testenv.Options{Args: []string{"--config", config}, Env: []string{"IOGATE_TOKEN_TTL=20m"}}, 1200},
+		{"flag over environment", testenv.Options{Args: []string{"--config", config, "--token-ttl", "30m"}, Env: []string{"IOGATE_TOKEN_TTL=20m"}}, 1800},
+		{"config file named by the environment", testenv.Options{Env: []string{"IOGATE_CONFIG=" + config}}, 600},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, iss := lifetime(c.opts)
+			if got != c.lifetime {
+				t.Errorf("token lifetime = %vs, want %vs", got, c.lifetime)
+			}
+			if iss != "https://file.example.test" {
+				t.Errorf("iss = %q, want the file's issuer", iss)
+			}
+		})
+	}
+
+	t.Run("invalid files are refused", func(t *testing.T) {
+		for _, c := range []struct{ name, body, want string }{
+			{"unknown key", "listen-adress: 127.0.0.1:0\n", "listen-adress"},
+			{"not a mapping", "- a\n- b\n", "invalid --config file"},
+			{"bad value", "token-ttl: soon\n", "token-ttl"},
+			{"list for a single value", "issuer: [a, b]\n", "issuer"},
+		} {
+			path := filepath.Join(t.TempDir(), "bad.yaml")
+			writeFile(t, path, c.body)
+			res := testenv.RunCLI(t, dir, nil, "serve", "--config", path, "--listen", "127.0.0.1:0", "--http-listen", "", "--admin-listen", "")
+			if res.ExitCode == 0 || !strings.Contains(res.Stderr, c.want) {
+				t.Errorf("%s: exit %d, stderr %q; want a failure mentioning %q", c.name, res.ExitCode, res.Stderr, c.want)
+			}
+		}
+	})
+}
+
+func writeFile(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBackupAndRestore(t *testing.T) {
+	f := newFixture(t, testenv.Options{})
+	backup := filepath.Join(t.TempDir(), "iogate-backup.db")
+
+	// The backup runs while the server serves tokens.
+	accessToken(t, f.srv, f.clientID, f.clientSecret)
+	var out struct {
+		Backup string `json:"backup"`
+		Bytes  int64  `json:"bytes"`
+	}
+	testenv.CLIJSON(t, f.srv.DataDir, &out, "backup", "--to", backup)
+	if out.Backup != backup || out.Bytes <= 0 {
+		t.Errorf("backup output = %+v, want the path and a size", out)
+	}
+	info, err := os.Stat(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("backup file mode = %o, want 600", perm)
+	}
+	later := createKey(t, f.srv.DataDir, f.accountID, "after-backup")
+
+	if res := testenv.RunCLI(t, f.srv.DataDir, nil, "backup", "--to", backup); res.ExitCode == 0 || !strings.Contains(res.Stderr, "already exists") {
+		t.Errorf("backup over an existing file: exit %d, stderr %q; want a refusal", res.ExitCode, res.Stderr)
+	}
+
+	// Restore as docs/OPERATIONS.md describes: the copy becomes iogate.db of a data
+	// directory that has the same master key.
+	restored := filepath.Join(t.TempDir(), "restored")
+	if err := os.Mkdir(restored, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join(f.srv.DataDir, "master.key"), filepath.Join(restored, "master.key"))
+	copyFile(t, backup, filepath.Join(restored, "iogate.db"))
+	srv := testenv.Start(t, restored, testenv.Options{})
+
+	tok := accessToken(t, srv, f.clientID, f.clientSecret)
+	if r := getVaults(t, srv, tok); r.status != 200 || !bytes.Contains(r.body, []byte(f.vaultID)) {
+		t.Errorf("GET /v1/vaults on the restored server: status %d, want 200 listing vault %s", r.status, f.vaultID)
+	}
+	if r := tokenRequest(t, srv.Client, srv, nil, later.ClientID, later.ClientSecret); r.status != 401 {
+		t.Errorf("key created after the backup: status %d on the restored server, want 401", r.status)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,146 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// CertReloader serves a certificate and key from PEM files and reloads them when their
+// contents change, so that a renewed certificate takes effect without a restart. It
+// compares contents rather than modification times, which may not change on every
+// filesystem or may change without new contents.
+type CertReloader struct {
+	certPath, keyPath string
+	log               *slog.Logger
+
+	cert atomic.Pointer[tls.Certificate]
+
+	mu sync.Mutex
+	// loaded is the digest of the files that cert came from. failed is the digest of the
+	// last files that did not load, so that a bad pair is logged once, not at every poll.
+	loaded, failed [sha256.Size]byte
+}
+
+// NewCertReloader loads the certificate and key, or returns an error naming the files.
+func NewCertReloader(certPath, keyPath string, log *slog.Logger) (*CertReloader, error) {
+	c := &CertReloader{certPath: certPath, keyPath: keyPath, log: log}
+	certPEM, keyPEM, digest, err := c.read()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.load(certPEM, keyPEM, digest); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// GetCertificate returns the current certificate, for tls.Config.GetCertificate.
+func (c *CertReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return c.cert.Load(), nil
+}
+
+// Reload reads both files and, when their contents changed since the last load, loads
+// them. It reports whether a new certificate was loaded. On error the current certificate
+// stays in use; files caught halfway through being replaced load on a later call.
+func (c *CertReloader) Reload() (bool, error) {
+	certPEM, keyPEM, digest, err := c.read()
+	if err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	same := digest == c.loaded
+	c.mu.Unlock()
+	if same {
+		return false, nil
+	}
+	if err := c.load(certPEM, keyPEM, digest); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Watch calls Reload every interval until ctx ends, logging each new certificate and
+// each pair of files that fails to load.
+func (c *CertReloader) Watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		changed, err := c.Reload()
+		switch {
+		case err != nil:
+			if c.firstFailure(err) {
+				c.log.Warn("TLS certificate reload failed; serving the previous certificate", "cert_file", c.certPath, "key_file", c.keyPath, "error", err)
+			}
+		case changed:
+			leaf := c.cert.Load().Leaf
+			c.log.Info("TLS certificate reloaded", "cert_file", c.certPath, "not_after", leaf.NotAfter.UTC().Format(time.RFC3339), "serial", leaf.SerialNumber.String())
+		}
+	}
+}
+
+func (c *CertReloader) read() (certPEM, keyPEM []byte, digest [sha256.Size]byte, err error) {
+	certPEM, err = os.ReadFile(c.certPath)
+	if err != nil {
+		return nil, nil, digest, fmt.Errorf("read TLS certificate: %w", err)
+	}
+	keyPEM, err = os.ReadFile(c.keyPath)
+	if err != nil {
+		return nil, nil, digest, fmt.Errorf("read TLS key: %w", err)
+	}
+	h := sha256.New()
+	h.Write(certPEM)
+	h.Write([]byte{0})
+	h.Write(keyPEM)
+	h.Sum(digest[:0])
+	return certPEM, keyPEM, digest, nil
+}
+
+// loadErr is a pair of files that does not load; it carries their digest so that Watch
+// logs each bad pair once.
+type loadErr struct {
+	digest [sha256.Size]byte
+	err    error
+}
+
+func (e *loadErr) Error() string { return e.err.Error() }
+func (e *loadErr) Unwrap() error { return e.err }
+
+func (c *CertReloader) load(certPEM, keyPEM []byte, digest [sha256.Size]byte) error {
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return &loadErr{digest: digest, err: fmt.Errorf("load TLS certificate %s and key %s: %w", c.certPath, c.keyPath, err)}
+	}
+	c.mu.Lock()
+	c.loaded = digest
+	c.mu.Unlock()
+	c.cert.Store(&cert)
+	return nil
+}
+
+// firstFailure reports whether err is the first failure for its files' contents.
+func (c *CertReloader) firstFailure(err error) bool {
+	le, ok := err.(*loadErr)
+	if !ok {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if bytes.Equal(le.digest[:], c.failed[:]) {
+		return false
+	}
+	c.failed = le.digest
+	return true
+}

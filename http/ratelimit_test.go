@@ -1,0 +1,221 @@
+package http
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/iogate/iogate/metrics"
+)
+
+// fakeClock is a settable clock for the limiter.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time          { return c.t }
+func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func newTestLimiter(cfg RateLimits) (*limiter, *fakeClock) {
+	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	l := newLimiter(cfg, slog.New(slog.DiscardHandler), nil)
+	l.now = clock.now
+	return l, clock
+}
+
+var (
+	attacker   = netip.MustParseAddr("192.0.2.66")
+	legitimate = netip.MustParseAddr("198.51.100.7")
+)
+
+func TestLimiterPerAddress(t *testing.T) {
+	l, clock := newTestLimiter(RateLimits{TokenPerAddress: 2, TokenPerAddressBurst: 3})
+	for i := range 3 {
+		if d := l.checkAddress(attacker, true); d != nil {
+			t.Fatalf("request %d within the burst refused: %+v", i+1, d)
+		}
+	}
+	d := l.checkAddress(attacker, true)
+	if d == nil || d.limit != metrics.LimitAddress {
+		t.Fatalf("request past the burst: denial %+v, want the address limit", d)
+	}
+	if d.retryAfter <= 0 || d.retryAfter > time.Second {
+		t.Errorf("retryAfter = %v, want up to 500ms at 2 requests per second", d.retryAfter)
+	}
+	if l.checkAddress(legitimate, true) != nil {
+		t.Error("another address was refused by the first address's limit")
+	}
+	clock.advance(d.retryAfter)
+	if d := l.checkAddress(attacker, true); d != nil {
+		t.Errorf("after waiting Retry-After: refused again: %+v", d)
+	}
+	if l.checkAddress(attacker, false) != nil {
+		t.Error("an unrated request was counted against the address rate")
+	}
+}
+
+func TestLimiterIPv6CountsPer64(t *testing.T) {
+	l, _ := newTestLimiter(RateLimits{TokenPerAddress: 1, TokenPerAddressBurst: 1})
+	if l.checkAddress(netip.MustParseAddr("2001:db8:1:2::1"), true) != nil {
+		t.Fatal("first request refused")
+	}
+	if l.checkAddress(netip.MustParseAddr("2001:db8:1:2::ffff"), true) == nil {
+		t.Error("another address in the same /64 got its own budget, want it shared")
+	}
+	if l.checkAddress(netip.MustParseAddr("2001:db8:1:3::1"), true) != nil {
+		t.Error("an address in another /64 was refused")
+	}
+}
+
+func TestLimiterPerClientTreatsUnknownIDsAlike(t *testing.T) {
+	cfg := RateLimits{TokenPerClient: 1, TokenPerClientBurst: 2}
+	// The limiter never learns which client IDs exist, so the same sequence of requests
+	// must get the same results for any ID. This checks that directly.
+	for _, id := range []string{"6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11", "no-such-client", ""} {
+		l, _ := newTestLimiter(cfg)
+		var got []bool
+		for range 4 {
+			got = append(got, l.checkClient(attacker, id) == nil)
+		}
+		want := []bool{true, true, false, false}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("client %q: request %d allowed = %t, want %t", id, i+1, got[i], want[i])
+			}
+		}
+		if l.checkClient(legitimate, id) != nil {
+			t.Errorf("client %q from another address was refused: the pair limit must be per address", id)
+		}
+	}
+}
+
+func TestLimiterFailuresSlowThenBlock(t *testing.T) {
+	l, clock := newTestLimiter(RateLimits{FailuresBeforeSlowdown: 3, FailuresBeforeBlock: 6, FailureWindow: time.Hour, BlockDuration: 10 * time.Minute})
+	var blocks int
+	l.onBlock = func(_ context.Context, addr netip.Prefix, clientIDs []string, failures int, until time.Time) {
+		blocks++
+		if addr != netip.MustParsePrefix("192.0.2.66/32") || failures != 6 || !until.Equal(clock.t.Add(10*time.Minute)) {
+			t.Errorf("onBlock(%s, %d, %v), want 192.0.2.66/32, 6 failures, until now+10m", addr, failures, until)
+		}
+		if len(clientIDs) != 1 || clientIDs[0] != "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11" {
+			t.Errorf("onBlock client IDs = %v, want the one client ID the failures named", clientIDs)
+		}
+	}
+	ctx := context.Background()
+
+	for range 3 {
+		l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
+	}
+	if d := l.checkAddress(attacker, false); d != nil {
+		t.Fatalf("after 3 failures (the slowdown threshold): refused %+v, want allowed", d)
+	}
+
+	wantWaits := []time.Duration{time.Second, 2 * time.Second}
+	for i, want := range wantWaits {
+		l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
+		d := l.checkAddress(attacker, false)
+		if d == nil || d.limit != metrics.LimitSlowdown || d.retryAfter != want {
+			t.Fatalf("after failure %d: denial %+v, want a slowdown of %v", 4+i, d, want)
+		}
+		clock.advance(want)
+		if d := l.checkAddress(attacker, false); d != nil {
+			t.Fatalf("after waiting %v: refused %+v", want, d)
+		}
+	}
+
+	l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
+	d := l.checkAddress(attacker, true)
+	if d == nil || d.limit != metrics.LimitBlocked || d.retryAfter != 10*time.Minute {
+		t.Fatalf("after 6 failures: denial %+v, want a 10m block", d)
+	}
+	if blocks != 1 {
+		t.Errorf("onBlock called %d times, want 1", blocks)
+	}
+	if l.checkAddress(legitimate, true) != nil || l.checkClient(legitimate, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11") != nil {
+		t.Error("a client at another address was refused while the attacker is blocked")
+	}
+
+	clock.advance(10*time.Minute - time.Second)
+	if l.checkAddress(attacker, false) == nil {
+		t.Error("block lifted a second early")
+	}
+	clock.advance(time.Second)
+	if d := l.checkAddress(attacker, false); d != nil {
+		t.Errorf("block not lifted after its duration: %+v", d)
+	}
+	l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
+	if d := l.checkAddress(attacker, false); d != nil {
+		t.Errorf("first failure after the block: refused %+v, want a fresh window", d)
+	}
+}
+
+func TestLimiterFailureWindowExpires(t *testing.T) {
+	l, clock := newTestLimiter(RateLimits{FailuresBeforeSlowdown: 2, FailuresBeforeBlock: 3, FailureWindow: time.Minute, BlockDuration: time.Hour})
+	ctx := context.Background()
+	l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
+	l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
+	clock.advance(2 * time.Minute)
+	l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
+	if d := l.checkAddress(attacker, false); d != nil {
+		t.Errorf("failures from an expired window still counted: %+v", d)
+	}
+}
+
+func TestLimiterForgetsIdleEntries(t *testing.T) {
+	l, clock := newTestLimiter(RateLimits{TokenPerAddress: 10, TokenPerAddressBurst: 10, TokenPerClient: 1, TokenPerClientBurst: 1,
+		APIPerKey: 1, APIPerKeyBurst: 1, FailuresBeforeBlock: 5, FailureWindow: time.Minute, BlockDuration: time.Hour})
+	l.checkAddress(attacker, true)
+	l.checkClient(attacker, "a")
+	l.checkKey("k")
+	for range 5 {
+		l.recordFailure(context.Background(), legitimate, "")
+	}
+	clock.advance(10 * time.Minute)
+	l.checkAddress(netip.MustParseAddr("203.0.113.1"), true)
+	if _, ok := l.addresses[addressKey(attacker)]; ok {
+		t.Error("idle address entry kept after the sweep")
+	}
+	if _, ok := l.addresses[addressKey(legitimate)]; !ok {
+		t.Error("blocked address forgotten while its block lasts")
+	}
+	if len(l.clients) != 0 || len(l.keys) != 0 {
+		t.Errorf("idle client and key entries kept: %d and %d", len(l.clients), len(l.keys))
+	}
+}
+
+func TestLimiterPerKey(t *testing.T) {
+	l, clock := newTestLimiter(RateLimits{APIPerKey: 1, APIPerKeyBurst: 2})
+	l.checkKey("a")
+	l.checkKey("a")
+	d := l.checkKey("a")
+	if d == nil || d.limit != metrics.LimitKey {
+		t.Fatalf("third request in a burst of 2: denial %+v, want the key limit", d)
+	}
+	if l.checkKey("b") != nil {
+		t.Error("another key was refused")
+	}
+	clock.advance(time.Second)
+	if l.checkKey("a") != nil {
+		t.Error("refused after the bucket refilled")
+	}
+}
+
+func TestRateLimitsValidate(t *testing.T) {
+	if err := DefaultRateLimits().Validate(); err != nil {
+		t.Errorf("DefaultRateLimits().Validate() = %v", err)
+	}
+	if err := (RateLimits{}).Validate(); err != nil {
+		t.Errorf("zero RateLimits (all off).Validate() = %v", err)
+	}
+	bad := []RateLimits{
+		{TokenPerAddress: -1},
+		{TokenPerAddress: 1, TokenPerAddressBurst: 0},
+		{FailuresBeforeBlock: 3},
+		{FailuresBeforeBlock: -1},
+	}
+	for _, c := range bad {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%+v.Validate() = nil, want an error", c)
+		}
+	}
+}

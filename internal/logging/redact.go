@@ -1,0 +1,113 @@
+// Package logging holds iogate's slog plumbing: a handler that redacts secrets that reach
+// a log record by mistake.
+package logging
+
+import (
+	"context"
+	"log/slog"
+	"regexp"
+	"strings"
+)
+
+// redacted replaces every value that the redacting handler removes.
+const redacted = "[REDACTED]"
+
+// sensitiveKeys are attribute keys whose values are always secret, compared after
+// lower-casing and removing "_" and "-".
+var sensitiveKeys = map[string]bool{
+	"authorization": true, "cookie": true, "setcookie": true, "password": true, "passwd": true,
+	"secret": true, "clientsecret": true, "token": true, "accesstoken": true, "refreshtoken": true,
+	"bearer": true, "apikey": true, "masterkey": true, "pepper": true, "session": true, "sessionid": true,
+	"totp": true, "totpseed": true, "recoverycode": true, "dsn": true, "databaseurl": true,
+}
+
+// secretPattern finds values that look like a credential wherever they appear in a
+// string: generated client secrets, JWTs, Authorization header values, and passwords in
+// URLs.
+var secretPattern = regexp.MustCompile(
+	`iogs_[0-9A-Za-z]{8,}` + // client secret
+		`|eyJ[0-9A-Za-z_-]{8,}\.[0-9A-Za-z_-]{8,}\.[0-9A-Za-z_-]*` + // JWT
+		`|(?i:bearer|basic)\s+[0-9A-Za-z._~+/=-]{8,}` + // Authorization value
+		`|://[^/\s:@]*:[^/\s@]+@`) // user:password@ in a URL
+
+// Redact returns a handler that passes records to next after replacing the values of
+// attributes with secret-sounding keys, and any substring that looks like a credential,
+// with "[REDACTED]". It is a second net: code must not log secrets in the first place,
+// and types that hold secrets redact themselves.
+func Redact(next slog.Handler) slog.Handler {
+	return &redactHandler{next: next}
+}
+
+type redactHandler struct {
+	next slog.Handler
+}
+
+func (h *redactHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return h.next.Enabled(ctx, level)
+}
+
+func (h *redactHandler) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, redactString(r.Message), r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(redactAttr(a))
+		return true
+	})
+	return h.next.Handle(ctx, out)
+}
+
+func (h *redactHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	clean := make([]slog.Attr, len(attrs))
+	for i, a := range attrs {
+		clean[i] = redactAttr(a)
+	}
+	return &redactHandler{next: h.next.WithAttrs(clean)}
+}
+
+func (h *redactHandler) WithGroup(name string) slog.Handler {
+	return &redactHandler{next: h.next.WithGroup(name)}
+}
+
+func redactAttr(a slog.Attr) slog.Attr {
+	if isSensitiveKey(a.Key) {
+		return slog.String(a.Key, redacted)
+	}
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		return slog.String(a.Key, redactString(v.String()))
+	case slog.KindGroup:
+		group := v.Group()
+		clean := make([]any, len(group))
+		for i, g := range group {
+			clean[i] = redactAttr(g)
+		}
+		return slog.Group(a.Key, clean...)
+	case slog.KindAny:
+		// Errors and other values are rendered as text here, so that a secret inside an
+		// error message is caught as well.
+		if err, ok := v.Any().(error); ok {
+			return slog.String(a.Key, redactString(err.Error()))
+		}
+		if s, ok := v.Any().(interface{ String() string }); ok {
+			return slog.String(a.Key, redactString(s.String()))
+		}
+	}
+	return slog.Attr{Key: a.Key, Value: v}
+}
+
+func isSensitiveKey(key string) bool {
+	k := strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(key))
+	return sensitiveKeys[k]
+}
+
+func redactString(s string) string {
+	if !secretPattern.MatchString(s) {
+		return s
+	}
+	return secretPattern.ReplaceAllStringFunc(s, func(m string) string {
+		if strings.HasPrefix(m, "://") {
+			return "://" + m[3:strings.Index(m[3:], ":")+3] + ":" + redacted + "@"
+		}
+		return redacted
+	})
+}

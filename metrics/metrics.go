@@ -1,0 +1,215 @@
+// Package metrics holds iogate's Prometheus metrics: token issuance and denials, bearer
+// verification latency, rate-limit hits, change-feed lag and store errors. A nil *Metrics
+// is valid and records nothing, so that the CLI and tests need no registry.
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Denial reasons of iogate_token_denials_total and results of
+// iogate_token_verification_seconds.
+const (
+	ReasonInvalidClient = "invalid_client"
+	ReasonIPNotAllowed  = "ip_not_allowed"
+	ReasonInvalidScope  = "invalid_scope"
+	ReasonInternal      = "internal"
+	ReasonUnavailable   = "unavailable"
+	ReasonInvalidToken  = "invalid_token"
+	ResultOK            = "ok"
+)
+
+// Rate limits, the label values of iogate_rate_limit_hits_total.
+const (
+	LimitAddress  = "address"
+	LimitClient   = "client"
+	LimitKey      = "key"
+	LimitSlowdown = "slowdown"
+	LimitBlocked  = "blocked"
+)
+
+// Metrics is the set of iogate's metrics on one registry.
+type Metrics struct {
+	registry *prometheus.Registry
+
+	tokensIssued     prometheus.Counter
+	tokenDenials     *prometheus.CounterVec
+	verifyOK         prometheus.Observer
+	verifyInvalid    prometheus.Observer
+	verifyIPDenied   prometheus.Observer
+	rateLimitHits    *prometheus.CounterVec
+	addressBlocks    prometheus.Counter
+	storeErrors      *prometheus.CounterVec
+	exposedDetected  prometheus.Counter
+	requestsByStatus *prometheus.CounterVec
+}
+
+// New returns the metrics on a new registry that also carries the Go runtime and process
+// collectors.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		registry: reg,
+		tokensIssued: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "iogate_tokens_issued_total",
+			Help: "Access tokens issued.",
+		}),
+		tokenDenials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iogate_token_denials_total",
+			Help: "Token requests denied, by reason.",
+		}, []string{"reason"}),
+		rateLimitHits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iogate_rate_limit_hits_total",
+			Help: "Requests answered 429, by the limit that refused them.",
+		}, []string{"limit"}),
+		addressBlocks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "iogate_address_blocks_total",
+			Help: "Source addresses blocked after repeated failed authentication.",
+		}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iogate_store_errors_total",
+			Help: "Store calls that failed for a reason other than a missing or duplicate record, by operation.",
+		}, []string{"operation"}),
+		exposedDetected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "iogate_exposed_credentials_total",
+			Help: "Valid credentials received over plain HTTP; each marked its key as exposed.",
+		}),
+		requestsByStatus: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iogate_http_requests_total",
+			Help: "HTTP requests served, by listener and status code.",
+		}, []string{"listener", "code"}),
+	}
+	verify := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "iogate_token_verification_seconds",
+		Help: "Time to verify a bearer token against the key view, by result.",
+		// Cached verification takes microseconds and a signature check tens of
+		// microseconds, so the buckets start far below Prometheus's defaults.
+		Buckets: []float64{1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2, 0.1},
+	}, []string{"result"})
+	m.verifyOK = verify.WithLabelValues(ResultOK)
+	m.verifyInvalid = verify.WithLabelValues(ReasonInvalidToken)
+	m.verifyIPDenied = verify.WithLabelValues(ReasonIPNotAllowed)
+	reg.MustRegister(m.tokensIssued, m.tokenDenials, verify, m.rateLimitHits, m.addressBlocks,
+		m.storeErrors, m.exposedDetected, m.requestsByStatus)
+	for _, r := range []string{ReasonInvalidClient, ReasonIPNotAllowed, ReasonInvalidScope, ReasonUnavailable, ReasonInternal} {
+		m.tokenDenials.WithLabelValues(r)
+	}
+	for _, l := range []string{LimitAddress, LimitClient, LimitKey, LimitSlowdown, LimitBlocked} {
+		m.rateLimitHits.WithLabelValues(l)
+	}
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// RegisterFeedLag publishes iogate_change_feed_lag_seconds, computed by lag at each scrape.
+func (m *Metrics) RegisterFeedLag(lag func() float64) {
+	if m == nil {
+		return
+	}
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "iogate_change_feed_lag_seconds",
+		Help: "How long the in-memory key view has been behind the store: 0 when current, -1 when the store cannot be read.",
+	}, lag))
+}
+
+// TokenIssued counts one issued access token.
+func (m *Metrics) TokenIssued() {
+	if m != nil {
+		m.tokensIssued.Inc()
+	}
+}
+
+// TokenDenied counts one denied token request.
+func (m *Metrics) TokenDenied(reason string) {
+	if m != nil {
+		m.tokenDenials.WithLabelValues(reason).Inc()
+	}
+}
+
+// TokenVerified records how long one bearer verification took and its result: ResultOK,
+// ReasonInvalidToken or ReasonIPNotAllowed.
+func (m *Metrics) TokenVerified(d time.Duration, result string) {
+	if m == nil {
+		return
+	}
+	switch result {
+	case ResultOK:
+		m.verifyOK.Observe(d.Seconds())
+	case ReasonIPNotAllowed:
+		m.verifyIPDenied.Observe(d.Seconds())
+	default:
+		m.verifyInvalid.Observe(d.Seconds())
+	}
+}
+
+// RateLimited counts one request refused by limit.
+func (m *Metrics) RateLimited(limit string) {
+	if m != nil {
+		m.rateLimitHits.WithLabelValues(limit).Inc()
+	}
+}
+
+// AddressBlocked counts one address blocked after repeated failed authentication.
+func (m *Metrics) AddressBlocked() {
+	if m != nil {
+		m.addressBlocks.Inc()
+	}
+}
+
+// StoreError counts one failed store call of operation.
+func (m *Metrics) StoreError(operation string) {
+	if m != nil {
+		m.storeErrors.WithLabelValues(operation).Inc()
+	}
+}
+
+// ExposedCredential counts one valid credential received over plain HTTP.
+func (m *Metrics) ExposedCredential() {
+	if m != nil {
+		m.exposedDetected.Inc()
+	}
+}
+
+// Request counts one served request on listener ("https", "http" or "admin") with its
+// status.
+func (m *Metrics) Request(listener string, status int) {
+	if m != nil {
+		m.requestsByStatus.WithLabelValues(listener, statusText(status)).Inc()
+	}
+}
+
+// statusText avoids strconv allocations for the common statuses.
+func statusText(status int) string {
+	switch status {
+	case 200:
+		return "200"
+	case 400:
+		return "400"
+	case 401:
+		return "401"
+	case 403:
+		return "403"
+	case 404:
+		return "404"
+	case 429:
+		return "429"
+	case 500:
+		return "500"
+	case 503:
+		return "503"
+	}
+	if status < 100 || status > 999 {
+		return "other"
+	}
+	return string([]byte{byte('0' + status/100), byte('0' + status/10%10), byte('0' + status%10)})
+}

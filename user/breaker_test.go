@@ -1,0 +1,76 @@
+package user
+
+// Tests for weaknesses an adversarial review found in sign-in, setup and reset links.
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// An attacker at another address must not be able to stop the owner from signing in with
+// the right password by sending wrong passwords for the owner's email.
+func TestSignInNotLockedFromElsewhere(t *testing.T) {
+	f := newFixture(t)
+	for i := range 2 * accountBurst {
+		f.svc.SignIn(f.ctx, "owner@acme.test", fmt.Sprintf("wrong password %d", i), "203.0.113.9")
+	}
+	if _, err := f.svc.SignIn(f.ctx, "owner@acme.test", ownerPassword, "198.51.100.1"); err != nil {
+		t.Errorf("owner's correct password from 198.51.100.1 after an attacker's failures from 203.0.113.9: %v, want success", err)
+	}
+}
+
+// The per-address sign-in limit must count an IPv6 client per /64 network, as the API's
+// rate limits do; otherwise one host rotates addresses inside its /64 and is never limited.
+func TestSignInLimitPerIPv6Network(t *testing.T) {
+	f := newFixture(t)
+	limited := false
+	for i := range addressBurst + 5 {
+		addr := fmt.Sprintf("2001:db8:1:2::%x", i+1)
+		_, err := f.svc.SignIn(f.ctx, fmt.Sprintf("user%d@spray.test", i), "some password 123", addr)
+		if errors.Is(err, ErrRateLimited) {
+			limited = true
+			break
+		}
+	}
+	if !limited {
+		t.Errorf("%d sign-ins from one /64 (2001:db8:1:2::/64) were never rate limited; the address burst is %d", addressBurst+5, addressBurst)
+	}
+}
+
+// A setup request with a link token that does not exist must fail before the password is
+// hashed: argon2id costs 19 MiB and tens of milliseconds, and the setup page has no rate limit.
+func TestSetupChecksLinkBeforeHash(t *testing.T) {
+	f := newFixture(t)
+	unknown := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	start := time.Now()
+	_, err := f.svc.CompleteSetup(f.ctx, unknown, SetupRequest{AccountName: "X", Email: "x@x.test", Password: "a long enough password"})
+	elapsed := time.Since(start)
+	if err == nil {
+		t.Fatal("CompleteSetup with an unknown token succeeded")
+	}
+	if elapsed > 10*time.Millisecond {
+		t.Errorf("CompleteSetup with an unknown token took %s; want it rejected before the argon2id hash (well under 10ms)", elapsed)
+	}
+}
+
+// Using one reset link must make the user's other unused reset links invalid: after the
+// password is reset, an older link (for example from a mailbox or a chat log) must not reset it again.
+func TestResetLinkEndsOtherLinks(t *testing.T) {
+	f := newFixture(t)
+	first, err := f.svc.CreateResetLink(f.ctx, "owner@acme.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := f.svc.CreateResetLink(f.ctx, "owner@acme.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.ResetPassword(f.ctx, second, "the owner's new password"); err != nil {
+		t.Fatalf("ResetPassword with the newer link: %v", err)
+	}
+	if _, err := f.svc.ResetPassword(f.ctx, first, "the attacker's password!"); err == nil {
+		t.Error("the older reset link still reset the password after the newer one was used")
+	}
+}
