@@ -18,13 +18,16 @@ const (
 )
 
 // KeyChange announces that the key with ClientID was created, changed or deleted (its
-// revoked tokens included), or, when Kind is ChangeSigningKeys, that the signing keys
-// changed. Seq increases with every change; a reader that has applied changes up to Seq
-// asks for the ones after it.
+// revoked tokens included); or, when Kind is ChangeSigningKeys, that the signing keys
+// changed; or, when Kind is ChangeVaults, that the vaults of AccountID changed. Seq
+// increases with every change; a reader that has applied changes up to Seq asks for the
+// ones after it.
 type KeyChange struct {
 	Seq      int64
 	ClientID string
 	Kind     string
+	// AccountID is the account whose vaults changed, for ChangeVaults; empty otherwise.
+	AccountID string
 }
 
 // Kinds of KeyChange.
@@ -33,6 +36,9 @@ const (
 	ChangeAPIKey = "api_key"
 	// ChangeSigningKeys is a change of the token-signing keys; ClientID is empty.
 	ChangeSigningKeys = "signing_keys"
+	// ChangeVaults is a change of the vaults of the account named by AccountID; ClientID
+	// is empty. Servers that keep vaults in memory drop that account's copy.
+	ChangeVaults = "vaults"
 )
 
 // RevokedToken is an access token revoked before its expiry. Tokens carry no row of their
@@ -140,7 +146,8 @@ type Store interface {
 	// is not above the stored checkpoint.
 	PruneAuditRecords(ctx context.Context, cp *AuditCheckpoint) (int64, error)
 
-	// CreateVault inserts a new vault.
+	// CreateVault inserts a new vault and records a ChangeVaults change of its account in
+	// the same transaction.
 	CreateVault(ctx context.Context, v *Vault) error
 	// FindVault returns the account's vault, or CodeNotFound, also when the vault belongs
 	// to another account.

@@ -66,6 +66,8 @@ type Service struct {
 	syncMu      sync.Mutex
 	notifyCh    chan struct{}
 	keyringNext keyringSchedule
+	// changeListeners are the OnChange functions by change kind, guarded by syncMu.
+	changeListeners map[string][]func(iogate.KeyChange)
 }
 
 // Slots in the sealed-secrets table: the pepper of the client-secret hashes and the key
@@ -254,8 +256,13 @@ func (s *Service) Sync(ctx context.Context) error {
 		done := make(map[string]bool, len(changes))
 		signingKeysChanged := false
 		for _, c := range changes {
-			if c.Kind == iogate.ChangeSigningKeys {
+			switch c.Kind {
+			case iogate.ChangeSigningKeys:
 				signingKeysChanged = true
+				continue
+			case iogate.ChangeAPIKey:
+			default:
+				s.deliverChange(c)
 				continue
 			}
 			if done[c.ClientID] {
@@ -309,6 +316,7 @@ func (s *Service) resync(ctx context.Context) error {
 		return err
 	}
 	s.view.replace(keys, seq)
+	s.deliverReload()
 	return nil
 }
 

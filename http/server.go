@@ -43,6 +43,8 @@ type Server struct {
 	routes map[string][]string
 	// dashboard serves /dashboard/ when set with SetDashboard.
 	dashboard *Dashboard
+	// vaults holds encoded vault responses, kept current by the engine's change feed.
+	vaults *vaultCache
 }
 
 // Options are the Server's hardening and operations settings. The zero value trusts no
@@ -67,7 +69,11 @@ type Options struct {
 
 // NewServer returns the handlers for the HTTPS API.
 func NewServer(a *auth.Service, store iogate.Store, log *slog.Logger) *Server {
-	return &Server{auth: a, store: store, log: log, routes: make(map[string][]string)}
+	s := &Server{auth: a, store: store, log: log, routes: make(map[string][]string), vaults: newVaultCache(maxVaultCacheBytes)}
+	if a != nil {
+		a.OnChange(iogate.ChangeVaults, s.vaults.drop)
+	}
+	return s
 }
 
 // SetOptions applies o. Call it before Handler and PlainHandler.

@@ -48,15 +48,21 @@ func (s *Server) handleListVaults(w http.ResponseWriter, r *http.Request) error 
 		return iogate.Errorf(iogate.CodeInvalid, "invalid cursor: use the nextCursor value of the previous page")
 	}
 	p := principalFrom(r.Context())
-	vaults, next, err := s.store.ListVaults(r.Context(), p.AccountID, page)
+	body, err := s.vaults.body(p.AccountID, vaultListKey(page), func() ([]byte, error) {
+		vaults, next, err := s.store.ListVaults(r.Context(), p.AccountID, page)
+		if err != nil {
+			return nil, err
+		}
+		resp := listResponse[*iogate.Vault]{Data: vaults, NextCursor: next}
+		if resp.Data == nil {
+			resp.Data = []*iogate.Vault{}
+		}
+		return encodeJSON(resp)
+	})
 	if err != nil {
 		return err
 	}
-	resp := listResponse[*iogate.Vault]{Data: vaults, NextCursor: next}
-	if resp.Data == nil {
-		resp.Data = []*iogate.Vault{}
-	}
-	writeJSON(w, http.StatusOK, "application/json", resp)
+	writeEncoded(w, http.StatusOK, "application/json", body)
 	return nil
 }
 
@@ -68,14 +74,21 @@ func (s *Server) handleGetVault(w http.ResponseWriter, r *http.Request) error {
 	if !iogate.ValidClientID(id) {
 		return notFound
 	}
-	v, err := s.store.FindVault(r.Context(), principalFrom(r.Context()).AccountID, id)
+	accountID := principalFrom(r.Context()).AccountID
+	body, err := s.vaults.body(accountID, vaultKey(id), func() ([]byte, error) {
+		v, err := s.store.FindVault(r.Context(), accountID, id)
+		if err != nil {
+			return nil, err
+		}
+		return encodeJSON(v)
+	})
 	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
 		return notFound
 	}
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, "application/json", v)
+	writeEncoded(w, http.StatusOK, "application/json", body)
 	return nil
 }
 
@@ -114,6 +127,9 @@ func (s *Server) handleCreateVault(w http.ResponseWriter, r *http.Request) error
 	if err := s.store.CreateVault(r.Context(), v); err != nil {
 		return err
 	}
+	// This process serves the new vault on the next request, without waiting for the
+	// change feed that tells the others.
+	s.vaults.drop(iogate.KeyChange{Kind: iogate.ChangeVaults, AccountID: v.AccountID})
 	w.Header().Set("Location", "/v1/vaults/"+v.ID)
 	writeJSON(w, http.StatusCreated, "application/json", v)
 	return nil

@@ -39,20 +39,22 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *iogate.APIKey, rec *iogate.Au
 // delivers the notification only when the transaction commits, and not at all when it
 // rolls back, so a listener never hears of a change it cannot read.
 func (db *DB) recordChange(ctx context.Context, tx pgx.Tx, clientID string) error {
-	return db.recordChangeOfKind(ctx, tx, clientID, iogate.ChangeAPIKey)
+	return db.recordChangeOfKind(ctx, tx, iogate.KeyChange{ClientID: clientID, Kind: iogate.ChangeAPIKey})
 }
 
 // recordSigningKeysChange announces a change of the signing keys on the change feed.
 func (db *DB) recordSigningKeysChange(ctx context.Context, tx pgx.Tx) error {
-	return db.recordChangeOfKind(ctx, tx, "", iogate.ChangeSigningKeys)
+	return db.recordChangeOfKind(ctx, tx, iogate.KeyChange{Kind: iogate.ChangeSigningKeys})
 }
 
-func (db *DB) recordChangeOfKind(ctx context.Context, tx pgx.Tx, clientID, kind string) error {
+// recordChangeOfKind appends c, numbered by the counter, and announces it.
+func (db *DB) recordChangeOfKind(ctx context.Context, tx pgx.Tx, c iogate.KeyChange) error {
 	var seq int64
 	if err := tx.QueryRow(ctx, `UPDATE key_change_counter SET seq = seq + 1 WHERE id = 1 RETURNING seq`).Scan(&seq); err != nil {
 		return fmt.Errorf("number key change: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO key_changes (seq, client_id, kind, changed_at) VALUES ($1, $2, $3, $4)`, seq, clientID, kind, db.now()); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO key_changes (seq, client_id, kind, account_id, changed_at) VALUES ($1, $2, $3, $4, $5)`,
+		seq, c.ClientID, c.Kind, c.AccountID, db.now()); err != nil {
 		return err
 	}
 	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, NotifyChannel, strconv.FormatInt(seq, 10))
@@ -325,13 +327,13 @@ func (db *DB) RecordKeyUse(ctx context.Context, uses []iogate.KeyUse) error {
 
 // KeyChangesSince returns the changes after seq, in order, at most 10000 at a time.
 func (db *DB) KeyChangesSince(ctx context.Context, seq int64) ([]iogate.KeyChange, error) {
-	rows, err := db.pool.Query(ctx, `SELECT seq, client_id, kind FROM key_changes WHERE seq > $1 ORDER BY seq LIMIT 10000`, seq)
+	rows, err := db.pool.Query(ctx, `SELECT seq, client_id, kind, account_id FROM key_changes WHERE seq > $1 ORDER BY seq LIMIT 10000`, seq)
 	if err != nil {
 		return nil, mapError(err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (iogate.KeyChange, error) {
 		var c iogate.KeyChange
-		err := r.Scan(&c.Seq, &c.ClientID, &c.Kind)
+		err := r.Scan(&c.Seq, &c.ClientID, &c.Kind, &c.AccountID)
 		return c, err
 	})
 	return out, mapError(err)

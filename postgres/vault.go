@@ -8,12 +8,15 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// CreateVault inserts a new vault.
+// CreateVault inserts a new vault and records a change of its account's vaults.
 func (db *DB) CreateVault(ctx context.Context, v *iogate.Vault) error {
 	return db.write(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO vaults (id, account_id, name, threshold, status, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 			v.ID, v.AccountID, v.Name, v.Threshold, v.Status, v.CreatedAt)
-		return err
+		if err != nil {
+			return err
+		}
+		return db.recordChangeOfKind(ctx, tx, iogate.KeyChange{Kind: iogate.ChangeVaults, AccountID: v.AccountID})
 	})
 }
 

@@ -277,7 +277,7 @@ func (db *DB) RecordKeyUse(ctx context.Context, uses []iogate.KeyUse) error {
 
 // KeyChangesSince returns the changes after seq, in order.
 func (db *DB) KeyChangesSince(ctx context.Context, seq int64) ([]iogate.KeyChange, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT seq, client_id, kind FROM key_changes WHERE seq > ? ORDER BY seq LIMIT 10000`, seq)
+	rows, err := db.reader.QueryContext(ctx, `SELECT seq, client_id, kind, account_id FROM key_changes WHERE seq > ? ORDER BY seq LIMIT 10000`, seq)
 	if err != nil {
 		return nil, mapError(err)
 	}
@@ -285,7 +285,7 @@ func (db *DB) KeyChangesSince(ctx context.Context, seq int64) ([]iogate.KeyChang
 	var out []iogate.KeyChange
 	for rows.Next() {
 		var c iogate.KeyChange
-		if err := rows.Scan(&c.Seq, &c.ClientID, &c.Kind); err != nil {
+		if err := rows.Scan(&c.Seq, &c.ClientID, &c.Kind, &c.AccountID); err != nil {
 			return nil, mapError(err)
 		}
 		out = append(out, c)

@@ -9,11 +9,16 @@ import (
 	"github.com/iogate/iogate"
 )
 
-// CreateVault inserts a new vault.
+// CreateVault inserts a new vault and records a change of its account's vaults.
 func (db *DB) CreateVault(ctx context.Context, v *iogate.Vault) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO vaults (id, account_id, name, threshold, status, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			v.ID, v.AccountID, v.Name, v.Threshold, v.Status, toMicros(v.CreatedAt))
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO key_changes (client_id, kind, account_id, changed_at) VALUES ('', ?, ?, ?)`,
+			iogate.ChangeVaults, v.AccountID, toMicros(db.now()))
 		return err
 	})
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/iogate/iogate"
 )
 
@@ -52,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) iogate.Store) {
 		{"FarCursors", testFarCursors},
 		{"Vaults", testVaults},
 		{"VaultList", testVaultList},
+		{"VaultChanges", testVaultChanges},
 		{"SealedSecrets", testSealedSecrets},
 		{"SealedSecretConcurrentPut", testSealedSecretConcurrentPut},
 		{"SigningKeys", testSigningKeys},
@@ -548,6 +550,38 @@ func testVaultList(t *testing.T, s iogate.Store) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ListVaults pages in a different order (-want +got):\n%s", diff)
+	}
+}
+
+// testVaultChanges checks that creating a vault announces a change of its account's vaults
+// on the change feed, and that a failed creation announces nothing.
+func testVaultChanges(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	a := newAccount(t, s)
+	start, err := s.LatestKeyChange(ctx)
+	must(t, "LatestKeyChange", err)
+
+	v := &iogate.Vault{ID: iogate.NewID(), AccountID: a.ID, Name: "Treasury", Threshold: 2, Status: iogate.VaultActive, CreatedAt: base}
+	must(t, "CreateVault", s.CreateVault(ctx, v))
+	wantCode(t, "CreateVault(same ID)", s.CreateVault(ctx, v), iogate.CodeConflict)
+
+	changes, err := s.KeyChangesSince(ctx, start)
+	must(t, "KeyChangesSince", err)
+	want := []iogate.KeyChange{{Kind: iogate.ChangeVaults, AccountID: a.ID}}
+	if diff := cmp.Diff(want, changes, cmpopts.IgnoreFields(iogate.KeyChange{}, "Seq")); diff != "" {
+		t.Errorf("KeyChangesSince after one vault created and one rejected (-want +got):\n%s", diff)
+	}
+
+	// An API key change carries no account ID, so readers can tell the kinds apart.
+	afterVault, err := s.LatestKeyChange(ctx)
+	must(t, "LatestKeyChange", err)
+	k := newKey(a.ID, base)
+	must(t, "CreateAPIKey", s.CreateAPIKey(ctx, k, created(t, k)))
+	changes, err = s.KeyChangesSince(ctx, afterVault)
+	must(t, "KeyChangesSince", err)
+	want = []iogate.KeyChange{{Kind: iogate.ChangeAPIKey, ClientID: k.ClientID}}
+	if diff := cmp.Diff(want, changes, cmpopts.IgnoreFields(iogate.KeyChange{}, "Seq")); diff != "" {
+		t.Errorf("KeyChangesSince after CreateAPIKey (-want +got):\n%s", diff)
 	}
 }
 
