@@ -62,6 +62,11 @@ func (h *redactHandler) Enabled(ctx context.Context, level slog.Level) bool {
 }
 
 func (h *redactHandler) Handle(ctx context.Context, r slog.Record) error {
+	// Most records, the access log's among them, hold nothing to redact: pass them on
+	// without building a copy.
+	if !needsRedaction(r) {
+		return h.next.Handle(ctx, r)
+	}
 	out := slog.NewRecord(r.Time, r.Level, redactString(r.Message), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(redactAttr(a))
@@ -80,6 +85,31 @@ func (h *redactHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h *redactHandler) WithGroup(name string) slog.Handler {
 	return &redactHandler{next: h.next.WithGroup(name)}
+}
+
+// needsRedaction reports whether redactAttr or redactString could change anything in r.
+// It errs towards true: values it does not inspect, such as errors, groups and LogValuers,
+// count as needing it.
+func needsRedaction(r slog.Record) bool {
+	if mayHoldSecret(r.Message) {
+		return true
+	}
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		found = isSensitiveKey(a.Key) || attrMayHoldSecret(a.Value)
+		return !found
+	})
+	return found
+}
+
+func attrMayHoldSecret(v slog.Value) bool {
+	switch v.Kind() {
+	case slog.KindString:
+		return mayHoldSecret(v.String())
+	case slog.KindInt64, slog.KindUint64, slog.KindFloat64, slog.KindBool, slog.KindDuration, slog.KindTime:
+		return false
+	}
+	return true
 }
 
 func redactAttr(a slog.Attr) slog.Attr {

@@ -29,6 +29,7 @@ func TestRedact(t *testing.T) {
 		{"password in a URL", func(l *slog.Logger) { l.Info("m", "database", "postgres://app:hunter2@db/iogate") }, "hunter2", "postgres://app:[REDACTED]@db/iogate"},
 		{"group", func(l *slog.Logger) { l.Info("m", slog.Group("req", "token", "t0k3n", "path", "/v1")) }, "t0k3n", `"path":"/v1"`},
 		{"logger attributes", func(l *slog.Logger) { l.With("cookie", "sid=42").Info("m") }, "sid=42", `"cookie":"[REDACTED]"`},
+		{"sensitive key with a number", func(l *slog.Logger) { l.Info("m", "pepper", 424242) }, "424242", `"pepper":"[REDACTED]"`},
 		{"ordinary values pass", func(l *slog.Logger) { l.Info("m", "client_id", "6f1c2a7e", "status", 401) }, "[REDACTED]", `"client_id":"6f1c2a7e","status":401`},
 	}
 	for _, c := range cases {
