@@ -49,6 +49,39 @@ type PreviousSecret struct {
 	LastUsedAt time.Time
 }
 
+// APIKeyAuth is the part of an API key that authentication reads: what
+// Store.AllAPIKeyAuth passes when a server loads every key into memory.
+type APIKeyAuth struct {
+	ClientID  string
+	AccountID string
+	// Scopes may be shared between keys: do not modify it.
+	Scopes     []string
+	AllowedIPs []netip.Prefix
+	// ExpiresAt is zero for a key that does not expire.
+	ExpiresAt        time.Time
+	SecretHash       SecretHash
+	SecretGeneration int
+	// Previous holds the Hash, Generation and ExpiresAt of the previous secret, or is nil.
+	Previous *PreviousSecret
+}
+
+// Auth returns the part of k that authentication reads.
+func (k *APIKey) Auth() *APIKeyAuth {
+	a := &APIKeyAuth{
+		ClientID:         k.ClientID,
+		AccountID:        k.AccountID,
+		Scopes:           k.Scopes,
+		AllowedIPs:       k.AllowedIPs,
+		ExpiresAt:        k.ExpiresAt,
+		SecretHash:       k.SecretHash,
+		SecretGeneration: k.SecretGeneration,
+	}
+	if p := k.Previous; p != nil {
+		a.Previous = &PreviousSecret{Hash: p.Hash, Generation: p.Generation, ExpiresAt: p.ExpiresAt}
+	}
+	return a
+}
+
 // NewClientID returns a random UUID for a new key.
 func NewClientID() string { return uuid.NewString() }
 

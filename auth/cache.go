@@ -13,7 +13,7 @@ import (
 const cacheShards = 16
 
 // tokenCache maps a token's SHA-256 to claims whose signature has been verified, so that a
-// token seen before costs a hash and a map read instead of a signature check. It holds at
+// token seen before costs a hash and a map read instead of a signature check and a parse. It holds at
 // most max entries, split evenly between the shards; when a shard is full it drops its
 // entries that have expired and, if that is not enough, an arbitrary tenth of the rest.
 type tokenCache struct {
@@ -22,7 +22,7 @@ type tokenCache struct {
 
 type cacheShard struct {
 	mu      sync.RWMutex
-	entries map[[sha256.Size]byte]*token.Claims
+	entries map[[sha256.Size]byte]*verifiedToken
 	max     int
 	// The padding keeps neighbouring shards' locks out of one 64-byte cache line.
 	_ [64]byte
@@ -35,7 +35,7 @@ func newTokenCache(max int) *tokenCache {
 		perShard = 1
 	}
 	for i := range c.shards {
-		c.shards[i].entries = make(map[[sha256.Size]byte]*token.Claims)
+		c.shards[i].entries = make(map[[sha256.Size]byte]*verifiedToken)
 		c.shards[i].max = perShard
 	}
 	return c
@@ -45,7 +45,24 @@ func (c *tokenCache) shard(h [sha256.Size]byte) *cacheShard {
 	return &c.shards[int(h[0])%cacheShards]
 }
 
-func (c *tokenCache) get(h [sha256.Size]byte) *token.Claims {
+// verifiedToken is a cache entry: claims whose signature verified, with their scope claim
+// parsed.
+type verifiedToken struct {
+	claims *token.Claims
+	// scopes and scopesKnown are the set of the scope claim and whether it holds only
+	// known scopes; scopeList is the claim split at spaces. Do not modify it.
+	scopes      scopeSet
+	scopesKnown bool
+	scopeList   []string
+}
+
+func newVerifiedToken(claims *token.Claims) *verifiedToken {
+	v := &verifiedToken{claims: claims}
+	v.scopes, v.scopesKnown, v.scopeList = tokenScopes(claims.Scope)
+	return v
+}
+
+func (c *tokenCache) get(h [sha256.Size]byte) *verifiedToken {
 	s := c.shard(h)
 	s.mu.RLock()
 	claims := s.entries[h]
@@ -53,19 +70,19 @@ func (c *tokenCache) get(h [sha256.Size]byte) *token.Claims {
 	return claims
 }
 
-func (c *tokenCache) put(h [sha256.Size]byte, claims *token.Claims, nowUnix int64) {
+func (c *tokenCache) put(h [sha256.Size]byte, v *verifiedToken, nowUnix int64) {
 	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.entries) >= s.max {
 		s.evict(nowUnix)
 	}
-	s.entries[h] = claims
+	s.entries[h] = v
 }
 
 func (s *cacheShard) evict(nowUnix int64) {
-	for h, claims := range s.entries {
-		if claims.Expiry <= nowUnix {
+	for h, v := range s.entries {
+		if v.claims.Expiry <= nowUnix {
 			delete(s.entries, h)
 		}
 	}

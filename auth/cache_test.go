@@ -20,8 +20,8 @@ func TestTokenCacheGetPut(t *testing.T) {
 	if got := c.get(cacheKey(1)); got != nil {
 		t.Fatalf("get on an empty cache = %+v, want nil", got)
 	}
-	c.put(cacheKey(1), claims, 1000)
-	if got := c.get(cacheKey(1)); got != claims {
+	c.put(cacheKey(1), newVerifiedToken(claims), 1000)
+	if got := c.get(cacheKey(1)); got == nil || got.claims != claims {
 		t.Fatalf("get after put = %+v, want %+v", got, claims)
 	}
 	if got := c.get(cacheKey(2)); got != nil {
@@ -33,7 +33,7 @@ func TestTokenCacheBounded(t *testing.T) {
 	const max = 1600
 	c := newTokenCache(max)
 	for i := range 20 * max {
-		c.put(cacheKey(i), &token.Claims{Expiry: 5000}, 1000)
+		c.put(cacheKey(i), newVerifiedToken(&token.Claims{Expiry: 5000}), 1000)
 	}
 	if n := c.len(); n > max {
 		t.Fatalf("cache holds %d entries after %d puts, want at most %d", n, 20*max, max)
@@ -53,13 +53,13 @@ func TestTokenCacheEvictsExpiredFirst(t *testing.T) {
 	// Fill every shard with expired entries, then add live ones: each shard that fills up
 	// must drop expired entries before live ones.
 	for i := range 10 * max {
-		c.put(cacheKey(i), &token.Claims{Expiry: 999}, 900)
+		c.put(cacheKey(i), newVerifiedToken(&token.Claims{Expiry: 999}), 900)
 	}
 	live := make([][sha256.Size]byte, 0, 64)
 	for i := range 64 {
 		h := cacheKey(100*max + i)
 		live = append(live, h)
-		c.put(h, &token.Claims{Expiry: 5000}, 1000)
+		c.put(h, newVerifiedToken(&token.Claims{Expiry: 5000}), 1000)
 	}
 	for i, h := range live {
 		if c.get(h) == nil {

@@ -21,11 +21,11 @@ type ExposedCredential struct {
 // the key the credential belongs to, and false when the credential does not verify.
 func (s *Service) VerifyExposed(cred ExposedCredential) (string, bool) {
 	if cred.BearerToken != "" {
-		claims, _, err := s.activeToken(cred.BearerToken)
+		v, _, err := s.activeToken(cred.BearerToken)
 		if err != nil {
 			return "", false
 		}
-		return claims.ClientID, true
+		return v.claims.ClientID, true
 	}
 	k, _, ok := s.authenticateClient(cred.ClientID, cred.ClientSecret)
 	if !ok || k.expired(s.now()) {
@@ -65,8 +65,8 @@ func (s *Service) MarkExposed(ctx context.Context, clientID, kind string, revoke
 func (s *Service) RecordAddressBlocked(address string, clientIDs []string, failures int, until time.Time) {
 	actor := iogate.Actor{Type: iogate.ActorSystem, IP: address}
 	for _, id := range clientIDs {
-		k := s.view.get(id)
-		if k == nil {
+		k, ok := s.view.get(id)
+		if !ok {
 			continue
 		}
 		rec, err := s.newRecord(k.accountID, iogate.AuditAddressBlocked, actor, map[string]any{

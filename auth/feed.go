@@ -247,7 +247,7 @@ func (s *Service) checkHealth(ctx context.Context) {
 // reloaded once the store responds, with the staleness bound covering the gap.
 func (s *Service) applyOwnWrite(ctx context.Context, k *iogate.APIKey) {
 	if k != nil && s.started {
-		s.view.putKeepingRevoked(k)
+		s.view.putKeepingRevoked(k.Auth())
 	}
 	if err := s.Sync(ctx); err != nil {
 		s.health.owe()

@@ -52,9 +52,9 @@ func (s *Service) RevokeToken(ctx context.Context, clientID, raw string) error {
 // client clientID. Any other string, an inactive token and another client's token all
 // return false, so that introspection reveals nothing to a client about tokens not its own.
 func (s *Service) IntrospectToken(ctx context.Context, clientID, raw string) (*token.Claims, bool) {
-	claims, _, err := s.activeToken(raw)
-	if err != nil || claims.ClientID != clientID {
+	v, _, err := s.activeToken(raw)
+	if err != nil || v.claims.ClientID != clientID {
 		return nil, false
 	}
-	return claims, true
+	return v.claims, true
 }

@@ -305,17 +305,14 @@ func (s *Service) resync(ctx context.Context) error {
 	for _, id := range suspendedIDs {
 		suspended[id] = true
 	}
-	keys := make(map[string]*keyState)
-	err = s.store.AllAPIKeys(ctx, func(k *iogate.APIKey) error {
-		st := newKeyState(k, revoked[k.ClientID])
-		st.suspended = suspended[k.AccountID]
-		keys[k.ClientID] = st
+	b := newViewBuilder(s.view.size(), revoked, suspended)
+	if err := s.store.AllAPIKeyAuth(ctx, func(k *iogate.APIKeyAuth) error {
+		b.add(k)
 		return nil
-	})
-	if err != nil {
+	}); err != nil {
 		return err
 	}
-	s.view.replace(keys, seq)
+	s.view.replace(b, seq)
 	s.deliverReload()
 	return nil
 }
@@ -339,6 +336,6 @@ func (s *Service) reloadKey(ctx context.Context, clientID string) error {
 	if err != nil {
 		return err
 	}
-	s.view.put(k, revoked, suspended)
+	s.view.put(k.Auth(), revoked, suspended)
 	return nil
 }

@@ -15,8 +15,10 @@ import (
 type Principal struct {
 	ClientID  string
 	AccountID string
-	Scopes    []string
-	TokenID   string
+	// Scopes are the token's scopes. The slice may be shared with other principals of the
+	// same token: do not modify it.
+	Scopes  []string
+	TokenID string
 }
 
 // HasScope reports whether the principal's token carries scope.
@@ -31,54 +33,56 @@ func (p *Principal) HasScope(scope string) bool { return slices.Contains(p.Scope
 // date.
 func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Addr) (*Principal, error) {
 	start := time.Now()
-	claims, k, err := s.activeToken(raw)
+	v, k, err := s.activeToken(raw)
 	if err != nil {
 		s.metrics.TokenVerified(time.Since(start), metrics.ReasonInvalidToken)
 		return nil, err
 	}
-	if !iogate.IPAllowed(k.allowed, remote) {
+	if !iogate.IPAllowed(k.allowed(), remote) {
 		s.metrics.TokenVerified(time.Since(start), metrics.ReasonIPNotAllowed)
 		return nil, ErrIPNotAllowed
 	}
-	p := &Principal{ClientID: claims.ClientID, AccountID: claims.AccountID, Scopes: claims.Scopes(), TokenID: claims.ID}
+	claims := v.claims
+	p := &Principal{ClientID: claims.ClientID, AccountID: claims.AccountID, Scopes: v.scopeList, TokenID: claims.ID}
 	s.metrics.TokenVerified(time.Since(start), metrics.ResultOK)
 	return p, nil
 }
 
-// activeToken returns the claims of a token that is valid now, and the state of its key.
-// It checks everything Authenticate checks except the client's address.
-func (s *Service) activeToken(raw string) (*token.Claims, *keyState, error) {
+// activeToken returns a token that is valid now, and the state of its key. It checks
+// everything Authenticate checks except the client's address.
+func (s *Service) activeToken(raw string) (*verifiedToken, key, error) {
 	if err := s.checkFresh(); err != nil {
-		return nil, nil, err
+		return nil, key{}, err
 	}
 	if len(raw) == 0 || len(raw) > token.MaxLength {
-		return nil, nil, iogate.ErrInvalidToken
+		return nil, key{}, iogate.ErrInvalidToken
 	}
 	now := s.now()
 	nowUnix := now.Unix()
 
 	h := token.Hash(raw)
-	claims := s.cache.get(h)
-	if claims == nil {
+	v := s.cache.get(h)
+	if v == nil {
 		c, err := s.verifySignature(raw)
 		if err != nil || c.Expiry <= nowUnix {
-			return nil, nil, iogate.ErrInvalidToken
+			return nil, key{}, iogate.ErrInvalidToken
 		}
-		s.cache.put(h, c, nowUnix)
-		claims = c
+		v = newVerifiedToken(c)
+		s.cache.put(h, v, nowUnix)
 	}
+	claims := v.claims
 	if claims.Expiry <= nowUnix || claims.NotBefore > nowUnix+60 {
-		return nil, nil, iogate.ErrInvalidToken
+		return nil, key{}, iogate.ErrInvalidToken
 	}
 
-	k := s.view.get(claims.ClientID)
-	if k == nil || k.accountID != claims.AccountID || !k.usable(now) || !k.generationValid(claims.Generation, now) || k.revoked[claims.ID] {
-		return nil, nil, iogate.ErrInvalidToken
+	k, ok := s.view.get(claims.ClientID)
+	if !ok || k.accountID != claims.AccountID || !k.usable(now) || !k.generationValid(claims.Generation, now) || k.revoked(claims.ID) {
+		return nil, key{}, iogate.ErrInvalidToken
 	}
-	if !iogate.ScopeSubset(claims.Scopes(), k.scopes) {
-		return nil, nil, iogate.ErrInvalidToken
+	if !k.allowsScopes(v.scopes, v.scopesKnown, v.scopeList) {
+		return nil, key{}, iogate.ErrInvalidToken
 	}
-	return claims, k, nil
+	return v, k, nil
 }
 
 // verifySignature returns the claims of a token signed by a published key for this

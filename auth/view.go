@@ -2,120 +2,183 @@ package auth
 
 import (
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/iogate/iogate"
 )
 
-// keyState is what the hot path needs to know about one key. It is immutable once built: a
-// change replaces the whole state, so readers never see half an update.
-type keyState struct {
-	clientID  string
-	accountID string
-	scopes    []string
-	allowed   []netip.Prefix
-	expiresAt time.Time
-
-	current  iogate.SecretHash
-	currentG int
-	previous *iogate.PreviousSecret
-
-	// revoked holds the IDs of the key's revoked tokens that had not expired when the
-	// state was built.
-	revoked map[string]bool
-	// suspended is true while the key's account is suspended: its tokens are refused.
-	suspended bool
-}
-
-func newKeyState(k *iogate.APIKey, revoked []*iogate.RevokedToken) *keyState {
-	st := &keyState{
-		clientID:  k.ClientID,
-		accountID: k.AccountID,
-		scopes:    k.Scopes,
-		allowed:   k.AllowedIPs,
-		expiresAt: k.ExpiresAt,
-		current:   k.SecretHash,
-		currentG:  k.SecretGeneration,
-		previous:  k.Previous,
-	}
-	if len(revoked) > 0 {
-		st.revoked = make(map[string]bool, len(revoked))
-		for _, t := range revoked {
-			st.revoked[t.TokenID] = true
-		}
-	}
-	return st
-}
-
-// usable reports whether the key may authenticate at now: it has not expired and its
-// account is not suspended.
-func (k *keyState) usable(now time.Time) bool {
-	return !k.suspended && !k.expired(now)
-}
-
-func (k *keyState) expired(now time.Time) bool {
-	return !k.expiresAt.IsZero() && !now.Before(k.expiresAt)
-}
-
-// generationValid reports whether tokens minted with secret generation g may be used at
-// now: the current secret's always, the previous secret's only until its grace ends.
-func (k *keyState) generationValid(g int, now time.Time) bool {
-	if g == k.currentG {
-		return true
-	}
-	p := k.previous
-	return p != nil && g == p.Generation && now.Before(p.ExpiresAt)
-}
-
 // keyView is the in-memory view of every key, read on every request without touching the
-// store.
+// store. It is laid out for a million keys: the main map holds a small pointer-free value
+// per key, keyed by the 16 bytes of the client ID, so that the garbage collector never
+// scans it. What few keys have (an IP allowlist, a previous secret in its grace period,
+// revoked tokens) sits in a side map, and each account's ID is stored once.
 type keyView struct {
 	mu      sync.RWMutex
-	keys    map[string]*keyState
+	keys    map[keyID]keyState
+	extras  map[keyID]*keyExtra
+	odd     map[string]oddKey
+	account accountTable
 	lastSeq int64
 }
 
-func newKeyView() *keyView { return &keyView{keys: make(map[string]*keyState)} }
+// keyID is a client ID in binary form: the 16 bytes of its UUID.
+type keyID [16]byte
 
-func (v *keyView) get(clientID string) *keyState {
-	v.mu.RLock()
-	k := v.keys[clientID]
-	v.mu.RUnlock()
-	return k
+// keyState is the state of one key that the hot path reads, apart from the rare parts
+// that keyExtra holds.
+type keyState struct {
+	current iogate.SecretHash
+	// currentG is the generation of the current secret.
+	currentG int64
+	// expiresAt is the key's expiry in Unix nanoseconds, or 0 when it does not expire.
+	expiresAt int64
+	// account indexes the view's accountTable.
+	account uint32
+	// scopes are the key's scopes, unless hasExtra is set and the extra's scopes are not
+	// nil.
+	scopes   scopeSet
+	hasExtra bool
 }
 
-func (v *keyView) put(k *iogate.APIKey, revoked []*iogate.RevokedToken, suspended bool) {
-	st := newKeyState(k, revoked)
-	st.suspended = suspended
+// keyExtra holds the rare parts of a key's state. It is immutable once built: a change
+// replaces it.
+type keyExtra struct {
+	allowed []netip.Prefix
+	// previous holds the Hash, Generation and ExpiresAt of the secret that the last
+	// rotation replaced, or is nil.
+	previous *iogate.PreviousSecret
+	// revoked holds the IDs of the key's revoked tokens that had not expired when the
+	// state was built.
+	revoked map[string]bool
+	// scopes is set instead of keyState.scopes when the stored scopes are not a sorted
+	// list of known scopes, so that they are kept exactly as stored.
+	scopes []string
+}
+
+// oddKey is the state of a key whose client ID is not a UUID in canonical form. Keys
+// created by iogate never have one, but the store does not forbid it.
+type oddKey struct {
+	state keyState
+	extra *keyExtra
+}
+
+// accountTable stores each account's ID once and whether it is suspended.
+type accountTable struct {
+	ids       []string
+	suspended []bool
+	index     map[string]uint32
+}
+
+// key is one key's state as the view held it when read. It is a copy, so it stays
+// consistent while the view changes.
+type key struct {
+	clientID  string
+	accountID string
+	// suspended is true while the key's account is suspended: its tokens are refused.
+	suspended bool
+	state     keyState
+	extra     *keyExtra
+}
+
+func newKeyView() *keyView {
+	return &keyView{keys: make(map[keyID]keyState), extras: make(map[keyID]*keyExtra)}
+}
+
+// get returns the state of the key with clientID.
+func (v *keyView) get(clientID string) (key, bool) {
+	k := key{clientID: clientID}
+	id, canonical := parseKeyID(clientID)
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	var ok bool
+	if canonical {
+		if k.state, ok = v.keys[id]; ok && k.state.hasExtra {
+			k.extra = v.extras[id]
+		}
+	} else {
+		var odd oddKey
+		odd, ok = v.odd[clientID]
+		k.state, k.extra = odd.state, odd.extra
+	}
+	if !ok {
+		return key{}, false
+	}
+	k.accountID = v.account.ids[k.state.account]
+	k.suspended = v.account.suspended[k.state.account]
+	return k, true
+}
+
+// put replaces a key's state with a as stored, revoked, its account's revoked tokens, and
+// whether its account is suspended.
+func (v *keyView) put(a *iogate.APIKeyAuth, revoked []*iogate.RevokedToken, suspended bool) {
 	v.mu.Lock()
-	v.keys[k.ClientID] = st
-	v.mu.Unlock()
+	defer v.mu.Unlock()
+	account := v.account.intern(a.AccountID)
+	v.account.suspended[account] = suspended
+	st, extra := newKeyState(a, account, revokedSet(revoked))
+	v.set(a.ClientID, st, extra)
 }
 
 // putKeepingRevoked replaces a key's state but keeps the revoked token IDs and the account
 // suspension the view already holds for it, for a write whose revocation list and account
 // the caller has not read.
-func (v *keyView) putKeepingRevoked(k *iogate.APIKey) {
-	st := newKeyState(k, nil)
+func (v *keyView) putKeepingRevoked(a *iogate.APIKeyAuth) {
 	v.mu.Lock()
-	if old := v.keys[k.ClientID]; old != nil {
-		st.revoked = old.revoked
-		st.suspended = old.suspended
+	defer v.mu.Unlock()
+	var revoked map[string]bool
+	if _, extra, ok := v.lookup(a.ClientID); ok && extra != nil {
+		revoked = extra.revoked
 	}
-	v.keys[k.ClientID] = st
-	v.mu.Unlock()
+	st, extra := newKeyState(a, v.account.intern(a.AccountID), revoked)
+	v.set(a.ClientID, st, extra)
+}
+
+// lookup returns a key's state and extra. The caller holds mu.
+func (v *keyView) lookup(clientID string) (keyState, *keyExtra, bool) {
+	if id, canonical := parseKeyID(clientID); canonical {
+		st, ok := v.keys[id]
+		return st, v.extras[id], ok
+	}
+	odd, ok := v.odd[clientID]
+	return odd.state, odd.extra, ok
+}
+
+// set stores a key's state. The caller holds mu.
+func (v *keyView) set(clientID string, st keyState, extra *keyExtra) {
+	id, canonical := parseKeyID(clientID)
+	if !canonical {
+		if v.odd == nil {
+			v.odd = make(map[string]oddKey)
+		}
+		v.odd[clientID] = oddKey{state: st, extra: extra}
+		return
+	}
+	v.keys[id] = st
+	if extra != nil {
+		v.extras[id] = extra
+	} else {
+		delete(v.extras, id)
+	}
 }
 
 func (v *keyView) remove(clientID string) {
 	v.mu.Lock()
-	delete(v.keys, clientID)
-	v.mu.Unlock()
+	defer v.mu.Unlock()
+	if id, canonical := parseKeyID(clientID); canonical {
+		delete(v.keys, id)
+		delete(v.extras, id)
+		return
+	}
+	delete(v.odd, clientID)
 }
 
-func (v *keyView) replace(keys map[string]*keyState, seq int64) {
+// replace swaps in the keys that b built, as of change seq.
+func (v *keyView) replace(b *viewBuilder, seq int64) {
 	v.mu.Lock()
-	v.keys, v.lastSeq = keys, seq
+	v.keys, v.extras, v.odd, v.account = b.view.keys, b.view.extras, b.view.odd, b.view.account
+	v.lastSeq = seq
 	v.mu.Unlock()
 }
 
@@ -136,5 +199,198 @@ func (v *keyView) setSeq(seq int64) {
 func (v *keyView) size() int {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	return len(v.keys)
+	return len(v.keys) + len(v.odd)
+}
+
+// viewBuilder builds the contents of a keyView from a full load of the store, without
+// locking, for keyView.replace.
+type viewBuilder struct {
+	view      keyView
+	revoked   map[string][]*iogate.RevokedToken
+	suspended map[string]bool
+}
+
+// newViewBuilder returns a builder for about sizeHint keys, whose accounts and revoked
+// tokens are as given.
+func newViewBuilder(sizeHint int, revoked map[string][]*iogate.RevokedToken, suspended map[string]bool) *viewBuilder {
+	return &viewBuilder{
+		view:      keyView{keys: make(map[keyID]keyState, sizeHint), extras: make(map[keyID]*keyExtra)},
+		revoked:   revoked,
+		suspended: suspended,
+	}
+}
+
+// add adds the key a. It keeps nothing that a points to other than strings and slices.
+func (b *viewBuilder) add(a *iogate.APIKeyAuth) {
+	account, isNew := b.view.account.internNew(a.AccountID)
+	if isNew {
+		b.view.account.suspended[account] = b.suspended[a.AccountID]
+	}
+	st, extra := newKeyState(a, account, revokedSet(b.revoked[a.ClientID]))
+	b.view.set(a.ClientID, st, extra)
+}
+
+// newKeyState returns the state of the key a, in account, with the revoked token IDs
+// given, and its extra when it needs one.
+func newKeyState(a *iogate.APIKeyAuth, account uint32, revoked map[string]bool) (keyState, *keyExtra) {
+	st := keyState{current: a.SecretHash, currentG: int64(a.SecretGeneration), account: account}
+	if !a.ExpiresAt.IsZero() {
+		st.expiresAt = a.ExpiresAt.UnixNano()
+	}
+	set, scopesOK := newScopeSet(a.Scopes)
+	st.scopes = set
+	if scopesOK && len(a.AllowedIPs) == 0 && a.Previous == nil && revoked == nil {
+		return st, nil
+	}
+
+	// Only the few keys with something more get a keyExtra, so that loading a million
+	// plain keys allocates nothing per key here.
+	extra := &keyExtra{revoked: revoked}
+	if len(a.AllowedIPs) > 0 {
+		extra.allowed = slices.Clone(a.AllowedIPs)
+	}
+	if p := a.Previous; p != nil {
+		extra.previous = &iogate.PreviousSecret{Hash: p.Hash, Generation: p.Generation, ExpiresAt: p.ExpiresAt}
+	}
+	if !scopesOK {
+		extra.scopes = slices.Clone(a.Scopes)
+	}
+	st.hasExtra = true
+	return st, extra
+}
+
+func revokedSet(revoked []*iogate.RevokedToken) map[string]bool {
+	if len(revoked) == 0 {
+		return nil
+	}
+	set := make(map[string]bool, len(revoked))
+	for _, t := range revoked {
+		set[t.TokenID] = true
+	}
+	return set
+}
+
+// intern returns the index of accountID, adding it when it is new.
+func (t *accountTable) intern(accountID string) uint32 {
+	i, _ := t.internNew(accountID)
+	return i
+}
+
+// internNew returns the index of accountID and whether it was added now.
+func (t *accountTable) internNew(accountID string) (uint32, bool) {
+	if i, ok := t.index[accountID]; ok {
+		return i, false
+	}
+	if t.index == nil {
+		t.index = make(map[string]uint32)
+	}
+	i := uint32(len(t.ids))
+	t.ids = append(t.ids, accountID)
+	t.suspended = append(t.suspended, false)
+	t.index[accountID] = i
+	return i, true
+}
+
+// parseKeyID parses a client ID in the canonical form that iogate.ValidClientID accepts:
+// 36 characters, lower-case hexadecimal digits with hyphens after the 8th, 12th, 16th and
+// 20th digit. It returns false for anything else.
+func parseKeyID(s string) (keyID, bool) {
+	var id keyID
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return id, false
+	}
+	j := 0
+	for i := 0; i < 36; i += 2 {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i--
+			continue
+		}
+		hi, lo := hexDigits[s[i]], hexDigits[s[i+1]]
+		if hi > 15 || lo > 15 {
+			return id, false
+		}
+		id[j] = hi<<4 | lo
+		j++
+	}
+	return id, true
+}
+
+// hexDigits maps the lower-case hexadecimal digits to their values and every other byte
+// to 0xff.
+var hexDigits = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case '0' <= c && c <= '9':
+			t[c] = byte(c - '0')
+		case 'a' <= c && c <= 'f':
+			t[c] = byte(c - 'a' + 10)
+		default:
+			t[c] = 0xff
+		}
+	}
+	return t
+}()
+
+// usable reports whether the key may authenticate at now: it has not expired and its
+// account is not suspended.
+func (k *key) usable(now time.Time) bool {
+	return !k.suspended && !k.expired(now)
+}
+
+func (k *key) expired(now time.Time) bool {
+	return k.state.expiresAt != 0 && now.UnixNano() >= k.state.expiresAt
+}
+
+// expiresAt returns the key's expiry, or the zero time when it does not expire.
+func (k *key) expiresAt() time.Time {
+	if k.state.expiresAt == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, k.state.expiresAt)
+}
+
+// generationValid reports whether tokens minted with secret generation g may be used at
+// now: the current secret's always, the previous secret's only until its grace ends.
+func (k *key) generationValid(g int, now time.Time) bool {
+	if int64(g) == k.state.currentG {
+		return true
+	}
+	p := k.previous()
+	return p != nil && g == p.Generation && now.Before(p.ExpiresAt)
+}
+
+func (k *key) previous() *iogate.PreviousSecret {
+	if k.extra == nil {
+		return nil
+	}
+	return k.extra.previous
+}
+
+// allowed returns the key's IP allowlist; empty means every address.
+func (k *key) allowed() []netip.Prefix {
+	if k.extra == nil {
+		return nil
+	}
+	return k.extra.allowed
+}
+
+func (k *key) revoked(tokenID string) bool {
+	return k.extra != nil && k.extra.revoked[tokenID]
+}
+
+// scopes returns the key's scopes. The slice may be shared: do not modify it.
+func (k *key) scopes() []string {
+	if k.extra != nil && k.extra.scopes != nil {
+		return k.extra.scopes
+	}
+	return k.state.scopes.list()
+}
+
+// allowsScopes reports whether every scope of a token, given as the set and list that
+// tokenScopes returns, is one of the key's.
+func (k *key) allowsScopes(set scopeSet, known bool, list []string) bool {
+	if k.extra != nil && k.extra.scopes != nil || !known {
+		return iogate.ScopeSubset(list, k.scopes())
+	}
+	return set&^k.state.scopes == 0
 }

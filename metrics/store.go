@@ -72,6 +72,10 @@ func (s *instrumentedStore) AllAPIKeys(ctx context.Context, fn func(*iogate.APIK
 	return s.check("all_api_keys", s.Store.AllAPIKeys(ctx, fn))
 }
 
+func (s *instrumentedStore) AllAPIKeyAuth(ctx context.Context, fn func(*iogate.APIKeyAuth) error) error {
+	return s.check("all_api_key_auth", s.Store.AllAPIKeyAuth(ctx, fn))
+}
+
 func (s *instrumentedStore) UpdateAPIKey(ctx context.Context, clientID string, update func(k *iogate.APIKey) (*iogate.AuditRecord, error)) (*iogate.APIKey, error) {
 	k, err := s.Store.UpdateAPIKey(ctx, clientID, update)
 	return k, s.check("update_api_key", err)

@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) iogate.Store) {
 		{"APIKeyDuplicate", testAPIKeyDuplicate},
 		{"APIKeyList", testAPIKeyList},
 		{"APIKeyAll", testAPIKeyAll},
+		{"APIKeyAuthAll", testAPIKeyAuthAll},
 		{"APIKeyDelete", testAPIKeyDelete},
 		{"APIKeyUpdate", testAPIKeyUpdate},
 		{"APIKeyUpdateWithoutChange", testAPIKeyUpdateWithoutChange},
@@ -336,6 +337,57 @@ func testAPIKeyAll(t *testing.T, s iogate.Store) {
 	err := s.AllAPIKeys(ctx, func(*iogate.APIKey) error { calls++; return stop })
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Errorf("AllAPIKeys with a failing callback = %v after %d calls, want the callback's error after 1", err, calls)
+	}
+}
+
+// testAPIKeyAuthAll checks that AllAPIKeyAuth passes every key once, with the fields
+// that FindAPIKey returns for it.
+func testAPIKeyAuthAll(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	a, b := newAccount(t, s), newAccount(t, s)
+	plain := newKey(a.ID, base)
+	restricted := newKey(a.ID, base)
+	restricted.Scopes = []string{iogate.ScopeVaultsRead, iogate.ScopeVaultsWrite}
+	restricted.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("203.0.113.7/32"), netip.MustParsePrefix("2001:db8::/48")}
+	restricted.ExpiresAt = base.Add(90 * 24 * time.Hour)
+	rotated := newKey(b.ID, base)
+	for _, k := range []*iogate.APIKey{plain, restricted, rotated} {
+		must(t, "CreateAPIKey", s.CreateAPIKey(ctx, k, created(t, k)))
+	}
+	_, err := s.UpdateAPIKey(ctx, rotated.ClientID, func(k *iogate.APIKey) (*iogate.AuditRecord, error) {
+		rotate(k, base.Add(time.Hour))
+		return record(t, k.AccountID, iogate.AuditKeyRotated, k.ClientID), nil
+	})
+	must(t, "UpdateAPIKey", err)
+
+	want := map[string]*iogate.APIKeyAuth{}
+	for _, k := range []*iogate.APIKey{plain, restricted, rotated} {
+		stored, err := s.FindAPIKey(ctx, k.ClientID)
+		must(t, "FindAPIKey", err)
+		want[k.ClientID] = stored.Auth()
+	}
+	got := map[string]*iogate.APIKeyAuth{}
+	must(t, "AllAPIKeyAuth", s.AllAPIKeyAuth(ctx, func(k *iogate.APIKeyAuth) error {
+		if got[k.ClientID] != nil {
+			t.Errorf("AllAPIKeyAuth visited %s twice", k.ClientID)
+		}
+		// The store may reuse k for the next key, so keep a copy.
+		c := *k
+		got[k.ClientID] = &c
+		return nil
+	}))
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b []netip.Prefix) bool { return slices.Equal(a, b) })); diff != "" {
+		t.Errorf("AllAPIKeyAuth differs from FindAPIKey (-want +got):\n%s", diff)
+	}
+	if got[rotated.ClientID] == nil || got[rotated.ClientID].Previous == nil {
+		t.Errorf("AllAPIKeyAuth lost the previous secret of the rotated key")
+	}
+
+	stop := errors.New("stop")
+	calls := 0
+	err = s.AllAPIKeyAuth(ctx, func(*iogate.APIKeyAuth) error { calls++; return stop })
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("AllAPIKeyAuth with a failing callback = %v after %d calls, want the callback's error after 1", err, calls)
 	}
 }
 
