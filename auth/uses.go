@@ -64,7 +64,16 @@ func (r *useRecorder) flush(ctx context.Context) {
 	}
 	clear(r.pending)
 	r.mu.Unlock()
-	if err := r.store.RecordKeyUse(ctx, batch); err != nil {
-		r.log.Warn("record key last-used times failed", "keys", len(batch), "error", err)
+	// Each transaction holds the store's single writer, which the audit records of token
+	// issuance wait for, so a large batch is written in parts.
+	for len(batch) > 0 {
+		part := batch[:min(len(batch), maxUsesPerWrite)]
+		batch = batch[len(part):]
+		if err := r.store.RecordKeyUse(ctx, part); err != nil {
+			r.log.Warn("record key last-used times failed", "keys", len(part), "error", err)
+		}
 	}
 }
+
+// maxUsesPerWrite bounds the keys whose last use one RecordKeyUse call writes.
+const maxUsesPerWrite = 200

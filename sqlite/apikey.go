@@ -262,18 +262,25 @@ func (db *DB) RecordKeyUse(ctx context.Context, uses []iogate.KeyUse) error {
 	if len(uses) == 0 {
 		return nil
 	}
+	update, err := db.prepared(ctx, recordKeyUseQuery)
+	if err != nil {
+		return err
+	}
 	return db.write(ctx, func(tx *sql.Tx) error {
+		st := tx.StmtContext(ctx, update)
 		for _, u := range uses {
-			if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), ?), last_used_ip = ?,
-				prev_last_used_at = CASE WHEN prev_generation = ? AND ? >= prev_rotated_at THEN MAX(COALESCE(prev_last_used_at, 0), ?)
-					ELSE prev_last_used_at END
-				WHERE client_id = ?`, toMicros(u.At), u.IP, u.Generation, toMicros(u.At), toMicros(u.At), u.ClientID); err != nil {
+			if _, err := st.ExecContext(ctx, toMicros(u.At), u.IP, u.Generation, toMicros(u.At), toMicros(u.At), u.ClientID); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 }
+
+const recordKeyUseQuery = `UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), ?), last_used_ip = ?,
+	prev_last_used_at = CASE WHEN prev_generation = ? AND ? >= prev_rotated_at THEN MAX(COALESCE(prev_last_used_at, 0), ?)
+		ELSE prev_last_used_at END
+	WHERE client_id = ?`
 
 // KeyChangesSince returns the changes after seq, in order.
 func (db *DB) KeyChangesSince(ctx context.Context, seq int64) ([]iogate.KeyChange, error) {

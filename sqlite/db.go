@@ -44,6 +44,11 @@ type DB struct {
 	// stmts holds the statements of frequent writes, prepared once on the writer pool.
 	stmtsMu sync.Mutex
 	stmts   map[string]*sql.Stmt
+
+	// stopCheckpoints ends runCheckpoints; checkpointsDone is closed when it has ended.
+	stopCheckpoints chan struct{}
+	checkpointsDone chan struct{}
+	stopOnce        sync.Once
 }
 
 var _ iogate.Store = (*DB)(nil)
@@ -60,11 +65,12 @@ var pragmas = []string{
 // writerPragmas are applied to the writer connection only. Token issuance commits a group
 // of audit records about a thousand times a second, and each record updates index pages
 // scattered over the file, so the writer keeps a larger page cache (32 MiB rather than
-// SQLite's 2 MiB) and checkpoints the WAL into the database every 4,000 pages rather than
-// every 1,000: a page rewritten by many commits in between is copied once.
+// SQLite's 2 MiB). runCheckpoints copies the WAL into the database in the background; the
+// writer checkpoints itself only past 8,000 pages (32 MiB), which bounds the WAL if the
+// background copies fall behind.
 var writerPragmas = []string{
 	"cache_size(-32768)",
-	"wal_autocheckpoint(4000)",
+	"wal_autocheckpoint(8000)",
 }
 
 // Open opens (creating it if needed) the SQLite database at path and applies the embedded
@@ -90,7 +96,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	reader.SetMaxOpenConns(8)
 	reader.SetMaxIdleConns(8)
-	db := &DB{path: path, writer: writer, reader: reader, now: time.Now}
+	db := &DB{path: path, writer: writer, reader: reader, now: time.Now,
+		stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{})}
+	go func() {
+		defer close(db.checkpointsDone)
+		db.runCheckpoints(db.stopCheckpoints)
+	}()
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -114,8 +125,10 @@ func dsn(path, txlock string, readOnly bool) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
 
-// Close closes both connection pools.
+// Close stops the background checkpoints and closes both connection pools.
 func (db *DB) Close() error {
+	db.stopOnce.Do(func() { close(db.stopCheckpoints) })
+	<-db.checkpointsDone
 	db.stmtsMu.Lock()
 	for _, st := range db.stmts {
 		st.Close()
