@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -135,6 +136,8 @@ type AuditFilter struct {
 // an edit.
 type AuditChain struct {
 	key []byte
+	// macs holds HMAC states keyed with key, for reuse.
+	macs sync.Pool
 }
 
 // NewAuditChain returns a chain that hashes under key, which must be 32 bytes.
@@ -142,7 +145,9 @@ func NewAuditChain(key []byte) (*AuditChain, error) {
 	if len(key) != 32 {
 		return nil, fmt.Errorf("audit chain key has %d bytes, want 32", len(key))
 	}
-	return &AuditChain{key: key}, nil
+	c := &AuditChain{key: key}
+	c.macs.New = func() any { return hmac.New(sha256.New, c.key) }
+	return c, nil
 }
 
 // NewRecord returns a record of event for accountID at time at, with a new ID, ready to be
@@ -169,10 +174,16 @@ func (c *AuditChain) NewRecord(accountID, event string, actor Actor, at time.Tim
 // Seal links r to the last record of its account, whose sequence number and hash are
 // prevSeq and prevHash (0 and the zero hash when r is the first), and computes r's hash.
 // Stores call it inside the transaction that appends r. It fails for a record that did not
-// come from AuditChain.NewRecord.
+// come from AuditChain.NewRecord, and for a record whose actor is a client other than the
+// one ClientID names.
 func (r *AuditRecord) Seal(prevSeq int64, prevHash AuditHash) error {
 	if r.chain == nil {
 		return fmt.Errorf("audit record %s was not created by an AuditChain", r.ID)
+	}
+	// A client acts only for itself, and the SQLite store finds a client's records by
+	// client ID when asked for its records by actor.
+	if r.Actor.Type == ActorClient && r.ClientID != r.Actor.ID {
+		return fmt.Errorf("audit record %s: actor client %q differs from ClientID %q", r.ID, r.Actor.ID, r.ClientID)
 	}
 	r.Seq = prevSeq + 1
 	r.PrevHash = prevHash
@@ -183,13 +194,17 @@ func (r *AuditRecord) Seal(prevSeq int64, prevHash AuditHash) error {
 // hash returns the HMAC of every field of r. Each field is written with its length in
 // front, so no two different records encode to the same bytes.
 func (c *AuditChain) hash(r *AuditRecord) AuditHash {
-	m := hmac.New(sha256.New, c.key)
-	for _, field := range []string{
+	// The fields are gathered in one buffer and hashed with one Write: token issuance
+	// hashes a record for every token while it holds the store's writer, and a Write per
+	// field cost an allocation per field.
+	var seq, at [20]byte
+	buf := make([]byte, 0, 512)
+	for _, field := range [...]string{
 		"iogate-audit-v1",
 		r.AccountID,
-		strconv.FormatInt(r.Seq, 10),
+		string(strconv.AppendInt(seq[:0], r.Seq, 10)),
 		r.ID,
-		strconv.FormatInt(r.Time.UnixMicro(), 10),
+		string(strconv.AppendInt(at[:0], r.Time.UnixMicro(), 10)),
 		r.Event,
 		r.Actor.Type,
 		r.Actor.ID,
@@ -200,10 +215,15 @@ func (c *AuditChain) hash(r *AuditRecord) AuditHash {
 		string(r.Details),
 		string(r.PrevHash[:]),
 	} {
-		writeField(m, field)
+		buf = binary.BigEndian.AppendUint64(buf, uint64(len(field)))
+		buf = append(buf, field...)
 	}
+	m := c.macs.Get().(hash.Hash)
+	m.Reset()
+	m.Write(buf)
 	var h AuditHash
 	m.Sum(h[:0])
+	c.macs.Put(m)
 	return h
 }
 

@@ -3,6 +3,9 @@ package iogate
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -161,5 +164,66 @@ func TestActorFromContext(t *testing.T) {
 	want := Actor{Type: ActorOperator, ID: "alice"}
 	if got := ActorFrom(WithActor(context.Background(), want)); got != want {
 		t.Errorf("ActorFrom(WithActor(%+v)) = %+v", want, got)
+	}
+}
+
+func TestSealRejectsClientActingForAnother(t *testing.T) {
+	chain, err := NewAuditChain(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		actor    Actor
+		clientID string
+		ok       bool
+	}{
+		{"client for itself", Actor{Type: ActorClient, ID: "key-1"}, "key-1", true},
+		{"client for another", Actor{Type: ActorClient, ID: "key-1"}, "key-2", false},
+		{"client for none", Actor{Type: ActorClient, ID: "key-1"}, "", false},
+		{"operator for a key", Actor{Type: ActorOperator, ID: "root"}, "key-2", true},
+	}
+	for _, c := range cases {
+		r, err := chain.NewRecord("account", AuditTokenIssued, c.actor, time.Now(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.ClientID = c.clientID
+		if err := r.Seal(0, AuditHash{}); (err == nil) != c.ok {
+			t.Errorf("%s: Seal error %v, want ok %v", c.name, err, c.ok)
+		}
+	}
+}
+
+// TestAuditHashEncoding pins the bytes that a record's hash covers, so that a change in
+// how they are gathered cannot break the chains of logs written before it.
+func TestAuditHashEncoding(t *testing.T) {
+	chain, err := NewAuditChain(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := chain.NewRecord("account-1", AuditTokenIssued, Actor{Type: ActorClient, ID: "key-1", IP: "192.0.2.1"},
+		time.UnixMicro(1_700_000_000_123_456), map[string]any{"scopes": []string{"vaults:read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.ClientID, r.TokenID, r.ID = "key-1", "jti-1", "id-1"
+	if err := r.Seal(41, AuditHash{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The encoding, field by field: its length as 8 bytes, big-endian, then its bytes.
+	m := hmac.New(sha256.New, bytes.Repeat([]byte{7}, 32))
+	for _, field := range []string{"iogate-audit-v1", "account-1", "42", "id-1", "1700000000123456", AuditTokenIssued,
+		ActorClient, "key-1", "192.0.2.1", "key-1", "jti-1", "", `{"scopes":["vaults:read"]}`, string(r.PrevHash[:])} {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(field)))
+		m.Write(n[:])
+		m.Write([]byte(field))
+	}
+	var want AuditHash
+	m.Sum(want[:0])
+	if r.Hash != want {
+		t.Errorf("record hash = %s, want %s", r.Hash, want)
 	}
 }

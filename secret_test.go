@@ -87,3 +87,15 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestSecretHasherMatchesHashSecret(t *testing.T) {
+	pepper := []byte("pepper-of-the-test")
+	h := NewSecretHasher(pepper)
+	for _, secret := range []string{"", "short", strings.Repeat("long secret ", 20), "iogs_abc"} {
+		for range 2 {
+			if got, want := h.Hash(secret), HashSecret(pepper, secret); got != want {
+				t.Errorf("SecretHasher.Hash of a %d-byte secret differs from HashSecret", len(secret))
+			}
+		}
+	}
+}

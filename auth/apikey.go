@@ -68,7 +68,7 @@ func (s *Service) insertKey(ctx context.Context, req CreateKeyRequest, clientID 
 		AllowedIPs:       allowed,
 		CreatedAt:        now,
 		UpdatedAt:        now,
-		SecretHash:       iogate.HashSecret(s.pepper, secret.Reveal()),
+		SecretHash:       s.secrets.Hash(secret.Reveal()),
 		SecretGeneration: 1,
 		SecretCreatedAt:  now,
 	}
@@ -132,7 +132,7 @@ func (s *Service) DeleteKey(ctx context.Context, clientID string) error {
 // HashSecret returns the keyed hash of a secret under this store's pepper, for importing a
 // key whose secret was generated elsewhere.
 func (s *Service) HashSecret(secret string) iogate.SecretHash {
-	return iogate.HashSecret(s.pepper, secret)
+	return s.secrets.Hash(secret)
 }
 
 // UpdateKeyRequest holds the changes to a key. A nil field leaves that part of the key as
@@ -244,7 +244,7 @@ func (s *Service) RotateKey(ctx context.Context, clientID string, grace time.Dur
 	if err != nil {
 		return nil, "", fmt.Errorf("generate secret: %w", err)
 	}
-	hash := iogate.HashSecret(s.pepper, secret.Reveal())
+	hash := s.secrets.Hash(secret.Reveal())
 	now := s.now().UTC().Truncate(time.Microsecond)
 
 	k, err := s.store.UpdateAPIKey(ctx, clientID, func(k *iogate.APIKey) (*iogate.AuditRecord, error) {

@@ -216,7 +216,7 @@ func (s *Service) authenticateClient(clientID, secret string) (*key, int, bool) 
 	if iogate.HasGeneratedShape(secret) && !iogate.ChecksumValid(secret) {
 		return k, 0, false
 	}
-	h := iogate.HashSecret(s.pepper, secret)
+	h := s.secrets.Hash(secret)
 	if k == nil {
 		h.Equal(dummyHash)
 		h.Equal(dummyHash)

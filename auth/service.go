@@ -43,12 +43,13 @@ type Config struct {
 // Service is the token engine. Create it with New; call Start before issuing or verifying
 // tokens. Key management works without Start, as the CLI uses it.
 type Service struct {
-	store   iogate.Store
-	master  *iogate.MasterKey
-	cfg     Config
-	now     func() time.Time
-	log     *slog.Logger
-	pepper  []byte
+	store  iogate.Store
+	master *iogate.MasterKey
+	cfg    Config
+	now    func() time.Time
+	log    *slog.Logger
+	// secrets hashes client secrets under the pepper.
+	secrets *iogate.SecretHasher
 	keyring *token.Keyring
 
 	view  *keyView
@@ -118,7 +119,7 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 	if err != nil {
 		return nil, err
 	}
-	s.pepper = pepper
+	s.secrets = iogate.NewSecretHasher(pepper)
 	auditKey, err := s.loadSealedKey(ctx, auditKeyName)
 	if err != nil {
 		return nil, err

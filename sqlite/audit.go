@@ -17,6 +17,15 @@ func (db *DB) AppendAuditRecords(ctx context.Context, records []*iogate.AuditRec
 	if len(records) == 0 {
 		return nil
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// The statements run without ctx's cancellation. With a cancellable context, the
+	// driver starts a goroutine per statement to watch it, and the group commit of token
+	// issuance runs a statement per record while every request of the batch waits. An
+	// interrupt could not stop a write blocked on the disk anyway, and busy_timeout bounds
+	// the wait for another process's lock.
+	ctx = context.WithoutCancel(ctx)
 	head, err := db.prepared(ctx, auditHeadQuery)
 	if err != nil {
 		return err
@@ -134,18 +143,8 @@ func (db *DB) ListAuditRecords(ctx context.Context, f iogate.AuditFilter, page i
 		return nil, "", err
 	}
 
-	where := []string{"account_id = ?", "seq < ?"}
-	args := []any{f.AccountID, before}
-	for _, c := range []struct{ column, value string }{{"client_id", f.ClientID}, {"actor_id", f.ActorID}, {"event", f.Event}} {
-		if c.value != "" {
-			where = append(where, c.column+" = ?")
-			args = append(args, c.value)
-		}
-	}
-	args = append(args, limit+1)
-
-	rows, err := db.reader.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_records WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY seq DESC LIMIT ?`, args...)
+	query, args := auditListQuery(f, before, limit+1)
+	rows, err := db.reader.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, "", mapError(err)
 	}
@@ -167,6 +166,51 @@ func (db *DB) ListAuditRecords(ctx context.Context, f iogate.AuditFilter, page i
 		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(out[limit-1].Seq, 10)))
 	}
 	return out, next, nil
+}
+
+// auditListQuery returns the query of ListAuditRecords and its arguments. It names the
+// index to walk, because without statistics SQLite prefers the primary key, whose order
+// matches ORDER BY seq DESC, and would then scan the account's whole log for a key or user
+// with few records.
+//
+// audit_records_by_actor leaves out records whose actor is a client,
+// and Seal requires such records to name that client as ClientID. A filter by actor is
+// therefore the union of the records of other actors, found by actor, and those of a
+// client, found by client ID.
+func auditListQuery(f iogate.AuditFilter, before int64, limit int) (string, []any) {
+	sel := func(index string, extra []string, extraArgs ...any) (string, []any) {
+		where := []string{"account_id = ?", "seq < ?"}
+		args := []any{f.AccountID, before}
+		for _, c := range []struct{ column, value string }{{"client_id", f.ClientID}, {"actor_id", f.ActorID}, {"event", f.Event}} {
+			if c.value != "" {
+				where = append(where, c.column+" = ?")
+				args = append(args, c.value)
+			}
+		}
+		where = append(where, extra...)
+		args = append(args, extraArgs...)
+		from := "audit_records"
+		if index != "" {
+			from += " INDEXED BY " + index
+		}
+		return `SELECT ` + auditColumns + ` FROM ` + from + ` WHERE ` + strings.Join(where, " AND "), args
+	}
+
+	var query string
+	var args []any
+	switch {
+	case f.ClientID != "":
+		query, args = sel("audit_records_by_client", nil)
+	case f.ActorID != "":
+		others, otherArgs := sel("audit_records_by_actor", []string{"actor_type <> 'client'"})
+		clients, clientArgs := sel("audit_records_by_client", []string{"actor_type = 'client'", "client_id = ?"}, f.ActorID)
+		query, args = others+` UNION ALL `+clients, append(otherArgs, clientArgs...)
+	case f.Event != "":
+		query, args = sel("audit_records_by_event", nil)
+	default:
+		query, args = sel("", nil)
+	}
+	return query + ` ORDER BY seq DESC LIMIT ?`, append(args, limit)
 }
 
 func decodeAuditCursor(cursor string) (int64, error) {

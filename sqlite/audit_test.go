@@ -53,11 +53,12 @@ func TestAuditAppendAndList(t *testing.T) {
 		if i%3 == 2 {
 			account, event = b, iogate.AuditTokenDenied
 		}
-		r, err := chain.NewRecord(account, event, iogate.Actor{Type: iogate.ActorClient, ID: "c", IP: "127.0.0.1"}, time.Now(), map[string]any{"i": i})
+		client := []string{"key-1", "key-2"}[i%2]
+		r, err := chain.NewRecord(account, event, iogate.Actor{Type: iogate.ActorClient, ID: client, IP: "127.0.0.1"}, time.Now(), map[string]any{"i": i})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.ClientID = []string{"key-1", "key-2"}[i%2]
+		r.ClientID = client
 		batch = append(batch, r)
 	}
 	if err := db.AppendAuditRecords(ctx, batch[:4]); err != nil {
@@ -106,15 +107,28 @@ func TestAuditAppendAndList(t *testing.T) {
 	})
 
 	t.Run("filters", func(t *testing.T) {
+		// An operator's change of key-1, besides key-1's own token records.
+		r, err := chain.NewRecord(a, iogate.AuditKeyCreated, iogate.Actor{Type: iogate.ActorOperator, ID: "root"}, time.Now(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.ClientID = "key-1"
+		if err := db.AppendAuditRecords(ctx, []*iogate.AuditRecord{r}); err != nil {
+			t.Fatal(err)
+		}
 		cases := []struct {
 			name   string
 			filter iogate.AuditFilter
 			want   int
 		}{
-			{"by key", iogate.AuditFilter{AccountID: a, ClientID: "key-1"}, 3},
+			{"by key", iogate.AuditFilter{AccountID: a, ClientID: "key-1"}, 4},
 			{"by event", iogate.AuditFilter{AccountID: b, Event: iogate.AuditTokenDenied}, 2},
 			{"by event of another account", iogate.AuditFilter{AccountID: a, Event: iogate.AuditTokenDenied}, 0},
-			{"by actor", iogate.AuditFilter{AccountID: a, ActorID: "c"}, 5},
+			{"by client actor", iogate.AuditFilter{AccountID: a, ActorID: "key-1"}, 3},
+			{"by operator actor", iogate.AuditFilter{AccountID: a, ActorID: "root"}, 1},
+			{"by client actor and event", iogate.AuditFilter{AccountID: a, ActorID: "key-2", Event: iogate.AuditTokenIssued}, 2},
+			{"by operator actor and key", iogate.AuditFilter{AccountID: a, ActorID: "root", ClientID: "key-1"}, 1},
+			{"by client actor and another key", iogate.AuditFilter{AccountID: a, ActorID: "key-2", ClientID: "key-1"}, 0},
 		}
 		for _, c := range cases {
 			recs, _, err := db.ListAuditRecords(ctx, c.filter, iogate.Page{})
