@@ -80,60 +80,88 @@ func runBenchmark(ctx context.Context, cfg *config, args []string, log io.Writer
 		rep.Settings.TokenShare = cfg.tokenShare
 	}
 
+	// Every server stays up until the end, so that the runs at each key count can take
+	// turns and a busy phase of the machine does not fall on one key count only.
+	var benches []*bench
+	defer func() {
+		for _, b := range benches {
+			b.close()
+		}
+	}()
 	for _, keys := range keyCounts {
 		b, err := openBench(ctx, cfg, keys, log)
 		if err != nil {
 			return nil, err
 		}
+		benches = append(benches, b)
 		if b.startup != nil {
 			rep.Startups = append(rep.Startups, b.startup)
 		}
-		ms, err := b.runAll(ctx, log)
-		b.close()
-		if err != nil {
-			return nil, err
-		}
-		rep.Measurements = append(rep.Measurements, ms...)
 	}
+	ms, err := runAll(ctx, cfg, benches, log)
+	if err != nil {
+		return nil, err
+	}
+	rep.Measurements = ms
 	rep.Summaries = summarize(rep.Measurements)
 	rep.Finished = time.Now().UTC().Format(time.RFC3339)
 	rep.LoadAverageAfter = loadAverage()
 	return rep, nil
 }
 
-// runAll runs every scenario cfg.runs times, interleaved so that a slow phase of the
-// machine spreads over all scenarios. In each run the vaults scenario is measured on the
-// server and on the baseline one after the other, alternating which goes first.
-func (b *bench) runAll(ctx context.Context, log io.Writer) ([]*Measurement, error) {
+// runAll runs every scenario cfg.runs times on every bench, interleaved so that a slow
+// phase of the machine spreads over all scenarios and key counts: run by run, scenario by
+// scenario, the benches take turns, alternating which goes first. In each run the vaults
+// scenario is measured on the server and on the baseline one after the other, alternating
+// which goes first as well.
+func runAll(ctx context.Context, cfg *config, benches []*bench, log io.Writer) ([]*Measurement, error) {
 	var out []*Measurement
 	unavailable := make(map[string]bool)
-	for run := 1; run <= b.cfg.runs; run++ {
-		for _, scenario := range b.cfg.scenarios {
-			if unavailable[scenario] {
-				continue
+	for run := 1; run <= cfg.runs; run++ {
+		for _, scenario := range cfg.scenarios {
+			order := slices.Clone(benches)
+			if run%2 == 0 {
+				slices.Reverse(order)
 			}
-			targets := []*target{b.target}
-			if scenario == scenarioVaults && b.baseline != nil {
-				targets = append(targets, b.baseline)
-				if run%2 == 0 {
-					slices.Reverse(targets)
+			for _, b := range order {
+				if unavailable[scenario] {
+					continue
 				}
-			}
-			for _, t := range targets {
-				m, err := b.measure(ctx, scenario, t, run)
+				ms, err := b.runScenario(ctx, scenario, run, unavailable, log)
 				if err != nil {
 					return nil, err
 				}
-				out = append(out, m)
-				if m.Unavailable != "" {
-					unavailable[scenario] = true
-					fmt.Fprintf(log, "%s: skipped: %s\n", scenario, m.Unavailable)
-					continue
-				}
-				fmt.Fprintf(log, "run %d/%d %s on %s (%d keys): %.0f requests/s, p99 %.2f ms, errors %d\n",
-					run, b.cfg.runs, scenario, t.name, b.keys, m.RequestsPerSecond, m.LatencyMs.P99, m.Responses-m.OK)
+				out = append(out, ms...)
 			}
 		}
+	}
+	return out, nil
+}
+
+// runScenario measures scenario once on b's server, and on the baseline for the vaults
+// scenario. It marks the scenario in unavailable when the server does not serve it.
+func (b *bench) runScenario(ctx context.Context, scenario string, run int, unavailable map[string]bool, log io.Writer) ([]*Measurement, error) {
+	var out []*Measurement
+	targets := []*target{b.target}
+	if scenario == scenarioVaults && b.baseline != nil {
+		targets = append(targets, b.baseline)
+		if run%2 == 0 {
+			slices.Reverse(targets)
+		}
+	}
+	for _, t := range targets {
+		m, err := b.measure(ctx, scenario, t, run)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+		if m.Unavailable != "" {
+			unavailable[scenario] = true
+			fmt.Fprintf(log, "%s: skipped: %s\n", scenario, m.Unavailable)
+			continue
+		}
+		fmt.Fprintf(log, "run %d/%d %s on %s (%d keys): %.0f requests/s, p99 %.2f ms, errors %d\n",
+			run, b.cfg.runs, scenario, t.name, b.keys, m.RequestsPerSecond, m.LatencyMs.P99, m.Responses-m.OK)
 	}
 	return out, nil
 }
