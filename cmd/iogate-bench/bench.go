@@ -28,6 +28,11 @@ type bench struct {
 	keys    int
 	dataDir string
 	cleanup []func()
+	// log receives progress and warnings.
+	log io.Writer
+	// pprofAddr is where an iogate built with -tags pprof serves CPU profiles, when
+	// --profile-dir is set.
+	pprofAddr string
 	// tokenScenario is the token endpoint that gets tokens for the vault reads: iogate's
 	// own, or the standard one when the target lacks iogate's.
 	tokenScenario string
@@ -50,7 +55,7 @@ const serverStartTimeout = 2 * time.Minute
 
 // openBench starts iogate with keys keys (--start) or connects to --url.
 func openBench(ctx context.Context, cfg *config, keys int, log io.Writer) (*bench, error) {
-	b := &bench{cfg: cfg, keys: keys}
+	b := &bench{cfg: cfg, keys: keys, log: log}
 	var err error
 	if cfg.start {
 		err = b.startIOGate(ctx, log)
@@ -130,8 +135,18 @@ func (b *bench) startIOGate(ctx context.Context, log io.Writer) error {
 		"--rate-limit-token-per-address", "0", "--rate-limit-token-per-client", "0", "--rate-limit-api-per-key", "0",
 		"--auth-failures-before-block", "0"}
 	args = append(args, cfg.serveFlags...)
+	var env []string
+	if cfg.profileDir != "" {
+		if err := os.MkdirAll(cfg.profileDir, 0o755); err != nil {
+			return err
+		}
+		if b.pprofAddr, err = freeLoopbackAddr(); err != nil {
+			return err
+		}
+		env = append(env, "IOGATE_BENCH_PPROF_ADDR="+b.pprofAddr)
+	}
 	started := time.Now()
-	p, _, err := startProcess(ctx, "iogate", cfg.iogateBin, args, "", serverStartTimeout)
+	p, _, err := startProcess(ctx, "iogate", cfg.iogateBin, args, env, "", serverStartTimeout)
 	if err != nil {
 		return err
 	}
@@ -221,7 +236,7 @@ func (b *bench) startBaseline(ctx context.Context) error {
 		return err
 	}
 	args := []string{"baseline-server", "--listen", "127.0.0.1:0", "--body-file", bodyFile, "--cert-dir", dir}
-	p, rec, err := startProcess(ctx, "baseline server", self, args, baselineReadyMsg, 30*time.Second)
+	p, rec, err := startProcess(ctx, "baseline server", self, args, nil, baselineReadyMsg, 30*time.Second)
 	if err != nil {
 		return err
 	}
@@ -250,6 +265,10 @@ func (b *bench) measure(ctx context.Context, scenario string, t *target, run int
 	if ch != nil {
 		background = ch.run
 	}
+	var profile *profileFetch
+	if b.pprofAddr != "" && t == b.target && run == 1 {
+		profile = b.startProfile(ctx, scenario)
+	}
 	res, err := runLoad(ctx, t, reqs, b.cfg.warmup, b.cfg.duration, background)
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", scenario, t.name, err)
@@ -260,6 +279,9 @@ func (b *bench) measure(ctx context.Context, scenario string, t *target, run int
 		}
 	}
 	m := newMeasurement(scenario, t, run, b.keys, b.cfg.clients, res)
+	if profile != nil {
+		m.Profile = profile.wait(b.log)
+	}
 	if ch != nil {
 		m.Churn = ch.result()
 		b.victims = ch.victims

@@ -199,12 +199,17 @@ func (c *churn) rotateOne(ctx context.Context, probe *conn) {
 // cli runs an iogate command on the data directory and returns its JSON output. Its
 // stdout carries secrets, so only its stderr ever reaches an error message.
 func (c *churn) cli(ctx context.Context, args ...string) ([]byte, error) {
+	run := ctx
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.bin, append(args, "--data-dir", c.dataDir, "--json")...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
+		// The run ended and killed the command: that is not a failure of iogate.
+		if run.Err() != nil {
+			return nil, run.Err()
+		}
 		msg := strings.TrimSpace(stderr.String())
 		if i := strings.IndexByte(msg, '\n'); i >= 0 {
 			msg = msg[:i]
@@ -214,7 +219,11 @@ func (c *churn) cli(ctx context.Context, args ...string) ([]byte, error) {
 	return stdout.Bytes(), nil
 }
 
+// fail records err, unless it only says that the run ended.
 func (c *churn) fail(err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !slices.Contains(c.stats.Errors, err.Error()) {

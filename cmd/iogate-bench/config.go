@@ -42,6 +42,7 @@ type config struct {
 	serverLogLevel string
 	serveFlags     stringList
 	saveKeys       string
+	profileDir     string
 
 	baseline      bool
 	scale         int
@@ -87,6 +88,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.dataDir, "data-dir", "", "fresh data directory for --start, kept afterwards (default: a temporary directory, removed)")
 	fs.StringVar(&c.serverLogLevel, "server-log-level", "info", "--log-level of the started iogate; info logs every request, as the server's default does")
 	fs.StringVar(&c.saveKeys, "save-keys", "", "write the load keys' credentials to this file (mode 0600) for later runs with --url --keys")
+	fs.StringVar(&c.profileDir, "profile-dir", "", "with --start, save a CPU profile of iogate during the first run of each scenario in this directory; iogate must be built with -tags pprof")
 	fs.Var(&c.serveFlags, "serve-flag", "extra flag for \"iogate serve\", such as --signing-alg=ES256; repeatable")
 
 	fs.BoolVar(&c.baseline, "baseline", false, "also measure a minimal HTTPS server that answers the vaults bytes without authentication, and report the ratio")
@@ -142,6 +144,9 @@ func (c *config) validate() error {
 	}
 	if c.loadKeys < 1 {
 		bad("invalid --load-keys %d: use at least 1", c.loadKeys)
+	}
+	if c.profileDir != "" && !c.start {
+		bad("--profile-dir needs --start: only a server the harness starts is told where to serve profiles")
 	}
 	if c.saveKeys != "" && (!c.start || c.scale > 0) {
 		bad("--save-keys needs --start without --scale")

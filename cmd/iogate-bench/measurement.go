@@ -35,6 +35,9 @@ type Measurement struct {
 	ServerPeakRSSBytes int64 `json:"serverPeakRssBytes,omitempty"`
 
 	Churn *ChurnStats `json:"churn,omitempty"`
+	// Profile is the file name, in the --profile-dir directory, of a CPU profile of the
+	// server taken during the measured window.
+	Profile string `json:"profile,omitempty"`
 }
 
 // Latency holds response-time percentiles in milliseconds.

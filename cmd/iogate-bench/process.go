@@ -92,11 +92,15 @@ type process struct {
 // output is read and dropped: an access log at full load would fill the disk.
 const maxTailLines = 40
 
-// startProcess runs bin with args. When readyMsg is not empty it waits until the process
-// writes a JSON log line whose "msg" is readyMsg, and returns that line's fields. The
-// process's stdout and stderr are both read as logs.
-func startProcess(ctx context.Context, name, bin string, args []string, readyMsg string, timeout time.Duration) (*process, map[string]any, error) {
+// startProcess runs bin with args and, added to the harness's environment, env. When
+// readyMsg is not empty it waits until the process writes a JSON log line whose "msg" is
+// readyMsg, and returns that line's fields. The process's stdout and stderr are both read
+// as logs.
+func startProcess(ctx context.Context, name, bin string, args, env []string, readyMsg string, timeout time.Duration) (*process, map[string]any, error) {
 	cmd := exec.Command(bin, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	out, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, nil, err

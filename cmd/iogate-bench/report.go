@@ -25,6 +25,8 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "file to write (default: standard output)")
 	regenerate := fs.String("regenerate", "bench/run", "the command that regenerates the page, quoted in it")
 	note := fs.String("note", "", "a paragraph on the conditions of the measurement, quoted in the page")
+	profileDir := fs.String("profiles", "", "directory of the CPU profiles that the reports name (--profile-dir of the runs)")
+	analysisFile := fs.String("analysis", "", "Markdown file on what the profiles show, quoted in the page after them")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -32,7 +34,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		return errors.New("report needs --main, the JSON report of a benchmark run")
 	}
 
-	p := &page{regenerate: *regenerate, note: *note}
+	p := &page{regenerate: *regenerate, note: *note, profileDir: *profileDir}
 	if err := readJSONFile(*mainFile, &p.main); err != nil {
 		return err
 	}
@@ -41,6 +43,24 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		if err := readJSONFile(*scaleFile, p.scale); err != nil {
 			return err
 		}
+	}
+	if *profileDir != "" {
+		// The page shows the scenarios with targets, and from the scale runs the largest
+		// key count only.
+		p.profiles = profilesOf(&p.main, *profileDir, func(m *Measurement) bool {
+			return m.Scenario == scenarioToken || m.Scenario == scenarioVaults
+		}, stderr)
+		if p.scale != nil && len(p.scale.Startups) > 0 {
+			most := p.scale.Startups[len(p.scale.Startups)-1].Keys
+			p.profiles = append(p.profiles, profilesOf(p.scale, *profileDir, func(m *Measurement) bool { return m.Keys == most }, stderr)...)
+		}
+	}
+	if *analysisFile != "" {
+		b, err := os.ReadFile(*analysisFile)
+		if err != nil {
+			return err
+		}
+		p.analysis = string(b)
 	}
 	if *goBenchFile != "" {
 		b, err := os.ReadFile(*goBenchFile)
@@ -129,6 +149,11 @@ type page struct {
 	goBench    []*goBench
 	regenerate string
 	note       string
+	// profiles are the CPU profiles' breakdowns, read from profileDir; analysis is a
+	// hand-written Markdown text on them.
+	profiles   []*cpuShares
+	profileDir string
+	analysis   string
 }
 
 func (p *page) write(w io.Writer) {
@@ -142,6 +167,7 @@ func (p *page) write(w io.Writer) {
 	p.writeMethod(w)
 	p.writeResults(w)
 	p.writeTargets(w)
+	p.writeProfiles(w)
 	p.writeGoBench(w)
 	p.writeScale(w)
 }
@@ -250,9 +276,13 @@ func (p *page) writeGoBench(w io.Writer) {
 		return
 	}
 	fmt.Fprintf(w, "## Hot path (Go benchmarks)\n\n")
-	fmt.Fprintf(w, "`go test ./auth ./token ./http -run '^$' -bench . -benchmem`, medians of %d runs each. The auth\n", p.goBench[0].runs)
-	fmt.Fprintf(w, "benchmarks use a real SQLite store; none of the measured calls reads it. The handler benchmarks run\n")
-	fmt.Fprintf(w, "the whole HTTP handler in process, without TLS or sockets.\n\n")
+	fmt.Fprintf(w, "`go test ./auth ./sqlite ./token ./http -run '^$' -bench . -benchmem`, medians of %d runs each.\n", p.goBench[0].runs)
+	fmt.Fprintf(w, "The auth and sqlite benchmarks use a real SQLite store on the machine's disk. Verification reads\n")
+	fmt.Fprintf(w, "no store. Every issuance waits for the durable commit (`synchronous=FULL`) of its audit record:\n")
+	fmt.Fprintf(w, "IssueToken, IssueTokenParallel and HandlerAccessToken have one or two callers, so they measure a\n")
+	fmt.Fprintf(w, "commit's latency, while IssueTokenGroupCommit has 16 callers over 1,000 keys, which share commits\n")
+	fmt.Fprintf(w, "as the load generator's clients do. AppendAuditRecords is the store's cost per record at each batch\n")
+	fmt.Fprintf(w, "size. The handler benchmarks run the whole HTTP handler in process, without TLS or sockets.\n\n")
 	fmt.Fprintf(w, "| Benchmark | ns/op | B/op | allocs/op |\n| --- | ---: | ---: | ---: |\n")
 	for _, g := range p.goBench {
 		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f |\n", strings.TrimPrefix(g.name, "Benchmark"), g.nsPerOp, g.bytesPerOp, g.allocsPerOp)
