@@ -306,14 +306,14 @@ func (s *Service) resync(ctx context.Context) error {
 	for _, id := range suspendedIDs {
 		suspended[id] = true
 	}
-	b := newViewBuilder(s.view.size(), revoked, suspended)
+	reload := s.view.beginReload(revoked, suspended)
 	if err := s.store.AllAPIKeyAuth(ctx, func(k *iogate.APIKeyAuth) error {
-		b.add(k)
+		reload.add(k)
 		return nil
 	}); err != nil {
 		return err
 	}
-	s.view.replace(b, seq)
+	reload.finish(seq)
 	s.deliverReload()
 	return nil
 }

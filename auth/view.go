@@ -2,6 +2,7 @@ package auth
 
 import (
 	"net/netip"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -21,6 +22,8 @@ type keyView struct {
 	odd     map[string]oddKey
 	account accountTable
 	lastSeq int64
+	// mark changes with every reload; see keyState.mark.
+	mark uint8
 }
 
 // keyID is a client ID in binary form: the 16 bytes of its UUID.
@@ -40,6 +43,9 @@ type keyState struct {
 	// nil.
 	scopes   scopeSet
 	hasExtra bool
+	// mark is the view's mark when the state was stored; a reload removes the keys that
+	// it did not store under its own mark.
+	mark uint8
 }
 
 // keyExtra holds the rare parts of a key's state. It is immutable once built: a change
@@ -145,8 +151,9 @@ func (v *keyView) lookup(clientID string) (keyState, *keyExtra, bool) {
 	return odd.state, odd.extra, ok
 }
 
-// set stores a key's state. The caller holds mu.
+// set stores a key's state, marked as current. The caller holds mu.
 func (v *keyView) set(clientID string, st keyState, extra *keyExtra) {
+	st.mark = v.mark
 	id, canonical := parseKeyID(clientID)
 	if !canonical {
 		if v.odd == nil {
@@ -174,14 +181,6 @@ func (v *keyView) remove(clientID string) {
 	delete(v.odd, clientID)
 }
 
-// replace swaps in the keys that b built, as of change seq.
-func (v *keyView) replace(b *viewBuilder, seq int64) {
-	v.mu.Lock()
-	v.keys, v.extras, v.odd, v.account = b.view.keys, b.view.extras, b.view.odd, b.view.account
-	v.lastSeq = seq
-	v.mu.Unlock()
-}
-
 func (v *keyView) seq() int64 {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
@@ -202,32 +201,98 @@ func (v *keyView) size() int {
 	return len(v.keys) + len(v.odd)
 }
 
-// viewBuilder builds the contents of a keyView from a full load of the store, without
-// locking, for keyView.replace.
-type viewBuilder struct {
-	view      keyView
-	revoked   map[string][]*iogate.RevokedToken
-	suspended map[string]bool
+// viewReload brings a keyView up to date with a full load of the store, in place: it
+// stores every key it is given, marked as seen, and at the end removes the keys it was not
+// given. Building a second view and swapping it in would hold two views of a million keys
+// at once, twice the memory.
+type viewReload struct {
+	view    *keyView
+	revoked map[string][]*iogate.RevokedToken
+	pending []reloadedKey
+	added   int
 }
 
-// newViewBuilder returns a builder for about sizeHint keys, whose accounts and revoked
-// tokens are as given.
-func newViewBuilder(sizeHint int, revoked map[string][]*iogate.RevokedToken, suspended map[string]bool) *viewBuilder {
-	return &viewBuilder{
-		view:      keyView{keys: make(map[keyID]keyState, sizeHint), extras: make(map[keyID]*keyExtra)},
-		revoked:   revoked,
-		suspended: suspended,
+// reloadedKey is a key read by a reload, waiting to be stored with the next batch.
+type reloadedKey struct {
+	clientID, accountID string
+	state               keyState
+	extra               *keyExtra
+}
+
+// reloadBatch is how many keys a reload stores under one acquisition of the view's lock.
+const reloadBatch = 1024
+
+// collectEvery is how many keys a reload reads between garbage collections it starts
+// itself. Reading a key from the store leaves about 200 bytes of garbage (the driver's
+// strings and byte slices), and with the view of a million keys live the collector would
+// let that garbage grow to the size of the view before collecting it. The view's map holds
+// no pointers, so each collection is cheap.
+const collectEvery = 200_000
+
+// beginReload starts a reload with the accounts' suspensions and the revoked tokens as the
+// store holds them now. Keys that this process writes during the reload count as seen.
+func (v *keyView) beginReload(revoked map[string][]*iogate.RevokedToken, suspended map[string]bool) *viewReload {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.mark++
+	for i, id := range v.account.ids {
+		v.account.suspended[i] = suspended[id]
+	}
+	for id := range suspended {
+		v.account.suspended[v.account.intern(id)] = true
+	}
+	return &viewReload{view: v, revoked: revoked, pending: make([]reloadedKey, 0, reloadBatch)}
+}
+
+// add stores the key a. It keeps nothing that a points to other than strings and slices.
+func (r *viewReload) add(a *iogate.APIKeyAuth) {
+	st, extra := newKeyState(a, 0, revokedSet(r.revoked[a.ClientID]))
+	r.pending = append(r.pending, reloadedKey{clientID: a.ClientID, accountID: a.AccountID, state: st, extra: extra})
+	if len(r.pending) == reloadBatch {
+		r.flush()
+	}
+	r.added++
+	if r.added%collectEvery == 0 {
+		runtime.GC()
 	}
 }
 
-// add adds the key a. It keeps nothing that a points to other than strings and slices.
-func (b *viewBuilder) add(a *iogate.APIKeyAuth) {
-	account, isNew := b.view.account.internNew(a.AccountID)
-	if isNew {
-		b.view.account.suspended[account] = b.suspended[a.AccountID]
+func (r *viewReload) flush() {
+	v := r.view
+	v.mu.Lock()
+	for _, k := range r.pending {
+		k.state.account = v.account.intern(k.accountID)
+		v.set(k.clientID, k.state, k.extra)
 	}
-	st, extra := newKeyState(a, account, revokedSet(b.revoked[a.ClientID]))
-	b.view.set(a.ClientID, st, extra)
+	v.mu.Unlock()
+	clear(r.pending)
+	r.pending = r.pending[:0]
+}
+
+// finish stores the last keys, removes every key that the reload was not given, and
+// records that the view is current as of change seq. Until finish, a key deleted from the
+// store stays in the view, as it would have without the reload.
+func (r *viewReload) finish(seq int64) {
+	r.flush()
+	v := r.view
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for id, st := range v.keys {
+		if st.mark != v.mark {
+			delete(v.keys, id)
+		}
+	}
+	for id := range v.extras {
+		if _, ok := v.keys[id]; !ok {
+			delete(v.extras, id)
+		}
+	}
+	for id, k := range v.odd {
+		if k.state.mark != v.mark {
+			delete(v.odd, id)
+		}
+	}
+	v.lastSeq = seq
 }
 
 // newKeyState returns the state of the key a, in account, with the revoked token IDs

@@ -152,24 +152,66 @@ func TestKeyViewKeepsEveryField(t *testing.T) {
 	}
 }
 
-func TestViewBuilderReplacesTheView(t *testing.T) {
+func TestViewReloadReplacesTheView(t *testing.T) {
 	v := newKeyView()
 	stale := &iogate.APIKeyAuth{ClientID: uuid.NewString(), AccountID: iogate.NewID(), Scopes: []string{iogate.ScopeVaultsRead}}
-	v.put(stale, nil, false)
+	odd := &iogate.APIKeyAuth{ClientID: "imported-key", AccountID: stale.AccountID, Scopes: []string{iogate.ScopeVaultsRead}}
+	restricted := &iogate.APIKeyAuth{ClientID: uuid.NewString(), AccountID: stale.AccountID, Scopes: []string{iogate.ScopeVaultsRead},
+		AllowedIPs: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}
+	kept := &iogate.APIKeyAuth{ClientID: uuid.NewString(), AccountID: stale.AccountID, Scopes: []string{iogate.ScopeVaultsRead}, SecretGeneration: 1}
+	for _, a := range []*iogate.APIKeyAuth{stale, odd, restricted, kept} {
+		v.put(a, nil, true)
+	}
 
 	suspended := iogate.NewID()
-	b := newViewBuilder(2, map[string][]*iogate.RevokedToken{}, map[string]bool{suspended: true})
+	r := v.beginReload(map[string][]*iogate.RevokedToken{}, map[string]bool{suspended: true})
 	fresh := &iogate.APIKeyAuth{ClientID: uuid.NewString(), AccountID: suspended, Scopes: []string{iogate.ScopeVaultsRead}}
-	b.add(fresh)
-	v.replace(b, 42)
+	r.add(fresh)
+	newer := *kept
+	newer.SecretGeneration = 2
+	r.add(&newer)
+	// A key written by this process during the reload counts as seen.
+	written := &iogate.APIKeyAuth{ClientID: uuid.NewString(), AccountID: stale.AccountID, Scopes: []string{iogate.ScopeVaultsRead}}
+	v.putKeepingRevoked(written)
+	r.finish(42)
 
-	if _, ok := v.get(stale.ClientID); ok {
-		t.Error("a key missing from the reload is still in the view")
+	for _, gone := range []string{stale.ClientID, odd.ClientID, restricted.ClientID} {
+		if _, ok := v.get(gone); ok {
+			t.Errorf("key %s, missing from the reload, is still in the view", gone)
+		}
+	}
+	if len(v.extras) != 0 {
+		t.Errorf("extras of removed keys left: %d", len(v.extras))
 	}
 	if k, ok := v.get(fresh.ClientID); !ok || !k.suspended {
 		t.Errorf("reloaded key: found %v, suspended %v; want found and suspended", ok, k.suspended)
 	}
+	if k, ok := v.get(kept.ClientID); !ok || k.state.currentG != 2 || k.suspended {
+		t.Errorf("key kept by the reload: found %v, generation %d, suspended %v; want found, 2, not suspended", ok, k.state.currentG, k.suspended)
+	}
+	if _, ok := v.get(written.ClientID); !ok {
+		t.Error("a key written during the reload was removed by it")
+	}
 	if v.seq() != 42 {
 		t.Errorf("seq = %d, want 42", v.seq())
+	}
+}
+
+func TestViewReloadStoresManyKeys(t *testing.T) {
+	v := newKeyView()
+	r := v.beginReload(nil, nil)
+	ids := make([]string, 3*reloadBatch+5)
+	for i := range ids {
+		ids[i] = uuid.NewString()
+		r.add(&iogate.APIKeyAuth{ClientID: ids[i], AccountID: "account", Scopes: []string{iogate.ScopeVaultsRead}})
+	}
+	r.finish(1)
+	if n := v.size(); n != len(ids) {
+		t.Fatalf("view holds %d keys after a reload of %d", n, len(ids))
+	}
+	for _, id := range ids {
+		if _, ok := v.get(id); !ok {
+			t.Fatalf("key %s missing after the reload", id)
+		}
 	}
 }
