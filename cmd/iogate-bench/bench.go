@@ -126,7 +126,7 @@ func (b *bench) startIOGate(ctx context.Context, log io.Writer) error {
 	// rate limits that protect a production server would measure themselves, not iogate.
 	args := []string{"serve", "--data-dir", dir, "--listen", addr, "--http-listen", "", "--log-level", cfg.serverLogLevel,
 		"--rate-limit-token-per-address", "0", "--rate-limit-token-per-client", "0", "--rate-limit-api-per-key", "0",
-		"--auth-failures-before-block", "0"}
+		"--auth-failures-before-block", "0", "--admin-listen", ""}
 	args = append(args, cfg.serveFlags...)
 	started := time.Now()
 	p, _, err := startProcess(ctx, "iogate", cfg.iogateBin, args, "", serverStartTimeout)
