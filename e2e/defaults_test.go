@@ -19,7 +19,7 @@ import (
 // TestServeWithNoFlags runs "iogate serve" exactly as the README's first command does, in an
 // empty working directory, and checks the documented defaults.
 func TestServeWithNoFlags(t *testing.T) {
-	for _, addr := range []string{"127.0.0.1:8443", "127.0.0.1:8080"} {
+	for _, addr := range []string{"127.0.0.1:8443", "127.0.0.1:8080", "127.0.0.1:9090"} {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			if os.Getenv("CI") == "true" {

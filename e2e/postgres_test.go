@@ -230,7 +230,7 @@ func TestPostgresFeedKilled(t *testing.T) {
 func TestPostgresMasterKey(t *testing.T) {
 	d := newPGDeployment(t, pgtest.NewDatabase(t))
 	serveOnce := func(env ...string) testenv.CLIResult {
-		return testenv.RunCLI(t, t.TempDir(), env, "serve", "--listen", "127.0.0.1:0", "--http-listen", "")
+		return testenv.RunCLI(t, t.TempDir(), env, "serve", "--listen", "127.0.0.1:0", "--http-listen", "", "--admin-listen", "")
 	}
 
 	res := serveOnce("IOGATE_DATABASE=" + d.dbURL)

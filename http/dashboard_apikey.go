@@ -3,6 +3,7 @@ package http
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -286,7 +287,9 @@ func (d *Dashboard) handleDeleteKey(w http.ResponseWriter, r *http.Request, c *u
 	}
 	status := http.StatusOK
 	if r.Method == http.MethodPost {
-		if strings.TrimSpace(r.PostForm.Get("confirm_name")) != k.Name {
+		// Both sides are trimmed: a key named with surrounding spaces (possible through the
+		// CLI) must still be deletable by typing its name.
+		if strings.TrimSpace(r.PostForm.Get("confirm_name")) != strings.TrimSpace(k.Name) {
 			fail("confirm_name", fmt.Sprintf("Type the key's name, %s, exactly to confirm.", k.Name))
 		} else if _, err := d.confirmIfNeeded(r, c, fail); err != nil {
 			return err
@@ -442,6 +445,12 @@ func (d *Dashboard) handleRotateKey(w http.ResponseWriter, r *http.Request, c *u
 	if r.Method == http.MethodPost {
 		data.Grace = r.PostForm.Get("grace")
 		grace, ok := graceOf(data.Grace)
+		// The form names the secret generation it was shown for. A reload or a second click
+		// posts the same form again, and rotating twice would retire the first new secret
+		// and end the grace of the old one, so a stale form rotates nothing.
+		if r.PostForm.Get("generation") != strconv.Itoa(k.SecretGeneration) {
+			return iogate.Errorf(iogate.CodeConflict, "This key was rotated since this page was loaded; its new secret was shown once then. Reload the key list to see its state.")
+		}
 		if !ok {
 			fail("grace", "Choose one of the grace periods listed.")
 		} else if _, err := d.confirmIfNeeded(r, c, fail); err != nil {

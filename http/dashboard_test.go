@@ -160,3 +160,37 @@ func TestKeyFormFieldErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestRotateFormPostedTwice(t *testing.T) {
+	h := newDashboardHarness(t, 90*24*time.Hour)
+	ctx := context.Background()
+	k, _, err := h.auth.CreateKey(ctx, auth.CreateKeyRequest{AccountID: h.account.ID, Name: "ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func() (int, error) {
+		form := "grace=24h&generation=1"
+		r := httptest.NewRequest(http.MethodPost, "/dashboard/keys/"+k.ClientID+"/rotate", strings.NewReader(form))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetPathValue("id", k.ClientID)
+		if err := r.ParseForm(); err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		err := h.d.handleRotateKey(rec, r, h.current())
+		return rec.Code, err
+	}
+	if code, err := post(); err != nil || code != http.StatusOK {
+		t.Fatalf("first rotation: status %d, error %v; want 200", code, err)
+	}
+	if _, err := post(); iogate.ErrorCodeOf(err) != iogate.CodeConflict {
+		t.Errorf("the same form posted again: error %v, want a conflict", err)
+	}
+	got, err := h.d.cfg.Store.FindAPIKey(ctx, k.ClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SecretGeneration != 2 {
+		t.Errorf("secret generation after a repeated post = %d, want 2 (one rotation)", got.SecretGeneration)
+	}
+}

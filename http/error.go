@@ -87,9 +87,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		code = iogate.CodeInternal
 	}
 	if status >= 500 {
-		s.log.ErrorContext(r.Context(), "request failed", "status", status, "error", err)
+		s.log.ErrorContext(r.Context(), "request failed", "request_id", requestIDFrom(r.Context()), "status", status, "error", err)
 	} else {
-		s.log.DebugContext(r.Context(), "request rejected", "status", status, "code", string(code))
+		s.log.DebugContext(r.Context(), "request rejected", "request_id", requestIDFrom(r.Context()), "status", status, "code", string(code))
 	}
 	if (code == iogate.CodeRateLimited || code == iogate.CodeUnavailable) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")

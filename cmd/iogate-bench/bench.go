@@ -133,7 +133,7 @@ func (b *bench) startIOGate(ctx context.Context, log io.Writer) error {
 	// server on the machine.
 	args := []string{"serve", "--data-dir", dir, "--listen", addr, "--http-listen", "", "--admin-listen", "", "--log-level", cfg.serverLogLevel,
 		"--rate-limit-token-per-address", "0", "--rate-limit-token-per-client", "0", "--rate-limit-api-per-key", "0",
-		"--auth-failures-before-block", "0"}
+		"--auth-failures-before-block", "0", "--admin-listen", ""}
 	args = append(args, cfg.serveFlags...)
 	var env []string
 	if cfg.profileDir != "" {
