@@ -129,9 +129,7 @@ func (b *bench) startIOGate(ctx context.Context, log io.Writer) error {
 	}
 	// The harness is one address sending thousands of requests a second: the per-address
 	// rate limits that protect a production server would measure themselves, not iogate.
-	// The admin listener is off, so that its fixed default port cannot clash with another
-	// server on the machine.
-	args := []string{"serve", "--data-dir", dir, "--listen", addr, "--http-listen", "", "--admin-listen", "", "--log-level", cfg.serverLogLevel,
+	args := []string{"serve", "--data-dir", dir, "--listen", addr, "--http-listen", "", "--log-level", cfg.serverLogLevel,
 		"--rate-limit-token-per-address", "0", "--rate-limit-token-per-client", "0", "--rate-limit-api-per-key", "0",
 		"--auth-failures-before-block", "0", "--admin-listen", ""}
 	args = append(args, cfg.serveFlags...)
