@@ -182,7 +182,7 @@ type Store interface {
 	// write fails, nothing is changed.
 	ResealSecrets(ctx context.Context, reseal func(SealedValue) ([]byte, error)) (int, error)
 
-	// Ping checks that the store answers, for readiness checks. An unreachable database is
+	// Ping checks that the store is reachable, for readiness checks. An unreachable database is
 	// CodeUnavailable.
 	Ping(ctx context.Context) error
 

@@ -35,7 +35,7 @@ type IssuedToken struct {
 // address outside the key's allowlist. It names neither the address nor the list.
 var ErrIPNotAllowed = &iogate.Error{Code: iogate.CodeForbidden, Message: "requests from this IP address are not allowed for this API key"}
 
-// dummyHash stands in for the stored hash of an unknown client ID, so that an unknown ID
+// dummyHash replaces the stored hash of an unknown client ID, so that an unknown ID
 // costs the same keyed hash and comparison as a known one.
 var dummyHash iogate.SecretHash
 

@@ -87,7 +87,7 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// Ping checks that the database answers a query.
+// Ping runs a trivial query to check that the database is reachable.
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
 	return mapError(db.pool.QueryRow(ctx, `SELECT 1`).Scan(&one))
@@ -99,8 +99,9 @@ func (db *DB) Migrations() (version int, applied []int) {
 	return db.version, db.applied
 }
 
-// migrate applies, in one transaction, every embedded migration above the version recorded
-// in schema_migrations.
+// migrate applies, in one transaction, every embedded migration that schema_migrations does
+// not record, so that a migration merged with a lower number than one already applied still
+// runs, as on SQLite.
 func (db *DB) migrate(ctx context.Context) error {
 	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
 	if err != nil {
@@ -118,17 +119,26 @@ func (db *DB) migrate(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)`); err != nil {
 			return err
 		}
-		var current int
-		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		rows, err := tx.Query(ctx, `SELECT version FROM schema_migrations`)
+		if err != nil {
 			return err
 		}
-		db.version, db.applied = current, nil
+		recorded, err := pgx.CollectRows(rows, pgx.RowTo[int])
+		if err != nil {
+			return err
+		}
+		done := make(map[int]bool, len(recorded))
+		db.version, db.applied = 0, nil
+		for _, v := range recorded {
+			done[v] = true
+			db.version = max(db.version, v)
+		}
 		for _, name := range names {
 			version, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0])
 			if err != nil {
 				return fmt.Errorf("migration %s: name must start with a version number", name)
 			}
-			if version <= current {
+			if done[version] {
 				continue
 			}
 			body, err := migrationFiles.ReadFile(name)
@@ -143,7 +153,7 @@ func (db *DB) migrate(ctx context.Context) error {
 			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, version, db.now()); err != nil {
 				return err
 			}
-			db.version = version
+			db.version = max(db.version, version)
 			db.applied = append(db.applied, version)
 		}
 		return nil

@@ -164,9 +164,9 @@ func fetchToken(ctx context.Context, c *conn, host, scenario string, p paths, cr
 	}
 	switch {
 	case status == 404 || status == 405:
-		return "", fmt.Errorf("%w: POST %s answered %d", errUnavailable, path, status)
+		return "", fmt.Errorf("%w: POST %s returned status %d", errUnavailable, path, status)
 	case status != 200:
-		return "", fmt.Errorf("POST %s for client %s answered %d", path, cred.clientID, status)
+		return "", fmt.Errorf("POST %s for client %s returned status %d", path, cred.clientID, status)
 	}
 	return parseAccessToken(body)
 }
