@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/metrics"
 )
 
 // Bounds of the audit group commit. maxAuditBatch is the most records one transaction
@@ -25,8 +26,9 @@ const (
 // without waiting for a timer. The writer goroutine exists only while the queue is not
 // empty.
 type auditCommitter struct {
-	store iogate.Store
-	log   *slog.Logger
+	store   iogate.Store
+	log     *slog.Logger
+	metrics *metrics.Metrics
 
 	mu      sync.Mutex
 	pending []pendingAudit
@@ -42,8 +44,8 @@ type pendingAudit struct {
 	done chan error
 }
 
-func newAuditCommitter(store iogate.Store, log *slog.Logger) *auditCommitter {
-	return &auditCommitter{store: store, log: log}
+func newAuditCommitter(store iogate.Store, log *slog.Logger, m *metrics.Metrics) *auditCommitter {
+	return &auditCommitter{store: store, log: log, metrics: m}
 }
 
 // commit queues rec and returns once the transaction holding it has committed, with that
@@ -110,8 +112,12 @@ func (c *auditCommitter) writeBatch(batch []pendingAudit) {
 	}
 	// The batch belongs to many requests, so no single request's context may cancel it.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	start := time.Now()
 	err := c.store.AppendAuditRecords(ctx, records)
 	cancel()
+	if err == nil {
+		c.metrics.AuditCommitted(len(records), time.Since(start))
+	}
 
 	unwaited := 0
 	for _, p := range batch {

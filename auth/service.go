@@ -114,7 +114,7 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.uses = newUseRecorder(store, s.log)
-	s.audit = newAuditCommitter(store, s.log)
+	s.audit = newAuditCommitter(store, s.log, cfg.Metrics)
 	pepper, err := s.loadSealedKey(ctx, pepperName)
 	if err != nil {
 		return nil, err

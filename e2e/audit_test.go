@@ -186,7 +186,7 @@ func TestAuditLog(t *testing.T) {
 		}
 	})
 
-	if logs := f.srv.Logs(); strings.Contains(logs, k.ClientSecret) || strings.Contains(logs, tok) {
+	if logs := f.srv.SyncedLogs(t); strings.Contains(logs, k.ClientSecret) || strings.Contains(logs, tok) {
 		t.Error("a secret or token appears in the server log")
 	}
 }

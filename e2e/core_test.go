@@ -234,7 +234,7 @@ func TestAccessTokenFailures(t *testing.T) {
 		}
 	})
 
-	if logs := f.srv.Logs(); strings.Contains(logs, f.clientSecret) || strings.Contains(logs, deleted.ClientSecret) {
+	if logs := f.srv.SyncedLogs(t); strings.Contains(logs, f.clientSecret) || strings.Contains(logs, deleted.ClientSecret) {
 		t.Error("a client secret appears in the server log")
 	}
 }

@@ -104,7 +104,7 @@ func TestExposedCredentials(t *testing.T) {
 		}
 	})
 
-	if logs := f.srv.Logs(); !strings.Contains(logs, "valid credential received over plain HTTP") {
+	if logs := f.srv.SyncedLogs(t); !strings.Contains(logs, "valid credential received over plain HTTP") {
 		t.Error("no log line for the exposed credentials")
 	}
 	if got := metricValue(t, f.srv, "iogate_exposed_credentials_total"); got != float64(len(cases)+1) {
@@ -133,7 +133,7 @@ func TestRevokeExposedCredentials(t *testing.T) {
 	if res := testenv.RunCLI(t, f.srv.DataDir, nil, "key", "show", f.clientID); res.ExitCode == 0 {
 		t.Error("key show still finds the revoked key")
 	}
-	if !strings.Contains(f.srv.Logs(), `"revoked":true`) {
+	if !strings.Contains(f.srv.SyncedLogs(t), `"revoked":true`) {
 		t.Error("the revocation was not logged")
 	}
 }

@@ -181,7 +181,7 @@ func TestCertificateReload(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	healthz(old, oldReader)
-	if !strings.Contains(srv.Logs(), "TLS certificate reloaded") {
+	if !strings.Contains(srv.SyncedLogs(t), "TLS certificate reloaded") {
 		t.Error("the reload was not logged")
 	}
 }

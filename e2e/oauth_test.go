@@ -300,7 +300,7 @@ func TestOAuthTokenEndpoint(t *testing.T) {
 		}
 	})
 
-	if logs := f.srv.Logs(); strings.Contains(logs, secret) || strings.Contains(logs, both.ClientSecret) {
+	if logs := f.srv.SyncedLogs(t); strings.Contains(logs, secret) || strings.Contains(logs, both.ClientSecret) {
 		t.Error("a client secret appears in the server log")
 	}
 }

@@ -99,10 +99,11 @@ func TestTrustedProxies(t *testing.T) {
 	})
 
 	t.Run("access log names the client and the proxy", func(t *testing.T) {
-		if !strings.Contains(f.srv.Logs(), `"remote_addr":"203.0.113.7"`) {
+		logs := f.srv.SyncedLogs(t)
+		if !strings.Contains(logs, `"remote_addr":"203.0.113.7"`) {
 			t.Error("no access-log line with remote_addr 203.0.113.7")
 		}
-		if !strings.Contains(f.srv.Logs(), `"peer_addr":"127.0.0.1"`) {
+		if !strings.Contains(logs, `"peer_addr":"127.0.0.1"`) {
 			t.Error("no access-log line with peer_addr 127.0.0.1")
 		}
 	})

@@ -119,7 +119,7 @@ func TestFailedAuthenticationBlocksAddress(t *testing.T) {
 	if r := tokenRequest(t, srv.Client, srv, nil, victim.ClientID, victim.ClientSecret); r.status != 200 {
 		t.Errorf("the key's owner at 127.0.0.1: status %d, want 200: an attacker elsewhere must not lock it out", r.status)
 	}
-	if !strings.Contains(srv.Logs(), "address blocked after repeated failed authentication") || !strings.Contains(srv.Logs(), `"address":"127.0.0.2/32"`) {
+	if logs := srv.SyncedLogs(t); !strings.Contains(logs, "address blocked after repeated failed authentication") || !strings.Contains(logs, `"address":"127.0.0.2/32"`) {
 		t.Error("the block was not logged with the address")
 	}
 	if got := metricValue(t, srv, "iogate_address_blocks_total"); got != 1 {

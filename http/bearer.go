@@ -38,7 +38,7 @@ func (e *bearerError) Unwrap() error { return e.err }
 func bearerToken(w http.ResponseWriter, r *http.Request) (string, error) {
 	values := r.Header.Values("Authorization")
 	places := len(values)
-	if r.URL.Query().Has("access_token") {
+	if r.URL.RawQuery != "" && r.URL.Query().Has("access_token") {
 		places++
 	}
 	inBody, err := formHasAccessToken(w, r)
@@ -152,11 +152,20 @@ func (s *Server) requireScope(scope string, next handlerFunc) handlerFunc {
 			challenge(w, &bearerError{oauthError: "insufficient_scope", scope: scope})
 			return iogate.Errorf(iogate.CodeInsufficientScope, "the access token lacks the %q scope", scope)
 		}
-		return next(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
+		st := stateFrom(r.Context())
+		if st == nil {
+			// Outside the middleware (handler tests), the principal gets a state of its own.
+			st = &requestState{ResponseWriter: w}
+			r = r.WithContext(context.WithValue(r.Context(), requestStateKey{}, st))
+		}
+		st.principal = p
+		return next(w, r)
 	}
 }
 
 func principalFrom(ctx context.Context) *auth.Principal {
-	p, _ := ctx.Value(principalKey).(*auth.Principal)
-	return p
+	if st := stateFrom(ctx); st != nil {
+		return st.principal
+	}
+	return nil
 }

@@ -135,13 +135,11 @@ func peerAddr(r *http.Request) netip.Addr {
 	return ap.Addr().Unmap().WithZone("")
 }
 
-func withClientInfo(ctx context.Context, info clientInfo) context.Context {
-	return context.WithValue(ctx, clientInfoKey, info)
-}
-
 func clientInfoFrom(ctx context.Context) (clientInfo, bool) {
-	info, ok := ctx.Value(clientInfoKey).(clientInfo)
-	return info, ok
+	if st := stateFrom(ctx); st != nil {
+		return st.client, true
+	}
+	return clientInfo{}, false
 }
 
 // clientAddr returns the client's address as the middleware resolved it, with trusted

@@ -417,9 +417,9 @@ func (s *Server) limitRequests(next http.Handler) http.Handler {
 				return
 			}
 		}
-		rec, ok := w.(*statusRecorder)
+		rec, ok := w.(*requestState)
 		if !ok {
-			rec = &statusRecorder{ResponseWriter: w}
+			rec = &requestState{ResponseWriter: w}
 		}
 		next.ServeHTTP(rec, r)
 		if rec.status == http.StatusUnauthorized && (class == classClientAuth || r.Header.Get("Authorization") != "") {

@@ -140,46 +140,70 @@ func (s *Server) route(mux *http.ServeMux, pattern string, methods map[string]ha
 	})
 }
 
-type contextKey int
+// requestStateKey is the context key of a request's *requestState.
+type requestStateKey struct{}
 
-const (
-	requestIDKey contextKey = iota
-	principalKey
-	clientInfoKey
-)
+// requestState holds the facts the middleware and the handlers learn about one request.
+// It lives in the request's context under one key and doubles as the response writer that
+// records the status, so the middleware allocates one object per request, not one per
+// value.
+type requestState struct {
+	http.ResponseWriter
+	// status is the status the handler wrote, for the access log.
+	status int
+	id     string
+	client clientInfo
+	// principal is set by requireScope once the bearer token has verified.
+	principal *auth.Principal
+}
+
+func (st *requestState) WriteHeader(status int) {
+	if st.status == 0 {
+		st.status = status
+	}
+	st.ResponseWriter.WriteHeader(status)
+}
+
+func (st *requestState) Write(b []byte) (int, error) {
+	if st.status == 0 {
+		st.status = http.StatusOK
+	}
+	return st.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (st *requestState) Unwrap() http.ResponseWriter { return st.ResponseWriter }
+
+func stateFrom(ctx context.Context) *requestState {
+	st, _ := ctx.Value(requestStateKey{}).(*requestState)
+	return st
+}
 
 func requestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if st := stateFrom(ctx); st != nil {
+		return st.id
+	}
+	return ""
 }
 
 // newRequestID returns 16 random bytes in hex. Request IDs from clients are not trusted,
 // because they would let a caller forge log correlation.
 func newRequestID() string {
 	var b [16]byte
+	var out [32]byte
 	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	hex.Encode(out[:], b[:])
+	return string(out[:])
 }
 
-// statusRecorder remembers the status a handler wrote, for the access log.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusRecorder) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *statusRecorder) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
+// Values of the headers that every response carries. Header maps hold them without a copy:
+// net/http only reads them, and Set and Add replace or grow a value slice rather than write
+// into it.
+var (
+	headerNoSniff = []string{"nosniff"}
+	headerNoStore = []string{"no-store"}
+	headerHSTS    = []string{"max-age=63072000; includeSubDomains"}
+)
 
 // middleware adds a request ID, the client's address, security headers, a body size
 // limit, panic recovery and one access-log line per request. The log line carries the path
@@ -199,45 +223,61 @@ func (s *Server) listenerMiddleware(next http.Handler, listener string) http.Han
 	https := listener == "https"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := newRequestID()
-		client := s.proxies.resolve(r)
-		ctx := withClientInfo(context.WithValue(r.Context(), requestIDKey, id), client)
+		st := &requestState{ResponseWriter: w, id: newRequestID(), client: s.proxies.resolve(r)}
+		ctx := context.WithValue(r.Context(), requestStateKey{}, st)
 		r = r.WithContext(ctx)
 		h := w.Header()
-		h.Set("X-Request-Id", id)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Cache-Control", "no-store")
+		h["X-Request-Id"] = []string{st.id}
+		h["X-Content-Type-Options"] = headerNoSniff
+		h["Cache-Control"] = headerNoStore
 		if https {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+			h["Strict-Transport-Security"] = headerHSTS
 		}
-		rec := &statusRecorder{ResponseWriter: w}
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(rec, r.Body, maxBodyBytes)
+			r.Body = http.MaxBytesReader(st, r.Body, maxBodyBytes)
 		}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.ErrorContext(ctx, "handler panicked", "panic", fmt.Sprintf("%T", v), "path", r.URL.Path, "request_id", id)
-				if rec.status == 0 {
-					s.writeError(rec, r, iogate.Errorf(iogate.CodeInternal, "internal error"))
+				s.log.ErrorContext(ctx, "handler panicked", "panic", fmt.Sprintf("%T", v), "path", r.URL.Path, "request_id", st.id)
+				if st.status == 0 {
+					s.writeError(st, r, iogate.Errorf(iogate.CodeInternal, "internal error"))
 				}
 			}
-			s.metrics.Request(listener, rec.status)
-			attrs := []any{"request_id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
-				"remote_addr", client.addr.String(), "duration_ms", float64(time.Since(start).Microseconds()) / 1000}
-			if client.addr != client.peer {
-				attrs = append(attrs, "peer_addr", client.peer.String())
-			}
-			s.log.InfoContext(ctx, "request", attrs...)
+			s.metrics.Request(listener, st.status)
+			s.logRequest(ctx, r, st, start)
 		}()
-		if https && client.forwardedPlainHTTP {
-			s.refusePlainHTTP(rec, r)
+		if https && st.client.forwardedPlainHTTP {
+			s.refusePlainHTTP(st, r)
 			return
 		}
-		next.ServeHTTP(rec, r)
+		next.ServeHTTP(st, r)
 	})
+}
+
+// logRequest writes the access-log line of a request. It builds the record itself so that
+// the line's time is the end of the request, read once for the duration as well.
+func (s *Server) logRequest(ctx context.Context, r *http.Request, st *requestState, start time.Time) {
+	h := s.log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	end := time.Now()
+	rec := slog.NewRecord(end, slog.LevelInfo, "request", 0)
+	rec.AddAttrs(
+		slog.String("request_id", st.id),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", st.status),
+		slog.String("remote_addr", st.client.addr.String()),
+		slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
+	)
+	if st.client.addr != st.client.peer {
+		rec.AddAttrs(slog.String("peer_addr", st.client.peer.String()))
+	}
+	h.Handle(ctx, rec)
 }
 
 // rejectUncleanPaths answers a path with empty, "." or ".." segments with a 404 problem.

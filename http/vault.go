@@ -19,6 +19,9 @@ type listResponse[T any] struct {
 
 // pageFrom reads ?limit= and ?cursor=.
 func pageFrom(r *http.Request) (iogate.Page, error) {
+	if r.URL.RawQuery == "" {
+		return iogate.Page{Limit: iogate.DefaultPageLimit}, nil
+	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return iogate.Page{}, iogate.Errorf(iogate.CodeInvalid, "invalid query string: %s", "percent-encode reserved characters")

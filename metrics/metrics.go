@@ -47,6 +47,8 @@ type Metrics struct {
 	storeErrors      *prometheus.CounterVec
 	exposedDetected  prometheus.Counter
 	requestsByStatus *prometheus.CounterVec
+	auditRecords     prometheus.Histogram
+	auditSeconds     prometheus.Histogram
 }
 
 // New returns the metrics on a new registry that also carries the Go runtime and process
@@ -84,6 +86,16 @@ func New() *Metrics {
 			Name: "iogate_http_requests_total",
 			Help: "HTTP requests served, by listener and status code.",
 		}, []string{"listener", "code"}),
+		auditRecords: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "iogate_audit_commit_records",
+			Help:    "Audit records per group commit: concurrent token requests share one durable transaction.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
+		}),
+		auditSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "iogate_audit_commit_seconds",
+			Help:    "Time to write and durably commit one group of audit records.",
+			Buckets: []float64{1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 0.1, 1},
+		}),
 	}
 	verify := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "iogate_token_verification_seconds",
@@ -96,7 +108,7 @@ func New() *Metrics {
 	m.verifyInvalid = verify.WithLabelValues(ReasonInvalidToken)
 	m.verifyIPDenied = verify.WithLabelValues(ReasonIPNotAllowed)
 	reg.MustRegister(m.tokensIssued, m.tokenDenials, verify, m.rateLimitHits, m.addressBlocks,
-		m.storeErrors, m.exposedDetected, m.requestsByStatus)
+		m.storeErrors, m.exposedDetected, m.requestsByStatus, m.auditRecords, m.auditSeconds)
 	for _, r := range []string{ReasonInvalidClient, ReasonIPNotAllowed, ReasonInvalidScope, ReasonUnavailable, ReasonInternal} {
 		m.tokenDenials.WithLabelValues(r)
 	}
@@ -120,6 +132,15 @@ func (m *Metrics) RegisterFeedLag(lag func() float64) {
 		Name: "iogate_change_feed_lag_seconds",
 		Help: "How long the in-memory key view has been behind the store: 0 when current, -1 when the store cannot be read.",
 	}, lag))
+}
+
+// AuditCommitted records one group commit of audit records: how many it held and how
+// long it took.
+func (m *Metrics) AuditCommitted(records int, d time.Duration) {
+	if m != nil {
+		m.auditRecords.Observe(float64(records))
+		m.auditSeconds.Observe(d.Seconds())
+	}
 }
 
 // TokenIssued counts one issued access token.

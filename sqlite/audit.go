@@ -22,46 +22,96 @@ func (db *DB) AppendAuditRecords(ctx context.Context, records []*iogate.AuditRec
 	}
 	// The statements run without ctx's cancellation. With a cancellable context, the
 	// driver starts a goroutine per statement to watch it, and the group commit of token
-	// issuance runs a statement per record while every request of the batch waits. An
-	// interrupt could not stop a write blocked on the disk anyway, and busy_timeout bounds
-	// the wait for another process's lock.
+	// issuance runs its statements while every request of the batch waits. An interrupt
+	// could not stop a write blocked on the disk anyway, and busy_timeout bounds the wait
+	// for another process's lock.
 	ctx = context.WithoutCancel(ctx)
 	head, err := db.prepared(ctx, auditHeadQuery)
 	if err != nil {
 		return err
 	}
-	insert, err := db.prepared(ctx, auditInsertQuery)
-	if err != nil {
-		return err
+	// Each statement has a fixed cost in the driver and in SQLite's virtual machine. The
+	// records are inserted several to a statement (auditInsertRows), so that the group
+	// commit of token issuance does not pay that cost once per token.
+	inserts := make(map[int]*sql.Stmt, len(auditInsertRows))
+	for _, n := range auditInsertRows {
+		if n > len(records) && n != 1 {
+			continue
+		}
+		if inserts[n], err = db.prepared(ctx, auditInsertQuery(n)); err != nil {
+			return err
+		}
 	}
 	return db.write(ctx, func(tx *sql.Tx) error {
 		a := newAuditAppender(tx)
 		// database/sql reuses the statements already prepared on the transaction's
 		// connection, which is the writer pool's only one.
-		a.head, a.insert = tx.StmtContext(ctx, head), tx.StmtContext(ctx, insert)
+		a.head = tx.StmtContext(ctx, head)
 		for _, r := range records {
-			if err := a.append(ctx, r); err != nil {
+			if err := a.seal(ctx, r); err != nil {
 				return err
 			}
+		}
+		args := make([]any, 0, auditInsertRows[0]*auditInsertColumns)
+		for rest := records; len(rest) > 0; {
+			n := 1
+			for _, size := range auditInsertRows {
+				if size <= len(rest) {
+					n = size
+					break
+				}
+			}
+			args = args[:0]
+			for _, r := range rest[:n] {
+				args = appendAuditArgs(args, r)
+			}
+			if _, err := tx.StmtContext(ctx, inserts[n]).ExecContext(ctx, args...); err != nil {
+				return err
+			}
+			rest = rest[n:]
 		}
 		return nil
 	})
 }
+
+// auditInsertRows are the sizes of the multi-row inserts of AppendAuditRecords, largest
+// first. A batch is cut into statements of these sizes, so at most three statements are
+// prepared however large batches get.
+var auditInsertRows = []int{16, 4, 1}
 
 // auditAppender appends records inside one transaction. It remembers the head of each
 // account's chain, so a batch reads each head once.
 type auditAppender struct {
 	tx    *sql.Tx
 	heads map[string]auditHead
-	// head and insert, when set, are auditHeadQuery and auditInsertQuery prepared for tx.
-	head, insert *sql.Stmt
+	// head, when set, is auditHeadQuery prepared for tx.
+	head *sql.Stmt
 }
 
 const (
-	auditHeadQuery   = `SELECT seq, hash FROM audit_records WHERE account_id = ? ORDER BY seq DESC LIMIT 1`
-	auditInsertQuery = `INSERT INTO audit_records (account_id, seq, id, at, event, actor_type, actor_id, actor_ip,
-		client_id, token_id, reason, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	auditHeadQuery     = `SELECT seq, hash FROM audit_records WHERE account_id = ? ORDER BY seq DESC LIMIT 1`
+	auditInsertColumns = 14
 )
+
+// auditInsertQuery returns an INSERT of n audit records.
+func auditInsertQuery(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO audit_records (account_id, seq, id, at, event, actor_type, actor_id, actor_ip,
+		client_id, token_id, reason, details, prev_hash, hash) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?" + strings.Repeat(", ?", auditInsertColumns-1) + ")")
+	}
+	return b.String()
+}
+
+// appendAuditArgs appends the values of r's columns in the order of auditInsertQuery.
+func appendAuditArgs(args []any, r *iogate.AuditRecord) []any {
+	return append(args, r.AccountID, r.Seq, r.ID, toMicros(r.Time), r.Event, r.Actor.Type, r.Actor.ID, r.Actor.IP,
+		r.ClientID, r.TokenID, r.Reason, string(r.Details), r.PrevHash[:], r.Hash[:])
+}
 
 type auditHead struct {
 	seq  int64
@@ -72,7 +122,9 @@ func newAuditAppender(tx *sql.Tx) *auditAppender {
 	return &auditAppender{tx: tx, heads: make(map[string]auditHead)}
 }
 
-func (a *auditAppender) append(ctx context.Context, r *iogate.AuditRecord) error {
+// seal links r to the head of its account's chain, reading the head from the store the
+// first time the account comes up, and makes r the new head. The caller inserts r.
+func (a *auditAppender) seal(ctx context.Context, r *iogate.AuditRecord) error {
 	head, ok := a.heads[r.AccountID]
 	if !ok {
 		var hash []byte
@@ -96,19 +148,17 @@ func (a *auditAppender) append(ctx context.Context, r *iogate.AuditRecord) error
 	if err := r.Seal(head.seq, head.hash); err != nil {
 		return err
 	}
-	args := []any{r.AccountID, r.Seq, r.ID, toMicros(r.Time), r.Event, r.Actor.Type, r.Actor.ID, r.Actor.IP,
-		r.ClientID, r.TokenID, r.Reason, string(r.Details), r.PrevHash[:], r.Hash[:]}
-	var err error
-	if a.insert != nil {
-		_, err = a.insert.ExecContext(ctx, args...)
-	} else {
-		_, err = a.tx.ExecContext(ctx, auditInsertQuery, args...)
-	}
-	if err != nil {
-		return err
-	}
 	a.heads[r.AccountID] = auditHead{seq: r.Seq, hash: r.Hash}
 	return nil
+}
+
+// append seals r and inserts it.
+func (a *auditAppender) append(ctx context.Context, r *iogate.AuditRecord) error {
+	if err := a.seal(ctx, r); err != nil {
+		return err
+	}
+	_, err := a.tx.ExecContext(ctx, auditInsertQuery(1), appendAuditArgs(nil, r)...)
+	return err
 }
 
 const auditColumns = `account_id, seq, id, at, event, actor_type, actor_id, actor_ip, client_id, token_id, reason, details, prev_hash, hash`

@@ -67,10 +67,13 @@ var pragmas = []string{
 // scattered over the file, so the writer keeps a larger page cache (32 MiB rather than
 // SQLite's 2 MiB). runCheckpoints copies the WAL into the database in the background; the
 // writer checkpoints itself only past 8,000 pages (32 MiB), which bounds the WAL if the
-// background copies fall behind.
+// background copies fall behind. A statement that inserts several rows, as the group commit's do,
+// keeps a statement journal so that it can be undone alone; temp_store(2) keeps that
+// journal in memory rather than in a temporary file written with a system call per page.
 var writerPragmas = []string{
 	"cache_size(-32768)",
 	"wal_autocheckpoint(8000)",
+	"temp_store(2)",
 }
 
 // Open opens (creating it if needed) the SQLite database at path and applies the embedded

@@ -38,6 +38,9 @@ type serveConfig struct {
 	issuer      string
 	signingAlg  string
 	logLevel    string
+	// logFlushInterval is how long info and debug lines may wait in memory before they
+	// are written; 0 writes every line at once.
+	logFlushInterval time.Duration
 
 	maxStaleness   time.Duration
 	resyncInterval time.Duration
@@ -69,6 +72,7 @@ func newServeCommand(g *globals) *cobra.Command {
 		writeTimeout:      30 * time.Second,
 		idleTimeout:       120 * time.Second,
 		tlsReloadInterval: 10 * time.Second,
+		logFlushInterval:  100 * time.Millisecond,
 	}
 	cmd := &cobra.Command{
 		Use:         "serve",
@@ -96,6 +100,8 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.StringVar(&c.issuer, "issuer", "", "\"iss\" claim of access tokens (default https:// plus the --listen address)")
 	f.StringVar(&c.signingAlg, "signing-alg", token.EdDSA, "token signing algorithm: "+strings.Join(token.Algorithms, ", "))
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.Var(durationFlag{&c.logFlushInterval}, "log-flush-interval", "longest time info and debug lines, such as the access log, wait in memory before they are written; "+
+		"warnings and errors are written at once; 0 writes every line at once (default 100ms)")
 	f.Var(durationFlag{&c.maxStaleness}, "max-staleness", "how long the server keeps accepting tokens after its change feed went down; "+
 		"after that token and bearer requests and /readyz get 503 until it has reloaded every key (default 5s)")
 	f.Var(durationFlag{&c.auditRetention}, "audit-retention", "how long audit records are kept; older ones are pruned at start and every 6h, "+
@@ -160,6 +166,9 @@ func (c *serveConfig) validate() error {
 			return errorf("invalid %s: it must be a positive duration", name)
 		}
 	}
+	if c.logFlushInterval < 0 || c.logFlushInterval > 10*time.Second {
+		return errorf("invalid --log-flush-interval %s: it must be from 0 to 10s", c.logFlushInterval)
+	}
 	if c.maxHeaderBytes < 4096 || c.maxHeaderBytes > 1<<20 {
 		return errorf("invalid --max-header-bytes %d: it must be from 4096 to 1048576", c.maxHeaderBytes)
 	}
@@ -175,13 +184,21 @@ func (c *serveConfig) validate() error {
 }
 
 // newLogger returns the server's JSON logger, behind a handler that redacts anything that
-// looks like a secret.
-func newLogger(g *globals, level string) (*slog.Logger, error) {
+// looks like a secret, and a function that writes the lines still held in memory. With a
+// positive flushInterval, info and debug lines are written in batches at least that often.
+// Warnings and errors are written before the call that logs them returns.
+func newLogger(g *globals, level string, flushInterval time.Duration) (*slog.Logger, func(), error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, errorf("invalid --log-level %q: use debug, info, warn or error", level)
+		return nil, nil, errorf("invalid --log-level %q: use debug, info, warn or error", level)
 	}
-	return slog.New(logging.Redact(slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: l}))), nil
+	opts := &slog.HandlerOptions{Level: l}
+	if flushInterval <= 0 {
+		return slog.New(logging.Redact(slog.NewJSONHandler(g.stderr, opts))), func() {}, nil
+	}
+	w := logging.NewBufferedWriter(g.stderr, flushInterval)
+	h := logging.FlushFrom(slog.NewJSONHandler(w, opts), w, slog.LevelWarn)
+	return slog.New(logging.Redact(h)), func() { w.Close() }, nil
 }
 
 // listeners are the server's open sockets.
@@ -224,10 +241,11 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
-	log, err := newLogger(g, c.logLevel)
+	log, flushLog, err := newLogger(g, c.logLevel, c.logFlushInterval)
 	if err != nil {
 		return err
 	}
+	defer flushLog()
 
 	// The data directory holds the self-signed certificate, and with SQLite the database
 	// and the master key.

@@ -76,3 +76,22 @@ func BenchmarkRedactAccessLog(b *testing.B) {
 			"status", 200, "remote_addr", "127.0.0.1", "duration_ms", 0.42)
 	}
 }
+
+// TestSensitiveKeySpellings checks that the allocation-free comparison of short ASCII keys
+// agrees with the general one, and that keys outside ASCII still take the general path.
+func TestSensitiveKeySpellings(t *testing.T) {
+	general := func(key string) bool { return sensitiveKeys[strings.ToLower(keySeparators.Replace(key))] }
+	keys := []string{"request_id", "Client-Secret", "CLIENT_SECRET", "__token__", "access-token", "path", "status",
+		"remote_addr", "Set-Cookie", "x", "", "databaseURL", "pass_word",
+		"to\u212Aen", // KELVIN SIGN, which lower-cases to an ASCII k
+		strings.Repeat("a", 40) + "token",
+		"authorization" + strings.Repeat("_", 30)}
+	for _, k := range keys {
+		if got, want := isSensitiveKey(k), general(k); got != want {
+			t.Errorf("isSensitiveKey(%q) = %v, the general comparison says %v", k, got, want)
+		}
+	}
+	if !isSensitiveKey("to\u212Aen") {
+		t.Error("a key that lower-cases to token is not treated as secret")
+	}
+}

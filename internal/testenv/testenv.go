@@ -270,8 +270,43 @@ func NewClient(t testing.TB, caFile string) *http.Client {
 	}
 }
 
-// Logs returns everything the server wrote to stderr so far.
+// Logs returns everything the server wrote to stderr so far. Info lines, the access log
+// among them, reach it in batches (--log-flush-interval), so a test that looks for a line,
+// or makes sure a secret is absent, reads SyncedLogs instead.
 func (s *Server) Logs() string { return s.logs.String() }
+
+// SyncedLogs returns the server's log once it holds every line logged before the call. It
+// sends a marker request, GET /healthz, and waits up to 10 seconds for that request's
+// access-log line: the server writes lines in order, so everything before it is there too.
+// It needs the server's log level to be info or debug.
+func (s *Server) SyncedLogs(t testing.TB) string {
+	t.Helper()
+	url := s.URL + "/healthz"
+	client := s.Client
+	if s.AdminAddr != "" {
+		url, client = "http://"+s.AdminAddr+"/healthz", http.DefaultClient
+	}
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("marker request for the server log: %v", err)
+	}
+	resp.Body.Close()
+	id := resp.Header.Get("X-Request-Id")
+	if id == "" {
+		t.Fatal("the marker request's response has no X-Request-Id")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		logs := s.Logs()
+		if strings.Contains(logs, `"request_id":"`+id+`"`) {
+			return logs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the access-log line of request %s did not reach the server log within 10s", id)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
 
 // Stop sends SIGTERM and waits for the process to exit, killing it after 20 seconds.
 func (s *Server) Stop() error {
