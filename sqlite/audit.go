@@ -42,7 +42,7 @@ func (db *DB) AppendAuditRecords(ctx context.Context, records []*iogate.AuditRec
 			return err
 		}
 	}
-	return db.write(ctx, func(tx *sql.Tx) error {
+	err = db.write(ctx, func(tx *sql.Tx) error {
 		a := newAuditAppender(tx)
 		// database/sql reuses the statements already prepared on the transaction's
 		// connection, which is the writer pool's only one.
@@ -72,6 +72,10 @@ func (db *DB) AppendAuditRecords(ctx context.Context, records []*iogate.AuditRec
 		}
 		return nil
 	})
+	if err == nil {
+		db.markTokenRecords(records)
+	}
+	return err
 }
 
 // auditInsertRows are the sizes of the multi-row inserts of AppendAuditRecords, largest
@@ -227,33 +231,72 @@ func (db *DB) ListAuditRecords(ctx context.Context, f iogate.AuditFilter, page i
 // and Seal requires such records to name that client as ClientID. A filter by actor is
 // therefore the union of the records of other actors, found by actor, and those of a
 // client, found by client ID.
+//
+// A client's records are found in three places (see migration 0008). Records other than
+// token.issued are in audit_records_by_client. token.issued records up to the account's
+// mark are in audit_token_clients. Those above the mark, which IndexTokenRecords has not
+// reached yet, are found by event in the tail of the account's log.
 func auditListQuery(f iogate.AuditFilter, before int64, limit int) (string, []any) {
-	sel := func(index string, extra []string, extraArgs ...any) (string, []any) {
-		where := []string{"account_id = ?", "seq < ?"}
-		args := []any{f.AccountID, before}
+	// filter returns the filter's conditions on the columns of the table named prefix.
+	filter := func(prefix string) ([]string, []any) {
+		var where []string
+		var args []any
 		for _, c := range []struct{ column, value string }{{"client_id", f.ClientID}, {"actor_id", f.ActorID}, {"event", f.Event}} {
 			if c.value != "" {
-				where = append(where, c.column+" = ?")
+				where = append(where, prefix+c.column+" = ?")
 				args = append(args, c.value)
 			}
 		}
-		where = append(where, extra...)
-		args = append(args, extraArgs...)
+		return where, args
+	}
+	sel := func(index string, extra []string, extraArgs ...any) (string, []any) {
+		where := []string{"account_id = ?", "seq < ?"}
+		args := []any{f.AccountID, before}
+		fw, fa := filter("")
+		where = append(append(where, fw...), extra...)
+		args = append(append(args, fa...), extraArgs...)
 		from := "audit_records"
 		if index != "" {
 			from += " INDEXED BY " + index
 		}
 		return `SELECT ` + auditColumns + ` FROM ` + from + ` WHERE ` + strings.Join(where, " AND "), args
 	}
+	// clientRecords returns the branches that find the records of client, which match
+	// the conditions extra as well.
+	clientRecords := func(client string, extra ...string) (string, []any) {
+		byClient, args := sel("audit_records_by_client", append([]string{"client_id = ?", "event <> 'token.issued'"}, extra...), client)
+
+		// Entries above the mark may already be in audit_token_clients while
+		// IndexTokenRecords runs; the tail branch returns those records.
+		where := []string{"t.account_id = ?", "t.client_id = ?", "t.seq < ?",
+			"t.seq <= COALESCE((SELECT m.seq FROM audit_token_marks AS m WHERE m.account_id = ?), 0)"}
+		indexedArgs := []any{f.AccountID, client, before, f.AccountID}
+		fw, fa := filter("r.")
+		where = append(where, fw...)
+		indexedArgs = append(indexedArgs, fa...)
+		for _, e := range extra {
+			where = append(where, "r."+e)
+		}
+		// The branch returns t.seq, equal to r.seq, so that the walk of the primary key of
+		// audit_token_clients delivers its rows in the order of ORDER BY seq, unsorted.
+		indexed := `SELECT ` + strings.Replace(auditColumnsOf("r."), "r.seq", "t.seq", 1) + ` FROM audit_token_clients AS t CROSS JOIN audit_records AS r ON r.account_id = t.account_id AND r.seq = t.seq WHERE ` +
+			strings.Join(where, " AND ")
+
+		tail, tailArgs := sel("audit_records_by_event", append([]string{"client_id = ?", "event = 'token.issued'",
+			"seq > COALESCE((SELECT m.seq FROM audit_token_marks AS m WHERE m.account_id = ?), 0)"}, extra...), client, f.AccountID)
+
+		args = append(append(args, indexedArgs...), tailArgs...)
+		return byClient + ` UNION ALL ` + indexed + ` UNION ALL ` + tail, args
+	}
 
 	var query string
 	var args []any
 	switch {
 	case f.ClientID != "":
-		query, args = sel("audit_records_by_client", nil)
+		query, args = clientRecords(f.ClientID)
 	case f.ActorID != "":
 		others, otherArgs := sel("audit_records_by_actor", []string{"actor_type <> 'client'"})
-		clients, clientArgs := sel("audit_records_by_client", []string{"actor_type = 'client'", "client_id = ?"}, f.ActorID)
+		clients, clientArgs := clientRecords(f.ActorID, "actor_type = 'client'")
 		query, args = others+` UNION ALL `+clients, append(otherArgs, clientArgs...)
 	case f.Event != "":
 		query, args = sel("audit_records_by_event", nil)
@@ -261,6 +304,15 @@ func auditListQuery(f iogate.AuditFilter, before int64, limit int) (string, []an
 		query, args = sel("", nil)
 	}
 	return query + ` ORDER BY seq DESC LIMIT ?`, append(args, limit)
+}
+
+// auditColumnsOf returns auditColumns, each prefixed with prefix, such as "r.".
+func auditColumnsOf(prefix string) string {
+	cols := strings.Split(auditColumns, ", ")
+	for i, c := range cols {
+		cols[i] = prefix + c
+	}
+	return strings.Join(cols, ", ")
 }
 
 func decodeAuditCursor(cursor string) (int64, error) {

@@ -73,7 +73,10 @@ func (db *DB) PruneAuditRecords(ctx context.Context, cp *iogate.AuditCheckpoint)
 		if err != nil {
 			return err
 		}
-		deleted, err = res.RowsAffected()
+		if deleted, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM audit_token_clients WHERE account_id = ? AND seq <= ?`, cp.AccountID, cp.Seq)
 		return err
 	})
 	return deleted, err

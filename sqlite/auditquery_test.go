@@ -13,16 +13,19 @@ import (
 // index in sequence order, rather than scanning the account's log or sorting it.
 func TestAuditListQueryUsesIndexes(t *testing.T) {
 	db := openTestDB(t)
+	// A client's records: other events by client, token.issued records by the token
+	// index's primary key, and the tail above the mark by event.
+	byClient := []string{"audit_records_by_client", "SEARCH t USING PRIMARY KEY", "audit_records_by_event"}
 	cases := []struct {
 		name   string
 		filter iogate.AuditFilter
 		want   []string
 	}{
 		{"none", iogate.AuditFilter{AccountID: "a"}, []string{"USING PRIMARY KEY"}},
-		{"key", iogate.AuditFilter{AccountID: "a", ClientID: "k"}, []string{"audit_records_by_client"}},
-		{"key and actor", iogate.AuditFilter{AccountID: "a", ClientID: "k", ActorID: "u"}, []string{"audit_records_by_client"}},
-		{"actor", iogate.AuditFilter{AccountID: "a", ActorID: "u"}, []string{"audit_records_by_actor", "audit_records_by_client"}},
-		{"actor and event", iogate.AuditFilter{AccountID: "a", ActorID: "u", Event: iogate.AuditKeyCreated}, []string{"audit_records_by_actor", "audit_records_by_client"}},
+		{"key", iogate.AuditFilter{AccountID: "a", ClientID: "k"}, byClient},
+		{"key and actor", iogate.AuditFilter{AccountID: "a", ClientID: "k", ActorID: "u"}, byClient},
+		{"actor", iogate.AuditFilter{AccountID: "a", ActorID: "u"}, append([]string{"audit_records_by_actor"}, byClient...)},
+		{"actor and event", iogate.AuditFilter{AccountID: "a", ActorID: "u", Event: iogate.AuditKeyCreated}, append([]string{"audit_records_by_actor"}, byClient...)},
 		{"event", iogate.AuditFilter{AccountID: "a", Event: iogate.AuditKeyCreated}, []string{"audit_records_by_event"}},
 	}
 	for _, c := range cases {
@@ -47,7 +50,7 @@ func TestAuditListQueryUsesIndexes(t *testing.T) {
 				t.Errorf("%s: plan %q does not use %s", c.name, text, w)
 			}
 		}
-		if strings.Contains(text, "TEMP B-TREE") || strings.Contains(text, "SCAN audit_records") {
+		if strings.Contains(text, "TEMP B-TREE") || strings.Contains(text, "SCAN ") {
 			t.Errorf("%s: plan %q sorts or scans the table", c.name, text)
 		}
 	}

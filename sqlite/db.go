@@ -45,10 +45,17 @@ type DB struct {
 	stmtsMu sync.Mutex
 	stmts   map[string]*sql.Stmt
 
-	// stopCheckpoints ends runCheckpoints; checkpointsDone is closed when it has ended.
+	// stopCheckpoints ends runCheckpoints and runTokenIndex; checkpointsDone and
+	// tokenIndexDone are closed when they have ended.
 	stopCheckpoints chan struct{}
 	checkpointsDone chan struct{}
+	tokenIndexDone  chan struct{}
 	stopOnce        sync.Once
+
+	// tokenIndexDirty holds the accounts with token.issued records that runTokenIndex has
+	// not indexed yet.
+	tokenIndexMu    sync.Mutex
+	tokenIndexDirty map[string]struct{}
 }
 
 var _ iogate.Store = (*DB)(nil)
@@ -100,10 +107,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	reader.SetMaxOpenConns(8)
 	reader.SetMaxIdleConns(8)
 	db := &DB{path: path, writer: writer, reader: reader, now: time.Now,
-		stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{})}
+		stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{}), tokenIndexDone: make(chan struct{})}
 	go func() {
 		defer close(db.checkpointsDone)
 		db.runCheckpoints(db.stopCheckpoints)
+	}()
+	go func() {
+		defer close(db.tokenIndexDone)
+		db.runTokenIndex(db.stopCheckpoints)
 	}()
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
@@ -132,6 +143,7 @@ func dsn(path, txlock string, readOnly bool) string {
 func (db *DB) Close() error {
 	db.stopOnce.Do(func() { close(db.stopCheckpoints) })
 	<-db.checkpointsDone
+	<-db.tokenIndexDone
 	db.stmtsMu.Lock()
 	for _, st := range db.stmts {
 		st.Close()

@@ -1,0 +1,172 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/iogate/iogate"
+)
+
+// Settings of the token-record index (migration 0008). Every tokenIndexInterval, the
+// token.issued records appended since the last run are added to audit_token_clients in
+// transactions of at most tokenIndexChunk entries, sorted by client, so that each index
+// page is written about once per run instead of once per record. A transaction holds the
+// writer, which the group commit of token issuance waits for, so chunks keep each such
+// wait to a few milliseconds.
+const (
+	tokenIndexInterval = time.Second
+	tokenIndexChunk    = 256
+)
+
+// tokenIndexEntry is one row of audit_token_clients.
+type tokenIndexEntry struct {
+	client string
+	seq    int64
+}
+
+// markTokenRecords notes the accounts of records whose token.issued entries
+// IndexTokenRecords should add at its next run.
+func (db *DB) markTokenRecords(records []*iogate.AuditRecord) {
+	db.tokenIndexMu.Lock()
+	defer db.tokenIndexMu.Unlock()
+	for _, r := range records {
+		if r.Event != iogate.AuditTokenIssued {
+			continue
+		}
+		if db.tokenIndexDirty == nil {
+			db.tokenIndexDirty = make(map[string]struct{})
+		}
+		db.tokenIndexDirty[r.AccountID] = struct{}{}
+	}
+}
+
+// runTokenIndex indexes the token records of marked accounts every tokenIndexInterval
+// until stop is closed, and once more then.
+func (db *DB) runTokenIndex(stop <-chan struct{}) {
+	t := time.NewTicker(tokenIndexInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			db.indexMarkedAccounts()
+			return
+		case <-t.C:
+			db.indexMarkedAccounts()
+		}
+	}
+}
+
+func (db *DB) indexMarkedAccounts() {
+	db.tokenIndexMu.Lock()
+	accounts := make([]string, 0, len(db.tokenIndexDirty))
+	for a := range db.tokenIndexDirty {
+		accounts = append(accounts, a)
+	}
+	clear(db.tokenIndexDirty)
+	db.tokenIndexMu.Unlock()
+	if len(accounts) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// After a failure the records stay above the mark, where queries still find them in
+	// the tail of the log. The accounts are marked again, so the next run retries them.
+	if err := db.IndexTokenRecords(ctx, accounts); err != nil {
+		db.tokenIndexMu.Lock()
+		if db.tokenIndexDirty == nil {
+			db.tokenIndexDirty = make(map[string]struct{})
+		}
+		for _, a := range accounts {
+			db.tokenIndexDirty[a] = struct{}{}
+		}
+		db.tokenIndexMu.Unlock()
+	}
+}
+
+// IndexTokenRecords adds each account's token.issued records above its mark to
+// audit_token_clients and then moves the mark to the account's newest record. The server
+// calls it in the background; ListAuditRecords returns the same records before and after.
+func (db *DB) IndexTokenRecords(ctx context.Context, accounts []string) error {
+	for _, account := range accounts {
+		if err := db.indexTokenRecords(ctx, account); err != nil {
+			return mapError(err)
+		}
+	}
+	return nil
+}
+
+func (db *DB) indexTokenRecords(ctx context.Context, account string) error {
+	// Records are never changed once written, so the entries can be read outside the
+	// transactions that add them. The head read in the same snapshot bounds them: records
+	// appended meanwhile wait for the next run.
+	var head int64
+	var entries []tokenIndexEntry
+	err := func() error {
+		tx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		var mark int64
+		err = tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT seq FROM audit_token_marks WHERE account_id = ?), 0),
+			COALESCE((SELECT MAX(seq) FROM audit_records WHERE account_id = ?), 0)`, account, account).Scan(&mark, &head)
+		if err != nil || head <= mark {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT client_id, seq FROM audit_records INDEXED BY audit_records_by_event
+			WHERE account_id = ? AND event = 'token.issued' AND seq > ? AND seq <= ?`, account, mark, head)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e tokenIndexEntry
+			if err := rows.Scan(&e.client, &e.seq); err != nil {
+				return err
+			}
+			entries = append(entries, e)
+		}
+		return rows.Err()
+	}()
+	if err != nil || head == 0 {
+		return err
+	}
+
+	slices.SortFunc(entries, func(a, b tokenIndexEntry) int {
+		return cmp.Or(strings.Compare(a.client, b.client), cmp.Compare(a.seq, b.seq))
+	})
+	for len(entries) > 0 {
+		n := min(len(entries), tokenIndexChunk)
+		chunk := entries[:n]
+		entries = entries[n:]
+		if err := db.write(ctx, func(tx *sql.Tx) error {
+			for len(chunk) > 0 {
+				// At most 64 rows (192 parameters) per statement.
+				m := min(len(chunk), 64)
+				args := make([]any, 0, 3*m)
+				for _, e := range chunk[:m] {
+					args = append(args, account, e.client, e.seq)
+				}
+				query := `INSERT OR IGNORE INTO audit_token_clients (account_id, client_id, seq) VALUES (?, ?, ?)` +
+					strings.Repeat(", (?, ?, ?)", m-1)
+				if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+					return err
+				}
+				chunk = chunk[m:]
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	// Another process may have moved the mark further meanwhile; it never moves back.
+	return db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit_token_marks (account_id, seq) VALUES (?, ?)
+			ON CONFLICT (account_id) DO UPDATE SET seq = MAX(seq, excluded.seq)`, account, head)
+		return err
+	})
+}
