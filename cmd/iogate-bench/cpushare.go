@@ -23,7 +23,7 @@ type cpuCategory struct {
 var cpuCategories = []cpuCategory{
 	{"Reading requests: TLS decryption, HTTP parsing", []string{"net/http.(*conn).readRequest"}},
 	{"HTTP handler, middleware and access log included", []string{"net/http.serverHandler.ServeHTTP"}},
-	{"· access-log line (JSON, redaction check, write(2))", []string{"log/slog.(*Logger).InfoContext"}},
+	{"· access-log line (JSON, redaction check)", []string{"github.com/iogate/iogate/http.(*Server).logRequest"}},
 	{"· bearer token verification", []string{"github.com/iogate/iogate/auth.(*Service).Authenticate"}},
 	{"· client secret hash (HMAC-SHA-256)", []string{"github.com/iogate/iogate.(*SecretHasher).Hash"}},
 	{"· token signing (Ed25519 by default)", []string{"github.com/iogate/iogate/token.(*Keyring).Sign"}},
@@ -31,6 +31,8 @@ var cpuCategories = []cpuCategory{
 	{"Audit group commit: SQLite inserts, WAL writes, fsync", []string{"github.com/iogate/iogate/auth.(*auditCommitter).write"}},
 	{"WAL checkpoints in the background", []string{"github.com/iogate/iogate/sqlite.(*DB).runCheckpoints"}},
 	{"Last-used times, written once a second", []string{"github.com/iogate/iogate/auth.(*useRecorder).flush"}},
+	{"Token records indexed by key, once a second", []string{"github.com/iogate/iogate/sqlite.(*DB).runTokenIndex"}},
+	{"Log lines written in batches (write(2))", []string{"github.com/iogate/iogate/internal/logging.(*BufferedWriter).Flush"}},
 	{"Garbage collection", []string{"runtime.gcBgMarkWorker", "runtime.gcAssistAlloc", "runtime.bgsweep"}},
 }
 
