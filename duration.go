@@ -10,6 +10,9 @@ import (
 // 24 hours ("30d", "1d12h"). Negative durations are rejected.
 func ParseDuration(s string) (time.Duration, error) {
 	text := strings.TrimSpace(s)
+	if strings.HasPrefix(text, "-") {
+		return 0, Errorf(CodeInvalid, "invalid duration %q: it must not be negative", s)
+	}
 	var total time.Duration
 	if i := strings.IndexByte(text, 'd'); i > 0 {
 		days, err := strconv.ParseUint(text[:i], 10, 16)

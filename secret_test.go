@@ -76,6 +76,11 @@ func TestParseDuration(t *testing.T) {
 		{"1w", "", false},
 		{"", "", false},
 	}
+	for _, in := range []string{"-1h", "-5ms", " -1d"} {
+		if _, err := ParseDuration(in); err == nil || !strings.Contains(err.Error(), "must not be negative") {
+			t.Errorf("ParseDuration(%q) error = %v, want one that says it must not be negative", in, err)
+		}
+	}
 	for _, c := range cases {
 		d, err := ParseDuration(c.in)
 		if (err == nil) != c.ok {

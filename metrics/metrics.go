@@ -88,12 +88,12 @@ func New() *Metrics {
 		}, []string{"listener", "code"}),
 		auditRecords: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "iogate_audit_commit_records",
-			Help:    "Audit records per group commit: concurrent token requests share one durable transaction.",
-			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
+			Help:    "Audit records per successful group commit: concurrent token requests share one durable transaction.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512},
 		}),
 		auditSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "iogate_audit_commit_seconds",
-			Help:    "Time to write and durably commit one group of audit records.",
+			Help:    "Time to write and durably commit one group of audit records, for commits that succeeded.",
 			Buckets: []float64{1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 0.1, 1},
 		}),
 	}

@@ -127,11 +127,14 @@ func (b *bench) startIOGate(ctx context.Context, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// The harness is one address sending thousands of requests a second: the per-address
-	// rate limits that protect a production server would measure themselves, not iogate.
-	args := []string{"serve", "--data-dir", dir, "--listen", addr, "--http-listen", "", "--log-level", cfg.serverLogLevel,
-		"--rate-limit-token-per-address", "0", "--rate-limit-token-per-client", "0", "--rate-limit-api-per-key", "0",
-		"--auth-failures-before-block", "0", "--admin-listen", ""}
+	// The admin listener serves the metrics from which the harness reads how many audit
+	// records each group commit held.
+	adminAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return err
+	}
+	args := append([]string{"serve", "--data-dir", dir, "--listen", addr, "--http-listen", "", "--log-level", cfg.serverLogLevel,
+		"--admin-listen", adminAddr}, rateLimitFlags...)
 	args = append(args, cfg.serveFlags...)
 	var env []string
 	if cfg.profileDir != "" {
@@ -161,7 +164,8 @@ func (b *bench) startIOGate(ctx context.Context, log io.Writer) error {
 	b.startup = &Startup{Keys: fix.keys, SeedSeconds: fix.elapsed.Seconds(), StartupSeconds: elapsed.Seconds(), RSSAfterStartBytes: stats.RSS}
 	fmt.Fprintf(log, "iogate started in %.2fs with %d keys, RSS %.0f MB\n", elapsed.Seconds(), fix.keys, float64(stats.RSS)/(1<<20))
 
-	b.target = &target{name: "iogate", addr: addr, host: addr, tlsConf: tlsConf, pid: p.pid(), timeout: cfg.timeout}
+	b.target = &target{name: "iogate", addr: addr, host: addr, tlsConf: tlsConf, pid: p.pid(), timeout: cfg.timeout,
+		metricsURL: "http://" + adminAddr + "/metrics"}
 	return nil
 }
 
@@ -247,6 +251,12 @@ func (b *bench) startBaseline(ctx context.Context) error {
 	b.baseline = &target{name: "baseline", addr: addr, host: addr, tlsConf: tlsConf, pid: p.pid(), timeout: b.cfg.timeout}
 	return nil
 }
+
+// rateLimitFlags turn off the rate limits of "iogate serve". The harness is one address
+// sending thousands of requests a second: the limits that protect a production server from
+// such an address would measure themselves, not iogate.
+var rateLimitFlags = []string{"--rate-limit-token-per-address", "0", "--rate-limit-token-per-client", "0",
+	"--rate-limit-api-per-key", "0", "--auth-failures-before-block", "0"}
 
 // measure runs one scenario once against t and returns what it measured. A scenario the
 // target does not serve is returned with Unavailable set.

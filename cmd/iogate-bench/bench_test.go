@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -241,5 +244,35 @@ func TestBenchmarkStartedIOGate(t *testing.T) {
 		if !strings.Contains(page.String(), want) {
 			t.Errorf("the report page lacks %q", want)
 		}
+	}
+}
+
+func TestReadAuditCommits(t *testing.T) {
+	body := "# HELP iogate_audit_commit_records Audit records per successful group commit.\n" +
+		"# TYPE iogate_audit_commit_records histogram\n" +
+		"iogate_audit_commit_records_bucket{le=\"1\"} 3\n" +
+		"iogate_audit_commit_records_sum 120\n" +
+		"iogate_audit_commit_records_count 30\n" +
+		"iogate_audit_commit_seconds_sum 0.5\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) }))
+	defer srv.Close()
+	got, err := readAuditCommits(context.Background(), srv.URL)
+	if err != nil {
+		t.Fatalf("readAuditCommits: %v", err)
+	}
+	if got != (auditCommits{records: 120, commits: 30}) {
+		t.Fatalf("readAuditCommits = %+v, want 120 records in 30 commits", got)
+	}
+	if per := (auditCommits{records: 100, commits: 25}).perCommit(got); per != 4 {
+		t.Errorf("perCommit = %v, want 4 (20 records in 5 commits)", per)
+	}
+	if per := got.perCommit(got); per != 0 {
+		t.Errorf("perCommit with no commit in between = %v, want 0", per)
+	}
+
+	empty := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "up 1\n") }))
+	defer empty.Close()
+	if _, err := readAuditCommits(context.Background(), empty.URL); err == nil {
+		t.Error("readAuditCommits accepted metrics without the histogram")
 	}
 }

@@ -114,7 +114,7 @@ func profilesOf(r *Report, dir string, keep func(*Measurement) bool, stderr io.W
 			fmt.Fprintf(stderr, "leaving out CPU profile %s: %v\n", m.Profile, err)
 			continue
 		}
-		s.label = fmt.Sprintf("%s, %d keys, %.0f req/s", m.Scenario, m.Keys, m.RequestsPerSecond)
+		s.label = fmt.Sprintf("%s, %d keys, first run: %.0f req/s", m.Scenario, m.Keys, m.RequestsPerSecond)
 		out = append(out, s)
 	}
 	return out

@@ -22,6 +22,9 @@ type target struct {
 	// pid is the server's process ID, for its CPU time and memory, or 0 when unknown.
 	pid     int
 	timeout time.Duration
+	// metricsURL is the /metrics address of an iogate that the harness started, for the
+	// audit records per group commit, or "" for other targets.
+	metricsURL string
 }
 
 func (t *target) newConn() *conn { return newConn(t.addr, t.tlsConf, t.timeout) }
@@ -52,6 +55,9 @@ type loadResult struct {
 	server    procStats // at the end of the window
 	serverCPU time.Duration
 	clientCPU time.Duration
+	// auditPerCommit is the audit records per group commit during the window, or 0 when
+	// the target has no metrics or committed nothing.
+	auditPerCommit float64
 }
 
 // runLoad drives t with one keep-alive connection per requester, for warmup and then for
@@ -93,7 +99,12 @@ func runLoad(ctx context.Context, t *target, reqs []requester, warmup, duration 
 	sleepErr := sleep(ctx, warmup)
 	var before, selfBefore procStats
 	var beforeErr error
+	var auditBefore auditCommits
+	var auditErr error
 	if sleepErr == nil {
+		if t.metricsURL != "" {
+			auditBefore, auditErr = readAuditCommits(ctx, t.metricsURL)
+		}
 		before, beforeErr = readServerStats(t.pid)
 		selfBefore, _ = readProcStats(os.Getpid())
 		start := time.Now()
@@ -101,6 +112,12 @@ func runLoad(ctx context.Context, t *target, reqs []requester, warmup, duration 
 		sleepErr = sleep(ctx, duration)
 		phase.Store(phaseStop)
 		res.window = time.Since(start)
+		if t.metricsURL != "" && auditErr == nil {
+			var auditAfter auditCommits
+			if auditAfter, auditErr = readAuditCommits(ctx, t.metricsURL); auditErr == nil {
+				res.auditPerCommit = auditBefore.perCommit(auditAfter)
+			}
+		}
 	}
 	phase.Store(phaseStop)
 	after, afterErr := readServerStats(t.pid)
@@ -113,6 +130,9 @@ func runLoad(ctx context.Context, t *target, reqs []requester, warmup, duration 
 	}
 	if err := errors.Join(beforeErr, afterErr); err != nil {
 		return nil, fmt.Errorf("read %s process statistics: %w", t.name, err)
+	}
+	if auditErr != nil {
+		return nil, fmt.Errorf("read %s audit metrics: %w", t.name, auditErr)
 	}
 	res.server = after
 	res.serverCPU = after.CPU - before.CPU

@@ -34,6 +34,11 @@ type Measurement struct {
 	// memory since it started.
 	ServerPeakRSSBytes int64 `json:"serverPeakRssBytes,omitempty"`
 
+	// AuditRecordsPerCommit is the mean number of audit records per group commit during
+	// the window, from iogate's iogate_audit_commit_records, for an iogate the harness
+	// started; absent otherwise or when nothing was committed.
+	AuditRecordsPerCommit float64 `json:"auditRecordsPerCommit,omitempty"`
+
 	Churn *ChurnStats `json:"churn,omitempty"`
 	// Profile is the file name, in the --profile-dir directory, of a CPU profile of the
 	// server taken during the measured window.
@@ -76,6 +81,7 @@ func newMeasurement(scenario string, t *target, run, keys, clients int, r *loadR
 	if r.lastErr != nil {
 		m.LastError = r.lastErr.Error()
 	}
+	m.AuditRecordsPerCommit = r.auditPerCommit
 	if thousands := float64(m.Responses) / 1000; thousands > 0 {
 		if t.pid != 0 {
 			v := r.serverCPU.Seconds() / thousands
@@ -107,6 +113,8 @@ type Summary struct {
 	// VsBaseline is the median over the runs of this target's throughput divided by the
 	// baseline server's in the same run; set for the vaults scenario with --baseline.
 	VsBaseline float64 `json:"vsBaseline,omitempty"`
+	// AuditRecordsPerCommit is the median over the runs of Measurement's field.
+	AuditRecordsPerCommit float64 `json:"auditRecordsPerCommit,omitempty"`
 
 	Deletions          int      `json:"deletions,omitempty"`
 	Rotations          int      `json:"rotations,omitempty"`
@@ -178,6 +186,7 @@ func summarizeGroup(runs []*Measurement) *Summary {
 		s.ServerCPUPer1000 = &v
 	}
 	s.ClientCPUPer1000 = pick(func(m *Measurement) float64 { return m.ClientCPUPer1000 })
+	s.AuditRecordsPerCommit = pick(func(m *Measurement) float64 { return m.AuditRecordsPerCommit })
 	var revocations []float64
 	for _, m := range measured {
 		s.ServerPeakRSSBytes = max(s.ServerPeakRSSBytes, m.ServerPeakRSSBytes)

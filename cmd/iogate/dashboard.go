@@ -123,8 +123,9 @@ func newDashboard(ctx context.Context, g *globals, c serveConfig, e *env, api *i
 
 // printSetupLink prints, while the store has no account, a single-use link that creates the
 // first account and its owner. It goes to standard error as a plain line, never into the
-// JSON log, because the link is a credential and logs are shipped and kept.
-func printSetupLink(ctx context.Context, g *globals, users *user.Service, publicURL string, log *slog.Logger) {
+// JSON log, because the link is a credential and logs are shipped and kept. flushLog writes
+// the log lines held in memory, so that the line announcing the link comes before it.
+func printSetupLink(ctx context.Context, g *globals, users *user.Service, publicURL string, log *slog.Logger, flushLog func()) {
 	token, err := users.CreateSetupLink(ctx)
 	if iogate.ErrorCodeOf(err) == iogate.CodeConflict {
 		return
@@ -134,6 +135,7 @@ func printSetupLink(ctx context.Context, g *globals, users *user.Service, public
 		return
 	}
 	log.Info("no account exists yet; open the single-use setup link printed to standard error")
+	flushLog()
 	fmt.Fprintf(g.stderr, "iogate: no account exists yet. Open this single-use link within %s to create the first account and its owner: %s\n",
 		"1 hour", user.LinkURL(publicURL, iogate.LinkSetup, token))
 }

@@ -183,22 +183,43 @@ func (c *serveConfig) validate() error {
 	return errorf("invalid --signing-alg %q: use one of %s", c.signingAlg, strings.Join(token.Algorithms, ", "))
 }
 
+// logOutput writes the lines that a logger from newLogger holds in memory: Flush at once,
+// Close at the end of serve.
+type logOutput struct {
+	buffered *logging.BufferedWriter
+}
+
+// Flush writes the lines held so far. serve calls it after its start-up lines, which
+// operators and scripts wait for, and before it writes to standard error directly.
+func (o logOutput) Flush() {
+	if o.buffered != nil {
+		o.buffered.Flush()
+	}
+}
+
+// Close writes the remaining lines and stops the periodic writes.
+func (o logOutput) Close() {
+	if o.buffered != nil {
+		o.buffered.Close()
+	}
+}
+
 // newLogger returns the server's JSON logger, behind a handler that redacts anything that
-// looks like a secret, and a function that writes the lines still held in memory. With a
+// looks like a secret, and the output that writes the lines it holds in memory. With a
 // positive flushInterval, info and debug lines are written in batches at least that often.
 // Warnings and errors are written before the call that logs them returns.
-func newLogger(g *globals, level string, flushInterval time.Duration) (*slog.Logger, func(), error) {
+func newLogger(g *globals, level string, flushInterval time.Duration) (*slog.Logger, logOutput, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, nil, errorf("invalid --log-level %q: use debug, info, warn or error", level)
+		return nil, logOutput{}, errorf("invalid --log-level %q: use debug, info, warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: l}
 	if flushInterval <= 0 {
-		return slog.New(logging.Redact(slog.NewJSONHandler(g.stderr, opts))), func() {}, nil
+		return slog.New(logging.Redact(slog.NewJSONHandler(g.stderr, opts))), logOutput{}, nil
 	}
 	w := logging.NewBufferedWriter(g.stderr, flushInterval)
 	h := logging.FlushFrom(slog.NewJSONHandler(w, opts), w, slog.LevelWarn)
-	return slog.New(logging.Redact(h)), func() { w.Close() }, nil
+	return slog.New(logging.Redact(h)), logOutput{buffered: w}, nil
 }
 
 // listeners are the server's open sockets.
@@ -241,11 +262,11 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
-	log, flushLog, err := newLogger(g, c.logLevel, c.logFlushInterval)
+	log, logOut, err := newLogger(g, c.logLevel, c.logFlushInterval)
 	if err != nil {
 		return err
 	}
-	defer flushLog()
+	defer logOut.Close()
 
 	// The data directory holds the self-signed certificate, and with SQLite the database
 	// and the master key.
@@ -344,7 +365,8 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	}
 	attrs = append(attrs, "dashboard_url", publicURL+"/dashboard/")
 	log.Info("iogate listening", attrs...)
-	printSetupLink(ctx, g, users, publicURL, log)
+	printSetupLink(ctx, g, users, publicURL, log, logOut.Flush)
+	logOut.Flush()
 
 	select {
 	case <-ctx.Done():
