@@ -97,10 +97,13 @@ const (
 	auditInsertColumns = 14
 )
 
-// auditInsertQuery returns an INSERT of n audit records.
+// auditInsertQuery returns an INSERT of n audit records. A failed row rolls the whole
+// transaction back (OR ROLLBACK), which is what AppendAuditRecords and the key changes do
+// with any error anyway. With the default (OR ABORT), SQLite would keep a statement journal,
+// written to a temporary file, so that a statement of several rows could be undone alone.
 func auditInsertQuery(n int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO audit_records (account_id, seq, id, at, event, actor_type, actor_id, actor_ip,
+	b.WriteString(`INSERT OR ROLLBACK INTO audit_records (account_id, seq, id, at, event, actor_type, actor_id, actor_ip,
 		client_id, token_id, reason, details, prev_hash, hash) VALUES `)
 	for i := range n {
 		if i > 0 {

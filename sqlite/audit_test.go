@@ -181,3 +181,61 @@ func TestUpdateAPIKeyUnknown(t *testing.T) {
 		t.Errorf("UpdateAPIKey of an unknown key: error %v, want %s", err, iogate.CodeNotFound)
 	}
 }
+
+// TestAuditBatchFailsWhole appends batches of every statement size with one bad record
+// among them: the batch fails as a whole, nothing of it is stored, and the next batch
+// continues the chain.
+func TestAuditBatchFailsWhole(t *testing.T) {
+	ctx := context.Background()
+	db := openTestDB(t)
+	chain := newTestChain(t)
+	account := createTestAccount(t, db)
+	newRecord := func() *iogate.AuditRecord {
+		r, err := chain.NewRecord(account, iogate.AuditTokenIssued, iogate.Actor{Type: iogate.ActorOperator, ID: "ops"}, time.Now(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	var stored int64
+	for _, size := range []int{1, 3, 4, 16, 21} {
+		for bad := range size {
+			batch := make([]*iogate.AuditRecord, size)
+			for i := range batch {
+				batch[i] = newRecord()
+			}
+			// A record whose ID is already stored, or one of an account that does not exist.
+			if stored > 0 && bad%2 == 0 {
+				dup, _, err := db.ListAuditRecords(ctx, iogate.AuditFilter{AccountID: account}, iogate.Page{Limit: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				batch[bad].ID = dup[0].ID
+			} else {
+				orphan, err := chain.NewRecord(iogate.NewID(), iogate.AuditTokenIssued, iogate.Actor{Type: iogate.ActorOperator, ID: "ops"}, time.Now(), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				batch[bad] = orphan
+			}
+			if err := db.AppendAuditRecords(ctx, batch); err == nil {
+				t.Fatalf("batch of %d with a bad record at %d: no error", size, bad)
+			}
+			if err := db.AppendAuditRecords(ctx, []*iogate.AuditRecord{newRecord()}); err != nil {
+				t.Fatalf("the batch after a failed one of %d: %v", size, err)
+			}
+			stored++
+		}
+	}
+	verifier := chain.NewVerifier()
+	var n int64
+	if err := db.AuditRecords(ctx, account, func(r *iogate.AuditRecord) error {
+		n++
+		return verifier.Add(r)
+	}); err != nil {
+		t.Fatalf("the chain does not verify: %v", err)
+	}
+	if n != stored {
+		t.Errorf("%d records stored, want only the %d appended alone", n, stored)
+	}
+}

@@ -45,19 +45,58 @@ func (db *DB) markTokenRecords(records []*iogate.AuditRecord) {
 }
 
 // runTokenIndex indexes the token records of marked accounts every tokenIndexInterval
-// until stop is closed, and once more then.
+// until stop is closed, and once more then. Its first run also marks every account with
+// records above its mark: a process that ended without Close leaves such records behind. A
+// process that lives less than tokenIndexInterval, such as a CLI command, never looks.
 func (db *DB) runTokenIndex(stop <-chan struct{}) {
 	t := time.NewTicker(tokenIndexInterval)
 	defer t.Stop()
+	swept := false
 	for {
 		select {
 		case <-stop:
 			db.indexMarkedAccounts()
 			return
 		case <-t.C:
+			if !swept {
+				swept = db.markUnindexedAccounts() == nil
+			}
 			db.indexMarkedAccounts()
 		}
 	}
+}
+
+// markUnindexedAccounts marks the accounts whose newest record is above their mark.
+func (db *DB) markUnindexedAccounts() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rows, err := db.reader.QueryContext(ctx, `SELECT a.id FROM accounts AS a
+		WHERE COALESCE((SELECT MAX(r.seq) FROM audit_records AS r WHERE r.account_id = a.id), 0) >
+			COALESCE((SELECT m.seq FROM audit_token_marks AS m WHERE m.account_id = a.id), 0)`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var accounts []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		accounts = append(accounts, id)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	db.tokenIndexMu.Lock()
+	defer db.tokenIndexMu.Unlock()
+	if db.tokenIndexDirty == nil {
+		db.tokenIndexDirty = make(map[string]struct{})
+	}
+	for _, a := range accounts {
+		db.tokenIndexDirty[a] = struct{}{}
+	}
+	return nil
 }
 
 func (db *DB) indexMarkedAccounts() {

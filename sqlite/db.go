@@ -74,13 +74,10 @@ var pragmas = []string{
 // scattered over the file, so the writer keeps a larger page cache (32 MiB rather than
 // SQLite's 2 MiB). runCheckpoints copies the WAL into the database in the background; the
 // writer checkpoints itself only past 8,000 pages (32 MiB), which bounds the WAL if the
-// background copies fall behind. A statement that inserts several rows, as the group commit's do,
-// keeps a statement journal so that it can be undone alone; temp_store(2) keeps that
-// journal in memory rather than in a temporary file written with a system call per page.
+// background copies fall behind.
 var writerPragmas = []string{
 	"cache_size(-32768)",
 	"wal_autocheckpoint(8000)",
-	"temp_store(2)",
 }
 
 // Open opens (creating it if needed) the SQLite database at path and applies the embedded
@@ -187,6 +184,20 @@ func (db *DB) migrate(ctx context.Context) error {
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
+		}
+		// A version this binary does not embed was applied by a newer iogate, whose queries
+		// the schema now serves: this one's could fail in ways that are hard to read.
+		known := map[int]bool{}
+		for _, name := range names {
+			if v, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0]); err == nil {
+				known[v] = true
+			}
+		}
+		for v := range applied {
+			if !known[v] {
+				return iogate.Errorf(iogate.CodeConflict, "the database %s has schema migration %d, which this iogate does not know: "+
+					"a newer iogate has opened it. Run that version, or restore a backup taken before the upgrade", db.path, v)
+			}
 		}
 		for _, name := range names {
 			version, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0])

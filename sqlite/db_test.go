@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -41,5 +42,29 @@ func TestDurabilitySettings(t *testing.T) {
 	}
 	if got := db.writer.Stats().MaxOpenConnections; got != 1 {
 		t.Errorf("writer pool size = %d, want 1", got)
+	}
+}
+
+// TestOpenRefusesANewerSchema opens a database on which a newer iogate applied a migration
+// this one does not know. Open must fail with an error that names it, rather than leave
+// queries to fail later.
+func TestOpenRefusesANewerSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "iogate.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.writer.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db, err = Open(ctx, path)
+	if err == nil {
+		db.Close()
+		t.Fatal("Open accepted a database with an unknown migration")
+	}
+	if !strings.Contains(err.Error(), "migration 9999") || !strings.Contains(err.Error(), "newer iogate") {
+		t.Errorf("Open error %q does not name the unknown migration and its cause", err)
 	}
 }

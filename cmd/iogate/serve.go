@@ -101,7 +101,7 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.StringVar(&c.signingAlg, "signing-alg", token.EdDSA, "token signing algorithm: "+strings.Join(token.Algorithms, ", "))
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.Var(durationFlag{&c.logFlushInterval}, "log-flush-interval", "longest time info and debug lines, such as the access log, wait in memory before they are written; "+
-		"warnings and errors are written at once; 0 writes every line at once (default 100ms)")
+		"warnings and errors are written at once; 0 writes every line at once, otherwise 10ms to 10s (default 100ms)")
 	f.Var(durationFlag{&c.maxStaleness}, "max-staleness", "how long the server keeps accepting tokens after its change feed went down; "+
 		"after that token and bearer requests and /readyz get 503 until it has reloaded every key (default 5s)")
 	f.Var(durationFlag{&c.auditRetention}, "audit-retention", "how long audit records are kept; older ones are pruned at start and every 6h, "+
@@ -166,8 +166,9 @@ func (c *serveConfig) validate() error {
 			return errorf("invalid %s: it must be a positive duration", name)
 		}
 	}
-	if c.logFlushInterval < 0 || c.logFlushInterval > 10*time.Second {
-		return errorf("invalid --log-flush-interval %s: it must be from 0 to 10s", c.logFlushInterval)
+	// Below 10ms the periodic writes would cost more than the write per line they save.
+	if c.logFlushInterval != 0 && (c.logFlushInterval < 10*time.Millisecond || c.logFlushInterval > 10*time.Second) {
+		return errorf("invalid --log-flush-interval %s: use 0 (a write per line) or from 10ms to 10s", c.logFlushInterval)
 	}
 	if c.maxHeaderBytes < 4096 || c.maxHeaderBytes > 1<<20 {
 		return errorf("invalid --max-header-bytes %d: it must be from 4096 to 1048576", c.maxHeaderBytes)
