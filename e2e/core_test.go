@@ -452,9 +452,9 @@ func TestCLIChangesReachServer(t *testing.T) {
 			t.Fatalf("token of the old secret during the grace period: status %d, want 200", r.status)
 		}
 		// The grace is set and checked by the wall clocks of two processes, while this test
-		// measures with the monotonic clock. One CI run saw the refusal 3ms before 2s,
-		// though nothing in the code rounds these times; a correction of the wall clock is
-		// the likely cause, not confirmed. 20ms of slack absorbs such corrections, and a
+		// measures with the monotonic clock. One CI run saw the refusal 3ms before 2s, and
+		// nothing in the code rounds these times. A correction of the wall clock is the
+		// likely cause, not confirmed. 20ms of slack absorbs such corrections, and a
 		// grace cut short by whole seconds, as a truncation would, still fails.
 		if refused := waitForStatus(t, from1, f.srv, tok, http.StatusUnauthorized, start, 3*time.Second); refused < 2*time.Second-20*time.Millisecond {
 			t.Errorf("token of the old secret refused %v after the rotation started, before its 2s grace ended", refused)
