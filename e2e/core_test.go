@@ -456,8 +456,8 @@ func TestCLIChangesReachServer(t *testing.T) {
 		// nothing in the code rounds these times. A correction of the wall clock is the
 		// likely cause, not confirmed. 20ms of slack absorbs such corrections, and a
 		// grace cut short by whole seconds, as a truncation would, still fails.
-		if refused := waitForStatus(t, from1, f.srv, tok, http.StatusUnauthorized, start, 3*time.Second); refused < 2*time.Second-20*time.Millisecond {
-			t.Errorf("token of the old secret refused %v after the rotation started, before its 2s grace ended", refused)
+		if rejected := waitForStatus(t, from1, f.srv, tok, http.StatusUnauthorized, start, 3*time.Second); rejected < 2*time.Second-20*time.Millisecond {
+			t.Errorf("token of the old secret rejected %v after the rotation started, before its 2s grace ended", rejected)
 		}
 	})
 }

@@ -152,13 +152,8 @@ func (s *Server) requireScope(scope string, next handlerFunc) handlerFunc {
 			challenge(w, &bearerError{oauthError: "insufficient_scope", scope: scope})
 			return iogate.Errorf(iogate.CodeInsufficientScope, "the access token lacks the %q scope", scope)
 		}
-		st := stateFrom(r.Context())
-		if st == nil {
-			// Outside the middleware (handler tests), the principal gets a state of its own.
-			st = &requestState{ResponseWriter: w}
-			r = r.WithContext(context.WithValue(r.Context(), requestStateKey{}, st))
-		}
-		st.principal = p
+		// Handler wraps every route in the middleware, which puts the state in the context.
+		stateFrom(r.Context()).principal = p
 		return next(w, r)
 	}
 }

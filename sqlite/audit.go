@@ -38,7 +38,7 @@ func (db *DB) AppendAuditRecords(ctx context.Context, records []*iogate.AuditRec
 		if n > len(records) && n != 1 {
 			continue
 		}
-		if inserts[n], err = db.prepared(ctx, auditInsertQuery(n)); err != nil {
+		if inserts[n], err = db.prepared(ctx, auditInsertQueries[n]); err != nil {
 			return err
 		}
 	}
@@ -82,6 +82,16 @@ func (db *DB) AppendAuditRecords(ctx context.Context, records []*iogate.AuditRec
 // first. A batch is cut into statements of these sizes, so at most three statements are
 // prepared however large batches get.
 var auditInsertRows = []int{16, 4, 1}
+
+// auditInsertQueries maps each size of auditInsertRows to its INSERT, built once rather than
+// for every group commit.
+var auditInsertQueries = func() map[int]string {
+	m := make(map[int]string, len(auditInsertRows))
+	for _, n := range auditInsertRows {
+		m[n] = auditInsertQuery(n)
+	}
+	return m
+}()
 
 // auditAppender appends records inside one transaction. It remembers the head of each
 // account's chain, so a batch reads each head once.
@@ -164,7 +174,7 @@ func (a *auditAppender) append(ctx context.Context, r *iogate.AuditRecord) error
 	if err := a.seal(ctx, r); err != nil {
 		return err
 	}
-	_, err := a.tx.ExecContext(ctx, auditInsertQuery(1), appendAuditArgs(nil, r)...)
+	_, err := a.tx.ExecContext(ctx, auditInsertQueries[1], appendAuditArgs(nil, r)...)
 	return err
 }
 

@@ -31,16 +31,27 @@ type tokenIndexEntry struct {
 // markTokenRecords notes the accounts of records whose token.issued entries
 // IndexTokenRecords should add at its next run.
 func (db *DB) markTokenRecords(records []*iogate.AuditRecord) {
+	var accounts []string
+	for _, r := range records {
+		if r.Event == iogate.AuditTokenIssued {
+			accounts = append(accounts, r.AccountID)
+		}
+	}
+	db.markAccounts(accounts)
+}
+
+// markAccounts adds accounts to those that the next run of indexMarkedAccounts indexes.
+func (db *DB) markAccounts(accounts []string) {
+	if len(accounts) == 0 {
+		return
+	}
 	db.tokenIndexMu.Lock()
 	defer db.tokenIndexMu.Unlock()
-	for _, r := range records {
-		if r.Event != iogate.AuditTokenIssued {
-			continue
-		}
-		if db.tokenIndexDirty == nil {
-			db.tokenIndexDirty = make(map[string]struct{})
-		}
-		db.tokenIndexDirty[r.AccountID] = struct{}{}
+	if db.tokenIndexDirty == nil {
+		db.tokenIndexDirty = make(map[string]struct{})
+	}
+	for _, a := range accounts {
+		db.tokenIndexDirty[a] = struct{}{}
 	}
 }
 
@@ -88,17 +99,11 @@ func (db *DB) markUnindexedAccounts() error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	db.tokenIndexMu.Lock()
-	defer db.tokenIndexMu.Unlock()
-	if db.tokenIndexDirty == nil {
-		db.tokenIndexDirty = make(map[string]struct{})
-	}
-	for _, a := range accounts {
-		db.tokenIndexDirty[a] = struct{}{}
-	}
+	db.markAccounts(accounts)
 	return nil
 }
 
+// indexMarkedAccounts indexes the token records of the marked accounts and clears the marks.
 func (db *DB) indexMarkedAccounts() {
 	db.tokenIndexMu.Lock()
 	accounts := make([]string, 0, len(db.tokenIndexDirty))
@@ -114,15 +119,10 @@ func (db *DB) indexMarkedAccounts() {
 	defer cancel()
 	// After a failure the records stay above the mark, where queries still find them in
 	// the tail of the log. The accounts are marked again, so the next run retries them.
+	// NOTE: the store has no logger, so a run that keeps failing is visible only as queries
+	// by key that slow down while the unindexed tail grows.
 	if err := db.IndexTokenRecords(ctx, accounts); err != nil {
-		db.tokenIndexMu.Lock()
-		if db.tokenIndexDirty == nil {
-			db.tokenIndexDirty = make(map[string]struct{})
-		}
-		for _, a := range accounts {
-			db.tokenIndexDirty[a] = struct{}{}
-		}
-		db.tokenIndexMu.Unlock()
+		db.markAccounts(accounts)
 	}
 }
 

@@ -35,8 +35,8 @@ type Measurement struct {
 	ServerPeakRSSBytes int64 `json:"serverPeakRssBytes,omitempty"`
 
 	// AuditRecordsPerCommit is the mean number of audit records per group commit during
-	// the window, from iogate's iogate_audit_commit_records, for an iogate the harness
-	// started; absent otherwise or when nothing was committed.
+	// the window, from iogate_audit_commit_records of an iogate that the harness started.
+	// It is absent for other targets and when nothing was committed.
 	AuditRecordsPerCommit float64 `json:"auditRecordsPerCommit,omitempty"`
 
 	Churn *ChurnStats `json:"churn,omitempty"`

@@ -192,9 +192,9 @@ func (p *page) writeMachine(w io.Writer) {
 	}
 	fmt.Fprintf(w, " |\n\n")
 	fmt.Fprintf(w, "The load generator, iogate and the baseline server share these CPUs. The load average before\n")
-	fmt.Fprintf(w, "the runs includes the builds and Go benchmarks that `%s` runs just before them, and before the\n", p.regenerate)
-	fmt.Fprintf(w, "scale runs the scenario runs themselves, so it shows other work on the machine only when it is\n")
-	fmt.Fprintf(w, "well above theirs.\n\n")
+	fmt.Fprintf(w, "the scenario runs includes the builds and Go benchmarks that `%s` runs just before them.\n", p.regenerate)
+	fmt.Fprintf(w, "Before the scale runs it includes the scenario runs. It shows other work on the machine only\n")
+	fmt.Fprintf(w, "when it is well above those.\n\n")
 }
 
 func orUnknown(s string) string {

@@ -145,28 +145,25 @@ func redactAttr(a slog.Attr) slog.Attr {
 var keySeparators = strings.NewReplacer("_", "", "-", "")
 
 func isSensitiveKey(key string) bool {
-	// Keys are short ASCII words, and the access log passes six of them per request:
-	// normalise those on the stack. Other keys take the general path, whose lower-casing
-	// also knows Unicode letters.
+	// The access log passes six short ASCII keys per request, so those are normalised on the
+	// stack. Other keys take the general path, whose lower-casing also maps Unicode letters.
 	var buf [32]byte
-	if len(key) <= len(buf) {
-		n := 0
-		for i := 0; i < len(key); i++ {
-			c := key[i]
-			switch {
-			case c >= 0x80:
-				return sensitiveKeys[strings.ToLower(keySeparators.Replace(key))]
-			case c == '_' || c == '-':
-				continue
-			case 'A' <= c && c <= 'Z':
-				c += 'a' - 'A'
-			}
-			buf[n] = c
-			n++
+	n := 0
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if c >= 0x80 || n == len(buf) {
+			return sensitiveKeys[strings.ToLower(keySeparators.Replace(key))]
 		}
-		return sensitiveKeys[string(buf[:n])]
+		if c == '_' || c == '-' {
+			continue
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[n] = c
+		n++
 	}
-	return sensitiveKeys[strings.ToLower(keySeparators.Replace(key))]
+	return sensitiveKeys[string(buf[:n])]
 }
 
 func redactString(s string) string {
