@@ -13,14 +13,22 @@ import (
 
 // Settings of the token-record index (migration 0008). Every tokenIndexInterval, the
 // token.issued records appended since the last run are added to audit_token_clients in
-// transactions of at most tokenIndexChunk entries, sorted by client, so that each index
-// page is written about once per run instead of once per record. A transaction holds the
-// writer, which the group commit of token issuance waits for, so chunks keep each such
-// wait to a few milliseconds.
+// transactions of at most tokenIndexChunk entries (one INSERT each), sorted by client, so
+// that each index page is written about once per run instead of once per record. Each
+// transaction holds the writer, which token issuance waits for, so chunks are small. They
+// commit without fsync (writeUnsynced) because the index can be rebuilt from audit_records.
 const (
 	tokenIndexInterval = time.Second
-	tokenIndexChunk    = 256
+	tokenIndexChunk    = 64
 )
+
+// tokenIndexInsert adds a full chunk to audit_token_clients.
+var tokenIndexInsert = tokenIndexInsertOf(tokenIndexChunk)
+
+func tokenIndexInsertOf(rows int) string {
+	return `INSERT OR IGNORE INTO audit_token_clients (account_id, client_id, seq) VALUES (?, ?, ?)` +
+		strings.Repeat(", (?, ?, ?)", rows-1)
+}
 
 // tokenIndexEntry is one row of audit_token_clients.
 type tokenIndexEntry struct {
@@ -178,32 +186,30 @@ func (db *DB) indexTokenRecords(ctx context.Context, account string) error {
 	slices.SortFunc(entries, func(a, b tokenIndexEntry) int {
 		return cmp.Or(strings.Compare(a.client, b.client), cmp.Compare(a.seq, b.seq))
 	})
+	fullChunk, err := db.prepared(ctx, tokenIndexInsert)
+	if err != nil {
+		return err
+	}
 	for len(entries) > 0 {
-		n := min(len(entries), tokenIndexChunk)
-		chunk := entries[:n]
-		entries = entries[n:]
-		if err := db.write(ctx, func(tx *sql.Tx) error {
-			for len(chunk) > 0 {
-				// At most 64 rows (192 parameters) per statement.
-				m := min(len(chunk), 64)
-				args := make([]any, 0, 3*m)
-				for _, e := range chunk[:m] {
-					args = append(args, account, e.client, e.seq)
-				}
-				query := `INSERT OR IGNORE INTO audit_token_clients (account_id, client_id, seq) VALUES (?, ?, ?)` +
-					strings.Repeat(", (?, ?, ?)", m-1)
-				if _, err := tx.ExecContext(ctx, query, args...); err != nil {
-					return err
-				}
-				chunk = chunk[m:]
+		chunk := entries[:min(len(entries), tokenIndexChunk)]
+		entries = entries[len(chunk):]
+		args := make([]any, 0, 3*len(chunk))
+		for _, e := range chunk {
+			args = append(args, account, e.client, e.seq)
+		}
+		if err := db.writeUnsynced(ctx, func(tx *sql.Tx) error {
+			if len(chunk) == tokenIndexChunk {
+				_, err := tx.StmtContext(ctx, fullChunk).ExecContext(ctx, args...)
+				return err
 			}
-			return nil
+			_, err := tx.ExecContext(ctx, tokenIndexInsertOf(len(chunk)), args...)
+			return err
 		}); err != nil {
 			return err
 		}
 	}
 	// Another process may have moved the mark further meanwhile; it never moves back.
-	return db.write(ctx, func(tx *sql.Tx) error {
+	return db.writeUnsynced(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO audit_token_marks (account_id, seq) VALUES (?, ?)
 			ON CONFLICT (account_id) DO UPDATE SET seq = MAX(seq, excluded.seq)`, account, head)
 		return err

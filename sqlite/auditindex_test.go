@@ -180,6 +180,40 @@ func TestTokenRecordsListedWhateverTheIndexState(t *testing.T) {
 	}
 }
 
+// TestTokenIndexKeepsOtherWritesDurable indexes several chunks, each committed without
+// fsync, and checks that the writer is back to synchronous=FULL for the writes that follow.
+func TestTokenIndexKeepsOtherWritesDurable(t *testing.T) {
+	ctx := context.Background()
+	f := newTokenIndexFixture(t)
+	for range 5 {
+		f.appendBatch(t, 61)
+	}
+	tokens := int64(len(f.want(func(r *iogate.AuditRecord) bool { return r.Event == iogate.AuditTokenIssued })))
+	if tokens <= 3*tokenIndexChunk {
+		t.Fatalf("the fixture appended %d token records; the test needs more than three chunks", tokens)
+	}
+	if err := f.db.IndexTokenRecords(ctx, []string{f.account}); err != nil {
+		t.Fatalf("IndexTokenRecords: %v", err)
+	}
+	if got := f.count(t, `SELECT COUNT(*) FROM audit_token_clients WHERE account_id = ?`, f.account); got != tokens {
+		t.Errorf("audit_token_clients contains %d entries, want %d", got, tokens)
+	}
+	f.check(t, "after indexing in chunks")
+
+	var synchronous int
+	if err := f.db.writer.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&synchronous); err != nil {
+		t.Fatal(err)
+	}
+	if synchronous != 2 {
+		t.Fatalf("writer PRAGMA synchronous = %d after indexing, want 2 (FULL)", synchronous)
+	}
+	if got := f.db.writer.Stats().OpenConnections; got != 1 {
+		t.Errorf("writer pool has %d open connections, want the one it had", got)
+	}
+	f.appendBatch(t, 3)
+	f.check(t, "after an append that followed the indexing")
+}
+
 // TestTokenIndexRunsInTheBackground checks that the server's own goroutine indexes new
 // token records and that Close indexes what is left.
 func TestTokenIndexRunsInTheBackground(t *testing.T) {

@@ -7,6 +7,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -240,6 +241,11 @@ func (db *DB) Ping(ctx context.Context) error {
 // write runs fn in an immediate transaction on the writer connection and commits it.
 func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := db.writer.BeginTx(ctx, nil)
+	return runTx(tx, err, fn)
+}
+
+// runTx runs fn in tx, which BeginTx returned with err, and commits it unless fn fails.
+func runTx(tx *sql.Tx, err error, fn func(*sql.Tx) error) error {
 	if err != nil {
 		return mapError(err)
 	}
@@ -248,6 +254,30 @@ func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
 		return mapError(err)
 	}
 	return mapError(tx.Commit())
+}
+
+// writeUnsynced runs fn like write, but commits without fsync (synchronous=NORMAL for this
+// one transaction). Use it only for data rebuilt from durable data, such as the token index.
+// A crash can lose such a commit, but WAL recovery keeps a prefix of the log, so never one
+// without the commits before it. The next durable commit or checkpoint syncs it too.
+func (db *DB) writeUnsynced(ctx context.Context, fn func(*sql.Tx) error) error {
+	conn, err := db.writer.Conn(ctx)
+	if err != nil {
+		return mapError(err)
+	}
+	defer conn.Close()
+	defer func() {
+		// Every other write on this connection must be durable. If FULL cannot be set again,
+		// the pool drops the connection instead of reusing it.
+		if _, err := conn.ExecContext(context.Background(), `PRAGMA synchronous = FULL`); err != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+		return mapError(err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	return runTx(tx, err, fn)
 }
 
 // prepared returns query prepared on the writer pool, preparing it on first use. SQLite
