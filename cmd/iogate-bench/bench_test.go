@@ -237,10 +237,10 @@ func TestBenchmarkStartedIOGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	var page bytes.Buffer
-	if err := run(ctx, []string{"report", "--main", reportFile}, nil, &page, &stderr); err != nil {
+	if err := run(ctx, []string{"report", "--main", reportFile, "--revision", "0123456789ab"}, nil, &page, &stderr); err != nil {
 		t.Fatalf("iogate-bench report: %v", err)
 	}
-	for _, want := range []string{"## Machine", "## Results", "## Against the targets", "| token | iogate |"} {
+	for _, want := range []string{"from revision `0123456789ab`", "## Machine", "## Results", "## Against the targets", "| token | iogate |"} {
 		if !strings.Contains(page.String(), want) {
 			t.Errorf("the report page lacks %q", want)
 		}
