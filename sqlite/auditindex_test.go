@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -396,4 +397,41 @@ func TestTokenIndexCatchesUpAfterACrash(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	f.check(t, "after catching up")
+}
+
+// TestWriteUnsyncedPanicReleasesWriter panics inside a writeUnsynced transaction. The panic
+// must reach the caller at once, and the writer must be free again, back at synchronous=FULL.
+func TestWriteUnsyncedPanicReleasesWriter(t *testing.T) {
+	db := openTestDB(t)
+	ctx := context.Background()
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		db.writeUnsynced(ctx, func(*sql.Tx) error { panic("fn failed") })
+	}()
+	select {
+	case value := <-recovered:
+		if value == nil {
+			t.Error("the panic in fn did not reach the caller")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("writeUnsynced did not return within 5s after fn panicked")
+	}
+
+	writeCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err := db.write(writeCtx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(writeCtx, `INSERT INTO audit_token_marks (account_id, seq) VALUES ('after-panic', 1)`)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("write after the panic: %v", err)
+	}
+	var synchronous int
+	if err := db.writer.QueryRowContext(writeCtx, `PRAGMA synchronous`).Scan(&synchronous); err != nil {
+		t.Fatal(err)
+	}
+	if synchronous != 2 {
+		t.Errorf("writer PRAGMA synchronous = %d after the panic, want 2 (FULL)", synchronous)
+	}
 }

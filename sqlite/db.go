@@ -1,7 +1,8 @@
 // Package sqlite implements iogate.Store on an embedded SQLite database, through the pure-Go
 // modernc.org/sqlite driver. It is the default store: one file in the data directory, in WAL
 // mode with synchronous=FULL, so that every acknowledged write survives a crash or a power
-// cut. Several processes (a running server and the CLI) may use the same file at once.
+// cut. Only the token-record index, rebuilt from the audit log, commits without fsync.
+// Several processes (a running server and the CLI) may use the same file at once.
 package sqlite
 
 import (
@@ -62,7 +63,8 @@ type DB struct {
 var _ iogate.Store = (*DB)(nil)
 
 // Pragmas applied to every connection. synchronous=FULL makes a commit durable before it
-// returns; busy_timeout lets the CLI and a running server wait for each other's writes.
+// returns (writeUnsynced lowers it for one transaction at a time); busy_timeout lets the CLI
+// and a running server wait for each other's writes.
 var pragmas = []string{
 	"busy_timeout(10000)",
 	"journal_mode(WAL)",
@@ -249,8 +251,10 @@ func runTx(tx *sql.Tx, err error, fn func(*sql.Tx) error) error {
 	if err != nil {
 		return mapError(err)
 	}
+	// The rollback also runs when fn panics, so that the connection is not left inside a
+	// transaction. After a commit it does nothing.
+	defer tx.Rollback()
 	if err := fn(tx); err != nil {
-		tx.Rollback()
 		return mapError(err)
 	}
 	return mapError(tx.Commit())

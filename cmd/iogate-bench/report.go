@@ -320,8 +320,9 @@ func (p *page) writeScale(w io.Writer) {
 	}
 	base := p.scale.Startups[0].Keys
 	fmt.Fprintf(w, "## Scale\n\n")
-	fmt.Fprintf(w, "A fresh iogate per key count, all running side by side, with the runs at each key count taking\n")
-	fmt.Fprintf(w, "turns; the load uses %d keys spread over all of them. Start-up is the time\n", p.scale.Settings.LoadKeys)
+	fmt.Fprintf(w, "A fresh iogate per key count. Every one of them stays up for the whole comparison, but only one\n")
+	fmt.Fprintf(w, "is under load at a time: the runs at each key count take turns. The load uses %d keys spread\n", p.scale.Settings.LoadKeys)
+	fmt.Fprintf(w, "over all of a server's keys. Start-up is the time\n")
 	fmt.Fprintf(w, "from starting `iogate serve` to the first TLS handshake it completes, which it does only after\n")
 	fmt.Fprintf(w, "loading every key. Medians of %d runs of %g s. Server CPU per 1,000 requests depends less on\n", p.scale.Settings.Runs, p.scale.Settings.Seconds)
 	fmt.Fprintf(w, "other load on the machine than requests/s does, so it is shown beside the throughput ratio.\n\n")
