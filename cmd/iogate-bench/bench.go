@@ -25,6 +25,9 @@ type bench struct {
 	server  *process // nil for --url
 	load    []*credential
 	victims []*credential
+	// rotated counts the rotations of load keys in earlier mixed runs, so that each run
+	// goes on with the keys after them instead of rotating the same keys again.
+	rotated int
 	keys    int
 	dataDir string
 	cleanup []func()
@@ -292,7 +295,7 @@ func (b *bench) measure(ctx context.Context, scenario string, t *target, run int
 	}
 	if ch != nil {
 		m.Churn = ch.result()
-		b.victims = ch.victims
+		b.victims, b.rotated = ch.victims, ch.rotated
 	}
 	return m, nil
 }
@@ -337,7 +340,7 @@ func (b *bench) requesters(ctx context.Context, scenario string, t *target) ([]r
 		for w := range reqs {
 			reqs[w] = &mixedRequester{host: t.host, paths: cfg.paths, creds: share(b.load, w, cfg.clients), tokenEvery: every}
 		}
-		ch := &churn{bin: cfg.iogateBin, dataDir: b.dataDir, interval: cfg.churnInterval, target: t, paths: cfg.paths, load: b.load, victims: b.victims}
+		ch := &churn{bin: cfg.iogateBin, dataDir: b.dataDir, interval: cfg.churnInterval, target: t, paths: cfg.paths, load: b.load, victims: b.victims, rotated: b.rotated}
 		return reqs, ch, nil
 	}
 	return reqs, nil, nil

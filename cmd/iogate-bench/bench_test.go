@@ -177,7 +177,8 @@ func TestConfigRejectsNonLoopbackURL(t *testing.T) {
 
 // TestBenchmarkStartedIOGate runs every scenario briefly against an iogate the harness
 // starts, with the baseline server, and renders the report page. It checks what the
-// harness counts, never how fast anything was.
+// harness counts, never how fast anything was. Two runs of each scenario put token and vault
+// runs after a mixed run, whose key rotations must leave every load key usable.
 func TestBenchmarkStartedIOGate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts iogate and loads it; skipped with -short")
@@ -186,7 +187,7 @@ func TestBenchmarkStartedIOGate(t *testing.T) {
 	args := []string{
 		"--start", "--iogate-bin", bin, "--json", "--scenario", "token,oauth2-token,vaults,mixed", "--baseline",
 		"-c", "2", "-d", "600ms", "--warmup", "200ms", "--key-count", "40", "--load-keys", "8",
-		"--churn-interval", "100ms", "--server-log-level", "warn",
+		"--churn-interval", "100ms", "--server-log-level", "warn", "--runs", "2",
 	}
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -206,8 +207,8 @@ func TestBenchmarkStartedIOGate(t *testing.T) {
 		{"token", "iogate"}, {"vaults", "iogate"}, {"vaults", "baseline"}, {"mixed", "iogate"},
 	} {
 		s := findSummary(rep.Summaries, want.scenario, want.target)
-		if s == nil || s.Runs != 1 {
-			t.Errorf("%s on %s: summary %+v, want one measured run", want.scenario, want.target, s)
+		if s == nil || s.Runs != 2 {
+			t.Errorf("%s on %s: summary %+v, want two measured runs", want.scenario, want.target, s)
 			continue
 		}
 		if s.Responses == 0 || s.RequestsPerSecond <= 0 {

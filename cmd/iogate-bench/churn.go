@@ -178,19 +178,23 @@ func (c *churn) rotateOne(ctx context.Context, probe *conn) {
 		return
 	}
 	fresh := newCredential(cred.clientID, rotated.ClientSecret)
-	for start := time.Now(); ; sleep(ctx, 2*time.Millisecond) {
+	accepted := false
+	for start := time.Now(); ctx.Err() == nil && time.Since(start) <= revocationDeadline; sleep(ctx, 2*time.Millisecond) {
 		if _, err := fetchToken(ctx, probe, c.target.host, scenarioToken, c.paths, fresh); err == nil {
+			accepted = true
 			break
 		}
-		if ctx.Err() != nil {
-			return
-		}
-		if time.Since(start) > revocationDeadline {
-			c.fail(fmt.Errorf("the rotated secret was not accepted within %v", revocationDeadline))
-			return
-		}
 	}
+	// The store holds the new secret as the key's current one whether or not the server
+	// accepted it yet. Keeping the old one would break the key for later runs, because the
+	// next rotation of the key retires the secret before the current one.
 	cred.secret.Store(&rotated.ClientSecret)
+	if !accepted {
+		if ctx.Err() == nil {
+			c.fail(fmt.Errorf("the rotated secret was not accepted within %v", revocationDeadline))
+		}
+		return
+	}
 	c.mu.Lock()
 	c.stats.Rotations++
 	c.mu.Unlock()
