@@ -48,7 +48,7 @@ func (c *tokenCache) shard(h [sha256.Size]byte) *cacheShard {
 // verifiedToken is a cache entry: claims whose signature verified, with their scope claim
 // parsed.
 type verifiedToken struct {
-	claims *token.Claims
+	claims token.Claims
 	// scopes and scopesKnown are the set of the scope claim and whether it holds only
 	// known scopes; scopeList is the claim split at spaces. Do not modify it.
 	scopes      scopeSet
@@ -56,9 +56,26 @@ type verifiedToken struct {
 	scopeList   []string
 }
 
-func newVerifiedToken(claims *token.Claims) *verifiedToken {
-	v := &verifiedToken{claims: claims}
-	v.scopes, v.scopesKnown, v.scopeList = tokenScopes(claims.Scope)
+// newVerifiedToken returns the cache entry of claims, whose signature, issuer and audience
+// verified. The garbage collector scans every entry of a full cache on each cycle, so the
+// entry shares the strings that tokens repeat. The issuer and audience share issuer, the
+// subject the client ID, the account ID the key view's accountID, and the scope claim and
+// its list the scope tables. Only the client ID and the token ID are the entry's own.
+func newVerifiedToken(claims *token.Claims, issuer, accountID string) *verifiedToken {
+	v := &verifiedToken{claims: *claims}
+	c := &v.claims
+	c.Issuer, c.Audience = issuer, issuer
+	if c.Subject == c.ClientID {
+		c.Subject = c.ClientID
+	}
+	if c.AccountID == accountID {
+		c.AccountID = accountID
+	}
+	v.scopes, v.scopesKnown, v.scopeList = tokenScopes(c.Scope)
+	if v.scopesKnown && int(v.scopes) < len(scopeClaims) && scopeClaims[v.scopes] == c.Scope {
+		c.Scope = scopeClaims[v.scopes]
+		v.scopeList = scopeLists[v.scopes]
+	}
 	return v
 }
 

@@ -3,7 +3,10 @@ package auth
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"slices"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/iogate/iogate/token"
 )
@@ -20,8 +23,8 @@ func TestTokenCacheGetPut(t *testing.T) {
 	if got := c.get(cacheKey(1)); got != nil {
 		t.Fatalf("get on an empty cache = %+v, want nil", got)
 	}
-	c.put(cacheKey(1), newVerifiedToken(claims), 1000)
-	if got := c.get(cacheKey(1)); got == nil || got.claims != claims {
+	c.put(cacheKey(1), newVerifiedToken(claims, "", ""), 1000)
+	if got := c.get(cacheKey(1)); got == nil || got.claims != *claims {
 		t.Fatalf("get after put = %+v, want %+v", got, claims)
 	}
 	if got := c.get(cacheKey(2)); got != nil {
@@ -33,7 +36,7 @@ func TestTokenCacheBounded(t *testing.T) {
 	const max = 1600
 	c := newTokenCache(max)
 	for i := range 20 * max {
-		c.put(cacheKey(i), newVerifiedToken(&token.Claims{Expiry: 5000}), 1000)
+		c.put(cacheKey(i), newVerifiedToken(&token.Claims{Expiry: 5000}, "", ""), 1000)
 	}
 	if n := c.len(); n > max {
 		t.Fatalf("cache holds %d entries after %d puts, want at most %d", n, 20*max, max)
@@ -53,17 +56,56 @@ func TestTokenCacheEvictsExpiredFirst(t *testing.T) {
 	// Fill every shard with expired entries, then add live ones: each shard that fills up
 	// must drop expired entries before live ones.
 	for i := range 10 * max {
-		c.put(cacheKey(i), newVerifiedToken(&token.Claims{Expiry: 999}), 900)
+		c.put(cacheKey(i), newVerifiedToken(&token.Claims{Expiry: 999}, "", ""), 900)
 	}
 	live := make([][sha256.Size]byte, 0, 64)
 	for i := range 64 {
 		h := cacheKey(100*max + i)
 		live = append(live, h)
-		c.put(h, newVerifiedToken(&token.Claims{Expiry: 5000}), 1000)
+		c.put(h, newVerifiedToken(&token.Claims{Expiry: 5000}, "", ""), 1000)
 	}
 	for i, h := range live {
 		if c.get(h) == nil {
 			t.Fatalf("live entry %d was evicted while expired entries were present", i)
 		}
+	}
+}
+
+// TestVerifiedTokenSharesStrings checks that a cache entry keeps the values of the claims
+// but shares the strings that tokens repeat, and keeps a scope claim it cannot share.
+func TestVerifiedTokenSharesStrings(t *testing.T) {
+	issuer := "https://iogate.example"
+	account := "0190d2f4-6a7b-7c3d-8e9f-0a1b2c3d4e5f"
+	client := "6f1c2a7e-5b1d-4c1e-9a57-1f2d3c4b5a69"
+	claims := &token.Claims{
+		Issuer: strings.Clone(issuer), Audience: strings.Clone(issuer), Subject: strings.Clone(client), ClientID: client,
+		AccountID: strings.Clone(account), Scope: "vaults:read vaults:write", ID: "token-1", Expiry: 5000, Generation: 3,
+	}
+	want := *claims
+	v := newVerifiedToken(claims, issuer, account)
+	if v.claims != want {
+		t.Fatalf("entry claims = %+v, want %+v", v.claims, want)
+	}
+	same := func(a, b string) bool { return unsafe.StringData(a) == unsafe.StringData(b) }
+	if !same(v.claims.Issuer, issuer) || !same(v.claims.Audience, issuer) {
+		t.Error("issuer and audience are copies, want the configured issuer")
+	}
+	if !same(v.claims.Subject, client) {
+		t.Error("subject is a copy, want the client ID")
+	}
+	if !same(v.claims.AccountID, account) {
+		t.Error("account ID is a copy, want the key view's")
+	}
+	set, _ := newScopeSet([]string{"vaults:read", "vaults:write"})
+	if !same(v.claims.Scope, scopeClaims[set]) || len(v.scopeList) != 2 || &v.scopeList[0] != &scopeLists[set][0] {
+		t.Error("scope claim or list is a copy, want the scope tables'")
+	}
+
+	odd := newVerifiedToken(&token.Claims{Scope: "vaults:write vaults:read", AccountID: "other"}, issuer, account)
+	if odd.claims.Scope != "vaults:write vaults:read" || odd.claims.AccountID != "other" {
+		t.Errorf("entry of unsorted scopes and another account = %+v, want the claims unchanged", odd.claims)
+	}
+	if !slices.Equal(odd.scopeList, []string{"vaults:write", "vaults:read"}) {
+		t.Errorf("scope list = %v, want the claim's order", odd.scopeList)
 	}
 }

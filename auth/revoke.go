@@ -56,5 +56,6 @@ func (s *Service) IntrospectToken(ctx context.Context, clientID, raw string) (*t
 	if err != nil || v.claims.ClientID != clientID {
 		return nil, false
 	}
-	return v.claims, true
+	claims := v.claims
+	return &claims, true
 }

@@ -31,6 +31,15 @@ var (
 		}
 		return lists
 	}()
+	// scopeClaims holds the scope claim of every scopeSet, its sorted list joined with
+	// spaces, so that cached tokens with the same scopes share one string.
+	scopeClaims = func() []string {
+		claims := make([]string, len(scopeLists))
+		for set, list := range scopeLists {
+			claims[set] = strings.Join(list, " ")
+		}
+		return claims
+	}()
 )
 
 // scopeBit returns the bit of a known scope.

@@ -42,7 +42,7 @@ func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Add
 		s.metrics.TokenVerified(time.Since(start), metrics.ReasonIPNotAllowed)
 		return nil, ErrIPNotAllowed
 	}
-	claims := v.claims
+	claims := &v.claims
 	p := &Principal{ClientID: claims.ClientID, AccountID: claims.AccountID, Scopes: v.scopeList, TokenID: claims.ID}
 	s.metrics.TokenVerified(time.Since(start), metrics.ResultOK)
 	return p, nil
@@ -67,10 +67,14 @@ func (s *Service) activeToken(raw string) (*verifiedToken, key, error) {
 		if err != nil || c.Expiry <= nowUnix {
 			return nil, key{}, iogate.ErrInvalidToken
 		}
-		v = newVerifiedToken(c)
+		var accountID string
+		if k, ok := s.view.get(c.ClientID); ok {
+			accountID = k.accountID
+		}
+		v = newVerifiedToken(c, s.cfg.Issuer, accountID)
 		s.cache.put(h, v, nowUnix)
 	}
-	claims := v.claims
+	claims := &v.claims
 	if claims.Expiry <= nowUnix || claims.NotBefore > nowUnix+60 {
 		return nil, key{}, iogate.ErrInvalidToken
 	}
