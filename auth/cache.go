@@ -58,13 +58,18 @@ type verifiedToken struct {
 
 // newVerifiedToken returns the cache entry of claims, whose signature, issuer and audience
 // verified. The garbage collector scans every entry of a full cache on each cycle, so the
-// entry shares the strings that tokens repeat. The issuer and audience share issuer, the
-// subject the client ID, the account ID the key view's accountID, and the scope claim and
-// its list the scope tables. Only the client ID and the token ID are the entry's own.
+// entry shares the strings that tokens repeat, each only where the values are equal. The
+// issuer and audience share issuer, the subject the client ID, and the account ID the key
+// view's accountID. The scope claim and its list share the scope tables.
 func newVerifiedToken(claims *token.Claims, issuer, accountID string) *verifiedToken {
 	v := &verifiedToken{claims: *claims}
 	c := &v.claims
-	c.Issuer, c.Audience = issuer, issuer
+	if c.Issuer == issuer {
+		c.Issuer = issuer
+	}
+	if c.Audience == issuer {
+		c.Audience = issuer
+	}
 	if c.Subject == c.ClientID {
 		c.Subject = c.ClientID
 	}

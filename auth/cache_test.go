@@ -101,9 +101,9 @@ func TestVerifiedTokenSharesStrings(t *testing.T) {
 		t.Error("scope claim or list is a copy, want the scope tables'")
 	}
 
-	odd := newVerifiedToken(&token.Claims{Scope: "vaults:write vaults:read", AccountID: "other"}, issuer, account)
-	if odd.claims.Scope != "vaults:write vaults:read" || odd.claims.AccountID != "other" {
-		t.Errorf("entry of unsorted scopes and another account = %+v, want the claims unchanged", odd.claims)
+	odd := newVerifiedToken(&token.Claims{Issuer: "https://other.example", Scope: "vaults:write vaults:read", AccountID: "other"}, issuer, account)
+	if odd.claims.Issuer != "https://other.example" || odd.claims.Scope != "vaults:write vaults:read" || odd.claims.AccountID != "other" {
+		t.Errorf("entry of another issuer, unsorted scopes and another account = %+v, want the claims unchanged", odd.claims)
 	}
 	if !slices.Equal(odd.scopeList, []string{"vaults:write", "vaults:read"}) {
 		t.Errorf("scope list = %v, want the claim's order", odd.scopeList)

@@ -15,8 +15,8 @@ import (
 type Principal struct {
 	ClientID  string
 	AccountID string
-	// Scopes are the token's scopes. The slice may be shared with other principals of the
-	// same token: do not modify it.
+	// Scopes are the token's scopes. The slice may be shared with every token and key that
+	// has the same scopes, so writing to it would change theirs: do not modify it.
 	Scopes  []string
 	TokenID string
 }
