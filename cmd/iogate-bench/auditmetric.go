@@ -10,13 +10,14 @@ import (
 	"time"
 )
 
-// auditCommits is the state of iogate's iogate_audit_commit_records histogram at one
-// moment: records written by group commits so far, and commits.
+// auditCommits is the state of iogate's iogate_audit_commit_records and
+// iogate_audit_commit_seconds histograms at one moment: records written by group commits so
+// far, commits, and the seconds those commits took.
 type auditCommits struct {
-	records, commits float64
+	records, commits, seconds float64
 }
 
-// readAuditCommits reads the histogram from the Prometheus text served at metricsURL, an
+// readAuditCommits reads the histograms from the Prometheus text served at metricsURL, an
 // admin listener on loopback that the harness started.
 func readAuditCommits(ctx context.Context, metricsURL string) (auditCommits, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -49,6 +50,8 @@ func readAuditCommits(ctx context.Context, metricsURL string) (auditCommits, err
 			dst = &a.records
 		case "iogate_audit_commit_records_count":
 			dst = &a.commits
+		case "iogate_audit_commit_seconds_sum":
+			dst = &a.seconds
 		default:
 			continue
 		}
@@ -61,8 +64,8 @@ func readAuditCommits(ctx context.Context, metricsURL string) (auditCommits, err
 	if err := sc.Err(); err != nil {
 		return auditCommits{}, err
 	}
-	if found != 2 {
-		return auditCommits{}, fmt.Errorf("%s has no iogate_audit_commit_records histogram", metricsURL)
+	if found != 3 {
+		return auditCommits{}, fmt.Errorf("%s lacks the iogate_audit_commit_records or iogate_audit_commit_seconds histogram", metricsURL)
 	}
 	return a, nil
 }
@@ -74,4 +77,13 @@ func (a auditCommits) perCommit(b auditCommits) float64 {
 		return 0
 	}
 	return (b.records - a.records) / (b.commits - a.commits)
+}
+
+// meanSeconds returns the mean duration of the commits between a and later state b, or 0
+// when no commit happened in between.
+func (a auditCommits) meanSeconds(b auditCommits) float64 {
+	if b.commits <= a.commits {
+		return 0
+	}
+	return (b.seconds - a.seconds) / (b.commits - a.commits)
 }

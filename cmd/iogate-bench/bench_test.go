@@ -261,8 +261,11 @@ func TestReadAuditCommits(t *testing.T) {
 	if err != nil {
 		t.Fatalf("readAuditCommits: %v", err)
 	}
-	if got != (auditCommits{records: 120, commits: 30}) {
-		t.Fatalf("readAuditCommits = %+v, want 120 records in 30 commits", got)
+	if got != (auditCommits{records: 120, commits: 30, seconds: 0.5}) {
+		t.Fatalf("readAuditCommits = %+v, want 120 records in 30 commits of 0.5 s in all", got)
+	}
+	if mean := (auditCommits{records: 100, commits: 25, seconds: 0.25}).meanSeconds(got); mean != 0.05 {
+		t.Errorf("meanSeconds = %v, want 0.05 (0.25 s over 5 commits)", mean)
 	}
 	if per := (auditCommits{records: 100, commits: 25}).perCommit(got); per != 4 {
 		t.Errorf("perCommit = %v, want 4 (20 records in 5 commits)", per)

@@ -58,6 +58,8 @@ type loadResult struct {
 	// auditPerCommit is the audit records per group commit during the window, or 0 when
 	// the target has no metrics or committed nothing.
 	auditPerCommit float64
+	// auditCommitSeconds is the mean duration of those group commits, or 0 likewise.
+	auditCommitSeconds float64
 }
 
 // runLoad drives t with one keep-alive connection per requester, for warmup and then for
@@ -116,6 +118,7 @@ func runLoad(ctx context.Context, t *target, reqs []requester, warmup, duration 
 			var auditAfter auditCommits
 			if auditAfter, auditErr = readAuditCommits(ctx, t.metricsURL); auditErr == nil {
 				res.auditPerCommit = auditBefore.perCommit(auditAfter)
+				res.auditCommitSeconds = auditBefore.meanSeconds(auditAfter)
 			}
 		}
 	}

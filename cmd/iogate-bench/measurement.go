@@ -38,6 +38,9 @@ type Measurement struct {
 	// the window, from iogate_audit_commit_records of an iogate that the harness started.
 	// It is absent for other targets and when nothing was committed.
 	AuditRecordsPerCommit float64 `json:"auditRecordsPerCommit,omitempty"`
+	// AuditCommitMs is the mean duration of those group commits, from
+	// iogate_audit_commit_seconds: the SQLite transaction, its WAL writes and its fsync.
+	AuditCommitMs float64 `json:"auditCommitMs,omitempty"`
 
 	Churn *ChurnStats `json:"churn,omitempty"`
 	// Profile is the file name, in the --profile-dir directory, of a CPU profile of the
@@ -82,6 +85,7 @@ func newMeasurement(scenario string, t *target, run, keys, clients int, r *loadR
 		m.LastError = r.lastErr.Error()
 	}
 	m.AuditRecordsPerCommit = r.auditPerCommit
+	m.AuditCommitMs = r.auditCommitSeconds * 1000
 	if thousands := float64(m.Responses) / 1000; thousands > 0 {
 		if t.pid != 0 {
 			v := r.serverCPU.Seconds() / thousands
@@ -113,8 +117,10 @@ type Summary struct {
 	// VsBaseline is the median over the runs of this target's throughput divided by the
 	// baseline server's in the same run; set for the vaults scenario with --baseline.
 	VsBaseline float64 `json:"vsBaseline,omitempty"`
-	// AuditRecordsPerCommit is the median over the runs of Measurement's field.
+	// AuditRecordsPerCommit and AuditCommitMs are the medians over the runs of
+	// Measurement's fields.
 	AuditRecordsPerCommit float64 `json:"auditRecordsPerCommit,omitempty"`
+	AuditCommitMs         float64 `json:"auditCommitMs,omitempty"`
 
 	Deletions          int      `json:"deletions,omitempty"`
 	Rotations          int      `json:"rotations,omitempty"`
@@ -187,6 +193,7 @@ func summarizeGroup(runs []*Measurement) *Summary {
 	}
 	s.ClientCPUPer1000 = pick(func(m *Measurement) float64 { return m.ClientCPUPer1000 })
 	s.AuditRecordsPerCommit = pick(func(m *Measurement) float64 { return m.AuditRecordsPerCommit })
+	s.AuditCommitMs = pick(func(m *Measurement) float64 { return m.AuditCommitMs })
 	var revocations []float64
 	for _, m := range measured {
 		s.ServerPeakRSSBytes = max(s.ServerPeakRSSBytes, m.ServerPeakRSSBytes)

@@ -160,8 +160,12 @@ func (b *bench) runScenario(ctx context.Context, scenario string, run int, unava
 			fmt.Fprintf(log, "%s: skipped: %s\n", scenario, m.Unavailable)
 			continue
 		}
-		fmt.Fprintf(log, "run %d/%d %s on %s (%d keys): %.0f requests/s, p99 %.2f ms, errors %d\n",
-			run, b.cfg.runs, scenario, t.name, b.keys, m.RequestsPerSecond, m.LatencyMs.P99, m.Responses-m.OK)
+		commit := ""
+		if m.AuditCommitMs > 0 {
+			commit = fmt.Sprintf(", %.1f audit records per commit of %.2f ms", m.AuditRecordsPerCommit, m.AuditCommitMs)
+		}
+		fmt.Fprintf(log, "run %d/%d %s on %s (%d keys): %.0f requests/s, p99 %.2f ms, errors %d%s\n",
+			run, b.cfg.runs, scenario, t.name, b.keys, m.RequestsPerSecond, m.LatencyMs.P99, m.Responses-m.OK, commit)
 	}
 	return out, nil
 }
