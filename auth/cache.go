@@ -76,10 +76,11 @@ func newVerifiedToken(claims *token.Claims, issuer, accountID string) *verifiedT
 	if c.AccountID == accountID {
 		c.AccountID = accountID
 	}
-	v.scopes, v.scopesKnown, v.scopeList = tokenScopes(c.Scope)
-	if v.scopesKnown && int(v.scopes) < len(scopeClaims) && scopeClaims[v.scopes] == c.Scope {
-		c.Scope = scopeClaims[v.scopes]
-		v.scopeList = scopeLists[v.scopes]
+	if set, ok := scopeClaimSets[c.Scope]; ok {
+		c.Scope = scopeClaims[set]
+		v.scopes, v.scopesKnown, v.scopeList = set, true, scopeLists[set]
+	} else {
+		v.scopes, v.scopesKnown, v.scopeList = tokenScopes(c.Scope)
 	}
 	return v
 }

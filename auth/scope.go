@@ -40,6 +40,14 @@ var (
 		}
 		return claims
 	}()
+	// scopeClaimSets maps each claim of scopeClaims back to its scopeSet.
+	scopeClaimSets = func() map[string]scopeSet {
+		sets := make(map[string]scopeSet, len(scopeClaims))
+		for set, claim := range scopeClaims {
+			sets[claim] = scopeSet(set)
+		}
+		return sets
+	}()
 )
 
 // scopeBit returns the bit of a known scope.

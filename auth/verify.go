@@ -62,25 +62,32 @@ func (s *Service) activeToken(raw string) (*verifiedToken, key, error) {
 
 	h := token.Hash(raw)
 	v := s.cache.get(h)
-	if v == nil {
+	var verified *token.Claims
+	var clientID string
+	if v != nil {
+		clientID = v.claims.ClientID
+	} else {
 		c, err := s.verifySignature(raw)
 		if err != nil || c.Expiry <= nowUnix {
 			return nil, key{}, iogate.ErrInvalidToken
 		}
-		var accountID string
-		if k, ok := s.view.get(c.ClientID); ok {
+		verified, clientID = c, c.ClientID
+	}
+	k, found := s.view.get(clientID)
+	if v == nil {
+		// The new cache entry shares the view's copy of the account ID.
+		accountID := ""
+		if found {
 			accountID = k.accountID
 		}
-		v = newVerifiedToken(c, s.cfg.Issuer, accountID)
+		v = newVerifiedToken(verified, s.cfg.Issuer, accountID)
 		s.cache.put(h, v, nowUnix)
 	}
 	claims := &v.claims
 	if claims.Expiry <= nowUnix || claims.NotBefore > nowUnix+60 {
 		return nil, key{}, iogate.ErrInvalidToken
 	}
-
-	k, ok := s.view.get(claims.ClientID)
-	if !ok || k.accountID != claims.AccountID || !k.usable(now) || !k.generationValid(claims.Generation, now) || k.revoked(claims.ID) {
+	if !found || k.accountID != claims.AccountID || !k.usable(now) || !k.generationValid(claims.Generation, now) || k.revoked(claims.ID) {
 		return nil, key{}, iogate.ErrInvalidToken
 	}
 	if !k.allowsScopes(v.scopes, v.scopesKnown, v.scopeList) {
