@@ -31,7 +31,7 @@ var (
 		}
 		return lists
 	}()
-	// scopeClaims holds the scope claim of every scopeSet, its sorted list joined with
+	// scopeClaims contains the scope claim of every scopeSet, its sorted list joined with
 	// spaces, so that cached tokens with the same scopes share one string.
 	scopeClaims = func() []string {
 		claims := make([]string, len(scopeLists))

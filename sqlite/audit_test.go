@@ -22,6 +22,17 @@ func openTestDB(t *testing.T) *DB {
 	return db
 }
 
+// openTestDBAt opens the database at path, failing the test if it cannot. The caller
+// closes it, for tests that reopen the same file.
+func openTestDBAt(t *testing.T, path string) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("open database %s failed: %v", path, err)
+	}
+	return db
+}
+
 func createTestAccount(t *testing.T, db *DB) string {
 	t.Helper()
 	a := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: time.Now().UTC()}

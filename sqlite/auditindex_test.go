@@ -36,6 +36,19 @@ func newTokenIndexFixture(t *testing.T) *tokenIndexFixture {
 		clients: []string{iogate.NewClientID(), iogate.NewClientID(), iogate.NewClientID()}}
 }
 
+// waitUntil polls done every 20ms and fails the test when it is still false after 10s.
+// what names the condition in the failure message.
+func waitUntil(t *testing.T, what string, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !done() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 10s waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // appendBatch appends n records in one group commit: mostly token.issued, with a key
 // update by an operator and a denied token request among them.
 func (f *tokenIndexFixture) appendBatch(t *testing.T, n int) {
@@ -191,7 +204,7 @@ func TestTokenIndexKeepsOtherWritesDurable(t *testing.T) {
 	}
 	tokens := int64(len(f.want(func(r *iogate.AuditRecord) bool { return r.Event == iogate.AuditTokenIssued })))
 	if tokens <= 3*tokenIndexChunk {
-		t.Fatalf("the fixture appended %d token records; the test needs more than three chunks", tokens)
+		t.Fatalf("the fixture appended %d token records, want more than three chunks of %d", tokens, tokenIndexChunk)
 	}
 	if err := f.db.IndexTokenRecords(ctx, []string{f.account}); err != nil {
 		t.Fatalf("IndexTokenRecords: %v", err)
@@ -209,7 +222,7 @@ func TestTokenIndexKeepsOtherWritesDurable(t *testing.T) {
 		t.Fatalf("writer PRAGMA synchronous = %d after indexing, want 2 (FULL)", synchronous)
 	}
 	if got := f.db.writer.Stats().OpenConnections; got != 1 {
-		t.Errorf("writer pool has %d open connections, want the one it had", got)
+		t.Errorf("writer pool has %d open connections, want 1", got)
 	}
 	f.appendBatch(t, 3)
 	f.check(t, "after an append that followed the indexing")
@@ -218,29 +231,18 @@ func TestTokenIndexKeepsOtherWritesDurable(t *testing.T) {
 // TestTokenIndexRunsInTheBackground checks that the server's own goroutine indexes new
 // token records and that Close indexes what is left.
 func TestTokenIndexRunsInTheBackground(t *testing.T) {
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "iogate.db")
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestDBAt(t, path)
 	f := &tokenIndexFixture{db: db, chain: newTestChain(t), account: createTestAccount(t, db), clients: []string{iogate.NewClientID()}}
 	f.appendBatch(t, 3)
-	deadline := time.Now().Add(10 * time.Second)
-	for f.count(t, `SELECT COUNT(*) FROM audit_token_clients`) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no token record was indexed within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitUntil(t, "a token record indexed", func() bool {
+		return f.count(t, `SELECT COUNT(*) FROM audit_token_clients`) > 0
+	})
 	f.appendBatch(t, 2)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err = Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db = openTestDBAt(t, path)
 	defer db.Close()
 	f.db = db
 	head := f.records[len(f.records)-1].Seq
@@ -254,10 +256,7 @@ func TestTokenIndexRunsInTheBackground(t *testing.T) {
 func TestTokenIndexMigrationIndexesExistingRecords(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "iogate.db")
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestDBAt(t, path)
 	// Take the schema back to version 7.
 	for _, stmt := range []string{
 		`DROP TABLE audit_token_clients`, `DROP TABLE audit_token_marks`, `DROP INDEX audit_records_by_client`,
@@ -282,7 +281,7 @@ func TestTokenIndexMigrationIndexesExistingRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db, err = Open(ctx, path)
+	db, err := Open(ctx, path)
 	if err != nil {
 		t.Fatalf("Open with migration 0008 pending: %v", err)
 	}
@@ -371,7 +370,6 @@ func BenchmarkIndexTokenRecords(b *testing.B) {
 // indexed, as after a process killed before its next run: the new process indexes them
 // without waiting for another token of that account.
 func TestTokenIndexCatchesUpAfterACrash(t *testing.T) {
-	ctx := context.Background()
 	f := newTokenIndexFixture(t)
 	f.appendBatch(t, 12)
 	f.db.tokenIndexMu.Lock()
@@ -382,20 +380,13 @@ func TestTokenIndexCatchesUpAfterACrash(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestDBAt(t, path)
 	defer db.Close()
 	f.db = db
 	head := f.records[len(f.records)-1].Seq
-	deadline := time.Now().Add(10 * time.Second)
-	for f.count(t, `SELECT COALESCE((SELECT seq FROM audit_token_marks WHERE account_id = ?), 0)`, f.account) != head {
-		if time.Now().After(deadline) {
-			t.Fatal("the records left unindexed were not indexed within 10s of opening the database")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitUntil(t, "the records left unindexed indexed after opening the database", func() bool {
+		return f.count(t, `SELECT COALESCE((SELECT seq FROM audit_token_marks WHERE account_id = ?), 0)`, f.account) == head
+	})
 	f.check(t, "after catching up")
 }
 

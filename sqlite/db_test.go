@@ -51,15 +51,12 @@ func TestDurabilitySettings(t *testing.T) {
 func TestOpenRefusesANewerSchema(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "iogate.db")
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestDBAt(t, path)
 	if _, err := db.writer.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 0)`); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
-	db, err = Open(ctx, path)
+	db, err := Open(ctx, path)
 	if err == nil {
 		db.Close()
 		t.Fatal("Open accepted a database with an unknown migration")
