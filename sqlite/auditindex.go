@@ -15,7 +15,7 @@ import (
 // token.issued records appended since the last run are added to audit_token_clients in
 // transactions of at most tokenIndexChunk entries (one INSERT each), sorted by client, so
 // that each index page is written about once per run instead of once per record. Each
-// transaction holds the writer, which token issuance waits for, so chunks are small. They
+// transaction occupies the writer, which token issuance waits for, so chunks are small. They
 // commit without fsync (writeUnsynced) because the index can be rebuilt from audit_records.
 const (
 	tokenIndexInterval = time.Second

@@ -65,7 +65,7 @@ func readAuditCommits(ctx context.Context, metricsURL string) (auditCommits, err
 		return auditCommits{}, err
 	}
 	if found != 3 {
-		return auditCommits{}, fmt.Errorf("%s lacks the iogate_audit_commit_records or iogate_audit_commit_seconds histogram", metricsURL)
+		return auditCommits{}, fmt.Errorf("%s is missing the iogate_audit_commit_records or iogate_audit_commit_seconds histogram", metricsURL)
 	}
 	return a, nil
 }
