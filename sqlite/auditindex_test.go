@@ -36,11 +36,12 @@ func newTokenIndexFixture(t *testing.T) *tokenIndexFixture {
 		clients: []string{iogate.NewClientID(), iogate.NewClientID(), iogate.NewClientID()}}
 }
 
-// waitUntil polls done every 20ms and fails the test when it is still false after 10s.
+// waitUntil polls done every 20ms and fails the test when it is still false after 20s, four
+// times the interval of the background indexing.
 // what names the condition in the failure message.
 func waitUntil(t *testing.T, what string, done func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for !done() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after 10s waiting for %s", what)
