@@ -219,8 +219,7 @@ func newLogger(g *globals, level string, flushInterval time.Duration) (*slog.Log
 		return slog.New(logging.Redact(slog.NewJSONHandler(g.stderr, opts))), logOutput{}, nil
 	}
 	w := logging.NewBufferedWriter(g.stderr, flushInterval)
-	h := logging.FlushFrom(slog.NewJSONHandler(w, opts), w, slog.LevelWarn)
-	return slog.New(logging.Redact(h)), logOutput{buffered: w}, nil
+	return slog.New(logging.NewJSON(w, l)), logOutput{buffered: w}, nil
 }
 
 // listeners are the server's open sockets.
@@ -314,6 +313,7 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		RateLimitsEnabled:        true,
 		RevokeExposedCredentials: c.revokeExposedCredentials,
 		Metrics:                  m,
+		AccessLog:                logOut.buffered,
 		OnAddressBlocked: func(ctx context.Context, addr netip.Prefix, clientIDs []string, failures int, until time.Time) {
 			e.auth.RecordAddressBlocked(addr.String(), clientIDs, failures, until)
 		},
