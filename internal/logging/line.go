@@ -59,8 +59,9 @@ func (l Line) Int(key string, value int64) Line {
 // Addr returns l with an IP address attribute added, in the form of netip.Addr.String.
 func (l Line) Addr(key string, a netip.Addr) Line {
 	l = l.appendKey(key)
-	if a.Zone() != "" {
-		// A zone is any string, so it could need escaping or redaction.
+	if a.Zone() != "" || !a.IsValid() {
+		// A zone is any string, so it could need escaping or redaction. The zero Addr appends
+		// nothing, but its String method returns "invalid IP".
 		l.ok = false
 	}
 	l.buf = append(l.buf, '"')

@@ -29,7 +29,10 @@ func float(key string, value float64) lineAttr {
 }
 
 func addr(key, value string) lineAttr {
-	a := netip.MustParseAddr(value)
+	var a netip.Addr
+	if value != "" {
+		a = netip.MustParseAddr(value)
+	}
 	return lineAttr{slog.String(key, a.String()), func(l Line) Line { return l.Addr(key, a) }}
 }
 
@@ -90,6 +93,7 @@ func TestLineMatchesHandler(t *testing.T) {
 		{"NaN", at, "request", []lineAttr{float("a", math.NaN())}, false},
 		{"infinity", at, "request", []lineAttr{float("a", math.Inf(1))}, false},
 		{"address with a zone", at, "request", []lineAttr{addr("peer_addr", "fe80::1%eth0")}, false},
+		{"zero address", at, "request", []lineAttr{addr("remote_addr", "")}, false},
 		{"year after 9999", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), "request", nil, false},
 	}
 	for _, c := range cases {
