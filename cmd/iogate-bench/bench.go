@@ -165,7 +165,7 @@ func (b *bench) startIOGate(ctx context.Context, log io.Writer) error {
 		return fmt.Errorf("read iogate process statistics: %w", err)
 	}
 	b.startup = &Startup{Keys: fix.keys, SeedSeconds: fix.elapsed.Seconds(), StartupSeconds: elapsed.Seconds(), RSSAfterStartBytes: stats.RSS}
-	fmt.Fprintf(log, "iogate started in %.2fs with %d keys, RSS %.0f MB\n", elapsed.Seconds(), fix.keys, float64(stats.RSS)/(1<<20))
+	fmt.Fprintf(log, "iogate started in %.2fs with %d keys, RSS %.0f MB\n", elapsed.Seconds(), fix.keys, float64(stats.RSS)/1e6)
 
 	b.target = &target{name: "iogate", addr: addr, host: addr, tlsConf: tlsConf, pid: p.pid(), timeout: cfg.timeout,
 		metricsURL: "http://" + adminAddr + "/metrics"}

@@ -31,7 +31,7 @@ var cpuCategories = []cpuCategory{
 	{"Audit group commit: SQLite inserts, WAL writes, fsync", []string{"github.com/iogate/iogate/auth.(*auditCommitter).write"}},
 	{"WAL checkpoints in the background", []string{"github.com/iogate/iogate/sqlite.(*DB).runCheckpoints"}},
 	{"Last-used times, written once a second", []string{"github.com/iogate/iogate/auth.(*useRecorder).flush"}},
-	{"Token records indexed by key, every 5 s", []string{"github.com/iogate/iogate/sqlite.(*DB).runTokenIndex"}},
+	{"Token records indexed by key", []string{"github.com/iogate/iogate/sqlite.(*DB).runTokenIndex"}},
 	{"Log lines written in batches (write(2))", []string{"github.com/iogate/iogate/internal/logging.(*BufferedWriter).Flush"}},
 	{"Garbage collection", []string{"runtime.gcBgMarkWorker", "runtime.gcAssistAlloc", "runtime.bgsweep"}},
 }

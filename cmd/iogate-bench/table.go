@@ -58,11 +58,12 @@ func cpuCell(v *float64) string {
 	return fmt.Sprintf("%.3f", *v)
 }
 
+// megabytes formats b in decimal megabytes, the unit of the targets.
 func megabytes(b int64) string {
 	if b == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.0f MB", float64(b)/(1<<20))
+	return fmt.Sprintf("%.0f MB", float64(b)/1e6)
 }
 
 func errorsCell(errs map[string]int64) string {
