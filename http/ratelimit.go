@@ -451,7 +451,11 @@ func (s *Server) limitedError(w http.ResponseWriter, d *denial) error {
 		secs = 1
 	}
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-	return iogate.Errorf(iogate.CodeRateLimited, "%s: retry after %d seconds", d.message, secs)
+	unit := "seconds"
+	if secs == 1 {
+		unit = "second"
+	}
+	return iogate.Errorf(iogate.CodeRateLimited, "%s: retry after %d %s", d.message, secs, unit)
 }
 
 // requestClientID returns the client ID a token, introspection or revocation request
