@@ -27,8 +27,9 @@ type Line struct {
 // StartLine begins a line in buf[:0] with the record's time, level and message.
 func StartLine(buf []byte, t time.Time, level slog.Level, msg string) Line {
 	l := Line{buf: buf[:0], ok: !mayHoldSecret(msg)}
-	if y := t.Year(); y < 0 || y >= 10000 {
-		// slog writes an error in place of such a time.
+	if y := t.Year(); y < 0 || y >= 10000 || t.IsZero() {
+		// slog writes an error in place of a time outside these years, and no time at all
+		// for the zero time.
 		l.ok = false
 	}
 	l.buf = append(l.buf, `{"time":"`...)

@@ -37,6 +37,11 @@ func mayHoldSecret(s string) bool {
 	if strings.Contains(s, "iogs_") || strings.Contains(s, "eyJ") || strings.Contains(s, "://") {
 		return true
 	}
+	// The pattern's case-insensitive "basic" also matches U+017F (long s), the only
+	// non-ASCII letter that Unicode case folding maps to a letter of "basic" or "bearer".
+	if strings.Contains(s, "\u017f") {
+		return true
+	}
 	for i := 0; i+5 <= len(s); i++ {
 		if s[i]|0x20 == 'b' && (strings.EqualFold(s[i:i+5], "basic") || i+6 <= len(s) && strings.EqualFold(s[i:i+6], "bearer")) {
 			return true

@@ -51,6 +51,7 @@ func TestMayHoldSecretCoversThePattern(t *testing.T) {
 	for _, s := range []string{
 		"iogs_4Kq7bW2xY9zR1mN8", "x eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJjbGllbnQifQ.c2ln", "BEARER abcdefghij",
 		"bAsIc dXNlcjpwYXNzd29yZA==", "postgres://app:hunter2@db", "Bearer\tabcdefghij",
+		"ba\u017fic dXNlcjpwYXNzd29yZA==",
 	} {
 		if !secretPattern.MatchString(s) {
 			t.Fatalf("secretPattern does not match %q; fix the test case", s)
