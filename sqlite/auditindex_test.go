@@ -44,7 +44,7 @@ func waitUntil(t *testing.T, what string, done func() bool) {
 	deadline := time.Now().Add(20 * time.Second)
 	for !done() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after 10s waiting for %s", what)
+			t.Fatalf("timed out after 20s waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
