@@ -15,6 +15,7 @@ import (
 
 	"github.com/iogate/iogate"
 	"github.com/iogate/iogate/auth"
+	"github.com/iogate/iogate/internal/logging"
 	"github.com/iogate/iogate/sqlite"
 )
 
@@ -66,9 +67,13 @@ func newBenchAPI(b *testing.B) *benchAPI {
 	if err != nil {
 		b.Fatalf("CreateKey: %v", err)
 	}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	// The logger and access log are set up as "iogate serve" sets them up.
+	w := logging.NewBufferedWriter(io.Discard, 100*time.Millisecond)
+	b.Cleanup(func() { w.Close() })
+	srv := NewServer(engine, db, slog.New(logging.NewJSON(w, slog.LevelInfo)))
+	srv.SetOptions(Options{AccessLog: w})
 	api := &benchAPI{
-		handler:   NewServer(engine, db, log).Handler(),
+		handler:   srv.Handler(),
 		tokenBody: `{"clientId":"` + k.ClientID + `","clientSecret":"` + secret.Reveal() + `"}`,
 	}
 	rec := api.do(b, api.tokenRequest())
