@@ -1,5 +1,6 @@
 // Package logging holds iogate's slog plumbing: a handler that redacts secrets that reach
-// a log record by mistake.
+// a log record by mistake, a writer that writes lines in batches, and Line, which builds the
+// access log's lines without slog.
 package logging
 
 import (
