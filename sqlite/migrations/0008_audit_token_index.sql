@@ -2,8 +2,8 @@
 -- audit_records_by_client each entry sits on a page of its own client, so a group commit of
 -- N tokens for N keys wrote N scattered index pages to the WAL, about half of every commit.
 -- Those records now leave that index. audit_token_clients indexes them by client instead,
--- written in batches by the server about once a second (DB.IndexTokenRecords), so that a
--- page collects the entries of a second rather than of one commit. audit_token_marks holds,
+-- written in batches by the server every few seconds (DB.IndexTokenRecords), so that a
+-- page collects the entries of several seconds rather than of one commit. audit_token_marks holds,
 -- per account, the sequence number up to which audit_token_clients is complete; queries
 -- read the records above it from audit_records itself.
 DROP INDEX audit_records_by_client;
