@@ -210,6 +210,12 @@ func (l *limiter) newAddressState() *addressState {
 }
 
 // checkClient counts a request against the pair of address and client ID.
+// usesClientID reports whether checkClient or recordFailure use the client ID of a token
+// request. Reading it means decoding the body before the handler does.
+func (l *limiter) usesClientID() bool {
+	return l.cfg.TokenPerClient != 0 || l.cfg.FailuresBeforeBlock != 0
+}
+
 func (l *limiter) checkClient(addr netip.Addr, clientID string) *denial {
 	if l.cfg.TokenPerClient == 0 {
 		return nil
@@ -410,7 +416,7 @@ func (s *Server) limitRequests(next http.Handler) http.Handler {
 			return
 		}
 		clientID := ""
-		if class == classClientAuth {
+		if class == classClientAuth && s.limiter.usesClientID() {
 			clientID = requestClientID(r)
 			if d := s.limiter.checkClient(addr, clientID); d != nil {
 				s.refuseLimited(w, r, d)

@@ -219,3 +219,23 @@ func TestRateLimitsValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestLimiterUsesClientID(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  RateLimits
+		want bool
+	}{
+		{"defaults", DefaultRateLimits(), true},
+		{"all off", RateLimits{}, false},
+		{"per-client limit only", RateLimits{TokenPerClient: 1, TokenPerClientBurst: 1}, true},
+		{"blocking only", RateLimits{FailuresBeforeBlock: 5, FailureWindow: time.Minute, BlockDuration: time.Minute}, true},
+		{"per-address and per-key limits only", RateLimits{TokenPerAddress: 1, TokenPerAddressBurst: 1, APIPerKey: 1, APIPerKeyBurst: 1}, false},
+	}
+	for _, c := range cases {
+		l, _ := newTestLimiter(c.cfg)
+		if got := l.usesClientID(); got != c.want {
+			t.Errorf("%s: usesClientID() = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
