@@ -4,31 +4,21 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/iogate/iogate/internal/logging"
 )
 
 // TestAccessLogConcurrentLinesWhole sends requests from several goroutines, half of which
 // take the slog fallback, with a short flush interval, and checks that every request has
 // one whole JSON line.
 func TestAccessLogConcurrentLinesWhole(t *testing.T) {
-	var mu sync.Mutex
+	// The writer writes one batch at a time, and out is read only after Close.
 	var out bytes.Buffer
-	w := logging.NewBufferedWriter(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return out.Write(p)
-	}), time.Millisecond)
-	api := newTestAPI(t, Options{})
-	api.srv.log = slog.New(logging.NewJSON(w, slog.LevelInfo))
-	api.srv.SetOptions(Options{AccessLog: w})
+	api, w := newAccessLogAPI(t, &out, time.Millisecond, false)
 	h := api.srv.Handler()
 
 	const workers, perWorker = 8, 150
@@ -71,8 +61,3 @@ func TestAccessLogConcurrentLinesWhole(t *testing.T) {
 		}
 	}
 }
-
-// writerFunc adapts a function to io.Writer.
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -2,15 +2,12 @@ package http
 
 import (
 	"bytes"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"regexp"
 	"testing"
 	"time"
-
-	"github.com/iogate/iogate/internal/logging"
 )
 
 // volatileFields matches the values that differ between two runs of one request.
@@ -53,14 +50,11 @@ func TestAccessLogLineMatchesSlog(t *testing.T) {
 	// blanked out. With fast set, the server writes the line with logging.Line.
 	run := func(t *testing.T, fast bool, method, target, remote, forwardedFor string) string {
 		var out bytes.Buffer
-		w := logging.NewBufferedWriter(&out, time.Hour)
-		api := newTestAPI(t, Options{})
-		api.srv.log = slog.New(logging.NewJSON(w, slog.LevelInfo))
-		opts := Options{TrustedProxies: proxies}
-		if fast {
-			opts.AccessLog = w
+		api, w := newAccessLogAPI(t, &out, time.Hour, !fast)
+		if (api.srv.lines != nil) != fast {
+			t.Fatalf("server writes lines without slog: %v, want %v", api.srv.lines != nil, fast)
 		}
-		api.srv.SetOptions(opts)
+		api.srv.SetOptions(Options{TrustedProxies: proxies})
 		// httptest.NewRequest rejects some of the methods, so the method is set afterwards.
 		req := httptest.NewRequest(http.MethodGet, "https://iogate.test"+target, nil)
 		req.Method = method

@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,15 +14,30 @@ import (
 	"github.com/iogate/iogate/internal/logging"
 )
 
+// newAccessLogAPI returns a test API that logs through logging.NewJSON to out, as "iogate
+// serve" does, and the writer under that handler. With slogOnly, every line goes through slog.
+func newAccessLogAPI(t *testing.T, out io.Writer, interval time.Duration, slogOnly bool) (*testAPI, *logging.BufferedWriter) {
+	t.Helper()
+	w := logging.NewBufferedWriter(out, interval)
+	var h slog.Handler = logging.NewJSON(w, slog.LevelInfo)
+	if slogOnly {
+		h = slogOnlyHandler{h}
+	}
+	return newTestAPIWithLog(t, Options{}, slog.New(h)), w
+}
+
+// slogOnlyHandler hides the handler type that logging.LineWriter looks for.
+type slogOnlyHandler struct{ slog.Handler }
+
 // TestAccessLogLines checks the access-log lines of a server that writes them without slog,
 // as "iogate serve" does, both for requests that take that way and for those that fall back
 // to slog because a value needs escaping or redaction.
 func TestAccessLogLines(t *testing.T) {
 	var out bytes.Buffer
-	w := logging.NewBufferedWriter(&out, time.Hour)
-	api := newTestAPI(t, Options{})
-	api.srv.log = slog.New(logging.NewJSON(w, slog.LevelInfo))
-	api.srv.SetOptions(Options{AccessLog: w})
+	api, w := newAccessLogAPI(t, &out, time.Hour, false)
+	if api.srv.lines != w {
+		t.Fatal("the server did not find the writer under its logger")
+	}
 	h := api.srv.Handler()
 
 	requests := []struct {

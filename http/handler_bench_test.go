@@ -70,10 +70,8 @@ func newBenchAPI(b *testing.B) *benchAPI {
 	// The logger and access log are set up as "iogate serve" sets them up.
 	w := logging.NewBufferedWriter(io.Discard, 100*time.Millisecond)
 	b.Cleanup(func() { w.Close() })
-	srv := NewServer(engine, db, slog.New(logging.NewJSON(w, slog.LevelInfo)))
-	srv.SetOptions(Options{AccessLog: w})
 	api := &benchAPI{
-		handler:   srv.Handler(),
+		handler:   NewServer(engine, db, slog.New(logging.NewJSON(w, slog.LevelInfo))).Handler(),
 		tokenBody: `{"clientId":"` + k.ClientID + `","clientSecret":"` + secret.Reveal() + `"}`,
 	}
 	rec := api.do(b, api.tokenRequest())

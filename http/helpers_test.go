@@ -23,6 +23,12 @@ type testAPI struct {
 
 func newTestAPI(t testing.TB, opts Options) *testAPI {
 	t.Helper()
+	return newTestAPIWithLog(t, opts, slog.New(slog.DiscardHandler))
+}
+
+// newTestAPIWithLog is newTestAPI with a server that logs to log.
+func newTestAPIWithLog(t testing.TB, opts Options, log *slog.Logger) *testAPI {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "iogate.db"))
 	if err != nil {
@@ -48,7 +54,7 @@ func newTestAPI(t testing.TB, opts Options) *testAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := NewServer(engine, store, slog.New(slog.DiscardHandler))
+	srv := NewServer(engine, store, log)
 	srv.SetOptions(opts)
 	return &testAPI{srv: srv, engine: engine, clientID: k.ClientID, secret: secret.Reveal()}
 }

@@ -313,7 +313,6 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		RateLimitsEnabled:        true,
 		RevokeExposedCredentials: c.revokeExposedCredentials,
 		Metrics:                  m,
-		AccessLog:                logOut.buffered,
 		OnAddressBlocked: func(ctx context.Context, addr netip.Prefix, clientIDs []string, failures int, until time.Time) {
 			e.auth.RecordAddressBlocked(addr.String(), clientIDs, failures, until)
 		},

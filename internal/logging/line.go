@@ -9,10 +9,28 @@ import (
 )
 
 // NewJSON returns the server's log handler over w: slog's JSON handler, which flushes w
-// after each warning or error, behind Redact. A Line written to w reads the same as a record
-// that this handler writes.
+// after each warning or error, behind Redact. LineWriter finds w again from the handler.
 func NewJSON(w *BufferedWriter, level slog.Leveler) slog.Handler {
-	return Redact(FlushFrom(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}), w, slog.LevelWarn))
+	return &jsonHandler{
+		Handler: Redact(FlushFrom(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}), w, slog.LevelWarn)),
+		w:       w,
+	}
+}
+
+// jsonHandler is the handler that NewJSON returns. The handlers that its WithAttrs and
+// WithGroup return are not jsonHandlers, because a Line would lack their attributes.
+type jsonHandler struct {
+	slog.Handler
+	w *BufferedWriter
+}
+
+// LineWriter returns the writer under h when h is a handler that NewJSON returned, and nil
+// otherwise. A Line written there reads the same as the record that h would write.
+func LineWriter(h slog.Handler) *BufferedWriter {
+	if j, ok := h.(*jsonHandler); ok {
+		return j.w
+	}
+	return nil
 }
 
 // Line is a log line built without slog, for the access log, which writes one per request.

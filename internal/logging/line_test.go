@@ -3,6 +3,7 @@ package logging
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"math"
 	"net/netip"
@@ -114,6 +115,24 @@ func TestLineMatchesHandler(t *testing.T) {
 				t.Errorf("line differs from the handler's:\n got %s\nwant %s", got, want)
 			}
 		})
+	}
+}
+
+func TestLineWriterFindsNewJSONWriter(t *testing.T) {
+	w := NewBufferedWriter(io.Discard, time.Hour)
+	defer w.Close()
+	h := NewJSON(w, slog.LevelInfo)
+	if got := LineWriter(h); got != w {
+		t.Errorf("LineWriter(NewJSON(w)) = %p, want w %p", got, w)
+	}
+	if got := LineWriter(h.WithAttrs([]slog.Attr{slog.String("listener", "https")})); got != nil {
+		t.Errorf("LineWriter of a handler with attributes = %p, want nil", got)
+	}
+	if got := LineWriter(h.WithGroup("request")); got != nil {
+		t.Errorf("LineWriter of a handler with a group = %p, want nil", got)
+	}
+	if got := LineWriter(slog.NewJSONHandler(w, nil)); got != nil {
+		t.Errorf("LineWriter of another handler = %p, want nil", got)
 	}
 }
 
