@@ -15,10 +15,10 @@ import (
 // while more are appended.
 type tokenLog struct {
 	mu sync.Mutex
-	// byClient holds, per client, the sequence numbers of its committed records in the
-	// order they were committed.
+	// byClient maps each client to the sequence numbers of its committed records, in
+	// commit order.
 	byClient map[string][]int64
-	// tokens holds, per client, the sequence numbers of its committed token.issued records.
+	// tokens maps each client to the sequence numbers of its committed token.issued records.
 	tokens map[string][]int64
 }
 
@@ -39,30 +39,6 @@ func (l *tokenLog) snapshot(client string, tokensOnly bool) []int64 {
 		return slices.Clone(l.tokens[client])
 	}
 	return slices.Clone(l.byClient[client])
-}
-
-// listAll pages through ListAuditRecords and returns the sequence numbers in the order
-// returned.
-func listAll(ctx context.Context, db *DB, filter iogate.AuditFilter, limit int) ([]int64, error) {
-	var got []int64
-	page := iogate.Page{Limit: limit}
-	for range 10000 {
-		recs, next, err := db.ListAuditRecords(ctx, filter, page)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range recs {
-			if filter.ClientID != "" && r.ClientID != filter.ClientID {
-				return nil, fmt.Errorf("record %d has client %s, want %s", r.Seq, r.ClientID, filter.ClientID)
-			}
-			got = append(got, r.Seq)
-		}
-		if next == "" {
-			return got, nil
-		}
-		page.Cursor = next
-	}
-	return nil, fmt.Errorf("more than 10000 pages")
 }
 
 // checkListing compares a listing with the records committed before it started (before)

@@ -88,27 +88,39 @@ func (f *tokenIndexFixture) want(match func(r *iogate.AuditRecord) bool) []int64
 	return out
 }
 
+// listAll pages through ListAuditRecords and returns the sequence numbers in the order
+// returned.
+func listAll(ctx context.Context, db *DB, filter iogate.AuditFilter, limit int) ([]int64, error) {
+	var got []int64
+	page := iogate.Page{Limit: limit}
+	for range 10000 {
+		recs, next, err := db.ListAuditRecords(ctx, filter, page)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			if filter.ClientID != "" && r.ClientID != filter.ClientID {
+				return nil, fmt.Errorf("record %d has client %s, want %s", r.Seq, r.ClientID, filter.ClientID)
+			}
+			got = append(got, r.Seq)
+		}
+		if next == "" {
+			return got, nil
+		}
+		page.Cursor = next
+	}
+	return nil, fmt.Errorf("more than 10000 pages")
+}
+
 // list pages through ListAuditRecords three records at a time.
 func (f *tokenIndexFixture) list(t *testing.T, filter iogate.AuditFilter) []int64 {
 	t.Helper()
 	filter.AccountID = f.account
-	var got []int64
-	page := iogate.Page{Limit: 3}
-	for range 100 {
-		recs, next, err := f.db.ListAuditRecords(context.Background(), filter, page)
-		if err != nil {
-			t.Fatalf("ListAuditRecords(%+v): %v", filter, err)
-		}
-		for _, r := range recs {
-			got = append(got, r.Seq)
-		}
-		if next == "" {
-			return got
-		}
-		page.Cursor = next
+	got, err := listAll(context.Background(), f.db, filter, 3)
+	if err != nil {
+		t.Fatalf("ListAuditRecords(%+v): %v", filter, err)
 	}
-	t.Fatalf("ListAuditRecords(%+v): more than 100 pages", filter)
-	return nil
+	return got
 }
 
 // check compares every filter that involves a client with the records appended.
