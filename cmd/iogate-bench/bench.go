@@ -215,7 +215,8 @@ func (b *bench) chooseTokenEndpoint(ctx context.Context) error {
 	return fmt.Errorf("no token endpoint issued a token: %w", errors.Join(errs...))
 }
 
-// startBaseline runs "iogate-bench baseline-server" with the body of a real vault list.
+// startBaseline runs "iogate-bench baseline-server" with the header and body of a real
+// response to GET /v1/vaults.
 func (b *bench) startBaseline(ctx context.Context) error {
 	tokens, err := fetchTokens(ctx, b.target, b.tokenScenario, b.cfg.paths, b.load[:1], 1)
 	if err != nil {
@@ -236,11 +237,21 @@ func (b *bench) startBaseline(ctx context.Context) error {
 	if err := os.WriteFile(bodyFile, body, 0o600); err != nil {
 		return err
 	}
+	// The baseline responds with the same header fields too, including this response's
+	// request ID, so that both servers send the same bytes.
+	header, err := json.Marshal(c.header)
+	if err != nil {
+		return err
+	}
+	headerFile := filepath.Join(dir, "header.json")
+	if err := os.WriteFile(headerFile, header, 0o600); err != nil {
+		return err
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	args := []string{"baseline-server", "--listen", "127.0.0.1:0", "--body-file", bodyFile, "--cert-dir", dir}
+	args := []string{"baseline-server", "--listen", "127.0.0.1:0", "--body-file", bodyFile, "--header-file", headerFile, "--cert-dir", dir}
 	p, rec, err := startProcess(ctx, "baseline server", self, args, nil, baselineReadyMsg, 30*time.Second)
 	if err != nil {
 		return err

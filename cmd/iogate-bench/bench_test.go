@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -278,5 +279,87 @@ func TestReadAuditCommits(t *testing.T) {
 	defer empty.Close()
 	if _, err := readAuditCommits(context.Background(), empty.URL); err == nil {
 		t.Error("readAuditCommits accepted metrics without the histogram")
+	}
+}
+
+// TestBaselineSendsCapturedResponse starts the baseline server with a header and a
+// body as the harness captures them from iogate, and checks that a response carries the
+// same fields and bytes. Date and Content-Length are net/http's own in both servers.
+func TestBaselineSendsCapturedResponse(t *testing.T) {
+	dir := t.TempDir()
+	body := []byte(`{"vaults":[],"nextCursor":null}` + "\n")
+	header := http.Header{
+		"Content-Type":              {"application/json"},
+		"Content-Length":            {"999"},
+		"Date":                      {"Thu, 01 Jan 2026 00:00:00 GMT"},
+		"Cache-Control":             {"no-store"},
+		"Strict-Transport-Security": {"max-age=63072000; includeSubDomains"},
+		"X-Content-Type-Options":    {"nosniff"},
+		"X-Request-Id":              {"0123456789abcdef0123456789abcdef"},
+	}
+	headerJSON, err := json.Marshal(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodyFile, headerFile := filepath.Join(dir, "body.json"), filepath.Join(dir, "header.json")
+	if err := os.WriteFile(bodyFile, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(headerFile, headerJSON, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	logR, logW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- runBaselineServer(ctx, []string{"--body-file", bodyFile, "--header-file", headerFile, "--cert-dir", dir}, logW)
+		logW.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		go io.Copy(io.Discard, logR)
+		if err := <-done; err != nil {
+			t.Errorf("baseline server: %v", err)
+		}
+	})
+	var ready struct {
+		Msg  string `json:"msg"`
+		Addr string `json:"https_addr"`
+	}
+	if err := json.NewDecoder(logR).Decode(&ready); err != nil || ready.Msg != baselineReadyMsg {
+		t.Fatalf("first log line of the baseline server: %+v, %v", ready, err)
+	}
+	go io.Copy(io.Discard, logR)
+
+	tlsConf, err := clientTLS(filepath.Join(dir, "cert.pem"), false, ready.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newConn(ready.Addr, tlsConf, 10*time.Second)
+	defer c.close()
+	status, got, err := c.do(ctx, requestBytes("GET", ready.Addr, "/v1/vaults", [][2]string{{"Authorization", "Bearer x"}}, nil))
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("GET /v1/vaults: status %d, error %v", status, err)
+	}
+	if !bytes.Equal(got, body) {
+		t.Errorf("body = %q, want %q", got, body)
+	}
+	for name, want := range header {
+		if name == "Date" || name == "Content-Length" {
+			continue
+		}
+		if v := c.header.Values(name); len(v) != 1 || v[0] != want[0] {
+			t.Errorf("%s = %q, want %q", name, v, want)
+		}
+	}
+	if v := c.header.Get("Content-Length"); v != fmt.Sprint(len(body)) {
+		t.Errorf("Content-Length = %q, want %d, the length of the body", v, len(body))
+	}
+	if v := c.header.Get("Date"); v == header.Get("Date") || v == "" {
+		t.Errorf("Date = %q, want the time of the response", v)
+	}
+	if n := len(c.header); n != len(header) {
+		t.Errorf("the response has %d header fields, want %d: %v", n, len(header), c.header)
 	}
 }

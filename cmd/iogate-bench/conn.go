@@ -23,6 +23,8 @@ type conn struct {
 	tc   *tls.Conn
 	br   *bufio.Reader
 	body bytes.Buffer
+	// header is the header of the last response, valid until the next call of do.
+	header http.Header
 }
 
 func newConn(addr string, tlsConf *tls.Config, timeout time.Duration) *conn {
@@ -82,6 +84,7 @@ func (c *conn) do(ctx context.Context, req []byte) (int, []byte, error) {
 	if resp.Close {
 		c.close()
 	}
+	c.header = resp.Header
 	return resp.StatusCode, c.body.Bytes(), nil
 }
 

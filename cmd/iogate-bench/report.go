@@ -239,8 +239,9 @@ func (p *page) writeMethod(w io.Writer) {
 	}
 	if s.Baseline {
 		fmt.Fprintf(w, "- `baseline`: a minimal Go HTTPS server with iogate's TLS settings and server timeouts that answers\n")
-		fmt.Fprintf(w, "  every request with the bytes of iogate's `/v1/vaults` response, without authentication. It is\n")
-		fmt.Fprintf(w, "  measured with the same requests in the same run, so the ratio shows what iogate adds.\n")
+		fmt.Fprintf(w, "  every request with the header fields and body of one of iogate's `/v1/vaults` responses (its\n")
+		fmt.Fprintf(w, "  request ID included, fixed), without authentication. It is measured with the same requests in\n")
+		fmt.Fprintf(w, "  the same run, so the ratio shows what iogate adds.\n")
 	}
 	fmt.Fprintf(w, "- Requests/s counts 2xx responses. Latency percentiles are over every response of the measured\n")
 	fmt.Fprintf(w, "  window (nearest rank). Server CPU is user plus system time from `/proc/PID/stat` over the window,\n")
