@@ -5,6 +5,7 @@ package metrics
 
 import (
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,6 +48,7 @@ type Metrics struct {
 	storeErrors      *prometheus.CounterVec
 	exposedDetected  prometheus.Counter
 	requestsByStatus *prometheus.CounterVec
+	requestCounters  [len(listenerNames)][maxStatus - minStatus + 1]atomic.Pointer[counterRef]
 	auditRecords     prometheus.Histogram
 	auditSeconds     prometheus.Histogram
 }
@@ -204,10 +206,46 @@ func (m *Metrics) ExposedCredential() {
 // Request counts one served request on listener ("https", "http" or "admin") with its
 // status.
 func (m *Metrics) Request(listener string, status int) {
-	if m != nil {
-		m.requestsByStatus.WithLabelValues(listener, statusText(status)).Inc()
+	if m == nil {
+		return
 	}
+	li := listenerIndex(listener)
+	if li < 0 || status < minStatus || status > maxStatus {
+		m.requestsByStatus.WithLabelValues(listener, statusText(status)).Inc()
+		return
+	}
+	// Every request passes here, so the counter of a listener and status is looked up in
+	// the vector once, not hashed and found under its lock per request.
+	slot := &m.requestCounters[li][status-minStatus]
+	c := slot.Load()
+	if c == nil {
+		c = &counterRef{m.requestsByStatus.WithLabelValues(listener, statusText(status))}
+		slot.Store(c)
+	}
+	c.Inc()
 }
+
+// The statuses whose request counters are cached, and the listeners in their order there.
+const (
+	minStatus = 100
+	maxStatus = 599
+)
+
+var listenerNames = [...]string{"https", "http", "admin"}
+
+func listenerIndex(listener string) int {
+	for i, l := range listenerNames {
+		if l == listener {
+			return i
+		}
+	}
+	return -1
+}
+
+// counterRef is a counter of a vector behind a pointer, so that it fits an
+// atomic.Pointer. Two requests that miss the cache at once store two refs to the same
+// counter, which the vector returns for the same labels.
+type counterRef struct{ prometheus.Counter }
 
 // statusText avoids strconv allocations for the common statuses.
 func statusText(status int) string {
