@@ -21,7 +21,7 @@ type ExposedCredential struct {
 // the key the credential belongs to, and false when the credential does not verify.
 func (s *Service) VerifyExposed(cred ExposedCredential) (string, bool) {
 	if cred.BearerToken != "" {
-		v, _, err := s.activeToken(cred.BearerToken)
+		v, _, err := s.activeToken(cred.BearerToken, s.now())
 		if err != nil {
 			return "", false
 		}

@@ -142,8 +142,8 @@ func (h *feedHealth) transition(now time.Time) (becameStale bool, age time.Durat
 }
 
 // checkFresh returns ErrStale while the view may be out of date.
-func (s *Service) checkFresh() error {
-	if _, stale := s.health.staleness(s.now()); stale {
+func (s *Service) checkFresh(now time.Time) error {
+	if _, stale := s.health.staleness(now); stale {
 		return ErrStale
 	}
 	return nil

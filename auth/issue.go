@@ -58,10 +58,10 @@ type Client struct {
 // nobody waits for those records, because waiting would make a wrong secret for an
 // existing client ID slower to answer than one for an unknown ID.
 func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret string, remote netip.Addr) (*Client, error) {
-	if err := s.checkFresh(); err != nil {
+	now := s.now()
+	if err := s.checkFresh(now); err != nil {
 		return nil, err
 	}
-	now := s.now()
 	k, generation, ok := s.authenticateClient(clientID, secret)
 	switch {
 	case !ok:

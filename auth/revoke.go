@@ -52,7 +52,7 @@ func (s *Service) RevokeToken(ctx context.Context, clientID, raw string) error {
 // client clientID. Any other string, an inactive token and another client's token all
 // return false, so that introspection reveals nothing to a client about tokens not its own.
 func (s *Service) IntrospectToken(ctx context.Context, clientID, raw string) (*token.Claims, bool) {
-	v, _, err := s.activeToken(raw)
+	v, _, err := s.activeToken(raw, s.now())
 	if err != nil || v.claims.ClientID != clientID {
 		return nil, false
 	}

@@ -33,7 +33,7 @@ func (p *Principal) HasScope(scope string) bool { return slices.Contains(p.Scope
 // date.
 func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Addr) (*Principal, error) {
 	start := time.Now()
-	v, k, err := s.activeToken(raw)
+	v, k, err := s.activeToken(raw, s.now())
 	if err != nil {
 		s.metrics.TokenVerified(time.Since(start), metrics.ReasonInvalidToken)
 		return nil, err
@@ -50,14 +50,13 @@ func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Add
 
 // activeToken returns a token that is valid now, and the state of its key. It checks
 // everything Authenticate checks except the client's address.
-func (s *Service) activeToken(raw string) (*verifiedToken, key, error) {
-	if err := s.checkFresh(); err != nil {
+func (s *Service) activeToken(raw string, now time.Time) (*verifiedToken, key, error) {
+	if err := s.checkFresh(now); err != nil {
 		return nil, key{}, err
 	}
 	if len(raw) == 0 || len(raw) > token.MaxLength {
 		return nil, key{}, iogate.ErrInvalidToken
 	}
-	now := s.now()
 	nowUnix := now.Unix()
 
 	h := token.Hash(raw)
