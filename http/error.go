@@ -123,9 +123,27 @@ func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
 		http.Error(w, `{"code":"internal"}`, http.StatusInternalServerError)
 		return
 	}
-	body = append(body, '\n')
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	writeEncoded(w, status, contentType, append(body, '\n'))
+}
+
+// encodeJSON returns v encoded as writeJSON writes it.
+func encodeJSON(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, iogate.WrapError(iogate.CodeInternal, err, "encode response failed")
+	}
+	return append(b, '\n'), nil
+}
+
+// writeEncoded writes an encoded body with its Content-Type and Content-Length.
+func writeEncoded(w http.ResponseWriter, status int, contentType string, body []byte) {
+	h := w.Header()
+	if contentType == "application/json" {
+		h["Content-Type"] = headerJSON
+	} else {
+		h.Set("Content-Type", contentType)
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	w.Write(body)
 }

@@ -75,8 +75,5 @@ func setMaxAge(w http.ResponseWriter) {
 
 // writeEncodedJSON writes a JSON body that is already encoded, with status 200.
 func writeEncodedJSON(w http.ResponseWriter, body []byte) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(body)
+	writeEncoded(w, http.StatusOK, "application/json", body)
 }

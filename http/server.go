@@ -157,7 +157,10 @@ type requestState struct {
 	// status is the status the handler wrote, for the access log.
 	status int
 	id     string
-	client clientInfo
+	// idHeader is the value of X-Request-Id, kept here so that it needs no allocation of
+	// its own.
+	idHeader [1]string
+	client   clientInfo
 	// principal is set by requireScope once the bearer token has verified.
 	principal *auth.Principal
 }
@@ -201,13 +204,14 @@ func newRequestID() string {
 	return string(out[:])
 }
 
-// Values of the headers that every response carries. Header maps hold them without a copy:
+// Values of the headers that most responses carry. Header maps hold them without a copy:
 // net/http only reads them, and Set and Add replace or grow a value slice rather than write
 // into it.
 var (
 	headerNoSniff = []string{"nosniff"}
 	headerNoStore = []string{"no-store"}
 	headerHSTS    = []string{"max-age=63072000; includeSubDomains"}
+	headerJSON    = []string{"application/json"}
 )
 
 // middleware adds a request ID, the client's address, security headers, a body size
@@ -232,7 +236,8 @@ func (s *Server) listenerMiddleware(next http.Handler, listener string) http.Han
 		ctx := context.WithValue(r.Context(), requestStateKey{}, st)
 		r = r.WithContext(ctx)
 		h := w.Header()
-		h["X-Request-Id"] = []string{st.id}
+		st.idHeader[0] = st.id
+		h["X-Request-Id"] = st.idHeader[:]
 		h["X-Content-Type-Options"] = headerNoSniff
 		h["Cache-Control"] = headerNoStore
 		if https {

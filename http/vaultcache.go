@@ -1,8 +1,6 @@
 package http
 
 import (
-	"encoding/json"
-	"net/http"
 	"strconv"
 	"sync"
 
@@ -126,21 +124,3 @@ func vaultListKey(page iogate.Page) string {
 
 // vaultKey is the cache key of GET /v1/vaults/{id}.
 func vaultKey(id string) string { return "vault/" + id }
-
-// encodeJSON returns v encoded as writeJSON writes it.
-func encodeJSON(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, iogate.WrapError(iogate.CodeInternal, err, "encode response failed")
-	}
-	return append(b, '\n'), nil
-}
-
-// writeEncoded writes a body that encodeJSON returned.
-func writeEncoded(w http.ResponseWriter, status int, contentType string, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	w.Write(body)
-}
