@@ -54,6 +54,9 @@ type verifiedToken struct {
 	scopes      scopeSet
 	scopesKnown bool
 	scopeList   []string
+	// keyID is the client ID parsed for the key view, and canonical whether it parsed.
+	keyID     keyID
+	canonical bool
 }
 
 // newVerifiedToken returns the cache entry of claims, whose signature, issuer and audience
@@ -64,6 +67,7 @@ type verifiedToken struct {
 func newVerifiedToken(claims *token.Claims, issuer, accountID string) *verifiedToken {
 	v := &verifiedToken{claims: *claims}
 	c := &v.claims
+	v.keyID, v.canonical = parseKeyID(c.ClientID)
 	if c.Issuer == issuer {
 		c.Issuer = issuer
 	}

@@ -61,25 +61,22 @@ func (s *Service) activeToken(raw string, now time.Time) (*verifiedToken, key, e
 
 	h := token.Hash(raw)
 	v := s.cache.get(h)
-	var verified *token.Claims
-	var clientID string
+	var k key
+	var found bool
 	if v != nil {
-		clientID = v.claims.ClientID
+		k, found = s.view.getParsed(v.claims.ClientID, v.keyID, v.canonical)
 	} else {
 		c, err := s.verifySignature(raw)
 		if err != nil || c.Expiry <= nowUnix {
 			return nil, key{}, iogate.ErrInvalidToken
 		}
-		verified, clientID = c, c.ClientID
-	}
-	k, found := s.view.get(clientID)
-	if v == nil {
+		k, found = s.view.get(c.ClientID)
 		// The new cache entry shares the view's copy of the account ID.
 		accountID := ""
 		if found {
 			accountID = k.accountID
 		}
-		v = newVerifiedToken(verified, s.cfg.Issuer, accountID)
+		v = newVerifiedToken(c, s.cfg.Issuer, accountID)
 		s.cache.put(h, v, nowUnix)
 	}
 	claims := &v.claims

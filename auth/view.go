@@ -94,8 +94,13 @@ func newKeyView() *keyView {
 
 // get returns the state of the key with clientID.
 func (v *keyView) get(clientID string) (key, bool) {
-	k := key{clientID: clientID}
 	id, canonical := parseKeyID(clientID)
+	return v.getParsed(clientID, id, canonical)
+}
+
+// getParsed is get for a client ID that parseKeyID already parsed into id and canonical.
+func (v *keyView) getParsed(clientID string, id keyID, canonical bool) (key, bool) {
+	k := key{clientID: clientID}
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	var ok bool
