@@ -310,8 +310,9 @@ func (p *page) writeGoBench(w io.Writer) {
 	fmt.Fprintf(w, "commit's latency, while IssueTokenGroupCommit has 16 callers over 1,000 keys, which share commits\n")
 	fmt.Fprintf(w, "as the load generator's clients do. AppendAuditRecords is the store's cost per record at each batch\n")
 	fmt.Fprintf(w, "size. IndexTokenRecords indexes by key the 6,000 token.issued records of 1,000 keys that a\n")
-	fmt.Fprintf(w, "second of issuance at that rate leaves, the work the server does in the background once a\n")
-	fmt.Fprintf(w, "second. The handler benchmarks run the whole HTTP handler in process, without TLS or sockets.\n\n")
+	fmt.Fprintf(w, "second of issuance at that rate leaves: the background work that such load adds per second,\n")
+	fmt.Fprintf(w, "done every few seconds. The handler benchmarks run the whole HTTP handler in process, without\n")
+	fmt.Fprintf(w, "TLS or sockets.\n\n")
 	fmt.Fprintf(w, "| Benchmark | ns/op | B/op | allocs/op |\n| --- | ---: | ---: | ---: |\n")
 	for _, g := range p.goBench {
 		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f |\n", strings.TrimPrefix(g.name, "Benchmark"), g.nsPerOp, g.bytesPerOp, g.allocsPerOp)

@@ -36,7 +36,7 @@ func URL(t testing.TB) string {
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%s is not set; .ci/run must start PostgreSQL with .ci/start-postgres", URLVariable)
 	}
-	t.Skipf("%s is not set; run eval \"$(.ci/start-postgres)\" to run the PostgreSQL tests", URLVariable)
+	t.Skipf("%s is not set; run eval \"$(.ci/start-postgres /tmp/iogate-pg)\" to run the PostgreSQL tests, and .ci/stop-postgres /tmp/iogate-pg afterwards", URLVariable)
 	return ""
 }
 
