@@ -12,7 +12,7 @@ import (
 func newAccountSuspendCommand(g *globals) *cobra.Command {
 	return newAccountStatusCommand(g, &cobra.Command{
 		Use:   "suspend ACCOUNT_ID",
-		Short: "Suspend an account: its tokens and dashboard sessions stop working at once",
+		Short: "Suspend an account: running servers refuse its tokens within a second, and its dashboard sessions end",
 		Long: "Suspend an account. Its API keys get no new tokens, tokens already issued are refused\n" +
 			"(by a running server within a second), and its dashboard sessions end. Nothing is deleted:\n" +
 			"\"iogate account resume\" lifts the suspension.",

@@ -138,7 +138,7 @@ func newKeyShowCommand(g *globals) *cobra.Command {
 func newKeyDeleteCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "delete CLIENT_ID",
-		Short: "Delete an API key; its tokens stop working at once",
+		Short: "Delete an API key; running servers refuse its tokens within a second",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := g.open(cmd.Context(), false, auth.Config{})
