@@ -11,8 +11,12 @@ import (
 func printReport(w io.Writer, rep *Report) {
 	fmt.Fprintf(w, "%s, %d CPUs, %s; load average %.2f before, %.2f after\n", rep.Machine.Model, rep.Machine.CPUs,
 		rep.Machine.GoVersion, rep.LoadAverageBefore, rep.LoadAverageAfter)
-	fmt.Fprintf(w, "%d clients, %gs measured after %gs warm-up, medians of %d runs\n\n", rep.Settings.Clients,
-		rep.Settings.Seconds, rep.Settings.WarmupSeconds, rep.Settings.Runs)
+	runs := fmt.Sprintf("medians of %d runs", rep.Settings.Runs)
+	if rep.Settings.Runs == 1 {
+		runs = "one run"
+	}
+	fmt.Fprintf(w, "%d clients, %gs measured after %gs warm-up, %s\n\n", rep.Settings.Clients,
+		rep.Settings.Seconds, rep.Settings.WarmupSeconds, runs)
 	for _, s := range rep.Startups {
 		fmt.Fprintf(w, "iogate with %d keys: seeded in %.2fs, started in %.2fs, RSS after start %s\n",
 			s.Keys, s.SeedSeconds, s.StartupSeconds, megabytes(s.RSSAfterStartBytes))
