@@ -27,7 +27,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	testenv.RemoveBinary()
+	os.Exit(code)
 }
 
 func TestPercentileNearestRank(t *testing.T) {

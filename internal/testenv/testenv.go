@@ -59,6 +59,14 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
+// RemoveBinary deletes the binary that Binary built, if any. A package's TestMain calls it
+// after the tests, so that test runs leave no binaries in the temporary directory.
+func RemoveBinary() {
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+}
+
 // RequireTool returns the path of an external program the test needs. Without it the test
 // is skipped on a developer's machine, but fails when CI=true, where .ci/run installs it.
 func RequireTool(t testing.TB, name string) string {
