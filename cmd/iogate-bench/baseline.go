@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	iohttp "github.com/iogate/iogate/http"
@@ -52,6 +54,9 @@ func runBaselineServer(ctx context.Context, args []string, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	// iogate sets Content-Length itself. net/http would add it only to a body that fits
+	// its 2,048-byte buffer and send a longer one chunked.
+	contentLength := []string{strconv.Itoa(len(body))}
 	cert, err := iohttp.EnsureSelfSignedCert(filepath.Join(*certDir, "cert.pem"), filepath.Join(*certDir, "key.pem"), time.Now())
 	if err != nil {
 		return err
@@ -70,6 +75,7 @@ func runBaselineServer(ctx context.Context, args []string, stderr io.Writer) err
 			for _, f := range header {
 				h[f.name] = f.values
 			}
+			h["Content-Length"] = contentLength
 			w.Write(body)
 		}),
 		TLSConfig:         iohttp.TLSConfig(cert),
@@ -101,30 +107,56 @@ type headerField struct {
 	values []string
 }
 
-// readHeaderFile reads the header fields of the baseline's responses. Date, Content-Length
-// and the fields of the connection are left to net/http, which writes them as it does for
-// iogate.
-func readHeaderFile(name string) ([]headerField, error) {
-	b, err := os.ReadFile(name)
+// readHeaderFile reads the header fields of the baseline's responses. Date and the fields
+// of the connection are left to net/http, which writes them as it does for iogate, and the
+// server sets Content-Length from the body.
+func readHeaderFile(path string) ([]headerField, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	var h http.Header
 	if err := json.Unmarshal(b, &h); err != nil {
-		return nil, fmt.Errorf("invalid header file %s: %w", name, err)
+		return nil, fmt.Errorf("invalid header file %s: %w", path, err)
+	}
+	if len(h) == 0 {
+		return nil, fmt.Errorf("invalid header file %s: no header fields; write a JSON object of field names to lists of values", path)
 	}
 	var fields []headerField
 	for _, name := range slices.Sorted(maps.Keys(h)) {
-		if !mirroredHeader(name) {
-			continue
+		if err := checkHeaderField(name, h[name]); err != nil {
+			return nil, fmt.Errorf("invalid header file %s: %w", path, err)
 		}
-		fields = append(fields, headerField{http.CanonicalHeaderKey(name), h[name]})
+		if mirroredHeader(name) {
+			fields = append(fields, headerField{http.CanonicalHeaderKey(name), h[name]})
+		}
 	}
 	return fields, nil
 }
 
+// checkHeaderField returns an error for a field that net/http would drop or rewrite: a name
+// that is not an RFC 9110 token, or a value with a control character other than tab. The
+// baseline would then send other bytes than the file contains.
+func checkHeaderField(name string, values []string) error {
+	if name == "" || strings.IndexFunc(name, func(c rune) bool { return !isTokenChar(c) }) >= 0 {
+		return fmt.Errorf("field name %q is not a token", name)
+	}
+	for _, v := range values {
+		if strings.IndexFunc(v, func(c rune) bool { return c < ' ' && c != '\t' || c == 0x7f }) >= 0 {
+			return fmt.Errorf("invalid value of %s: it contains a control character other than tab", name)
+		}
+	}
+	return nil
+}
+
+// isTokenChar reports whether c may appear in an RFC 9110 token.
+func isTokenChar(c rune) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", c)
+}
+
 // mirroredHeader reports whether the baseline copies a header field of iogate's response.
-// The others describe the connection or the moment, and net/http writes them itself.
+// The others describe the connection, the moment or the body, and the server writes them
+// itself.
 func mirroredHeader(name string) bool {
 	switch http.CanonicalHeaderKey(name) {
 	case "Date", "Content-Length", "Connection", "Keep-Alive", "Transfer-Encoding":

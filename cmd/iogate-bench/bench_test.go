@@ -284,30 +284,16 @@ func TestReadAuditCommits(t *testing.T) {
 	}
 }
 
-// TestBaselineSendsCapturedResponse starts the baseline server with a header and a
-// body as the harness captures them from iogate, and checks that a response carries the
-// same fields and bytes. Date and Content-Length are net/http's own in both servers.
-func TestBaselineSendsCapturedResponse(t *testing.T) {
+// startBaseline starts the baseline server in process with body and a header file of
+// headerText, and returns its address and a client connection to it.
+func startBaseline(t *testing.T, body []byte, headerText string) (string, *conn) {
+	t.Helper()
 	dir := t.TempDir()
-	body := []byte(`{"vaults":[],"nextCursor":null}` + "\n")
-	header := http.Header{
-		"Content-Type":              {"application/json"},
-		"Content-Length":            {"999"},
-		"Date":                      {"Thu, 01 Jan 2026 00:00:00 GMT"},
-		"Cache-Control":             {"no-store"},
-		"Strict-Transport-Security": {"max-age=63072000; includeSubDomains"},
-		"X-Content-Type-Options":    {"nosniff"},
-		"X-Request-Id":              {"0123456789abcdef0123456789abcdef"},
-	}
-	headerJSON, err := json.Marshal(header)
-	if err != nil {
-		t.Fatal(err)
-	}
 	bodyFile, headerFile := filepath.Join(dir, "body.json"), filepath.Join(dir, "header.json")
 	if err := os.WriteFile(bodyFile, body, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(headerFile, headerJSON, 0o600); err != nil {
+	if err := os.WriteFile(headerFile, []byte(headerText), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -339,8 +325,31 @@ func TestBaselineSendsCapturedResponse(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newConn(ready.Addr, tlsConf, 10*time.Second)
-	defer c.close()
-	status, got, err := c.do(ctx, requestBytes("GET", ready.Addr, "/v1/vaults", [][2]string{{"Authorization", "Bearer x"}}, nil))
+	t.Cleanup(c.close)
+	return ready.Addr, c
+}
+
+// TestBaselineSendsCapturedResponse starts the baseline server with a header and a
+// body as the harness captures them from iogate, and checks that a response carries the
+// same fields and bytes. Date is net/http's own in both servers.
+func TestBaselineSendsCapturedResponse(t *testing.T) {
+	body := []byte(`{"vaults":[],"nextCursor":null}` + "\n")
+	header := http.Header{
+		"Content-Type":              {"application/json"},
+		"Content-Length":            {"999"},
+		"Date":                      {"Thu, 01 Jan 2026 00:00:00 GMT"},
+		"Cache-Control":             {"no-store"},
+		"Strict-Transport-Security": {"max-age=63072000; includeSubDomains"},
+		"X-Content-Type-Options":    {"nosniff"},
+		"X-Request-Id":              {"0123456789abcdef0123456789abcdef"},
+	}
+	headerJSON, err := json.Marshal(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, c := startBaseline(t, body, string(headerJSON))
+
+	status, got, err := c.do(context.Background(), requestBytes("GET", addr, "/v1/vaults", [][2]string{{"Authorization", "Bearer x"}}, nil))
 	if err != nil || status != http.StatusOK {
 		t.Fatalf("GET /v1/vaults: status %d, error %v", status, err)
 	}
@@ -363,5 +372,64 @@ func TestBaselineSendsCapturedResponse(t *testing.T) {
 	}
 	if n := len(c.header); n != len(header) {
 		t.Errorf("the response has %d header fields, want %d: %v", n, len(header), c.header)
+	}
+}
+
+// TestBaselineLongBodyLength gives the baseline a body longer than the 2,048 bytes that
+// net/http buffers before it sends a response chunked. iogate sends such a vault list with
+// Content-Length, so the baseline must too.
+func TestBaselineLongBodyLength(t *testing.T) {
+	body := []byte(`{"data":[` + strings.Repeat(`{"id":"x"},`, 400) + `{}]}` + "\n")
+	addr, c := startBaseline(t, body, `{"Content-Type":["application/json"],"Cache-Control":["no-store"]}`)
+
+	status, got, err := c.do(context.Background(), requestBytes("GET", addr, "/v1/vaults", nil, nil))
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("GET /v1/vaults: status %d, error %v", status, err)
+	}
+	if len(got) != len(body) {
+		t.Errorf("body of %d bytes, want %d", len(got), len(body))
+	}
+	if v := c.header.Get("Content-Length"); v != fmt.Sprint(len(body)) {
+		t.Errorf("Content-Length = %q, want %d", v, len(body))
+	}
+	if v := c.header.Get("Transfer-Encoding"); v != "" {
+		t.Errorf("Transfer-Encoding = %q, want none", v)
+	}
+}
+
+// TestHeaderFileInvalid checks that readHeaderFile returns an error for a header file that
+// the baseline could not send as written, rather than serving other bytes.
+func TestHeaderFileInvalid(t *testing.T) {
+	dir := t.TempDir()
+	for i, text := range []string{
+		"", "{", "[]", "null", "{}", `{"A":"b"}`, `{"A":[1]}`, strings.Repeat("[", 100000),
+		`{"X-A":["a\r\nSet-Cookie: s=1"]}`, `{"X-A":["a\u0000"]}`, `{"Bad Name":["v"]}`, `{"":["v"]}`,
+	} {
+		path := filepath.Join(dir, fmt.Sprint("header", i))
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if fields, err := readHeaderFile(path); err == nil {
+			t.Errorf("readHeaderFile accepted %.40q: %v", text, fields)
+		}
+	}
+	if _, err := readHeaderFile(filepath.Join(dir, "missing")); err == nil {
+		t.Error("readHeaderFile accepted a missing file")
+	}
+}
+
+// TestHeaderFileValid checks that readHeaderFile keeps tabs in values and skips the fields
+// that the server writes itself.
+func TestHeaderFileValid(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "header.json")
+	if err := os.WriteFile(path, []byte(`{"x-a":["a\tb"],"Date":["d"],"Content-Length":["1"],"Connection":["close"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fields, err := readHeaderFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fields) != 1 || fields[0].name != "X-A" || len(fields[0].values) != 1 || fields[0].values[0] != "a\tb" {
+		t.Errorf("fields = %q, want only X-A: a<tab>b", fields)
 	}
 }
