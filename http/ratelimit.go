@@ -473,7 +473,15 @@ func requestClientID(r *http.Request) string {
 		return id
 	}
 	body := peekBody(r, maxTokenBodyBytes)
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	contentType := r.Header.Get("Content-Type")
+	if contentType == "application/json" {
+		// Most token requests have a plain JSON body, which the handler's parser reads
+		// without encoding/json's reflection.
+		if fields, ok := decodePlainObject(body, accessTokenFields); ok {
+			return fields["clientId"]
+		}
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
 	switch mt {
 	case "application/json":
 		var v struct {

@@ -2,8 +2,11 @@ package http
 
 import (
 	"context"
+	"io"
 	"log/slog"
+	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,5 +240,43 @@ func TestLimiterUsesClientID(t *testing.T) {
 		if got := l.usesClientID(); got != c.want {
 			t.Errorf("%s: usesClientID() = %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestRequestClientID checks that the limiter finds the client ID of every form of token
+// request, and that the handler still reads the whole body afterwards.
+func TestRequestClientID(t *testing.T) {
+	const id = "56ecf0b1-3f9a-484b-b1a3-4c6caaa56bfe"
+	for _, c := range []struct {
+		name, contentType, body, want string
+	}{
+		{"plain JSON", "application/json", `{"clientId":"` + id + `","clientSecret":"s"}`, id},
+		{"JSON with spaces", "application/json", ` { "clientSecret" : "s" , "clientId" : "` + id + `" } `, id},
+		{"JSON with an escape", "application/json", `{"clientId":"\u0035` + id[1:] + `","clientSecret":"s"}`, id},
+		{"JSON with another member", "application/json", `{"clientId":"` + id + `","clientSecret":"s","extra":1}`, id},
+		{"JSON with a charset", "application/json; charset=utf-8", `{"clientId":"` + id + `"}`, id},
+		{"JSON without the ID", "application/json", `{"clientSecret":"s"}`, ""},
+		{"malformed JSON", "application/json", `{"clientId":`, ""},
+		{"form", "application/x-www-form-urlencoded", "grant_type=client_credentials&client_id=" + id, id},
+		{"other type", "text/plain", id, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/v1/auth/accessToken", strings.NewReader(c.body))
+			r.Header.Set("Content-Type", c.contentType)
+			if got := requestClientID(r); got != c.want {
+				t.Errorf("requestClientID = %q, want %q", got, c.want)
+			}
+			rest, err := io.ReadAll(r.Body)
+			if err != nil || string(rest) != c.body {
+				t.Errorf("body after requestClientID = %q, %v; want the whole body", rest, err)
+			}
+		})
+	}
+
+	r := httptest.NewRequest("POST", "/oauth2/token", strings.NewReader("grant_type=client_credentials&client_id=other"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth(id, "s")
+	if got := requestClientID(r); got != id {
+		t.Errorf("requestClientID with Basic authentication = %q, want %q", got, id)
 	}
 }

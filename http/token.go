@@ -25,6 +25,9 @@ type accessTokenResponse struct {
 
 // handleAccessToken serves POST /v1/auth/accessToken: the platform's own token endpoint,
 // JSON {"clientId","clientSecret"} in, a bearer token out.
+// accessTokenFields are the members of a POST /v1/auth/accessToken body.
+var accessTokenFields = []string{"clientId", "clientSecret"}
+
 func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request) error {
 	// Token responses must never be cached, errors included (RFC 6749 section 5.1).
 	w.Header().Set("Cache-Control", "no-store")
@@ -37,11 +40,11 @@ func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	fields, err := decodeStrictObject(body, "clientId", "clientSecret")
+	fields, err := decodeStrictObject(body, accessTokenFields...)
 	if err != nil {
 		return err
 	}
-	for _, name := range []string{"clientId", "clientSecret"} {
+	for _, name := range accessTokenFields {
 		if fields[name] == "" {
 			return iogate.Errorf(iogate.CodeInvalid, "missing field %q: the body must be {\"clientId\": \"...\", \"clientSecret\": \"...\"}", name)
 		}
