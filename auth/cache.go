@@ -54,7 +54,8 @@ type verifiedToken struct {
 	scopes      scopeSet
 	scopesKnown bool
 	scopeList   []string
-	// keyID is the client ID parsed for the key view, and canonical whether it parsed.
+	// keyID is the client ID as parseKeyID parsed it for the key view. canonical reports
+	// whether it parsed.
 	keyID     keyID
 	canonical bool
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/iogate/iogate/internal/testenv"
 )
 
-// TestMain removes the iogate binary that the tests built once they have run.
+// TestMain runs the tests, then removes the iogate binary they built.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testenv.RemoveBinary()

@@ -209,13 +209,13 @@ func (l *limiter) newAddressState() *addressState {
 	return st
 }
 
-// checkClient counts a request against the pair of address and client ID.
 // usesClientID reports whether checkClient or recordFailure use the client ID of a token
 // request. Reading it means decoding the body before the handler does.
 func (l *limiter) usesClientID() bool {
 	return l.cfg.TokenPerClient != 0 || l.cfg.FailuresBeforeBlock != 0
 }
 
+// checkClient counts a request against the pair of address and client ID.
 func (l *limiter) checkClient(addr netip.Addr, clientID string) *denial {
 	if l.cfg.TokenPerClient == 0 {
 		return nil

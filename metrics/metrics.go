@@ -209,14 +209,14 @@ func (m *Metrics) Request(listener string, status int) {
 	if m == nil {
 		return
 	}
-	li := listenerIndex(listener)
-	if li < 0 || status < minStatus || status > maxStatus {
+	row := listenerIndex(listener)
+	if row < 0 || status < minStatus || status > maxStatus {
 		m.requestsByStatus.WithLabelValues(listener, statusText(status)).Inc()
 		return
 	}
 	// Every request passes here, so the counter of a listener and status is looked up in
 	// the vector once, not hashed and found under its lock per request.
-	slot := &m.requestCounters[li][status-minStatus]
+	slot := &m.requestCounters[row][status-minStatus]
 	c := slot.Load()
 	if c == nil {
 		c = &counterRef{m.requestsByStatus.WithLabelValues(listener, statusText(status))}
@@ -225,7 +225,8 @@ func (m *Metrics) Request(listener string, status int) {
 	c.Inc()
 }
 
-// The statuses whose request counters are cached, and the listeners in their order there.
+// The statuses whose request counters are cached. listenerNames gives each listener's row
+// in requestCounters.
 const (
 	minStatus = 100
 	maxStatus = 599
@@ -243,8 +244,8 @@ func listenerIndex(listener string) int {
 }
 
 // counterRef is a counter of a vector behind a pointer, so that it fits an
-// atomic.Pointer. Two requests that miss the cache at once store two refs to the same
-// counter, which the vector returns for the same labels.
+// atomic.Pointer. Two requests that miss the cache at once store two references to the
+// same counter, which the vector returns for the same labels.
 type counterRef struct{ prometheus.Counter }
 
 // statusText avoids strconv allocations for the common statuses.

@@ -51,7 +51,7 @@ func TestRequestCounts(t *testing.T) {
 	}
 }
 
-// BenchmarkRequest is the count that every request of the server makes.
+// BenchmarkRequest measures the count that the server makes for every request.
 func BenchmarkRequest(b *testing.B) {
 	m := New()
 	b.ReportAllocs()

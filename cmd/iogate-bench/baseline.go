@@ -139,7 +139,7 @@ func readHeaderFile(path string) ([]headerField, error) {
 // baseline would then send other bytes than the file contains.
 func checkHeaderField(name string, values []string) error {
 	if name == "" || strings.IndexFunc(name, func(c rune) bool { return !isTokenChar(c) }) >= 0 {
-		return fmt.Errorf("field name %q is not a token", name)
+		return fmt.Errorf("invalid field name %q: use only the characters of an RFC 9110 token", name)
 	}
 	for _, v := range values {
 		if strings.IndexFunc(v, func(c rune) bool { return c < ' ' && c != '\t' || c == 0x7f }) >= 0 {

@@ -35,7 +35,7 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if errors.Is(err, flag.ErrHelp) {
-		// The flag package printed the usage on its own.
+		// The flag package has already printed the usage.
 		return
 	}
 	if err != nil {
