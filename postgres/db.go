@@ -10,9 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/internal/migration"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -49,9 +49,22 @@ type DB struct {
 	// that Open applied itself.
 	version int
 	applied []int
+
+	// where is the database's description in messages: its name, host and port, never a
+	// credential.
+	where string
 }
 
 var _ iogate.Store = (*DB)(nil)
+
+// describe names the database that cfg connects to, for messages.
+func describe(cfg pgconn.Config) string {
+	at := net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+	if strings.HasPrefix(cfg.Host, "/") {
+		at = "the socket in " + cfg.Host
+	}
+	return fmt.Sprintf("the PostgreSQL database %q on %s", cfg.Database, at)
+}
 
 // Open connects to the database that url names and applies the embedded migrations it
 // lacks. The URL is a libpq connection URL (postgres://USER@HOST:PORT/DATABASE?OPTIONS);
@@ -73,7 +86,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, mapError(err)
 	}
-	db := &DB{pool: pool, now: time.Now}
+	db := &DB{pool: pool, now: time.Now, where: describe(cfg.ConnConfig.Config)}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -103,11 +116,10 @@ func (db *DB) Migrations() (version int, applied []int) {
 // not record, so that a migration merged with a lower number than one already applied still
 // runs, as on SQLite.
 func (db *DB) migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	files, err := migration.List(migrationFiles, "migrations")
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
 	return db.write(ctx, func(tx pgx.Tx) error {
 		// Nodes that start together queue on this lock, which is held until the
 		// transaction ends: the first applies the migrations and the others find them
@@ -127,34 +139,33 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		done := make(map[int]bool, len(recorded))
+		// A node of an older release must not serve a schema that a newer one migrated,
+		// for example while a rolling upgrade is rolled back.
+		if err := migration.CheckRecorded(recorded, files, db.where); err != nil {
+			return err
+		}
 		db.version, db.applied = 0, nil
 		for _, v := range recorded {
-			done[v] = true
 			db.version = max(db.version, v)
 		}
-		for _, name := range names {
-			version, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0])
-			if err != nil {
-				return fmt.Errorf("migration %s: name must start with a version number", name)
-			}
-			if done[version] {
+		for _, f := range files {
+			if slices.Contains(recorded, f.Version) {
 				continue
 			}
-			body, err := migrationFiles.ReadFile(name)
+			body, err := migrationFiles.ReadFile(f.Name)
 			if err != nil {
 				return err
 			}
 			// Exec without arguments uses the simple query protocol, which runs a file of
 			// several statements.
 			if _, err := tx.Exec(ctx, string(body)); err != nil {
-				return fmt.Errorf("apply migration %s: %w", name, err)
+				return fmt.Errorf("apply migration %s: %w", f.Name, err)
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, version, db.now()); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, f.Version, db.now()); err != nil {
 				return err
 			}
-			db.version = max(db.version, version)
-			db.applied = append(db.applied, version)
+			db.version = max(db.version, f.Version)
+			db.applied = append(db.applied, f.Version)
 		}
 		return nil
 	})

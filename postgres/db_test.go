@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"net"
+	neturl "net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,34 @@ import (
 	"github.com/iogate/iogate/internal/pgtest"
 	"github.com/iogate/iogate/postgres"
 )
+
+// TestOpenRejectsNewerSchema opens a database on which a newer iogate applied a migration
+// that this one does not include, as a node of the older release would during a rolled-back
+// upgrade. Open must fail with an error that names the migration and the database, and must
+// not name the connection's password.
+func TestOpenRejectsNewerSchema(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	open(t, url).Close()
+	pgtest.Exec(t, url, `INSERT INTO schema_migrations (version, applied_at) VALUES (9999, now())`)
+	db, err := postgres.Open(context.Background(), url)
+	if err == nil {
+		db.Close()
+		t.Fatal("Open accepted a database with an unknown migration")
+	}
+	if iogate.ErrorCodeOf(err) != iogate.CodeConflict {
+		t.Errorf("Open error code = %q, want %q", iogate.ErrorCodeOf(err), iogate.CodeConflict)
+	}
+	for _, part := range []string{"migration 9999", "newer iogate", "PostgreSQL database"} {
+		if !strings.Contains(err.Error(), part) {
+			t.Errorf("Open error %q lacks %q", err, part)
+		}
+	}
+	if u, perr := neturl.Parse(url); perr != nil {
+		t.Fatal(perr)
+	} else if pw, ok := u.User.Password(); ok && pw != "" && strings.Contains(err.Error(), pw) {
+		t.Error("Open error contains the connection's password")
+	}
+}
 
 // TestConcurrentMigrations opens one empty database from several goroutines at once, as
 // nodes that start together do: every open succeeds and each migration is applied once.

@@ -12,16 +12,14 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
-	"sort"
-	"strconv"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/internal/migration"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -160,18 +158,17 @@ func (db *DB) Path() string { return db.path }
 // version recorded in schema_migrations. The immediate lock makes concurrent starts of the
 // server and the CLI apply each migration once.
 func (db *DB) migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	files, err := migration.List(migrationFiles, "migrations")
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
 	return db.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
 			return err
 		}
 		// Apply every embedded migration not yet recorded, not only those above the highest
 		// recorded version, so that a migration merged with a lower number still runs.
-		applied := map[int]bool{}
+		var recorded []int
 		rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
 		if err != nil {
 			return err
@@ -182,47 +179,32 @@ func (db *DB) migrate(ctx context.Context) error {
 				rows.Close()
 				return err
 			}
-			applied[v] = true
+			recorded = append(recorded, v)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		// A version this binary does not embed was applied by a newer iogate, whose queries
-		// the schema now serves: this one's could fail in ways that are hard to read.
-		known := map[int]bool{}
-		for _, name := range names {
-			if v, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0]); err == nil {
-				known[v] = true
-			}
+		if err := migration.CheckRecorded(recorded, files, "the database "+db.path); err != nil {
+			return err
 		}
-		for v := range applied {
-			if !known[v] {
-				return iogate.Errorf(iogate.CodeConflict, "the database %s has schema migration %d, which this iogate does not know: "+
-					"a newer iogate has opened it. Run that version, or restore a backup taken before the upgrade", db.path, v)
-			}
-		}
-		for _, name := range names {
-			version, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0])
-			if err != nil {
-				return fmt.Errorf("migration %s: name must start with a version number", name)
-			}
-			if applied[version] {
-				db.version = max(db.version, version)
+		for _, f := range files {
+			if slices.Contains(recorded, f.Version) {
+				db.version = max(db.version, f.Version)
 				continue
 			}
-			body, err := migrationFiles.ReadFile(name)
+			body, err := migrationFiles.ReadFile(f.Name)
 			if err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return fmt.Errorf("apply migration %s: %w", name, err)
+				return fmt.Errorf("apply migration %s: %w", f.Name, err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, toMicros(db.now())); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, f.Version, toMicros(db.now())); err != nil {
 				return err
 			}
-			db.version = version
-			db.applied = append(db.applied, version)
+			db.version = f.Version
+			db.applied = append(db.applied, f.Version)
 		}
 		return nil
 	})
