@@ -31,3 +31,30 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	return total + d, nil
 }
+
+// FormatDuration formats d in the form ParseDuration reads and users type: whole days as
+// "d" ("1d", "90d", "1d12h") and no zero units at the end ("1h" rather than "1h0m0s").
+func FormatDuration(d time.Duration) string {
+	if d < 0 {
+		return "-" + FormatDuration(-d)
+	}
+	var b strings.Builder
+	if days := d / (24 * time.Hour); days > 0 {
+		b.WriteString(strconv.FormatInt(int64(days), 10))
+		b.WriteByte('d')
+		d -= days * 24 * time.Hour
+		if d == 0 {
+			return b.String()
+		}
+	}
+	// Duration.String ends whole minutes with "m0s" and whole hours with "h0m0s".
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	b.WriteString(s)
+	return b.String()
+}

@@ -238,7 +238,7 @@ func (s *Service) RotateKey(ctx context.Context, clientID string, grace time.Dur
 		return nil, "", iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %q", clientID)
 	}
 	if grace < 0 || grace > MaxRotationGrace {
-		return nil, "", iogate.Errorf(iogate.CodeInvalid, "invalid grace period %s: it must be from 0 (retire the old secret at once) to 30d", grace)
+		return nil, "", iogate.Errorf(iogate.CodeInvalid, "invalid grace period %s: it must be from 0 (retire the old secret at once) to 30d", iogate.FormatDuration(grace))
 	}
 	secret, err := iogate.GenerateSecret()
 	if err != nil {

@@ -154,6 +154,28 @@ func TestConfigFilePrecedence(t *testing.T) {
 	})
 }
 
+// TestDurationFlagsOutOfRange checks that the error for a duration flag outside its range
+// shows the value in the units users type, days included, rather than as "36h0m0s".
+func TestDurationFlagsOutOfRange(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	for _, c := range []struct{ flag, value, want string }{
+		{"--log-flush-interval", "1d", "invalid --log-flush-interval 1d:"},
+		{"--token-ttl", "36h", "invalid --token-ttl 1d12h:"},
+		{"--resync-interval", "1500m0s", "invalid --resync-interval 1d1h: it must be from 10s to 24h"},
+	} {
+		res := testenv.RunCLI(t, dir, nil, "serve", c.flag, c.value, "--listen", "127.0.0.1:0", "--http-listen", "", "--admin-listen", "")
+		if res.ExitCode == 0 {
+			t.Errorf("serve %s %s: exit 0, want a failure", c.flag, c.value)
+			continue
+		}
+		// Standard error is not printed: a server that did start would have written its setup
+		// link there.
+		if !strings.Contains(res.Stderr, c.want) {
+			t.Errorf("serve %s %s: standard error lacks %q", c.flag, c.value, c.want)
+		}
+	}
+}
+
 func writeFile(t *testing.T, path, body string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {

@@ -44,16 +44,16 @@ func (c *dashboardConfig) validate() error {
 		}
 	}
 	if c.keyAgeWarning < 24*time.Hour {
-		return errorf("invalid --key-age-warning %s: it must be at least 1d", c.keyAgeWarning)
+		return errorf("invalid --key-age-warning %s: it must be at least 1d", iogate.FormatDuration(c.keyAgeWarning))
 	}
 	if c.idleTimeout < time.Second || c.idleTimeout > c.maxAge {
-		return errorf("invalid --session-idle-timeout %s: it must be from 1s to --session-max-age (%s)", c.idleTimeout, c.maxAge)
+		return errorf("invalid --session-idle-timeout %s: it must be from 1s to --session-max-age (%s)", iogate.FormatDuration(c.idleTimeout), iogate.FormatDuration(c.maxAge))
 	}
 	if c.maxAge > 30*24*time.Hour {
-		return errorf("invalid --session-max-age %s: it must be at most 30d", c.maxAge)
+		return errorf("invalid --session-max-age %s: it must be at most 30d", iogate.FormatDuration(c.maxAge))
 	}
 	if c.confirmInterval < time.Second || c.confirmInterval > time.Hour {
-		return errorf("invalid --confirm-interval %s: it must be from 1s to 1h", c.confirmInterval)
+		return errorf("invalid --confirm-interval %s: it must be from 1s to 1h", iogate.FormatDuration(c.confirmInterval))
 	}
 	return nil
 }

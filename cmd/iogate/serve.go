@@ -138,13 +138,13 @@ func (c *serveConfig) validate() error {
 		return errorf("--tls-cert and --tls-key must be given together")
 	}
 	if c.tokenTTL < time.Minute || c.tokenTTL > 24*time.Hour {
-		return errorf("invalid --token-ttl %s: it must be from 1m to 24h", c.tokenTTL)
+		return errorf("invalid --token-ttl %s: it must be from 1m to 24h", iogate.FormatDuration(c.tokenTTL))
 	}
 	if c.maxStaleness < time.Second || c.maxStaleness > time.Hour {
 		return errorf("invalid --max-staleness %s: it must be from 1s to 1h", c.maxStaleness)
 	}
 	if c.resyncInterval < 10*time.Second || c.resyncInterval > 24*time.Hour {
-		return errorf("invalid --resync-interval %s: it must be from 10s to 24h", c.resyncInterval)
+		return errorf("invalid --resync-interval %s: it must be from 10s to 24h", iogate.FormatDuration(c.resyncInterval))
 	}
 	if c.issuer != "" {
 		// The metadata document must sit at the issuer plus /.well-known/..., which RFC
@@ -168,7 +168,7 @@ func (c *serveConfig) validate() error {
 	}
 	// Below 10ms the periodic writes would cost more than the write per line they save.
 	if c.logFlushInterval != 0 && (c.logFlushInterval < 10*time.Millisecond || c.logFlushInterval > 10*time.Second) {
-		return errorf("invalid --log-flush-interval %s: use 0 (a write per line) or from 10ms to 10s", c.logFlushInterval)
+		return errorf("invalid --log-flush-interval %s: use 0 (a write per line) or from 10ms to 10s", iogate.FormatDuration(c.logFlushInterval))
 	}
 	if c.maxHeaderBytes < 4096 || c.maxHeaderBytes > 1<<20 {
 		return errorf("invalid --max-header-bytes %d: it must be from 4096 to 1048576", c.maxHeaderBytes)
