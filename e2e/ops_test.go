@@ -176,6 +176,36 @@ func TestDurationFlagsOutOfRange(t *testing.T) {
 	}
 }
 
+// TestFlagErrorsNameTheirSource checks that an invalid value set through an IOGATE_*
+// variable or the --config file is reported with that source, not only with the flag's name.
+func TestFlagErrorsNameTheirSource(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	config := filepath.Join(t.TempDir(), "iogate.yaml")
+	writeFile(t, config, "log-flush-interval: 1d\n")
+	listeners := []string{"--listen", "127.0.0.1:0", "--http-listen", "", "--admin-listen", ""}
+	for _, c := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"environment", []string{"IOGATE_TOKEN_TTL=36h"}, nil, "invalid --token-ttl 1d12h: it must be from 1m to 24h (--token-ttl was set by IOGATE_TOKEN_TTL)"},
+		{"config file", nil, []string{"--config", config}, `(--log-flush-interval was set by key "log-flush-interval" of the --config file ` + config + ")"},
+		{"command line", nil, []string{"--token-ttl", "36h"}, "invalid --token-ttl 1d12h: it must be from 1m to 24h\n"},
+	} {
+		res := testenv.RunCLI(t, dir, c.env, append(append([]string{"serve"}, c.args...), listeners...)...)
+		if res.ExitCode == 0 {
+			t.Errorf("%s: exit 0, want a failure", c.name)
+			continue
+		}
+		// Standard error is not printed: a server that did start would have written its setup
+		// link there.
+		if !strings.Contains(res.Stderr, c.want) {
+			t.Errorf("%s: standard error lacks %q", c.name, c.want)
+		}
+	}
+}
+
 func writeFile(t *testing.T, path, body string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {

@@ -14,11 +14,12 @@ import (
 
 // applyConfigFile sets, from the YAML file named by --config, every flag that neither the
 // command line nor the environment (fromEnv) set, so that a flag beats its environment
-// variable, which beats the file, which beats the default. The file is a mapping whose
+// variable, which beats the file, which beats the default. It records each flag it sets in
+// sources. The file is a mapping whose
 // keys are flag names without the leading dashes. A list flag takes a YAML sequence or a
 // comma-separated string. Unknown keys are errors, so that a misspelt setting is not
 // silently ignored.
-func applyConfigFile(cmd *cobra.Command, fromEnv map[string]bool) error {
+func applyConfigFile(cmd *cobra.Command, fromEnv map[string]bool, sources map[string]string) error {
 	cf := cmd.Flags().Lookup("config")
 	if cf == nil || cf.Value.String() == "" {
 		return nil
@@ -51,6 +52,7 @@ func applyConfigFile(cmd *cobra.Command, fromEnv map[string]bool) error {
 		if err := setFlagFromYAML(f, doc[key]); err != nil {
 			return errorf("invalid --config file %s: key %q: %v", path, key, err)
 		}
+		sources[key] = fmt.Sprintf("key %q of the --config file %s", key, path)
 	}
 	return nil
 }

@@ -25,11 +25,11 @@ func main() {
 
 // run executes the command line args. Errors are printed to stderr before it returns them.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cmd := newRootCommand(getenv, stdout, stderr)
+	cmd, g := newRootCommand(getenv, stdout, stderr)
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
 	if err != nil {
-		printError(stderr, wantsJSON(cmd, args, getenv), err)
+		printError(stderr, wantsJSON(cmd, args, getenv), err, g.flagSources)
 	}
 	return err
 }

@@ -25,10 +25,13 @@ type globals struct {
 	// wrapStore, when set, wraps the store that g.open hands to the engine; the server
 	// uses it to count store errors.
 	wrapStore func(iogate.Store) iogate.Store
+	// flagSources maps each flag that an IOGATE_* variable or the --config file set to
+	// that source, so that an error about the flag names what the operator must change.
+	flagSources map[string]string
 }
 
-func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
-	g := &globals{getenv: getenv, stdout: stdout, stderr: stderr}
+func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) (*cobra.Command, *globals) {
+	g := &globals{getenv: getenv, stdout: stdout, stderr: stderr, flagSources: map[string]string{}}
 	root := &cobra.Command{
 		Use:           "iogate",
 		Short:         "OAuth 2.0 client-credentials front for the custody API",
@@ -42,7 +45,10 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 			if err != nil {
 				return err
 			}
-			if err := applyConfigFile(cmd, fromEnv); err != nil {
+			for name := range fromEnv {
+				g.flagSources[name] = envVariable(name)
+			}
+			if err := applyConfigFile(cmd, fromEnv, g.flagSources); err != nil {
 				return err
 			}
 			return checkDatabaseFlag(cmd, g.database)
@@ -62,7 +68,7 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 	root.AddCommand(newMigrateCommand(g), newMasterKeyCommand(g))
 	root.AddCommand(newUserCommand(g))
 	root.AddCommand(newBackupCommand(g))
-	return root
+	return root, g
 }
 
 // envAnnotation marks a command whose own flags may also be set from IOGATE_* variables.
@@ -87,7 +93,7 @@ func applyEnv(cmd *cobra.Command, getenv func(string) string) (map[string]bool, 
 		if f.Changed || firstErr != nil {
 			return
 		}
-		name := "IOGATE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		name := envVariable(f.Name)
 		v := getenv(name)
 		if v == "" {
 			return
@@ -104,6 +110,30 @@ func applyEnv(cmd *cobra.Command, getenv func(string) string) (map[string]bool, 
 		}
 	})
 	return set, firstErr
+}
+
+// envVariable returns the name of the environment variable that sets the flag named flag.
+func envVariable(flag string) string {
+	return "IOGATE_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// nameFlagSource appends to msg the source of the flag it is about, when msg begins with
+// "invalid --NAME" and the environment or the --config file set that flag. An operator who
+// never typed the flag would otherwise look for it on the command line.
+func nameFlagSource(msg string, sources map[string]string) string {
+	rest, ok := strings.CutPrefix(msg, "invalid --")
+	if !ok {
+		return msg
+	}
+	end := strings.IndexFunc(rest, func(r rune) bool { return (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' })
+	if end < 0 {
+		end = len(rest)
+	}
+	source, ok := sources[rest[:end]]
+	if !ok {
+		return msg
+	}
+	return msg + " (--" + rest[:end] + " was set by " + source + ")"
 }
 
 // durationFlag is a flag in Go's duration syntax that also accepts days ("30d").
@@ -139,7 +169,7 @@ func (g *globals) printResult(v any, text func(w io.Writer)) error {
 
 // printError prints err to stderr: as {"error":{"code","message"}} when --json was given,
 // else as one line. Only caller-safe messages are printed for domain errors.
-func printError(stderr io.Writer, asJSON bool, err error) {
+func printError(stderr io.Writer, asJSON bool, err error, sources map[string]string) {
 	msg := err.Error()
 	code := ""
 	var de *iogate.Error
@@ -150,6 +180,7 @@ func printError(stderr io.Writer, asJSON bool, err error) {
 			msg = de.Error()
 		}
 	}
+	msg = nameFlagSource(msg, sources)
 	if asJSON {
 		body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": msg}})
 		fmt.Fprintln(stderr, string(body))
