@@ -58,13 +58,31 @@ func bearerToken(w http.ResponseWriter, r *http.Request) (string, error) {
 	}
 	scheme, rest, ok := strings.Cut(values[0], " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", &bearerError{err: iogate.Errorf(iogate.CodeInvalidToken, "missing access token: send it as Authorization: Bearer <token>")}
+		return "", &bearerError{err: otherSchemeError(scheme, ok)}
 	}
 	tok := strings.TrimLeft(rest, " ")
 	if !validToken68(tok) {
 		return "", &bearerError{err: iogate.ErrInvalidToken, oauthError: "invalid_token"}
 	}
 	return tok, nil
+}
+
+// otherSchemes are the Authorization schemes that a 401 may name. A value outside this list
+// is not repeated in the response, because it could be a credential sent without a scheme.
+var otherSchemes = map[string]string{"basic": "Basic", "digest": "Digest", "dpop": "DPoP", "negotiate": "Negotiate", "token": "Token"}
+
+// otherSchemeError is the error for an Authorization header without the Bearer scheme.
+// hasScheme is false when the header value holds no space, and so no scheme at all.
+func otherSchemeError(scheme string, hasScheme bool) error {
+	name, known := otherSchemes[strings.ToLower(scheme)]
+	switch {
+	case hasScheme && name == "Basic":
+		return iogate.Errorf(iogate.CodeInvalidToken, "missing access token: Basic authentication with the client ID and secret is for the token endpoints; "+
+			"send the access token they return as Authorization: Bearer <token>")
+	case hasScheme && known:
+		return iogate.Errorf(iogate.CodeInvalidToken, "missing access token: the %s scheme is not supported; send the access token as Authorization: Bearer <token>", name)
+	}
+	return iogate.Errorf(iogate.CodeInvalidToken, "missing access token: send it as Authorization: Bearer <token>")
 }
 
 // validToken68 reports whether tok has the b64token syntax of RFC 6750 section 2.1.

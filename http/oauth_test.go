@@ -176,6 +176,39 @@ func TestBearerToken(t *testing.T) {
 	}
 }
 
+// TestBearerTokenSchemeMessages checks the message for an Authorization header without the
+// Bearer scheme: it names a known scheme and never repeats anything else from the header,
+// which could be a credential sent without a scheme.
+func TestBearerTokenSchemeMessages(t *testing.T) {
+	cases := []struct {
+		header  string
+		want    string
+		notWant string
+	}{
+		{"Basic YTpi", "Basic authentication with the client ID and secret is for the token endpoints", "YTpi"},
+		{"dpop abc", "the DPoP scheme is not supported", "abc"},
+		{"Token abc", "the Token scheme is not supported", "abc"},
+		{"s3cr3t-value rest", "missing access token: send it as Authorization: Bearer <token>", "s3cr3t"},
+		{"s3cr3t-value", "missing access token: send it as Authorization: Bearer <token>", "s3cr3t"},
+	}
+	for _, c := range cases {
+		r := httptest.NewRequest("GET", "/v1/vaults", nil)
+		r.Header.Set("Authorization", c.header)
+		_, err := bearerToken(httptest.NewRecorder(), r)
+		if iogate.ErrorCodeOf(err) != iogate.CodeInvalidToken {
+			t.Errorf("bearerToken(%q) code = %q, want %q", c.header, iogate.ErrorCodeOf(err), iogate.CodeInvalidToken)
+			continue
+		}
+		msg := iogate.ErrorMessageOf(err)
+		if !strings.Contains(msg, c.want) {
+			t.Errorf("bearerToken(%q) message %q lacks %q", c.header, msg, c.want)
+		}
+		if strings.Contains(msg, c.notWant) {
+			t.Errorf("bearerToken(%q) message %q repeats %q from the header", c.header, msg, c.notWant)
+		}
+	}
+}
+
 // TestOpenAPICoversRoutes checks that openapi.json describes exactly the routes and
 // methods that Handler registers.
 func TestOpenAPICoversRoutes(t *testing.T) {
