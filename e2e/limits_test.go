@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -108,26 +109,7 @@ func TestCertificateReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nextDir := t.TempDir()
-	second, err := iohttp.EnsureSelfSignedCert(filepath.Join(nextDir, "cert.pem"), filepath.Join(nextDir, "key.pem"), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := testenv.Start(t, filepath.Join(t.TempDir(), "data"), testenv.Options{
-		Args: []string{"--tls-cert", certPath, "--tls-key", keyPath, "--tls-reload-interval", "100ms"},
-	})
-	roots := x509.NewCertPool()
-	roots.AddCert(first.Leaf)
-	roots.AddCert(second.Leaf)
-	dial := func() *tls.Conn {
-		t.Helper()
-		conn, err := tls.Dial("tcp", srv.Addr, &tls.Config{RootCAs: roots, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
-		if err != nil {
-			t.Fatalf("TLS handshake: %v", err)
-		}
-		return conn
-	}
-	serial := func(c *tls.Conn) string { return c.ConnectionState().PeerCertificates[0].SerialNumber.String() }
+	srv, dial, nextDir, second := startWithTwoCerts(t, certPath, keyPath, first, "100ms")
 	healthz := func(c *tls.Conn, rd *bufio.Reader) {
 		t.Helper()
 		c.SetDeadline(time.Now().Add(5 * time.Second))
@@ -147,41 +129,118 @@ func TestCertificateReload(t *testing.T) {
 	defer old.Close()
 	oldReader := bufio.NewReader(old)
 	healthz(old, oldReader)
-	if serial(old) != first.Leaf.SerialNumber.String() {
+	if servedSerial(old) != first.Leaf.SerialNumber.String() {
 		t.Fatal("the server does not serve the --tls-cert certificate")
 	}
 
-	// Replace both files the way certificate tools do: write new files beside them and
-	// rename them into place.
-	for _, name := range []string{"key.pem", "cert.pem"} {
-		data, err := os.ReadFile(filepath.Join(nextDir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmp := filepath.Join(certDir, name+".new")
-		if err := os.WriteFile(tmp, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, filepath.Join(certDir, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c := dial()
-		s := serial(c)
-		c.Close()
-		if s == second.Leaf.SerialNumber.String() {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("new connections still get the old certificate 5s after the files changed")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	replaceCertFiles(t, nextDir, certDir)
+	waitForSerial(t, dial, second.Leaf.SerialNumber.String(), "the files changed")
 	healthz(old, oldReader)
 	if !strings.Contains(srv.SyncedLogs(t), "TLS certificate reloaded") {
 		t.Error("the reload was not logged")
+	}
+}
+
+// TestCertificateReloadOnSIGHUP checks that SIGHUP reloads the certificate at once, long
+// before the next periodic check, and leaves the server running.
+func TestCertificateReloadOnSIGHUP(t *testing.T) {
+	certDir := t.TempDir()
+	certPath, keyPath := filepath.Join(certDir, "cert.pem"), filepath.Join(certDir, "key.pem")
+	first, err := iohttp.EnsureSelfSignedCert(certPath, keyPath, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, dial, nextDir, second := startWithTwoCerts(t, certPath, keyPath, first, "1h")
+
+	// With unchanged files, SIGHUP logs that nothing changed, and the server keeps serving.
+	srv.Signal(t, syscall.SIGHUP)
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(srv.SyncedLogs(t), "TLS certificate files unchanged") {
+		if time.Now().After(deadline) {
+			t.Fatal("SIGHUP with unchanged files was not logged within 5s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	replaceCertFiles(t, nextDir, certDir)
+	srv.Signal(t, syscall.SIGHUP)
+	waitForSerial(t, dial, second.Leaf.SerialNumber.String(), "SIGHUP")
+	if srv.Exited() {
+		t.Fatal("the server ended on SIGHUP")
+	}
+	if !strings.Contains(srv.SyncedLogs(t), "TLS certificate reloaded") {
+		t.Error("the reload was not logged")
+	}
+}
+
+// startWithTwoCerts starts a server on the certificate first, stored at certPath and keyPath,
+// and makes a second certificate in another directory for the test to move into place. It
+// returns the server, a dial function that trusts both certificates, the second pair's
+// directory and the second certificate.
+func startWithTwoCerts(t *testing.T, certPath, keyPath string, first tls.Certificate, reloadInterval string) (*testenv.Server, func() *tls.Conn, string, tls.Certificate) {
+	t.Helper()
+	nextDir := t.TempDir()
+	second, err := iohttp.EnsureSelfSignedCert(filepath.Join(nextDir, "cert.pem"), filepath.Join(nextDir, "key.pem"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := testenv.Start(t, filepath.Join(t.TempDir(), "data"), testenv.Options{
+		Args: []string{"--tls-cert", certPath, "--tls-key", keyPath, "--tls-reload-interval", reloadInterval},
+	})
+	roots := x509.NewCertPool()
+	roots.AddCert(first.Leaf)
+	roots.AddCert(second.Leaf)
+	dial := func() *tls.Conn {
+		t.Helper()
+		conn, err := tls.Dial("tcp", srv.Addr, &tls.Config{RootCAs: roots, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
+		if err != nil {
+			t.Fatalf("TLS handshake: %v", err)
+		}
+		return conn
+	}
+	return srv, dial, nextDir, second
+}
+
+// servedSerial returns the serial number of the certificate that c received.
+func servedSerial(c *tls.Conn) string {
+	return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+}
+
+// replaceCertFiles replaces cert.pem and key.pem in dir with those of from, the way
+// certificate tools do: it writes new files beside them and renames them into place.
+func replaceCertFiles(t *testing.T, from, dir string) {
+	t.Helper()
+	for _, name := range []string{"key.pem", "cert.pem"} {
+		data, err := os.ReadFile(filepath.Join(from, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmp := filepath.Join(dir, name+".new")
+		if err := os.WriteFile(tmp, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitForSerial polls new connections until they get the certificate with serial number
+// want, and fails the test after 5 seconds. after names the event that should have caused
+// the change.
+func waitForSerial(t *testing.T, dial func() *tls.Conn, want, after string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c := dial()
+		s := servedSerial(c)
+		c.Close()
+		if s == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("new connections still get the old certificate 5s after %s", after)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -67,26 +67,33 @@ func (c *CertReloader) Reload() (bool, error) {
 	return true, nil
 }
 
-// Watch calls Reload every interval until ctx ends, logging each new certificate and
-// each pair of files that fails to load.
-func (c *CertReloader) Watch(ctx context.Context, interval time.Duration) {
+// Watch calls Reload every interval, and at once whenever a value arrives on now, until
+// ctx ends. It logs each new certificate and each pair of files that fails to load. A
+// reload requested through now is always logged, even when nothing changed or the same bad
+// pair failed before, so that the operator who sent the signal gets its result.
+func (c *CertReloader) Watch(ctx context.Context, interval time.Duration, now <-chan os.Signal) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		requested := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-now:
+			requested = true
 		}
 		changed, err := c.Reload()
 		switch {
 		case err != nil:
-			if c.firstFailure(err) {
+			if c.firstFailure(err) || requested {
 				c.log.Warn("TLS certificate reload failed; serving the previous certificate", "cert_file", c.certPath, "key_file", c.keyPath, "error", err)
 			}
 		case changed:
 			leaf := c.cert.Load().Leaf
 			c.log.Info("TLS certificate reloaded", "cert_file", c.certPath, "not_after", leaf.NotAfter.UTC().Format(time.RFC3339), "serial", leaf.SerialNumber.String())
+		case requested:
+			c.log.Info("TLS certificate files unchanged; nothing to reload", "cert_file", c.certPath)
 		}
 	}
 }

@@ -10,9 +10,12 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/iogate/iogate"
@@ -338,9 +341,14 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		defer wg.Done()
 		e.auth.Run(runCtx, e.feed)
 	}()
+	// SIGHUP reloads the certificate at once, as it does for many servers, instead of
+	// ending the process, which would lose the log lines still in memory.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	go func() {
 		defer wg.Done()
-		certs.Watch(runCtx, c.tlsReloadInterval)
+		certs.Watch(runCtx, c.tlsReloadInterval, hup)
 	}()
 
 	errc := make(chan error, 3)

@@ -334,6 +334,25 @@ func (s *Server) Stop() error {
 	}
 }
 
+// Signal sends sig to the server's process.
+func (s *Server) Signal(t testing.TB, sig os.Signal) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("send %v to the server: %v", sig, err)
+	}
+}
+
+// Exited reports whether the server's process has ended.
+func (s *Server) Exited() bool {
+	select {
+	case err := <-s.done:
+		s.done <- err
+		return true
+	default:
+		return false
+	}
+}
+
 // Kill ends the process with SIGKILL, as a crash would.
 func (s *Server) Kill() {
 	if s.cmd.ProcessState != nil {
