@@ -188,8 +188,12 @@ func (d *Dashboard) fail(w http.ResponseWriter, r *http.Request, c *user.Current
 	}
 	msg := sentence(iogate.ErrorMessageOf(err))
 	if status >= 500 {
-		d.log.ErrorContext(r.Context(), "dashboard request failed", "status", status, "error", err, "request_id", requestIDFrom(r.Context()))
-		msg = "Something went wrong on our side. Quote request ID " + requestIDFrom(r.Context()) + " when reporting it."
+		id := requestIDFrom(r.Context())
+		// A 503 counts towards the API's outage, so that only its first is logged in full.
+		if status != http.StatusServiceUnavailable || d.api == nil || d.api.outages.failed(failedRequest, id, err) {
+			d.log.ErrorContext(r.Context(), "dashboard request failed", "status", status, "error", err, "request_id", id)
+		}
+		msg = "Something went wrong on our side. Quote request ID " + id + " when reporting it."
 	}
 	if code == iogate.CodeRateLimited {
 		w.Header().Set("Retry-After", "60")

@@ -75,7 +75,8 @@ type Problem struct {
 
 // writeError writes err as problem details with the status its code maps to. Internal
 // errors are logged here, once, with their cause; the client sees only a generic message
-// and the request ID.
+// and the request ID. Of the 503 responses of an outage, only the first is logged in full,
+// and s.outages counts the others.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := iogate.ErrorCodeOf(err)
 	status, ok := statusOf[code]
@@ -87,7 +88,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		code = iogate.CodeInternal
 	}
 	if status >= 500 {
-		s.log.ErrorContext(r.Context(), "request failed", "request_id", requestIDFrom(r.Context()), "status", status, "error", err)
+		id := requestIDFrom(r.Context())
+		if status != http.StatusServiceUnavailable || s.outages.failed(failedRequest, id, err) {
+			s.log.ErrorContext(r.Context(), "request failed", "request_id", id, "status", status, "error", err)
+		}
 	} else {
 		s.log.DebugContext(r.Context(), "request rejected", "request_id", requestIDFrom(r.Context()), "status", status, "code", string(code))
 	}

@@ -17,13 +17,17 @@ type readiness struct {
 // handleReady answers load balancers' health checks: 200 while the store answers and the
 // change feed keeps this node's view of the keys current, 503 otherwise. A node that
 // answers 503 here also answers 503 to token and bearer requests until it recovers, so a
-// load balancer should take it out of rotation.
+// load balancer should take it out of rotation. Of the failed checks of an outage, only the
+// first is logged in full, and s.outages counts the others.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
 	if err := s.auth.Ready(r.Context()); err != nil {
-		s.log.WarnContext(r.Context(), "not ready", "error", err)
+		id := requestIDFrom(r.Context())
+		if s.outages.failed(failedReadiness, id, err) {
+			s.log.WarnContext(r.Context(), "not ready", "request_id", id, "error", err)
+		}
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, "application/json",
-			readiness{Status: "unavailable", Detail: iogate.ErrorMessageOf(err), RequestID: requestIDFrom(r.Context())})
+			readiness{Status: "unavailable", Detail: iogate.ErrorMessageOf(err), RequestID: id})
 		return nil
 	}
 	writeJSON(w, http.StatusOK, "application/json", readiness{Status: "ready", RequestID: requestIDFrom(r.Context())})

@@ -49,6 +49,8 @@ type Server struct {
 	// lines is the writer under the logger when its handler came from logging.NewJSON.
 	// logRequest then writes logging.Lines there, at about a third of slog's CPU time.
 	lines *logging.BufferedWriter
+	// outages limits the log lines of 503 responses.
+	outages *outageLog
 }
 
 // Options are the Server's hardening and operations settings. The zero value trusts no
@@ -69,6 +71,10 @@ type Options struct {
 	// authentication, after the block has been logged, with the client IDs (at most five)
 	// that the address's failed attempts named.
 	OnAddressBlocked func(ctx context.Context, addr netip.Prefix, clientIDs []string, failures int, until time.Time)
+	// FailureLogInterval is how often, during an outage, one line per kind of failure
+	// (API and dashboard requests, /readyz checks) counts the 503 responses that were not
+	// logged since the previous line. Zero means DefaultFailureLogInterval.
+	FailureLogInterval time.Duration
 }
 
 // NewServer returns the handlers for the HTTPS API.
@@ -78,7 +84,24 @@ func NewServer(a *auth.Service, store iogate.Store, log *slog.Logger) *Server {
 	if a != nil {
 		a.OnChange(iogate.ChangeVaults, s.vaults.drop)
 	}
+	s.outages = newOutageLog(log, DefaultFailureLogInterval, s.readyCheck())
 	return s
+}
+
+// readyCheck returns the check that ends an outage: the engine's readiness, or nil
+// without an engine.
+func (s *Server) readyCheck() func(context.Context) error {
+	if s.auth == nil {
+		return nil
+	}
+	return s.auth.Ready
+}
+
+// Close writes the count of the failures that an outage in progress has not logged yet
+// and stops its goroutine. Call it after the HTTP servers have shut down: failures after
+// Close are logged one line each.
+func (s *Server) Close() {
+	s.outages.close()
 }
 
 // SetOptions applies o. Call it before Handler and PlainHandler.
@@ -86,6 +109,7 @@ func (s *Server) SetOptions(o Options) {
 	s.opts = o
 	s.proxies = proxyTrust{trusted: o.TrustedProxies}
 	s.metrics = o.Metrics
+	s.outages = newOutageLog(s.log, o.FailureLogInterval, s.readyCheck())
 	s.limiter = nil
 	if o.RateLimitsEnabled {
 		s.limiter = newLimiter(o.RateLimits, s.log, o.Metrics)

@@ -44,6 +44,9 @@ type serveConfig struct {
 	// logFlushInterval is how long info and debug lines may wait in memory before they
 	// are written; 0 writes every line at once.
 	logFlushInterval time.Duration
+	// failureLogInterval is how often the failures of an outage that were not logged are
+	// counted in one line per kind.
+	failureLogInterval time.Duration
 
 	maxStaleness   time.Duration
 	resyncInterval time.Duration
@@ -65,17 +68,18 @@ type serveConfig struct {
 
 func newServeCommand(g *globals) *cobra.Command {
 	c := serveConfig{
-		tokenTTL:          time.Hour,
-		maxStaleness:      auth.DefaultMaxStaleness,
-		resyncInterval:    5 * time.Minute,
-		auditRetention:    auth.DefaultAuditRetention,
-		rateLimits:        iohttp.DefaultRateLimits(),
-		readHeaderTimeout: 10 * time.Second,
-		readTimeout:       30 * time.Second,
-		writeTimeout:      30 * time.Second,
-		idleTimeout:       120 * time.Second,
-		tlsReloadInterval: 10 * time.Second,
-		logFlushInterval:  100 * time.Millisecond,
+		tokenTTL:           time.Hour,
+		maxStaleness:       auth.DefaultMaxStaleness,
+		resyncInterval:     5 * time.Minute,
+		auditRetention:     auth.DefaultAuditRetention,
+		rateLimits:         iohttp.DefaultRateLimits(),
+		readHeaderTimeout:  10 * time.Second,
+		readTimeout:        30 * time.Second,
+		writeTimeout:       30 * time.Second,
+		idleTimeout:        120 * time.Second,
+		tlsReloadInterval:  10 * time.Second,
+		logFlushInterval:   100 * time.Millisecond,
+		failureLogInterval: iohttp.DefaultFailureLogInterval,
 	}
 	cmd := &cobra.Command{
 		Use:         "serve",
@@ -105,6 +109,8 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.Var(durationFlag{&c.logFlushInterval}, "log-flush-interval", "longest time info and debug lines, such as the access log, wait in memory before they are written; "+
 		"warnings and errors are written at once; 0 writes every line at once, otherwise 10ms to 10s (default 100ms)")
+	f.Var(durationFlag{&c.failureLogInterval}, "failure-log-interval", "how often one line counts the 503 responses and failed /readyz checks "+
+		"of an outage that were not logged; only the first of each is logged in full; 100ms to 1h (default 10s)")
 	f.Var(durationFlag{&c.maxStaleness}, "max-staleness", "how long the server keeps accepting tokens after its change feed went down; "+
 		"after that token and bearer requests and /readyz get 503 until it has reloaded every key (default 5s)")
 	f.Var(durationFlag{&c.auditRetention}, "audit-retention", "how long audit records are kept; older ones are pruned at start and every 6h, "+
@@ -172,6 +178,9 @@ func (c *serveConfig) validate() error {
 	// Below 10ms the periodic writes would cost more than the write per line they save.
 	if c.logFlushInterval != 0 && (c.logFlushInterval < 10*time.Millisecond || c.logFlushInterval > 10*time.Second) {
 		return errorf("invalid --log-flush-interval %s: use 0 (a write per line) or from 10ms to 10s", iogate.FormatDuration(c.logFlushInterval))
+	}
+	if c.failureLogInterval < 100*time.Millisecond || c.failureLogInterval > time.Hour {
+		return errorf("invalid --failure-log-interval %s: it must be from 100ms to 1h", c.failureLogInterval)
 	}
 	if c.maxHeaderBytes < 4096 || c.maxHeaderBytes > 1<<20 {
 		return errorf("invalid --max-header-bytes %d: it must be from 4096 to 1048576", c.maxHeaderBytes)
@@ -316,6 +325,7 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		RateLimitsEnabled:        true,
 		RevokeExposedCredentials: c.revokeExposedCredentials,
 		Metrics:                  m,
+		FailureLogInterval:       c.failureLogInterval,
 		OnAddressBlocked: func(ctx context.Context, addr netip.Prefix, clientIDs []string, failures int, until time.Time) {
 			e.auth.RecordAddressBlocked(addr.String(), clientIDs, failures, until)
 		},
@@ -389,6 +399,7 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 			log.Warn("graceful shutdown incomplete", "error", err)
 		}
 	}
+	api.Close()
 	stopRun()
 	wg.Wait()
 	log.Info("stopped")
