@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iogate/iogate"
 	"github.com/iogate/iogate/internal/pgtest"
 	"github.com/iogate/iogate/internal/testenv"
 )
@@ -205,7 +206,7 @@ func TestPostgresOutageLogLines(t *testing.T) {
 	if e.str("level") != "INFO" {
 		t.Errorf("line %q has level %q, want INFO", msgReadyAgain, e.str("level"))
 	}
-	if dur, err := time.ParseDuration(e.str("unavailable_for")); err != nil || dur <= 0 || dur > elapsed {
+	if dur, err := iogate.ParseDuration(e.str("unavailable_for")); err != nil || dur <= 0 || dur > elapsed {
 		// The outage starts at its first failure, after the database stopped.
 		t.Errorf("unavailable_for is %q, want a duration above 0 and at most %s", e.str("unavailable_for"), elapsed)
 	}

@@ -164,7 +164,7 @@ func (o *outageLog) writeSummaries(tallies [failureKinds]failureTally) {
 		// The detail is the message that clients see, which holds no internal cause; the
 		// full line of the outage carries the cause.
 		o.log.Log(context.Background(), summaryOf[k].level, summaryOf[k].msg,
-			"suppressed", t.suppressed, "interval", o.interval.String(),
+			"suppressed", t.suppressed, "interval", iogate.FormatDuration(o.interval),
 			"last_request_id", t.lastRequestID, "last_detail", iogate.ErrorMessageOf(t.lastErr))
 	}
 }
@@ -190,7 +190,7 @@ func (o *outageLog) endIfReady(ctx context.Context) bool {
 	// failure is either logged in full or counted in exactly one summary.
 	o.writeSummaries(tallies)
 	o.log.Info("ready again",
-		"unavailable_for", time.Since(started).Round(time.Millisecond).String(),
+		"unavailable_for", iogate.FormatDuration(time.Since(started).Round(time.Millisecond)),
 		"failed_requests", tallies[failedRequest].counted,
 		"failed_readiness_checks", tallies[failedReadiness].counted)
 	return true

@@ -177,7 +177,7 @@ func TestOutageLogSummarizesRepeats(t *testing.T) {
 	if e["failed_readiness_checks"] != 100.0 {
 		t.Errorf("end of outage failed_readiness_checks %v, want 100", e["failed_readiness_checks"])
 	}
-	if d, err := time.ParseDuration(fmt.Sprint(e["unavailable_for"])); err != nil || d <= 0 || d > elapsed {
+	if d, err := iogate.ParseDuration(fmt.Sprint(e["unavailable_for"])); err != nil || d <= 0 || d > elapsed {
 		t.Errorf("unavailable_for %v, want a duration above 0 and at most %s", e["unavailable_for"], elapsed)
 	}
 }

@@ -180,7 +180,7 @@ func (c *serveConfig) validate() error {
 		return errorf("invalid --log-flush-interval %s: use 0 (a write per line) or from 10ms to 10s", iogate.FormatDuration(c.logFlushInterval))
 	}
 	if c.failureLogInterval < 100*time.Millisecond || c.failureLogInterval > time.Hour {
-		return errorf("invalid --failure-log-interval %s: it must be from 100ms to 1h", c.failureLogInterval)
+		return errorf("invalid --failure-log-interval %s: it must be from 100ms to 1h", iogate.FormatDuration(c.failureLogInterval))
 	}
 	if c.maxHeaderBytes < 4096 || c.maxHeaderBytes > 1<<20 {
 		return errorf("invalid --max-header-bytes %d: it must be from 4096 to 1048576", c.maxHeaderBytes)
