@@ -224,7 +224,7 @@ func (s *Service) resyncOwed(ctx context.Context) {
 		return
 	}
 	if s.health.resynced(started) {
-		s.log.Info("change feed resynced; accepting token and bearer requests again", "keys", s.view.size())
+		s.log.Info("change feed resynced; accepting token requests and API calls with access tokens again", "keys", s.view.size())
 	}
 }
 
@@ -233,7 +233,7 @@ func (s *Service) resyncOwed(ctx context.Context) {
 func (s *Service) checkHealth(ctx context.Context) {
 	now := s.now()
 	if became, age := s.health.transition(now); became {
-		s.log.Error("change feed down longer than the maximum staleness; responding 503 to token and bearer requests until resynced",
+		s.log.Error("change feed down longer than the maximum staleness; responding 503 to token requests and API calls with access tokens until resynced",
 			"unconfirmed_for", age.Round(time.Millisecond).String(), "max_staleness", s.health.maxStaleness.String())
 	}
 	if s.health.retryDue(now) {
