@@ -140,7 +140,8 @@ type UserLink struct {
 }
 
 // UserStore is the part of Store that holds dashboard users, their sessions, single-use
-// links and recovery codes, and the account settings that the dashboard changes.
+// links, recovery codes and used form tokens, and the account settings that the dashboard
+// changes.
 type UserStore interface {
 	// CreateUser inserts a user, or returns CodeConflict when the email is taken.
 	CreateUser(ctx context.Context, u *User) error
@@ -200,6 +201,29 @@ type UserStore interface {
 	DeleteSession(ctx context.Context, idHash []byte) error
 	// DeleteUserSessions deletes every session of the user.
 	DeleteUserSessions(ctx context.Context, userID string) error
+	// DeleteEndedSessions deletes at most limit sessions that have ended by now: those
+	// whose expiry is at or before now, and those last seen at or before idleSince. It
+	// returns how many it deleted. Concurrent calls, from several nodes too, delete
+	// different sessions, so each session is counted once.
+	DeleteEndedSessions(ctx context.Context, now, idleSince time.Time, limit int) (int, error)
+	// DeleteSpentUserLinks deletes at most limit links that are used or whose expiry is at
+	// or before now, and returns how many it deleted. FindUserLink returns CodeNotFound
+	// for a deleted link, as it does for a used one. Concurrent calls behave as those of
+	// DeleteEndedSessions.
+	DeleteSpentUserLinks(ctx context.Context, now time.Time, limit int) (int, error)
+
+	// UseFormToken records the hash of a single-use form token, kept until expiresAt, or
+	// returns CodeConflict when the hash is already recorded. Of concurrent calls with one
+	// hash, exactly one succeeds.
+	UseFormToken(ctx context.Context, tokenHash []byte, usedAt, expiresAt time.Time) error
+	// FormTokenUsed reports whether UseFormToken recorded the hash.
+	FormTokenUsed(ctx context.Context, tokenHash []byte) (bool, error)
+	// ReleaseFormToken deletes the record of the hash, so that a form whose change failed
+	// can be submitted again. Releasing a hash that is not recorded is no error.
+	ReleaseFormToken(ctx context.Context, tokenHash []byte) error
+	// DeleteExpiredFormTokens deletes at most limit form-token records whose expiry is at
+	// or before now, and returns how many it deleted.
+	DeleteExpiredFormTokens(ctx context.Context, now time.Time, limit int) (int, error)
 
 	// ReplaceRecoveryCodes deletes the user's recovery codes and stores the new hashes.
 	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte) error

@@ -29,7 +29,7 @@ func TestDashboardAuditLog(t *testing.T) {
 	anon.post("/dashboard/signin", token, url.Values{"email": {ownerEmail}, "password": {"not the password"}})
 	w := d.signIn(t, ownerEmail, ownerPassword)
 	form := w.get("/dashboard/keys/new")
-	created := w.post("/dashboard/keys", form.csrf(t), url.Values{"name": {"ledger"}, "scope": {"vaults:read"}})
+	created := w.post("/dashboard/keys", form.csrf(t), url.Values{"name": {"ledger"}, "scope": {"vaults:read"}, "form_token": {form.hidden(t, "form_token")}})
 	if created.status != http.StatusOK {
 		t.Fatalf("create key: status %d", created.status)
 	}

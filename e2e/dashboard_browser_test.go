@@ -123,6 +123,23 @@ func TestBrowserKeyLifecycle(t *testing.T) {
 		t.Errorf("token request from 127.0.0.2 for a key allowed only 127.0.0.1: status %d, want 403", r.status)
 	}
 
+	// Reloading the secret page posts the create form again: it must create no second key
+	// and not show the secret again.
+	run(t, ctx, "reload the secret page",
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS(`main .alert-warn`)),
+	)
+	if got := textOf(t, ctx, "main"); !strings.Contains(got, "no second key was created") {
+		t.Errorf("page after reloading the secret page = %q, want it to say that no second key was created", got)
+	}
+	if exists(t, ctx, "#client-secret") {
+		t.Error("reloading the secret page shows a secret again")
+	}
+	if n := countKeys(t, d); n != 1 {
+		t.Fatalf("%d keys after reloading the secret page, want 1", n)
+	}
+	saveScreenshot(t, ctx, "key-already-created")
+
 	run(t, ctx, "go to the key list",
 		chromedp.Click(chromedp.CSS(`a.btn[href="/dashboard/keys"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-client-id="`+clientID+`"]`)),
@@ -169,6 +186,15 @@ func TestBrowserKeyLifecycle(t *testing.T) {
 		t.Errorf("rotation page does not say until when the previous secret works: %q", got)
 	}
 	newTok := tokenFrom(t, other, d.srv, clientID, newSecret)
+	// Reloading the new secret's page must not rotate again: a second rotation would
+	// retire the original secret at once and leave the secret just shown only its grace.
+	run(t, ctx, "reload the new secret's page",
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS(`main .alert-warn`)),
+	)
+	if got := textOf(t, ctx, "main"); !strings.Contains(got, "This rotation form was already submitted") {
+		t.Errorf("page after reloading the new secret's page = %q, want it to say that the form was already submitted", got)
+	}
 	run(t, ctx, "go back to the key list",
 		chromedp.Click(chromedp.CSS(`a.btn[href="/dashboard/keys"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-client-id="`+clientID+`"]`)),

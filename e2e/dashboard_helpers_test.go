@@ -121,6 +121,17 @@ func (p webPage) csrf(t *testing.T) string {
 	return m[1]
 }
 
+// hidden returns the value of the page's first hidden input named name, such as the
+// form_token of the create and rotate forms.
+func (p webPage) hidden(t *testing.T, name string) string {
+	t.Helper()
+	m := regexp.MustCompile(`<input type="hidden" name="` + regexp.QuoteMeta(name) + `" value="([^"]*)"`).FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("page (status %d) has no hidden input %s", p.status, name)
+	}
+	return m[1]
+}
+
 var tagPattern = regexp.MustCompile(`<[^>]+>`)
 
 // text returns the page's visible text in one line, for failure messages. Dashboard pages

@@ -131,10 +131,13 @@ func TestDashboardSecurityHeaders(t *testing.T) {
 func TestDashboardCSRF(t *testing.T) {
 	d := startDashboard(t)
 	w := d.signIn(t, ownerEmail, ownerPassword)
+	newKey := w.get("/dashboard/keys/new")
+	// Every post carries the form's valid single-use token, so that only the CSRF token
+	// decides.
 	form := func() url.Values {
-		return url.Values{"name": {"evil"}, "scope": {"vaults:read"}, "confirm": {ownerPassword}}
+		return url.Values{"name": {"evil"}, "scope": {"vaults:read"}, "confirm": {ownerPassword}, "form_token": {newKey.hidden(t, "form_token")}}
 	}
-	good := w.get("/dashboard/keys/new").csrf(t)
+	good := newKey.csrf(t)
 	other := d.signIn(t, ownerEmail, ownerPassword)
 	otherToken := other.get("/dashboard/keys/new").csrf(t)
 

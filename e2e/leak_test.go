@@ -401,7 +401,8 @@ func TestNoDashboardSecretLeaks(t *testing.T) {
 
 	newKey := w.get("/dashboard/keys/new")
 	l.page("new key form", newKey)
-	created := w.post("/dashboard/keys", newKey.csrf(t), url.Values{"name": {"dashboard"}, "scope": {"vaults:read"}, "confirm": {ownerPassword}})
+	created := w.post("/dashboard/keys", newKey.csrf(t), url.Values{"name": {"dashboard"}, "scope": {"vaults:read"}, "confirm": {ownerPassword},
+		"form_token": {newKey.hidden(t, "form_token")}})
 	secret := secretPattern.FindString(created.body)
 	if secret == "" {
 		t.Fatalf("key creation page (status %d) shows no client secret", created.status)
@@ -420,7 +421,8 @@ func TestNoDashboardSecretLeaks(t *testing.T) {
 	l.page("key page", edit)
 	rotateForm := w.get("/dashboard/keys/" + clientID + "/rotate")
 	l.page("rotate form", rotateForm)
-	rotated := w.post("/dashboard/keys/"+clientID+"/rotate", rotateForm.csrf(t), url.Values{"grace": {"0"}, "confirm": {ownerPassword}})
+	rotated := w.post("/dashboard/keys/"+clientID+"/rotate", rotateForm.csrf(t), url.Values{"grace": {"0"}, "confirm": {ownerPassword},
+		"generation": {rotateForm.hidden(t, "generation")}, "form_token": {rotateForm.hidden(t, "form_token")}})
 	if next := secretPattern.FindString(rotated.body); next != "" && next != secret {
 		l.secrets.add("client secret rotated in the dashboard", next)
 		l.recordIssuing("dashboard rotated secret page", rotated.body, next)

@@ -68,6 +68,8 @@ type keyForm struct {
 	NeedConfirm bool
 	Fields      map[string]string
 	AllScopes   []string
+	// FormToken is the single-use token of the create form; the edit form has none.
+	FormToken string
 }
 
 func (f *keyForm) fail(field, msg string) {
@@ -188,6 +190,7 @@ func (d *Dashboard) confirmIfNeeded(r *http.Request, c *user.Current, fail func(
 func (d *Dashboard) handleNewKey(w http.ResponseWriter, r *http.Request, c *user.Current) error {
 	f := newKeyForm()
 	f.NeedConfirm = d.users.NeedsConfirmation(c)
+	f.FormToken = d.users.NewFormToken(c, createKeyPurpose)
 	v := d.newView(c, "Create API key", "keys")
 	v.Data = f
 	d.render(w, r, http.StatusOK, "key_form", v)
@@ -203,8 +206,14 @@ type keySecret struct {
 	CACertHint string
 }
 
+// handleCreateKey creates a key from the create form, once per form: a repeated post of the
+// same form, such as a reload of the secret page, gets a page saying the key was created.
 func (d *Dashboard) handleCreateKey(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	if unused, err := d.checkFormToken(w, r, c, createKeyPurpose, keySubmitted{}); !unused {
+		return err
+	}
 	f := newKeyForm()
+	f.FormToken = r.PostForm.Get(formTokenField)
 	scopes, allowed, expiresIn := readKeyForm(r, f)
 	if f.Fields == nil {
 		if _, err := d.confirmIfNeeded(r, c, f.fail); err != nil {
@@ -218,6 +227,9 @@ func (d *Dashboard) handleCreateKey(w http.ResponseWriter, r *http.Request, c *u
 		d.render(w, r, http.StatusBadRequest, "key_form", v)
 		return nil
 	}
+	if unused, err := d.useFormToken(w, r, c, createKeyPurpose, keySubmitted{}); !unused {
+		return err
+	}
 	k, secret, err := d.cfg.Auth.CreateKey(actorContext(r, c), auth.CreateKeyRequest{
 		AccountID:   c.Account.ID,
 		Name:        f.Name,
@@ -227,6 +239,7 @@ func (d *Dashboard) handleCreateKey(w http.ResponseWriter, r *http.Request, c *u
 		ExpiresIn:   expiresIn,
 	})
 	if err != nil {
+		d.releaseFormToken(r, c)
 		return err
 	}
 	d.renderSecret(w, r, c, k, secret, false)
@@ -426,6 +439,7 @@ type keyRotate struct {
 	Grace       string
 	NeedConfirm bool
 	Fields      map[string]string
+	FormToken   string
 }
 
 func (d *Dashboard) handleRotateKey(w http.ResponseWriter, r *http.Request, c *user.Current) error {
@@ -442,27 +456,12 @@ func (d *Dashboard) handleRotateKey(w http.ResponseWriter, r *http.Request, c *u
 		data.Fields[field] = msg
 	}
 	status := http.StatusOK
-	if r.Method == http.MethodPost {
-		data.Grace = r.PostForm.Get("grace")
-		grace, ok := graceOf(data.Grace)
-		// The form names the secret generation it was shown for. A reload or a second click
-		// posts the same form again, and rotating twice would retire the first new secret
-		// and end the grace of the old one, so a stale form rotates nothing.
-		if r.PostForm.Get("generation") != strconv.Itoa(k.SecretGeneration) {
-			return iogate.Errorf(iogate.CodeConflict, "This key was rotated since this page was loaded; its new secret was shown once then. Reload the key list to see its state.")
-		}
-		if !ok {
-			fail("grace", "Choose one of the grace periods listed.")
-		} else if _, err := d.confirmIfNeeded(r, c, fail); err != nil {
+	if r.Method != http.MethodPost {
+		data.FormToken = d.users.NewFormToken(c, rotateKeyPurpose(k.ClientID))
+	} else {
+		done, err := d.rotateFromForm(w, r, c, k, data, fail)
+		if done || err != nil {
 			return err
-		}
-		if data.Fields == nil {
-			rotated, secret, err := d.cfg.Auth.RotateKey(actorContext(r, c), k.ClientID, grace)
-			if err != nil {
-				return err
-			}
-			d.renderSecret(w, r, c, rotated, secret, true)
-			return nil
 		}
 		status = http.StatusBadRequest
 	}
@@ -471,6 +470,47 @@ func (d *Dashboard) handleRotateKey(w http.ResponseWriter, r *http.Request, c *u
 	v.Data = data
 	d.render(w, r, status, "key_rotate", v)
 	return nil
+}
+
+// rotateFromForm rotates the key with the grace period of the posted rotation form and
+// renders the new secret, or the page for a repeated post, reporting true. It reports false, with the
+// errors set on data, when the form must be shown again.
+func (d *Dashboard) rotateFromForm(w http.ResponseWriter, r *http.Request, c *user.Current, k *iogate.APIKey, data *keyRotate, fail func(field, msg string)) (bool, error) {
+	// Rotating twice would retire the first new secret, which was shown once, and end the
+	// grace of the old one. A reload or a second click posts the same form and form token
+	// again, so a used token rotates nothing.
+	purpose := rotateKeyPurpose(k.ClientID)
+	submitted := keySubmitted{Rotated: true, KeyName: k.Name}
+	if unused, err := d.checkFormToken(w, r, c, purpose, submitted); !unused {
+		return true, err
+	}
+	data.FormToken = r.PostForm.Get(formTokenField)
+	data.Grace = r.PostForm.Get("grace")
+	grace, ok := graceOf(data.Grace)
+	// The form also names the secret generation it was shown for, so that a form loaded
+	// before a rotation made elsewhere, such as in another tab, rotates nothing.
+	if r.PostForm.Get("generation") != strconv.Itoa(k.SecretGeneration) {
+		return true, iogate.Errorf(iogate.CodeConflict, "This key was rotated since this page was loaded; its new secret was shown once then. Reload the key list to see its state.")
+	}
+	if !ok {
+		fail("grace", "Choose one of the grace periods listed.")
+	} else if _, err := d.confirmIfNeeded(r, c, fail); err != nil {
+		return true, err
+	}
+	if data.Fields != nil {
+		return false, nil
+	}
+
+	if unused, err := d.useFormToken(w, r, c, purpose, submitted); !unused {
+		return true, err
+	}
+	rotated, secret, err := d.cfg.Auth.RotateKey(actorContext(r, c), k.ClientID, grace)
+	if err != nil {
+		d.releaseFormToken(r, c)
+		return true, err
+	}
+	d.renderSecret(w, r, c, rotated, secret, true)
+	return true, nil
 }
 
 // graceOf returns the duration of a listed grace choice.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -67,7 +68,7 @@ func newDashboardHarness(t *testing.T, keyAgeWarning time.Duration) *dashboardHa
 // current returns a signed-in owner's request state, as the session wrapper builds it.
 func (h *dashboardHarness) current() *user.Current {
 	return &user.Current{ID: "test-session", User: h.owner, Account: h.account,
-		Session: &iogate.Session{Stage: iogate.SessionSignedIn, ConfirmedAt: h.now}}
+		Session: &iogate.Session{Stage: iogate.SessionSignedIn, ConfirmedAt: h.now, ExpiresAt: h.now.Add(12 * time.Hour)}}
 }
 
 func (h *dashboardHarness) keyList(t *testing.T) string {
@@ -161,6 +162,101 @@ func TestKeyFormFieldErrors(t *testing.T) {
 	}
 }
 
+// postForm runs handler on a POST of form to path, as the session wrapper would, and returns
+// the recorded response with the handler's error.
+func (h *dashboardHarness) postForm(t *testing.T, handler pageHandler, path, clientID string, form url.Values, c *user.Current) (*httptest.ResponseRecorder, error) {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if clientID != "" {
+		r.SetPathValue("id", clientID)
+	}
+	if err := r.ParseForm(); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	return rec, handler(rec, r, c)
+}
+
+// keyCount returns how many keys the harness account has in the store.
+func (h *dashboardHarness) keyCount(t *testing.T) int {
+	t.Helper()
+	keys, _, err := h.d.cfg.Store.ListAPIKeys(context.Background(), h.account.ID, iogate.Page{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(keys)
+}
+
+func TestCreateFormPostedTwice(t *testing.T) {
+	h := newDashboardHarness(t, 90*24*time.Hour)
+	form := url.Values{"name": {"ci"}, "scope": {"vaults:read"}, "form_token": {h.d.users.NewFormToken(h.current(), createKeyPurpose)}}
+
+	rec, err := h.postForm(t, h.d.handleCreateKey, "/dashboard/keys", "", form, h.current())
+	if err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("first post: status %d, error %v; want 200", rec.Code, err)
+	}
+	if !strings.Contains(rec.Body.String(), `id="client-secret"`) {
+		t.Fatal("first post does not show the new secret")
+	}
+	rec, err = h.postForm(t, h.d.handleCreateKey, "/dashboard/keys", "", form, h.current())
+	if err != nil || rec.Code != http.StatusConflict {
+		t.Fatalf("the same form posted again: status %d, error %v; want 409", rec.Code, err)
+	}
+	if body := rec.Body.String(); !strings.Contains(body, "no second key was created") || strings.Contains(body, "iogs_") {
+		t.Errorf("page for the repeated post does not say the key exists, or shows a secret:\n%s", body)
+	}
+	if !strings.Contains(rec.Body.String(), `href="/dashboard/keys"`) {
+		t.Error("page for the repeated post has no link to the key list")
+	}
+	if n := h.keyCount(t); n != 1 {
+		t.Errorf("%d keys after the same form was posted twice, want 1", n)
+	}
+}
+
+func TestCreateFormTokenChecked(t *testing.T) {
+	h := newDashboardHarness(t, 90*24*time.Hour)
+	other := h.current()
+	other.ID = "another-session"
+	cases := []struct {
+		name  string
+		token string
+	}{
+		{"missing token", ""},
+		{"token of another session", h.d.users.NewFormToken(other, createKeyPurpose)},
+		{"token of a rotation form", h.d.users.NewFormToken(h.current(), rotateKeyPurpose(iogate.NewClientID()))},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			form := url.Values{"name": {"ci"}, "scope": {"vaults:read"}, "form_token": {c.token}}
+			_, err := h.postForm(t, h.d.handleCreateKey, "/dashboard/keys", "", form, h.current())
+			if iogate.ErrorCodeOf(err) != iogate.CodeInvalid {
+				t.Errorf("post: error %v, want CodeInvalid", err)
+			}
+		})
+	}
+	if n := h.keyCount(t); n != 0 {
+		t.Errorf("%d keys after posts with invalid form tokens, want 0", n)
+	}
+}
+
+// TestCreateFormReleasedOnFailure checks that a form whose key could not be created can
+// be submitted again: here the account of the session no longer exists.
+func TestCreateFormReleasedOnFailure(t *testing.T) {
+	h := newDashboardHarness(t, 90*24*time.Hour)
+	c := h.current()
+	c.Account = &iogate.Account{ID: iogate.NewID(), Name: "Gone", Status: iogate.AccountActive}
+	token := h.d.users.NewFormToken(c, createKeyPurpose)
+	form := url.Values{"name": {"ci"}, "scope": {"vaults:read"}, "form_token": {token}}
+	if _, err := h.postForm(t, h.d.handleCreateKey, "/dashboard/keys", "", form, c); iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
+		t.Fatalf("post for a missing account: error %v, want CodeNotFound", err)
+	}
+	used, err := h.d.users.FormTokenUsed(context.Background(), c, createKeyPurpose, token)
+	if err != nil || used {
+		t.Errorf("form token after the failed creation: used %v, error %v; want unused", used, err)
+	}
+}
+
 func TestRotateFormPostedTwice(t *testing.T) {
 	h := newDashboardHarness(t, 90*24*time.Hour)
 	ctx := context.Background()
@@ -168,29 +264,31 @@ func TestRotateFormPostedTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	post := func() (int, error) {
-		form := "grace=24h&generation=1"
-		r := httptest.NewRequest(http.MethodPost, "/dashboard/keys/"+k.ClientID+"/rotate", strings.NewReader(form))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.SetPathValue("id", k.ClientID)
-		if err := r.ParseForm(); err != nil {
-			t.Fatal(err)
-		}
-		rec := httptest.NewRecorder()
-		err := h.d.handleRotateKey(rec, r, h.current())
-		return rec.Code, err
+	path := "/dashboard/keys/" + k.ClientID + "/rotate"
+	form := url.Values{"grace": {"24h"}, "generation": {"1"}, "form_token": {h.d.users.NewFormToken(h.current(), rotateKeyPurpose(k.ClientID))}}
+
+	rec, err := h.postForm(t, h.d.handleRotateKey, path, k.ClientID, form, h.current())
+	if err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("first rotation: status %d, error %v; want 200", rec.Code, err)
 	}
-	if code, err := post(); err != nil || code != http.StatusOK {
-		t.Fatalf("first rotation: status %d, error %v; want 200", code, err)
+	rec, err = h.postForm(t, h.d.handleRotateKey, path, k.ClientID, form, h.current())
+	if err != nil || rec.Code != http.StatusConflict {
+		t.Errorf("the same form posted again: status %d, error %v; want 409", rec.Code, err)
 	}
-	if _, err := post(); iogate.ErrorCodeOf(err) != iogate.CodeConflict {
-		t.Errorf("the same form posted again: error %v, want a conflict", err)
+	if body := rec.Body.String(); !strings.Contains(body, "This rotation form was already submitted") || strings.Contains(body, "iogs_") {
+		t.Errorf("page for the repeated post does not say the key was rotated, or shows a secret:\n%s", body)
+	}
+
+	// A new form, loaded before the rotation, for example in another tab, is stale.
+	stale := url.Values{"grace": {"24h"}, "generation": {"1"}, "form_token": {h.d.users.NewFormToken(h.current(), rotateKeyPurpose(k.ClientID))}}
+	if _, err := h.postForm(t, h.d.handleRotateKey, path, k.ClientID, stale, h.current()); iogate.ErrorCodeOf(err) != iogate.CodeConflict {
+		t.Errorf("a form shown for generation 1 posted after the rotation: error %v, want a conflict", err)
 	}
 	got, err := h.d.cfg.Store.FindAPIKey(ctx, k.ClientID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.SecretGeneration != 2 {
-		t.Errorf("secret generation after a repeated post = %d, want 2 (one rotation)", got.SecretGeneration)
+		t.Errorf("secret generation after repeated posts = %d, want 2 (one rotation)", got.SecretGeneration)
 	}
 }

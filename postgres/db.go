@@ -176,6 +176,24 @@ func (db *DB) write(ctx context.Context, fn func(pgx.Tx) error) error {
 	return mapError(pgx.BeginFunc(ctx, db.pool, fn))
 }
 
+// deleteBatch runs a DELETE whose last parameter is the LIMIT of the subquery that picks
+// the rows, in a transaction of its own, and returns how many rows it deleted. The
+// subquery should lock its rows FOR UPDATE SKIP LOCKED, so that nodes sweeping at the same
+// time take different rows instead of waiting for each other. A limit below 1 deletes
+// nothing.
+func (db *DB) deleteBatch(ctx context.Context, query string, limit int, args ...any) (int, error) {
+	if limit < 1 {
+		return 0, nil
+	}
+	var n int64
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, query, append(args, limit)...)
+		n = tag.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
 // errUnavailable is the caller-safe message of every connection failure.
 const errUnavailable = "the database is unreachable; retry later"
 

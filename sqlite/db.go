@@ -228,6 +228,25 @@ func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	return runTx(tx, err, fn)
 }
 
+// deleteBatch runs a DELETE whose last parameter is the LIMIT of the subquery that picks
+// the rows, in a transaction of its own, and returns how many rows it deleted. A limit
+// below 1 deletes nothing, because SQLite reads a negative LIMIT as no limit.
+func (db *DB) deleteBatch(ctx context.Context, query string, limit int, args ...any) (int, error) {
+	if limit < 1 {
+		return 0, nil
+	}
+	var n int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, append(args, limit)...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
 // runTx runs fn in tx, which BeginTx returned with err, and commits it unless fn fails.
 func runTx(tx *sql.Tx, err error, fn func(*sql.Tx) error) error {
 	if err != nil {

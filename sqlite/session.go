@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/iogate/iogate"
 )
@@ -53,4 +54,11 @@ func (db *DB) DeleteUserSessions(ctx context.Context, userID string) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
 		return err
 	})
+}
+
+// DeleteEndedSessions deletes at most limit sessions past their expiry or idle since
+// idleSince, in one transaction, so that a sweep holds the writer only briefly.
+func (db *DB) DeleteEndedSessions(ctx context.Context, now, idleSince time.Time, limit int) (int, error) {
+	return db.deleteBatch(ctx, `DELETE FROM sessions WHERE rowid IN (
+		SELECT rowid FROM sessions WHERE expires_at <= ? OR last_seen_at <= ? LIMIT ?)`, limit, toMicros(now), toMicros(idleSince))
 }

@@ -23,6 +23,12 @@ var userCases = []struct {
 	{"InviteAndResetLinks", testInviteAndResetLinks},
 	{"RecoveryCodes", testRecoveryCodes},
 	{"ResealTOTPSeeds", testResealTOTPSeeds},
+	{"DeleteEndedSessions", testDeleteEndedSessions},
+	{"DeleteEndedSessionsConcurrently", testDeleteEndedSessionsConcurrently},
+	{"DeleteSpentUserLinks", testDeleteSpentUserLinks},
+	{"FormTokenUsedOnce", testFormTokenUsedOnce},
+	{"FormTokenConcurrentUse", testFormTokenConcurrentUse},
+	{"DeleteExpiredFormTokens", testDeleteExpiredFormTokens},
 }
 
 func newUser(t *testing.T, s iogate.Store, accountID, email string, role iogate.Role) *iogate.User {

@@ -68,8 +68,6 @@ func (s *Service) SignIn(ctx context.Context, email, password, ip string) (*Curr
 	return s.openSession(ctx, u, a, stage, ip)
 }
 
-// TODO: a session that is never presented again stays in the store after it ends, and so
-// does a used or expired link; a periodic sweep should delete rows past their expiry.
 func (s *Service) openSession(ctx context.Context, u *iogate.User, a *iogate.Account, stage, ip string) (*Current, error) {
 	id, err := newToken()
 	if err != nil {

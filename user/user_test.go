@@ -37,23 +37,30 @@ func (c *clock) Advance(d time.Duration) {
 // fixture is a user service on a fresh SQLite database whose first account and owner were
 // created through a setup link.
 type fixture struct {
-	svc   *Service
-	store *sqlite.DB
-	clock *clock
-	owner *iogate.User
-	ctx   context.Context
+	svc    *Service
+	store  iogate.Store
+	master *iogate.MasterKey
+	clock  *clock
+	owner  *iogate.User
+	ctx    context.Context
 }
 
 const ownerPassword = "correct horse battery staple"
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "iogate.db"))
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "iogate.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return newFixtureOn(t, db)
+}
+
+// newFixtureOn is newFixture on an empty store of the caller's.
+func newFixtureOn(t *testing.T, db iogate.Store) *fixture {
+	t.Helper()
+	ctx := context.Background()
 	raw := make([]byte, iogate.MasterKeySize)
 	rand.Read(raw)
 	master, err := iogate.NewMasterKey(raw)
@@ -73,7 +80,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatalf("CompleteSetup: %v", err)
 	}
-	return &fixture{svc: svc, store: db, clock: c, owner: owner, ctx: ctx}
+	return &fixture{svc: svc, store: db, master: master, clock: c, owner: owner, ctx: ctx}
 }
 
 func TestSetupLink(t *testing.T) {

@@ -139,3 +139,27 @@ func printSetupLink(ctx context.Context, g *globals, users *user.Service, public
 	fmt.Fprintf(g.stderr, "iogate: no account exists yet. Open this single-use link within %s to create the first account and its owner: %s\n",
 		"1 hour", user.LinkURL(publicURL, iogate.LinkSetup, token))
 }
+
+// dashboardSweepInterval is how often a running server deletes ended dashboard sessions,
+// used or expired single-use links, and the records of used form tokens past their
+// session. Such a row is rejected when presented whether or not a sweep has deleted it.
+const dashboardSweepInterval = 10 * time.Minute
+
+// sweepDashboardLoop sweeps the dashboard's rows once at start and then every
+// dashboardSweepInterval, until ctx ends. Every node sweeps; see user.Service.Sweep.
+func sweepDashboardLoop(ctx context.Context, users *user.Service, log *slog.Logger) {
+	for {
+		report, err := users.Sweep(ctx)
+		attrs := []any{"sessions", report.Sessions, "links", report.Links, "form_tokens", report.FormTokens}
+		if err != nil && ctx.Err() == nil {
+			log.Error("dashboard sweep failed", append(attrs, "error", err)...)
+		} else if report != (user.SweepReport{}) {
+			log.Info("dashboard rows swept", attrs...)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(dashboardSweepInterval):
+		}
+	}
+}

@@ -342,10 +342,14 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() {
 		defer wg.Done()
 		pruneAuditLoop(runCtx, e, c.auditRetention, log)
+	}()
+	go func() {
+		defer wg.Done()
+		sweepDashboardLoop(runCtx, users, log)
 	}()
 	go func() {
 		defer wg.Done()

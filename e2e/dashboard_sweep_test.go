@@ -1,0 +1,89 @@
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iogate/iogate/internal/testenv"
+)
+
+// TestDashboardSweepAtStart restarts a server whose store holds an idle session, the used
+// setup and reset links and a pending invitation. The sweep at start must delete all but
+// the invitation, and the swept reset link must still be rejected as before the sweep.
+func TestDashboardSweepAtStart(t *testing.T) {
+	args := []string{"--session-idle-timeout", "1s"}
+	d := startDashboard(t, args...)
+	var reset struct{ URL string }
+	testenv.CLIJSON(t, d.srv.DataDir, &reset, "user", "reset", "--email", ownerEmail, "--url", d.base)
+	resetURL, err := url.Parse(reset.URL)
+	if err != nil {
+		t.Fatalf("reset link %q does not parse: %v", reset.URL, err)
+	}
+	anon := d.client(t)
+	form := anon.get(resetURL.RequestURI())
+	p := anon.post("/dashboard/reset", form.csrf(t), url.Values{"token": {resetURL.Query().Get("token")},
+		"password": {ownerPassword}, "password_confirm": {ownerPassword}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("POST the reset form: status %d, want 303; page: %s", p.status, p.text())
+	}
+	usedLink := anon.get(resetURL.RequestURI())
+	if usedLink.status != http.StatusNotFound {
+		t.Fatalf("GET the used reset link: status %d, want 404", usedLink.status)
+	}
+
+	w := d.signIn(t, ownerEmail, ownerPassword)
+	users := w.get("/dashboard/users")
+	if p := w.post("/dashboard/users", users.csrf(t), url.Values{"email": {"new@acme.test"}, "role": {"admin"}}); p.status >= 400 {
+		t.Fatalf("invite a user: status %d", p.status)
+	}
+	dir := d.srv.DataDir
+	if err := d.srv.Stop(); err != nil {
+		t.Fatalf("stop the server: %v", err)
+	}
+	if n := countRows(t, dir, "sessions"); n != 1 {
+		t.Fatalf("%d sessions stored before the restart, want the 1 signed-in session", n)
+	}
+	// The session idles out one second after its last request.
+	time.Sleep(1100 * time.Millisecond)
+
+	srv := testenv.Start(t, dir, testenv.Options{Args: args})
+	waitLog(t, srv, `"msg":"dashboard rows swept"`)
+	if logs := srv.Logs(); !strings.Contains(logs, `"sessions":1,"links":2,"form_tokens":0`) {
+		t.Errorf("the sweep logged other counts than 1 session and 2 links; log:\n%s", logs)
+	}
+	if n := countRows(t, dir, "sessions"); n != 0 {
+		t.Errorf("%d sessions stored after the sweep, want 0", n)
+	}
+	if n := countRows(t, dir, "user_links"); n != 1 {
+		t.Errorf("%d links stored after the sweep, want the 1 pending invitation", n)
+	}
+
+	fresh := (&dashboard{srv: srv, base: srv.URL}).client(t)
+	swept := fresh.get(resetURL.RequestURI())
+	if swept.status != usedLink.status || swept.text() != usedLink.text() {
+		t.Errorf("GET the swept reset link: status %d, text %q; want %d, %q as before the sweep", swept.status, swept.text(), usedLink.status, usedLink.text())
+	}
+}
+
+// countRows returns how many rows table has in the SQLite store of dir.
+func countRows(t *testing.T, dir, table string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "iogate.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil {
+		t.Fatalf("count the rows of %s: %v", table, err)
+	}
+	return n
+}

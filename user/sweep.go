@@ -1,0 +1,71 @@
+package user
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Sweep batches. Each batch is one transaction of at most sweepBatchSize rows, so that a
+// sweep holds SQLite's single writer for one short batch at a time and the writes of
+// requests go in between. sweepMaxBatches bounds the work of one sweep per table; rows
+// beyond it wait for the next sweep.
+const (
+	sweepBatchSize  = 500
+	sweepMaxBatches = 200
+)
+
+// SweepReport counts the rows that Sweep deleted.
+type SweepReport struct {
+	Sessions   int
+	Links      int
+	FormTokens int
+}
+
+// Sweep deletes the sessions that have ended (past their absolute expiry, or unused for
+// IdleTimeout), the single-use links that were used or have expired, and the records of
+// used form tokens whose session has ended. None of them can be used again: Authenticate
+// ends such a session, and CheckLink returns the same error for a deleted link as for a
+// used one.
+// Several nodes may sweep one database at once. A table that fails to sweep does not stop
+// the others; the error names it.
+func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
+	now := s.now().UTC()
+	var report SweepReport
+	var errs []error
+	var err error
+
+	report.Sessions, err = sweepBatches(func(limit int) (int, error) {
+		return s.store.DeleteEndedSessions(ctx, now, now.Add(-s.cfg.IdleTimeout), limit)
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("delete ended sessions: %w", err))
+	}
+	report.Links, err = sweepBatches(func(limit int) (int, error) {
+		return s.store.DeleteSpentUserLinks(ctx, now, limit)
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("delete used and expired links: %w", err))
+	}
+	report.FormTokens, err = sweepBatches(func(limit int) (int, error) {
+		return s.store.DeleteExpiredFormTokens(ctx, now, limit)
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("delete expired form tokens: %w", err))
+	}
+	return report, errors.Join(errs...)
+}
+
+// sweepBatches calls deleteBatch until a batch deletes fewer than sweepBatchSize rows, at
+// most sweepMaxBatches times, and returns the rows deleted in all.
+func sweepBatches(deleteBatch func(limit int) (int, error)) (int, error) {
+	total := 0
+	for range sweepMaxBatches {
+		n, err := deleteBatch(sweepBatchSize)
+		total += n
+		if err != nil || n < sweepBatchSize {
+			return total, err
+		}
+	}
+	return total, nil
+}

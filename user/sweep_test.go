@@ -1,0 +1,242 @@
+package user
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/internal/pgtest"
+	"github.com/iogate/iogate/postgres"
+	"github.com/iogate/iogate/sqlite"
+)
+
+// forEachStore runs test on a fresh SQLite database and on a fresh PostgreSQL database
+// (skipped without a test cluster). Each call of open returns another handle on the same
+// database, as a second node or the CLI has, closed when the test ends.
+func forEachStore(t *testing.T, test func(t *testing.T, open func() iogate.Store)) {
+	t.Run("SQLite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "iogate.db")
+		test(t, func() iogate.Store {
+			db, err := sqlite.Open(context.Background(), path)
+			if err != nil {
+				t.Fatalf("sqlite.Open: %v", err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		})
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		url := pgtest.NewDatabase(t)
+		test(t, func() iogate.Store {
+			db, err := postgres.Open(context.Background(), url)
+			if err != nil {
+				t.Fatalf("postgres.Open: %v", err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		})
+	})
+}
+
+func (f *fixture) signIn(t *testing.T, ip string) *Current {
+	t.Helper()
+	cur, err := f.svc.SignIn(f.ctx, "owner@acme.test", ownerPassword, ip)
+	if err != nil {
+		t.Fatalf("SignIn from %s: %v", ip, err)
+	}
+	return cur
+}
+
+func (f *fixture) sweep(t *testing.T) SweepReport {
+	t.Helper()
+	report, err := f.svc.Sweep(f.ctx)
+	if err != nil {
+		t.Fatalf("Sweep: %v", err)
+	}
+	return report
+}
+
+func TestSweep(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func() iogate.Store) {
+		f := newFixtureOn(t, open())
+		// The fixture used its setup link. A reset link is used below, an invitation stays
+		// pending.
+		invite, err := f.svc.InviteUser(f.ctx, f.owner.AccountID, "new@acme.test", iogate.RoleAdmin)
+		if err != nil {
+			t.Fatalf("InviteUser: %v", err)
+		}
+		reset, err := f.svc.CreateResetLink(f.ctx, "owner@acme.test")
+		if err != nil {
+			t.Fatalf("CreateResetLink: %v", err)
+		}
+		if _, err := f.svc.ResetPassword(f.ctx, reset, ownerPassword); err != nil {
+			t.Fatalf("ResetPassword: %v", err)
+		}
+		_, usedErr := f.svc.CheckLink(f.ctx, reset, iogate.LinkReset)
+
+		idle := f.signIn(t, "192.0.2.1")
+		f.clock.Advance(20 * time.Minute)
+		active := f.signIn(t, "192.0.2.2")
+		form := f.svc.NewFormToken(active, "create-key")
+		if err := f.svc.UseFormToken(f.ctx, active, "create-key", form); err != nil {
+			t.Fatalf("UseFormToken: %v", err)
+		}
+		f.clock.Advance(15 * time.Minute)
+
+		// 35 minutes after sign-in the first session is idle; the second was used 15
+		// minutes ago.
+		got := f.sweep(t)
+		if want := (SweepReport{Sessions: 1, Links: 2}); got != want {
+			t.Errorf("first sweep deleted %+v, want %+v: the idle session, the used setup and reset links", got, want)
+		}
+		if _, err := f.store.FindSession(f.ctx, hashToken(idle.ID)); iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
+			t.Errorf("FindSession of the idle session after the sweep: %v, want not found", err)
+		}
+		if _, err := f.svc.Authenticate(f.ctx, active.ID); err != nil {
+			t.Errorf("Authenticate the active session after the sweep: %v", err)
+		}
+		if _, err := f.svc.CheckLink(f.ctx, invite, iogate.LinkInvite); err != nil {
+			t.Errorf("CheckLink of the pending invitation after the sweep: %v", err)
+		}
+		if _, err := f.svc.CheckLink(f.ctx, reset, iogate.LinkReset); err == nil || err.Error() != usedErr.Error() {
+			t.Errorf("CheckLink of the swept reset link: %v, want %v as for a used link", err, usedErr)
+		}
+		if _, err := f.svc.ResetPassword(f.ctx, reset, "another long password"); !errors.Is(err, errLinkInvalid) {
+			t.Errorf("ResetPassword with the swept link: %v, want errLinkInvalid", err)
+		}
+		if err := f.svc.UseFormToken(f.ctx, active, "create-key", form); !errors.Is(err, ErrFormUsed) {
+			t.Errorf("UseFormToken again after the sweep, in a live session: %v, want ErrFormUsed", err)
+		}
+
+		// Kept in use until shortly before its absolute expiry, the active session ends
+		// there, and the sweep deletes it with no request that would end it.
+		for f.clock.Now().Before(active.Session.ExpiresAt.Add(-20 * time.Minute)) {
+			f.clock.Advance(15 * time.Minute)
+			if _, err := f.svc.Authenticate(f.ctx, active.ID); err != nil {
+				t.Fatalf("Authenticate the active session %s after sign-in: %v", f.clock.Now().Sub(active.Session.CreatedAt), err)
+			}
+		}
+		f.clock.Advance(20 * time.Minute)
+		if got := f.sweep(t); got != (SweepReport{Sessions: 1}) {
+			t.Errorf("sweep after the session's expiry deleted %+v, want the session alone", got)
+		}
+		// After the form token's margin and the invitation's 72 hours, nothing is left.
+		f.clock.Advance(formTokenMargin)
+		if got := f.sweep(t); got != (SweepReport{FormTokens: 1}) {
+			t.Errorf("sweep after the form token's margin deleted %+v, want its record alone", got)
+		}
+		f.clock.Advance(InviteLinkTTL)
+		if got := f.sweep(t); got != (SweepReport{Links: 1}) {
+			t.Errorf("sweep after the invitation expired deleted %+v, want the invitation alone", got)
+		}
+		if got := f.sweep(t); got != (SweepReport{}) {
+			t.Errorf("sweep of a swept store deleted %+v, want nothing", got)
+		}
+	})
+}
+
+// TestSweepFromTwoNodes sweeps more ended sessions than two batches hold from two services
+// on two handles of one database at once, as two nodes do: every ended session is
+// deleted once, by one of them, and the live one stays.
+func TestSweepFromTwoNodes(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func() iogate.Store) {
+		f := newFixtureOn(t, open())
+		second, err := New(f.ctx, open(), f.master, Config{IdleTimeout: 30 * time.Minute, MaxAge: 12 * time.Hour, Now: f.clock.Now})
+		if err != nil {
+			t.Fatalf("New on a second handle: %v", err)
+		}
+		now := f.clock.Now()
+		ended := 2*sweepBatchSize + 1
+		for i := range ended {
+			sess := &iogate.Session{IDHash: hashToken(fmt.Sprintf("ended-%d", i)), UserID: f.owner.ID, AccountID: f.owner.AccountID,
+				Stage: iogate.SessionSignedIn, CreatedAt: now.Add(-13 * time.Hour), LastSeenAt: now.Add(-time.Hour),
+				ExpiresAt: now.Add(-time.Hour), ConfirmedAt: now.Add(-13 * time.Hour)}
+			if err := f.store.CreateSession(f.ctx, sess); err != nil {
+				t.Fatalf("CreateSession %d: %v", i, err)
+			}
+		}
+		live := f.signIn(t, "192.0.2.1")
+
+		var wg sync.WaitGroup
+		reports := make([]SweepReport, 2)
+		errs := make([]error, 2)
+		for i, svc := range []*Service{f.svc, second} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				reports[i], errs[i] = svc.Sweep(f.ctx)
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("Sweep on node %d: %v", i+1, err)
+			}
+		}
+		// The fixture's used setup link is swept too, by one of the nodes.
+		sessions, links := reports[0].Sessions+reports[1].Sessions, reports[0].Links+reports[1].Links
+		if sessions != ended || links != 1 {
+			t.Errorf("two nodes deleted %d sessions and %d links in all (%+v, %+v), want %d and 1", sessions, links, reports[0], reports[1], ended)
+		}
+		if _, err := f.svc.Authenticate(f.ctx, live.ID); err != nil {
+			t.Errorf("Authenticate the live session after the sweeps: %v", err)
+		}
+	})
+}
+
+func TestFormToken(t *testing.T) {
+	f := newFixture(t)
+	cur := f.signIn(t, "192.0.2.1")
+	other := f.signIn(t, "192.0.2.2")
+	token := f.svc.NewFormToken(cur, "create-key")
+	if again := f.svc.NewFormToken(cur, "create-key"); again == token {
+		t.Fatal("two forms of one session got the same token")
+	}
+	altered := "A" + token[1:]
+	if token[0] == 'A' {
+		altered = "B" + token[1:]
+	}
+
+	invalid := []struct {
+		name, purpose, token string
+		cur                  *Current
+	}{
+		{"empty", "create-key", "", cur},
+		{"another session", "create-key", token, other},
+		{"another purpose", "rotate-key", token, cur},
+		{"altered nonce", "create-key", altered, cur},
+		{"no MAC", "create-key", token[:22], cur},
+	}
+	for _, c := range invalid {
+		if _, err := f.svc.FormTokenUsed(f.ctx, c.cur, c.purpose, c.token); !errors.Is(err, ErrFormTokenInvalid) {
+			t.Errorf("FormTokenUsed with %s: %v, want ErrFormTokenInvalid", c.name, err)
+		}
+		if err := f.svc.UseFormToken(f.ctx, c.cur, c.purpose, c.token); !errors.Is(err, ErrFormTokenInvalid) {
+			t.Errorf("UseFormToken with %s: %v, want ErrFormTokenInvalid", c.name, err)
+		}
+	}
+
+	if used, err := f.svc.FormTokenUsed(f.ctx, cur, "create-key", token); err != nil || used {
+		t.Fatalf("FormTokenUsed of a new token = %v, %v; want false", used, err)
+	}
+	if err := f.svc.UseFormToken(f.ctx, cur, "create-key", token); err != nil {
+		t.Fatalf("UseFormToken: %v", err)
+	}
+	if used, err := f.svc.FormTokenUsed(f.ctx, cur, "create-key", token); err != nil || !used {
+		t.Errorf("FormTokenUsed after its use = %v, %v; want true", used, err)
+	}
+	if err := f.svc.UseFormToken(f.ctx, cur, "create-key", token); !errors.Is(err, ErrFormUsed) {
+		t.Errorf("UseFormToken twice: %v, want ErrFormUsed", err)
+	}
+	if err := f.svc.ReleaseFormToken(f.ctx, token); err != nil {
+		t.Fatalf("ReleaseFormToken: %v", err)
+	}
+	if err := f.svc.UseFormToken(f.ctx, cur, "create-key", token); err != nil {
+		t.Errorf("UseFormToken after ReleaseFormToken: %v, want success", err)
+	}
+}
