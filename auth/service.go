@@ -175,6 +175,10 @@ func (s *Service) loadSigningKeys(ctx context.Context) error {
 	return s.loadKeyring(append(keys, k))
 }
 
+// AuditChain returns the chain that hashes this store's audit records, for callers that
+// build the record of a change which the store appends in the change's own transaction.
+func (s *Service) AuditChain() *iogate.AuditChain { return s.chain }
+
 // Keyring returns the signing keys, for the JWKS endpoint.
 func (s *Service) Keyring() *token.Keyring { return s.keyring }
 

@@ -155,9 +155,13 @@ func (d *Dashboard) handleAudit(w http.ResponseWriter, r *http.Request, c *user.
 }
 
 // namesFromRecords adds to keyNames the names of deleted keys, from the "name" detail that
-// key.created and key.deleted records carry, so the page names them too.
+// key.created and key.deleted records carry, so the page names them too. The "name" of
+// other events, such as a vault's in vault.created, is not the key's.
 func namesFromRecords(records []*iogate.AuditRecord, keyNames map[string]string) {
 	for _, rec := range records {
+		if rec.Event != iogate.AuditKeyCreated && rec.Event != iogate.AuditKeyDeleted {
+			continue
+		}
 		if rec.ClientID == "" || keyNames[rec.ClientID] != "" || len(rec.Details) == 0 {
 			continue
 		}

@@ -35,8 +35,8 @@ func (s *instrumentedStore) check(op string, err error) error {
 	return err
 }
 
-func (s *instrumentedStore) CreateAccount(ctx context.Context, a *iogate.Account) error {
-	return s.check("create_account", s.Store.CreateAccount(ctx, a))
+func (s *instrumentedStore) CreateAccount(ctx context.Context, a *iogate.Account, rec *iogate.AuditRecord) error {
+	return s.check("create_account", s.Store.CreateAccount(ctx, a, rec))
 }
 
 func (s *instrumentedStore) FindAccountByID(ctx context.Context, id string) (*iogate.Account, error) {
@@ -125,8 +125,8 @@ func (s *instrumentedStore) AuditRecords(ctx context.Context, accountID string, 
 	return s.check("audit_records", s.Store.AuditRecords(ctx, accountID, fn))
 }
 
-func (s *instrumentedStore) CreateVault(ctx context.Context, v *iogate.Vault) error {
-	return s.check("create_vault", s.Store.CreateVault(ctx, v))
+func (s *instrumentedStore) CreateVault(ctx context.Context, v *iogate.Vault, rec *iogate.AuditRecord) error {
+	return s.check("create_vault", s.Store.CreateVault(ctx, v, rec))
 }
 
 func (s *instrumentedStore) FindVault(ctx context.Context, accountID, id string) (*iogate.Vault, error) {
