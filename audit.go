@@ -74,6 +74,9 @@ const (
 	DenyKeyExpired      = "key_expired"
 	DenyIPNotAllowed    = "ip_not_allowed"
 	DenyScopeNotAllowed = "scope_not_allowed"
+	// DenyKeyDeleted is the reason of a request for a key that was deleted. The response
+	// is the one for an unknown client ID.
+	DenyKeyDeleted = "key_deleted"
 )
 
 // CheckChangeRecord returns a CodeInternal error unless rec is a record of event for

@@ -114,6 +114,12 @@ type Store interface {
 	// DeleteAPIKey deletes the key of rec.AccountID, records a key change and appends rec,
 	// all in one transaction, or returns CodeNotFound.
 	DeleteAPIKey(ctx context.Context, clientID string, rec *AuditRecord) error
+	// DeletedAPIKeys calls fn with the client ID and account ID of every key whose
+	// AuditKeyDeleted record the audit log still holds. It calls fn in the order of the
+	// records' times, so a client ID deleted twice comes last with its latest account. The
+	// engine calls it once at start. Stores look the records up per account and event,
+	// through the index on those columns, rather than reading the whole log.
+	DeletedAPIKeys(ctx context.Context, fn func(clientID, accountID string) error) error
 	// RecordKeyUse stores when and from where keys last authenticated, for keys that
 	// still exist. It is called in batches, off the request path.
 	RecordKeyUse(ctx context.Context, uses []KeyUse) error

@@ -146,6 +146,15 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.resync(ctx); err != nil {
 		return fmt.Errorf("load keys: %w", err)
 	}
+	// Keys deleted from now on leave the view through remove or a reload, which remember
+	// their accounts. The accounts of keys deleted before come from key.deleted records.
+	err := s.store.DeletedAPIKeys(ctx, func(clientID, accountID string) error {
+		s.view.addDeleted(clientID, accountID)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load deleted keys: %w", err)
+	}
 	s.started = true
 	return nil
 }

@@ -98,6 +98,10 @@ func (s *instrumentedStore) ListRevokedTokens(ctx context.Context, clientID stri
 	return t, s.check("list_revoked_tokens", err)
 }
 
+func (s *instrumentedStore) DeletedAPIKeys(ctx context.Context, fn func(clientID, accountID string) error) error {
+	return s.check("deleted_api_keys", s.Store.DeletedAPIKeys(ctx, fn))
+}
+
 func (s *instrumentedStore) AllRevokedTokens(ctx context.Context, after time.Time, fn func(*iogate.RevokedToken) error) error {
 	return s.check("all_revoked_tokens", s.Store.AllRevokedTokens(ctx, after, fn))
 }

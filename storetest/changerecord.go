@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -9,13 +10,14 @@ import (
 )
 
 // changeRecordCases check that creating an account or a vault appends its audit record in
-// the same transaction.
+// the same transaction, and that deleted keys can be found from their key.deleted records.
 var changeRecordCases = []struct {
 	name string
 	fn   func(t *testing.T, s iogate.Store)
 }{
 	{"AccountCreatedRecord", testAccountCreatedRecord},
 	{"VaultCreatedRecord", testVaultCreatedRecord},
+	{"DeletedAPIKeys", testDeletedAPIKeys},
 }
 
 // allAuditRecords returns every record of accountID, or of every account when it is empty,
@@ -125,5 +127,47 @@ func testVaultCreatedRecord(t *testing.T, s iogate.Store) {
 	verifyChain(t, allAuditRecords(t, s, ""))
 	if n := len(allAuditRecords(t, s, other.ID)); n != 1 {
 		t.Errorf("the other account's log has %d records, want its account.created only", n)
+	}
+}
+
+// testDeletedAPIKeys checks that DeletedAPIKeys names every key deleted, with its account,
+// oldest deletion first, and no key that exists or was never deleted.
+func testDeletedAPIKeys(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	collect := func() [][2]string {
+		var out [][2]string
+		must(t, "DeletedAPIKeys", s.DeletedAPIKeys(ctx, func(clientID, accountID string) error {
+			out = append(out, [2]string{clientID, accountID})
+			return nil
+		}))
+		return out
+	}
+	if got := collect(); len(got) != 0 {
+		t.Fatalf("DeletedAPIKeys of an empty store = %v, want none", got)
+	}
+
+	a, b := newAccount(t, s), newAccount(t, s)
+	remaining, first, second := newKey(a.ID, base), newKey(a.ID, base), newKey(b.ID, base)
+	for _, k := range []*iogate.APIKey{remaining, first, second} {
+		must(t, "CreateAPIKey", s.CreateAPIKey(ctx, k, created(t, k)))
+	}
+	del := func(k *iogate.APIKey, offset int) {
+		rec := deleted(t, k)
+		rec.Time = base.Add(time.Duration(offset) * time.Second)
+		must(t, "DeleteAPIKey", s.DeleteAPIKey(ctx, k.ClientID, rec))
+	}
+	del(second, 2)
+	del(first, 1)
+
+	// The same client ID created again in another account and deleted again comes last,
+	// with the account of its last deletion.
+	again := *first
+	again.AccountID = b.ID
+	must(t, "CreateAPIKey(deleted client ID)", s.CreateAPIKey(ctx, &again, created(t, &again)))
+	del(&again, 3)
+
+	want := [][2]string{{first.ClientID, a.ID}, {second.ClientID, b.ID}, {first.ClientID, b.ID}}
+	if diff := cmp.Diff(want, collect()); diff != "" {
+		t.Errorf("DeletedAPIKeys, oldest deletion first (-want +got):\n%s", diff)
 	}
 }
