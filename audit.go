@@ -68,6 +68,20 @@ const (
 	AuditVaultCreated = "vault.created"
 )
 
+// AuditEvents lists every event that iogate writes to the audit log, for the filters of
+// the CLI and the dashboard.
+var AuditEvents = []string{
+	AuditKeyCreated, AuditKeyUpdated, AuditKeyRotated, AuditKeyDeleted, AuditKeyExposed,
+	AuditTokenIssued, AuditTokenDenied, AuditAddressBlocked,
+	AuditVaultCreated,
+	AuditUserSignedIn, AuditUserSignInFailed, AuditUserSignedOut,
+	AuditUserInvited, AuditUserCreated, AuditUserRoleChanged, AuditUserRemoved,
+	AuditUserPasswordReset, AuditUserResetLinkCreated,
+	AuditUserTOTPEnabled, AuditUserTOTPDisabled, AuditUserRecoveryCodesReplaced,
+	AuditAccountCreated, AuditAccountPolicyChanged, AuditAccountSuspended, AuditAccountResumed,
+	AuditLogExported,
+}
+
 // Reasons of AuditTokenDenied records.
 const (
 	DenyInvalidSecret   = "invalid_secret"
