@@ -35,6 +35,13 @@ func (a *Account) Validate() error {
 	return nil
 }
 
+// NewAccountCreatedRecord returns the AuditAccountCreated record of a by actor, at a's
+// creation time, for Store.CreateAccount. via names the way the account was created, such
+// as "cli" or "setup_link".
+func (c *AuditChain) NewAccountCreatedRecord(a *Account, actor Actor, via string) (*AuditRecord, error) {
+	return c.NewRecord(a.ID, AuditAccountCreated, actor, a.CreatedAt, map[string]any{"name": a.Name, "email": a.Email, "via": via})
+}
+
 // MaxNameLength bounds names of accounts, keys and vaults, in characters.
 const MaxNameLength = 200
 

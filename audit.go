@@ -64,7 +64,23 @@ const (
 	// AuditAddressBlocked records that an address that had sent wrong secrets for the
 	// account's key was blocked after repeated failed authentication.
 	AuditAddressBlocked = "address.blocked"
+	// AuditVaultCreated records a new vault, with its ID, name and threshold in the details.
+	AuditVaultCreated = "vault.created"
 )
+
+// AuditEvents lists every event that iogate writes to the audit log, for the filters of
+// the CLI and the dashboard.
+var AuditEvents = []string{
+	AuditKeyCreated, AuditKeyUpdated, AuditKeyRotated, AuditKeyDeleted, AuditKeyExposed,
+	AuditTokenIssued, AuditTokenDenied, AuditAddressBlocked,
+	AuditVaultCreated,
+	AuditUserSignedIn, AuditUserSignInFailed, AuditUserSignedOut,
+	AuditUserInvited, AuditUserCreated, AuditUserRoleChanged, AuditUserRemoved,
+	AuditUserPasswordReset, AuditUserResetLinkCreated,
+	AuditUserTOTPEnabled, AuditUserTOTPDisabled, AuditUserRecoveryCodesReplaced,
+	AuditAccountCreated, AuditAccountPolicyChanged, AuditAccountSuspended, AuditAccountResumed,
+	AuditLogExported,
+}
 
 // Reasons of AuditTokenDenied records.
 const (
@@ -72,7 +88,26 @@ const (
 	DenyKeyExpired      = "key_expired"
 	DenyIPNotAllowed    = "ip_not_allowed"
 	DenyScopeNotAllowed = "scope_not_allowed"
+	// DenyKeyDeleted is the reason of a request for a key that was deleted. The response
+	// is the one for an unknown client ID.
+	DenyKeyDeleted = "key_deleted"
 )
+
+// CheckChangeRecord returns a CodeInternal error unless rec is a record of event for
+// accountID's log. Stores call it before they insert a change whose record commits with
+// it, so that no change is written without its record or with the record of another
+// account.
+func CheckChangeRecord(rec *AuditRecord, accountID, event string) error {
+	switch {
+	case rec == nil:
+		return Errorf(CodeInternal, "missing %s audit record", event)
+	case rec.AccountID != accountID:
+		return Errorf(CodeInternal, "%s audit record of account %q given for account %q", rec.Event, rec.AccountID, accountID)
+	case rec.Event != event:
+		return Errorf(CodeInternal, "%s audit record given where %s is expected", rec.Event, event)
+	}
+	return nil
+}
 
 // AuditHash is the chain hash of an audit record. The first record of an account links to
 // the zero hash.

@@ -8,6 +8,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -225,5 +230,59 @@ func TestAuditHashEncoding(t *testing.T) {
 	m.Sum(want[:0])
 	if r.Hash != want {
 		t.Errorf("record hash = %s, want %s", r.Hash, want)
+	}
+}
+
+// TestAuditEventsListsEveryEvent parses the package's sources and checks that AuditEvents
+// holds the value of every Audit* string constant once, so that the CLI and the dashboard
+// can filter by an event as soon as it is declared.
+func TestAuditEventsListsEveryEvent(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	declared := map[string]string{}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			gen, ok := decl.(*ast.GenDecl)
+			if !ok || gen.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gen.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, name := range vs.Names {
+					if !strings.HasPrefix(name.Name, "Audit") || i >= len(vs.Values) {
+						continue
+					}
+					if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						value, _ := strconv.Unquote(lit.Value)
+						declared[name.Name] = value
+					}
+				}
+			}
+		}
+	}
+	if declared["AuditAccountCreated"] != "account.created" || declared["AuditVaultCreated"] != "vault.created" {
+		t.Fatalf("parsed Audit constants %v lack account.created or vault.created", declared)
+	}
+	listed := map[string]int{}
+	for _, e := range AuditEvents {
+		listed[e]++
+	}
+	for name, value := range declared {
+		if listed[value] != 1 {
+			t.Errorf("AuditEvents holds %s (%s) %d times, want once", value, name, listed[value])
+		}
+	}
+	if len(AuditEvents) != len(declared) {
+		t.Errorf("AuditEvents has %d events, want the %d declared Audit constants", len(AuditEvents), len(declared))
 	}
 }

@@ -77,8 +77,10 @@ func (k *SigningKey) MaySign(now time.Time) bool {
 // codes: a missing row is CodeNotFound, a unique violation CodeConflict, an unreachable
 // database CodeUnavailable. Every method is safe for concurrent use.
 type Store interface {
-	// CreateAccount inserts a new account.
-	CreateAccount(ctx context.Context, a *Account) error
+	// CreateAccount inserts a new account and appends rec, its AuditAccountCreated record,
+	// to the new account's audit log in the same transaction. It returns CodeConflict when
+	// the ID is taken, and CodeInternal when rec is nil or not its record.
+	CreateAccount(ctx context.Context, a *Account, rec *AuditRecord) error
 	// FindAccountByID returns the account, or CodeNotFound.
 	FindAccountByID(ctx context.Context, id string) (*Account, error)
 	// ListAccounts returns one page of accounts, oldest first, and the cursor of the next page.
@@ -112,6 +114,12 @@ type Store interface {
 	// DeleteAPIKey deletes the key of rec.AccountID, records a key change and appends rec,
 	// all in one transaction, or returns CodeNotFound.
 	DeleteAPIKey(ctx context.Context, clientID string, rec *AuditRecord) error
+	// DeletedAPIKeys calls fn with the client ID and account ID of every key whose
+	// AuditKeyDeleted record the audit log still holds. It calls fn in the order of the
+	// records' times, so a client ID deleted twice comes last with its latest account. The
+	// engine calls it once at start. Stores look the records up per account and event,
+	// through the index on those columns, rather than reading the whole log.
+	DeletedAPIKeys(ctx context.Context, fn func(clientID, accountID string) error) error
 	// RecordKeyUse stores when and from where keys last authenticated, for keys that
 	// still exist. It is called in batches, off the request path.
 	RecordKeyUse(ctx context.Context, uses []KeyUse) error
@@ -152,9 +160,11 @@ type Store interface {
 	// is not above the stored checkpoint.
 	PruneAuditRecords(ctx context.Context, cp *AuditCheckpoint) (int64, error)
 
-	// CreateVault inserts a new vault and records a ChangeVaults change of its account in
-	// the same transaction.
-	CreateVault(ctx context.Context, v *Vault) error
+	// CreateVault inserts a new vault, records a ChangeVaults change of its account and
+	// appends rec, its AuditVaultCreated record, to the account's audit log, all in one
+	// transaction. It returns CodeNotFound for an unknown account, CodeConflict when the ID
+	// is taken, and CodeInternal when rec is nil or not its record.
+	CreateVault(ctx context.Context, v *Vault, rec *AuditRecord) error
 	// FindVault returns the account's vault, or CodeNotFound, also when the vault belongs
 	// to another account.
 	FindVault(ctx context.Context, accountID, id string) (*Vault, error)

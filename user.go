@@ -107,6 +107,7 @@ const (
 	AuditUserTOTPEnabled           = "user.totp_enabled"
 	AuditUserTOTPDisabled          = "user.totp_disabled"
 	AuditUserRecoveryCodesReplaced = "user.recovery_codes_replaced"
+	AuditAccountCreated            = "account.created"
 	AuditAccountPolicyChanged      = "account.policy_changed"
 	AuditAccountSuspended          = "account.suspended"
 	AuditAccountResumed            = "account.resumed"
@@ -179,9 +180,11 @@ type UserStore interface {
 	// expired at now, or CodeNotFound.
 	FindUserLink(ctx context.Context, tokenHash []byte, purpose string, now time.Time) (*UserLink, error)
 	// CreateAccountWithOwner uses the setup link and creates the first account and its
-	// owner in one transaction. It returns CodeNotFound when the link is used, expired or
-	// unknown, and CodeConflict when an account already exists.
-	CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *Account, owner *User) error
+	// owner, with rec, the account's AuditAccountCreated record, in one transaction. It
+	// returns CodeNotFound when the link is used, expired or unknown, CodeConflict when an
+	// account already exists, and CodeInternal when rec is nil or not the account's
+	// account.created record.
+	CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *Account, owner *User, rec *AuditRecord) error
 	// AcceptInvite uses the invitation link and creates the invited user in one
 	// transaction. CodeNotFound when the link is not valid, CodeConflict when the email is
 	// taken.

@@ -31,3 +31,16 @@ func (v *Vault) Validate() error {
 	}
 	return nil
 }
+
+// NewVaultCreatedRecord returns the AuditVaultCreated record of v by actor, at v's
+// creation time, for Store.CreateVault. A client actor is the record's ClientID too.
+func (c *AuditChain) NewVaultCreatedRecord(v *Vault, actor Actor) (*AuditRecord, error) {
+	r, err := c.NewRecord(v.AccountID, AuditVaultCreated, actor, v.CreatedAt, map[string]any{"vaultId": v.ID, "name": v.Name, "threshold": v.Threshold})
+	if err != nil {
+		return nil, err
+	}
+	if actor.Type == ActorClient {
+		r.ClientID = actor.ID
+	}
+	return r, nil
+}

@@ -52,7 +52,11 @@ func newBenchEngine(b *testing.B) *benchEngine {
 		b.Fatalf("Start: %v", err)
 	}
 	account := &iogate.Account{ID: iogate.NewID(), Name: "Bench", Email: "bench@example.com", Status: iogate.AccountActive, CreatedAt: time.Now()}
-	if err := db.CreateAccount(ctx, account); err != nil {
+	rec, err := svc.AuditChain().NewAccountCreatedRecord(account, iogate.Actor{Type: iogate.ActorOperator, ID: "bench"}, "cli")
+	if err != nil {
+		b.Fatalf("NewAccountCreatedRecord: %v", err)
+	}
+	if err := db.CreateAccount(ctx, account, rec); err != nil {
 		b.Fatalf("CreateAccount: %v", err)
 	}
 	k, secret, err := svc.CreateKey(ctx, auth.CreateKeyRequest{AccountID: account.ID, Name: "bench"})

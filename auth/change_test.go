@@ -26,7 +26,11 @@ func TestOnChangeDeliversVaultChanges(t *testing.T) {
 	}
 	defer other.Close()
 	v := &iogate.Vault{ID: iogate.NewID(), AccountID: e.accountID, Name: "Treasury", Threshold: 2, Status: iogate.VaultActive, CreatedAt: time.Now().UTC()}
-	if err := other.CreateVault(ctx, v); err != nil {
+	rec, err := e.svc.AuditChain().NewVaultCreatedRecord(v, iogate.Actor{Type: iogate.ActorOperator, ID: "tester"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.CreateVault(ctx, v, rec); err != nil {
 		t.Fatal(err)
 	}
 	// A key change in between must not reach the vault listener.

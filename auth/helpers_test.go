@@ -61,9 +61,7 @@ func newTestEngine(t testing.TB) *testEngine {
 		t.Fatal(err)
 	}
 	account := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: clock.now()}
-	if err := store.CreateAccount(ctx, account); err != nil {
-		t.Fatal(err)
-	}
+	createAccount(t, svc, store, account)
 	return &testEngine{svc: svc, store: store, path: path, accountID: account.ID, clock: clock}
 }
 
@@ -92,4 +90,16 @@ func mistype(secret string) string {
 		return secret[:len(secret)-1] + "y"
 	}
 	return secret[:len(secret)-1] + "x"
+}
+
+// createAccount stores a with its account.created record, as "iogate account create" does.
+func createAccount(t testing.TB, svc *Service, store iogate.Store, a *iogate.Account) {
+	t.Helper()
+	rec, err := svc.AuditChain().NewAccountCreatedRecord(a, iogate.Actor{Type: iogate.ActorOperator, ID: "tester"}, "cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateAccount(context.Background(), a, rec); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -54,9 +54,10 @@ type Client struct {
 // introspection and revocation endpoints, where clients authenticate the same way. Every
 // authentication failure returns iogate.ErrInvalidClient. The IP allowlist is checked only
 // after the secret verified, so that ErrIPNotAllowed never tells a stranger that a client
-// ID exists. Denials of a known client ID are recorded in its account's audit log, but
-// nobody waits for those records, because waiting would make a wrong secret for an
-// existing client ID slower to answer than one for an unknown ID.
+// ID exists. Denials of a known client ID, and of a deleted key whose deletion the view
+// remembers, are recorded in its account's audit log, but nobody waits for those records,
+// because waiting would make a wrong secret for an existing client ID slower to answer than
+// one for an unknown ID.
 func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret string, remote netip.Addr) (*Client, error) {
 	now := s.now()
 	if err := s.checkFresh(now); err != nil {
@@ -64,6 +65,9 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 	}
 	k, generation, ok := s.authenticateClient(clientID, secret)
 	switch {
+	case !ok && k == nil:
+		s.recordDeletedKeyDenial(clientID, remote)
+		return nil, iogate.ErrInvalidClient
 	case !ok:
 		s.recordDenial(k, remote, iogate.DenyInvalidSecret)
 		return nil, iogate.ErrInvalidClient
@@ -188,6 +192,18 @@ func (s *Service) recordDenial(k *key, remote netip.Addr, reason string) {
 	}
 	rec.ClientID, rec.Reason = k.clientID, reason
 	s.audit.enqueue(rec)
+}
+
+// recordDeletedKeyDenial queues the audit record of a token request for a client ID that
+// the view holds no key for, if the view remembers the key's deletion. The record goes to
+// the log of the account the key belonged to. A client ID that never existed writes
+// nothing. Either way the caller returns the same error as for an unknown client ID.
+func (s *Service) recordDeletedKeyDenial(clientID string, remote netip.Addr) {
+	accountID, ok := s.view.deletedAccount(clientID)
+	if !ok {
+		return
+	}
+	s.recordDenial(&key{clientID: clientID, accountID: accountID}, remote, iogate.DenyKeyDeleted)
 }
 
 func clientActor(clientID string, remote netip.Addr) iogate.Actor {

@@ -83,9 +83,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	a := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: h.clock.Now()}
-	if err := db.CreateAccount(ctx, a); err != nil {
-		t.Fatal(err)
-	}
+	createAccount(t, h.svc, db, a)
 	h.account = a.ID
 	return h
 }
@@ -356,8 +354,8 @@ func TestUpdateKeyValidation(t *testing.T) {
 	if stored.Name != k.Name || !stored.UpdatedAt.Equal(k.UpdatedAt) {
 		t.Errorf("key after rejected updates: name %q, updated %s; want it unchanged", stored.Name, stored.UpdatedAt)
 	}
-	if recs := h.records(t); len(recs) != 1 {
-		t.Errorf("audit records after rejected updates = %d, want only key.created", len(recs))
+	if recs := h.records(t); len(recs) != 2 {
+		t.Errorf("audit records after rejected updates = %d, want only account.created and key.created", len(recs))
 	}
 }
 
@@ -398,7 +396,12 @@ func TestAuditOfKeyLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The account's log starts with its account.created record; the key's records follow.
 	recs := h.records(t)
+	if len(recs) == 0 || recs[0].Event != iogate.AuditAccountCreated {
+		t.Fatalf("the account's first audit record is not account.created: %d records", len(recs))
+	}
+	recs = recs[1:]
 	want := []struct{ event, actor, ip, reason string }{
 		{iogate.AuditKeyCreated, "operator:tester", "", ""},
 		{iogate.AuditTokenIssued, "client:" + k.ClientID, "127.0.0.1", ""},
@@ -442,8 +445,8 @@ func TestAuditOfKeyLifecycle(t *testing.T) {
 	}
 
 	report, err := h.svc.VerifyAudit(h.ctx, h.account)
-	if err != nil || report.Records != int64(len(want)) {
-		t.Errorf("VerifyAudit = %+v, %v; want %d records verified", report, err, len(want))
+	if err != nil || report.Records != int64(len(want)+1) {
+		t.Errorf("VerifyAudit = %+v, %v; want %d records verified", report, err, len(want)+1)
 	}
 }
 
@@ -510,8 +513,9 @@ func TestIssueTokenGroupCommit(t *testing.T) {
 			t.Errorf("no token.issued record for token %s", id)
 		}
 	}
-	if report, err := h.svc.VerifyAudit(h.ctx, ""); err != nil || report.Records != n+1 {
-		t.Errorf("VerifyAudit = %+v, %v; want %d records verified", report, err, n+1)
+	// The records are account.created, key.created and one per token.
+	if report, err := h.svc.VerifyAudit(h.ctx, ""); err != nil || report.Records != n+2 {
+		t.Errorf("VerifyAudit = %+v, %v; want %d records verified", report, err, n+2)
 	}
 }
 

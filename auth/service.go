@@ -146,6 +146,15 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.resync(ctx); err != nil {
 		return fmt.Errorf("load keys: %w", err)
 	}
+	// Keys deleted from now on leave the view through remove or a reload, which remember
+	// their accounts. The accounts of keys deleted before come from key.deleted records.
+	err := s.store.DeletedAPIKeys(ctx, func(clientID, accountID string) error {
+		s.view.addDeleted(clientID, accountID)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load deleted keys: %w", err)
+	}
 	s.started = true
 	return nil
 }
@@ -174,6 +183,10 @@ func (s *Service) loadSigningKeys(ctx context.Context) error {
 	}
 	return s.loadKeyring(append(keys, k))
 }
+
+// AuditChain returns the chain that hashes this store's audit records, for callers that
+// build the record of a change which the store appends in the change's own transaction.
+func (s *Service) AuditChain() *iogate.AuditChain { return s.chain }
 
 // Keyring returns the signing keys, for the JWKS endpoint.
 func (s *Service) Keyring() *token.Keyring { return s.keyring }

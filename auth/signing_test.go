@@ -129,9 +129,7 @@ func TestRevokedTokenFailsAtOnce(t *testing.T) {
 	clock := &testClock{now: time.Now()}
 	s := newTestService(t, clock, time.Hour)
 	a := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: clock.Now()}
-	if err := s.store.CreateAccount(ctx, a); err != nil {
-		t.Fatal(err)
-	}
+	createAccount(t, s, s.store, a)
 	k, err := s.ImportKey(ctx, ImportKeyRequest{CreateKeyRequest: CreateKeyRequest{AccountID: a.ID, Name: "imported"}, Secret: "imported+secret%with:colon-é"})
 	if err != nil {
 		t.Fatalf("ImportKey: %v", err)

@@ -21,6 +21,8 @@ type keyView struct {
 	extras  map[keyID]*keyExtra
 	odd     map[string]oddKey
 	account accountTable
+	// deleted holds the accounts of keys that left the view because they were deleted.
+	deleted deletedKeys
 	lastSeq int64
 	// mark changes with every reload; see keyState.mark.
 	mark uint8
@@ -175,13 +177,21 @@ func (v *keyView) set(clientID string, st keyState, extra *keyExtra) {
 	}
 }
 
+// remove drops a deleted key from the view and remembers its account in v.deleted. A key
+// that the view does not hold leaves v.deleted as it is.
 func (v *keyView) remove(clientID string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if id, canonical := parseKeyID(clientID); canonical {
+		if st, ok := v.keys[id]; ok {
+			v.deleted.add(id, st.account)
+		}
 		delete(v.keys, id)
 		delete(v.extras, id)
 		return
+	}
+	if odd, ok := v.odd[clientID]; ok {
+		v.deleted.addOdd(clientID, odd.state.account)
 	}
 	delete(v.odd, clientID)
 }
@@ -274,9 +284,10 @@ func (r *viewReload) flush() {
 	r.pending = r.pending[:0]
 }
 
-// finish stores the last keys, removes every key that the reload was not given, and
-// records that the view is current as of change seq. Until finish, a key deleted from the
-// store stays in the view, as it would have without the reload.
+// finish stores the last keys, removes every key that the reload was not given (the store
+// no longer has it, so it was deleted) and records that the view is current as of change
+// seq. Until finish, a key deleted from the store stays in the view, as it would have
+// without the reload.
 func (r *viewReload) finish(seq int64) {
 	r.flush()
 	v := r.view
@@ -284,6 +295,7 @@ func (r *viewReload) finish(seq int64) {
 	defer v.mu.Unlock()
 	for id, st := range v.keys {
 		if st.mark != v.mark {
+			v.deleted.add(id, st.account)
 			delete(v.keys, id)
 		}
 	}
@@ -294,6 +306,7 @@ func (r *viewReload) finish(seq int64) {
 	}
 	for id, k := range v.odd {
 		if k.state.mark != v.mark {
+			v.deleted.addOdd(id, k.state.account)
 			delete(v.odd, id)
 		}
 	}

@@ -68,7 +68,12 @@ func startServer() (srv *httptest.Server, clientID, clientSecret string, stop fu
 	srv.StartTLS()
 
 	account := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.example", Status: iogate.AccountActive, CreatedAt: time.Now()}
-	if err := db.CreateAccount(ctx, account); err != nil {
+	operator := iogate.Actor{Type: iogate.ActorOperator, ID: "example"}
+	rec, err := engine.AuditChain().NewAccountCreatedRecord(account, operator, "cli")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := db.CreateAccount(ctx, account, rec); err != nil {
 		log.Fatal(err)
 	}
 	for i, v := range []struct {
@@ -76,7 +81,11 @@ func startServer() (srv *httptest.Server, clientID, clientSecret string, stop fu
 		threshold int
 	}{{"Treasury", 2}, {"Cold storage", 3}} {
 		vault := &iogate.Vault{ID: iogate.NewID(), AccountID: account.ID, Name: v.name, Threshold: v.threshold, Status: iogate.VaultActive, CreatedAt: time.Now().Add(time.Duration(i) * time.Millisecond)}
-		if err := db.CreateVault(ctx, vault); err != nil {
+		rec, err := engine.AuditChain().NewVaultCreatedRecord(vault, operator)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := db.CreateVault(ctx, vault, rec); err != nil {
 			log.Fatal(err)
 		}
 	}

@@ -280,3 +280,20 @@ func TestAuditVerifyDetectsEdit(t *testing.T) {
 		t.Errorf("audit verify --json after the edit: exit %d, stderr %q; want a JSON error naming the record", out.ExitCode, out.Stderr)
 	}
 }
+
+// TestAuditListEventFilter checks that "audit list --event" accepts the events of account
+// and vault creation and rejects an event that iogate never records, naming the valid ones.
+func TestAuditListEventFilter(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	accountID := createAccount(t, dir, "Acme Custody", "ops@acme.test")
+	testenv.CLIJSON(t, dir, nil, "vault", "create", "--account", accountID, "--name", "Treasury", "--threshold", "2")
+	for _, event := range []string{"account.created", "vault.created"} {
+		if got := auditList(t, dir, accountID, "--event", event); len(got) != 1 || got[0].Event != event {
+			t.Errorf("audit list --event %s = %+v, want the one %s record", event, got, event)
+		}
+	}
+	res := testenv.RunCLI(t, dir, nil, "audit", "list", "--account", accountID, "--event", "key.stolen")
+	if res.ExitCode == 0 || !strings.Contains(res.Stderr, `invalid --event "key.stolen"`) || !strings.Contains(res.Stderr, "vault.created") {
+		t.Errorf("audit list --event key.stolen: exit %d, stderr %q; want a failure that names the valid events", res.ExitCode, res.Stderr)
+	}
+}

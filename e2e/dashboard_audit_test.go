@@ -42,7 +42,8 @@ func TestDashboardAuditLog(t *testing.T) {
 		t.Fatalf("GET /dashboard/audit: status %d", page.status)
 	}
 	events := auditEvents(page)
-	want := []string{"user.invited", "key.created", "user.signed_in", "user.sign_in_failed", "user.created"}
+	// Setup wrote account.created with the account, and then user.created for its owner.
+	want := []string{"user.invited", "key.created", "user.signed_in", "user.sign_in_failed", "user.created", "account.created"}
 	if strings.Join(events, ",") != strings.Join(want, ",") {
 		t.Errorf("audit page events = %v, want newest first %v", events, want)
 	}
@@ -122,15 +123,20 @@ func TestDashboardAuditLog(t *testing.T) {
 		if err := json.Unmarshal([]byte(p.body), &records); err != nil {
 			t.Fatalf("JSON export does not parse: %v", err)
 		}
-		// The five records above, and one audit.exported record for each export so far,
+		// The six records above, and one audit.exported record for each export so far,
 		// this one included: it is written before the export reads the log.
-		if len(records) != len(want)+2 || records[0].Event != "user.created" || records[0].Seq != 1 {
+		if len(records) != len(want)+2 || records[0].Event != "account.created" || records[0].Seq != 1 {
 			t.Fatalf("JSON export has %d records starting with %+v, want %d oldest first", len(records), records[0], len(want)+2)
 		}
 		for _, r := range records {
 			if r.Event == "user.signed_in" && (r.Actor.Type != "user" || r.Actor.IP != "127.0.0.1") {
 				t.Errorf("sign-in actor = %+v, want the user from 127.0.0.1", r.Actor)
 			}
+		}
+		// The owner set the account up through the setup link, as the first user.created
+		// record's actor.
+		if records[0].Actor.Type != "user" || records[0].Actor.ID != records[1].Actor.ID || records[0].Actor.IP != "127.0.0.1" {
+			t.Errorf("account.created actor = %+v, want the owner of the user.created record %+v from 127.0.0.1", records[0].Actor, records[1].Actor)
 		}
 		if got := auditEvents(w.get("/dashboard/audit?event=audit.exported")); len(got) != 2 {
 			t.Errorf("%d audit.exported records after two exports, want 2", len(got))

@@ -13,18 +13,6 @@ import (
 	"github.com/iogate/iogate/user"
 )
 
-// auditEvents are the event types the audit page can filter by.
-var auditEvents = []string{
-	iogate.AuditKeyCreated, iogate.AuditKeyUpdated, iogate.AuditKeyRotated, iogate.AuditKeyDeleted,
-	iogate.AuditTokenIssued, iogate.AuditTokenDenied,
-	iogate.AuditUserSignedIn, iogate.AuditUserSignInFailed, iogate.AuditUserSignedOut,
-	iogate.AuditUserInvited, iogate.AuditUserCreated, iogate.AuditUserRoleChanged, iogate.AuditUserRemoved,
-	iogate.AuditUserPasswordReset, iogate.AuditUserResetLinkCreated,
-	iogate.AuditUserTOTPEnabled, iogate.AuditUserTOTPDisabled, iogate.AuditUserRecoveryCodesReplaced,
-	iogate.AuditAccountPolicyChanged, iogate.AuditAccountSuspended, iogate.AuditAccountResumed,
-	iogate.AuditLogExported,
-}
-
 // auditQuery reads the audit page's filters from the query string. Values that no record
 // can have are errors rather than empty results, so that a mistyped link is reported.
 func auditQuery(r *http.Request, accountID string) (iogate.AuditFilter, error) {
@@ -36,7 +24,7 @@ func auditQuery(r *http.Request, accountID string) (iogate.AuditFilter, error) {
 	if f.ActorID != "" && !iogate.ValidClientID(f.ActorID) {
 		return f, iogate.Errorf(iogate.CodeInvalid, "Invalid user filter %q: expected a user ID.", f.ActorID)
 	}
-	if f.Event != "" && !slices.Contains(auditEvents, f.Event) {
+	if f.Event != "" && !slices.Contains(iogate.AuditEvents, f.Event) {
 		return f, iogate.Errorf(iogate.CodeInvalid, "Invalid event filter %q: choose one of the listed events.", f.Event)
 	}
 	return f, nil
@@ -101,7 +89,7 @@ type auditPage struct {
 }
 
 func (d *Dashboard) handleAudit(w http.ResponseWriter, r *http.Request, c *user.Current) error {
-	data := &auditPage{Events: auditEvents}
+	data := &auditPage{Events: iogate.AuditEvents}
 	var err error
 	if data.Users, err = d.users.ListUsers(r.Context(), c.Account.ID); err != nil {
 		return err
@@ -155,9 +143,13 @@ func (d *Dashboard) handleAudit(w http.ResponseWriter, r *http.Request, c *user.
 }
 
 // namesFromRecords adds to keyNames the names of deleted keys, from the "name" detail that
-// key.created and key.deleted records carry, so the page names them too.
+// key.created and key.deleted records carry, so the page names them too. The "name" of
+// other events, such as a vault's in vault.created, is not the key's.
 func namesFromRecords(records []*iogate.AuditRecord, keyNames map[string]string) {
 	for _, rec := range records {
+		if rec.Event != iogate.AuditKeyCreated && rec.Event != iogate.AuditKeyDeleted {
+			continue
+		}
 		if rec.ClientID == "" || keyNames[rec.ClientID] != "" || len(rec.Details) == 0 {
 			continue
 		}

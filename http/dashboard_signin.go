@@ -190,6 +190,7 @@ func (d *Dashboard) handleSetup(w http.ResponseWriter, r *http.Request, csrf str
 	}
 	u, err := d.users.CompleteSetup(r.Context(), token, user.SetupRequest{
 		AccountName: form.AccountName, Email: form.Email, Password: r.PostForm.Get("password"),
+		RemoteAddr: clientAddr(r).String(),
 	})
 	if iogate.ErrorCodeOf(err) == iogate.CodeInvalid {
 		form.Fields = map[string]string{fieldOfSetupError(err): iogate.ErrorMessageOf(err)}

@@ -48,14 +48,12 @@ func newDashboardHarness(t *testing.T, keyAgeWarning time.Duration) *dashboardHa
 		t.Fatal(err)
 	}
 	h := &dashboardHarness{auth: a, path: path, now: time.Now()}
-	users, err := user.New(ctx, db, master, user.Config{Now: func() time.Time { return h.now }})
+	users, err := user.New(ctx, db, master, user.Config{Now: func() time.Time { return h.now }, AuditChain: a.AuditChain()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.account = &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: time.Now().UTC()}
-	if err := db.CreateAccount(ctx, h.account); err != nil {
-		t.Fatal(err)
-	}
+	createAccount(t, a, db, h.account)
 	h.owner = &iogate.User{ID: iogate.NewID(), AccountID: h.account.ID, Email: "owner@acme.test", Role: iogate.RoleOwner}
 	h.d, err = NewDashboard(DashboardConfig{Users: users, Auth: a, Store: db, Log: slog.New(slog.DiscardHandler),
 		PublicURL: "https://iogate.test", KeyAgeWarning: keyAgeWarning})

@@ -54,14 +54,10 @@ func newBenchAPI(b *testing.B) *benchAPI {
 	}
 	now := time.Now().UTC()
 	account := &iogate.Account{ID: iogate.NewID(), Name: "Bench", Email: "bench@example.com", Status: iogate.AccountActive, CreatedAt: now}
-	if err := db.CreateAccount(ctx, account); err != nil {
-		b.Fatal(err)
-	}
+	createAccount(b, engine, db, account)
 	for i := range 5 {
 		v := &iogate.Vault{ID: iogate.NewID(), AccountID: account.ID, Name: "Vault " + string(rune('A'+i)), Threshold: 2, Status: iogate.VaultActive, CreatedAt: now}
-		if err := db.CreateVault(ctx, v); err != nil {
-			b.Fatal(err)
-		}
+		createVault(b, engine, db, v)
 	}
 	k, secret, err := engine.CreateKey(ctx, auth.CreateKeyRequest{AccountID: account.ID, Name: "bench"})
 	if err != nil {

@@ -47,9 +47,7 @@ func newTestAPIWithLog(t testing.TB, opts Options, log *slog.Logger) *testAPI {
 		t.Fatal(err)
 	}
 	account := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: time.Now()}
-	if err := store.CreateAccount(ctx, account); err != nil {
-		t.Fatal(err)
-	}
+	createAccount(t, engine, store, account)
 	k, secret, err := engine.CreateKey(ctx, auth.CreateKeyRequest{AccountID: account.ID, Name: "k"})
 	if err != nil {
 		t.Fatal(err)
@@ -57,4 +55,32 @@ func newTestAPIWithLog(t testing.TB, opts Options, log *slog.Logger) *testAPI {
 	srv := NewServer(engine, store, log)
 	srv.SetOptions(opts)
 	return &testAPI{srv: srv, engine: engine, clientID: k.ClientID, secret: secret.Reveal()}
+}
+
+// testOperator is the actor of the accounts and vaults that tests create directly in the
+// store, as the CLI's operator.
+var testOperator = iogate.Actor{Type: iogate.ActorOperator, ID: "tester"}
+
+// createAccount stores a with its account.created record, as "iogate account create" does.
+func createAccount(t testing.TB, engine *auth.Service, store iogate.Store, a *iogate.Account) {
+	t.Helper()
+	rec, err := engine.AuditChain().NewAccountCreatedRecord(a, testOperator, "cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateAccount(context.Background(), a, rec); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// createVault stores v with its vault.created record, as "iogate vault create" does.
+func createVault(t testing.TB, engine *auth.Service, store iogate.Store, v *iogate.Vault) {
+	t.Helper()
+	rec, err := engine.AuditChain().NewVaultCreatedRecord(v, testOperator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateVault(context.Background(), v, rec); err != nil {
+		t.Fatal(err)
+	}
 }

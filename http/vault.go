@@ -116,9 +116,10 @@ func (s *Server) handleCreateVault(w http.ResponseWriter, r *http.Request) error
 		}
 	}
 
+	p := principalFrom(r.Context())
 	v := &iogate.Vault{
 		ID:        iogate.NewID(),
-		AccountID: principalFrom(r.Context()).AccountID,
+		AccountID: p.AccountID,
 		Name:      fields["name"].(string),
 		Threshold: fields["threshold"].(int),
 		Status:    iogate.VaultActive,
@@ -127,7 +128,13 @@ func (s *Server) handleCreateVault(w http.ResponseWriter, r *http.Request) error
 	if err := v.Validate(); err != nil {
 		return err
 	}
-	if err := s.store.CreateVault(r.Context(), v); err != nil {
+	actor := iogate.Actor{Type: iogate.ActorClient, ID: p.ClientID, IP: clientAddr(r).String()}
+	rec, err := s.auth.AuditChain().NewVaultCreatedRecord(v, actor)
+	if err != nil {
+		return err
+	}
+	rec.TokenID = p.TokenID
+	if err := s.store.CreateVault(r.Context(), v, rec); err != nil {
 		return err
 	}
 	// This process serves the new vault on the next request, without waiting for the

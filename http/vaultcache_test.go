@@ -124,9 +124,7 @@ func TestVaultListFollowsWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	account := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: time.Now()}
-	if err := store.CreateAccount(ctx, account); err != nil {
-		t.Fatal(err)
-	}
+	createAccount(t, engine, store, account)
 	k, secret, err := engine.CreateKey(ctx, auth.CreateKeyRequest{AccountID: account.ID, Name: "k",
 		Scopes: []string{iogate.ScopeVaultsRead, iogate.ScopeVaultsWrite}})
 	if err != nil {
@@ -188,9 +186,7 @@ func TestVaultListFollowsWrites(t *testing.T) {
 	}
 	defer other.Close()
 	v := &iogate.Vault{ID: iogate.NewID(), AccountID: account.ID, Name: "Warm", Threshold: 1, Status: iogate.VaultActive, CreatedAt: time.Now().UTC()}
-	if err := other.CreateVault(ctx, v); err != nil {
-		t.Fatal(err)
-	}
+	createVault(t, engine, other, v)
 	if err := engine.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -200,13 +196,9 @@ func TestVaultListFollowsWrites(t *testing.T) {
 
 	// Another account's vault stays hidden, cached or not.
 	theirs := &iogate.Account{ID: iogate.NewID(), Name: "Other", Email: "ops@other.test", Status: iogate.AccountActive, CreatedAt: time.Now()}
-	if err := store.CreateAccount(ctx, theirs); err != nil {
-		t.Fatal(err)
-	}
+	createAccount(t, engine, store, theirs)
 	hidden := &iogate.Vault{ID: iogate.NewID(), AccountID: theirs.ID, Name: "Theirs", Threshold: 1, Status: iogate.VaultActive, CreatedAt: time.Now().UTC()}
-	if err := other.CreateVault(ctx, hidden); err != nil {
-		t.Fatal(err)
-	}
+	createVault(t, engine, other, hidden)
 	engine.Sync(ctx)
 	for range 2 {
 		if rec := request("GET", "/v1/vaults/"+hidden.ID, ""); rec.Code != http.StatusNotFound {

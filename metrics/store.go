@@ -35,8 +35,8 @@ func (s *instrumentedStore) check(op string, err error) error {
 	return err
 }
 
-func (s *instrumentedStore) CreateAccount(ctx context.Context, a *iogate.Account) error {
-	return s.check("create_account", s.Store.CreateAccount(ctx, a))
+func (s *instrumentedStore) CreateAccount(ctx context.Context, a *iogate.Account, rec *iogate.AuditRecord) error {
+	return s.check("create_account", s.Store.CreateAccount(ctx, a, rec))
 }
 
 func (s *instrumentedStore) FindAccountByID(ctx context.Context, id string) (*iogate.Account, error) {
@@ -98,6 +98,10 @@ func (s *instrumentedStore) ListRevokedTokens(ctx context.Context, clientID stri
 	return t, s.check("list_revoked_tokens", err)
 }
 
+func (s *instrumentedStore) DeletedAPIKeys(ctx context.Context, fn func(clientID, accountID string) error) error {
+	return s.check("deleted_api_keys", s.Store.DeletedAPIKeys(ctx, fn))
+}
+
 func (s *instrumentedStore) AllRevokedTokens(ctx context.Context, after time.Time, fn func(*iogate.RevokedToken) error) error {
 	return s.check("all_revoked_tokens", s.Store.AllRevokedTokens(ctx, after, fn))
 }
@@ -125,8 +129,8 @@ func (s *instrumentedStore) AuditRecords(ctx context.Context, accountID string, 
 	return s.check("audit_records", s.Store.AuditRecords(ctx, accountID, fn))
 }
 
-func (s *instrumentedStore) CreateVault(ctx context.Context, v *iogate.Vault) error {
-	return s.check("create_vault", s.Store.CreateVault(ctx, v))
+func (s *instrumentedStore) CreateVault(ctx context.Context, v *iogate.Vault, rec *iogate.AuditRecord) error {
+	return s.check("create_vault", s.Store.CreateVault(ctx, v, rec))
 }
 
 func (s *instrumentedStore) FindVault(ctx context.Context, accountID, id string) (*iogate.Vault, error) {

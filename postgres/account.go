@@ -8,13 +8,27 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// CreateAccount inserts a new account.
-func (db *DB) CreateAccount(ctx context.Context, a *iogate.Account) error {
-	return db.write(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, email, status, created_at) VALUES ($1, $2, $3, $4, $5)`,
-			a.ID, a.Name, a.Email, a.Status, a.CreatedAt)
+// CreateAccount inserts a new account and appends rec, its account.created record, in the
+// same transaction.
+func (db *DB) CreateAccount(ctx context.Context, a *iogate.Account, rec *iogate.AuditRecord) error {
+	if err := iogate.CheckChangeRecord(rec, a.ID, iogate.AuditAccountCreated); err != nil {
 		return err
+	}
+	return db.write(ctx, func(tx pgx.Tx) error {
+		return insertAccount(ctx, tx, a, rec)
 	})
+}
+
+// insertAccount inserts a and appends its account.created record rec inside tx. The new
+// row needs no lock for the append: no other transaction sees the account before tx
+// commits, so none can extend its chain.
+func insertAccount(ctx context.Context, tx pgx.Tx, a *iogate.Account, rec *iogate.AuditRecord) error {
+	_, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, email, status, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		a.ID, a.Name, a.Email, a.Status, a.CreatedAt)
+	if err != nil {
+		return err
+	}
+	return newAuditAppender(tx).append(ctx, rec)
 }
 
 // FindAccountByID returns the account, or CodeNotFound.

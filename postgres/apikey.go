@@ -247,6 +247,28 @@ func (db *DB) DeleteAPIKey(ctx context.Context, clientID string, rec *iogate.Aud
 	})
 }
 
+// DeletedAPIKeys calls fn for the key of every key.deleted audit record, oldest record
+// first. audit_records_by_event lets the join find each account's records without reading
+// the whole log; whether the planner uses it depends on its statistics.
+func (db *DB) DeletedAPIKeys(ctx context.Context, fn func(clientID, accountID string) error) error {
+	rows, err := db.pool.Query(ctx, `SELECT r.client_id, r.account_id FROM accounts a
+		JOIN audit_records r ON r.account_id = a.id AND r.event = $1 ORDER BY r.at`, iogate.AuditKeyDeleted)
+	if err != nil {
+		return mapError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var clientID, accountID string
+		if err := rows.Scan(&clientID, &accountID); err != nil {
+			return mapError(err)
+		}
+		if err := fn(clientID, accountID); err != nil {
+			return err
+		}
+	}
+	return mapError(rows.Err())
+}
+
 // UpdateAPIKey reads and locks the key inside a transaction, lets update change it, and
 // writes back every field that can change after creation, with a key change and update's
 // audit record.

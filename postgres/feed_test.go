@@ -36,17 +36,22 @@ func TestFeed(t *testing.T) {
 	waitFor(t, changed, "the first changed call after connecting")
 	waitFor(t, alive, "the first alive call")
 
+	chain, err := iogate.NewAuditChain(bytes.Repeat([]byte{2}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	operator := iogate.Actor{Type: iogate.ActorOperator, ID: "test"}
 	a := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	if err := writer.CreateAccount(ctx, a); err != nil {
+	accountRec, err := chain.NewAccountCreatedRecord(a, operator, "cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writer.CreateAccount(ctx, a, accountRec); err != nil {
 		t.Fatal(err)
 	}
 	k := &iogate.APIKey{ClientID: iogate.NewClientID(), AccountID: a.ID, Name: "ci", Scopes: []string{iogate.ScopeVaultsRead},
 		CreatedAt: a.CreatedAt, UpdatedAt: a.CreatedAt, SecretGeneration: 1, SecretCreatedAt: a.CreatedAt}
 	copy(k.SecretHash[:], bytes.Repeat([]byte{1}, len(k.SecretHash)))
-	chain, err := iogate.NewAuditChain(bytes.Repeat([]byte{2}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
 	rec, err := chain.NewRecord(a.ID, iogate.AuditKeyCreated, iogate.Actor{Type: iogate.ActorOperator, ID: "test"}, a.CreatedAt, nil)
 	if err != nil {
 		t.Fatal(err)

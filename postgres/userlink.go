@@ -70,10 +70,13 @@ func useLink(ctx context.Context, tx pgx.Tx, tokenHash []byte, purpose string, n
 	return l, nil
 }
 
-// CreateAccountWithOwner uses the setup link and creates the first account and its owner.
-// The table lock on accounts keeps two setup links used at once from creating two
-// accounts.
-func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *iogate.Account, owner *iogate.User) error {
+// CreateAccountWithOwner uses the setup link and creates the first account and its owner,
+// with the account's account.created record rec. The table lock on accounts keeps two
+// setup links used at once from creating two accounts.
+func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *iogate.Account, owner *iogate.User, rec *iogate.AuditRecord) error {
+	if err := iogate.CheckChangeRecord(rec, a.ID, iogate.AuditAccountCreated); err != nil {
+		return err
+	}
 	return db.write(ctx, func(tx pgx.Tx) error {
 		if _, err := useLink(ctx, tx, tokenHash, iogate.LinkSetup, now); err != nil {
 			return err
@@ -88,8 +91,7 @@ func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now 
 		if n > 0 {
 			return iogate.Errorf(iogate.CodeConflict, "an account already exists; sign in instead")
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, email, status, created_at) VALUES ($1, $2, $3, $4, $5)`,
-			a.ID, a.Name, a.Email, a.Status, a.CreatedAt); err != nil {
+		if err := insertAccount(ctx, tx, a, rec); err != nil {
 			return err
 		}
 		return insertUser(ctx, tx, owner)

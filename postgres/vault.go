@@ -8,15 +8,27 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// CreateVault inserts a new vault and records a change of its account's vaults.
-func (db *DB) CreateVault(ctx context.Context, v *iogate.Vault) error {
+// CreateVault inserts a new vault, records a change of its account's vaults and appends
+// rec, its vault.created record, in the same transaction.
+func (db *DB) CreateVault(ctx context.Context, v *iogate.Vault, rec *iogate.AuditRecord) error {
+	if err := iogate.CheckChangeRecord(rec, v.AccountID, iogate.AuditVaultCreated); err != nil {
+		return err
+	}
 	return db.write(ctx, func(tx pgx.Tx) error {
+		// The lock serializes the append with other writers of the account's chain, and
+		// reports an unknown account as CodeNotFound before the insert.
+		if err := lockAccounts(ctx, tx, v.AccountID); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `INSERT INTO vaults (id, account_id, name, threshold, status, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 			v.ID, v.AccountID, v.Name, v.Threshold, v.Status, v.CreatedAt)
 		if err != nil {
 			return err
 		}
-		return db.recordChangeOfKind(ctx, tx, iogate.KeyChange{Kind: iogate.ChangeVaults, AccountID: v.AccountID})
+		if err := db.recordChangeOfKind(ctx, tx, iogate.KeyChange{Kind: iogate.ChangeVaults, AccountID: v.AccountID}); err != nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 

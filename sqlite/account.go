@@ -7,13 +7,25 @@ import (
 	"github.com/iogate/iogate"
 )
 
-// CreateAccount inserts a new account.
-func (db *DB) CreateAccount(ctx context.Context, a *iogate.Account) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, name, email, status, created_at) VALUES (?, ?, ?, ?, ?)`,
-			a.ID, a.Name, a.Email, a.Status, toMicros(a.CreatedAt))
+// CreateAccount inserts a new account and appends rec, its account.created record, in the
+// same transaction.
+func (db *DB) CreateAccount(ctx context.Context, a *iogate.Account, rec *iogate.AuditRecord) error {
+	if err := iogate.CheckChangeRecord(rec, a.ID, iogate.AuditAccountCreated); err != nil {
 		return err
+	}
+	return db.write(ctx, func(tx *sql.Tx) error {
+		return insertAccount(ctx, tx, a, rec)
 	})
+}
+
+// insertAccount inserts a and appends its account.created record rec inside tx.
+func insertAccount(ctx context.Context, tx *sql.Tx, a *iogate.Account, rec *iogate.AuditRecord) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, name, email, status, created_at) VALUES (?, ?, ?, ?, ?)`,
+		a.ID, a.Name, a.Email, a.Status, toMicros(a.CreatedAt))
+	if err != nil {
+		return err
+	}
+	return newAuditAppender(tx).append(ctx, rec)
 }
 
 // FindAccountByID returns the account, or CodeNotFound.

@@ -210,6 +210,28 @@ func (db *DB) DeleteAPIKey(ctx context.Context, clientID string, rec *iogate.Aud
 	})
 }
 
+// DeletedAPIKeys calls fn for the key of every key.deleted audit record, oldest record
+// first. CROSS JOIN keeps accounts as the outer loop, so that SQLite looks each account's
+// records up in audit_records_by_event rather than reading the whole log.
+func (db *DB) DeletedAPIKeys(ctx context.Context, fn func(clientID, accountID string) error) error {
+	rows, err := db.reader.QueryContext(ctx, `SELECT r.client_id, r.account_id FROM accounts a CROSS JOIN audit_records r
+		WHERE r.account_id = a.id AND r.event = ? ORDER BY r.at`, iogate.AuditKeyDeleted)
+	if err != nil {
+		return mapError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var clientID, accountID string
+		if err := rows.Scan(&clientID, &accountID); err != nil {
+			return mapError(err)
+		}
+		if err := fn(clientID, accountID); err != nil {
+			return err
+		}
+	}
+	return mapError(rows.Err())
+}
+
 // UpdateAPIKey reads the key inside a write transaction, lets update change it, and writes
 // back every field that can change after creation, with a key change and update's audit
 // record.

@@ -54,11 +54,11 @@ func newAuditBench(b *testing.B) (db *DB, account string, chain *iogate.AuditCha
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
-	a := &iogate.Account{ID: iogate.NewID(), Name: "Bench", Email: "bench@example.com", Status: iogate.AccountActive, CreatedAt: time.Now().UTC()}
-	if err := db.CreateAccount(ctx, a); err != nil {
+	if chain, err = iogate.NewAuditChain(make([]byte, 32)); err != nil {
 		b.Fatal(err)
 	}
-	if chain, err = iogate.NewAuditChain(make([]byte, 32)); err != nil {
+	a := &iogate.Account{ID: iogate.NewID(), Name: "Bench", Email: "bench@example.com", Status: iogate.AccountActive, CreatedAt: time.Now().UTC()}
+	if err := db.CreateAccount(ctx, a, accountCreatedRecord(b, chain, a)); err != nil {
 		b.Fatal(err)
 	}
 	clients = make([]string, 1000)

@@ -36,13 +36,23 @@ func openTestDBAt(t *testing.T, path string) *DB {
 func createTestAccount(t *testing.T, db *DB) string {
 	t.Helper()
 	a := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: time.Now().UTC()}
-	if err := db.CreateAccount(context.Background(), a); err != nil {
+	if err := db.CreateAccount(context.Background(), a, accountCreatedRecord(t, newTestChain(t), a)); err != nil {
 		t.Fatal(err)
 	}
 	return a.ID
 }
 
-func newTestChain(t *testing.T) *iogate.AuditChain {
+// accountCreatedRecord returns the account.created record of a, hashed under chain.
+func accountCreatedRecord(t testing.TB, chain *iogate.AuditChain, a *iogate.Account) *iogate.AuditRecord {
+	t.Helper()
+	r, err := chain.NewAccountCreatedRecord(a, iogate.Actor{Type: iogate.ActorOperator, ID: "test"}, "cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func newTestChain(t testing.TB) *iogate.AuditChain {
 	t.Helper()
 	c, err := iogate.NewAuditChain(bytes.Repeat([]byte{3}, 32))
 	if err != nil {
@@ -88,12 +98,13 @@ func TestAuditAppendAndList(t *testing.T) {
 	if err != nil {
 		t.Fatalf("verify every account: %v", err)
 	}
-	if count != 7 {
-		t.Errorf("AuditRecords of every account returned %d records, want 7", count)
+	// Each account's log starts with its account.created record.
+	if count != 9 {
+		t.Errorf("AuditRecords of every account returned %d records, want 9", count)
 	}
 	heads := v.Heads()
-	if len(heads) != 2 || heads[0].Records+heads[1].Records != 7 {
-		t.Errorf("heads = %+v, want two accounts with 7 records together", heads)
+	if len(heads) != 2 || heads[0].Records+heads[1].Records != 9 {
+		t.Errorf("heads = %+v, want two accounts with 9 records together", heads)
 	}
 
 	t.Run("newest first with pages", func(t *testing.T) {
@@ -112,8 +123,8 @@ func TestAuditAppendAndList(t *testing.T) {
 			}
 			page.Cursor = next
 		}
-		if got := strings.Join(seqs, ","); got != "5,4,3,2,1" {
-			t.Errorf("sequence numbers over all pages = %s, want 5,4,3,2,1", got)
+		if got := strings.Join(seqs, ","); got != "6,5,4,3,2,1" {
+			t.Errorf("sequence numbers over all pages = %s, want 6,5,4,3,2,1", got)
 		}
 	})
 
@@ -208,7 +219,8 @@ func TestAuditBatchFailsWhole(t *testing.T) {
 		}
 		return r
 	}
-	var stored int64
+	// The account's account.created record is stored already.
+	stored := int64(1)
 	for _, size := range []int{1, 3, 4, 16, 21} {
 		for bad := range size {
 			batch := make([]*iogate.AuditRecord, size)

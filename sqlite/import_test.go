@@ -32,7 +32,7 @@ func TestImportAPIKeysMatchesCreate(t *testing.T) {
 	db := openTestDB(t)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	account := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.example", Status: iogate.AccountActive, CreatedAt: now}
-	if err := db.CreateAccount(ctx, account); err != nil {
+	if err := db.CreateAccount(ctx, account, accountCreatedRecord(t, newTestChain(t), account)); err != nil {
 		t.Fatalf("CreateAccount: %v", err)
 	}
 	created := testKey(account.ID, now)
@@ -82,7 +82,7 @@ func TestImportAPIKeysConflictInsertsNothing(t *testing.T) {
 	db := openTestDB(t)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	account := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.example", Status: iogate.AccountActive, CreatedAt: now}
-	if err := db.CreateAccount(ctx, account); err != nil {
+	if err := db.CreateAccount(ctx, account, accountCreatedRecord(t, newTestChain(t), account)); err != nil {
 		t.Fatalf("CreateAccount: %v", err)
 	}
 	existing := testKey(account.ID, now)

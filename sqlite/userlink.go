@@ -62,8 +62,12 @@ func useLink(ctx context.Context, tx *sql.Tx, tokenHash []byte, purpose string, 
 	return l, nil
 }
 
-// CreateAccountWithOwner uses the setup link and creates the first account and its owner.
-func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *iogate.Account, owner *iogate.User) error {
+// CreateAccountWithOwner uses the setup link and creates the first account and its owner,
+// with the account's account.created record rec.
+func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *iogate.Account, owner *iogate.User, rec *iogate.AuditRecord) error {
+	if err := iogate.CheckChangeRecord(rec, a.ID, iogate.AuditAccountCreated); err != nil {
+		return err
+	}
 	return db.write(ctx, func(tx *sql.Tx) error {
 		if _, err := useLink(ctx, tx, tokenHash, iogate.LinkSetup, now); err != nil {
 			return err
@@ -75,8 +79,7 @@ func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now 
 		if n > 0 {
 			return iogate.Errorf(iogate.CodeConflict, "an account already exists; sign in instead")
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, name, email, status, created_at) VALUES (?, ?, ?, ?, ?)`,
-			a.ID, a.Name, a.Email, a.Status, toMicros(a.CreatedAt)); err != nil {
+		if err := insertAccount(ctx, tx, a, rec); err != nil {
 			return err
 		}
 		return insertUser(ctx, tx, owner)

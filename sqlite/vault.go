@@ -9,8 +9,12 @@ import (
 	"github.com/iogate/iogate"
 )
 
-// CreateVault inserts a new vault and records a change of its account's vaults.
-func (db *DB) CreateVault(ctx context.Context, v *iogate.Vault) error {
+// CreateVault inserts a new vault, records a change of its account's vaults and appends
+// rec, its vault.created record, in the same transaction.
+func (db *DB) CreateVault(ctx context.Context, v *iogate.Vault, rec *iogate.AuditRecord) error {
+	if err := iogate.CheckChangeRecord(rec, v.AccountID, iogate.AuditVaultCreated); err != nil {
+		return err
+	}
 	return db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO vaults (id, account_id, name, threshold, status, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			v.ID, v.AccountID, v.Name, v.Threshold, v.Status, toMicros(v.CreatedAt))
@@ -19,7 +23,10 @@ func (db *DB) CreateVault(ctx context.Context, v *iogate.Vault) error {
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO key_changes (client_id, kind, account_id, changed_at) VALUES ('', ?, ?, ?)`,
 			iogate.ChangeVaults, v.AccountID, toMicros(db.now()))
-		return err
+		if err != nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 

@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore func(t *testing.T) iogate.Store) {
 		{"ResealSecretsFailureChangesNothing", testResealSecretsFailure},
 	}
 	cases = append(cases, userCases...)
+	cases = append(cases, changeRecordCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -125,13 +126,21 @@ func deleted(t *testing.T, k *iogate.APIKey) *iogate.AuditRecord {
 	return record(t, k.AccountID, iogate.AuditKeyDeleted, k.ClientID)
 }
 
+func accountCreated(t *testing.T, a *iogate.Account) *iogate.AuditRecord {
+	return record(t, a.ID, iogate.AuditAccountCreated, "")
+}
+
+func vaultCreated(t *testing.T, v *iogate.Vault) *iogate.AuditRecord {
+	return record(t, v.AccountID, iogate.AuditVaultCreated, "")
+}
+
 // base is a fixed microsecond-precision UTC time; stores keep microseconds.
 var base = time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC)
 
 func newAccount(t *testing.T, s iogate.Store) *iogate.Account {
 	t.Helper()
 	a := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: base}
-	must(t, "CreateAccount", s.CreateAccount(ctxFor(t), a))
+	must(t, "CreateAccount", s.CreateAccount(ctxFor(t), a, accountCreated(t, a)))
 	return a
 }
 
@@ -174,7 +183,7 @@ func testAccounts(t *testing.T, s iogate.Store) {
 	}
 	_, err = s.FindAccountByID(ctx, iogate.NewID())
 	wantCode(t, "FindAccountByID(unknown)", err, iogate.CodeNotFound)
-	wantCode(t, "CreateAccount(same ID)", s.CreateAccount(ctx, a), iogate.CodeConflict)
+	wantCode(t, "CreateAccount(same ID)", s.CreateAccount(ctx, a, accountCreated(t, a)), iogate.CodeConflict)
 	newAccount(t, s)
 	n, err = s.CountAccounts(ctx)
 	must(t, "CountAccounts", err)
@@ -561,7 +570,7 @@ func testVaults(t *testing.T, s iogate.Store) {
 	a := newAccount(t, s)
 	other := newAccount(t, s)
 	v := &iogate.Vault{ID: iogate.NewID(), AccountID: a.ID, Name: "Treasury", Threshold: 2, Status: iogate.VaultActive, CreatedAt: base}
-	must(t, "CreateVault", s.CreateVault(ctx, v))
+	must(t, "CreateVault", s.CreateVault(ctx, v, vaultCreated(t, v)))
 	got, err := s.FindVault(ctx, a.ID, v.ID)
 	must(t, "FindVault", err)
 	if diff := cmp.Diff(v, got); diff != "" {
@@ -569,9 +578,9 @@ func testVaults(t *testing.T, s iogate.Store) {
 	}
 	_, err = s.FindVault(ctx, other.ID, v.ID)
 	wantCode(t, "FindVault(another account)", err, iogate.CodeNotFound)
-	wantCode(t, "CreateVault(same ID)", s.CreateVault(ctx, v), iogate.CodeConflict)
+	wantCode(t, "CreateVault(same ID)", s.CreateVault(ctx, v, vaultCreated(t, v)), iogate.CodeConflict)
 	orphan := &iogate.Vault{ID: iogate.NewID(), AccountID: iogate.NewID(), Name: "Orphan", Threshold: 1, Status: iogate.VaultActive, CreatedAt: base}
-	wantCode(t, "CreateVault(unknown account)", s.CreateVault(ctx, orphan), iogate.CodeNotFound)
+	wantCode(t, "CreateVault(unknown account)", s.CreateVault(ctx, orphan, vaultCreated(t, orphan)), iogate.CodeNotFound)
 }
 
 func testVaultList(t *testing.T, s iogate.Store) {
@@ -580,7 +589,7 @@ func testVaultList(t *testing.T, s iogate.Store) {
 	var want []string
 	for i := range 5 {
 		v := &iogate.Vault{ID: iogate.NewID(), AccountID: a.ID, Name: fmt.Sprintf("vault %d", i), Threshold: 1, Status: iogate.VaultActive, CreatedAt: base}
-		must(t, "CreateVault", s.CreateVault(ctx, v))
+		must(t, "CreateVault", s.CreateVault(ctx, v, vaultCreated(t, v)))
 		want = append(want, v.ID)
 	}
 	sort.Strings(want)
@@ -614,8 +623,8 @@ func testVaultChanges(t *testing.T, s iogate.Store) {
 	must(t, "LatestKeyChange", err)
 
 	v := &iogate.Vault{ID: iogate.NewID(), AccountID: a.ID, Name: "Treasury", Threshold: 2, Status: iogate.VaultActive, CreatedAt: base}
-	must(t, "CreateVault", s.CreateVault(ctx, v))
-	wantCode(t, "CreateVault(same ID)", s.CreateVault(ctx, v), iogate.CodeConflict)
+	must(t, "CreateVault", s.CreateVault(ctx, v, vaultCreated(t, v)))
+	wantCode(t, "CreateVault(same ID)", s.CreateVault(ctx, v, vaultCreated(t, v)), iogate.CodeConflict)
 
 	changes, err := s.KeyChangesSince(ctx, start)
 	must(t, "KeyChangesSince", err)
@@ -873,10 +882,10 @@ func testAPIKeyDeleteOfAnotherAccount(t *testing.T, s iogate.Store) {
 	wantCode(t, "DeleteAPIKey(another account's key)", s.DeleteAPIKey(ctx, k.ClientID, wrong), iogate.CodeNotFound)
 	_, err := s.FindAPIKey(ctx, k.ClientID)
 	must(t, "FindAPIKey after the refused delete", err)
-	records, _, err := s.ListAuditRecords(ctx, iogate.AuditFilter{AccountID: other.ID}, iogate.Page{})
+	records, _, err := s.ListAuditRecords(ctx, iogate.AuditFilter{AccountID: other.ID, Event: iogate.AuditKeyDeleted}, iogate.Page{})
 	must(t, "ListAuditRecords", err)
 	if len(records) != 0 {
-		t.Errorf("a refused delete appended %d audit records to the other account", len(records))
+		t.Errorf("a rejected delete appended %d key.deleted records to the other account", len(records))
 	}
 }
 
@@ -964,7 +973,7 @@ func testAuditAppendAndList(t *testing.T, s iogate.Store) {
 	page := iogate.Page{Limit: 2}
 	for pages := 0; ; pages++ {
 		if pages > 3 {
-			t.Fatal("ListAuditRecords: more than 3 pages for 5 records at 2 per page")
+			t.Fatal("ListAuditRecords: more than 3 pages for 6 records at 2 per page")
 		}
 		records, next, err := s.ListAuditRecords(ctx, iogate.AuditFilter{AccountID: a.ID}, page)
 		must(t, "ListAuditRecords", err)
@@ -976,7 +985,8 @@ func testAuditAppendAndList(t *testing.T, s iogate.Store) {
 		}
 		page.Cursor = next
 	}
-	if diff := cmp.Diff([]int64{5, 4, 3, 2, 1}, seqs); diff != "" {
+	// Record 1 of each account is its account.created record.
+	if diff := cmp.Diff([]int64{6, 5, 4, 3, 2, 1}, seqs); diff != "" {
 		t.Errorf("ListAuditRecords of account A, newest first (-want +got):\n%s", diff)
 	}
 	filtered, _, err := s.ListAuditRecords(ctx, iogate.AuditFilter{AccountID: a.ID, ClientID: "key-2", Event: iogate.AuditTokenIssued}, iogate.Page{})
@@ -1000,12 +1010,12 @@ func testAuditAppendAndList(t *testing.T, s iogate.Store) {
 		order = append(order, fmt.Sprintf("%s/%d", r.AccountID, r.Seq))
 		return verifier.Add(r)
 	}))
-	if len(order) != 7 || !sort.SliceIsSorted(order, func(i, j int) bool {
+	if len(order) != 9 || !sort.SliceIsSorted(order, func(i, j int) bool {
 		ai, _, _ := strings.Cut(order[i], "/")
 		aj, _, _ := strings.Cut(order[j], "/")
 		return ai < aj
 	}) {
-		t.Errorf("AuditRecords order = %v, want 7 records grouped by account", order)
+		t.Errorf("AuditRecords order = %v, want 9 records grouped by account", order)
 	}
 	var original *iogate.AuditRecord
 	for _, r := range batch {
@@ -1016,7 +1026,7 @@ func testAuditAppendAndList(t *testing.T, s iogate.Store) {
 	}
 	var stored *iogate.AuditRecord
 	must(t, "AuditRecords(account B)", s.AuditRecords(ctx, b.ID, func(r *iogate.AuditRecord) error {
-		if r.Seq == 1 {
+		if r.Seq == 2 {
 			stored = r
 		}
 		return nil
@@ -1024,7 +1034,7 @@ func testAuditAppendAndList(t *testing.T, s iogate.Store) {
 	if diff := cmp.Diff(original, stored, cmp.AllowUnexported(iogate.AuditRecord{}), cmp.FilterPath(func(p cmp.Path) bool {
 		return p.Last().String() == ".chain"
 	}, cmp.Ignore())); diff != "" {
-		t.Errorf("the first record of account B read back differently (-appended +stored):\n%s", diff)
+		t.Errorf("the first appended record of account B read back differently (-appended +stored):\n%s", diff)
 	}
 }
 
@@ -1061,8 +1071,9 @@ func testAuditConcurrentAppend(t *testing.T, s iogate.Store) {
 	verifier := chain.NewVerifier()
 	must(t, "AuditRecords", s.AuditRecords(ctx, a.ID, verifier.Add))
 	heads := verifier.Heads()
-	if len(heads) != 1 || heads[0].Records != writers*perWriter {
-		t.Errorf("the chain after concurrent appends: %+v, want one account with %d records", heads, writers*perWriter)
+	// The account's chain starts with its account.created record.
+	if len(heads) != 1 || heads[0].Records != writers*perWriter+1 {
+		t.Errorf("the chain after concurrent appends: %+v, want one account with %d records", heads, writers*perWriter+1)
 	}
 }
 
@@ -1155,11 +1166,12 @@ func testAuditPrune(t *testing.T, s iogate.Store) {
 	batch = append(batch, record(t, other.ID, iogate.AuditTokenIssued, "key"))
 	must(t, "AppendAuditRecords", s.AppendAuditRecords(ctx, batch))
 
+	// Record 1 is the account's account.created record, so batch[2] is record 4.
 	cp := chain.NewCheckpoint(batch[2], base.Add(time.Hour))
 	n, err := s.PruneAuditRecords(ctx, cp)
 	must(t, "PruneAuditRecords", err)
-	if n != 3 {
-		t.Errorf("PruneAuditRecords deleted %d records, want 3", n)
+	if n != 4 {
+		t.Errorf("PruneAuditRecords deleted %d records, want 4", n)
 	}
 	got, err := s.AuditCheckpoints(ctx, a.ID)
 	must(t, "AuditCheckpoints", err)
@@ -1176,8 +1188,8 @@ func testAuditPrune(t *testing.T, s iogate.Store) {
 	// Appending continues the chain after the newest record.
 	next := record(t, a.ID, iogate.AuditTokenIssued, "key")
 	must(t, "AppendAuditRecords", s.AppendAuditRecords(ctx, []*iogate.AuditRecord{next}))
-	if next.Seq != 6 || next.PrevHash != batch[4].Hash {
-		t.Errorf("record appended after pruning: seq %d, want 6 linked to record 5", next.Seq)
+	if next.Seq != 7 || next.PrevHash != batch[4].Hash {
+		t.Errorf("record appended after pruning: seq %d, want 7 linked to record 6", next.Seq)
 	}
 	v := chain.NewVerifier()
 	must(t, "AuditVerifier.Start", v.Start(got[0]))
@@ -1186,8 +1198,8 @@ func testAuditPrune(t *testing.T, s iogate.Store) {
 		kept = append(kept, r.Seq)
 		return v.Add(r)
 	}))
-	if !slices.Equal(kept, []int64{4, 5, 6}) {
-		t.Errorf("records kept = %v, want [4 5 6]", kept)
+	if !slices.Equal(kept, []int64{5, 6, 7}) {
+		t.Errorf("records kept = %v, want [5 6 7]", kept)
 	}
 
 	newest := chain.NewCheckpoint(next, base)
@@ -1199,7 +1211,7 @@ func testAuditPrune(t *testing.T, s iogate.Store) {
 	forged.Hash[0] ^= 1
 	_, err = s.PruneAuditRecords(ctx, forged)
 	wantCode(t, "PruneAuditRecords(wrong hash)", err, iogate.CodeInvalid)
-	if again, _ := s.AuditCheckpoints(ctx, a.ID); len(again) != 1 || again[0].Seq != 3 {
+	if again, _ := s.AuditCheckpoints(ctx, a.ID); len(again) != 1 || again[0].Seq != 4 {
 		t.Errorf("rejected prunes changed the checkpoint: %+v", again)
 	}
 }

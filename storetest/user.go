@@ -201,20 +201,30 @@ func testSetupLink(t *testing.T, s iogate.Store) {
 	}
 	a := account()
 	owner := &iogate.User{ID: iogate.NewID(), AccountID: a.ID, Email: "owner@acme.test", Role: iogate.RoleOwner, CreatedAt: base, UpdatedAt: base}
-	must(t, "CreateAccountWithOwner", s.CreateAccountWithOwner(ctx, link.TokenHash, base, a, owner))
+	wantCode(t, "CreateAccountWithOwner without a record", s.CreateAccountWithOwner(ctx, link.TokenHash, base, a, owner, nil), iogate.CodeInternal)
+	rec := accountCreated(t, a)
+	must(t, "CreateAccountWithOwner", s.CreateAccountWithOwner(ctx, link.TokenHash, base, a, owner, rec))
 	if _, err := s.FindUserByEmail(ctx, "owner@acme.test"); err != nil {
 		t.Errorf("owner after setup: %v", err)
 	}
 	b := account()
 	again := &iogate.User{ID: iogate.NewID(), AccountID: b.ID, Email: "second@acme.test", Role: iogate.RoleOwner, CreatedAt: base, UpdatedAt: base}
-	wantCode(t, "CreateAccountWithOwner with a used link", s.CreateAccountWithOwner(ctx, link.TokenHash, base, b, again), iogate.CodeNotFound)
+	wantCode(t, "CreateAccountWithOwner with a used link", s.CreateAccountWithOwner(ctx, link.TokenHash, base, b, again, accountCreated(t, b)), iogate.CodeNotFound)
 
 	third := &iogate.UserLink{TokenHash: digest("third"), Purpose: iogate.LinkSetup, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
 	must(t, "CreateUserLink", s.CreateUserLink(ctx, third))
-	wantCode(t, "CreateAccountWithOwner when an account exists", s.CreateAccountWithOwner(ctx, third.TokenHash, base, b, again), iogate.CodeConflict)
+	wantCode(t, "CreateAccountWithOwner when an account exists", s.CreateAccountWithOwner(ctx, third.TokenHash, base, b, again, accountCreated(t, b)), iogate.CodeConflict)
 	if _, err := s.FindUserLink(ctx, third.TokenHash, iogate.LinkSetup, base); err != nil {
 		t.Errorf("a setup link whose use failed is no longer valid: %v", err)
 	}
+
+	// The account's log holds its account.created record and nothing else; the failed
+	// setups wrote no record anywhere.
+	records := allAuditRecords(t, s, "")
+	if diff := recordDiff([]*iogate.AuditRecord{rec}, records); diff != "" {
+		t.Errorf("audit records after setup (-want +got):\n%s", diff)
+	}
+	verifyChain(t, records)
 }
 
 func testInviteAndResetLinks(t *testing.T, s iogate.Store) {

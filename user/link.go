@@ -110,10 +110,13 @@ type SetupRequest struct {
 	AccountName string
 	Email       string
 	Password    string
+	// RemoteAddr is the address the page was posted from, for the audit record.
+	RemoteAddr string
 }
 
-// CompleteSetup uses the setup link to create the first account and its owner. Validation
-// errors come back before the link is used, so a typo does not burn it.
+// CompleteSetup uses the setup link to create the first account and its owner, with an
+// account.created record whose actor is the new owner. Validation errors come back before
+// the link is used, so a typo does not burn it.
 func (s *Service) CompleteSetup(ctx context.Context, token string, req SetupRequest) (*iogate.User, error) {
 	// Check the link before hashing the password: the hash costs tens of milliseconds and
 	// many megabytes, which a stranger must not be able to make the server spend.
@@ -129,7 +132,12 @@ func (s *Service) CompleteSetup(ctx context.Context, token string, req SetupRequ
 	if err != nil {
 		return nil, err
 	}
-	err = s.store.CreateAccountWithOwner(ctx, hashToken(token), now, a, u)
+	actor := iogate.Actor{Type: iogate.ActorUser, ID: u.ID, IP: req.RemoteAddr}
+	rec, err := s.cfg.AuditChain.NewAccountCreatedRecord(a, actor, "setup_link")
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.CreateAccountWithOwner(ctx, hashToken(token), now, a, u, rec)
 	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
 		return nil, errLinkInvalid
 	}

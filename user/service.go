@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"net/url"
 	"time"
@@ -32,6 +33,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives background errors; nil discards them.
 	Logger *slog.Logger
+	// AuditChain hashes the account.created record that first-run setup writes with the
+	// account. Required: New fails without it.
+	AuditChain *iogate.AuditChain
 }
 
 // Lifetimes of single-use links.
@@ -70,6 +74,9 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 	}
 	if cfg.TOTPIssuer == "" {
 		cfg.TOTPIssuer = "iogate"
+	}
+	if cfg.AuditChain == nil {
+		return nil, errors.New("user service: Config.AuditChain is missing; pass the token engine's AuditChain")
 	}
 	s := &Service{store: store, master: master, cfg: cfg, now: cfg.Now, log: cfg.Logger}
 	if s.now == nil {

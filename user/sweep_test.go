@@ -146,7 +146,7 @@ func TestSweep(t *testing.T) {
 func TestSweepFromTwoNodes(t *testing.T) {
 	forEachStore(t, func(t *testing.T, open func() iogate.Store) {
 		f := newFixtureOn(t, open())
-		second, err := New(f.ctx, open(), f.master, Config{IdleTimeout: 30 * time.Minute, MaxAge: 12 * time.Hour, Now: f.clock.Now})
+		second, err := New(f.ctx, open(), f.master, Config{IdleTimeout: 30 * time.Minute, MaxAge: 12 * time.Hour, Now: f.clock.Now, AuditChain: f.chain})
 		if err != nil {
 			t.Fatalf("New on a second handle: %v", err)
 		}

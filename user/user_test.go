@@ -1,6 +1,7 @@
 package user
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -40,6 +41,7 @@ type fixture struct {
 	svc    *Service
 	store  iogate.Store
 	master *iogate.MasterKey
+	chain  *iogate.AuditChain
 	clock  *clock
 	owner  *iogate.User
 	ctx    context.Context
@@ -68,7 +70,8 @@ func newFixtureOn(t *testing.T, db iogate.Store) *fixture {
 		t.Fatal(err)
 	}
 	c := &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	svc, err := New(ctx, db, master, Config{IdleTimeout: 30 * time.Minute, MaxAge: 12 * time.Hour, Now: c.Now})
+	chain := newTestChain(t)
+	svc, err := New(ctx, db, master, Config{IdleTimeout: 30 * time.Minute, MaxAge: 12 * time.Hour, Now: c.Now, AuditChain: chain})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,11 +79,21 @@ func newFixtureOn(t *testing.T, db iogate.Store) *fixture {
 	if err != nil {
 		t.Fatalf("CreateSetupLink: %v", err)
 	}
-	owner, err := svc.CompleteSetup(ctx, token, SetupRequest{AccountName: "Acme", Email: "Owner@Acme.test", Password: ownerPassword})
+	owner, err := svc.CompleteSetup(ctx, token, SetupRequest{AccountName: "Acme", Email: "Owner@Acme.test", Password: ownerPassword, RemoteAddr: "198.51.100.7"})
 	if err != nil {
 		t.Fatalf("CompleteSetup: %v", err)
 	}
-	return &fixture{svc: svc, store: db, master: master, clock: c, owner: owner, ctx: ctx}
+	return &fixture{svc: svc, store: db, master: master, chain: chain, clock: c, owner: owner, ctx: ctx}
+}
+
+// newTestChain returns an audit chain under a fixed test key.
+func newTestChain(t *testing.T) *iogate.AuditChain {
+	t.Helper()
+	chain, err := iogate.NewAuditChain(bytes.Repeat([]byte{5}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return chain
 }
 
 func TestSetupLink(t *testing.T) {
@@ -90,6 +103,48 @@ func TestSetupLink(t *testing.T) {
 	}
 	if _, err := f.svc.CreateSetupLink(f.ctx); iogate.ErrorCodeOf(err) != iogate.CodeConflict {
 		t.Errorf("CreateSetupLink with an account: %v, want CodeConflict", err)
+	}
+}
+
+// Setup writes the account's account.created record, by the new owner from the address the
+// page was posted from, in the chain of the new account.
+func TestSetupRecordsAccountCreated(t *testing.T) {
+	f := newFixture(t)
+	var records []*iogate.AuditRecord
+	verifier := f.chain.NewVerifier()
+	err := f.store.AuditRecords(f.ctx, "", func(r *iogate.AuditRecord) error {
+		records = append(records, r)
+		return verifier.Add(r)
+	})
+	if err != nil {
+		t.Fatalf("AuditRecords: %v", err)
+	}
+	if len(records) != 1 {
+		t.Fatalf("audit records after setup = %d, want the account.created record only", len(records))
+	}
+	r := records[0]
+	wantActor := iogate.Actor{Type: iogate.ActorUser, ID: f.owner.ID, IP: "198.51.100.7"}
+	if r.Event != iogate.AuditAccountCreated || r.AccountID != f.owner.AccountID || r.Seq != 1 || r.Actor != wantActor {
+		t.Errorf("record = %s of account %s, seq %d, by %+v; want account.created of %s, seq 1, by %+v",
+			r.Event, r.AccountID, r.Seq, r.Actor, f.owner.AccountID, wantActor)
+	}
+	if want := `{"email":"owner@acme.test","name":"Acme","via":"setup_link"}`; string(r.Details) != want {
+		t.Errorf("details = %s, want %s", r.Details, want)
+	}
+	if strings.Contains(string(r.Details), ownerPassword) {
+		t.Error("the account.created record contains the owner's password")
+	}
+}
+
+func TestNewWithoutAuditChain(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "iogate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	master, _ := iogate.NewMasterKey(make([]byte, 32))
+	if _, err := New(context.Background(), db, master, Config{}); err == nil {
+		t.Error("New without Config.AuditChain succeeded, want an error")
 	}
 }
 
@@ -103,7 +158,7 @@ func TestSetupLinkRules(t *testing.T) {
 		t.Cleanup(func() { db.Close() })
 		master, _ := iogate.NewMasterKey(make([]byte, 32))
 		c := &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-		svc, err := New(ctx, db, master, Config{Now: c.Now})
+		svc, err := New(ctx, db, master, Config{Now: c.Now, AuditChain: newTestChain(t)})
 		if err != nil {
 			t.Fatal(err)
 		}

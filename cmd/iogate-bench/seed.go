@@ -65,12 +65,21 @@ func seedDataDir(ctx context.Context, dir string, keys, loadKeys, victims, vault
 
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	account := &iogate.Account{ID: iogate.NewID(), Name: "Benchmark", Email: "bench@example.com", Status: iogate.AccountActive, CreatedAt: now}
-	if err := db.CreateAccount(ctx, account); err != nil {
+	seeder := iogate.Actor{Type: iogate.ActorOperator, ID: "iogate-bench"}
+	rec, err := engine.AuditChain().NewAccountCreatedRecord(account, seeder, "iogate-bench")
+	if err != nil {
+		return nil, err
+	}
+	if err := db.CreateAccount(ctx, account, rec); err != nil {
 		return nil, fmt.Errorf("create account: %w", err)
 	}
 	for i := range vaults {
 		v := &iogate.Vault{ID: iogate.NewID(), AccountID: account.ID, Name: fmt.Sprintf("Vault %d", i+1), Threshold: 2, Status: iogate.VaultActive, CreatedAt: now}
-		if err := db.CreateVault(ctx, v); err != nil {
+		rec, err := engine.AuditChain().NewVaultCreatedRecord(v, seeder)
+		if err != nil {
+			return nil, err
+		}
+		if err := db.CreateVault(ctx, v, rec); err != nil {
 			return nil, fmt.Errorf("create vault: %w", err)
 		}
 	}

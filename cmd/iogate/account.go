@@ -40,7 +40,11 @@ func newAccountCreateCommand(g *globals) *cobra.Command {
 			if err := a.Validate(); err != nil {
 				return err
 			}
-			if err := e.store.CreateAccount(cmd.Context(), a); err != nil {
+			rec, err := e.auth.AuditChain().NewAccountCreatedRecord(a, iogate.ActorFrom(cmd.Context()), "cli")
+			if err != nil {
+				return err
+			}
+			if err := e.store.CreateAccount(cmd.Context(), a, rec); err != nil {
 				return err
 			}
 			return g.printResult(a, func(w io.Writer) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os/user"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -16,7 +18,8 @@ func newAuditCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Read, export and verify the audit log",
-		Long: "Every account has an append-only audit log of key changes and of token requests, issued and denied.\n" +
+		Long: "Every account has an append-only audit log of the creation of the account and its vaults, of key changes\n" +
+			"and of token requests, issued and denied.\n" +
 			"Its records form a hash chain, so that \"iogate audit verify\" detects a record edited in the database.",
 	}
 	cmd.AddCommand(newAuditListCommand(g), newAuditExportCommand(g), newAuditVerifyCommand(g))
@@ -45,10 +48,15 @@ func newAuditListCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list --account ID",
 		Short: "List an account's audit records, newest first",
-		Args:  cobra.NoArgs,
+		Long: "List an account's audit records, newest first. --event takes one of these events:\n  " +
+			strings.Join(iogate.AuditEvents, ", "),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if page.Limit < 1 || page.Limit > iogate.MaxPageLimit {
 				return errorf("invalid --limit %d: it must be from 1 to %d", page.Limit, iogate.MaxPageLimit)
+			}
+			if filter.Event != "" && !slices.Contains(iogate.AuditEvents, filter.Event) {
+				return errorf("invalid --event %q: use one of %s", filter.Event, strings.Join(iogate.AuditEvents, ", "))
 			}
 			e, err := g.open(cmd.Context(), false, auth.Config{})
 			if err != nil {

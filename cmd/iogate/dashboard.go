@@ -97,6 +97,7 @@ func newDashboard(ctx context.Context, g *globals, c serveConfig, e *env, api *i
 		MaxAge:          c.dashboard.maxAge,
 		ConfirmInterval: c.dashboard.confirmInterval,
 		Logger:          log,
+		AuditChain:      e.auth.AuditChain(),
 	})
 	if err != nil {
 		return nil, err

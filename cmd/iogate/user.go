@@ -29,7 +29,7 @@ func (g *globals) openUsers(ctx context.Context) (*env, *user.Service, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	users, err := user.New(ctx, e.store, e.master, user.Config{})
+	users, err := user.New(ctx, e.store, e.master, user.Config{AuditChain: e.auth.AuditChain()})
 	if err != nil {
 		e.Close()
 		return nil, nil, err

@@ -44,7 +44,11 @@ func newVaultCreateCommand(g *globals) *cobra.Command {
 			if err := v.Validate(); err != nil {
 				return err
 			}
-			if err := e.store.CreateVault(cmd.Context(), v); err != nil {
+			rec, err := e.auth.AuditChain().NewVaultCreatedRecord(v, iogate.ActorFrom(cmd.Context()))
+			if err != nil {
+				return err
+			}
+			if err := e.store.CreateVault(cmd.Context(), v, rec); err != nil {
 				return err
 			}
 			return g.printResult(v, func(w io.Writer) {

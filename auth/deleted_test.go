@@ -1,0 +1,192 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/sqlite"
+)
+
+// deletedKeyClient is the address of the token requests in the deleted-key tests.
+var deletedKeyClient = netip.MustParseAddr("198.51.100.23")
+
+// otherProcess opens a second store and engine on the engine's SQLite file, as the CLI does,
+// so that a change it makes reaches e only through the store.
+func (e *testEngine) otherProcess(t *testing.T) *Service {
+	t.Helper()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, e.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	master, err := iogate.NewMasterKey(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(ctx, store, master, Config{Issuer: "https://iogate.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// denials returns the token.denied records of every account, after the queued ones are
+// written.
+func (e *testEngine) denials(t *testing.T) []*iogate.AuditRecord {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e.svc.audit.flush(ctx)
+	var out []*iogate.AuditRecord
+	err := e.store.AuditRecords(ctx, "", func(r *iogate.AuditRecord) error {
+		if r.Event == iogate.AuditTokenDenied {
+			out = append(out, r)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestTokenForDeletedKey requests tokens for a key deleted in each way the engine can learn
+// of a deletion. Each request gets the error of an unknown client ID, and one token.denied
+// record with reason key_deleted in the log of the key's account.
+func TestTokenForDeletedKey(t *testing.T) {
+	cases := []struct {
+		name string
+		// remove deletes the key and returns the engine that then serves the request.
+		remove func(t *testing.T, e *testEngine, clientID string) *Service
+	}{
+		{"deleted by this engine", func(t *testing.T, e *testEngine, clientID string) *Service {
+			if err := e.svc.DeleteKey(context.Background(), clientID); err != nil {
+				t.Fatal(err)
+			}
+			return e.svc
+		}},
+		{"deleted by another process", func(t *testing.T, e *testEngine, clientID string) *Service {
+			if err := e.otherProcess(t).DeleteKey(context.Background(), clientID); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.svc.Sync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			return e.svc
+		}},
+		{"found missing by a full reload", func(t *testing.T, e *testEngine, clientID string) *Service {
+			if err := e.otherProcess(t).DeleteKey(context.Background(), clientID); err != nil {
+				t.Fatal(err)
+			}
+			// A reload after a lost change feed finds the key gone without reading its change.
+			if err := e.svc.resync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			return e.svc
+		}},
+		{"deleted before the engine started", func(t *testing.T, e *testEngine, clientID string) *Service {
+			if err := e.svc.DeleteKey(context.Background(), clientID); err != nil {
+				t.Fatal(err)
+			}
+			restarted := e.otherProcess(t)
+			if err := restarted.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			return restarted
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newTestEngine(t)
+			// The key belongs to a second account, so that a record in the first account's
+			// log would be in the wrong chain.
+			other := &iogate.Account{ID: iogate.NewID(), Name: "Other", Email: "ops@other.test", Status: iogate.AccountActive, CreatedAt: e.clock.now()}
+			createAccount(t, e.svc, e.store, other)
+			k, secret, err := e.svc.CreateKey(ctx, CreateKeyRequest{AccountID: other.ID, Name: "doomed"})
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			svc := c.remove(t, e, k.ClientID)
+			_, err = svc.IssueToken(ctx, TokenRequest{ClientID: k.ClientID, ClientSecret: secret.Reveal(), RemoteAddr: deletedKeyClient})
+			if err != iogate.ErrInvalidClient {
+				t.Fatalf("IssueToken for the deleted key: %v, want ErrInvalidClient, the error of an unknown client ID", err)
+			}
+			svc.audit.flush(ctx)
+
+			denials := e.denials(t)
+			if len(denials) != 1 {
+				t.Fatalf("token.denied records = %d, want 1", len(denials))
+			}
+			r := denials[0]
+			wantActor := iogate.Actor{Type: iogate.ActorClient, ID: k.ClientID, IP: deletedKeyClient.String()}
+			if r.AccountID != other.ID {
+				t.Errorf("token.denied record in account %s, want the key's account %s", r.AccountID, other.ID)
+			}
+			if r.Reason != iogate.DenyKeyDeleted || r.ClientID != k.ClientID || r.Actor != wantActor {
+				t.Errorf("token.denied record: reason %q, client %q, actor %+v; want %q, %q, %+v",
+					r.Reason, r.ClientID, r.Actor, iogate.DenyKeyDeleted, k.ClientID, wantActor)
+			}
+			if report, err := e.svc.VerifyAudit(ctx, ""); err != nil {
+				t.Errorf("VerifyAudit after the denial: %+v, %v", report, err)
+			}
+		})
+	}
+}
+
+// TestTokenForUnknownClientNotRecorded checks that a client ID that never existed writes no
+// record in any account's log, while the engine remembers deleted keys.
+func TestTokenForUnknownClientNotRecorded(t *testing.T) {
+	ctx := context.Background()
+	e := newTestEngine(t)
+	k, secret := e.createKey(t)
+	if err := e.svc.DeleteKey(ctx, k.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	for _, clientID := range []string{iogate.NewClientID(), "acme", "01A2C3D4-0000-7000-8000-000000000000"} {
+		_, err := e.svc.IssueToken(ctx, TokenRequest{ClientID: clientID, ClientSecret: secret, RemoteAddr: deletedKeyClient})
+		if err != iogate.ErrInvalidClient {
+			t.Errorf("IssueToken for unknown client ID %q: %v, want ErrInvalidClient", clientID, err)
+		}
+	}
+	if denials := e.denials(t); len(denials) != 0 {
+		t.Errorf("token.denied records after requests for unknown client IDs = %d, want 0", len(denials))
+	}
+}
+
+// TestDeletedKeyCreatedAgain checks that a client ID created again after its deletion works
+// as the new key, and that its next deletion is recorded in the new key's account.
+func TestDeletedKeyCreatedAgain(t *testing.T) {
+	ctx := context.Background()
+	e := newTestEngine(t)
+	k, secret := e.createKey(t)
+	if err := e.svc.DeleteKey(ctx, k.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	other := &iogate.Account{ID: iogate.NewID(), Name: "Other", Email: "ops@other.test", Status: iogate.AccountActive, CreatedAt: e.clock.now()}
+	createAccount(t, e.svc, e.store, other)
+	_, err := e.svc.ImportKey(ctx, ImportKeyRequest{CreateKeyRequest: CreateKeyRequest{AccountID: other.ID, Name: "again"}, ClientID: k.ClientID, Secret: iogate.Secret(secret)})
+	if err != nil {
+		t.Fatalf("ImportKey with the deleted client ID: %v", err)
+	}
+	if _, err := e.svc.IssueToken(ctx, TokenRequest{ClientID: k.ClientID, ClientSecret: secret, RemoteAddr: deletedKeyClient}); err != nil {
+		t.Fatalf("IssueToken for the key created again: %v", err)
+	}
+	if err := e.svc.DeleteKey(ctx, k.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.IssueToken(ctx, TokenRequest{ClientID: k.ClientID, ClientSecret: secret, RemoteAddr: deletedKeyClient})
+	if !errors.Is(err, iogate.ErrInvalidClient) {
+		t.Fatalf("IssueToken after the second deletion: %v, want ErrInvalidClient", err)
+	}
+	denials := e.denials(t)
+	if len(denials) != 1 || denials[0].AccountID != other.ID || denials[0].Reason != iogate.DenyKeyDeleted {
+		t.Errorf("token.denied records = %+v, want one key_deleted record in account %s", denials, other.ID)
+	}
+}
