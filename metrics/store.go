@@ -10,20 +10,26 @@ import (
 // InstrumentStore returns store with every failed call counted in
 // iogate_store_errors_total. Outcomes that callers expect (a missing record, a duplicate,
 // invalid input) are not errors of the store and are not counted.
-//
-// NOTE: methods added to iogate.Store after this file was written pass through the
-// embedded interface uncounted until they get a wrapper here.
 func InstrumentStore(store iogate.Store, m *Metrics) iogate.Store {
 	if m == nil {
 		return store
 	}
-	return &instrumentedStore{Store: store, m: m}
+	return &instrumentedStore{store: store, m: m}
 }
 
+// instrumentedStore wraps every method of iogate.Store. It holds the store in a field
+// rather than embedding it, so that a method added to the interface fails to compile here
+// until it is counted too.
 type instrumentedStore struct {
-	iogate.Store
-	m *Metrics
+	store iogate.Store
+	m     *Metrics
 }
+
+var _ iogate.Store = (*instrumentedStore)(nil)
+
+// Close closes the store. A failure to close is the caller's to report, not a failure of
+// the running store, so it is not counted.
+func (s *instrumentedStore) Close() error { return s.store.Close() }
 
 // check counts err against op when it is a store failure, and returns it.
 func (s *instrumentedStore) check(op string, err error) error {
@@ -36,146 +42,283 @@ func (s *instrumentedStore) check(op string, err error) error {
 }
 
 func (s *instrumentedStore) CreateAccount(ctx context.Context, a *iogate.Account, rec *iogate.AuditRecord) error {
-	return s.check("create_account", s.Store.CreateAccount(ctx, a, rec))
+	return s.check("create_account", s.store.CreateAccount(ctx, a, rec))
 }
 
 func (s *instrumentedStore) FindAccountByID(ctx context.Context, id string) (*iogate.Account, error) {
-	a, err := s.Store.FindAccountByID(ctx, id)
+	a, err := s.store.FindAccountByID(ctx, id)
 	return a, s.check("find_account", err)
 }
 
 func (s *instrumentedStore) ListAccounts(ctx context.Context, page iogate.Page) ([]*iogate.Account, string, error) {
-	a, next, err := s.Store.ListAccounts(ctx, page)
+	a, next, err := s.store.ListAccounts(ctx, page)
 	return a, next, s.check("list_accounts", err)
 }
 
 func (s *instrumentedStore) CountAccounts(ctx context.Context) (int, error) {
-	n, err := s.Store.CountAccounts(ctx)
+	n, err := s.store.CountAccounts(ctx)
 	return n, s.check("count_accounts", err)
 }
 
 func (s *instrumentedStore) CreateAPIKey(ctx context.Context, k *iogate.APIKey, rec *iogate.AuditRecord) error {
-	return s.check("create_api_key", s.Store.CreateAPIKey(ctx, k, rec))
+	return s.check("create_api_key", s.store.CreateAPIKey(ctx, k, rec))
 }
 
 func (s *instrumentedStore) FindAPIKey(ctx context.Context, clientID string) (*iogate.APIKey, error) {
-	k, err := s.Store.FindAPIKey(ctx, clientID)
+	k, err := s.store.FindAPIKey(ctx, clientID)
 	return k, s.check("find_api_key", err)
 }
 
 func (s *instrumentedStore) ListAPIKeys(ctx context.Context, accountID string, page iogate.Page) ([]*iogate.APIKey, string, error) {
-	keys, next, err := s.Store.ListAPIKeys(ctx, accountID, page)
+	keys, next, err := s.store.ListAPIKeys(ctx, accountID, page)
 	return keys, next, s.check("list_api_keys", err)
 }
 
 func (s *instrumentedStore) AllAPIKeys(ctx context.Context, fn func(*iogate.APIKey) error) error {
-	return s.check("all_api_keys", s.Store.AllAPIKeys(ctx, fn))
+	return s.check("all_api_keys", s.store.AllAPIKeys(ctx, fn))
 }
 
 func (s *instrumentedStore) AllAPIKeyAuth(ctx context.Context, fn func(*iogate.APIKeyAuth) error) error {
-	return s.check("all_api_key_auth", s.Store.AllAPIKeyAuth(ctx, fn))
+	return s.check("all_api_key_auth", s.store.AllAPIKeyAuth(ctx, fn))
 }
 
 func (s *instrumentedStore) UpdateAPIKey(ctx context.Context, clientID string, update func(k *iogate.APIKey) (*iogate.AuditRecord, error)) (*iogate.APIKey, error) {
-	k, err := s.Store.UpdateAPIKey(ctx, clientID, update)
+	k, err := s.store.UpdateAPIKey(ctx, clientID, update)
 	return k, s.check("update_api_key", err)
 }
 
 func (s *instrumentedStore) DeleteAPIKey(ctx context.Context, clientID string, rec *iogate.AuditRecord) error {
-	return s.check("delete_api_key", s.Store.DeleteAPIKey(ctx, clientID, rec))
+	return s.check("delete_api_key", s.store.DeleteAPIKey(ctx, clientID, rec))
 }
 
 func (s *instrumentedStore) RecordKeyUse(ctx context.Context, uses []iogate.KeyUse) error {
-	return s.check("record_key_use", s.Store.RecordKeyUse(ctx, uses))
+	return s.check("record_key_use", s.store.RecordKeyUse(ctx, uses))
 }
 
 func (s *instrumentedStore) RevokeToken(ctx context.Context, t *iogate.RevokedToken) error {
-	return s.check("revoke_token", s.Store.RevokeToken(ctx, t))
+	return s.check("revoke_token", s.store.RevokeToken(ctx, t))
 }
 
 func (s *instrumentedStore) ListRevokedTokens(ctx context.Context, clientID string, after time.Time) ([]*iogate.RevokedToken, error) {
-	t, err := s.Store.ListRevokedTokens(ctx, clientID, after)
+	t, err := s.store.ListRevokedTokens(ctx, clientID, after)
 	return t, s.check("list_revoked_tokens", err)
 }
 
 func (s *instrumentedStore) DeletedAPIKeys(ctx context.Context, fn func(clientID, accountID string) error) error {
-	return s.check("deleted_api_keys", s.Store.DeletedAPIKeys(ctx, fn))
+	return s.check("deleted_api_keys", s.store.DeletedAPIKeys(ctx, fn))
 }
 
 func (s *instrumentedStore) AllRevokedTokens(ctx context.Context, after time.Time, fn func(*iogate.RevokedToken) error) error {
-	return s.check("all_revoked_tokens", s.Store.AllRevokedTokens(ctx, after, fn))
+	return s.check("all_revoked_tokens", s.store.AllRevokedTokens(ctx, after, fn))
 }
 
 func (s *instrumentedStore) KeyChangesSince(ctx context.Context, seq int64) ([]iogate.KeyChange, error) {
-	c, err := s.Store.KeyChangesSince(ctx, seq)
+	c, err := s.store.KeyChangesSince(ctx, seq)
 	return c, s.check("key_changes_since", err)
 }
 
 func (s *instrumentedStore) LatestKeyChange(ctx context.Context) (int64, error) {
-	seq, err := s.Store.LatestKeyChange(ctx)
+	seq, err := s.store.LatestKeyChange(ctx)
 	return seq, s.check("latest_key_change", err)
 }
 
 func (s *instrumentedStore) AppendAuditRecords(ctx context.Context, records []*iogate.AuditRecord) error {
-	return s.check("append_audit_records", s.Store.AppendAuditRecords(ctx, records))
+	return s.check("append_audit_records", s.store.AppendAuditRecords(ctx, records))
 }
 
 func (s *instrumentedStore) ListAuditRecords(ctx context.Context, filter iogate.AuditFilter, page iogate.Page) ([]*iogate.AuditRecord, string, error) {
-	r, next, err := s.Store.ListAuditRecords(ctx, filter, page)
+	r, next, err := s.store.ListAuditRecords(ctx, filter, page)
 	return r, next, s.check("list_audit_records", err)
 }
 
 func (s *instrumentedStore) AuditRecords(ctx context.Context, accountID string, fn func(*iogate.AuditRecord) error) error {
-	return s.check("audit_records", s.Store.AuditRecords(ctx, accountID, fn))
+	return s.check("audit_records", s.store.AuditRecords(ctx, accountID, fn))
 }
 
 func (s *instrumentedStore) CreateVault(ctx context.Context, v *iogate.Vault, rec *iogate.AuditRecord) error {
-	return s.check("create_vault", s.Store.CreateVault(ctx, v, rec))
+	return s.check("create_vault", s.store.CreateVault(ctx, v, rec))
 }
 
 func (s *instrumentedStore) FindVault(ctx context.Context, accountID, id string) (*iogate.Vault, error) {
-	v, err := s.Store.FindVault(ctx, accountID, id)
+	v, err := s.store.FindVault(ctx, accountID, id)
 	return v, s.check("find_vault", err)
 }
 
 func (s *instrumentedStore) ListVaults(ctx context.Context, accountID string, page iogate.Page) ([]*iogate.Vault, string, error) {
-	v, next, err := s.Store.ListVaults(ctx, accountID, page)
+	v, next, err := s.store.ListVaults(ctx, accountID, page)
 	return v, next, s.check("list_vaults", err)
 }
 
 func (s *instrumentedStore) SealedSecret(ctx context.Context, name string) ([]byte, error) {
-	b, err := s.Store.SealedSecret(ctx, name)
+	b, err := s.store.SealedSecret(ctx, name)
 	return b, s.check("sealed_secret", err)
 }
 
 func (s *instrumentedStore) PutSealedSecretIfAbsent(ctx context.Context, name string, sealed []byte) ([]byte, error) {
-	b, err := s.Store.PutSealedSecretIfAbsent(ctx, name, sealed)
+	b, err := s.store.PutSealedSecretIfAbsent(ctx, name, sealed)
 	return b, s.check("put_sealed_secret", err)
 }
 
 func (s *instrumentedStore) SigningKeys(ctx context.Context) ([]*iogate.SigningKey, error) {
-	k, err := s.Store.SigningKeys(ctx)
+	k, err := s.store.SigningKeys(ctx)
 	return k, s.check("signing_keys", err)
 }
 
 func (s *instrumentedStore) CreateSigningKey(ctx context.Context, k *iogate.SigningKey) error {
-	return s.check("create_signing_key", s.Store.CreateSigningKey(ctx, k))
+	return s.check("create_signing_key", s.store.CreateSigningKey(ctx, k))
 }
 
 func (s *instrumentedStore) RotateSigningKey(ctx context.Context, k *iogate.SigningKey) error {
-	return s.check("rotate_signing_key", s.Store.RotateSigningKey(ctx, k))
+	return s.check("rotate_signing_key", s.store.RotateSigningKey(ctx, k))
 }
 
 func (s *instrumentedStore) Ping(ctx context.Context) error {
-	return s.check("ping", s.Store.Ping(ctx))
+	return s.check("ping", s.store.Ping(ctx))
 }
 
 func (s *instrumentedStore) AuditCheckpoints(ctx context.Context, accountID string) ([]*iogate.AuditCheckpoint, error) {
-	cps, err := s.Store.AuditCheckpoints(ctx, accountID)
+	cps, err := s.store.AuditCheckpoints(ctx, accountID)
 	return cps, s.check("audit_checkpoints", err)
 }
 
 func (s *instrumentedStore) PruneAuditRecords(ctx context.Context, cp *iogate.AuditCheckpoint) (int64, error) {
-	n, err := s.Store.PruneAuditRecords(ctx, cp)
+	n, err := s.store.PruneAuditRecords(ctx, cp)
 	return n, s.check("prune_audit_records", err)
+}
+
+func (s *instrumentedStore) CreateUser(ctx context.Context, u *iogate.User) error {
+	return s.check("create_user", s.store.CreateUser(ctx, u))
+}
+
+func (s *instrumentedStore) FindUserByID(ctx context.Context, id string) (*iogate.User, error) {
+	v, err := s.store.FindUserByID(ctx, id)
+	return v, s.check("find_user_by_id", err)
+}
+
+func (s *instrumentedStore) FindUserByEmail(ctx context.Context, email string) (*iogate.User, error) {
+	v, err := s.store.FindUserByEmail(ctx, email)
+	return v, s.check("find_user_by_email", err)
+}
+
+func (s *instrumentedStore) ListUsers(ctx context.Context, accountID string) ([]*iogate.User, error) {
+	v, err := s.store.ListUsers(ctx, accountID)
+	return v, s.check("list_users", err)
+}
+
+func (s *instrumentedStore) UpdateUser(ctx context.Context, u *iogate.User) error {
+	return s.check("update_user", s.store.UpdateUser(ctx, u))
+}
+
+func (s *instrumentedStore) DeleteUser(ctx context.Context, id string) error {
+	return s.check("delete_user", s.store.DeleteUser(ctx, id))
+}
+
+func (s *instrumentedStore) UseTOTPStep(ctx context.Context, userID string, step int64) error {
+	return s.check("use_totp_step", s.store.UseTOTPStep(ctx, userID, step))
+}
+
+func (s *instrumentedStore) SetAccountStatus(ctx context.Context, accountID, status string) error {
+	return s.check("set_account_status", s.store.SetAccountStatus(ctx, accountID, status))
+}
+
+func (s *instrumentedStore) SuspendedAccounts(ctx context.Context) ([]string, error) {
+	v, err := s.store.SuspendedAccounts(ctx)
+	return v, s.check("suspended_accounts", err)
+}
+
+func (s *instrumentedStore) AccountRequiresTOTP(ctx context.Context, accountID string) (bool, error) {
+	v, err := s.store.AccountRequiresTOTP(ctx, accountID)
+	return v, s.check("account_requires_totp", err)
+}
+
+func (s *instrumentedStore) SetAccountRequireTOTP(ctx context.Context, accountID string, require bool) error {
+	return s.check("set_account_require_totp", s.store.SetAccountRequireTOTP(ctx, accountID, require))
+}
+
+func (s *instrumentedStore) CreateUserLink(ctx context.Context, l *iogate.UserLink) error {
+	return s.check("create_user_link", s.store.CreateUserLink(ctx, l))
+}
+
+func (s *instrumentedStore) FindUserLink(ctx context.Context, tokenHash []byte, purpose string, now time.Time) (*iogate.UserLink, error) {
+	v, err := s.store.FindUserLink(ctx, tokenHash, purpose, now)
+	return v, s.check("find_user_link", err)
+}
+
+func (s *instrumentedStore) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *iogate.Account, owner *iogate.User, rec *iogate.AuditRecord) error {
+	return s.check("create_account_with_owner", s.store.CreateAccountWithOwner(ctx, tokenHash, now, a, owner, rec))
+}
+
+func (s *instrumentedStore) AcceptInvite(ctx context.Context, tokenHash []byte, now time.Time, u *iogate.User) error {
+	return s.check("accept_invite", s.store.AcceptInvite(ctx, tokenHash, now, u))
+}
+
+func (s *instrumentedStore) ResetPassword(ctx context.Context, tokenHash []byte, now time.Time, passwordHash string) error {
+	return s.check("reset_password", s.store.ResetPassword(ctx, tokenHash, now, passwordHash))
+}
+
+func (s *instrumentedStore) CreateSession(ctx context.Context, sess *iogate.Session) error {
+	return s.check("create_session", s.store.CreateSession(ctx, sess))
+}
+
+func (s *instrumentedStore) FindSession(ctx context.Context, idHash []byte) (*iogate.Session, error) {
+	v, err := s.store.FindSession(ctx, idHash)
+	return v, s.check("find_session", err)
+}
+
+func (s *instrumentedStore) UpdateSession(ctx context.Context, sess *iogate.Session) error {
+	return s.check("update_session", s.store.UpdateSession(ctx, sess))
+}
+
+func (s *instrumentedStore) DeleteSession(ctx context.Context, idHash []byte) error {
+	return s.check("delete_session", s.store.DeleteSession(ctx, idHash))
+}
+
+func (s *instrumentedStore) DeleteUserSessions(ctx context.Context, userID string) error {
+	return s.check("delete_user_sessions", s.store.DeleteUserSessions(ctx, userID))
+}
+
+func (s *instrumentedStore) DeleteEndedSessions(ctx context.Context, now, idleSince time.Time, limit int) (int, error) {
+	v, err := s.store.DeleteEndedSessions(ctx, now, idleSince, limit)
+	return v, s.check("delete_ended_sessions", err)
+}
+
+func (s *instrumentedStore) DeleteSpentUserLinks(ctx context.Context, now time.Time, limit int) (int, error) {
+	v, err := s.store.DeleteSpentUserLinks(ctx, now, limit)
+	return v, s.check("delete_spent_user_links", err)
+}
+
+func (s *instrumentedStore) UseFormToken(ctx context.Context, tokenHash []byte, usedAt, expiresAt time.Time) error {
+	return s.check("use_form_token", s.store.UseFormToken(ctx, tokenHash, usedAt, expiresAt))
+}
+
+func (s *instrumentedStore) FormTokenUsed(ctx context.Context, tokenHash []byte) (bool, error) {
+	v, err := s.store.FormTokenUsed(ctx, tokenHash)
+	return v, s.check("form_token_used", err)
+}
+
+func (s *instrumentedStore) ReleaseFormToken(ctx context.Context, tokenHash []byte) error {
+	return s.check("release_form_token", s.store.ReleaseFormToken(ctx, tokenHash))
+}
+
+func (s *instrumentedStore) DeleteExpiredFormTokens(ctx context.Context, now time.Time, limit int) (int, error) {
+	v, err := s.store.DeleteExpiredFormTokens(ctx, now, limit)
+	return v, s.check("delete_expired_form_tokens", err)
+}
+
+func (s *instrumentedStore) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte) error {
+	return s.check("replace_recovery_codes", s.store.ReplaceRecoveryCodes(ctx, userID, hashes))
+}
+
+func (s *instrumentedStore) UseRecoveryCode(ctx context.Context, userID string, hash []byte, now time.Time) error {
+	return s.check("use_recovery_code", s.store.UseRecoveryCode(ctx, userID, hash, now))
+}
+
+func (s *instrumentedStore) CountRecoveryCodes(ctx context.Context, userID string) (int, error) {
+	v, err := s.store.CountRecoveryCodes(ctx, userID)
+	return v, s.check("count_recovery_codes", err)
+}
+
+func (s *instrumentedStore) ResealSecrets(ctx context.Context, reseal func(iogate.SealedValue) ([]byte, error)) (int, error) {
+	v, err := s.store.ResealSecrets(ctx, reseal)
+	return v, s.check("reseal_secrets", err)
 }
