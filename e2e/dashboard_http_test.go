@@ -3,6 +3,7 @@ package e2e
 import (
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -409,4 +410,49 @@ func redactLink(link string) string {
 		return link[:i] + "token=[redacted]"
 	}
 	return link
+}
+
+// TestSetupLinkAfterCLIAccount uses a printed setup link after the CLI created an account.
+// The link shows why it cannot be used instead of a form that fails when posted, and a
+// post with it creates nothing.
+func TestSetupLinkAfterCLIAccount(t *testing.T) {
+	srv := testenv.Start(t, filepath.Join(t.TempDir(), "data"), testenv.Options{})
+	link := srv.SetupLink(t)
+	createAccount(t, srv.DataDir, "Acme", "ops@acme.test")
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatalf("setup link does not parse: %v", err)
+	}
+	d := &dashboard{srv: srv, base: u.Scheme + "://" + u.Host}
+	w := d.client(t)
+
+	p := w.get(u.RequestURI())
+	if p.status != http.StatusConflict {
+		t.Errorf("GET setup link after account create: status %d, want 409", p.status)
+	}
+	if !strings.Contains(p.text(), "already set up") {
+		t.Errorf("GET setup link after account create: the page does not say iogate is already set up")
+	}
+	if strings.Contains(p.body, `name="password"`) {
+		t.Error("GET setup link after account create: the page still shows the setup form")
+	}
+
+	signin := w.get("/dashboard/signin")
+	p = w.post("/dashboard/setup", signin.csrf(t), url.Values{
+		"token":            {u.Query().Get("token")},
+		"account_name":     {"Second"},
+		"email":            {"second@acme.test"},
+		"password":         {ownerPassword},
+		"password_confirm": {ownerPassword},
+	})
+	if p.status != http.StatusConflict {
+		t.Errorf("POST setup after account create: status %d, want 409", p.status)
+	}
+	var list struct {
+		Data []struct{ Name string }
+	}
+	testenv.CLIJSON(t, srv.DataDir, &list, "account", "list")
+	if len(list.Data) != 1 || list.Data[0].Name != "Acme" {
+		t.Errorf("accounts after the refused setup: %+v, want only Acme", list.Data)
+	}
 }

@@ -94,8 +94,27 @@ func (s *Service) CheckLink(ctx context.Context, token, purpose string) (*iogate
 	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
 		return nil, errLinkInvalid
 	}
-	return l, err
+	if err != nil {
+		return nil, err
+	}
+	// The CLI may have created an account after the link was printed. The setup form would
+	// then fail when posted, so the link is turned away before the form is shown.
+	if purpose == iogate.LinkSetup {
+		n, err := s.store.CountAccounts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			return nil, errSetupDone
+		}
+	}
+	return l, nil
 }
+
+// errSetupDone is the error for a setup link used after an account was created some other
+// way, such as with iogate account create.
+var errSetupDone = iogate.Errorf(iogate.CodeConflict, "iogate is already set up: an account exists, so this setup link can no longer be used. "+
+	"Sign in, or ask an owner of your account for an invitation")
 
 // plausibleToken rejects strings that newToken cannot have made, before any store read.
 func plausibleToken(t string) bool {
