@@ -37,13 +37,7 @@ type dashboard struct {
 func startDashboard(t *testing.T, args ...string) *dashboard {
 	t.Helper()
 	srv := testenv.Start(t, filepath.Join(t.TempDir(), "data"), testenv.Options{Args: args})
-	link := srv.SetupLink(t)
-	u, err := url.Parse(link)
-	if err != nil {
-		t.Fatalf("setup link does not parse: %v", err)
-	}
-	d := &dashboard{srv: srv, base: u.Scheme + "://" + u.Host}
-	w := d.client(t)
+	d, w, u := openSetupLink(t, srv)
 	p := w.get(u.RequestURI())
 	if p.status != http.StatusOK {
 		t.Fatalf("GET setup link: status %d, want 200", p.status)
@@ -67,6 +61,18 @@ func startDashboard(t *testing.T, args ...string) *dashboard {
 	}
 	d.accountID = list.Data[0].ID
 	return d
+}
+
+// openSetupLink parses the setup link that srv printed and returns a dashboard of srv, a
+// client of it, and the link.
+func openSetupLink(t *testing.T, srv *testenv.Server) (*dashboard, *webClient, *url.URL) {
+	t.Helper()
+	u, err := url.Parse(srv.SetupLink(t))
+	if err != nil {
+		t.Fatalf("setup link does not parse: %v", err)
+	}
+	d := &dashboard{srv: srv, base: u.Scheme + "://" + u.Host}
+	return d, d.client(t), u
 }
 
 // webClient is a cookie-keeping HTTP client for dashboard pages that does not follow

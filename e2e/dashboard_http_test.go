@@ -417,14 +417,8 @@ func redactLink(link string) string {
 // post with it creates nothing.
 func TestSetupLinkAfterCLIAccount(t *testing.T) {
 	srv := testenv.Start(t, filepath.Join(t.TempDir(), "data"), testenv.Options{})
-	link := srv.SetupLink(t)
+	_, w, u := openSetupLink(t, srv)
 	createAccount(t, srv.DataDir, "Acme", "ops@acme.test")
-	u, err := url.Parse(link)
-	if err != nil {
-		t.Fatalf("setup link does not parse: %v", err)
-	}
-	d := &dashboard{srv: srv, base: u.Scheme + "://" + u.Host}
-	w := d.client(t)
 
 	p := w.get(u.RequestURI())
 	if p.status != http.StatusConflict {
