@@ -61,7 +61,7 @@ var protectedActions = []protectedAction{
 			post := func(confirm string) webPage {
 				return a.post(t, "/dashboard/users/"+target.ID+"/role", url.Values{"role": {"admin"}}, confirm)
 			}
-			return post, func() bool { return f.findUser(t, target.Email).Role == "admin" }
+			return post, func() bool { return f.d.findUser(t, target.Email).Role == "admin" }
 		},
 	},
 	{
@@ -74,7 +74,7 @@ var protectedActions = []protectedAction{
 			post := func(confirm string) webPage {
 				return a.post(t, "/dashboard/users/"+target.ID+"/remove", nil, confirm)
 			}
-			return post, func() bool { return f.findUser(t, target.Email) == nil }
+			return post, func() bool { return f.d.findUser(t, target.Email) == nil }
 		},
 	},
 	{
@@ -97,7 +97,7 @@ var protectedActions = []protectedAction{
 				}
 				return a.post(t, "/dashboard/security/totp/confirm", url.Values{"code": {code}}, confirm)
 			}
-			return post, func() bool { return f.findUser(t, a.email).TOTPEnabled }
+			return post, func() bool { return f.d.findUser(t, a.email).TOTPEnabled }
 		},
 	},
 	{
@@ -121,7 +121,7 @@ var protectedActions = []protectedAction{
 			post := func(confirm string) webPage {
 				return a.post(t, "/dashboard/security/totp/disable", nil, confirm)
 			}
-			return post, func() bool { return !f.findUser(t, a.email).TOTPEnabled }
+			return post, func() bool { return !f.d.findUser(t, a.email).TOTPEnabled }
 		},
 	},
 	{
@@ -257,7 +257,7 @@ func TestDashboardConfirmationRateLimit(t *testing.T) {
 		t.Errorf("right password after 5 wrong ones: status %d, want 400", p.status)
 	}
 	checkConfirmError(t, p, confirmLimited)
-	if role := f.findUser(t, target.Email).Role; role != "viewer" {
+	if role := f.d.findUser(t, target.Email).Role; role != "viewer" {
 		t.Errorf("role after rate-limited confirmations = %q, want viewer", role)
 	}
 }
@@ -453,10 +453,10 @@ type cliUser struct {
 }
 
 // findUser returns the account's user with email, from the store through the CLI, or nil.
-func (f *confirmFixture) findUser(t *testing.T, email string) *cliUser {
+func (d *dashboard) findUser(t *testing.T, email string) *cliUser {
 	t.Helper()
 	var list struct{ Data []cliUser }
-	testenv.CLIJSON(t, f.d.srv.DataDir, &list, "user", "list", "--account", f.d.accountID)
+	testenv.CLIJSON(t, d.srv.DataDir, &list, "user", "list", "--account", d.accountID)
 	for _, u := range list.Data {
 		if u.Email == email {
 			return &u
@@ -472,7 +472,7 @@ func (f *confirmFixture) addUser(t *testing.T, role string) *cliUser {
 	email := fmt.Sprintf("%s-%d@acme.test", role, f.serial)
 	f.serial++
 	f.d.inviteAndAccept(t, "", email, role)
-	added := f.findUser(t, email)
+	added := f.d.findUser(t, email)
 	if added == nil {
 		t.Fatalf("user list lacks %s after the invitation was accepted", email)
 	}
