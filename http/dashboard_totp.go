@@ -107,8 +107,9 @@ func (d *Dashboard) handleTOTPQR(w http.ResponseWriter, r *http.Request, c *user
 	return nil
 }
 
-// handleConfirmTOTP turns TOTP on with the first code from the pending enrolment. Neither
-// the confirmation nor the code is used up when the other one fails.
+// handleConfirmTOTP turns TOTP on with the first code from the pending enrolment. A failed
+// confirmation leaves the code unused, and a wrong code after a good confirmation leaves the
+// session confirmed.
 func (d *Dashboard) handleConfirmTOTP(w http.ResponseWriter, r *http.Request, c *user.Current) error {
 	fields := map[string]string{}
 	fail := func(field, msg string) { fields[field] = msg }
@@ -161,8 +162,8 @@ func (d *Dashboard) handleRecoveryCodes(w http.ResponseWriter, r *http.Request, 
 }
 
 // handleDisableTOTP turns TOTP off. It requires the password or a current code every time,
-// however recent the session's last confirmation is, because it removes the second factor
-// that the confirmation interval relies on.
+// however recent the session's last confirmation is, because removing the second factor is
+// what someone holding a stolen or unattended session would do first.
 func (d *Dashboard) handleDisableTOTP(w http.ResponseWriter, r *http.Request, c *user.Current) error {
 	fields := map[string]string{}
 	ok, err := d.confirm(r, c, func(field, msg string) { fields[field] = msg })
