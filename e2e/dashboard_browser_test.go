@@ -275,23 +275,21 @@ func TestBrowserSignInWithTOTP(t *testing.T) {
 	browserSignIn(t, ctx, d.base, ownerEmail, ownerPassword, ".empty")
 
 	// Enrol: scan (here: read) the seed, confirm with its current code, keep the codes.
-	run(t, ctx, "start TOTP enrolment",
+	// Turning TOTP on is a sensitive change, so each step enters the password when the
+	// page requests it.
+	run(t, ctx, "open the security page",
 		chromedp.Navigate(d.base+"/dashboard/security"),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/dashboard/security/totp"] button`)),
-		chromedp.Click(chromedp.CSS(`form[action="/dashboard/security/totp"] button`)),
-		chromedp.WaitVisible(chromedp.ID("totp-secret")),
 	)
+	submitConfirming(t, ctx, `form[action="/dashboard/security/totp"] button`, "#totp-secret", ownerPassword)
 	waitFor(t, ctx, `document.querySelector('img.qr').complete && document.querySelector('img.qr').naturalWidth > 0`)
 	seed := textOf(t, ctx, "#totp-secret")
 	code, err := totp.GenerateCode(seed, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, ctx, "confirm the enrolment",
-		chromedp.SendKeys(chromedp.ID("code"), code),
-		chromedp.Click(chromedp.CSS(`form[action="/dashboard/security/totp/confirm"] button`)),
-		chromedp.WaitVisible(chromedp.ID("recovery-codes")),
-	)
+	run(t, ctx, "type the first code", chromedp.SendKeys(chromedp.ID("code"), code))
+	submitConfirming(t, ctx, `form[action="/dashboard/security/totp/confirm"] button`, "#recovery-codes", ownerPassword)
 	codes := strings.Fields(textOf(t, ctx, "#recovery-codes"))
 	if len(codes) != 10 {
 		t.Fatalf("enrolment showed %d recovery codes, want 10", len(codes))
@@ -346,6 +344,59 @@ func signOut(t *testing.T, ctx context.Context) {
 		chromedp.Click(chromedp.CSS(`form[action="/dashboard/signout"] button`)),
 		chromedp.WaitVisible(chromedp.ID("email")),
 	)
+}
+
+func TestBrowserRoleChangeConfirmation(t *testing.T) {
+	d := startDashboard(t, "--confirm-interval", "1s")
+	d.inviteAndAccept(t, "", "analyst@acme.test", "viewer")
+	analyst := d.findUser(t, "analyst@acme.test")
+	ctx := newBrowser(t, spkiHash(t, d.srv.CACert))
+	browserSignIn(t, ctx, d.base, ownerEmail, ownerPassword, ".empty")
+
+	// The users page has one role form per row and no confirm field. Once the sign-in is
+	// older than the interval, which the new key form shows, a role change brings up the
+	// confirmation page.
+	due := pollUntil(5*time.Second, func() bool {
+		run(t, ctx, "open the new key form", chromedp.Navigate(d.base+"/dashboard/keys/new"), chromedp.WaitVisible(chromedp.ID("name")))
+		return exists(t, ctx, "#confirm")
+	})
+	if !due {
+		t.Fatal("the new key form does not ask for a confirmation 5s into a 1s interval")
+	}
+	roleForm := `form[action="/dashboard/users/` + analyst.ID + `/role"]`
+	run(t, ctx, "make the analyst an admin",
+		chromedp.Navigate(d.base+"/dashboard/users"),
+		chromedp.WaitVisible(chromedp.ID("role-"+analyst.ID)),
+		chromedp.SetValue(chromedp.ID("role-"+analyst.ID), "admin"),
+		chromedp.Click(chromedp.CSS(roleForm+" button")),
+		chromedp.WaitVisible(chromedp.ID("confirm-error")),
+	)
+	if got := textOf(t, ctx, "h1"); got != "Change role" {
+		t.Errorf("confirmation page heading = %q, want Change role", got)
+	}
+	if got := textOf(t, ctx, "main .muted"); !strings.Contains(got, "analyst@acme.test from viewer to admin") {
+		t.Errorf("confirmation page summary = %q, want it to name the user and both roles", got)
+	}
+	if got := textOf(t, ctx, `label[for="confirm"]`); got != "Confirm with your password" {
+		t.Errorf("confirm field label = %q, want Confirm with your password for a user without TOTP", got)
+	}
+	if got := textOf(t, ctx, "#confirm-hint"); !strings.Contains(got, "more than 1 second ago") {
+		t.Errorf("confirm field hint = %q, want it to name the 1 second interval", got)
+	}
+	saveScreenshot(t, ctx, "confirmation-page")
+
+	// Type the password and press Enter, as a keyboard user does.
+	run(t, ctx, "confirm with the keyboard",
+		chromedp.Focus(chromedp.ID("confirm")),
+		chromedp.KeyEvent(ownerPassword+"\r"),
+		chromedp.WaitVisible(chromedp.CSS(".notice")),
+	)
+	if got := textOf(t, ctx, ".notice"); !strings.Contains(got, "role was changed") {
+		t.Errorf("notice after the confirmation = %q, want the role-changed notice", got)
+	}
+	if role := d.findUser(t, "analyst@acme.test").Role; role != "admin" {
+		t.Errorf("analyst's role after the confirmation = %q, want admin", role)
+	}
 }
 
 func TestBrowserViewerCannotManageKeys(t *testing.T) {

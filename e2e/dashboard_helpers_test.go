@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -85,6 +86,14 @@ type webClient struct {
 
 func (d *dashboard) client(t *testing.T) *webClient {
 	t.Helper()
+	return d.clientAt(t, "")
+}
+
+// clientAt returns a client whose connections come from the loopback address ip, or from
+// the system's choice when ip is "". The dashboard's sign-in and confirmation limits count
+// attempts per address, so tests that make many use an address of their own.
+func (d *dashboard) clientAt(t *testing.T, ip string) *webClient {
+	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -92,13 +101,27 @@ func (d *dashboard) client(t *testing.T) *webClient {
 	c := testenv.NewClient(t, d.srv.CACert)
 	c.Jar = jar
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if ip != "" {
+		local := net.ParseIP(ip)
+		if local == nil {
+			t.Fatalf("bad local address %q", ip)
+		}
+		dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: local}, Timeout: 10 * time.Second}
+		c.Transport.(*http.Transport).DialContext = dialer.DialContext
+	}
 	return &webClient{t: t, base: d.base, c: c}
 }
 
 // signIn returns a client signed in with email and password, failing the test otherwise.
 func (d *dashboard) signIn(t *testing.T, email, password string) *webClient {
 	t.Helper()
-	w := d.client(t)
+	return d.signInFrom(t, "", email, password)
+}
+
+// signInFrom signs in as signIn does, from the loopback address ip (see clientAt).
+func (d *dashboard) signInFrom(t *testing.T, ip, email, password string) *webClient {
+	t.Helper()
+	w := d.clientAt(t, ip)
 	p := w.get("/dashboard/signin")
 	p = w.post("/dashboard/signin", p.csrf(t), url.Values{"email": {email}, "password": {password}})
 	if p.status != http.StatusSeeOther || p.location != "/dashboard/keys" {

@@ -382,8 +382,26 @@ func ownerRow(body, id string) bool {
 }
 
 // inviteAndJoin invites email with role through the CLI, accepts the invitation over HTTP
-// and returns a client signed in as the new user.
+// with the password joinPassword(role) and returns a client signed in as the new user.
 func (d *dashboard) inviteAndJoin(t *testing.T, email, role string) *webClient {
+	t.Helper()
+	return d.inviteAndJoinFrom(t, "", email, role)
+}
+
+// joinPassword returns the password that inviteAndJoin chooses for a user with role.
+func joinPassword(role string) string { return "viewer password " + role }
+
+// inviteAndJoinFrom does what inviteAndJoin does, from the loopback address ip (see
+// clientAt).
+func (d *dashboard) inviteAndJoinFrom(t *testing.T, ip, email, role string) *webClient {
+	t.Helper()
+	d.inviteAndAccept(t, ip, email, role)
+	return d.signInFrom(t, ip, email, joinPassword(role))
+}
+
+// inviteAndAccept invites email with role through the CLI and accepts the invitation over
+// HTTP from the loopback address ip, with the password joinPassword(role).
+func (d *dashboard) inviteAndAccept(t *testing.T, ip, email, role string) {
 	t.Helper()
 	var out struct{ URL string }
 	testenv.CLIJSON(t, d.srv.DataDir, &out, "user", "invite", "--account", d.accountID, "--email", email, "--role", role, "--url", d.base)
@@ -391,17 +409,16 @@ func (d *dashboard) inviteAndJoin(t *testing.T, email, role string) *webClient {
 	if err != nil || !strings.HasPrefix(out.URL, d.base+"/dashboard/invite?token=") {
 		t.Fatalf("user invite printed %q, want a link under %s/dashboard/invite", redactLink(out.URL), d.base)
 	}
-	w := d.client(t)
+	w := d.clientAt(t, ip)
 	p := w.get(u.RequestURI())
 	if p.status != http.StatusOK {
 		t.Fatalf("GET invitation: status %d, want 200", p.status)
 	}
-	password := "viewer password " + role
+	password := joinPassword(role)
 	p = w.post("/dashboard/invite", p.csrf(t), url.Values{"token": {u.Query().Get("token")}, "password": {password}, "password_confirm": {password}})
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("accept invitation: status %d, want 303; page %q", p.status, p.text())
 	}
-	return d.signIn(t, email, password)
 }
 
 // redactLink cuts the token off a link for a failure message.

@@ -98,12 +98,15 @@ func (d *Dashboard) parseTemplates() error {
 	if err != nil {
 		return err
 	}
+	// The confirm field's hint names this server's confirmation interval.
+	interval := formatInterval(d.users.Config().ConfirmInterval)
+	confirmFuncs := template.FuncMap{"confirmInterval": func() string { return interval }}
 	for _, name := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(name, "templates/"), ".html")
 		if base == "layout" || base == "partials" {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFiles, "templates/layout.html", "templates/partials.html", name)
+		t, err := template.New("layout.html").Funcs(templateFuncs).Funcs(confirmFuncs).ParseFS(templateFiles, "templates/layout.html", "templates/partials.html", name)
 		if err != nil {
 			return err
 		}

@@ -19,7 +19,9 @@ type security struct {
 	RecoveryLeft  int
 	RecoveryCodes []string
 	UsedRecovery  bool
-	Fields        map[string]string
+	// NeedConfirm is set when turning TOTP on needs a fresh confirmation.
+	NeedConfirm bool
+	Fields      map[string]string
 }
 
 func (d *Dashboard) securityData(r *http.Request, c *user.Current) (*security, error) {
@@ -27,7 +29,8 @@ func (d *Dashboard) securityData(r *http.Request, c *user.Current) (*security, e
 	if err != nil {
 		return nil, err
 	}
-	s := &security{TOTPEnabled: c.User.TOTPEnabled, Required: required, UsedRecovery: r.URL.Query().Get("recovery") == "used"}
+	s := &security{TOTPEnabled: c.User.TOTPEnabled, Required: required, UsedRecovery: r.URL.Query().Get("recovery") == "used",
+		NeedConfirm: d.users.NeedsConfirmation(c)}
 	if c.User.TOTPEnabled {
 		if s.RecoveryLeft, err = d.users.RecoveryCodesLeft(r.Context(), c.User); err != nil {
 			return nil, err
@@ -54,7 +57,28 @@ func (d *Dashboard) handleSecurity(w http.ResponseWriter, r *http.Request, c *us
 	return nil
 }
 
+// renderSecurityErrors shows the security page again with an error on each field in fields.
+func (d *Dashboard) renderSecurityErrors(w http.ResponseWriter, r *http.Request, c *user.Current, fields map[string]string) error {
+	s, err := d.securityData(r, c)
+	if err != nil {
+		return err
+	}
+	s.Fields = fields
+	d.renderSecurity(w, r, c, http.StatusBadRequest, s)
+	return nil
+}
+
 func (d *Dashboard) handleBeginTOTP(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	ok, err := d.confirmOrPrompt(w, r, c, "security", confirmPrompt{
+		Heading: "Set up two-factor authentication",
+		Summary: "Create a new authenticator seed for " + c.User.Email + ". Two-factor authentication turns on when you enter the first code from your app.",
+		Submit:  "Continue",
+		Page:    "Security",
+		Cancel:  "/dashboard/security",
+	})
+	if !ok || err != nil {
+		return err
+	}
 	if _, err := d.users.BeginTOTP(r.Context(), c.User); err != nil {
 		return err
 	}
@@ -83,16 +107,23 @@ func (d *Dashboard) handleTOTPQR(w http.ResponseWriter, r *http.Request, c *user
 	return nil
 }
 
+// handleConfirmTOTP turns TOTP on with the first code from the pending enrolment. A failed
+// confirmation leaves the code unused, and a wrong code after a good confirmation leaves the
+// session confirmed.
 func (d *Dashboard) handleConfirmTOTP(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	fields := map[string]string{}
+	fail := func(field, msg string) { fields[field] = msg }
+	ok, err := d.confirmIfNeeded(r, c, fail)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return d.renderSecurityErrors(w, r, c, fields)
+	}
 	codes, err := d.users.ConfirmTOTP(r.Context(), c.User, r.PostForm.Get("code"))
 	if iogate.ErrorCodeOf(err) == iogate.CodeInvalid {
-		s, serr := d.securityData(r, c)
-		if serr != nil {
-			return serr
-		}
-		s.Fields = map[string]string{"code": sentence(iogate.ErrorMessageOf(err))}
-		d.renderSecurity(w, r, c, http.StatusBadRequest, s)
-		return nil
+		fail("code", sentence(iogate.ErrorMessageOf(err)))
+		return d.renderSecurityErrors(w, r, c, fields)
 	}
 	if err != nil {
 		return err
@@ -112,6 +143,16 @@ func (d *Dashboard) showRecoveryCodes(w http.ResponseWriter, r *http.Request, c 
 }
 
 func (d *Dashboard) handleRecoveryCodes(w http.ResponseWriter, r *http.Request, c *user.Current) error {
+	ok, err := d.confirmOrPrompt(w, r, c, "security", confirmPrompt{
+		Heading: "Replace recovery codes",
+		Summary: "Create ten new recovery codes. Your current recovery codes stop working at once.",
+		Submit:  "Replace recovery codes",
+		Page:    "Security",
+		Cancel:  "/dashboard/security",
+	})
+	if !ok || err != nil {
+		return err
+	}
 	codes, err := d.users.RegenerateRecoveryCodes(r.Context(), c.User)
 	if err != nil {
 		return err
@@ -120,18 +161,17 @@ func (d *Dashboard) handleRecoveryCodes(w http.ResponseWriter, r *http.Request, 
 	return d.showRecoveryCodes(w, r, c, codes)
 }
 
+// handleDisableTOTP turns TOTP off. It requires the password or a current code every time,
+// however recent the session's last confirmation is, because removing the second factor is
+// what someone holding a stolen or unattended session would do first.
 func (d *Dashboard) handleDisableTOTP(w http.ResponseWriter, r *http.Request, c *user.Current) error {
-	if err := d.users.Confirm(r.Context(), c, r.PostForm.Get("confirm"), clientAddr(r).String()); err != nil {
-		if iogate.ErrorCodeOf(err) != iogate.CodeInvalid {
-			return err
-		}
-		s, serr := d.securityData(r, c)
-		if serr != nil {
-			return serr
-		}
-		s.Fields = map[string]string{"confirm": sentence(iogate.ErrorMessageOf(err))}
-		d.renderSecurity(w, r, c, http.StatusBadRequest, s)
-		return nil
+	fields := map[string]string{}
+	ok, err := d.confirm(r, c, func(field, msg string) { fields[field] = msg })
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return d.renderSecurityErrors(w, r, c, fields)
 	}
 	if err := d.users.DisableTOTP(r.Context(), c.User); err != nil {
 		return err

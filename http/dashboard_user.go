@@ -1,6 +1,7 @@
 package http
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/iogate/iogate"
@@ -51,8 +52,24 @@ func (d *Dashboard) handleInviteUser(w http.ResponseWriter, r *http.Request, c *
 	}
 	data.Email = r.PostForm.Get("email")
 	role, err := iogate.ParseRole(r.PostForm.Get("role"))
+	var email string
 	if err == nil {
 		data.Role = role
+		// A malformed address is reported before the confirmation is requested, so that no
+		// one types a password for an invitation that cannot be made.
+		email, err = iogate.NormalizeEmail(data.Email)
+	}
+	if err == nil {
+		confirmed, cerr := d.confirmOrPrompt(w, r, c, "users", confirmPrompt{
+			Heading: "Invite a user",
+			Summary: fmt.Sprintf("Create a single-use invitation for %s as %s.", email, role),
+			Submit:  "Create invitation",
+			Page:    "Users",
+			Cancel:  "/dashboard/users",
+		})
+		if !confirmed || cerr != nil {
+			return cerr
+		}
 		var token string
 		token, err = d.users.InviteUser(r.Context(), c.Account.ID, data.Email, role)
 		if err == nil {
@@ -80,12 +97,36 @@ func (d *Dashboard) handleInviteUser(w http.ResponseWriter, r *http.Request, c *
 	return nil
 }
 
+// findAccountUser returns the user with the ID in the path if they belong to the signed-in
+// account. A user of another account is reported as not found.
+func (d *Dashboard) findAccountUser(r *http.Request, c *user.Current) (*iogate.User, error) {
+	u, err := d.cfg.Store.FindUserByID(r.Context(), r.PathValue("id"))
+	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound || err == nil && u.AccountID != c.Account.ID {
+		return nil, iogate.Errorf(iogate.CodeNotFound, "No such user in this account.")
+	}
+	return u, err
+}
+
 func (d *Dashboard) handleChangeRole(w http.ResponseWriter, r *http.Request, c *user.Current) error {
 	role, err := iogate.ParseRole(r.PostForm.Get("role"))
 	if err != nil {
 		return err
 	}
-	u, err := d.users.ChangeRole(r.Context(), c.Account.ID, r.PathValue("id"), role)
+	target, err := d.findAccountUser(r, c)
+	if err != nil {
+		return err
+	}
+	ok, err := d.confirmOrPrompt(w, r, c, "users", confirmPrompt{
+		Heading: "Change role",
+		Summary: fmt.Sprintf("Change the role of %s from %s to %s.", target.Email, target.Role, role),
+		Submit:  "Change role",
+		Page:    "Users",
+		Cancel:  "/dashboard/users",
+	})
+	if !ok || err != nil {
+		return err
+	}
+	u, err := d.users.ChangeRole(r.Context(), c.Account.ID, target.ID, role)
 	if err != nil {
 		return err
 	}
@@ -96,20 +137,41 @@ func (d *Dashboard) handleChangeRole(w http.ResponseWriter, r *http.Request, c *
 
 // userRemove is the data of the remove confirmation page.
 type userRemove struct {
-	User *iogate.User
+	User        *iogate.User
+	NeedConfirm bool
+	// PasswordOnly is set when the signed-in user has no TOTP to confirm with.
+	PasswordOnly bool
+	Fields       map[string]string
 }
 
 func (d *Dashboard) handleRemoveUser(w http.ResponseWriter, r *http.Request, c *user.Current) error {
-	target, err := d.cfg.Store.FindUserByID(r.Context(), r.PathValue("id"))
-	if err != nil || target.AccountID != c.Account.ID {
-		return iogate.Errorf(iogate.CodeNotFound, "No such user in this account.")
+	target, err := d.findAccountUser(r, c)
+	if err != nil {
+		return err
 	}
-	if r.Method == http.MethodGet {
-		v := d.newView(c, "Remove "+target.Email, "users")
-		v.Data = userRemove{User: target}
-		d.render(w, r, http.StatusOK, "user_remove", v)
-		return nil
+	data := &userRemove{User: target, PasswordOnly: !c.User.TOTPEnabled}
+	status := http.StatusOK
+	if r.Method == http.MethodPost {
+		fail := func(field, msg string) { data.Fields = map[string]string{field: msg} }
+		ok, err := d.confirmIfNeeded(r, c, fail)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return d.removeUser(w, r, c, target)
+		}
+		status = http.StatusBadRequest
 	}
+	data.NeedConfirm = d.users.NeedsConfirmation(c)
+	v := d.newView(c, "Remove "+target.Email, "users")
+	v.Data = data
+	d.render(w, r, status, "user_remove", v)
+	return nil
+}
+
+// removeUser removes target and ends their sessions. A user who removes themself is signed
+// out.
+func (d *Dashboard) removeUser(w http.ResponseWriter, r *http.Request, c *user.Current, target *iogate.User) error {
 	u, err := d.users.RemoveUser(r.Context(), c.Account.ID, target.ID)
 	if err != nil {
 		return err
@@ -128,6 +190,20 @@ func (d *Dashboard) handleSecurityPolicy(w http.ResponseWriter, r *http.Request,
 	require := r.PostForm.Get("require_totp") == "on"
 	if require && !c.User.TOTPEnabled {
 		return iogate.Errorf(iogate.CodeConflict, "Turn on two-factor authentication for yourself first, so that you are not locked out.")
+	}
+	summary := "Stop requiring two-factor authentication. Users who have it keep it, and users without it are no longer sent to enrolment."
+	if require {
+		summary = "Require two-factor authentication for every user of this account. Users without it are sent to enrolment."
+	}
+	ok, err := d.confirmOrPrompt(w, r, c, "users", confirmPrompt{
+		Heading: "Change the security policy",
+		Summary: summary,
+		Submit:  "Save policy",
+		Page:    "Users",
+		Cancel:  "/dashboard/users",
+	})
+	if !ok || err != nil {
+		return err
 	}
 	if err := d.users.SetRequireTOTP(r.Context(), c.Account.ID, require); err != nil {
 		return err

@@ -24,8 +24,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxAge ends a session this long after sign-in, however active. Default 12 hours.
 	MaxAge time.Duration
-	// ConfirmInterval is how long a password or TOTP confirmation covers key changes before
-	// the user must confirm again. Default 5 minutes.
+	// ConfirmInterval is how long a password or TOTP confirmation covers sensitive dashboard
+	// changes, such as key and user changes, before the user must confirm again. Default 5
+	// minutes.
 	ConfirmInterval time.Duration
 	// TOTPIssuer names the service in authenticator apps. Default "iogate".
 	TOTPIssuer string

@@ -190,7 +190,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, u *iogate.User, code st
 }
 
 // NeedsConfirmation reports whether the session's last password or TOTP confirmation is
-// older than ConfirmInterval, so that a key change must ask for one again.
+// older than ConfirmInterval, so that a sensitive change must request one again.
 func (s *Service) NeedsConfirmation(cur *Current) bool {
 	return s.now().Sub(cur.Session.ConfirmedAt) >= s.cfg.ConfirmInterval
 }

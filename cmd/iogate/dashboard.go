@@ -34,7 +34,7 @@ func (c *dashboardConfig) addFlags(f *pflag.FlagSet) {
 	f.Var(durationFlag{&c.keyAgeWarning}, "key-age-warning", "secret age from which the dashboard warns that a key is due for rotation (default 90d)")
 	f.Var(durationFlag{&c.idleTimeout}, "session-idle-timeout", "dashboard sessions end after this long without a request (default 30m)")
 	f.Var(durationFlag{&c.maxAge}, "session-max-age", "dashboard sessions end this long after sign-in, however active (default 12h)")
-	f.Var(durationFlag{&c.confirmInterval}, "confirm-interval", "how long a password or TOTP confirmation covers key changes in the dashboard before it asks again (default 5m)")
+	f.Var(durationFlag{&c.confirmInterval}, "confirm-interval", "how long a password or TOTP confirmation covers key, user and two-factor changes in the dashboard before it is requested again (default 5m)")
 }
 
 func (c *dashboardConfig) validate() error {
