@@ -16,10 +16,20 @@ import (
 
 // Messages of the confirm field, as the dashboard shows them.
 const (
-	confirmMissing = "Confirm this change with your password or a code from your authenticator app."
-	confirmWrong   = "The password or code is incorrect."
-	confirmLimited = "Too many sign-in attempts; wait a minute and try again."
+	confirmMissing     = "Confirm this change with your password."
+	confirmMissingTOTP = "Confirm this change with your password or a code from your authenticator app."
+	confirmWrong       = "The password or code is incorrect."
+	confirmLimited     = "Too many sign-in attempts; wait a minute and try again."
 )
+
+// missingConfirmation returns the message for a change posted without its confirmation, by
+// a user with TOTP on or off: only the first is asked for a code.
+func missingConfirmation(withTOTP bool) string {
+	if withTOTP {
+		return confirmMissingTOTP
+	}
+	return confirmMissing
+}
 
 // protectedAction is a dashboard change that needs a fresh confirmation.
 type protectedAction struct {
@@ -154,7 +164,7 @@ func TestDashboardSensitiveChangesNeedConfirmation(t *testing.T) {
 				post, changed := act.prepare(t, short, a)
 				a.waitUntilConfirmationDue(t)
 				for _, c := range []struct{ confirm, message string }{
-					{"", confirmMissing},
+					{"", missingConfirmation(act.needsTOTP)},
 					{"wrong password here", confirmWrong},
 				} {
 					p := post(c.confirm)
@@ -223,7 +233,7 @@ func TestDashboardSensitiveChangesNeedConfirmation(t *testing.T) {
 				if p.status != http.StatusBadRequest {
 					t.Errorf("post without confirmation right after sign-in: %s, want status 400", pageErrors(p))
 				}
-				checkConfirmError(t, p, confirmMissing)
+				checkConfirmError(t, p, missingConfirmation(act.needsTOTP))
 				if changed() {
 					t.Error("the store shows the change posted without confirmation")
 				}

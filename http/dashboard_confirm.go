@@ -34,7 +34,11 @@ func (d *Dashboard) confirmIfNeeded(r *http.Request, c *user.Current, fail func(
 func (d *Dashboard) confirm(r *http.Request, c *user.Current, fail func(field, msg string)) (bool, error) {
 	secret := r.PostForm.Get("confirm")
 	if secret == "" {
-		fail("confirm", "Confirm this change with your password or a code from your authenticator app.")
+		msg := "Confirm this change with your password."
+		if c.User.TOTPEnabled {
+			msg = "Confirm this change with your password or a code from your authenticator app."
+		}
+		fail("confirm", msg)
 		return false, nil
 	}
 	err := d.users.Confirm(r.Context(), c, secret, clientAddr(r).String())
