@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -104,7 +105,18 @@ func TestExposedCredentials(t *testing.T) {
 		}
 	})
 
-	if logs := f.srv.SyncedLogs(t); !strings.Contains(logs, "valid credential received over plain HTTP") {
+	warnings := 0
+	for _, line := range strings.Split(f.srv.SyncedLogs(t), "\n") {
+		if !strings.Contains(line, "valid credential received over plain HTTP") {
+			continue
+		}
+		warnings++
+		// The request ID ties the warning to the request's access-log line.
+		if !regexp.MustCompile(`"request_id":"[0-9a-f]{32}"`).MatchString(line) {
+			t.Errorf("exposure warning without a request_id: %s", line)
+		}
+	}
+	if warnings == 0 {
 		t.Error("no log line for the exposed credentials")
 	}
 	if got := metricValue(t, f.srv, "iogate_exposed_credentials_total"); got != float64(len(cases)+1) {

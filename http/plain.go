@@ -44,11 +44,12 @@ func (s *Server) refusePlainHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			err := s.auth.MarkExposed(ctx, clientID, kind, s.opts.RevokeExposedCredentials)
 			if err != nil && iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
-				s.log.ErrorContext(ctx, "recording an exposed credential failed", "client_id", clientID, "error", err)
+				s.log.ErrorContext(ctx, "recording an exposed credential failed", "client_id", clientID, "error", err, "request_id", requestIDFrom(ctx))
 				continue
 			}
 			s.log.WarnContext(ctx, "valid credential received over plain HTTP",
-				"client_id", clientID, "credential", kind, "revoked", s.opts.RevokeExposedCredentials, "remote_addr", addr.String())
+				"client_id", clientID, "credential", kind, "revoked", s.opts.RevokeExposedCredentials, "remote_addr", addr.String(),
+				"request_id", requestIDFrom(ctx))
 		}
 	}
 	s.writeError(w, r, errHTTPSRequired)
