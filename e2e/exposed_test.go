@@ -106,13 +106,14 @@ func TestExposedCredentials(t *testing.T) {
 	})
 
 	warnings := 0
+	requestID := regexp.MustCompile(`"request_id":"[0-9a-f]{32}"`)
 	for _, line := range strings.Split(f.srv.SyncedLogs(t), "\n") {
 		if !strings.Contains(line, "valid credential received over plain HTTP") {
 			continue
 		}
 		warnings++
 		// The request ID ties the warning to the request's access-log line.
-		if !regexp.MustCompile(`"request_id":"[0-9a-f]{32}"`).MatchString(line) {
+		if !requestID.MatchString(line) {
 			t.Errorf("exposure warning without a request_id: %s", line)
 		}
 	}
