@@ -129,19 +129,33 @@ func (o *outageLog) watch(ctx context.Context, done chan<- struct{}) {
 	defer summaries.Stop()
 	checks := time.NewTicker(min(o.interval, maxReadyCheckInterval))
 	defer checks.Stop()
+	// The outage's first failure was just logged in full.
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			o.summarize()
 			return
 		case <-summaries.C:
-			o.summarize()
+			// A readiness check that blocked, for example on a database connection that
+			// times out, delays a tick, and the next one then comes early. Such a tick is
+			// skipped, and its failures are counted in the next line.
+			if now := time.Now(); o.summaryDue(last, now) {
+				o.summarize()
+				last = now
+			}
 		case <-checks.C:
 			if o.endIfReady(ctx) {
 				return
 			}
 		}
 	}
+}
+
+// summaryDue reports whether a summary may be written at now, after the previous line at
+// last: at least the interval apart, less a twentieth for the jitter of the ticker.
+func (o *outageLog) summaryDue(last, now time.Time) bool {
+	return now.Sub(last) >= o.interval-o.interval/20
 }
 
 // summarize writes one line for each kind with suppressed failures and resets their count.

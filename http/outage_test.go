@@ -239,3 +239,69 @@ func TestOutageLogCloseWritesSuppressed(t *testing.T) {
 		t.Errorf("close logged the end of an outage that did not end: %v", got)
 	}
 }
+
+// TestOutageLogSummaryDue checks the spacing rule of summary lines: a tick that comes early,
+// after one that a blocked readiness check delayed, writes no line.
+func TestOutageLogSummaryDue(t *testing.T) {
+	o := newOutageLog(slog.New(slog.DiscardHandler), 10*time.Second, nil)
+	last := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		after time.Duration
+		want  bool
+	}{
+		{2 * time.Second, false},
+		{9 * time.Second, false},
+		{9600 * time.Millisecond, true},
+		{10 * time.Second, true},
+		{25 * time.Second, true},
+	} {
+		if got := o.summaryDue(last, last.Add(c.after)); got != c.want {
+			t.Errorf("summaryDue %s after the last line = %v, want %v", c.after, got, c.want)
+		}
+	}
+}
+
+// TestOutageLogSlowReadinessCheck runs an outage whose readiness check blocks for longer
+// than an interval, as a check against an unreachable database can while it waits for the
+// connection to time out. The summary lines stay an
+// interval apart, and together they count every failure.
+func TestOutageLogSlowReadinessCheck(t *testing.T) {
+	const interval = 50 * time.Millisecond
+	out := &logBuffer{}
+	slow := func(ctx context.Context) error {
+		time.Sleep(interval * 16 / 10)
+		return errStoreDown
+	}
+	o := newOutageLog(slog.New(slog.NewJSONHandler(out, nil)), interval, slow)
+	start := time.Now()
+	failures := 0
+	for time.Since(start) < 30*interval {
+		o.failed(failedRequest, fmt.Sprintf("req-%d", failures), errStoreDown)
+		failures++
+		time.Sleep(time.Millisecond)
+	}
+	o.close()
+	elapsed := time.Since(start)
+
+	recs := out.records(t, summaryOf[failedRequest].msg)
+	if len(recs) < 2 {
+		t.Fatalf("%d summary lines in %s, want several", len(recs), elapsed)
+	}
+	// The last line comes from close, which writes what is left whenever it runs.
+	for i := 1; i < len(recs)-1; i++ {
+		prev, err := time.Parse(time.RFC3339Nano, recs[i-1]["time"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		at, err := time.Parse(time.RFC3339Nano, recs[i]["time"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gap := at.Sub(prev); gap < interval*9/10 {
+			t.Errorf("summary lines %d and %d are %s apart, want at least the interval, %s", i-1, i, gap, interval)
+		}
+	}
+	if got := sumSuppressed(t, recs); got != failures-1 {
+		t.Errorf("summaries count %d suppressed failures, want %d: all but the first", got, failures-1)
+	}
+}
