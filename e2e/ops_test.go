@@ -155,13 +155,13 @@ func TestConfigFilePrecedence(t *testing.T) {
 }
 
 // TestDurationFlagsOutOfRange checks that the error for a duration flag outside its range
-// shows the value in the units users type, days included, rather than as "36h0m0s".
+// shows the value as it was typed, rather than in Go's form such as "36h0m0s".
 func TestDurationFlagsOutOfRange(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	for _, c := range []struct{ flag, value, want string }{
 		{"--log-flush-interval", "1d", "invalid --log-flush-interval 1d:"},
-		{"--token-ttl", "36h", "invalid --token-ttl 1d12h:"},
-		{"--resync-interval", "1500m0s", "invalid --resync-interval 1d1h: it must be from 10s to 24h"},
+		{"--token-ttl", "36h", "invalid --token-ttl 36h:"},
+		{"--resync-interval", "1500m", "invalid --resync-interval 1500m: it must be from 10s to 24h"},
 	} {
 		res := testenv.RunCLI(t, dir, nil, "serve", c.flag, c.value, "--listen", "127.0.0.1:0", "--http-listen", "", "--admin-listen", "")
 		if res.ExitCode == 0 {
@@ -189,9 +189,9 @@ func TestFlagErrorsNameTheirSource(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"environment", []string{"IOGATE_TOKEN_TTL=36h"}, nil, "invalid --token-ttl 1d12h: it must be from 1m to 24h (--token-ttl was set by IOGATE_TOKEN_TTL)"},
+		{"environment", []string{"IOGATE_TOKEN_TTL=36h"}, nil, "invalid --token-ttl 36h: it must be from 1m to 24h (--token-ttl was set by IOGATE_TOKEN_TTL)"},
 		{"config file", nil, []string{"--config", config}, `(--log-flush-interval was set by key "log-flush-interval" of the --config file ` + config + ")"},
-		{"command line", nil, []string{"--token-ttl", "36h"}, "invalid --token-ttl 1d12h: it must be from 1m to 24h\n"},
+		{"command line", nil, []string{"--token-ttl", "36h"}, "invalid --token-ttl 36h: it must be from 1m to 24h\n"},
 	} {
 		res := testenv.RunCLI(t, dir, c.env, append(append([]string{"serve"}, c.args...), listeners...)...)
 		if res.ExitCode == 0 {
@@ -202,6 +202,38 @@ func TestFlagErrorsNameTheirSource(t *testing.T) {
 		// link there.
 		if !strings.Contains(res.Stderr, c.want) {
 			t.Errorf("%s: standard error lacks %q", c.name, c.want)
+		}
+	}
+}
+
+// TestFlagParseErrors checks that a value that is not a number or a boolean gets an error
+// that says what was expected, from the command line, the environment and the --config
+// file alike, instead of the name of a Go function.
+func TestFlagParseErrors(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	config := filepath.Join(t.TempDir(), "iogate.yaml")
+	writeFile(t, config, "rate-limit-api-per-key: x1\n")
+	for _, c := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"number on the command line", nil, []string{"--rate-limit-token-per-client", "abc"}, `invalid argument "abc" for "--rate-limit-token-per-client" flag: expected a number`},
+		{"boolean in the environment", []string{"IOGATE_REVOKE_EXPOSED_CREDENTIALS=maybe"}, nil, "invalid IOGATE_REVOKE_EXPOSED_CREDENTIALS: expected true or false"},
+		{"number in the config file", nil, []string{"--config", config}, `key "rate-limit-api-per-key": expected a number`},
+		{"integer out of range", nil, []string{"--max-header-bytes", "99999999999999999999"}, "the value is out of range"},
+	} {
+		res := testenv.RunCLI(t, dir, c.env, append([]string{"serve"}, c.args...)...)
+		if res.ExitCode == 0 {
+			t.Errorf("%s: exit 0, want a failure", c.name)
+			continue
+		}
+		if !strings.Contains(res.Stderr, c.want) {
+			t.Errorf("%s: standard error lacks %q", c.name, c.want)
+		}
+		if strings.Contains(res.Stderr, "strconv") {
+			t.Errorf("%s: standard error names a Go function", c.name)
 		}
 	}
 }

@@ -31,10 +31,10 @@ func (c *dashboardConfig) addFlags(f *pflag.FlagSet) {
 	c.maxAge = 12 * time.Hour
 	c.confirmInterval = 5 * time.Minute
 	f.StringVar(&c.publicURL, "public-url", "", "base URL that people use to reach this server, for the links it prints and shows (default https://localhost:PORT for a loopback --listen, else https:// plus the --listen address)")
-	f.Var(durationFlag{&c.keyAgeWarning}, "key-age-warning", "secret age from which the dashboard warns that a key is due for rotation (default 90d)")
-	f.Var(durationFlag{&c.idleTimeout}, "session-idle-timeout", "dashboard sessions end after this long without a request (default 30m)")
-	f.Var(durationFlag{&c.maxAge}, "session-max-age", "dashboard sessions end this long after sign-in, however active (default 12h)")
-	f.Var(durationFlag{&c.confirmInterval}, "confirm-interval", "how long a password or TOTP confirmation covers key, user and two-factor changes in the dashboard before it is requested again (default 5m)")
+	f.Var(newDurationFlag(&c.keyAgeWarning), "key-age-warning", "secret age from which the dashboard warns that a key is due for rotation (default 90d)")
+	f.Var(newDurationFlag(&c.idleTimeout), "session-idle-timeout", "dashboard sessions end after this long without a request (default 30m)")
+	f.Var(newDurationFlag(&c.maxAge), "session-max-age", "dashboard sessions end this long after sign-in, however active (default 12h)")
+	f.Var(newDurationFlag(&c.confirmInterval), "confirm-interval", "how long a password or TOTP confirmation covers key, user and two-factor changes in the dashboard before it is requested again (default 5m)")
 }
 
 func (c *dashboardConfig) validate() error {

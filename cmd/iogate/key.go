@@ -62,7 +62,7 @@ func addKeyFlags(cmd *cobra.Command, req *auth.CreateKeyRequest) {
 	f.StringVar(&req.Description, "description", "", "what the key is for")
 	f.StringArrayVar(&req.Scopes, "scope", nil, fmt.Sprintf("scope the key may use; repeatable (default %s; known: %s)", strings.Join(iogate.DefaultScopes, " "), strings.Join(iogate.AllScopes, ", ")))
 	f.StringArrayVar(&req.AllowedIPs, "allow-ip", nil, "IP address or CIDR prefix allowed to use the key; repeatable (default: any address)")
-	f.Var(durationFlag{&req.ExpiresIn}, "expires-in", "lifetime of the key, such as 720h or 90d (default: no expiry)")
+	f.Var(newDurationFlag(&req.ExpiresIn), "expires-in", "lifetime of the key, such as 720h or 90d (default: no expiry)")
 	cmd.MarkFlagRequired("account")
 	cmd.MarkFlagRequired("name")
 }
@@ -287,7 +287,7 @@ func newKeyRotateCommand(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().Var(durationFlag{&grace}, "grace", "how long the old secret keeps working, such as 1h or 7d; 0 retires it at once (default 24h, at most 30d)")
+	cmd.Flags().Var(newDurationFlag(&grace), "grace", "how long the old secret keeps working, such as 1h or 7d; 0 retires it at once (default 24h, at most 30d)")
 	return cmd
 }
 

@@ -27,9 +27,9 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cmd, g := newRootCommand(getenv, stdout, stderr)
 	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(ctx)
+	executed, err := cmd.ExecuteContextC(ctx)
 	if err != nil {
-		printError(stderr, wantsJSON(cmd, args, getenv), err, g.flagSources)
+		printError(stderr, wantsJSON(cmd, args, getenv), err, g.flagSources, typedValues(executed))
 	}
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 
@@ -117,10 +118,12 @@ func envVariable(flag string) string {
 	return "IOGATE_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
-// nameFlagSource appends to msg the source of the flag it is about, when msg begins with
-// "invalid --NAME" and the environment or the --config file set that flag. An operator who
-// never typed the flag would otherwise look for it on the command line.
-func nameFlagSource(msg string, sources map[string]string) string {
+// describeFlagValue rewrites msg when it begins with "invalid --NAME VALUE:", an error about
+// the value of the flag NAME. VALUE becomes the text the operator gave, when typed returns it,
+// so that "48h" is not shown as "2d". When the environment or the --config file set the
+// flag, msg also names that source: an operator who never typed the flag would otherwise
+// look for it on the command line.
+func describeFlagValue(msg string, sources map[string]string, typed func(flag string) string) string {
 	rest, ok := strings.CutPrefix(msg, "invalid --")
 	if !ok {
 		return msg
@@ -129,15 +132,69 @@ func nameFlagSource(msg string, sources map[string]string) string {
 	if end < 0 {
 		end = len(rest)
 	}
-	source, ok := sources[rest[:end]]
-	if !ok {
-		return msg
+	name := rest[:end]
+	if text := typed(name); text != "" && strings.HasPrefix(rest[end:], " ") {
+		if value, after, ok := strings.Cut(rest[end+1:], ":"); ok && !strings.Contains(value, " ") {
+			msg = "invalid --" + name + " " + text + ":" + after
+		}
 	}
-	return msg + " (--" + rest[:end] + " was set by " + source + ")"
+	if source, ok := sources[name]; ok {
+		msg += " (--" + name + " was set by " + source + ")"
+	}
+	return msg
 }
 
-// durationFlag is a flag in Go's duration syntax that also accepts days ("30d").
-type durationFlag struct{ d *time.Duration }
+// strconvError matches the text of a strconv.NumError, which the flag package passes on
+// when a value is not a number or a boolean.
+var strconvError = regexp.MustCompile(`strconv\.Parse(Float|Int|Uint|Bool): parsing "(?:[^"\\]|\\.)*": (invalid syntax|value out of range)`)
+
+// plainParseErrors replaces, in msg, the text of strconv errors with what was expected, in
+// the words of the flag's help: "expected a number" rather than Go's function name.
+func plainParseErrors(msg string) string {
+	return strconvError.ReplaceAllStringFunc(msg, func(m string) string {
+		parts := strconvError.FindStringSubmatch(m)
+		if parts[2] == "value out of range" {
+			return "the value is out of range"
+		}
+		switch parts[1] {
+		case "Bool":
+			return "expected true or false"
+		case "Float":
+			return "expected a number"
+		}
+		return "expected a whole number"
+	})
+}
+
+// typedValues returns a function that gives the text a flag of cmd was set from, for the
+// flags that keep it, and "" for the others.
+func typedValues(cmd *cobra.Command) func(flag string) string {
+	return func(flag string) string {
+		if cmd == nil {
+			return ""
+		}
+		f := cmd.Flags().Lookup(flag)
+		if f == nil {
+			return ""
+		}
+		if d, ok := f.Value.(durationFlag); ok {
+			return *d.typed
+		}
+		return ""
+	}
+}
+
+// durationFlag is a flag in Go's duration syntax that also accepts days ("30d"). It keeps
+// the text it was set from, so that an error about the value shows it as it was typed.
+type durationFlag struct {
+	d     *time.Duration
+	typed *string
+}
+
+// newDurationFlag returns a durationFlag that sets *d.
+func newDurationFlag(d *time.Duration) durationFlag {
+	return durationFlag{d: d, typed: new(string)}
+}
 
 func (f durationFlag) String() string {
 	// An empty string keeps cobra from printing Go's form of the default ("1h0m0s") in help
@@ -151,6 +208,7 @@ func (f durationFlag) Set(s string) error {
 		return errors.New(iogate.ErrorMessageOf(err))
 	}
 	*f.d = d
+	*f.typed = strings.TrimSpace(s)
 	return nil
 }
 
@@ -169,7 +227,7 @@ func (g *globals) printResult(v any, text func(w io.Writer)) error {
 
 // printError prints err to stderr: as {"error":{"code","message"}} when --json was given,
 // else as one line. Only caller-safe messages are printed for domain errors.
-func printError(stderr io.Writer, asJSON bool, err error, sources map[string]string) {
+func printError(stderr io.Writer, asJSON bool, err error, sources map[string]string, typed func(flag string) string) {
 	msg := err.Error()
 	code := ""
 	var de *iogate.Error
@@ -180,7 +238,7 @@ func printError(stderr io.Writer, asJSON bool, err error, sources map[string]str
 			msg = de.Error()
 		}
 	}
-	msg = nameFlagSource(msg, sources)
+	msg = describeFlagValue(plainParseErrors(msg), sources, typed)
 	if asJSON {
 		body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": msg}})
 		fmt.Fprintln(stderr, string(body))

@@ -102,20 +102,20 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.StringVar(&c.adminListen, "admin-listen", "127.0.0.1:9090", "address of the plain HTTP admin listener with /metrics, /healthz and /readyz; empty disables it")
 	f.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate file, reloaded when it changes (default: a self-signed certificate in DATA_DIR/tls/cert.pem)")
 	f.StringVar(&c.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
-	f.Var(durationFlag{&c.tlsReloadInterval}, "tls-reload-interval", "how often the certificate and key files are checked for changes (default 10s)")
-	f.Var(durationFlag{&c.tokenTTL}, "token-ttl", "lifetime of access tokens (default 1h)")
+	f.Var(newDurationFlag(&c.tlsReloadInterval), "tls-reload-interval", "how often the certificate and key files are checked for changes (default 10s)")
+	f.Var(newDurationFlag(&c.tokenTTL), "token-ttl", "lifetime of access tokens (default 1h)")
 	f.StringVar(&c.issuer, "issuer", "", "\"iss\" claim of access tokens (default https:// plus the --listen address)")
 	f.StringVar(&c.signingAlg, "signing-alg", token.EdDSA, "token signing algorithm: "+strings.Join(token.Algorithms, ", "))
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	f.Var(durationFlag{&c.logFlushInterval}, "log-flush-interval", "longest time info and debug lines, such as the access log, wait in memory before they are written; "+
+	f.Var(newDurationFlag(&c.logFlushInterval), "log-flush-interval", "longest time info and debug lines, such as the access log, wait in memory before they are written; "+
 		"warnings and errors are written at once; 0 writes every line at once, otherwise 10ms to 10s (default 100ms)")
-	f.Var(durationFlag{&c.failureLogInterval}, "failure-log-interval", "how often one line counts the 503 responses and failed /readyz checks "+
+	f.Var(newDurationFlag(&c.failureLogInterval), "failure-log-interval", "how often one line counts the 503 responses and failed /readyz checks "+
 		"of an outage that were not logged; only the first of each is logged in full; 100ms to 1h (default 10s)")
-	f.Var(durationFlag{&c.maxStaleness}, "max-staleness", "how long the server keeps accepting tokens after its change feed went down; "+
+	f.Var(newDurationFlag(&c.maxStaleness), "max-staleness", "how long the server keeps accepting tokens after its change feed went down; "+
 		"after that token and bearer requests and /readyz get 503 until it has reloaded every key (default 5s)")
-	f.Var(durationFlag{&c.auditRetention}, "audit-retention", "how long audit records are kept; older ones are pruned at start and every 6h, "+
+	f.Var(newDurationFlag(&c.auditRetention), "audit-retention", "how long audit records are kept; older ones are pruned at start and every 6h, "+
 		"leaving a signed checkpoint from which the chain still verifies; 0 keeps every record (default 400d)")
-	f.Var(durationFlag{&c.resyncInterval}, "resync-interval", "how often the server reloads every key, in case a change notification was lost (default 5m)")
+	f.Var(newDurationFlag(&c.resyncInterval), "resync-interval", "how often the server reloads every key, in case a change notification was lost (default 5m)")
 
 	f.StringSliceVar(&c.trustedProxies, "trusted-proxies", nil, "comma-separated IP addresses or CIDR prefixes of proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (default: none)")
 	f.BoolVar(&c.revokeExposedCredentials, "revoke-exposed-credentials", false, "delete a key at once, rather than only mark it exposed, when one of its valid credentials arrives over plain HTTP")
@@ -129,13 +129,13 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.IntVar(&rl.APIPerKeyBurst, "rate-limit-api-per-key-burst", rl.APIPerKeyBurst, "burst size of --rate-limit-api-per-key")
 	f.IntVar(&rl.FailuresBeforeSlowdown, "auth-failures-before-slowdown", rl.FailuresBeforeSlowdown, "failed authentications from one address within --auth-failure-window before it must wait between attempts (1s, doubling, at most 1m); 0 disables the slowdown")
 	f.IntVar(&rl.FailuresBeforeBlock, "auth-failures-before-block", rl.FailuresBeforeBlock, "failed authentications from one address within --auth-failure-window that block it for --auth-block-duration; 0 disables failure tracking")
-	f.Var(durationFlag{&rl.FailureWindow}, "auth-failure-window", "window in which failed authentications from one address are counted (default 15m)")
-	f.Var(durationFlag{&rl.BlockDuration}, "auth-block-duration", "how long an address stays blocked after too many failed authentications (default 15m)")
+	f.Var(newDurationFlag(&rl.FailureWindow), "auth-failure-window", "window in which failed authentications from one address are counted (default 15m)")
+	f.Var(newDurationFlag(&rl.BlockDuration), "auth-block-duration", "how long an address stays blocked after too many failed authentications (default 15m)")
 
-	f.Var(durationFlag{&c.readHeaderTimeout}, "read-header-timeout", "time a client has to send the TLS handshake and request headers (default 10s)")
-	f.Var(durationFlag{&c.readTimeout}, "read-timeout", "time a client has to send a whole request, body included (default 30s)")
-	f.Var(durationFlag{&c.writeTimeout}, "write-timeout", "time to write a response (default 30s)")
-	f.Var(durationFlag{&c.idleTimeout}, "idle-timeout", "time an idle keep-alive connection stays open (default 2m)")
+	f.Var(newDurationFlag(&c.readHeaderTimeout), "read-header-timeout", "time a client has to send the TLS handshake and request headers (default 10s)")
+	f.Var(newDurationFlag(&c.readTimeout), "read-timeout", "time a client has to send a whole request, body included (default 30s)")
+	f.Var(newDurationFlag(&c.writeTimeout), "write-timeout", "time to write a response (default 30s)")
+	f.Var(newDurationFlag(&c.idleTimeout), "idle-timeout", "time an idle keep-alive connection stays open (default 2m)")
 	f.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request header block accepted, in bytes; larger requests get 431")
 
 	c.dashboard.addFlags(f)
