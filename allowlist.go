@@ -17,8 +17,14 @@ const MaxAllowedIPs = 100
 // because that is how the server sees such a client's address. A single address becomes a
 // prefix of full length.
 func ParseAllowedIP(entry string) (netip.Prefix, error) {
+	return ParseIPEntry(entry, "allowed IP")
+}
+
+// ParseIPEntry parses entry as ParseAllowedIP does, for lists other than a key's allowlist:
+// its errors call the entry a kind, such as "trusted proxy".
+func ParseIPEntry(entry, kind string) (netip.Prefix, error) {
 	invalid := func(format string, args ...any) (netip.Prefix, error) {
-		return netip.Prefix{}, Errorf(CodeInvalid, "invalid allowed IP %q: %s", entry, fmt.Sprintf(format, args...))
+		return netip.Prefix{}, Errorf(CodeInvalid, "invalid %s %q: %s", kind, entry, fmt.Sprintf(format, args...))
 	}
 	if entry == "" || strings.TrimSpace(entry) != entry {
 		return invalid("expected an IP address or CIDR prefix without spaces")

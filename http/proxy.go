@@ -14,9 +14,9 @@ import (
 func ParseTrustedProxies(entries []string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(entries))
 	for _, e := range entries {
-		p, err := iogate.ParseAllowedIP(e)
+		p, err := iogate.ParseIPEntry(e, "trusted proxy")
 		if err != nil {
-			return nil, iogate.Errorf(iogate.CodeInvalid, "invalid trusted proxy %q: %s", e, iogate.ErrorMessageOf(err))
+			return nil, err
 		}
 		out = append(out, p)
 	}

@@ -1,9 +1,11 @@
 package http
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -97,8 +99,14 @@ func TestParseTrustedProxies(t *testing.T) {
 		t.Errorf("ParseTrustedProxies = %v, want three prefixes with 192.0.2.1/32 second", got)
 	}
 	for _, bad := range []string{"10.0.0.1/8", "010.0.0.1", "fe80::1%eth0", "", "10.0.0.0/33"} {
-		if _, err := ParseTrustedProxies([]string{bad}); err == nil {
+		_, err := ParseTrustedProxies([]string{bad})
+		if err == nil {
 			t.Errorf("ParseTrustedProxies(%q) succeeded, want an error", bad)
+			continue
+		}
+		// The entry is a proxy, not an entry of a key's allowlist.
+		if msg := err.Error(); !strings.HasPrefix(msg, fmt.Sprintf("invalid trusted proxy %q: ", bad)) || strings.Contains(msg, "allowed IP") {
+			t.Errorf("ParseTrustedProxies(%q) error = %q, want it to call the entry a trusted proxy only", bad, msg)
 		}
 	}
 }
