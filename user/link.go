@@ -114,7 +114,8 @@ func (s *Service) CheckLink(ctx context.Context, token, purpose string) (*iogate
 // errSetupDone is the error for a setup link used after an account was created some other
 // way, such as with iogate account create.
 var errSetupDone = iogate.Errorf(iogate.CodeConflict, "iogate is already set up: an account exists, so this setup link can no longer be used. "+
-	"Sign in, or ask an owner of your account for an invitation")
+	"Sign in, or ask an owner of your account for an invitation. An account created with the CLI has no owner until an operator runs "+
+	"iogate user invite --account ID --email EMAIL --role owner")
 
 // plausibleToken rejects strings that newToken cannot have made, before any store read.
 func plausibleToken(t string) bool {
