@@ -105,6 +105,18 @@ func TestExposedCredentials(t *testing.T) {
 		}
 	})
 
+	// key.exposed records name iogate itself, an actor without an ID, as their actor.
+	res := testenv.RunCLI(t, dir, nil, "audit", "list", "--account", f.accountID, "--event", "key.exposed")
+	if res.ExitCode != 0 {
+		t.Fatalf("audit list --event key.exposed: exit %d", res.ExitCode)
+	}
+	if !strings.Contains(res.Stdout, "key.exposed") || !regexp.MustCompile(`\bsystem\s`).MatchString(res.Stdout) {
+		t.Errorf("audit list shows no key.exposed record by the system actor:\n%s", res.Stdout)
+	}
+	if strings.Contains(res.Stdout, "system:") {
+		t.Errorf("audit list shows the system actor with an empty ID after a colon:\n%s", res.Stdout)
+	}
+
 	warnings := 0
 	requestID := regexp.MustCompile(`"request_id":"[0-9a-f]{32}"`)
 	for _, line := range strings.Split(f.srv.SyncedLogs(t), "\n") {

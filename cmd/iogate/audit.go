@@ -82,7 +82,7 @@ func newAuditListCommand(g *globals) *cobra.Command {
 				fmt.Fprintln(tw, "SEQ\tTIME\tEVENT\tACTOR\tADDRESS\tCLIENT ID\tREASON")
 				for _, r := range records {
 					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Time.Format(time.RFC3339), r.Event,
-						r.Actor.Type+":"+r.Actor.ID, orDash(r.Actor.IP), orDash(r.ClientID), orDash(r.Reason))
+						actorText(r.Actor), orDash(r.Actor.IP), orDash(r.ClientID), orDash(r.Reason))
 				}
 				tw.Flush()
 				if next != "" {
@@ -181,4 +181,13 @@ func newAuditVerifyCommand(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&accountID, "account", "", "verify only this account's log (default: every account)")
 	return cmd
+}
+
+// actorText returns an actor as the audit list shows it: type:id, or the type alone for
+// an actor without an ID, such as iogate itself.
+func actorText(a iogate.Actor) string {
+	if a.ID == "" {
+		return a.Type
+	}
+	return a.Type + ":" + a.ID
 }
