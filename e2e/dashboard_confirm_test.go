@@ -18,9 +18,19 @@ import (
 const (
 	confirmMissing     = "Confirm this change with your password."
 	confirmMissingTOTP = "Confirm this change with your password or a code from your authenticator app."
-	confirmWrong       = "The password or code is incorrect."
+	confirmWrong       = "The password is incorrect."
+	confirmWrongTOTP   = "The password or code is incorrect."
 	confirmLimited     = "Too many sign-in attempts; wait a minute and try again."
 )
+
+// wrongConfirmation returns the message for a wrong confirmation by a user with TOTP on or
+// off: only the first may have typed a code.
+func wrongConfirmation(withTOTP bool) string {
+	if withTOTP {
+		return confirmWrongTOTP
+	}
+	return confirmWrong
+}
 
 // missingConfirmation returns the message for a change posted without its confirmation, by
 // a user with TOTP on or off: only the first is asked for a code.
@@ -165,7 +175,7 @@ func TestDashboardSensitiveChangesNeedConfirmation(t *testing.T) {
 				a.waitUntilConfirmationDue(t)
 				for _, c := range []struct{ confirm, message string }{
 					{"", missingConfirmation(act.needsTOTP)},
-					{"wrong password here", confirmWrong},
+					{"wrong password here", wrongConfirmation(act.needsTOTP)},
 				} {
 					p := post(c.confirm)
 					if p.status != http.StatusBadRequest {
@@ -502,4 +512,23 @@ func (f *confirmFixture) invited(t *testing.T, email string) bool {
 		}
 	}
 	return false
+}
+
+// TestKeyFormConfirmLabel checks that the key form asks a user without TOTP for the
+// password alone, and a user with TOTP for the password or a code.
+func TestKeyFormConfirmLabel(t *testing.T) {
+	f := &confirmFixture{d: startDashboard(t, "--confirm-interval", "1s"), serial: 40}
+	for _, c := range []struct {
+		totp bool
+		want string
+	}{
+		{false, `<label for="confirm">Confirm with your password</label>`},
+		{true, `<label for="confirm">Confirm with your password or a 6-digit code</label>`},
+	} {
+		a := f.newActor(t, c.totp)
+		a.waitUntilConfirmationDue(t)
+		if body := a.w.get("/dashboard/keys/new").body; !strings.Contains(body, c.want) {
+			t.Errorf("new key form of a user with TOTP %v lacks %s", c.totp, c.want)
+		}
+	}
 }

@@ -144,6 +144,12 @@ func (v *view) CanManageKeys() bool {
 	return v.Current != nil && v.Current.User != nil && v.Current.User.Role.CanManageKeys()
 }
 
+// PasswordOnly reports whether the signed-in user has no TOTP, so that the confirm field
+// asks for the password alone.
+func (v *view) PasswordOnly() bool {
+	return v.Current != nil && v.Current.User != nil && !v.Current.User.TOTPEnabled
+}
+
 // CanManageUsers reports whether the signed-in user may manage users, for templates.
 func (v *view) CanManageUsers() bool {
 	return v.Current != nil && v.Current.User != nil && v.Current.User.Role.CanManageUsers()

@@ -212,6 +212,9 @@ func (s *Service) Confirm(ctx context.Context, cur *Current, secret, ip string) 
 	} else {
 		ok = iogate.VerifyPassword(cur.User.PasswordHash, secret)
 	}
+	if !ok && !cur.User.TOTPEnabled {
+		return iogate.Errorf(iogate.CodeInvalid, "the password is incorrect")
+	}
 	if !ok {
 		return iogate.Errorf(iogate.CodeInvalid, "the password or code is incorrect")
 	}
