@@ -234,6 +234,17 @@ const (
 // one previous secret: a rotation during another's grace period retires the older secret
 // at once. Tokens minted with a retired secret stop working when it retires.
 func (s *Service) RotateKey(ctx context.Context, clientID string, grace time.Duration) (*iogate.APIKey, iogate.Secret, error) {
+	return s.RotateKeyFrom(ctx, clientID, 0, grace)
+}
+
+// ErrRotatedMeanwhile is the error of a rotation whose key was rotated since the caller
+// read its secret generation, so that two rotations posted at once rotate it once.
+var ErrRotatedMeanwhile = iogate.Errorf(iogate.CodeConflict, "the key was rotated meanwhile; reload it to see its state")
+
+// RotateKeyFrom rotates the key as RotateKey does if its secret is still of generation,
+// checked in the same transaction as the rotation, and returns ErrRotatedMeanwhile
+// otherwise. A generation of 0 rotates whatever the current one is.
+func (s *Service) RotateKeyFrom(ctx context.Context, clientID string, generation int, grace time.Duration) (*iogate.APIKey, iogate.Secret, error) {
 	if !iogate.ValidClientID(clientID) {
 		return nil, "", iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %q", clientID)
 	}
@@ -248,6 +259,9 @@ func (s *Service) RotateKey(ctx context.Context, clientID string, grace time.Dur
 	now := s.now().UTC().Truncate(time.Microsecond)
 
 	k, err := s.store.UpdateAPIKey(ctx, clientID, func(k *iogate.APIKey) (*iogate.AuditRecord, error) {
+		if generation != 0 && k.SecretGeneration != generation {
+			return nil, ErrRotatedMeanwhile
+		}
 		details := map[string]any{"secretGeneration": k.SecretGeneration + 1, "graceSeconds": int64(grace / time.Second)}
 		retired := []int{}
 		if p := k.Previous; p != nil && now.Before(p.ExpiresAt) {

@@ -195,6 +195,29 @@ func TestRotateWithoutGrace(t *testing.T) {
 	h.issue(t, k.ClientID, newSecret, loopback1)
 }
 
+// TestRotateKeyFromStaleGeneration checks that a rotation of a secret generation that was
+// rotated meanwhile changes nothing, so that two forms posted at once rotate the key once.
+func TestRotateKeyFromStaleGeneration(t *testing.T) {
+	h := newHarness(t)
+	k, _ := h.createKey(t)
+	rotated, secret, err := h.svc.RotateKeyFrom(h.ctx, k.ClientID, k.SecretGeneration, 0)
+	if err != nil {
+		t.Fatalf("RotateKeyFrom of the current generation: %v", err)
+	}
+	if _, _, err := h.svc.RotateKeyFrom(h.ctx, k.ClientID, k.SecretGeneration, 0); !errors.Is(err, ErrRotatedMeanwhile) {
+		t.Errorf("RotateKeyFrom of the generation before: error %v, want ErrRotatedMeanwhile", err)
+	}
+	// The secret of the first rotation still works: the second one changed nothing.
+	h.issue(t, k.ClientID, secret, loopback1)
+	got, err := h.store.FindAPIKey(h.ctx, k.ClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SecretGeneration != rotated.SecretGeneration {
+		t.Errorf("secret generation after the refused rotation = %d, want %d", got.SecretGeneration, rotated.SecretGeneration)
+	}
+}
+
 func TestRotateTwiceRetiresFirstSecret(t *testing.T) {
 	h := newHarness(t)
 	k, first := h.createKey(t)

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -256,6 +257,10 @@ func (d *Dashboard) findAccountKey(r *http.Request, c *user.Current) (*iogate.AP
 	return k, err
 }
 
+// errRotatedSinceLoaded is the error of a rotation form whose key was rotated after the
+// form was loaded, in another tab or by a form posted at the same moment.
+var errRotatedSinceLoaded = iogate.Errorf(iogate.CodeConflict, "This key was rotated since this page was loaded; its new secret was shown once then. Reload the key list to see its state.")
+
 // keyDelete is the data of the delete confirmation page.
 type keyDelete struct {
 	Key         iogate.APIKeyView
@@ -467,7 +472,7 @@ func (d *Dashboard) rotateFromForm(w http.ResponseWriter, r *http.Request, c *us
 	// The form also names the secret generation it was shown for, so that a form loaded
 	// before a rotation made elsewhere, such as in another tab, rotates nothing.
 	if r.PostForm.Get("generation") != strconv.Itoa(k.SecretGeneration) {
-		return true, iogate.Errorf(iogate.CodeConflict, "This key was rotated since this page was loaded; its new secret was shown once then. Reload the key list to see its state.")
+		return true, errRotatedSinceLoaded
 	}
 	if !ok {
 		fail("grace", "Choose one of the grace periods listed.")
@@ -481,7 +486,12 @@ func (d *Dashboard) rotateFromForm(w http.ResponseWriter, r *http.Request, c *us
 	if unused, err := d.useFormToken(w, r, c, purpose, submitted); !unused {
 		return true, err
 	}
-	rotated, secret, err := d.cfg.Auth.RotateKey(actorContext(r, c), k.ClientID, grace)
+	// The store checks the generation again in the rotation's transaction: another form of
+	// the same key may have been posted at the same moment.
+	rotated, secret, err := d.cfg.Auth.RotateKeyFrom(actorContext(r, c), k.ClientID, k.SecretGeneration, grace)
+	if errors.Is(err, auth.ErrRotatedMeanwhile) {
+		return true, errRotatedSinceLoaded
+	}
 	if err != nil {
 		d.releaseFormToken(r, c)
 		return true, err
