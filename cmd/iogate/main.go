@@ -14,7 +14,14 @@ import (
 	"github.com/spf13/pflag"
 )
 
+// hangups receives SIGHUP from the start of the process, so that a SIGHUP sent while the
+// server opens the store and loads its keys does not end it. serve reloads the TLS
+// certificate on it; every other command restores the default action, which ends the
+// process.
+var hangups = make(chan os.Signal, 1)
+
 func main() {
+	signal.Notify(hangups, syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/signal"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/iogate/iogate"
@@ -40,6 +42,10 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) (*cobr
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Name() != "serve" {
+				signal.Stop(hangups)
+				signal.Reset(syscall.SIGHUP)
+			}
 			// Changes made from the CLI are recorded in the audit log as the operator's.
 			cmd.SetContext(iogate.WithActor(cmd.Context(), operatorActor(getenv)))
 			fromEnv, err := applyEnv(cmd, getenv)

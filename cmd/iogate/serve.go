@@ -10,12 +10,9 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/iogate/iogate"
@@ -357,12 +354,9 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	}()
 	// SIGHUP reloads the certificate at once, as it does for many servers, instead of
 	// ending the process, which would lose the log lines still in memory.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	go func() {
 		defer wg.Done()
-		certs.Watch(runCtx, c.tlsReloadInterval, hup)
+		certs.Watch(runCtx, c.tlsReloadInterval, hangups)
 	}()
 
 	errc := make(chan error, 3)

@@ -1,0 +1,77 @@
+package e2e
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/iogate/iogate/internal/testenv"
+)
+
+// TestSIGHUPDuringStartKeepsServer checks that a SIGHUP never ends the server, also when it
+// arrives while the server is starting, before it has set up the certificate reload. An operator's reload right after a restart,
+// or a log rotation that signals every process, would otherwise stop it without a line in
+// its log.
+func TestSIGHUPDuringStartKeepsServer(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	cmd := exec.Command(testenv.Binary(t), "serve", "--data-dir", dir, "--listen", "127.0.0.1:0",
+		"--http-listen", "", "--admin-listen", "")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	listening := make(chan bool, 1)
+	exited := make(chan error, 1)
+	go func() {
+		found := false
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if !found && strings.Contains(sc.Text(), `"msg":"iogate listening"`) {
+				found = true
+				listening <- true
+			}
+		}
+		exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+
+	// serve creates the data directory after main has started to catch SIGHUP. A signal
+	// sent before the Go runtime has started cannot be caught by any program.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(dir); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("iogate serve did not create its data directory within 30s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-listening:
+	case err := <-exited:
+		exited <- err
+		t.Fatalf("iogate serve exited (%v) after a SIGHUP sent while it started, before it listened", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("iogate serve neither listened nor exited within 60s of a SIGHUP sent while it started")
+	}
+}
