@@ -114,6 +114,10 @@ const (
 	AuditLogExported               = "audit.exported"
 )
 
+// ErrUserChanged is the error of a change to a user's two-factor settings that another
+// request changed first, for example a second enrolment started in another tab.
+var ErrUserChanged = Errorf(CodeConflict, "your two-factor settings changed meanwhile; reload the page and try again")
+
 // DenyAccountSuspended is the audit reason of a token request for a key whose account is
 // suspended.
 const DenyAccountSuspended = "account_suspended"
@@ -152,9 +156,18 @@ type UserStore interface {
 	FindUserByEmail(ctx context.Context, email string) (*User, error)
 	// ListUsers returns an account's users ordered by email.
 	ListUsers(ctx context.Context, accountID string) ([]*User, error)
-	// UpdateUser stores the user's role, password hash and TOTP fields, or returns
-	// CodeNotFound.
-	UpdateUser(ctx context.Context, u *User) error
+	// SetUserRole stores the user's role, or returns CodeNotFound. Like the TOTP methods
+	// below, it writes only its own columns, so that it cannot undo a change that another
+	// request made meanwhile, such as a password reset.
+	SetUserRole(ctx context.Context, userID string, role Role, at time.Time) error
+	// SetUserTOTPSeed stores the sealed seed of a TOTP enrolment. It returns
+	// ErrUserChanged when TOTP is on.
+	SetUserTOTPSeed(ctx context.Context, userID string, sealed []byte, at time.Time) error
+	// EnableUserTOTP turns TOTP on. It returns ErrUserChanged unless TOTP is off and sealed
+	// is the stored seed, the one whose code was checked.
+	EnableUserTOTP(ctx context.Context, userID string, sealed []byte, at time.Time) error
+	// DisableUserTOTP turns TOTP off and deletes the seed, or returns CodeNotFound.
+	DisableUserTOTP(ctx context.Context, userID string, at time.Time) error
 	// DeleteUser deletes the user with their sessions and recovery codes, or returns
 	// CodeNotFound.
 	DeleteUser(ctx context.Context, id string) error

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/iogate/iogate"
@@ -36,9 +37,28 @@ func (s *instrumentedStore) check(op string, err error) error {
 	switch iogate.ErrorCodeOf(err) {
 	case "", iogate.CodeNotFound, iogate.CodeConflict, iogate.CodeInvalid:
 	default:
-		s.m.StoreError(op)
+		// A caller that gave up, such as a client that closed its connection, is not a
+		// failure of the store.
+		if !errors.Is(err, context.Canceled) {
+			s.m.StoreError(op)
+		}
 	}
 	return err
+}
+
+// visit calls a store method that hands each row to fn, and counts its error unless fn
+// returned it: a callback that fails, such as a write to a client that went away, is not
+// a failure of the store.
+func visit[T any](s *instrumentedStore, op string, fn func(T) error, call func(func(T) error) error) error {
+	var fnErr error
+	err := call(func(v T) error {
+		fnErr = fn(v)
+		return fnErr
+	})
+	if err != nil && fnErr != nil && errors.Is(err, fnErr) {
+		return err
+	}
+	return s.check(op, err)
 }
 
 func (s *instrumentedStore) CreateAccount(ctx context.Context, a *iogate.Account, rec *iogate.AuditRecord) error {
@@ -75,11 +95,11 @@ func (s *instrumentedStore) ListAPIKeys(ctx context.Context, accountID string, p
 }
 
 func (s *instrumentedStore) AllAPIKeys(ctx context.Context, fn func(*iogate.APIKey) error) error {
-	return s.check("all_api_keys", s.store.AllAPIKeys(ctx, fn))
+	return visit(s, "all_api_keys", fn, func(f func(*iogate.APIKey) error) error { return s.store.AllAPIKeys(ctx, f) })
 }
 
 func (s *instrumentedStore) AllAPIKeyAuth(ctx context.Context, fn func(*iogate.APIKeyAuth) error) error {
-	return s.check("all_api_key_auth", s.store.AllAPIKeyAuth(ctx, fn))
+	return visit(s, "all_api_key_auth", fn, func(f func(*iogate.APIKeyAuth) error) error { return s.store.AllAPIKeyAuth(ctx, f) })
 }
 
 func (s *instrumentedStore) UpdateAPIKey(ctx context.Context, clientID string, update func(k *iogate.APIKey) (*iogate.AuditRecord, error)) (*iogate.APIKey, error) {
@@ -109,7 +129,7 @@ func (s *instrumentedStore) DeletedAPIKeys(ctx context.Context, fn func(clientID
 }
 
 func (s *instrumentedStore) AllRevokedTokens(ctx context.Context, after time.Time, fn func(*iogate.RevokedToken) error) error {
-	return s.check("all_revoked_tokens", s.store.AllRevokedTokens(ctx, after, fn))
+	return visit(s, "all_revoked_tokens", fn, func(f func(*iogate.RevokedToken) error) error { return s.store.AllRevokedTokens(ctx, after, f) })
 }
 
 func (s *instrumentedStore) KeyChangesSince(ctx context.Context, seq int64) ([]iogate.KeyChange, error) {
@@ -132,7 +152,7 @@ func (s *instrumentedStore) ListAuditRecords(ctx context.Context, filter iogate.
 }
 
 func (s *instrumentedStore) AuditRecords(ctx context.Context, accountID string, fn func(*iogate.AuditRecord) error) error {
-	return s.check("audit_records", s.store.AuditRecords(ctx, accountID, fn))
+	return visit(s, "audit_records", fn, func(f func(*iogate.AuditRecord) error) error { return s.store.AuditRecords(ctx, accountID, f) })
 }
 
 func (s *instrumentedStore) CreateVault(ctx context.Context, v *iogate.Vault, rec *iogate.AuditRecord) error {
@@ -205,8 +225,20 @@ func (s *instrumentedStore) ListUsers(ctx context.Context, accountID string) ([]
 	return v, s.check("list_users", err)
 }
 
-func (s *instrumentedStore) UpdateUser(ctx context.Context, u *iogate.User) error {
-	return s.check("update_user", s.store.UpdateUser(ctx, u))
+func (s *instrumentedStore) SetUserRole(ctx context.Context, userID string, role iogate.Role, at time.Time) error {
+	return s.check("set_user_role", s.store.SetUserRole(ctx, userID, role, at))
+}
+
+func (s *instrumentedStore) SetUserTOTPSeed(ctx context.Context, userID string, sealed []byte, at time.Time) error {
+	return s.check("set_user_totp_seed", s.store.SetUserTOTPSeed(ctx, userID, sealed, at))
+}
+
+func (s *instrumentedStore) EnableUserTOTP(ctx context.Context, userID string, sealed []byte, at time.Time) error {
+	return s.check("enable_user_totp", s.store.EnableUserTOTP(ctx, userID, sealed, at))
+}
+
+func (s *instrumentedStore) DisableUserTOTP(ctx context.Context, userID string, at time.Time) error {
+	return s.check("disable_user_totp", s.store.DisableUserTOTP(ctx, userID, at))
 }
 
 func (s *instrumentedStore) DeleteUser(ctx context.Context, id string) error {

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"strconv"
 	"time"
 
 	"github.com/iogate/iogate"
@@ -67,12 +69,54 @@ func (db *DB) ListUsers(ctx context.Context, accountID string) ([]*iogate.User, 
 	return out, mapError(err)
 }
 
-// UpdateUser stores the user's role, password hash and TOTP fields.
-func (db *DB) UpdateUser(ctx context.Context, u *iogate.User) error {
+// SetUserRole stores the user's role, or returns CodeNotFound.
+func (db *DB) SetUserRole(ctx context.Context, userID string, role iogate.Role, at time.Time) error {
+	return db.updateUser(ctx, userID, `role = $1, updated_at = $2`, []any{string(role), at}, ``)
+}
+
+// SetUserTOTPSeed stores the seed of a TOTP enrolment while TOTP is off.
+func (db *DB) SetUserTOTPSeed(ctx context.Context, userID string, sealed []byte, at time.Time) error {
+	return db.updateUser(ctx, userID, `totp_seed_sealed = $1, updated_at = $2`, []any{sealed, at}, `NOT totp_enabled`)
+}
+
+// EnableUserTOTP turns TOTP on, if sealed is still the seed of the enrolment in progress.
+func (db *DB) EnableUserTOTP(ctx context.Context, userID string, sealed []byte, at time.Time) error {
+	return db.updateUser(ctx, userID, `totp_enabled = TRUE, updated_at = $1`, []any{at}, `NOT totp_enabled AND totp_seed_sealed = $3`, sealed)
+}
+
+// DisableUserTOTP turns TOTP off and deletes the seed.
+func (db *DB) DisableUserTOTP(ctx context.Context, userID string, at time.Time) error {
+	return db.updateUser(ctx, userID, `totp_enabled = FALSE, totp_seed_sealed = NULL, updated_at = $1`, []any{at}, ``)
+}
+
+// updateUser sets, in one statement, only the columns that set names, so that it cannot
+// undo a change that another request made to other columns meanwhile. set numbers its
+// parameters from $1, the user ID is the next one, and cond's parameters follow it. cond,
+// when not empty, is an extra condition on the row. A user that exists but does not meet
+// it is iogate.ErrUserChanged, and an unknown user CodeNotFound.
+func (db *DB) updateUser(ctx context.Context, userID, set string, setArgs []any, cond string, condArgs ...any) error {
+	if !storable(userID) {
+		return errUserNotFound
+	}
+	query := `UPDATE users SET ` + set + ` WHERE id = $` + strconv.Itoa(len(setArgs)+1)
+	if cond != "" {
+		query += ` AND ` + cond
+	}
+	args := append(append(setArgs, userID), condArgs...)
 	return db.write(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE users SET role = $1, password_hash = $2, totp_seed_sealed = $3, totp_enabled = $4, updated_at = $5 WHERE id = $6`,
-			string(u.Role), u.PasswordHash, u.TOTPSeedSealed, u.TOTPEnabled, u.UpdatedAt, u.ID)
-		return requireOneRow(tag, err, "user")
+		tag, err := tx.Exec(ctx, query, args...)
+		err = requireOneRow(tag, err, "user")
+		if iogate.ErrorCodeOf(err) != iogate.CodeNotFound || cond == "" {
+			return err
+		}
+		var exists int
+		switch err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1`, userID).Scan(&exists); {
+		case errors.Is(err, pgx.ErrNoRows):
+			return errUserNotFound
+		case err != nil:
+			return err
+		}
+		return iogate.ErrUserChanged
 	})
 }
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/iogate/iogate"
@@ -63,12 +64,50 @@ func (db *DB) ListUsers(ctx context.Context, accountID string) ([]*iogate.User, 
 	return out, mapError(rows.Err())
 }
 
-// UpdateUser stores the user's role, password hash and TOTP fields.
-func (db *DB) UpdateUser(ctx context.Context, u *iogate.User) error {
+// SetUserRole stores the user's role, or returns CodeNotFound.
+func (db *DB) SetUserRole(ctx context.Context, userID string, role iogate.Role, at time.Time) error {
+	return db.updateUser(ctx, userID, `role = ?, updated_at = ?`, []any{string(role), toMicros(at)}, ``)
+}
+
+// SetUserTOTPSeed stores the seed of a TOTP enrolment while TOTP is off.
+func (db *DB) SetUserTOTPSeed(ctx context.Context, userID string, sealed []byte, at time.Time) error {
+	return db.updateUser(ctx, userID, `totp_seed_sealed = ?, updated_at = ?`, []any{sealed, toMicros(at)}, `totp_enabled = 0`)
+}
+
+// EnableUserTOTP turns TOTP on, if sealed is still the seed of the enrolment in progress.
+func (db *DB) EnableUserTOTP(ctx context.Context, userID string, sealed []byte, at time.Time) error {
+	return db.updateUser(ctx, userID, `totp_enabled = 1, updated_at = ?`, []any{toMicros(at)}, `totp_enabled = 0 AND totp_seed_sealed = ?`, sealed)
+}
+
+// DisableUserTOTP turns TOTP off and deletes the seed.
+func (db *DB) DisableUserTOTP(ctx context.Context, userID string, at time.Time) error {
+	return db.updateUser(ctx, userID, `totp_enabled = 0, totp_seed_sealed = NULL, updated_at = ?`, []any{toMicros(at)}, ``)
+}
+
+// updateUser sets, in one statement, only the columns that set names, so that it cannot
+// undo a change that another request made to other columns meanwhile. cond, when not
+// empty, is an extra condition on the row. A user that exists but does not meet it is
+// CodeConflict, and an unknown user CodeNotFound.
+func (db *DB) updateUser(ctx context.Context, userID, set string, setArgs []any, cond string, condArgs ...any) error {
+	query := `UPDATE users SET ` + set + ` WHERE id = ?`
+	if cond != "" {
+		query += ` AND ` + cond
+	}
+	args := append(append(setArgs, userID), condArgs...)
 	return db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET role = ?, password_hash = ?, totp_seed_sealed = ?, totp_enabled = ?, updated_at = ? WHERE id = ?`,
-			string(u.Role), u.PasswordHash, u.TOTPSeedSealed, u.TOTPEnabled, toMicros(u.UpdatedAt), u.ID)
-		return requireOneRow(res, err, "user")
+		res, err := tx.ExecContext(ctx, query, args...)
+		err = requireOneRow(res, err, "user")
+		if iogate.ErrorCodeOf(err) != iogate.CodeNotFound || cond == "" {
+			return err
+		}
+		var exists int
+		switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ?`, userID).Scan(&exists); {
+		case errors.Is(err, sql.ErrNoRows):
+			return iogate.Errorf(iogate.CodeNotFound, "user not found")
+		case err != nil:
+			return err
+		}
+		return iogate.ErrUserChanged
 	})
 }
 

@@ -63,11 +63,21 @@ func testUsers(t *testing.T, s iogate.Store) {
 	wantCode(t, "FindUserByEmail of invalid UTF-8", err, iogate.CodeNotFound)
 
 	owner.Role, owner.TOTPSeedSealed, owner.TOTPEnabled, owner.UpdatedAt = iogate.RoleAdmin, []byte("sealed-seed"), true, base.Add(time.Hour)
-	must(t, "UpdateUser", s.UpdateUser(ctx, owner))
+	must(t, "SetUserRole", s.SetUserRole(ctx, owner.ID, owner.Role, base.Add(time.Minute)))
+	must(t, "SetUserTOTPSeed", s.SetUserTOTPSeed(ctx, owner.ID, []byte("first-seed"), base.Add(time.Minute)))
+	must(t, "SetUserTOTPSeed again", s.SetUserTOTPSeed(ctx, owner.ID, owner.TOTPSeedSealed, base.Add(time.Minute)))
+	wantCode(t, "EnableUserTOTP with a seed replaced meanwhile", s.EnableUserTOTP(ctx, owner.ID, []byte("first-seed"), base.Add(time.Hour)), iogate.CodeConflict)
+	must(t, "EnableUserTOTP", s.EnableUserTOTP(ctx, owner.ID, owner.TOTPSeedSealed, base.Add(time.Hour)))
+	wantCode(t, "SetUserTOTPSeed with TOTP on", s.SetUserTOTPSeed(ctx, owner.ID, []byte("other-seed"), base.Add(2*time.Hour)), iogate.CodeConflict)
+	wantCode(t, "EnableUserTOTP with TOTP on", s.EnableUserTOTP(ctx, owner.ID, owner.TOTPSeedSealed, base.Add(2*time.Hour)), iogate.CodeConflict)
+	wantCode(t, "SetUserRole of an unknown user", s.SetUserRole(ctx, "no-such-user", iogate.RoleViewer, base), iogate.CodeNotFound)
+	wantCode(t, "SetUserTOTPSeed of an unknown user", s.SetUserTOTPSeed(ctx, "no-such-user", []byte("x"), base), iogate.CodeNotFound)
+	wantCode(t, "EnableUserTOTP of an unknown user", s.EnableUserTOTP(ctx, "no-such-user", []byte("x"), base), iogate.CodeNotFound)
+	wantCode(t, "DisableUserTOTP of an unknown user", s.DisableUserTOTP(ctx, "no-such-user", base), iogate.CodeNotFound)
 	got, err = s.FindUserByID(ctx, owner.ID)
 	must(t, "FindUserByID", err)
 	if diff := cmp.Diff(owner, got); diff != "" {
-		t.Errorf("user after UpdateUser (-want +got):\n%s", diff)
+		t.Errorf("user after SetUserRole, SetUserTOTPSeed and EnableUserTOTP (-want +got):\n%s", diff)
 	}
 
 	list, err := s.ListUsers(ctx, a.ID)
@@ -285,7 +295,7 @@ func testResealTOTPSeeds(t *testing.T, s iogate.Store) {
 	u := newUser(t, s, newAccount(t, s).ID, "owner@acme.test", iogate.RoleOwner)
 	newUser(t, s, u.AccountID, "nototp@acme.test", iogate.RoleViewer)
 	u.TOTPSeedSealed = []byte("sealed-seed")
-	must(t, "UpdateUser", s.UpdateUser(ctx, u))
+	must(t, "SetUserTOTPSeed", s.SetUserTOTPSeed(ctx, u.ID, u.TOTPSeedSealed, base))
 	var seen []string
 	_, err := s.ResealSecrets(ctx, func(v iogate.SealedValue) ([]byte, error) {
 		if v.Kind == iogate.SealedKindTOTPSeed {

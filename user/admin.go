@@ -56,7 +56,7 @@ func (s *Service) ChangeRole(ctx context.Context, accountID, userID string, role
 		}
 	}
 	u.Role, u.UpdatedAt = role, s.now().UTC().Truncate(time.Microsecond)
-	return u, s.store.UpdateUser(ctx, u)
+	return u, s.store.SetUserRole(ctx, u.ID, role, u.UpdatedAt)
 }
 
 // RemoveUser deletes the account's user and their sessions. It refuses to remove the last

@@ -70,10 +70,13 @@ func (s *Service) BeginTOTP(ctx context.Context, u *iogate.User) (*TOTPEnrolment
 	if err != nil {
 		return nil, err
 	}
-	u.TOTPSeedSealed, u.UpdatedAt = sealed, s.now().UTC().Truncate(time.Microsecond)
-	if err := s.store.UpdateUser(ctx, u); err != nil {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	// The store writes the seed only while TOTP is off, even if u, read when the request
+	// began, shows it off.
+	if err := s.store.SetUserTOTPSeed(ctx, u.ID, sealed, now); err != nil {
 		return nil, err
 	}
+	u.TOTPSeedSealed, u.UpdatedAt = sealed, now
 	return &TOTPEnrolment{key: key}, nil
 }
 
@@ -106,10 +109,13 @@ func (s *Service) ConfirmTOTP(ctx context.Context, u *iogate.User, code string) 
 	if err := s.checkTOTP(ctx, u, code); err != nil {
 		return nil, err
 	}
-	u.TOTPEnabled, u.UpdatedAt = true, s.now().UTC().Truncate(time.Microsecond)
-	if err := s.store.UpdateUser(ctx, u); err != nil {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	// TOTP goes on only with the seed whose code was just checked: an enrolment started
+	// again meanwhile in another tab makes this one fail.
+	if err := s.store.EnableUserTOTP(ctx, u.ID, u.TOTPSeedSealed, now); err != nil {
 		return nil, err
 	}
+	u.TOTPEnabled, u.UpdatedAt = true, now
 	return s.RegenerateRecoveryCodes(ctx, u)
 }
 
@@ -123,10 +129,11 @@ func (s *Service) DisableTOTP(ctx context.Context, u *iogate.User) error {
 	if required {
 		return iogate.Errorf(iogate.CodeForbidden, "your account requires two-factor authentication, so it cannot be turned off")
 	}
-	u.TOTPEnabled, u.TOTPSeedSealed, u.UpdatedAt = false, nil, s.now().UTC().Truncate(time.Microsecond)
-	if err := s.store.UpdateUser(ctx, u); err != nil {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	if err := s.store.DisableUserTOTP(ctx, u.ID, now); err != nil {
 		return err
 	}
+	u.TOTPEnabled, u.TOTPSeedSealed, u.UpdatedAt = false, nil, now
 	return s.store.ReplaceRecoveryCodes(ctx, u.ID, nil)
 }
 
