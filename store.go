@@ -126,10 +126,10 @@ type Store interface {
 
 	// RevokeToken records a revoked token and a key change of its client, so that every
 	// process learns of it through the change feed, and appends rec, its AuditTokenRevoked
-	// record, all in one transaction. Revoking a token already revoked is not an error
-	// and writes nothing, rec included. It returns CodeNotFound when rec's account has no
-	// key t.ClientID, and CodeInternal when rec is not t's record (CheckRevocationRecord).
-	// Revocations of tokens that have expired are dropped.
+	// record, all in one transaction. Revoking a token already revoked is not an error and
+	// appends neither a key change nor rec. It returns CodeNotFound when rec's account has
+	// no key t.ClientID, and CodeInternal when rec is not t's record
+	// (CheckRevocationRecord). Revocations of tokens that have expired are dropped.
 	RevokeToken(ctx context.Context, t *RevokedToken, rec *AuditRecord) error
 	// ListRevokedTokens returns the revocations of clientID's tokens that expire after
 	// the given time.
