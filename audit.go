@@ -59,6 +59,9 @@ const (
 	AuditKeyDeleted  = "key.deleted"
 	AuditTokenIssued = "token.issued"
 	AuditTokenDenied = "token.denied"
+	// AuditTokenRevoked records that a client revoked one of its access tokens (RFC 7009).
+	// Only the first revocation of a token is recorded.
+	AuditTokenRevoked = "token.revoked"
 	// AuditKeyExposed records that a valid credential of the key arrived over plain HTTP.
 	AuditKeyExposed = "key.exposed"
 	// AuditAddressBlocked records that an address that had sent wrong secrets for the
@@ -72,7 +75,7 @@ const (
 // the CLI and the dashboard.
 var AuditEvents = []string{
 	AuditKeyCreated, AuditKeyUpdated, AuditKeyRotated, AuditKeyDeleted, AuditKeyExposed,
-	AuditTokenIssued, AuditTokenDenied, AuditAddressBlocked,
+	AuditTokenIssued, AuditTokenDenied, AuditTokenRevoked, AuditAddressBlocked,
 	AuditVaultCreated,
 	AuditUserSignedIn, AuditUserSignInFailed, AuditUserSignedOut,
 	AuditUserInvited, AuditUserCreated, AuditUserRoleChanged, AuditUserRemoved,
@@ -105,6 +108,22 @@ func CheckChangeRecord(rec *AuditRecord, accountID, event string) error {
 		return Errorf(CodeInternal, "%s audit record of account %q given for account %q", rec.Event, rec.AccountID, accountID)
 	case rec.Event != event:
 		return Errorf(CodeInternal, "%s audit record given where %s is expected", rec.Event, event)
+	}
+	return nil
+}
+
+// CheckRevocationRecord returns a CodeInternal error unless rec is the token.revoked record
+// of t: the same client ID and token ID. The account is left to the store, which checks
+// that t's key belongs to rec's account when it revokes the token.
+func CheckRevocationRecord(rec *AuditRecord, t *RevokedToken) error {
+	switch {
+	case rec == nil:
+		return Errorf(CodeInternal, "missing %s audit record", AuditTokenRevoked)
+	case rec.Event != AuditTokenRevoked:
+		return Errorf(CodeInternal, "%s audit record given where %s is expected", rec.Event, AuditTokenRevoked)
+	case rec.ClientID != t.ClientID || rec.TokenID != t.TokenID:
+		return Errorf(CodeInternal, "%s audit record of client %q and token %q given for client %q and token %q",
+			rec.Event, rec.ClientID, rec.TokenID, t.ClientID, t.TokenID)
 	}
 	return nil
 }

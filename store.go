@@ -124,10 +124,13 @@ type Store interface {
 	// still exist. It is called in batches, off the request path.
 	RecordKeyUse(ctx context.Context, uses []KeyUse) error
 
-	// RevokeToken records a revoked token and a key change of its client in one
-	// transaction, so that every process learns of it through the change feed. Revoking
-	// a token twice is not an error. Revocations of tokens that have expired are dropped.
-	RevokeToken(ctx context.Context, t *RevokedToken) error
+	// RevokeToken records a revoked token and a key change of its client, so that every
+	// process learns of it through the change feed, and appends rec, its AuditTokenRevoked
+	// record, all in one transaction. Revoking a token already revoked is not an error and
+	// appends neither a key change nor rec. It returns CodeNotFound when rec's account has
+	// no key t.ClientID, and CodeInternal when rec is not t's record
+	// (CheckRevocationRecord). Revocations of tokens that have expired are dropped.
+	RevokeToken(ctx context.Context, t *RevokedToken, rec *AuditRecord) error
 	// ListRevokedTokens returns the revocations of clientID's tokens that expire after
 	// the given time.
 	ListRevokedTokens(ctx context.Context, clientID string, after time.Time) ([]*RevokedToken, error)

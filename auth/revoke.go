@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"github.com/iogate/iogate"
@@ -12,12 +13,14 @@ import (
 // another client.
 var ErrNotOwnToken = &iogate.Error{Code: iogate.CodeUnauthorizedClient, Message: "the token was not issued to this client"}
 
-// RevokeToken revokes an access token of the client clientID. A string that is not a
-// token of this server, or a token that has expired, is not an error: there is nothing to
-// revoke. A token issued to another client is ErrNotOwnToken. The token fails on the next
-// request in this process, and in other processes as soon as the change feed delivers the
-// revocation.
-func (s *Service) RevokeToken(ctx context.Context, clientID, raw string) error {
+// RevokeToken revokes an access token of the client clientID, whose request came from
+// remote, and appends a token.revoked record to the account's audit log in the same
+// transaction. A string that is not a token of this server, or a token that has expired,
+// is not an error: there is nothing to revoke. A token issued to another client is
+// ErrNotOwnToken. None of these, nor a token revoked before, writes a record. The token
+// fails on the next request in this process, and in other processes as soon as the change
+// feed delivers the revocation.
+func (s *Service) RevokeToken(ctx context.Context, clientID, raw string, remote netip.Addr) error {
 	if len(raw) == 0 || len(raw) > token.MaxLength {
 		return nil
 	}
@@ -32,13 +35,20 @@ func (s *Service) RevokeToken(ctx context.Context, clientID, raw string) error {
 	if claims.Expiry <= now.Unix() || claims.ID == "" {
 		return nil
 	}
-	err = s.store.RevokeToken(ctx, &iogate.RevokedToken{
+	revoked := &iogate.RevokedToken{
 		TokenID:   claims.ID,
 		ClientID:  claims.ClientID,
 		ExpiresAt: time.Unix(claims.Expiry, 0).UTC(),
 		RevokedAt: now.UTC().Truncate(time.Microsecond),
-	})
+	}
+	rec, err := s.chain.NewRecord(claims.AccountID, iogate.AuditTokenRevoked, clientActor(clientID, remote), now,
+		map[string]any{"expiresAt": revoked.ExpiresAt})
 	if err != nil {
+		return err
+	}
+	rec.ClientID, rec.TokenID = claims.ClientID, claims.ID
+	// The store appends rec only when this call is the token's first revocation.
+	if err := s.store.RevokeToken(ctx, revoked, rec); err != nil {
 		// The key was deleted meanwhile, which ends its tokens anyway.
 		if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
 			return nil

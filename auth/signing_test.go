@@ -142,7 +142,7 @@ func TestRevokedTokenFailsAtOnce(t *testing.T) {
 		return tok.AccessToken
 	}
 	revoked, kept := issue(), issue()
-	if err := s.RevokeToken(ctx, k.ClientID, revoked); err != nil {
+	if err := s.RevokeToken(ctx, k.ClientID, revoked, clientAddrForTest); err != nil {
 		t.Fatalf("RevokeToken: %v", err)
 	}
 	if _, err := s.Authenticate(ctx, revoked, clientAddrForTest); err != iogate.ErrInvalidToken {
@@ -154,7 +154,7 @@ func TestRevokedTokenFailsAtOnce(t *testing.T) {
 	if _, err := s.Authenticate(ctx, kept, clientAddrForTest); err != nil {
 		t.Errorf("Authenticate(other token) error = %v, want nil", err)
 	}
-	if err := s.RevokeToken(ctx, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11", kept); err != ErrNotOwnToken {
+	if err := s.RevokeToken(ctx, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11", kept, clientAddrForTest); err != ErrNotOwnToken {
 		t.Errorf("RevokeToken by another client = %v, want ErrNotOwnToken", err)
 	}
 

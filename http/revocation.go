@@ -67,7 +67,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.auth.RevokeToken(r.Context(), req.clientID, tok); err != nil {
+	if err := s.auth.RevokeToken(r.Context(), req.clientID, tok, clientAddr(r)); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Length", "0")

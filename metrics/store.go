@@ -115,8 +115,8 @@ func (s *instrumentedStore) RecordKeyUse(ctx context.Context, uses []iogate.KeyU
 	return s.check("record_key_use", s.store.RecordKeyUse(ctx, uses))
 }
 
-func (s *instrumentedStore) RevokeToken(ctx context.Context, t *iogate.RevokedToken) error {
-	return s.check("revoke_token", s.store.RevokeToken(ctx, t))
+func (s *instrumentedStore) RevokeToken(ctx context.Context, t *iogate.RevokedToken, rec *iogate.AuditRecord) error {
+	return s.check("revoke_token", s.store.RevokeToken(ctx, t, rec))
 }
 
 func (s *instrumentedStore) ListRevokedTokens(ctx context.Context, clientID string, after time.Time) ([]*iogate.RevokedToken, error) {

@@ -2,18 +2,43 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/iogate/iogate"
 	"github.com/jackc/pgx/v5"
 )
 
-// RevokeToken records a revoked token and a key change of its client in one transaction,
-// deleting revocations of tokens that have expired since. Revoking a token twice records
-// nothing new.
-func (db *DB) RevokeToken(ctx context.Context, t *iogate.RevokedToken) error {
+// RevokeToken records a revoked token, a key change of its client and the audit record rec
+// in one transaction, deleting revocations of tokens that have expired since. Revoking a
+// token twice records nothing new: no second change and no second audit record.
+func (db *DB) RevokeToken(ctx context.Context, t *iogate.RevokedToken, rec *iogate.AuditRecord) error {
+	if err := iogate.CheckRevocationRecord(rec, t); err != nil {
+		return err
+	}
+	if !storable(t.ClientID) {
+		return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %q", t.ClientID)
+	}
 	return db.write(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM revoked_tokens WHERE expires_at <= $1`, db.now()); err != nil {
+		// The account's lock orders this transaction with every other append to its chain,
+		// and with deletions of its keys, which take the same lock first.
+		if err := lockAccounts(ctx, tx, rec.AccountID); err != nil {
+			if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
+				return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %s", t.ClientID)
+			}
+			return err
+		}
+		var found int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM api_keys WHERE client_id = $1 AND account_id = $2`, t.ClientID, rec.AccountID).Scan(&found)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %s", t.ClientID)
+		}
+		if err != nil {
+			return err
+		}
+		// The token's own row is kept even if it has just expired, so that the insert below
+		// still detects a repeated revocation.
+		if _, err := tx.Exec(ctx, `DELETE FROM revoked_tokens WHERE expires_at <= $1 AND jti <> $2`, db.now(), t.TokenID); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at) VALUES ($1, $2, $3, $4)
@@ -22,10 +47,13 @@ func (db *DB) RevokeToken(ctx context.Context, t *iogate.RevokedToken) error {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			// Already revoked: there is nothing new to announce.
+			// Already revoked: there is nothing new to announce or record.
 			return nil
 		}
-		return db.recordChange(ctx, tx, t.ClientID)
+		if err := db.recordChange(ctx, tx, t.ClientID); err != nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 

@@ -3,16 +3,31 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/iogate/iogate"
 )
 
-// RevokeToken records the revocation and a key change of the token's client in one
-// transaction, and deletes revocations of tokens that have expired.
-func (db *DB) RevokeToken(ctx context.Context, t *iogate.RevokedToken) error {
+// RevokeToken records the revocation, a key change of the token's client and the audit
+// record rec in one transaction, and deletes revocations of tokens that have expired. A
+// token already revoked gets neither a second change nor a second record.
+func (db *DB) RevokeToken(ctx context.Context, t *iogate.RevokedToken, rec *iogate.AuditRecord) error {
+	if err := iogate.CheckRevocationRecord(rec, t); err != nil {
+		return err
+	}
 	return db.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM revoked_tokens WHERE expires_at <= ?`, toMicros(db.now())); err != nil {
+		var found int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM api_keys WHERE client_id = ? AND account_id = ?`, t.ClientID, rec.AccountID).Scan(&found)
+		if errors.Is(err, sql.ErrNoRows) {
+			return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %s", t.ClientID)
+		}
+		if err != nil {
+			return err
+		}
+		// The token's own row is kept even if it has just expired, so that the insert below
+		// still detects a repeated revocation.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM revoked_tokens WHERE expires_at <= ? AND jti <> ?`, toMicros(db.now()), t.TokenID); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at) VALUES (?, ?, ?, ?)
@@ -21,10 +36,13 @@ func (db *DB) RevokeToken(ctx context.Context, t *iogate.RevokedToken) error {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			// Already revoked: there is nothing new to announce.
+			// Already revoked: there is nothing new to announce or record.
 			return err
 		}
-		return db.recordChange(ctx, tx, t.ClientID)
+		if err := db.recordChange(ctx, tx, t.ClientID); err != nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 

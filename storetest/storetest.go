@@ -65,6 +65,7 @@ func Run(t *testing.T, newStore func(t *testing.T) iogate.Store) {
 	}
 	cases = append(cases, userCases...)
 	cases = append(cases, changeRecordCases...)
+	cases = append(cases, revocationCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -1117,8 +1118,8 @@ func testRevokedTokens(t *testing.T, s iogate.Store) {
 
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	live := &iogate.RevokedToken{TokenID: "jti-live", ClientID: k.ClientID, ExpiresAt: now.Add(time.Hour), RevokedAt: now}
-	must(t, "RevokeToken", s.RevokeToken(ctx, live))
-	must(t, "RevokeToken(again)", s.RevokeToken(ctx, live))
+	must(t, "RevokeToken", s.RevokeToken(ctx, live, revokedRec(t, a.ID, live)))
+	must(t, "RevokeToken(again)", s.RevokeToken(ctx, live, revokedRec(t, a.ID, live)))
 	changes, err := s.KeyChangesSince(ctx, start)
 	must(t, "KeyChangesSince", err)
 	if len(changes) != 1 || changes[0].ClientID != k.ClientID || changes[0].Kind != iogate.ChangeAPIKey {
