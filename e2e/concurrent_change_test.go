@@ -1,7 +1,8 @@
 package e2e
 
-// Tests for weaknesses that an adversarial review of the dashboard's confirmation, form
-// tokens, sweeps and store metrics found, each against a real server on loopback.
+// Tests of changes that race each other or end early on a real server on loopback: user
+// changes during TOTP requests, rotation forms posted at once, and exports that a client
+// stops reading.
 
 import (
 	"fmt"
@@ -16,9 +17,9 @@ import (
 	"github.com/iogate/iogate/internal/testenv"
 )
 
-// A demotion must stay in force while the demoted user has TOTP enrolment requests in
-// flight. Each request writes back the whole user it loaded when it authenticated, role
-// included, so one that straddles the demotion restores the old role.
+// TestDemotionSurvivesTOTPRequests checks that a demotion stays in force while the demoted
+// user has TOTP enrolment requests in flight. A request that wrote back the whole user it
+// loaded when it authenticated, role included, would restore the old role.
 func TestDemotionSurvivesTOTPRequests(t *testing.T) {
 	d := startDashboard(t)
 	owner := d.signIn(t, ownerEmail, ownerPassword)
@@ -53,9 +54,9 @@ func setRole(t *testing.T, w *webClient, id, role string) {
 	}
 }
 
-// A password reset must lock out the holder of the old password, also while their session
-// has TOTP enrolment requests in flight. One that straddles the reset writes the old
-// password hash back.
+// TestResetSurvivesTOTPRequests checks that a password reset locks out the holder of the
+// old password, also while their session has TOTP enrolment requests in flight, which
+// must not write the old password hash back.
 func TestResetSurvivesTOTPRequests(t *testing.T) {
 	d := startDashboard(t)
 	const email = "victim@acme.test"

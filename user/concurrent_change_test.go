@@ -2,8 +2,8 @@ package user
 
 // Tests for lost updates between a request's signed-in user and changes that other
 // requests made to that user in the meantime. A dashboard request loads its user once,
-// when it authenticates the session. A TOTP change later in the same request writes that
-// user back whole, so the role and password hash are written as they were at the start.
+// when it authenticates the session. A TOTP change later in the same request must write
+// only the TOTP columns, not the role and password hash as they were at the start.
 
 import (
 	"testing"
