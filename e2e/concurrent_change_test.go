@@ -227,5 +227,23 @@ func TestConcurrentRotationFormsRotateOnce(t *testing.T) {
 		if statuses == [2]int{http.StatusOK, http.StatusOK} {
 			t.Fatalf("round %d: two rotation forms loaded at generation %s both rotated the key, so the first new secret shown was retired at once", round+1, forms[0].Get("generation"))
 		}
+		// One form rotates and the other is turned away as stale, never with a 5xx.
+		if statuses != [2]int{http.StatusOK, http.StatusConflict} && statuses != [2]int{http.StatusConflict, http.StatusOK} {
+			t.Errorf("round %d: statuses %v, want one 200 and one 409", round+1, statuses)
+		}
+		if got, want := w.get(path).hidden(t, "generation"), strconv.Itoa(mustAtoi(t, forms[0].Get("generation"))+1); got != want {
+			t.Errorf("round %d: generation after the two forms = %s, want %s: one rotation", round+1, got, want)
+		}
 	}
+}
+
+// mustAtoi parses a decimal number that the server put in a form, failing the test
+// otherwise.
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("form value %q is not a number: %v", s, err)
+	}
+	return n
 }

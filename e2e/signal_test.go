@@ -51,8 +51,9 @@ func TestSIGHUPDuringStartKeepsServer(t *testing.T) {
 		}
 	})
 
-	// serve creates the data directory after main has started to catch SIGHUP. A signal
-	// sent before the Go runtime has started cannot be caught by any program.
+	// serve creates the data directory after main has started to catch SIGHUP. A SIGHUP
+	// that arrives earlier, before the Go runtime and package initialisation (a few
+	// milliseconds) have finished, still ends the process with the default action.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, err := os.Stat(dir); err == nil {
