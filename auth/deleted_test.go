@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/iogate/iogate"
-	"github.com/iogate/iogate/sqlite"
 )
 
 // deletedKeyClient is the address of the token requests in the deleted-key tests.
@@ -18,20 +17,7 @@ var deletedKeyClient = netip.MustParseAddr("198.51.100.23")
 // so that a change it makes reaches e only through the store.
 func (e *testEngine) otherProcess(t *testing.T) *Service {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, e.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	master, err := iogate.NewMasterKey(make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := New(ctx, store, master, Config{Issuer: "https://iogate.test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, svc := openService(t, e.path, nil)
 	return svc
 }
 

@@ -43,6 +43,21 @@ func newTestEngine(t testing.TB) *testEngine {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "iogate.db")
+	clock := &settableClock{t: time.Now()}
+	store, svc := openService(t, path, clock.now)
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	account := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: clock.now()}
+	createAccount(t, svc, store, account)
+	return &testEngine{svc: svc, store: store, path: path, accountID: account.ID, clock: clock}
+}
+
+// openService opens the SQLite file at path and an engine on it, with a fixed master key
+// and the clock now, or time.Now when now is nil. The store is closed when the test ends.
+func openService(t testing.TB, path string, now func() time.Time) (*sqlite.DB, *Service) {
+	t.Helper()
+	ctx := context.Background()
 	store, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
@@ -52,17 +67,11 @@ func newTestEngine(t testing.TB) *testEngine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &settableClock{t: time.Now()}
-	svc, err := New(ctx, store, master, Config{Issuer: "https://iogate.test", Now: clock.now})
+	svc, err := New(ctx, store, master, Config{Issuer: "https://iogate.test", Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	account := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: clock.now()}
-	createAccount(t, svc, store, account)
-	return &testEngine{svc: svc, store: store, path: path, accountID: account.ID, clock: clock}
+	return store, svc
 }
 
 func (e *testEngine) createKey(t testing.TB, allowed ...string) (*iogate.APIKey, string) {

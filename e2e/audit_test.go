@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
-	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
@@ -241,13 +239,8 @@ func TestAuditVerifyDetectsEdit(t *testing.T) {
 		t.Fatal("no token.issued record with seq 3")
 	}
 
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "iogate.db")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	db, ctx, closeDB := openDatabaseFile(t, dir)
+	defer closeDB()
 	// The table refuses updates, so the edit drops that guard first.
 	if _, err := db.ExecContext(ctx, `UPDATE audit_records SET actor_ip = '203.0.113.9' WHERE id = ?`, target.ID); err == nil {
 		t.Fatal("UPDATE of an audit record succeeded with the append-only trigger in place")

@@ -5,14 +5,10 @@ package e2e
 // unclean paths answered with redirects.
 
 import (
-	"context"
-	"database/sql"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/iogate/iogate/internal/testenv"
 	_ "modernc.org/sqlite"
@@ -48,13 +44,8 @@ func TestAuditVerifyDetectsDeletedChain(t *testing.T) {
 	accessToken(t, f.srv, f.clientID, f.clientSecret)
 	f.srv.Stop()
 
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "iogate.db")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	db, ctx, closeDB := openDatabaseFile(t, dir)
+	defer closeDB()
 	if _, err := db.ExecContext(ctx, `DROP TRIGGER audit_records_no_delete`); err != nil {
 		t.Fatal(err)
 	}

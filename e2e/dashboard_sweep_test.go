@@ -71,16 +71,27 @@ func TestDashboardSweepAtStart(t *testing.T) {
 	}
 }
 
-// countRows returns how many rows table has in the SQLite store of dir.
-func countRows(t *testing.T, dir, table string) int {
+// openDatabaseFile opens the SQLite store of the data directory dir directly, as an operator
+// with the sqlite3 shell would, and returns it with a context that ends after 30 seconds,
+// and a function that closes both.
+func openDatabaseFile(t *testing.T, dir string) (*sql.DB, context.Context, func()) {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "iogate.db")+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	return db, ctx, func() {
+		cancel()
+		db.Close()
+	}
+}
+
+// countRows returns how many rows table has in the SQLite store of dir.
+func countRows(t *testing.T, dir, table string) int {
+	t.Helper()
+	db, ctx, closeDB := openDatabaseFile(t, dir)
+	defer closeDB()
 	var n int
 	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil {
 		t.Fatalf("count the rows of %s: %v", table, err)

@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"context"
-	"database/sql"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,13 +49,8 @@ func TestAuditRetention(t *testing.T) {
 	}
 	srv.Stop()
 
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "iogate.db")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	db, ctx, closeDB := openDatabaseFile(t, dir)
+	defer closeDB()
 	if _, err := db.ExecContext(ctx, `DELETE FROM audit_records WHERE account_id = ? AND seq = ?`, f.accountID, after[0].Seq); err == nil {
 		t.Error("DELETE of a record that no checkpoint covers succeeded")
 	}

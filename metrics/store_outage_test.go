@@ -8,7 +8,6 @@ import (
 	"github.com/iogate/iogate"
 	"github.com/iogate/iogate/internal/pgtest"
 	"github.com/iogate/iogate/postgres"
-	dto "github.com/prometheus/client_model/go"
 )
 
 // TestStoppedPostgresCountsVisitErrors checks that the methods that hand rows to a callback
@@ -24,15 +23,6 @@ func TestStoppedPostgresCountsVisitErrors(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	m := New()
 	store := InstrumentStore(db, m)
-	count := func(op string) float64 {
-		t.Helper()
-		var got dto.Metric
-		if err := m.storeErrors.WithLabelValues(op).Write(&got); err != nil {
-			t.Fatal(err)
-		}
-		return got.GetCounter().GetValue()
-	}
-
 	cluster.Stop(t)
 	// Start it again before the test's database is dropped at the end.
 	t.Cleanup(func() { cluster.Start(t) })
@@ -52,7 +42,7 @@ func TestStoppedPostgresCountsVisitErrors(t *testing.T) {
 			t.Errorf("%s on a stopped server succeeded", op)
 			continue
 		}
-		if got := count(op); got != 1 {
+		if got := storeErrorCount(t, m, op); got != 1 {
 			t.Errorf("store errors for %s on a stopped server = %v, want 1", op, got)
 		}
 	}

@@ -22,19 +22,11 @@ func TestInstrumentStoreCounts(t *testing.T) {
 	}
 	m := New()
 	store := InstrumentStore(db, m)
-	count := func(op string) float64 {
-		t.Helper()
-		var got dto.Metric
-		if err := m.storeErrors.WithLabelValues(op).Write(&got); err != nil {
-			t.Fatal(err)
-		}
-		return got.GetCounter().GetValue()
-	}
 
 	if _, err := store.FindSession(ctx, []byte("no such session")); iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
 		t.Fatalf("FindSession of an unknown session: %v, want not found", err)
 	}
-	if got := count("find_session"); got != 0 {
+	if got := storeErrorCount(t, m, "find_session"); got != 0 {
 		t.Errorf("store errors for find_session after a missing session = %v, want 0", got)
 	}
 
@@ -52,8 +44,18 @@ func TestInstrumentStoreCounts(t *testing.T) {
 		t.Fatal("CountAccounts on a closed database succeeded")
 	}
 	for _, op := range []string{"find_session", "delete_ended_sessions", "count_accounts"} {
-		if got := count(op); got != 1 {
+		if got := storeErrorCount(t, m, op); got != 1 {
 			t.Errorf("store errors for %s = %v, want 1", op, got)
 		}
 	}
+}
+
+// storeErrorCount returns the value of iogate_store_errors_total for op.
+func storeErrorCount(t *testing.T, m *Metrics, op string) float64 {
+	t.Helper()
+	var got dto.Metric
+	if err := m.storeErrors.WithLabelValues(op).Write(&got); err != nil {
+		t.Fatal(err)
+	}
+	return got.GetCounter().GetValue()
 }
