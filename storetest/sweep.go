@@ -49,21 +49,8 @@ func testDeleteEndedSessions(t *testing.T, s iogate.Store) {
 	if n != 0 {
 		t.Errorf("DeleteEndedSessions with limit 0 deleted %d sessions, want 0", n)
 	}
-	n, err = s.DeleteEndedSessions(ctx, now, idleSince, 2)
-	must(t, "DeleteEndedSessions", err)
-	if n != 2 {
-		t.Errorf("first batch of 2 deleted %d sessions, want 2", n)
-	}
-	n, err = s.DeleteEndedSessions(ctx, now, idleSince, 2)
-	must(t, "DeleteEndedSessions", err)
-	if n != 1 {
-		t.Errorf("second batch of 2 deleted %d sessions, want the 1 ended session left", n)
-	}
-	n, err = s.DeleteEndedSessions(ctx, now, idleSince, 2)
-	must(t, "DeleteEndedSessions", err)
-	if n != 0 {
-		t.Errorf("third batch deleted %d sessions, want 0", n)
-	}
+	wantBatches(t, "DeleteEndedSessions", func(limit int) (int, error) { return s.DeleteEndedSessions(ctx, now, idleSince, limit) },
+		[]int{2, 2, 2}, []int{2, 1, 0})
 
 	for _, sess := range []*iogate.Session{expired, idle, both} {
 		if sessionExists(t, s, sess) {
@@ -144,24 +131,13 @@ func testDeleteSpentUserLinks(t *testing.T, s iogate.Store) {
 	_, usedErr := s.FindUserLink(ctx, used.TokenHash, iogate.LinkInvite, now)
 	wantCode(t, "FindUserLink of a used link", usedErr, iogate.CodeNotFound)
 
-	n, err := s.DeleteSpentUserLinks(ctx, now, 1)
-	must(t, "DeleteSpentUserLinks", err)
-	if n != 1 {
-		t.Errorf("batch of 1 deleted %d links, want 1", n)
-	}
-	n, err = s.DeleteSpentUserLinks(ctx, now, 10)
-	must(t, "DeleteSpentUserLinks", err)
-	if n != 1 {
-		t.Errorf("second batch deleted %d links, want the 1 spent link left", n)
-	}
-	if n, _ := s.DeleteSpentUserLinks(ctx, now, 10); n != 0 {
-		t.Errorf("third batch deleted %d links, want 0", n)
-	}
+	wantBatches(t, "DeleteSpentUserLinks", func(limit int) (int, error) { return s.DeleteSpentUserLinks(ctx, now, limit) },
+		[]int{1, 10, 10}, []int{1, 1, 0})
 
 	if _, err := s.FindUserLink(ctx, pending.TokenHash, iogate.LinkInvite, base); err != nil {
 		t.Errorf("the pending link is gone after the sweep: %v", err)
 	}
-	_, err = s.FindUserLink(ctx, used.TokenHash, iogate.LinkInvite, base)
+	_, err := s.FindUserLink(ctx, used.TokenHash, iogate.LinkInvite, base)
 	wantCode(t, "FindUserLink of a swept used link", err, iogate.CodeNotFound)
 	if got, want := iogate.ErrorMessageOf(err), iogate.ErrorMessageOf(usedErr); got != want {
 		t.Errorf("FindUserLink of a swept used link: message %q, want %q as before the sweep", got, want)
@@ -233,21 +209,26 @@ func testDeleteExpiredFormTokens(t *testing.T, s iogate.Store) {
 	must(t, "UseFormToken", s.UseFormToken(ctx, digest("older"), base, base))
 	must(t, "UseFormToken", s.UseFormToken(ctx, digest("kept"), base, now.Add(time.Microsecond)))
 
-	n, err := s.DeleteExpiredFormTokens(ctx, now, 1)
-	must(t, "DeleteExpiredFormTokens", err)
-	if n != 1 {
-		t.Errorf("batch of 1 deleted %d form tokens, want 1", n)
-	}
-	n, err = s.DeleteExpiredFormTokens(ctx, now, 10)
-	must(t, "DeleteExpiredFormTokens", err)
-	if n != 1 {
-		t.Errorf("second batch deleted %d form tokens, want the 1 expired token left", n)
-	}
+	wantBatches(t, "DeleteExpiredFormTokens", func(limit int) (int, error) { return s.DeleteExpiredFormTokens(ctx, now, limit) },
+		[]int{1, 10}, []int{1, 1})
 	for name, want := range map[string]bool{"expired": false, "older": false, "kept": true} {
 		used, err := s.FormTokenUsed(ctx, digest(name))
 		must(t, "FormTokenUsed "+name, err)
 		if used != want {
 			t.Errorf("FormTokenUsed(%s) after the sweep = %v, want %v", name, used, want)
+		}
+	}
+}
+
+// wantBatches calls del once for each limit, in order, and checks that each call deleted
+// the number of rows that want gives for it.
+func wantBatches(t *testing.T, name string, del func(limit int) (int, error), limits, want []int) {
+	t.Helper()
+	for i, limit := range limits {
+		n, err := del(limit)
+		must(t, name, err)
+		if n != want[i] {
+			t.Errorf("%s batch %d of at most %d deleted %d rows, want %d", name, i+1, limit, n, want[i])
 		}
 	}
 }
