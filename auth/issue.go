@@ -55,7 +55,7 @@ type Client struct {
 // authentication failure returns iogate.ErrInvalidClient. The IP allowlist is checked only
 // after the secret verified, so that ErrIPNotAllowed never tells a stranger that a client
 // ID exists. Denials of a known client ID, and of a deleted key whose deletion the view
-// remembers, are recorded in its account's audit log, but nobody waits for those records,
+// remembers, are recorded in its account's audit log, but no caller waits for those records,
 // because waiting would make a wrong secret for an existing client ID slower to answer than
 // one for an unknown ID.
 func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret string, remote netip.Addr) (*Client, error) {

@@ -129,9 +129,9 @@ func postRepeatedly(w *webClient, path, csrf string) func() {
 	}
 }
 
-// A client that stops reading an audit export is no failure of the store, so it must not
-// count in iogate_store_errors_total, which operators alert on. Any signed-in user,
-// viewers included, can otherwise raise that counter at will.
+// TestAbortedExportNotStoreError checks that a client that stops reading an audit export
+// does not count in iogate_store_errors_total, which operators alert on. Otherwise any
+// signed-in user, viewers included, could raise that counter at will.
 func TestAbortedExportNotStoreError(t *testing.T) {
 	d := startDashboard(t)
 	owner := d.signIn(t, ownerEmail, ownerPassword)
@@ -190,10 +190,9 @@ func storeErrors(t *testing.T, srv *testenv.Server, operation string) float64 {
 	return 0
 }
 
-// Two rotation forms of one key, loaded before either was posted (two tabs, or two owners),
-// must rotate it once. The second rotation would retire the secret that the first one
-// showed, which is why each form names the secret generation it was shown for. Posted at
-// the same time, both pass that check before either rotation commits.
+// TestConcurrentRotationFormsRotateOnce checks that two rotation forms of one key, loaded
+// before either was posted (two tabs, or two owners) and posted at the same time, rotate it
+// once. A second rotation would retire the secret that the first one showed.
 func TestConcurrentRotationFormsRotateOnce(t *testing.T) {
 	d := startDashboard(t)
 	k := createKey(t, d.srv.DataDir, d.accountID, "settlement")

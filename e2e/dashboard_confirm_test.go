@@ -514,8 +514,8 @@ func (f *confirmFixture) invited(t *testing.T, email string) bool {
 	return false
 }
 
-// TestKeyFormConfirmLabel checks that the key form asks a user without TOTP for the
-// password alone, and a user with TOTP for the password or a code.
+// TestKeyFormConfirmLabel checks that the key form requests the password alone from a user
+// without TOTP, and the password or a code from a user with TOTP.
 func TestKeyFormConfirmLabel(t *testing.T) {
 	f := &confirmFixture{d: startDashboard(t, "--confirm-interval", "1s"), serial: 40}
 	for _, c := range []struct {

@@ -207,7 +207,7 @@ func TestFlagErrorsNameTheirSource(t *testing.T) {
 }
 
 // TestFlagParseErrors checks that a value that is not a number or a boolean gets an error
-// that says what was expected, from the command line, the environment and the --config
+// that states what was expected, from the command line, the environment and the --config
 // file alike, instead of the name of a Go function.
 func TestFlagParseErrors(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")

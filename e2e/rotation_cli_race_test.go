@@ -10,8 +10,9 @@ import (
 	"github.com/iogate/iogate/internal/testenv"
 )
 
-// A rotation form posted while an operator rotates the same key with "iogate key rotate"
-// either rotates the key before the CLI does, or gets the 409 page without a secret. The key
+// TestRotationFormRacingCLI checks that a rotation form posted while an operator rotates the
+// same key with "iogate key rotate" either rotates the key before the CLI does, or gets the
+// 409 page without a secret. The key
 // must end one generation further per rotation that reported success, and no post may fail
 // with a server error.
 func TestRotationFormRacingCLI(t *testing.T) {
@@ -69,7 +70,8 @@ func TestRotationFormRacingCLI(t *testing.T) {
 	t.Logf("form statuses over %d rounds: %v", rounds, statuses)
 }
 
-// A rotation form loaded before "iogate key rotate" ran gets the 409 page without a secret.
+// TestRotationFormAfterCLIRotate checks that a rotation form loaded before "iogate key
+// rotate" ran gets the 409 page without a secret.
 func TestRotationFormAfterCLIRotate(t *testing.T) {
 	d := startDashboard(t)
 	k := createKey(t, d.srv.DataDir, d.accountID, "settlement")

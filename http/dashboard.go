@@ -145,7 +145,7 @@ func (v *view) CanManageKeys() bool {
 }
 
 // PasswordOnly reports whether the signed-in user has no TOTP, so that the confirm field
-// asks for the password alone.
+// requests the password alone.
 func (v *view) PasswordOnly() bool {
 	return v.Current != nil && v.Current.User != nil && !v.Current.User.TOTPEnabled
 }

@@ -71,9 +71,9 @@ type Options struct {
 	// authentication, after the block has been logged, with the client IDs (at most five)
 	// that the address's failed attempts named.
 	OnAddressBlocked func(ctx context.Context, addr netip.Prefix, clientIDs []string, failures int, until time.Time)
-	// FailureLogInterval is how often, during an outage, one line per kind of failure
-	// (API and dashboard requests, /readyz checks) counts the 503 responses that were not
-	// logged since the previous line. Zero means DefaultFailureLogInterval.
+	// FailureLogInterval is the period of the outage summary lines: during an outage, one
+	// line per kind of failure (API and dashboard requests, /readyz checks) counts the 503
+	// responses not logged since the previous line. Zero means DefaultFailureLogInterval.
 	FailureLogInterval time.Duration
 }
 

@@ -20,7 +20,7 @@ func (db *DB) CreateAccount(ctx context.Context, a *iogate.Account, rec *iogate.
 }
 
 // insertAccount inserts a and appends its account.created record rec inside tx. The new
-// row needs no lock for the append: no other transaction sees the account before tx
+// row needs no lock for the append: no other transaction can read the account before tx
 // commits, so none can extend its chain.
 func insertAccount(ctx context.Context, tx pgx.Tx, a *iogate.Account, rec *iogate.AuditRecord) error {
 	_, err := tx.Exec(ctx, `INSERT INTO accounts (id, name, email, status, created_at) VALUES ($1, $2, $3, $4, $5)`,

@@ -33,8 +33,9 @@ func signInAdmin(t *testing.T, f *fixture) *Current {
 	return cur
 }
 
-// A demotion that commits while the demoted user's TOTP enrolment request is between its
-// authentication and its write must stay in force.
+// TestBeginTOTPKeepsConcurrentDemotion checks that a demotion stays in force when it commits
+// while the demoted user's TOTP enrolment request is between its authentication and its
+// write.
 func TestBeginTOTPKeepsConcurrentDemotion(t *testing.T) {
 	f := newFixture(t)
 	cur := signInAdmin(t, f)
@@ -55,8 +56,9 @@ func TestBeginTOTPKeepsConcurrentDemotion(t *testing.T) {
 	}
 }
 
-// A password reset that commits while a session of the old password holder is in a TOTP
-// request must not be undone by that request: the old password must stop working.
+// TestBeginTOTPKeepsConcurrentReset checks that a TOTP request of the old password holder's
+// session does not undo a password reset that commits meanwhile: the old password stops
+// working.
 func TestBeginTOTPKeepsConcurrentReset(t *testing.T) {
 	f := newFixture(t)
 	cur := signInAdmin(t, f)

@@ -37,8 +37,9 @@ func currentCode(t *testing.T, f *fixture, secret string) string {
 	return code
 }
 
-// A tab that confirms the seed it showed must fail once another tab has started a new
-// enrolment, so that TOTP never goes on with a seed whose code nobody entered.
+// TestConfirmTOTPAfterOtherTabBegins checks that a tab that confirms the seed it showed
+// fails once another tab has started a new enrolment, so that TOTP never goes on with a seed
+// whose code no user entered.
 func TestConfirmTOTPAfterOtherTabBegins(t *testing.T) {
 	forEachFixture(t, func(t *testing.T, f *fixture) {
 		first, err := f.svc.BeginTOTP(f.ctx, loadUser(t, f, f.owner.ID))
@@ -60,8 +61,8 @@ func TestConfirmTOTPAfterOtherTabBegins(t *testing.T) {
 	})
 }
 
-// A tab that loaded the user before another tab turned TOTP on must not replace the
-// confirmed seed with a new, unconfirmed one.
+// TestBeginTOTPAfterOtherTabConfirms checks that a tab that loaded the user before another
+// tab turned TOTP on does not replace the confirmed seed with a new, unconfirmed one.
 func TestBeginTOTPAfterOtherTabConfirms(t *testing.T) {
 	forEachFixture(t, func(t *testing.T, f *fixture) {
 		enrol, err := f.svc.BeginTOTP(f.ctx, loadUser(t, f, f.owner.ID))
@@ -89,8 +90,8 @@ func TestBeginTOTPAfterOtherTabConfirms(t *testing.T) {
 	})
 }
 
-// Two tabs that confirm the same enrolment with codes of two periods must turn TOTP on
-// once, and the second must fail with ErrUserChanged.
+// TestConfirmTOTPInTwoTabs checks that two tabs that confirm the same enrolment with codes
+// of two periods turn TOTP on once, and that the second fails with ErrUserChanged.
 func TestConfirmTOTPInTwoTabs(t *testing.T) {
 	forEachFixture(t, func(t *testing.T, f *fixture) {
 		enrol, err := f.svc.BeginTOTP(f.ctx, loadUser(t, f, f.owner.ID))
@@ -113,8 +114,8 @@ func TestConfirmTOTPInTwoTabs(t *testing.T) {
 	})
 }
 
-// A tab that loaded the user while TOTP was on and the account did not require it must
-// not turn TOTP off once the account requires it.
+// TestDisableTOTPAfterPolicyTurnedOn checks that a tab that loaded the user while the account
+// did not require TOTP cannot turn TOTP off once the account requires it.
 func TestDisableTOTPAfterPolicyTurnedOn(t *testing.T) {
 	forEachFixture(t, func(t *testing.T, f *fixture) {
 		enrol, err := f.svc.BeginTOTP(f.ctx, loadUser(t, f, f.owner.ID))
@@ -138,8 +139,8 @@ func TestDisableTOTPAfterPolicyTurnedOn(t *testing.T) {
 	})
 }
 
-// A demotion or a password reset must survive a ConfirmTOTP or DisableTOTP of a request
-// that loaded the user before it.
+// TestTOTPChangesKeepRoleAndPassword checks that a demotion or a password reset survives a
+// ConfirmTOTP or DisableTOTP of a request that loaded the user before it.
 func TestTOTPChangesKeepRoleAndPassword(t *testing.T) {
 	forEachFixture(t, func(t *testing.T, f *fixture) {
 		cur := signInAdmin(t, f)

@@ -106,8 +106,9 @@ func TestSetupLink(t *testing.T) {
 	}
 }
 
-// Setup writes the account's account.created record, by the new owner from the address the
-// page was posted from, in the chain of the new account.
+// TestSetupRecordsAccountCreated checks that setup writes the account's account.created
+// record in the new account's chain, by the new owner from the address the page was posted
+// from.
 func TestSetupRecordsAccountCreated(t *testing.T) {
 	f := newFixture(t)
 	var records []*iogate.AuditRecord
