@@ -3,8 +3,10 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -203,6 +205,90 @@ func TestFlagErrorsNameTheirSource(t *testing.T) {
 		if !strings.Contains(res.Stderr, c.want) {
 			t.Errorf("%s: standard error lacks %q", c.name, c.want)
 		}
+	}
+}
+
+// TestStartupErrorsNameTheirSource checks that a listen address, a --config file or a data
+// directory that cannot be used is reported with the IOGATE_* variable or --config key that
+// set it, and without a source when the command line did.
+func TestStartupErrorsNameTheirSource(t *testing.T) {
+	base := t.TempDir()
+	notDir := filepath.Join(base, "file")
+	writeFile(t, notDir, "")
+	config := filepath.Join(base, "iogate.yaml")
+	writeFile(t, config, "admin-listen: no-port\n")
+	listeners := []string{"--http-listen", "", "--admin-listen", ""}
+	for _, c := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"listen from the environment", []string{"IOGATE_LISTEN=no-port"}, listeners,
+			"choose another address with --listen (--listen was set by IOGATE_LISTEN)\n"},
+		{"listen from the command line", nil, append([]string{"--listen", "no-port"}, listeners...),
+			"choose another address with --listen\n"},
+		{"admin listener from the config file", nil, []string{"--config", config, "--listen", "127.0.0.1:0", "--http-listen", ""},
+			`(--admin-listen was set by key "admin-listen" of the --config file ` + config + ")"},
+		{"config file from the environment", []string{"IOGATE_CONFIG=" + filepath.Join(base, "missing.yaml")}, listeners,
+			"(--config was set by IOGATE_CONFIG)"},
+		{"data directory from the environment", []string{"IOGATE_DATA_DIR=" + notDir}, listeners,
+			"is not a directory (--data-dir was set by IOGATE_DATA_DIR)"},
+	} {
+		// The binary is run directly: RunCLI passes --data-dir, which would beat
+		// IOGATE_DATA_DIR.
+		args := append([]string{"serve"}, c.args...)
+		if !strings.HasPrefix(c.name, "data directory") {
+			args = append(args, "--data-dir", filepath.Join(base, "data"))
+		}
+		cmd := exec.Command(testenv.Binary(t), args...)
+		cmd.Env = append(os.Environ(), c.env...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err == nil {
+			t.Errorf("%s: exit 0, want a failure", c.name)
+			continue
+		}
+		// Standard error is not printed: a server that did start would have written its setup
+		// link there.
+		if !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%s: standard error lacks %q", c.name, c.want)
+		}
+	}
+}
+
+// TestUnusedEnvironmentVariablesWarn checks that serve logs one warning naming the IOGATE_*
+// variables that set none of its flags, such as a misspelt one, and those left empty, and
+// that it names neither the variables that set a flag nor those that iogate or the docs'
+// examples read.
+func TestUnusedEnvironmentVariablesWarn(t *testing.T) {
+	srv := testenv.Start(t, t.TempDir(), testenv.Options{Env: []string{
+		"IOGATE_TRUSTED_PROXY=10.0.0.1",
+		"IOGATE_PUBLIC_URL=",
+		"IOGATE_LOG_LEVEL=info",
+		"IOGATE_URL=https://localhost:8443",
+		"IOGATE_CLIENT_ID=example",
+	}})
+	var warnings []logRecord
+	for _, rec := range logRecords(srv.SyncedLogs(t)) {
+		if rec.str("level") == "WARN" && strings.HasPrefix(rec.str("msg"), "ignoring environment variables") {
+			warnings = append(warnings, rec)
+		}
+	}
+	if len(warnings) != 1 {
+		t.Fatalf("server logged %d warnings about environment variables, want 1", len(warnings))
+	}
+	got, _ := json.Marshal(warnings[0]["variables"])
+	if want := `["IOGATE_PUBLIC_URL","IOGATE_TRUSTED_PROXY"]`; string(got) != want {
+		t.Errorf("variables = %s, want %s", got, want)
+	}
+
+	res := testenv.RunCLI(t, t.TempDir(), []string{"IOGATE_DATABSE=postgres://example"}, "migrate")
+	if res.ExitCode != 0 {
+		t.Fatalf("migrate: exit %d", res.ExitCode)
+	}
+	if !strings.Contains(res.Stderr, "iogate: ignoring IOGATE_DATABSE: no flag of iogate migrate") {
+		t.Errorf("migrate's standard error lacks the warning about IOGATE_DATABSE: %q", res.Stderr)
 	}
 }
 

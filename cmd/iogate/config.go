@@ -28,7 +28,7 @@ func applyConfigFile(cmd *cobra.Command, fromEnv map[string]bool, sources map[st
 	path := cf.Value.String()
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return errorf("read --config file: %v", err)
+		return flagErrorf("config", "read --config file: %v", err)
 	}
 	var doc map[string]any
 	if err := yaml.Unmarshal(data, &doc); err != nil {

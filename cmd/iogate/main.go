@@ -23,7 +23,7 @@ var hangups = make(chan os.Signal, 1)
 func main() {
 	signal.Notify(hangups, syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Environ, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		os.Exit(1)
@@ -31,8 +31,8 @@ func main() {
 }
 
 // run executes the command line args. Errors are printed to stderr before it returns them.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cmd, g := newRootCommand(getenv, stdout, stderr)
+func run(ctx context.Context, args []string, getenv func(string) string, environ func() []string, stdout, stderr io.Writer) error {
+	cmd, g := newRootCommand(getenv, environ, stdout, stderr)
 	cmd.SetArgs(args)
 	executed, err := cmd.ExecuteContextC(ctx)
 	if err != nil {
@@ -60,9 +60,18 @@ func wantsJSON(cmd interface{ PersistentFlags() *pflag.FlagSet }, args []string,
 }
 
 // exitError is printed by run like any error; it exists so subcommands can fail with a
-// message of their own.
-type exitError struct{ msg string }
+// message of their own. flag, when set, names the flag whose value caused the error, so
+// that run can add where that value came from.
+type exitError struct {
+	msg  string
+	flag string
+}
 
 func (e *exitError) Error() string { return e.msg }
 
 func errorf(format string, args ...any) error { return &exitError{msg: fmt.Sprintf(format, args...)} }
+
+// flagErrorf is errorf for an error caused by the value of the flag named flag.
+func flagErrorf(flag, format string, args ...any) error {
+	return &exitError{msg: fmt.Sprintf(format, args...), flag: flag}
+}

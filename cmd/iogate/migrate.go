@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -30,6 +31,9 @@ func newMigrateCommand(g *globals) *cobra.Command {
 			"time wait for each other, and each migration is applied once.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(g.unusedEnv) > 0 {
+				fmt.Fprintf(g.stderr, "iogate: ignoring %s: no flag of iogate migrate, or empty; IOGATE_FOO_BAR sets --foo-bar, and an empty one counts as unset\n", strings.Join(g.unusedEnv, ", "))
+			}
 			store, _, err := g.openStore(cmd.Context(), true)
 			if err != nil {
 				return err

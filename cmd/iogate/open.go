@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 
@@ -26,15 +25,18 @@ func (g *globals) ensureDataDir(create bool) error {
 	info, err := os.Stat(g.dataDir)
 	switch {
 	case err == nil && !info.IsDir():
-		return errorf("data directory %s is not a directory", g.dataDir)
+		return flagErrorf("data-dir", "data directory %s is not a directory", g.dataDir)
 	case err == nil:
 		return nil
 	case !errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("data directory %s: %w", g.dataDir, err)
+		return flagErrorf("data-dir", "data directory %s: %v", g.dataDir, err)
 	case !create:
-		return errorf("data directory %s does not exist: start the server with \"iogate serve\" first, or pass --data-dir", g.dataDir)
+		return flagErrorf("data-dir", "data directory %s does not exist: start the server with \"iogate serve\" first, or pass --data-dir", g.dataDir)
 	}
-	return os.MkdirAll(g.dataDir, 0o700)
+	if err := os.MkdirAll(g.dataDir, 0o700); err != nil {
+		return flagErrorf("data-dir", "create data directory: %v", err)
+	}
+	return nil
 }
 
 // loadMasterKey reads the master key from IOGATE_MASTER_KEY or the key file. A missing key

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os/signal"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -23,6 +24,7 @@ type globals struct {
 	json          bool
 	masterKeyFile string
 	getenv        func(string) string
+	environ       func() []string
 	stdout        io.Writer
 	stderr        io.Writer
 	// wrapStore, when set, wraps the store that g.open hands to the engine; the server
@@ -31,10 +33,13 @@ type globals struct {
 	// flagSources maps each flag that an IOGATE_* variable or the --config file set to
 	// that source, so that an error about the flag names what the operator must change.
 	flagSources map[string]string
+	// unusedEnv lists the IOGATE_* variables that set no flag of a command that reads the
+	// environment, such as a misspelt IOGATE_TRUSTED_PROXY; serve and migrate warn of them.
+	unusedEnv []string
 }
 
-func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) (*cobra.Command, *globals) {
-	g := &globals{getenv: getenv, stdout: stdout, stderr: stderr, flagSources: map[string]string{}}
+func newRootCommand(getenv func(string) string, environ func() []string, stdout, stderr io.Writer) (*cobra.Command, *globals) {
+	g := &globals{getenv: getenv, environ: environ, stdout: stdout, stderr: stderr, flagSources: map[string]string{}}
 	root := &cobra.Command{
 		Use:           "iogate",
 		Short:         "OAuth 2.0 client-credentials front for the custody API",
@@ -54,6 +59,9 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) (*cobr
 			}
 			for name := range fromEnv {
 				g.flagSources[name] = envVariable(name)
+			}
+			if cmd.Annotations[envAnnotation] == "all" {
+				g.unusedEnv = unusedEnvVariables(cmd.Flags(), environ())
 			}
 			if err := applyConfigFile(cmd, fromEnv, g.flagSources); err != nil {
 				return err
@@ -119,6 +127,36 @@ func applyEnv(cmd *cobra.Command, getenv func(string) string) (map[string]bool, 
 	return set, firstErr
 }
 
+// otherEnvVariables are IOGATE_* variables that set no flag: read by iogate itself (the
+// master key, --json, a client secret for "key import"), or named in the docs' client
+// examples, which users export in the shell that also runs the server.
+var otherEnvVariables = map[string]bool{
+	"IOGATE_MASTER_KEY": true, "IOGATE_JSON": true, "IOGATE_CLIENT_SECRET": true,
+	"IOGATE_CLIENT_ID": true, "IOGATE_URL": true, "IOGATE_BENCH_PPROF_ADDR": true,
+}
+
+// unusedEnvVariables returns, sorted, the names of the IOGATE_* variables in environ that
+// set no flag of flags and are not read elsewhere, or that name a flag but are empty, which
+// applyEnv treats as unset. Variables of the test suite and the bench harness (IOGATE_TEST_*,
+// IOGATE_BENCH_*) are left out.
+func unusedEnvVariables(flags *pflag.FlagSet, environ []string) []string {
+	var names []string
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		rest, ok := strings.CutPrefix(name, "IOGATE_")
+		if !ok || otherEnvVariables[name] || strings.HasPrefix(rest, "TEST_") || strings.HasPrefix(rest, "BENCH_") {
+			continue
+		}
+		flag := strings.ToLower(strings.ReplaceAll(rest, "_", "-"))
+		if f := flags.Lookup(flag); f != nil && envVariable(f.Name) == name && value != "" {
+			continue
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
 // envVariable returns the name of the environment variable that sets the flag named flag.
 func envVariable(flag string) string {
 	return "IOGATE_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
@@ -144,6 +182,12 @@ func describeFlagValue(msg string, sources map[string]string, typed func(flag st
 			msg = "invalid --" + name + " " + text + ":" + after
 		}
 	}
+	return withFlagSource(msg, name, sources)
+}
+
+// withFlagSource returns msg with the source of the flag named name added, when the
+// environment or the --config file set it.
+func withFlagSource(msg, name string, sources map[string]string) string {
 	if source, ok := sources[name]; ok {
 		msg += " (--" + name + " was set by " + source + ")"
 	}
@@ -245,6 +289,9 @@ func printError(stderr io.Writer, asJSON bool, err error, sources map[string]str
 		}
 	}
 	msg = describeFlagValue(plainParseErrors(msg), sources, typed)
+	if fe := (*exitError)(nil); errors.As(err, &fe) && fe.flag != "" && !strings.HasPrefix(fe.msg, "invalid --"+fe.flag) {
+		msg = withFlagSource(msg, fe.flag, sources)
+	}
 	if asJSON {
 		body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": msg}})
 		fmt.Fprintln(stderr, string(body))

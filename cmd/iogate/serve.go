@@ -250,18 +250,18 @@ func openListeners(c serveConfig) (*listeners, error) {
 	l := &listeners{}
 	var err error
 	if l.https, err = net.Listen("tcp", c.listen); err != nil {
-		return nil, errorf("listen on %s: %v; choose another address with --listen", c.listen, err)
+		return nil, flagErrorf("listen", "listen on %s: %v; choose another address with --listen", c.listen, err)
 	}
 	if c.httpListen != "" {
 		if l.plain, err = net.Listen("tcp", c.httpListen); err != nil {
 			l.Close()
-			return nil, errorf("listen on %s: %v; choose another address with --http-listen, or pass --http-listen '' to disable it", c.httpListen, err)
+			return nil, flagErrorf("http-listen", "listen on %s: %v; choose another address with --http-listen, or pass --http-listen '' to disable it", c.httpListen, err)
 		}
 	}
 	if c.adminListen != "" {
 		if l.admin, err = net.Listen("tcp", c.adminListen); err != nil {
 			l.Close()
-			return nil, errorf("listen on %s: %v; choose another address with --admin-listen, or pass --admin-listen '' to disable it", c.adminListen, err)
+			return nil, flagErrorf("admin-listen", "listen on %s: %v; choose another address with --admin-listen, or pass --admin-listen '' to disable it", c.adminListen, err)
 		}
 	}
 	return l, nil
@@ -276,6 +276,11 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		return err
 	}
 	defer logOut.Close()
+	if len(g.unusedEnv) > 0 {
+		log.Warn("ignoring environment variables that set no flag of iogate serve or are empty; IOGATE_FOO_BAR sets --foo-bar, "+
+			"and an empty one counts as unset",
+			"variables", g.unusedEnv)
+	}
 
 	// The data directory holds the self-signed certificate, and with SQLite the database
 	// and the master key.
