@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"math"
 	"net/netip"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func FuzzLineMatchesHandler(f *testing.F) {
 	f.Add(int64(1764916201120000000), 0, false, "request", "path", "/v1/x", int64(404), 0.5, []byte{}, "", []byte{192, 0, 2, 1})
 	// For the zero time, slog leaves the "time" key out.
 	f.Add(int64(0), 3600, true, "request", "path", "/v1/x", int64(-1), 1e-6, []byte{192, 0, 2, 1}, "", []byte{192, 0, 2, 1})
-	f.Add(int64(-62135596800000000), -1800, false, "msg", "", "", int64(0), -0.0, []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4}, "eth0", []byte{1})
+	f.Add(int64(-62135596800000000), -1800, false, "msg", "", "", int64(0), math.Copysign(0, -1), []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4}, "eth0", []byte{1})
 	f.Add(int64(1), 59, false, "a<b>&", "k", "Basic abc", int64(1), 123456.789, []byte{32, 1, 13, 184}, "", []byte{32, 1, 13, 184, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, nanos int64, offset int, zeroTime bool, msg, key, value string, n int64, fl float64, remote []byte, zone string, peer []byte) {
 		at := time.Unix(0, nanos).In(time.FixedZone("", offset))
