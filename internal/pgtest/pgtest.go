@@ -89,8 +89,41 @@ func withDatabase(t testing.TB, base, name string) string {
 	return u.String()
 }
 
+// NodeRoleVariable names the environment variable that holds a role of the test cluster
+// that owns nothing and has the password of the URLVariable's role.
+const NodeRoleVariable = "IOGATE_TEST_NODE_ROLE"
+
+// AsNodeRole returns dbURL with the user replaced by the test cluster's node role. Without
+// the role the test is skipped on a developer's machine and fails when CI=true.
+func AsNodeRole(t testing.TB, dbURL string) string {
+	t.Helper()
+	role := os.Getenv(NodeRoleVariable)
+	if role == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not set; .ci/run must start PostgreSQL with .ci/start-postgres", NodeRoleVariable)
+		}
+		t.Skipf("%s is not set; run eval \"$(.ci/start-postgres DIR)\" again on your cluster to create the role", NodeRoleVariable)
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatalf("%s does not parse as a URL", URLVariable)
+	}
+	password, _ := u.User.Password()
+	u.User = url.UserPassword(role, password)
+	return u.String()
+}
+
 // Exec runs SQL on the database at dbURL, failing the test on error.
 func Exec(t testing.TB, dbURL, sql string, args ...any) {
+	t.Helper()
+	if err := ExecError(t, dbURL, sql, args...); err != nil {
+		t.Fatalf("exec %q: %v", sql, err)
+	}
+}
+
+// ExecError runs SQL on the database at dbURL and returns its error. A failure to connect
+// fails the test.
+func ExecError(t testing.TB, dbURL, sql string, args ...any) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -99,9 +132,8 @@ func Exec(t testing.TB, dbURL, sql string, args ...any) {
 		t.Fatalf("connect: %v", err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("exec %q: %v", sql, err)
-	}
+	_, err = conn.Exec(ctx, sql, args...)
+	return err
 }
 
 // QueryInt runs a query that returns one integer, failing the test on error.

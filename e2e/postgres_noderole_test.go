@@ -1,0 +1,98 @@
+package e2e
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/iogate/iogate/internal/pgtest"
+	"github.com/iogate/iogate/internal/testenv"
+)
+
+// TestPostgresNodeRole runs a node as a role that does not own the schema. The role cannot
+// open the database before the owner migrated it. After "iogate migrate --node-role" as the
+// owner, the node issues tokens, serves vaults, revokes deleted keys and verifies the audit
+// log. The role can neither change the schema nor edit, truncate or unprotect the audit log.
+func TestPostgresNodeRole(t *testing.T) {
+	ownerURL := pgtest.NewDatabase(t)
+	nodeURL := pgtest.AsNodeRole(t, ownerURL)
+	role := os.Getenv(pgtest.NodeRoleVariable)
+	node := newPGDeployment(t, nodeURL)
+	owner := &pgDeployment{dbURL: ownerURL, masterKey: node.masterKey, cliDir: node.cliDir}
+
+	res := testenv.RunCLI(t, node.cliDir, node.env(), "account", "list")
+	if res.ExitCode == 0 {
+		t.Fatal("account list as the node role on an empty database: exit 0, want a failure")
+	}
+	if want := `run "iogate migrate" as the role that owns the schema first`; !strings.Contains(res.Stderr, want) {
+		t.Errorf("account list as the node role on an empty database: standard error lacks %q: %s", want, res.Stderr)
+	}
+
+	var migrated struct {
+		NodeRole      string `json:"nodeRole"`
+		GrantedTables int    `json:"grantedTables"`
+	}
+	owner.cliJSON(t, &migrated, "migrate", "--node-role", role)
+	if migrated.NodeRole != role || migrated.GrantedTables == 0 {
+		t.Errorf("migrate --node-role: nodeRole %q and grantedTables %d, want %q and more than 0", migrated.NodeRole, migrated.GrantedTables, role)
+	}
+
+	srv := node.startNode(t, "a")
+	accountID := node.createAccount(t)
+	k := node.createKey(t, accountID, "node role")
+	waitForKey(t, srv, k.ClientID, k.ClientSecret)
+	tok := accessToken(t, srv, k.ClientID, k.ClientSecret)
+	if r := getVaults(t, srv, tok); r.status != http.StatusOK {
+		t.Errorf("GET /v1/vaults as the node role: status %d, want 200", r.status)
+	}
+	node.deleteKey(t, k.ClientID)
+	waitStatus(t, "a deleted key's token", http.StatusUnauthorized, time.Second, func() int {
+		return status(srv.Client, "GET", srv.URL+"/v1/vaults", bearerHeader(tok), "")
+	})
+	var verified json.RawMessage
+	node.cliJSON(t, &verified, "audit", "verify", "--account", accountID)
+	for _, rec := range logRecords(srv.SyncedLogs(t)) {
+		if rec.str("level") == "ERROR" || strings.Contains(rec.str("error"), "permission denied") {
+			t.Errorf("the node logged %s %q with error %q", rec.str("level"), rec.str("msg"), rec.str("error"))
+		}
+	}
+
+	for _, stmt := range []string{
+		`ALTER TABLE audit_records DISABLE TRIGGER audit_records_no_update_or_delete`,
+		`DROP TRIGGER audit_records_no_update_or_delete ON audit_records`,
+		`TRUNCATE audit_records`,
+		`UPDATE audit_records SET event = event`,
+		`CREATE TABLE node_role_probe (id INTEGER)`,
+		`DROP TABLE api_keys`,
+	} {
+		if code := execCode(t, nodeURL, stmt); code != "42501" {
+			t.Errorf("%s as the node role: SQLSTATE %q, want 42501 (insufficient privilege)", stmt, code)
+		}
+	}
+
+	res = testenv.RunCLI(t, node.cliDir, node.env(), "migrate", "--node-role", role)
+	if want := "this command runs as that role"; res.ExitCode == 0 || !strings.Contains(res.Stderr, want) {
+		t.Errorf("migrate --node-role as the node role itself: exit %d, want a failure with %q: %s", res.ExitCode, want, res.Stderr)
+	}
+}
+
+// execCode runs stmt on the database at dbURL and returns the SQLSTATE of its failure, or
+// "" when it succeeded.
+func execCode(t *testing.T, dbURL, stmt string) string {
+	t.Helper()
+	err := pgtest.ExecError(t, dbURL, stmt)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+	return ""
+}

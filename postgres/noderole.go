@@ -1,0 +1,88 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/iogate/iogate"
+)
+
+// appendOnlyTables are the tables whose rows a node adds and reads but never changes. The
+// audit log's trigger lets a node delete only the records that a signed checkpoint covers,
+// which retention needs; UPDATE and TRUNCATE, which bypasses row triggers, are withheld.
+var appendOnlyTables = map[string]string{
+	"audit_records":     "SELECT, INSERT, DELETE",
+	"schema_migrations": "SELECT",
+}
+
+// GrantNodeRole gives role the privileges that "iogate serve" and the CLI need on every
+// table of the current schema, replacing what role had on them. The role that runs it must
+// own the tables. A node that connects as role cannot change the schema, drop or disable
+// the audit log's trigger, truncate the audit log or update its records, as the owner can.
+// It returns how many tables it granted.
+func (db *DB) GrantNodeRole(ctx context.Context, role string) (int, error) {
+	var tables []string
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		var isOwner, exists bool
+		if err := tx.QueryRow(ctx, `SELECT $1 = current_user, EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, role).Scan(&isOwner, &exists); err != nil {
+			return err
+		}
+		switch {
+		case isOwner:
+			return iogate.Errorf(iogate.CodeInvalid, "invalid --node-role %q: this command runs as that role; "+
+				"run it as the role that owns the schema, and give the nodes a role of their own", role)
+		case !exists:
+			return iogate.Errorf(iogate.CodeInvalid, "invalid --node-role %q: no such role; create it first (createuser --pwprompt %s)", role, role)
+		}
+		// The same lock as migrations, so that grants never run beside a migration that
+		// adds a table.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLockID); err != nil {
+			return fmt.Errorf("lock migrations: %w", err)
+		}
+		var schema string
+		if err := tx.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+			return err
+		}
+		// PostgreSQL only warns when a role grants privileges on a table that it neither
+		// owns nor holds with the grant option, so ownership is checked first.
+		rows, err := tx.Query(ctx, `SELECT t.tablename FROM pg_tables t
+			WHERE t.schemaname = $1 AND NOT pg_has_role(current_user, t.tableowner, 'USAGE')`, schema)
+		if err != nil {
+			return err
+		}
+		notOwned, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		if len(notOwned) > 0 {
+			return fmt.Errorf("grant the node role its privileges on %s: the tables %v belong to another role; "+
+				"run \"iogate migrate --node-role\" as the role that owns the schema", db.where, notOwned)
+		}
+		rows, err = tx.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename`, schema)
+		if err != nil {
+			return err
+		}
+		if tables, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
+		}
+		grantee := pgx.Identifier{role}.Sanitize()
+		stmts := []string{`GRANT USAGE ON SCHEMA ` + pgx.Identifier{schema}.Sanitize() + ` TO ` + grantee}
+		for _, t := range tables {
+			table := pgx.Identifier{schema, t}.Sanitize()
+			privileges, ok := appendOnlyTables[t]
+			if !ok {
+				privileges = "SELECT, INSERT, UPDATE, DELETE"
+			}
+			stmts = append(stmts, `REVOKE ALL ON `+table+` FROM `+grantee, `GRANT `+privileges+` ON `+table+` TO `+grantee)
+		}
+		for _, stmt := range stmts {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return db.schemaChangeError(err, "grant the node role its privileges")
+			}
+		}
+		return nil
+	})
+	return len(tables), err
+}
