@@ -103,7 +103,12 @@ var protectedActions = []protectedAction{
 			post := func(confirm string) webPage {
 				return a.post(t, "/dashboard/security/totp", nil, confirm)
 			}
-			return post, func() bool { return strings.Contains(a.w.get("/dashboard/security").body, `id="totp-secret"`) }
+			// The form for the first code shows that an enrolment is in progress, also once
+			// the interval has hidden its seed.
+			changed := func() bool {
+				return strings.Contains(a.w.get("/dashboard/security").body, `action="/dashboard/security/totp/confirm"`)
+			}
+			return post, changed
 		},
 	},
 	{
