@@ -194,7 +194,7 @@ func (d *Dashboard) handleCreateKey(w http.ResponseWriter, r *http.Request, c *u
 	f.FormToken = r.PostForm.Get(formTokenField)
 	scopes, allowed, expiresIn := readKeyForm(r, f)
 	if f.Fields == nil {
-		if _, err := d.confirmIfNeeded(r, c, f.fail); err != nil {
+		if _, err := d.confirmIfNeeded(w, r, c, f.fail); err != nil {
 			return err
 		}
 	}
@@ -202,7 +202,7 @@ func (d *Dashboard) handleCreateKey(w http.ResponseWriter, r *http.Request, c *u
 		f.NeedConfirm = d.users.NeedsConfirmation(c)
 		v := d.newView(c, "Create API key", "keys")
 		v.Data = f
-		d.render(w, r, http.StatusBadRequest, "key_form", v)
+		d.render(w, r, rejectedStatus(w), "key_form", v)
 		return nil
 	}
 	if unused, err := d.useFormToken(w, r, c, createKeyPurpose, keySubmitted{}); !unused {
@@ -286,7 +286,7 @@ func (d *Dashboard) handleDeleteKey(w http.ResponseWriter, r *http.Request, c *u
 		// CLI) must still be deletable by typing its name.
 		if strings.TrimSpace(r.PostForm.Get("confirm_name")) != strings.TrimSpace(k.Name) {
 			fail("confirm_name", fmt.Sprintf("Type the key's name, %s, exactly to confirm.", k.Name))
-		} else if _, err := d.confirmIfNeeded(r, c, fail); err != nil {
+		} else if _, err := d.confirmIfNeeded(w, r, c, fail); err != nil {
 			return err
 		}
 		if data.Fields == nil {
@@ -296,7 +296,7 @@ func (d *Dashboard) handleDeleteKey(w http.ResponseWriter, r *http.Request, c *u
 			seeOther(w, r, "/dashboard/keys", "key-deleted")
 			return nil
 		}
-		status = http.StatusBadRequest
+		status = rejectedStatus(w)
 	}
 	data.NeedConfirm = d.users.NeedsConfirmation(c)
 	v := d.newView(c, "Delete "+k.Name, "keys")
@@ -334,7 +334,7 @@ func (d *Dashboard) handleEditKey(w http.ResponseWriter, r *http.Request, c *use
 	if r.Method == http.MethodPost {
 		scopes, allowed := d.readEditForm(r, f)
 		if f.Fields == nil {
-			if _, err := d.confirmIfNeeded(r, c, f.fail); err != nil {
+			if _, err := d.confirmIfNeeded(w, r, c, f.fail); err != nil {
 				return err
 			}
 		}
@@ -352,7 +352,7 @@ func (d *Dashboard) handleEditKey(w http.ResponseWriter, r *http.Request, c *use
 				return nil
 			}
 		}
-		status = http.StatusBadRequest
+		status = rejectedStatus(w)
 	}
 	f.NeedConfirm = d.users.NeedsConfirmation(c)
 	v := d.newView(c, "Edit "+k.Name, "keys")
@@ -445,7 +445,7 @@ func (d *Dashboard) handleRotateKey(w http.ResponseWriter, r *http.Request, c *u
 		if done || err != nil {
 			return err
 		}
-		status = http.StatusBadRequest
+		status = rejectedStatus(w)
 	}
 	data.NeedConfirm = d.users.NeedsConfirmation(c)
 	v := d.newView(c, "Rotate "+k.Name, "keys")
@@ -476,7 +476,7 @@ func (d *Dashboard) rotateFromForm(w http.ResponseWriter, r *http.Request, c *us
 	}
 	if !ok {
 		fail("grace", "Choose one of the grace periods listed.")
-	} else if _, err := d.confirmIfNeeded(r, c, fail); err != nil {
+	} else if _, err := d.confirmIfNeeded(w, r, c, fail); err != nil {
 		return true, err
 	}
 	if data.Fields != nil {

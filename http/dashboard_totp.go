@@ -70,7 +70,7 @@ func (d *Dashboard) renderSecurityErrors(w http.ResponseWriter, r *http.Request,
 		return err
 	}
 	s.Fields = fields
-	d.renderSecurity(w, r, c, http.StatusBadRequest, s)
+	d.renderSecurity(w, r, c, rejectedStatus(w), s)
 	return nil
 }
 
@@ -120,7 +120,7 @@ func (d *Dashboard) handleTOTPQR(w http.ResponseWriter, r *http.Request, c *user
 func (d *Dashboard) handleConfirmTOTP(w http.ResponseWriter, r *http.Request, c *user.Current) error {
 	fields := map[string]string{}
 	fail := func(field, msg string) { fields[field] = msg }
-	ok, err := d.confirmIfNeeded(r, c, fail)
+	ok, err := d.confirmIfNeeded(w, r, c, fail)
 	if err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func (d *Dashboard) handleRecoveryCodes(w http.ResponseWriter, r *http.Request, 
 // what someone holding a stolen or unattended session would do first.
 func (d *Dashboard) handleDisableTOTP(w http.ResponseWriter, r *http.Request, c *user.Current) error {
 	fields := map[string]string{}
-	ok, err := d.confirm(r, c, func(field, msg string) { fields[field] = msg })
+	ok, err := d.confirm(w, r, c, func(field, msg string) { fields[field] = msg })
 	if err != nil {
 		return err
 	}
