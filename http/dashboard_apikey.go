@@ -263,7 +263,9 @@ var errRotatedSinceLoaded = iogate.Errorf(iogate.CodeConflict, "This key was rot
 
 // keyDelete is the data of the delete confirmation page.
 type keyDelete struct {
-	Key         iogate.APIKeyView
+	Key iogate.APIKeyView
+	// ConfirmName is the key name as typed, shown again when the form has errors.
+	ConfirmName string
 	NeedConfirm bool
 	Fields      map[string]string
 }
@@ -282,12 +284,20 @@ func (d *Dashboard) handleDeleteKey(w http.ResponseWriter, r *http.Request, c *u
 	}
 	status := http.StatusOK
 	if r.Method == http.MethodPost {
+		data.ConfirmName = r.PostForm.Get("confirm_name")
 		// Both sides are trimmed: a key named with surrounding spaces (possible through the
 		// CLI) must still be deletable by typing its name.
-		if strings.TrimSpace(r.PostForm.Get("confirm_name")) != strings.TrimSpace(k.Name) {
+		nameMatches := strings.TrimSpace(data.ConfirmName) == strings.TrimSpace(k.Name)
+		if !nameMatches {
 			fail("confirm_name", fmt.Sprintf("Type the key's name, %s, exactly to confirm.", k.Name))
-		} else if _, err := d.confirmIfNeeded(w, r, c, fail); err != nil {
-			return err
+		}
+		// A password typed beside a mistyped name is still checked, as the first TOTP code's
+		// form checks one beside a wrong code, so that the user need not type it again. A
+		// mistyped name without one checks nothing, so it never counts against the limit.
+		if nameMatches || r.PostForm.Get("confirm") != "" {
+			if _, err := d.confirmIfNeeded(w, r, c, fail); err != nil {
+				return err
+			}
 		}
 		if data.Fields == nil {
 			if err := d.cfg.Auth.DeleteKey(actorContext(r, c), k.ClientID); err != nil {
