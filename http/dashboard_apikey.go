@@ -205,10 +205,11 @@ func (d *Dashboard) handleCreateKey(w http.ResponseWriter, r *http.Request, c *u
 		d.render(w, r, rejectedStatus(w), "key_form", v)
 		return nil
 	}
-	if unused, err := d.useFormToken(w, r, c, createKeyPurpose, keySubmitted{}); !unused {
+	ctx, err := d.formTokenContext(r, c, createKeyPurpose)
+	if err != nil {
 		return err
 	}
-	k, secret, err := d.cfg.Auth.CreateKey(actorContext(r, c), auth.CreateKeyRequest{
+	k, secret, err := d.cfg.Auth.CreateKey(ctx, auth.CreateKeyRequest{
 		AccountID:   c.Account.ID,
 		Name:        f.Name,
 		Description: f.Description,
@@ -216,8 +217,10 @@ func (d *Dashboard) handleCreateKey(w http.ResponseWriter, r *http.Request, c *u
 		AllowedIPs:  allowed,
 		ExpiresIn:   expiresIn,
 	})
+	if d.renderIfSubmitted(w, r, c, err, keySubmitted{}) {
+		return nil
+	}
 	if err != nil {
-		d.releaseFormToken(r, c)
 		return err
 	}
 	d.renderSecret(w, r, c, k, secret, false)
@@ -493,17 +496,20 @@ func (d *Dashboard) rotateFromForm(w http.ResponseWriter, r *http.Request, c *us
 		return false, nil
 	}
 
-	if unused, err := d.useFormToken(w, r, c, purpose, submitted); !unused {
+	ctx, err := d.formTokenContext(r, c, purpose)
+	if err != nil {
 		return true, err
 	}
 	// The store checks the generation again in the rotation's transaction: another form of
 	// the same key may have been posted at the same moment.
-	rotated, secret, err := d.cfg.Auth.RotateKeyFrom(actorContext(r, c), k.ClientID, k.SecretGeneration, grace)
+	rotated, secret, err := d.cfg.Auth.RotateKeyFrom(ctx, k.ClientID, k.SecretGeneration, grace)
 	if errors.Is(err, auth.ErrRotatedMeanwhile) {
 		return true, errRotatedSinceLoaded
 	}
+	if d.renderIfSubmitted(w, r, c, err, submitted) {
+		return true, nil
+	}
 	if err != nil {
-		d.releaseFormToken(r, c)
 		return true, err
 	}
 	d.renderSecret(w, r, c, rotated, secret, true)
