@@ -89,7 +89,9 @@ type Store interface {
 	CountAccounts(ctx context.Context) (int, error)
 
 	// CreateAPIKey inserts a new key, records a key change and appends the audit record
-	// rec, all in one transaction.
+	// rec, all in one transaction. When ctx carries a form token's use (WithFormTokenUse),
+	// the transaction records it too, and fails with ErrFormTokenUsed, writing nothing,
+	// when it was already recorded.
 	CreateAPIKey(ctx context.Context, k *APIKey, rec *AuditRecord) error
 	// FindAPIKey returns the key, or CodeNotFound.
 	FindAPIKey(ctx context.Context, clientID string) (*APIKey, error)
@@ -109,7 +111,8 @@ type Store interface {
 	// transaction, so concurrent updates cannot lose each other's changes. When update
 	// returns a nil record nothing is written. It returns the key as stored afterwards, or
 	// CodeNotFound, or update's error. update must not block: it runs while the store
-	// holds its write lock.
+	// holds its write lock. A form token's use in ctx is recorded as CreateAPIKey does,
+	// only when a record is written.
 	UpdateAPIKey(ctx context.Context, clientID string, update func(k *APIKey) (*AuditRecord, error)) (*APIKey, error)
 	// DeleteAPIKey deletes the key of rec.AccountID, records a key change and appends rec,
 	// all in one transaction, or returns CodeNotFound.

@@ -229,14 +229,12 @@ type UserStore interface {
 	DeleteSpentUserLinks(ctx context.Context, now time.Time, limit int) (int, error)
 
 	// UseFormToken records the hash of a single-use form token, kept until expiresAt, or
-	// returns CodeConflict when the hash is already recorded. Of concurrent calls with one
-	// hash, exactly one succeeds.
+	// returns ErrFormTokenUsed when the hash is already recorded. Of concurrent calls with
+	// one hash, exactly one succeeds. A key change records its form's token in its own
+	// transaction instead (see WithFormTokenUse).
 	UseFormToken(ctx context.Context, tokenHash []byte, usedAt, expiresAt time.Time) error
-	// FormTokenUsed reports whether UseFormToken recorded the hash.
+	// FormTokenUsed reports whether UseFormToken, or a key change, recorded the hash.
 	FormTokenUsed(ctx context.Context, tokenHash []byte) (bool, error)
-	// ReleaseFormToken deletes the record of the hash, so that a form whose change failed
-	// can be submitted again. Releasing a hash that is not recorded is no error.
-	ReleaseFormToken(ctx context.Context, tokenHash []byte) error
 	// DeleteExpiredFormTokens deletes at most limit form-token records whose expiry is at
 	// or before now, and returns how many it deleted.
 	DeleteExpiredFormTokens(ctx context.Context, now time.Time, limit int) (int, error)

@@ -103,7 +103,12 @@ var protectedActions = []protectedAction{
 			post := func(confirm string) webPage {
 				return a.post(t, "/dashboard/security/totp", nil, confirm)
 			}
-			return post, func() bool { return strings.Contains(a.w.get("/dashboard/security").body, `id="totp-secret"`) }
+			// The form for the first code shows that an enrolment is in progress, also once
+			// the interval has hidden its seed.
+			changed := func() bool {
+				return strings.Contains(a.w.get("/dashboard/security").body, `action="/dashboard/security/totp/confirm"`)
+			}
+			return post, changed
 		},
 	},
 	{
@@ -255,30 +260,92 @@ func TestDashboardSensitiveChangesNeedConfirmation(t *testing.T) {
 	}
 }
 
+// TestDashboardConfirmationRateLimit checks that every kind of confirmation form rejects a
+// confirmation beyond the limit with 429 and Retry-After, as sign-in does, and still shows
+// why on the confirm field. The kinds are the confirmation page of a multi-form page, a
+// key form, and the form that turns TOTP off, which requires a confirmation every time.
 func TestDashboardConfirmationRateLimit(t *testing.T) {
-	f := &confirmFixture{d: startDashboard(t, "--confirm-interval", "1s"), serial: 10}
-	a := f.newActor(t, false)
-	target := f.addUser(t, "viewer")
-	a.waitUntilConfirmationDue(t)
-	changeRole := func(confirm string) webPage {
-		return a.post(t, "/dashboard/users/"+target.ID+"/role", url.Values{"role": {"admin"}}, confirm)
+	short := &confirmFixture{d: startDashboard(t, "--confirm-interval", "1s"), serial: 10}
+	// Turning TOTP off needs no aged confirmation. Its actor enrols on a server with the
+	// default interval, so that enrolling checks no confirmation that would count against
+	// the limit under test.
+	fresh := &confirmFixture{d: startDashboard(t), serial: 10}
+	cases := []struct {
+		name     string
+		f        *confirmFixture
+		withTOTP bool
+		// prepare returns a function that posts the change with a confirm field, and one
+		// that reports whether the store shows the change.
+		prepare func(t *testing.T, a *actor) (post func(confirm string) webPage, changed func() bool)
+	}{
+		{
+			name: "change a role",
+			f:    short,
+			prepare: func(t *testing.T, a *actor) (func(string) webPage, func() bool) {
+				target := short.addUser(t, "viewer")
+				post := func(confirm string) webPage {
+					return a.post(t, "/dashboard/users/"+target.ID+"/role", url.Values{"role": {"admin"}}, confirm)
+				}
+				return post, func() bool { return short.d.findUser(t, target.Email).Role != "viewer" }
+			},
+		},
+		{
+			name: "create a key",
+			f:    short,
+			prepare: func(t *testing.T, a *actor) (func(string) webPage, func() bool) {
+				post := func(confirm string) webPage {
+					form := createForm(t, a.w.get("/dashboard/keys/new"), "limited")
+					if confirm != "" {
+						form.Set("confirm", confirm)
+					}
+					return a.w.postRaw("/dashboard/keys", form, nil)
+				}
+				return post, func() bool { return countKeys(t, short.d) != 0 }
+			},
+		},
+		{
+			name:     "turn TOTP off",
+			f:        fresh,
+			withTOTP: true,
+			prepare: func(t *testing.T, a *actor) (func(string) webPage, func() bool) {
+				post := func(confirm string) webPage {
+					return a.post(t, "/dashboard/security/totp/disable", nil, confirm)
+				}
+				return post, func() bool { return !fresh.d.findUser(t, a.email).TOTPEnabled }
+			},
+		},
 	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := c.f.newActor(t, c.withTOTP)
+			post, changed := c.prepare(t, a)
+			if c.f == short {
+				a.waitUntilConfirmationDue(t)
+			}
 
-	// A user may try 5 confirmations at once from one address, as many as sign-ins.
-	for i := range 5 {
-		p := changeRole("wrong password here")
-		if p.status != http.StatusBadRequest {
-			t.Errorf("wrong confirmation %d: status %d, want 400", i+1, p.status)
-		}
-		checkConfirmError(t, p, confirmWrong)
-	}
-	p := changeRole(a.password)
-	if p.status != http.StatusBadRequest {
-		t.Errorf("right password after 5 wrong ones: status %d, want 400", p.status)
-	}
-	checkConfirmError(t, p, confirmLimited)
-	if role := f.d.findUser(t, target.Email).Role; role != "viewer" {
-		t.Errorf("role after rate-limited confirmations = %q, want viewer", role)
+			// A user may try 5 confirmations at once from one address, as many as sign-ins.
+			for i := range 5 {
+				p := post("wrong password here")
+				if p.status != http.StatusBadRequest {
+					t.Errorf("wrong confirmation %d: %s, want status 400", i+1, pageErrors(p))
+				}
+				if p.header.Get("Retry-After") != "" {
+					t.Errorf("wrong confirmation %d within the limit has Retry-After", i+1)
+				}
+				checkConfirmError(t, p, wrongConfirmation(c.withTOTP))
+			}
+			p := post(a.password)
+			if p.status != http.StatusTooManyRequests {
+				t.Errorf("right password after 5 wrong ones: %s, want status 429", pageErrors(p))
+			}
+			if got := p.header.Get("Retry-After"); got != "60" {
+				t.Errorf("right password after 5 wrong ones: Retry-After %q, want 60", got)
+			}
+			checkConfirmError(t, p, confirmLimited)
+			if changed() {
+				t.Error("the store shows the change after rate-limited confirmations")
+			}
+		})
 	}
 }
 

@@ -194,7 +194,7 @@ func (d *Dashboard) handleCreateKey(w http.ResponseWriter, r *http.Request, c *u
 	f.FormToken = r.PostForm.Get(formTokenField)
 	scopes, allowed, expiresIn := readKeyForm(r, f)
 	if f.Fields == nil {
-		if _, err := d.confirmIfNeeded(r, c, f.fail); err != nil {
+		if _, err := d.confirmIfNeeded(w, r, c, f.fail); err != nil {
 			return err
 		}
 	}
@@ -202,13 +202,14 @@ func (d *Dashboard) handleCreateKey(w http.ResponseWriter, r *http.Request, c *u
 		f.NeedConfirm = d.users.NeedsConfirmation(c)
 		v := d.newView(c, "Create API key", "keys")
 		v.Data = f
-		d.render(w, r, http.StatusBadRequest, "key_form", v)
+		d.render(w, r, rejectedStatus(w), "key_form", v)
 		return nil
 	}
-	if unused, err := d.useFormToken(w, r, c, createKeyPurpose, keySubmitted{}); !unused {
+	ctx, err := d.formTokenContext(r, c, createKeyPurpose)
+	if err != nil {
 		return err
 	}
-	k, secret, err := d.cfg.Auth.CreateKey(actorContext(r, c), auth.CreateKeyRequest{
+	k, secret, err := d.cfg.Auth.CreateKey(ctx, auth.CreateKeyRequest{
 		AccountID:   c.Account.ID,
 		Name:        f.Name,
 		Description: f.Description,
@@ -216,8 +217,10 @@ func (d *Dashboard) handleCreateKey(w http.ResponseWriter, r *http.Request, c *u
 		AllowedIPs:  allowed,
 		ExpiresIn:   expiresIn,
 	})
+	if d.renderIfSubmitted(w, r, c, err, keySubmitted{}) {
+		return nil
+	}
 	if err != nil {
-		d.releaseFormToken(r, c)
 		return err
 	}
 	d.renderSecret(w, r, c, k, secret, false)
@@ -263,7 +266,9 @@ var errRotatedSinceLoaded = iogate.Errorf(iogate.CodeConflict, "This key was rot
 
 // keyDelete is the data of the delete confirmation page.
 type keyDelete struct {
-	Key         iogate.APIKeyView
+	Key iogate.APIKeyView
+	// ConfirmName is the key name as typed, shown again when the form has errors.
+	ConfirmName string
 	NeedConfirm bool
 	Fields      map[string]string
 }
@@ -282,12 +287,20 @@ func (d *Dashboard) handleDeleteKey(w http.ResponseWriter, r *http.Request, c *u
 	}
 	status := http.StatusOK
 	if r.Method == http.MethodPost {
+		data.ConfirmName = r.PostForm.Get("confirm_name")
 		// Both sides are trimmed: a key named with surrounding spaces (possible through the
 		// CLI) must still be deletable by typing its name.
-		if strings.TrimSpace(r.PostForm.Get("confirm_name")) != strings.TrimSpace(k.Name) {
+		nameMatches := strings.TrimSpace(data.ConfirmName) == strings.TrimSpace(k.Name)
+		if !nameMatches {
 			fail("confirm_name", fmt.Sprintf("Type the key's name, %s, exactly to confirm.", k.Name))
-		} else if _, err := d.confirmIfNeeded(r, c, fail); err != nil {
-			return err
+		}
+		// A password typed beside a mistyped name is still checked, as the first TOTP code's
+		// form checks one beside a wrong code, so that the user need not type it again. A
+		// mistyped name without one checks nothing, so it never counts against the limit.
+		if nameMatches || r.PostForm.Get("confirm") != "" {
+			if _, err := d.confirmIfNeeded(w, r, c, fail); err != nil {
+				return err
+			}
 		}
 		if data.Fields == nil {
 			if err := d.cfg.Auth.DeleteKey(actorContext(r, c), k.ClientID); err != nil {
@@ -296,7 +309,7 @@ func (d *Dashboard) handleDeleteKey(w http.ResponseWriter, r *http.Request, c *u
 			seeOther(w, r, "/dashboard/keys", "key-deleted")
 			return nil
 		}
-		status = http.StatusBadRequest
+		status = rejectedStatus(w)
 	}
 	data.NeedConfirm = d.users.NeedsConfirmation(c)
 	v := d.newView(c, "Delete "+k.Name, "keys")
@@ -334,7 +347,7 @@ func (d *Dashboard) handleEditKey(w http.ResponseWriter, r *http.Request, c *use
 	if r.Method == http.MethodPost {
 		scopes, allowed := d.readEditForm(r, f)
 		if f.Fields == nil {
-			if _, err := d.confirmIfNeeded(r, c, f.fail); err != nil {
+			if _, err := d.confirmIfNeeded(w, r, c, f.fail); err != nil {
 				return err
 			}
 		}
@@ -352,7 +365,7 @@ func (d *Dashboard) handleEditKey(w http.ResponseWriter, r *http.Request, c *use
 				return nil
 			}
 		}
-		status = http.StatusBadRequest
+		status = rejectedStatus(w)
 	}
 	f.NeedConfirm = d.users.NeedsConfirmation(c)
 	v := d.newView(c, "Edit "+k.Name, "keys")
@@ -445,7 +458,7 @@ func (d *Dashboard) handleRotateKey(w http.ResponseWriter, r *http.Request, c *u
 		if done || err != nil {
 			return err
 		}
-		status = http.StatusBadRequest
+		status = rejectedStatus(w)
 	}
 	data.NeedConfirm = d.users.NeedsConfirmation(c)
 	v := d.newView(c, "Rotate "+k.Name, "keys")
@@ -476,24 +489,27 @@ func (d *Dashboard) rotateFromForm(w http.ResponseWriter, r *http.Request, c *us
 	}
 	if !ok {
 		fail("grace", "Choose one of the grace periods listed.")
-	} else if _, err := d.confirmIfNeeded(r, c, fail); err != nil {
+	} else if _, err := d.confirmIfNeeded(w, r, c, fail); err != nil {
 		return true, err
 	}
 	if data.Fields != nil {
 		return false, nil
 	}
 
-	if unused, err := d.useFormToken(w, r, c, purpose, submitted); !unused {
+	ctx, err := d.formTokenContext(r, c, purpose)
+	if err != nil {
 		return true, err
 	}
 	// The store checks the generation again in the rotation's transaction: another form of
 	// the same key may have been posted at the same moment.
-	rotated, secret, err := d.cfg.Auth.RotateKeyFrom(actorContext(r, c), k.ClientID, k.SecretGeneration, grace)
+	rotated, secret, err := d.cfg.Auth.RotateKeyFrom(ctx, k.ClientID, k.SecretGeneration, grace)
 	if errors.Is(err, auth.ErrRotatedMeanwhile) {
 		return true, errRotatedSinceLoaded
 	}
+	if d.renderIfSubmitted(w, r, c, err, submitted) {
+		return true, nil
+	}
 	if err != nil {
-		d.releaseFormToken(r, c)
 		return true, err
 	}
 	d.renderSecret(w, r, c, rotated, secret, true)

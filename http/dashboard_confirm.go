@@ -21,17 +21,19 @@ import (
 // confirmIfNeeded checks the password or TOTP code that a sensitive change must carry when
 // the session's last confirmation is older than the confirmation interval. It reports
 // false, with the error set on the form, when the change must not go ahead.
-func (d *Dashboard) confirmIfNeeded(r *http.Request, c *user.Current, fail func(field, msg string)) (bool, error) {
+func (d *Dashboard) confirmIfNeeded(w http.ResponseWriter, r *http.Request, c *user.Current, fail func(field, msg string)) (bool, error) {
 	if !d.users.NeedsConfirmation(c) {
 		return true, nil
 	}
-	return d.confirm(r, c, fail)
+	return d.confirm(w, r, c, fail)
 }
 
 // confirm checks the password or TOTP code in the posted confirm field, however recent the
 // session's last confirmation is. A missing, wrong or rate-limited confirmation is set on
-// the form's confirm field. Every check counts against the user's sign-in limit.
-func (d *Dashboard) confirm(r *http.Request, c *user.Current, fail func(field, msg string)) (bool, error) {
+// the form's confirm field. Every check counts against the user's sign-in limit. A
+// rate-limited one also sets Retry-After, as sign-in does, so that rejectedStatus returns
+// 429 for the form shown again.
+func (d *Dashboard) confirm(w http.ResponseWriter, r *http.Request, c *user.Current, fail func(field, msg string)) (bool, error) {
 	secret := r.PostForm.Get("confirm")
 	if secret == "" {
 		msg := "Confirm this change with your password."
@@ -45,11 +47,25 @@ func (d *Dashboard) confirm(r *http.Request, c *user.Current, fail func(field, m
 	switch iogate.ErrorCodeOf(err) {
 	case "":
 		return true, nil
-	case iogate.CodeInvalid, iogate.CodeRateLimited:
+	case iogate.CodeRateLimited:
+		w.Header().Set("Retry-After", "60")
+		fail("confirm", sentence(iogate.ErrorMessageOf(err)))
+		return false, nil
+	case iogate.CodeInvalid:
 		fail("confirm", sentence(iogate.ErrorMessageOf(err)))
 		return false, nil
 	}
 	return false, err
+}
+
+// rejectedStatus returns the status of a form shown again with its errors: 429 Too Many
+// Requests when its confirmation hit the sign-in limit, which confirm marks with
+// Retry-After, and 400 Bad Request otherwise.
+func rejectedStatus(w http.ResponseWriter) int {
+	if w.Header().Get("Retry-After") != "" {
+		return http.StatusTooManyRequests
+	}
+	return http.StatusBadRequest
 }
 
 // confirmPrompt is the data of the page that requests a fresh confirmation before a change
@@ -87,7 +103,7 @@ type hiddenField struct {
 // again with the confirm field added, and reports false. section is the navigation entry
 // the page belongs to.
 func (d *Dashboard) confirmOrPrompt(w http.ResponseWriter, r *http.Request, c *user.Current, section string, p confirmPrompt) (bool, error) {
-	ok, err := d.confirmIfNeeded(r, c, func(field, msg string) { p.Fields = map[string]string{field: msg} })
+	ok, err := d.confirmIfNeeded(w, r, c, func(field, msg string) { p.Fields = map[string]string{field: msg} })
 	if ok || err != nil {
 		return ok, err
 	}
@@ -96,7 +112,7 @@ func (d *Dashboard) confirmOrPrompt(w http.ResponseWriter, r *http.Request, c *u
 	p.PasswordOnly = !c.User.TOTPEnabled
 	v := d.newView(c, p.Heading, section)
 	v.Data = &p
-	d.render(w, r, http.StatusBadRequest, "reconfirm", v)
+	d.render(w, r, rejectedStatus(w), "reconfirm", v)
 	return false, nil
 }
 

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -37,26 +38,22 @@ func (d *Dashboard) checkFormToken(w http.ResponseWriter, r *http.Request, c *us
 	return false, nil
 }
 
-// useFormToken records the post's form token as used right before its change. It returns
-// false, having rendered the page for a repeated post, when another request used the
-// token first.
-func (d *Dashboard) useFormToken(w http.ResponseWriter, r *http.Request, c *user.Current, purpose string, page keySubmitted) (bool, error) {
-	err := d.users.UseFormToken(r.Context(), c, purpose, r.PostForm.Get(formTokenField))
-	if errors.Is(err, user.ErrFormUsed) {
-		d.renderSubmitted(w, r, c, page)
-		return false, nil
-	}
-	return err == nil, err
+// formTokenContext returns the audit context of the change, carrying the post's form token,
+// which the store records in the transaction of the key change made with it. A change that
+// fails or is canceled, as when the client disconnects, thus leaves the token unused, and
+// the same form can be posted again.
+func (d *Dashboard) formTokenContext(r *http.Request, c *user.Current, purpose string) (context.Context, error) {
+	return d.users.WithFormToken(actorContext(r, c), c, purpose, r.PostForm.Get(formTokenField))
 }
 
-// releaseFormToken makes the post's form token usable again after its change failed, so
-// that the user can correct the form and submit it again. A failure is logged, because
-// the change's own error is what the user must see.
-func (d *Dashboard) releaseFormToken(r *http.Request, c *user.Current) {
-	if err := d.users.ReleaseFormToken(r.Context(), r.PostForm.Get(formTokenField)); err != nil {
-		d.log.ErrorContext(r.Context(), "release form token failed", "error", err, "user_id", c.User.ID,
-			"path", r.URL.Path, "request_id", requestIDFrom(r.Context()))
+// renderIfSubmitted renders the page for a repeated post and reports true when err is
+// ErrFormUsed: another request with the same form token made the change first.
+func (d *Dashboard) renderIfSubmitted(w http.ResponseWriter, r *http.Request, c *user.Current, err error, page keySubmitted) bool {
+	if !errors.Is(err, user.ErrFormUsed) {
+		return false
 	}
+	d.renderSubmitted(w, r, c, page)
+	return true
 }
 
 // renderSubmitted renders, with 409 Conflict, the page for a repeated post of a create or

@@ -33,13 +33,21 @@ type dashboardHarness struct {
 
 func newDashboardHarness(t *testing.T, keyAgeWarning time.Duration) *dashboardHarness {
 	t.Helper()
+	return newDashboardHarnessOn(t, keyAgeWarning, func(db iogate.Store) iogate.Store { return db })
+}
+
+// newDashboardHarnessOn is newDashboardHarness with every part on the store that wrap
+// returns for the SQLite store.
+func newDashboardHarnessOn(t *testing.T, keyAgeWarning time.Duration, wrap func(iogate.Store) iogate.Store) *dashboardHarness {
+	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "iogate.db")
-	db, err := sqlite.Open(ctx, path)
+	sqliteDB, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() { sqliteDB.Close() })
+	db := wrap(sqliteDB)
 	raw := make([]byte, iogate.MasterKeySize)
 	rand.Read(raw)
 	master, _ := iogate.NewMasterKey(raw)
@@ -238,9 +246,9 @@ func TestCreateFormTokenChecked(t *testing.T) {
 	}
 }
 
-// TestCreateFormReleasedOnFailure checks that a form whose key could not be created can
+// TestCreateFormUnusedAfterFailure checks that a form whose key could not be created can
 // be submitted again: here the account of the session no longer exists.
-func TestCreateFormReleasedOnFailure(t *testing.T) {
+func TestCreateFormUnusedAfterFailure(t *testing.T) {
 	h := newDashboardHarness(t, 90*24*time.Hour)
 	c := h.current()
 	c.Account = &iogate.Account{ID: iogate.NewID(), Name: "Gone", Status: iogate.AccountActive}

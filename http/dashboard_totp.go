@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"errors"
 	"image/png"
 	"net/http"
 	"strconv"
@@ -15,7 +16,10 @@ type security struct {
 	TOTPEnabled bool
 	Required    bool
 	// Pending is the seed of an enrolment in progress, shown for manual entry.
-	Pending       string
+	Pending string
+	// PendingHidden is set when an enrolment is in progress but its seed is not shown,
+	// because the session's last confirmation is older than the confirmation interval.
+	PendingHidden bool
 	RecoveryLeft  int
 	RecoveryCodes []string
 	UsedRecovery  bool
@@ -35,8 +39,10 @@ func (d *Dashboard) securityData(r *http.Request, c *user.Current) (*security, e
 		if s.RecoveryLeft, err = d.users.RecoveryCodesLeft(r.Context(), c.User); err != nil {
 			return nil, err
 		}
-	} else if p, err := d.users.PendingTOTP(c.User); err == nil {
+	} else if p, err := d.users.PendingTOTP(c); err == nil {
 		s.Pending = p.Secret()
+	} else if errors.Is(err, user.ErrTOTPSeedHidden) {
+		s.PendingHidden = true
 	}
 	return s, nil
 }
@@ -64,7 +70,7 @@ func (d *Dashboard) renderSecurityErrors(w http.ResponseWriter, r *http.Request,
 		return err
 	}
 	s.Fields = fields
-	d.renderSecurity(w, r, c, http.StatusBadRequest, s)
+	d.renderSecurity(w, r, c, rejectedStatus(w), s)
 	return nil
 }
 
@@ -87,9 +93,10 @@ func (d *Dashboard) handleBeginTOTP(w http.ResponseWriter, r *http.Request, c *u
 }
 
 // handleTOTPQR serves the QR code of the pending enrolment as a PNG. It is an image on the
-// same origin rather than a data: URL, so the CSP can keep img-src 'self'.
+// same origin rather than a data: URL, so the CSP can keep img-src 'self'. Like the
+// security page, it serves the seed only while the session's confirmation is fresh.
 func (d *Dashboard) handleTOTPQR(w http.ResponseWriter, r *http.Request, c *user.Current) error {
-	p, err := d.users.PendingTOTP(c.User)
+	p, err := d.users.PendingTOTP(c)
 	if err != nil {
 		return err
 	}
@@ -113,7 +120,7 @@ func (d *Dashboard) handleTOTPQR(w http.ResponseWriter, r *http.Request, c *user
 func (d *Dashboard) handleConfirmTOTP(w http.ResponseWriter, r *http.Request, c *user.Current) error {
 	fields := map[string]string{}
 	fail := func(field, msg string) { fields[field] = msg }
-	ok, err := d.confirmIfNeeded(r, c, fail)
+	ok, err := d.confirmIfNeeded(w, r, c, fail)
 	if err != nil {
 		return err
 	}
@@ -166,7 +173,7 @@ func (d *Dashboard) handleRecoveryCodes(w http.ResponseWriter, r *http.Request, 
 // what someone holding a stolen or unattended session would do first.
 func (d *Dashboard) handleDisableTOTP(w http.ResponseWriter, r *http.Request, c *user.Current) error {
 	fields := map[string]string{}
-	ok, err := d.confirm(r, c, func(field, msg string) { fields[field] = msg })
+	ok, err := d.confirm(w, r, c, func(field, msg string) { fields[field] = msg })
 	if err != nil {
 		return err
 	}

@@ -153,14 +153,14 @@ func (d *Dashboard) handleRemoveUser(w http.ResponseWriter, r *http.Request, c *
 	status := http.StatusOK
 	if r.Method == http.MethodPost {
 		fail := func(field, msg string) { data.Fields = map[string]string{field: msg} }
-		ok, err := d.confirmIfNeeded(r, c, fail)
+		ok, err := d.confirmIfNeeded(w, r, c, fail)
 		if err != nil {
 			return err
 		}
 		if ok {
 			return d.removeUser(w, r, c, target)
 		}
-		status = http.StatusBadRequest
+		status = rejectedStatus(w)
 	}
 	data.NeedConfirm = d.users.NeedsConfirmation(c)
 	v := d.newView(c, "Remove "+target.Email, "users")

@@ -328,10 +328,6 @@ func (s *instrumentedStore) FormTokenUsed(ctx context.Context, tokenHash []byte)
 	return v, s.check("form_token_used", err)
 }
 
-func (s *instrumentedStore) ReleaseFormToken(ctx context.Context, tokenHash []byte) error {
-	return s.check("release_form_token", s.store.ReleaseFormToken(ctx, tokenHash))
-}
-
 func (s *instrumentedStore) DeleteExpiredFormTokens(ctx context.Context, now time.Time, limit int) (int, error) {
 	v, err := s.store.DeleteExpiredFormTokens(ctx, now, limit)
 	return v, s.check("delete_expired_form_tokens", err)

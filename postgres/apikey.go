@@ -20,6 +20,9 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *iogate.APIKey, rec *iogate.Au
 		if err := lockAccounts(ctx, tx, rec.AccountID); err != nil {
 			return err
 		}
+		if err := useFormTokenOf(ctx, tx); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `INSERT INTO api_keys (client_id, account_id, name, description, scopes, allowed_ips,
 			created_at, updated_at, expires_at, secret_hash, secret_generation, secret_created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
@@ -294,6 +297,9 @@ func (db *DB) UpdateAPIKey(ctx context.Context, clientID string, update func(k *
 		rec, err := update(k)
 		if err != nil || rec == nil {
 			out = k
+			return err
+		}
+		if err := useFormTokenOf(ctx, tx); err != nil {
 			return err
 		}
 		var prevHash []byte

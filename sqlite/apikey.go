@@ -16,6 +16,9 @@ import (
 // in the same transaction.
 func (db *DB) CreateAPIKey(ctx context.Context, k *iogate.APIKey, rec *iogate.AuditRecord) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
+		if err := useFormTokenOf(ctx, tx); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (client_id, account_id, name, description, scopes, allowed_ips,
 			created_at, updated_at, expires_at, secret_hash, secret_generation, secret_created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -245,6 +248,9 @@ func (db *DB) UpdateAPIKey(ctx context.Context, clientID string, update func(k *
 		rec, err := update(k)
 		if err != nil || rec == nil {
 			out = k
+			return err
+		}
+		if err := useFormTokenOf(ctx, tx); err != nil {
 			return err
 		}
 		var prevHash []byte

@@ -5,16 +5,44 @@ import (
 	"database/sql"
 	"errors"
 	"time"
+
+	"github.com/iogate/iogate"
 )
 
-// UseFormToken records a used form token. The primary key turns a second use into
-// CodeConflict.
+// UseFormToken records a used form token, or returns iogate.ErrFormTokenUsed when it is
+// already recorded.
 func (db *DB) UseFormToken(ctx context.Context, tokenHash []byte, usedAt, expiresAt time.Time) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO used_form_tokens (token_hash, used_at, expires_at) VALUES (?, ?, ?)`,
-			tokenHash, toMicros(usedAt), toMicros(expiresAt))
-		return err
+		return insertFormToken(ctx, tx, iogate.FormTokenUse{Hash: tokenHash, UsedAt: usedAt, ExpiresAt: expiresAt})
 	})
+}
+
+// useFormTokenOf records, in tx, the form token's use that ctx carries, if any, for the
+// key change that tx writes.
+func useFormTokenOf(ctx context.Context, tx *sql.Tx) error {
+	use, ok := iogate.FormTokenUseFrom(ctx)
+	if !ok {
+		return nil
+	}
+	return insertFormToken(ctx, tx, use)
+}
+
+// insertFormToken records use in tx, or returns iogate.ErrFormTokenUsed when its hash is
+// already recorded.
+func insertFormToken(ctx context.Context, tx *sql.Tx, use iogate.FormTokenUse) error {
+	res, err := tx.ExecContext(ctx, `INSERT INTO used_form_tokens (token_hash, used_at, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (token_hash) DO NOTHING`, use.Hash, toMicros(use.UsedAt), toMicros(use.ExpiresAt))
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return iogate.ErrFormTokenUsed
+	}
+	return nil
 }
 
 // FormTokenUsed reports whether the form token's hash is recorded.
@@ -28,14 +56,6 @@ func (db *DB) FormTokenUsed(ctx context.Context, tokenHash []byte) (bool, error)
 		return false, mapError(err)
 	}
 	return true, nil
-}
-
-// ReleaseFormToken deletes the record of a form token, if there is one.
-func (db *DB) ReleaseFormToken(ctx context.Context, tokenHash []byte) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM used_form_tokens WHERE token_hash = ?`, tokenHash)
-		return err
-	})
 }
 
 // DeleteExpiredFormTokens deletes at most limit expired form-token records in one

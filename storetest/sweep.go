@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -159,17 +160,12 @@ func testFormTokenUsedOnce(t *testing.T, s iogate.Store) {
 		t.Error("FormTokenUsed of a new token = true")
 	}
 	must(t, "UseFormToken", s.UseFormToken(ctx, hash, base, base.Add(time.Hour)))
-	wantCode(t, "UseFormToken twice", s.UseFormToken(ctx, hash, base, base.Add(time.Hour)), iogate.CodeConflict)
+	if err := s.UseFormToken(ctx, hash, base, base.Add(time.Hour)); !errors.Is(err, iogate.ErrFormTokenUsed) {
+		t.Errorf("UseFormToken twice: %v, want ErrFormTokenUsed", err)
+	}
 	if used, err := s.FormTokenUsed(ctx, hash); err != nil || !used {
 		t.Errorf("FormTokenUsed after UseFormToken = %v, %v; want true", used, err)
 	}
-
-	must(t, "ReleaseFormToken", s.ReleaseFormToken(ctx, hash))
-	must(t, "ReleaseFormToken of a released token", s.ReleaseFormToken(ctx, hash))
-	if used, err := s.FormTokenUsed(ctx, hash); err != nil || used {
-		t.Errorf("FormTokenUsed after ReleaseFormToken = %v, %v; want false", used, err)
-	}
-	must(t, "UseFormToken after ReleaseFormToken", s.UseFormToken(ctx, hash, base, base.Add(time.Hour)))
 }
 
 // testFormTokenConcurrentUse uses one token from several goroutines at once, as a double

@@ -28,6 +28,8 @@ var userCases = []struct {
 	{"DeleteSpentUserLinks", testDeleteSpentUserLinks},
 	{"FormTokenUsedOnce", testFormTokenUsedOnce},
 	{"FormTokenConcurrentUse", testFormTokenConcurrentUse},
+	{"FormTokenUsedByKeyCreation", testFormTokenUsedByKeyCreation},
+	{"FormTokenUsedByKeyUpdate", testFormTokenUsedByKeyUpdate},
 	{"DeleteExpiredFormTokens", testDeleteExpiredFormTokens},
 }
 

@@ -16,7 +16,8 @@ import (
 var ErrFormTokenInvalid = iogate.Errorf(iogate.CodeInvalid, "this form has no valid single-use token; reload the page and submit it again")
 
 // ErrFormUsed is the error for a form post whose single-use token has already taken effect.
-var ErrFormUsed = iogate.Errorf(iogate.CodeConflict, "this form was already submitted")
+// It is the store's iogate.ErrFormTokenUsed, so that errors.Is matches either.
+var ErrFormUsed = iogate.ErrFormTokenUsed
 
 // formNonceBytes is the length of a form token's random part: 128 bits, so that no two
 // forms ever get the same token.
@@ -31,8 +32,8 @@ const formTokenMargin = time.Hour
 // NewFormToken returns a single-use token for a form that must take effect once, such as
 // the form that creates an API key, where a reload posts the form again. It is a random
 // nonce and its HMAC, under the dashboard pepper, with the session ID and purpose, so it
-// is valid only in this session and for this purpose. Nothing is stored until
-// UseFormToken.
+// is valid only in this session and for this purpose. Nothing is stored until the form
+// takes effect (see WithFormToken).
 func (s *Service) NewFormToken(cur *Current, purpose string) string {
 	var b [formNonceBytes]byte
 	rand.Read(b[:])
@@ -68,24 +69,39 @@ func (s *Service) FormTokenUsed(ctx context.Context, cur *Current, purpose, toke
 	return s.store.FormTokenUsed(ctx, hash)
 }
 
-// UseFormToken records that the form token takes effect now. It returns ErrFormUsed when
-// it already has, also when another request with the same token won a race, and
-// ErrFormTokenInvalid as FormTokenUsed does. Call it after the form's checks passed,
-// right before the change, and ReleaseFormToken if the change then fails.
+// WithFormToken returns ctx carrying the use of the form token, which the key change made
+// with the returned context records in its own transaction (see iogate.WithFormTokenUse).
+// So the token is used up exactly when the key is created or rotated: a change that fails,
+// also because the client disconnected and canceled it, leaves the form usable. The change
+// fails with ErrFormUsed when the token has already taken effect, also when another request
+// with it won a race. WithFormToken itself returns ErrFormTokenInvalid as FormTokenUsed
+// does.
+func (s *Service) WithFormToken(ctx context.Context, cur *Current, purpose, token string) (context.Context, error) {
+	use, err := s.formTokenUse(cur, purpose, token)
+	if err != nil {
+		return ctx, err
+	}
+	return iogate.WithFormTokenUse(ctx, use), nil
+}
+
+// UseFormToken records on its own that the form token takes effect now, where a key change
+// records it in its own transaction (see WithFormToken). It returns ErrFormUsed when it
+// already has, also when another request with the same token won a race, and
+// ErrFormTokenInvalid as FormTokenUsed does.
 func (s *Service) UseFormToken(ctx context.Context, cur *Current, purpose, token string) error {
-	hash, err := s.formTokenHash(cur, purpose, token)
+	use, err := s.formTokenUse(cur, purpose, token)
 	if err != nil {
 		return err
 	}
-	err = s.store.UseFormToken(ctx, hash, s.now().UTC(), cur.Session.ExpiresAt.Add(formTokenMargin))
-	if iogate.ErrorCodeOf(err) == iogate.CodeConflict {
-		return ErrFormUsed
-	}
-	return err
+	return s.store.UseFormToken(ctx, use.Hash, use.UsedAt, use.ExpiresAt)
 }
 
-// ReleaseFormToken deletes the record of the form token's use, after the change it
-// guarded failed, so that the same form can be submitted again.
-func (s *Service) ReleaseFormToken(ctx context.Context, token string) error {
-	return s.store.ReleaseFormToken(ctx, hashToken(token))
+// formTokenUse checks the form token as FormTokenUsed does and returns its use now. The
+// record outlives the session the token is bound to by formTokenMargin.
+func (s *Service) formTokenUse(cur *Current, purpose, token string) (iogate.FormTokenUse, error) {
+	hash, err := s.formTokenHash(cur, purpose, token)
+	if err != nil {
+		return iogate.FormTokenUse{}, err
+	}
+	return iogate.FormTokenUse{Hash: hash, UsedAt: s.now().UTC(), ExpiresAt: cur.Session.ExpiresAt.Add(formTokenMargin)}, nil
 }

@@ -219,6 +219,9 @@ func TestFormToken(t *testing.T) {
 		if err := f.svc.UseFormToken(f.ctx, c.cur, c.purpose, c.token); !errors.Is(err, ErrFormTokenInvalid) {
 			t.Errorf("UseFormToken with %s: %v, want ErrFormTokenInvalid", c.name, err)
 		}
+		if _, err := f.svc.WithFormToken(f.ctx, c.cur, c.purpose, c.token); !errors.Is(err, ErrFormTokenInvalid) {
+			t.Errorf("WithFormToken with %s: %v, want ErrFormTokenInvalid", c.name, err)
+		}
 	}
 
 	if used, err := f.svc.FormTokenUsed(f.ctx, cur, "create-key", token); err != nil || used {
@@ -232,11 +235,5 @@ func TestFormToken(t *testing.T) {
 	}
 	if err := f.svc.UseFormToken(f.ctx, cur, "create-key", token); !errors.Is(err, ErrFormUsed) {
 		t.Errorf("UseFormToken twice: %v, want ErrFormUsed", err)
-	}
-	if err := f.svc.ReleaseFormToken(f.ctx, token); err != nil {
-		t.Fatalf("ReleaseFormToken: %v", err)
-	}
-	if err := f.svc.UseFormToken(f.ctx, cur, "create-key", token); err != nil {
-		t.Errorf("UseFormToken after ReleaseFormToken: %v, want success", err)
 	}
 }

@@ -51,7 +51,9 @@ func (e *TOTPEnrolment) URL() string { return e.key.URL() }
 func (e *TOTPEnrolment) Image(size int) (image.Image, error) { return e.key.Image(size, size) }
 
 // BeginTOTP creates a new seed for the user, stores it sealed as a pending enrolment, and
-// returns it. A user with TOTP already enabled keeps the old seed until ConfirmTOTP.
+// returns it. A user with TOTP already enabled keeps the old seed until ConfirmTOTP. The
+// new seed replaces that of an enrolment in progress, whose codes then no longer turn TOTP
+// on.
 func (s *Service) BeginTOTP(ctx context.Context, u *iogate.User) (*TOTPEnrolment, error) {
 	if u.TOTPEnabled {
 		return nil, iogate.Errorf(iogate.CodeConflict, "two-factor authentication is already on")
@@ -80,10 +82,23 @@ func (s *Service) BeginTOTP(ctx context.Context, u *iogate.User) (*TOTPEnrolment
 	return &TOTPEnrolment{key: key}, nil
 }
 
-// PendingTOTP returns the user's pending enrolment, or CodeNotFound when there is none.
-func (s *Service) PendingTOTP(u *iogate.User) (*TOTPEnrolment, error) {
-	if u.TOTPEnabled || u.TOTPSeedSealed == nil {
+// ErrTOTPSeedHidden is the error for reading the seed of a pending enrolment from a session
+// whose last confirmation is older than ConfirmInterval.
+var ErrTOTPSeedHidden = iogate.Errorf(iogate.CodeForbidden,
+	"the setup key of two-factor authentication is shown only shortly after you confirm with your password; start the setup again on the Security page")
+
+// PendingTOTP returns the pending enrolment of the session's user, or CodeNotFound when
+// there is none. It returns ErrTOTPSeedHidden when the session needs a confirmation, as a
+// key change would. So the seed is shown only while the confirmation that began the
+// enrolment, or a later one, is fresh, and a copied session cookie alone cannot read a
+// seed that the user confirms later.
+func (s *Service) PendingTOTP(cur *Current) (*TOTPEnrolment, error) {
+	u := cur.User
+	if !HasPendingTOTP(u) {
 		return nil, iogate.Errorf(iogate.CodeNotFound, "no two-factor enrolment is in progress")
+	}
+	if s.NeedsConfirmation(cur) {
+		return nil, ErrTOTPSeedHidden
 	}
 	key, err := s.openKey(u)
 	if err != nil {
@@ -91,6 +106,10 @@ func (s *Service) PendingTOTP(u *iogate.User) (*TOTPEnrolment, error) {
 	}
 	return &TOTPEnrolment{key: key}, nil
 }
+
+// HasPendingTOTP reports whether the user began a TOTP enrolment that no first code has
+// confirmed yet.
+func HasPendingTOTP(u *iogate.User) bool { return !u.TOTPEnabled && u.TOTPSeedSealed != nil }
 
 func (s *Service) openKey(u *iogate.User) (*otp.Key, error) {
 	raw, err := s.master.Open(sealName(u.ID), u.TOTPSeedSealed)
