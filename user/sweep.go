@@ -17,16 +17,19 @@ const (
 
 // SweepReport counts the rows that Sweep deleted.
 type SweepReport struct {
-	Sessions   int
-	Links      int
-	FormTokens int
+	Sessions      int
+	Links         int
+	FormTokens    int
+	RevokedTokens int
 }
 
 // Sweep deletes the sessions that have ended (past their absolute expiry, or unused for
 // IdleTimeout), the single-use links that were used or have expired, and the records of
-// used form tokens whose session has ended. None of them can be used again: Authenticate
-// ends such a session, and CheckLink returns the same error for a deleted link as for a
-// used one.
+// used form tokens whose session has ended. It also deletes the revocations of access
+// tokens that have expired, which iogate.Store.RevokeToken leaves in place. None of these
+// rows can be used again. Authenticate ends such a session, CheckLink returns the same
+// error for a deleted link as for a used one, and an expired token fails its expiry check
+// whether or not its revocation is stored.
 // Several nodes may sweep one database at once. A table that fails to sweep does not stop
 // the others; the error names it.
 func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
@@ -52,6 +55,12 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 	})
 	if err != nil {
 		errs = append(errs, fmt.Errorf("delete expired form tokens: %w", err))
+	}
+	report.RevokedTokens, err = sweepBatches(func(limit int) (int, error) {
+		return s.store.DeleteExpiredRevocations(ctx, now, limit)
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("delete revocations of expired tokens: %w", err))
 	}
 	return report, errors.Join(errs...)
 }

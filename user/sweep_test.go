@@ -140,6 +140,53 @@ func TestSweep(t *testing.T) {
 	})
 }
 
+// TestSweepDeletesExpiredRevocations checks that the sweep deletes the revocation of a
+// token once the token has expired, and keeps the revocation of a token still valid.
+func TestSweepDeletesExpiredRevocations(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func() iogate.Store) {
+		f := newFixtureOn(t, open())
+		now := f.clock.Now().UTC()
+		k := &iogate.APIKey{ClientID: iogate.NewClientID(), AccountID: f.owner.AccountID, Name: "ci",
+			Scopes: []string{iogate.ScopeVaultsRead}, CreatedAt: now, UpdatedAt: now, SecretGeneration: 1, SecretCreatedAt: now}
+		created, err := f.chain.NewRecord(k.AccountID, iogate.AuditKeyCreated, iogate.Actor{Type: iogate.ActorOperator}, now, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		created.ClientID = k.ClientID
+		if err := f.store.CreateAPIKey(f.ctx, k, created); err != nil {
+			t.Fatalf("CreateAPIKey: %v", err)
+		}
+		for _, tok := range []*iogate.RevokedToken{
+			{TokenID: "jti-short", ClientID: k.ClientID, ExpiresAt: now.Add(10 * time.Minute), RevokedAt: now},
+			{TokenID: "jti-long", ClientID: k.ClientID, ExpiresAt: now.Add(24 * time.Hour), RevokedAt: now},
+		} {
+			rec, err := f.chain.NewRecord(k.AccountID, iogate.AuditTokenRevoked, iogate.Actor{Type: iogate.ActorClient, ID: k.ClientID}, now, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec.ClientID, rec.TokenID = k.ClientID, tok.TokenID
+			if err := f.store.RevokeToken(f.ctx, tok, rec); err != nil {
+				t.Fatalf("RevokeToken %s: %v", tok.TokenID, err)
+			}
+		}
+
+		if got := f.sweep(t); got.RevokedTokens != 0 {
+			t.Errorf("sweep before any token expired deleted %d revocations, want 0", got.RevokedTokens)
+		}
+		f.clock.Advance(10 * time.Minute)
+		if got := f.sweep(t); got.RevokedTokens != 1 {
+			t.Errorf("sweep after the short token expired deleted %d revocations, want 1", got.RevokedTokens)
+		}
+		left, err := f.store.ListRevokedTokens(f.ctx, k.ClientID, time.Time{})
+		if err != nil {
+			t.Fatalf("ListRevokedTokens: %v", err)
+		}
+		if len(left) != 1 || left[0].TokenID != "jti-long" {
+			t.Errorf("revocations left after the sweep = %+v, want jti-long alone", left)
+		}
+	})
+}
+
 // TestSweepFromTwoNodes sweeps more ended sessions than two batches hold from two services
 // on two handles of one database at once, as two nodes do: every ended session is
 // deleted once, by one of them, and the live one stays.
