@@ -64,6 +64,7 @@ func (db *DB) DeleteExpiredRevocations(ctx context.Context, before time.Time, li
 	return db.deleteBatch(ctx, deleteExpiredRevocationsQuery, limit, before)
 }
 
+// deleteExpiredRevocationsQuery finds its rows through revoked_tokens_by_expiry.
 const deleteExpiredRevocationsQuery = `DELETE FROM revoked_tokens WHERE jti IN (
 	SELECT jti FROM revoked_tokens WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
 

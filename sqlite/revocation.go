@@ -48,6 +48,7 @@ func (db *DB) DeleteExpiredRevocations(ctx context.Context, before time.Time, li
 	return db.deleteBatch(ctx, deleteExpiredRevocationsQuery, limit, toMicros(before))
 }
 
+// deleteExpiredRevocationsQuery finds its rows through revoked_tokens_by_expiry.
 const deleteExpiredRevocationsQuery = `DELETE FROM revoked_tokens WHERE rowid IN (
 	SELECT rowid FROM revoked_tokens WHERE expires_at <= ? LIMIT ?)`
 
