@@ -69,9 +69,9 @@ func TestRevocationsDuringKeyDeletions(t *testing.T) {
 	var mu sync.Mutex
 	var failures []string
 	for round := range rounds {
-		kept := createKeys(t, db, owners, 1)
+		surviving := createKeys(t, db, owners, 1)
 		doomed := createKeys(t, db, owners, doomedPerAccount)
-		seedExpiredRevocations(t, url, round, kept, doomed, expiredRows)
+		seedExpiredRevocations(t, url, round, surviving, doomed, expiredRows)
 
 		fail := func(err error, format string, args ...any) {
 			mu.Lock()
@@ -80,7 +80,7 @@ func TestRevocationsDuringKeyDeletions(t *testing.T) {
 		}
 		start := make(chan struct{})
 		var wg sync.WaitGroup
-		for i, k := range kept {
+		for i, k := range surviving {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -121,13 +121,13 @@ func TestRevocationsDuringKeyDeletions(t *testing.T) {
 		close(start)
 		wg.Wait()
 
-		for i, k := range kept {
+		for i, k := range surviving {
 			got, err := db.ListRevokedTokens(ctx, k.ClientID, time.Now())
 			if err != nil {
 				t.Fatalf("ListRevokedTokens: %v", err)
 			}
 			if len(got) != revocationsPerAccount {
-				t.Errorf("round %d: kept key of account %d has %d live revocations, want %d", round+1, i+1, len(got), revocationsPerAccount)
+				t.Errorf("round %d: surviving key of account %d has %d live revocations, want %d", round+1, i+1, len(got), revocationsPerAccount)
 			}
 		}
 	}
@@ -168,11 +168,11 @@ func createKeys(t *testing.T, db *postgres.DB, accountIDs []string, perAccount i
 	return keys
 }
 
-// seedExpiredRevocations stores n revocations of expired tokens: one in 40 of a doomed key,
-// the others of kept keys. Each row expires a second before the row stored before it, so
-// the rows of one key are stored in the reverse of their expiry order. ANALYZE then gives
-// the planner the table's size, as on a database that has run for a while.
-func seedExpiredRevocations(t *testing.T, url string, round int, kept, doomed []*iogate.APIKey, n int) {
+// seedExpiredRevocations stores n revocations of expired tokens, one in 40 of a doomed key
+// and the others of surviving keys. Each row expires a second before the row stored before
+// it, so the rows of one key are stored in the reverse of their expiry order. ANALYZE then
+// gives the planner the table's size, as on a database that has run for a while.
+func seedExpiredRevocations(t *testing.T, url string, round int, surviving, doomed []*iogate.APIKey, n int) {
 	t.Helper()
 	ids := func(keys []*iogate.APIKey) []string {
 		out := make([]string, len(keys))
@@ -186,6 +186,6 @@ func seedExpiredRevocations(t *testing.T, url string, round int, kept, doomed []
 			CASE WHEN i % 40 = 0 THEN ($2::text[])[(i / 40) % cardinality($2::text[]) + 1]
 				ELSE ($3::text[])[i % cardinality($3::text[]) + 1] END,
 			now() - i * interval '1 second', now() - interval '1 day'
-		FROM generate_series(1, $4::int) AS i ORDER BY i`, round, ids(doomed), ids(kept), n)
+		FROM generate_series(1, $4::int) AS i ORDER BY i`, round, ids(doomed), ids(surviving), n)
 	pgtest.Exec(t, url, `ANALYZE revoked_tokens`)
 }

@@ -322,7 +322,7 @@ func testRevocationsDuringKeyDeletions(t *testing.T, s iogate.Store) {
 // while second deletes other keys of those accounts and both sweep revocations of expired
 // tokens, as a busy cluster does. A deletion removes its key's revocations, which the sweep
 // deletes too. Every call must succeed: no deadlock, no busy database. Afterwards every
-// live revocation of a kept key is stored, and no deleted key has one left.
+// live revocation of a surviving key is stored, and no deleted key has one left.
 func revokeDuringKeyDeletions(t *testing.T, first, second iogate.Store) {
 	s := first
 	ctx := ctxFor(t)
@@ -333,11 +333,11 @@ func revokeDuringKeyDeletions(t *testing.T, first, second iogate.Store) {
 		revocations    = 6
 	)
 	var owners []string
-	var kept []*iogate.APIKey
+	var surviving []*iogate.APIKey
 	for range accounts {
 		a := newAccount(t, s)
 		owners = append(owners, a.ID)
-		kept = append(kept, storedKey(t, s, a.ID))
+		surviving = append(surviving, storedKey(t, s, a.ID))
 	}
 	expiredAt := time.Now().UTC().Add(-time.Minute).Truncate(time.Microsecond)
 
@@ -367,7 +367,7 @@ func revokeDuringKeyDeletions(t *testing.T, first, second iogate.Store) {
 
 		start := make(chan struct{})
 		var wg sync.WaitGroup
-		for i, k := range kept {
+		for i, k := range surviving {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -380,7 +380,7 @@ func revokeDuringKeyDeletions(t *testing.T, first, second iogate.Store) {
 						tok = revokedToken(k.ClientID, fmt.Sprintf("jti-expired-%d-%d-%d", i, round, j), expiredAt)
 					}
 					if err := s.RevokeToken(ctx, tok, revokedRec(t, k.AccountID, tok)); err != nil {
-						fail(err, "round %d: RevokeToken %d of kept key %d", round+1, j+1, i+1)
+						fail(err, "round %d: RevokeToken %d of surviving key %d", round+1, j+1, i+1)
 					}
 				}
 			}()
@@ -414,10 +414,10 @@ func revokeDuringKeyDeletions(t *testing.T, first, second iogate.Store) {
 		t.Fatalf("%d calls failed:\n%s", len(failures), strings.Join(failures, "\n"))
 	}
 
-	for i, k := range kept {
+	for i, k := range surviving {
 		ids := revokedTokenIDs(t, s, k.ClientID)
 		if len(ids) != rounds*revocations/2 {
-			t.Errorf("kept key %d has %d live revocations, want %d", i+1, len(ids), rounds*revocations/2)
+			t.Errorf("surviving key %d has %d live revocations, want %d", i+1, len(ids), rounds*revocations/2)
 		}
 	}
 	for i, k := range doomed {
