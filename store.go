@@ -132,8 +132,12 @@ type Store interface {
 	// record, all in one transaction. Revoking a token already revoked is not an error and
 	// appends neither a key change nor rec. It returns CodeNotFound when rec's account has
 	// no key t.ClientID, and CodeInternal when rec is not t's record
-	// (CheckRevocationRecord). Revocations of tokens that have expired are dropped.
+	// (CheckRevocationRecord). It deletes no other revocation, so that it locks no rows of
+	// other keys. DeleteExpiredRevocations deletes the revocations of expired tokens.
 	RevokeToken(ctx context.Context, t *RevokedToken, rec *AuditRecord) error
+	// DeleteExpiredRevocations deletes at most limit revocations of tokens whose expiry is
+	// at or before the given time, in one transaction, and returns how many it deleted.
+	DeleteExpiredRevocations(ctx context.Context, before time.Time, limit int) (int, error)
 	// ListRevokedTokens returns the revocations of clientID's tokens that expire after
 	// the given time.
 	ListRevokedTokens(ctx context.Context, clientID string, after time.Time) ([]*RevokedToken, error)

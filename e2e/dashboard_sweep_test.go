@@ -17,8 +17,7 @@ import (
 // setup and reset links and a pending invitation. The sweep at start must delete all but
 // the invitation, and the swept reset link must still be rejected as before the sweep.
 func TestDashboardSweepAtStart(t *testing.T) {
-	args := []string{"--session-idle-timeout", "1s"}
-	d := startDashboard(t, args...)
+	d := startDashboard(t)
 	var reset struct{ URL string }
 	testenv.CLIJSON(t, d.srv.DataDir, &reset, "user", "reset", "--email", ownerEmail, "--url", d.base)
 	resetURL, err := url.Parse(reset.URL)
@@ -49,10 +48,15 @@ func TestDashboardSweepAtStart(t *testing.T) {
 	if n := countRows(t, dir, "sessions"); n != 1 {
 		t.Fatalf("%d sessions stored before the restart, want the 1 signed-in session", n)
 	}
-	// The session idles out one second after its last request.
-	time.Sleep(1100 * time.Millisecond)
+	// The sweep deletes a session an hour after it has ended, so the session is made to
+	// have been unused for two hours, past the 30-minute idle timeout and that hour.
+	db, ctx, closeDB := openDatabaseFile(t, dir)
+	if _, err := db.ExecContext(ctx, `UPDATE sessions SET last_seen_at = last_seen_at - ?`, (2 * time.Hour).Microseconds()); err != nil {
+		t.Fatalf("make the session idle: %v", err)
+	}
+	closeDB()
 
-	srv := testenv.Start(t, dir, testenv.Options{Args: args})
+	srv := testenv.Start(t, dir, testenv.Options{})
 	waitLog(t, srv, `"msg":"dashboard rows swept"`)
 	if logs := srv.Logs(); !strings.Contains(logs, `"sessions":1,"links":2,"form_tokens":0`) {
 		t.Errorf("the sweep logged other counts than 1 session and 2 links; log:\n%s", logs)

@@ -119,6 +119,11 @@ func (s *instrumentedStore) RevokeToken(ctx context.Context, t *iogate.RevokedTo
 	return s.check("revoke_token", s.store.RevokeToken(ctx, t, rec))
 }
 
+func (s *instrumentedStore) DeleteExpiredRevocations(ctx context.Context, before time.Time, limit int) (int, error) {
+	v, err := s.store.DeleteExpiredRevocations(ctx, before, limit)
+	return v, s.check("delete_expired_revocations", err)
+}
+
 func (s *instrumentedStore) ListRevokedTokens(ctx context.Context, clientID string, after time.Time) ([]*iogate.RevokedToken, error) {
 	t, err := s.store.ListRevokedTokens(ctx, clientID, after)
 	return t, s.check("list_revoked_tokens", err)

@@ -59,6 +59,9 @@ func (db *DB) FormTokenUsed(ctx context.Context, tokenHash []byte) (bool, error)
 // DeleteExpiredFormTokens deletes at most limit expired form-token records in one
 // transaction.
 func (db *DB) DeleteExpiredFormTokens(ctx context.Context, now time.Time, limit int) (int, error) {
-	return db.deleteBatch(ctx, `DELETE FROM used_form_tokens WHERE token_hash IN (
-		SELECT token_hash FROM used_form_tokens WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`, limit, now)
+	return db.deleteBatch(ctx, deleteExpiredFormTokensQuery, limit, now)
 }
+
+// deleteExpiredFormTokensQuery finds its rows through used_form_tokens_by_expiry.
+const deleteExpiredFormTokensQuery = `DELETE FROM used_form_tokens WHERE token_hash IN (
+	SELECT token_hash FROM used_form_tokens WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`

@@ -17,6 +17,15 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConformanceOnTwoHandles runs the cases of two handles on one database, each with a
+// connection pool of its own, as two nodes have.
+func TestConformanceOnTwoHandles(t *testing.T) {
+	storetest.RunTwoHandles(t, func(t *testing.T) (iogate.Store, iogate.Store) {
+		url := pgtest.NewDatabase(t)
+		return open(t, url), open(t, url)
+	})
+}
+
 func open(t *testing.T, url string) *postgres.DB {
 	t.Helper()
 	db, err := postgres.Open(context.Background(), url)

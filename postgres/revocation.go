@@ -10,8 +10,13 @@ import (
 )
 
 // RevokeToken records a revoked token, a key change of its client and the audit record rec
-// in one transaction, deleting revocations of tokens that have expired since. Revoking a
-// token twice records nothing new: no second change and no second audit record.
+// in one transaction. Revoking a token twice records nothing new: no second change and no
+// second audit record.
+//
+// It deletes no revocations of expired tokens, because such a delete locks rows of every
+// account's keys. A key deletion cascades to the same rows in another order, so the two
+// could deadlock, and PostgreSQL would abort one of them. DeleteExpiredRevocations deletes
+// those rows from the periodic sweep instead.
 func (db *DB) RevokeToken(ctx context.Context, t *iogate.RevokedToken, rec *iogate.AuditRecord) error {
 	if err := iogate.CheckRevocationRecord(rec, t); err != nil {
 		return err
@@ -36,11 +41,6 @@ func (db *DB) RevokeToken(ctx context.Context, t *iogate.RevokedToken, rec *ioga
 		if err != nil {
 			return err
 		}
-		// The token's own row is kept even if it has just expired, so that the insert below
-		// still detects a repeated revocation.
-		if _, err := tx.Exec(ctx, `DELETE FROM revoked_tokens WHERE expires_at <= $1 AND jti <> $2`, db.now(), t.TokenID); err != nil {
-			return err
-		}
 		tag, err := tx.Exec(ctx, `INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (jti) DO NOTHING`, t.TokenID, t.ClientID, t.ExpiresAt, t.RevokedAt)
 		if err != nil {
@@ -56,6 +56,17 @@ func (db *DB) RevokeToken(ctx context.Context, t *iogate.RevokedToken, rec *ioga
 		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
+
+// DeleteExpiredRevocations deletes at most limit revocations of tokens that expired at or
+// before the given time, in one transaction. It skips rows that another transaction has
+// locked, such as a key deletion cascading to its revocations, rather than wait for them.
+func (db *DB) DeleteExpiredRevocations(ctx context.Context, before time.Time, limit int) (int, error) {
+	return db.deleteBatch(ctx, deleteExpiredRevocationsQuery, limit, before)
+}
+
+// deleteExpiredRevocationsQuery finds its rows through revoked_tokens_by_expiry.
+const deleteExpiredRevocationsQuery = `DELETE FROM revoked_tokens WHERE jti IN (
+	SELECT jti FROM revoked_tokens WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
 
 const revokedColumns = `jti, client_id, expires_at, revoked_at`
 

@@ -59,6 +59,10 @@ func (db *DB) DeleteUserSessions(ctx context.Context, userID string) error {
 // DeleteEndedSessions deletes at most limit sessions past their expiry or idle since
 // idleSince, in one transaction.
 func (db *DB) DeleteEndedSessions(ctx context.Context, now, idleSince time.Time, limit int) (int, error) {
-	return db.deleteBatch(ctx, `DELETE FROM sessions WHERE id_hash IN (
-		SELECT id_hash FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2 LIMIT $3 FOR UPDATE SKIP LOCKED)`, limit, now, idleSince)
+	return db.deleteBatch(ctx, deleteEndedSessionsQuery, limit, now, idleSince)
 }
+
+// deleteEndedSessionsQuery finds its rows through sessions_by_expiry and
+// sessions_by_last_seen.
+const deleteEndedSessionsQuery = `DELETE FROM sessions WHERE id_hash IN (
+	SELECT id_hash FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2 LIMIT $3 FOR UPDATE SKIP LOCKED)`

@@ -134,6 +134,10 @@ func (db *DB) ResetPassword(ctx context.Context, tokenHash []byte, now time.Time
 
 // DeleteSpentUserLinks deletes at most limit used or expired links in one transaction.
 func (db *DB) DeleteSpentUserLinks(ctx context.Context, now time.Time, limit int) (int, error) {
-	return db.deleteBatch(ctx, `DELETE FROM user_links WHERE token_hash IN (
-		SELECT token_hash FROM user_links WHERE used_at IS NOT NULL OR expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`, limit, now)
+	return db.deleteBatch(ctx, deleteSpentUserLinksQuery, limit, now)
 }
+
+// deleteSpentUserLinksQuery finds its rows through user_links_used and
+// user_links_by_expiry.
+const deleteSpentUserLinksQuery = `DELETE FROM user_links WHERE token_hash IN (
+	SELECT token_hash FROM user_links WHERE used_at IS NOT NULL OR expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`

@@ -30,21 +30,7 @@ func TestAuditListQueryUsesIndexes(t *testing.T) {
 	}
 	for _, c := range cases {
 		query, args := auditListQuery(c.filter, 100, 51)
-		rows, err := db.reader.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		text := strings.Join(plan, "; ")
+		text := strings.Join(explainQueryPlan(t, db, query, args...), "; ")
 		for _, w := range c.want {
 			if !strings.Contains(text, w) {
 				t.Errorf("%s: plan %q does not use %s", c.name, text, w)

@@ -10,8 +10,9 @@ import (
 )
 
 // RevokeToken records the revocation, a key change of the token's client and the audit
-// record rec in one transaction, and deletes revocations of tokens that have expired. A
-// token already revoked gets neither a second change nor a second record.
+// record rec in one transaction. A token already revoked gets neither a second change nor a
+// second record. Revocations of expired tokens are left to DeleteExpiredRevocations, as in
+// the postgres store.
 func (db *DB) RevokeToken(ctx context.Context, t *iogate.RevokedToken, rec *iogate.AuditRecord) error {
 	if err := iogate.CheckRevocationRecord(rec, t); err != nil {
 		return err
@@ -23,11 +24,6 @@ func (db *DB) RevokeToken(ctx context.Context, t *iogate.RevokedToken, rec *ioga
 			return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %s", t.ClientID)
 		}
 		if err != nil {
-			return err
-		}
-		// The token's own row is kept even if it has just expired, so that the insert below
-		// still detects a repeated revocation.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM revoked_tokens WHERE expires_at <= ? AND jti <> ?`, toMicros(db.now()), t.TokenID); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at) VALUES (?, ?, ?, ?)
@@ -45,6 +41,16 @@ func (db *DB) RevokeToken(ctx context.Context, t *iogate.RevokedToken, rec *ioga
 		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
+
+// DeleteExpiredRevocations deletes at most limit revocations of tokens that expired at or
+// before the given time, in one transaction.
+func (db *DB) DeleteExpiredRevocations(ctx context.Context, before time.Time, limit int) (int, error) {
+	return db.deleteBatch(ctx, deleteExpiredRevocationsQuery, limit, toMicros(before))
+}
+
+// deleteExpiredRevocationsQuery finds its rows through revoked_tokens_by_expiry.
+const deleteExpiredRevocationsQuery = `DELETE FROM revoked_tokens WHERE rowid IN (
+	SELECT rowid FROM revoked_tokens WHERE expires_at <= ? LIMIT ?)`
 
 const revokedColumns = `jti, client_id, expires_at, revoked_at`
 

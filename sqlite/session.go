@@ -59,6 +59,10 @@ func (db *DB) DeleteUserSessions(ctx context.Context, userID string) error {
 // DeleteEndedSessions deletes at most limit sessions past their expiry or idle since
 // idleSince, in one transaction, so that a sweep holds the writer only briefly.
 func (db *DB) DeleteEndedSessions(ctx context.Context, now, idleSince time.Time, limit int) (int, error) {
-	return db.deleteBatch(ctx, `DELETE FROM sessions WHERE rowid IN (
-		SELECT rowid FROM sessions WHERE expires_at <= ? OR last_seen_at <= ? LIMIT ?)`, limit, toMicros(now), toMicros(idleSince))
+	return db.deleteBatch(ctx, deleteEndedSessionsQuery, limit, toMicros(now), toMicros(idleSince))
 }
+
+// deleteEndedSessionsQuery finds its rows through sessions_by_expiry and
+// sessions_by_last_seen.
+const deleteEndedSessionsQuery = `DELETE FROM sessions WHERE rowid IN (
+	SELECT rowid FROM sessions WHERE expires_at <= ? OR last_seen_at <= ? LIMIT ?)`

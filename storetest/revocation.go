@@ -1,6 +1,9 @@
 package storetest
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +21,9 @@ var revocationCases = []struct {
 	{"TokenRevokedRecordMismatch", testTokenRevokedRecordMismatch},
 	{"TokenRevokedOfMissingKey", testTokenRevokedOfMissingKey},
 	{"TokenRevokedConcurrently", testTokenRevokedConcurrently},
+	{"RevokeKeepsExpiredRevocations", testRevokeKeepsExpiredRevocations},
+	{"DeleteExpiredRevocations", testDeleteExpiredRevocations},
+	{"RevocationsDuringKeyDeletions", testRevocationsDuringKeyDeletions},
 }
 
 // revocationActor is the client that revokes its token in the suite's records.
@@ -234,4 +240,189 @@ func testTokenRevokedConcurrently(t *testing.T, s iogate.Store) {
 		t.Errorf("%d concurrent revocations of one token appended %d token.revoked records, want 1", callers, n)
 	}
 	verifyChain(t, allAuditRecords(t, s, a.ID))
+}
+
+// revokedToken returns a revocation of a token of clientID that expires at expires.
+func revokedToken(clientID, tokenID string, expires time.Time) *iogate.RevokedToken {
+	return &iogate.RevokedToken{TokenID: tokenID, ClientID: clientID, ExpiresAt: expires, RevokedAt: expires.Add(-time.Hour)}
+}
+
+// storedRevocationIDs returns the IDs of clientID's stored revocations, expired ones
+// included.
+func storedRevocationIDs(t *testing.T, s iogate.Store, clientID string) []string {
+	t.Helper()
+	got, err := s.ListRevokedTokens(ctxFor(t), clientID, time.Time{})
+	must(t, "ListRevokedTokens", err)
+	ids := make([]string, len(got))
+	for i, r := range got {
+		ids[i] = r.TokenID
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// testRevokeKeepsExpiredRevocations revokes a token after another of the same key has
+// expired: the expired revocation stays until DeleteExpiredRevocations deletes it, because
+// RevokeToken deletes no rows but its own token's.
+func testRevokeKeepsExpiredRevocations(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	a := newAccount(t, s)
+	k := storedKey(t, s, a.ID)
+	expired := revokedToken(k.ClientID, "jti-expired", time.Now().UTC().Add(-time.Hour).Truncate(time.Microsecond))
+	must(t, "RevokeToken(expired)", s.RevokeToken(ctx, expired, revokedRec(t, a.ID, expired)))
+	live := liveToken(k.ClientID, "jti-live")
+	must(t, "RevokeToken(live)", s.RevokeToken(ctx, live, revokedRec(t, a.ID, live)))
+	if got, want := storedRevocationIDs(t, s, k.ClientID), []string{"jti-expired", "jti-live"}; !slices.Equal(got, want) {
+		t.Errorf("stored revocations after a second revocation = %v, want %v", got, want)
+	}
+	// A repeated revocation of the expired token is still recognised as one.
+	must(t, "RevokeToken(expired, again)", s.RevokeToken(ctx, expired, revokedRec(t, a.ID, expired)))
+	if n := len(eventRecords(t, s, a.ID, iogate.AuditTokenRevoked)); n != 2 {
+		t.Errorf("account's audit log has %d token.revoked records after revoking the expired token again, want 2", n)
+	}
+}
+
+// testDeleteExpiredRevocations deletes revocations in batches: those of tokens that
+// expired at or before the given time go, the others stay.
+func testDeleteExpiredRevocations(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	a := newAccount(t, s)
+	k, other := storedKey(t, s, a.ID), storedKey(t, s, a.ID)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	for _, tok := range []*iogate.RevokedToken{
+		revokedToken(k.ClientID, "jti-expired-now", now),
+		revokedToken(k.ClientID, "jti-expired-earlier", now.Add(-time.Hour)),
+		revokedToken(other.ClientID, "jti-other-key", now.Add(-time.Minute)),
+		revokedToken(k.ClientID, "jti-expires-in-1us", now.Add(time.Microsecond)),
+		revokedToken(other.ClientID, "jti-live", now.Add(time.Hour)),
+	} {
+		must(t, "RevokeToken "+tok.TokenID, s.RevokeToken(ctx, tok, revokedRec(t, a.ID, tok)))
+	}
+
+	n, err := s.DeleteExpiredRevocations(ctx, now, 0)
+	must(t, "DeleteExpiredRevocations with limit 0", err)
+	if n != 0 {
+		t.Errorf("DeleteExpiredRevocations with limit 0 deleted %d revocations, want 0", n)
+	}
+	wantBatches(t, "DeleteExpiredRevocations", func(limit int) (int, error) { return s.DeleteExpiredRevocations(ctx, now, limit) },
+		[]int{2, 2, 2}, []int{2, 1, 0})
+	if got, want := storedRevocationIDs(t, s, k.ClientID), []string{"jti-expires-in-1us"}; !slices.Equal(got, want) {
+		t.Errorf("revocations of %s after the sweep = %v, want %v", k.ClientID, got, want)
+	}
+	if got, want := storedRevocationIDs(t, s, other.ClientID), []string{"jti-live"}; !slices.Equal(got, want) {
+		t.Errorf("revocations of %s after the sweep = %v, want %v", other.ClientID, got, want)
+	}
+}
+
+func testRevocationsDuringKeyDeletions(t *testing.T, s iogate.Store) {
+	revokeDuringKeyDeletions(t, s, s)
+}
+
+// revokeDuringKeyDeletions revokes tokens through first, of keys of several accounts,
+// while second deletes other keys of those accounts and both sweep revocations of expired
+// tokens, as a busy cluster does. A deletion removes its key's revocations, which the sweep
+// deletes too. Every call must succeed: no deadlock, no busy database. Afterwards every
+// live revocation of a surviving key is stored, and no deleted key has one left.
+func revokeDuringKeyDeletions(t *testing.T, first, second iogate.Store) {
+	s := first
+	ctx := ctxFor(t)
+	const (
+		rounds         = 5
+		accounts       = 3
+		doomedPerRound = 2
+		revocations    = 6
+	)
+	var owners []string
+	var surviving []*iogate.APIKey
+	for range accounts {
+		a := newAccount(t, s)
+		owners = append(owners, a.ID)
+		surviving = append(surviving, storedKey(t, s, a.ID))
+	}
+	expiredAt := time.Now().UTC().Add(-time.Minute).Truncate(time.Microsecond)
+
+	var mu sync.Mutex
+	var failures []string
+	fail := func(err error, format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		failures = append(failures, fmt.Sprintf(format, args...)+": "+err.Error())
+	}
+	var doomed []*iogate.APIKey
+	for round := range rounds {
+		var doomedNow []*iogate.APIKey
+		for _, id := range owners {
+			for range doomedPerRound {
+				k := storedKey(t, s, id)
+				doomedNow = append(doomedNow, k)
+				// Two rows, so that the deletion and the sweep have several rows of the
+				// key to lock.
+				for j := range 2 {
+					tok := revokedToken(k.ClientID, fmt.Sprintf("jti-doomed-%s-%d", k.ClientID, j), expiredAt)
+					must(t, "RevokeToken of a doomed key", s.RevokeToken(ctx, tok, revokedRec(t, id, tok)))
+				}
+			}
+		}
+		doomed = append(doomed, doomedNow...)
+
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i, k := range surviving {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				for j := range revocations {
+					// Every other revocation is of an expired token, which the sweep
+					// deletes while the next ones are stored.
+					tok := liveToken(k.ClientID, fmt.Sprintf("jti-live-%d-%d-%d", i, round, j))
+					if j%2 == 1 {
+						tok = revokedToken(k.ClientID, fmt.Sprintf("jti-expired-%d-%d-%d", i, round, j), expiredAt)
+					}
+					if err := s.RevokeToken(ctx, tok, revokedRec(t, k.AccountID, tok)); err != nil {
+						fail(err, "round %d: RevokeToken %d of surviving key %d", round+1, j+1, i+1)
+					}
+				}
+			}()
+		}
+		for i, k := range doomedNow {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if err := second.DeleteAPIKey(ctx, k.ClientID, deleted(t, k)); err != nil {
+					fail(err, "round %d: DeleteAPIKey of doomed key %d", round+1, i+1)
+				}
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			// Small batches, so that the sweep runs beside most of the other calls.
+			for i := range revocations * accounts {
+				sweeper := []iogate.Store{first, second}[i%2]
+				if _, err := sweeper.DeleteExpiredRevocations(ctx, expiredAt, 2); err != nil {
+					fail(err, "round %d: DeleteExpiredRevocations", round+1)
+				}
+			}
+		}()
+		close(start)
+		wg.Wait()
+	}
+	if len(failures) > 0 {
+		t.Fatalf("%d calls failed:\n%s", len(failures), strings.Join(failures, "\n"))
+	}
+
+	for i, k := range surviving {
+		ids := revokedTokenIDs(t, s, k.ClientID)
+		if len(ids) != rounds*revocations/2 {
+			t.Errorf("surviving key %d has %d live revocations, want %d", i+1, len(ids), rounds*revocations/2)
+		}
+	}
+	for i, k := range doomed {
+		if ids := storedRevocationIDs(t, s, k.ClientID); len(ids) != 0 {
+			t.Errorf("deleted key %d still has revocations %v", i+1, ids)
+		}
+	}
 }

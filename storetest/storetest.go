@@ -74,6 +74,26 @@ func Run(t *testing.T, newStore func(t *testing.T) iogate.Store) {
 	}
 }
 
+// RunTwoHandles runs the cases that need two handles on one database, as a server and the
+// CLI have on one SQLite file, or two nodes on one PostgreSQL database. open must return
+// two handles on an empty database of their own for each call, and close them when the
+// test ends.
+func RunTwoHandles(t *testing.T, open func(t *testing.T) (first, second iogate.Store)) {
+	cases := []struct {
+		name string
+		fn   func(t *testing.T, first, second iogate.Store)
+	}{
+		{"RevocationsDuringKeyDeletions", revokeDuringKeyDeletions},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			first, second := open(t)
+			c.fn(t, first, second)
+		})
+	}
+}
+
 func ctxFor(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)

@@ -128,12 +128,16 @@ func testDeleteSpentUserLinks(t *testing.T, s iogate.Store) {
 	used := link("used", now.Add(time.Hour))
 	must(t, "AcceptInvite", s.AcceptInvite(ctx, used.TokenHash, base.Add(time.Minute),
 		&iogate.User{ID: iogate.NewID(), PasswordHash: "$argon2id$x", CreatedAt: base, UpdatedAt: base}))
+	// A link both used and expired is one link to delete, not two.
+	usedExpired := link("used-expired", now.Add(-time.Hour))
+	must(t, "AcceptInvite(used-expired)", s.AcceptInvite(ctx, usedExpired.TokenHash, base.Add(time.Minute),
+		&iogate.User{ID: iogate.NewID(), PasswordHash: "$argon2id$x", CreatedAt: base, UpdatedAt: base}))
 	// A deleted link must get the error that a used link gets before the sweep.
 	_, usedErr := s.FindUserLink(ctx, used.TokenHash, iogate.LinkInvite, now)
 	wantCode(t, "FindUserLink of a used link", usedErr, iogate.CodeNotFound)
 
 	wantBatches(t, "DeleteSpentUserLinks", func(limit int) (int, error) { return s.DeleteSpentUserLinks(ctx, now, limit) },
-		[]int{1, 10, 10}, []int{1, 1, 0})
+		[]int{1, 10, 10}, []int{1, 2, 0})
 
 	if _, err := s.FindUserLink(ctx, pending.TokenHash, iogate.LinkInvite, base); err != nil {
 		t.Errorf("the pending link is gone after the sweep: %v", err)

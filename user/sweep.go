@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Sweep batches. Each batch is one transaction of at most sweepBatchSize rows, so that a
@@ -15,43 +16,66 @@ const (
 	sweepMaxBatches = 200
 )
 
+// sweepMargin is how long Sweep waits, by its own node's clock, after a row has ended
+// before it deletes the row. Each node decides whether a session, link, form token or
+// revoked token is still valid by its own clock and, for sessions, its own IdleTimeout
+// (--session-idle-timeout). Without a margin, a node whose clock runs ahead, or whose idle
+// timeout is shorter, would delete sessions that another node still accepts, and the
+// revocations of tokens that a node whose clock runs behind still accepts. The margin
+// covers clocks that differ, plus idle timeouts that differ, by up to an hour in all. A
+// row that has ended is rejected whether or not it is stored, so the margin costs only the
+// space of rows kept an hour longer.
+const sweepMargin = time.Hour
+
 // SweepReport counts the rows that Sweep deleted.
 type SweepReport struct {
-	Sessions   int
-	Links      int
-	FormTokens int
+	Sessions      int
+	Links         int
+	FormTokens    int
+	RevokedTokens int
 }
 
 // Sweep deletes the sessions that have ended (past their absolute expiry, or unused for
 // IdleTimeout), the single-use links that were used or have expired, and the records of
-// used form tokens whose session has ended. None of them can be used again: Authenticate
-// ends such a session, and CheckLink returns the same error for a deleted link as for a
-// used one.
+// used form tokens whose session has ended. It also deletes the revocations of access
+// tokens that have expired, which iogate.Store.RevokeToken leaves in place. None of these
+// rows can be used again. Authenticate ends such a session, CheckLink returns the same
+// error for a deleted link as for a used one, and an expired token fails its expiry check
+// whether or not its revocation is stored. A row that ended by expiry or idleness is
+// deleted only sweepMargin after it ended. A used link is deleted at once, because no
+// clock decides that it was used.
 // Several nodes may sweep one database at once. A table that fails to sweep does not stop
 // the others; the error names it.
 func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
-	now := s.now().UTC()
+	// Everything that ended at or before cutoff ended at least sweepMargin ago.
+	cutoff := s.now().UTC().Add(-sweepMargin)
 	var report SweepReport
 	var errs []error
 	var err error
 
 	report.Sessions, err = sweepBatches(func(limit int) (int, error) {
-		return s.store.DeleteEndedSessions(ctx, now, now.Add(-s.cfg.IdleTimeout), limit)
+		return s.store.DeleteEndedSessions(ctx, cutoff, cutoff.Add(-s.cfg.IdleTimeout), limit)
 	})
 	if err != nil {
 		errs = append(errs, fmt.Errorf("delete ended sessions: %w", err))
 	}
 	report.Links, err = sweepBatches(func(limit int) (int, error) {
-		return s.store.DeleteSpentUserLinks(ctx, now, limit)
+		return s.store.DeleteSpentUserLinks(ctx, cutoff, limit)
 	})
 	if err != nil {
 		errs = append(errs, fmt.Errorf("delete used and expired links: %w", err))
 	}
 	report.FormTokens, err = sweepBatches(func(limit int) (int, error) {
-		return s.store.DeleteExpiredFormTokens(ctx, now, limit)
+		return s.store.DeleteExpiredFormTokens(ctx, cutoff, limit)
 	})
 	if err != nil {
 		errs = append(errs, fmt.Errorf("delete expired form tokens: %w", err))
+	}
+	report.RevokedTokens, err = sweepBatches(func(limit int) (int, error) {
+		return s.store.DeleteExpiredRevocations(ctx, cutoff, limit)
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("delete revocations of expired tokens: %w", err))
 	}
 	return report, errors.Join(errs...)
 }

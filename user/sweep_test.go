@@ -88,14 +88,14 @@ func TestSweep(t *testing.T) {
 		}
 		f.clock.Advance(15 * time.Minute)
 
-		// 35 minutes after sign-in the first session is idle; the second was used 15
-		// minutes ago.
+		// 35 minutes after sign-in the first session is idle, but only for 5 minutes, less
+		// than sweepMargin. The second was used 15 minutes ago.
 		got := f.sweep(t)
-		if want := (SweepReport{Sessions: 1, Links: 2}); got != want {
-			t.Errorf("first sweep deleted %+v, want %+v: the idle session, the used setup and reset links", got, want)
+		if want := (SweepReport{Links: 2}); got != want {
+			t.Errorf("first sweep deleted %+v, want %+v: the used setup and reset links", got, want)
 		}
-		if _, err := f.store.FindSession(f.ctx, hashToken(idle.ID)); iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
-			t.Errorf("FindSession of the idle session after the sweep: %v, want not found", err)
+		if _, err := f.store.FindSession(f.ctx, hashToken(idle.ID)); err != nil {
+			t.Errorf("FindSession of the session idle for less than the margin after the sweep: %v", err)
 		}
 		if _, err := f.svc.Authenticate(f.ctx, active.ID); err != nil {
 			t.Errorf("Authenticate the active session after the sweep: %v", err)
@@ -113,19 +113,38 @@ func TestSweep(t *testing.T) {
 			t.Errorf("UseFormToken again after the sweep, in a live session: %v, want ErrFormUsed", err)
 		}
 
-		// Kept in use until shortly before its absolute expiry, the active session ends
-		// there, and the sweep deletes it with no request that would end it.
-		for f.clock.Now().Before(active.Session.ExpiresAt.Add(-20 * time.Minute)) {
-			f.clock.Advance(15 * time.Minute)
-			if _, err := f.svc.Authenticate(f.ctx, active.ID); err != nil {
-				t.Fatalf("Authenticate the active session %s after sign-in: %v", f.clock.Now().Sub(active.Session.CreatedAt), err)
+		// The active session is kept in use until shortly before its absolute expiry. The
+		// idle session is deleted once it has been idle for the idle timeout and the margin.
+		keepActive := func(until time.Time) {
+			t.Helper()
+			for f.clock.Now().Before(until) {
+				f.clock.Advance(15 * time.Minute)
+				if _, err := f.svc.Authenticate(f.ctx, active.ID); err != nil {
+					t.Fatalf("Authenticate the active session %s after sign-in: %v", f.clock.Now().Sub(active.Session.CreatedAt), err)
+				}
 			}
 		}
-		f.clock.Advance(20 * time.Minute)
+		keepActive(idle.Session.LastSeenAt.Add(30*time.Minute + sweepMargin))
 		if got := f.sweep(t); got != (SweepReport{Sessions: 1}) {
-			t.Errorf("sweep after the session's expiry deleted %+v, want the session alone", got)
+			t.Errorf("sweep after the idle session's margin deleted %+v, want the idle session alone", got)
 		}
-		// After the form token's margin and the invitation's 72 hours, nothing is left.
+		if _, err := f.store.FindSession(f.ctx, hashToken(idle.ID)); iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
+			t.Errorf("FindSession of the idle session after the sweep: %v, want not found", err)
+		}
+
+		// The active session ends at its absolute expiry, and the sweep deletes it one
+		// margin later, with no request that would end it.
+		keepActive(active.Session.ExpiresAt.Add(-20 * time.Minute))
+		f.clock.Advance(20 * time.Minute)
+		if got := f.sweep(t); got != (SweepReport{}) {
+			t.Errorf("sweep right after the session's expiry deleted %+v, want nothing within the margin", got)
+		}
+		f.clock.Advance(sweepMargin)
+		if got := f.sweep(t); got != (SweepReport{Sessions: 1}) {
+			t.Errorf("sweep after the session's expiry and the margin deleted %+v, want the session alone", got)
+		}
+		// The form token's record expires formTokenMargin after its session, and the
+		// invitation 72 hours after it was sent. Each is deleted a margin later.
 		f.clock.Advance(formTokenMargin)
 		if got := f.sweep(t); got != (SweepReport{FormTokens: 1}) {
 			t.Errorf("sweep after the form token's margin deleted %+v, want its record alone", got)
@@ -136,6 +155,120 @@ func TestSweep(t *testing.T) {
 		}
 		if got := f.sweep(t); got != (SweepReport{}) {
 			t.Errorf("sweep of a swept store deleted %+v, want nothing", got)
+		}
+	})
+}
+
+// TestSweepDeletesExpiredRevocations checks that the sweep deletes the revocation of a
+// token once the token has expired, and keeps the revocation of a token still valid.
+func TestSweepDeletesExpiredRevocations(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func() iogate.Store) {
+		f := newFixtureOn(t, open())
+		now := f.clock.Now().UTC()
+		k := &iogate.APIKey{ClientID: iogate.NewClientID(), AccountID: f.owner.AccountID, Name: "ci",
+			Scopes: []string{iogate.ScopeVaultsRead}, CreatedAt: now, UpdatedAt: now, SecretGeneration: 1, SecretCreatedAt: now}
+		created, err := f.chain.NewRecord(k.AccountID, iogate.AuditKeyCreated, iogate.Actor{Type: iogate.ActorOperator}, now, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		created.ClientID = k.ClientID
+		if err := f.store.CreateAPIKey(f.ctx, k, created); err != nil {
+			t.Fatalf("CreateAPIKey: %v", err)
+		}
+		for _, tok := range []*iogate.RevokedToken{
+			{TokenID: "jti-short", ClientID: k.ClientID, ExpiresAt: now.Add(10 * time.Minute), RevokedAt: now},
+			{TokenID: "jti-long", ClientID: k.ClientID, ExpiresAt: now.Add(24 * time.Hour), RevokedAt: now},
+		} {
+			rec, err := f.chain.NewRecord(k.AccountID, iogate.AuditTokenRevoked, iogate.Actor{Type: iogate.ActorClient, ID: k.ClientID}, now, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec.ClientID, rec.TokenID = k.ClientID, tok.TokenID
+			if err := f.store.RevokeToken(f.ctx, tok, rec); err != nil {
+				t.Fatalf("RevokeToken %s: %v", tok.TokenID, err)
+			}
+		}
+
+		if got := f.sweep(t); got.RevokedTokens != 0 {
+			t.Errorf("sweep before any token expired deleted %d revocations, want 0", got.RevokedTokens)
+		}
+		// A node whose clock runs behind still accepts the short token for a while, so its
+		// revocation stays for sweepMargin.
+		f.clock.Advance(10 * time.Minute)
+		if got := f.sweep(t); got.RevokedTokens != 0 {
+			t.Errorf("sweep right after the short token expired deleted %d revocations, want 0 within the margin", got.RevokedTokens)
+		}
+		f.clock.Advance(sweepMargin)
+		if got := f.sweep(t); got.RevokedTokens != 1 {
+			t.Errorf("sweep after the short token's expiry and the margin deleted %d revocations, want 1", got.RevokedTokens)
+		}
+		left, err := f.store.ListRevokedTokens(f.ctx, k.ClientID, time.Time{})
+		if err != nil {
+			t.Fatalf("ListRevokedTokens: %v", err)
+		}
+		var ids []string
+		for _, r := range left {
+			ids = append(ids, r.TokenID)
+		}
+		if len(ids) != 1 || ids[0] != "jti-long" {
+			t.Errorf("revocations left after the sweep = %v, want [jti-long]", ids)
+		}
+	})
+}
+
+// TestSweepKeepsSessionsOtherNodesAccept sweeps from a node whose clock runs 20 minutes
+// ahead and whose idle timeout is 20 minutes shorter than the node that serves the
+// session. That node must keep accepting the session until its own idle timeout and
+// absolute expiry end it, and the sweep deletes it only a margin after that.
+func TestSweepKeepsSessionsOtherNodesAccept(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func() iogate.Store) {
+		f := newFixtureOn(t, open())
+		ahead := func() time.Time { return f.clock.Now().Add(20 * time.Minute) }
+		sweeper, err := New(f.ctx, open(), f.master, Config{IdleTimeout: 10 * time.Minute, MaxAge: 12 * time.Hour, Now: ahead, AuditChain: f.chain})
+		if err != nil {
+			t.Fatalf("New on a second handle: %v", err)
+		}
+		sweep := func(when string) SweepReport {
+			t.Helper()
+			report, err := sweeper.Sweep(f.ctx)
+			if err != nil {
+				t.Fatalf("Sweep %s: %v", when, err)
+			}
+			return report
+		}
+		cur := f.signIn(t, "192.0.2.1")
+
+		// Unused for 25 minutes on the serving node, 45 on the sweeping node, whose idle
+		// timeout is 10 minutes.
+		f.clock.Advance(25 * time.Minute)
+		if got := sweep("after 25 idle minutes"); got.Sessions != 0 {
+			t.Errorf("sweep of a session idle for 25 minutes deleted %d sessions, want 0", got.Sessions)
+		}
+		if _, err := f.svc.Authenticate(f.ctx, cur.ID); err != nil {
+			t.Fatalf("Authenticate after 25 idle minutes and the other node's sweep: %v", err)
+		}
+
+		// In use until 5 minutes before its absolute expiry on the serving node, which
+		// the sweeping node's clock has passed 15 minutes ago.
+		for f.clock.Now().Before(cur.Session.ExpiresAt.Add(-20 * time.Minute)) {
+			f.clock.Advance(15 * time.Minute)
+			if _, err := f.svc.Authenticate(f.ctx, cur.ID); err != nil {
+				t.Fatalf("Authenticate %s after sign-in: %v", f.clock.Now().Sub(cur.Session.CreatedAt), err)
+			}
+		}
+		f.clock.Advance(cur.Session.ExpiresAt.Add(-5 * time.Minute).Sub(f.clock.Now()))
+		if got := sweep("5 minutes before the expiry"); got.Sessions != 0 {
+			t.Errorf("sweep 5 minutes before the session's expiry deleted %d sessions, want 0", got.Sessions)
+		}
+		if _, err := f.svc.Authenticate(f.ctx, cur.ID); err != nil {
+			t.Fatalf("Authenticate 5 minutes before the expiry, after the other node's sweep: %v", err)
+		}
+
+		// 40 minutes after the expiry on the serving node, the sweeping node's clock is a
+		// margin past it.
+		f.clock.Advance(45 * time.Minute)
+		if got := sweep("after the expiry and the margin"); got.Sessions != 1 {
+			t.Errorf("sweep a margin after the session's expiry deleted %d sessions, want 1", got.Sessions)
 		}
 	})
 }

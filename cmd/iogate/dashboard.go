@@ -142,8 +142,9 @@ func printSetupLink(ctx context.Context, g *globals, users *user.Service, public
 }
 
 // dashboardSweepInterval is how often a running server deletes ended dashboard sessions,
-// used or expired single-use links, and the records of used form tokens past their
-// session. Such a row is rejected when presented whether or not a sweep has deleted it.
+// used or expired single-use links, the records of used form tokens past their session,
+// and revocations of expired access tokens. Such a row is rejected when presented, or
+// no longer needed, whether or not a sweep has deleted it.
 const dashboardSweepInterval = 10 * time.Minute
 
 // sweepDashboardLoop sweeps the dashboard's rows once at start and then every
@@ -151,7 +152,8 @@ const dashboardSweepInterval = 10 * time.Minute
 func sweepDashboardLoop(ctx context.Context, users *user.Service, log *slog.Logger) {
 	for {
 		report, err := users.Sweep(ctx)
-		attrs := []any{"sessions", report.Sessions, "links", report.Links, "form_tokens", report.FormTokens}
+		attrs := []any{"sessions", report.Sessions, "links", report.Links, "form_tokens", report.FormTokens,
+			"revoked_tokens", report.RevokedTokens}
 		if err != nil && ctx.Err() == nil {
 			log.Error("dashboard sweep failed", append(attrs, "error", err)...)
 		} else if report != (user.SweepReport{}) {
