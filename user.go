@@ -2,6 +2,7 @@ package iogate
 
 import (
 	"context"
+	"maps"
 	"net/mail"
 	"strings"
 	"time"
@@ -114,6 +115,39 @@ const (
 	AuditLogExported               = "audit.exported"
 )
 
+// AccountStatusEvent returns the audit event of a change to status: AuditAccountSuspended
+// for AccountSuspended, AuditAccountResumed for AccountActive, and "" for any other value.
+func AccountStatusEvent(status string) string {
+	switch status {
+	case AccountSuspended:
+		return AuditAccountSuspended
+	case AccountActive:
+		return AuditAccountResumed
+	}
+	return ""
+}
+
+// CheckAccountStatusRecord returns CodeInvalid for a status other than AccountActive and
+// AccountSuspended, and otherwise CheckChangeRecord's error for rec as the record of
+// accountID's change to status. Stores call it before they change the status.
+func CheckAccountStatusRecord(rec *AuditRecord, accountID, status string) error {
+	event := AccountStatusEvent(status)
+	if event == "" {
+		return Errorf(CodeInvalid, "invalid account status %q: use %s or %s", status, AccountActive, AccountSuspended)
+	}
+	return CheckChangeRecord(rec, accountID, event)
+}
+
+// NewUserRecord returns a record of event about the user u, by actor, at time at, for the
+// store method that makes the change. Its details carry the user's ID and email besides
+// details, which may be nil.
+func (c *AuditChain) NewUserRecord(u *User, event string, actor Actor, at time.Time, details map[string]any) (*AuditRecord, error) {
+	all := make(map[string]any, len(details)+2)
+	maps.Copy(all, details)
+	all["userId"], all["email"] = u.ID, u.Email
+	return c.NewRecord(u.AccountID, event, actor, at, all)
+}
+
 // ErrUserChanged is the error of a change to a user's two-factor settings that another
 // request changed first, for example a second enrolment started in another tab.
 var ErrUserChanged = Errorf(CodeConflict, "your two-factor settings changed meanwhile; reload the page and try again")
@@ -175,10 +209,13 @@ type UserStore interface {
 	// CodeConflict when that step or a later one was already used, so a code works once.
 	UseTOTPStep(ctx context.Context, userID string, step int64) error
 
-	// SetAccountStatus sets an account's status and records a key change for each of its
-	// keys in the same transaction, so that running engines apply the new status to every
-	// key. Suspending also deletes the account's sessions. CodeNotFound for no account.
-	SetAccountStatus(ctx context.Context, accountID, status string) error
+	// SetAccountStatus sets an account's status, records a key change for each of its keys
+	// so that running engines apply the new status to every key, and appends rec, the
+	// change's record (AccountStatusEvent), all in one transaction. Suspending also deletes
+	// the account's sessions. It returns CodeNotFound for no account, CodeInvalid for a
+	// status other than AccountActive and AccountSuspended, and CodeInternal when rec is
+	// nil or not the change's record.
+	SetAccountStatus(ctx context.Context, accountID, status string, rec *AuditRecord) error
 	// SuspendedAccounts returns the IDs of every suspended account.
 	SuspendedAccounts(ctx context.Context) ([]string, error)
 	// AccountRequiresTOTP reports whether the account makes its users enrol in TOTP.
@@ -193,11 +230,12 @@ type UserStore interface {
 	// expired at now, or CodeNotFound.
 	FindUserLink(ctx context.Context, tokenHash []byte, purpose string, now time.Time) (*UserLink, error)
 	// CreateAccountWithOwner uses the setup link and creates the first account and its
-	// owner, with rec, the account's AuditAccountCreated record, in one transaction. It
-	// returns CodeNotFound when the link is used, expired or unknown, CodeConflict when an
-	// account already exists, and CodeInternal when rec is nil or not the account's
-	// account.created record.
-	CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *Account, owner *User, rec *AuditRecord) error
+	// owner, and appends accountRec, the account's AuditAccountCreated record, and then
+	// ownerRec, the owner's AuditUserCreated record, all in one transaction. It returns
+	// CodeNotFound when the link is used, expired or unknown, CodeConflict when an account
+	// already exists, and CodeInternal when a record is nil or not of its event and the new
+	// account.
+	CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *Account, owner *User, accountRec, ownerRec *AuditRecord) error
 	// AcceptInvite uses the invitation link and creates the invited user in one
 	// transaction. CodeNotFound when the link is not valid, CodeConflict when the email is
 	// taken.

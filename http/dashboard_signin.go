@@ -188,7 +188,7 @@ func (d *Dashboard) handleSetup(w http.ResponseWriter, r *http.Request, csrf str
 		d.render(w, r, http.StatusBadRequest, "setup", &view{Title: "Set up iogate", CSRF: csrf, Data: form})
 		return nil
 	}
-	u, err := d.users.CompleteSetup(r.Context(), token, user.SetupRequest{
+	_, err := d.users.CompleteSetup(r.Context(), token, user.SetupRequest{
 		AccountName: form.AccountName, Email: form.Email, Password: r.PostForm.Get("password"),
 		RemoteAddr: clientAddr(r).String(),
 	})
@@ -200,7 +200,6 @@ func (d *Dashboard) handleSetup(w http.ResponseWriter, r *http.Request, csrf str
 	if err != nil {
 		return err
 	}
-	d.recordUserChange(r, nil, u, iogate.AuditUserCreated, map[string]any{"role": u.Role, "via": "setup_link"})
 	seeOther(w, r, "/dashboard/signin", "welcome")
 	return nil
 }

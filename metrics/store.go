@@ -249,8 +249,8 @@ func (s *instrumentedStore) UseTOTPStep(ctx context.Context, userID string, step
 	return s.check("use_totp_step", s.store.UseTOTPStep(ctx, userID, step))
 }
 
-func (s *instrumentedStore) SetAccountStatus(ctx context.Context, accountID, status string) error {
-	return s.check("set_account_status", s.store.SetAccountStatus(ctx, accountID, status))
+func (s *instrumentedStore) SetAccountStatus(ctx context.Context, accountID, status string, rec *iogate.AuditRecord) error {
+	return s.check("set_account_status", s.store.SetAccountStatus(ctx, accountID, status, rec))
 }
 
 func (s *instrumentedStore) SuspendedAccounts(ctx context.Context) ([]string, error) {
@@ -276,8 +276,8 @@ func (s *instrumentedStore) FindUserLink(ctx context.Context, tokenHash []byte, 
 	return v, s.check("find_user_link", err)
 }
 
-func (s *instrumentedStore) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *iogate.Account, owner *iogate.User, rec *iogate.AuditRecord) error {
-	return s.check("create_account_with_owner", s.store.CreateAccountWithOwner(ctx, tokenHash, now, a, owner, rec))
+func (s *instrumentedStore) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *iogate.Account, owner *iogate.User, accountRec, ownerRec *iogate.AuditRecord) error {
+	return s.check("create_account_with_owner", s.store.CreateAccountWithOwner(ctx, tokenHash, now, a, owner, accountRec, ownerRec))
 }
 
 func (s *instrumentedStore) AcceptInvite(ctx context.Context, tokenHash []byte, now time.Time, u *iogate.User) error {

@@ -156,15 +156,18 @@ func requireOneRow(tag pgconn.CommandTag, err error, what string) error {
 	return nil
 }
 
-// SetAccountStatus sets the status and records a key change for every key of the account,
-// so that change-feed readers reload those keys with the new status.
-func (db *DB) SetAccountStatus(ctx context.Context, accountID, status string) error {
-	if !storable(accountID) {
-		return iogate.Errorf(iogate.CodeNotFound, "account not found")
+// SetAccountStatus sets the status, records a key change for every key of the account and
+// appends rec, in one transaction.
+func (db *DB) SetAccountStatus(ctx context.Context, accountID, status string, rec *iogate.AuditRecord) error {
+	if err := iogate.CheckAccountStatusRecord(rec, accountID, status); err != nil {
+		return err
 	}
 	return db.write(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE accounts SET status = $1 WHERE id = $2`, status, accountID)
-		if err := requireOneRow(tag, err, "account"); err != nil {
+		// The lock also serialises rec's append with other appends to the account's chain.
+		if err := lockAccounts(ctx, tx, accountID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE accounts SET status = $1 WHERE id = $2`, status, accountID); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT client_id FROM api_keys WHERE account_id = $1 ORDER BY client_id`, accountID)
@@ -181,9 +184,11 @@ func (db *DB) SetAccountStatus(ctx context.Context, accountID, status string) er
 			}
 		}
 		if status == iogate.AccountSuspended {
-			_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID)
+			if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID); err != nil {
+				return err
+			}
 		}
-		return err
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 

@@ -71,10 +71,14 @@ func useLink(ctx context.Context, tx pgx.Tx, tokenHash []byte, purpose string, n
 }
 
 // CreateAccountWithOwner uses the setup link and creates the first account and its owner,
-// with the account's account.created record rec. The table lock on accounts keeps two
-// setup links used at once from creating two accounts.
-func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *iogate.Account, owner *iogate.User, rec *iogate.AuditRecord) error {
-	if err := iogate.CheckChangeRecord(rec, a.ID, iogate.AuditAccountCreated); err != nil {
+// with the account's account.created record accountRec and the owner's user.created record
+// ownerRec. The table lock on accounts keeps two setup links used at once from creating
+// two accounts.
+func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *iogate.Account, owner *iogate.User, accountRec, ownerRec *iogate.AuditRecord) error {
+	if err := iogate.CheckChangeRecord(accountRec, a.ID, iogate.AuditAccountCreated); err != nil {
+		return err
+	}
+	if err := iogate.CheckChangeRecord(ownerRec, a.ID, iogate.AuditUserCreated); err != nil {
 		return err
 	}
 	return db.write(ctx, func(tx pgx.Tx) error {
@@ -91,10 +95,15 @@ func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now 
 		if n > 0 {
 			return iogate.Errorf(iogate.CodeConflict, "an account already exists; sign in instead")
 		}
-		if err := insertAccount(ctx, tx, a, rec); err != nil {
+		if err := insertAccount(ctx, tx, a, accountRec); err != nil {
 			return err
 		}
-		return insertUser(ctx, tx, owner)
+		if err := insertUser(ctx, tx, owner); err != nil {
+			return err
+		}
+		// The account is new, so no other transaction can extend its chain: the append
+		// needs no lock, as in insertAccount.
+		return newAuditAppender(tx).append(ctx, ownerRec)
 	})
 }
 

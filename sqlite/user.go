@@ -150,9 +150,12 @@ func requireOneRow(res sql.Result, err error, what string) error {
 	return nil
 }
 
-// SetAccountStatus sets the status and records a key change for every key of the account,
-// so that change-feed readers reload those keys with the new status.
-func (db *DB) SetAccountStatus(ctx context.Context, accountID, status string) error {
+// SetAccountStatus sets the status, records a key change for every key of the account and
+// appends rec, in one transaction.
+func (db *DB) SetAccountStatus(ctx context.Context, accountID, status string, rec *iogate.AuditRecord) error {
+	if err := iogate.CheckAccountStatusRecord(rec, accountID, status); err != nil {
+		return err
+	}
 	return db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE accounts SET status = ? WHERE id = ?`, status, accountID)
 		if err := requireOneRow(res, err, "account"); err != nil {
@@ -163,9 +166,11 @@ func (db *DB) SetAccountStatus(ctx context.Context, accountID, status string) er
 			return err
 		}
 		if status == iogate.AccountSuspended {
-			_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = ?`, accountID)
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = ?`, accountID); err != nil {
+				return err
+			}
 		}
-		return err
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 

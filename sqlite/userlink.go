@@ -63,9 +63,13 @@ func useLink(ctx context.Context, tx *sql.Tx, tokenHash []byte, purpose string, 
 }
 
 // CreateAccountWithOwner uses the setup link and creates the first account and its owner,
-// with the account's account.created record rec.
-func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *iogate.Account, owner *iogate.User, rec *iogate.AuditRecord) error {
-	if err := iogate.CheckChangeRecord(rec, a.ID, iogate.AuditAccountCreated); err != nil {
+// with the account's account.created record accountRec and the owner's user.created record
+// ownerRec.
+func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *iogate.Account, owner *iogate.User, accountRec, ownerRec *iogate.AuditRecord) error {
+	if err := iogate.CheckChangeRecord(accountRec, a.ID, iogate.AuditAccountCreated); err != nil {
+		return err
+	}
+	if err := iogate.CheckChangeRecord(ownerRec, a.ID, iogate.AuditUserCreated); err != nil {
 		return err
 	}
 	return db.write(ctx, func(tx *sql.Tx) error {
@@ -79,10 +83,13 @@ func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now 
 		if n > 0 {
 			return iogate.Errorf(iogate.CodeConflict, "an account already exists; sign in instead")
 		}
-		if err := insertAccount(ctx, tx, a, rec); err != nil {
+		if err := insertAccount(ctx, tx, a, accountRec); err != nil {
 			return err
 		}
-		return insertUser(ctx, tx, owner)
+		if err := insertUser(ctx, tx, owner); err != nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, ownerRec)
 	})
 }
 

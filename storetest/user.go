@@ -19,6 +19,7 @@ var userCases = []struct {
 	{"UseTOTPStepOnce", testUseTOTPStep},
 	{"Sessions", testSessions},
 	{"AccountStatusRecordsKeyChanges", testAccountStatus},
+	{"AccountStatusRecord", testAccountStatusRecord},
 	{"SetupLinkUsedOnce", testSetupLink},
 	{"InviteAndResetLinks", testInviteAndResetLinks},
 	{"RecoveryCodes", testRecoveryCodes},
@@ -137,6 +138,67 @@ func testSessions(t *testing.T, s iogate.Store) {
 	wantCode(t, "FindSession after DeleteUser", err, iogate.CodeNotFound)
 }
 
+// statusRec returns the record of a change of accountID to status.
+func statusRec(t *testing.T, accountID, status string) *iogate.AuditRecord {
+	return record(t, accountID, iogate.AccountStatusEvent(status), "")
+}
+
+// testAccountStatusRecord checks that a status change appends its record in its own
+// transaction, and that a change rejected for its record, its status or its account
+// changes nothing and writes no record.
+func testAccountStatusRecord(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	a, other := newAccount(t, s), newAccount(t, s)
+	k := newKey(a.ID, base)
+	must(t, "CreateAPIKey", s.CreateAPIKey(ctx, k, created(t, k)))
+	records := allAuditRecords(t, s, "")
+	before, err := s.LatestKeyChange(ctx)
+	must(t, "LatestKeyChange", err)
+
+	for _, c := range []struct {
+		name, account, status string
+		rec                   *iogate.AuditRecord
+		code                  iogate.ErrorCode
+	}{
+		{"without a record", a.ID, iogate.AccountSuspended, nil, iogate.CodeInternal},
+		{"with the record of another account", a.ID, iogate.AccountSuspended, statusRec(t, other.ID, iogate.AccountSuspended), iogate.CodeInternal},
+		{"with the record of a resumption", a.ID, iogate.AccountSuspended, statusRec(t, a.ID, iogate.AccountActive), iogate.CodeInternal},
+		{"with an unknown status", a.ID, "frozen", record(t, a.ID, iogate.AuditAccountSuspended, ""), iogate.CodeInvalid},
+		{"of an unknown account", "nope", iogate.AccountSuspended, statusRec(t, "nope", iogate.AccountSuspended), iogate.CodeNotFound},
+		{"of an account that does not exist", iogate.NewID(), iogate.AccountActive, nil, iogate.CodeInternal},
+	} {
+		wantCode(t, "SetAccountStatus "+c.name, s.SetAccountStatus(ctx, c.account, c.status, c.rec), c.code)
+	}
+	missing := iogate.NewID()
+	wantCode(t, "SetAccountStatus of a missing account",
+		s.SetAccountStatus(ctx, missing, iogate.AccountSuspended, statusRec(t, missing, iogate.AccountSuspended)), iogate.CodeNotFound)
+	if diff := recordDiff(records, allAuditRecords(t, s, "")); diff != "" {
+		t.Fatalf("audit records after rejected status changes (-want +got):\n%s", diff)
+	}
+	if after, _ := s.LatestKeyChange(ctx); after != before {
+		t.Errorf("LatestKeyChange moved from %d to %d after rejected status changes", before, after)
+	}
+	if suspended, _ := s.SuspendedAccounts(ctx); len(suspended) != 0 {
+		t.Fatalf("SuspendedAccounts after rejected suspensions = %v, want none", suspended)
+	}
+
+	// Each change appends exactly its own record, to its own account's chain.
+	suspend, resume := statusRec(t, a.ID, iogate.AccountSuspended), statusRec(t, a.ID, iogate.AccountActive)
+	must(t, "SetAccountStatus suspended", s.SetAccountStatus(ctx, a.ID, iogate.AccountSuspended, suspend))
+	must(t, "SetAccountStatus active", s.SetAccountStatus(ctx, a.ID, iogate.AccountActive, resume))
+	got := allAuditRecords(t, s, a.ID)
+	if diff := recordDiff([]*iogate.AuditRecord{suspend, resume}, got[len(got)-2:]); diff != "" {
+		t.Errorf("last records of the account after a suspension and a resumption (-want +got):\n%s", diff)
+	}
+	if n := len(got); n != 4 {
+		t.Errorf("records of the account = %d, want 4: account.created, key.created, account.suspended, account.resumed", n)
+	}
+	if n := len(allAuditRecords(t, s, other.ID)); n != 1 {
+		t.Errorf("records of the other account = %d, want its account.created only", n)
+	}
+	verifyChain(t, allAuditRecords(t, s, ""))
+}
+
 func testAccountStatus(t *testing.T, s iogate.Store) {
 	ctx := ctxFor(t)
 	a := newAccount(t, s)
@@ -153,7 +215,7 @@ func testAccountStatus(t *testing.T, s iogate.Store) {
 
 	before, err := s.LatestKeyChange(ctx)
 	must(t, "LatestKeyChange", err)
-	must(t, "SetAccountStatus suspended", s.SetAccountStatus(ctx, a.ID, iogate.AccountSuspended))
+	must(t, "SetAccountStatus suspended", s.SetAccountStatus(ctx, a.ID, iogate.AccountSuspended, statusRec(t, a.ID, iogate.AccountSuspended)))
 	changes, err := s.KeyChangesSince(ctx, before)
 	must(t, "KeyChangesSince", err)
 	var ids []string
@@ -175,11 +237,12 @@ func testAccountStatus(t *testing.T, s iogate.Store) {
 	_, err = s.FindSession(ctx, sess.IDHash)
 	wantCode(t, "FindSession of a suspended account", err, iogate.CodeNotFound)
 
-	must(t, "SetAccountStatus active", s.SetAccountStatus(ctx, a.ID, iogate.AccountActive))
+	must(t, "SetAccountStatus active", s.SetAccountStatus(ctx, a.ID, iogate.AccountActive, statusRec(t, a.ID, iogate.AccountActive)))
 	if suspended, _ := s.SuspendedAccounts(ctx); len(suspended) != 0 {
 		t.Errorf("SuspendedAccounts after resume = %v, want none", suspended)
 	}
-	wantCode(t, "SetAccountStatus of an unknown account", s.SetAccountStatus(ctx, "nope", iogate.AccountSuspended), iogate.CodeNotFound)
+	wantCode(t, "SetAccountStatus of an unknown account",
+		s.SetAccountStatus(ctx, "nope", iogate.AccountSuspended, statusRec(t, "nope", iogate.AccountSuspended)), iogate.CodeNotFound)
 
 	required, err := s.AccountRequiresTOTP(ctx, a.ID)
 	must(t, "AccountRequiresTOTP", err)
@@ -211,27 +274,54 @@ func testSetupLink(t *testing.T, s iogate.Store) {
 	}
 	a := account()
 	owner := &iogate.User{ID: iogate.NewID(), AccountID: a.ID, Email: "owner@acme.test", Role: iogate.RoleOwner, CreatedAt: base, UpdatedAt: base}
-	wantCode(t, "CreateAccountWithOwner without a record", s.CreateAccountWithOwner(ctx, link.TokenHash, base, a, owner, nil), iogate.CodeInternal)
-	rec := accountCreated(t, a)
-	must(t, "CreateAccountWithOwner", s.CreateAccountWithOwner(ctx, link.TokenHash, base, a, owner, rec))
+	ownerRec := func(u *iogate.User) *iogate.AuditRecord {
+		r, err := chain.NewUserRecord(u, iogate.AuditUserCreated, iogate.Actor{Type: iogate.ActorUser, ID: u.ID}, base, map[string]any{"via": "setup_link"})
+		must(t, "NewUserRecord", err)
+		return r
+	}
+	rec, urec := accountCreated(t, a), ownerRec(owner)
+	for _, c := range []struct {
+		name                string
+		accountRec, userRec *iogate.AuditRecord
+	}{
+		{"without an account record", nil, urec},
+		{"without an owner record", rec, nil},
+		{"with the owner record of another account", rec, record(t, iogate.NewID(), iogate.AuditUserCreated, "")},
+		{"with the records swapped", urec, rec},
+	} {
+		wantCode(t, "CreateAccountWithOwner "+c.name, s.CreateAccountWithOwner(ctx, link.TokenHash, base, a, owner, c.accountRec, c.userRec), iogate.CodeInternal)
+	}
+	// An owner that cannot be inserted fails the transaction after the account and its
+	// record were written, which rolls both back and leaves the link unused.
+	stray := *owner
+	stray.AccountID = iogate.NewID()
+	if err := s.CreateAccountWithOwner(ctx, link.TokenHash, base, a, &stray, rec, urec); err == nil {
+		t.Fatal("CreateAccountWithOwner with an owner of another account succeeded")
+	}
+	if n, _ := s.CountAccounts(ctx); n != 0 {
+		t.Fatalf("CountAccounts after a setup whose owner failed = %d, want 0", n)
+	}
+	must(t, "CreateAccountWithOwner", s.CreateAccountWithOwner(ctx, link.TokenHash, base, a, owner, rec, urec))
 	if _, err := s.FindUserByEmail(ctx, "owner@acme.test"); err != nil {
 		t.Errorf("owner after setup: %v", err)
 	}
 	b := account()
 	again := &iogate.User{ID: iogate.NewID(), AccountID: b.ID, Email: "second@acme.test", Role: iogate.RoleOwner, CreatedAt: base, UpdatedAt: base}
-	wantCode(t, "CreateAccountWithOwner with a used link", s.CreateAccountWithOwner(ctx, link.TokenHash, base, b, again, accountCreated(t, b)), iogate.CodeNotFound)
+	wantCode(t, "CreateAccountWithOwner with a used link",
+		s.CreateAccountWithOwner(ctx, link.TokenHash, base, b, again, accountCreated(t, b), ownerRec(again)), iogate.CodeNotFound)
 
 	third := &iogate.UserLink{TokenHash: digest("third"), Purpose: iogate.LinkSetup, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
 	must(t, "CreateUserLink", s.CreateUserLink(ctx, third))
-	wantCode(t, "CreateAccountWithOwner when an account exists", s.CreateAccountWithOwner(ctx, third.TokenHash, base, b, again, accountCreated(t, b)), iogate.CodeConflict)
+	wantCode(t, "CreateAccountWithOwner when an account exists",
+		s.CreateAccountWithOwner(ctx, third.TokenHash, base, b, again, accountCreated(t, b), ownerRec(again)), iogate.CodeConflict)
 	if _, err := s.FindUserLink(ctx, third.TokenHash, iogate.LinkSetup, base); err != nil {
 		t.Errorf("a setup link whose use failed is no longer valid: %v", err)
 	}
 
-	// The account's log holds its account.created record and nothing else; the failed
-	// setups wrote no record anywhere.
+	// The account's log holds its account.created and user.created records and nothing
+	// else; the failed setups wrote no record anywhere.
 	records := allAuditRecords(t, s, "")
-	if diff := recordDiff([]*iogate.AuditRecord{rec}, records); diff != "" {
+	if diff := recordDiff([]*iogate.AuditRecord{rec, urec}, records); diff != "" {
 		t.Errorf("audit records after setup (-want +got):\n%s", diff)
 	}
 	verifyChain(t, records)

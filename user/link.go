@@ -134,9 +134,10 @@ type SetupRequest struct {
 	RemoteAddr string
 }
 
-// CompleteSetup uses the setup link to create the first account and its owner, with an
-// account.created record whose actor is the new owner. Validation errors come back before
-// the link is used, so a typo does not burn it.
+// CompleteSetup uses the setup link to create the first account and its owner, with the
+// account's account.created record and the owner's user.created record, both by the new
+// owner and committed with the account. Validation errors come back before the link is
+// used, so a typo does not burn it.
 func (s *Service) CompleteSetup(ctx context.Context, token string, req SetupRequest) (*iogate.User, error) {
 	// Check the link before hashing the password: the hash costs tens of milliseconds and
 	// many megabytes, which a stranger must not be able to make the server spend.
@@ -153,11 +154,15 @@ func (s *Service) CompleteSetup(ctx context.Context, token string, req SetupRequ
 		return nil, err
 	}
 	actor := iogate.Actor{Type: iogate.ActorUser, ID: u.ID, IP: req.RemoteAddr}
-	rec, err := s.cfg.AuditChain.NewAccountCreatedRecord(a, actor, "setup_link")
+	accountRec, err := s.cfg.AuditChain.NewAccountCreatedRecord(a, actor, "setup_link")
 	if err != nil {
 		return nil, err
 	}
-	err = s.store.CreateAccountWithOwner(ctx, hashToken(token), now, a, u, rec)
+	ownerRec, err := s.cfg.AuditChain.NewUserRecord(u, iogate.AuditUserCreated, actor, now, map[string]any{"role": u.Role, "via": "setup_link"})
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.CreateAccountWithOwner(ctx, hashToken(token), now, a, u, accountRec, ownerRec)
 	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
 		return nil, errLinkInvalid
 	}
