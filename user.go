@@ -200,7 +200,8 @@ type UserStore interface {
 	// EnableUserTOTP turns TOTP on. It returns ErrUserChanged unless TOTP is off and sealed
 	// is the stored seed, the one whose code was checked.
 	EnableUserTOTP(ctx context.Context, userID string, sealed []byte, at time.Time) error
-	// DisableUserTOTP turns TOTP off and deletes the seed, or returns CodeNotFound.
+	// DisableUserTOTP turns TOTP off and deletes the seed and the recovery codes in one
+	// transaction, or returns CodeNotFound.
 	DisableUserTOTP(ctx context.Context, userID string, at time.Time) error
 	// DeleteUser deletes the user with their sessions and recovery codes, or returns
 	// CodeNotFound.
@@ -279,8 +280,11 @@ type UserStore interface {
 	// or before now, and returns how many it deleted.
 	DeleteExpiredFormTokens(ctx context.Context, now time.Time, limit int) (int, error)
 
-	// ReplaceRecoveryCodes deletes the user's recovery codes and stores the new hashes.
-	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte) error
+	// ReplaceRecoveryCodes deletes the user's recovery codes and stores the new hashes, if
+	// TOTP is on with sealed as its seed, so that codes made for a seed never outlive it. It
+	// returns ErrUserChanged when TOTP is off or has another seed, and CodeNotFound for an
+	// unknown user.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, sealed []byte, hashes [][]byte) error
 	// UseRecoveryCode marks the user's unused code with the hash as used, or returns
 	// CodeNotFound.
 	UseRecoveryCode(ctx context.Context, userID string, hash []byte, now time.Time) error

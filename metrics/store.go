@@ -337,8 +337,8 @@ func (s *instrumentedStore) DeleteExpiredFormTokens(ctx context.Context, now tim
 	return v, s.check("delete_expired_form_tokens", err)
 }
 
-func (s *instrumentedStore) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte) error {
-	return s.check("replace_recovery_codes", s.store.ReplaceRecoveryCodes(ctx, userID, hashes))
+func (s *instrumentedStore) ReplaceRecoveryCodes(ctx context.Context, userID string, sealed []byte, hashes [][]byte) error {
+	return s.check("replace_recovery_codes", s.store.ReplaceRecoveryCodes(ctx, userID, sealed, hashes))
 }
 
 func (s *instrumentedStore) UseRecoveryCode(ctx context.Context, userID string, hash []byte, now time.Time) error {

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -84,9 +85,19 @@ func (db *DB) EnableUserTOTP(ctx context.Context, userID string, sealed []byte, 
 	return db.updateUser(ctx, userID, `totp_enabled = TRUE, updated_at = $1`, []any{at}, `NOT totp_enabled AND totp_seed_sealed = $3`, sealed)
 }
 
-// DisableUserTOTP turns TOTP off and deletes the seed.
+// DisableUserTOTP turns TOTP off and deletes the seed and the recovery codes.
 func (db *DB) DisableUserTOTP(ctx context.Context, userID string, at time.Time) error {
-	return db.updateUser(ctx, userID, `totp_enabled = FALSE, totp_seed_sealed = NULL, updated_at = $1`, []any{at}, ``)
+	if !storable(userID) {
+		return errUserNotFound
+	}
+	return db.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE users SET totp_enabled = FALSE, totp_seed_sealed = NULL, updated_at = $1 WHERE id = $2`, at, userID)
+		if err := requireOneRow(tag, err, "user"); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID)
+		return err
+	})
 }
 
 // updateUser sets, in one statement, only the columns that set names, so that it cannot
@@ -223,9 +234,27 @@ func (db *DB) SetAccountRequireTOTP(ctx context.Context, accountID string, requi
 	})
 }
 
-// ReplaceRecoveryCodes deletes the user's recovery codes and stores the new hashes.
-func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte) error {
+// ReplaceRecoveryCodes deletes the user's recovery codes and stores the new hashes, while
+// TOTP is on with the seed sealed. The row lock makes a concurrent DisableUserTOTP wait for
+// this transaction, whose codes it then deletes, or commit first, so that this one finds
+// TOTP off.
+func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, sealed []byte, hashes [][]byte) error {
+	if !storable(userID) {
+		return errUserNotFound
+	}
 	return db.write(ctx, func(tx pgx.Tx) error {
+		var enabled bool
+		var seed []byte
+		err := tx.QueryRow(ctx, `SELECT totp_enabled, totp_seed_sealed FROM users WHERE id = $1 FOR UPDATE`, userID).Scan(&enabled, &seed)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errUserNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if !enabled || !bytes.Equal(seed, sealed) {
+			return iogate.ErrUserChanged
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -79,9 +80,17 @@ func (db *DB) EnableUserTOTP(ctx context.Context, userID string, sealed []byte, 
 	return db.updateUser(ctx, userID, `totp_enabled = 1, updated_at = ?`, []any{toMicros(at)}, `totp_enabled = 0 AND totp_seed_sealed = ?`, sealed)
 }
 
-// DisableUserTOTP turns TOTP off and deletes the seed.
+// DisableUserTOTP turns TOTP off and deletes the seed and the recovery codes.
 func (db *DB) DisableUserTOTP(ctx context.Context, userID string, at time.Time) error {
-	return db.updateUser(ctx, userID, `totp_enabled = 0, totp_seed_sealed = NULL, updated_at = ?`, []any{toMicros(at)}, ``)
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET totp_enabled = 0, totp_seed_sealed = NULL, updated_at = ? WHERE id = ?`,
+			toMicros(at), userID)
+		if err := requireOneRow(res, err, "user"); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = ?`, userID)
+		return err
+	})
 }
 
 // updateUser sets, in one statement, only the columns that set names, so that it cannot
@@ -207,9 +216,23 @@ func (db *DB) SetAccountRequireTOTP(ctx context.Context, accountID string, requi
 	})
 }
 
-// ReplaceRecoveryCodes deletes the user's recovery codes and stores the new hashes.
-func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte) error {
+// ReplaceRecoveryCodes deletes the user's recovery codes and stores the new hashes, while
+// TOTP is on with the seed sealed. The immediate transaction keeps DisableUserTOTP from
+// committing between the check and the inserts.
+func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, sealed []byte, hashes [][]byte) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
+		var enabled bool
+		var seed []byte
+		err := tx.QueryRowContext(ctx, `SELECT totp_enabled, totp_seed_sealed FROM users WHERE id = ?`, userID).Scan(&enabled, &seed)
+		if errors.Is(err, sql.ErrNoRows) {
+			return iogate.Errorf(iogate.CodeNotFound, "user not found")
+		}
+		if err != nil {
+			return err
+		}
+		if !enabled || !bytes.Equal(seed, sealed) {
+			return iogate.ErrUserChanged
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = ?`, userID); err != nil {
 			return err
 		}

@@ -3,6 +3,9 @@ package storetest
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +26,7 @@ var userCases = []struct {
 	{"SetupLinkUsedOnce", testSetupLink},
 	{"InviteAndResetLinks", testInviteAndResetLinks},
 	{"RecoveryCodes", testRecoveryCodes},
+	{"RecoveryCodesConcurrentDisable", testRecoveryCodesConcurrentDisable},
 	{"ResealTOTPSeeds", testResealTOTPSeeds},
 	{"DeleteEndedSessions", testDeleteEndedSessions},
 	{"DeleteEndedSessionsConcurrently", testDeleteEndedSessionsConcurrently},
@@ -363,10 +367,27 @@ func testInviteAndResetLinks(t *testing.T, s iogate.Store) {
 	wantCode(t, "ResetPassword twice", s.ResetPassword(ctx, reset.TokenHash, base, "$argon2id$again"), iogate.CodeNotFound)
 }
 
+// enableTOTP turns TOTP on for u with the seed sealed.
+func enableTOTP(t *testing.T, s iogate.Store, u *iogate.User, sealed []byte) {
+	t.Helper()
+	ctx := ctxFor(t)
+	must(t, "SetUserTOTPSeed", s.SetUserTOTPSeed(ctx, u.ID, sealed, base))
+	must(t, "EnableUserTOTP", s.EnableUserTOTP(ctx, u.ID, sealed, base))
+}
+
 func testRecoveryCodes(t *testing.T, s iogate.Store) {
 	ctx := ctxFor(t)
 	u := newUser(t, s, newAccount(t, s).ID, "owner@acme.test", iogate.RoleOwner)
-	must(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx, u.ID, [][]byte{digest("a"), digest("b")}))
+	seed := []byte("sealed-seed")
+	wantCode(t, "ReplaceRecoveryCodes with TOTP off", s.ReplaceRecoveryCodes(ctx, u.ID, nil, [][]byte{digest("x")}), iogate.CodeConflict)
+	wantCode(t, "ReplaceRecoveryCodes of an unknown user", s.ReplaceRecoveryCodes(ctx, iogate.NewID(), seed, [][]byte{digest("x")}), iogate.CodeNotFound)
+	if n, _ := s.CountRecoveryCodes(ctx, u.ID); n != 0 {
+		t.Fatalf("CountRecoveryCodes after rejected replacements = %d, want 0", n)
+	}
+
+	enableTOTP(t, s, u, seed)
+	wantCode(t, "ReplaceRecoveryCodes with another seed", s.ReplaceRecoveryCodes(ctx, u.ID, []byte("other-seed"), [][]byte{digest("x")}), iogate.CodeConflict)
+	must(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx, u.ID, seed, [][]byte{digest("a"), digest("b")}))
 	if n, _ := s.CountRecoveryCodes(ctx, u.ID); n != 2 {
 		t.Errorf("CountRecoveryCodes = %d, want 2", n)
 	}
@@ -376,8 +397,51 @@ func testRecoveryCodes(t *testing.T, s iogate.Store) {
 	if n, _ := s.CountRecoveryCodes(ctx, u.ID); n != 1 {
 		t.Errorf("CountRecoveryCodes after one use = %d, want 1", n)
 	}
-	must(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx, u.ID, [][]byte{digest("c")}))
+	must(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx, u.ID, seed, [][]byte{digest("c")}))
 	wantCode(t, "UseRecoveryCode of a replaced code", s.UseRecoveryCode(ctx, u.ID, digest("b"), base), iogate.CodeNotFound)
+
+	// Turning TOTP off deletes the codes with the seed.
+	must(t, "DisableUserTOTP", s.DisableUserTOTP(ctx, u.ID, base))
+	if n, _ := s.CountRecoveryCodes(ctx, u.ID); n != 0 {
+		t.Errorf("CountRecoveryCodes after DisableUserTOTP = %d, want 0", n)
+	}
+	wantCode(t, "UseRecoveryCode after DisableUserTOTP", s.UseRecoveryCode(ctx, u.ID, digest("c"), base), iogate.CodeNotFound)
+	wantCode(t, "ReplaceRecoveryCodes after DisableUserTOTP", s.ReplaceRecoveryCodes(ctx, u.ID, seed, [][]byte{digest("d")}), iogate.CodeConflict)
+	if n, _ := s.CountRecoveryCodes(ctx, u.ID); n != 0 {
+		t.Errorf("CountRecoveryCodes after a replacement under the deleted seed = %d, want 0", n)
+	}
+}
+
+// testRecoveryCodesConcurrentDisable races replacements of a user's recovery codes with
+// turning TOTP off, many times over: whichever commits first, no code is left once TOTP
+// is off.
+func testRecoveryCodesConcurrentDisable(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	u := newUser(t, s, newAccount(t, s).ID, "owner@acme.test", iogate.RoleOwner)
+	const rounds, replacers = 20, 3
+	for round := range rounds {
+		seed := []byte(fmt.Sprintf("sealed-seed-%d", round))
+		enableTOTP(t, s, u, seed)
+		var wg sync.WaitGroup
+		errs := make([]error, replacers+1)
+		for i := range replacers {
+			wg.Go(func() {
+				errs[i] = s.ReplaceRecoveryCodes(ctx, u.ID, seed, [][]byte{digest(fmt.Sprintf("code-%d-%d", round, i))})
+			})
+		}
+		wg.Go(func() { errs[replacers] = s.DisableUserTOTP(ctx, u.ID, base) })
+		wg.Wait()
+
+		must(t, "DisableUserTOTP", errs[replacers])
+		for i, err := range errs[:replacers] {
+			if err != nil && !errors.Is(err, iogate.ErrUserChanged) {
+				t.Fatalf("round %d: ReplaceRecoveryCodes %d: %v, want success or ErrUserChanged", round, i, err)
+			}
+		}
+		if n, err := s.CountRecoveryCodes(ctx, u.ID); err != nil || n != 0 {
+			t.Fatalf("round %d: CountRecoveryCodes with TOTP off = %d (%v), want 0", round, n, err)
+		}
+	}
 }
 
 func testResealTOTPSeeds(t *testing.T, s iogate.Store) {

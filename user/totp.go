@@ -134,7 +134,7 @@ func (s *Service) DisableTOTP(ctx context.Context, u *iogate.User) error {
 		return err
 	}
 	u.TOTPEnabled, u.TOTPSeedSealed, u.UpdatedAt = false, nil, now
-	return s.store.ReplaceRecoveryCodes(ctx, u.ID, nil)
+	return nil
 }
 
 // checkTOTP accepts a code of the user's seed for the current period or one period either
@@ -176,7 +176,9 @@ func (s *Service) checkTOTP(ctx context.Context, u *iogate.User, code string) er
 	return nil
 }
 
-// RegenerateRecoveryCodes replaces the user's recovery codes and returns the new ones.
+// RegenerateRecoveryCodes replaces the user's recovery codes and returns the new ones. It
+// returns ErrUserChanged when TOTP was turned off, or enrolled again with another seed,
+// after u was loaded: the store keeps codes only while the seed they were made for is on.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, u *iogate.User) ([]string, error) {
 	if !u.TOTPEnabled {
 		return nil, iogate.Errorf(iogate.CodeConflict, "turn on two-factor authentication first")
@@ -191,7 +193,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, u *iogate.User) (
 		codes[i] = c
 		hashes[i] = s.recoveryHash(u.ID, c)
 	}
-	if err := s.store.ReplaceRecoveryCodes(ctx, u.ID, hashes); err != nil {
+	if err := s.store.ReplaceRecoveryCodes(ctx, u.ID, u.TOTPSeedSealed, hashes); err != nil {
 		return nil, err
 	}
 	return codes, nil
