@@ -18,6 +18,26 @@ func InstrumentStore(store iogate.Store, m *Metrics) iogate.Store {
 	return &instrumentedStore{store: store, m: m}
 }
 
+// storeOperations lists the operation label of every call that instrumentedStore counts,
+// one for each store method, so that New can start each series at zero.
+var storeOperations = []string{
+	"create_account", "find_account", "list_accounts", "count_accounts", "create_api_key",
+	"find_api_key", "list_api_keys", "all_api_keys", "all_api_key_auth", "update_api_key",
+	"delete_api_key", "record_key_use", "revoke_token", "list_revoked_tokens", "deleted_api_keys",
+	"all_revoked_tokens", "key_changes_since", "latest_key_change", "append_audit_records",
+	"list_audit_records", "audit_records", "create_vault", "find_vault", "list_vaults",
+	"sealed_secret", "put_sealed_secret", "signing_keys", "create_signing_key",
+	"rotate_signing_key", "ping", "audit_checkpoints", "prune_audit_records", "create_user",
+	"find_user_by_id", "find_user_by_email", "list_users", "set_user_role", "set_user_totp_seed",
+	"enable_user_totp", "disable_user_totp", "delete_user", "use_totp_step", "set_account_status",
+	"suspended_accounts", "account_requires_totp", "set_account_require_totp", "create_user_link",
+	"find_user_link", "create_account_with_owner", "accept_invite", "reset_password",
+	"create_session", "find_session", "update_session", "delete_session", "delete_user_sessions",
+	"delete_ended_sessions", "delete_spent_user_links", "use_form_token", "form_token_used",
+	"release_form_token", "delete_expired_form_tokens", "replace_recovery_codes",
+	"use_recovery_code", "count_recovery_codes", "reseal_secrets",
+}
+
 // instrumentedStore wraps every method of iogate.Store. It holds the store in a field
 // rather than embedding it, so that a method added to the interface fails to compile here
 // until it is counted too.
