@@ -1,6 +1,7 @@
 package iogate
 
 import (
+	"bytes"
 	"context"
 	"maps"
 	"net/mail"
@@ -53,6 +54,17 @@ type User struct {
 	TOTPEnabled    bool
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+}
+
+// TOTPOnWith reports whether TOTP is on and sealed is its stored seed.
+func (u *User) TOTPOnWith(sealed []byte) bool {
+	return u.TOTPEnabled && u.TOTPSeedSealed != nil && bytes.Equal(u.TOTPSeedSealed, sealed)
+}
+
+// EnrollingWith reports whether TOTP is off with sealed as the seed of an enrolment awaiting
+// its first code.
+func (u *User) EnrollingWith(sealed []byte) bool {
+	return !u.TOTPEnabled && u.TOTPSeedSealed != nil && bytes.Equal(u.TOTPSeedSealed, sealed)
 }
 
 // TOTPSealName is the name that binds a user's sealed TOTP seed to that user, so that a
@@ -181,6 +193,11 @@ type UserLink struct {
 // UserStore is the part of Store that holds dashboard users, their sessions, single-use
 // links, recovery codes and used form tokens, and the account settings that the dashboard
 // changes.
+//
+// A method that takes rec appends it, the audit record of its change, in the change's
+// transaction, so that neither commits without the other. It returns CodeInternal, and
+// changes nothing, when rec is nil or not a record of the method's event for the account
+// that the change is in.
 type UserStore interface {
 	// CreateUser inserts a user, or returns CodeConflict when the email is taken.
 	CreateUser(ctx context.Context, u *User) error
@@ -197,12 +214,14 @@ type UserStore interface {
 	// SetUserTOTPSeed stores the sealed seed of a TOTP enrolment. It returns
 	// ErrUserChanged when TOTP is on.
 	SetUserTOTPSeed(ctx context.Context, userID string, sealed []byte, at time.Time) error
-	// EnableUserTOTP turns TOTP on. It returns ErrUserChanged unless TOTP is off and sealed
-	// is the stored seed, the one whose code was checked.
-	EnableUserTOTP(ctx context.Context, userID string, sealed []byte, at time.Time) error
-	// DisableUserTOTP turns TOTP off and deletes the seed and the recovery codes in one
-	// transaction, or returns CodeNotFound.
-	DisableUserTOTP(ctx context.Context, userID string, at time.Time) error
+	// EnableUserTOTP turns TOTP on and stores hashes as the user's recovery codes in place
+	// of any others, with rec, the user's AuditUserTOTPEnabled record. It returns
+	// ErrUserChanged unless TOTP is off and sealed is the stored seed, the one whose code
+	// was checked, and CodeNotFound for an unknown user.
+	EnableUserTOTP(ctx context.Context, userID string, sealed []byte, hashes [][]byte, at time.Time, rec *AuditRecord) error
+	// DisableUserTOTP turns TOTP off and deletes the seed and the recovery codes, with rec,
+	// the user's AuditUserTOTPDisabled record, or returns CodeNotFound.
+	DisableUserTOTP(ctx context.Context, userID string, at time.Time, rec *AuditRecord) error
 	// DeleteUser deletes the user with their sessions and recovery codes, or returns
 	// CodeNotFound.
 	DeleteUser(ctx context.Context, id string) error
@@ -280,11 +299,11 @@ type UserStore interface {
 	// or before now, and returns how many it deleted.
 	DeleteExpiredFormTokens(ctx context.Context, now time.Time, limit int) (int, error)
 
-	// ReplaceRecoveryCodes deletes the user's recovery codes and stores the new hashes, if
-	// TOTP is on with sealed as its seed, so that codes made for a seed never outlive it. It
-	// returns ErrUserChanged when TOTP is off or has another seed, and CodeNotFound for an
-	// unknown user.
-	ReplaceRecoveryCodes(ctx context.Context, userID string, sealed []byte, hashes [][]byte) error
+	// ReplaceRecoveryCodes deletes the user's recovery codes and stores the new hashes, with
+	// rec, the user's AuditUserRecoveryCodesReplaced record, if TOTP is on with sealed as
+	// its seed, so that codes made for a seed never outlive it. It returns ErrUserChanged
+	// when TOTP is off or has another seed, and CodeNotFound for an unknown user.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, sealed []byte, hashes [][]byte, rec *AuditRecord) error
 	// UseRecoveryCode marks the user's unused code with the hash as used, or returns
 	// CodeNotFound.
 	UseRecoveryCode(ctx context.Context, userID string, hash []byte, now time.Time) error

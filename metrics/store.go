@@ -253,12 +253,12 @@ func (s *instrumentedStore) SetUserTOTPSeed(ctx context.Context, userID string, 
 	return s.check("set_user_totp_seed", s.store.SetUserTOTPSeed(ctx, userID, sealed, at))
 }
 
-func (s *instrumentedStore) EnableUserTOTP(ctx context.Context, userID string, sealed []byte, at time.Time) error {
-	return s.check("enable_user_totp", s.store.EnableUserTOTP(ctx, userID, sealed, at))
+func (s *instrumentedStore) EnableUserTOTP(ctx context.Context, userID string, sealed []byte, hashes [][]byte, at time.Time, rec *iogate.AuditRecord) error {
+	return s.check("enable_user_totp", s.store.EnableUserTOTP(ctx, userID, sealed, hashes, at, rec))
 }
 
-func (s *instrumentedStore) DisableUserTOTP(ctx context.Context, userID string, at time.Time) error {
-	return s.check("disable_user_totp", s.store.DisableUserTOTP(ctx, userID, at))
+func (s *instrumentedStore) DisableUserTOTP(ctx context.Context, userID string, at time.Time, rec *iogate.AuditRecord) error {
+	return s.check("disable_user_totp", s.store.DisableUserTOTP(ctx, userID, at, rec))
 }
 
 func (s *instrumentedStore) DeleteUser(ctx context.Context, id string) error {
@@ -357,8 +357,8 @@ func (s *instrumentedStore) DeleteExpiredFormTokens(ctx context.Context, now tim
 	return v, s.check("delete_expired_form_tokens", err)
 }
 
-func (s *instrumentedStore) ReplaceRecoveryCodes(ctx context.Context, userID string, sealed []byte, hashes [][]byte) error {
-	return s.check("replace_recovery_codes", s.store.ReplaceRecoveryCodes(ctx, userID, sealed, hashes))
+func (s *instrumentedStore) ReplaceRecoveryCodes(ctx context.Context, userID string, sealed []byte, hashes [][]byte, rec *iogate.AuditRecord) error {
+	return s.check("replace_recovery_codes", s.store.ReplaceRecoveryCodes(ctx, userID, sealed, hashes, rec))
 }
 
 func (s *instrumentedStore) UseRecoveryCode(ctx context.Context, userID string, hash []byte, now time.Time) error {

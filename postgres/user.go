@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -80,22 +79,27 @@ func (db *DB) SetUserTOTPSeed(ctx context.Context, userID string, sealed []byte,
 	return db.updateUser(ctx, userID, `totp_seed_sealed = $1, updated_at = $2`, []any{sealed, at}, `NOT totp_enabled`)
 }
 
-// EnableUserTOTP turns TOTP on, if sealed is still the seed of the enrolment in progress.
-func (db *DB) EnableUserTOTP(ctx context.Context, userID string, sealed []byte, at time.Time) error {
-	return db.updateUser(ctx, userID, `totp_enabled = TRUE, updated_at = $1`, []any{at}, `NOT totp_enabled AND totp_seed_sealed = $3`, sealed)
+// EnableUserTOTP turns TOTP on and stores the recovery codes, if sealed is still the seed
+// of the enrolment in progress.
+func (db *DB) EnableUserTOTP(ctx context.Context, userID string, sealed []byte, hashes [][]byte, at time.Time, rec *iogate.AuditRecord) error {
+	return db.changeUser(ctx, userID, iogate.AuditUserTOTPEnabled, rec, func(tx pgx.Tx, u *iogate.User) error {
+		if !u.EnrollingWith(sealed) {
+			return iogate.ErrUserChanged
+		}
+		if _, err := tx.Exec(ctx, `UPDATE users SET totp_enabled = TRUE, updated_at = $1 WHERE id = $2`, at, userID); err != nil {
+			return err
+		}
+		return storeRecoveryCodes(ctx, tx, userID, hashes)
+	})
 }
 
 // DisableUserTOTP turns TOTP off and deletes the seed and the recovery codes.
-func (db *DB) DisableUserTOTP(ctx context.Context, userID string, at time.Time) error {
-	if !storable(userID) {
-		return errUserNotFound
-	}
-	return db.write(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE users SET totp_enabled = FALSE, totp_seed_sealed = NULL, updated_at = $1 WHERE id = $2`, at, userID)
-		if err := requireOneRow(tag, err, "user"); err != nil {
+func (db *DB) DisableUserTOTP(ctx context.Context, userID string, at time.Time, rec *iogate.AuditRecord) error {
+	return db.changeUser(ctx, userID, iogate.AuditUserTOTPDisabled, rec, func(tx pgx.Tx, _ *iogate.User) error {
+		if _, err := tx.Exec(ctx, `UPDATE users SET totp_enabled = FALSE, totp_seed_sealed = NULL, updated_at = $1 WHERE id = $2`, at, userID); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID)
+		_, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID)
 		return err
 	})
 }
@@ -235,35 +239,15 @@ func (db *DB) SetAccountRequireTOTP(ctx context.Context, accountID string, requi
 }
 
 // ReplaceRecoveryCodes deletes the user's recovery codes and stores the new hashes, while
-// TOTP is on with the seed sealed. The row lock makes a concurrent DisableUserTOTP wait for
-// this transaction, whose codes it then deletes, or commit first, so that this one finds
-// TOTP off.
-func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, sealed []byte, hashes [][]byte) error {
-	if !storable(userID) {
-		return errUserNotFound
-	}
-	return db.write(ctx, func(tx pgx.Tx) error {
-		var enabled bool
-		var seed []byte
-		err := tx.QueryRow(ctx, `SELECT totp_enabled, totp_seed_sealed FROM users WHERE id = $1 FOR UPDATE`, userID).Scan(&enabled, &seed)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return errUserNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if !enabled || !bytes.Equal(seed, sealed) {
+// TOTP is on with the seed sealed. The user's row lock makes a concurrent DisableUserTOTP
+// wait for this transaction, whose codes it then deletes, or commit first, so that this
+// one finds TOTP off.
+func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, sealed []byte, hashes [][]byte, rec *iogate.AuditRecord) error {
+	return db.changeUser(ctx, userID, iogate.AuditUserRecoveryCodesReplaced, rec, func(tx pgx.Tx, u *iogate.User) error {
+		if !u.TOTPOnWith(sealed) {
 			return iogate.ErrUserChanged
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID); err != nil {
-			return err
-		}
-		for _, h := range hashes {
-			if _, err := tx.Exec(ctx, `INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)`, userID, h); err != nil {
-				return err
-			}
-		}
-		return nil
+		return storeRecoveryCodes(ctx, tx, userID, hashes)
 	})
 }
 

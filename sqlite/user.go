@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -75,20 +74,28 @@ func (db *DB) SetUserTOTPSeed(ctx context.Context, userID string, sealed []byte,
 	return db.updateUser(ctx, userID, `totp_seed_sealed = ?, updated_at = ?`, []any{sealed, toMicros(at)}, `totp_enabled = 0`)
 }
 
-// EnableUserTOTP turns TOTP on, if sealed is still the seed of the enrolment in progress.
-func (db *DB) EnableUserTOTP(ctx context.Context, userID string, sealed []byte, at time.Time) error {
-	return db.updateUser(ctx, userID, `totp_enabled = 1, updated_at = ?`, []any{toMicros(at)}, `totp_enabled = 0 AND totp_seed_sealed = ?`, sealed)
+// EnableUserTOTP turns TOTP on and stores the recovery codes, if sealed is still the seed
+// of the enrolment in progress.
+func (db *DB) EnableUserTOTP(ctx context.Context, userID string, sealed []byte, hashes [][]byte, at time.Time, rec *iogate.AuditRecord) error {
+	return db.changeUser(ctx, userID, iogate.AuditUserTOTPEnabled, rec, func(tx *sql.Tx, u *iogate.User) error {
+		if !u.EnrollingWith(sealed) {
+			return iogate.ErrUserChanged
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET totp_enabled = 1, updated_at = ? WHERE id = ?`, toMicros(at), userID); err != nil {
+			return err
+		}
+		return storeRecoveryCodes(ctx, tx, userID, hashes)
+	})
 }
 
 // DisableUserTOTP turns TOTP off and deletes the seed and the recovery codes.
-func (db *DB) DisableUserTOTP(ctx context.Context, userID string, at time.Time) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET totp_enabled = 0, totp_seed_sealed = NULL, updated_at = ? WHERE id = ?`,
-			toMicros(at), userID)
-		if err := requireOneRow(res, err, "user"); err != nil {
+func (db *DB) DisableUserTOTP(ctx context.Context, userID string, at time.Time, rec *iogate.AuditRecord) error {
+	return db.changeUser(ctx, userID, iogate.AuditUserTOTPDisabled, rec, func(tx *sql.Tx, _ *iogate.User) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET totp_enabled = 0, totp_seed_sealed = NULL, updated_at = ? WHERE id = ?`,
+			toMicros(at), userID); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = ?`, userID)
+		_, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = ?`, userID)
 		return err
 	})
 }
@@ -219,29 +226,12 @@ func (db *DB) SetAccountRequireTOTP(ctx context.Context, accountID string, requi
 // ReplaceRecoveryCodes deletes the user's recovery codes and stores the new hashes, while
 // TOTP is on with the seed sealed. The immediate transaction keeps DisableUserTOTP from
 // committing between the check and the inserts.
-func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, sealed []byte, hashes [][]byte) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
-		var enabled bool
-		var seed []byte
-		err := tx.QueryRowContext(ctx, `SELECT totp_enabled, totp_seed_sealed FROM users WHERE id = ?`, userID).Scan(&enabled, &seed)
-		if errors.Is(err, sql.ErrNoRows) {
-			return iogate.Errorf(iogate.CodeNotFound, "user not found")
-		}
-		if err != nil {
-			return err
-		}
-		if !enabled || !bytes.Equal(seed, sealed) {
+func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, sealed []byte, hashes [][]byte, rec *iogate.AuditRecord) error {
+	return db.changeUser(ctx, userID, iogate.AuditUserRecoveryCodesReplaced, rec, func(tx *sql.Tx, u *iogate.User) error {
+		if !u.TOTPOnWith(sealed) {
 			return iogate.ErrUserChanged
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = ?`, userID); err != nil {
-			return err
-		}
-		for _, h := range hashes {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)`, userID, h); err != nil {
-				return err
-			}
-		}
-		return nil
+		return storeRecoveryCodes(ctx, tx, userID, hashes)
 	})
 }
 

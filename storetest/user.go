@@ -27,6 +27,7 @@ var userCases = []struct {
 	{"InviteAndResetLinks", testInviteAndResetLinks},
 	{"RecoveryCodes", testRecoveryCodes},
 	{"RecoveryCodesConcurrentDisable", testRecoveryCodesConcurrentDisable},
+	{"UserChangeRecords", testUserChangeRecords},
 	{"ResealTOTPSeeds", testResealTOTPSeeds},
 	{"DeleteEndedSessions", testDeleteEndedSessions},
 	{"DeleteEndedSessionsConcurrently", testDeleteEndedSessionsConcurrently},
@@ -71,14 +72,16 @@ func testUsers(t *testing.T, s iogate.Store) {
 	must(t, "SetUserRole", s.SetUserRole(ctx, owner.ID, owner.Role, base.Add(time.Minute)))
 	must(t, "SetUserTOTPSeed", s.SetUserTOTPSeed(ctx, owner.ID, []byte("first-seed"), base.Add(time.Minute)))
 	must(t, "SetUserTOTPSeed again", s.SetUserTOTPSeed(ctx, owner.ID, owner.TOTPSeedSealed, base.Add(time.Minute)))
-	wantCode(t, "EnableUserTOTP with a seed replaced meanwhile", s.EnableUserTOTP(ctx, owner.ID, []byte("first-seed"), base.Add(time.Hour)), iogate.CodeConflict)
-	must(t, "EnableUserTOTP", s.EnableUserTOTP(ctx, owner.ID, owner.TOTPSeedSealed, base.Add(time.Hour)))
+	enabled := func() *iogate.AuditRecord { return userRec(t, owner, iogate.AuditUserTOTPEnabled) }
+	wantCode(t, "EnableUserTOTP with a seed replaced meanwhile", s.EnableUserTOTP(ctx, owner.ID, []byte("first-seed"), nil, base.Add(time.Hour), enabled()), iogate.CodeConflict)
+	must(t, "EnableUserTOTP", s.EnableUserTOTP(ctx, owner.ID, owner.TOTPSeedSealed, nil, base.Add(time.Hour), enabled()))
 	wantCode(t, "SetUserTOTPSeed with TOTP on", s.SetUserTOTPSeed(ctx, owner.ID, []byte("other-seed"), base.Add(2*time.Hour)), iogate.CodeConflict)
-	wantCode(t, "EnableUserTOTP with TOTP on", s.EnableUserTOTP(ctx, owner.ID, owner.TOTPSeedSealed, base.Add(2*time.Hour)), iogate.CodeConflict)
+	wantCode(t, "EnableUserTOTP with TOTP on", s.EnableUserTOTP(ctx, owner.ID, owner.TOTPSeedSealed, nil, base.Add(2*time.Hour), enabled()), iogate.CodeConflict)
 	wantCode(t, "SetUserRole of an unknown user", s.SetUserRole(ctx, "no-such-user", iogate.RoleViewer, base), iogate.CodeNotFound)
 	wantCode(t, "SetUserTOTPSeed of an unknown user", s.SetUserTOTPSeed(ctx, "no-such-user", []byte("x"), base), iogate.CodeNotFound)
-	wantCode(t, "EnableUserTOTP of an unknown user", s.EnableUserTOTP(ctx, "no-such-user", []byte("x"), base), iogate.CodeNotFound)
-	wantCode(t, "DisableUserTOTP of an unknown user", s.DisableUserTOTP(ctx, "no-such-user", base), iogate.CodeNotFound)
+	wantCode(t, "EnableUserTOTP of an unknown user", s.EnableUserTOTP(ctx, "no-such-user", []byte("x"), nil, base, enabled()), iogate.CodeNotFound)
+	wantCode(t, "DisableUserTOTP of an unknown user",
+		s.DisableUserTOTP(ctx, "no-such-user", base, userRec(t, owner, iogate.AuditUserTOTPDisabled)), iogate.CodeNotFound)
 	got, err = s.FindUserByID(ctx, owner.ID)
 	must(t, "FindUserByID", err)
 	if diff := cmp.Diff(owner, got); diff != "" {
@@ -367,48 +370,74 @@ func testInviteAndResetLinks(t *testing.T, s iogate.Store) {
 	wantCode(t, "ResetPassword twice", s.ResetPassword(ctx, reset.TokenHash, base, "$argon2id$again"), iogate.CodeNotFound)
 }
 
-// enableTOTP turns TOTP on for u with the seed sealed.
-func enableTOTP(t *testing.T, s iogate.Store, u *iogate.User, sealed []byte) {
+// userRec returns a record of event about u by the user themself.
+func userRec(t *testing.T, u *iogate.User, event string) *iogate.AuditRecord {
+	t.Helper()
+	r, err := chain.NewUserRecord(u, event, iogate.Actor{Type: iogate.ActorUser, ID: u.ID, IP: "192.0.2.9"}, base, nil)
+	must(t, "NewUserRecord", err)
+	return r
+}
+
+// enableTOTP turns TOTP on for u with the seed sealed, and stores hashes as the recovery
+// codes.
+func enableTOTP(t *testing.T, s iogate.Store, u *iogate.User, sealed []byte, hashes ...[]byte) {
 	t.Helper()
 	ctx := ctxFor(t)
 	must(t, "SetUserTOTPSeed", s.SetUserTOTPSeed(ctx, u.ID, sealed, base))
-	must(t, "EnableUserTOTP", s.EnableUserTOTP(ctx, u.ID, sealed, base))
+	must(t, "EnableUserTOTP", s.EnableUserTOTP(ctx, u.ID, sealed, hashes, base, userRec(t, u, iogate.AuditUserTOTPEnabled)))
 }
 
 func testRecoveryCodes(t *testing.T, s iogate.Store) {
 	ctx := ctxFor(t)
 	u := newUser(t, s, newAccount(t, s).ID, "owner@acme.test", iogate.RoleOwner)
 	seed := []byte("sealed-seed")
-	wantCode(t, "ReplaceRecoveryCodes with TOTP off", s.ReplaceRecoveryCodes(ctx, u.ID, nil, [][]byte{digest("x")}), iogate.CodeConflict)
-	wantCode(t, "ReplaceRecoveryCodes of an unknown user", s.ReplaceRecoveryCodes(ctx, iogate.NewID(), seed, [][]byte{digest("x")}), iogate.CodeNotFound)
+	replaced := func() *iogate.AuditRecord { return userRec(t, u, iogate.AuditUserRecoveryCodesReplaced) }
+	wantCode(t, "ReplaceRecoveryCodes with TOTP off", s.ReplaceRecoveryCodes(ctx, u.ID, nil, [][]byte{digest("x")}, replaced()), iogate.CodeConflict)
+	wantCode(t, "ReplaceRecoveryCodes of an unknown user",
+		s.ReplaceRecoveryCodes(ctx, iogate.NewID(), seed, [][]byte{digest("x")}, replaced()), iogate.CodeNotFound)
 	if n, _ := s.CountRecoveryCodes(ctx, u.ID); n != 0 {
 		t.Fatalf("CountRecoveryCodes after rejected replacements = %d, want 0", n)
 	}
 
-	enableTOTP(t, s, u, seed)
-	wantCode(t, "ReplaceRecoveryCodes with another seed", s.ReplaceRecoveryCodes(ctx, u.ID, []byte("other-seed"), [][]byte{digest("x")}), iogate.CodeConflict)
-	must(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx, u.ID, seed, [][]byte{digest("a"), digest("b")}))
+	enableTOTP(t, s, u, seed, digest("first"))
+	if n, _ := s.CountRecoveryCodes(ctx, u.ID); n != 1 {
+		t.Errorf("CountRecoveryCodes after EnableUserTOTP with one code = %d, want 1", n)
+	}
+	wantCode(t, "ReplaceRecoveryCodes with another seed",
+		s.ReplaceRecoveryCodes(ctx, u.ID, []byte("other-seed"), [][]byte{digest("x")}, replaced()), iogate.CodeConflict)
+	must(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx, u.ID, seed, [][]byte{digest("a"), digest("b")}, replaced()))
 	if n, _ := s.CountRecoveryCodes(ctx, u.ID); n != 2 {
 		t.Errorf("CountRecoveryCodes = %d, want 2", n)
 	}
+	wantCode(t, "UseRecoveryCode of a code from before the replacement", s.UseRecoveryCode(ctx, u.ID, digest("first"), base), iogate.CodeNotFound)
 	must(t, "UseRecoveryCode", s.UseRecoveryCode(ctx, u.ID, digest("a"), base))
 	wantCode(t, "UseRecoveryCode twice", s.UseRecoveryCode(ctx, u.ID, digest("a"), base), iogate.CodeNotFound)
 	wantCode(t, "UseRecoveryCode unknown", s.UseRecoveryCode(ctx, u.ID, digest("z"), base), iogate.CodeNotFound)
 	if n, _ := s.CountRecoveryCodes(ctx, u.ID); n != 1 {
 		t.Errorf("CountRecoveryCodes after one use = %d, want 1", n)
 	}
-	must(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx, u.ID, seed, [][]byte{digest("c")}))
+	must(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx, u.ID, seed, [][]byte{digest("c")}, replaced()))
 	wantCode(t, "UseRecoveryCode of a replaced code", s.UseRecoveryCode(ctx, u.ID, digest("b"), base), iogate.CodeNotFound)
 
 	// Turning TOTP off deletes the codes with the seed.
-	must(t, "DisableUserTOTP", s.DisableUserTOTP(ctx, u.ID, base))
+	must(t, "DisableUserTOTP", s.DisableUserTOTP(ctx, u.ID, base, userRec(t, u, iogate.AuditUserTOTPDisabled)))
 	if n, _ := s.CountRecoveryCodes(ctx, u.ID); n != 0 {
 		t.Errorf("CountRecoveryCodes after DisableUserTOTP = %d, want 0", n)
 	}
 	wantCode(t, "UseRecoveryCode after DisableUserTOTP", s.UseRecoveryCode(ctx, u.ID, digest("c"), base), iogate.CodeNotFound)
-	wantCode(t, "ReplaceRecoveryCodes after DisableUserTOTP", s.ReplaceRecoveryCodes(ctx, u.ID, seed, [][]byte{digest("d")}), iogate.CodeConflict)
+	wantCode(t, "ReplaceRecoveryCodes after DisableUserTOTP", s.ReplaceRecoveryCodes(ctx, u.ID, seed, [][]byte{digest("d")}, replaced()), iogate.CodeConflict)
 	if n, _ := s.CountRecoveryCodes(ctx, u.ID); n != 0 {
 		t.Errorf("CountRecoveryCodes after a replacement under the deleted seed = %d, want 0", n)
+	}
+
+	// Each successful change, and none of the rejected ones, appended its record.
+	var events []string
+	for _, r := range allAuditRecords(t, s, u.AccountID)[1:] {
+		events = append(events, r.Event)
+	}
+	want := []string{iogate.AuditUserTOTPEnabled, iogate.AuditUserRecoveryCodesReplaced, iogate.AuditUserRecoveryCodesReplaced, iogate.AuditUserTOTPDisabled}
+	if diff := cmp.Diff(want, events); diff != "" {
+		t.Errorf("records after the account.created record (-want +got):\n%s", diff)
 	}
 }
 
@@ -421,15 +450,21 @@ func testRecoveryCodesConcurrentDisable(t *testing.T, s iogate.Store) {
 	const rounds, replacers = 20, 3
 	for round := range rounds {
 		seed := []byte(fmt.Sprintf("sealed-seed-%d", round))
-		enableTOTP(t, s, u, seed)
+		enableTOTP(t, s, u, seed, digest(fmt.Sprintf("first-%d", round)))
+		replaced := make([]*iogate.AuditRecord, replacers)
+		for i := range replaced {
+			replaced[i] = userRec(t, u, iogate.AuditUserRecoveryCodesReplaced)
+		}
+		disabled := userRec(t, u, iogate.AuditUserTOTPDisabled)
+
 		var wg sync.WaitGroup
 		errs := make([]error, replacers+1)
 		for i := range replacers {
 			wg.Go(func() {
-				errs[i] = s.ReplaceRecoveryCodes(ctx, u.ID, seed, [][]byte{digest(fmt.Sprintf("code-%d-%d", round, i))})
+				errs[i] = s.ReplaceRecoveryCodes(ctx, u.ID, seed, [][]byte{digest(fmt.Sprintf("code-%d-%d", round, i))}, replaced[i])
 			})
 		}
-		wg.Go(func() { errs[replacers] = s.DisableUserTOTP(ctx, u.ID, base) })
+		wg.Go(func() { errs[replacers] = s.DisableUserTOTP(ctx, u.ID, base, disabled) })
 		wg.Wait()
 
 		must(t, "DisableUserTOTP", errs[replacers])
@@ -441,6 +476,42 @@ func testRecoveryCodesConcurrentDisable(t *testing.T, s iogate.Store) {
 		if n, err := s.CountRecoveryCodes(ctx, u.ID); err != nil || n != 0 {
 			t.Fatalf("round %d: CountRecoveryCodes with TOTP off = %d (%v), want 0", round, n, err)
 		}
+	}
+	verifyChain(t, allAuditRecords(t, s, ""))
+}
+
+// testUserChangeRecords checks that a user change rejected for its record writes nothing:
+// no change and no record.
+func testUserChangeRecords(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	a, other := newAccount(t, s), newAccount(t, s)
+	u := newUser(t, s, a.ID, "owner@acme.test", iogate.RoleOwner)
+	seed := []byte("sealed-seed")
+	must(t, "SetUserTOTPSeed", s.SetUserTOTPSeed(ctx, u.ID, seed, base))
+	stranger := *u
+	stranger.AccountID = other.ID
+	records := allAuditRecords(t, s, "")
+
+	for _, c := range []struct {
+		name string
+		rec  *iogate.AuditRecord
+	}{
+		{"without a record", nil},
+		{"with a record of another account", userRec(t, &stranger, iogate.AuditUserTOTPEnabled)},
+		{"with a record of another event", userRec(t, u, iogate.AuditUserTOTPDisabled)},
+	} {
+		wantCode(t, "EnableUserTOTP "+c.name, s.EnableUserTOTP(ctx, u.ID, seed, [][]byte{digest("a")}, base, c.rec), iogate.CodeInternal)
+	}
+	got, err := s.FindUserByID(ctx, u.ID)
+	must(t, "FindUserByID", err)
+	if got.TOTPEnabled {
+		t.Error("TOTP is on after rejected EnableUserTOTP calls")
+	}
+	if n, _ := s.CountRecoveryCodes(ctx, u.ID); n != 0 {
+		t.Errorf("CountRecoveryCodes after rejected EnableUserTOTP calls = %d, want 0", n)
+	}
+	if diff := recordDiff(records, allAuditRecords(t, s, "")); diff != "" {
+		t.Errorf("audit records after rejected changes (-want +got):\n%s", diff)
 	}
 }
 

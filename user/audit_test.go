@@ -1,0 +1,62 @@
+package user
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/iogate/iogate"
+)
+
+// recordsSinceSetup returns the records written after the setup's account.created and
+// user.created records, oldest first.
+func (f *fixture) recordsSinceSetup(t *testing.T) []*iogate.AuditRecord {
+	t.Helper()
+	return f.auditRecords(t)[2:]
+}
+
+// eventsOf returns the events of records, in their order.
+func eventsOf(records []*iogate.AuditRecord) []string {
+	events := make([]string, len(records))
+	for i, r := range records {
+		events[i] = r.Event
+	}
+	return events
+}
+
+// TestTOTPChangesCommitRecords checks that turning TOTP on, replacing the recovery codes and
+// turning TOTP off each commit exactly one record with the change. Each record is by the
+// actor in the context and about the user. A replacement rejected because TOTP is off
+// writes none.
+func TestTOTPChangesCommitRecords(t *testing.T) {
+	f := newFixture(t)
+	actor := iogate.Actor{Type: iogate.ActorUser, ID: f.owner.ID, IP: "192.0.2.70"}
+	f.ctx = iogate.WithActor(f.ctx, actor)
+
+	enableTOTP(t, f, f.owner)
+	if _, err := f.svc.RegenerateRecoveryCodes(f.ctx, f.owner); err != nil {
+		t.Fatalf("RegenerateRecoveryCodes: %v", err)
+	}
+	stale := copyUser(f.owner)
+	if err := f.svc.DisableTOTP(f.ctx, f.owner); err != nil {
+		t.Fatalf("DisableTOTP: %v", err)
+	}
+	if _, err := f.svc.RegenerateRecoveryCodes(f.ctx, stale); !errors.Is(err, iogate.ErrUserChanged) {
+		t.Fatalf("RegenerateRecoveryCodes with TOTP off: %v, want ErrUserChanged", err)
+	}
+
+	records := f.recordsSinceSetup(t)
+	want := []string{iogate.AuditUserTOTPEnabled, iogate.AuditUserRecoveryCodesReplaced, iogate.AuditUserTOTPDisabled}
+	if got := eventsOf(records); !slices.Equal(got, want) {
+		t.Fatalf("records after enabling, replacing codes, disabling and a rejected replacement = %v, want %v", got, want)
+	}
+	wantDetails := `{"email":"owner@acme.test","userId":"` + f.owner.ID + `"}`
+	for _, r := range records {
+		if r.Actor != actor || r.AccountID != f.owner.AccountID {
+			t.Errorf("%s record by %+v in account %s, want by %+v in %s", r.Event, r.Actor, r.AccountID, actor, f.owner.AccountID)
+		}
+		if string(r.Details) != wantDetails {
+			t.Errorf("%s details = %s, want %s", r.Event, r.Details, wantDetails)
+		}
+	}
+}
