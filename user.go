@@ -207,10 +207,11 @@ type UserStore interface {
 	FindUserByEmail(ctx context.Context, email string) (*User, error)
 	// ListUsers returns an account's users ordered by email.
 	ListUsers(ctx context.Context, accountID string) ([]*User, error)
-	// SetUserRole stores the user's role, or returns CodeNotFound. Like the TOTP methods
-	// below, it writes only its own columns, so that it cannot undo a change that another
-	// request made meanwhile, such as a password reset.
-	SetUserRole(ctx context.Context, userID string, role Role, at time.Time) error
+	// SetUserRole stores the user's role with rec, the user's AuditUserRoleChanged record,
+	// or returns CodeNotFound. Like the TOTP methods below, it writes only its own columns,
+	// so that it cannot undo a change that another request made meanwhile, such as a
+	// password reset.
+	SetUserRole(ctx context.Context, userID string, role Role, at time.Time, rec *AuditRecord) error
 	// SetUserTOTPSeed stores the sealed seed of a TOTP enrolment. It returns
 	// ErrUserChanged when TOTP is on.
 	SetUserTOTPSeed(ctx context.Context, userID string, sealed []byte, at time.Time) error
@@ -222,9 +223,9 @@ type UserStore interface {
 	// DisableUserTOTP turns TOTP off and deletes the seed and the recovery codes, with rec,
 	// the user's AuditUserTOTPDisabled record, or returns CodeNotFound.
 	DisableUserTOTP(ctx context.Context, userID string, at time.Time, rec *AuditRecord) error
-	// DeleteUser deletes the user with their sessions and recovery codes, or returns
-	// CodeNotFound.
-	DeleteUser(ctx context.Context, id string) error
+	// DeleteUser deletes the user with their sessions and recovery codes, with rec, the
+	// user's AuditUserRemoved record, or returns CodeNotFound.
+	DeleteUser(ctx context.Context, id string, rec *AuditRecord) error
 	// UseTOTPStep records that the user's TOTP code for time step was accepted, or returns
 	// CodeConflict when that step or a later one was already used, so a code works once.
 	UseTOTPStep(ctx context.Context, userID string, step int64) error
@@ -240,8 +241,9 @@ type UserStore interface {
 	SuspendedAccounts(ctx context.Context) ([]string, error)
 	// AccountRequiresTOTP reports whether the account makes its users enrol in TOTP.
 	AccountRequiresTOTP(ctx context.Context, accountID string) (bool, error)
-	// SetAccountRequireTOTP changes that setting, or returns CodeNotFound.
-	SetAccountRequireTOTP(ctx context.Context, accountID string, require bool) error
+	// SetAccountRequireTOTP changes that setting with rec, the account's
+	// AuditAccountPolicyChanged record, or returns CodeNotFound.
+	SetAccountRequireTOTP(ctx context.Context, accountID string, require bool, rec *AuditRecord) error
 
 	// CreateUserLink stores a single-use link. Creating a setup link deletes the unused
 	// setup links before it, so only the last one printed works.

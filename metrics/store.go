@@ -245,8 +245,8 @@ func (s *instrumentedStore) ListUsers(ctx context.Context, accountID string) ([]
 	return v, s.check("list_users", err)
 }
 
-func (s *instrumentedStore) SetUserRole(ctx context.Context, userID string, role iogate.Role, at time.Time) error {
-	return s.check("set_user_role", s.store.SetUserRole(ctx, userID, role, at))
+func (s *instrumentedStore) SetUserRole(ctx context.Context, userID string, role iogate.Role, at time.Time, rec *iogate.AuditRecord) error {
+	return s.check("set_user_role", s.store.SetUserRole(ctx, userID, role, at, rec))
 }
 
 func (s *instrumentedStore) SetUserTOTPSeed(ctx context.Context, userID string, sealed []byte, at time.Time) error {
@@ -261,8 +261,8 @@ func (s *instrumentedStore) DisableUserTOTP(ctx context.Context, userID string, 
 	return s.check("disable_user_totp", s.store.DisableUserTOTP(ctx, userID, at, rec))
 }
 
-func (s *instrumentedStore) DeleteUser(ctx context.Context, id string) error {
-	return s.check("delete_user", s.store.DeleteUser(ctx, id))
+func (s *instrumentedStore) DeleteUser(ctx context.Context, id string, rec *iogate.AuditRecord) error {
+	return s.check("delete_user", s.store.DeleteUser(ctx, id, rec))
 }
 
 func (s *instrumentedStore) UseTOTPStep(ctx context.Context, userID string, step int64) error {
@@ -283,8 +283,8 @@ func (s *instrumentedStore) AccountRequiresTOTP(ctx context.Context, accountID s
 	return v, s.check("account_requires_totp", err)
 }
 
-func (s *instrumentedStore) SetAccountRequireTOTP(ctx context.Context, accountID string, require bool) error {
-	return s.check("set_account_require_totp", s.store.SetAccountRequireTOTP(ctx, accountID, require))
+func (s *instrumentedStore) SetAccountRequireTOTP(ctx context.Context, accountID string, require bool, rec *iogate.AuditRecord) error {
+	return s.check("set_account_require_totp", s.store.SetAccountRequireTOTP(ctx, accountID, require, rec))
 }
 
 func (s *instrumentedStore) CreateUserLink(ctx context.Context, l *iogate.UserLink) error {

@@ -70,8 +70,11 @@ func (db *DB) ListUsers(ctx context.Context, accountID string) ([]*iogate.User, 
 }
 
 // SetUserRole stores the user's role, or returns CodeNotFound.
-func (db *DB) SetUserRole(ctx context.Context, userID string, role iogate.Role, at time.Time) error {
-	return db.updateUser(ctx, userID, `role = $1, updated_at = $2`, []any{string(role), at}, ``)
+func (db *DB) SetUserRole(ctx context.Context, userID string, role iogate.Role, at time.Time, rec *iogate.AuditRecord) error {
+	return db.changeUser(ctx, userID, iogate.AuditUserRoleChanged, rec, func(tx pgx.Tx, _ *iogate.User) error {
+		_, err := tx.Exec(ctx, `UPDATE users SET role = $1, updated_at = $2 WHERE id = $3`, string(role), at, userID)
+		return err
+	})
 }
 
 // SetUserTOTPSeed stores the seed of a TOTP enrolment while TOTP is off.
@@ -136,13 +139,10 @@ func (db *DB) updateUser(ctx context.Context, userID, set string, setArgs []any,
 }
 
 // DeleteUser deletes the user; the foreign keys cascade to sessions and recovery codes.
-func (db *DB) DeleteUser(ctx context.Context, id string) error {
-	if !storable(id) {
-		return errUserNotFound
-	}
-	return db.write(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
-		return requireOneRow(tag, err, "user")
+func (db *DB) DeleteUser(ctx context.Context, id string, rec *iogate.AuditRecord) error {
+	return db.changeUser(ctx, id, iogate.AuditUserRemoved, rec, func(tx pgx.Tx, _ *iogate.User) error {
+		_, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+		return err
 	})
 }
 
@@ -227,14 +227,20 @@ func (db *DB) AccountRequiresTOTP(ctx context.Context, accountID string) (bool, 
 	return require, mapError(err)
 }
 
-// SetAccountRequireTOTP changes whether the account makes its users enrol in TOTP.
-func (db *DB) SetAccountRequireTOTP(ctx context.Context, accountID string, require bool) error {
-	if !storable(accountID) {
-		return iogate.Errorf(iogate.CodeNotFound, "account not found")
+// SetAccountRequireTOTP changes whether the account makes its users enrol in TOTP, and
+// appends rec.
+func (db *DB) SetAccountRequireTOTP(ctx context.Context, accountID string, require bool, rec *iogate.AuditRecord) error {
+	if err := iogate.CheckChangeRecord(rec, accountID, iogate.AuditAccountPolicyChanged); err != nil {
+		return err
 	}
 	return db.write(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE accounts SET require_totp = $1 WHERE id = $2`, require, accountID)
-		return requireOneRow(tag, err, "account")
+		if err := lockAccounts(ctx, tx, accountID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE accounts SET require_totp = $1 WHERE id = $2`, require, accountID); err != nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 

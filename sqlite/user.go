@@ -65,8 +65,11 @@ func (db *DB) ListUsers(ctx context.Context, accountID string) ([]*iogate.User, 
 }
 
 // SetUserRole stores the user's role, or returns CodeNotFound.
-func (db *DB) SetUserRole(ctx context.Context, userID string, role iogate.Role, at time.Time) error {
-	return db.updateUser(ctx, userID, `role = ?, updated_at = ?`, []any{string(role), toMicros(at)}, ``)
+func (db *DB) SetUserRole(ctx context.Context, userID string, role iogate.Role, at time.Time, rec *iogate.AuditRecord) error {
+	return db.changeUser(ctx, userID, iogate.AuditUserRoleChanged, rec, func(tx *sql.Tx, _ *iogate.User) error {
+		_, err := tx.ExecContext(ctx, `UPDATE users SET role = ?, updated_at = ? WHERE id = ?`, string(role), toMicros(at), userID)
+		return err
+	})
 }
 
 // SetUserTOTPSeed stores the seed of a TOTP enrolment while TOTP is off.
@@ -128,10 +131,10 @@ func (db *DB) updateUser(ctx context.Context, userID, set string, setArgs []any,
 }
 
 // DeleteUser deletes the user; the foreign keys cascade to sessions and recovery codes.
-func (db *DB) DeleteUser(ctx context.Context, id string) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
-		return requireOneRow(res, err, "user")
+func (db *DB) DeleteUser(ctx context.Context, id string, rec *iogate.AuditRecord) error {
+	return db.changeUser(ctx, id, iogate.AuditUserRemoved, rec, func(tx *sql.Tx, _ *iogate.User) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
+		return err
 	})
 }
 
@@ -215,11 +218,18 @@ func (db *DB) AccountRequiresTOTP(ctx context.Context, accountID string) (bool, 
 	return require, mapError(err)
 }
 
-// SetAccountRequireTOTP changes whether the account makes its users enrol in TOTP.
-func (db *DB) SetAccountRequireTOTP(ctx context.Context, accountID string, require bool) error {
+// SetAccountRequireTOTP changes whether the account makes its users enrol in TOTP, and
+// appends rec.
+func (db *DB) SetAccountRequireTOTP(ctx context.Context, accountID string, require bool, rec *iogate.AuditRecord) error {
+	if err := iogate.CheckChangeRecord(rec, accountID, iogate.AuditAccountPolicyChanged); err != nil {
+		return err
+	}
 	return db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE accounts SET require_totp = ? WHERE id = ?`, require, accountID)
-		return requireOneRow(res, err, "account")
+		if err := requireOneRow(res, err, "account"); err != nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 

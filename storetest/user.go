@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/iogate/iogate"
 )
 
@@ -69,7 +70,7 @@ func testUsers(t *testing.T, s iogate.Store) {
 	wantCode(t, "FindUserByEmail of invalid UTF-8", err, iogate.CodeNotFound)
 
 	owner.Role, owner.TOTPSeedSealed, owner.TOTPEnabled, owner.UpdatedAt = iogate.RoleAdmin, []byte("sealed-seed"), true, base.Add(time.Hour)
-	must(t, "SetUserRole", s.SetUserRole(ctx, owner.ID, owner.Role, base.Add(time.Minute)))
+	must(t, "SetUserRole", s.SetUserRole(ctx, owner.ID, owner.Role, base.Add(time.Minute), userRec(t, owner, iogate.AuditUserRoleChanged)))
 	must(t, "SetUserTOTPSeed", s.SetUserTOTPSeed(ctx, owner.ID, []byte("first-seed"), base.Add(time.Minute)))
 	must(t, "SetUserTOTPSeed again", s.SetUserTOTPSeed(ctx, owner.ID, owner.TOTPSeedSealed, base.Add(time.Minute)))
 	enabled := func() *iogate.AuditRecord { return userRec(t, owner, iogate.AuditUserTOTPEnabled) }
@@ -77,7 +78,8 @@ func testUsers(t *testing.T, s iogate.Store) {
 	must(t, "EnableUserTOTP", s.EnableUserTOTP(ctx, owner.ID, owner.TOTPSeedSealed, nil, base.Add(time.Hour), enabled()))
 	wantCode(t, "SetUserTOTPSeed with TOTP on", s.SetUserTOTPSeed(ctx, owner.ID, []byte("other-seed"), base.Add(2*time.Hour)), iogate.CodeConflict)
 	wantCode(t, "EnableUserTOTP with TOTP on", s.EnableUserTOTP(ctx, owner.ID, owner.TOTPSeedSealed, nil, base.Add(2*time.Hour), enabled()), iogate.CodeConflict)
-	wantCode(t, "SetUserRole of an unknown user", s.SetUserRole(ctx, "no-such-user", iogate.RoleViewer, base), iogate.CodeNotFound)
+	wantCode(t, "SetUserRole of an unknown user",
+		s.SetUserRole(ctx, "no-such-user", iogate.RoleViewer, base, userRec(t, owner, iogate.AuditUserRoleChanged)), iogate.CodeNotFound)
 	wantCode(t, "SetUserTOTPSeed of an unknown user", s.SetUserTOTPSeed(ctx, "no-such-user", []byte("x"), base), iogate.CodeNotFound)
 	wantCode(t, "EnableUserTOTP of an unknown user", s.EnableUserTOTP(ctx, "no-such-user", []byte("x"), nil, base, enabled()), iogate.CodeNotFound)
 	wantCode(t, "DisableUserTOTP of an unknown user",
@@ -93,8 +95,8 @@ func testUsers(t *testing.T, s iogate.Store) {
 	if len(list) != 2 || list[0].Email != "owner@acme.test" || list[1].Email != "viewer@acme.test" {
 		t.Errorf("ListUsers = %d users, want owner then viewer by email", len(list))
 	}
-	must(t, "DeleteUser", s.DeleteUser(ctx, owner.ID))
-	wantCode(t, "DeleteUser twice", s.DeleteUser(ctx, owner.ID), iogate.CodeNotFound)
+	must(t, "DeleteUser", s.DeleteUser(ctx, owner.ID, userRec(t, owner, iogate.AuditUserRemoved)))
+	wantCode(t, "DeleteUser twice", s.DeleteUser(ctx, owner.ID, userRec(t, owner, iogate.AuditUserRemoved)), iogate.CodeNotFound)
 }
 
 func testUseTOTPStep(t *testing.T, s iogate.Store) {
@@ -140,7 +142,7 @@ func testSessions(t *testing.T, s iogate.Store) {
 	third := *sess
 	third.IDHash = digest("session-3")
 	must(t, "CreateSession", s.CreateSession(ctx, &third))
-	must(t, "DeleteUser", s.DeleteUser(ctx, u.ID))
+	must(t, "DeleteUser", s.DeleteUser(ctx, u.ID, userRec(t, u, iogate.AuditUserRemoved)))
 	_, err = s.FindSession(ctx, third.IDHash)
 	wantCode(t, "FindSession after DeleteUser", err, iogate.CodeNotFound)
 }
@@ -256,11 +258,12 @@ func testAccountStatus(t *testing.T, s iogate.Store) {
 	if required {
 		t.Error("a new account requires TOTP")
 	}
-	must(t, "SetAccountRequireTOTP", s.SetAccountRequireTOTP(ctx, a.ID, true))
+	must(t, "SetAccountRequireTOTP", s.SetAccountRequireTOTP(ctx, a.ID, true, record(t, a.ID, iogate.AuditAccountPolicyChanged, "")))
 	if required, _ := s.AccountRequiresTOTP(ctx, a.ID); !required {
 		t.Error("AccountRequiresTOTP after setting it = false")
 	}
-	wantCode(t, "SetAccountRequireTOTP of an unknown account", s.SetAccountRequireTOTP(ctx, "nope", true), iogate.CodeNotFound)
+	wantCode(t, "SetAccountRequireTOTP of an unknown account",
+		s.SetAccountRequireTOTP(ctx, "nope", true, record(t, "nope", iogate.AuditAccountPolicyChanged, "")), iogate.CodeNotFound)
 }
 
 func testSetupLink(t *testing.T, s iogate.Store) {
@@ -480,8 +483,8 @@ func testRecoveryCodesConcurrentDisable(t *testing.T, s iogate.Store) {
 	verifyChain(t, allAuditRecords(t, s, ""))
 }
 
-// testUserChangeRecords checks that a user change rejected for its record writes nothing:
-// no change and no record.
+// testUserChangeRecords checks that each user change commits exactly its own record, and
+// that a change rejected for its record changes nothing and writes no record.
 func testUserChangeRecords(t *testing.T, s iogate.Store) {
 	ctx := ctxFor(t)
 	a, other := newAccount(t, s), newAccount(t, s)
@@ -490,29 +493,85 @@ func testUserChangeRecords(t *testing.T, s iogate.Store) {
 	must(t, "SetUserTOTPSeed", s.SetUserTOTPSeed(ctx, u.ID, seed, base))
 	stranger := *u
 	stranger.AccountID = other.ID
-	records := allAuditRecords(t, s, "")
+	accountRec := func(accountID, event string) *iogate.AuditRecord { return record(t, accountID, event, "") }
 
-	for _, c := range []struct {
-		name string
-		rec  *iogate.AuditRecord
+	// Each change is tried with a missing record, a record of another account and one of
+	// another event, and then with its own. The order matters: TOTP goes on before its
+	// codes are replaced and off after, and the user is removed last.
+	changes := []struct {
+		name   string
+		change func(rec *iogate.AuditRecord) error
+		wrong  [3]*iogate.AuditRecord
+		own    *iogate.AuditRecord
 	}{
-		{"without a record", nil},
-		{"with a record of another account", userRec(t, &stranger, iogate.AuditUserTOTPEnabled)},
-		{"with a record of another event", userRec(t, u, iogate.AuditUserTOTPDisabled)},
-	} {
-		wantCode(t, "EnableUserTOTP "+c.name, s.EnableUserTOTP(ctx, u.ID, seed, [][]byte{digest("a")}, base, c.rec), iogate.CodeInternal)
+		{"EnableUserTOTP",
+			func(rec *iogate.AuditRecord) error {
+				return s.EnableUserTOTP(ctx, u.ID, seed, [][]byte{digest("a")}, base, rec)
+			},
+			[3]*iogate.AuditRecord{nil, userRec(t, &stranger, iogate.AuditUserTOTPEnabled), userRec(t, u, iogate.AuditUserTOTPDisabled)},
+			userRec(t, u, iogate.AuditUserTOTPEnabled)},
+		{"ReplaceRecoveryCodes",
+			func(rec *iogate.AuditRecord) error {
+				return s.ReplaceRecoveryCodes(ctx, u.ID, seed, [][]byte{digest("b"), digest("c")}, rec)
+			},
+			[3]*iogate.AuditRecord{nil, userRec(t, &stranger, iogate.AuditUserRecoveryCodesReplaced), userRec(t, u, iogate.AuditUserTOTPEnabled)},
+			userRec(t, u, iogate.AuditUserRecoveryCodesReplaced)},
+		{"DisableUserTOTP",
+			func(rec *iogate.AuditRecord) error { return s.DisableUserTOTP(ctx, u.ID, base, rec) },
+			[3]*iogate.AuditRecord{nil, userRec(t, &stranger, iogate.AuditUserTOTPDisabled), userRec(t, u, iogate.AuditUserRemoved)},
+			userRec(t, u, iogate.AuditUserTOTPDisabled)},
+		{"SetUserRole",
+			func(rec *iogate.AuditRecord) error { return s.SetUserRole(ctx, u.ID, iogate.RoleViewer, base, rec) },
+			[3]*iogate.AuditRecord{nil, userRec(t, &stranger, iogate.AuditUserRoleChanged), userRec(t, u, iogate.AuditUserRemoved)},
+			userRec(t, u, iogate.AuditUserRoleChanged)},
+		{"SetAccountRequireTOTP",
+			func(rec *iogate.AuditRecord) error { return s.SetAccountRequireTOTP(ctx, a.ID, true, rec) },
+			[3]*iogate.AuditRecord{nil, accountRec(other.ID, iogate.AuditAccountPolicyChanged), accountRec(a.ID, iogate.AuditUserRoleChanged)},
+			accountRec(a.ID, iogate.AuditAccountPolicyChanged)},
+		{"DeleteUser",
+			func(rec *iogate.AuditRecord) error { return s.DeleteUser(ctx, u.ID, rec) },
+			[3]*iogate.AuditRecord{nil, userRec(t, &stranger, iogate.AuditUserRemoved), userRec(t, u, iogate.AuditUserRoleChanged)},
+			userRec(t, u, iogate.AuditUserRemoved)},
 	}
-	got, err := s.FindUserByID(ctx, u.ID)
-	must(t, "FindUserByID", err)
-	if got.TOTPEnabled {
-		t.Error("TOTP is on after rejected EnableUserTOTP calls")
+	type state struct {
+		user        *iogate.User
+		codes       int
+		requireTOTP bool
+		// records are those of the user's account, and others those of the other account.
+		records, others []*iogate.AuditRecord
 	}
-	if n, _ := s.CountRecoveryCodes(ctx, u.ID); n != 0 {
-		t.Errorf("CountRecoveryCodes after rejected EnableUserTOTP calls = %d, want 0", n)
+	snapshot := func() state {
+		var st state
+		var err error
+		st.user, err = s.FindUserByID(ctx, u.ID)
+		if iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
+			must(t, "FindUserByID", err)
+		}
+		st.codes, err = s.CountRecoveryCodes(ctx, u.ID)
+		must(t, "CountRecoveryCodes", err)
+		st.requireTOTP, err = s.AccountRequiresTOTP(ctx, a.ID)
+		must(t, "AccountRequiresTOTP", err)
+		st.records, st.others = allAuditRecords(t, s, a.ID), allAuditRecords(t, s, other.ID)
+		return st
 	}
-	if diff := recordDiff(records, allAuditRecords(t, s, "")); diff != "" {
-		t.Errorf("audit records after rejected changes (-want +got):\n%s", diff)
+	for _, c := range changes {
+		before := snapshot()
+		for i, rec := range c.wrong {
+			wantCode(t, fmt.Sprintf("%s with wrong record %d", c.name, i), c.change(rec), iogate.CodeInternal)
+		}
+		if diff := cmp.Diff(before, snapshot(), cmp.AllowUnexported(state{}), cmpopts.IgnoreUnexported(iogate.AuditRecord{})); diff != "" {
+			t.Fatalf("%s with wrong records changed the store (-before +after):\n%s", c.name, diff)
+		}
+		must(t, c.name, c.change(c.own))
+		after := snapshot()
+		if diff := recordDiff(append(before.records, c.own), after.records); diff != "" {
+			t.Errorf("audit records after %s (-want +got):\n%s", c.name, diff)
+		}
+		if diff := recordDiff(before.others, after.others); diff != "" {
+			t.Errorf("records of the other account after %s (-want +got):\n%s", c.name, diff)
+		}
 	}
+	verifyChain(t, allAuditRecords(t, s, ""))
 }
 
 func testResealTOTPSeeds(t *testing.T, s iogate.Store) {

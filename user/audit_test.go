@@ -60,3 +60,53 @@ func TestTOTPChangesCommitRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminChangesCommitRecords checks that a role change, a removal and a change of the
+// account's TOTP policy each commit exactly one record with the change, by the actor in the
+// context. A role change that changes nothing and changes refused for the last owner write
+// none.
+func TestAdminChangesCommitRecords(t *testing.T) {
+	f := newFixture(t)
+	admin := signInAdmin(t, f).User
+	before := len(f.recordsSinceSetup(t))
+	actor := iogate.Actor{Type: iogate.ActorUser, ID: f.owner.ID, IP: "192.0.2.71"}
+	f.ctx = iogate.WithActor(f.ctx, actor)
+
+	if _, err := f.svc.ChangeRole(f.ctx, f.owner.AccountID, f.owner.ID, iogate.RoleViewer); !errors.Is(err, errLastOwner) {
+		t.Fatalf("ChangeRole of the last owner: %v, want errLastOwner", err)
+	}
+	if _, err := f.svc.RemoveUser(f.ctx, f.owner.AccountID, f.owner.ID); !errors.Is(err, errLastOwner) {
+		t.Fatalf("RemoveUser of the last owner: %v, want errLastOwner", err)
+	}
+	if _, err := f.svc.ChangeRole(f.ctx, f.owner.AccountID, admin.ID, iogate.RoleAdmin); err != nil {
+		t.Fatalf("ChangeRole to the same role: %v", err)
+	}
+	if _, err := f.svc.ChangeRole(f.ctx, f.owner.AccountID, admin.ID, iogate.RoleViewer); err != nil {
+		t.Fatalf("ChangeRole: %v", err)
+	}
+	if err := f.svc.SetRequireTOTP(f.ctx, f.owner.AccountID, true); err != nil {
+		t.Fatalf("SetRequireTOTP: %v", err)
+	}
+	if _, err := f.svc.RemoveUser(f.ctx, f.owner.AccountID, admin.ID); err != nil {
+		t.Fatalf("RemoveUser: %v", err)
+	}
+
+	records := f.recordsSinceSetup(t)[before:]
+	want := []string{iogate.AuditUserRoleChanged, iogate.AuditAccountPolicyChanged, iogate.AuditUserRemoved}
+	if got := eventsOf(records); !slices.Equal(got, want) {
+		t.Fatalf("records of the changes = %v, want %v", got, want)
+	}
+	wantDetails := []string{
+		`{"email":"admin@acme.test","role":"viewer","userId":"` + admin.ID + `"}`,
+		`{"requireTotp":true}`,
+		`{"email":"admin@acme.test","role":"viewer","userId":"` + admin.ID + `"}`,
+	}
+	for i, r := range records {
+		if r.Actor != actor || r.AccountID != f.owner.AccountID {
+			t.Errorf("%s record by %+v in account %s, want by %+v in %s", r.Event, r.Actor, r.AccountID, actor, f.owner.AccountID)
+		}
+		if string(r.Details) != wantDetails[i] {
+			t.Errorf("%s details = %s, want %s", r.Event, r.Details, wantDetails[i])
+		}
+	}
+}

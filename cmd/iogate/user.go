@@ -149,11 +149,8 @@ func newUserRemoveCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			u, err := users.RemoveUserByEmail(cmd.Context(), email)
+			u, err := users.RemoveUserByEmail(operatorContext(cmd, g), email)
 			if err != nil {
-				return err
-			}
-			if err := recordUserEvent(cmd, g, e, u.AccountID, iogate.AuditUserRemoved, map[string]any{"userId": u.ID, "email": u.Email, "role": u.Role}); err != nil {
 				return err
 			}
 			return g.printResult(map[string]any{"id": u.ID, "email": u.Email, "accountId": u.AccountID, "removed": true}, func(w io.Writer) {
@@ -212,6 +209,12 @@ func newUserListCommand(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&accountID, "account", "", "account ID (required)")
 	cmd.MarkFlagRequired("account")
 	return cmd
+}
+
+// operatorContext returns the command's context with the operator as the audit actor, for
+// the changes whose records commit with them.
+func operatorContext(cmd *cobra.Command, g *globals) context.Context {
+	return iogate.WithActor(cmd.Context(), operatorActor(g.getenv))
 }
 
 // recordUserEvent appends an audit record of a user change made at the CLI, with the
