@@ -127,6 +127,33 @@ const (
 	AuditLogExported               = "audit.exported"
 )
 
+// LinkEvent returns the audit event of creating a link for purpose: AuditUserInvited for
+// LinkInvite, AuditUserResetLinkCreated for LinkReset, and "" for LinkSetup and any other
+// value, which have no record.
+func LinkEvent(purpose string) string {
+	switch purpose {
+	case LinkInvite:
+		return AuditUserInvited
+	case LinkReset:
+		return AuditUserResetLinkCreated
+	}
+	return ""
+}
+
+// CheckLinkRecord returns a CodeInternal error unless rec is the record of creating l: nil
+// for a link whose purpose has no record (LinkEvent), and otherwise a record of that event
+// for l's account. Stores call it before they store the link.
+func CheckLinkRecord(rec *AuditRecord, l *UserLink) error {
+	event := LinkEvent(l.Purpose)
+	if event == "" {
+		if rec != nil {
+			return Errorf(CodeInternal, "%s audit record given for a %s link, which has none", rec.Event, l.Purpose)
+		}
+		return nil
+	}
+	return CheckChangeRecord(rec, l.AccountID, event)
+}
+
 // AccountStatusEvent returns the audit event of a change to status: AuditAccountSuspended
 // for AccountSuspended, AuditAccountResumed for AccountActive, and "" for any other value.
 func AccountStatusEvent(status string) string {
@@ -245,9 +272,11 @@ type UserStore interface {
 	// AuditAccountPolicyChanged record, or returns CodeNotFound.
 	SetAccountRequireTOTP(ctx context.Context, accountID string, require bool, rec *AuditRecord) error
 
-	// CreateUserLink stores a single-use link. Creating a setup link deletes the unused
+	// CreateUserLink stores a single-use link with rec, the link's record: AuditUserInvited
+	// for an invitation, AuditUserResetLinkCreated for a password reset, and nil for a setup
+	// link, which no account exists yet to record. Creating a setup link deletes the unused
 	// setup links before it, so only the last one printed works.
-	CreateUserLink(ctx context.Context, l *UserLink) error
+	CreateUserLink(ctx context.Context, l *UserLink, rec *AuditRecord) error
 	// FindUserLink returns the unused link with the token hash and purpose that has not
 	// expired at now, or CodeNotFound.
 	FindUserLink(ctx context.Context, tokenHash []byte, purpose string, now time.Time) (*UserLink, error)
@@ -258,13 +287,14 @@ type UserStore interface {
 	// already exists, and CodeInternal when a record is nil or not of its event and the new
 	// account.
 	CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *Account, owner *User, accountRec, ownerRec *AuditRecord) error
-	// AcceptInvite uses the invitation link and creates the invited user in one
-	// transaction. CodeNotFound when the link is not valid, CodeConflict when the email is
-	// taken.
-	AcceptInvite(ctx context.Context, tokenHash []byte, now time.Time, u *User) error
+	// AcceptInvite uses the invitation link and creates the invited user, with rec, the
+	// user's AuditUserCreated record in the link's account, in one transaction.
+	// CodeNotFound when the link is not valid, CodeConflict when the email is taken.
+	AcceptInvite(ctx context.Context, tokenHash []byte, now time.Time, u *User, rec *AuditRecord) error
 	// ResetPassword uses the reset link, sets the user's password hash and deletes their
-	// sessions in one transaction. CodeNotFound when the link is not valid.
-	ResetPassword(ctx context.Context, tokenHash []byte, now time.Time, passwordHash string) error
+	// sessions, with rec, the user's AuditUserPasswordReset record in the link's account,
+	// in one transaction. CodeNotFound when the link is not valid.
+	ResetPassword(ctx context.Context, tokenHash []byte, now time.Time, passwordHash string, rec *AuditRecord) error
 
 	// CreateSession inserts a session.
 	CreateSession(ctx context.Context, s *Session) error

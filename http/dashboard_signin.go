@@ -243,7 +243,7 @@ func (d *Dashboard) handleInvite(w http.ResponseWriter, r *http.Request, csrf st
 		d.render(w, r, http.StatusBadRequest, "invite", &view{Title: "Join " + form.AccountName, CSRF: csrf, Data: form})
 		return nil
 	}
-	u, err := d.users.AcceptInvite(r.Context(), token, r.PostForm.Get("password"))
+	_, err = d.users.AcceptInvite(r.Context(), token, r.PostForm.Get("password"), clientAddr(r).String())
 	if iogate.ErrorCodeOf(err) == iogate.CodeInvalid {
 		form.Fields = map[string]string{"password": iogate.ErrorMessageOf(err)}
 		d.render(w, r, http.StatusBadRequest, "invite", &view{Title: "Join " + form.AccountName, CSRF: csrf, Data: form})
@@ -252,7 +252,6 @@ func (d *Dashboard) handleInvite(w http.ResponseWriter, r *http.Request, csrf st
 	if err != nil {
 		return err
 	}
-	d.recordUserChange(r, nil, u, iogate.AuditUserCreated, map[string]any{"role": u.Role, "via": "invitation"})
 	seeOther(w, r, "/dashboard/signin", "invite-accepted")
 	return nil
 }
@@ -273,7 +272,7 @@ func (d *Dashboard) handleReset(w http.ResponseWriter, r *http.Request, csrf str
 		d.render(w, r, http.StatusBadRequest, "reset", &view{Title: "Choose a new password", CSRF: csrf, Data: form})
 		return nil
 	}
-	_, err = d.users.ResetPassword(r.Context(), token, r.PostForm.Get("password"))
+	_, err = d.users.ResetPassword(r.Context(), token, r.PostForm.Get("password"), clientAddr(r).String())
 	if iogate.ErrorCodeOf(err) == iogate.CodeInvalid {
 		form.Fields = map[string]string{"password": iogate.ErrorMessageOf(err)}
 		d.render(w, r, http.StatusBadRequest, "reset", &view{Title: "Choose a new password", CSRF: csrf, Data: form})
@@ -281,9 +280,6 @@ func (d *Dashboard) handleReset(w http.ResponseWriter, r *http.Request, csrf str
 	}
 	if err != nil {
 		return err
-	}
-	if u, err := d.cfg.Store.FindUserByID(r.Context(), l.UserID); err == nil {
-		d.recordUserChange(r, nil, u, iogate.AuditUserPasswordReset, nil)
 	}
 	seeOther(w, r, "/dashboard/signin", "password-reset")
 	return nil

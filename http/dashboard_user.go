@@ -71,11 +71,10 @@ func (d *Dashboard) handleInviteUser(w http.ResponseWriter, r *http.Request, c *
 			return cerr
 		}
 		var token string
-		token, err = d.users.InviteUser(r.Context(), c.Account.ID, data.Email, role)
+		token, err = d.users.InviteUser(actorContext(r, c), c.Account.ID, data.Email, role)
 		if err == nil {
 			data.InviteURL = user.LinkURL(d.cfg.PublicURL, iogate.LinkInvite, token)
 			data.InviteEmail, data.Email = data.Email, ""
-			d.record(r, c.User, c.Account.ID, iogate.AuditUserInvited, map[string]any{"email": data.InviteEmail, "role": role})
 		}
 	}
 	status := http.StatusOK

@@ -287,8 +287,8 @@ func (s *instrumentedStore) SetAccountRequireTOTP(ctx context.Context, accountID
 	return s.check("set_account_require_totp", s.store.SetAccountRequireTOTP(ctx, accountID, require, rec))
 }
 
-func (s *instrumentedStore) CreateUserLink(ctx context.Context, l *iogate.UserLink) error {
-	return s.check("create_user_link", s.store.CreateUserLink(ctx, l))
+func (s *instrumentedStore) CreateUserLink(ctx context.Context, l *iogate.UserLink, rec *iogate.AuditRecord) error {
+	return s.check("create_user_link", s.store.CreateUserLink(ctx, l, rec))
 }
 
 func (s *instrumentedStore) FindUserLink(ctx context.Context, tokenHash []byte, purpose string, now time.Time) (*iogate.UserLink, error) {
@@ -300,12 +300,12 @@ func (s *instrumentedStore) CreateAccountWithOwner(ctx context.Context, tokenHas
 	return s.check("create_account_with_owner", s.store.CreateAccountWithOwner(ctx, tokenHash, now, a, owner, accountRec, ownerRec))
 }
 
-func (s *instrumentedStore) AcceptInvite(ctx context.Context, tokenHash []byte, now time.Time, u *iogate.User) error {
-	return s.check("accept_invite", s.store.AcceptInvite(ctx, tokenHash, now, u))
+func (s *instrumentedStore) AcceptInvite(ctx context.Context, tokenHash []byte, now time.Time, u *iogate.User, rec *iogate.AuditRecord) error {
+	return s.check("accept_invite", s.store.AcceptInvite(ctx, tokenHash, now, u, rec))
 }
 
-func (s *instrumentedStore) ResetPassword(ctx context.Context, tokenHash []byte, now time.Time, passwordHash string) error {
-	return s.check("reset_password", s.store.ResetPassword(ctx, tokenHash, now, passwordHash))
+func (s *instrumentedStore) ResetPassword(ctx context.Context, tokenHash []byte, now time.Time, passwordHash string, rec *iogate.AuditRecord) error {
+	return s.check("reset_password", s.store.ResetPassword(ctx, tokenHash, now, passwordHash, rec))
 }
 
 func (s *instrumentedStore) CreateSession(ctx context.Context, sess *iogate.Session) error {

@@ -270,8 +270,8 @@ func testSetupLink(t *testing.T, s iogate.Store) {
 	ctx := ctxFor(t)
 	old := &iogate.UserLink{TokenHash: digest("old"), Purpose: iogate.LinkSetup, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
 	link := &iogate.UserLink{TokenHash: digest("new"), Purpose: iogate.LinkSetup, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
-	must(t, "CreateUserLink", s.CreateUserLink(ctx, old))
-	must(t, "CreateUserLink", s.CreateUserLink(ctx, link))
+	must(t, "CreateUserLink", s.CreateUserLink(ctx, old, nil))
+	must(t, "CreateUserLink", s.CreateUserLink(ctx, link, nil))
 	_, err := s.FindUserLink(ctx, old.TokenHash, iogate.LinkSetup, base)
 	wantCode(t, "FindUserLink of a replaced setup link", err, iogate.CodeNotFound)
 	_, err = s.FindUserLink(ctx, link.TokenHash, iogate.LinkInvite, base)
@@ -321,7 +321,7 @@ func testSetupLink(t *testing.T, s iogate.Store) {
 		s.CreateAccountWithOwner(ctx, link.TokenHash, base, b, again, accountCreated(t, b), ownerRec(again)), iogate.CodeNotFound)
 
 	third := &iogate.UserLink{TokenHash: digest("third"), Purpose: iogate.LinkSetup, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
-	must(t, "CreateUserLink", s.CreateUserLink(ctx, third))
+	must(t, "CreateUserLink", s.CreateUserLink(ctx, third, nil))
 	wantCode(t, "CreateAccountWithOwner when an account exists",
 		s.CreateAccountWithOwner(ctx, third.TokenHash, base, b, again, accountCreated(t, b), ownerRec(again)), iogate.CodeConflict)
 	if _, err := s.FindUserLink(ctx, third.TokenHash, iogate.LinkSetup, base); err != nil {
@@ -339,38 +339,83 @@ func testSetupLink(t *testing.T, s iogate.Store) {
 
 func testInviteAndResetLinks(t *testing.T, s iogate.Store) {
 	ctx := ctxFor(t)
-	a := newAccount(t, s)
+	a, other := newAccount(t, s), newAccount(t, s)
+	rec := func(event string) *iogate.AuditRecord { return record(t, a.ID, event, "") }
+	// wrongRecords are, for a change whose record is of event, a missing record, one of
+	// another account and one of another event.
+	wrongRecords := func(event string) []*iogate.AuditRecord {
+		return []*iogate.AuditRecord{nil, record(t, other.ID, event, ""), rec(iogate.AuditKeyCreated)}
+	}
+	records := allAuditRecords(t, s, a.ID)
+
 	invite := &iogate.UserLink{TokenHash: digest("invite"), Purpose: iogate.LinkInvite, AccountID: a.ID, Email: "new@acme.test",
 		Role: iogate.RoleAdmin, CreatedAt: base, ExpiresAt: base.Add(72 * time.Hour)}
-	must(t, "CreateUserLink", s.CreateUserLink(ctx, invite))
+	for i, r := range wrongRecords(iogate.AuditUserInvited) {
+		wantCode(t, fmt.Sprintf("CreateUserLink(invite) with wrong record %d", i), s.CreateUserLink(ctx, invite, r), iogate.CodeInternal)
+	}
+	setup := &iogate.UserLink{TokenHash: digest("setup"), Purpose: iogate.LinkSetup, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
+	wantCode(t, "CreateUserLink(setup) with a record", s.CreateUserLink(ctx, setup, rec(iogate.AuditUserInvited)), iogate.CodeInternal)
+	for _, l := range []*iogate.UserLink{invite, setup} {
+		_, err := s.FindUserLink(ctx, l.TokenHash, l.Purpose, base)
+		wantCode(t, "FindUserLink of a "+l.Purpose+" link rejected for its record", err, iogate.CodeNotFound)
+	}
+	invited := rec(iogate.AuditUserInvited)
+	must(t, "CreateUserLink", s.CreateUserLink(ctx, invite, invited))
 	got, err := s.FindUserLink(ctx, invite.TokenHash, iogate.LinkInvite, base)
 	must(t, "FindUserLink", err)
 	if diff := cmp.Diff(invite, got); diff != "" {
 		t.Errorf("FindUserLink (-want +got):\n%s", diff)
 	}
+
 	u := &iogate.User{ID: iogate.NewID(), PasswordHash: "$argon2id$x", CreatedAt: base, UpdatedAt: base}
-	must(t, "AcceptInvite", s.AcceptInvite(ctx, invite.TokenHash, base, u))
+	for i, r := range wrongRecords(iogate.AuditUserCreated) {
+		wantCode(t, fmt.Sprintf("AcceptInvite with wrong record %d", i), s.AcceptInvite(ctx, invite.TokenHash, base, u, r), iogate.CodeInternal)
+	}
+	if _, err := s.FindUserByEmail(ctx, "new@acme.test"); iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
+		t.Fatalf("FindUserByEmail after rejected AcceptInvite calls: %v, want CodeNotFound", err)
+	}
+	created := rec(iogate.AuditUserCreated)
+	must(t, "AcceptInvite", s.AcceptInvite(ctx, invite.TokenHash, base, u, created))
 	stored, err := s.FindUserByEmail(ctx, "new@acme.test")
 	must(t, "FindUserByEmail", err)
 	if stored.AccountID != a.ID || stored.Role != iogate.RoleAdmin {
 		t.Errorf("invited user is %s of %s, want admin of %s", stored.Role, stored.AccountID, a.ID)
 	}
-	wantCode(t, "AcceptInvite twice", s.AcceptInvite(ctx, invite.TokenHash, base, &iogate.User{ID: iogate.NewID()}), iogate.CodeNotFound)
+	wantCode(t, "AcceptInvite twice", s.AcceptInvite(ctx, invite.TokenHash, base, &iogate.User{ID: iogate.NewID()}, rec(iogate.AuditUserCreated)), iogate.CodeNotFound)
 
 	sess := &iogate.Session{IDHash: digest("s"), UserID: u.ID, AccountID: a.ID, Stage: iogate.SessionSignedIn,
 		CreatedAt: base, LastSeenAt: base, ExpiresAt: base.Add(time.Hour), ConfirmedAt: base}
 	must(t, "CreateSession", s.CreateSession(ctx, sess))
 	reset := &iogate.UserLink{TokenHash: digest("reset"), Purpose: iogate.LinkReset, UserID: u.ID, AccountID: a.ID, Email: u.Email,
 		CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
-	must(t, "CreateUserLink", s.CreateUserLink(ctx, reset))
-	must(t, "ResetPassword", s.ResetPassword(ctx, reset.TokenHash, base.Add(time.Minute), "$argon2id$new"))
+	resetCreated := rec(iogate.AuditUserResetLinkCreated)
+	must(t, "CreateUserLink", s.CreateUserLink(ctx, reset, resetCreated))
+	for i, r := range wrongRecords(iogate.AuditUserPasswordReset) {
+		wantCode(t, fmt.Sprintf("ResetPassword with wrong record %d", i), s.ResetPassword(ctx, reset.TokenHash, base, "$argon2id$bad", r), iogate.CodeInternal)
+	}
+	if !sessionExists(t, s, sess) {
+		t.Error("a ResetPassword rejected for its record ended the user's sessions")
+	}
+	passwordReset := rec(iogate.AuditUserPasswordReset)
+	must(t, "ResetPassword", s.ResetPassword(ctx, reset.TokenHash, base.Add(time.Minute), "$argon2id$new", passwordReset))
 	stored, _ = s.FindUserByID(ctx, u.ID)
 	if stored.PasswordHash != "$argon2id$new" {
 		t.Errorf("password hash after reset = %q", stored.PasswordHash)
 	}
 	_, err = s.FindSession(ctx, sess.IDHash)
 	wantCode(t, "FindSession after a reset", err, iogate.CodeNotFound)
-	wantCode(t, "ResetPassword twice", s.ResetPassword(ctx, reset.TokenHash, base, "$argon2id$again"), iogate.CodeNotFound)
+	wantCode(t, "ResetPassword twice", s.ResetPassword(ctx, reset.TokenHash, base, "$argon2id$again", rec(iogate.AuditUserPasswordReset)), iogate.CodeNotFound)
+
+	// Each change appended exactly its own record; the rejected ones and the second uses of
+	// the links appended none.
+	want := append(records, invited, created, resetCreated, passwordReset)
+	if diff := recordDiff(want, allAuditRecords(t, s, a.ID)); diff != "" {
+		t.Errorf("audit records of the account (-want +got):\n%s", diff)
+	}
+	if n := len(allAuditRecords(t, s, other.ID)); n != 1 {
+		t.Errorf("records of the other account = %d, want its account.created only", n)
+	}
+	verifyChain(t, allAuditRecords(t, s, ""))
 }
 
 // userRec returns a record of event about u by the user themself.

@@ -110,3 +110,60 @@ func TestAdminChangesCommitRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkChangesCommitRecords checks that an invitation and a reset link each commit their
+// record with the link, by the actor in the context, and that accepting the invitation and
+// using the reset link commit theirs with the change, by the user the link is for. A link
+// used a second time writes no record.
+func TestLinkChangesCommitRecords(t *testing.T) {
+	f := newFixture(t)
+	operator := iogate.Actor{Type: iogate.ActorOperator, ID: "ops"}
+	ctx := iogate.WithActor(f.ctx, operator)
+
+	invite, err := f.svc.InviteUser(ctx, f.owner.AccountID, "New@Acme.test", iogate.RoleAdmin)
+	if err != nil {
+		t.Fatalf("InviteUser: %v", err)
+	}
+	u, err := f.svc.AcceptInvite(f.ctx, invite, "admin password 123", "192.0.2.72")
+	if err != nil {
+		t.Fatalf("AcceptInvite: %v", err)
+	}
+	if _, err := f.svc.AcceptInvite(f.ctx, invite, "admin password 123", "192.0.2.72"); !errors.Is(err, errLinkInvalid) {
+		t.Fatalf("AcceptInvite twice: %v, want errLinkInvalid", err)
+	}
+	reset, err := f.svc.CreateResetLink(ctx, "new@acme.test")
+	if err != nil {
+		t.Fatalf("CreateResetLink: %v", err)
+	}
+	if _, err := f.svc.ResetPassword(f.ctx, reset, "another admin password", "192.0.2.73"); err != nil {
+		t.Fatalf("ResetPassword: %v", err)
+	}
+	if _, err := f.svc.ResetPassword(f.ctx, reset, "yet another password", "192.0.2.73"); !errors.Is(err, errLinkInvalid) {
+		t.Fatalf("ResetPassword twice: %v, want errLinkInvalid", err)
+	}
+
+	records := f.recordsSinceSetup(t)
+	self := func(ip string) iogate.Actor { return iogate.Actor{Type: iogate.ActorUser, ID: u.ID, IP: ip} }
+	want := []struct {
+		event   string
+		actor   iogate.Actor
+		details string
+	}{
+		{iogate.AuditUserInvited, operator, `{"email":"new@acme.test","role":"admin"}`},
+		{iogate.AuditUserCreated, self("192.0.2.72"), `{"email":"new@acme.test","role":"admin","userId":"` + u.ID + `","via":"invitation"}`},
+		{iogate.AuditUserResetLinkCreated, operator, `{"email":"new@acme.test","userId":"` + u.ID + `"}`},
+		{iogate.AuditUserPasswordReset, self("192.0.2.73"), `{"email":"new@acme.test","userId":"` + u.ID + `"}`},
+	}
+	if len(records) != len(want) {
+		t.Fatalf("records of the links = %v, want %d", eventsOf(records), len(want))
+	}
+	for i, r := range records {
+		w := want[i]
+		if r.Event != w.event || r.Actor != w.actor || r.AccountID != f.owner.AccountID {
+			t.Errorf("record %d = %s by %+v in account %s, want %s by %+v in %s", i, r.Event, r.Actor, r.AccountID, w.event, w.actor, f.owner.AccountID)
+		}
+		if string(r.Details) != w.details {
+			t.Errorf("%s details = %s, want %s", r.Event, r.Details, w.details)
+		}
+	}
+}

@@ -22,7 +22,7 @@ func signInAdmin(t *testing.T, f *fixture) *Current {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.AcceptInvite(f.ctx, token, "admin password 123"); err != nil {
+	if _, err := f.svc.AcceptInvite(f.ctx, token, "admin password 123", "192.0.2.1"); err != nil {
 		t.Fatal(err)
 	}
 	signedIn, err := f.svc.SignIn(f.ctx, "admin@acme.test", "admin password 123", "192.0.2.60")
@@ -70,7 +70,7 @@ func TestBeginTOTPKeepsConcurrentReset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.ResetPassword(f.ctx, reset, "the admin's new password"); err != nil {
+	if _, err := f.svc.ResetPassword(f.ctx, reset, "the admin's new password", "192.0.2.1"); err != nil {
 		t.Fatalf("ResetPassword: %v", err)
 	}
 	// The request that authenticated before the reset goes on to write the user.

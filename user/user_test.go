@@ -456,14 +456,14 @@ func TestRoles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := f.svc.AcceptInvite(f.ctx, token, "admin password 123")
+	admin, err := f.svc.AcceptInvite(f.ctx, token, "admin password 123", "192.0.2.1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if admin.Role != iogate.RoleAdmin || admin.AccountID != f.owner.AccountID {
 		t.Errorf("invited user is %s of %s, want admin of the owner's account", admin.Role, admin.AccountID)
 	}
-	if _, err := f.svc.AcceptInvite(f.ctx, token, "admin password 123"); !errors.Is(err, errLinkInvalid) {
+	if _, err := f.svc.AcceptInvite(f.ctx, token, "admin password 123", "192.0.2.1"); !errors.Is(err, errLinkInvalid) {
 		t.Errorf("second use of an invitation: %v, want the invalid-link error", err)
 	}
 	if _, err := f.svc.InviteUser(f.ctx, f.owner.AccountID, "admin@acme.test", iogate.RoleViewer); iogate.ErrorCodeOf(err) != iogate.CodeConflict {
@@ -494,7 +494,7 @@ func TestRoles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.svc.ResetPassword(f.ctx, reset, "new admin password"); err != nil {
+		if _, err := f.svc.ResetPassword(f.ctx, reset, "new admin password", "192.0.2.1"); err != nil {
 			t.Fatalf("ResetPassword: %v", err)
 		}
 		if _, err := f.svc.Authenticate(f.ctx, cur.ID); !errors.Is(err, ErrNoSession) {
