@@ -1,7 +1,9 @@
 package iogate
 
 import (
+	"bytes"
 	"context"
+	"maps"
 	"net/mail"
 	"strings"
 	"time"
@@ -52,6 +54,17 @@ type User struct {
 	TOTPEnabled    bool
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+}
+
+// TOTPOnWith reports whether TOTP is on and sealed is its stored seed.
+func (u *User) TOTPOnWith(sealed []byte) bool {
+	return u.TOTPEnabled && u.TOTPSeedSealed != nil && bytes.Equal(u.TOTPSeedSealed, sealed)
+}
+
+// EnrollingWith reports whether TOTP is off with sealed as the seed of an enrolment awaiting
+// its first code.
+func (u *User) EnrollingWith(sealed []byte) bool {
+	return !u.TOTPEnabled && u.TOTPSeedSealed != nil && bytes.Equal(u.TOTPSeedSealed, sealed)
 }
 
 // TOTPSealName is the name that binds a user's sealed TOTP seed to that user, so that a
@@ -114,6 +127,66 @@ const (
 	AuditLogExported               = "audit.exported"
 )
 
+// LinkEvent returns the audit event of creating a link for purpose: AuditUserInvited for
+// LinkInvite, AuditUserResetLinkCreated for LinkReset, and "" for LinkSetup and any other
+// value, which have no record.
+func LinkEvent(purpose string) string {
+	switch purpose {
+	case LinkInvite:
+		return AuditUserInvited
+	case LinkReset:
+		return AuditUserResetLinkCreated
+	}
+	return ""
+}
+
+// CheckLinkRecord returns a CodeInternal error unless rec is the record of creating l: nil
+// for a link whose purpose has no record (LinkEvent), and otherwise a record of that event
+// for l's account. Stores call it before they store the link.
+func CheckLinkRecord(rec *AuditRecord, l *UserLink) error {
+	event := LinkEvent(l.Purpose)
+	if event == "" {
+		if rec != nil {
+			return Errorf(CodeInternal, "%s audit record given for a %s link, which has none", rec.Event, l.Purpose)
+		}
+		return nil
+	}
+	return CheckChangeRecord(rec, l.AccountID, event)
+}
+
+// AccountStatusEvent returns the audit event of a change to status: AuditAccountSuspended
+// for AccountSuspended, AuditAccountResumed for AccountActive, and "" for any other value.
+func AccountStatusEvent(status string) string {
+	switch status {
+	case AccountSuspended:
+		return AuditAccountSuspended
+	case AccountActive:
+		return AuditAccountResumed
+	}
+	return ""
+}
+
+// CheckAccountStatusRecord returns CodeInvalid for a status other than AccountActive and
+// AccountSuspended, and otherwise CheckChangeRecord's error for rec as the record of
+// accountID's change to status. Stores call it before they change the status.
+func CheckAccountStatusRecord(rec *AuditRecord, accountID, status string) error {
+	event := AccountStatusEvent(status)
+	if event == "" {
+		return Errorf(CodeInvalid, "invalid account status %q: use %s or %s", status, AccountActive, AccountSuspended)
+	}
+	return CheckChangeRecord(rec, accountID, event)
+}
+
+// NewUserRecord returns a record of event about the user u, by actor, at time at, for the
+// store method that makes the change. Its details carry the user's ID and email besides
+// details, which may be nil.
+func (c *AuditChain) NewUserRecord(u *User, event string, actor Actor, at time.Time, details map[string]any) (*AuditRecord, error) {
+	all := make(map[string]any, len(details)+2)
+	maps.Copy(all, details)
+	all["userId"], all["email"] = u.ID, u.Email
+	return c.NewRecord(u.AccountID, event, actor, at, all)
+}
+
 // ErrUserChanged is the error of a change to a user's two-factor settings that another
 // request changed first, for example a second enrolment started in another tab.
 var ErrUserChanged = Errorf(CodeConflict, "your two-factor settings changed meanwhile; reload the page and try again")
@@ -147,6 +220,11 @@ type UserLink struct {
 // UserStore is the part of Store that holds dashboard users, their sessions, single-use
 // links, recovery codes and used form tokens, and the account settings that the dashboard
 // changes.
+//
+// A method that takes rec appends it, the audit record of its change, in the change's
+// transaction, so that neither commits without the other. It returns CodeInternal, and
+// changes nothing, when rec is nil or not a record of the method's event for the account
+// that the change is in.
 type UserStore interface {
 	// CreateUser inserts a user, or returns CodeConflict when the email is taken.
 	CreateUser(ctx context.Context, u *User) error
@@ -156,55 +234,67 @@ type UserStore interface {
 	FindUserByEmail(ctx context.Context, email string) (*User, error)
 	// ListUsers returns an account's users ordered by email.
 	ListUsers(ctx context.Context, accountID string) ([]*User, error)
-	// SetUserRole stores the user's role, or returns CodeNotFound. Like the TOTP methods
-	// below, it writes only its own columns, so that it cannot undo a change that another
-	// request made meanwhile, such as a password reset.
-	SetUserRole(ctx context.Context, userID string, role Role, at time.Time) error
+	// SetUserRole stores the user's role with rec, the user's AuditUserRoleChanged record,
+	// or returns CodeNotFound. Like the TOTP methods below, it writes only its own columns,
+	// so that it cannot undo a change that another request made meanwhile, such as a
+	// password reset.
+	SetUserRole(ctx context.Context, userID string, role Role, at time.Time, rec *AuditRecord) error
 	// SetUserTOTPSeed stores the sealed seed of a TOTP enrolment. It returns
 	// ErrUserChanged when TOTP is on.
 	SetUserTOTPSeed(ctx context.Context, userID string, sealed []byte, at time.Time) error
-	// EnableUserTOTP turns TOTP on. It returns ErrUserChanged unless TOTP is off and sealed
-	// is the stored seed, the one whose code was checked.
-	EnableUserTOTP(ctx context.Context, userID string, sealed []byte, at time.Time) error
-	// DisableUserTOTP turns TOTP off and deletes the seed, or returns CodeNotFound.
-	DisableUserTOTP(ctx context.Context, userID string, at time.Time) error
-	// DeleteUser deletes the user with their sessions and recovery codes, or returns
-	// CodeNotFound.
-	DeleteUser(ctx context.Context, id string) error
+	// EnableUserTOTP turns TOTP on and stores hashes as the user's recovery codes in place
+	// of any others, with rec, the user's AuditUserTOTPEnabled record. It returns
+	// ErrUserChanged unless TOTP is off and sealed is the stored seed, the one whose code
+	// was checked, and CodeNotFound for an unknown user.
+	EnableUserTOTP(ctx context.Context, userID string, sealed []byte, hashes [][]byte, at time.Time, rec *AuditRecord) error
+	// DisableUserTOTP turns TOTP off and deletes the seed and the recovery codes, with rec,
+	// the user's AuditUserTOTPDisabled record, or returns CodeNotFound.
+	DisableUserTOTP(ctx context.Context, userID string, at time.Time, rec *AuditRecord) error
+	// DeleteUser deletes the user with their sessions and recovery codes, with rec, the
+	// user's AuditUserRemoved record, or returns CodeNotFound.
+	DeleteUser(ctx context.Context, id string, rec *AuditRecord) error
 	// UseTOTPStep records that the user's TOTP code for time step was accepted, or returns
 	// CodeConflict when that step or a later one was already used, so a code works once.
 	UseTOTPStep(ctx context.Context, userID string, step int64) error
 
-	// SetAccountStatus sets an account's status and records a key change for each of its
-	// keys in the same transaction, so that running engines apply the new status to every
-	// key. Suspending also deletes the account's sessions. CodeNotFound for no account.
-	SetAccountStatus(ctx context.Context, accountID, status string) error
+	// SetAccountStatus sets an account's status, records a key change for each of its keys
+	// so that running engines apply the new status to every key, and appends rec, the
+	// change's record (AccountStatusEvent), all in one transaction. Suspending also deletes
+	// the account's sessions. It returns CodeNotFound for no account, CodeInvalid for a
+	// status other than AccountActive and AccountSuspended, and CodeInternal when rec is
+	// nil or not the change's record.
+	SetAccountStatus(ctx context.Context, accountID, status string, rec *AuditRecord) error
 	// SuspendedAccounts returns the IDs of every suspended account.
 	SuspendedAccounts(ctx context.Context) ([]string, error)
 	// AccountRequiresTOTP reports whether the account makes its users enrol in TOTP.
 	AccountRequiresTOTP(ctx context.Context, accountID string) (bool, error)
-	// SetAccountRequireTOTP changes that setting, or returns CodeNotFound.
-	SetAccountRequireTOTP(ctx context.Context, accountID string, require bool) error
+	// SetAccountRequireTOTP changes that setting with rec, the account's
+	// AuditAccountPolicyChanged record, or returns CodeNotFound.
+	SetAccountRequireTOTP(ctx context.Context, accountID string, require bool, rec *AuditRecord) error
 
-	// CreateUserLink stores a single-use link. Creating a setup link deletes the unused
+	// CreateUserLink stores a single-use link with rec, the link's record: AuditUserInvited
+	// for an invitation, AuditUserResetLinkCreated for a password reset, and nil for a setup
+	// link, which no account exists yet to record. Creating a setup link deletes the unused
 	// setup links before it, so only the last one printed works.
-	CreateUserLink(ctx context.Context, l *UserLink) error
+	CreateUserLink(ctx context.Context, l *UserLink, rec *AuditRecord) error
 	// FindUserLink returns the unused link with the token hash and purpose that has not
 	// expired at now, or CodeNotFound.
 	FindUserLink(ctx context.Context, tokenHash []byte, purpose string, now time.Time) (*UserLink, error)
 	// CreateAccountWithOwner uses the setup link and creates the first account and its
-	// owner, with rec, the account's AuditAccountCreated record, in one transaction. It
-	// returns CodeNotFound when the link is used, expired or unknown, CodeConflict when an
-	// account already exists, and CodeInternal when rec is nil or not the account's
-	// account.created record.
-	CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *Account, owner *User, rec *AuditRecord) error
-	// AcceptInvite uses the invitation link and creates the invited user in one
-	// transaction. CodeNotFound when the link is not valid, CodeConflict when the email is
-	// taken.
-	AcceptInvite(ctx context.Context, tokenHash []byte, now time.Time, u *User) error
+	// owner, and appends accountRec, the account's AuditAccountCreated record, and then
+	// ownerRec, the owner's AuditUserCreated record, all in one transaction. It returns
+	// CodeNotFound when the link is used, expired or unknown, CodeConflict when an account
+	// already exists, and CodeInternal when a record is nil or not of its event and the new
+	// account.
+	CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *Account, owner *User, accountRec, ownerRec *AuditRecord) error
+	// AcceptInvite uses the invitation link and creates the invited user, with rec, the
+	// user's AuditUserCreated record in the link's account, in one transaction.
+	// CodeNotFound when the link is not valid, CodeConflict when the email is taken.
+	AcceptInvite(ctx context.Context, tokenHash []byte, now time.Time, u *User, rec *AuditRecord) error
 	// ResetPassword uses the reset link, sets the user's password hash and deletes their
-	// sessions in one transaction. CodeNotFound when the link is not valid.
-	ResetPassword(ctx context.Context, tokenHash []byte, now time.Time, passwordHash string) error
+	// sessions, with rec, the user's AuditUserPasswordReset record in the link's account,
+	// in one transaction. CodeNotFound when the link is not valid.
+	ResetPassword(ctx context.Context, tokenHash []byte, now time.Time, passwordHash string, rec *AuditRecord) error
 
 	// CreateSession inserts a session.
 	CreateSession(ctx context.Context, s *Session) error
@@ -239,8 +329,11 @@ type UserStore interface {
 	// or before now, and returns how many it deleted.
 	DeleteExpiredFormTokens(ctx context.Context, now time.Time, limit int) (int, error)
 
-	// ReplaceRecoveryCodes deletes the user's recovery codes and stores the new hashes.
-	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte) error
+	// ReplaceRecoveryCodes deletes the user's recovery codes and stores the new hashes, with
+	// rec, the user's AuditUserRecoveryCodesReplaced record, if TOTP is on with sealed as
+	// its seed, so that codes made for a seed never outlive it. It returns ErrUserChanged
+	// when TOTP is off or has another seed, and CodeNotFound for an unknown user.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, sealed []byte, hashes [][]byte, rec *AuditRecord) error
 	// UseRecoveryCode marks the user's unused code with the hash as used, or returns
 	// CodeNotFound.
 	UseRecoveryCode(ctx context.Context, userID string, hash []byte, now time.Time) error

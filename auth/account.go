@@ -19,23 +19,20 @@ func (s *Service) ResumeAccount(ctx context.Context, accountID string) error {
 	return s.setAccountStatus(ctx, accountID, iogate.AccountActive)
 }
 
+// setAccountStatus changes the account's status with its audit record, by the actor in ctx,
+// in one transaction, and then applies it to this process's view at once.
 func (s *Service) setAccountStatus(ctx context.Context, accountID, status string) error {
-	if err := s.store.SetAccountStatus(ctx, accountID, status); err != nil {
+	rec, err := s.newRecord(accountID, iogate.AccountStatusEvent(status), iogate.ActorFrom(ctx), nil)
+	if err != nil {
+		return err
+	}
+	if err := s.store.SetAccountStatus(ctx, accountID, status, rec); err != nil {
 		if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
 			return iogate.Errorf(iogate.CodeNotFound, "account %q not found", accountID)
 		}
 		return err
 	}
-	if err := s.Sync(ctx); err != nil {
-		return err
-	}
-	event := iogate.AuditAccountResumed
-	if status == iogate.AccountSuspended {
-		event = iogate.AuditAccountSuspended
-	}
-	// NOTE: the record is written after the status change, in its own transaction, so a
-	// crash between the two leaves a change without its record.
-	return s.RecordEvent(ctx, accountID, event, nil)
+	return s.Sync(ctx)
 }
 
 // accountSuspended reports whether the account is suspended. An account that no longer

@@ -7,8 +7,9 @@ import (
 )
 
 // RecordEvent appends an audit record of event to the account's log, by the actor in ctx,
-// and waits until it is committed. The dashboard records sign-ins and user changes with it;
-// key changes are recorded by the methods that make them, in the same transaction.
+// and waits until it is committed. The dashboard records sign-ins, sign-outs and exports
+// with it. Changes are recorded by the store methods that make them, in the same
+// transaction, so that no change commits without its record.
 func (s *Service) RecordEvent(ctx context.Context, accountID, event string, details map[string]any) error {
 	rec, err := s.newRecord(accountID, event, iogate.ActorFrom(ctx), details)
 	if err != nil {

@@ -35,14 +35,20 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// countingStore counts the transactions that append audit records on a real store.
+// countingStore counts the transactions that append audit records on a real store. While
+// failAppends is set, AppendAuditRecords fails as a database would that went away after the
+// change it describes committed.
 type countingStore struct {
 	iogate.Store
-	appends atomic.Int64
-	records atomic.Int64
+	appends     atomic.Int64
+	records     atomic.Int64
+	failAppends atomic.Bool
 }
 
 func (s *countingStore) AppendAuditRecords(ctx context.Context, records []*iogate.AuditRecord) error {
+	if s.failAppends.Load() {
+		return iogate.Errorf(iogate.CodeUnavailable, "audit records not appended: the test made the append fail")
+	}
 	s.appends.Add(1)
 	s.records.Add(int64(len(records)))
 	return s.Store.AppendAuditRecords(ctx, records)

@@ -42,7 +42,7 @@ func TestDashboardAuditLog(t *testing.T) {
 		t.Fatalf("GET /dashboard/audit: status %d", page.status)
 	}
 	events := auditEvents(page)
-	// Setup wrote account.created with the account, and then user.created for its owner.
+	// Setup wrote account.created and then its owner's user.created, both with the account.
 	want := []string{"user.invited", "key.created", "user.signed_in", "user.sign_in_failed", "user.created", "account.created"}
 	if strings.Join(events, ",") != strings.Join(want, ",") {
 		t.Errorf("audit page events = %v, want newest first %v", events, want)

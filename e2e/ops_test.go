@@ -100,6 +100,44 @@ func TestAdminListener(t *testing.T) {
 	})
 }
 
+// TestFreshServerErrorSeriesAtZero checks that a server that has served nothing yet
+// exports its error counters at zero, one series for each store operation and for each
+// server-error status of each listener. A series that appears only with its first error
+// has no earlier sample, so increase() and rate() miss that error.
+func TestFreshServerErrorSeriesAtZero(t *testing.T) {
+	srv := testenv.Start(t, filepath.Join(t.TempDir(), "data"), testenv.Options{})
+	text := metrics(t, srv)
+
+	operations := 0
+	for _, line := range strings.Split(text, "\n") {
+		series, value, ok := strings.Cut(line, " ")
+		if !ok || !strings.HasPrefix(series, "iogate_store_errors_total{") {
+			continue
+		}
+		operations++
+		if value != "0" {
+			t.Errorf("%s = %s on a fresh server, want 0", series, value)
+		}
+	}
+	// The store has more than 60 methods, each counted under its own operation.
+	if operations < 60 {
+		t.Errorf("iogate_store_errors_total has %d series on a fresh server, want one for each of the 60 and more store operations", operations)
+	}
+	for _, series := range []string{
+		`iogate_store_errors_total{operation="append_audit_records"}`,
+		`iogate_store_errors_total{operation="set_account_status"}`,
+		`iogate_store_errors_total{operation="create_account_with_owner"}`,
+		`iogate_token_denials_total{reason="internal"}`,
+		`iogate_http_requests_total{code="500",listener="https"}`,
+		`iogate_http_requests_total{code="503",listener="https"}`,
+		`iogate_http_requests_total{code="503",listener="admin"}`,
+	} {
+		if got := metricValue(t, srv, series); got != 0 {
+			t.Errorf("%s = %v on a fresh server, want 0", series, got)
+		}
+	}
+}
+
 func TestConfigFilePrecedence(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	account := createAccount(t, dir, "Acme", "ops@acme.test")

@@ -3,6 +3,7 @@ package http
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -238,7 +239,8 @@ func (d *Dashboard) handleAuditExport(w http.ResponseWriter, r *http.Request, c 
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	d.record(r, c.User, c.Account.ID, iogate.AuditLogExported, map[string]any{"format": format, "filter": filterQuery(filter)})
-	err = write(w, func(fn func(*iogate.AuditRecord) error) error {
+	out := &exportWriter{w: w}
+	err = write(out, func(fn func(*iogate.AuditRecord) error) error {
 		return d.cfg.Store.AuditRecords(r.Context(), c.Account.ID, func(rec *iogate.AuditRecord) error {
 			if filter.ClientID != "" && rec.ClientID != filter.ClientID ||
 				filter.ActorID != "" && rec.Actor.ID != filter.ActorID ||
@@ -248,10 +250,33 @@ func (d *Dashboard) handleAuditExport(w http.ResponseWriter, r *http.Request, c 
 			return fn(rec)
 		})
 	})
-	if err != nil {
-		// The status line is sent already; the log is the only place left to tell.
+	// The status line is sent already, so the log is the only place left to tell. A client
+	// that went away is no failure of the server, and an error-level line for it would let
+	// any signed-in user raise error alerts at will.
+	switch {
+	case err == nil:
+	case out.err != nil || r.Context().Err() != nil:
+		d.log.InfoContext(r.Context(), "audit export aborted by the client", "account_id", c.Account.ID, "error", err,
+			"request_id", requestIDFrom(r.Context()))
+	default:
 		d.log.ErrorContext(r.Context(), "audit export failed", "account_id", c.Account.ID, "error", err,
 			"request_id", requestIDFrom(r.Context()))
 	}
 	return nil
+}
+
+// exportWriter passes an export to the response and keeps the first write error. Writes
+// fail only when the connection is gone or the client stopped reading until the server's
+// write timeout, so such an error is the client's, not the store's.
+type exportWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *exportWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }

@@ -2,6 +2,8 @@ package http
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -72,5 +74,67 @@ func TestAuditPageNamesDeletedKeyNotVault(t *testing.T) {
 	}
 	if !strings.Contains(body, "key "+k.ClientID) {
 		t.Errorf("the audit page does not name the deleted key by its client ID %s", k.ClientID)
+	}
+}
+
+// goneClient is a response whose connection was closed: every write fails.
+type goneClient struct {
+	header http.Header
+}
+
+func (g *goneClient) Header() http.Header       { return g.header }
+func (g *goneClient) WriteHeader(int)           {}
+func (g *goneClient) Write([]byte) (int, error) { return 0, errors.New("write: broken pipe") }
+
+// TestAuditExportAbortLogLevel checks that an export that the client aborts, by closing the
+// connection or by cancelling the request, is logged at info level, and that an export that
+// the store fails is logged at error level.
+func TestAuditExportAbortLogLevel(t *testing.T) {
+	const failed, aborted = "audit export failed", "audit export aborted by the client"
+	cases := []struct {
+		name  string
+		abort func(h *dashboardHarness, r *http.Request) (http.ResponseWriter, *http.Request)
+		msg   string
+		level string
+	}{
+		{"closed connection", func(h *dashboardHarness, r *http.Request) (http.ResponseWriter, *http.Request) {
+			return &goneClient{header: http.Header{}}, r
+		}, aborted, "INFO"},
+		{"cancelled request", func(h *dashboardHarness, r *http.Request) (http.ResponseWriter, *http.Request) {
+			ctx, cancel := context.WithCancel(r.Context())
+			cancel()
+			return httptest.NewRecorder(), r.WithContext(ctx)
+		}, aborted, "INFO"},
+		{"store failure", func(h *dashboardHarness, r *http.Request) (http.ResponseWriter, *http.Request) {
+			if err := h.d.cfg.Store.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return httptest.NewRecorder(), r
+		}, failed, "ERROR"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newDashboardHarness(t, 0)
+			var logs logBuffer
+			h.d.log = slog.New(slog.NewJSONHandler(&logs, nil))
+			for _, format := range []string{"json", "csv"} {
+				w, r := c.abort(h, httptest.NewRequest(http.MethodGet, "/dashboard/audit/export?format="+format, nil))
+				if err := h.d.handleAuditExport(w, r, h.current()); err != nil {
+					t.Fatalf("handleAuditExport(%s): %v", format, err)
+				}
+			}
+			lines := logs.records(t, failed, aborted)
+			if len(lines) != 2 {
+				t.Fatalf("export log lines = %d, want one for each format", len(lines))
+			}
+			for _, line := range lines {
+				if line["msg"] != c.msg || line["level"] != c.level {
+					t.Errorf("export logged %q at %v, want %q at %s", line["msg"], line["level"], c.msg, c.level)
+				}
+				if line["account_id"] != h.account.ID {
+					t.Errorf("export log line names account %v, want %s", line["account_id"], h.account.ID)
+				}
+			}
+		})
 	}
 }

@@ -14,13 +14,15 @@ func userActor(r *http.Request, u *iogate.User) iogate.Actor {
 }
 
 // actorContext returns the request context carrying the signed-in user as the audit actor,
-// for key changes, which the auth service records in the same transaction.
+// for changes of keys, users and settings, whose records commit with them.
 func actorContext(r *http.Request, c *user.Current) context.Context {
 	return iogate.WithActor(r.Context(), userActor(r, c.User))
 }
 
-// record appends an audit record to the account's log. A failure is logged and does not
-// fail the request: the change it describes has already happened.
+// record appends an audit record of a sign-in, a failed sign-in, a sign-out or an export to
+// the account's log. A failure is logged and does not fail the request. Changes of keys,
+// users and settings are not recorded here: their records commit with them, in the store
+// method that makes them.
 func (d *Dashboard) record(r *http.Request, actor *iogate.User, accountID, event string, details map[string]any) {
 	ctx := r.Context()
 	if actor != nil {
@@ -63,18 +65,4 @@ func (d *Dashboard) recordSignInFailure(r *http.Request, c *user.Current, err er
 // recordSignOut records a sign-out.
 func (d *Dashboard) recordSignOut(r *http.Request, c *user.Current) {
 	d.record(r, c.User, c.User.AccountID, iogate.AuditUserSignedOut, nil)
-}
-
-// recordUserChange records a change to the user u made by actor, or through a single-use
-// link when actor is nil, in which case u is the actor.
-func (d *Dashboard) recordUserChange(r *http.Request, actor *user.Current, u *iogate.User, event string, details map[string]any) {
-	if details == nil {
-		details = map[string]any{}
-	}
-	details["userId"], details["email"] = u.ID, u.Email
-	by := u
-	if actor != nil {
-		by = actor.User
-	}
-	d.record(r, by, u.AccountID, event, details)
 }

@@ -188,7 +188,7 @@ func (d *Dashboard) handleSetup(w http.ResponseWriter, r *http.Request, csrf str
 		d.render(w, r, http.StatusBadRequest, "setup", &view{Title: "Set up iogate", CSRF: csrf, Data: form})
 		return nil
 	}
-	u, err := d.users.CompleteSetup(r.Context(), token, user.SetupRequest{
+	_, err := d.users.CompleteSetup(r.Context(), token, user.SetupRequest{
 		AccountName: form.AccountName, Email: form.Email, Password: r.PostForm.Get("password"),
 		RemoteAddr: clientAddr(r).String(),
 	})
@@ -200,7 +200,6 @@ func (d *Dashboard) handleSetup(w http.ResponseWriter, r *http.Request, csrf str
 	if err != nil {
 		return err
 	}
-	d.recordUserChange(r, nil, u, iogate.AuditUserCreated, map[string]any{"role": u.Role, "via": "setup_link"})
 	seeOther(w, r, "/dashboard/signin", "welcome")
 	return nil
 }
@@ -244,7 +243,7 @@ func (d *Dashboard) handleInvite(w http.ResponseWriter, r *http.Request, csrf st
 		d.render(w, r, http.StatusBadRequest, "invite", &view{Title: "Join " + form.AccountName, CSRF: csrf, Data: form})
 		return nil
 	}
-	u, err := d.users.AcceptInvite(r.Context(), token, r.PostForm.Get("password"))
+	_, err = d.users.AcceptInvite(r.Context(), token, r.PostForm.Get("password"), clientAddr(r).String())
 	if iogate.ErrorCodeOf(err) == iogate.CodeInvalid {
 		form.Fields = map[string]string{"password": iogate.ErrorMessageOf(err)}
 		d.render(w, r, http.StatusBadRequest, "invite", &view{Title: "Join " + form.AccountName, CSRF: csrf, Data: form})
@@ -253,7 +252,6 @@ func (d *Dashboard) handleInvite(w http.ResponseWriter, r *http.Request, csrf st
 	if err != nil {
 		return err
 	}
-	d.recordUserChange(r, nil, u, iogate.AuditUserCreated, map[string]any{"role": u.Role, "via": "invitation"})
 	seeOther(w, r, "/dashboard/signin", "invite-accepted")
 	return nil
 }
@@ -274,7 +272,7 @@ func (d *Dashboard) handleReset(w http.ResponseWriter, r *http.Request, csrf str
 		d.render(w, r, http.StatusBadRequest, "reset", &view{Title: "Choose a new password", CSRF: csrf, Data: form})
 		return nil
 	}
-	_, err = d.users.ResetPassword(r.Context(), token, r.PostForm.Get("password"))
+	_, err = d.users.ResetPassword(r.Context(), token, r.PostForm.Get("password"), clientAddr(r).String())
 	if iogate.ErrorCodeOf(err) == iogate.CodeInvalid {
 		form.Fields = map[string]string{"password": iogate.ErrorMessageOf(err)}
 		d.render(w, r, http.StatusBadRequest, "reset", &view{Title: "Choose a new password", CSRF: csrf, Data: form})
@@ -282,9 +280,6 @@ func (d *Dashboard) handleReset(w http.ResponseWriter, r *http.Request, csrf str
 	}
 	if err != nil {
 		return err
-	}
-	if u, err := d.cfg.Store.FindUserByID(r.Context(), l.UserID); err == nil {
-		d.recordUserChange(r, nil, u, iogate.AuditUserPasswordReset, nil)
 	}
 	seeOther(w, r, "/dashboard/signin", "password-reset")
 	return nil

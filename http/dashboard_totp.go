@@ -127,7 +127,7 @@ func (d *Dashboard) handleConfirmTOTP(w http.ResponseWriter, r *http.Request, c 
 	if !ok {
 		return d.renderSecurityErrors(w, r, c, fields)
 	}
-	codes, err := d.users.ConfirmTOTP(r.Context(), c.User, r.PostForm.Get("code"))
+	codes, err := d.users.ConfirmTOTP(actorContext(r, c), c.User, r.PostForm.Get("code"))
 	if iogate.ErrorCodeOf(err) == iogate.CodeInvalid {
 		fail("code", sentence(iogate.ErrorMessageOf(err)))
 		return d.renderSecurityErrors(w, r, c, fields)
@@ -135,7 +135,6 @@ func (d *Dashboard) handleConfirmTOTP(w http.ResponseWriter, r *http.Request, c 
 	if err != nil {
 		return err
 	}
-	d.recordUserChange(r, c, c.User, iogate.AuditUserTOTPEnabled, nil)
 	return d.showRecoveryCodes(w, r, c, codes)
 }
 
@@ -160,11 +159,10 @@ func (d *Dashboard) handleRecoveryCodes(w http.ResponseWriter, r *http.Request, 
 	if !ok || err != nil {
 		return err
 	}
-	codes, err := d.users.RegenerateRecoveryCodes(r.Context(), c.User)
+	codes, err := d.users.RegenerateRecoveryCodes(actorContext(r, c), c.User)
 	if err != nil {
 		return err
 	}
-	d.recordUserChange(r, c, c.User, iogate.AuditUserRecoveryCodesReplaced, nil)
 	return d.showRecoveryCodes(w, r, c, codes)
 }
 
@@ -180,10 +178,9 @@ func (d *Dashboard) handleDisableTOTP(w http.ResponseWriter, r *http.Request, c 
 	if !ok {
 		return d.renderSecurityErrors(w, r, c, fields)
 	}
-	if err := d.users.DisableTOTP(r.Context(), c.User); err != nil {
+	if err := d.users.DisableTOTP(actorContext(r, c), c.User); err != nil {
 		return err
 	}
-	d.recordUserChange(r, c, c.User, iogate.AuditUserTOTPDisabled, nil)
 	seeOther(w, r, "/dashboard/security", "totp-off")
 	return nil
 }

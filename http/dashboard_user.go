@@ -71,11 +71,10 @@ func (d *Dashboard) handleInviteUser(w http.ResponseWriter, r *http.Request, c *
 			return cerr
 		}
 		var token string
-		token, err = d.users.InviteUser(r.Context(), c.Account.ID, data.Email, role)
+		token, err = d.users.InviteUser(actorContext(r, c), c.Account.ID, data.Email, role)
 		if err == nil {
 			data.InviteURL = user.LinkURL(d.cfg.PublicURL, iogate.LinkInvite, token)
 			data.InviteEmail, data.Email = data.Email, ""
-			d.record(r, c.User, c.Account.ID, iogate.AuditUserInvited, map[string]any{"email": data.InviteEmail, "role": role})
 		}
 	}
 	status := http.StatusOK
@@ -126,11 +125,9 @@ func (d *Dashboard) handleChangeRole(w http.ResponseWriter, r *http.Request, c *
 	if !ok || err != nil {
 		return err
 	}
-	u, err := d.users.ChangeRole(r.Context(), c.Account.ID, target.ID, role)
-	if err != nil {
+	if _, err := d.users.ChangeRole(actorContext(r, c), c.Account.ID, target.ID, role); err != nil {
 		return err
 	}
-	d.recordUserChange(r, c, u, iogate.AuditUserRoleChanged, map[string]any{"role": role})
 	seeOther(w, r, "/dashboard/users", "role-changed")
 	return nil
 }
@@ -172,11 +169,10 @@ func (d *Dashboard) handleRemoveUser(w http.ResponseWriter, r *http.Request, c *
 // removeUser removes target and ends their sessions. A user who removes themself is signed
 // out.
 func (d *Dashboard) removeUser(w http.ResponseWriter, r *http.Request, c *user.Current, target *iogate.User) error {
-	u, err := d.users.RemoveUser(r.Context(), c.Account.ID, target.ID)
+	u, err := d.users.RemoveUser(actorContext(r, c), c.Account.ID, target.ID)
 	if err != nil {
 		return err
 	}
-	d.recordUserChange(r, c, u, iogate.AuditUserRemoved, map[string]any{"role": u.Role})
 	if u.ID == c.User.ID {
 		setCookie(w, sessionCookie, "", -1)
 		seeOther(w, r, "/dashboard/signin", "session-ended")
@@ -205,10 +201,9 @@ func (d *Dashboard) handleSecurityPolicy(w http.ResponseWriter, r *http.Request,
 	if !ok || err != nil {
 		return err
 	}
-	if err := d.users.SetRequireTOTP(r.Context(), c.Account.ID, require); err != nil {
+	if err := d.users.SetRequireTOTP(actorContext(r, c), c.Account.ID, require); err != nil {
 		return err
 	}
-	d.record(r, c.User, c.Account.ID, iogate.AuditAccountPolicyChanged, map[string]any{"requireTotp": require})
 	seeOther(w, r, "/dashboard/users", "policy-saved")
 	return nil
 }

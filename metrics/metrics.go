@@ -117,6 +117,16 @@ func New() *Metrics {
 	for _, l := range []string{LimitAddress, LimitClient, LimitKey, LimitSlowdown, LimitBlocked} {
 		m.rateLimitHits.WithLabelValues(l)
 	}
+	// The error series start at zero too. A series that appears only with its first
+	// error has no earlier sample, so increase() and rate() miss that error.
+	for _, op := range storeOperations {
+		m.storeErrors.WithLabelValues(op)
+	}
+	for _, l := range listenerNames {
+		for _, code := range []string{"500", "503"} {
+			m.requestsByStatus.WithLabelValues(l, code)
+		}
+	}
 	return m
 }
 

@@ -18,6 +18,26 @@ func InstrumentStore(store iogate.Store, m *Metrics) iogate.Store {
 	return &instrumentedStore{store: store, m: m}
 }
 
+// storeOperations lists the operation label of every call that instrumentedStore counts,
+// one for each store method, so that New can start each series at zero.
+var storeOperations = []string{
+	"create_account", "find_account", "list_accounts", "count_accounts", "create_api_key",
+	"find_api_key", "list_api_keys", "all_api_keys", "all_api_key_auth", "update_api_key",
+	"delete_api_key", "record_key_use", "revoke_token", "list_revoked_tokens", "deleted_api_keys",
+	"all_revoked_tokens", "key_changes_since", "latest_key_change", "append_audit_records",
+	"list_audit_records", "audit_records", "create_vault", "find_vault", "list_vaults",
+	"sealed_secret", "put_sealed_secret", "signing_keys", "create_signing_key",
+	"rotate_signing_key", "ping", "audit_checkpoints", "prune_audit_records", "create_user",
+	"find_user_by_id", "find_user_by_email", "list_users", "set_user_role", "set_user_totp_seed",
+	"enable_user_totp", "disable_user_totp", "delete_user", "use_totp_step", "set_account_status",
+	"suspended_accounts", "account_requires_totp", "set_account_require_totp", "create_user_link",
+	"find_user_link", "create_account_with_owner", "accept_invite", "reset_password",
+	"create_session", "find_session", "update_session", "delete_session", "delete_user_sessions",
+	"delete_ended_sessions", "delete_spent_user_links", "use_form_token", "form_token_used",
+	"release_form_token", "delete_expired_form_tokens", "replace_recovery_codes",
+	"use_recovery_code", "count_recovery_codes", "reseal_secrets",
+}
+
 // instrumentedStore wraps every method of iogate.Store. It holds the store in a field
 // rather than embedding it, so that a method added to the interface fails to compile here
 // until it is counted too.
@@ -230,32 +250,32 @@ func (s *instrumentedStore) ListUsers(ctx context.Context, accountID string) ([]
 	return v, s.check("list_users", err)
 }
 
-func (s *instrumentedStore) SetUserRole(ctx context.Context, userID string, role iogate.Role, at time.Time) error {
-	return s.check("set_user_role", s.store.SetUserRole(ctx, userID, role, at))
+func (s *instrumentedStore) SetUserRole(ctx context.Context, userID string, role iogate.Role, at time.Time, rec *iogate.AuditRecord) error {
+	return s.check("set_user_role", s.store.SetUserRole(ctx, userID, role, at, rec))
 }
 
 func (s *instrumentedStore) SetUserTOTPSeed(ctx context.Context, userID string, sealed []byte, at time.Time) error {
 	return s.check("set_user_totp_seed", s.store.SetUserTOTPSeed(ctx, userID, sealed, at))
 }
 
-func (s *instrumentedStore) EnableUserTOTP(ctx context.Context, userID string, sealed []byte, at time.Time) error {
-	return s.check("enable_user_totp", s.store.EnableUserTOTP(ctx, userID, sealed, at))
+func (s *instrumentedStore) EnableUserTOTP(ctx context.Context, userID string, sealed []byte, hashes [][]byte, at time.Time, rec *iogate.AuditRecord) error {
+	return s.check("enable_user_totp", s.store.EnableUserTOTP(ctx, userID, sealed, hashes, at, rec))
 }
 
-func (s *instrumentedStore) DisableUserTOTP(ctx context.Context, userID string, at time.Time) error {
-	return s.check("disable_user_totp", s.store.DisableUserTOTP(ctx, userID, at))
+func (s *instrumentedStore) DisableUserTOTP(ctx context.Context, userID string, at time.Time, rec *iogate.AuditRecord) error {
+	return s.check("disable_user_totp", s.store.DisableUserTOTP(ctx, userID, at, rec))
 }
 
-func (s *instrumentedStore) DeleteUser(ctx context.Context, id string) error {
-	return s.check("delete_user", s.store.DeleteUser(ctx, id))
+func (s *instrumentedStore) DeleteUser(ctx context.Context, id string, rec *iogate.AuditRecord) error {
+	return s.check("delete_user", s.store.DeleteUser(ctx, id, rec))
 }
 
 func (s *instrumentedStore) UseTOTPStep(ctx context.Context, userID string, step int64) error {
 	return s.check("use_totp_step", s.store.UseTOTPStep(ctx, userID, step))
 }
 
-func (s *instrumentedStore) SetAccountStatus(ctx context.Context, accountID, status string) error {
-	return s.check("set_account_status", s.store.SetAccountStatus(ctx, accountID, status))
+func (s *instrumentedStore) SetAccountStatus(ctx context.Context, accountID, status string, rec *iogate.AuditRecord) error {
+	return s.check("set_account_status", s.store.SetAccountStatus(ctx, accountID, status, rec))
 }
 
 func (s *instrumentedStore) SuspendedAccounts(ctx context.Context) ([]string, error) {
@@ -268,12 +288,12 @@ func (s *instrumentedStore) AccountRequiresTOTP(ctx context.Context, accountID s
 	return v, s.check("account_requires_totp", err)
 }
 
-func (s *instrumentedStore) SetAccountRequireTOTP(ctx context.Context, accountID string, require bool) error {
-	return s.check("set_account_require_totp", s.store.SetAccountRequireTOTP(ctx, accountID, require))
+func (s *instrumentedStore) SetAccountRequireTOTP(ctx context.Context, accountID string, require bool, rec *iogate.AuditRecord) error {
+	return s.check("set_account_require_totp", s.store.SetAccountRequireTOTP(ctx, accountID, require, rec))
 }
 
-func (s *instrumentedStore) CreateUserLink(ctx context.Context, l *iogate.UserLink) error {
-	return s.check("create_user_link", s.store.CreateUserLink(ctx, l))
+func (s *instrumentedStore) CreateUserLink(ctx context.Context, l *iogate.UserLink, rec *iogate.AuditRecord) error {
+	return s.check("create_user_link", s.store.CreateUserLink(ctx, l, rec))
 }
 
 func (s *instrumentedStore) FindUserLink(ctx context.Context, tokenHash []byte, purpose string, now time.Time) (*iogate.UserLink, error) {
@@ -281,16 +301,16 @@ func (s *instrumentedStore) FindUserLink(ctx context.Context, tokenHash []byte, 
 	return v, s.check("find_user_link", err)
 }
 
-func (s *instrumentedStore) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *iogate.Account, owner *iogate.User, rec *iogate.AuditRecord) error {
-	return s.check("create_account_with_owner", s.store.CreateAccountWithOwner(ctx, tokenHash, now, a, owner, rec))
+func (s *instrumentedStore) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *iogate.Account, owner *iogate.User, accountRec, ownerRec *iogate.AuditRecord) error {
+	return s.check("create_account_with_owner", s.store.CreateAccountWithOwner(ctx, tokenHash, now, a, owner, accountRec, ownerRec))
 }
 
-func (s *instrumentedStore) AcceptInvite(ctx context.Context, tokenHash []byte, now time.Time, u *iogate.User) error {
-	return s.check("accept_invite", s.store.AcceptInvite(ctx, tokenHash, now, u))
+func (s *instrumentedStore) AcceptInvite(ctx context.Context, tokenHash []byte, now time.Time, u *iogate.User, rec *iogate.AuditRecord) error {
+	return s.check("accept_invite", s.store.AcceptInvite(ctx, tokenHash, now, u, rec))
 }
 
-func (s *instrumentedStore) ResetPassword(ctx context.Context, tokenHash []byte, now time.Time, passwordHash string) error {
-	return s.check("reset_password", s.store.ResetPassword(ctx, tokenHash, now, passwordHash))
+func (s *instrumentedStore) ResetPassword(ctx context.Context, tokenHash []byte, now time.Time, passwordHash string, rec *iogate.AuditRecord) error {
+	return s.check("reset_password", s.store.ResetPassword(ctx, tokenHash, now, passwordHash, rec))
 }
 
 func (s *instrumentedStore) CreateSession(ctx context.Context, sess *iogate.Session) error {
@@ -338,8 +358,8 @@ func (s *instrumentedStore) DeleteExpiredFormTokens(ctx context.Context, now tim
 	return v, s.check("delete_expired_form_tokens", err)
 }
 
-func (s *instrumentedStore) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte) error {
-	return s.check("replace_recovery_codes", s.store.ReplaceRecoveryCodes(ctx, userID, hashes))
+func (s *instrumentedStore) ReplaceRecoveryCodes(ctx context.Context, userID string, sealed []byte, hashes [][]byte, rec *iogate.AuditRecord) error {
+	return s.check("replace_recovery_codes", s.store.ReplaceRecoveryCodes(ctx, userID, sealed, hashes, rec))
 }
 
 func (s *instrumentedStore) UseRecoveryCode(ctx context.Context, userID string, hash []byte, now time.Time) error {

@@ -70,8 +70,11 @@ func (db *DB) ListUsers(ctx context.Context, accountID string) ([]*iogate.User, 
 }
 
 // SetUserRole stores the user's role, or returns CodeNotFound.
-func (db *DB) SetUserRole(ctx context.Context, userID string, role iogate.Role, at time.Time) error {
-	return db.updateUser(ctx, userID, `role = $1, updated_at = $2`, []any{string(role), at}, ``)
+func (db *DB) SetUserRole(ctx context.Context, userID string, role iogate.Role, at time.Time, rec *iogate.AuditRecord) error {
+	return db.changeUser(ctx, userID, iogate.AuditUserRoleChanged, rec, func(tx pgx.Tx, _ *iogate.User) error {
+		_, err := tx.Exec(ctx, `UPDATE users SET role = $1, updated_at = $2 WHERE id = $3`, string(role), at, userID)
+		return err
+	})
 }
 
 // SetUserTOTPSeed stores the seed of a TOTP enrolment while TOTP is off.
@@ -79,14 +82,29 @@ func (db *DB) SetUserTOTPSeed(ctx context.Context, userID string, sealed []byte,
 	return db.updateUser(ctx, userID, `totp_seed_sealed = $1, updated_at = $2`, []any{sealed, at}, `NOT totp_enabled`)
 }
 
-// EnableUserTOTP turns TOTP on, if sealed is still the seed of the enrolment in progress.
-func (db *DB) EnableUserTOTP(ctx context.Context, userID string, sealed []byte, at time.Time) error {
-	return db.updateUser(ctx, userID, `totp_enabled = TRUE, updated_at = $1`, []any{at}, `NOT totp_enabled AND totp_seed_sealed = $3`, sealed)
+// EnableUserTOTP turns TOTP on and stores the recovery codes, if sealed is still the seed
+// of the enrolment in progress.
+func (db *DB) EnableUserTOTP(ctx context.Context, userID string, sealed []byte, hashes [][]byte, at time.Time, rec *iogate.AuditRecord) error {
+	return db.changeUser(ctx, userID, iogate.AuditUserTOTPEnabled, rec, func(tx pgx.Tx, u *iogate.User) error {
+		if !u.EnrollingWith(sealed) {
+			return iogate.ErrUserChanged
+		}
+		if _, err := tx.Exec(ctx, `UPDATE users SET totp_enabled = TRUE, updated_at = $1 WHERE id = $2`, at, userID); err != nil {
+			return err
+		}
+		return storeRecoveryCodes(ctx, tx, userID, hashes)
+	})
 }
 
-// DisableUserTOTP turns TOTP off and deletes the seed.
-func (db *DB) DisableUserTOTP(ctx context.Context, userID string, at time.Time) error {
-	return db.updateUser(ctx, userID, `totp_enabled = FALSE, totp_seed_sealed = NULL, updated_at = $1`, []any{at}, ``)
+// DisableUserTOTP turns TOTP off and deletes the seed and the recovery codes.
+func (db *DB) DisableUserTOTP(ctx context.Context, userID string, at time.Time, rec *iogate.AuditRecord) error {
+	return db.changeUser(ctx, userID, iogate.AuditUserTOTPDisabled, rec, func(tx pgx.Tx, _ *iogate.User) error {
+		if _, err := tx.Exec(ctx, `UPDATE users SET totp_enabled = FALSE, totp_seed_sealed = NULL, updated_at = $1 WHERE id = $2`, at, userID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID)
+		return err
+	})
 }
 
 // updateUser sets, in one statement, only the columns that set names, so that it cannot
@@ -121,13 +139,10 @@ func (db *DB) updateUser(ctx context.Context, userID, set string, setArgs []any,
 }
 
 // DeleteUser deletes the user; the foreign keys cascade to sessions and recovery codes.
-func (db *DB) DeleteUser(ctx context.Context, id string) error {
-	if !storable(id) {
-		return errUserNotFound
-	}
-	return db.write(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
-		return requireOneRow(tag, err, "user")
+func (db *DB) DeleteUser(ctx context.Context, id string, rec *iogate.AuditRecord) error {
+	return db.changeUser(ctx, id, iogate.AuditUserRemoved, rec, func(tx pgx.Tx, _ *iogate.User) error {
+		_, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+		return err
 	})
 }
 
@@ -156,15 +171,18 @@ func requireOneRow(tag pgconn.CommandTag, err error, what string) error {
 	return nil
 }
 
-// SetAccountStatus sets the status and records a key change for every key of the account,
-// so that change-feed readers reload those keys with the new status.
-func (db *DB) SetAccountStatus(ctx context.Context, accountID, status string) error {
-	if !storable(accountID) {
-		return iogate.Errorf(iogate.CodeNotFound, "account not found")
+// SetAccountStatus sets the status, records a key change for every key of the account and
+// appends rec, in one transaction.
+func (db *DB) SetAccountStatus(ctx context.Context, accountID, status string, rec *iogate.AuditRecord) error {
+	if err := iogate.CheckAccountStatusRecord(rec, accountID, status); err != nil {
+		return err
 	}
 	return db.write(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE accounts SET status = $1 WHERE id = $2`, status, accountID)
-		if err := requireOneRow(tag, err, "account"); err != nil {
+		// The lock also serialises rec's append with other appends to the account's chain.
+		if err := lockAccounts(ctx, tx, accountID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE accounts SET status = $1 WHERE id = $2`, status, accountID); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT client_id FROM api_keys WHERE account_id = $1 ORDER BY client_id`, accountID)
@@ -181,9 +199,11 @@ func (db *DB) SetAccountStatus(ctx context.Context, accountID, status string) er
 			}
 		}
 		if status == iogate.AccountSuspended {
-			_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID)
+			if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID); err != nil {
+				return err
+			}
 		}
-		return err
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 
@@ -207,29 +227,33 @@ func (db *DB) AccountRequiresTOTP(ctx context.Context, accountID string) (bool, 
 	return require, mapError(err)
 }
 
-// SetAccountRequireTOTP changes whether the account makes its users enrol in TOTP.
-func (db *DB) SetAccountRequireTOTP(ctx context.Context, accountID string, require bool) error {
-	if !storable(accountID) {
-		return iogate.Errorf(iogate.CodeNotFound, "account not found")
+// SetAccountRequireTOTP changes whether the account makes its users enrol in TOTP, and
+// appends rec.
+func (db *DB) SetAccountRequireTOTP(ctx context.Context, accountID string, require bool, rec *iogate.AuditRecord) error {
+	if err := iogate.CheckChangeRecord(rec, accountID, iogate.AuditAccountPolicyChanged); err != nil {
+		return err
 	}
 	return db.write(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE accounts SET require_totp = $1 WHERE id = $2`, require, accountID)
-		return requireOneRow(tag, err, "account")
+		if err := lockAccounts(ctx, tx, accountID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE accounts SET require_totp = $1 WHERE id = $2`, require, accountID); err != nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 
-// ReplaceRecoveryCodes deletes the user's recovery codes and stores the new hashes.
-func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte) error {
-	return db.write(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID); err != nil {
-			return err
+// ReplaceRecoveryCodes deletes the user's recovery codes and stores the new hashes, while
+// TOTP is on with the seed sealed. The user's row lock makes a concurrent DisableUserTOTP
+// wait for this transaction, whose codes it then deletes, or commit first, so that this
+// one finds TOTP off.
+func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, sealed []byte, hashes [][]byte, rec *iogate.AuditRecord) error {
+	return db.changeUser(ctx, userID, iogate.AuditUserRecoveryCodesReplaced, rec, func(tx pgx.Tx, u *iogate.User) error {
+		if !u.TOTPOnWith(sealed) {
+			return iogate.ErrUserChanged
 		}
-		for _, h := range hashes {
-			if _, err := tx.Exec(ctx, `INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)`, userID, h); err != nil {
-				return err
-			}
-		}
-		return nil
+		return storeRecoveryCodes(ctx, tx, userID, hashes)
 	})
 }
 

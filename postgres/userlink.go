@@ -8,9 +8,18 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// CreateUserLink stores a single-use link; a new setup link replaces the unused ones.
-func (db *DB) CreateUserLink(ctx context.Context, l *iogate.UserLink) error {
+// CreateUserLink stores a single-use link with its record rec; a new setup link replaces
+// the unused ones.
+func (db *DB) CreateUserLink(ctx context.Context, l *iogate.UserLink, rec *iogate.AuditRecord) error {
+	if err := iogate.CheckLinkRecord(rec, l); err != nil {
+		return err
+	}
 	return db.write(ctx, func(tx pgx.Tx) error {
+		if rec != nil {
+			if err := lockAccounts(ctx, tx, rec.AccountID); err != nil {
+				return err
+			}
+		}
 		if l.Purpose == iogate.LinkSetup {
 			if _, err := tx.Exec(ctx, `DELETE FROM user_links WHERE purpose = $1 AND used_at IS NULL`, iogate.LinkSetup); err != nil {
 				return err
@@ -19,7 +28,10 @@ func (db *DB) CreateUserLink(ctx context.Context, l *iogate.UserLink) error {
 		_, err := tx.Exec(ctx, `INSERT INTO user_links (token_hash, purpose, account_id, user_id, email, role, created_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, l.TokenHash, l.Purpose, nullString(l.AccountID), nullString(l.UserID), l.Email,
 			string(l.Role), l.CreatedAt, l.ExpiresAt)
-		return err
+		if err != nil || rec == nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 
@@ -71,10 +83,14 @@ func useLink(ctx context.Context, tx pgx.Tx, tokenHash []byte, purpose string, n
 }
 
 // CreateAccountWithOwner uses the setup link and creates the first account and its owner,
-// with the account's account.created record rec. The table lock on accounts keeps two
-// setup links used at once from creating two accounts.
-func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *iogate.Account, owner *iogate.User, rec *iogate.AuditRecord) error {
-	if err := iogate.CheckChangeRecord(rec, a.ID, iogate.AuditAccountCreated); err != nil {
+// with the account's account.created record accountRec and the owner's user.created record
+// ownerRec. The table lock on accounts keeps two setup links used at once from creating
+// two accounts.
+func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *iogate.Account, owner *iogate.User, accountRec, ownerRec *iogate.AuditRecord) error {
+	if err := iogate.CheckChangeRecord(accountRec, a.ID, iogate.AuditAccountCreated); err != nil {
+		return err
+	}
+	if err := iogate.CheckChangeRecord(ownerRec, a.ID, iogate.AuditUserCreated); err != nil {
 		return err
 	}
 	return db.write(ctx, func(tx pgx.Tx) error {
@@ -91,30 +107,53 @@ func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now 
 		if n > 0 {
 			return iogate.Errorf(iogate.CodeConflict, "an account already exists; sign in instead")
 		}
-		if err := insertAccount(ctx, tx, a, rec); err != nil {
+		if err := insertAccount(ctx, tx, a, accountRec); err != nil {
 			return err
 		}
-		return insertUser(ctx, tx, owner)
+		if err := insertUser(ctx, tx, owner); err != nil {
+			return err
+		}
+		// The account is new, so no other transaction can extend its chain: the append
+		// needs no lock, as in insertAccount.
+		return newAuditAppender(tx).append(ctx, ownerRec)
 	})
 }
 
-// AcceptInvite uses the invitation link and creates the invited user.
-func (db *DB) AcceptInvite(ctx context.Context, tokenHash []byte, now time.Time, u *iogate.User) error {
+// AcceptInvite uses the invitation link and creates the invited user with its record rec.
+// The link is locked before the account, as the account is before the user in every user
+// change.
+func (db *DB) AcceptInvite(ctx context.Context, tokenHash []byte, now time.Time, u *iogate.User, rec *iogate.AuditRecord) error {
 	return db.write(ctx, func(tx pgx.Tx) error {
 		l, err := useLink(ctx, tx, tokenHash, iogate.LinkInvite, now)
 		if err != nil {
 			return err
 		}
+		if err := iogate.CheckChangeRecord(rec, l.AccountID, iogate.AuditUserCreated); err != nil {
+			return err
+		}
+		if err := lockAccounts(ctx, tx, l.AccountID); err != nil {
+			return err
+		}
 		u.AccountID, u.Email, u.Role = l.AccountID, l.Email, l.Role
-		return insertUser(ctx, tx, u)
+		if err := insertUser(ctx, tx, u); err != nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 
-// ResetPassword uses the reset link, sets the password hash and ends the user's sessions.
-func (db *DB) ResetPassword(ctx context.Context, tokenHash []byte, now time.Time, passwordHash string) error {
+// ResetPassword uses the reset link, sets the password hash and ends the user's sessions,
+// with the record rec. It locks the link, then the account, then the user.
+func (db *DB) ResetPassword(ctx context.Context, tokenHash []byte, now time.Time, passwordHash string, rec *iogate.AuditRecord) error {
 	return db.write(ctx, func(tx pgx.Tx) error {
 		l, err := useLink(ctx, tx, tokenHash, iogate.LinkReset, now)
 		if err != nil {
+			return err
+		}
+		if err := iogate.CheckChangeRecord(rec, l.AccountID, iogate.AuditUserPasswordReset); err != nil {
+			return err
+		}
+		if err := lockAccounts(ctx, tx, l.AccountID); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3`, passwordHash, now, l.UserID)
@@ -127,8 +166,10 @@ func (db *DB) ResetPassword(ctx context.Context, tokenHash []byte, now time.Time
 			now, l.UserID, iogate.LinkReset); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, l.UserID)
-		return err
+		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, l.UserID); err != nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 

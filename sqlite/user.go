@@ -65,8 +65,11 @@ func (db *DB) ListUsers(ctx context.Context, accountID string) ([]*iogate.User, 
 }
 
 // SetUserRole stores the user's role, or returns CodeNotFound.
-func (db *DB) SetUserRole(ctx context.Context, userID string, role iogate.Role, at time.Time) error {
-	return db.updateUser(ctx, userID, `role = ?, updated_at = ?`, []any{string(role), toMicros(at)}, ``)
+func (db *DB) SetUserRole(ctx context.Context, userID string, role iogate.Role, at time.Time, rec *iogate.AuditRecord) error {
+	return db.changeUser(ctx, userID, iogate.AuditUserRoleChanged, rec, func(tx *sql.Tx, _ *iogate.User) error {
+		_, err := tx.ExecContext(ctx, `UPDATE users SET role = ?, updated_at = ? WHERE id = ?`, string(role), toMicros(at), userID)
+		return err
+	})
 }
 
 // SetUserTOTPSeed stores the seed of a TOTP enrolment while TOTP is off.
@@ -74,14 +77,30 @@ func (db *DB) SetUserTOTPSeed(ctx context.Context, userID string, sealed []byte,
 	return db.updateUser(ctx, userID, `totp_seed_sealed = ?, updated_at = ?`, []any{sealed, toMicros(at)}, `totp_enabled = 0`)
 }
 
-// EnableUserTOTP turns TOTP on, if sealed is still the seed of the enrolment in progress.
-func (db *DB) EnableUserTOTP(ctx context.Context, userID string, sealed []byte, at time.Time) error {
-	return db.updateUser(ctx, userID, `totp_enabled = 1, updated_at = ?`, []any{toMicros(at)}, `totp_enabled = 0 AND totp_seed_sealed = ?`, sealed)
+// EnableUserTOTP turns TOTP on and stores the recovery codes, if sealed is still the seed
+// of the enrolment in progress.
+func (db *DB) EnableUserTOTP(ctx context.Context, userID string, sealed []byte, hashes [][]byte, at time.Time, rec *iogate.AuditRecord) error {
+	return db.changeUser(ctx, userID, iogate.AuditUserTOTPEnabled, rec, func(tx *sql.Tx, u *iogate.User) error {
+		if !u.EnrollingWith(sealed) {
+			return iogate.ErrUserChanged
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET totp_enabled = 1, updated_at = ? WHERE id = ?`, toMicros(at), userID); err != nil {
+			return err
+		}
+		return storeRecoveryCodes(ctx, tx, userID, hashes)
+	})
 }
 
-// DisableUserTOTP turns TOTP off and deletes the seed.
-func (db *DB) DisableUserTOTP(ctx context.Context, userID string, at time.Time) error {
-	return db.updateUser(ctx, userID, `totp_enabled = 0, totp_seed_sealed = NULL, updated_at = ?`, []any{toMicros(at)}, ``)
+// DisableUserTOTP turns TOTP off and deletes the seed and the recovery codes.
+func (db *DB) DisableUserTOTP(ctx context.Context, userID string, at time.Time, rec *iogate.AuditRecord) error {
+	return db.changeUser(ctx, userID, iogate.AuditUserTOTPDisabled, rec, func(tx *sql.Tx, _ *iogate.User) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET totp_enabled = 0, totp_seed_sealed = NULL, updated_at = ? WHERE id = ?`,
+			toMicros(at), userID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = ?`, userID)
+		return err
+	})
 }
 
 // updateUser sets, in one statement, only the columns that set names, so that it cannot
@@ -112,10 +131,10 @@ func (db *DB) updateUser(ctx context.Context, userID, set string, setArgs []any,
 }
 
 // DeleteUser deletes the user; the foreign keys cascade to sessions and recovery codes.
-func (db *DB) DeleteUser(ctx context.Context, id string) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
-		return requireOneRow(res, err, "user")
+func (db *DB) DeleteUser(ctx context.Context, id string, rec *iogate.AuditRecord) error {
+	return db.changeUser(ctx, id, iogate.AuditUserRemoved, rec, func(tx *sql.Tx, _ *iogate.User) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
+		return err
 	})
 }
 
@@ -150,9 +169,12 @@ func requireOneRow(res sql.Result, err error, what string) error {
 	return nil
 }
 
-// SetAccountStatus sets the status and records a key change for every key of the account,
-// so that change-feed readers reload those keys with the new status.
-func (db *DB) SetAccountStatus(ctx context.Context, accountID, status string) error {
+// SetAccountStatus sets the status, records a key change for every key of the account and
+// appends rec, in one transaction.
+func (db *DB) SetAccountStatus(ctx context.Context, accountID, status string, rec *iogate.AuditRecord) error {
+	if err := iogate.CheckAccountStatusRecord(rec, accountID, status); err != nil {
+		return err
+	}
 	return db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE accounts SET status = ? WHERE id = ?`, status, accountID)
 		if err := requireOneRow(res, err, "account"); err != nil {
@@ -163,9 +185,11 @@ func (db *DB) SetAccountStatus(ctx context.Context, accountID, status string) er
 			return err
 		}
 		if status == iogate.AccountSuspended {
-			_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = ?`, accountID)
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = ?`, accountID); err != nil {
+				return err
+			}
 		}
-		return err
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 
@@ -194,26 +218,30 @@ func (db *DB) AccountRequiresTOTP(ctx context.Context, accountID string) (bool, 
 	return require, mapError(err)
 }
 
-// SetAccountRequireTOTP changes whether the account makes its users enrol in TOTP.
-func (db *DB) SetAccountRequireTOTP(ctx context.Context, accountID string, require bool) error {
+// SetAccountRequireTOTP changes whether the account makes its users enrol in TOTP, and
+// appends rec.
+func (db *DB) SetAccountRequireTOTP(ctx context.Context, accountID string, require bool, rec *iogate.AuditRecord) error {
+	if err := iogate.CheckChangeRecord(rec, accountID, iogate.AuditAccountPolicyChanged); err != nil {
+		return err
+	}
 	return db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE accounts SET require_totp = ? WHERE id = ?`, require, accountID)
-		return requireOneRow(res, err, "account")
+		if err := requireOneRow(res, err, "account"); err != nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 
-// ReplaceRecoveryCodes deletes the user's recovery codes and stores the new hashes.
-func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = ?`, userID); err != nil {
-			return err
+// ReplaceRecoveryCodes deletes the user's recovery codes and stores the new hashes, while
+// TOTP is on with the seed sealed. The immediate transaction keeps DisableUserTOTP from
+// committing between the check and the inserts.
+func (db *DB) ReplaceRecoveryCodes(ctx context.Context, userID string, sealed []byte, hashes [][]byte, rec *iogate.AuditRecord) error {
+	return db.changeUser(ctx, userID, iogate.AuditUserRecoveryCodesReplaced, rec, func(tx *sql.Tx, u *iogate.User) error {
+		if !u.TOTPOnWith(sealed) {
+			return iogate.ErrUserChanged
 		}
-		for _, h := range hashes {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)`, userID, h); err != nil {
-				return err
-			}
-		}
-		return nil
+		return storeRecoveryCodes(ctx, tx, userID, hashes)
 	})
 }
 

@@ -8,8 +8,12 @@ import (
 	"github.com/iogate/iogate"
 )
 
-// CreateUserLink stores a single-use link; a new setup link replaces the unused ones.
-func (db *DB) CreateUserLink(ctx context.Context, l *iogate.UserLink) error {
+// CreateUserLink stores a single-use link with its record rec; a new setup link replaces
+// the unused ones.
+func (db *DB) CreateUserLink(ctx context.Context, l *iogate.UserLink, rec *iogate.AuditRecord) error {
+	if err := iogate.CheckLinkRecord(rec, l); err != nil {
+		return err
+	}
 	return db.write(ctx, func(tx *sql.Tx) error {
 		if l.Purpose == iogate.LinkSetup {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM user_links WHERE purpose = ? AND used_at IS NULL`, iogate.LinkSetup); err != nil {
@@ -19,7 +23,10 @@ func (db *DB) CreateUserLink(ctx context.Context, l *iogate.UserLink) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO user_links (token_hash, purpose, account_id, user_id, email, role, created_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, l.TokenHash, l.Purpose, nullString(l.AccountID), nullString(l.UserID), l.Email, string(l.Role),
 			toMicros(l.CreatedAt), toMicros(l.ExpiresAt))
-		return err
+		if err != nil || rec == nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 
@@ -63,9 +70,13 @@ func useLink(ctx context.Context, tx *sql.Tx, tokenHash []byte, purpose string, 
 }
 
 // CreateAccountWithOwner uses the setup link and creates the first account and its owner,
-// with the account's account.created record rec.
-func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *iogate.Account, owner *iogate.User, rec *iogate.AuditRecord) error {
-	if err := iogate.CheckChangeRecord(rec, a.ID, iogate.AuditAccountCreated); err != nil {
+// with the account's account.created record accountRec and the owner's user.created record
+// ownerRec.
+func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *iogate.Account, owner *iogate.User, accountRec, ownerRec *iogate.AuditRecord) error {
+	if err := iogate.CheckChangeRecord(accountRec, a.ID, iogate.AuditAccountCreated); err != nil {
+		return err
+	}
+	if err := iogate.CheckChangeRecord(ownerRec, a.ID, iogate.AuditUserCreated); err != nil {
 		return err
 	}
 	return db.write(ctx, func(tx *sql.Tx) error {
@@ -79,30 +90,43 @@ func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now 
 		if n > 0 {
 			return iogate.Errorf(iogate.CodeConflict, "an account already exists; sign in instead")
 		}
-		if err := insertAccount(ctx, tx, a, rec); err != nil {
+		if err := insertAccount(ctx, tx, a, accountRec); err != nil {
 			return err
 		}
-		return insertUser(ctx, tx, owner)
+		if err := insertUser(ctx, tx, owner); err != nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, ownerRec)
 	})
 }
 
-// AcceptInvite uses the invitation link and creates the invited user.
-func (db *DB) AcceptInvite(ctx context.Context, tokenHash []byte, now time.Time, u *iogate.User) error {
+// AcceptInvite uses the invitation link and creates the invited user with its record rec.
+func (db *DB) AcceptInvite(ctx context.Context, tokenHash []byte, now time.Time, u *iogate.User, rec *iogate.AuditRecord) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
 		l, err := useLink(ctx, tx, tokenHash, iogate.LinkInvite, now)
 		if err != nil {
 			return err
 		}
+		if err := iogate.CheckChangeRecord(rec, l.AccountID, iogate.AuditUserCreated); err != nil {
+			return err
+		}
 		u.AccountID, u.Email, u.Role = l.AccountID, l.Email, l.Role
-		return insertUser(ctx, tx, u)
+		if err := insertUser(ctx, tx, u); err != nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 
-// ResetPassword uses the reset link, sets the password hash and ends the user's sessions.
-func (db *DB) ResetPassword(ctx context.Context, tokenHash []byte, now time.Time, passwordHash string) error {
+// ResetPassword uses the reset link, sets the password hash and ends the user's sessions,
+// with the record rec.
+func (db *DB) ResetPassword(ctx context.Context, tokenHash []byte, now time.Time, passwordHash string, rec *iogate.AuditRecord) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
 		l, err := useLink(ctx, tx, tokenHash, iogate.LinkReset, now)
 		if err != nil {
+			return err
+		}
+		if err := iogate.CheckChangeRecord(rec, l.AccountID, iogate.AuditUserPasswordReset); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, passwordHash, toMicros(now), l.UserID)
@@ -115,8 +139,10 @@ func (db *DB) ResetPassword(ctx context.Context, tokenHash []byte, now time.Time
 			toMicros(now), l.UserID, iogate.LinkReset); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, l.UserID)
-		return err
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, l.UserID); err != nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, rec)
 	})
 }
 

@@ -120,18 +120,18 @@ func testDeleteSpentUserLinks(t *testing.T, s iogate.Store) {
 	link := func(name string, expires time.Time) *iogate.UserLink {
 		l := &iogate.UserLink{TokenHash: digest(name), Purpose: iogate.LinkInvite, AccountID: a.ID, Email: name + "@acme.test",
 			Role: iogate.RoleViewer, CreatedAt: base, ExpiresAt: expires}
-		must(t, "CreateUserLink "+name, s.CreateUserLink(ctx, l))
+		must(t, "CreateUserLink "+name, s.CreateUserLink(ctx, l, record(t, a.ID, iogate.AuditUserInvited, "")))
 		return l
 	}
 	pending := link("pending", now.Add(time.Microsecond))
 	expired := link("expired", now)
 	used := link("used", now.Add(time.Hour))
 	must(t, "AcceptInvite", s.AcceptInvite(ctx, used.TokenHash, base.Add(time.Minute),
-		&iogate.User{ID: iogate.NewID(), PasswordHash: "$argon2id$x", CreatedAt: base, UpdatedAt: base}))
+		&iogate.User{ID: iogate.NewID(), PasswordHash: "$argon2id$x", CreatedAt: base, UpdatedAt: base}, record(t, a.ID, iogate.AuditUserCreated, "")))
 	// A link both used and expired is one link to delete, not two.
 	usedExpired := link("used-expired", now.Add(-time.Hour))
 	must(t, "AcceptInvite(used-expired)", s.AcceptInvite(ctx, usedExpired.TokenHash, base.Add(time.Minute),
-		&iogate.User{ID: iogate.NewID(), PasswordHash: "$argon2id$x", CreatedAt: base, UpdatedAt: base}))
+		&iogate.User{ID: iogate.NewID(), PasswordHash: "$argon2id$x", CreatedAt: base, UpdatedAt: base}, record(t, a.ID, iogate.AuditUserCreated, "")))
 	// A deleted link must get the error that a used link gets before the sweep.
 	_, usedErr := s.FindUserLink(ctx, used.TokenHash, iogate.LinkInvite, now)
 	wantCode(t, "FindUserLink of a used link", usedErr, iogate.CodeNotFound)
@@ -148,7 +148,8 @@ func testDeleteSpentUserLinks(t *testing.T, s iogate.Store) {
 		t.Errorf("FindUserLink of a swept used link: message %q, want %q as before the sweep", got, want)
 	}
 	again := &iogate.User{ID: iogate.NewID(), PasswordHash: "$argon2id$x", CreatedAt: base, UpdatedAt: base}
-	wantCode(t, "AcceptInvite of a swept used link", s.AcceptInvite(ctx, used.TokenHash, base, again), iogate.CodeNotFound)
+	wantCode(t, "AcceptInvite of a swept used link",
+		s.AcceptInvite(ctx, used.TokenHash, base, again, record(t, a.ID, iogate.AuditUserCreated, "")), iogate.CodeNotFound)
 	// Before the expiry passed, the swept expired link would have been valid: it must not
 	// be now.
 	_, err = s.FindUserLink(ctx, expired.TokenHash, iogate.LinkInvite, base)

@@ -38,7 +38,9 @@ func (s *Service) findAccountUser(ctx context.Context, accountID, userID string)
 // errLastOwner keeps every account with at least one owner, who alone can manage users.
 var errLastOwner = iogate.Errorf(iogate.CodeConflict, "an account needs at least one owner: make another user owner first")
 
-// ChangeRole gives the account's user a new role. It refuses to demote the last owner.
+// ChangeRole gives the account's user a new role, with a user.role_changed record by the
+// actor in ctx. It refuses to demote the last owner. Giving a user the role they have
+// changes and records nothing.
 func (s *Service) ChangeRole(ctx context.Context, accountID, userID string, role iogate.Role) (*iogate.User, error) {
 	if _, err := iogate.ParseRole(string(role)); err != nil {
 		return nil, err
@@ -55,12 +57,21 @@ func (s *Service) ChangeRole(ctx context.Context, accountID, userID string, role
 			return nil, err
 		}
 	}
-	u.Role, u.UpdatedAt = role, s.now().UTC().Truncate(time.Microsecond)
-	return u, s.store.SetUserRole(ctx, u.ID, role, u.UpdatedAt)
+	now := s.now().UTC().Truncate(time.Microsecond)
+	changed := *u
+	changed.Role, changed.UpdatedAt = role, now
+	rec, err := s.userRecord(ctx, &changed, iogate.AuditUserRoleChanged, now, map[string]any{"role": role})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.SetUserRole(ctx, u.ID, role, now, rec); err != nil {
+		return nil, err
+	}
+	return &changed, nil
 }
 
-// RemoveUser deletes the account's user and their sessions. It refuses to remove the last
-// owner.
+// RemoveUser deletes the account's user and their sessions, with a user.removed record by
+// the actor in ctx. It refuses to remove the last owner.
 func (s *Service) RemoveUser(ctx context.Context, accountID, userID string) (*iogate.User, error) {
 	u, err := s.findAccountUser(ctx, accountID, userID)
 	if err != nil {
@@ -71,7 +82,11 @@ func (s *Service) RemoveUser(ctx context.Context, accountID, userID string) (*io
 			return nil, err
 		}
 	}
-	return u, s.store.DeleteUser(ctx, u.ID)
+	rec, err := s.userRecord(ctx, u, iogate.AuditUserRemoved, s.now(), map[string]any{"role": u.Role})
+	if err != nil {
+		return nil, err
+	}
+	return u, s.store.DeleteUser(ctx, u.ID, rec)
 }
 
 // RemoveUserByEmail deletes the user with the email, whatever the account, for the CLI.
@@ -99,10 +114,16 @@ func (s *Service) requireAnotherOwner(ctx context.Context, u *iogate.User) error
 	return errLastOwner
 }
 
-// SetRequireTOTP changes whether every user of the account must enrol in TOTP. Users
-// without it are sent to enrolment on their next page view.
+// SetRequireTOTP changes whether every user of the account must enrol in TOTP, with an
+// account.policy_changed record by the actor in ctx. Users without it are sent to
+// enrolment on their next page view.
 func (s *Service) SetRequireTOTP(ctx context.Context, accountID string, require bool) error {
-	return s.store.SetAccountRequireTOTP(ctx, accountID, require)
+	rec, err := s.cfg.AuditChain.NewRecord(accountID, iogate.AuditAccountPolicyChanged, iogate.ActorFrom(ctx), s.now(),
+		map[string]any{"requireTotp": require})
+	if err != nil {
+		return err
+	}
+	return s.store.SetAccountRequireTOTP(ctx, accountID, require, rec)
 }
 
 // RequiresTOTP reports whether the account requires TOTP of its users.

@@ -67,10 +67,10 @@ func TestResetLinkEndsOtherLinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.ResetPassword(f.ctx, second, "the owner's new password"); err != nil {
+	if _, err := f.svc.ResetPassword(f.ctx, second, "the owner's new password", "192.0.2.1"); err != nil {
 		t.Fatalf("ResetPassword with the newer link: %v", err)
 	}
-	if _, err := f.svc.ResetPassword(f.ctx, first, "the attacker's password!"); err == nil {
+	if _, err := f.svc.ResetPassword(f.ctx, first, "the attacker's password!", "192.0.2.1"); err == nil {
 		t.Error("the older reset link still reset the password after the newer one was used")
 	}
 }

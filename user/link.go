@@ -23,12 +23,12 @@ func (s *Service) CreateSetupLink(ctx context.Context) (string, error) {
 	if n > 0 {
 		return "", iogate.Errorf(iogate.CodeConflict, "an account already exists; setup links are only for the first run")
 	}
-	return s.createLink(ctx, &iogate.UserLink{Purpose: iogate.LinkSetup}, SetupLinkTTL)
+	return s.createLink(ctx, &iogate.UserLink{Purpose: iogate.LinkSetup}, SetupLinkTTL, nil)
 }
 
-// InviteUser returns the token of an invitation for email to join the account with role.
-// It returns CodeNotFound for an unknown account and CodeConflict when the email already
-// belongs to a user.
+// InviteUser returns the token of an invitation for email to join the account with role,
+// stored with a user.invited record by the actor in ctx. It returns CodeNotFound for an
+// unknown account and CodeConflict when the email already belongs to a user.
 func (s *Service) InviteUser(ctx context.Context, accountID, email string, role iogate.Role) (string, error) {
 	email, err := iogate.NormalizeEmail(email)
 	if err != nil {
@@ -51,11 +51,12 @@ func (s *Service) InviteUser(ctx context.Context, accountID, email string, role 
 	} else if iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
 		return "", err
 	}
-	return s.createLink(ctx, &iogate.UserLink{Purpose: iogate.LinkInvite, AccountID: accountID, Email: email, Role: role}, InviteLinkTTL)
+	return s.createLink(ctx, &iogate.UserLink{Purpose: iogate.LinkInvite, AccountID: accountID, Email: email, Role: role}, InviteLinkTTL,
+		map[string]any{"email": email, "role": role})
 }
 
-// CreateResetLink returns the token of a password-reset link for the user with email, or
-// CodeNotFound.
+// CreateResetLink returns the token of a password-reset link for the user with email,
+// stored with a user.reset_link_created record by the actor in ctx, or CodeNotFound.
 func (s *Service) CreateResetLink(ctx context.Context, email string) (string, error) {
 	email, err := iogate.NormalizeEmail(email)
 	if err != nil {
@@ -67,10 +68,14 @@ func (s *Service) CreateResetLink(ctx context.Context, email string) (string, er
 	} else if err != nil {
 		return "", err
 	}
-	return s.createLink(ctx, &iogate.UserLink{Purpose: iogate.LinkReset, UserID: u.ID, AccountID: u.AccountID, Email: u.Email}, ResetLinkTTL)
+	return s.createLink(ctx, &iogate.UserLink{Purpose: iogate.LinkReset, UserID: u.ID, AccountID: u.AccountID, Email: u.Email}, ResetLinkTTL,
+		map[string]any{"userId": u.ID, "email": u.Email})
 }
 
-func (s *Service) createLink(ctx context.Context, l *iogate.UserLink, ttl time.Duration) (string, error) {
+// createLink stores l, valid for ttl, and returns its token. A link of a purpose that has
+// an audit event (iogate.LinkEvent) is stored with its record, by the actor in ctx and
+// with details.
+func (s *Service) createLink(ctx context.Context, l *iogate.UserLink, ttl time.Duration, details map[string]any) (string, error) {
 	token, err := newToken()
 	if err != nil {
 		return "", err
@@ -78,7 +83,13 @@ func (s *Service) createLink(ctx context.Context, l *iogate.UserLink, ttl time.D
 	now := s.now().UTC()
 	l.TokenHash = hashToken(token)
 	l.CreatedAt, l.ExpiresAt = now, now.Add(ttl)
-	if err := s.store.CreateUserLink(ctx, l); err != nil {
+	var rec *iogate.AuditRecord
+	if event := iogate.LinkEvent(l.Purpose); event != "" {
+		if rec, err = s.cfg.AuditChain.NewRecord(l.AccountID, event, iogate.ActorFrom(ctx), now, details); err != nil {
+			return "", err
+		}
+	}
+	if err := s.store.CreateUserLink(ctx, l, rec); err != nil {
 		return "", err
 	}
 	return token, nil
@@ -134,9 +145,10 @@ type SetupRequest struct {
 	RemoteAddr string
 }
 
-// CompleteSetup uses the setup link to create the first account and its owner, with an
-// account.created record whose actor is the new owner. Validation errors come back before
-// the link is used, so a typo does not burn it.
+// CompleteSetup uses the setup link to create the first account and its owner, with the
+// account's account.created record and the owner's user.created record, both by the new
+// owner and committed with the account. Validation errors come back before the link is
+// used, so a typo does not burn it.
 func (s *Service) CompleteSetup(ctx context.Context, token string, req SetupRequest) (*iogate.User, error) {
 	// Check the link before hashing the password: the hash costs tens of milliseconds and
 	// many megabytes, which a stranger must not be able to make the server spend.
@@ -153,19 +165,25 @@ func (s *Service) CompleteSetup(ctx context.Context, token string, req SetupRequ
 		return nil, err
 	}
 	actor := iogate.Actor{Type: iogate.ActorUser, ID: u.ID, IP: req.RemoteAddr}
-	rec, err := s.cfg.AuditChain.NewAccountCreatedRecord(a, actor, "setup_link")
+	accountRec, err := s.cfg.AuditChain.NewAccountCreatedRecord(a, actor, "setup_link")
 	if err != nil {
 		return nil, err
 	}
-	err = s.store.CreateAccountWithOwner(ctx, hashToken(token), now, a, u, rec)
+	ownerRec, err := s.cfg.AuditChain.NewUserRecord(u, iogate.AuditUserCreated, actor, now, map[string]any{"role": u.Role, "via": "setup_link"})
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.CreateAccountWithOwner(ctx, hashToken(token), now, a, u, accountRec, ownerRec)
 	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
 		return nil, errLinkInvalid
 	}
 	return u, err
 }
 
-// AcceptInvite uses the invitation link to create the invited user with password.
-func (s *Service) AcceptInvite(ctx context.Context, token, password string) (*iogate.User, error) {
+// AcceptInvite uses the invitation link to create the invited user with password, with a
+// user.created record by the new user from remoteAddr, the address the page was posted
+// from.
+func (s *Service) AcceptInvite(ctx context.Context, token, password, remoteAddr string) (*iogate.User, error) {
 	l, err := s.CheckLink(ctx, token, iogate.LinkInvite)
 	if err != nil {
 		return nil, err
@@ -175,7 +193,12 @@ func (s *Service) AcceptInvite(ctx context.Context, token, password string) (*io
 	if err != nil {
 		return nil, err
 	}
-	err = s.store.AcceptInvite(ctx, hashToken(token), now, u)
+	actor := iogate.Actor{Type: iogate.ActorUser, ID: u.ID, IP: remoteAddr}
+	rec, err := s.cfg.AuditChain.NewUserRecord(u, iogate.AuditUserCreated, actor, now, map[string]any{"role": u.Role, "via": "invitation"})
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.AcceptInvite(ctx, hashToken(token), now, u, rec)
 	switch iogate.ErrorCodeOf(err) {
 	case iogate.CodeNotFound:
 		return nil, errLinkInvalid
@@ -185,8 +208,10 @@ func (s *Service) AcceptInvite(ctx context.Context, token, password string) (*io
 	return u, err
 }
 
-// ResetPassword uses the reset link to set a new password and ends the user's sessions.
-func (s *Service) ResetPassword(ctx context.Context, token, password string) (*iogate.UserLink, error) {
+// ResetPassword uses the reset link to set a new password and ends the user's sessions,
+// with a user.password_reset record by the user from remoteAddr, the address the page was
+// posted from.
+func (s *Service) ResetPassword(ctx context.Context, token, password, remoteAddr string) (*iogate.UserLink, error) {
 	l, err := s.CheckLink(ctx, token, iogate.LinkReset)
 	if err != nil {
 		return nil, err
@@ -195,7 +220,14 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) (*i
 	if err != nil {
 		return nil, err
 	}
-	err = s.store.ResetPassword(ctx, hashToken(token), s.now().UTC(), hash)
+	now := s.now().UTC()
+	u := &iogate.User{ID: l.UserID, AccountID: l.AccountID, Email: l.Email}
+	actor := iogate.Actor{Type: iogate.ActorUser, ID: u.ID, IP: remoteAddr}
+	rec, err := s.cfg.AuditChain.NewUserRecord(u, iogate.AuditUserPasswordReset, actor, now, nil)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.ResetPassword(ctx, hashToken(token), now, hash, rec)
 	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
 		return nil, errLinkInvalid
 	}

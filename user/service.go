@@ -34,8 +34,8 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives background errors; nil discards them.
 	Logger *slog.Logger
-	// AuditChain hashes the account.created record that first-run setup writes with the
-	// account. Required: New fails without it.
+	// AuditChain hashes the audit records that the service's changes commit with, such as
+	// the account.created record of first-run setup. Required: New fails without it.
 	AuditChain *iogate.AuditChain
 }
 
@@ -153,4 +153,10 @@ func LinkURL(base, purpose, token string) string {
 	u.Path = "/dashboard/" + purpose
 	u.RawQuery = url.Values{"token": {token}}.Encode()
 	return u.String()
+}
+
+// userRecord returns the audit record of event about u by the actor in ctx, for the store
+// method that makes the change to commit with it.
+func (s *Service) userRecord(ctx context.Context, u *iogate.User, event string, at time.Time, details map[string]any) (*iogate.AuditRecord, error) {
+	return s.cfg.AuditChain.NewUserRecord(u, event, iogate.ActorFrom(ctx), at, details)
 }

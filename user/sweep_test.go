@@ -74,7 +74,7 @@ func TestSweep(t *testing.T) {
 		if err != nil {
 			t.Fatalf("CreateResetLink: %v", err)
 		}
-		if _, err := f.svc.ResetPassword(f.ctx, reset, ownerPassword); err != nil {
+		if _, err := f.svc.ResetPassword(f.ctx, reset, ownerPassword, "192.0.2.1"); err != nil {
 			t.Fatalf("ResetPassword: %v", err)
 		}
 		_, usedErr := f.svc.CheckLink(f.ctx, reset, iogate.LinkReset)
@@ -106,7 +106,7 @@ func TestSweep(t *testing.T) {
 		if _, err := f.svc.CheckLink(f.ctx, reset, iogate.LinkReset); err == nil || err.Error() != usedErr.Error() {
 			t.Errorf("CheckLink of the swept reset link: %v, want %v as for a used link", err, usedErr)
 		}
-		if _, err := f.svc.ResetPassword(f.ctx, reset, "another long password"); !errors.Is(err, errLinkInvalid) {
+		if _, err := f.svc.ResetPassword(f.ctx, reset, "another long password", "192.0.2.1"); !errors.Is(err, errLinkInvalid) {
 			t.Errorf("ResetPassword with the swept link: %v, want errLinkInvalid", err)
 		}
 		if err := f.svc.UseFormToken(f.ctx, active, "create-key", form); !errors.Is(err, ErrFormUsed) {

@@ -120,7 +120,8 @@ func (s *Service) openKey(u *iogate.User) (*otp.Key, error) {
 }
 
 // ConfirmTOTP checks the first code from the pending enrolment, turns TOTP on and returns
-// new recovery codes, which are shown this once and stored only as keyed hashes.
+// new recovery codes, which are shown this once and stored only as keyed hashes. The codes
+// and the user.totp_enabled record, by the actor in ctx, commit with the change.
 func (s *Service) ConfirmTOTP(ctx context.Context, u *iogate.User, code string) ([]string, error) {
 	if u.TOTPEnabled || u.TOTPSeedSealed == nil {
 		return nil, iogate.Errorf(iogate.CodeConflict, "no two-factor enrolment is in progress; start again")
@@ -128,18 +129,27 @@ func (s *Service) ConfirmTOTP(ctx context.Context, u *iogate.User, code string) 
 	if err := s.checkTOTP(ctx, u, code); err != nil {
 		return nil, err
 	}
+	codes, hashes, err := s.newRecoveryCodes(u)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now().UTC().Truncate(time.Microsecond)
+	rec, err := s.userRecord(ctx, u, iogate.AuditUserTOTPEnabled, now, nil)
+	if err != nil {
+		return nil, err
+	}
 	// TOTP goes on only with the seed whose code was just checked: an enrolment started
 	// again meanwhile in another tab makes this one fail.
-	if err := s.store.EnableUserTOTP(ctx, u.ID, u.TOTPSeedSealed, now); err != nil {
+	if err := s.store.EnableUserTOTP(ctx, u.ID, u.TOTPSeedSealed, hashes, now, rec); err != nil {
 		return nil, err
 	}
 	u.TOTPEnabled, u.UpdatedAt = true, now
-	return s.RegenerateRecoveryCodes(ctx, u)
+	return codes, nil
 }
 
-// DisableTOTP turns two-factor authentication off and deletes the seed and recovery codes.
-// It refuses when the account requires two-factor authentication.
+// DisableTOTP turns two-factor authentication off and deletes the seed and recovery codes,
+// with a user.totp_disabled record by the actor in ctx. It refuses when the account
+// requires two-factor authentication.
 func (s *Service) DisableTOTP(ctx context.Context, u *iogate.User) error {
 	required, err := s.store.AccountRequiresTOTP(ctx, u.AccountID)
 	if err != nil {
@@ -149,11 +159,15 @@ func (s *Service) DisableTOTP(ctx context.Context, u *iogate.User) error {
 		return iogate.Errorf(iogate.CodeForbidden, "your account requires two-factor authentication, so it cannot be turned off")
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
-	if err := s.store.DisableUserTOTP(ctx, u.ID, now); err != nil {
+	rec, err := s.userRecord(ctx, u, iogate.AuditUserTOTPDisabled, now, nil)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DisableUserTOTP(ctx, u.ID, now, rec); err != nil {
 		return err
 	}
 	u.TOTPEnabled, u.TOTPSeedSealed, u.UpdatedAt = false, nil, now
-	return s.store.ReplaceRecoveryCodes(ctx, u.ID, nil)
+	return nil
 }
 
 // checkTOTP accepts a code of the user's seed for the current period or one period either
@@ -195,25 +209,41 @@ func (s *Service) checkTOTP(ctx context.Context, u *iogate.User, code string) er
 	return nil
 }
 
-// RegenerateRecoveryCodes replaces the user's recovery codes and returns the new ones.
+// RegenerateRecoveryCodes replaces the user's recovery codes, with a
+// user.recovery_codes_replaced record by the actor in ctx, and returns the new codes. It
+// returns ErrUserChanged when TOTP was turned off, or enrolled again with another seed,
+// after u was loaded: the store keeps codes only while the seed they were made for is on.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, u *iogate.User) ([]string, error) {
 	if !u.TOTPEnabled {
 		return nil, iogate.Errorf(iogate.CodeConflict, "turn on two-factor authentication first")
 	}
+	codes, hashes, err := s.newRecoveryCodes(u)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.userRecord(ctx, u, iogate.AuditUserRecoveryCodesReplaced, s.now(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.ReplaceRecoveryCodes(ctx, u.ID, u.TOTPSeedSealed, hashes, rec); err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// newRecoveryCodes returns a new set of recovery codes for u and their keyed hashes.
+func (s *Service) newRecoveryCodes(u *iogate.User) ([]string, [][]byte, error) {
 	codes := make([]string, recoveryCodeCount)
 	hashes := make([][]byte, recoveryCodeCount)
 	for i := range codes {
 		c, err := newRecoveryCode()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		codes[i] = c
 		hashes[i] = s.recoveryHash(u.ID, c)
 	}
-	if err := s.store.ReplaceRecoveryCodes(ctx, u.ID, hashes); err != nil {
-		return nil, err
-	}
-	return codes, nil
+	return codes, hashes, nil
 }
 
 // RecoveryCodesLeft returns how many unused recovery codes the user has.

@@ -155,7 +155,7 @@ func TestTOTPChangesKeepRoleAndPassword(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.svc.ResetPassword(f.ctx, reset, "the admin's new password"); err != nil {
+		if _, err := f.svc.ResetPassword(f.ctx, reset, "the admin's new password", "192.0.2.1"); err != nil {
 			t.Fatal(err)
 		}
 

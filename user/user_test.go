@@ -106,11 +106,10 @@ func TestSetupLink(t *testing.T) {
 	}
 }
 
-// TestSetupRecordsAccountCreated checks that setup writes the account's account.created
-// record in the new account's chain, by the new owner from the address the page was posted
-// from.
-func TestSetupRecordsAccountCreated(t *testing.T) {
-	f := newFixture(t)
+// auditRecords returns every record in the store, ordered by account and sequence number,
+// and fails the test unless their chains verify under the fixture's key.
+func (f *fixture) auditRecords(t *testing.T) []*iogate.AuditRecord {
+	t.Helper()
 	var records []*iogate.AuditRecord
 	verifier := f.chain.NewVerifier()
 	err := f.store.AuditRecords(f.ctx, "", func(r *iogate.AuditRecord) error {
@@ -120,20 +119,36 @@ func TestSetupRecordsAccountCreated(t *testing.T) {
 	if err != nil {
 		t.Fatalf("AuditRecords: %v", err)
 	}
-	if len(records) != 1 {
-		t.Fatalf("audit records after setup = %d, want the account.created record only", len(records))
+	return records
+}
+
+// TestSetupRecordsAccountAndOwner checks that setup writes the account's account.created
+// record and the owner's user.created record in the new account's chain, both by the new
+// owner from the address the page was posted from.
+func TestSetupRecordsAccountAndOwner(t *testing.T) {
+	f := newFixture(t)
+	records := f.auditRecords(t)
+	if len(records) != 2 {
+		t.Fatalf("audit records after setup = %d, want account.created and user.created", len(records))
 	}
-	r := records[0]
 	wantActor := iogate.Actor{Type: iogate.ActorUser, ID: f.owner.ID, IP: "198.51.100.7"}
-	if r.Event != iogate.AuditAccountCreated || r.AccountID != f.owner.AccountID || r.Seq != 1 || r.Actor != wantActor {
-		t.Errorf("record = %s of account %s, seq %d, by %+v; want account.created of %s, seq 1, by %+v",
-			r.Event, r.AccountID, r.Seq, r.Actor, f.owner.AccountID, wantActor)
-	}
-	if want := `{"email":"owner@acme.test","name":"Acme","via":"setup_link"}`; string(r.Details) != want {
-		t.Errorf("details = %s, want %s", r.Details, want)
-	}
-	if strings.Contains(string(r.Details), ownerPassword) {
-		t.Error("the account.created record contains the owner's password")
+	for i, want := range []struct {
+		event, details string
+	}{
+		{iogate.AuditAccountCreated, `{"email":"owner@acme.test","name":"Acme","via":"setup_link"}`},
+		{iogate.AuditUserCreated, `{"email":"owner@acme.test","role":"owner","userId":"` + f.owner.ID + `","via":"setup_link"}`},
+	} {
+		r := records[i]
+		if r.Event != want.event || r.AccountID != f.owner.AccountID || r.Seq != int64(i+1) || r.Actor != wantActor {
+			t.Errorf("record %d = %s of account %s, seq %d, by %+v; want %s of %s, seq %d, by %+v",
+				i, r.Event, r.AccountID, r.Seq, r.Actor, want.event, f.owner.AccountID, i+1, wantActor)
+		}
+		if string(r.Details) != want.details {
+			t.Errorf("%s details = %s, want %s", r.Event, r.Details, want.details)
+		}
+		if strings.Contains(string(r.Details), ownerPassword) {
+			t.Errorf("the %s record contains the owner's password", r.Event)
+		}
 	}
 }
 
@@ -441,14 +456,14 @@ func TestRoles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := f.svc.AcceptInvite(f.ctx, token, "admin password 123")
+	admin, err := f.svc.AcceptInvite(f.ctx, token, "admin password 123", "192.0.2.1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if admin.Role != iogate.RoleAdmin || admin.AccountID != f.owner.AccountID {
 		t.Errorf("invited user is %s of %s, want admin of the owner's account", admin.Role, admin.AccountID)
 	}
-	if _, err := f.svc.AcceptInvite(f.ctx, token, "admin password 123"); !errors.Is(err, errLinkInvalid) {
+	if _, err := f.svc.AcceptInvite(f.ctx, token, "admin password 123", "192.0.2.1"); !errors.Is(err, errLinkInvalid) {
 		t.Errorf("second use of an invitation: %v, want the invalid-link error", err)
 	}
 	if _, err := f.svc.InviteUser(f.ctx, f.owner.AccountID, "admin@acme.test", iogate.RoleViewer); iogate.ErrorCodeOf(err) != iogate.CodeConflict {
@@ -479,7 +494,7 @@ func TestRoles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.svc.ResetPassword(f.ctx, reset, "new admin password"); err != nil {
+		if _, err := f.svc.ResetPassword(f.ctx, reset, "new admin password", "192.0.2.1"); err != nil {
 			t.Fatalf("ResetPassword: %v", err)
 		}
 		if _, err := f.svc.Authenticate(f.ctx, cur.ID); !errors.Is(err, ErrNoSession) {
@@ -497,7 +512,11 @@ func TestSuspendedAccountSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.store.SetAccountStatus(f.ctx, f.owner.AccountID, iogate.AccountSuspended); err != nil {
+	rec, err := f.chain.NewRecord(f.owner.AccountID, iogate.AuditAccountSuspended, iogate.Actor{Type: iogate.ActorOperator, ID: "tester"}, f.clock.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.SetAccountStatus(f.ctx, f.owner.AccountID, iogate.AccountSuspended, rec); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.svc.Authenticate(f.ctx, cur.ID); !errors.Is(err, ErrNoSession) {

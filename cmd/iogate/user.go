@@ -71,11 +71,8 @@ func newUserInviteCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			token, err := users.InviteUser(cmd.Context(), accountID, email, r)
+			token, err := users.InviteUser(operatorContext(cmd, g), accountID, email, r)
 			if err != nil {
-				return err
-			}
-			if err := recordUserEvent(cmd, g, e, accountID, iogate.AuditUserInvited, map[string]any{"email": email, "role": role}); err != nil {
 				return err
 			}
 			out := linkOutput{URL: user.LinkURL(base, iogate.LinkInvite, token), Email: email, Role: role, AccountID: accountID,
@@ -112,15 +109,8 @@ func newUserResetCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			token, err := users.CreateResetLink(cmd.Context(), email)
+			token, err := users.CreateResetLink(operatorContext(cmd, g), email)
 			if err != nil {
-				return err
-			}
-			u, err := users.FindUserByEmail(cmd.Context(), email)
-			if err != nil {
-				return err
-			}
-			if err := recordUserEvent(cmd, g, e, u.AccountID, iogate.AuditUserResetLinkCreated, map[string]any{"userId": u.ID, "email": u.Email}); err != nil {
 				return err
 			}
 			out := linkOutput{URL: user.LinkURL(base, iogate.LinkReset, token), Email: email,
@@ -149,11 +139,8 @@ func newUserRemoveCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			u, err := users.RemoveUserByEmail(cmd.Context(), email)
+			u, err := users.RemoveUserByEmail(operatorContext(cmd, g), email)
 			if err != nil {
-				return err
-			}
-			if err := recordUserEvent(cmd, g, e, u.AccountID, iogate.AuditUserRemoved, map[string]any{"userId": u.ID, "email": u.Email, "role": u.Role}); err != nil {
 				return err
 			}
 			return g.printResult(map[string]any{"id": u.ID, "email": u.Email, "accountId": u.AccountID, "removed": true}, func(w io.Writer) {
@@ -214,9 +201,8 @@ func newUserListCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-// recordUserEvent appends an audit record of a user change made at the CLI, with the
-// operator as the actor.
-func recordUserEvent(cmd *cobra.Command, g *globals, e *env, accountID, event string, details map[string]any) error {
-	ctx := iogate.WithActor(cmd.Context(), operatorActor(g.getenv))
-	return e.auth.RecordEvent(ctx, accountID, event, details)
+// operatorContext returns the command's context with the operator as the audit actor, for
+// the changes whose records commit with them.
+func operatorContext(cmd *cobra.Command, g *globals) context.Context {
+	return iogate.WithActor(cmd.Context(), operatorActor(g.getenv))
 }
