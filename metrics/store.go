@@ -34,7 +34,7 @@ var storeOperations = []string{
 	"find_user_link", "create_account_with_owner", "accept_invite", "reset_password",
 	"create_session", "find_session", "update_session", "delete_session", "delete_user_sessions",
 	"delete_ended_sessions", "delete_spent_user_links", "use_form_token", "form_token_used",
-	"release_form_token", "delete_expired_form_tokens", "replace_recovery_codes",
+	"delete_expired_revocations", "delete_expired_form_tokens", "replace_recovery_codes",
 	"use_recovery_code", "count_recovery_codes", "reseal_secrets",
 }
 
