@@ -217,6 +217,11 @@ func (db *DB) deleteBatch(ctx context.Context, query string, limit int, args ...
 // errUnavailable is the caller-safe message of every connection failure.
 const errUnavailable = "the database is unreachable; retry later"
 
+// errConflictRetry is the caller-safe message of a serialization failure or a deadlock:
+// PostgreSQL aborted the transaction because of a concurrent one, and a retry usually
+// succeeds.
+const errConflictRetry = "the database aborted the change because of a concurrent one; retry"
+
 // mapError turns driver conditions into domain error codes, as the sqlite package does:
 // no row is CodeNotFound, a unique violation CodeConflict, a foreign-key violation
 // CodeNotFound, and a lost or refused connection CodeUnavailable.
@@ -238,6 +243,8 @@ func mapError(err error) error {
 			return iogate.WrapError(iogate.CodeConflict, err, "already exists")
 		case pe.Code == "23503":
 			return iogate.WrapError(iogate.CodeNotFound, err, "a referenced record does not exist")
+		case pe.Code == "40001" || pe.Code == "40P01":
+			return iogate.WrapError(iogate.CodeUnavailable, err, errConflictRetry)
 		case unavailableCode(pe.Code):
 			return iogate.WrapError(iogate.CodeUnavailable, err, errUnavailable)
 		case strings.HasPrefix(pe.Code, "22"):
@@ -255,11 +262,10 @@ func mapError(err error) error {
 
 // unavailableCode reports whether a PostgreSQL error code means that the server cannot
 // serve the request now but may later: connection exceptions (class 08), shutdown and
-// startup (57P01-57P03), too many connections, a read-only standby after a failover,
-// and serialization failures and deadlocks, which a retry resolves.
+// startup (57P01-57P03), too many connections, and a read-only standby after a failover.
 func unavailableCode(code string) bool {
 	switch code {
-	case "57P01", "57P02", "57P03", "53300", "25006", "40001", "40P01":
+	case "57P01", "57P02", "57P03", "53300", "25006":
 		return true
 	}
 	return strings.HasPrefix(code, "08")
