@@ -10,10 +10,15 @@ import (
 )
 
 // appendOnlyTables are the tables whose rows a node adds and reads but never changes. The
-// audit log's trigger lets a node delete only the records that a signed checkpoint covers,
-// which retention needs; UPDATE and TRUNCATE, which bypasses row triggers, are withheld.
+// audit log's trigger lets a node delete only the records that a checkpoint covers, which
+// retention needs; UPDATE and TRUNCATE, which bypasses row triggers, are withheld.
+// Retention moves a checkpoint forward with an upsert, so a node may insert and update
+// checkpoints but not delete them, and their trigger rejects an update that does not
+// raise seq. Otherwise a node could write a checkpoint over the newest records, delete
+// them, and remove its checkpoint again, which no check of the chain can detect.
 var appendOnlyTables = map[string]string{
 	"audit_records":     "SELECT, INSERT, DELETE",
+	"audit_checkpoints": "SELECT, INSERT, UPDATE",
 	"schema_migrations": "SELECT",
 }
 
