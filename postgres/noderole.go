@@ -30,8 +30,9 @@ var appendOnlyTables = map[string]string{
 func (db *DB) GrantNodeRole(ctx context.Context, role string) (int, error) {
 	var tables []string
 	err := db.write(ctx, func(tx pgx.Tx) error {
-		var isOwner, exists bool
-		if err := tx.QueryRow(ctx, `SELECT $1 = current_user, EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, role).Scan(&isOwner, &exists); err != nil {
+		var isOwner, exists, privileged bool
+		if err := tx.QueryRow(ctx, `SELECT $1 = current_user, EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1),
+			EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1 AND (rolsuper OR rolcreaterole))`, role).Scan(&isOwner, &exists, &privileged); err != nil {
 			return err
 		}
 		switch {
@@ -39,7 +40,12 @@ func (db *DB) GrantNodeRole(ctx context.Context, role string) (int, error) {
 			return iogate.Errorf(iogate.CodeInvalid, "invalid --node-role %q: this command runs as that role; "+
 				"run it as the role that owns the schema, and give the nodes a role of their own", role)
 		case !exists:
-			return iogate.Errorf(iogate.CodeInvalid, "invalid --node-role %q: no such role; create it first (createuser --pwprompt %s)", role, role)
+			return iogate.Errorf(iogate.CodeInvalid, "invalid --node-role %q: no such role; create it first with createuser --pwprompt", role)
+		case privileged:
+			// A superuser bypasses every privilege and trigger, and a role with CREATEROLE
+			// can grant itself membership in the owner's role.
+			return iogate.Errorf(iogate.CodeInvalid, "invalid --node-role %q: the role is a superuser or has CREATEROLE, "+
+				"so withholding privileges from it protects nothing; give the nodes a role that has neither", role)
 		}
 		// The same lock as migrations, so that grants never run beside a migration that
 		// adds a table.
@@ -64,6 +70,20 @@ func (db *DB) GrantNodeRole(ctx context.Context, role string) (int, error) {
 		if len(notOwned) > 0 {
 			return fmt.Errorf("grant the node role its privileges on %s: the tables %v belong to another role; "+
 				"run \"iogate migrate --node-role\" as the role that owns the schema", db.where, notOwned)
+		}
+		// A member of the owner's role can take its privileges with SET ROLE.
+		var owners []string
+		rows, err = tx.Query(ctx, `SELECT DISTINCT t.tableowner::text FROM pg_tables t
+			WHERE t.schemaname = $1 AND pg_has_role($2, t.tableowner, 'MEMBER') ORDER BY 1`, schema, role)
+		if err != nil {
+			return err
+		}
+		if owners, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
+		}
+		if len(owners) > 0 {
+			return iogate.Errorf(iogate.CodeInvalid, "invalid --node-role %q: the role is a member of %v, which owns the tables, "+
+				"so it can do what the owner can; give the nodes a role that is not", role, owners)
 		}
 		rows, err = tx.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename`, schema)
 		if err != nil {
