@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -107,7 +108,39 @@ func (db *DB) GrantNodeRole(ctx context.Context, role string) (int, error) {
 				return db.schemaChangeError(err, "grant the node role its privileges")
 			}
 		}
-		return nil
+		return checkWithheld(ctx, tx, role, schema, tables)
 	})
 	return len(tables), err
+}
+
+// checkWithheld returns CodeInvalid when role still holds a table privilege that
+// GrantNodeRole withholds. REVOKE removes only the role's own grants, so the role can
+// still hold such a privilege through PUBLIC or through another role it is a member of.
+// TRIGGER is checked too, because a trigger of the role's own on the audit log could drop
+// records before they are inserted, which no check of the chain would notice.
+func checkWithheld(ctx context.Context, tx pgx.Tx, role, schema string, tables []string) error {
+	var held []string
+	for _, t := range tables {
+		granted, ok := appendOnlyTables[t]
+		if !ok {
+			granted = "SELECT, INSERT, UPDATE, DELETE"
+		}
+		for _, privilege := range []string{"INSERT", "UPDATE", "DELETE", "TRUNCATE", "TRIGGER"} {
+			if strings.Contains(granted, privilege) {
+				continue
+			}
+			var has bool
+			if err := tx.QueryRow(ctx, `SELECT has_table_privilege($1, $2, $3)`, role, pgx.Identifier{schema, t}.Sanitize(), privilege).Scan(&has); err != nil {
+				return err
+			}
+			if has {
+				held = append(held, privilege+" on "+t)
+			}
+		}
+	}
+	if len(held) > 0 {
+		return iogate.Errorf(iogate.CodeInvalid, "invalid --node-role %q: the role holds %s through PUBLIC or a role it is a member of; "+
+			"revoke those privileges there and run the command again", role, strings.Join(held, ", "))
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -34,5 +35,37 @@ func TestGrantNodeRoleRejectsSuperuser(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "superuser") {
 		t.Errorf("GrantNodeRole(%q): error %q does not say why the role was refused", superuser, err)
+	}
+}
+
+// TestGrantNodeRoleRejectsInheritedPrivileges checks that "iogate migrate --node-role"
+// fails when the node role would still hold a privilege that it withholds, through a
+// grant to PUBLIC that its REVOKE does not remove. TRUNCATE skips the audit log's row
+// trigger, and TRIGGER would let the role add a trigger that drops records.
+func TestGrantNodeRoleRejectsInheritedPrivileges(t *testing.T) {
+	for _, c := range []struct {
+		grant string
+		want  string
+	}{
+		{`GRANT TRUNCATE ON audit_records TO PUBLIC`, "TRUNCATE on audit_records"},
+		{`GRANT TRIGGER ON audit_records TO PUBLIC`, "TRIGGER on audit_records"},
+		{`GRANT DELETE ON audit_checkpoints TO PUBLIC`, "DELETE on audit_checkpoints"},
+		{`GRANT UPDATE ON schema_migrations TO PUBLIC`, "UPDATE on schema_migrations"},
+	} {
+		t.Run(c.want, func(t *testing.T) {
+			url := pgtest.NewDatabase(t)
+			pgtest.AsNodeRole(t, url)
+			role := os.Getenv(pgtest.NodeRoleVariable)
+			db := open(t, url)
+			pgtest.Exec(t, url, c.grant)
+
+			_, err := db.GrantNodeRole(context.Background(), role)
+			if code := iogate.ErrorCodeOf(err); code != iogate.CodeInvalid {
+				t.Fatalf("GrantNodeRole after %s: error %v (code %q), want %q", c.grant, err, code, iogate.CodeInvalid)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("GrantNodeRole after %s: error %q does not name %q", c.grant, err, c.want)
+			}
+		})
 	}
 }
