@@ -138,6 +138,15 @@ func checkWithheld(ctx context.Context, tx pgx.Tx, role, schema string, tables [
 			}
 		}
 	}
+	// CREATE on the schema, which PUBLIC holds on the public schema before PostgreSQL 15,
+	// would let the role create a table that a later migration finds in place and adopts.
+	var create bool
+	if err := tx.QueryRow(ctx, `SELECT has_schema_privilege($1, $2, 'CREATE')`, role, schema).Scan(&create); err != nil {
+		return err
+	}
+	if create {
+		held = append(held, "CREATE on schema "+schema)
+	}
 	if len(held) > 0 {
 		return iogate.Errorf(iogate.CodeInvalid, "invalid --node-role %q: the role holds %s through PUBLIC or a role it is a member of; "+
 			"revoke those privileges there and run the command again", role, strings.Join(held, ", "))

@@ -51,6 +51,8 @@ func TestGrantNodeRoleRejectsInheritedPrivileges(t *testing.T) {
 		{`GRANT TRIGGER ON audit_records TO PUBLIC`, "TRIGGER on audit_records"},
 		{`GRANT DELETE ON audit_checkpoints TO PUBLIC`, "DELETE on audit_checkpoints"},
 		{`GRANT UPDATE ON schema_migrations TO PUBLIC`, "UPDATE on schema_migrations"},
+		// PUBLIC holds this by default before PostgreSQL 15.
+		{`GRANT CREATE ON SCHEMA public TO PUBLIC`, "CREATE on schema public"},
 	} {
 		t.Run(c.want, func(t *testing.T) {
 			url := pgtest.NewDatabase(t)
