@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -10,10 +11,15 @@ import (
 )
 
 // appendOnlyTables are the tables whose rows a node adds and reads but never changes. The
-// audit log's trigger lets a node delete only the records that a signed checkpoint covers,
-// which retention needs; UPDATE and TRUNCATE, which bypasses row triggers, are withheld.
+// audit log's trigger lets a node delete only the records that a checkpoint covers, which
+// retention needs; UPDATE and TRUNCATE, which bypasses row triggers, are withheld.
+// Retention moves a checkpoint forward with an upsert, so a node may insert and update
+// checkpoints but not delete them, and their trigger rejects an update that does not
+// raise seq. Otherwise a node could write a checkpoint over the newest records, delete
+// them, and remove its checkpoint again, which no check of the chain can detect.
 var appendOnlyTables = map[string]string{
 	"audit_records":     "SELECT, INSERT, DELETE",
+	"audit_checkpoints": "SELECT, INSERT, UPDATE",
 	"schema_migrations": "SELECT",
 }
 
@@ -25,8 +31,9 @@ var appendOnlyTables = map[string]string{
 func (db *DB) GrantNodeRole(ctx context.Context, role string) (int, error) {
 	var tables []string
 	err := db.write(ctx, func(tx pgx.Tx) error {
-		var isOwner, exists bool
-		if err := tx.QueryRow(ctx, `SELECT $1 = current_user, EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, role).Scan(&isOwner, &exists); err != nil {
+		var isOwner, exists, privileged bool
+		if err := tx.QueryRow(ctx, `SELECT $1 = current_user, EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1),
+			EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1 AND (rolsuper OR rolcreaterole))`, role).Scan(&isOwner, &exists, &privileged); err != nil {
 			return err
 		}
 		switch {
@@ -34,7 +41,12 @@ func (db *DB) GrantNodeRole(ctx context.Context, role string) (int, error) {
 			return iogate.Errorf(iogate.CodeInvalid, "invalid --node-role %q: this command runs as that role; "+
 				"run it as the role that owns the schema, and give the nodes a role of their own", role)
 		case !exists:
-			return iogate.Errorf(iogate.CodeInvalid, "invalid --node-role %q: no such role; create it first (createuser --pwprompt %s)", role, role)
+			return iogate.Errorf(iogate.CodeInvalid, "invalid --node-role %q: no such role; create it first with createuser --pwprompt", role)
+		case privileged:
+			// A superuser bypasses every privilege and trigger, and a role with CREATEROLE
+			// can grant itself membership in the owner's role.
+			return iogate.Errorf(iogate.CodeInvalid, "invalid --node-role %q: the role is a superuser or has CREATEROLE, "+
+				"so withholding privileges from it protects nothing; give the nodes a role that has neither", role)
 		}
 		// The same lock as migrations, so that grants never run beside a migration that
 		// adds a table.
@@ -60,6 +72,20 @@ func (db *DB) GrantNodeRole(ctx context.Context, role string) (int, error) {
 			return fmt.Errorf("grant the node role its privileges on %s: the tables %v belong to another role; "+
 				"run \"iogate migrate --node-role\" as the role that owns the schema", db.where, notOwned)
 		}
+		// A member of the owner's role can take its privileges with SET ROLE.
+		var owners []string
+		rows, err = tx.Query(ctx, `SELECT DISTINCT t.tableowner::text FROM pg_tables t
+			WHERE t.schemaname = $1 AND pg_has_role($2, t.tableowner, 'MEMBER') ORDER BY 1`, schema, role)
+		if err != nil {
+			return err
+		}
+		if owners, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
+		}
+		if len(owners) > 0 {
+			return iogate.Errorf(iogate.CodeInvalid, "invalid --node-role %q: the role is a member of %v, which owns the tables, "+
+				"so it can do what the owner can; give the nodes a role that is not", role, owners)
+		}
 		rows, err = tx.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename`, schema)
 		if err != nil {
 			return err
@@ -82,7 +108,48 @@ func (db *DB) GrantNodeRole(ctx context.Context, role string) (int, error) {
 				return db.schemaChangeError(err, "grant the node role its privileges")
 			}
 		}
-		return nil
+		return checkWithheld(ctx, tx, role, schema, tables)
 	})
 	return len(tables), err
+}
+
+// checkWithheld returns CodeInvalid when role still holds a table privilege that
+// GrantNodeRole withholds. REVOKE removes only the role's own grants, so the role can
+// still hold such a privilege through PUBLIC or through another role it is a member of.
+// TRIGGER is checked too, because a trigger of the role's own on the audit log could drop
+// records before they are inserted, which no check of the chain would notice.
+func checkWithheld(ctx context.Context, tx pgx.Tx, role, schema string, tables []string) error {
+	var held []string
+	for _, t := range tables {
+		granted, ok := appendOnlyTables[t]
+		if !ok {
+			granted = "SELECT, INSERT, UPDATE, DELETE"
+		}
+		for _, privilege := range []string{"INSERT", "UPDATE", "DELETE", "TRUNCATE", "TRIGGER"} {
+			if strings.Contains(granted, privilege) {
+				continue
+			}
+			var has bool
+			if err := tx.QueryRow(ctx, `SELECT has_table_privilege($1, $2, $3)`, role, pgx.Identifier{schema, t}.Sanitize(), privilege).Scan(&has); err != nil {
+				return err
+			}
+			if has {
+				held = append(held, privilege+" on "+t)
+			}
+		}
+	}
+	// CREATE on the schema, which PUBLIC holds on the public schema before PostgreSQL 15,
+	// would let the role create a table that a later migration finds in place and adopts.
+	var create bool
+	if err := tx.QueryRow(ctx, `SELECT has_schema_privilege($1, $2, 'CREATE')`, role, schema).Scan(&create); err != nil {
+		return err
+	}
+	if create {
+		held = append(held, "CREATE on schema "+schema)
+	}
+	if len(held) > 0 {
+		return iogate.Errorf(iogate.CodeInvalid, "invalid --node-role %q: the role holds %s through PUBLIC or a role it is a member of; "+
+			"revoke those privileges there and run the command again", role, strings.Join(held, ", "))
+	}
+	return nil
 }

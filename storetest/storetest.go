@@ -1235,4 +1235,15 @@ func testAuditPrune(t *testing.T, s iogate.Store) {
 	if again, _ := s.AuditCheckpoints(ctx, a.ID); len(again) != 1 || again[0].Seq != 4 {
 		t.Errorf("rejected prunes changed the checkpoint: %+v", again)
 	}
+
+	// A later prune moves the stored checkpoint forward, which PostgreSQL's trigger on
+	// checkpoints allows, unlike moving it back.
+	n, err = s.PruneAuditRecords(ctx, chain.NewCheckpoint(batch[4], base.Add(2*time.Hour)))
+	must(t, "PruneAuditRecords(a later record)", err)
+	if n != 2 {
+		t.Errorf("PruneAuditRecords(a later record) deleted %d records, want 2", n)
+	}
+	if moved, _ := s.AuditCheckpoints(ctx, a.ID); len(moved) != 1 || moved[0].Seq != 6 {
+		t.Errorf("checkpoints after a later prune = %+v, want one at record 6", moved)
+	}
 }

@@ -23,6 +23,12 @@ func newBackupCommand(g *globals) *cobra.Command {
 			"and start the server with the same master key.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Copying a SQLite file that the data directory still holds from a first try
+			// would look like a backup of the PostgreSQL database.
+			if g.usesPostgres() {
+				return errorf("iogate backup copies the SQLite database only, and --database names PostgreSQL: " +
+					"back it up with pg_dump or the provider's snapshots instead")
+			}
 			if err := g.ensureDataDir(false); err != nil {
 				return err
 			}

@@ -136,15 +136,16 @@ var otherEnvVariables = map[string]bool{
 }
 
 // unusedEnvVariables returns, sorted, the names of the IOGATE_* variables in environ that
-// set no flag of flags and are not read elsewhere, or that name a flag but are empty, which
-// applyEnv treats as unset. Variables of the test suite and the bench harness (IOGATE_TEST_*,
-// IOGATE_BENCH_*) are left out.
+// set no flag of flags and are not read elsewhere, or that are empty, which iogate treats
+// as unset. An empty IOGATE_MASTER_KEY is listed too, because the key file then takes its
+// place. Variables of the test suite and the bench harness (IOGATE_TEST_*, IOGATE_BENCH_*)
+// are left out.
 func unusedEnvVariables(flags *pflag.FlagSet, environ []string) []string {
 	var names []string
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
 		rest, ok := strings.CutPrefix(name, "IOGATE_")
-		if !ok || otherEnvVariables[name] || strings.HasPrefix(rest, "TEST_") || strings.HasPrefix(rest, "BENCH_") {
+		if !ok || (otherEnvVariables[name] && value != "") || strings.HasPrefix(rest, "TEST_") || strings.HasPrefix(rest, "BENCH_") {
 			continue
 		}
 		flag := strings.ToLower(strings.ReplaceAll(rest, "_", "-"))

@@ -1,0 +1,48 @@
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/iogate/iogate/internal/testenv"
+)
+
+// TestEnvWarningNamesOnly checks that the warning about unused IOGATE_* variables names
+// them without their values, which may be secrets: a misspelt IOGATE_DATABASE holds a
+// database password. It also checks that an empty IOGATE_MASTER_KEY is named, because the
+// key file then silently takes its place.
+func TestEnvWarningNamesOnly(t *testing.T) {
+	const canary = "canary-pw-1f3e9a"
+	env := []string{
+		"IOGATE_DATABSE=postgres://iogate:" + canary + "@127.0.0.1:1/iogate",
+		"IOGATE_MASTER_KEY=",
+	}
+
+	res := testenv.RunCLI(t, t.TempDir(), env, "migrate")
+	if res.ExitCode != 0 {
+		t.Fatalf("migrate: exit %d", res.ExitCode)
+	}
+	if want := "iogate: ignoring IOGATE_DATABSE, IOGATE_MASTER_KEY: "; !strings.Contains(res.Stderr, want) {
+		t.Errorf("migrate's standard error lacks %q", want)
+	}
+	if strings.Contains(res.Stdout+res.Stderr, canary) {
+		t.Error("migrate printed the value of IOGATE_DATABSE")
+	}
+
+	srv := testenv.Start(t, t.TempDir(), testenv.Options{Env: env})
+	logs := srv.SyncedLogs(t)
+	if strings.Contains(logs, canary) {
+		t.Error("serve logged the value of IOGATE_DATABSE")
+	}
+	var variables []string
+	for _, rec := range logRecords(logs) {
+		if rec.str("level") == "WARN" && strings.HasPrefix(rec.str("msg"), "ignoring environment variables") {
+			got, _ := json.Marshal(rec["variables"])
+			variables = append(variables, string(got))
+		}
+	}
+	if want := `["IOGATE_DATABSE","IOGATE_MASTER_KEY"]`; len(variables) != 1 || variables[0] != want {
+		t.Errorf("serve's warnings name %v, want one that names %s", variables, want)
+	}
+}
