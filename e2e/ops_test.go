@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -271,7 +272,7 @@ func TestStartupErrorsNameTheirSource(t *testing.T) {
 		{"config file from the environment", []string{"IOGATE_CONFIG=" + filepath.Join(base, "missing.yaml")}, listeners,
 			"(--config was set by IOGATE_CONFIG)"},
 		{"data directory from the environment", []string{"IOGATE_DATA_DIR=" + notDir}, listeners,
-			"is not a directory (--data-dir was set by IOGATE_DATA_DIR)"},
+			"is not a directory: choose a directory with --data-dir (--data-dir was set by IOGATE_DATA_DIR)"},
 	} {
 		// The binary is run directly: RunCLI passes --data-dir, which would beat
 		// IOGATE_DATA_DIR.
@@ -295,10 +296,10 @@ func TestStartupErrorsNameTheirSource(t *testing.T) {
 	}
 }
 
-// TestUnusedEnvironmentVariablesWarn checks that serve logs one warning naming the IOGATE_*
-// variables that set none of its flags, such as a misspelt one, and those left empty, and
-// that it names neither the variables that set a flag nor those that iogate or the docs'
-// examples read.
+// TestUnusedEnvironmentVariablesWarn checks that serve logs one warning with the IOGATE_*
+// variables that set none of its flags, such as a misspelt one, and one with those left
+// empty. Neither lists the variables that set a flag or that iogate or the docs' examples
+// read.
 func TestUnusedEnvironmentVariablesWarn(t *testing.T) {
 	srv := testenv.Start(t, t.TempDir(), testenv.Options{Env: []string{
 		"IOGATE_TRUSTED_PROXY=10.0.0.1",
@@ -307,26 +308,88 @@ func TestUnusedEnvironmentVariablesWarn(t *testing.T) {
 		"IOGATE_URL=https://localhost:8443",
 		"IOGATE_CLIENT_ID=example",
 	}})
-	var warnings []logRecord
+	warnings := map[string]string{}
 	for _, rec := range logRecords(srv.SyncedLogs(t)) {
-		if rec.str("level") == "WARN" && strings.HasPrefix(rec.str("msg"), "ignoring environment variables") {
-			warnings = append(warnings, rec)
+		if rec.str("level") == "WARN" && strings.HasPrefix(rec.str("msg"), "ignoring ") {
+			got, _ := json.Marshal(rec["variables"])
+			warnings[rec.str("msg")] = string(got)
 		}
 	}
-	if len(warnings) != 1 {
-		t.Fatalf("server logged %d warnings about environment variables, want 1", len(warnings))
+	want := map[string]string{
+		"ignoring environment variables that set no flag of iogate serve; IOGATE_FOO_BAR sets --foo-bar": `["IOGATE_TRUSTED_PROXY"]`,
+		"ignoring empty environment variables, which count as unset; " +
+			"to set a flag to an empty value, pass it on the command line or in the --config file": `["IOGATE_PUBLIC_URL"]`,
 	}
-	got, _ := json.Marshal(warnings[0]["variables"])
-	if want := `["IOGATE_PUBLIC_URL","IOGATE_TRUSTED_PROXY"]`; string(got) != want {
-		t.Errorf("variables = %s, want %s", got, want)
+	if len(warnings) != len(want) {
+		t.Errorf("server logged %d warnings about environment variables, want %d: %v", len(warnings), len(want), warnings)
 	}
+	for msg, variables := range want {
+		if warnings[msg] != variables {
+			t.Errorf("warning %q lists %s, want %s", msg, warnings[msg], variables)
+		}
+	}
+}
 
-	res := testenv.RunCLI(t, t.TempDir(), []string{"IOGATE_DATABSE=postgres://example"}, "migrate")
+// TestCLIWarnsOfIgnoredVariables checks that every command warns of a misspelt IOGATE_*
+// variable, so that a misspelt IOGATE_DATABASE does not send a command to the SQLite store
+// unnoticed. A command other than serve and migrate does not warn of variables that serve
+// reads, which a shell may export for the server.
+func TestCLIWarnsOfIgnoredVariables(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"IOGATE_DATABSE=postgres://example", "IOGATE_LISTEN=127.0.0.1:1", "IOGATE_MASTER_KEY="}
+	res := testenv.RunCLI(t, dir, env, "migrate")
 	if res.ExitCode != 0 {
 		t.Fatalf("migrate: exit %d", res.ExitCode)
 	}
-	if !strings.Contains(res.Stderr, "iogate: ignoring IOGATE_DATABSE: no flag of iogate migrate") {
-		t.Errorf("migrate's standard error lacks the warning about IOGATE_DATABSE: %q", res.Stderr)
+	for _, want := range []string{
+		"iogate: ignoring environment variables that set no flag of iogate migrate: IOGATE_DATABSE, IOGATE_LISTEN; IOGATE_FOO_BAR sets --foo-bar\n",
+		"iogate: ignoring empty environment variables, which count as unset: IOGATE_MASTER_KEY; ",
+	} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("migrate's standard error lacks %q: %s", want, res.Stderr)
+		}
+	}
+
+	res = testenv.RunCLI(t, dir, env, "account", "list")
+	if want := "no flag of iogate account list: IOGATE_DATABSE; "; !strings.Contains(res.Stderr, want) {
+		t.Errorf("account list's standard error lacks %q: %s", want, res.Stderr)
+	}
+	if strings.Contains(res.Stderr, "IOGATE_LISTEN") {
+		t.Errorf("account list warned of IOGATE_LISTEN, which serve reads: %s", res.Stderr)
+	}
+
+	res = testenv.RunCLI(t, dir, env, "account", "list", "--json")
+	var warning struct {
+		Warning struct {
+			Message   string   `json:"message"`
+			Variables []string `json:"variables"`
+		} `json:"warning"`
+	}
+	first, _, _ := strings.Cut(res.Stderr, "\n")
+	if err := json.Unmarshal([]byte(first), &warning); err != nil || !slices.Equal(warning.Warning.Variables, []string{"IOGATE_DATABSE"}) {
+		t.Errorf("account list --json: first line of standard error %q, want a JSON warning that names IOGATE_DATABSE", first)
+	}
+}
+
+// TestListenAndConfigChecks checks that an empty --listen, which would listen on every
+// interface, is an error, and that a database password in the --config file is rejected
+// as one on the command line is, without repeating it.
+func TestListenAndConfigChecks(t *testing.T) {
+	dir := t.TempDir()
+	res := testenv.RunCLI(t, dir, nil, "serve", "--listen", "", "--http-listen", "", "--admin-listen", "")
+	if want := `invalid --listen "": the HTTPS listener cannot be turned off`; res.ExitCode == 0 || !strings.Contains(res.Stderr, want) {
+		t.Errorf("serve --listen '': exit %d, want a failure with %q", res.ExitCode, want)
+	}
+
+	config := filepath.Join(t.TempDir(), "iogate.yaml")
+	const password = "config-file-password-7c1d"
+	writeFile(t, config, "database: postgres://iogate:"+password+"@127.0.0.1:1/iogate\n")
+	res = testenv.RunCLI(t, dir, nil, "serve", "--config", config, "--listen", "127.0.0.1:0", "--http-listen", "", "--admin-listen", "")
+	if want := "the --config file must not contain a database password"; res.ExitCode == 0 || !strings.Contains(res.Stderr, want) {
+		t.Errorf("serve with a password in the --config file: exit %d, want a failure with %q", res.ExitCode, want)
+	}
+	if strings.Contains(res.Stderr, password) {
+		t.Error("serve repeated the --config file's database password")
 	}
 }
 

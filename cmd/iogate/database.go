@@ -36,8 +36,9 @@ func databaseKind(database string) (string, error) {
 // checkDatabaseFlag rejects a --database given on the command line that carries a password:
 // command lines are visible to every user of the machine (ps, /proc) and end up in shell
 // history. The password may come from IOGATE_DATABASE, PGPASSWORD or a .pgpass file instead.
-func checkDatabaseFlag(cmd *cobra.Command, database string) error {
-	if !cmd.Flags().Changed("database") {
+func checkDatabaseFlag(cmd *cobra.Command, database, source string) error {
+	fromFile := strings.HasPrefix(source, "key ")
+	if !cmd.Flags().Changed("database") && !fromFile {
 		return nil
 	}
 	kind, err := databaseKind(database)
@@ -49,7 +50,11 @@ func checkDatabaseFlag(cmd *cobra.Command, database string) error {
 		return errorf("invalid --database: the PostgreSQL URL does not parse; expected postgres://USER@HOST:PORT/DATABASE")
 	}
 	_, hasPassword := u.User.Password()
-	if hasPassword || u.Query().Has("password") {
+	switch {
+	case (hasPassword || u.Query().Has("password")) && fromFile:
+		return errorf("the --config file must not contain a database password, because configuration files are often shared or kept in version control: "+
+			"put the URL with its password in IOGATE_DATABASE, or the password in PGPASSWORD or ~/.pgpass (--database was set by %s)", source)
+	case hasPassword || u.Query().Has("password"):
 		return errorf("--database must not contain a password, because command lines are visible to other users of the machine: " +
 			"put the URL with its password in IOGATE_DATABASE, or the password in PGPASSWORD or ~/.pgpass")
 	}

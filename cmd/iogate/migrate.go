@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -45,9 +44,6 @@ func newMigrateCommand(g *globals) *cobra.Command {
 			"as the owner after every upgrade, before the new version starts.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(g.unusedEnv) > 0 {
-				fmt.Fprintf(g.stderr, "iogate: ignoring %s: no flag of iogate migrate, or empty; IOGATE_FOO_BAR sets --foo-bar, and an empty one counts as unset\n", strings.Join(g.unusedEnv, ", "))
-			}
 			if nodeRole != "" && !g.usesPostgres() {
 				return flagErrorf("node-role", "invalid --node-role: it applies to PostgreSQL only; pass --database or set IOGATE_DATABASE")
 			}

@@ -25,11 +25,11 @@ func (g *globals) ensureDataDir(create bool) error {
 	info, err := os.Stat(g.dataDir)
 	switch {
 	case err == nil && !info.IsDir():
-		return flagErrorf("data-dir", "data directory %s is not a directory", g.dataDir)
+		return flagErrorf("data-dir", "data directory %s is not a directory: choose a directory with --data-dir", g.dataDir)
 	case err == nil:
 		return nil
 	case !errors.Is(err, os.ErrNotExist):
-		return flagErrorf("data-dir", "data directory %s: %v", g.dataDir, err)
+		return flagErrorf("data-dir", "data directory %s: %v; choose a directory with --data-dir", g.dataDir, err)
 	case !create:
 		return flagErrorf("data-dir", "data directory %s does not exist: start the server with \"iogate serve\" first, or pass --data-dir", g.dataDir)
 	}

@@ -33,9 +33,9 @@ type globals struct {
 	// flagSources maps each flag that an IOGATE_* variable or the --config file set to
 	// that source, so that an error about the flag names what the operator must change.
 	flagSources map[string]string
-	// unusedEnv lists the IOGATE_* variables that set no flag of a command that reads the
-	// environment, such as a misspelt IOGATE_TRUSTED_PROXY; serve and migrate warn of them.
-	unusedEnv []string
+	// ignoredEnv lists the IOGATE_* variables that the command ignores, such as a misspelt
+	// IOGATE_TRUSTED_PROXY. serve logs them; other commands print them before they run.
+	ignoredEnv envReport
 }
 
 func newRootCommand(getenv func(string) string, environ func() []string, stdout, stderr io.Writer) (*cobra.Command, *globals) {
@@ -60,13 +60,14 @@ func newRootCommand(getenv func(string) string, environ func() []string, stdout,
 			for name := range fromEnv {
 				g.flagSources[name] = envVariable(name)
 			}
-			if cmd.Annotations[envAnnotation] == "all" {
-				g.unusedEnv = unusedEnvVariables(cmd.Flags(), environ())
+			g.ignoredEnv = checkEnv(cmd, environ())
+			if cmd.Name() != "serve" {
+				g.ignoredEnv.print(g.stderr, g.json, cmd.CommandPath())
 			}
 			if err := applyConfigFile(cmd, fromEnv, g.flagSources); err != nil {
 				return err
 			}
-			return checkDatabaseFlag(cmd, g.database)
+			return checkDatabaseFlag(cmd, g.database, g.flagSources["database"])
 		},
 	}
 	root.SetOut(stdout)
@@ -97,11 +98,7 @@ const envAnnotation = "iogate-env"
 // left over in a shell, such as IOGATE_CLEAR_ALLOW_IP, would silently change every key
 // that a later command touches.
 func applyEnv(cmd *cobra.Command, getenv func(string) string) (map[string]bool, error) {
-	flags := cmd.InheritedFlags()
-	flags.AddFlagSet(cmd.PersistentFlags())
-	if cmd.Annotations[envAnnotation] == "all" {
-		flags = cmd.Flags()
-	}
+	flags := envFlags(cmd)
 	var firstErr error
 	set := make(map[string]bool)
 	flags.VisitAll(func(f *pflag.Flag) {
@@ -127,6 +124,16 @@ func applyEnv(cmd *cobra.Command, getenv func(string) string) (map[string]bool, 
 	return set, firstErr
 }
 
+// envFlags returns the flags of cmd that the environment may set.
+func envFlags(cmd *cobra.Command) *pflag.FlagSet {
+	if cmd.Annotations[envAnnotation] == "all" {
+		return cmd.Flags()
+	}
+	flags := cmd.InheritedFlags()
+	flags.AddFlagSet(cmd.PersistentFlags())
+	return flags
+}
+
 // otherEnvVariables are IOGATE_* variables that set no flag: read by iogate itself (the
 // master key, --json, a client secret for "key import"), or named in the docs' client
 // examples, which users export in the shell that also runs the server.
@@ -135,27 +142,96 @@ var otherEnvVariables = map[string]bool{
 	"IOGATE_CLIENT_ID": true, "IOGATE_URL": true, "IOGATE_BENCH_PPROF_ADDR": true,
 }
 
-// unusedEnvVariables returns, sorted, the names of the IOGATE_* variables in environ that
-// set no flag of flags and are not read elsewhere, or that are empty, which iogate treats
-// as unset. An empty IOGATE_MASTER_KEY is listed too, because the key file then takes its
-// place. Variables of the test suite and the bench harness (IOGATE_TEST_*, IOGATE_BENCH_*)
-// are left out.
-func unusedEnvVariables(flags *pflag.FlagSet, environ []string) []string {
-	var names []string
+// envReport lists, by name only, the IOGATE_* variables that a command ignores.
+type envReport struct {
+	// Unknown variables set no flag that the command reads from the environment.
+	unknown []string
+	// Empty variables would set such a flag, or are otherEnvVariables, but are empty,
+	// which counts as unset.
+	empty []string
+}
+
+// checkEnv returns the IOGATE_* variables in environ that cmd ignores. serve and migrate,
+// which take their settings from the environment, report every variable that sets none of
+// their flags. The other commands read only the global flags from it, and report only
+// variables that no command reads, so that a shell that exports serve's settings does not
+// make every CLI command warn. Variables of the test suite and the bench harness
+// (IOGATE_TEST_*, IOGATE_BENCH_*) are left out.
+func checkEnv(cmd *cobra.Command, environ []string) envReport {
+	read := envFlags(cmd)
+	known := func(flag string) bool { return read.Lookup(flag) != nil }
+	if cmd.Annotations[envAnnotation] != "all" {
+		known = func(flag string) bool {
+			if read.Lookup(flag) != nil {
+				return true
+			}
+			for _, c := range cmd.Root().Commands() {
+				if c.Annotations[envAnnotation] == "all" && c.Flags().Lookup(flag) != nil {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	var r envReport
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
 		rest, ok := strings.CutPrefix(name, "IOGATE_")
-		if !ok || (otherEnvVariables[name] && value != "") || strings.HasPrefix(rest, "TEST_") || strings.HasPrefix(rest, "BENCH_") {
+		if !ok || strings.HasPrefix(rest, "TEST_") || strings.HasPrefix(rest, "BENCH_") {
 			continue
 		}
 		flag := strings.ToLower(strings.ReplaceAll(rest, "_", "-"))
-		if f := flags.Lookup(flag); f != nil && envVariable(f.Name) == name && value != "" {
+		switch {
+		case otherEnvVariables[name] || read.Lookup(flag) != nil && envVariable(flag) == name:
+			if value == "" {
+				r.empty = append(r.empty, name)
+			}
+		case known(flag) && envVariable(flag) == name:
+		default:
+			r.unknown = append(r.unknown, name)
+		}
+	}
+	slices.Sort(r.unknown)
+	slices.Sort(r.empty)
+	return r
+}
+
+// warnings returns the warnings of r for the command named command.
+func (r envReport) warnings(command string) []envWarning {
+	var ws []envWarning
+	if len(r.unknown) > 0 {
+		ws = append(ws, envWarning{"ignoring environment variables that set no flag of " + command,
+			"IOGATE_FOO_BAR sets --foo-bar", r.unknown})
+	}
+	if len(r.empty) > 0 {
+		ws = append(ws, envWarning{"ignoring empty environment variables, which count as unset",
+			"to set a flag to an empty value, pass it on the command line or in the --config file", r.empty})
+	}
+	return ws
+}
+
+// envWarning is one warning about ignored IOGATE_* variables: what happened, the next
+// step, and the variables, by name only.
+type envWarning struct {
+	what, next string
+	names      []string
+}
+
+// message returns the warning without the names, for a log line or a JSON object that
+// lists them in a field of their own.
+func (w envWarning) message() string { return w.what + "; " + w.next }
+
+// print writes the warnings of r for the command named command to w, one line each, as
+// {"warning":{"message","variables"}} when asJSON is set.
+func (r envReport) print(w io.Writer, asJSON bool, command string) {
+	for _, warning := range r.warnings(command) {
+		if asJSON {
+			body, _ := json.Marshal(map[string]any{"warning": map[string]any{"message": warning.message(), "variables": warning.names}})
+			fmt.Fprintln(w, string(body))
 			continue
 		}
-		names = append(names, name)
+		fmt.Fprintf(w, "iogate: %s: %s; %s\n", warning.what, strings.Join(warning.names, ", "), warning.next)
 	}
-	slices.Sort(names)
-	return slices.Compact(names)
 }
 
 // envVariable returns the name of the environment variable that sets the flag named flag.

@@ -140,6 +140,11 @@ func newServeCommand(g *globals) *cobra.Command {
 }
 
 func (c *serveConfig) validate() error {
+	if strings.TrimSpace(c.listen) == "" {
+		// net.Listen would take an empty address as every interface on a random port.
+		return flagErrorf("listen", "invalid --listen %q: the HTTPS listener cannot be turned off; "+
+			"give an address such as 127.0.0.1:8443 or 0.0.0.0:443", c.listen)
+	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return errorf("--tls-cert and --tls-key must be given together")
 	}
@@ -250,18 +255,18 @@ func openListeners(c serveConfig) (*listeners, error) {
 	l := &listeners{}
 	var err error
 	if l.https, err = net.Listen("tcp", c.listen); err != nil {
-		return nil, flagErrorf("listen", "listen on %s: %v; choose another address with --listen", c.listen, err)
+		return nil, flagErrorf("listen", "listen on %q: %v; choose another address with --listen", c.listen, err)
 	}
 	if c.httpListen != "" {
 		if l.plain, err = net.Listen("tcp", c.httpListen); err != nil {
 			l.Close()
-			return nil, flagErrorf("http-listen", "listen on %s: %v; choose another address with --http-listen, or pass --http-listen '' to disable it", c.httpListen, err)
+			return nil, flagErrorf("http-listen", "listen on %q: %v; choose another address with --http-listen, or pass --http-listen '' to disable it", c.httpListen, err)
 		}
 	}
 	if c.adminListen != "" {
 		if l.admin, err = net.Listen("tcp", c.adminListen); err != nil {
 			l.Close()
-			return nil, flagErrorf("admin-listen", "listen on %s: %v; choose another address with --admin-listen, or pass --admin-listen '' to disable it", c.adminListen, err)
+			return nil, flagErrorf("admin-listen", "listen on %q: %v; choose another address with --admin-listen, or pass --admin-listen '' to disable it", c.adminListen, err)
 		}
 	}
 	return l, nil
@@ -276,10 +281,8 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		return err
 	}
 	defer logOut.Close()
-	if len(g.unusedEnv) > 0 {
-		log.Warn("ignoring environment variables that set no flag of iogate serve or are empty; IOGATE_FOO_BAR sets --foo-bar, "+
-			"and an empty one counts as unset",
-			"variables", g.unusedEnv)
+	for _, warning := range g.ignoredEnv.warnings("iogate serve") {
+		log.Warn(warning.message(), "variables", warning.names)
 	}
 
 	// The data directory holds the self-signed certificate, and with SQLite the database
