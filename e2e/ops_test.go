@@ -271,6 +271,8 @@ func TestStartupErrorsNameTheirSource(t *testing.T) {
 			`(--admin-listen was set by key "admin-listen" of the --config file ` + config + ")"},
 		{"config file from the environment", []string{"IOGATE_CONFIG=" + filepath.Join(base, "missing.yaml")}, listeners,
 			"(--config was set by IOGATE_CONFIG)"},
+		{"database from the environment", []string{"IOGATE_DATABASE=postgres://iogate@127.0.0.1:1/iogate?connect_timeout=5", "IOGATE_MASTER_KEY=" + newMasterKey(t)},
+			append([]string{"--listen", "127.0.0.1:0"}, listeners...), "(--database was set by IOGATE_DATABASE)"},
 		{"data directory from the environment", []string{"IOGATE_DATA_DIR=" + notDir}, listeners,
 			"is not a directory: choose a directory with --data-dir (--data-dir was set by IOGATE_DATA_DIR)"},
 	} {

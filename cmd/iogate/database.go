@@ -88,7 +88,7 @@ func (g *globals) openStore(ctx context.Context, create bool) (iogate.Store, aut
 	if kind == databasePostgres {
 		db, err := postgres.Open(ctx, g.database)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, &flagError{flag: "database", err: err}
 		}
 		return db, postgres.NewFeed(db), nil
 	}

@@ -60,18 +60,25 @@ func wantsJSON(cmd interface{ PersistentFlags() *pflag.FlagSet }, args []string,
 }
 
 // exitError is printed by run like any error; it exists so subcommands can fail with a
-// message of their own. flag, when set, names the flag whose value caused the error, so
-// that run can add where that value came from.
-type exitError struct {
-	msg  string
-	flag string
-}
+// message of their own.
+type exitError struct{ msg string }
 
 func (e *exitError) Error() string { return e.msg }
 
 func errorf(format string, args ...any) error { return &exitError{msg: fmt.Sprintf(format, args...)} }
 
+// flagError is an error caused by the value of the flag named flag, so that run can add
+// where that value came from.
+type flagError struct {
+	flag string
+	err  error
+}
+
+func (e *flagError) Error() string { return e.err.Error() }
+
+func (e *flagError) Unwrap() error { return e.err }
+
 // flagErrorf is errorf for an error caused by the value of the flag named flag.
 func flagErrorf(flag, format string, args ...any) error {
-	return &exitError{msg: fmt.Sprintf(format, args...), flag: flag}
+	return &flagError{flag: flag, err: errorf(format, args...)}
 }

@@ -366,7 +366,7 @@ func printError(stderr io.Writer, asJSON bool, err error, sources map[string]str
 		}
 	}
 	msg = describeFlagValue(plainParseErrors(msg), sources, typed)
-	if fe := (*exitError)(nil); errors.As(err, &fe) && fe.flag != "" && !strings.HasPrefix(fe.msg, "invalid --"+fe.flag) {
+	if fe := (*flagError)(nil); errors.As(err, &fe) && !strings.HasPrefix(msg, "invalid --"+fe.flag) {
 		msg = withFlagSource(msg, fe.flag, sources)
 	}
 	if asJSON {
