@@ -490,3 +490,21 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// TestAccountCreateHintRepeatsStoreFlags checks that the commands that "account create"
+// suggests next repeat the command line's data directory and master key file, quoted for
+// the shell, so that they work when pasted.
+func TestAccountCreateHintRepeatsStoreFlags(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data dir")
+	keyFile := filepath.Join(t.TempDir(), "master.key")
+	res := testenv.RunCLI(t, dir, nil, "account", "create", "--name", "Acme", "--email", "ops@acme.test", "--master-key-file", keyFile)
+	if res.ExitCode != 0 {
+		t.Fatalf("account create: exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	want := " --data-dir '" + dir + "' --master-key-file " + keyFile + " --account "
+	for _, next := range []string{"Next: iogate key create" + want, "iogate user invite" + want} {
+		if !strings.Contains(res.Stdout, next) {
+			t.Errorf("account create's output lacks %q: %s", next, res.Stdout)
+		}
+	}
+}

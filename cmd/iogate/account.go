@@ -48,8 +48,9 @@ func newAccountCreateCommand(g *globals) *cobra.Command {
 				return err
 			}
 			return g.printResult(a, func(w io.Writer) {
-				fmt.Fprintf(w, "Created account %s (%s).\nNext: iogate key create --account %s --name NAME\n", a.ID, a.Name, a.ID)
-				fmt.Fprintf(w, "The account has no dashboard user yet. To give it an owner: iogate user invite --account %s --email %s --role owner\n", a.ID, a.Email)
+				store := g.storeFlags(cmd)
+				fmt.Fprintf(w, "Created account %s (%s).\nNext: iogate key create%s --account %s --name NAME\n", a.ID, a.Name, store, a.ID)
+				fmt.Fprintf(w, "The account has no dashboard user yet. To give it an owner: iogate user invite%s --account %s --email %s --role owner\n", store, a.ID, a.Email)
 			})
 		},
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -106,4 +107,29 @@ func (g *globals) openStore(ctx context.Context, create bool) (iogate.Store, aut
 func (g *globals) usesPostgres() bool {
 	kind, _ := databaseKind(g.database)
 	return kind == databasePostgres
+}
+
+// storeFlags returns the global flags that cmd's command line gave to choose the store and
+// the master key, each with a leading space, for a next command printed in a hint. Values
+// set by the environment or a file are left out, because the next command gets them too.
+func (g *globals) storeFlags(cmd *cobra.Command) string {
+	var b strings.Builder
+	for _, name := range []string{"data-dir", "database", "master-key-file"} {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
+			fmt.Fprintf(&b, " --%s %s", name, shellQuote(f.Value.String()))
+		}
+	}
+	return b.String()
+}
+
+// shellQuote returns s as one POSIX shell word: unchanged when it holds only characters
+// that the shell does not interpret, and in single quotes otherwise.
+func shellQuote(s string) string {
+	safe := s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:@=,+%", r))
+	}) < 0
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
