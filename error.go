@@ -93,4 +93,4 @@ var ErrInvalidClient = &Error{Code: CodeInvalidClient, Message: "client authenti
 
 // ErrInvalidToken is the single error for a bearer token that is malformed, expired,
 // badly signed, revoked, or whose key no longer allows it.
-var ErrInvalidToken = &Error{Code: CodeInvalidToken, Message: "the access token is invalid or expired: request a new one from /v1/auth/accessToken or /oauth2/token"}
+var ErrInvalidToken = &Error{Code: CodeInvalidToken, Message: "the access token is invalid, expired or revoked: request a new one from /v1/auth/accessToken or /oauth2/token; if that fails with invalid_client, the key was deleted or its secret changed"}
