@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -17,10 +18,22 @@ import (
 // checkpoints but not delete them, and their trigger rejects an update that does not
 // raise seq. Otherwise a node could write a checkpoint over the newest records, delete
 // them, and remove its checkpoint again, which no check of the chain can detect.
-var appendOnlyTables = map[string]string{
-	"audit_records":     "SELECT, INSERT, DELETE",
-	"audit_checkpoints": "SELECT, INSERT, UPDATE",
-	"schema_migrations": "SELECT",
+var appendOnlyTables = map[string][]string{
+	"audit_records":     {"SELECT", "INSERT", "DELETE"},
+	"audit_checkpoints": {"SELECT", "INSERT", "UPDATE"},
+	"schema_migrations": {"SELECT"},
+}
+
+// defaultNodePrivileges are the privileges of a node on every table that appendOnlyTables
+// does not list.
+var defaultNodePrivileges = []string{"SELECT", "INSERT", "UPDATE", "DELETE"}
+
+// nodePrivileges returns the table privileges that GrantNodeRole gives on table.
+func nodePrivileges(table string) []string {
+	if privileges, ok := appendOnlyTables[table]; ok {
+		return privileges
+	}
+	return defaultNodePrivileges
 }
 
 // GrantNodeRole gives role the privileges that "iogate serve" and the CLI need on every
@@ -97,10 +110,7 @@ func (db *DB) GrantNodeRole(ctx context.Context, role string) (int, error) {
 		stmts := []string{`GRANT USAGE ON SCHEMA ` + pgx.Identifier{schema}.Sanitize() + ` TO ` + grantee}
 		for _, t := range tables {
 			table := pgx.Identifier{schema, t}.Sanitize()
-			privileges, ok := appendOnlyTables[t]
-			if !ok {
-				privileges = "SELECT, INSERT, UPDATE, DELETE"
-			}
+			privileges := strings.Join(nodePrivileges(t), ", ")
 			stmts = append(stmts, `REVOKE ALL ON `+table+` FROM `+grantee, `GRANT `+privileges+` ON `+table+` TO `+grantee)
 		}
 		for _, stmt := range stmts {
@@ -121,12 +131,9 @@ func (db *DB) GrantNodeRole(ctx context.Context, role string) (int, error) {
 func checkWithheld(ctx context.Context, tx pgx.Tx, role, schema string, tables []string) error {
 	var held []string
 	for _, t := range tables {
-		granted, ok := appendOnlyTables[t]
-		if !ok {
-			granted = "SELECT, INSERT, UPDATE, DELETE"
-		}
+		granted := nodePrivileges(t)
 		for _, privilege := range []string{"INSERT", "UPDATE", "DELETE", "TRUNCATE", "TRIGGER"} {
-			if strings.Contains(granted, privilege) {
+			if slices.Contains(granted, privilege) {
 				continue
 			}
 			var has bool
