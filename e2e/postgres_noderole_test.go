@@ -30,7 +30,7 @@ func TestPostgresNodeRole(t *testing.T) {
 	if res.ExitCode == 0 {
 		t.Fatal("account list as the node role on an empty database: exit 0, want a failure")
 	}
-	if want := `run "iogate migrate" as the role that owns the schema first`; !strings.Contains(res.Stderr, want) {
+	if want := `run "iogate migrate --node-role ` + role + `" as the role that owns the schema`; !strings.Contains(res.Stderr, want) {
 		t.Errorf("account list as the node role on an empty database: standard error lacks %q: %s", want, res.Stderr)
 	}
 

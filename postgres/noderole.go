@@ -2,11 +2,13 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/iogate/iogate"
 )
@@ -115,7 +117,7 @@ func (db *DB) GrantNodeRole(ctx context.Context, role string) (int, error) {
 		}
 		for _, stmt := range stmts {
 			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return db.schemaChangeError(err, "grant the node role its privileges")
+				return db.grantError(err, role)
 			}
 		}
 		return checkWithheld(ctx, tx, role, schema, tables)
@@ -159,4 +161,46 @@ func checkWithheld(ctx context.Context, tx pgx.Tx, role, schema string, tables [
 			"revoke those privileges there and run the command again", role, strings.Join(held, ", "))
 	}
 	return nil
+}
+
+// privilegeError returns the error of the step named step, which failed with err while
+// Open ran as role. When role lacked a privilege, the message names the role and the
+// command that gives it the privileges of a node.
+func (db *DB) privilegeError(err error, role, step string) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "42501" {
+		return fmt.Errorf("%s: %w", step, err)
+	}
+	return fmt.Errorf("%s on %s: the role %q lacks a privilege (%s); %s", step, db.where, role, pe.Message, grantNodeRoleStep(role))
+}
+
+// connectPrivilegeError returns err, or when err is a connection that PostgreSQL refused
+// because role lacks the CONNECT privilege on database, an error that names the GRANT to
+// run. "iogate migrate --node-role" does not grant CONNECT, which every role holds unless
+// the database's owner revoked it from PUBLIC.
+func (db *DB) connectPrivilegeError(err error, role, database string) error {
+	var ce *pgconn.ConnectError
+	var pe *pgconn.PgError
+	if !errors.As(err, &ce) || !errors.As(err, &pe) || pe.Code != "42501" {
+		return err
+	}
+	grant := "GRANT CONNECT ON DATABASE " + pgx.Identifier{database}.Sanitize() + " TO " + pgx.Identifier{role}.Sanitize()
+	return fmt.Errorf("the role %q may not connect to %s (%s); as the database's owner, run %s, then start this command again",
+		role, db.where, pe.Message, grant)
+}
+
+// grantError returns the error of a GRANT or REVOKE of GrantNodeRole that failed with err.
+func (db *DB) grantError(err error, role string) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "42501" {
+		return fmt.Errorf("grant the node role its privileges: %w", err)
+	}
+	return fmt.Errorf("grant the node role its privileges on %s: the role that runs this command lacks a privilege (%s); "+
+		`run "iogate migrate --node-role %s" as the role that owns the schema`, db.where, pe.Message, role)
+}
+
+// grantNodeRoleStep returns the next step for a node whose role lacks a privilege: the
+// owner applies the migrations and grants role the privileges of a node.
+func grantNodeRoleStep(role string) string {
+	return fmt.Sprintf(`run "iogate migrate --node-role %s" as the role that owns the schema, then start this command again`, role)
 }
