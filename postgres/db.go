@@ -140,6 +140,11 @@ func (db *DB) migrate(ctx context.Context) error {
 				return db.privilegeError(err, role, "create the schema_migrations table")
 			}
 		}
+		// Before any table is read, so that a role that was never granted anything learns
+		// every privilege it lacks at once.
+		if err := db.checkNodePrivileges(ctx, tx, role); err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, `SELECT version FROM schema_migrations`)
 		if err != nil {
 			return db.privilegeError(err, role, "read the applied migrations")

@@ -30,7 +30,8 @@ var appendOnlyTables = map[string][]string{
 // does not list.
 var defaultNodePrivileges = []string{"SELECT", "INSERT", "UPDATE", "DELETE"}
 
-// nodePrivileges returns the table privileges that GrantNodeRole gives on table.
+// nodePrivileges returns the table privileges that GrantNodeRole gives on table, and
+// that Open requires of a role that does not own the table.
 func nodePrivileges(table string) []string {
 	if privileges, ok := appendOnlyTables[table]; ok {
 		return privileges
@@ -161,6 +162,76 @@ func checkWithheld(ctx context.Context, tx pgx.Tx, role, schema string, tables [
 			"revoke those privileges there and run the command again", role, strings.Join(held, ", "))
 	}
 	return nil
+}
+
+// missingNodePrivilegesQuery returns, for every table of the current schema that the
+// current role does not own, the privileges of nodePrivileges that the role lacks, in the
+// order that nodePrivileges lists them. $1 and $2 are appendOnlyTables as pairs of a table
+// and one of its privileges, and $3 is defaultNodePrivileges. A member of the owner's role
+// counts as the owner, because it holds the owner's privileges.
+const missingNodePrivilegesQuery = `SELECT t.tablename, p.privilege
+	FROM pg_tables t
+	CROSS JOIN LATERAL (
+		SELECT s.privilege, s.n FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS s(tablename, privilege, n)
+		WHERE s.tablename = t.tablename
+		UNION ALL
+		SELECT d.privilege, d.n FROM unnest($3::text[]) WITH ORDINALITY AS d(privilege, n)
+		WHERE t.tablename <> ALL ($1::text[])
+	) p
+	WHERE t.schemaname = current_schema()
+		AND NOT pg_has_role(current_user, t.tableowner, 'USAGE')
+		AND NOT has_table_privilege(current_user, format('%I.%I', t.schemaname, t.tablename), p.privilege)
+	ORDER BY t.tablename, p.n`
+
+// checkNodePrivileges fails when role, the role that tx runs as, lacks a privilege that
+// GrantNodeRole would give it on a table of the current schema that it does not own. It
+// finds a table that an upgrade added after the last "iogate migrate --node-role" when the
+// node starts, not when a request first uses it. The owner of every table passes.
+func (db *DB) checkNodePrivileges(ctx context.Context, tx pgx.Tx, role string) error {
+	var tables, privileges []string
+	for t, granted := range appendOnlyTables {
+		for _, privilege := range granted {
+			tables = append(tables, t)
+			privileges = append(privileges, privilege)
+		}
+	}
+	rows, err := tx.Query(ctx, missingNodePrivilegesQuery, tables, privileges, defaultNodePrivileges)
+	if err != nil {
+		return fmt.Errorf("check the privileges of the role %q: %w", role, err)
+	}
+	// missing maps a table to the privileges that the role lacks on it, in query order.
+	var order []string
+	missing := map[string][]string{}
+	var table, privilege string
+	if _, err := pgx.ForEachRow(rows, []any{&table, &privilege}, func() error {
+		if missing[table] == nil {
+			order = append(order, table)
+		}
+		missing[table] = append(missing[table], privilege)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("check the privileges of the role %q: %w", role, err)
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	// Tables that lack the same privileges share one entry, so that a role that was never
+	// granted anything gets a short message.
+	var sets []string
+	tablesOf := map[string][]string{}
+	for _, t := range order {
+		set := strings.Join(missing[t], ", ")
+		if tablesOf[set] == nil {
+			sets = append(sets, set)
+		}
+		tablesOf[set] = append(tablesOf[set], t)
+	}
+	lacks := make([]string, len(sets))
+	for i, set := range sets {
+		lacks[i] = set + " on " + strings.Join(tablesOf[set], ", ")
+	}
+	return fmt.Errorf("the role %q lacks privileges that nodes need on %s: %s; %s",
+		role, db.where, strings.Join(lacks, "; "), grantNodeRoleStep(role))
 }
 
 // privilegeError returns the error of the step named step, which failed with err while

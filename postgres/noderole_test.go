@@ -75,8 +75,9 @@ func TestGrantNodeRoleRejectsInheritedPrivileges(t *testing.T) {
 }
 
 // TestOpenAsNodeRoleNamesGrantStep opens a database as a role that does not own the
-// schema and lacks privileges that a node needs. Open must fail with a message that names
-// the role, what it lacks, and the command that fixes it.
+// schema and lacks privileges that a node needs. Open must fail at once with a message
+// that names the role, what it lacks, and the command that fixes it, instead of failing
+// the first request that uses the table.
 func TestOpenAsNodeRoleNamesGrantStep(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -102,7 +103,25 @@ func TestOpenAsNodeRoleNamesGrantStep(t *testing.T) {
 			setup: func(t *testing.T, ownerURL, role string) {
 				open(t, ownerURL).Close()
 			},
-			want:    []string{"read the applied migrations", "permission denied for table schema_migrations"},
+			want:    []string{"SELECT, INSERT, UPDATE, DELETE on accounts, api_keys,", "SELECT, INSERT, DELETE on audit_records", "SELECT on schema_migrations"},
+			regrant: true,
+		},
+		{
+			name: "table added after the grant",
+			setup: func(t *testing.T, ownerURL, role string) {
+				grant(t, ownerURL, role)
+				pgtest.Exec(t, ownerURL, `CREATE TABLE upgrade_probe (id INTEGER)`)
+			},
+			want:    []string{"lacks privileges that nodes need", ": SELECT, INSERT, UPDATE, DELETE on upgrade_probe; run"},
+			regrant: true,
+		},
+		{
+			name: "privilege revoked after the grant",
+			setup: func(t *testing.T, ownerURL, role string) {
+				grant(t, ownerURL, role)
+				pgtest.Exec(t, ownerURL, `REVOKE INSERT ON audit_records FROM `+pgx.Identifier{role}.Sanitize())
+			},
+			want:    []string{": INSERT on audit_records; run"},
 			regrant: true,
 		},
 		{
