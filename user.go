@@ -191,6 +191,12 @@ func (c *AuditChain) NewUserRecord(u *User, event string, actor Actor, at time.T
 // request changed first, for example a second enrolment started in another tab.
 var ErrUserChanged = Errorf(CodeConflict, "your two-factor settings changed meanwhile; reload the page and try again")
 
+// ErrSetupLinkReplaced is the CodeNotFound error of a setup link that a newer one replaced.
+// Every server that starts while no account exists prints a new setup link, so starting a
+// second node, or restarting the first, makes the link printed before it invalid.
+var ErrSetupLinkReplaced = Errorf(CodeNotFound, "this setup link was replaced by a newer one, which iogate printed "+
+	"when it started again or when another node started; only the setup link printed last works, so open that one")
+
 // DenyAccountSuspended is the audit reason of a token request for a key whose account is
 // suspended.
 const DenyAccountSuspended = "account_suspended"
@@ -274,18 +280,20 @@ type UserStore interface {
 
 	// CreateUserLink stores a single-use link with rec, the link's record: AuditUserInvited
 	// for an invitation, AuditUserResetLinkCreated for a password reset, and nil for a setup
-	// link, which no account exists yet to record. Creating a setup link deletes the unused
-	// setup links before it, so only the last one printed works.
+	// link, which no account exists yet to record. Creating a setup link makes the unused
+	// setup links before it expire at their creation time, so only the last one printed
+	// works, and FindUserLink can tell a replaced link from an unknown one.
 	CreateUserLink(ctx context.Context, l *UserLink, rec *AuditRecord) error
 	// FindUserLink returns the unused link with the token hash and purpose that has not
-	// expired at now, or CodeNotFound.
+	// expired at now, or CodeNotFound: ErrSetupLinkReplaced for a setup link that a newer
+	// one replaced, until the sweep deletes it.
 	FindUserLink(ctx context.Context, tokenHash []byte, purpose string, now time.Time) (*UserLink, error)
 	// CreateAccountWithOwner uses the setup link and creates the first account and its
 	// owner, and appends accountRec, the account's AuditAccountCreated record, and then
 	// ownerRec, the owner's AuditUserCreated record, all in one transaction. It returns
-	// CodeNotFound when the link is used, expired or unknown, CodeConflict when an account
-	// already exists, and CodeInternal when a record is nil or not of its event and the new
-	// account.
+	// CodeNotFound when the link is used, expired, replaced (ErrSetupLinkReplaced) or
+	// unknown, CodeConflict when an account already exists, and CodeInternal when a record
+	// is nil or not of its event and the new account.
 	CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now time.Time, a *Account, owner *User, accountRec, ownerRec *AuditRecord) error
 	// AcceptInvite uses the invitation link and creates the invited user, with rec, the
 	// user's AuditUserCreated record in the link's account, in one transaction.

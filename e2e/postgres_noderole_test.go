@@ -30,7 +30,7 @@ func TestPostgresNodeRole(t *testing.T) {
 	if res.ExitCode == 0 {
 		t.Fatal("account list as the node role on an empty database: exit 0, want a failure")
 	}
-	if want := `run "iogate migrate" as the role that owns the schema first`; !strings.Contains(res.Stderr, want) {
+	if want := `run "iogate migrate --node-role ` + role + `" as the role that owns the schema`; !strings.Contains(res.Stderr, want) {
 		t.Errorf("account list as the node role on an empty database: standard error lacks %q: %s", want, res.Stderr)
 	}
 
@@ -80,6 +80,48 @@ func TestPostgresNodeRole(t *testing.T) {
 	if want := "this command runs as that role"; res.ExitCode == 0 || !strings.Contains(res.Stderr, want) {
 		t.Errorf("migrate --node-role as the node role itself: exit %d, want a failure with %q: %s", res.ExitCode, want, res.Stderr)
 	}
+}
+
+// TestPostgresNodeRoleChecksPrivileges runs a node as a role that lacks privileges on
+// tables that exist: the owner migrated without --node-role, or an upgrade added a table
+// after the last grant. The CLI and "iogate serve" must fail when they open the database,
+// naming the tables and the command that grants them, not on the first request that uses
+// such a table.
+func TestPostgresNodeRoleChecksPrivileges(t *testing.T) {
+	ownerURL := pgtest.NewDatabase(t)
+	nodeURL := pgtest.AsNodeRole(t, ownerURL)
+	role := os.Getenv(pgtest.NodeRoleVariable)
+	node := newPGDeployment(t, nodeURL)
+	owner := &pgDeployment{dbURL: ownerURL, masterKey: node.masterKey, cliDir: node.cliDir}
+	step := `run "iogate migrate --node-role ` + role + `" as the role that owns the schema`
+
+	owner.cliJSON(t, nil, "migrate")
+	res := testenv.RunCLI(t, node.cliDir, node.env(), "account", "list")
+	if res.ExitCode == 0 {
+		t.Fatal("account list as the node role after a plain migrate: exit 0, want a failure")
+	}
+	for _, want := range []string{`the role "` + role + `" lacks privileges that nodes need`, "SELECT on schema_migrations", step} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("account list as the node role after a plain migrate: standard error lacks %q: %s", want, res.Stderr)
+		}
+	}
+
+	owner.cliJSON(t, nil, "migrate", "--node-role", role)
+	node.cliJSON(t, nil, "account", "list")
+
+	// An upgrade that adds a table, applied with a plain "iogate migrate".
+	pgtest.Exec(t, ownerURL, `CREATE TABLE upgrade_probe (id INTEGER)`)
+	res = testenv.RunCLI(t, t.TempDir(), node.env(), "serve", "--listen", "127.0.0.1:0", "--http-listen", "", "--admin-listen", "")
+	if res.ExitCode == 0 {
+		t.Fatal("serve as the node role after an upgrade added a table: exit 0, want a failure at start")
+	}
+	for _, want := range []string{"SELECT, INSERT, UPDATE, DELETE on upgrade_probe", step} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("serve as the node role after an upgrade added a table: standard error lacks %q: %s", want, res.Stderr)
+		}
+	}
+	// The owner's own commands do not need the grant.
+	owner.cliJSON(t, nil, "account", "list")
 }
 
 // execCode runs stmt on the database at dbURL and returns the SQLSTATE of its failure, or

@@ -48,6 +48,19 @@ func newDashboardHarnessOn(t *testing.T, keyAgeWarning time.Duration, wrap func(
 	}
 	t.Cleanup(func() { sqliteDB.Close() })
 	db := wrap(sqliteDB)
+	h := &dashboardHarness{path: path, now: time.Now()}
+	h.d, h.auth, _ = newTestDashboard(t, db, func() time.Time { return h.now }, keyAgeWarning)
+	h.account = &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: time.Now().UTC()}
+	createAccount(t, h.auth, db, h.account)
+	h.owner = &iogate.User{ID: iogate.NewID(), AccountID: h.account.ID, Email: "owner@acme.test", Role: iogate.RoleOwner}
+	return h
+}
+
+// newTestDashboard returns a dashboard on db under a new master key, with its auth and
+// user services. The user service reads the time from now.
+func newTestDashboard(t *testing.T, db iogate.Store, now func() time.Time, keyAgeWarning time.Duration) (*Dashboard, *auth.Service, *user.Service) {
+	t.Helper()
+	ctx := context.Background()
 	raw := make([]byte, iogate.MasterKeySize)
 	rand.Read(raw)
 	master, _ := iogate.NewMasterKey(raw)
@@ -55,20 +68,16 @@ func newDashboardHarnessOn(t *testing.T, keyAgeWarning time.Duration, wrap func(
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &dashboardHarness{auth: a, path: path, now: time.Now()}
-	users, err := user.New(ctx, db, master, user.Config{Now: func() time.Time { return h.now }, AuditChain: a.AuditChain()})
+	users, err := user.New(ctx, db, master, user.Config{Now: now, AuditChain: a.AuditChain()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.account = &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: time.Now().UTC()}
-	createAccount(t, a, db, h.account)
-	h.owner = &iogate.User{ID: iogate.NewID(), AccountID: h.account.ID, Email: "owner@acme.test", Role: iogate.RoleOwner}
-	h.d, err = NewDashboard(DashboardConfig{Users: users, Auth: a, Store: db, Log: slog.New(slog.DiscardHandler),
+	d, err := NewDashboard(DashboardConfig{Users: users, Auth: a, Store: db, Log: slog.New(slog.DiscardHandler),
 		PublicURL: "https://iogate.test", KeyAgeWarning: keyAgeWarning})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return d, a, users
 }
 
 // current returns a signed-in owner's request state, as the session wrapper builds it.

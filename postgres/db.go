@@ -89,7 +89,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	db := &DB{pool: pool, now: time.Now, where: describe(cfg.ConnConfig.Config)}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
-		return nil, err
+		return nil, db.connectPrivilegeError(err, cfg.ConnConfig.User, cfg.ConnConfig.Database)
 	}
 	return db, nil
 }
@@ -130,22 +130,28 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 		// The table is created only when it is missing, because a node role that does not
 		// own the schema may not run CREATE TABLE, not even IF NOT EXISTS.
+		var role string
 		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT current_user, to_regclass('schema_migrations') IS NOT NULL`).Scan(&role, &exists); err != nil {
 			return err
 		}
 		if !exists {
 			if _, err := tx.Exec(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)`); err != nil {
-				return db.schemaChangeError(err, "create the schema_migrations table")
+				return db.privilegeError(err, role, "create the schema_migrations table")
 			}
+		}
+		// Before any table is read, so that a role that was never granted anything learns
+		// every privilege it lacks at once.
+		if err := db.checkNodePrivileges(ctx, tx, role); err != nil {
+			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT version FROM schema_migrations`)
 		if err != nil {
-			return err
+			return db.privilegeError(err, role, "read the applied migrations")
 		}
 		recorded, err := pgx.CollectRows(rows, pgx.RowTo[int])
 		if err != nil {
-			return err
+			return db.privilegeError(err, role, "read the applied migrations")
 		}
 		// A node of an older release must not serve a schema that a newer one migrated,
 		// for example while a rolling upgrade is rolled back.
@@ -167,28 +173,16 @@ func (db *DB) migrate(ctx context.Context) error {
 			// Exec without arguments uses the simple query protocol, which runs a file of
 			// several statements.
 			if _, err := tx.Exec(ctx, string(body)); err != nil {
-				return db.schemaChangeError(err, "apply migration "+f.Name)
+				return db.privilegeError(err, role, "apply migration "+f.Name)
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, f.Version, db.now()); err != nil {
-				return err
+				return db.privilegeError(err, role, "record migration "+f.Name)
 			}
 			db.version = max(db.version, f.Version)
 			db.applied = append(db.applied, f.Version)
 		}
 		return nil
 	})
-}
-
-// schemaChangeError returns the error of the schema change named change that failed with
-// err. When the role lacked the privilege, the message names the next step: a node that runs
-// under a role of its own cannot apply a new release's migrations, so the owner must.
-func (db *DB) schemaChangeError(err error, change string) error {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "42501" {
-		return fmt.Errorf("%s on %s: the database role may not change the schema (%s); "+
-			"run \"iogate migrate\" as the role that owns the schema first, then start this command again", change, db.where, pe.Message)
-	}
-	return fmt.Errorf("%s: %w", change, err)
 }
 
 // write runs fn in a transaction and commits it, or rolls it back when fn fails.

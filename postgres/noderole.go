@@ -2,10 +2,13 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/iogate/iogate"
 )
@@ -17,10 +20,23 @@ import (
 // checkpoints but not delete them, and their trigger rejects an update that does not
 // raise seq. Otherwise a node could write a checkpoint over the newest records, delete
 // them, and remove its checkpoint again, which no check of the chain can detect.
-var appendOnlyTables = map[string]string{
-	"audit_records":     "SELECT, INSERT, DELETE",
-	"audit_checkpoints": "SELECT, INSERT, UPDATE",
-	"schema_migrations": "SELECT",
+var appendOnlyTables = map[string][]string{
+	"audit_records":     {"SELECT", "INSERT", "DELETE"},
+	"audit_checkpoints": {"SELECT", "INSERT", "UPDATE"},
+	"schema_migrations": {"SELECT"},
+}
+
+// defaultNodePrivileges are the privileges of a node on every table that appendOnlyTables
+// does not list.
+var defaultNodePrivileges = []string{"SELECT", "INSERT", "UPDATE", "DELETE"}
+
+// nodePrivileges returns the table privileges that GrantNodeRole gives on table, and
+// that Open requires of a role that does not own the table.
+func nodePrivileges(table string) []string {
+	if privileges, ok := appendOnlyTables[table]; ok {
+		return privileges
+	}
+	return defaultNodePrivileges
 }
 
 // GrantNodeRole gives role the privileges that "iogate serve" and the CLI need on every
@@ -97,15 +113,12 @@ func (db *DB) GrantNodeRole(ctx context.Context, role string) (int, error) {
 		stmts := []string{`GRANT USAGE ON SCHEMA ` + pgx.Identifier{schema}.Sanitize() + ` TO ` + grantee}
 		for _, t := range tables {
 			table := pgx.Identifier{schema, t}.Sanitize()
-			privileges, ok := appendOnlyTables[t]
-			if !ok {
-				privileges = "SELECT, INSERT, UPDATE, DELETE"
-			}
+			privileges := strings.Join(nodePrivileges(t), ", ")
 			stmts = append(stmts, `REVOKE ALL ON `+table+` FROM `+grantee, `GRANT `+privileges+` ON `+table+` TO `+grantee)
 		}
 		for _, stmt := range stmts {
 			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return db.schemaChangeError(err, "grant the node role its privileges")
+				return db.grantError(err, role)
 			}
 		}
 		return checkWithheld(ctx, tx, role, schema, tables)
@@ -121,12 +134,9 @@ func (db *DB) GrantNodeRole(ctx context.Context, role string) (int, error) {
 func checkWithheld(ctx context.Context, tx pgx.Tx, role, schema string, tables []string) error {
 	var held []string
 	for _, t := range tables {
-		granted, ok := appendOnlyTables[t]
-		if !ok {
-			granted = "SELECT, INSERT, UPDATE, DELETE"
-		}
+		granted := nodePrivileges(t)
 		for _, privilege := range []string{"INSERT", "UPDATE", "DELETE", "TRUNCATE", "TRIGGER"} {
-			if strings.Contains(granted, privilege) {
+			if slices.Contains(granted, privilege) {
 				continue
 			}
 			var has bool
@@ -152,4 +162,116 @@ func checkWithheld(ctx context.Context, tx pgx.Tx, role, schema string, tables [
 			"revoke those privileges there and run the command again", role, strings.Join(held, ", "))
 	}
 	return nil
+}
+
+// missingNodePrivilegesQuery returns, for every table of the current schema that the
+// current role does not own, the privileges of nodePrivileges that the role lacks, in the
+// order that nodePrivileges lists them. $1 and $2 are appendOnlyTables as pairs of a table
+// and one of its privileges, and $3 is defaultNodePrivileges. A member of the owner's role
+// counts as the owner, because it holds the owner's privileges.
+const missingNodePrivilegesQuery = `SELECT t.tablename, p.privilege
+	FROM pg_tables t
+	CROSS JOIN LATERAL (
+		SELECT s.privilege, s.n FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS s(tablename, privilege, n)
+		WHERE s.tablename = t.tablename
+		UNION ALL
+		SELECT d.privilege, d.n FROM unnest($3::text[]) WITH ORDINALITY AS d(privilege, n)
+		WHERE t.tablename <> ALL ($1::text[])
+	) p
+	WHERE t.schemaname = current_schema()
+		AND NOT pg_has_role(current_user, t.tableowner, 'USAGE')
+		AND NOT has_table_privilege(current_user, format('%I.%I', t.schemaname, t.tablename), p.privilege)
+	ORDER BY t.tablename, p.n`
+
+// checkNodePrivileges fails when role, the role that tx runs as, lacks a privilege that
+// GrantNodeRole would give it on a table of the current schema that it does not own. It
+// finds a table that an upgrade added after the last "iogate migrate --node-role" when the
+// node starts, not when a request first uses it. The owner of every table passes.
+func (db *DB) checkNodePrivileges(ctx context.Context, tx pgx.Tx, role string) error {
+	var tables, privileges []string
+	for t, granted := range appendOnlyTables {
+		for _, privilege := range granted {
+			tables = append(tables, t)
+			privileges = append(privileges, privilege)
+		}
+	}
+	rows, err := tx.Query(ctx, missingNodePrivilegesQuery, tables, privileges, defaultNodePrivileges)
+	if err != nil {
+		return fmt.Errorf("check the privileges of the role %q: %w", role, err)
+	}
+	// missing maps a table to the privileges that the role lacks on it, in query order.
+	var order []string
+	missing := map[string][]string{}
+	var table, privilege string
+	if _, err := pgx.ForEachRow(rows, []any{&table, &privilege}, func() error {
+		if missing[table] == nil {
+			order = append(order, table)
+		}
+		missing[table] = append(missing[table], privilege)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("check the privileges of the role %q: %w", role, err)
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	// Tables that lack the same privileges share one entry, so that a role that was never
+	// granted anything gets a short message.
+	var sets []string
+	tablesOf := map[string][]string{}
+	for _, t := range order {
+		set := strings.Join(missing[t], ", ")
+		if tablesOf[set] == nil {
+			sets = append(sets, set)
+		}
+		tablesOf[set] = append(tablesOf[set], t)
+	}
+	lacks := make([]string, len(sets))
+	for i, set := range sets {
+		lacks[i] = set + " on " + strings.Join(tablesOf[set], ", ")
+	}
+	return fmt.Errorf("the role %q lacks privileges that nodes need on %s: %s; %s",
+		role, db.where, strings.Join(lacks, "; "), grantNodeRoleStep(role))
+}
+
+// privilegeError returns the error of the step named step, which failed with err while
+// Open ran as role. When role lacked a privilege, the message names the role and the
+// command that gives it the privileges of a node.
+func (db *DB) privilegeError(err error, role, step string) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "42501" {
+		return fmt.Errorf("%s: %w", step, err)
+	}
+	return fmt.Errorf("%s on %s: the role %q lacks a privilege (%s); %s", step, db.where, role, pe.Message, grantNodeRoleStep(role))
+}
+
+// connectPrivilegeError returns err, or when err is a connection that PostgreSQL refused
+// because role lacks the CONNECT privilege on database, an error that names the GRANT to
+// run. "iogate migrate --node-role" does not grant CONNECT, which every role holds unless
+// the database's owner revoked it from PUBLIC.
+func (db *DB) connectPrivilegeError(err error, role, database string) error {
+	var ce *pgconn.ConnectError
+	var pe *pgconn.PgError
+	if !errors.As(err, &ce) || !errors.As(err, &pe) || pe.Code != "42501" {
+		return err
+	}
+	grant := "GRANT CONNECT ON DATABASE " + pgx.Identifier{database}.Sanitize() + " TO " + pgx.Identifier{role}.Sanitize()
+	return fmt.Errorf("the role %q may not connect to %s (%s); as the database's owner, run %s, then start this command again",
+		role, db.where, pe.Message, grant)
+}
+
+// grantError returns the error of a GRANT or REVOKE of GrantNodeRole that failed with err.
+func (db *DB) grantError(err error, role string) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "42501" {
+		return fmt.Errorf("grant the node role its privileges: %w", err)
+	}
+	return fmt.Errorf("grant the node role its privileges on %s: the role that runs this command lacks a privilege (%s); "+
+		`run "iogate migrate --node-role %s" as the role that owns the schema`, db.where, pe.Message, role)
+}
+
+// grantNodeRoleStep returns the next step for a node whose role lacks a privilege: the
+// owner applies the migrations and grants role the privileges of a node.
+func grantNodeRoleStep(role string) string {
+	return fmt.Sprintf(`run "iogate migrate --node-role %s" as the role that owns the schema, then start this command again`, role)
 }

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/iogate/iogate"
 	"github.com/iogate/iogate/internal/pgtest"
+	"github.com/iogate/iogate/postgres"
 )
 
 // TestGrantNodeRoleRejectsSuperuser checks that "iogate migrate --node-role" refuses a
@@ -69,5 +71,126 @@ func TestGrantNodeRoleRejectsInheritedPrivileges(t *testing.T) {
 				t.Errorf("GrantNodeRole after %s: error %q does not name %q", c.grant, err, c.want)
 			}
 		})
+	}
+}
+
+// TestOpenAsNodeRoleNamesGrantStep opens a database as a role that does not own the
+// schema and lacks privileges that a node needs. Open must fail at once with a message
+// that names the role, what it lacks, and the command that fixes it, instead of failing
+// the first request that uses the table.
+func TestOpenAsNodeRoleNamesGrantStep(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		// setup prepares the database at ownerURL as its owner.
+		setup func(t *testing.T, ownerURL, role string)
+		want  []string
+		// regrant is whether "iogate migrate --node-role" as the owner fixes the database
+		// that setup leaves. A pending migration that the test made by deleting its record
+		// cannot be applied a second time.
+		regrant bool
+	}{
+		{
+			name: "empty database",
+			setup: func(t *testing.T, ownerURL, role string) {
+				// PUBLIC may create tables in the public schema before PostgreSQL 15.
+				pgtest.Exec(t, ownerURL, `REVOKE CREATE ON SCHEMA public FROM PUBLIC`)
+			},
+			want:    []string{"create the schema_migrations table", "permission denied for schema"},
+			regrant: true,
+		},
+		{
+			name: "migrated without --node-role",
+			setup: func(t *testing.T, ownerURL, role string) {
+				open(t, ownerURL).Close()
+			},
+			want:    []string{"SELECT, INSERT, UPDATE, DELETE on accounts, api_keys,", "SELECT, INSERT, DELETE on audit_records", "SELECT on schema_migrations"},
+			regrant: true,
+		},
+		{
+			name: "table added after the grant",
+			setup: func(t *testing.T, ownerURL, role string) {
+				grant(t, ownerURL, role)
+				pgtest.Exec(t, ownerURL, `CREATE TABLE upgrade_probe (id INTEGER)`)
+			},
+			want:    []string{"lacks privileges that nodes need", ": SELECT, INSERT, UPDATE, DELETE on upgrade_probe; run"},
+			regrant: true,
+		},
+		{
+			name: "privilege revoked after the grant",
+			setup: func(t *testing.T, ownerURL, role string) {
+				grant(t, ownerURL, role)
+				pgtest.Exec(t, ownerURL, `REVOKE INSERT ON audit_records FROM `+pgx.Identifier{role}.Sanitize())
+			},
+			want:    []string{": INSERT on audit_records; run"},
+			regrant: true,
+		},
+		{
+			name: "migration pending",
+			setup: func(t *testing.T, ownerURL, role string) {
+				grant(t, ownerURL, role)
+				pgtest.Exec(t, ownerURL, `DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)`)
+			},
+			want: []string{"apply migration", "permission denied for schema"},
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ownerURL := pgtest.NewDatabase(t)
+			nodeURL := pgtest.AsNodeRole(t, ownerURL)
+			role := os.Getenv(pgtest.NodeRoleVariable)
+			c.setup(t, ownerURL, role)
+
+			db, err := postgres.Open(context.Background(), nodeURL)
+			if err == nil {
+				db.Close()
+				t.Fatal("Open as the node role: no error, want one that names the missing privileges")
+			}
+			for _, want := range append(c.want, `the role "`+role+`"`, `run "iogate migrate --node-role `+role+`" as the role that owns the schema`) {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("Open as the node role: error %q lacks %q", err, want)
+				}
+			}
+
+			// The owner opens as before, and the grant gives the node what the check requires.
+			if c.regrant {
+				grant(t, ownerURL, role)
+				open(t, nodeURL)
+			}
+		})
+	}
+}
+
+// TestOpenWithoutConnectPrivilege checks that a role that may not connect to the database
+// learns the GRANT that lets it, which "iogate migrate --node-role" does not run.
+func TestOpenWithoutConnectPrivilege(t *testing.T) {
+	ownerURL := pgtest.NewDatabase(t)
+	nodeURL := pgtest.AsNodeRole(t, ownerURL)
+	role := os.Getenv(pgtest.NodeRoleVariable)
+	grant(t, ownerURL, role)
+	u, err := url.Parse(ownerURL)
+	if err != nil {
+		t.Fatalf("parse the database URL: %v", err)
+	}
+	database := strings.TrimPrefix(u.Path, "/")
+	pgtest.Exec(t, ownerURL, `REVOKE CONNECT ON DATABASE `+pgx.Identifier{database}.Sanitize()+` FROM PUBLIC`)
+
+	db, err := postgres.Open(context.Background(), nodeURL)
+	if err == nil {
+		db.Close()
+		t.Fatal("Open as a role without CONNECT: no error")
+	}
+	want := `GRANT CONNECT ON DATABASE "` + database + `" TO "` + role + `"`
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("Open as a role without CONNECT: error %q lacks %q", err, want)
+	}
+}
+
+// grant migrates the database at ownerURL as its owner and gives role the privileges of a
+// node.
+func grant(t *testing.T, ownerURL, role string) {
+	t.Helper()
+	owner := open(t, ownerURL)
+	defer owner.Close()
+	if _, err := owner.GrantNodeRole(context.Background(), role); err != nil {
+		t.Fatalf("GrantNodeRole(%q): %v", role, err)
 	}
 }

@@ -2,13 +2,14 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/iogate/iogate"
 	"github.com/jackc/pgx/v5"
 )
 
-// CreateUserLink stores a single-use link with its record rec; a new setup link replaces
+// CreateUserLink stores a single-use link with its record rec. A new setup link replaces
 // the unused ones.
 func (db *DB) CreateUserLink(ctx context.Context, l *iogate.UserLink, rec *iogate.AuditRecord) error {
 	if err := iogate.CheckLinkRecord(rec, l); err != nil {
@@ -21,7 +22,7 @@ func (db *DB) CreateUserLink(ctx context.Context, l *iogate.UserLink, rec *iogat
 			}
 		}
 		if l.Purpose == iogate.LinkSetup {
-			if _, err := tx.Exec(ctx, `DELETE FROM user_links WHERE purpose = $1 AND used_at IS NULL`, iogate.LinkSetup); err != nil {
+			if _, err := tx.Exec(ctx, replaceSetupLinksQuery, iogate.LinkSetup, l.CreatedAt); err != nil {
 				return err
 			}
 		}
@@ -47,7 +48,19 @@ func (db *DB) FindUserLink(ctx context.Context, tokenHash []byte, purpose string
 	return findUserLink(ctx, db.pool.QueryRow, tokenHash, purpose, now, "")
 }
 
-// findUserLink reads a valid link with queryRow; lock is "" or " FOR UPDATE".
+// replaceSetupLinksQuery makes the unused links of purpose $1 (setup) that are valid at $2
+// expire at their creation time, which marks them as replaced, because a link that expires
+// on its own outlives its creation.
+const replaceSetupLinksQuery = `UPDATE user_links SET expires_at = created_at
+	WHERE purpose = $1 AND used_at IS NULL AND expires_at > $2`
+
+// replacedSetupLinkQuery reports whether the token hash $1 belongs to an unused link of
+// purpose $2 (setup) that replaceSetupLinksQuery replaced.
+const replacedSetupLinkQuery = `SELECT EXISTS (SELECT 1 FROM user_links
+	WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at <= created_at)`
+
+// findUserLink reads a valid link with queryRow; lock is "" or " FOR UPDATE". A setup link
+// that a newer one replaced is ErrSetupLinkReplaced.
 func findUserLink(ctx context.Context, queryRow func(context.Context, string, ...any) pgx.Row, tokenHash []byte, purpose string, now time.Time, lock string) (*iogate.UserLink, error) {
 	var l iogate.UserLink
 	var accountID, userID *string
@@ -56,6 +69,15 @@ func findUserLink(ctx context.Context, queryRow func(context.Context, string, ..
 	err := queryRow(ctx, `SELECT token_hash, purpose, account_id, user_id, email, role, created_at, expires_at FROM user_links
 		WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3`+lock, tokenHash, purpose, now).
 		Scan(&l.TokenHash, &l.Purpose, &accountID, &userID, &l.Email, &role, &created, &expires)
+	if errors.Is(err, pgx.ErrNoRows) && purpose == iogate.LinkSetup {
+		var replaced bool
+		if err := queryRow(ctx, replacedSetupLinkQuery, tokenHash, iogate.LinkSetup).Scan(&replaced); err != nil {
+			return nil, mapError(err)
+		}
+		if replaced {
+			return nil, iogate.ErrSetupLinkReplaced
+		}
+	}
 	if err != nil {
 		return nil, mapError(err)
 	}

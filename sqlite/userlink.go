@@ -3,12 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/iogate/iogate"
 )
 
-// CreateUserLink stores a single-use link with its record rec; a new setup link replaces
+// CreateUserLink stores a single-use link with its record rec. A new setup link replaces
 // the unused ones.
 func (db *DB) CreateUserLink(ctx context.Context, l *iogate.UserLink, rec *iogate.AuditRecord) error {
 	if err := iogate.CheckLinkRecord(rec, l); err != nil {
@@ -16,7 +17,7 @@ func (db *DB) CreateUserLink(ctx context.Context, l *iogate.UserLink, rec *iogat
 	}
 	return db.write(ctx, func(tx *sql.Tx) error {
 		if l.Purpose == iogate.LinkSetup {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM user_links WHERE purpose = ? AND used_at IS NULL`, iogate.LinkSetup); err != nil {
+			if _, err := tx.ExecContext(ctx, replaceSetupLinksQuery, iogate.LinkSetup, toMicros(l.CreatedAt)); err != nil {
 				return err
 			}
 		}
@@ -41,6 +42,19 @@ type queryRower interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// replaceSetupLinksQuery makes the unused links of a purpose (setup) that are valid at a
+// time expire at their creation time, which marks them as replaced, because a link that expires
+// on its own outlives its creation.
+const replaceSetupLinksQuery = `UPDATE user_links SET expires_at = created_at
+	WHERE purpose = ? AND used_at IS NULL AND expires_at > ?`
+
+// replacedSetupLinkQuery reports whether a token hash belongs to an unused link of the
+// purpose (setup) that replaceSetupLinksQuery replaced.
+const replacedSetupLinkQuery = `SELECT EXISTS (SELECT 1 FROM user_links
+	WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at <= created_at)`
+
+// findUserLink reads a valid link with q. A setup link that a newer one replaced is
+// ErrSetupLinkReplaced.
 func findUserLink(ctx context.Context, q queryRower, tokenHash []byte, purpose string, now time.Time) (*iogate.UserLink, error) {
 	var l iogate.UserLink
 	var accountID, userID sql.NullString
@@ -49,6 +63,15 @@ func findUserLink(ctx context.Context, q queryRower, tokenHash []byte, purpose s
 	err := q.QueryRowContext(ctx, `SELECT token_hash, purpose, account_id, user_id, email, role, created_at, expires_at FROM user_links
 		WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?`, tokenHash, purpose, toMicros(now)).
 		Scan(&l.TokenHash, &l.Purpose, &accountID, &userID, &l.Email, &role, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) && purpose == iogate.LinkSetup {
+		var replaced bool
+		if err := q.QueryRowContext(ctx, replacedSetupLinkQuery, tokenHash, iogate.LinkSetup).Scan(&replaced); err != nil {
+			return nil, mapError(err)
+		}
+		if replaced {
+			return nil, iogate.ErrSetupLinkReplaced
+		}
+	}
 	if err != nil {
 		return nil, mapError(err)
 	}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -208,10 +209,29 @@ func testSetupLink(t *testing.T, s iogate.Store) {
 	ctx := ctxFor(t)
 	old := &iogate.UserLink{TokenHash: digest("old"), Purpose: iogate.LinkSetup, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
 	link := &iogate.UserLink{TokenHash: digest("new"), Purpose: iogate.LinkSetup, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
+	// expired ran out an hour before the new links were created, so they do not replace it.
+	expired := &iogate.UserLink{TokenHash: digest("expired"), Purpose: iogate.LinkSetup, CreatedAt: base.Add(-2 * time.Hour), ExpiresAt: base.Add(-time.Hour)}
+	must(t, "CreateUserLink", s.CreateUserLink(ctx, expired, nil))
 	must(t, "CreateUserLink", s.CreateUserLink(ctx, old, nil))
 	must(t, "CreateUserLink", s.CreateUserLink(ctx, link, nil))
 	_, err := s.FindUserLink(ctx, old.TokenHash, iogate.LinkSetup, base)
 	wantCode(t, "FindUserLink of a replaced setup link", err, iogate.CodeNotFound)
+	if !errors.Is(err, iogate.ErrSetupLinkReplaced) {
+		t.Errorf("FindUserLink of a replaced setup link: %v, want ErrSetupLinkReplaced", err)
+	}
+	for _, c := range []struct {
+		name string
+		hash []byte
+	}{
+		{"an expired setup link", expired.TokenHash},
+		{"an unknown setup link", digest("unknown")},
+	} {
+		_, err := s.FindUserLink(ctx, c.hash, iogate.LinkSetup, base)
+		wantCode(t, "FindUserLink of "+c.name, err, iogate.CodeNotFound)
+		if errors.Is(err, iogate.ErrSetupLinkReplaced) {
+			t.Errorf("FindUserLink of %s: %v, want an error that does not say replaced", c.name, err)
+		}
+	}
 	_, err = s.FindUserLink(ctx, link.TokenHash, iogate.LinkInvite, base)
 	wantCode(t, "FindUserLink with another purpose", err, iogate.CodeNotFound)
 	_, err = s.FindUserLink(ctx, link.TokenHash, iogate.LinkSetup, base.Add(time.Hour))
@@ -238,6 +258,10 @@ func testSetupLink(t *testing.T, s iogate.Store) {
 		{"with the records swapped", urec, rec},
 	} {
 		wantCode(t, "CreateAccountWithOwner "+c.name, s.CreateAccountWithOwner(ctx, link.TokenHash, base, a, owner, c.accountRec, c.userRec), iogate.CodeInternal)
+	}
+	err = s.CreateAccountWithOwner(ctx, old.TokenHash, base, a, owner, rec, urec)
+	if !errors.Is(err, iogate.ErrSetupLinkReplaced) {
+		t.Fatalf("CreateAccountWithOwner with a replaced setup link: %v, want ErrSetupLinkReplaced", err)
 	}
 	// An owner that cannot be inserted fails the transaction after the account and its
 	// record were written, which rolls both back and leaves the link unused.

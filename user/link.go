@@ -2,6 +2,7 @@ package user
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -96,12 +97,18 @@ func (s *Service) createLink(ctx context.Context, l *iogate.UserLink, ttl time.D
 }
 
 // CheckLink returns the link for token if it has the purpose and is still valid, or a
-// CodeNotFound error that does not say why it is not.
+// CodeNotFound error that does not say why it is not, except ErrSetupLinkReplaced for a
+// setup link that a newer one replaced.
 func (s *Service) CheckLink(ctx context.Context, token, purpose string) (*iogate.UserLink, error) {
 	if !plausibleToken(token) {
 		return nil, errLinkInvalid
 	}
 	l, err := s.store.FindUserLink(ctx, hashToken(token), purpose, s.now())
+	// Reporting that a setup link was replaced reveals nothing to someone who guesses tokens,
+	// because only a token that iogate printed gets that answer.
+	if errors.Is(err, iogate.ErrSetupLinkReplaced) {
+		return nil, err
+	}
 	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
 		return nil, errLinkInvalid
 	}
@@ -174,6 +181,9 @@ func (s *Service) CompleteSetup(ctx context.Context, token string, req SetupRequ
 		return nil, err
 	}
 	err = s.store.CreateAccountWithOwner(ctx, hashToken(token), now, a, u, accountRec, ownerRec)
+	if errors.Is(err, iogate.ErrSetupLinkReplaced) {
+		return nil, err
+	}
 	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
 		return nil, errLinkInvalid
 	}

@@ -197,8 +197,11 @@ func TestSetupLinkRules(t *testing.T) {
 		if _, err := svc.CreateSetupLink(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.CompleteSetup(ctx, first, good); !errors.Is(err, errLinkInvalid) {
-			t.Errorf("setup with a replaced link: %v, want the invalid-link error", err)
+		if _, err := svc.CheckLink(ctx, first, iogate.LinkSetup); !errors.Is(err, iogate.ErrSetupLinkReplaced) {
+			t.Errorf("CheckLink of a replaced link: %v, want ErrSetupLinkReplaced", err)
+		}
+		if _, err := svc.CompleteSetup(ctx, first, good); !errors.Is(err, iogate.ErrSetupLinkReplaced) {
+			t.Errorf("setup with a replaced link: %v, want ErrSetupLinkReplaced", err)
 		}
 	})
 
