@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"errors"
+	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +40,11 @@ func TestPostgresNodeRoleAuditTail(t *testing.T) {
 	plain := node.createAccount(t)
 	plainKey := node.createKey(t, plain, "plain")
 
+	// CREATE on the database lets the role create a schema of its own, as a role that has
+	// one can; its objects must not change what the audit triggers do.
+	pgtest.Exec(t, ownerURL, `GRANT CREATE ON DATABASE `+pgx.Identifier{databaseName(t, ownerURL)}.Sanitize()+
+		` TO `+pgx.Identifier{os.Getenv(pgtest.NodeRoleVariable)}.Sanitize())
+
 	srv := node.startNode(t, "a", "--audit-retention", "2s")
 	waitLog(t, srv, "audit records pruned")
 	if n := pgtest.QueryInt(t, ownerURL, `SELECT COUNT(*) FROM audit_checkpoints WHERE account_id = $1`, pruned); n != 1 {
@@ -54,6 +61,8 @@ func TestPostgresNodeRoleAuditTail(t *testing.T) {
 	}{
 		{"without a checkpoint", plain, plainKey, eraseTailAndCheckpoint},
 		{"with a signed checkpoint", pruned, prunedKey, eraseTailAndRestoreCheckpoint},
+		{"under a temporary checkpoints table", plain, plainKey, eraseTailUnderTemporaryCheckpoints},
+		{"with operators of its own", plain, plainKey, eraseTailWithOwnOperators},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			keep := pgtest.QueryInt(t, ownerURL, `SELECT MAX(seq) FROM audit_records WHERE account_id = $1`, tc.accountID)
@@ -112,6 +121,56 @@ func eraseTailAndRestoreCheckpoint(ctx context.Context, tx pgx.Tx, accountID str
 	_, err := tx.Exec(ctx, `UPDATE audit_checkpoints SET seq = $2, hash = $3, record_time = $4, created_at = $5, signature = $6
 		WHERE account_id = $1`, accountID, seq, hash, recordTime, created, signature)
 	return err
+}
+
+// eraseTailUnderTemporaryCheckpoints deletes the account's records after keep under a
+// checkpoint in a temporary table named audit_checkpoints. PostgreSQL looks a table name
+// up in the session's temporary schema first, so an audit trigger that ran with the
+// session's search_path would read that table instead of the real one.
+func eraseTailUnderTemporaryCheckpoints(ctx context.Context, tx pgx.Tx, accountID string, keep int64) error {
+	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE audit_checkpoints (account_id TEXT, seq BIGINT)`); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO pg_temp.audit_checkpoints VALUES ($1, 1000000000)`, accountID); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `DELETE FROM audit_records WHERE account_id = $1 AND seq > $2`, accountID, keep)
+	return err
+}
+
+// eraseTailWithOwnOperators deletes the account's records after keep with "=" and ">="
+// operators of its own, which always hold, placed before pg_catalog's on the search_path.
+// An audit trigger that ran with the session's search_path would then find that any
+// account's checkpoint covers every record. The pruned account has such a checkpoint.
+func eraseTailWithOwnOperators(ctx context.Context, tx pgx.Tx, accountID string, keep int64) error {
+	var schema string
+	if err := tx.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return err
+	}
+	for _, stmt := range []string{
+		`CREATE SCHEMA attacker`,
+		`CREATE FUNCTION attacker.always(text, text) RETURNS boolean LANGUAGE sql AS 'SELECT true'`,
+		`CREATE FUNCTION attacker.always(bigint, bigint) RETURNS boolean LANGUAGE sql AS 'SELECT true'`,
+		`CREATE OPERATOR attacker.= (LEFTARG = text, RIGHTARG = text, FUNCTION = attacker.always)`,
+		`CREATE OPERATOR attacker.>= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = attacker.always)`,
+		`SET LOCAL search_path = attacker, pg_catalog, ` + pgx.Identifier{schema}.Sanitize(),
+	} {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	_, err := tx.Exec(ctx, `DELETE FROM audit_records WHERE account_id OPERATOR(pg_catalog.=) $1 AND seq OPERATOR(pg_catalog.>) $2`, accountID, keep)
+	return err
+}
+
+// databaseName returns the name of the database that dbURL names.
+func databaseName(t *testing.T, dbURL string) string {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatalf("parse the database URL: %v", err)
+	}
+	return strings.TrimPrefix(u.Path, "/")
 }
 
 // runAttack runs attack in one transaction on the database at dbURL and commits it. It

@@ -130,7 +130,7 @@ func TestOpenAsNodeRoleNamesGrantStep(t *testing.T) {
 				grant(t, ownerURL, role)
 				pgtest.Exec(t, ownerURL, `DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)`)
 			},
-			want: []string{"apply migration", "permission denied for schema"},
+			want: []string{"apply migration", "lacks a privilege"},
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
