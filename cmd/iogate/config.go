@@ -30,8 +30,17 @@ func applyConfigFile(cmd *cobra.Command, fromEnv map[string]bool, sources map[st
 	if err != nil {
 		return flagErrorf("config", "read --config file: %v", err)
 	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return errorf("invalid --config file %s: %v", path, err)
+	}
+	// yaml's error for a document that is not a mapping quotes its start, and a --config
+	// that names a password or master key file by mistake must not print the secret.
+	if len(root.Content) > 0 && root.Content[0].Kind != yaml.MappingNode {
+		return errorf("invalid --config file %s: expected a YAML mapping of flag names to values, such as listen: 0.0.0.0:443", path)
+	}
 	var doc map[string]any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	if err := root.Decode(&doc); err != nil {
 		return errorf("invalid --config file %s: %v", path, err)
 	}
 
@@ -47,6 +56,11 @@ func applyConfigFile(cmd *cobra.Command, fromEnv map[string]bool, sources map[st
 			return errorf("invalid --config file %s: unknown key %q; keys are the flag names of %q, such as listen or trusted-proxies", path, key, cmd.CommandPath())
 		}
 		if f.Changed || fromEnv[key] {
+			// The file is what gets shared, so a password in it is an error even when the
+			// command line or the environment overrides the key.
+			if value, err := yamlScalar(doc[key]); err == nil && key == "database" && hasDatabasePassword(value) {
+				return errorf("%s (in key \"database\" of the --config file %s, which %s overrides)", configPasswordMessage, path, overrider(f))
+			}
 			continue
 		}
 		if err := setFlagFromYAML(f, doc[key]); err != nil {
@@ -55,6 +69,15 @@ func applyConfigFile(cmd *cobra.Command, fromEnv map[string]bool, sources map[st
 		sources[key] = fmt.Sprintf("key %q of the --config file %s", key, path)
 	}
 	return nil
+}
+
+// overrider returns what set f before the --config file was read: the command line or its
+// IOGATE_* variable.
+func overrider(f *pflag.Flag) string {
+	if f.Changed {
+		return "the command line"
+	}
+	return envVariable(f.Name)
 }
 
 func setFlagFromYAML(f *pflag.Flag, v any) error {

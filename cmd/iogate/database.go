@@ -46,20 +46,36 @@ func checkDatabaseFlag(cmd *cobra.Command, database, source string) error {
 	if err != nil || kind != databasePostgres {
 		return err
 	}
-	u, err := url.Parse(database)
-	if err != nil {
+	if _, err := url.Parse(database); err != nil {
 		return errorf("invalid --database: the PostgreSQL URL does not parse; expected postgres://USER@HOST:PORT/DATABASE")
 	}
-	_, hasPassword := u.User.Password()
 	switch {
-	case (hasPassword || u.Query().Has("password")) && fromFile:
-		return errorf("the --config file must not contain a database password, because configuration files are often shared or kept in version control: "+
-			"put the URL with its password in IOGATE_DATABASE, or the password in PGPASSWORD or ~/.pgpass (--database was set by %s)", source)
-	case hasPassword || u.Query().Has("password"):
+	case hasDatabasePassword(database) && fromFile:
+		return errorf("%s (--database was set by %s)", configPasswordMessage, source)
+	case hasDatabasePassword(database):
 		return errorf("--database must not contain a password, because command lines are visible to other users of the machine: " +
 			"put the URL with its password in IOGATE_DATABASE, or the password in PGPASSWORD or ~/.pgpass")
 	}
 	return nil
+}
+
+// configPasswordMessage is the error for a database password in the --config file.
+const configPasswordMessage = "the --config file must not contain a database password, because configuration files are often shared or kept in version control: " +
+	"put the URL with its password in IOGATE_DATABASE, or the password in PGPASSWORD or ~/.pgpass"
+
+// hasDatabasePassword reports whether database is a PostgreSQL URL that carries a password,
+// in its user information or in its password option. A value that does not parse as one
+// carries none.
+func hasDatabasePassword(database string) bool {
+	if kind, err := databaseKind(database); err != nil || kind != databasePostgres {
+		return false
+	}
+	u, err := url.Parse(database)
+	if err != nil {
+		return false
+	}
+	_, hasPassword := u.User.Password()
+	return hasPassword || u.Query().Has("password")
 }
 
 // databaseLabel describes the store for logs and messages: the kind and, for PostgreSQL,

@@ -145,8 +145,20 @@ func (c *serveConfig) validate() error {
 		return flagErrorf("listen", "invalid --listen %q: the HTTPS listener cannot be turned off; "+
 			"give an address such as 127.0.0.1:8443 or 0.0.0.0:443", c.listen)
 	}
+	for _, l := range []struct{ flag, address string }{{"listen", c.listen}, {"http-listen", c.httpListen}, {"admin-listen", c.adminListen}} {
+		// ":" is what "$HOST:$PORT" becomes when neither variable is set, and net.Listen
+		// takes it as every interface on a random port, as it does an empty address.
+		if host, port, err := net.SplitHostPort(strings.TrimSpace(l.address)); err == nil && host == "" && port == "" {
+			return flagErrorf(l.flag, "invalid --%s %q: it names neither a host nor a port, so it would listen on every interface on a random port; "+
+				"give an address such as 127.0.0.1:8443 or 0.0.0.0:443", l.flag, l.address)
+		}
+	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
-		return errorf("--tls-cert and --tls-key must be given together")
+		set, unset := "tls-cert", "tls-key"
+		if c.tlsCert == "" {
+			set, unset = unset, set
+		}
+		return flagErrorf(set, "--tls-cert and --tls-key must be given together: --%s is set but --%s is not", set, unset)
 	}
 	if c.tokenTTL < time.Minute || c.tokenTTL > 24*time.Hour {
 		return errorf("invalid --token-ttl %s: it must be from 1m to 24h", iogate.FormatDuration(c.tokenTTL))
