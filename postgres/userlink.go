@@ -22,6 +22,12 @@ func (db *DB) CreateUserLink(ctx context.Context, l *iogate.UserLink, rec *iogat
 			}
 		}
 		if l.Purpose == iogate.LinkSetup {
+			// Without the lock, two nodes that start together each replace the links
+			// committed before them, miss the other's uncommitted one, and leave two
+			// valid setup links.
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, setupLinkLockID); err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, replaceSetupLinksQuery, iogate.LinkSetup, l.CreatedAt); err != nil {
 				return err
 			}
@@ -47,6 +53,10 @@ func nullString(s string) *string {
 func (db *DB) FindUserLink(ctx context.Context, tokenHash []byte, purpose string, now time.Time) (*iogate.UserLink, error) {
 	return findUserLink(ctx, db.pool.QueryRow, tokenHash, purpose, now, "")
 }
+
+// setupLinkLockID is the key of the advisory lock that serialises the creation of setup
+// links. It spells "iosetup" in ASCII.
+const setupLinkLockID int64 = 0x696f7365747570
 
 // replaceSetupLinksQuery makes the unused links of purpose $1 (setup) that are valid at $2
 // expire at their creation time, which marks them as replaced, because a link that expires

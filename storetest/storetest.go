@@ -84,6 +84,7 @@ func RunTwoHandles(t *testing.T, open func(t *testing.T) (first, second iogate.S
 		fn   func(t *testing.T, first, second iogate.Store)
 	}{
 		{"RevocationsDuringKeyDeletions", revokeDuringKeyDeletions},
+		{"SetupLinksCreatedAtOnce", createSetupLinksAtOnce},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
