@@ -71,13 +71,16 @@ const replacedSetupLinkQuery = `SELECT EXISTS (SELECT 1 FROM user_links
 
 // findUserLink reads a valid link with queryRow; lock is "" or " FOR UPDATE". A setup link
 // that a newer one replaced is ErrSetupLinkReplaced.
+// A replaced link expires at its creation time, which a node whose clock is behind the
+// creating node's still sees in the future, so the query also requires expires_at >
+// created_at.
 func findUserLink(ctx context.Context, queryRow func(context.Context, string, ...any) pgx.Row, tokenHash []byte, purpose string, now time.Time, lock string) (*iogate.UserLink, error) {
 	var l iogate.UserLink
 	var accountID, userID *string
 	var role string
 	var created, expires time.Time
 	err := queryRow(ctx, `SELECT token_hash, purpose, account_id, user_id, email, role, created_at, expires_at FROM user_links
-		WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3`+lock, tokenHash, purpose, now).
+		WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 AND expires_at > created_at`+lock, tokenHash, purpose, now).
 		Scan(&l.TokenHash, &l.Purpose, &accountID, &userID, &l.Email, &role, &created, &expires)
 	if errors.Is(err, pgx.ErrNoRows) && purpose == iogate.LinkSetup {
 		var replaced bool

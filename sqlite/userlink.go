@@ -55,13 +55,16 @@ const replacedSetupLinkQuery = `SELECT EXISTS (SELECT 1 FROM user_links
 
 // findUserLink reads a valid link with q. A setup link that a newer one replaced is
 // ErrSetupLinkReplaced.
+// A replaced link expires at its creation time, which a node whose clock is behind the
+// creating node's still sees in the future, so the query also requires expires_at >
+// created_at.
 func findUserLink(ctx context.Context, q queryRower, tokenHash []byte, purpose string, now time.Time) (*iogate.UserLink, error) {
 	var l iogate.UserLink
 	var accountID, userID sql.NullString
 	var role string
 	var created, expires int64
 	err := q.QueryRowContext(ctx, `SELECT token_hash, purpose, account_id, user_id, email, role, created_at, expires_at FROM user_links
-		WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?`, tokenHash, purpose, toMicros(now)).
+		WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ? AND expires_at > created_at`, tokenHash, purpose, toMicros(now)).
 		Scan(&l.TokenHash, &l.Purpose, &accountID, &userID, &l.Email, &role, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) && purpose == iogate.LinkSetup {
 		var replaced bool

@@ -57,3 +57,34 @@ func createSetupLinksAtOnce(t *testing.T, first, second iogate.Store) {
 		}
 	}
 }
+
+// testReplacedSetupLinkBehindClock checks that a replaced setup link stays invalid on a
+// node whose clock is behind the one that created it. Replacing a link sets its expiry to
+// its creation time, which such a node still sees in the future.
+func testReplacedSetupLinkBehindClock(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	// The first node's clock is five minutes ahead of the second's.
+	ahead := &iogate.UserLink{TokenHash: digest("ahead"), Purpose: iogate.LinkSetup,
+		CreatedAt: base.Add(5 * time.Minute), ExpiresAt: base.Add(65 * time.Minute)}
+	later := &iogate.UserLink{TokenHash: digest("later"), Purpose: iogate.LinkSetup,
+		CreatedAt: base.Add(time.Minute), ExpiresAt: base.Add(61 * time.Minute)}
+	must(t, "CreateUserLink", s.CreateUserLink(ctx, ahead, nil))
+	must(t, "CreateUserLink", s.CreateUserLink(ctx, later, nil))
+
+	now := base.Add(2 * time.Minute)
+	_, err := s.FindUserLink(ctx, ahead.TokenHash, iogate.LinkSetup, now)
+	if !errors.Is(err, iogate.ErrSetupLinkReplaced) {
+		t.Errorf("FindUserLink of the replaced link before its creation time: %v, want ErrSetupLinkReplaced", err)
+	}
+	a := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: now}
+	owner := &iogate.User{ID: iogate.NewID(), AccountID: a.ID, Email: "owner@acme.test", Role: iogate.RoleOwner, CreatedAt: now, UpdatedAt: now}
+	ownerRec, err := chain.NewUserRecord(owner, iogate.AuditUserCreated, iogate.Actor{Type: iogate.ActorUser, ID: owner.ID}, now, nil)
+	must(t, "NewUserRecord", err)
+	err = s.CreateAccountWithOwner(ctx, ahead.TokenHash, now, a, owner, accountCreated(t, a), ownerRec)
+	if !errors.Is(err, iogate.ErrSetupLinkReplaced) {
+		t.Errorf("CreateAccountWithOwner with the replaced link before its creation time: %v, want ErrSetupLinkReplaced", err)
+	}
+	if _, err := s.FindUserLink(ctx, later.TokenHash, iogate.LinkSetup, now); err != nil {
+		t.Errorf("FindUserLink of the link printed last: %v", err)
+	}
+}

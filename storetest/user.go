@@ -23,6 +23,7 @@ var userCases = []struct {
 	{"AccountStatusRecordsKeyChanges", testAccountStatus},
 	{"AccountStatusRecord", testAccountStatusRecord},
 	{"SetupLinkUsedOnce", testSetupLink},
+	{"ReplacedSetupLinkBehindClock", testReplacedSetupLinkBehindClock},
 	{"InviteAndResetLinks", testInviteAndResetLinks},
 	{"RecoveryCodes", testRecoveryCodes},
 	{"RecoveryCodesConcurrentDisable", testRecoveryCodesConcurrentDisable},
