@@ -508,3 +508,37 @@ func TestAccountCreateHintRepeatsStoreFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIReadsConfigFileGlobals checks that a command other than serve reads the global
+// flags of the --config file that IOGATE_CONFIG names, so that it works on the server's
+// store, ignores the file's serve-only keys, and names the file when its value fails.
+func TestCLIReadsConfigFileGlobals(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	config := filepath.Join(t.TempDir(), "iogate.yaml")
+	writeFile(t, config, "data-dir: "+dir+"\nlisten: 127.0.0.1:0\nhttp-listen: \"\"\n")
+	env := []string{"IOGATE_CONFIG=" + config}
+
+	cmd := exec.Command(testenv.Binary(t), "account", "list")
+	cmd.Env = append(os.Environ(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil {
+		t.Fatal("account list on a data directory that does not exist yet: exit 0, want a failure")
+	}
+	want := `(--data-dir was set by key "data-dir" of the --config file ` + config + " named by IOGATE_CONFIG)"
+	if !strings.Contains(stderr.String(), want) {
+		t.Errorf("account list's standard error lacks %q: %s", want, stderr.String())
+	}
+
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command(testenv.Binary(t), "account", "create", "--name", "Acme", "--email", "ops@acme.test")
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("account create with IOGATE_CONFIG: %v: %s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "iogate.db")); err != nil {
+		t.Errorf("account create did not use the data directory of the --config file: %v", err)
+	}
+}

@@ -15,17 +15,25 @@ import (
 // applyConfigFile sets, from the YAML file named by --config, every flag that neither the
 // command line nor the environment (fromEnv) set, so that a flag beats its environment
 // variable, which beats the file, which beats the default. It records each flag it sets in
-// sources. The file is a mapping whose
-// keys are flag names without the leading dashes. A list flag takes a YAML sequence or a
-// comma-separated string. Unknown keys are errors, so that a misspelt setting is not
-// silently ignored.
-func applyConfigFile(cmd *cobra.Command, fromEnv map[string]bool, sources map[string]string) error {
-	cf := cmd.Flags().Lookup("config")
-	if cf == nil || cf.Value.String() == "" {
+// sources. The file is a mapping whose keys are flag names without the leading dashes. A
+// list flag takes a YAML sequence or a comma-separated string. Unknown keys are errors, so
+// that a misspelt setting is not silently ignored.
+//
+// Commands without --config read the file that IOGATE_CONFIG names, and only its keys of
+// global flags (data-dir, database, master-key-file, json), so that the CLI works on the
+// store that a server configured by the file uses. They leave the other keys to serve,
+// which checks them.
+func applyConfigFile(cmd *cobra.Command, fromEnv map[string]bool, sources map[string]string, getenv func(string) string) error {
+	path, globalOnly := "", false
+	if cf := cmd.Flags().Lookup("config"); cf != nil {
+		path = cf.Value.String()
+	} else {
+		path, globalOnly = getenv("IOGATE_CONFIG"), true
+	}
+	if path == "" {
 		return nil
 	}
 
-	path := cf.Value.String()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return flagErrorf("config", "read --config file: %v", err)
@@ -51,6 +59,9 @@ func applyConfigFile(cmd *cobra.Command, fromEnv map[string]bool, sources map[st
 	slices.Sort(keys)
 
 	for _, key := range keys {
+		if globalOnly && cmd.Root().PersistentFlags().Lookup(key) == nil {
+			continue
+		}
 		f := cmd.Flags().Lookup(key)
 		if f == nil || key == "config" || key == "help" {
 			return errorf("invalid --config file %s: unknown key %q; keys are the flag names of %q, such as listen or trusted-proxies", path, key, cmd.CommandPath())
@@ -67,6 +78,9 @@ func applyConfigFile(cmd *cobra.Command, fromEnv map[string]bool, sources map[st
 			return errorf("invalid --config file %s: key %q: %v", path, key, err)
 		}
 		sources[key] = fmt.Sprintf("key %q of the --config file %s", key, path)
+		if globalOnly {
+			sources[key] += " named by IOGATE_CONFIG"
+		}
 	}
 	return nil
 }

@@ -64,7 +64,7 @@ func newRootCommand(getenv func(string) string, environ func() []string, stdout,
 			if cmd.Name() != "serve" {
 				g.ignoredEnv.print(g.stderr, g.json, cmd.CommandPath())
 			}
-			if err := applyConfigFile(cmd, fromEnv, g.flagSources); err != nil {
+			if err := applyConfigFile(cmd, fromEnv, g.flagSources, getenv); err != nil {
 				return err
 			}
 			return checkDatabaseFlag(cmd, g.database, g.flagSources["database"])
@@ -134,11 +134,12 @@ func envFlags(cmd *cobra.Command) *pflag.FlagSet {
 	return flags
 }
 
-// otherEnvVariables are IOGATE_* variables that set no flag: read by iogate itself (the
-// master key, --json, a client secret for "key import"), or named in the docs' client
-// examples, which users export in the shell that also runs the server.
+// otherEnvVariables are IOGATE_* variables that some commands read without a flag of their
+// own: the master key, --json, a client secret for "key import", and the --config file of
+// the global flags. The docs' client examples name the others, which users export in the
+// shell that also runs the server.
 var otherEnvVariables = map[string]bool{
-	"IOGATE_MASTER_KEY": true, "IOGATE_JSON": true, "IOGATE_CLIENT_SECRET": true,
+	"IOGATE_MASTER_KEY": true, "IOGATE_JSON": true, "IOGATE_CLIENT_SECRET": true, "IOGATE_CONFIG": true,
 	"IOGATE_CLIENT_ID": true, "IOGATE_URL": true, "IOGATE_BENCH_PPROF_ADDR": true,
 }
 
