@@ -177,14 +177,11 @@ func databaseName(t *testing.T, dbURL string) string {
 // returns the error of the statement that the database rejected, after rolling back.
 func runAttack(t *testing.T, dbURL string, attack func(context.Context, pgx.Tx) error) error {
 	t.Helper()
+	conn := pgtest.Connect(t, dbURL)
+	defer conn.Close(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatalf("connect as the node role: %v", err)
-	}
-	defer conn.Close(context.Background())
-	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error { return attack(ctx, tx) })
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error { return attack(ctx, tx) })
 	var pe *pgconn.PgError
 	if err != nil && !errors.As(err, &pe) {
 		t.Fatalf("attack failed without a database error: %v", err)

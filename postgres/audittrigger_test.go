@@ -25,7 +25,7 @@ import (
 func TestAuditTriggersPinSearchPath(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	open(t, url).Close()
-	conn := connect(t, url)
+	conn := pgtest.Connect(t, url)
 	rows, err := conn.Query(context.Background(), `SELECT DISTINCT p.proname, COALESCE(array_to_string(p.proconfig, ';'), '')
 		FROM pg_trigger tg
 		JOIN pg_class c ON c.oid = tg.tgrelid
@@ -116,7 +116,7 @@ func TestNodeRoleInOtherSchema(t *testing.T) {
 // records. It returns the error of the delete.
 func deleteUnderTemporaryCheckpoints(t *testing.T, dbURL, accountID string) error {
 	t.Helper()
-	conn := connect(t, dbURL)
+	conn := pgtest.Connect(t, dbURL)
 	ctx := context.Background()
 	if _, err := conn.Exec(ctx, `CREATE TEMPORARY TABLE audit_checkpoints (account_id TEXT, seq BIGINT)`); err != nil {
 		t.Fatalf("create a temporary audit_checkpoints table: %v", err)
@@ -139,17 +139,4 @@ func withSearchPath(t *testing.T, dbURL, schema string) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
-}
-
-// connect opens one connection to dbURL that the test closes when it ends.
-func connect(t *testing.T, dbURL string) *pgx.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
 }

@@ -32,17 +32,7 @@ func useFormTokenOf(ctx context.Context, tx *sql.Tx) error {
 func insertFormToken(ctx context.Context, tx *sql.Tx, use iogate.FormTokenUse) error {
 	res, err := tx.ExecContext(ctx, `INSERT INTO used_form_tokens (token_hash, used_at, expires_at) VALUES (?, ?, ?)
 		ON CONFLICT (token_hash) DO NOTHING`, use.Hash, toMicros(use.UsedAt), toMicros(use.ExpiresAt))
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return iogate.ErrFormTokenUsed
-	}
-	return nil
+	return requireRow(res, err, iogate.ErrFormTokenUsed)
 }
 
 // FormTokenUsed reports whether the form token's hash is recorded.

@@ -142,20 +142,17 @@ func (db *DB) DeleteUser(ctx context.Context, id string, rec *iogate.AuditRecord
 func (db *DB) UseTOTPStep(ctx context.Context, userID string, step int64) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?`, step, userID, step)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return iogate.Errorf(iogate.CodeConflict, "this code was already used; wait for the next one")
-		}
-		return nil
+		return requireRow(res, err, iogate.Errorf(iogate.CodeConflict, "this code was already used; wait for the next one"))
 	})
 }
 
 // requireOneRow turns an update or delete that matched no row into CodeNotFound.
 func requireOneRow(res sql.Result, err error, what string) error {
+	return requireRow(res, err, iogate.Errorf(iogate.CodeNotFound, "%s not found", what))
+}
+
+// requireRow returns err, or none when the statement whose result is res changed no row.
+func requireRow(res sql.Result, err, none error) error {
 	if err != nil {
 		return err
 	}
@@ -164,7 +161,7 @@ func requireOneRow(res sql.Result, err error, what string) error {
 		return err
 	}
 	if n == 0 {
-		return iogate.Errorf(iogate.CodeNotFound, "%s not found", what)
+		return none
 	}
 	return nil
 }

@@ -51,31 +51,28 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 	cutoff := s.now().UTC().Add(-sweepMargin)
 	var report SweepReport
 	var errs []error
-	var err error
-
-	report.Sessions, err = sweepBatches(func(limit int) (int, error) {
-		return s.store.DeleteEndedSessions(ctx, cutoff, cutoff.Add(-s.cfg.IdleTimeout), limit)
-	})
-	if err != nil {
-		errs = append(errs, fmt.Errorf("delete ended sessions: %w", err))
-	}
-	report.Links, err = sweepBatches(func(limit int) (int, error) {
-		return s.store.DeleteSpentUserLinks(ctx, cutoff, limit)
-	})
-	if err != nil {
-		errs = append(errs, fmt.Errorf("delete used and expired links: %w", err))
-	}
-	report.FormTokens, err = sweepBatches(func(limit int) (int, error) {
-		return s.store.DeleteExpiredFormTokens(ctx, cutoff, limit)
-	})
-	if err != nil {
-		errs = append(errs, fmt.Errorf("delete expired form tokens: %w", err))
-	}
-	report.RevokedTokens, err = sweepBatches(func(limit int) (int, error) {
-		return s.store.DeleteExpiredRevocations(ctx, cutoff, limit)
-	})
-	if err != nil {
-		errs = append(errs, fmt.Errorf("delete revocations of expired tokens: %w", err))
+	for _, table := range []struct {
+		what        string
+		deleted     *int
+		deleteBatch func(limit int) (int, error)
+	}{
+		{"ended sessions", &report.Sessions, func(limit int) (int, error) {
+			return s.store.DeleteEndedSessions(ctx, cutoff, cutoff.Add(-s.cfg.IdleTimeout), limit)
+		}},
+		{"used and expired links", &report.Links, func(limit int) (int, error) {
+			return s.store.DeleteSpentUserLinks(ctx, cutoff, limit)
+		}},
+		{"expired form tokens", &report.FormTokens, func(limit int) (int, error) {
+			return s.store.DeleteExpiredFormTokens(ctx, cutoff, limit)
+		}},
+		{"revocations of expired tokens", &report.RevokedTokens, func(limit int) (int, error) {
+			return s.store.DeleteExpiredRevocations(ctx, cutoff, limit)
+		}},
+	} {
+		var err error
+		if *table.deleted, err = sweepBatches(table.deleteBatch); err != nil {
+			errs = append(errs, fmt.Errorf("delete %s: %w", table.what, err))
+		}
 	}
 	return report, errors.Join(errs...)
 }

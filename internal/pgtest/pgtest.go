@@ -121,9 +121,9 @@ func Exec(t testing.TB, dbURL, sql string, args ...any) {
 	}
 }
 
-// ExecError runs SQL on the database at dbURL and returns its error. A failure to connect
-// fails the test.
-func ExecError(t testing.TB, dbURL, sql string, args ...any) error {
+// Connect opens one connection to the database at dbURL, failing the test when it cannot,
+// and closes it when the test ends unless the caller closed it first.
+func Connect(t testing.TB, dbURL string) *pgx.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -131,21 +131,29 @@ func ExecError(t testing.TB, dbURL, sql string, args ...any) error {
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// ExecError runs SQL on the database at dbURL and returns its error. A failure to connect
+// fails the test.
+func ExecError(t testing.TB, dbURL, sql string, args ...any) error {
+	t.Helper()
+	conn := Connect(t, dbURL)
 	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, sql, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := conn.Exec(ctx, sql, args...)
 	return err
 }
 
 // QueryInt runs a query that returns one integer, failing the test on error.
 func QueryInt(t testing.TB, dbURL, sql string, args ...any) int64 {
 	t.Helper()
+	conn := Connect(t, dbURL)
+	defer conn.Close(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(context.Background())
 	var n int64
 	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
 		t.Fatalf("query %q: %v", sql, err)
