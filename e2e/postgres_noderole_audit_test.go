@@ -40,8 +40,8 @@ func TestPostgresNodeRoleAuditTail(t *testing.T) {
 	plain := node.createAccount(t)
 	plainKey := node.createKey(t, plain, "plain")
 
-	// CREATE on the database lets the role create a schema of its own, as a role that has
-	// one can; its objects must not change what the audit triggers do.
+	// CREATE on the database lets the role create a schema of its own. The objects in that
+	// schema must not change what the audit triggers do.
 	pgtest.Exec(t, ownerURL, `GRANT CREATE ON DATABASE `+pgx.Identifier{databaseName(t, ownerURL)}.Sanitize()+
 		` TO `+pgx.Identifier{os.Getenv(pgtest.NodeRoleVariable)}.Sanitize())
 

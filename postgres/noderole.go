@@ -132,7 +132,7 @@ func (db *DB) GrantNodeRole(ctx context.Context, role string) (int, error) {
 // TRIGGER is checked too, because a trigger of the role's own on the audit log could drop
 // records before they are inserted, which no check of the chain would notice.
 func checkWithheld(ctx context.Context, tx pgx.Tx, role, schema string, tables []string) error {
-	var held []string
+	var stillHeld []string
 	for _, t := range tables {
 		granted := nodePrivileges(t)
 		for _, privilege := range []string{"INSERT", "UPDATE", "DELETE", "TRUNCATE", "TRIGGER"} {
@@ -144,7 +144,7 @@ func checkWithheld(ctx context.Context, tx pgx.Tx, role, schema string, tables [
 				return err
 			}
 			if has {
-				held = append(held, privilege+" on "+t)
+				stillHeld = append(stillHeld, privilege+" on "+t)
 			}
 		}
 	}
@@ -155,11 +155,11 @@ func checkWithheld(ctx context.Context, tx pgx.Tx, role, schema string, tables [
 		return err
 	}
 	if create {
-		held = append(held, "CREATE on schema "+schema)
+		stillHeld = append(stillHeld, "CREATE on schema "+schema)
 	}
-	if len(held) > 0 {
-		return iogate.Errorf(iogate.CodeInvalid, "invalid --node-role %q: the role holds %s through PUBLIC or a role it is a member of; "+
-			"revoke those privileges there and run the command again", role, strings.Join(held, ", "))
+	if len(stillHeld) > 0 {
+		return iogate.Errorf(iogate.CodeInvalid, "invalid --node-role %q: the role has %s through PUBLIC or a role it is a member of; "+
+			"revoke those privileges there and run the command again", role, strings.Join(stillHeld, ", "))
 	}
 	return nil
 }
@@ -195,10 +195,12 @@ func (db *DB) checkNodePrivileges(ctx context.Context, tx pgx.Tx, role string) e
 			privileges = append(privileges, privilege)
 		}
 	}
+
 	rows, err := tx.Query(ctx, missingNodePrivilegesQuery, tables, privileges, defaultNodePrivileges)
 	if err != nil {
 		return fmt.Errorf("check the privileges of the role %q: %w", role, err)
 	}
+
 	// missing maps a table to the privileges that the role lacks on it, in query order.
 	var order []string
 	missing := map[string][]string{}
@@ -215,6 +217,7 @@ func (db *DB) checkNodePrivileges(ctx context.Context, tx pgx.Tx, role string) e
 	if len(order) == 0 {
 		return nil
 	}
+
 	// Tables that lack the same privileges share one entry, so that a role that was never
 	// granted anything gets a short message.
 	var sets []string
@@ -226,6 +229,7 @@ func (db *DB) checkNodePrivileges(ctx context.Context, tx pgx.Tx, role string) e
 		}
 		tablesOf[set] = append(tablesOf[set], t)
 	}
+
 	lacks := make([]string, len(sets))
 	for i, set := range sets {
 		lacks[i] = set + " on " + strings.Join(tablesOf[set], ", ")

@@ -13,9 +13,9 @@ import (
 // CodeNotFound for an unknown user and CodeInternal, before change runs, when rec is not a
 // record of event for the user's account.
 //
-// It locks the account before the user, the order of every transaction here that locks
-// both, so that two changes never wait for each other in a cycle. The account lock serialises the append with the
-// other appends to the account's chain. The user's row lock makes concurrent changes of one
+// It locks the account before the user, as ResetPassword does, so that two changes cannot
+// wait for each other in a cycle. The account lock serialises the append with the other
+// appends to the account's chain. The user's row lock makes concurrent changes of one
 // user, such as turning TOTP off while codes are replaced, run one after the other. Being
 // FOR NO KEY UPDATE, it lets sessions that reference the user be inserted meanwhile.
 func (db *DB) changeUser(ctx context.Context, userID, event string, rec *iogate.AuditRecord, change func(tx pgx.Tx, u *iogate.User) error) error {

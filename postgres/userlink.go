@@ -72,7 +72,7 @@ const replacedSetupLinkQuery = `SELECT EXISTS (SELECT 1 FROM user_links
 // findUserLink reads a valid link with queryRow; lock is "" or " FOR UPDATE". A setup link
 // that a newer one replaced is ErrSetupLinkReplaced.
 // A replaced link expires at its creation time, which a node whose clock is behind the
-// creating node's still sees in the future, so the query also requires expires_at >
+// creating node's still takes to be in the future, so the query also requires expires_at >
 // created_at.
 func findUserLink(ctx context.Context, queryRow func(context.Context, string, ...any) pgx.Row, tokenHash []byte, purpose string, now time.Time, lock string) (*iogate.UserLink, error) {
 	var l iogate.UserLink

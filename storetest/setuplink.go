@@ -60,7 +60,7 @@ func createSetupLinksAtOnce(t *testing.T, first, second iogate.Store) {
 
 // testReplacedSetupLinkBehindClock checks that a replaced setup link stays invalid on a
 // node whose clock is behind the one that created it. Replacing a link sets its expiry to
-// its creation time, which such a node still sees in the future.
+// its creation time, which such a node still takes to be in the future.
 func testReplacedSetupLinkBehindClock(t *testing.T, s iogate.Store) {
 	ctx := ctxFor(t)
 	// The first node's clock is five minutes ahead of the second's.

@@ -112,9 +112,9 @@ func TestAdminChangesCommitRecords(t *testing.T) {
 }
 
 // TestLinkChangesCommitRecords checks that an invitation and a reset link each commit their
-// record with the link, by the actor in the context, and that accepting the invitation and
-// using the reset link commit theirs with the change, by the user the link is for. A link
-// used a second time writes no record.
+// record with the link, by the actor in the context. Accepting the invitation and using the
+// reset link commit theirs with the change, by the user the link is for. A link used a
+// second time writes no record.
 func TestLinkChangesCommitRecords(t *testing.T) {
 	f := newFixture(t)
 	operator := iogate.Actor{Type: iogate.ActorOperator, ID: "ops"}

@@ -105,7 +105,7 @@ func (s *Service) CheckLink(ctx context.Context, token, purpose string) (*iogate
 	}
 	l, err := s.store.FindUserLink(ctx, hashToken(token), purpose, s.now())
 	// Reporting that a setup link was replaced reveals nothing to someone who guesses tokens,
-	// because only a token that iogate printed gets that answer.
+	// because only a token that iogate printed gets that error.
 	if errors.Is(err, iogate.ErrSetupLinkReplaced) {
 		return nil, err
 	}

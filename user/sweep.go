@@ -52,7 +52,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 	var report SweepReport
 	var errs []error
 	for _, table := range []struct {
-		what        string
+		rows        string
 		deleted     *int
 		deleteBatch func(limit int) (int, error)
 	}{
@@ -71,7 +71,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 	} {
 		var err error
 		if *table.deleted, err = sweepBatches(table.deleteBatch); err != nil {
-			errs = append(errs, fmt.Errorf("delete %s: %w", table.what, err))
+			errs = append(errs, fmt.Errorf("delete %s: %w", table.rows, err))
 		}
 	}
 	return report, errors.Join(errs...)
