@@ -12,20 +12,24 @@ import (
 func TestCLIErrors(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	account := createAccount(t, dir, "Acme", "ops@acme.test")
+	missing := filepath.Join(t.TempDir(), "absent", "copy.db")
 
 	cases := []struct {
 		name string
 		args []string
 		want string
+		code string
 	}{
-		{"missing required flag", []string{"key", "create", "--account", account}, `"name"`},
-		{"unknown account", []string{"key", "create", "--account", "0000", "--name", "x"}, "account"},
-		{"unknown scope", []string{"key", "create", "--account", account, "--name", "x", "--scope", "vaults:admin"}, "vaults:admin"},
-		{"bad expiry", []string{"key", "create", "--account", account, "--name", "x", "--expires-in", "soon"}, "soon"},
-		{"bad email", []string{"account", "create", "--name", "x", "--email", "not-an-email"}, "not-an-email"},
-		{"threshold zero", []string{"vault", "create", "--account", account, "--name", "v", "--threshold", "0"}, "threshold"},
-		{"unknown key", []string{"key", "show", "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11"}, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11"},
-		{"delete unknown key", []string{"key", "delete", "nope"}, "nope"},
+		{"missing required flag", []string{"key", "create", "--account", account}, `"name"`, "invalid_request"},
+		{"unknown flag", []string{"key", "list", "--account", account, "--bogus"}, "--bogus", "invalid_request"},
+		{"unknown account", []string{"key", "create", "--account", "0000", "--name", "x"}, "account", "not_found"},
+		{"unknown scope", []string{"key", "create", "--account", account, "--name", "x", "--scope", "vaults:admin"}, "vaults:admin", "invalid_scope"},
+		{"bad expiry", []string{"key", "create", "--account", account, "--name", "x", "--expires-in", "soon"}, "soon", "invalid_request"},
+		{"bad email", []string{"account", "create", "--name", "x", "--email", "not-an-email"}, "not-an-email", "invalid_request"},
+		{"threshold zero", []string{"vault", "create", "--account", account, "--name", "v", "--threshold", "0"}, "threshold", "invalid_request"},
+		{"unknown key", []string{"key", "show", "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11"}, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11", "not_found"},
+		{"delete unknown key", []string{"key", "delete", "nope"}, "nope", "not_found"},
+		{"backup into a missing directory", []string{"backup", "--to", missing}, "backup file", "failed"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -46,6 +50,9 @@ func TestCLIErrors(t *testing.T) {
 			}
 			if err := json.Unmarshal([]byte(res.Stderr), &body); err != nil || body.Error.Message == "" {
 				t.Errorf("--json stderr = %q, want {\"error\":{\"code\",\"message\"}}", res.Stderr)
+			}
+			if body.Error.Code != c.code {
+				t.Errorf("--json error code = %q, want %q", body.Error.Code, c.code)
 			}
 		})
 	}

@@ -84,7 +84,38 @@ func newRootCommand(getenv func(string) string, environ func() []string, stdout,
 	root.AddCommand(newMigrateCommand(g), newMasterKeyCommand(g))
 	root.AddCommand(newUserCommand(g))
 	root.AddCommand(newBackupCommand(g))
+	markRunFailures(root)
 	return root, g
+}
+
+// runFailure is an error of a running command, such as a file that could not be written.
+// printError gives it the code "failed". Other errors without a domain code come from
+// rejected flags, arguments or configuration, so they get invalid_request.
+type runFailure struct{ err error }
+
+func (e *runFailure) Error() string { return e.err.Error() }
+
+func (e *runFailure) Unwrap() error { return e.err }
+
+// markRunFailures wraps the RunE of cmd and of its subcommands so that their errors become
+// runFailures. Domain errors and the errors of errorf and flagErrorf stay as they are.
+func markRunFailures(cmd *cobra.Command) {
+	if run := cmd.RunE; run != nil {
+		cmd.RunE = func(cmd *cobra.Command, args []string) error {
+			err := run(cmd, args)
+			var (
+				de *iogate.Error
+				ee *exitError
+			)
+			if err == nil || errors.As(err, &de) || errors.As(err, &ee) {
+				return err
+			}
+			return &runFailure{err: err}
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		markRunFailures(sub)
+	}
 }
 
 // envAnnotation marks a command whose own flags may also be set from IOGATE_* variables.
@@ -354,11 +385,18 @@ func (g *globals) printResult(v any, text func(w io.Writer)) error {
 }
 
 // printError prints err to stderr: as {"error":{"code","message"}} when --json was given,
-// else as one line. Only caller-safe messages are printed for domain errors.
+// else as one line. Only caller-safe messages are printed for domain errors. The code is
+// the domain error's, "failed" for a runFailure, and invalid_request for the rest.
 func printError(stderr io.Writer, asJSON bool, err error, sources map[string]string, typed func(flag string) string) {
 	msg := err.Error()
-	code := ""
-	var de *iogate.Error
+	code := string(iogate.CodeInvalid)
+	var (
+		de *iogate.Error
+		rf *runFailure
+	)
+	if errors.As(err, &rf) {
+		code = "failed"
+	}
 	if errors.As(err, &de) {
 		code = string(de.Code)
 		msg = de.Message
