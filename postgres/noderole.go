@@ -121,9 +121,46 @@ func (db *DB) GrantNodeRole(ctx context.Context, role string) (int, error) {
 				return db.grantError(err, role)
 			}
 		}
+		if err := db.grantConnect(ctx, tx, role); err != nil {
+			return err
+		}
 		return checkWithheld(ctx, tx, role, schema, tables)
 	})
 	return len(tables), err
+}
+
+// grantConnect gives role the CONNECT privilege on the current database if it lacks it,
+// which happens when the database's owner revoked CONNECT from PUBLIC. PostgreSQL only
+// warns when the grantor may not grant CONNECT, so the privilege is checked again after.
+func (db *DB) grantConnect(ctx context.Context, tx pgx.Tx, role string) error {
+	var database string
+	var connect bool
+	if err := tx.QueryRow(ctx, `SELECT current_database(), has_database_privilege($1, current_database(), 'CONNECT')`, role).Scan(&database, &connect); err != nil {
+		return err
+	}
+	if connect {
+		return nil
+	}
+	grant := connectGrant(database, role)
+	if _, err := tx.Exec(ctx, grant); err != nil {
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "42501" {
+			return fmt.Errorf("grant CONNECT to the node role: %w", err)
+		}
+	}
+	if err := tx.QueryRow(ctx, `SELECT has_database_privilege($1, current_database(), 'CONNECT')`, role).Scan(&connect); err != nil {
+		return err
+	}
+	if !connect {
+		return fmt.Errorf("grant the node role its privileges on %s: the role that runs this command may not grant CONNECT on the database; "+
+			"as the database's owner, run %s, then run this command again", db.where, grant)
+	}
+	return nil
+}
+
+// connectGrant returns the statement that gives role the CONNECT privilege on database.
+func connectGrant(database, role string) string {
+	return "GRANT CONNECT ON DATABASE " + pgx.Identifier{database}.Sanitize() + " TO " + pgx.Identifier{role}.Sanitize()
 }
 
 // checkWithheld returns CodeInvalid when role still holds a table privilege that
@@ -251,15 +288,15 @@ func (db *DB) privilegeError(err error, role, step string) error {
 
 // connectPrivilegeError returns err, or when err is a connection that PostgreSQL refused
 // because role lacks the CONNECT privilege on database, an error that names the GRANT to
-// run. "iogate migrate --node-role" does not grant CONNECT, which every role holds unless
-// the database's owner revoked it from PUBLIC.
+// run. Every role holds CONNECT unless the database's owner revoked it from PUBLIC, and
+// "iogate migrate --node-role" grants it then.
 func (db *DB) connectPrivilegeError(err error, role, database string) error {
 	var ce *pgconn.ConnectError
 	var pe *pgconn.PgError
 	if !errors.As(err, &ce) || !errors.As(err, &pe) || pe.Code != "42501" {
 		return err
 	}
-	grant := "GRANT CONNECT ON DATABASE " + pgx.Identifier{database}.Sanitize() + " TO " + pgx.Identifier{role}.Sanitize()
+	grant := connectGrant(database, role)
 	return fmt.Errorf("the role %q may not connect to %s (%s); as the database's owner, run %s, then start this command again",
 		role, db.where, pe.Message, grant)
 }

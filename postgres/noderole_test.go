@@ -160,7 +160,7 @@ func TestOpenAsNodeRoleNamesGrantStep(t *testing.T) {
 }
 
 // TestOpenWithoutConnectPrivilege checks that a role that may not connect to the database
-// learns the GRANT that lets it, which "iogate migrate --node-role" does not run.
+// learns the GRANT that lets it, and that GrantNodeRole runs that GRANT.
 func TestOpenWithoutConnectPrivilege(t *testing.T) {
 	ownerURL := pgtest.NewDatabase(t)
 	nodeURL := pgtest.AsNodeRole(t, ownerURL)
@@ -182,6 +182,9 @@ func TestOpenWithoutConnectPrivilege(t *testing.T) {
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("Open as a role without CONNECT: error %q lacks %q", err, want)
 	}
+
+	grant(t, ownerURL, role)
+	open(t, nodeURL)
 }
 
 // grant migrates the database at ownerURL as its owner and gives role the privileges of a
