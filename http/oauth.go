@@ -128,7 +128,7 @@ func readOAuthRequest(w http.ResponseWriter, r *http.Request) (*oauthRequest, er
 // readForm reads an application/x-www-form-urlencoded body of at most maxTokenBodyBytes,
 // and rejects a parameter that occurs more than once (RFC 6749 section 3.2).
 func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
-	if err := requireMediaType(r, "application/x-www-form-urlencoded", "invalid Content-Type: send the parameters form-encoded, as application/x-www-form-urlencoded"); err != nil {
+	if err := requireMediaType(r, "application/x-www-form-urlencoded", iogate.CodeInvalid, "invalid Content-Type: send the parameters form-encoded, as application/x-www-form-urlencoded"); err != nil {
 		return nil, err
 	}
 	body, err := readBody(w, r, maxTokenBodyBytes)

@@ -68,28 +68,31 @@ func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request) error
 }
 
 // requireJSON accepts application/json in any letter case, with parameters such as charset.
+// Another media type or charset is invalid_request (400), as the token endpoints document.
 func requireJSON(r *http.Request) error {
-	return requireMediaType(r, "application/json", "invalid Content-Type: send the body as application/json")
+	return requireMediaType(r, "application/json", iogate.CodeInvalid, "invalid Content-Type: send the body as application/json")
 }
 
 // requireMediaType checks that the request has exactly one Content-Type, of media type
 // want, in UTF-8 if it names a charset, and no content coding. A proxy in front of the
 // server might read a body with a second Content-Type, another charset or a coding
 // differently from how the server reads it, so each of these is an error, not a guess.
-func requireMediaType(r *http.Request, want, message string) error {
+// A content coding is always CodeUnsupportedMediaType, and the other errors have the code
+// typeCode.
+func requireMediaType(r *http.Request, want string, typeCode iogate.ErrorCode, message string) error {
 	if enc := r.Header.Values("Content-Encoding"); len(enc) > 1 || len(enc) == 1 && !strings.EqualFold(enc[0], "identity") {
 		return iogate.Errorf(iogate.CodeUnsupportedMediaType, "unsupported Content-Encoding: send the body uncompressed")
 	}
 	values := r.Header.Values("Content-Type")
 	if len(values) != 1 {
-		return iogate.Errorf(iogate.CodeInvalid, "%s", message)
+		return iogate.Errorf(typeCode, "%s", message)
 	}
 	mt, params, err := mime.ParseMediaType(values[0])
 	if err != nil || mt != want {
-		return iogate.Errorf(iogate.CodeInvalid, "%s", message)
+		return iogate.Errorf(typeCode, "%s", message)
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return iogate.Errorf(iogate.CodeInvalid, "unsupported charset %q: send the body in UTF-8", cs)
+		return iogate.Errorf(typeCode, "unsupported charset %q: send the body in UTF-8", cs)
 	}
 	return nil
 }
