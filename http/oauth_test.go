@@ -66,6 +66,37 @@ func FuzzParseBasicCredentials(f *testing.F) {
 	})
 }
 
+// TestParseScopeParam checks the scope parameter's syntax (RFC 6749 section 3.3): scope
+// names separated by spaces. Other whitespace is part of a name, so the name is unknown.
+func TestParseScopeParam(t *testing.T) {
+	cases := []struct {
+		name, param string
+		want        []string
+		wantCode    iogate.ErrorCode
+	}{
+		{"absent", "", nil, ""},
+		{"blank", "  ", nil, ""},
+		{"one", "vaults:read", []string{"vaults:read"}, ""},
+		{"two, repeated and extra spaces", " vaults:write  vaults:read vaults:read ", []string{"vaults:read", "vaults:write"}, ""},
+		{"unknown", "admin", nil, iogate.CodeInvalidScope},
+		{"tab separator", "vaults:read\tvaults:write", nil, iogate.CodeInvalidScope},
+		{"trailing line feed", "vaults:read\n", nil, iogate.CodeInvalidScope},
+		{"no-break space", "vaults:read\u00a0", nil, iogate.CodeInvalidScope},
+		{"next line", "vaults:read\u0085vaults:write", nil, iogate.CodeInvalidScope},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := parseScopeParam(c.param)
+			if code := iogate.ErrorCodeOf(err); code != c.wantCode {
+				t.Fatalf("parseScopeParam(%q) error %v (code %q), want code %q", c.param, err, code, c.wantCode)
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("parseScopeParam(%q) = %q, want %q", c.param, got, c.want)
+			}
+		})
+	}
+}
+
 func TestErrorTablesCoverSameCodes(t *testing.T) {
 	statusCodes := slices.Sorted(maps.Keys(statusOf))
 	oauthCodes := slices.Sorted(maps.Keys(oauthErrorOf))
