@@ -140,6 +140,14 @@ func TestDecodeStrict(t *testing.T) {
 		{"empty", ``, "expected a JSON object"},
 		{"invalid UTF-8", "{\"name\":\"\xff\"}", "UTF-8"},
 		{"huge integer", `{"threshold":99999999999999999999999}`, "must be an integer"},
+		{"surrogate pair", `{"name":"\ud83d\ude00"}`, ""},
+		{"escaped backslash before u", `{"name":"\\ud800"}`, ""},
+		{"lone high surrogate", `{"name":"a\ud800b"}`, "unpaired UTF-16 surrogate"},
+		{"high surrogate at the end", `{"name":"a\uD800"}`, "unpaired UTF-16 surrogate"},
+		{"lone low surrogate", `{"name":"\udc00"}`, "unpaired UTF-16 surrogate"},
+		{"reversed pair", `{"name":"\udc00\ud800"}`, "unpaired UTF-16 surrogate"},
+		{"high surrogate before another escape", `{"name":"\ud800\n"}`, "unpaired UTF-16 surrogate"},
+		{"lone surrogate in a name", `{"n\ud800ame":"a"}`, "unpaired UTF-16 surrogate"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -164,6 +164,9 @@ func decodeStrict(body []byte, fields ...jsonField) (map[string]any, error) {
 	if !utf8.Valid(body) {
 		return nil, invalid("the body is not valid UTF-8")
 	}
+	if hasUnpairedSurrogate(body) {
+		return nil, invalid("a string has an unpaired UTF-16 surrogate escape such as \\ud800; escape characters outside the Basic Multilingual Plane as a surrogate pair")
+	}
 
 	names := make([]string, len(fields))
 	kinds := make(map[string]jsonKind, len(fields))
@@ -227,6 +230,60 @@ func decodeStrict(body []byte, fields ...jsonField) (map[string]any, error) {
 		return nil, invalid("unexpected data after the JSON object")
 	}
 	return out, nil
+}
+
+// hasUnpairedSurrogate reports whether a JSON text has a \u escape of a UTF-16 surrogate
+// that is not part of a high-low pair. encoding/json decodes such an escape to U+FFFD, and
+// other parsers keep it or reject the text, so the server and a proxy could read different
+// strings. A backslash can only start an escape, because outside strings it is a syntax
+// error that the tokenizer rejects. Malformed escapes are left to the tokenizer too.
+func hasUnpairedSurrogate(b []byte) bool {
+	for i := bytes.IndexByte(b, '\\'); i >= 0 && i+1 < len(b); {
+		if b[i+1] != 'u' {
+			i = nextEscape(b, i+2)
+			continue
+		}
+		r, ok := escapedUnit(b, i)
+		switch {
+		case !ok:
+			i = nextEscape(b, i+2)
+		case 0xd800 <= r && r <= 0xdbff:
+			low, ok := escapedUnit(b, i+6)
+			if !ok || low < 0xdc00 || low > 0xdfff {
+				return true
+			}
+			i = nextEscape(b, i+12)
+		case 0xdc00 <= r && r <= 0xdfff:
+			return true
+		default:
+			i = nextEscape(b, i+6)
+		}
+	}
+	return false
+}
+
+// nextEscape returns the index of the first backslash at or after i, or -1.
+func nextEscape(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	if j := bytes.IndexByte(b[i:], '\\'); j >= 0 {
+		return i + j
+	}
+	return -1
+}
+
+// escapedUnit returns the UTF-16 code unit of the \uXXXX escape at b[i], and false when
+// there is none.
+func escapedUnit(b []byte, i int) (rune, bool) {
+	if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
+	if err != nil {
+		return 0, false
+	}
+	return rune(n), true
 }
 
 func contains(list []string, s string) bool {
