@@ -47,7 +47,8 @@ type Client struct {
 	Scopes []string
 
 	generation int
-	expiresAt  time.Time
+	// expiresAt is when the secret that authenticated stops working, or zero for never.
+	expiresAt time.Time
 }
 
 // AuthenticateClient checks a client ID and secret, for the token endpoints and for the
@@ -82,7 +83,22 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 		return nil, ErrIPNotAllowed
 	}
 	s.uses.record(iogate.KeyUse{ClientID: k.clientID, Generation: generation, At: now, IP: remote.String()})
-	return &Client{ClientID: k.clientID, AccountID: k.accountID, Scopes: k.scopes(), generation: generation, expiresAt: k.expiresAt()}, nil
+	return &Client{ClientID: k.clientID, AccountID: k.accountID, Scopes: k.scopes(), generation: generation, expiresAt: k.credentialExpiry(generation)}, nil
+}
+
+// credentialExpiry returns when the secret of generation stops authenticating: the key's
+// expiry, or the end of the grace period for the previous secret if that comes first. The
+// zero time means never. Tokens minted with the secret stop working then (see
+// generationValid), so IssueToken caps their exp claim at it.
+func (k *key) credentialExpiry(generation int) time.Time {
+	expiresAt := k.expiresAt()
+	if int64(generation) == k.state.currentG {
+		return expiresAt
+	}
+	if p := k.previous(); p != nil && (expiresAt.IsZero() || p.ExpiresAt.Before(expiresAt)) {
+		return p.ExpiresAt
+	}
+	return expiresAt
 }
 
 // IssueToken authenticates the client with AuthenticateClient and signs an access token

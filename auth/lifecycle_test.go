@@ -180,6 +180,36 @@ func TestRotateWithGrace(t *testing.T) {
 	h.issue(t, k.ClientID, newSecret, loopback1)
 }
 
+// A token minted with the previous secret stops working when the grace period ends, so its
+// exp claim and expires_in must end there too. A resource server that verifies tokens
+// against the JWKS alone would otherwise accept it for up to a whole token lifetime after
+// the secret retired.
+func TestGraceTokenExpiresWithGrace(t *testing.T) {
+	h := newHarness(t)
+	k, oldSecret := h.createKey(t)
+	rotated, _, err := h.svc.RotateKey(h.ctx, k.ClientID, 10*time.Minute)
+	if err != nil {
+		t.Fatalf("RotateKey: %v", err)
+	}
+	graceEnd := rotated.Previous.ExpiresAt
+
+	h.clock.Advance(9 * time.Minute)
+	issued, err := h.svc.IssueToken(h.ctx, TokenRequest{ClientID: k.ClientID, ClientSecret: oldSecret.Reveal(), RemoteAddr: loopback1})
+	if err != nil {
+		t.Fatalf("IssueToken with the previous secret during the grace period: %v", err)
+	}
+	if want := int64(graceEnd.Sub(h.clock.Now()) / time.Second); issued.ExpiresIn > want {
+		t.Errorf("ExpiresIn of a token of the previous secret = %d, want at most %d, the seconds left in the grace period", issued.ExpiresIn, want)
+	}
+	claims, err := h.svc.Keyring().Verify(issued.AccessToken)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if claims.Expiry > graceEnd.Unix() {
+		t.Errorf("exp of a token of the previous secret = %s, after the end of the grace period %s", claims.ExpiresAt().UTC(), graceEnd.UTC())
+	}
+}
+
 func TestRotateWithoutGrace(t *testing.T) {
 	h := newHarness(t)
 	k, oldSecret := h.createKey(t)

@@ -79,3 +79,19 @@ func TestRevokeTokenRecordsFirstRevocation(t *testing.T) {
 		t.Errorf("VerifyAudit: %v", err)
 	}
 }
+
+// An expired token no longer works for anyone, so revoking it succeeds whoever asks (RFC
+// 7009 section 2.2). Only a token that is still valid may be refused as another client's.
+func TestRevokeExpiredTokenOfOtherClient(t *testing.T) {
+	e := newTestEngine(t)
+	ctx := context.Background()
+	k, _ := e.createKey(t)
+	other, otherSecret := e.createKey(t)
+	from := netip.MustParseAddr("192.0.2.9")
+
+	othersToken := e.issue(t, other.ClientID, otherSecret)
+	e.clock.advance(2 * time.Hour)
+	if err := e.svc.RevokeToken(ctx, k.ClientID, othersToken, from); err != nil {
+		t.Errorf("RevokeToken(another client's expired token) = %v, want nil", err)
+	}
+}

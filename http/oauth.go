@@ -128,7 +128,7 @@ func readOAuthRequest(w http.ResponseWriter, r *http.Request) (*oauthRequest, er
 // readForm reads an application/x-www-form-urlencoded body of at most maxTokenBodyBytes,
 // and rejects a parameter that occurs more than once (RFC 6749 section 3.2).
 func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
-	if err := requireMediaType(r, "application/x-www-form-urlencoded", "invalid Content-Type: send the parameters form-encoded, as application/x-www-form-urlencoded"); err != nil {
+	if err := requireMediaType(r, "application/x-www-form-urlencoded", iogate.CodeInvalid, "invalid Content-Type: send the parameters form-encoded, as application/x-www-form-urlencoded"); err != nil {
 		return nil, err
 	}
 	body, err := readBody(w, r, maxTokenBodyBytes)
@@ -181,11 +181,25 @@ func parseBasicCredentials(header string) (clientID, secret string, err error) {
 
 // parseScopeParam reads the optional scope parameter (RFC 6749 section 3.3): scope names
 // separated by spaces. It returns nil when the parameter is absent or blank, meaning every
-// scope of the key, and CodeInvalidScope for a scope iogate does not know.
+// scope of the key, and CodeInvalidScope for a scope iogate does not know. Only the space
+// (U+0020) separates names: the grammar has no other separator, so a tab or a no-break
+// space is part of a name, which is then unknown.
 func parseScopeParam(param string) ([]string, error) {
-	names := strings.Fields(param)
-	if len(names) == 0 {
+	// Count the names first, so that the slice is made once, at its final size.
+	count := 0
+	for i := 0; i < len(param); i++ {
+		if param[i] != ' ' && (i == 0 || param[i-1] == ' ') {
+			count++
+		}
+	}
+	if count == 0 {
 		return nil, nil
+	}
+	names := make([]string, 0, count)
+	for name := range strings.SplitSeq(param, " ") {
+		if name != "" {
+			names = append(names, name)
+		}
 	}
 	return iogate.ValidateScopes(names)
 }

@@ -66,6 +66,37 @@ func FuzzParseBasicCredentials(f *testing.F) {
 	})
 }
 
+// TestParseScopeParam checks the scope parameter's syntax (RFC 6749 section 3.3): scope
+// names separated by spaces. Other whitespace is part of a name, so the name is unknown.
+func TestParseScopeParam(t *testing.T) {
+	cases := []struct {
+		name, param string
+		want        []string
+		wantCode    iogate.ErrorCode
+	}{
+		{"absent", "", nil, ""},
+		{"blank", "  ", nil, ""},
+		{"one", "vaults:read", []string{"vaults:read"}, ""},
+		{"two, repeated and extra spaces", " vaults:write  vaults:read vaults:read ", []string{"vaults:read", "vaults:write"}, ""},
+		{"unknown", "admin", nil, iogate.CodeInvalidScope},
+		{"tab separator", "vaults:read\tvaults:write", nil, iogate.CodeInvalidScope},
+		{"trailing line feed", "vaults:read\n", nil, iogate.CodeInvalidScope},
+		{"no-break space", "vaults:read\u00a0", nil, iogate.CodeInvalidScope},
+		{"next line", "vaults:read\u0085vaults:write", nil, iogate.CodeInvalidScope},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := parseScopeParam(c.param)
+			if code := iogate.ErrorCodeOf(err); code != c.wantCode {
+				t.Fatalf("parseScopeParam(%q) error %v (code %q), want code %q", c.param, err, code, c.wantCode)
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("parseScopeParam(%q) = %q, want %q", c.param, got, c.want)
+			}
+		})
+	}
+}
+
 func TestErrorTablesCoverSameCodes(t *testing.T) {
 	statusCodes := slices.Sorted(maps.Keys(statusOf))
 	oauthCodes := slices.Sorted(maps.Keys(oauthErrorOf))
@@ -109,6 +140,14 @@ func TestDecodeStrict(t *testing.T) {
 		{"empty", ``, "expected a JSON object"},
 		{"invalid UTF-8", "{\"name\":\"\xff\"}", "UTF-8"},
 		{"huge integer", `{"threshold":99999999999999999999999}`, "must be an integer"},
+		{"surrogate pair", `{"name":"\ud83d\ude00"}`, ""},
+		{"escaped backslash before u", `{"name":"\\ud800"}`, ""},
+		{"lone high surrogate", `{"name":"a\ud800b"}`, "unpaired UTF-16 surrogate"},
+		{"high surrogate at the end", `{"name":"a\uD800"}`, "unpaired UTF-16 surrogate"},
+		{"lone low surrogate", `{"name":"\udc00"}`, "unpaired UTF-16 surrogate"},
+		{"reversed pair", `{"name":"\udc00\ud800"}`, "unpaired UTF-16 surrogate"},
+		{"high surrogate before another escape", `{"name":"\ud800\n"}`, "unpaired UTF-16 surrogate"},
+		{"lone surrogate in a name", `{"n\ud800ame":"a"}`, "unpaired UTF-16 surrogate"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

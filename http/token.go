@@ -68,28 +68,31 @@ func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request) error
 }
 
 // requireJSON accepts application/json in any letter case, with parameters such as charset.
+// Another media type or charset is invalid_request (400), as the token endpoints document.
 func requireJSON(r *http.Request) error {
-	return requireMediaType(r, "application/json", "invalid Content-Type: send the body as application/json")
+	return requireMediaType(r, "application/json", iogate.CodeInvalid, "invalid Content-Type: send the body as application/json")
 }
 
 // requireMediaType checks that the request has exactly one Content-Type, of media type
 // want, in UTF-8 if it names a charset, and no content coding. A proxy in front of the
 // server might read a body with a second Content-Type, another charset or a coding
 // differently from how the server reads it, so each of these is an error, not a guess.
-func requireMediaType(r *http.Request, want, message string) error {
+// A content coding is always CodeUnsupportedMediaType, and the other errors have the code
+// typeCode.
+func requireMediaType(r *http.Request, want string, typeCode iogate.ErrorCode, message string) error {
 	if enc := r.Header.Values("Content-Encoding"); len(enc) > 1 || len(enc) == 1 && !strings.EqualFold(enc[0], "identity") {
 		return iogate.Errorf(iogate.CodeUnsupportedMediaType, "unsupported Content-Encoding: send the body uncompressed")
 	}
 	values := r.Header.Values("Content-Type")
 	if len(values) != 1 {
-		return iogate.Errorf(iogate.CodeInvalid, "%s", message)
+		return iogate.Errorf(typeCode, "%s", message)
 	}
 	mt, params, err := mime.ParseMediaType(values[0])
 	if err != nil || mt != want {
-		return iogate.Errorf(iogate.CodeInvalid, "%s", message)
+		return iogate.Errorf(typeCode, "%s", message)
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return iogate.Errorf(iogate.CodeInvalid, "unsupported charset %q: send the body in UTF-8", cs)
+		return iogate.Errorf(typeCode, "unsupported charset %q: send the body in UTF-8", cs)
 	}
 	return nil
 }
@@ -161,6 +164,9 @@ func decodeStrict(body []byte, fields ...jsonField) (map[string]any, error) {
 	if !utf8.Valid(body) {
 		return nil, invalid("the body is not valid UTF-8")
 	}
+	if hasUnpairedSurrogate(body) {
+		return nil, invalid("a string has an unpaired UTF-16 surrogate escape such as \\ud800; escape characters outside the Basic Multilingual Plane as a surrogate pair")
+	}
 
 	names := make([]string, len(fields))
 	kinds := make(map[string]jsonKind, len(fields))
@@ -224,6 +230,60 @@ func decodeStrict(body []byte, fields ...jsonField) (map[string]any, error) {
 		return nil, invalid("unexpected data after the JSON object")
 	}
 	return out, nil
+}
+
+// hasUnpairedSurrogate reports whether a JSON text has a \u escape of a UTF-16 surrogate
+// that is not part of a high-low pair. encoding/json decodes such an escape to U+FFFD, and
+// other parsers keep it or reject the text, so the server and a proxy could read different
+// strings. A backslash can only start an escape, because outside strings it is a syntax
+// error that the tokenizer rejects. Malformed escapes are left to the tokenizer too.
+func hasUnpairedSurrogate(b []byte) bool {
+	for i := bytes.IndexByte(b, '\\'); i >= 0 && i+1 < len(b); {
+		if b[i+1] != 'u' {
+			i = nextEscape(b, i+2)
+			continue
+		}
+		r, ok := escapedUnit(b, i)
+		switch {
+		case !ok:
+			i = nextEscape(b, i+2)
+		case 0xd800 <= r && r <= 0xdbff:
+			low, ok := escapedUnit(b, i+6)
+			if !ok || low < 0xdc00 || low > 0xdfff {
+				return true
+			}
+			i = nextEscape(b, i+12)
+		case 0xdc00 <= r && r <= 0xdfff:
+			return true
+		default:
+			i = nextEscape(b, i+6)
+		}
+	}
+	return false
+}
+
+// nextEscape returns the index of the first backslash at or after i, or -1.
+func nextEscape(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	if j := bytes.IndexByte(b[i:], '\\'); j >= 0 {
+		return i + j
+	}
+	return -1
+}
+
+// escapedUnit returns the UTF-16 code unit of the \uXXXX escape at b[i], and false when
+// there is none.
+func escapedUnit(b []byte, i int) (rune, bool) {
+	if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
+	if err != nil {
+		return 0, false
+	}
+	return rune(n), true
 }
 
 func contains(list []string, s string) bool {

@@ -1,7 +1,6 @@
 package http
 
 import (
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -98,9 +97,8 @@ func (s *Server) handleGetVault(w http.ResponseWriter, r *http.Request) error {
 // handleCreateVault serves POST /v1/vaults: JSON {"name": "...", "threshold": N} in, the new
 // vault out with 201 and its URL in Location.
 func (s *Server) handleCreateVault(w http.ResponseWriter, r *http.Request) error {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return iogate.Errorf(iogate.CodeUnsupportedMediaType, "invalid Content-Type: send the body as application/json")
+	if err := requireMediaType(r, "application/json", iogate.CodeUnsupportedMediaType, "invalid Content-Type: send the body as application/json"); err != nil {
+		return err
 	}
 	body, err := readBody(w, r, maxBodyBytes)
 	if err != nil {

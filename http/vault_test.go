@@ -1,0 +1,89 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/auth"
+)
+
+// TestCreateVaultMediaType checks that POST /v1/vaults reads only a body it can read as
+// sent: uncompressed JSON in UTF-8 under one Content-Type. A proxy or a logging gateway in
+// front of iogate would read a compressed body, another charset or a second Content-Type
+// differently, so each of these is rejected with 415 and creates no vault.
+func TestCreateVaultMediaType(t *testing.T) {
+	api := newTestAPI(t, Options{})
+	handler := api.srv.Handler()
+	ctx := context.Background()
+	key, err := api.srv.store.FindAPIKey(ctx, api.clientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer, secret, err := api.engine.CreateKey(ctx, auth.CreateKeyRequest{AccountID: key.AccountID, Name: "writer",
+		Scopes: []string{iogate.ScopeVaultsRead, iogate.ScopeVaultsWrite}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := api.engine.IssueToken(ctx, auth.TokenRequest{ClientID: writer.ClientID, ClientSecret: secret.Reveal()})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		name         string
+		contentTypes []string
+		encoding     string
+		wantStatus   int
+	}{
+		{"JSON", []string{"application/json"}, "", http.StatusCreated},
+		{"UTF-8 charset in other case", []string{"Application/JSON; charset=UTF-8"}, "", http.StatusCreated},
+		{"identity coding", []string{"application/json"}, "identity", http.StatusCreated},
+		{"gzip coding on a plain body", []string{"application/json"}, "gzip", http.StatusUnsupportedMediaType},
+		{"UTF-16 charset", []string{"application/json; charset=utf-16"}, "", http.StatusUnsupportedMediaType},
+		{"two content types", []string{"application/json", "text/plain"}, "", http.StatusUnsupportedMediaType},
+		{"form", []string{"application/x-www-form-urlencoded"}, "", http.StatusUnsupportedMediaType},
+		{"no content type", nil, "", http.StatusUnsupportedMediaType},
+	}
+	created := 0
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/v1/vaults", strings.NewReader(`{"name":"Cold","threshold":2}`))
+			r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+			for _, ct := range c.contentTypes {
+				r.Header.Add("Content-Type", ct)
+			}
+			if c.encoding != "" {
+				r.Header.Set("Content-Encoding", c.encoding)
+			}
+			rec := httptest.NewRecorder()
+			handler.ServeHTTP(rec, r)
+			if rec.Code != c.wantStatus {
+				t.Fatalf("POST /v1/vaults: status %d, want %d; body %s", rec.Code, c.wantStatus, rec.Body)
+			}
+			if rec.Code == http.StatusCreated {
+				created++
+				return
+			}
+			var p Problem
+			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+				t.Fatalf("error body is not problem details: %v", err)
+			}
+			if p.Code != string(iogate.CodeUnsupportedMediaType) {
+				t.Errorf("problem code = %q, want %q", p.Code, iogate.CodeUnsupportedMediaType)
+			}
+		})
+	}
+
+	vaults, _, err := api.srv.store.ListVaults(ctx, key.AccountID, iogate.Page{Limit: iogate.MaxPageLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vaults) != created {
+		t.Errorf("vaults stored = %d, want %d, one per accepted request", len(vaults), created)
+	}
+}
