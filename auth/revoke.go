@@ -16,8 +16,8 @@ var ErrNotOwnToken = &iogate.Error{Code: iogate.CodeUnauthorizedClient, Message:
 // RevokeToken revokes an access token of the client clientID, whose request came from
 // remote, and appends a token.revoked record to the account's audit log in the same
 // transaction. A string that is not a token of this server, or a token that has expired,
-// is not an error: there is nothing to revoke. A token issued to another client that has
-// not expired is ErrNotOwnToken. None of these, nor a token revoked before, writes a record. The token
+// is not an error: there is nothing to revoke. An unexpired token issued to another client
+// is ErrNotOwnToken. None of these, nor a token revoked before, writes a record. The token
 // fails on the next request in this process, and in other processes as soon as the change
 // feed delivers the revocation.
 func (s *Service) RevokeToken(ctx context.Context, clientID, raw string, remote netip.Addr) error {
