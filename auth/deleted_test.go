@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,5 +175,52 @@ func TestDeletedKeyCreatedAgain(t *testing.T) {
 	denials := e.denials(t)
 	if len(denials) != 1 || denials[0].AccountID != other.ID || denials[0].Reason != iogate.DenyKeyDeleted {
 		t.Errorf("token.denied records = %+v, want one key_deleted record in account %s", denials, other.ID)
+	}
+}
+
+// TestImportDeletedClientID checks that a key cannot be imported under the client ID of a
+// deleted key of the same account. The deleted key's unexpired tokens carry that client ID
+// and would pass verification again. Another account may use the ID, because tokens also
+// carry their account.
+func TestImportDeletedClientID(t *testing.T) {
+	ctx := context.Background()
+	e := newTestEngine(t)
+	k, secret := e.createKey(t)
+	from := netip.MustParseAddr("192.0.2.1")
+	issued := e.issue(t, k.ClientID, secret)
+	revoked := e.issue(t, k.ClientID, secret)
+	if err := e.svc.RevokeToken(ctx, k.ClientID, revoked, from); err != nil {
+		t.Fatalf("RevokeToken: %v", err)
+	}
+	if err := e.svc.DeleteKey(ctx, k.ClientID); err != nil {
+		t.Fatalf("DeleteKey: %v", err)
+	}
+
+	req := ImportKeyRequest{
+		CreateKeyRequest: CreateKeyRequest{AccountID: e.accountID, Name: "imported again"},
+		ClientID:         k.ClientID,
+		Secret:           iogate.Secret("a new secret from the other system"),
+	}
+	_, err := e.svc.ImportKey(ctx, req)
+	if iogate.ErrorCodeOf(err) != iogate.CodeConflict {
+		t.Fatalf("ImportKey with the deleted client ID: error %v, want CodeConflict", err)
+	}
+	if !strings.Contains(err.Error(), "new client ID") {
+		t.Errorf("ImportKey error %q does not name the next step", err)
+	}
+	for name, raw := range map[string]string{"issued": issued, "revoked": revoked} {
+		if _, err := e.svc.Authenticate(ctx, raw, from); !errors.Is(err, iogate.ErrInvalidToken) {
+			t.Errorf("%s token after the rejected import: error %v, want ErrInvalidToken", name, err)
+		}
+	}
+
+	other := &iogate.Account{ID: iogate.NewID(), Name: "Other", Email: "ops@other.test", Status: iogate.AccountActive, CreatedAt: time.Now()}
+	createAccount(t, e.svc, e.store, other)
+	req.AccountID = other.ID
+	if _, err := e.svc.ImportKey(ctx, req); err != nil {
+		t.Fatalf("ImportKey into another account: %v", err)
+	}
+	if _, err := e.svc.Authenticate(ctx, issued, from); !errors.Is(err, iogate.ErrInvalidToken) {
+		t.Errorf("token of the deleted key after an import into another account: error %v, want ErrInvalidToken", err)
 	}
 }

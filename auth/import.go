@@ -41,11 +41,32 @@ func (s *Service) ImportKey(ctx context.Context, req ImportKeyRequest) (*iogate.
 	if err := validateImportedSecret(req.Secret.Reveal()); err != nil {
 		return nil, err
 	}
+	if err := s.checkNotDeleted(ctx, req.AccountID, clientID); err != nil {
+		return nil, err
+	}
 	k, err := s.insertKey(ctx, req.CreateKeyRequest, clientID, req.Secret)
 	if iogate.ErrorCodeOf(err) == iogate.CodeConflict {
 		return nil, iogate.Errorf(iogate.CodeConflict, "an API key with client ID %s already exists", clientID)
 	}
 	return k, err
+}
+
+// checkNotDeleted returns CodeConflict when the account's audit log records the deletion of
+// a key with clientID. Tokens carry the client ID, the account and the secret generation,
+// which starts at 1 again, so the deleted key's unexpired tokens, revoked ones included,
+// would pass verification against the imported key. With an audit retention of at least
+// MinAuditRetention, the record outlives every token of the deleted key.
+func (s *Service) checkNotDeleted(ctx context.Context, accountID, clientID string) error {
+	filter := iogate.AuditFilter{AccountID: accountID, ClientID: clientID, Event: iogate.AuditKeyDeleted}
+	records, _, err := s.store.ListAuditRecords(ctx, filter, iogate.Page{Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(records) > 0 {
+		return iogate.Errorf(iogate.CodeConflict, "client ID %s belonged to a key of this account that was deleted: "+
+			"import the key under a new client ID, because the deleted key's access tokens would otherwise be accepted again", clientID)
+	}
+	return nil
 }
 
 // validateImportedSecret checks an imported secret. Its messages never quote the secret.
