@@ -130,6 +130,20 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*IssuedToke
 	if !c.expiresAt.IsZero() && c.expiresAt.Before(exp) {
 		exp = c.expiresAt
 	}
+	// Claims count whole seconds, so a credential that stops working within the current
+	// second would get a token that is expired when issued.
+	if exp.Unix() <= now.Unix() {
+		reason := iogate.DenyKeyExpired
+		k, ok := s.view.get(c.ClientID)
+		if ok && int64(c.generation) != k.state.currentG {
+			reason = iogate.DenyInvalidSecret
+		}
+		if ok {
+			s.recordDenial(&k, req.RemoteAddr, reason)
+		}
+		s.metrics.TokenDenied(metrics.ReasonInvalidClient)
+		return nil, iogate.ErrInvalidClient
+	}
 	claims := &token.Claims{
 		Issuer:     s.cfg.Issuer,
 		Subject:    c.ClientID,

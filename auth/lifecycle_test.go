@@ -588,3 +588,49 @@ func TestIssueTokenFailsWithoutAudit(t *testing.T) {
 		t.Errorf("IssueToken with the audit log unwritable: error %v, want %s", err, iogate.CodeUnavailable)
 	}
 }
+
+// TestIssueInLastSecond checks that a credential with less than a second left gets no token.
+// Claims count whole seconds, so such a token would be expired when issued.
+func TestIssueInLastSecond(t *testing.T) {
+	h := newHarness(t)
+	// Ends of lifetimes then fall half a second after a whole second.
+	alignToHalfSecond := func() {
+		fraction := time.Duration(h.clock.Now().Nanosecond())
+		h.clock.Advance((3*time.Second/2 - fraction) % time.Second)
+	}
+	// lastSecond moves the clock into the last second before end.
+	lastSecond := func(end time.Time) {
+		h.clock.Advance(end.Truncate(time.Second).Add(200 * time.Millisecond).Sub(h.clock.Now()))
+	}
+
+	alignToHalfSecond()
+	k, secret, err := h.svc.CreateKey(h.ctx, CreateKeyRequest{AccountID: h.account, Name: "short", ExpiresIn: time.Hour})
+	if err != nil {
+		t.Fatalf("CreateKey: %v", err)
+	}
+	lastSecond(k.ExpiresAt)
+	if err := h.issueErr(k.ClientID, secret, loopback1); !errors.Is(err, iogate.ErrInvalidClient) {
+		t.Errorf("IssueToken in the key's last second: error %v, want ErrInvalidClient", err)
+	}
+	records := h.records(t)
+	last := records[len(records)-1]
+	if last.Event != iogate.AuditTokenDenied || last.Reason != iogate.DenyKeyExpired {
+		t.Errorf("last record = %s %q, want %s %q", last.Event, last.Reason, iogate.AuditTokenDenied, iogate.DenyKeyExpired)
+	}
+
+	alignToHalfSecond()
+	other, oldSecret := h.createKey(t)
+	rotated, _, err := h.svc.RotateKey(h.ctx, other.ClientID, 10*time.Minute)
+	if err != nil {
+		t.Fatalf("RotateKey: %v", err)
+	}
+	lastSecond(rotated.Previous.ExpiresAt)
+	if err := h.issueErr(other.ClientID, oldSecret, loopback1); !errors.Is(err, iogate.ErrInvalidClient) {
+		t.Errorf("IssueToken with the previous secret in the grace period's last second: error %v, want ErrInvalidClient", err)
+	}
+	records = h.records(t)
+	last = records[len(records)-1]
+	if last.Event != iogate.AuditTokenDenied || last.Reason != iogate.DenyInvalidSecret {
+		t.Errorf("last record = %s %q, want %s %q", last.Event, last.Reason, iogate.AuditTokenDenied, iogate.DenyInvalidSecret)
+	}
+}
