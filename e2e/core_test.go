@@ -99,8 +99,8 @@ func TestServeDefaults(t *testing.T) {
 		if header["typ"] != "at+jwt" || header["alg"] != "EdDSA" || header["kid"] == "" {
 			t.Errorf("token header = %v, want typ at+jwt, alg EdDSA and a kid", header)
 		}
-		if claims["iss"] != f.srv.URL {
-			t.Errorf("iss = %v, want %s", claims["iss"], f.srv.URL)
+		if claims["iss"] != f.srv.Issuer {
+			t.Errorf("iss = %v, want %s", claims["iss"], f.srv.Issuer)
 		}
 		if claims["client_id"] != f.clientID || claims["sub"] != f.clientID {
 			t.Errorf("client_id = %v and sub = %v, want %s", claims["client_id"], claims["sub"], f.clientID)

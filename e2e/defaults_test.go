@@ -98,8 +98,8 @@ func TestServeWithNoFlags(t *testing.T) {
 	if leaked.Load() {
 		t.Error("a JSON log line holds the setup link's token")
 	}
-	if listening["issuer"] != "https://127.0.0.1:8443" {
-		t.Errorf("issuer = %v, want https://127.0.0.1:8443", listening["issuer"])
+	if listening["issuer"] != "https://localhost:8443" {
+		t.Errorf("issuer = %v, want https://localhost:8443, the URL of the README's examples", listening["issuer"])
 	}
 	for _, p := range []string{"iogate-data/iogate.db", "iogate-data/master.key", "iogate-data/tls/cert.pem", "iogate-data/tls/key.pem"} {
 		if _, err := os.Stat(filepath.Join(wd, p)); err != nil {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -18,7 +19,12 @@ func TestAuthorizationServerMetadata(t *testing.T) {
 		args   []string
 		issuer func(srv *testenv.Server) string
 	}{
-		{"default issuer", nil, func(srv *testenv.Server) string { return srv.URL }},
+		{"default issuer", nil, func(srv *testenv.Server) string {
+			_, port, _ := net.SplitHostPort(srv.Addr)
+			return "https://localhost:" + port
+		}},
+		{"public URL", []string{"--public-url", "https://gate.example.test"}, func(*testenv.Server) string { return "https://gate.example.test" }},
+		{"public URL with a path", []string{"--public-url", "https://gate.example.test/iogate"}, func(srv *testenv.Server) string { return srv.URL }},
 		{"issuer flag", []string{"--issuer", "https://api.example.test"}, func(*testenv.Server) string { return "https://api.example.test" }},
 	}
 	for _, c := range cases {

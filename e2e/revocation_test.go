@@ -79,7 +79,7 @@ func TestIntrospection(t *testing.T) {
 			default:
 				body := r.json(t)
 				if body["active"] != true || body["client_id"] != f.clientID || body["scope"] != "vaults:read" ||
-					body["token_type"] != "Bearer" || body["iss"] != f.srv.URL || body["sub"] != f.clientID {
+					body["token_type"] != "Bearer" || body["iss"] != f.srv.Issuer || body["sub"] != f.clientID {
 					t.Errorf("introspection = %v, want an active token of %s with scope vaults:read and iss %s", body, f.clientID, f.srv.URL)
 				}
 				if exp, _ := body["exp"].(float64); time.Until(time.Unix(int64(exp), 0)) < 59*time.Minute {

@@ -101,7 +101,7 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.StringVar(&c.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	f.Var(newDurationFlag(&c.tlsReloadInterval), "tls-reload-interval", "how often the certificate and key files are checked for changes (default 10s)")
 	f.Var(newDurationFlag(&c.tokenTTL), "token-ttl", "lifetime of access tokens (default 1h)")
-	f.StringVar(&c.issuer, "issuer", "", "\"iss\" claim of access tokens (default https:// plus the --listen address)")
+	f.StringVar(&c.issuer, "issuer", "", "\"iss\" claim of access tokens (default: the --public-url or its default, unless it has a path, then https:// plus the --listen address)")
 	f.StringVar(&c.signingAlg, "signing-alg", token.EdDSA, "token signing algorithm: "+strings.Join(token.Algorithms, ", "))
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.Var(newDurationFlag(&c.logFlushInterval), "log-flush-interval", "longest time info and debug lines, such as the access log, wait in memory before they are written; "+
@@ -284,6 +284,17 @@ func openListeners(c serveConfig) (*listeners, error) {
 	return l, nil
 }
 
+// defaultIssuer returns the issuer of a server without --issuer: its public URL, which
+// clients use to reach it, so that RFC 8414 metadata fetched there names the same URL. An
+// issuer has no path here (see validate), so a public URL with one falls back to https://
+// plus the listen address.
+func defaultIssuer(publicURL, listen string) string {
+	if u, err := url.Parse(publicURL); err == nil && (u.Path == "" || u.Path == "/") && u.RawQuery == "" {
+		return publicURL
+	}
+	return "https://" + listen
+}
+
 func serve(ctx context.Context, g *globals, c serveConfig) error {
 	if err := c.validate(); err != nil {
 		return err
@@ -311,9 +322,10 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		return err
 	}
 	defer lns.Close()
+	publicURL := c.dashboard.publicURLFor(lns.https.Addr())
 	issuer := c.issuer
 	if issuer == "" {
-		issuer = "https://" + lns.https.Addr().String()
+		issuer = defaultIssuer(publicURL, lns.https.Addr().String())
 	}
 
 	m := metrics.New()
@@ -334,7 +346,6 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	}
 
 	api := iohttp.NewServer(e.auth, e.store, log)
-	publicURL := c.dashboard.publicURLFor(lns.https.Addr())
 	users, err := newDashboard(ctx, g, c, e, api, publicURL, log)
 	if err != nil {
 		return err

@@ -88,6 +88,8 @@ type Server struct {
 	DataDir string
 	// URL is the HTTPS base URL, https://127.0.0.1:PORT.
 	URL string
+	// Issuer is the iss claim of the server's tokens, as its start-up log line names it.
+	Issuer string
 	// HTTPAddr is the plain HTTP listener's host:port, or "" when disabled.
 	HTTPAddr string
 	// Addr is the HTTPS listener's host:port.
@@ -213,6 +215,7 @@ func Start(t testing.TB, dataDir string, opts Options) *Server {
 		s.Addr, _ = rec["https_addr"].(string)
 		s.HTTPAddr, _ = rec["http_addr"].(string)
 		s.AdminAddr, _ = rec["admin_addr"].(string)
+		s.Issuer, _ = rec["issuer"].(string)
 	case <-time.After(60 * time.Second):
 		t.Fatalf("iogate serve did not listen within 60s; its log:\n%s", s.Logs())
 	}
