@@ -217,6 +217,11 @@ func (s *instrumentedStore) RotateSigningKey(ctx context.Context, k *iogate.Sign
 	return s.check("rotate_signing_key", s.store.RotateSigningKey(ctx, k))
 }
 
+func (s *instrumentedStore) RetireSigningKeys(ctx context.Context, alg string, at time.Time) ([]*iogate.SigningKey, error) {
+	k, err := s.store.RetireSigningKeys(ctx, alg, at)
+	return k, s.check("retire_signing_keys", err)
+}
+
 func (s *instrumentedStore) Ping(ctx context.Context) error {
 	return s.check("ping", s.store.Ping(ctx))
 }
