@@ -174,9 +174,9 @@ func (s *Service) RotateSigningKey(ctx context.Context, alg string, activateIn t
 // retireIn, and returns the retired keys. It is the last step of moving servers to another
 // --signing-alg. The retired keys stay published until the tokens they signed have expired.
 // It fails with CodeInvalid unless keys of another algorithm sign from then on, because
-// servers still configured with alg would create keys of their own that no verifier has
-// seen, and with CodeNotFound when no key of alg is left to retire. Running servers learn
-// of the change through the change feed.
+// servers still configured with alg would create keys that no verifier has seen. It fails
+// with CodeNotFound when no key of alg is left to retire. Running servers learn of the
+// change through the change feed.
 func (s *Service) RetireSigningKeys(ctx context.Context, alg string, retireIn time.Duration) ([]*iogate.SigningKey, error) {
 	if retireIn < 0 {
 		return nil, iogate.Errorf(iogate.CodeInvalid, "invalid retirement delay %s: it must not be negative", retireIn)

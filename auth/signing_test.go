@@ -135,10 +135,10 @@ func TestSigningKeyLifecycle(t *testing.T) {
 	}
 }
 
-// TestRotationToOtherAlgorithmSignsWithPublishedKey checks that every key a server signs
+// TestRotationToOtherAlgorithm checks that every key a server signs
 // with was published for longer than the JWKS may be cached, also after a rotation to
 // another algorithm than the server's.
-func TestRotationToOtherAlgorithmSignsWithPublishedKey(t *testing.T) {
+func TestRotationToOtherAlgorithm(t *testing.T) {
 	ctx := context.Background()
 	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	clock := &testClock{now: start}
@@ -156,10 +156,10 @@ func TestRotationToOtherAlgorithmSignsWithPublishedKey(t *testing.T) {
 	}
 }
 
-// TestRotationToOtherAlgorithmKeepsEachServer follows a cluster that changes from EdDSA to
+// TestRotationAcrossAlgorithmsPerServer follows a cluster that changes from EdDSA to
 // RS256: after the RS256 key activates, an EdDSA server keeps its published key and an
 // RS256 server signs with the rotated key, and no server creates a key of its own.
-func TestRotationToOtherAlgorithmKeepsEachServer(t *testing.T) {
+func TestRotationAcrossAlgorithmsPerServer(t *testing.T) {
 	ctx := context.Background()
 	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	clock := &testClock{now: start}
@@ -195,10 +195,10 @@ func TestRotationToOtherAlgorithmKeepsEachServer(t *testing.T) {
 	}
 }
 
-// TestRotationSwitchesServerOfSameAlgorithm checks that a running RS256 server, which
+// TestRotationSwitchesSameAlgorithm checks that a running RS256 server, which
 // created its own key at start, switches to a rotated RS256 key when it activates while
 // an EdDSA server keeps its key.
-func TestRotationSwitchesServerOfSameAlgorithm(t *testing.T) {
+func TestRotationSwitchesSameAlgorithm(t *testing.T) {
 	ctx := context.Background()
 	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	clock := &testClock{now: start}

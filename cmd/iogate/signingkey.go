@@ -51,6 +51,14 @@ func viewSigningKey(k *iogate.SigningKey, now time.Time) signingKeyView {
 	return v
 }
 
+func viewSigningKeys(keys []*iogate.SigningKey, now time.Time) []signingKeyView {
+	views := make([]signingKeyView, len(keys))
+	for i, k := range keys {
+		views[i] = viewSigningKey(k, now)
+	}
+	return views
+}
+
 func newSigningKeyRotateCommand(g *globals) *cobra.Command {
 	var alg string
 	activateIn := auth.DefaultActivationDelay
@@ -110,11 +118,7 @@ func newSigningKeyRetireCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			now := time.Now()
-			views := make([]signingKeyView, len(retired))
-			for i, k := range retired {
-				views[i] = viewSigningKey(k, now)
-			}
+			views := viewSigningKeys(retired, time.Now())
 			return g.printResult(map[string]any{"data": views}, func(w io.Writer) {
 				for _, k := range retired {
 					fmt.Fprintf(w, "Retired %s signing key %s from %s; it stays published until its tokens have expired.\n",
@@ -143,11 +147,7 @@ func newSigningKeyListCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			now := time.Now()
-			views := make([]signingKeyView, len(keys))
-			for i, k := range keys {
-				views[i] = viewSigningKey(k, now)
-			}
+			views := viewSigningKeys(keys, time.Now())
 			return g.printResult(map[string]any{"data": views}, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "KID\tALGORITHM\tSTATE\tACTIVE FROM\tRETIRED FROM")
