@@ -73,6 +73,46 @@ func (k *SigningKey) MaySign(now time.Time) bool {
 	return !now.Before(k.ActiveAt) && (k.RetiredAt.IsZero() || now.Before(k.RetiredAt))
 }
 
+// SelectSigningKeysToRetire returns the keys of alg that could still sign at or after at
+// (signing or scheduled keys, and keys retired later than at), each with RetiredAt set to
+// at, as the stores retire them. Servers configured with alg create a signing key of their
+// own once none of alg signs, and no verifier has seen that key in the JWKS. So it returns
+// CodeInvalid unless another algorithm takes over: one of its keys may sign at at and one
+// of its keys is not retired, so its keys sign from at onward. It returns CodeNotFound when
+// no key of alg could sign at or after at.
+func SelectSigningKeysToRetire(keys []*SigningKey, alg string, at time.Time) ([]*SigningKey, error) {
+	var retiring []*SigningKey
+	signsAt := map[string]bool{}
+	unretired := map[string]bool{}
+	for _, k := range keys {
+		if k.Algorithm == alg {
+			if k.RetiredAt.IsZero() || k.RetiredAt.After(at) {
+				retired := *k
+				retired.RetiredAt = at
+				retiring = append(retiring, &retired)
+			}
+			continue
+		}
+		if k.MaySign(at) {
+			signsAt[k.Algorithm] = true
+		}
+		if k.RetiredAt.IsZero() {
+			unretired[k.Algorithm] = true
+		}
+	}
+	if len(retiring) == 0 {
+		return nil, Errorf(CodeNotFound, "no %s signing key signs or is scheduled at %s; nothing to retire", alg, at.Format(time.RFC3339))
+	}
+	for other := range signsAt {
+		if unretired[other] {
+			return retiring, nil
+		}
+	}
+	return nil, Errorf(CodeInvalid, "cannot retire the %s signing keys at %s: no key of another algorithm signs then and afterwards, "+
+		"so servers would create %s keys that verifiers have not seen; first run iogate signing-key rotate --algorithm with another algorithm",
+		alg, at.Format(time.RFC3339), alg)
+}
+
 // Store persists iogate's state. Implementations map driver conditions to domain error
 // codes: a missing row is CodeNotFound, a unique violation CodeConflict, an unreachable
 // database CodeUnavailable. Every method is safe for concurrent use.
@@ -193,8 +233,15 @@ type Store interface {
 	// CreateSigningKey inserts a new signing key and records a signing-keys change.
 	CreateSigningKey(ctx context.Context, k *SigningKey) error
 	// RotateSigningKey inserts k and, in the same transaction, retires at k.ActiveAt every
-	// key that could still sign then, and records a signing-keys change.
+	// key of k's algorithm that could still sign then, and records a signing-keys change.
+	// Keys of other algorithms keep signing, because each server signs only with keys of
+	// its configured algorithm.
 	RotateSigningKey(ctx context.Context, k *SigningKey) error
+	// RetireSigningKeys retires at at every key of alg that could still sign then (signing
+	// or scheduled keys, and keys retired later than at), records a signing-keys change and
+	// returns the retired keys, all in one transaction. It fails as
+	// SelectSigningKeysToRetire does, checked against the keys inside the transaction.
+	RetireSigningKeys(ctx context.Context, alg string, at time.Time) ([]*SigningKey, error)
 
 	// ResealSecrets replaces, in one transaction, every value the store holds encrypted
 	// under the master key (sealed secrets, signing keys' private keys and TOTP seeds)

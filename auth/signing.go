@@ -136,8 +136,9 @@ func (s *Service) reloadKeyringIfDue(ctx context.Context) {
 }
 
 // RotateSigningKey creates a signing key for alg that is published at once and signs from
-// now plus activateIn, and retires the keys that sign now at that moment. The retired keys
-// stay published until the tokens they signed have expired. An empty alg means the
+// now plus activateIn, and retires the keys of alg that sign now at that moment. Keys of
+// other algorithms keep signing, for servers configured with them. The retired keys stay
+// published until the tokens they signed have expired. An empty alg means the
 // algorithm of the newest key, or the configured one when there is none. Running servers
 // learn of the new key through the change feed.
 func (s *Service) RotateSigningKey(ctx context.Context, alg string, activateIn time.Duration) (*iogate.SigningKey, error) {
@@ -167,6 +168,28 @@ func (s *Service) RotateSigningKey(ctx context.Context, alg string, activateIn t
 		return nil, fmt.Errorf("store signing key: %w", err)
 	}
 	return k, s.Sync(ctx)
+}
+
+// RetireSigningKeys retires every key of alg that signs or is scheduled at now plus
+// retireIn, and returns the retired keys. It is the last step of moving servers to another
+// --signing-alg. The retired keys stay published until the tokens they signed have expired.
+// It fails with CodeInvalid unless keys of another algorithm sign from then on, because
+// servers still configured with alg would create keys that no verifier has seen. It fails
+// with CodeNotFound when no key of alg is left to retire. Running servers learn of the
+// change through the change feed.
+func (s *Service) RetireSigningKeys(ctx context.Context, alg string, retireIn time.Duration) ([]*iogate.SigningKey, error) {
+	if retireIn < 0 {
+		return nil, iogate.Errorf(iogate.CodeInvalid, "invalid retirement delay %s: it must not be negative", retireIn)
+	}
+	if !slices.Contains(token.Algorithms, alg) {
+		return nil, iogate.Errorf(iogate.CodeInvalid, "unsupported signing algorithm %q: use one of %v", alg, token.Algorithms)
+	}
+	at := s.now().UTC().Truncate(time.Microsecond).Add(retireIn)
+	retired, err := s.store.RetireSigningKeys(ctx, alg, at)
+	if err != nil {
+		return nil, fmt.Errorf("retire %s signing keys: %w", alg, err)
+	}
+	return retired, s.Sync(ctx)
 }
 
 // keyringHealth remembers a failed reload of the signing keys, for readiness and for

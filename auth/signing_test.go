@@ -12,6 +12,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/iogate/iogate"
 	"github.com/iogate/iogate/sqlite"
+	"github.com/iogate/iogate/token"
 )
 
 // testClock is a settable clock for the engine.
@@ -35,17 +36,29 @@ func (c *testClock) Set(t time.Time) {
 // newTestService starts an engine on a fresh SQLite database with a settable clock.
 func newTestService(t *testing.T, clock *testClock, ttl time.Duration) *Service {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "iogate.db"))
+	return newTestServiceOn(t, openTestStore(t), clock, ttl, token.EdDSA)
+}
+
+func openTestStore(t *testing.T) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "iogate.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// newTestServiceOn starts a server that signs with alg on db, as one node of a cluster
+// that shares db.
+func newTestServiceOn(t *testing.T, db iogate.Store, clock *testClock, ttl time.Duration, alg string) *Service {
+	t.Helper()
+	ctx := context.Background()
 	master, err := iogate.NewMasterKey(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(ctx, db, master, Config{Issuer: "https://iogate.test", TokenTTL: ttl, Now: clock.Now})
+	s, err := New(ctx, db, master, Config{Issuer: "https://iogate.test", TokenTTL: ttl, Now: clock.Now, SigningAlgorithm: alg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,6 +132,170 @@ func TestSigningKeyLifecycle(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRotationToOtherAlgorithm checks that every key a server signs
+// with was published for longer than the JWKS may be cached, also after a rotation to
+// another algorithm than the server's.
+func TestRotationToOtherAlgorithm(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	clock := &testClock{now: start}
+	s := newTestService(t, clock, time.Hour)
+	if _, err := s.RotateSigningKey(ctx, token.RS256, DefaultActivationDelay); err != nil {
+		t.Fatalf("RotateSigningKey: %v", err)
+	}
+	s.reloadKeyringIfDue(ctx)
+	publishedBefore := publishedKIDs(t, s)
+
+	clock.Set(start.Add(DefaultActivationDelay + time.Second))
+	s.reloadKeyringIfDue(ctx)
+	if active := s.Keyring().ActiveKeyID(); !publishedBefore[active] {
+		t.Errorf("EdDSA server signs with key %s after the RS256 key activated; it was not in the JWKS before, which held %v", active, publishedBefore)
+	}
+}
+
+// TestRotationAcrossAlgorithmsPerServer follows a cluster that changes from EdDSA to
+// RS256: after the RS256 key activates, an EdDSA server keeps its published key and an
+// RS256 server signs with the rotated key, and no server creates a key of its own.
+func TestRotationAcrossAlgorithmsPerServer(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	clock := &testClock{now: start}
+	db := openTestStore(t)
+	ed := newTestServiceOn(t, db, clock, time.Hour, token.EdDSA)
+	edKID := ed.Keyring().ActiveKeyID()
+
+	rotated, err := ed.RotateSigningKey(ctx, token.RS256, DefaultActivationDelay)
+	if err != nil {
+		t.Fatalf("RotateSigningKey: %v", err)
+	}
+	clock.Set(start.Add(DefaultActivationDelay))
+	ed.scheduleKeyringReload(clock.Now())
+	ed.reloadKeyringIfDue(ctx)
+	if got := ed.Keyring().ActiveKeyID(); got != edKID {
+		t.Errorf("EdDSA server signs with %s after the RS256 key activated, want its published key %s", got, edKID)
+	}
+	if !publishedKIDs(t, ed)[rotated.KID] {
+		t.Errorf("EdDSA server does not publish the RS256 key %s", rotated.KID)
+	}
+
+	// A server restarted with --signing-alg RS256 after the activation.
+	rs := newTestServiceOn(t, db, clock, time.Hour, token.RS256)
+	if got := rs.Keyring().ActiveKeyID(); got != rotated.KID {
+		t.Errorf("RS256 server signs with %s, want the rotated key %s", got, rotated.KID)
+	}
+	keys, err := db.SigningKeys(ctx)
+	if err != nil {
+		t.Fatalf("SigningKeys: %v", err)
+	}
+	if len(keys) != 2 {
+		t.Errorf("store holds %d signing keys, want 2 (the EdDSA key and the rotated RS256 key)", len(keys))
+	}
+}
+
+// TestRotationSwitchesSameAlgorithm checks that a running RS256 server, which
+// created its own key at start, switches to a rotated RS256 key when it activates while
+// an EdDSA server keeps its key.
+func TestRotationSwitchesSameAlgorithm(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	clock := &testClock{now: start}
+	db := openTestStore(t)
+	ed := newTestServiceOn(t, db, clock, time.Hour, token.EdDSA)
+	rs := newTestServiceOn(t, db, clock, time.Hour, token.RS256)
+	edKID, rsKID := ed.Keyring().ActiveKeyID(), rs.Keyring().ActiveKeyID()
+
+	rotated, err := ed.RotateSigningKey(ctx, token.RS256, DefaultActivationDelay)
+	if err != nil {
+		t.Fatalf("RotateSigningKey: %v", err)
+	}
+	clock.Set(start.Add(DefaultActivationDelay))
+	for _, s := range []*Service{ed, rs} {
+		s.scheduleKeyringReload(clock.Now())
+		s.reloadKeyringIfDue(ctx)
+	}
+	if got := rs.Keyring().ActiveKeyID(); got != rotated.KID {
+		t.Errorf("RS256 server signs with %s after the rotation activated, want %s", got, rotated.KID)
+	}
+	if !publishedKIDs(t, rs)[rsKID] {
+		t.Errorf("RS256 server withdrew its previous key %s before its tokens expired", rsKID)
+	}
+	if got := ed.Keyring().ActiveKeyID(); got != edKID {
+		t.Errorf("EdDSA server signs with %s after the RS256 rotation, want %s", got, edKID)
+	}
+}
+
+// TestRetireSigningKeys retires the EdDSA keys after the cluster moved to RS256: the
+// retired key stays published for the token lifetime plus the margin, and retiring the
+// last algorithm that signs is rejected.
+func TestRetireSigningKeys(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	clock := &testClock{now: start}
+	ttl := time.Hour
+	db := openTestStore(t)
+	ed := newTestServiceOn(t, db, clock, ttl, token.EdDSA)
+	edKID := ed.Keyring().ActiveKeyID()
+
+	_, err := ed.RetireSigningKeys(ctx, token.EdDSA, 0)
+	wantErrorCode(t, "RetireSigningKeys(the only algorithm)", err, iogate.CodeInvalid)
+	_, err = ed.RetireSigningKeys(ctx, token.ES256, 0)
+	wantErrorCode(t, "RetireSigningKeys(no ES256 key)", err, iogate.CodeNotFound)
+	_, err = ed.RetireSigningKeys(ctx, "HS256", 0)
+	wantErrorCode(t, "RetireSigningKeys(HS256)", err, iogate.CodeInvalid)
+	_, err = ed.RetireSigningKeys(ctx, token.EdDSA, -time.Second)
+	wantErrorCode(t, "RetireSigningKeys(negative delay)", err, iogate.CodeInvalid)
+
+	rotated, err := ed.RotateSigningKey(ctx, token.RS256, DefaultActivationDelay)
+	if err != nil {
+		t.Fatalf("RotateSigningKey: %v", err)
+	}
+	// Before the RS256 key activates, no other algorithm signs yet.
+	_, err = ed.RetireSigningKeys(ctx, token.EdDSA, 0)
+	wantErrorCode(t, "RetireSigningKeys(before the RS256 key activates)", err, iogate.CodeInvalid)
+
+	clock.Set(start.Add(DefaultActivationDelay))
+	rs := newTestServiceOn(t, db, clock, ttl, token.RS256)
+	retired, err := rs.RetireSigningKeys(ctx, token.EdDSA, 0)
+	if err != nil {
+		t.Fatalf("RetireSigningKeys: %v", err)
+	}
+	if len(retired) != 1 || retired[0].KID != edKID || !retired[0].RetiredAt.Equal(clock.Now()) {
+		t.Errorf("RetireSigningKeys returned %+v, want key %s retired at %s", retired, edKID, clock.Now())
+	}
+	_, err = rs.RetireSigningKeys(ctx, token.RS256, 0)
+	wantErrorCode(t, "RetireSigningKeys(RS256 after EdDSA)", err, iogate.CodeInvalid)
+
+	retiredAt := clock.Now()
+	steps := []struct {
+		name      string
+		at        time.Time
+		published bool
+	}{
+		{"right after retirement", retiredAt, true},
+		{"old tokens may still be valid", retiredAt.Add(ttl + publishMargin - time.Second), true},
+		{"old tokens have expired", retiredAt.Add(ttl + publishMargin), false},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			clock.Set(st.at)
+			rs.reloadKeyringIfDue(ctx)
+			if got := rs.Keyring().ActiveKeyID(); got != rotated.KID {
+				t.Errorf("RS256 server signs with %s, want %s", got, rotated.KID)
+			}
+			if got := publishedKIDs(t, rs)[edKID]; got != st.published {
+				t.Errorf("EdDSA key %s published = %v, want %v", edKID, got, st.published)
+			}
+		})
+	}
+}
+
+func wantErrorCode(t *testing.T, call string, err error, want iogate.ErrorCode) {
+	t.Helper()
+	if got := iogate.ErrorCodeOf(err); got != want {
+		t.Errorf("%s returned %v (code %q), want code %q", call, err, got, want)
 	}
 }
 

@@ -222,3 +222,55 @@ func TestSigningKeyRotation(t *testing.T) {
 		t.Errorf("signing-key list states = %v, want %s retired and %s signing", states, oldKID, rotated.KID)
 	}
 }
+
+// TestSigningKeyRetire moves a running server's cluster from EdDSA to RS256 with the CLI:
+// retiring EdDSA is rejected while no other algorithm signs, and accepted once the RS256
+// key is active, after which the EdDSA key stays published for its tokens.
+func TestSigningKeyRetire(t *testing.T) {
+	f := newFixture(t, testenv.Options{})
+	oldTok := oauthToken(t, f.srv, f.clientID, f.clientSecret, "")
+	oldKID := verifyWithJWKS(t, fetchJWKS(t, f.srv), oldTok, "EdDSA")
+
+	res := testenv.RunCLI(t, f.srv.DataDir, nil, "signing-key", "retire", "--algorithm", "EdDSA", "--json")
+	var failure struct {
+		Error struct{ Code string }
+	}
+	if res.ExitCode == 0 {
+		t.Fatalf("signing-key retire of the only algorithm succeeded, want it rejected")
+	}
+	if err := json.Unmarshal([]byte(res.Stderr), &failure); err != nil || failure.Error.Code != "invalid_request" {
+		t.Errorf("signing-key retire of the only algorithm: stderr %q, want error code invalid_request", res.Stderr)
+	}
+
+	var rotated struct{ KID, Algorithm string }
+	testenv.CLIJSON(t, f.srv.DataDir, &rotated, "signing-key", "rotate", "--algorithm", "RS256", "--activate-in", "0s")
+	if rotated.Algorithm != "RS256" {
+		t.Fatalf("rotate --algorithm RS256 returned a key of %q", rotated.Algorithm)
+	}
+
+	// The EdDSA server keeps signing with its published key after the RS256 key activated.
+	deadline := time.Now().Add(2 * time.Second)
+	for set := fetchJWKS(t, f.srv); len(set.Key(rotated.KID)) == 0; set = fetchJWKS(t, f.srv) {
+		if time.Now().After(deadline) {
+			t.Fatalf("RS256 key %s not published 2s after the rotation", rotated.KID)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if kid := verifyWithJWKS(t, fetchJWKS(t, f.srv), oauthToken(t, f.srv, f.clientID, f.clientSecret, ""), "EdDSA"); kid != oldKID {
+		t.Errorf("EdDSA server signs with %s after the RS256 rotation, want its key %s", kid, oldKID)
+	}
+
+	var retired struct {
+		Data []struct{ KID, Algorithm, State string }
+	}
+	testenv.CLIJSON(t, f.srv.DataDir, &retired, "signing-key", "retire", "--algorithm", "EdDSA")
+	if len(retired.Data) != 1 || retired.Data[0].KID != oldKID || retired.Data[0].State != "retired" {
+		t.Errorf("signing-key retire returned %+v, want %s retired", retired.Data, oldKID)
+	}
+	if set := fetchJWKS(t, f.srv); len(set.Key(oldKID)) != 1 {
+		t.Errorf("retired key %s left the JWKS while its tokens are valid", oldKID)
+	}
+	if r := getVaults(t, f.srv, oldTok); r.status != http.StatusOK {
+		t.Errorf("token signed by the retired key: status %d, want 200", r.status)
+	}
+}

@@ -33,7 +33,16 @@ func (db *DB) PutSealedSecretIfAbsent(ctx context.Context, name string, sealed [
 
 // SigningKeys returns every signing key, oldest first.
 func (db *DB) SigningKeys(ctx context.Context) ([]*iogate.SigningKey, error) {
-	rows, err := db.pool.Query(ctx, `SELECT kid, algorithm, private_key_sealed, public_jwk, created_at, active_at, retired_at
+	return querySigningKeys(ctx, db.pool)
+}
+
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func querySigningKeys(ctx context.Context, q querier) ([]*iogate.SigningKey, error) {
+	rows, err := q.Query(ctx, `SELECT kid, algorithm, private_key_sealed, public_jwk, created_at, active_at, retired_at
 		FROM signing_keys ORDER BY created_at, kid`)
 	if err != nil {
 		return nil, mapError(err)
@@ -61,10 +70,12 @@ func (db *DB) CreateSigningKey(ctx context.Context, k *iogate.SigningKey) error 
 }
 
 // RotateSigningKey inserts k and, in the same transaction, retires at k.ActiveAt every key
-// not yet retired by then, and announces the change on the change feed.
+// of k's algorithm not yet retired by then, and announces the change on the change feed.
+// Keys of other algorithms keep signing for the servers configured with them.
 func (db *DB) RotateSigningKey(ctx context.Context, k *iogate.SigningKey) error {
 	return db.write(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL OR retired_at > $1`, k.ActiveAt); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $1 WHERE algorithm = $2 AND (retired_at IS NULL OR retired_at > $1)`,
+			k.ActiveAt, k.Algorithm); err != nil {
 			return err
 		}
 		if err := insertSigningKey(ctx, tx, k); err != nil {
@@ -72,6 +83,37 @@ func (db *DB) RotateSigningKey(ctx context.Context, k *iogate.SigningKey) error 
 		}
 		return db.recordSigningKeysChange(ctx, tx)
 	})
+}
+
+// RetireSigningKeys retires at at every key of alg that could still sign then, announces
+// the change on the change feed and returns the retired keys, all in one transaction. It
+// fails as iogate.SelectSigningKeysToRetire does.
+func (db *DB) RetireSigningKeys(ctx context.Context, alg string, at time.Time) ([]*iogate.SigningKey, error) {
+	var retired []*iogate.SigningKey
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		// The lock makes rotations and retirements on other nodes wait, so that two
+		// retirements of different algorithms cannot each count on the other's keys.
+		if _, err := tx.Exec(ctx, `LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		keys, err := querySigningKeys(ctx, tx)
+		if err != nil {
+			return err
+		}
+		retired, err = iogate.SelectSigningKeysToRetire(keys, alg, at)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $1 WHERE algorithm = $2 AND (retired_at IS NULL OR retired_at > $1)`,
+			at, alg); err != nil {
+			return err
+		}
+		return db.recordSigningKeysChange(ctx, tx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return retired, nil
 }
 
 func insertSigningKey(ctx context.Context, tx pgx.Tx, k *iogate.SigningKey) error {

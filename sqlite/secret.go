@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/iogate/iogate"
 )
@@ -29,7 +30,16 @@ func (db *DB) PutSealedSecretIfAbsent(ctx context.Context, name string, sealed [
 
 // SigningKeys returns every signing key, oldest first.
 func (db *DB) SigningKeys(ctx context.Context) ([]*iogate.SigningKey, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT kid, algorithm, private_key_sealed, public_jwk, created_at, active_at, retired_at FROM signing_keys ORDER BY created_at, kid`)
+	return querySigningKeys(ctx, db.reader)
+}
+
+// querier is a database or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func querySigningKeys(ctx context.Context, q querier) ([]*iogate.SigningKey, error) {
+	rows, err := q.QueryContext(ctx, `SELECT kid, algorithm, private_key_sealed, public_jwk, created_at, active_at, retired_at FROM signing_keys ORDER BY created_at, kid`)
 	if err != nil {
 		return nil, mapError(err)
 	}
@@ -60,12 +70,14 @@ func (db *DB) CreateSigningKey(ctx context.Context, k *iogate.SigningKey) error 
 	})
 }
 
-// RotateSigningKey inserts k, retires at k.ActiveAt every key that could still sign then,
-// and records a signing-keys change, all in one transaction.
+// RotateSigningKey inserts k, retires at k.ActiveAt every key of k's algorithm that could
+// still sign then, and records a signing-keys change, all in one transaction. Keys of
+// other algorithms keep signing for the servers configured with them.
 func (db *DB) RotateSigningKey(ctx context.Context, k *iogate.SigningKey) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
 		at := toMicros(k.ActiveAt)
-		if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL OR retired_at > ?`, at, at); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ? WHERE algorithm = ? AND (retired_at IS NULL OR retired_at > ?)`,
+			at, k.Algorithm, at); err != nil {
 			return err
 		}
 		if err := insertSigningKey(ctx, tx, k); err != nil {
@@ -73,6 +85,32 @@ func (db *DB) RotateSigningKey(ctx context.Context, k *iogate.SigningKey) error 
 		}
 		return db.recordSigningKeysChange(ctx, tx)
 	})
+}
+
+// RetireSigningKeys retires at at every key of alg that could still sign then, records a
+// signing-keys change and returns the retired keys, all in one transaction. It fails as
+// iogate.SelectSigningKeysToRetire does.
+func (db *DB) RetireSigningKeys(ctx context.Context, alg string, at time.Time) ([]*iogate.SigningKey, error) {
+	var retired []*iogate.SigningKey
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		keys, err := querySigningKeys(ctx, tx)
+		if err != nil {
+			return err
+		}
+		retired, err = iogate.SelectSigningKeysToRetire(keys, alg, at)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ? WHERE algorithm = ? AND (retired_at IS NULL OR retired_at > ?)`,
+			toMicros(at), alg, toMicros(at)); err != nil {
+			return err
+		}
+		return db.recordSigningKeysChange(ctx, tx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return retired, nil
 }
 
 func insertSigningKey(ctx context.Context, tx *sql.Tx, k *iogate.SigningKey) error {

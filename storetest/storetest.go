@@ -59,6 +59,8 @@ func Run(t *testing.T, newStore func(t *testing.T) iogate.Store) {
 		{"SealedSecretConcurrentPut", testSealedSecretConcurrentPut},
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeyRotation", testSigningKeyRotation},
+		{"SigningKeyRotationOtherAlgorithm", testSigningKeyRotationOtherAlgorithm},
+		{"SigningKeyRetirement", testSigningKeyRetirement},
 		{"RevokedTokens", testRevokedTokens},
 		{"ResealSecrets", testResealSecrets},
 		{"ResealSecretsFailureChangesNothing", testResealSecretsFailure},
@@ -1127,6 +1129,102 @@ func testSigningKeyRotation(t *testing.T, s iogate.Store) {
 		t.Errorf("KeyChangesSince after rotation = %+v, want one signing-keys change without a client ID", changes)
 	}
 	wantCode(t, "RotateSigningKey(same KID)", s.RotateSigningKey(ctx, second), iogate.CodeConflict)
+}
+
+// testSigningKeyRotationOtherAlgorithm rotates to RS256 in a store whose EdDSA key signs:
+// the EdDSA key keeps signing for servers configured with EdDSA, and only the older
+// RS256 key is retired.
+func testSigningKeyRotationOtherAlgorithm(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	ed := &iogate.SigningKey{KID: "ed", Algorithm: "EdDSA", PrivateKeyEncrypted: []byte{1}, PublicJWK: []byte(`{}`),
+		CreatedAt: base, ActiveAt: base}
+	oldRS := &iogate.SigningKey{KID: "rs-old", Algorithm: "RS256", PrivateKeyEncrypted: []byte{2}, PublicJWK: []byte(`{}`),
+		CreatedAt: base.Add(time.Minute), ActiveAt: base.Add(time.Minute)}
+	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, ed))
+	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, oldRS))
+
+	newRS := &iogate.SigningKey{KID: "rs-new", Algorithm: "RS256", PrivateKeyEncrypted: []byte{3}, PublicJWK: []byte(`{}`),
+		CreatedAt: base.Add(time.Hour), ActiveAt: base.Add(2 * time.Hour)}
+	must(t, "RotateSigningKey", s.RotateSigningKey(ctx, newRS))
+	keys, err := s.SigningKeys(ctx)
+	must(t, "SigningKeys", err)
+	retired := map[string]time.Time{}
+	for _, k := range keys {
+		retired[k.KID] = k.RetiredAt
+	}
+	want := map[string]time.Time{"ed": {}, "rs-old": newRS.ActiveAt, "rs-new": {}}
+	if diff := cmp.Diff(want, retired); diff != "" {
+		t.Errorf("retirement times after a rotation to RS256 (-want +got):\n%s", diff)
+	}
+}
+
+// testSigningKeyRetirement retires the EdDSA keys of a store that moved to RS256, and
+// checks that a retirement which would leave no algorithm signing is rejected unchanged.
+func testSigningKeyRetirement(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	edOld := &iogate.SigningKey{KID: "ed-old", Algorithm: "EdDSA", PrivateKeyEncrypted: []byte{1}, PublicJWK: []byte(`{}`),
+		CreatedAt: base, ActiveAt: base, RetiredAt: base.Add(time.Hour)}
+	edLater := &iogate.SigningKey{KID: "ed-later", Algorithm: "EdDSA", PrivateKeyEncrypted: []byte{2}, PublicJWK: []byte(`{}`),
+		CreatedAt: base, ActiveAt: base.Add(time.Hour), RetiredAt: base.Add(5 * time.Hour)}
+	edScheduled := &iogate.SigningKey{KID: "ed-scheduled", Algorithm: "EdDSA", PrivateKeyEncrypted: []byte{3}, PublicJWK: []byte(`{}`),
+		CreatedAt: base, ActiveAt: base.Add(5 * time.Hour)}
+	rs := &iogate.SigningKey{KID: "rs", Algorithm: "RS256", PrivateKeyEncrypted: []byte{4}, PublicJWK: []byte(`{}`),
+		CreatedAt: base, ActiveAt: base.Add(2 * time.Hour)}
+	for _, k := range []*iogate.SigningKey{edOld, edLater, edScheduled} {
+		must(t, "CreateSigningKey", s.CreateSigningKey(ctx, k))
+	}
+	before, err := s.SigningKeys(ctx)
+	must(t, "SigningKeys", err)
+	_, err = s.RetireSigningKeys(ctx, "EdDSA", base.Add(3*time.Hour))
+	wantCode(t, "RetireSigningKeys(no other algorithm)", err, iogate.CodeInvalid)
+	_, err = s.RetireSigningKeys(ctx, "RS256", base.Add(3*time.Hour))
+	wantCode(t, "RetireSigningKeys(no RS256 key)", err, iogate.CodeNotFound)
+
+	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, rs))
+	// The RS256 key signs only from base+2h, so retiring EdDSA earlier is rejected.
+	_, err = s.RetireSigningKeys(ctx, "EdDSA", base.Add(time.Hour))
+	wantCode(t, "RetireSigningKeys(before the RS256 key signs)", err, iogate.CodeInvalid)
+	after, err := s.SigningKeys(ctx)
+	must(t, "SigningKeys", err)
+	if diff := cmp.Diff(append(before, rs), after); diff != "" {
+		t.Errorf("rejected RetireSigningKeys calls changed the keys (-want +got):\n%s", diff)
+	}
+
+	start, err := s.LatestKeyChange(ctx)
+	must(t, "LatestKeyChange", err)
+	at := base.Add(3 * time.Hour)
+	got, err := s.RetireSigningKeys(ctx, "EdDSA", at)
+	must(t, "RetireSigningKeys", err)
+	var kids []string
+	for _, k := range got {
+		kids = append(kids, k.KID)
+		if !k.RetiredAt.Equal(at) {
+			t.Errorf("RetireSigningKeys returned %s retired at %s, want %s", k.KID, k.RetiredAt, at)
+		}
+	}
+	if diff := cmp.Diff([]string{"ed-later", "ed-scheduled"}, kids); diff != "" {
+		t.Errorf("RetireSigningKeys returned other keys (-want +got):\n%s", diff)
+	}
+	keys, err := s.SigningKeys(ctx)
+	must(t, "SigningKeys", err)
+	retired := map[string]time.Time{}
+	for _, k := range keys {
+		retired[k.KID] = k.RetiredAt
+	}
+	want := map[string]time.Time{"ed-old": edOld.RetiredAt, "ed-later": at, "ed-scheduled": at, "rs": {}}
+	if diff := cmp.Diff(want, retired); diff != "" {
+		t.Errorf("retirement times after RetireSigningKeys (-want +got):\n%s", diff)
+	}
+	changes, err := s.KeyChangesSince(ctx, start)
+	must(t, "KeyChangesSince", err)
+	if len(changes) != 1 || changes[0].Kind != iogate.ChangeSigningKeys || changes[0].ClientID != "" {
+		t.Errorf("KeyChangesSince after RetireSigningKeys = %+v, want one signing-keys change without a client ID", changes)
+	}
+
+	_, err = s.RetireSigningKeys(ctx, "EdDSA", at)
+	wantCode(t, "RetireSigningKeys(again)", err, iogate.CodeNotFound)
+	_, err = s.RetireSigningKeys(ctx, "RS256", base.Add(4*time.Hour))
+	wantCode(t, "RetireSigningKeys(RS256 after EdDSA)", err, iogate.CodeInvalid)
 }
 
 func testRevokedTokens(t *testing.T, s iogate.Store) {
