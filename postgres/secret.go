@@ -65,7 +65,10 @@ func querySigningKeys(ctx context.Context, q querier) ([]*iogate.SigningKey, err
 // CreateSigningKey inserts a new signing key.
 func (db *DB) CreateSigningKey(ctx context.Context, k *iogate.SigningKey) error {
 	return db.write(ctx, func(tx pgx.Tx) error {
-		return insertSigningKey(ctx, tx, k)
+		if err := insertSigningKey(ctx, tx, k); err != nil {
+			return err
+		}
+		return db.recordSigningKeysChange(ctx, tx)
 	})
 }
 

@@ -1111,7 +1111,15 @@ func testSigningKeyRotation(t *testing.T, s iogate.Store) {
 	ctx := ctxFor(t)
 	first := &iogate.SigningKey{KID: "first", Algorithm: "EdDSA", PrivateKeyEncrypted: []byte{1}, PublicJWK: []byte(`{}`),
 		CreatedAt: base, ActiveAt: base}
+	before, err := s.LatestKeyChange(ctx)
+	must(t, "LatestKeyChange", err)
 	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, first))
+	// A key that one node creates at start reaches the others through the change feed.
+	created, err := s.KeyChangesSince(ctx, before)
+	must(t, "KeyChangesSince", err)
+	if len(created) != 1 || created[0].Kind != iogate.ChangeSigningKeys {
+		t.Errorf("KeyChangesSince after CreateSigningKey = %+v, want one signing-keys change", created)
+	}
 	start, err := s.LatestKeyChange(ctx)
 	must(t, "LatestKeyChange", err)
 
