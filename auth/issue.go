@@ -215,12 +215,15 @@ func (s *Service) recordDenial(k *key, remote netip.Addr, reason string) {
 	if k == nil {
 		return
 	}
-	rec, err := s.newRecord(k.accountID, iogate.AuditTokenDenied, clientActor(k.clientID, remote), nil)
+	// The client ID can be a substring of the request body, which the queued record would
+	// otherwise keep in memory whole until it is written.
+	clientID := strings.Clone(k.clientID)
+	rec, err := s.newRecord(k.accountID, iogate.AuditTokenDenied, clientActor(clientID, remote), nil)
 	if err != nil {
-		s.log.Error("build audit record failed", "client_id", k.clientID, "error", err)
+		s.log.Error("build audit record failed", "client_id", clientID, "error", err)
 		return
 	}
-	rec.ClientID, rec.Reason = k.clientID, reason
+	rec.ClientID, rec.Reason = clientID, reason
 	s.audit.enqueue(rec)
 }
 
