@@ -66,6 +66,38 @@ func TestTokenContentEncodingRejected(t *testing.T) {
 	if r.status != http.StatusUnsupportedMediaType {
 		t.Errorf("Content-Encoding: gzip on an uncompressed body: status %d, want 415", r.status)
 	}
+	if code := r.json(t)["code"]; code != "unsupported_media_type" {
+		t.Errorf("Content-Encoding: gzip on an uncompressed body: code %v, want unsupported_media_type", code)
+	}
+}
+
+// A Content-Type other than JSON is a 400 invalid_request on the token endpoint, as its
+// OpenAPI description states, not the 415 of a content coding.
+func TestTokenWrongContentType(t *testing.T) {
+	f := newFixture(t, testenv.Options{HTTPListen: "-"})
+	cases := []struct {
+		name        string
+		contentType string
+	}{
+		{"form", "application/x-www-form-urlencoded"},
+		{"text", "text/plain"},
+		{"none", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			header := map[string]string{}
+			if c.contentType != "" {
+				header["Content-Type"] = c.contentType
+			}
+			r := do(t, f.srv.Client, "POST", f.srv.URL+"/v1/auth/accessToken", header, credentialsJSON(f.clientID, f.clientSecret))
+			if r.status != http.StatusBadRequest {
+				t.Errorf("Content-Type %q: status %d, want 400", c.contentType, r.status)
+			}
+			if code := r.json(t)["code"]; code != "invalid_request" {
+				t.Errorf("Content-Type %q: code %v, want invalid_request", c.contentType, code)
+			}
+		})
+	}
 }
 
 // Every error of the HTTPS API is problem details; an unclean path is no exception.
