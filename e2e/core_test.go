@@ -171,6 +171,9 @@ func TestAccessTokenFailures(t *testing.T) {
 			if r.header.Get("Cache-Control") != "no-store" {
 				t.Errorf("Cache-Control = %q, want no-store", r.header.Get("Cache-Control"))
 			}
+			if got := r.header.Get("WWW-Authenticate"); got != `ClientSecretJSON realm="iogate"` {
+				t.Errorf("WWW-Authenticate = %q, want the ClientSecretJSON challenge of the JSON body credentials", got)
+			}
 			body := r.json(t)
 			delete(body, "requestId")
 			if first == nil {
@@ -180,6 +183,24 @@ func TestAccessTokenFailures(t *testing.T) {
 			}
 		})
 	}
+
+	// The endpoint reads credentials from the JSON body only, so valid Basic credentials
+	// neither rescue a wrong secret in the body nor stand in for a body without one.
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(f.clientID+":"+f.clientSecret))
+	t.Run("Basic credentials ignored", func(t *testing.T) {
+		header := map[string]string{"Content-Type": "application/json", "Authorization": basic}
+		r := do(t, f.srv.Client, "POST", f.srv.URL+"/v1/auth/accessToken", header, credentialsJSON(f.clientID, otherLastChar(f.clientSecret)))
+		if r.status != http.StatusUnauthorized {
+			t.Errorf("valid Basic with a wrong secret in the body: status %d, want 401", r.status)
+		}
+		r = do(t, f.srv.Client, "POST", f.srv.URL+"/v1/auth/accessToken", header, `{}`)
+		if r.status != http.StatusBadRequest {
+			t.Errorf("valid Basic with an empty JSON object: status %d, want 400", r.status)
+		}
+		if got := r.header.Get("WWW-Authenticate"); got != "" {
+			t.Errorf("400 for a missing field: WWW-Authenticate = %q, want none", got)
+		}
+	})
 
 	bad := []struct {
 		name, contentType, body string
