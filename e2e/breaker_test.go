@@ -166,3 +166,30 @@ func TestVaultCursorValidated(t *testing.T) {
 		}
 	}
 }
+
+// An error message quotes only the first 64 bytes of a long value from the request, so
+// that a client cannot make the server echo its 64 KiB body back.
+func TestErrorsCutLongValues(t *testing.T) {
+	f := newFixture(t, testenv.Options{HTTPListen: "-"})
+	long := strings.Repeat("q", 60<<10)
+	cases := []struct {
+		name, path, contentType, body string
+	}{
+		{"unknown JSON field", "/v1/auth/accessToken", "application/json", `{"` + long + `":"x"}`},
+		{"grant_type", "/oauth2/token", "application/x-www-form-urlencoded", "grant_type=" + long},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := do(t, f.srv.Client, "POST", f.srv.URL+c.path, map[string]string{"Content-Type": c.contentType}, c.body)
+			if r.status != http.StatusBadRequest {
+				t.Fatalf("POST %s with a %s of %d bytes: status %d, want 400", c.path, c.name, len(long), r.status)
+			}
+			if len(r.body) > 1024 {
+				t.Errorf("POST %s with a %s of %d bytes: error body of %d bytes, want at most 1024", c.path, c.name, len(long), len(r.body))
+			}
+			if !strings.Contains(string(r.body), "(first 64 of 61440 bytes)") {
+				t.Errorf("POST %s: error body %.300s lacks the note that the value was cut", c.path, r.body)
+			}
+		})
+	}
+}

@@ -29,7 +29,7 @@ func pageFrom(r *http.Request) (iogate.Page, error) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > iogate.MaxPageLimit {
-			return p, iogate.Errorf(iogate.CodeInvalid, "invalid limit %q: expected a number from 1 to %d", v, iogate.MaxPageLimit)
+			return p, iogate.Errorf(iogate.CodeInvalid, "invalid limit %s: expected a number from 1 to %d", iogate.QuoteInput(v), iogate.MaxPageLimit)
 		}
 		p.Limit = n
 	}
