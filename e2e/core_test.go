@@ -344,6 +344,27 @@ func TestVaultAPI(t *testing.T) {
 		t.Errorf("malformed query: status %d, want 400", r.status)
 	}
 
+	// A parameter sent twice is rejected on every /v1 GET, not read as its first value.
+	repeated := []struct{ path, param string }{
+		{"/v1/vaults?limit=1&limit=500", "limit"},
+		{"/v1/vaults?cursor=" + f.vaultID + "&cursor=" + f.vaultID, "cursor"},
+		{"/v1/vaults/" + f.vaultID + "?fields=a&fields=b", "fields"},
+	}
+	for _, c := range repeated {
+		r := do(t, f.srv.Client, "GET", f.srv.URL+c.path, auth, "")
+		if r.status != http.StatusBadRequest {
+			t.Errorf("GET %s: status %d, want 400", c.path, r.status)
+			continue
+		}
+		body := r.json(t)
+		if body["code"] != "invalid_request" {
+			t.Errorf("GET %s: code %v, want invalid_request", c.path, body["code"])
+		}
+		if detail, _ := body["detail"].(string); !strings.Contains(detail, `"`+c.param+`"`) {
+			t.Errorf("GET %s: detail %q does not name the parameter %s", c.path, detail, c.param)
+		}
+	}
+
 	unauthenticated := []struct {
 		name   string
 		header map[string]string
