@@ -33,6 +33,10 @@ const (
 	CodeRateLimited          ErrorCode = "rate_limited"
 	CodeUnavailable          ErrorCode = "unavailable"
 	CodeInternal             ErrorCode = "internal"
+	// CodeMissingToken is a request to a bearer-protected endpoint without an access token
+	// in the Authorization header. Unlike CodeInvalidToken it does not mean that a token
+	// was rejected: the request carried none that iogate reads.
+	CodeMissingToken ErrorCode = "missing_token"
 )
 
 // Error is a domain error. Message is safe to show to the caller; Cause is for the log

@@ -365,15 +365,18 @@ func TestVaultAPI(t *testing.T) {
 		}
 	}
 
+	// code is the problem's code: missing_token when no token reached the server, so that
+	// a client acting on it does not take a missing token for a rejected one.
 	unauthenticated := []struct {
 		name   string
 		header map[string]string
 		error  string
+		code   string
 	}{
-		{"no header", nil, ""},
-		{"basic scheme", map[string]string{"Authorization": "Basic YTpi"}, ""},
-		{"malformed token", map[string]string{"Authorization": "Bearer not.a.jwt"}, "invalid_token"},
-		{"tampered token", map[string]string{"Authorization": "Bearer " + tok[:len(tok)-4] + "AAAA"}, "invalid_token"},
+		{"no header", nil, "", "missing_token"},
+		{"basic scheme", map[string]string{"Authorization": "Basic YTpi"}, "", "missing_token"},
+		{"malformed token", map[string]string{"Authorization": "Bearer not.a.jwt"}, "invalid_token", "invalid_token"},
+		{"tampered token", map[string]string{"Authorization": "Bearer " + tok[:len(tok)-4] + "AAAA"}, "invalid_token", "invalid_token"},
 	}
 	for _, c := range unauthenticated {
 		t.Run(c.name, func(t *testing.T) {
@@ -390,6 +393,9 @@ func TestVaultAPI(t *testing.T) {
 			}
 			if c.error == "" && strings.Contains(got, "error=") {
 				t.Errorf("WWW-Authenticate = %q, want no error parameter for a request without a token", got)
+			}
+			if code := r.json(t)["code"]; code != c.code {
+				t.Errorf("problem code %v, want %s", code, c.code)
 			}
 		})
 	}

@@ -19,6 +19,7 @@ var statusOf = map[iogate.ErrorCode]int{
 	iogate.CodeTooLarge:             http.StatusRequestEntityTooLarge,
 	iogate.CodeInvalidClient:        http.StatusUnauthorized,
 	iogate.CodeInvalidToken:         http.StatusUnauthorized,
+	iogate.CodeMissingToken:         http.StatusUnauthorized,
 	iogate.CodeInvalidScope:         http.StatusBadRequest,
 	iogate.CodeUnsupportedGrant:     http.StatusBadRequest,
 	iogate.CodeUnauthorizedClient:   http.StatusBadRequest,
@@ -54,6 +55,9 @@ var oauthErrorOf = map[iogate.ErrorCode]string{
 	iogate.CodeRateLimited:          "temporarily_unavailable",
 	iogate.CodeUnavailable:          "temporarily_unavailable",
 	iogate.CodeInternal:             "server_error",
+	// No /oauth2 endpoint takes a bearer token, so none returns CodeMissingToken. RFC 6750
+	// section 3.1 gives a missing token no error value of its own.
+	iogate.CodeMissingToken: "invalid_request",
 }
 
 // errMethodNotAllowed and errNotFound are the errors of requests that match no route.
