@@ -29,7 +29,7 @@ func (a *Account) Validate() error {
 	}
 	addr, err := mail.ParseAddress(a.Email)
 	if err != nil || addr.Name != "" || addr.Address != strings.TrimSpace(a.Email) {
-		return Errorf(CodeInvalid, "invalid email %q: expected a plain address such as ops@example.com", a.Email)
+		return Errorf(CodeInvalid, "invalid email %s: expected a plain address such as ops@example.com", QuoteInput(a.Email))
 	}
 	a.Email = strings.ToLower(addr.Address)
 	return nil

@@ -24,7 +24,7 @@ func ParseAllowedIP(entry string) (netip.Prefix, error) {
 // its errors call the entry a kind, such as "trusted proxy".
 func ParseIPEntry(entry, kind string) (netip.Prefix, error) {
 	invalid := func(format string, args ...any) (netip.Prefix, error) {
-		return netip.Prefix{}, Errorf(CodeInvalid, "invalid %s %q: %s", kind, entry, fmt.Sprintf(format, args...))
+		return netip.Prefix{}, Errorf(CodeInvalid, "invalid %s %s: %s", kind, QuoteInput(entry), fmt.Sprintf(format, args...))
 	}
 	if entry == "" || strings.TrimSpace(entry) != entry {
 		return invalid("expected an IP address or CIDR prefix without spaces")
@@ -38,7 +38,7 @@ func ParseIPEntry(entry, kind string) (netip.Prefix, error) {
 		if hasLeadingZeroOctet(addrText) {
 			return invalid("leading zeros are not allowed, because some tools read them as octal")
 		}
-		return invalid("%q is not an IPv4 or IPv6 address", addrText)
+		return invalid("%s is not an IPv4 or IPv6 address", QuoteInput(addrText))
 	}
 	if !hasBits {
 		addr = addr.Unmap()
@@ -48,9 +48,9 @@ func ParseIPEntry(entry, kind string) (netip.Prefix, error) {
 	bits, err := strconv.Atoi(bitsText)
 	switch {
 	case err != nil || bitsText == "" || bitsText[0] < '0' || bitsText[0] > '9':
-		return invalid("the prefix length %q is not a decimal number", bitsText)
+		return invalid("the prefix length %s is not a decimal number", QuoteInput(bitsText))
 	case len(bitsText) > 1 && bitsText[0] == '0':
-		return invalid("the prefix length %q has a leading zero", bitsText)
+		return invalid("the prefix length %s has a leading zero", QuoteInput(bitsText))
 	case bits > addr.BitLen():
 		return invalid("the prefix length %d is out of range: at most %d for this address", bits, addr.BitLen())
 	}

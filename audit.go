@@ -142,7 +142,7 @@ func (h AuditHash) MarshalText() ([]byte, error) { return []byte(h.String()), ni
 func (h *AuditHash) UnmarshalText(text []byte) error {
 	b, err := hex.DecodeString(string(text))
 	if err != nil || len(b) != len(h) {
-		return fmt.Errorf("invalid audit hash %q: expected %d hex digits", text, 2*len(h))
+		return fmt.Errorf("invalid audit hash %s: expected %d hex digits", QuoteInput(string(text)), 2*len(h))
 	}
 	copy(h[:], b)
 	return nil

@@ -11,13 +11,13 @@ import (
 func ParseDuration(s string) (time.Duration, error) {
 	text := strings.TrimSpace(s)
 	if strings.HasPrefix(text, "-") {
-		return 0, Errorf(CodeInvalid, "invalid duration %q: it must not be negative", s)
+		return 0, Errorf(CodeInvalid, "invalid duration %s: it must not be negative", QuoteInput(s))
 	}
 	var total time.Duration
 	if i := strings.IndexByte(text, 'd'); i > 0 {
 		days, err := strconv.ParseUint(text[:i], 10, 16)
 		if err != nil {
-			return 0, Errorf(CodeInvalid, "invalid duration %q: expected a form such as 90m, 24h or 30d", s)
+			return 0, Errorf(CodeInvalid, "invalid duration %s: expected a form such as 90m, 24h or 30d", QuoteInput(s))
 		}
 		total = time.Duration(days) * 24 * time.Hour
 		text = text[i+1:]
@@ -27,7 +27,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(text)
 	if err != nil || d < 0 {
-		return 0, Errorf(CodeInvalid, "invalid duration %q: expected a form such as 90m, 24h or 30d", s)
+		return 0, Errorf(CodeInvalid, "invalid duration %s: expected a form such as 90m, 24h or 30d", QuoteInput(s))
 	}
 	return total + d, nil
 }

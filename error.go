@@ -6,6 +6,8 @@ package iogate
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"unicode/utf8"
 )
 
 // ErrorCode classifies a domain error. The http package maps each code to one HTTP status
@@ -31,6 +33,10 @@ const (
 	CodeRateLimited          ErrorCode = "rate_limited"
 	CodeUnavailable          ErrorCode = "unavailable"
 	CodeInternal             ErrorCode = "internal"
+	// CodeMissingToken is a request to a bearer-protected endpoint without an access token
+	// in the Authorization header. Unlike CodeInvalidToken it does not mean that a token
+	// was rejected: the request carried none that iogate reads.
+	CodeMissingToken ErrorCode = "missing_token"
 )
 
 // Error is a domain error. Message is safe to show to the caller; Cause is for the log
@@ -61,6 +67,28 @@ func Errorf(code ErrorCode, format string, args ...any) *Error {
 // WrapError returns an Error with the given code and message that keeps cause for the log.
 func WrapError(code ErrorCode, cause error, message string) *Error {
 	return &Error{Code: code, Message: message, Cause: cause}
+}
+
+// MaxQuotedInput is the number of bytes of a value that QuoteInput quotes in full.
+const MaxQuotedInput = 64
+
+// QuoteInput returns s quoted as the %q verb quotes it, for an error message that repeats a
+// value from a request, the CLI or a form. A value longer than MaxQuotedInput bytes is cut
+// at a character boundary at or below that length and followed by a note of the bytes
+// shown and the full length, such as "(first 64 of 65536 bytes)". A message then stays
+// short however large the value, so that a client cannot make an error response or a log
+// line as large as its request. Every message that quotes such a value calls QuoteInput.
+func QuoteInput(s string) string {
+	if len(s) <= MaxQuotedInput {
+		return strconv.Quote(s)
+	}
+	cut := MaxQuotedInput
+	// Step back at most to the first byte of a UTF-8 sequence; invalid bytes are cut where
+	// they stand.
+	for i := 0; i < utf8.UTFMax-1 && !utf8.RuneStart(s[cut]); i++ {
+		cut--
+	}
+	return fmt.Sprintf("%s (first %d of %d bytes)", strconv.Quote(s[:cut]), cut, len(s))
 }
 
 // ErrorCodeOf returns the code of the first Error in err's chain, CodeInternal for any

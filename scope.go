@@ -27,7 +27,7 @@ func ValidateScopes(scopes []string) ([]string, error) {
 	out := make([]string, 0, len(scopes))
 	for _, s := range scopes {
 		if !slices.Contains(AllScopes, s) {
-			return nil, Errorf(CodeInvalidScope, "unknown scope %q; known scopes: %s", s, strings.Join(AllScopes, ", "))
+			return nil, Errorf(CodeInvalidScope, "unknown scope %s; known scopes: %s", QuoteInput(s), strings.Join(AllScopes, ", "))
 		}
 		out = append(out, s)
 	}

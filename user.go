@@ -30,7 +30,7 @@ func ParseRole(s string) (Role, error) {
 			return r, nil
 		}
 	}
-	return "", Errorf(CodeInvalid, "invalid role %q: use owner, admin or viewer", s)
+	return "", Errorf(CodeInvalid, "invalid role %s: use owner, admin or viewer", QuoteInput(s))
 }
 
 // CanManageKeys reports whether the role may create, change, rotate and delete API keys.
@@ -75,7 +75,7 @@ func TOTPSealName(userID string) string { return "totp-seed/" + userID }
 func NormalizeEmail(s string) (string, error) {
 	addr, err := mail.ParseAddress(s)
 	if err != nil || addr.Name != "" || addr.Address != strings.TrimSpace(s) {
-		return "", Errorf(CodeInvalid, "invalid email %q: expected a plain address such as ops@example.com", s)
+		return "", Errorf(CodeInvalid, "invalid email %s: expected a plain address such as ops@example.com", QuoteInput(s))
 	}
 	return strings.ToLower(addr.Address), nil
 }
@@ -172,7 +172,7 @@ func AccountStatusEvent(status string) string {
 func CheckAccountStatusRecord(rec *AuditRecord, accountID, status string) error {
 	event := AccountStatusEvent(status)
 	if event == "" {
-		return Errorf(CodeInvalid, "invalid account status %q: use %s or %s", status, AccountActive, AccountSuspended)
+		return Errorf(CodeInvalid, "invalid account status %s: use %s or %s", QuoteInput(status), AccountActive, AccountSuspended)
 	}
 	return CheckChangeRecord(rec, accountID, event)
 }

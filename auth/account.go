@@ -28,7 +28,7 @@ func (s *Service) setAccountStatus(ctx context.Context, accountID, status string
 	}
 	if err := s.store.SetAccountStatus(ctx, accountID, status, rec); err != nil {
 		if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
-			return iogate.Errorf(iogate.CodeNotFound, "account %q not found", accountID)
+			return iogate.Errorf(iogate.CodeNotFound, "account %s not found", iogate.QuoteInput(accountID))
 		}
 		return err
 	}

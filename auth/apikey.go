@@ -43,7 +43,7 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*iogate.
 func (s *Service) insertKey(ctx context.Context, req CreateKeyRequest, clientID string, secret iogate.Secret) (*iogate.APIKey, error) {
 	if _, err := s.store.FindAccountByID(ctx, req.AccountID); err != nil {
 		if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
-			return nil, iogate.Errorf(iogate.CodeNotFound, "account %q not found: use an ID printed by \"iogate account create\" or \"iogate account list\"", req.AccountID)
+			return nil, iogate.Errorf(iogate.CodeNotFound, "account %s not found: use an ID printed by \"iogate account create\" or \"iogate account list\"", iogate.QuoteInput(req.AccountID))
 		}
 		return nil, err
 	}
@@ -109,7 +109,7 @@ func (s *Service) newKeyRecord(ctx context.Context, k *iogate.APIKey, event stri
 // other processes as soon as the change feed delivers the deletion.
 func (s *Service) DeleteKey(ctx context.Context, clientID string) error {
 	if !iogate.ValidClientID(clientID) {
-		return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %q", clientID)
+		return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %s", iogate.QuoteInput(clientID))
 	}
 	k, err := s.store.FindAPIKey(ctx, clientID)
 	if err != nil {
@@ -155,7 +155,7 @@ type UpdateKeyRequest struct {
 // when the change feed delivers the change. A request that changes nothing writes nothing.
 func (s *Service) UpdateKey(ctx context.Context, clientID string, req UpdateKeyRequest) (*iogate.APIKey, error) {
 	if !iogate.ValidClientID(clientID) {
-		return nil, iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %q", clientID)
+		return nil, iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %s", iogate.QuoteInput(clientID))
 	}
 	if req.Name == nil && req.Description == nil && req.Scopes == nil && req.AllowedIPs == nil && req.ExpiresAt == nil {
 		return nil, iogate.Errorf(iogate.CodeInvalid, "nothing to update: give a new name, description, scopes, allowed IPs or expiry")
@@ -246,7 +246,7 @@ var ErrRotatedMeanwhile = iogate.Errorf(iogate.CodeConflict, "the key was rotate
 // otherwise. A generation of 0 rotates whatever the current one is.
 func (s *Service) RotateKeyFrom(ctx context.Context, clientID string, generation int, grace time.Duration) (*iogate.APIKey, iogate.Secret, error) {
 	if !iogate.ValidClientID(clientID) {
-		return nil, "", iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %q", clientID)
+		return nil, "", iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %s", iogate.QuoteInput(clientID))
 	}
 	if grace < 0 || grace > MaxRotationGrace {
 		return nil, "", iogate.Errorf(iogate.CodeInvalid, "invalid grace period %s: it must be from 0 (retire the old secret at once) to 30d", iogate.FormatDuration(grace))

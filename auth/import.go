@@ -36,7 +36,7 @@ func (s *Service) ImportKey(ctx context.Context, req ImportKeyRequest) (*iogate.
 		clientID = iogate.NewClientID()
 	}
 	if !iogate.ValidClientID(clientID) {
-		return nil, iogate.Errorf(iogate.CodeInvalid, "invalid client ID %q: expected a UUID in lower-case canonical form", clientID)
+		return nil, iogate.Errorf(iogate.CodeInvalid, "invalid client ID %s: expected a UUID in lower-case canonical form", iogate.QuoteInput(clientID))
 	}
 	if err := validateImportedSecret(req.Secret.Reveal()); err != nil {
 		return nil, err

@@ -19,7 +19,9 @@ var ErrNotOwnToken = &iogate.Error{Code: iogate.CodeUnauthorizedClient, Message:
 // is not an error: there is nothing to revoke. An unexpired token issued to another client
 // is ErrNotOwnToken. None of these, nor a token revoked before, writes a record. The token
 // fails on the next request in this process, and in other processes as soon as the change
-// feed delivers the revocation.
+// feed delivers the revocation. Once the revocation is stored, RevokeToken succeeds even
+// when reading the change back into this process's view fails: that failure is logged,
+// and the view is reloaded once the store responds.
 func (s *Service) RevokeToken(ctx context.Context, clientID, raw string, remote netip.Addr) error {
 	if len(raw) == 0 || len(raw) > token.MaxLength {
 		return nil
@@ -57,7 +59,17 @@ func (s *Service) RevokeToken(ctx context.Context, clientID, raw string, remote 
 		}
 		return err
 	}
-	return s.Sync(ctx)
+
+	// The revocation is stored, so the call has succeeded whatever Sync returns. The token
+	// goes into the view directly as well as through Sync, so that this process refuses it
+	// on the next request even if Sync fails here.
+	s.view.addRevoked(claims.ClientID, claims.ID)
+	if err := s.Sync(ctx); err != nil {
+		s.health.owe()
+		s.log.ErrorContext(ctx, "apply stored token revocation to the key view failed; reloading every key once the store responds",
+			"client_id", claims.ClientID, "account_id", claims.AccountID, "token_id", claims.ID, "error", err)
+	}
+	return nil
 }
 
 // IntrospectToken returns the claims of raw when it is an active token issued to the

@@ -1,14 +1,19 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/sqlite"
 )
 
 // TestRevokeTokenRecordsFirstRevocation checks that only a token's first revocation writes
@@ -93,5 +98,95 @@ func TestRevokeExpiredTokenOfOtherClient(t *testing.T) {
 	e.clock.advance(2 * time.Hour)
 	if err := e.svc.RevokeToken(ctx, k.ClientID, othersToken, from); err != nil {
 		t.Errorf("RevokeToken(another client's expired token) = %v, want nil", err)
+	}
+}
+
+// closeAfterRevoke is a real SQLite store that closes itself right after a token
+// revocation commits. The Sync that follows then fails as it fails when the database goes
+// away between two statements.
+type closeAfterRevoke struct {
+	*sqlite.DB
+	closeErr error
+}
+
+func (s *closeAfterRevoke) RevokeToken(ctx context.Context, t *iogate.RevokedToken, rec *iogate.AuditRecord) error {
+	if err := s.DB.RevokeToken(ctx, t, rec); err != nil {
+		return err
+	}
+	s.closeErr = s.DB.Close()
+	return nil
+}
+
+// TestRevokeTokenSyncFailure checks that a revocation that committed succeeds even when
+// reading it back into the view fails: the token is refused in this process at once, the
+// failure is logged at error level with the IDs and without the token, and a reload is
+// owed.
+func TestRevokeTokenSyncFailure(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "iogate.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	store := &closeAfterRevoke{DB: db}
+	master, err := iogate.NewMasterKey(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	svc, err := New(ctx, store, master, Config{Issuer: "https://iogate.test", Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := &testEngine{svc: svc, store: db, path: path, clock: &settableClock{t: time.Now()}}
+	account := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: time.Now()}
+	createAccount(t, svc, db, account)
+	e.accountID = account.ID
+	k, secret := e.createKey(t)
+	tok := e.issue(t, k.ClientID, secret)
+	claims, ok := svc.IntrospectToken(ctx, k.ClientID, tok)
+	if !ok {
+		t.Fatal("IntrospectToken of a fresh token = inactive, want active")
+	}
+
+	if err := svc.RevokeToken(ctx, k.ClientID, tok, netip.MustParseAddr("192.0.2.9")); err != nil {
+		t.Fatalf("RevokeToken with Sync failing after the commit = %v, want nil", err)
+	}
+	if store.closeErr != nil {
+		t.Fatalf("closing the store after the revocation: %v", store.closeErr)
+	}
+	if _, err := svc.Authenticate(ctx, tok, netip.MustParseAddr("192.0.2.9")); !errors.Is(err, iogate.ErrInvalidToken) {
+		t.Errorf("Authenticate of the revoked token = %v, want ErrInvalidToken", err)
+	}
+	if !svc.health.owed() {
+		t.Error("no key reload owed after the failed Sync")
+	}
+
+	line := logs.String()
+	for _, want := range []string{`"level":"ERROR"`, `"client_id":"` + k.ClientID + `"`, `"account_id":"` + account.ID + `"`, `"token_id":"` + claims.ID + `"`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("log lacks %s", want)
+		}
+	}
+	if strings.Contains(line, tok) {
+		t.Error("log holds the revoked token")
+	}
+
+	// The revocation is stored: a new connection to the file reads it.
+	reopened, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reopened.Close()
+	revoked, err := reopened.ListRevokedTokens(ctx, k.ClientID, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(revoked) != 1 || revoked[0].TokenID != claims.ID {
+		t.Errorf("stored revocations of the key = %d, want the one of token %s", len(revoked), claims.ID)
 	}
 }

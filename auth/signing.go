@@ -156,7 +156,7 @@ func (s *Service) RotateSigningKey(ctx context.Context, alg string, activateIn t
 		}
 	}
 	if !slices.Contains(token.Algorithms, alg) {
-		return nil, iogate.Errorf(iogate.CodeInvalid, "unsupported signing algorithm %q: use one of %v", alg, token.Algorithms)
+		return nil, iogate.Errorf(iogate.CodeInvalid, "unsupported signing algorithm %s: use one of %v", iogate.QuoteInput(alg), token.Algorithms)
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	k, err := token.GenerateSigningKey(alg, s.master, now)

@@ -148,6 +148,32 @@ func (v *keyView) putKeepingRevoked(a *iogate.APIKeyAuth) {
 	v.set(a.ClientID, st, extra)
 }
 
+// addRevoked adds tokenID to the revoked tokens of the key with clientID, for a revocation
+// that this process has stored, so that the token is refused before Sync reads the change
+// back. A key that the view does not hold is left out, because its tokens fail anyway.
+func (v *keyView) addRevoked(clientID, tokenID string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	st, extra, ok := v.lookup(clientID)
+	if !ok {
+		return
+	}
+	// A keyExtra is immutable once built, so the key gets a changed copy.
+	next := &keyExtra{}
+	if extra != nil {
+		*next = *extra
+	}
+	next.revoked = make(map[string]bool, len(next.revoked)+1)
+	if extra != nil {
+		for id := range extra.revoked {
+			next.revoked[id] = true
+		}
+	}
+	next.revoked[tokenID] = true
+	st.hasExtra = true
+	v.set(clientID, st, next)
+}
+
 // lookup returns a key's state and extra. The caller holds mu.
 func (v *keyView) lookup(clientID string) (keyState, *keyExtra, bool) {
 	if id, canonical := parseKeyID(clientID); canonical {

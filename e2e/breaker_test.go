@@ -66,6 +66,38 @@ func TestTokenContentEncodingRejected(t *testing.T) {
 	if r.status != http.StatusUnsupportedMediaType {
 		t.Errorf("Content-Encoding: gzip on an uncompressed body: status %d, want 415", r.status)
 	}
+	if code := r.json(t)["code"]; code != "unsupported_media_type" {
+		t.Errorf("Content-Encoding: gzip on an uncompressed body: code %v, want unsupported_media_type", code)
+	}
+}
+
+// A Content-Type other than JSON is a 400 invalid_request on the token endpoint, as its
+// OpenAPI description states, not the 415 of a content coding.
+func TestTokenWrongContentType(t *testing.T) {
+	f := newFixture(t, testenv.Options{HTTPListen: "-"})
+	cases := []struct {
+		name        string
+		contentType string
+	}{
+		{"form", "application/x-www-form-urlencoded"},
+		{"text", "text/plain"},
+		{"none", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			header := map[string]string{}
+			if c.contentType != "" {
+				header["Content-Type"] = c.contentType
+			}
+			r := do(t, f.srv.Client, "POST", f.srv.URL+"/v1/auth/accessToken", header, credentialsJSON(f.clientID, f.clientSecret))
+			if r.status != http.StatusBadRequest {
+				t.Errorf("Content-Type %q: status %d, want 400", c.contentType, r.status)
+			}
+			if code := r.json(t)["code"]; code != "invalid_request" {
+				t.Errorf("Content-Type %q: code %v, want invalid_request", c.contentType, code)
+			}
+		})
+	}
 }
 
 // Every error of the HTTPS API is problem details; an unclean path is no exception.
@@ -132,5 +164,32 @@ func TestVaultCursorValidated(t *testing.T) {
 		if r.status != http.StatusBadRequest {
 			t.Errorf("cursor %q: status %d, want 400", cursor, r.status)
 		}
+	}
+}
+
+// An error message quotes only the first 64 bytes of a long value from the request, so
+// that a client cannot make the server echo its 64 KiB body back.
+func TestErrorsCutLongValues(t *testing.T) {
+	f := newFixture(t, testenv.Options{HTTPListen: "-"})
+	long := strings.Repeat("q", 60<<10)
+	cases := []struct {
+		name, path, contentType, body string
+	}{
+		{"unknown JSON field", "/v1/auth/accessToken", "application/json", `{"` + long + `":"x"}`},
+		{"grant_type", "/oauth2/token", "application/x-www-form-urlencoded", "grant_type=" + long},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := do(t, f.srv.Client, "POST", f.srv.URL+c.path, map[string]string{"Content-Type": c.contentType}, c.body)
+			if r.status != http.StatusBadRequest {
+				t.Fatalf("POST %s with a %s of %d bytes: status %d, want 400", c.path, c.name, len(long), r.status)
+			}
+			if len(r.body) > 1024 {
+				t.Errorf("POST %s with a %s of %d bytes: error body of %d bytes, want at most 1024", c.path, c.name, len(long), len(r.body))
+			}
+			if !strings.Contains(string(r.body), "(first 64 of 61440 bytes)") {
+				t.Errorf("POST %s: error body %.300s lacks the note that the value was cut", c.path, r.body)
+			}
+		})
 	}
 }

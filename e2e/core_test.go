@@ -171,6 +171,9 @@ func TestAccessTokenFailures(t *testing.T) {
 			if r.header.Get("Cache-Control") != "no-store" {
 				t.Errorf("Cache-Control = %q, want no-store", r.header.Get("Cache-Control"))
 			}
+			if got := r.header.Get("WWW-Authenticate"); got != `ClientSecretJSON realm="iogate"` {
+				t.Errorf("WWW-Authenticate = %q, want the ClientSecretJSON challenge of the JSON body credentials", got)
+			}
 			body := r.json(t)
 			delete(body, "requestId")
 			if first == nil {
@@ -180,6 +183,24 @@ func TestAccessTokenFailures(t *testing.T) {
 			}
 		})
 	}
+
+	// The endpoint reads credentials from the JSON body only, so valid Basic credentials
+	// neither rescue a wrong secret in the body nor stand in for a body without one.
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(f.clientID+":"+f.clientSecret))
+	t.Run("Basic credentials ignored", func(t *testing.T) {
+		header := map[string]string{"Content-Type": "application/json", "Authorization": basic}
+		r := do(t, f.srv.Client, "POST", f.srv.URL+"/v1/auth/accessToken", header, credentialsJSON(f.clientID, otherLastChar(f.clientSecret)))
+		if r.status != http.StatusUnauthorized {
+			t.Errorf("valid Basic with a wrong secret in the body: status %d, want 401", r.status)
+		}
+		r = do(t, f.srv.Client, "POST", f.srv.URL+"/v1/auth/accessToken", header, `{}`)
+		if r.status != http.StatusBadRequest {
+			t.Errorf("valid Basic with an empty JSON object: status %d, want 400", r.status)
+		}
+		if got := r.header.Get("WWW-Authenticate"); got != "" {
+			t.Errorf("400 for a missing field: WWW-Authenticate = %q, want none", got)
+		}
+	})
 
 	bad := []struct {
 		name, contentType, body string
@@ -323,15 +344,39 @@ func TestVaultAPI(t *testing.T) {
 		t.Errorf("malformed query: status %d, want 400", r.status)
 	}
 
+	// A parameter sent twice is rejected on every /v1 GET, not read as its first value.
+	repeated := []struct{ path, param string }{
+		{"/v1/vaults?limit=1&limit=500", "limit"},
+		{"/v1/vaults?cursor=" + f.vaultID + "&cursor=" + f.vaultID, "cursor"},
+		{"/v1/vaults/" + f.vaultID + "?fields=a&fields=b", "fields"},
+	}
+	for _, c := range repeated {
+		r := do(t, f.srv.Client, "GET", f.srv.URL+c.path, auth, "")
+		if r.status != http.StatusBadRequest {
+			t.Errorf("GET %s: status %d, want 400", c.path, r.status)
+			continue
+		}
+		body := r.json(t)
+		if body["code"] != "invalid_request" {
+			t.Errorf("GET %s: code %v, want invalid_request", c.path, body["code"])
+		}
+		if detail, _ := body["detail"].(string); !strings.Contains(detail, `"`+c.param+`"`) {
+			t.Errorf("GET %s: detail %q does not name the parameter %s", c.path, detail, c.param)
+		}
+	}
+
+	// code is the problem's code: missing_token when no token reached the server, so that
+	// a client acting on it does not take a missing token for a rejected one.
 	unauthenticated := []struct {
 		name   string
 		header map[string]string
 		error  string
+		code   string
 	}{
-		{"no header", nil, ""},
-		{"basic scheme", map[string]string{"Authorization": "Basic YTpi"}, ""},
-		{"malformed token", map[string]string{"Authorization": "Bearer not.a.jwt"}, "invalid_token"},
-		{"tampered token", map[string]string{"Authorization": "Bearer " + tok[:len(tok)-4] + "AAAA"}, "invalid_token"},
+		{"no header", nil, "", "missing_token"},
+		{"basic scheme", map[string]string{"Authorization": "Basic YTpi"}, "", "missing_token"},
+		{"malformed token", map[string]string{"Authorization": "Bearer not.a.jwt"}, "invalid_token", "invalid_token"},
+		{"tampered token", map[string]string{"Authorization": "Bearer " + tok[:len(tok)-4] + "AAAA"}, "invalid_token", "invalid_token"},
 	}
 	for _, c := range unauthenticated {
 		t.Run(c.name, func(t *testing.T) {
@@ -348,6 +393,9 @@ func TestVaultAPI(t *testing.T) {
 			}
 			if c.error == "" && strings.Contains(got, "error=") {
 				t.Errorf("WWW-Authenticate = %q, want no error parameter for a request without a token", got)
+			}
+			if code := r.json(t)["code"]; code != c.code {
+				t.Errorf("problem code %v, want %s", code, c.code)
 			}
 		})
 	}

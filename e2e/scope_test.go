@@ -187,6 +187,17 @@ func TestBearerHandling(t *testing.T) {
 			case c.challengeError != "" && !strings.Contains(got, `error="`+c.challengeError+`"`):
 				t.Errorf("WWW-Authenticate = %q, want error=%q", got, c.challengeError)
 			}
+			if r.status != http.StatusUnauthorized {
+				return
+			}
+			// A 401 without an error attribute is a missing token, and its code is missing_token.
+			wantCode := "missing_token"
+			if c.challengeError != "" {
+				wantCode = c.challengeError
+			}
+			if code := r.json(t)["code"]; code != wantCode {
+				t.Errorf("problem code %v, want %s", code, wantCode)
+			}
 		})
 	}
 }

@@ -33,8 +33,10 @@ func (e *bearerError) Unwrap() error { return e.err }
 // bearerToken extracts the token from the Authorization header (RFC 6750 section 2.1).
 // The scheme name is case-insensitive and may be followed by several spaces. A token in
 // the query string or in a form body is never read, because URLs and bodies end up in logs
-// and browser history. Such a request gets 401 without an error code. A token sent in more
-// than one place, or several Authorization values, is a malformed request (400).
+// and browser history. Such a request, like one without a token or with another scheme,
+// gets CodeMissingToken: 401 with a challenge that has no error attribute, as RFC 6750
+// section 3.1 recommends. A token sent in more than one place, or several Authorization values,
+// is a malformed request (400).
 func bearerToken(w http.ResponseWriter, r *http.Request) (string, error) {
 	values := r.Header.Values("Authorization")
 	places := len(values)
@@ -54,7 +56,7 @@ func bearerToken(w http.ResponseWriter, r *http.Request) (string, error) {
 	case places > 1:
 		return "", &bearerError{err: iogate.Errorf(iogate.CodeInvalid, "send the access token in one place only: the Authorization header"), oauthError: "invalid_request"}
 	case len(values) == 0:
-		return "", &bearerError{err: iogate.Errorf(iogate.CodeInvalidToken, "missing access token: send it as Authorization: Bearer <token>")}
+		return "", &bearerError{err: iogate.Errorf(iogate.CodeMissingToken, "missing access token: send it as Authorization: Bearer <token>")}
 	}
 	scheme, rest, ok := strings.Cut(values[0], " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
@@ -77,12 +79,12 @@ func otherSchemeError(scheme string, hasScheme bool) error {
 	name, known := otherSchemes[strings.ToLower(scheme)]
 	switch {
 	case hasScheme && name == "Basic":
-		return iogate.Errorf(iogate.CodeInvalidToken, "missing access token: Basic authentication with the client ID and secret is for the token endpoints; "+
+		return iogate.Errorf(iogate.CodeMissingToken, "missing access token: Basic authentication with the client ID and secret is for the token endpoints; "+
 			"send the access token they return as Authorization: Bearer <token>")
 	case hasScheme && known:
-		return iogate.Errorf(iogate.CodeInvalidToken, "missing access token: the %s scheme is not supported; send the access token as Authorization: Bearer <token>", name)
+		return iogate.Errorf(iogate.CodeMissingToken, "missing access token: the %s scheme is not supported; send the access token as Authorization: Bearer <token>", name)
 	}
-	return iogate.Errorf(iogate.CodeInvalidToken, "missing access token: send it as Authorization: Bearer <token>")
+	return iogate.Errorf(iogate.CodeMissingToken, "missing access token: send it as Authorization: Bearer <token>")
 }
 
 // validToken68 reports whether tok has the b64token syntax of RFC 6750 section 2.1.

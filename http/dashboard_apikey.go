@@ -129,11 +129,11 @@ func readKeyForm(r *http.Request, f *keyForm) (scopes, allowed []string, expires
 		d, err := iogate.ParseDuration(f.ExpiresIn)
 		switch {
 		case err != nil:
-			f.fail("expires_in", fmt.Sprintf("%q is not a duration: use a form such as 30d, 720h or 90d.", f.ExpiresIn))
+			f.fail("expires_in", fmt.Sprintf("%s is not a duration: use a form such as 30d, 720h or 90d.", iogate.QuoteInput(f.ExpiresIn)))
 		case d < time.Hour:
-			f.fail("expires_in", fmt.Sprintf("%q is too short: a key must live at least 1h.", f.ExpiresIn))
+			f.fail("expires_in", fmt.Sprintf("%s is too short: a key must live at least 1h.", iogate.QuoteInput(f.ExpiresIn)))
 		case d > 3650*24*time.Hour:
-			f.fail("expires_in", fmt.Sprintf("%q is too long: at most 3650d.", f.ExpiresIn))
+			f.fail("expires_in", fmt.Sprintf("%s is too long: at most 3650d.", iogate.QuoteInput(f.ExpiresIn)))
 		default:
 			expiresIn = d
 		}
@@ -249,7 +249,7 @@ func (d *Dashboard) renderSecret(w http.ResponseWriter, r *http.Request, c *user
 // signed-in account. A key of another account is reported as not found.
 func (d *Dashboard) findAccountKey(r *http.Request, c *user.Current) (*iogate.APIKey, error) {
 	id := r.PathValue("id")
-	notFound := iogate.Errorf(iogate.CodeNotFound, "No API key with client ID %q in this account.", id)
+	notFound := iogate.Errorf(iogate.CodeNotFound, "No API key with client ID %s in this account.", iogate.QuoteInput(id))
 	if !iogate.ValidClientID(id) {
 		return nil, notFound
 	}
@@ -400,9 +400,9 @@ func editedExpiry(text string, now time.Time, f *keyForm) (time.Time, bool) {
 	d, err := iogate.ParseDuration(text)
 	switch {
 	case err != nil:
-		f.fail("expires_in", fmt.Sprintf("%q is not a duration: use a form such as 30d or 720h, or never.", text))
+		f.fail("expires_in", fmt.Sprintf("%s is not a duration: use a form such as 30d or 720h, or never.", iogate.QuoteInput(text)))
 	case d < time.Hour || d > 3650*24*time.Hour:
-		f.fail("expires_in", fmt.Sprintf("%q is out of range: from 1h to 3650d.", text))
+		f.fail("expires_in", fmt.Sprintf("%s is out of range: from 1h to 3650d.", iogate.QuoteInput(text)))
 	default:
 		return now.Add(d), true
 	}

@@ -20,13 +20,13 @@ func auditQuery(r *http.Request, accountID string) (iogate.AuditFilter, error) {
 	q := r.URL.Query()
 	f := iogate.AuditFilter{AccountID: accountID, ClientID: q.Get("key"), ActorID: q.Get("user"), Event: q.Get("event")}
 	if f.ClientID != "" && !iogate.ValidClientID(f.ClientID) {
-		return f, iogate.Errorf(iogate.CodeInvalid, "Invalid key filter %q: expected a client ID.", f.ClientID)
+		return f, iogate.Errorf(iogate.CodeInvalid, "Invalid key filter %s: expected a client ID.", iogate.QuoteInput(f.ClientID))
 	}
 	if f.ActorID != "" && !iogate.ValidClientID(f.ActorID) {
-		return f, iogate.Errorf(iogate.CodeInvalid, "Invalid user filter %q: expected a user ID.", f.ActorID)
+		return f, iogate.Errorf(iogate.CodeInvalid, "Invalid user filter %s: expected a user ID.", iogate.QuoteInput(f.ActorID))
 	}
 	if f.Event != "" && !slices.Contains(iogate.AuditEvents, f.Event) {
-		return f, iogate.Errorf(iogate.CodeInvalid, "Invalid event filter %q: choose one of the listed events.", f.Event)
+		return f, iogate.Errorf(iogate.CodeInvalid, "Invalid event filter %s: choose one of the listed events.", iogate.QuoteInput(f.Event))
 	}
 	return f, nil
 }
@@ -233,7 +233,7 @@ func (d *Dashboard) handleAuditExport(w http.ResponseWriter, r *http.Request, c 
 	case "csv":
 		write, contentType = iogate.WriteAuditCSV, "text/csv; charset=utf-8"
 	default:
-		return iogate.Errorf(iogate.CodeInvalid, "Invalid export format %q: use csv or json.", format)
+		return iogate.Errorf(iogate.CodeInvalid, "Invalid export format %s: use csv or json.", iogate.QuoteInput(format))
 	}
 	name := fmt.Sprintf("iogate-audit-%s-%s.%s", c.Account.ID, d.users.Now().UTC().Format("20060102T150405Z"), format)
 	w.Header().Set("Content-Type", contentType)

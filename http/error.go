@@ -19,6 +19,7 @@ var statusOf = map[iogate.ErrorCode]int{
 	iogate.CodeTooLarge:             http.StatusRequestEntityTooLarge,
 	iogate.CodeInvalidClient:        http.StatusUnauthorized,
 	iogate.CodeInvalidToken:         http.StatusUnauthorized,
+	iogate.CodeMissingToken:         http.StatusUnauthorized,
 	iogate.CodeInvalidScope:         http.StatusBadRequest,
 	iogate.CodeUnsupportedGrant:     http.StatusBadRequest,
 	iogate.CodeUnauthorizedClient:   http.StatusBadRequest,
@@ -54,6 +55,9 @@ var oauthErrorOf = map[iogate.ErrorCode]string{
 	iogate.CodeRateLimited:          "temporarily_unavailable",
 	iogate.CodeUnavailable:          "temporarily_unavailable",
 	iogate.CodeInternal:             "server_error",
+	// No /oauth2 endpoint takes a bearer token, so none returns CodeMissingToken. RFC 6750
+	// section 3.1 gives a missing token no error value of its own.
+	iogate.CodeMissingToken: "invalid_request",
 }
 
 // errMethodNotAllowed and errNotFound are the errors of requests that match no route.
@@ -100,6 +104,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if isTokenPath(r.URL.Path) {
 		setNoStore(w)
+	}
+	if code == iogate.CodeInvalidClient && r.URL.Path == accessTokenPath {
+		w.Header().Set("WWW-Authenticate", accessTokenChallenge)
 	}
 	if isOAuthPath(r.URL.Path) {
 		writeOAuthError(w, status, code, err)
@@ -164,7 +171,17 @@ func isOAuthPath(path string) bool { return strings.HasPrefix(path, "/oauth2/") 
 
 // isTokenPath reports whether responses on path may carry a token or credentials, so
 // that even their errors must not be cached.
-func isTokenPath(path string) bool { return isOAuthPath(path) || path == "/v1/auth/accessToken" }
+func isTokenPath(path string) bool { return isOAuthPath(path) || path == accessTokenPath }
+
+// accessTokenPath is the path of the platform's own token endpoint.
+const accessTokenPath = "/v1/auth/accessToken"
+
+// accessTokenChallenge is the WWW-Authenticate value of a failed client authentication at
+// accessTokenPath. HTTP requires a challenge on every 401 (RFC 9110 section 15.5.2), but that
+// endpoint reads the credentials only from the JSON body and ignores the Authorization
+// header, so a Basic challenge would be false there. The scheme is iogate's own and not
+// registered with IANA. It names the JSON body form.
+const accessTokenChallenge = `ClientSecretJSON realm="` + bearerRealm + `"`
 
 // writeOAuthError writes err in the OAuth form. A failed client authentication also gets a
 // Basic challenge: RFC 6749 section 5.2 requires one when the client used Basic, and HTTP

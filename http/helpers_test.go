@@ -29,17 +29,26 @@ func newTestAPI(t testing.TB, opts Options) *testAPI {
 // newTestAPIWithLog is newTestAPI with a server that logs to log.
 func newTestAPIWithLog(t testing.TB, opts Options, log *slog.Logger) *testAPI {
 	t.Helper()
+	return newTestAPIOnStore(t, opts, log, nil, func(db *sqlite.DB) iogate.Store { return db })
+}
+
+// newTestAPIOnStore is newTestAPIWithLog with the engine and the server on the store that
+// wrap returns for the fresh SQLite store, and the engine logging to engineLog (nil
+// discards its lines).
+func newTestAPIOnStore(t testing.TB, opts Options, log, engineLog *slog.Logger, wrap func(*sqlite.DB) iogate.Store) *testAPI {
+	t.Helper()
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "iogate.db"))
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "iogate.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { store.Close() })
+	t.Cleanup(func() { db.Close() })
+	store := wrap(db)
 	master, err := iogate.NewMasterKey(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := auth.New(ctx, store, master, auth.Config{Issuer: "https://iogate.test"})
+	engine, err := auth.New(ctx, store, master, auth.Config{Issuer: "https://iogate.test", Logger: engineLog})
 	if err != nil {
 		t.Fatal(err)
 	}

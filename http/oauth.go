@@ -44,7 +44,7 @@ func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) error 
 		return iogate.Errorf(iogate.CodeInvalid, "missing grant_type: send grant_type=client_credentials")
 	case grantClientCredentials:
 	default:
-		return iogate.Errorf(iogate.CodeUnsupportedGrant, "unsupported grant_type %q: only client_credentials is supported", grant)
+		return iogate.Errorf(iogate.CodeUnsupportedGrant, "unsupported grant_type %s: only client_credentials is supported", iogate.QuoteInput(grant))
 	}
 	scopes, err := parseScopeParam(req.form.Get("scope"))
 	if err != nil {
@@ -141,7 +141,7 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 	}
 	for name, vs := range form {
 		if len(vs) > 1 {
-			return nil, iogate.Errorf(iogate.CodeInvalid, "parameter %q is repeated: send each parameter once", name)
+			return nil, iogate.Errorf(iogate.CodeInvalid, "parameter %s is repeated: send each parameter once", iogate.QuoteInput(name))
 		}
 		if vs[0] == "" {
 			delete(form, name)

@@ -178,10 +178,10 @@ func TestBearerToken(t *testing.T) {
 	}{
 		{"bearer", "GET", "", []string{"Bearer abc.def-_~+/="}, "", "", "abc.def-_~+/=", "", ""},
 		{"scheme in other case and extra spaces", "GET", "", []string{"bEaReR    abc"}, "", "", "abc", "", ""},
-		{"no header", "GET", "", nil, "", "", "", iogate.CodeInvalidToken, ""},
-		{"basic scheme", "GET", "", []string{"Basic YTpi"}, "", "", "", iogate.CodeInvalidToken, ""},
-		{"query only", "GET", "access_token=abc", nil, "", "", "", iogate.CodeInvalidToken, ""},
-		{"form body only", "POST", "", nil, "application/x-www-form-urlencoded", "access_token=abc", "", iogate.CodeInvalidToken, ""},
+		{"no header", "GET", "", nil, "", "", "", iogate.CodeMissingToken, ""},
+		{"basic scheme", "GET", "", []string{"Basic YTpi"}, "", "", "", iogate.CodeMissingToken, ""},
+		{"query only", "GET", "access_token=abc", nil, "", "", "", iogate.CodeMissingToken, ""},
+		{"form body only", "POST", "", nil, "application/x-www-form-urlencoded", "access_token=abc", "", iogate.CodeMissingToken, ""},
 		{"empty token", "GET", "", []string{"Bearer "}, "", "", "", iogate.CodeInvalidToken, "invalid_token"},
 		{"token with a space", "GET", "", []string{"Bearer a b"}, "", "", "", iogate.CodeInvalidToken, "invalid_token"},
 		{"header and query", "GET", "access_token=abc", []string{"Bearer abc"}, "", "", "", iogate.CodeInvalid, "invalid_request"},
@@ -234,8 +234,8 @@ func TestBearerTokenSchemeMessages(t *testing.T) {
 		r := httptest.NewRequest("GET", "/v1/vaults", nil)
 		r.Header.Set("Authorization", c.header)
 		_, err := bearerToken(httptest.NewRecorder(), r)
-		if iogate.ErrorCodeOf(err) != iogate.CodeInvalidToken {
-			t.Errorf("bearerToken(%q) code = %q, want %q", c.header, iogate.ErrorCodeOf(err), iogate.CodeInvalidToken)
+		if iogate.ErrorCodeOf(err) != iogate.CodeMissingToken {
+			t.Errorf("bearerToken(%q) code = %q, want %q", c.header, iogate.ErrorCodeOf(err), iogate.CodeMissingToken)
 			continue
 		}
 		msg := iogate.ErrorMessageOf(err)

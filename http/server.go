@@ -120,7 +120,7 @@ func (s *Server) SetOptions(o Options) {
 // Handler returns the HTTPS API's root handler.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	s.route(mux, "/v1/auth/accessToken", map[string]handlerFunc{http.MethodPost: s.handleAccessToken})
+	s.route(mux, accessTokenPath, map[string]handlerFunc{http.MethodPost: s.handleAccessToken})
 	s.route(mux, "/v1/vaults", map[string]handlerFunc{
 		http.MethodGet:  s.requireScope(iogate.ScopeVaultsRead, s.handleListVaults),
 		http.MethodPost: s.requireScope(iogate.ScopeVaultsWrite, s.handleCreateVault),

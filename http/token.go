@@ -92,7 +92,7 @@ func requireMediaType(r *http.Request, want string, typeCode iogate.ErrorCode, m
 		return iogate.Errorf(typeCode, "%s", message)
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return iogate.Errorf(typeCode, "unsupported charset %q: send the body in UTF-8", cs)
+		return iogate.Errorf(typeCode, "unsupported charset %s: send the body in UTF-8", iogate.QuoteInput(cs))
 	}
 	return nil
 }
@@ -195,10 +195,10 @@ func decodeStrict(body []byte, fields ...jsonField) (map[string]any, error) {
 		if !known {
 			for _, a := range names {
 				if strings.EqualFold(a, name) {
-					return nil, invalid("unknown field %q; field names are case-sensitive, did you mean %q?", name, a)
+					return nil, invalid("unknown field %s; field names are case-sensitive, did you mean %q?", iogate.QuoteInput(name), a)
 				}
 			}
-			return nil, invalid("unknown field %q; expected only %s", name, quoteAll(names))
+			return nil, invalid("unknown field %s; expected only %s", iogate.QuoteInput(name), quoteAll(names))
 		}
 		if _, dup := out[name]; dup {
 			return nil, invalid("duplicate field %q", name)

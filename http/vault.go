@@ -2,7 +2,6 @@ package http
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -16,20 +15,21 @@ type listResponse[T any] struct {
 	NextCursor string `json:"nextCursor,omitempty"`
 }
 
-// pageFrom reads ?limit= and ?cursor=.
+// pageFrom reads ?limit= and ?cursor=, each at most once.
 func pageFrom(r *http.Request) (iogate.Page, error) {
+	// GET /v1/vaults without parameters is a hot path: it returns before any parsing.
 	if r.URL.RawQuery == "" {
 		return iogate.Page{Limit: iogate.DefaultPageLimit}, nil
 	}
-	q, err := url.ParseQuery(r.URL.RawQuery)
+	q, err := queryValues(r)
 	if err != nil {
-		return iogate.Page{}, iogate.Errorf(iogate.CodeInvalid, "invalid query string: %s", "percent-encode reserved characters")
+		return iogate.Page{}, err
 	}
 	p := iogate.Page{Limit: iogate.DefaultPageLimit, Cursor: q.Get("cursor")}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > iogate.MaxPageLimit {
-			return p, iogate.Errorf(iogate.CodeInvalid, "invalid limit %q: expected a number from 1 to %d", v, iogate.MaxPageLimit)
+			return p, iogate.Errorf(iogate.CodeInvalid, "invalid limit %s: expected a number from 1 to %d", iogate.QuoteInput(v), iogate.MaxPageLimit)
 		}
 		p.Limit = n
 	}
@@ -71,6 +71,10 @@ func (s *Server) handleListVaults(w http.ResponseWriter, r *http.Request) error 
 // handleGetVault serves GET /v1/vaults/{id}. Another account's vault is 404, the same as a
 // vault that does not exist.
 func (s *Server) handleGetVault(w http.ResponseWriter, r *http.Request) error {
+	// The endpoint reads no parameters, but a repeated one is rejected on every /v1 GET.
+	if _, err := queryValues(r); err != nil {
+		return err
+	}
 	id := r.PathValue("id")
 	notFound := iogate.Errorf(iogate.CodeNotFound, "vault not found")
 	if !iogate.ValidClientID(id) {

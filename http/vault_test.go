@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iogate/iogate"
 	"github.com/iogate/iogate/auth"
@@ -85,5 +86,68 @@ func TestCreateVaultMediaType(t *testing.T) {
 	}
 	if len(vaults) != created {
 		t.Errorf("vaults stored = %d, want %d, one per accepted request", len(vaults), created)
+	}
+}
+
+// TestVaultReadsRejectRepeatedParameters checks that every /v1 GET rejects a query
+// parameter sent twice with 400 invalid_request naming it, rather than reading its first
+// value, and still serves the same requests with each parameter once.
+func TestVaultReadsRejectRepeatedParameters(t *testing.T) {
+	api := newTestAPI(t, Options{})
+	handler := api.srv.Handler()
+	ctx := context.Background()
+	key, err := api.srv.store.FindAPIKey(ctx, api.clientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &iogate.Vault{ID: iogate.NewID(), AccountID: key.AccountID, Name: "Treasury", Threshold: 2, Status: iogate.VaultActive, CreatedAt: time.Now().UTC()}
+	createVault(t, api.engine, api.srv.store, v)
+	tok, err := api.engine.IssueToken(ctx, auth.TokenRequest{ClientID: api.clientID, ClientSecret: api.secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		name       string
+		target     string
+		wantStatus int
+		// wantParam is the parameter that the error names, quoted.
+		wantParam string
+	}{
+		{"no parameters", "/v1/vaults", http.StatusOK, ""},
+		{"limit once", "/v1/vaults?limit=1", http.StatusOK, ""},
+		{"limit and cursor once", "/v1/vaults?limit=1&cursor=" + v.ID, http.StatusOK, ""},
+		{"limit twice", "/v1/vaults?limit=1&limit=500", http.StatusBadRequest, `"limit"`},
+		{"limit twice with the same value", "/v1/vaults?limit=1&limit=1", http.StatusBadRequest, `"limit"`},
+		{"limit twice, second empty", "/v1/vaults?limit=1&limit=", http.StatusBadRequest, `"limit"`},
+		{"cursor twice", "/v1/vaults?cursor=" + v.ID + "&cursor=" + v.ID, http.StatusBadRequest, `"cursor"`},
+		{"unknown parameter twice", "/v1/vaults?expand=a&expand=b", http.StatusBadRequest, `"expand"`},
+		{"two repeated parameters", "/v1/vaults?limit=1&cursor=a&limit=2&cursor=b", http.StatusBadRequest, `"cursor"`},
+		{"one vault", "/v1/vaults/" + v.ID, http.StatusOK, ""},
+		{"one vault, parameter twice", "/v1/vaults/" + v.ID + "?fields=a&fields=b", http.StatusBadRequest, `"fields"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", c.target, nil)
+			r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+			rec := httptest.NewRecorder()
+			handler.ServeHTTP(rec, r)
+			if rec.Code != c.wantStatus {
+				t.Fatalf("GET %s: status %d, want %d; body %s", c.target, rec.Code, c.wantStatus, rec.Body)
+			}
+			if c.wantStatus == http.StatusOK {
+				return
+			}
+			var p Problem
+			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+				t.Fatalf("GET %s: error body is not problem details: %v", c.target, err)
+			}
+			if p.Code != string(iogate.CodeInvalid) {
+				t.Errorf("GET %s: problem code = %q, want %q", c.target, p.Code, iogate.CodeInvalid)
+			}
+			if !strings.Contains(p.Detail, "parameter "+c.wantParam+" is repeated") {
+				t.Errorf("GET %s: detail %q does not name the repeated parameter %s", c.target, p.Detail, c.wantParam)
+			}
+		})
 	}
 }

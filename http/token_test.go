@@ -1,0 +1,107 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/auth"
+)
+
+// TestAccessTokenChallenge checks that every 401 of POST /v1/auth/accessToken carries a
+// challenge for the one credential form the endpoint reads, the JSON body, and that the
+// Authorization header plays no part: valid Basic credentials neither replace nor rescue
+// the body's.
+func TestAccessTokenChallenge(t *testing.T) {
+	api := newTestAPI(t, Options{})
+	handler := api.srv.Handler()
+	body := func(clientID, secret string) string {
+		b, err := json.Marshal(map[string]string{"clientId": clientID, "clientSecret": secret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	cases := []struct {
+		name          string
+		body          string
+		basic         bool
+		wantStatus    int
+		wantChallenge string
+	}{
+		{"wrong secret", body(api.clientID, api.secret+"x"), false, http.StatusUnauthorized, accessTokenChallenge},
+		{"unknown client", body("6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11", api.secret), false, http.StatusUnauthorized, accessTokenChallenge},
+		{"wrong secret beside valid Basic", body(api.clientID, api.secret+"x"), true, http.StatusUnauthorized, accessTokenChallenge},
+		{"valid Basic without body fields", `{}`, true, http.StatusBadRequest, ""},
+		{"valid secret", body(api.clientID, api.secret), false, http.StatusOK, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", accessTokenPath, strings.NewReader(c.body))
+			r.Header.Set("Content-Type", "application/json")
+			if c.basic {
+				r.SetBasicAuth(api.clientID, api.secret)
+			}
+			rec := httptest.NewRecorder()
+			handler.ServeHTTP(rec, r)
+			if rec.Code != c.wantStatus {
+				t.Fatalf("POST %s: status %d, want %d", accessTokenPath, rec.Code, c.wantStatus)
+			}
+			if got := rec.Header().Get("WWW-Authenticate"); got != c.wantChallenge {
+				t.Errorf("WWW-Authenticate = %q, want %q", got, c.wantChallenge)
+			}
+		})
+	}
+}
+
+// TestErrorMessagesCapClientValues checks that an error message quotes at most
+// iogate.MaxQuotedInput bytes of a value from the request, however long the value, on
+// every endpoint that quotes one.
+func TestErrorMessagesCapClientValues(t *testing.T) {
+	api := newTestAPI(t, Options{})
+	handler := api.srv.Handler()
+	tok, err := api.engine.IssueToken(context.Background(), auth.TokenRequest{ClientID: api.clientID, ClientSecret: api.secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("z", 60<<10)
+	cases := []struct {
+		name, method, target, contentType, body string
+		bearer                                  bool
+	}{
+		{"unknown JSON field", "POST", accessTokenPath, "application/json", `{"` + long + `":"x"}`, false},
+		{"charset", "POST", accessTokenPath, "application/json; charset=" + long, `{}`, false},
+		{"grant_type", "POST", "/oauth2/token", "application/x-www-form-urlencoded", "grant_type=" + long, false},
+		{"scope", "POST", "/oauth2/token", "application/x-www-form-urlencoded", "grant_type=client_credentials&client_id=" + api.clientID + "&client_secret=" + api.secret + "&scope=" + long, false},
+		{"repeated parameter name", "POST", "/oauth2/token", "application/x-www-form-urlencoded", long[:30<<10] + "=1&" + long[:30<<10] + "=2", false},
+		{"vault list limit", "GET", "/v1/vaults?limit=" + long, "", "", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest(c.method, c.target, strings.NewReader(c.body))
+			if c.contentType != "" {
+				r.Header.Set("Content-Type", c.contentType)
+			}
+			if c.bearer {
+				r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+			}
+			rec := httptest.NewRecorder()
+			handler.ServeHTTP(rec, r)
+			if rec.Code != http.StatusBadRequest {
+				t.Fatalf("%s %s: status %d, want 400", c.method, c.name, rec.Code)
+			}
+			body := rec.Body.String()
+			if len(body) > 1024 {
+				t.Errorf("%s %s: error body of %d bytes, want at most 1024", c.method, c.name, len(body))
+			}
+			if !strings.Contains(body, fmt.Sprintf("(first %d of ", iogate.MaxQuotedInput)) {
+				t.Errorf("%s %s: error body %.200s lacks the note that the value was cut", c.method, c.name, body)
+			}
+		})
+	}
+}
