@@ -32,7 +32,13 @@ func (s *Service) setAccountStatus(ctx context.Context, accountID, status string
 		}
 		return err
 	}
-	return s.Sync(ctx)
+	// The change is stored, so a failed Sync is logged rather than returned, and this
+	// process applies the status at once either way.
+	if s.started {
+		s.view.setSuspended(accountID, status == iogate.AccountSuspended)
+	}
+	s.applyOwnWrite(ctx, nil)
+	return nil
 }
 
 // accountSuspended reports whether the account is suspended. An account that no longer

@@ -1,6 +1,9 @@
 package auth
 
 import (
+	"context"
+	"errors"
+	"net/netip"
 	"slices"
 	"testing"
 
@@ -84,5 +87,28 @@ func TestAccountStatusFailureWritesNoRecord(t *testing.T) {
 	}
 	if others != 0 {
 		t.Errorf("the unknown account has %d audit records, want 0", others)
+	}
+}
+
+// TestSuspendAccountSyncFailure checks that a suspension that committed succeeds even when
+// reading it back into the view fails, and that this process refuses the account's tokens
+// at once.
+func TestSuspendAccountSyncFailure(t *testing.T) {
+	ctx := context.Background()
+	e, store, k, secret, _ := newClosingEngine(t, "SetAccountStatus")
+	tok := e.issue(t, k.ClientID, secret)
+	from := netip.MustParseAddr("192.0.2.9")
+
+	if err := e.svc.SuspendAccount(ctx, e.accountID); err != nil {
+		t.Fatalf("SuspendAccount with Sync failing after the commit = %v, want nil", err)
+	}
+	if store.closeErr != nil {
+		t.Fatalf("closing the store after the status change: %v", store.closeErr)
+	}
+	if _, err := e.svc.Authenticate(ctx, tok, from); !errors.Is(err, iogate.ErrInvalidToken) {
+		t.Errorf("Authenticate of a token of the suspended account = %v, want ErrInvalidToken", err)
+	}
+	if !e.svc.health.owed() {
+		t.Error("no key reload owed after the failed Sync")
 	}
 }

@@ -101,27 +101,40 @@ func TestRevokeExpiredTokenOfOtherClient(t *testing.T) {
 	}
 }
 
-// closeAfterRevoke is a real SQLite store that closes itself right after a token
-// revocation commits. The Sync that follows then fails as it fails when the database goes
-// away between two statements.
-type closeAfterRevoke struct {
+// closingStore is a real SQLite store that closes itself right after a token revocation
+// or an account status change commits, as closeAfter names. The Sync that follows then
+// fails as it fails when the database goes away between two statements.
+type closingStore struct {
 	*sqlite.DB
-	closeErr error
+	closeAfter string
+	closeErr   error
 }
 
-func (s *closeAfterRevoke) RevokeToken(ctx context.Context, t *iogate.RevokedToken, rec *iogate.AuditRecord) error {
+func (s *closingStore) RevokeToken(ctx context.Context, t *iogate.RevokedToken, rec *iogate.AuditRecord) error {
 	if err := s.DB.RevokeToken(ctx, t, rec); err != nil {
 		return err
 	}
-	s.closeErr = s.DB.Close()
+	if s.closeAfter == "RevokeToken" {
+		s.closeErr = s.DB.Close()
+	}
 	return nil
 }
 
-// TestRevokeTokenSyncFailure checks that a revocation that committed succeeds even when
-// reading it back into the view fails: the token is refused in this process at once, the
-// failure is logged at error level with the IDs and without the token, and a reload is
-// owed.
-func TestRevokeTokenSyncFailure(t *testing.T) {
+func (s *closingStore) SetAccountStatus(ctx context.Context, accountID, status string, rec *iogate.AuditRecord) error {
+	if err := s.DB.SetAccountStatus(ctx, accountID, status, rec); err != nil {
+		return err
+	}
+	if s.closeAfter == "SetAccountStatus" {
+		s.closeErr = s.DB.Close()
+	}
+	return nil
+}
+
+// newClosingEngine starts an engine on a closingStore that closes after the operation
+// closeAfter, with one account and one key. It returns the engine, the store, the key
+// with its secret, and the buffer that receives the engine's JSON log.
+func newClosingEngine(t *testing.T, closeAfter string) (*testEngine, *closingStore, *iogate.APIKey, string, *bytes.Buffer) {
+	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "iogate.db")
 	db, err := sqlite.Open(ctx, path)
@@ -129,7 +142,7 @@ func TestRevokeTokenSyncFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	store := &closeAfterRevoke{DB: db}
+	store := &closingStore{DB: db, closeAfter: closeAfter}
 	master, err := iogate.NewMasterKey(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +160,17 @@ func TestRevokeTokenSyncFailure(t *testing.T) {
 	createAccount(t, svc, db, account)
 	e.accountID = account.ID
 	k, secret := e.createKey(t)
+	return e, store, k, secret, &logs
+}
+
+// TestRevokeTokenSyncFailure checks that a revocation that committed succeeds even when
+// reading it back into the view fails: the token is refused in this process at once, the
+// failure is logged at error level with the IDs and without the token, and a reload is
+// owed.
+func TestRevokeTokenSyncFailure(t *testing.T) {
+	ctx := context.Background()
+	e, store, k, secret, logs := newClosingEngine(t, "RevokeToken")
+	svc, path, account := e.svc, e.path, &iogate.Account{ID: e.accountID}
 	tok := e.issue(t, k.ClientID, secret)
 	claims, ok := svc.IntrospectToken(ctx, k.ClientID, tok)
 	if !ok {

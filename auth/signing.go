@@ -167,7 +167,8 @@ func (s *Service) RotateSigningKey(ctx context.Context, alg string, activateIn t
 	if err := s.store.RotateSigningKey(ctx, k); err != nil {
 		return nil, fmt.Errorf("store signing key: %w", err)
 	}
-	return k, s.Sync(ctx)
+	s.applySigningKeysChange(ctx)
+	return k, nil
 }
 
 // RetireSigningKeys retires every key of alg that signs or is scheduled at now plus
@@ -182,14 +183,24 @@ func (s *Service) RetireSigningKeys(ctx context.Context, alg string, retireIn ti
 		return nil, iogate.Errorf(iogate.CodeInvalid, "invalid retirement delay %s: it must not be negative", retireIn)
 	}
 	if !slices.Contains(token.Algorithms, alg) {
-		return nil, iogate.Errorf(iogate.CodeInvalid, "unsupported signing algorithm %q: use one of %v", alg, token.Algorithms)
+		return nil, iogate.Errorf(iogate.CodeInvalid, "unsupported signing algorithm %s: use one of %v", iogate.QuoteInput(alg), token.Algorithms)
 	}
 	at := s.now().UTC().Truncate(time.Microsecond).Add(retireIn)
 	retired, err := s.store.RetireSigningKeys(ctx, alg, at)
 	if err != nil {
 		return nil, fmt.Errorf("retire %s signing keys: %w", alg, err)
 	}
-	return retired, s.Sync(ctx)
+	s.applySigningKeysChange(ctx)
+	return retired, nil
+}
+
+// applySigningKeysChange makes this process load the signing keys again after a change
+// that it stored. The change is stored, so a failed Sync is logged rather than returned:
+// the keyring reloads at the next tick of Run either way, and other processes learn of the
+// change through the change feed.
+func (s *Service) applySigningKeysChange(ctx context.Context) {
+	s.scheduleKeyringReload(s.now())
+	s.applyOwnWrite(ctx, nil)
 }
 
 // keyringHealth remembers a failed reload of the signing keys, for readiness and for

@@ -148,6 +148,14 @@ func (v *keyView) putKeepingRevoked(a *iogate.APIKeyAuth) {
 	v.set(a.ClientID, st, extra)
 }
 
+// setSuspended records whether the account accountID is suspended, for a status change that
+// this process has stored, so that its tokens are refused before Sync reads it back.
+func (v *keyView) setSuspended(accountID string, suspended bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.account.suspended[v.account.intern(accountID)] = suspended
+}
+
 // addRevoked adds tokenID to the revoked tokens of the key with clientID, for a revocation
 // that this process has stored, so that the token is refused before Sync reads the change
 // back. A key that the view does not hold is left out, because its tokens fail anyway.
