@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -277,7 +276,7 @@ func TestAuditVerifyDetectsEdit(t *testing.T) {
 // TestAuditListEventFilter checks that "audit list --event" accepts the events of account
 // and vault creation and rejects an event that iogate never records, naming the valid ones.
 func TestAuditListEventFilter(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
+	dir := newDataDir(t)
 	accountID := createAccount(t, dir, "Acme Custody", "ops@acme.test")
 	testenv.CLIJSON(t, dir, nil, "vault", "create", "--account", accountID, "--name", "Treasury", "--threshold", "2")
 	for _, event := range []string{"account.created", "vault.created"} {

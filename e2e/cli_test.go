@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,7 +12,7 @@ import (
 )
 
 func TestCLIErrors(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
+	dir := newDataDir(t)
 	account := createAccount(t, dir, "Acme", "ops@acme.test")
 	missing := filepath.Join(t.TempDir(), "absent", "copy.db")
 
@@ -57,10 +59,22 @@ func TestCLIErrors(t *testing.T) {
 		})
 	}
 
+	// A command run from the wrong directory must not create a second data directory, with
+	// a database and master key that no server uses, and report success.
 	t.Run("missing data directory", func(t *testing.T) {
-		res := testenv.RunCLI(t, filepath.Join(t.TempDir(), "absent"), nil, "key", "list", "--account", account)
-		if res.ExitCode == 0 || !strings.Contains(res.Stderr, "does not exist") {
-			t.Errorf("exit %d, stderr %q; want a failure saying the data directory does not exist", res.ExitCode, res.Stderr)
+		for _, args := range [][]string{
+			{"key", "list", "--account", account},
+			{"account", "create", "--name", "Acme", "--email", "ops@acme.test"},
+		} {
+			absent := filepath.Join(t.TempDir(), "absent")
+			res := testenv.RunCLI(t, absent, nil, args...)
+			want := "data directory " + absent + ` does not exist: start the server with "iogate serve" first, or pass --data-dir`
+			if res.ExitCode == 0 || !strings.Contains(res.Stderr, want) {
+				t.Errorf("%s %s: exit %d, stderr %q; want a failure containing %q", args[0], args[1], res.ExitCode, res.Stderr, want)
+			}
+			if _, err := os.Stat(absent); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s %s created the data directory %s (stat: %v)", args[0], args[1], absent, err)
+			}
 		}
 	})
 

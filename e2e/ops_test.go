@@ -140,7 +140,7 @@ func TestFreshServerErrorSeriesAtZero(t *testing.T) {
 }
 
 func TestConfigFilePrecedence(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
+	dir := newDataDir(t)
 	account := createAccount(t, dir, "Acme", "ops@acme.test")
 	k := createKey(t, dir, account, "ci")
 	config := filepath.Join(t.TempDir(), "iogate.yaml")
@@ -497,6 +497,7 @@ func copyFile(t *testing.T, from, to string) {
 func TestAccountCreateHintRepeatsStoreFlags(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data dir")
 	keyFile := filepath.Join(t.TempDir(), "master.key")
+	testenv.CLIJSON(t, dir, nil, "migrate")
 	res := testenv.RunCLI(t, dir, nil, "account", "create", "--name", "Acme", "--email", "ops@acme.test", "--master-key-file", keyFile)
 	if res.ExitCode != 0 {
 		t.Fatalf("account create: exit %d: %s", res.ExitCode, res.Stderr)
