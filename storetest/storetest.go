@@ -62,6 +62,7 @@ func Run(t *testing.T, newStore func(t *testing.T) iogate.Store) {
 		{"RevokedTokens", testRevokedTokens},
 		{"ResealSecrets", testResealSecrets},
 		{"ResealSecretsFailureChangesNothing", testResealSecretsFailure},
+		{"PublicURL", testPublicURL},
 	}
 	cases = append(cases, userCases...)
 	cases = append(cases, changeRecordCases...)
@@ -85,6 +86,7 @@ func RunTwoHandles(t *testing.T, open func(t *testing.T) (first, second iogate.S
 	}{
 		{"RevocationsDuringKeyDeletions", revokeDuringKeyDeletions},
 		{"SetupLinksCreatedAtOnce", createSetupLinksAtOnce},
+		{"PublicURLLastRecordWins", recordPublicURLOnTwoHandles},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -384,6 +384,17 @@ func (g *globals) printResult(v any, text func(w io.Writer)) error {
 	return nil
 }
 
+// warn prints a warning to stderr: as {"warning":{"message"}} when --json was given, as the
+// warnings about ignored variables are, else as one line.
+func (g *globals) warn(message string) {
+	if g.json {
+		body, _ := json.Marshal(map[string]any{"warning": map[string]any{"message": message}})
+		fmt.Fprintln(g.stderr, string(body))
+		return
+	}
+	fmt.Fprintf(g.stderr, "iogate: %s\n", message)
+}
+
 // printError prints err to stderr: as {"error":{"code","message"}} when --json was given,
 // else as one line. Only caller-safe messages are printed for domain errors. The code is
 // the domain error's, "failed" for a runFailure, and invalid_request for the rest.
