@@ -100,12 +100,19 @@ func newKeyListCommand(g *globals) *cobra.Command {
 			}
 			return g.printResult(map[string]any{"data": views}, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "CLIENT ID\tNAME\tSCOPES\tALLOWED IPS\tCREATED\tEXPIRES\tLAST USED")
+				fmt.Fprintln(tw, "CLIENT ID\tNAME\tSCOPES\tALLOWED IPS\tCREATED\tEXPIRES\tLAST USED\tEXPOSED")
+				anyExposed := false
 				for _, v := range views {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ClientID, v.Name, strings.Join(v.Scopes, " "),
-						orDash(strings.Join(v.AllowedIPs, " ")), v.CreatedAt.Format(time.RFC3339), formatTimePtr(v.ExpiresAt), formatTimePtr(v.LastUsedAt))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ClientID, v.Name, strings.Join(v.Scopes, " "),
+						orDash(strings.Join(v.AllowedIPs, " ")), v.CreatedAt.Format(time.RFC3339), formatTimePtr(v.ExpiresAt), formatTimePtr(v.LastUsedAt),
+						exposedSince(v))
+					anyExposed = anyExposed || v.Exposed
 				}
 				tw.Flush()
+				if anyExposed {
+					fmt.Fprintln(w, "\nEXPOSED is when a valid credential of the key first arrived over plain HTTP. "+
+						"Rotate such keys with \"iogate key rotate CLIENT_ID --grace 0\".")
+				}
 			})
 		},
 	}
@@ -189,6 +196,18 @@ func printKeyText(w io.Writer, v iogate.APIKeyView) {
 		fmt.Fprintf(tw, "Previous secret used since rotation:\t%s\n", used)
 	}
 	tw.Flush()
+}
+
+// exposedSince returns when v was first exposed, "yes" for an exposed key without that
+// time, or "-".
+func exposedSince(v iogate.APIKeyView) string {
+	switch {
+	case v.ExposedAt != nil:
+		return v.ExposedAt.Format(time.RFC3339)
+	case v.Exposed:
+		return "yes"
+	}
+	return "-"
 }
 
 func orDash(s string) string {
