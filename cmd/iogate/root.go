@@ -181,6 +181,9 @@ type envReport struct {
 	// Empty variables would set such a flag, or are otherEnvVariables, but are empty,
 	// which counts as unset.
 	empty []string
+	// hasConfigFlag is set when the command has a --config flag, where a flag may be set
+	// to an empty value too.
+	hasConfigFlag bool
 }
 
 // checkEnv returns the IOGATE_* variables in environ that cmd ignores. serve and migrate,
@@ -205,7 +208,7 @@ func checkEnv(cmd *cobra.Command, environ []string) envReport {
 			return false
 		}
 	}
-	var r envReport
+	r := envReport{hasConfigFlag: cmd.Flags().Lookup("config") != nil}
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
 		rest, ok := strings.CutPrefix(name, "IOGATE_")
@@ -236,8 +239,11 @@ func (r envReport) warnings(command string) []envWarning {
 			"IOGATE_FOO_BAR sets --foo-bar", r.unknown})
 	}
 	if len(r.empty) > 0 {
-		ws = append(ws, envWarning{"ignoring empty environment variables, which count as unset",
-			"to set a flag to an empty value, pass it on the command line or in the --config file", r.empty})
+		next := "to set a flag to an empty value, pass it on the command line"
+		if r.hasConfigFlag {
+			next += " or in the --config file"
+		}
+		ws = append(ws, envWarning{"ignoring empty environment variables, which count as unset", next, r.empty})
 	}
 	return ws
 }
