@@ -157,6 +157,28 @@ func TestAuditLog(t *testing.T) {
 		checkNoSecrets(t, "audit export --format csv", res.Stdout, secrets)
 	})
 
+	// Each export commits an audit.exported record by the operator before it starts, as
+	// the dashboard's exports do, so the JSON and CSV exports above left one each.
+	t.Run("exports are recorded", func(t *testing.T) {
+		records := auditList(t, dir, f.accountID, "--event", "audit.exported")
+		if len(records) != 2 {
+			t.Fatalf("audit.exported records after two exports = %d, want 2", len(records))
+		}
+		for i, format := range []string{"csv", "json"} {
+			r := records[i]
+			if r.Actor.Type != "operator" || r.Actor.ID == "" {
+				t.Errorf("audit.exported record %d: actor %+v, want the operator", i, r.Actor)
+			}
+			var details bytes.Buffer
+			if err := json.Compact(&details, r.Details); err != nil {
+				t.Fatalf("audit.exported details are not JSON: %v", err)
+			}
+			if want := `{"format":"` + format + `"}`; details.String() != want {
+				t.Errorf("audit.exported record %d: details %s, want %s (newest first)", i, details.String(), want)
+			}
+		}
+	})
+
 	t.Run("bad export format", func(t *testing.T) {
 		res := testenv.RunCLI(t, dir, nil, "audit", "export", "--account", f.accountID, "--format", "xml")
 		if res.ExitCode == 0 || !strings.Contains(res.Stderr, `"xml"`) {
