@@ -44,9 +44,15 @@ func newKeyCreateCommand(g *globals) *cobra.Command {
 			}
 			out := createdKey{APIKeyView: k.View(time.Now()), ClientSecret: secret.Reveal()}
 			return g.printResult(out, func(w io.Writer) {
-				fmt.Fprintf(w, "Created API key %q.\n\n  Client ID:     %s\n  Client secret: %s\n  Scopes:        %s\n\n",
-					k.Name, k.ClientID, secret.Reveal(), strings.Join(k.Scopes, " "))
-				fmt.Fprintln(w, "Store the client secret now: it will not be shown again.")
+				fmt.Fprintf(w, "Created API key %q.\n\n", k.Name)
+				tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
+				fmt.Fprintf(tw, "  Client ID:\t%s\n", k.ClientID)
+				fmt.Fprintf(tw, "  Client secret:\t%s\n", secret.Reveal())
+				fmt.Fprintf(tw, "  Scopes:\t%s\n", strings.Join(out.Scopes, " "))
+				fmt.Fprintf(tw, "  Allowed IPs:\t%s\n", orDash(strings.Join(out.AllowedIPs, " ")))
+				fmt.Fprintf(tw, "  Expires:\t%s\n", formatTimePtr(out.ExpiresAt))
+				tw.Flush()
+				fmt.Fprintln(w, "\nStore the client secret now: it will not be shown again.")
 			})
 		},
 	}
@@ -181,7 +187,11 @@ func printKeyText(w io.Writer, v iogate.APIKeyView) {
 	fmt.Fprintf(tw, "Created:\t%s\n", v.CreatedAt.Format(time.RFC3339))
 	fmt.Fprintf(tw, "Expires:\t%s\n", formatTimePtr(v.ExpiresAt))
 	fmt.Fprintf(tw, "Secret created:\t%s (generation %d)\n", v.SecretCreatedAt.Format(time.RFC3339), v.SecretGeneration)
-	fmt.Fprintf(tw, "Last used:\t%s %s\n", formatTimePtr(v.LastUsedAt), v.LastUsedIP)
+	lastUsed := formatTimePtr(v.LastUsedAt)
+	if v.LastUsedIP != "" {
+		lastUsed += " from " + v.LastUsedIP
+	}
+	fmt.Fprintf(tw, "Last used:\t%s\n", lastUsed)
 	fmt.Fprintf(tw, "Exposed:\t%t\n", v.Exposed)
 	if v.ExposedAt != nil {
 		fmt.Fprintf(tw, "Exposed since:\t%s (a valid credential arrived over plain HTTP: rotate the key)\n", v.ExposedAt.Format(time.RFC3339))
