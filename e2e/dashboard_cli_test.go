@@ -3,8 +3,10 @@ package e2e
 import (
 	"encoding/json"
 	"net"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iogate/iogate/internal/testenv"
 )
@@ -42,18 +44,56 @@ func TestUserCLI(t *testing.T) {
 	})
 
 	t.Run("invite, list, reset and remove", func(t *testing.T) {
-		var link struct{ URL, Email, Role string }
+		var link struct {
+			URL, Email, Role string
+			ExpiresAt        time.Time
+		}
 		testenv.CLIJSON(t, dir, &link, "user", "invite", "--account", d.accountID, "--email", "Ops@Acme.test", "--role", "admin")
 		if !strings.HasPrefix(link.URL, d.base+"/dashboard/invite?token=") {
 			t.Errorf("invite link %q, want one under %s, the public URL that the server recorded", redactLink(link.URL), d.base)
 		}
 		d.inviteAndJoin(t, "viewer@acme.test", "viewer")
 		var list struct {
-			Data []struct{ Email, Role string }
+			Data        []struct{ Email, Role string }
+			Invitations []struct {
+				Email, Role, Status string
+				ExpiresAt           time.Time
+			}
 		}
 		testenv.CLIJSON(t, dir, &list, "user", "list", "--account", d.accountID)
 		if len(list.Data) != 2 || list.Data[0].Email != ownerEmail || list.Data[1].Role != "viewer" {
 			t.Errorf("user list = %+v, want the owner and the viewer; an unused invitation is no user", list.Data)
+		}
+		// The unused invitation is listed apart, pending, with the expiry that invite
+		// printed; the viewer's invitation was used, so it is not pending.
+		if len(list.Invitations) != 1 {
+			t.Fatalf("user list has %d invitations, want 1: %+v", len(list.Invitations), list.Invitations)
+		}
+		if got := list.Invitations[0]; got.Email != "ops@acme.test" || got.Role != "admin" || got.Status != "pending" {
+			t.Errorf("user list invitation = %+v, want ops@acme.test as admin, pending", got)
+		}
+		// invite computes the expiry it prints from its own clock reading, which may fall
+		// in the second after the one the store used.
+		expires := list.Invitations[0].ExpiresAt
+		if diff := expires.Sub(link.ExpiresAt); diff < -time.Second || diff > time.Second {
+			t.Errorf("user list invitation expires %s, want within a second of %s, the expiry invite printed", expires, link.ExpiresAt)
+		}
+		res := testenv.RunCLI(t, dir, nil, "user", "list", "--account", d.accountID)
+		if res.ExitCode != 0 {
+			t.Fatalf("user list: exit %d: %s", res.ExitCode, res.Stderr)
+		}
+		var pendingRow []string
+		for _, line := range strings.Split(res.Stdout, "\n") {
+			if fields := strings.Fields(line); len(fields) > 0 && fields[0] == "ops@acme.test" {
+				pendingRow = fields
+			}
+		}
+		if want := []string{"ops@acme.test", "admin", "pending", "-"}; len(pendingRow) != 6 || !slices.Equal(pendingRow[:4], want) ||
+			pendingRow[5] != expires.Format(time.RFC3339) {
+			t.Errorf("user list row of the invitation = %q, want %q, the creation time and the expiry %s", pendingRow, want, expires.Format(time.RFC3339))
+		}
+		if strings.Contains(res.Stdout, "token=") {
+			t.Error("user list prints an invitation link")
 		}
 
 		var reset struct{ URL string }

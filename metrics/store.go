@@ -36,6 +36,7 @@ var storeOperations = []string{
 	"delete_ended_sessions", "delete_spent_user_links", "use_form_token", "form_token_used",
 	"delete_expired_revocations", "delete_expired_form_tokens", "replace_recovery_codes",
 	"use_recovery_code", "count_recovery_codes", "reseal_secrets", "record_public_url", "public_url",
+	"list_pending_invitations",
 }
 
 // instrumentedStore wraps every method of iogate.Store. It holds the store in a field
@@ -215,6 +216,11 @@ func (s *instrumentedStore) CreateSigningKey(ctx context.Context, k *iogate.Sign
 
 func (s *instrumentedStore) RotateSigningKey(ctx context.Context, k *iogate.SigningKey) error {
 	return s.check("rotate_signing_key", s.store.RotateSigningKey(ctx, k))
+}
+
+func (s *instrumentedStore) ListPendingInvitations(ctx context.Context, accountID string, now time.Time) ([]*iogate.UserLink, error) {
+	links, err := s.store.ListPendingInvitations(ctx, accountID, now)
+	return links, s.check("list_pending_invitations", err)
 }
 
 func (s *instrumentedStore) RecordPublicURL(ctx context.Context, url string, at time.Time) error {

@@ -201,11 +201,21 @@ type userView struct {
 	CreatedAt   time.Time `json:"createdAt"`
 }
 
+// invitationView is the JSON form of a pending invitation. It never contains the link or its
+// token.
+type invitationView struct {
+	Email     string    `json:"email"`
+	Role      string    `json:"role"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"createdAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
 func newUserListCommand(g *globals) *cobra.Command {
 	var accountID string
 	cmd := &cobra.Command{
 		Use:   "list --account ID",
-		Short: "List an account's dashboard users",
+		Short: "List an account's dashboard users and pending invitations",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, users, err := g.openUsers(cmd.Context())
@@ -220,15 +230,26 @@ func newUserListCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			pending, err := users.ListPendingInvitations(cmd.Context(), accountID)
+			if err != nil {
+				return err
+			}
 			views := make([]userView, 0, len(list))
 			for _, u := range list {
 				views = append(views, userView{ID: u.ID, AccountID: u.AccountID, Email: u.Email, Role: string(u.Role), TOTPEnabled: u.TOTPEnabled, CreatedAt: u.CreatedAt})
 			}
-			return g.printResult(map[string]any{"data": views}, func(w io.Writer) {
+			invitations := make([]invitationView, 0, len(pending))
+			for _, l := range pending {
+				invitations = append(invitations, invitationView{Email: l.Email, Role: string(l.Role), Status: "pending", CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt})
+			}
+			return g.printResult(map[string]any{"data": views, "invitations": invitations}, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "EMAIL\tROLE\tTWO-FACTOR\tCREATED")
+				fmt.Fprintln(tw, "EMAIL\tROLE\tSTATUS\tTWO-FACTOR\tCREATED\tINVITATION EXPIRES")
 				for _, v := range views {
-					fmt.Fprintf(tw, "%s\t%s\t%t\t%s\n", v.Email, v.Role, v.TOTPEnabled, v.CreatedAt.Format(time.RFC3339))
+					fmt.Fprintf(tw, "%s\t%s\tjoined\t%t\t%s\t-\n", v.Email, v.Role, v.TOTPEnabled, v.CreatedAt.Format(time.RFC3339))
+				}
+				for _, v := range invitations {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t-\t%s\t%s\n", v.Email, v.Role, v.Status, v.CreatedAt.Format(time.RFC3339), v.ExpiresAt.Format(time.RFC3339))
 				}
 				tw.Flush()
 			})
