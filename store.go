@@ -249,6 +249,15 @@ type Store interface {
 	// write fails, nothing is changed.
 	ResealSecrets(ctx context.Context, reseal func(SealedValue) ([]byte, error)) (int, error)
 
+	// RecordPublicURL stores url, with the time at, as the base URL of the links that the
+	// server prints and shows, in place of the one stored before. "iogate serve" calls it
+	// at start, so that CLI commands that print links use it, and with several nodes the
+	// last one to start wins.
+	RecordPublicURL(ctx context.Context, url string, at time.Time) error
+	// PublicURL returns the URL that RecordPublicURL stored last and its time, or
+	// CodeNotFound when none was stored.
+	PublicURL(ctx context.Context) (string, time.Time, error)
+
 	// Ping checks that the store is reachable, for readiness checks. An unreachable database is
 	// CodeUnavailable.
 	Ping(ctx context.Context) error

@@ -288,6 +288,10 @@ type UserStore interface {
 	// expired at now, or CodeNotFound: ErrSetupLinkReplaced for a setup link that a newer
 	// one replaced, until the sweep deletes it.
 	FindUserLink(ctx context.Context, tokenHash []byte, purpose string, now time.Time) (*UserLink, error)
+	// ListPendingInvitations returns the account's invitation links that are unused and
+	// have not expired at now, ordered by email and then by creation time. It leaves
+	// TokenHash unset, so that no caller can print a link's token hash.
+	ListPendingInvitations(ctx context.Context, accountID string, now time.Time) ([]*UserLink, error)
 	// CreateAccountWithOwner uses the setup link and creates the first account and its
 	// owner, and appends accountRec, the account's AuditAccountCreated record, and then
 	// ownerRec, the owner's AuditUserCreated record, all in one transaction. It returns

@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +157,28 @@ func TestAuditLog(t *testing.T) {
 		checkNoSecrets(t, "audit export --format csv", res.Stdout, secrets)
 	})
 
+	// Each export commits an audit.exported record by the operator before it starts, as
+	// the dashboard's exports do, so the JSON and CSV exports above left one each.
+	t.Run("exports are recorded", func(t *testing.T) {
+		records := auditList(t, dir, f.accountID, "--event", "audit.exported")
+		if len(records) != 2 {
+			t.Fatalf("audit.exported records after two exports = %d, want 2", len(records))
+		}
+		for i, format := range []string{"csv", "json"} {
+			r := records[i]
+			if r.Actor.Type != "operator" || r.Actor.ID == "" {
+				t.Errorf("audit.exported record %d: actor %+v, want the operator", i, r.Actor)
+			}
+			var details bytes.Buffer
+			if err := json.Compact(&details, r.Details); err != nil {
+				t.Fatalf("audit.exported details are not JSON: %v", err)
+			}
+			if want := `{"format":"` + format + `"}`; details.String() != want {
+				t.Errorf("audit.exported record %d: details %s, want %s (newest first)", i, details.String(), want)
+			}
+		}
+	})
+
 	t.Run("bad export format", func(t *testing.T) {
 		res := testenv.RunCLI(t, dir, nil, "audit", "export", "--account", f.accountID, "--format", "xml")
 		if res.ExitCode == 0 || !strings.Contains(res.Stderr, `"xml"`) {
@@ -277,7 +298,7 @@ func TestAuditVerifyDetectsEdit(t *testing.T) {
 // TestAuditListEventFilter checks that "audit list --event" accepts the events of account
 // and vault creation and rejects an event that iogate never records, naming the valid ones.
 func TestAuditListEventFilter(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
+	dir := newDataDir(t)
 	accountID := createAccount(t, dir, "Acme Custody", "ops@acme.test")
 	testenv.CLIJSON(t, dir, nil, "vault", "create", "--account", accountID, "--name", "Treasury", "--threshold", "2")
 	for _, event := range []string{"account.created", "vault.created"} {

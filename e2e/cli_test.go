@@ -2,15 +2,18 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iogate/iogate/internal/testenv"
 )
 
 func TestCLIErrors(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
+	dir := newDataDir(t)
 	account := createAccount(t, dir, "Acme", "ops@acme.test")
 	missing := filepath.Join(t.TempDir(), "absent", "copy.db")
 
@@ -57,10 +60,22 @@ func TestCLIErrors(t *testing.T) {
 		})
 	}
 
+	// A command run from the wrong directory must not create a second data directory, with
+	// a database and master key that no server uses, and report success.
 	t.Run("missing data directory", func(t *testing.T) {
-		res := testenv.RunCLI(t, filepath.Join(t.TempDir(), "absent"), nil, "key", "list", "--account", account)
-		if res.ExitCode == 0 || !strings.Contains(res.Stderr, "does not exist") {
-			t.Errorf("exit %d, stderr %q; want a failure saying the data directory does not exist", res.ExitCode, res.Stderr)
+		for _, args := range [][]string{
+			{"key", "list", "--account", account},
+			{"account", "create", "--name", "Acme", "--email", "ops@acme.test"},
+		} {
+			absent := filepath.Join(t.TempDir(), "absent")
+			res := testenv.RunCLI(t, absent, nil, args...)
+			want := "data directory " + absent + ` does not exist: start the server with "iogate serve" first, or pass --data-dir`
+			if res.ExitCode == 0 || !strings.Contains(res.Stderr, want) {
+				t.Errorf("%s %s: exit %d, stderr %q; want a failure containing %q", args[0], args[1], res.ExitCode, res.Stderr, want)
+			}
+			if _, err := os.Stat(absent); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s %s created the data directory %s (stat: %v)", args[0], args[1], absent, err)
+			}
 		}
 	})
 
@@ -106,4 +121,71 @@ func TestCLIErrors(t *testing.T) {
 			t.Errorf("key show = %+v, want both scopes and the description", shown)
 		}
 	})
+}
+
+// TestKeyTextOutput checks the text form of key create and key show: key create repeats the
+// allowed IPs and expiry it stored, and key show ends no line with a space, before and after
+// the key's first use.
+func TestKeyTextOutput(t *testing.T) {
+	f := newFixture(t, testenv.Options{})
+	dir := f.srv.DataDir
+	linesOf := func(output string) map[string]string {
+		lines := map[string]string{}
+		for _, line := range strings.Split(output, "\n") {
+			if label, value, ok := strings.Cut(strings.TrimLeft(line, " "), ":"); ok {
+				lines[label] = value
+			}
+		}
+		return lines
+	}
+
+	res := testenv.RunCLI(t, dir, nil, "key", "create", "--account", f.accountID, "--name", "text",
+		"--allow-ip", "10.0.0.0/8", "--allow-ip", "127.0.0.1", "--expires-in", "30d")
+	if res.ExitCode != 0 {
+		t.Fatalf("key create: exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	created := linesOf(res.Stdout)
+	clientID := strings.TrimSpace(created["Client ID"])
+	var stored struct {
+		AllowedIPs []string
+		ExpiresAt  time.Time
+	}
+	testenv.CLIJSON(t, dir, &stored, "key", "show", clientID)
+	// The output contains the client secret, so failures print single lines only.
+	if got, want := strings.TrimSpace(created["Allowed IPs"]), strings.Join(stored.AllowedIPs, " "); got != want || want != "10.0.0.0/8 127.0.0.1" {
+		t.Errorf("key create's Allowed IPs line = %q, want %q as stored", got, want)
+	}
+	if got, want := strings.TrimSpace(created["Expires"]), stored.ExpiresAt.Format(time.RFC3339); got != want {
+		t.Errorf("key create's Expires line = %q, want %q as stored", got, want)
+	}
+
+	checkShow := func(t *testing.T, clientID, wantLastUsed string) {
+		t.Helper()
+		res := testenv.RunCLI(t, dir, nil, "key", "show", clientID)
+		if res.ExitCode != 0 {
+			t.Fatalf("key show: exit %d: %s", res.ExitCode, res.Stderr)
+		}
+		for _, line := range strings.Split(strings.TrimSuffix(res.Stdout, "\n"), "\n") {
+			if strings.TrimRight(line, " \t") != line {
+				t.Errorf("key show line %q ends with white space", line)
+			}
+		}
+		if got := strings.TrimSpace(linesOf(res.Stdout)["Last used"]); got != wantLastUsed {
+			t.Errorf("key show's Last used line = %q, want %q", got, wantLastUsed)
+		}
+	}
+	checkShow(t, clientID, "-")
+
+	// The fixture's key has issued a token, and its use reaches the store within about a second.
+	var used struct {
+		LastUsedAt *time.Time
+		LastUsedIP string
+	}
+	if !pollUntil(10*time.Second, func() bool {
+		testenv.CLIJSON(t, dir, &used, "key", "show", f.clientID)
+		return used.LastUsedAt != nil && used.LastUsedIP != ""
+	}) {
+		t.Fatal("the fixture's key has no last use 10s after its token was issued")
+	}
+	checkShow(t, f.clientID, used.LastUsedAt.Format(time.RFC3339)+" from "+used.LastUsedIP)
 }

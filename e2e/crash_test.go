@@ -102,7 +102,7 @@ func TestCrashSafety(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("random seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
-	dir := filepath.Join(t.TempDir(), "data")
+	dir := newDataDir(t)
 	account := createAccount(t, dir, "Acme", "ops@acme.test")
 	ledger := &mutationLedger{live: map[string]createdKey{}, deleted: map[string]createdKey{}, rotations: map[string]int{},
 		killedDeletes: map[string]createdKey{}, killedRotated: map[string]bool{}}

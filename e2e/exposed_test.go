@@ -103,6 +103,33 @@ func TestExposedCredentials(t *testing.T) {
 		if res := testenv.RunCLI(t, dir, nil, "key", "show", k.ClientID); !strings.Contains(res.Stdout, "Exposed:") || !strings.Contains(res.Stdout, "true") {
 			t.Errorf("key show output does not say exposed:\n%s", res.Stdout)
 		}
+
+		// EXPOSED, the last column of the text table, contains the time of the first
+		// exposure, and "-" for a key that was never exposed.
+		var shown struct{ ExposedAt time.Time }
+		testenv.CLIJSON(t, dir, &shown, "key", "show", k.ClientID)
+		res = testenv.RunCLI(t, dir, nil, "key", "list", "--account", f.accountID)
+		if res.ExitCode != 0 {
+			t.Fatalf("key list: exit %d: %s", res.ExitCode, res.Stderr)
+		}
+		rows := map[string][]string{}
+		for _, line := range strings.Split(res.Stdout, "\n") {
+			if fields := strings.Fields(line); len(fields) > 0 {
+				rows[fields[0]] = fields
+			}
+		}
+		if header := rows["CLIENT"]; len(header) == 0 || header[len(header)-1] != "EXPOSED" {
+			t.Errorf("key list header = %q, want EXPOSED as its last column", header)
+		}
+		if row := rows[k.ClientID]; len(row) == 0 || row[len(row)-1] != shown.ExposedAt.Format(time.RFC3339) {
+			t.Errorf("key list row of the exposed key = %q, want it to end with the exposure time %s", row, shown.ExposedAt.Format(time.RFC3339))
+		}
+		if row := rows[f.clientID]; len(row) == 0 || row[len(row)-1] != "-" {
+			t.Errorf("key list row of a key never exposed = %q, want it to end with -", row)
+		}
+		if !strings.Contains(res.Stdout, `Rotate such keys with "iogate key rotate CLIENT_ID --grace 0"`) {
+			t.Errorf("key list with an exposed key does not say to rotate it:\n%s", res.Stdout)
+		}
 	})
 
 	// key.exposed records name iogate itself, an actor without an ID, as their actor.

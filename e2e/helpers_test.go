@@ -44,6 +44,16 @@ func newFixture(t *testing.T, opts testenv.Options) *fixture {
 	return f
 }
 
+// newDataDir returns a new data directory that "iogate migrate" created, for tests that
+// create accounts before a server starts. "account create" rejects a data directory that
+// does not exist, so an operator without a running server migrates first too.
+func newDataDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	testenv.CLIJSON(t, dir, nil, "migrate")
+	return dir
+}
+
 func createAccount(t *testing.T, dir, name, email string) string {
 	t.Helper()
 	var a struct{ ID string }

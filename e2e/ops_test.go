@@ -140,7 +140,7 @@ func TestFreshServerErrorSeriesAtZero(t *testing.T) {
 }
 
 func TestConfigFilePrecedence(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
+	dir := newDataDir(t)
 	account := createAccount(t, dir, "Acme", "ops@acme.test")
 	k := createKey(t, dir, account, "ci")
 	config := filepath.Join(t.TempDir(), "iogate.yaml")
@@ -335,17 +335,19 @@ func TestUnusedEnvironmentVariablesWarn(t *testing.T) {
 // TestCLIWarnsOfIgnoredVariables checks that every command warns of a misspelt IOGATE_*
 // variable, so that a misspelt IOGATE_DATABASE does not send a command to the SQLite store
 // unnoticed. A command other than serve and migrate does not warn of variables that serve
-// reads, which a shell may export for the server.
+// reads, which a shell may export for the server. The advice for empty variables names
+// the --config file only to serve, the one command that has that flag.
 func TestCLIWarnsOfIgnoredVariables(t *testing.T) {
 	dir := t.TempDir()
-	env := []string{"IOGATE_DATABSE=postgres://example", "IOGATE_LISTEN=127.0.0.1:1", "IOGATE_MASTER_KEY="}
+	env := []string{"IOGATE_DATABSE=postgres://example", "IOGATE_LISTEN=127.0.0.1:1", "IOGATE_MASTER_KEY=", "IOGATE_DATA_DIR="}
 	res := testenv.RunCLI(t, dir, env, "migrate")
 	if res.ExitCode != 0 {
 		t.Fatalf("migrate: exit %d", res.ExitCode)
 	}
 	for _, want := range []string{
 		"iogate: ignoring environment variables that set no flag of iogate migrate: IOGATE_DATABSE, IOGATE_LISTEN; IOGATE_FOO_BAR sets --foo-bar\n",
-		"iogate: ignoring empty environment variables, which count as unset: IOGATE_MASTER_KEY; ",
+		"iogate: ignoring empty environment variables, which count as unset: IOGATE_DATA_DIR, IOGATE_MASTER_KEY; " +
+			"to set a flag to an empty value, pass it on the command line\n",
 	} {
 		if !strings.Contains(res.Stderr, want) {
 			t.Errorf("migrate's standard error lacks %q: %s", want, res.Stderr)
@@ -358,6 +360,9 @@ func TestCLIWarnsOfIgnoredVariables(t *testing.T) {
 	}
 	if strings.Contains(res.Stderr, "IOGATE_LISTEN") {
 		t.Errorf("account list warned of IOGATE_LISTEN, which serve reads: %s", res.Stderr)
+	}
+	if want := "count as unset: IOGATE_DATA_DIR, IOGATE_MASTER_KEY; to set a flag to an empty value, pass it on the command line\n"; !strings.Contains(res.Stderr, want) {
+		t.Errorf("account list's standard error lacks %q: %s", want, res.Stderr)
 	}
 
 	res = testenv.RunCLI(t, dir, env, "account", "list", "--json")
@@ -497,6 +502,7 @@ func copyFile(t *testing.T, from, to string) {
 func TestAccountCreateHintRepeatsStoreFlags(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data dir")
 	keyFile := filepath.Join(t.TempDir(), "master.key")
+	testenv.CLIJSON(t, dir, nil, "migrate")
 	res := testenv.RunCLI(t, dir, nil, "account", "create", "--name", "Acme", "--email", "ops@acme.test", "--master-key-file", keyFile)
 	if res.ExitCode != 0 {
 		t.Fatalf("account create: exit %d: %s", res.ExitCode, res.Stderr)

@@ -17,8 +17,9 @@ import (
 
 // TestPostgresNodeRole runs a node as a role that does not own the schema. The role cannot
 // open the database before the owner migrated it. After "iogate migrate --node-role" as the
-// owner, the node issues tokens, serves vaults, revokes deleted keys and verifies the audit
-// log. The role can neither change the schema nor edit, truncate or unprotect the audit log.
+// owner, the node records its public URL for the CLI's links, issues tokens, serves
+// vaults, revokes deleted keys and verifies the audit log. The role can neither change the
+// schema nor edit, truncate or unprotect the audit log.
 func TestPostgresNodeRole(t *testing.T) {
 	ownerURL := pgtest.NewDatabase(t)
 	nodeURL := pgtest.AsNodeRole(t, ownerURL)
@@ -43,8 +44,14 @@ func TestPostgresNodeRole(t *testing.T) {
 		t.Errorf("migrate --node-role: nodeRole %q and grantedTables %d, want %q and more than 0", migrated.NodeRole, migrated.GrantedTables, role)
 	}
 
-	srv := node.startNode(t, "a")
+	srv := node.startNode(t, "a", "--public-url", "https://iogate.example.test")
 	accountID := node.createAccount(t)
+	// The node recorded its public URL as the node role, and the CLI's links use it.
+	var invite struct{ URL string }
+	node.cliJSON(t, &invite, "user", "invite", "--account", accountID, "--email", "viewer@acme.test", "--role", "viewer")
+	if !strings.HasPrefix(invite.URL, "https://iogate.example.test/dashboard/invite?token=") {
+		t.Errorf("invite link as the node role = %q, want one under the node's --public-url https://iogate.example.test", redactLink(invite.URL))
+	}
 	k := node.createKey(t, accountID, "node role")
 	waitForKey(t, srv, k.ClientID, k.ClientSecret)
 	tok := accessToken(t, srv, k.ClientID, k.ClientSecret)

@@ -296,8 +296,7 @@ func TestDatabaseFlagRejectsPassword(t *testing.T) {
 // TestMasterKeyRotateSQLite rotates the master key of the default SQLite store: the key
 // keeps working under the new master key, and the old one no longer opens the store.
 func TestMasterKeyRotateSQLite(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
-	testenv.CLIJSON(t, dir, nil, "migrate")
+	dir := newDataDir(t)
 	accountID := createAccount(t, dir, "Acme", "ops@acme.test")
 	k := createKey(t, dir, accountID, "before-rotation")
 	newKeyFile := filepath.Join(t.TempDir(), "new.key")

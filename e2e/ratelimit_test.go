@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,7 +15,7 @@ import (
 // loads them at start and the test spends no request waiting for its change feed.
 func preparedServer(t *testing.T, keys int, args ...string) (*testenv.Server, string, []createdKey) {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "data")
+	dir := newDataDir(t)
 	account := createAccount(t, dir, "Acme", "ops@acme.test")
 	var created []createdKey
 	for i := range keys {

@@ -35,7 +35,8 @@ var storeOperations = []string{
 	"create_session", "find_session", "update_session", "delete_session", "delete_user_sessions",
 	"delete_ended_sessions", "delete_spent_user_links", "use_form_token", "form_token_used",
 	"delete_expired_revocations", "delete_expired_form_tokens", "replace_recovery_codes",
-	"use_recovery_code", "count_recovery_codes", "reseal_secrets",
+	"use_recovery_code", "count_recovery_codes", "reseal_secrets", "record_public_url", "public_url",
+	"list_pending_invitations",
 }
 
 // instrumentedStore wraps every method of iogate.Store. It holds the store in a field
@@ -220,6 +221,20 @@ func (s *instrumentedStore) RotateSigningKey(ctx context.Context, k *iogate.Sign
 func (s *instrumentedStore) RetireSigningKeys(ctx context.Context, alg string, at time.Time) ([]*iogate.SigningKey, error) {
 	k, err := s.store.RetireSigningKeys(ctx, alg, at)
 	return k, s.check("retire_signing_keys", err)
+}
+
+func (s *instrumentedStore) ListPendingInvitations(ctx context.Context, accountID string, now time.Time) ([]*iogate.UserLink, error) {
+	links, err := s.store.ListPendingInvitations(ctx, accountID, now)
+	return links, s.check("list_pending_invitations", err)
+}
+
+func (s *instrumentedStore) RecordPublicURL(ctx context.Context, url string, at time.Time) error {
+	return s.check("record_public_url", s.store.RecordPublicURL(ctx, url, at))
+}
+
+func (s *instrumentedStore) PublicURL(ctx context.Context) (string, time.Time, error) {
+	url, at, err := s.store.PublicURL(ctx)
+	return url, at, s.check("public_url", err)
 }
 
 func (s *instrumentedStore) Ping(ctx context.Context) error {

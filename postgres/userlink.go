@@ -217,3 +217,26 @@ func (db *DB) DeleteSpentUserLinks(ctx context.Context, now time.Time, limit int
 // user_links_by_expiry.
 const deleteSpentUserLinksQuery = `DELETE FROM user_links WHERE token_hash IN (
 	SELECT token_hash FROM user_links WHERE used_at IS NOT NULL OR expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
+
+// ListPendingInvitations returns the account's unused invitations that are valid at now,
+// without their token hashes.
+func (db *DB) ListPendingInvitations(ctx context.Context, accountID string, now time.Time) ([]*iogate.UserLink, error) {
+	rows, err := db.pool.Query(ctx, `SELECT email, role, created_at, expires_at FROM user_links
+		WHERE purpose = $1 AND account_id = $2 AND used_at IS NULL AND expires_at > $3
+		AND NOT EXISTS (SELECT 1 FROM users WHERE users.email = user_links.email) ORDER BY email, created_at`,
+		iogate.LinkInvite, accountID, now)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*iogate.UserLink, error) {
+		l := &iogate.UserLink{Purpose: iogate.LinkInvite, AccountID: accountID}
+		var role string
+		var created, expires time.Time
+		if err := r.Scan(&l.Email, &role, &created, &expires); err != nil {
+			return nil, err
+		}
+		l.Role, l.CreatedAt, l.ExpiresAt = iogate.Role(role), created.UTC(), expires.UTC()
+		return l, nil
+	})
+	return out, mapError(err)
+}

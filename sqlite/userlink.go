@@ -184,3 +184,28 @@ func (db *DB) DeleteSpentUserLinks(ctx context.Context, now time.Time, limit int
 const deleteSpentUserLinksQuery = `DELETE FROM user_links WHERE rowid IN (
 	SELECT rowid FROM user_links WHERE used_at IS NOT NULL
 	UNION ALL SELECT rowid FROM user_links WHERE expires_at <= ? AND used_at IS NULL LIMIT ?)`
+
+// ListPendingInvitations returns the account's unused invitations that are valid at now,
+// without their token hashes.
+func (db *DB) ListPendingInvitations(ctx context.Context, accountID string, now time.Time) ([]*iogate.UserLink, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT email, role, created_at, expires_at FROM user_links
+		WHERE purpose = ? AND account_id = ? AND used_at IS NULL AND expires_at > ?
+		AND NOT EXISTS (SELECT 1 FROM users WHERE users.email = user_links.email) ORDER BY email, created_at`,
+		iogate.LinkInvite, accountID, toMicros(now))
+	if err != nil {
+		return nil, mapError(err)
+	}
+	defer rows.Close()
+	var out []*iogate.UserLink
+	for rows.Next() {
+		l := &iogate.UserLink{Purpose: iogate.LinkInvite, AccountID: accountID}
+		var role string
+		var created, expires int64
+		if err := rows.Scan(&l.Email, &role, &created, &expires); err != nil {
+			return nil, mapError(err)
+		}
+		l.Role, l.CreatedAt, l.ExpiresAt = iogate.Role(role), fromMicros(created), fromMicros(expires)
+		out = append(out, l)
+	}
+	return out, mapError(rows.Err())
+}

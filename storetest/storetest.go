@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore func(t *testing.T) iogate.Store) {
 		{"RevokedTokens", testRevokedTokens},
 		{"ResealSecrets", testResealSecrets},
 		{"ResealSecretsFailureChangesNothing", testResealSecretsFailure},
+		{"PublicURL", testPublicURL},
 	}
 	cases = append(cases, userCases...)
 	cases = append(cases, changeRecordCases...)
@@ -87,6 +88,7 @@ func RunTwoHandles(t *testing.T, open func(t *testing.T) (first, second iogate.S
 	}{
 		{"RevocationsDuringKeyDeletions", revokeDuringKeyDeletions},
 		{"SetupLinksCreatedAtOnce", createSetupLinksAtOnce},
+		{"PublicURLLastRecordWins", recordPublicURLOnTwoHandles},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -25,6 +25,7 @@ var userCases = []struct {
 	{"SetupLinkUsedOnce", testSetupLink},
 	{"ReplacedSetupLinkBehindClock", testReplacedSetupLinkBehindClock},
 	{"InviteAndResetLinks", testInviteAndResetLinks},
+	{"ListPendingInvitations", testListPendingInvitations},
 	{"RecoveryCodes", testRecoveryCodes},
 	{"RecoveryCodesConcurrentDisable", testRecoveryCodesConcurrentDisable},
 	{"UserChangeRecords", testUserChangeRecords},

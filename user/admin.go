@@ -130,3 +130,9 @@ func (s *Service) SetRequireTOTP(ctx context.Context, accountID string, require 
 func (s *Service) RequiresTOTP(ctx context.Context, accountID string) (bool, error) {
 	return s.store.AccountRequiresTOTP(ctx, accountID)
 }
+
+// ListPendingInvitations returns the account's invitations that are neither used nor
+// expired, ordered by email, without their token hashes.
+func (s *Service) ListPendingInvitations(ctx context.Context, accountID string) ([]*iogate.UserLink, error) {
+	return s.store.ListPendingInvitations(ctx, accountID, s.now())
+}

@@ -23,8 +23,18 @@ func newAccountCreateCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create --name NAME --email EMAIL",
 		Short: "Create an account",
-		Args:  cobra.NoArgs,
+		Long: "Create an account. With SQLite the data directory must exist: start the server with\n" +
+			"\"iogate serve\" first, or create it with \"iogate migrate\". The master key file is created\n" +
+			"there when it is missing, as serve does.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// A data directory created here would hold a second database and master key
+			// that no server uses, and the account would seem lost.
+			if !g.usesPostgres() {
+				if err := g.ensureDataDir(false); err != nil {
+					return err
+				}
+			}
 			e, err := g.open(cmd.Context(), true, auth.Config{})
 			if err != nil {
 				return err

@@ -108,7 +108,8 @@ func newAuditExportCommand(g *globals) *cobra.Command {
 		Short: "Write an account's whole audit log to standard output, oldest first",
 		Long: "Write an account's whole audit log to standard output, oldest first, as a JSON array or as CSV\n" +
 			"with a header row. In CSV, a value that starts with =, +, -, @, tab or carriage return gets a leading '\n" +
-			"so that spreadsheets do not run it as a formula.",
+			"so that spreadsheets do not run it as a formula. The export is itself recorded as an\n" +
+			"audit.exported record by the operator, which the output includes.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var write func(w io.Writer, each func(func(*iogate.AuditRecord) error) error) error
@@ -127,6 +128,11 @@ func newAuditExportCommand(g *globals) *cobra.Command {
 			defer e.Close()
 			if _, err := e.store.FindAccountByID(cmd.Context(), accountID); err != nil {
 				return accountNotFound(err, accountID)
+			}
+			// As in the dashboard, the record commits before the export starts, so that no
+			// export leaves the log without one. The context's actor is the operator.
+			if err := e.auth.RecordEvent(cmd.Context(), accountID, iogate.AuditLogExported, map[string]any{"format": format}); err != nil {
+				return err
 			}
 			return write(g.stdout, func(fn func(*iogate.AuditRecord) error) error {
 				return e.store.AuditRecords(cmd.Context(), accountID, fn)

@@ -44,9 +44,15 @@ func newKeyCreateCommand(g *globals) *cobra.Command {
 			}
 			out := createdKey{APIKeyView: k.View(time.Now()), ClientSecret: secret.Reveal()}
 			return g.printResult(out, func(w io.Writer) {
-				fmt.Fprintf(w, "Created API key %q.\n\n  Client ID:     %s\n  Client secret: %s\n  Scopes:        %s\n\n",
-					k.Name, k.ClientID, secret.Reveal(), strings.Join(k.Scopes, " "))
-				fmt.Fprintln(w, "Store the client secret now: it will not be shown again.")
+				fmt.Fprintf(w, "Created API key %q.\n\n", k.Name)
+				tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
+				fmt.Fprintf(tw, "  Client ID:\t%s\n", k.ClientID)
+				fmt.Fprintf(tw, "  Client secret:\t%s\n", secret.Reveal())
+				fmt.Fprintf(tw, "  Scopes:\t%s\n", strings.Join(out.Scopes, " "))
+				fmt.Fprintf(tw, "  Allowed IPs:\t%s\n", orDash(strings.Join(out.AllowedIPs, " ")))
+				fmt.Fprintf(tw, "  Expires:\t%s\n", formatTimePtr(out.ExpiresAt))
+				tw.Flush()
+				fmt.Fprintln(w, "\nStore the client secret now: it will not be shown again.")
 			})
 		},
 	}
@@ -100,12 +106,19 @@ func newKeyListCommand(g *globals) *cobra.Command {
 			}
 			return g.printResult(map[string]any{"data": views}, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "CLIENT ID\tNAME\tSCOPES\tALLOWED IPS\tCREATED\tEXPIRES\tLAST USED")
+				fmt.Fprintln(tw, "CLIENT ID\tNAME\tSCOPES\tALLOWED IPS\tCREATED\tEXPIRES\tLAST USED\tEXPOSED")
+				anyExposed := false
 				for _, v := range views {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ClientID, v.Name, strings.Join(v.Scopes, " "),
-						orDash(strings.Join(v.AllowedIPs, " ")), v.CreatedAt.Format(time.RFC3339), formatTimePtr(v.ExpiresAt), formatTimePtr(v.LastUsedAt))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ClientID, v.Name, strings.Join(v.Scopes, " "),
+						orDash(strings.Join(v.AllowedIPs, " ")), v.CreatedAt.Format(time.RFC3339), formatTimePtr(v.ExpiresAt), formatTimePtr(v.LastUsedAt),
+						exposedSince(v))
+					anyExposed = anyExposed || v.Exposed
 				}
 				tw.Flush()
+				if anyExposed {
+					fmt.Fprintln(w, "\nEXPOSED is when a valid credential of the key first arrived over plain HTTP. "+
+						"Rotate such keys with \"iogate key rotate CLIENT_ID --grace 0\".")
+				}
 			})
 		},
 	}
@@ -174,7 +187,11 @@ func printKeyText(w io.Writer, v iogate.APIKeyView) {
 	fmt.Fprintf(tw, "Created:\t%s\n", v.CreatedAt.Format(time.RFC3339))
 	fmt.Fprintf(tw, "Expires:\t%s\n", formatTimePtr(v.ExpiresAt))
 	fmt.Fprintf(tw, "Secret created:\t%s (generation %d)\n", v.SecretCreatedAt.Format(time.RFC3339), v.SecretGeneration)
-	fmt.Fprintf(tw, "Last used:\t%s %s\n", formatTimePtr(v.LastUsedAt), v.LastUsedIP)
+	lastUsed := formatTimePtr(v.LastUsedAt)
+	if v.LastUsedIP != "" {
+		lastUsed += " from " + v.LastUsedIP
+	}
+	fmt.Fprintf(tw, "Last used:\t%s\n", lastUsed)
 	fmt.Fprintf(tw, "Exposed:\t%t\n", v.Exposed)
 	if v.ExposedAt != nil {
 		fmt.Fprintf(tw, "Exposed since:\t%s (a valid credential arrived over plain HTTP: rotate the key)\n", v.ExposedAt.Format(time.RFC3339))
@@ -189,6 +206,18 @@ func printKeyText(w io.Writer, v iogate.APIKeyView) {
 		fmt.Fprintf(tw, "Previous secret used since rotation:\t%s\n", used)
 	}
 	tw.Flush()
+}
+
+// exposedSince returns when v was first exposed, "yes" for an exposed key without that
+// time, or "-".
+func exposedSince(v iogate.APIKeyView) string {
+	switch {
+	case v.ExposedAt != nil:
+		return v.ExposedAt.Format(time.RFC3339)
+	case v.Exposed:
+		return "yes"
+	}
+	return "-"
 }
 
 func orDash(s string) string {

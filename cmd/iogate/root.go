@@ -181,6 +181,9 @@ type envReport struct {
 	// Empty variables would set such a flag, or are otherEnvVariables, but are empty,
 	// which counts as unset.
 	empty []string
+	// hasConfigFlag is set when the command has a --config flag, where a flag may be set
+	// to an empty value too.
+	hasConfigFlag bool
 }
 
 // checkEnv returns the IOGATE_* variables in environ that cmd ignores. serve and migrate,
@@ -205,7 +208,7 @@ func checkEnv(cmd *cobra.Command, environ []string) envReport {
 			return false
 		}
 	}
-	var r envReport
+	r := envReport{hasConfigFlag: cmd.Flags().Lookup("config") != nil}
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
 		rest, ok := strings.CutPrefix(name, "IOGATE_")
@@ -236,8 +239,11 @@ func (r envReport) warnings(command string) []envWarning {
 			"IOGATE_FOO_BAR sets --foo-bar", r.unknown})
 	}
 	if len(r.empty) > 0 {
-		ws = append(ws, envWarning{"ignoring empty environment variables, which count as unset",
-			"to set a flag to an empty value, pass it on the command line or in the --config file", r.empty})
+		next := "to set a flag to an empty value, pass it on the command line"
+		if r.hasConfigFlag {
+			next += " or in the --config file"
+		}
+		ws = append(ws, envWarning{"ignoring empty environment variables, which count as unset", next, r.empty})
 	}
 	return ws
 }
@@ -382,6 +388,17 @@ func (g *globals) printResult(v any, text func(w io.Writer)) error {
 	}
 	text(g.stdout)
 	return nil
+}
+
+// warn prints a warning to stderr: as {"warning":{"message"}} when --json was given, as the
+// warnings about ignored variables are, else as one line.
+func (g *globals) warn(message string) {
+	if g.json {
+		body, _ := json.Marshal(map[string]any{"warning": map[string]any{"message": message}})
+		fmt.Fprintln(g.stderr, string(body))
+		return
+	}
+	fmt.Fprintf(g.stderr, "iogate: %s\n", message)
 }
 
 // printError prints err to stderr: as {"error":{"code","message"}} when --json was given,

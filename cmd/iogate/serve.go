@@ -346,6 +346,12 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	}
 
 	api := iohttp.NewServer(e.auth, e.store, log)
+	// CLI commands that print links read this URL when they are given no --url. A failure
+	// costs only that default, so the server starts anyway.
+	if err := e.store.RecordPublicURL(ctx, publicURL, time.Now().UTC()); err != nil {
+		log.Error("record public URL failed; CLI commands without --url print links with the URL recorded before, else "+defaultLinkURL,
+			"public_url", publicURL, "error", err)
+	}
 	users, err := newDashboard(ctx, g, c, e, api, publicURL, log)
 	if err != nil {
 		return err

@@ -13,8 +13,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// defaultLinkURL is the base of printed links when --url is not given: the address that
-// "iogate serve" listens on by default.
+// defaultLinkURL is the base of printed links when --url is not given and no server has
+// recorded its public URL in the store: the address that "iogate serve" listens on by
+// default.
 const defaultLinkURL = "https://localhost:8443"
 
 func newUserCommand(g *globals) *cobra.Command {
@@ -47,7 +48,38 @@ type linkOutput struct {
 }
 
 func addURLFlag(cmd *cobra.Command, base *string) {
-	cmd.Flags().StringVar(base, "url", defaultLinkURL, "base URL of the dashboard in the printed link; use the --public-url of the server")
+	cmd.Flags().StringVar(base, "url", "", "base URL of the dashboard in the printed link "+
+		"(default: the public URL of the server that started last on this database, else "+defaultLinkURL+")")
+}
+
+// linkBase returns the base URL of a printed link: --url when given, else the public URL
+// that the server started last recorded in the store. When no server has recorded one, it
+// returns defaultLinkURL and prints a warning, because the link may lead to the wrong host.
+func (g *globals) linkBase(ctx context.Context, store iogate.Store, flagURL string) (string, error) {
+	if flagURL != "" {
+		return flagURL, nil
+	}
+	recorded, _, err := store.PublicURL(ctx)
+	if err == nil {
+		return recorded, nil
+	}
+	if iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
+		return "", err
+	}
+	g.warn("no server has recorded its public URL in this store yet, so the link starts with " + defaultLinkURL +
+		"; start the server first, or pass --url with the server's --public-url")
+	return defaultLinkURL, nil
+}
+
+// checkURLFlag checks --url when it was given.
+func checkURLFlag(base string) error {
+	if base == "" {
+		return nil
+	}
+	if err := checkBaseURL(base); err != nil {
+		return errorf("invalid --url %q: %v", base, err)
+	}
+	return nil
 }
 
 func newUserInviteCommand(g *globals) *cobra.Command {
@@ -59,8 +91,8 @@ func newUserInviteCommand(g *globals) *cobra.Command {
 			"and keys), admin (manages keys) or viewer (reads). The link expires after 72 hours.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkBaseURL(base); err != nil {
-				return errorf("invalid --url %q: %v", base, err)
+			if err := checkURLFlag(base); err != nil {
+				return err
 			}
 			r, err := iogate.ParseRole(role)
 			if err != nil {
@@ -71,6 +103,9 @@ func newUserInviteCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
+			if base, err = g.linkBase(cmd.Context(), e.store, base); err != nil {
+				return err
+			}
 			token, err := users.InviteUser(operatorContext(cmd, g), accountID, email, r)
 			if err != nil {
 				return err
@@ -101,14 +136,17 @@ func newUserResetCommand(g *globals) *cobra.Command {
 			"one hour; using it ends the user's sessions. Two-factor authentication stays as it is.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkBaseURL(base); err != nil {
-				return errorf("invalid --url %q: %v", base, err)
+			if err := checkURLFlag(base); err != nil {
+				return err
 			}
 			e, users, err := g.openUsers(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer e.Close()
+			if base, err = g.linkBase(cmd.Context(), e.store, base); err != nil {
+				return err
+			}
 			token, err := users.CreateResetLink(operatorContext(cmd, g), email)
 			if err != nil {
 				return err
@@ -163,11 +201,21 @@ type userView struct {
 	CreatedAt   time.Time `json:"createdAt"`
 }
 
+// invitationView is the JSON form of a pending invitation. It never contains the link or its
+// token.
+type invitationView struct {
+	Email     string    `json:"email"`
+	Role      string    `json:"role"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"createdAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
 func newUserListCommand(g *globals) *cobra.Command {
 	var accountID string
 	cmd := &cobra.Command{
 		Use:   "list --account ID",
-		Short: "List an account's dashboard users",
+		Short: "List an account's dashboard users and pending invitations",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, users, err := g.openUsers(cmd.Context())
@@ -182,15 +230,26 @@ func newUserListCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			pending, err := users.ListPendingInvitations(cmd.Context(), accountID)
+			if err != nil {
+				return err
+			}
 			views := make([]userView, 0, len(list))
 			for _, u := range list {
 				views = append(views, userView{ID: u.ID, AccountID: u.AccountID, Email: u.Email, Role: string(u.Role), TOTPEnabled: u.TOTPEnabled, CreatedAt: u.CreatedAt})
 			}
-			return g.printResult(map[string]any{"data": views}, func(w io.Writer) {
+			invitations := make([]invitationView, 0, len(pending))
+			for _, l := range pending {
+				invitations = append(invitations, invitationView{Email: l.Email, Role: string(l.Role), Status: "pending", CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt})
+			}
+			return g.printResult(map[string]any{"data": views, "invitations": invitations}, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "EMAIL\tROLE\tTWO-FACTOR\tCREATED")
+				fmt.Fprintln(tw, "EMAIL\tROLE\tSTATUS\tTWO-FACTOR\tCREATED\tINVITATION EXPIRES")
 				for _, v := range views {
-					fmt.Fprintf(tw, "%s\t%s\t%t\t%s\n", v.Email, v.Role, v.TOTPEnabled, v.CreatedAt.Format(time.RFC3339))
+					fmt.Fprintf(tw, "%s\t%s\tjoined\t%t\t%s\t-\n", v.Email, v.Role, v.TOTPEnabled, v.CreatedAt.Format(time.RFC3339))
+				}
+				for _, v := range invitations {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t-\t%s\t%s\n", v.Email, v.Role, v.Status, v.CreatedAt.Format(time.RFC3339), v.ExpiresAt.Format(time.RFC3339))
 				}
 				tw.Flush()
 			})
