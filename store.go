@@ -77,40 +77,62 @@ func (k *SigningKey) MaySign(now time.Time) bool {
 // (signing or scheduled keys, and keys retired later than at), each with RetiredAt set to
 // at, as the stores retire them. Servers configured with alg create a signing key of their
 // own once none of alg signs, and no verifier has seen that key in the JWKS. So it returns
-// CodeInvalid unless another algorithm takes over: one of its keys may sign at at and one
-// of its keys is not retired, so its keys sign from at onward. It returns CodeNotFound when
-// no key of alg could sign at or after at.
+// CodeInvalid unless another algorithm takes over: its keys must sign at at and at every
+// moment after it, without a gap between one key's retirement and the next key's
+// activation. It returns CodeNotFound when no key of alg could sign at or after at.
 func SelectSigningKeysToRetire(keys []*SigningKey, alg string, at time.Time) ([]*SigningKey, error) {
 	var retiring []*SigningKey
-	signsAt := map[string]bool{}
-	unretired := map[string]bool{}
+	others := map[string][]*SigningKey{}
 	for _, k := range keys {
-		if k.Algorithm == alg {
-			if k.RetiredAt.IsZero() || k.RetiredAt.After(at) {
-				retired := *k
-				retired.RetiredAt = at
-				retiring = append(retiring, &retired)
-			}
+		if k.Algorithm != alg {
+			others[k.Algorithm] = append(others[k.Algorithm], k)
 			continue
 		}
-		if k.MaySign(at) {
-			signsAt[k.Algorithm] = true
-		}
-		if k.RetiredAt.IsZero() {
-			unretired[k.Algorithm] = true
+		if k.RetiredAt.IsZero() || k.RetiredAt.After(at) {
+			retired := *k
+			retired.RetiredAt = at
+			retiring = append(retiring, &retired)
 		}
 	}
 	if len(retiring) == 0 {
 		return nil, Errorf(CodeNotFound, "no %s signing key signs or is scheduled at %s; nothing to retire", alg, at.Format(time.RFC3339))
 	}
-	for other := range signsAt {
-		if unretired[other] {
+	for _, other := range others {
+		if signsFrom(other, at) {
 			return retiring, nil
 		}
 	}
-	return nil, Errorf(CodeInvalid, "cannot retire the %s signing keys at %s: no key of another algorithm signs then and afterwards, "+
+	return nil, Errorf(CodeInvalid, "cannot retire the %s signing keys at %s: no other algorithm has keys that sign then and at every moment after, "+
 		"so servers would create %s keys that verifiers have not seen; first run iogate signing-key rotate --algorithm with another algorithm",
 		alg, at.Format(time.RFC3339), alg)
+}
+
+// signsFrom reports whether some key of keys signs at every moment from at onward. It
+// follows the signing periods from at: while a key that signs at the current moment has
+// a retirement, it moves to the latest such retirement, and it succeeds on reaching a key
+// that is not retired.
+func signsFrom(keys []*SigningKey, at time.Time) bool {
+	// Each step moves t strictly later to one key's RetiredAt, so len(keys)+1 steps suffice.
+	t := at
+	for range len(keys) + 1 {
+		var next time.Time
+		for _, k := range keys {
+			if !k.MaySign(t) {
+				continue
+			}
+			if k.RetiredAt.IsZero() {
+				return true
+			}
+			if k.RetiredAt.After(next) {
+				next = k.RetiredAt
+			}
+		}
+		if next.IsZero() {
+			return false
+		}
+		t = next
+	}
+	return false
 }
 
 // Store persists iogate's state. Implementations map driver conditions to domain error

@@ -345,3 +345,31 @@ func TestRevokedTokenFailsAtOnce(t *testing.T) {
 }
 
 var clientAddrForTest = netip.MustParseAddr("127.0.0.1")
+
+// TestRetireSigningKeysAcrossGap retires EdDSA while RS256 has a gap: its current key
+// retires in an hour and its successor signs only an hour after that. No key would sign
+// during the gap, so the retirement must be rejected.
+func TestRetireSigningKeysAcrossGap(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	clock := &testClock{now: start}
+	s := newTestServiceOn(t, openTestStore(t), clock, time.Hour, token.EdDSA)
+
+	if _, err := s.RotateSigningKey(ctx, token.RS256, 0); err != nil {
+		t.Fatalf("RotateSigningKey(RS256, now): %v", err)
+	}
+	if _, err := s.RetireSigningKeys(ctx, token.RS256, time.Hour); err != nil {
+		t.Fatalf("RetireSigningKeys(RS256, in 1h): %v", err)
+	}
+	if _, err := s.RotateSigningKey(ctx, token.RS256, 2*time.Hour); err != nil {
+		t.Fatalf("RotateSigningKey(RS256, in 2h): %v", err)
+	}
+
+	_, err := s.RetireSigningKeys(ctx, token.EdDSA, 0)
+	wantErrorCode(t, "RetireSigningKeys(EdDSA while RS256 has a gap)", err, iogate.CodeInvalid)
+	_, err = s.RetireSigningKeys(ctx, token.EdDSA, 90*time.Minute)
+	wantErrorCode(t, "RetireSigningKeys(EdDSA inside the RS256 gap)", err, iogate.CodeInvalid)
+	if _, err := s.RetireSigningKeys(ctx, token.EdDSA, 2*time.Hour); err != nil {
+		t.Errorf("RetireSigningKeys(EdDSA when the RS256 successor signs): %v", err)
+	}
+}
