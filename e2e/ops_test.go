@@ -217,6 +217,23 @@ func TestDurationFlagsOutOfRange(t *testing.T) {
 	}
 }
 
+// TestPublicURLRejectsQueryAndFragment checks that --public-url rejects a query or a
+// fragment, even an empty one, because the default issuer and every printed link would
+// carry it.
+func TestPublicURLRejectsQueryAndFragment(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	for _, value := range []string{"https://gate.example.test?", "https://gate.example.test#", "https://gate.example.test/?a=1"} {
+		res := testenv.RunCLI(t, dir, nil, "serve", "--public-url", value, "--listen", "127.0.0.1:0", "--http-listen", "", "--admin-listen", "")
+		if res.ExitCode == 0 {
+			t.Errorf("serve --public-url %s: exit 0, want a failure", value)
+			continue
+		}
+		if !strings.Contains(res.Stderr, "invalid --public-url") {
+			t.Errorf("serve --public-url %s: standard error lacks \"invalid --public-url\"", value)
+		}
+	}
+}
+
 // TestFlagErrorsNameTheirSource checks that an invalid value set through an IOGATE_*
 // variable or the --config file is reported with that source, not only with the flag's name.
 func TestFlagErrorsNameTheirSource(t *testing.T) {

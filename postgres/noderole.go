@@ -142,18 +142,21 @@ func (db *DB) grantConnect(ctx context.Context, tx pgx.Tx, role string) error {
 		return nil
 	}
 	grant := connectGrant(database, role)
+	mayNotGrant := fmt.Errorf("grant the node role its privileges on %s: the role that runs this command may not grant CONNECT on the database; "+
+		"as the database's owner, run %s, then run this command again", db.where, grant)
 	if _, err := tx.Exec(ctx, grant); err != nil {
+		// A failed statement aborts the transaction, so nothing more can be checked in it.
 		var pe *pgconn.PgError
-		if !errors.As(err, &pe) || pe.Code != "42501" {
-			return fmt.Errorf("grant CONNECT to the node role: %w", err)
+		if errors.As(err, &pe) && pe.Code == "42501" {
+			return mayNotGrant
 		}
+		return fmt.Errorf("grant CONNECT to the node role: %w", err)
 	}
 	if err := tx.QueryRow(ctx, `SELECT has_database_privilege($1, current_database(), 'CONNECT')`, role).Scan(&connect); err != nil {
 		return err
 	}
 	if !connect {
-		return fmt.Errorf("grant the node role its privileges on %s: the role that runs this command may not grant CONNECT on the database; "+
-			"as the database's owner, run %s, then run this command again", db.where, grant)
+		return mayNotGrant
 	}
 	return nil
 }

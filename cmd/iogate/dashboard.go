@@ -58,10 +58,13 @@ func (c *dashboardConfig) validate() error {
 	return nil
 }
 
-// checkBaseURL accepts an https:// URL with a host and nothing after the path.
+// checkBaseURL accepts an https:// URL with a host and nothing after the path, not even an
+// empty query or fragment.
 func checkBaseURL(s string) error {
 	u, err := url.Parse(s)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+	// An empty query or fragment ("https://x.example?") leaves RawQuery and Fragment empty,
+	// so the characters themselves are checked.
+	if err != nil || u.Scheme != "https" || u.Host == "" || strings.ContainsAny(s, "?#") || u.User != nil {
 		return fmt.Errorf("expected an https:// URL such as https://iogate.example.com")
 	}
 	return nil
