@@ -112,9 +112,18 @@ func SelectSigningKeysToRetire(keys []*SigningKey, alg string, at time.Time) ([]
 // a retirement, it moves to the latest such retirement, and it succeeds on reaching a key
 // that is not retired.
 func signsFrom(keys []*SigningKey, at time.Time) bool {
+	return signsBetween(keys, at, time.Time{})
+}
+
+// signsBetween reports whether some key of keys signs at every moment from start until end,
+// or from start onward when end is zero, following the signing periods as signsFrom does.
+func signsBetween(keys []*SigningKey, start, end time.Time) bool {
 	// Each step moves t strictly later to one key's RetiredAt, so len(keys)+1 steps suffice.
-	t := at
+	t := start
 	for range len(keys) + 1 {
+		if !end.IsZero() && !t.Before(end) {
+			return true
+		}
 		var next time.Time
 		for _, k := range keys {
 			if !k.MaySign(t) {
@@ -133,6 +142,26 @@ func signsFrom(keys []*SigningKey, at time.Time) bool {
 		t = next
 	}
 	return false
+}
+
+// CheckRotationGap returns CodeInvalid when keys of alg sign at now but stop signing before
+// activeAt, the activation of a new key of alg. Servers configured with alg would then
+// create a key of their own that no verifier has seen. An algorithm with no key that signs
+// at now has no servers that depend on it, so its first key may start at any time.
+func CheckRotationGap(keys []*SigningKey, alg string, now, activeAt time.Time) error {
+	var same []*SigningKey
+	signsNow := false
+	for _, k := range keys {
+		if k.Algorithm == alg {
+			same = append(same, k)
+			signsNow = signsNow || k.MaySign(now)
+		}
+	}
+	if !signsNow || signsBetween(same, now, activeAt) {
+		return nil
+	}
+	return Errorf(CodeInvalid, "the %s signing keys stop signing before the new key activates at %s, so servers configured with %s would create keys "+
+		"that verifiers have not seen; choose a shorter --activate-in, one that ends before their retirement", alg, activeAt.Format(time.RFC3339), alg)
 }
 
 // Store persists iogate's state. Implementations map driver conditions to domain error

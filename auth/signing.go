@@ -159,6 +159,9 @@ func (s *Service) RotateSigningKey(ctx context.Context, alg string, activateIn t
 		return nil, iogate.Errorf(iogate.CodeInvalid, "unsupported signing algorithm %s: use one of %v", iogate.QuoteInput(alg), token.Algorithms)
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
+	if err := iogate.CheckRotationGap(keys, alg, now, now.Add(activateIn)); err != nil {
+		return nil, err
+	}
 	k, err := token.GenerateSigningKey(alg, s.master, now)
 	if err != nil {
 		return nil, err

@@ -348,12 +348,15 @@ var clientAddrForTest = netip.MustParseAddr("127.0.0.1")
 
 // TestRetireSigningKeysAcrossGap retires EdDSA while RS256 has a gap: its current key
 // retires in an hour and its successor signs only an hour after that. No key would sign
-// during the gap, so the retirement must be rejected.
+// during the gap, so the retirement must be rejected. RotateSigningKey rejects such a
+// successor (TestRotateSigningKeyGap), so the test stores it directly, as two rotations
+// that raced each other or an older release could have.
 func TestRetireSigningKeysAcrossGap(t *testing.T) {
 	ctx := context.Background()
 	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	clock := &testClock{now: start}
-	s := newTestServiceOn(t, openTestStore(t), clock, time.Hour, token.EdDSA)
+	db := openTestStore(t)
+	s := newTestServiceOn(t, db, clock, time.Hour, token.EdDSA)
 
 	if _, err := s.RotateSigningKey(ctx, token.RS256, 0); err != nil {
 		t.Fatalf("RotateSigningKey(RS256, now): %v", err)
@@ -361,15 +364,46 @@ func TestRetireSigningKeysAcrossGap(t *testing.T) {
 	if _, err := s.RetireSigningKeys(ctx, token.RS256, time.Hour); err != nil {
 		t.Fatalf("RetireSigningKeys(RS256, in 1h): %v", err)
 	}
-	if _, err := s.RotateSigningKey(ctx, token.RS256, 2*time.Hour); err != nil {
-		t.Fatalf("RotateSigningKey(RS256, in 2h): %v", err)
+	successor, err := token.GenerateSigningKey(token.RS256, s.master, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	successor.ActiveAt = start.Add(2 * time.Hour)
+	if err := db.CreateSigningKey(ctx, successor); err != nil {
+		t.Fatalf("CreateSigningKey(RS256 successor in 2h): %v", err)
 	}
 
-	_, err := s.RetireSigningKeys(ctx, token.EdDSA, 0)
+	_, err = s.RetireSigningKeys(ctx, token.EdDSA, 0)
 	wantErrorCode(t, "RetireSigningKeys(EdDSA while RS256 has a gap)", err, iogate.CodeInvalid)
 	_, err = s.RetireSigningKeys(ctx, token.EdDSA, 90*time.Minute)
 	wantErrorCode(t, "RetireSigningKeys(EdDSA inside the RS256 gap)", err, iogate.CodeInvalid)
 	if _, err := s.RetireSigningKeys(ctx, token.EdDSA, 2*time.Hour); err != nil {
 		t.Errorf("RetireSigningKeys(EdDSA when the RS256 successor signs): %v", err)
+	}
+}
+
+// TestRotateSigningKeyGap checks that a rotation whose new key activates after the keys of
+// its algorithm stop signing is rejected, because servers of that algorithm would create a
+// key of their own in between. A new key that activates before then, and the first key of
+// an algorithm that nothing signs with, are accepted.
+func TestRotateSigningKeyGap(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	clock := &testClock{now: start}
+	s := newTestServiceOn(t, openTestStore(t), clock, time.Hour, token.EdDSA)
+
+	if _, err := s.RotateSigningKey(ctx, token.RS256, 3*time.Hour); err != nil {
+		t.Errorf("RotateSigningKey(first RS256 key, in 3h): %v", err)
+	}
+	if _, err := s.RotateSigningKey(ctx, token.RS256, 0); err != nil {
+		t.Fatalf("RotateSigningKey(RS256, now): %v", err)
+	}
+	if _, err := s.RetireSigningKeys(ctx, token.RS256, time.Hour); err != nil {
+		t.Fatalf("RetireSigningKeys(RS256, in 1h): %v", err)
+	}
+	_, err := s.RotateSigningKey(ctx, token.RS256, 2*time.Hour)
+	wantErrorCode(t, "RotateSigningKey(RS256 after its keys retire)", err, iogate.CodeInvalid)
+	if _, err := s.RotateSigningKey(ctx, token.RS256, 30*time.Minute); err != nil {
+		t.Errorf("RotateSigningKey(RS256 before its keys retire): %v", err)
 	}
 }
