@@ -138,9 +138,9 @@ func (s *Service) reloadKeyringIfDue(ctx context.Context) {
 // RotateSigningKey creates a signing key for alg that is published at once and signs from
 // now plus activateIn, and retires the keys of alg that sign now at that moment. Keys of
 // other algorithms keep signing, for servers configured with them. The retired keys stay
-// published until the tokens they signed have expired. An empty alg means the
-// algorithm of the newest key, or the configured one when there is none. Running servers
-// learn of the new key through the change feed.
+// published until the tokens they signed have expired. An empty alg means the algorithm of
+// the newest key that is not retired, or the configured one when there is none. Running
+// servers learn of the new key through the change feed.
 func (s *Service) RotateSigningKey(ctx context.Context, alg string, activateIn time.Duration) (*iogate.SigningKey, error) {
 	if activateIn < 0 {
 		return nil, iogate.Errorf(iogate.CodeInvalid, "invalid activation delay %s: it must not be negative", activateIn)
@@ -150,10 +150,7 @@ func (s *Service) RotateSigningKey(ctx context.Context, alg string, activateIn t
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
 	if alg == "" {
-		alg = s.cfg.SigningAlgorithm
-		if len(keys) > 0 {
-			alg = keys[len(keys)-1].Algorithm
-		}
+		alg = defaultRotationAlgorithm(keys, s.cfg.SigningAlgorithm, s.now())
 	}
 	if !slices.Contains(token.Algorithms, alg) {
 		return nil, iogate.Errorf(iogate.CodeInvalid, "unsupported signing algorithm %s: use one of %v", iogate.QuoteInput(alg), token.Algorithms)
@@ -204,6 +201,18 @@ func (s *Service) RetireSigningKeys(ctx context.Context, alg string, retireIn ti
 func (s *Service) applySigningKeysChange(ctx context.Context) {
 	s.scheduleKeyringReload(s.now())
 	s.applyOwnWrite(ctx, nil)
+}
+
+// defaultRotationAlgorithm returns the algorithm of the newest key that signs or is
+// scheduled at now, or configured when there is none. A rotation without an algorithm
+// then does not bring back one that was retired.
+func defaultRotationAlgorithm(keys []*iogate.SigningKey, configured string, now time.Time) string {
+	for i := len(keys) - 1; i >= 0; i-- {
+		if k := keys[i]; k.RetiredAt.IsZero() || k.RetiredAt.After(now) {
+			return k.Algorithm
+		}
+	}
+	return configured
 }
 
 // keyringHealth remembers a failed reload of the signing keys, for readiness and for

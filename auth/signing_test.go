@@ -407,3 +407,26 @@ func TestRotateSigningKeyGap(t *testing.T) {
 		t.Errorf("RotateSigningKey(RS256 before its keys retire): %v", err)
 	}
 }
+
+// TestRotateDefaultAlgorithmSkipsRetired checks that a rotation without an algorithm takes
+// the newest key that is not retired, so that it does not bring back a retired algorithm.
+func TestRotateDefaultAlgorithmSkipsRetired(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	clock := &testClock{now: start}
+	s := newTestServiceOn(t, openTestStore(t), clock, time.Hour, token.RS256)
+
+	if _, err := s.RotateSigningKey(ctx, token.EdDSA, 0); err != nil {
+		t.Fatalf("RotateSigningKey(EdDSA, now): %v", err)
+	}
+	if _, err := s.RetireSigningKeys(ctx, token.EdDSA, 0); err != nil {
+		t.Fatalf("RetireSigningKeys(EdDSA): %v", err)
+	}
+	k, err := s.RotateSigningKey(ctx, "", 0)
+	if err != nil {
+		t.Fatalf("RotateSigningKey without an algorithm: %v", err)
+	}
+	if k.Algorithm != token.RS256 {
+		t.Errorf("rotation without an algorithm created a %s key, want RS256, the algorithm still signing", k.Algorithm)
+	}
+}
