@@ -222,6 +222,11 @@ func (s *instrumentedStore) RetireSigningKeys(ctx context.Context, alg string, a
 	return k, s.check("retire_signing_keys", err)
 }
 
+func (s *instrumentedStore) RevokeSigningKey(ctx context.Context, kid string, at time.Time, replacement *iogate.SigningKey) (*iogate.SigningKey, *iogate.SigningKey, error) {
+	revoked, inserted, err := s.store.RevokeSigningKey(ctx, kid, at, replacement)
+	return revoked, inserted, s.check("revoke_signing_key", err)
+}
+
 func (s *instrumentedStore) Ping(ctx context.Context) error {
 	return s.check("ping", s.store.Ping(ctx))
 }
