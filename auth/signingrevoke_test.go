@@ -244,3 +244,27 @@ func TestRevokeSigningKeyErrors(t *testing.T) {
 		t.Errorf("JWKS after failed revocations holds %v, want the one key", kids)
 	}
 }
+
+// TestRevokedSigningKeyAfterFeedOutage revokes a key while the server's change feed is
+// down: the full reload that follows the outage skips the signing-keys change, and must
+// reload the keyring anyway.
+func TestRevokedSigningKeyAfterFeedOutage(t *testing.T) {
+	f := newRevocationFixture(t)
+	ctx := context.Background()
+	tok := f.issue(t)
+	if err := f.authenticate(tok); err != nil {
+		t.Fatalf("Authenticate: %v", err)
+	}
+	if _, err := f.cli.RevokeSigningKey(ctx, f.server.Keyring().ActiveKeyID()); err != nil {
+		t.Fatalf("RevokeSigningKey: %v", err)
+	}
+
+	// The feed failed meanwhile, so the server owes a full reload, which catchUp runs
+	// when the feed reconnects; Run then reloads the keyring if that is due.
+	f.server.health.owe()
+	f.server.catchUp(ctx)
+	f.server.reloadKeyringIfDue(ctx)
+	if err := f.authenticate(tok); !errors.Is(err, iogate.ErrInvalidToken) {
+		t.Errorf("Authenticate of the revoked key's token after the outage = %v, want ErrInvalidToken", err)
+	}
+}
