@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -266,5 +267,36 @@ func TestRevokedSigningKeyAfterFeedOutage(t *testing.T) {
 	f.server.reloadKeyringIfDue(ctx)
 	if err := f.authenticate(tok); !errors.Is(err, iogate.ErrInvalidToken) {
 		t.Errorf("Authenticate of the revoked key's token after the outage = %v, want ErrInvalidToken", err)
+	}
+}
+
+// TestRevokedSigningKeyDuringVerification reloads the keyring while other goroutines
+// verify tokens of the revoked key for the first time. A verification that passed just
+// before the reload must not leave a cache entry behind that accepts the token afterwards.
+func TestRevokedSigningKeyDuringVerification(t *testing.T) {
+	f := newRevocationFixture(t)
+	ctx := context.Background()
+	tokens := make([]string, 64)
+	for i := range tokens {
+		tokens[i] = f.issue(t)
+	}
+	if _, err := f.cli.RevokeSigningKey(ctx, f.server.Keyring().ActiveKeyID()); err != nil {
+		t.Fatalf("RevokeSigningKey: %v", err)
+	}
+
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Go(func() {
+			for i := w; i < len(tokens); i += 2 {
+				f.authenticate(tokens[i])
+			}
+		})
+	}
+	f.reload(t)
+	wg.Wait()
+	for i, tok := range tokens {
+		if err := f.authenticate(tok); !errors.Is(err, iogate.ErrInvalidToken) {
+			t.Errorf("Authenticate of token %d of the revoked key after the reload = %v, want ErrInvalidToken", i, err)
+		}
 	}
 }
