@@ -77,8 +77,8 @@ func (s *Service) activeToken(raw string, now time.Time) (*verifiedToken, key, e
 			accountID = k.accountID
 		}
 		v = newVerifiedToken(c, kid, s.cfg.Issuer, accountID)
-		// A reload may have dropped the signing key since it verified the token; put then
-		// rejects the entry, so that it cannot outlive the key in the cache.
+		// A reload may have dropped the signing key since it verified the token. put then
+		// rejects the entry, so that the entry cannot outlive the key in the cache.
 		if !s.cache.put(h, v, nowUnix, s.keyring.Published) {
 			return nil, key{}, iogate.ErrInvalidToken
 		}
