@@ -164,6 +164,53 @@ func CheckRotationGap(keys []*SigningKey, alg string, now, activeAt time.Time) e
 		"that verifiers have not seen; choose a shorter --activate-in, one that ends before their retirement", alg, activeAt.Format(time.RFC3339), alg)
 }
 
+// PlanSigningKeyRevocation returns the key with kid among keys, which the stores delete to
+// revoke it at at, and the key to insert in its place. The inserted key is replacement
+// with the revoked key's schedule, or nil when the revoked key could no longer sign at or
+// after at. It signs from at, or from the revoked key's activation if that is later. It
+// stops when the revoked key would have stopped, so a rotation scheduled before still
+// takes over as planned, and servers configured with the revoked key's algorithm always
+// have a key to sign with. It returns CodeNotFound when no key has kid, CodeConflict when
+// the key could sign but replacement is nil, and CodeInvalid when replacement has another
+// algorithm.
+func PlanSigningKeyRevocation(keys []*SigningKey, kid string, at time.Time, replacement *SigningKey) (revoked, insert *SigningKey, err error) {
+	for _, k := range keys {
+		if k.KID == kid {
+			revoked = k
+			break
+		}
+	}
+	if revoked == nil {
+		return nil, nil, Errorf(CodeNotFound, "signing key %s not found; iogate signing-key list shows the KIDs", QuoteInput(kid))
+	}
+	if !revoked.SignsAtOrAfter(at) {
+		return revoked, nil, nil
+	}
+	switch {
+	case replacement == nil:
+		return nil, nil, Errorf(CodeConflict, "signing key %s changed while it was being revoked; run the command again", kid)
+	case replacement.Algorithm != revoked.Algorithm:
+		return nil, nil, Errorf(CodeInvalid, "invalid replacement for signing key %s: algorithm %s, want %s", kid, replacement.Algorithm, revoked.Algorithm)
+	}
+	r := *replacement
+	r.ActiveAt = at
+	if revoked.ActiveAt.After(at) {
+		r.ActiveAt = revoked.ActiveAt
+	}
+	r.RetiredAt = revoked.RetiredAt
+	return revoked, &r, nil
+}
+
+// SignsAtOrAfter reports whether the key may sign at some time from at onward: it signs or
+// is scheduled, and is not retired before it would start.
+func (k *SigningKey) SignsAtOrAfter(at time.Time) bool {
+	start := at
+	if k.ActiveAt.After(start) {
+		start = k.ActiveAt
+	}
+	return k.MaySign(start)
+}
+
 // Store persists iogate's state. Implementations map driver conditions to domain error
 // codes: a missing row is CodeNotFound, a unique violation CodeConflict, an unreachable
 // database CodeUnavailable. Every method is safe for concurrent use.
@@ -293,6 +340,12 @@ type Store interface {
 	// returns the retired keys, all in one transaction. It fails as
 	// SelectSigningKeysToRetire does, checked against the keys inside the transaction.
 	RetireSigningKeys(ctx context.Context, alg string, at time.Time) ([]*SigningKey, error)
+	// RevokeSigningKey deletes the signing key kid, inserts the replacement that
+	// PlanSigningKeyRevocation returns for it and records a signing-keys change, all in one
+	// transaction, and returns the deleted key and the inserted one (nil when none was
+	// needed). The deleted row takes the sealed private key with it. It fails as
+	// PlanSigningKeyRevocation does, checked against the keys inside the transaction.
+	RevokeSigningKey(ctx context.Context, kid string, at time.Time, replacement *SigningKey) (revoked, inserted *SigningKey, err error)
 
 	// ResealSecrets replaces, in one transaction, every value the store holds encrypted
 	// under the master key (sealed secrets, signing keys' private keys and TOTP seeds)

@@ -53,20 +53,25 @@ type verifiedToken struct {
 	// known scopes; scopeList is the claim split at spaces. Do not modify it.
 	scopes      scopeSet
 	scopesKnown bool
-	scopeList   []string
-	// keyID is the client ID as parseKeyID parsed it for the key view. canonical reports
-	// whether it parsed.
-	keyID     keyID
+	// canonical reports whether keyID parsed. It sits beside scopesKnown, where it fills
+	// padding, so that adding signingKeyID kept the entry in the 208-byte size class.
 	canonical bool
+	scopeList []string
+	// keyID is the client ID as parseKeyID parsed it for the key view.
+	keyID keyID
+	// signingKeyID is the KID of the signing key that verified the token, the keyring's
+	// copy. A keyring reload drops the entries of keys that left it.
+	signingKeyID string
 }
 
 // newVerifiedToken returns the cache entry of claims, whose signature, issuer and audience
-// verified. The garbage collector scans every entry of a full cache on each cycle, so the
-// entry shares the strings that tokens repeat, each only where the values are equal. The
-// issuer and audience share issuer, the subject the client ID, and the account ID the key
-// view's accountID. The scope claim and its list share the scope tables.
-func newVerifiedToken(claims *token.Claims, issuer, accountID string) *verifiedToken {
-	v := &verifiedToken{claims: *claims}
+// verified under the signing key kid. The garbage collector scans every entry of a full
+// cache on each cycle, so the entry shares the strings that tokens repeat, each only where
+// the values are equal. The issuer and audience share issuer, the subject the client ID,
+// and the account ID the key view's accountID. The scope claim and its list share the
+// scope tables.
+func newVerifiedToken(claims *token.Claims, kid, issuer, accountID string) *verifiedToken {
+	v := &verifiedToken{claims: *claims, signingKeyID: kid}
 	c := &v.claims
 	v.keyID, v.canonical = parseKeyID(c.ClientID)
 	if c.Issuer == issuer {
@@ -98,14 +103,41 @@ func (c *tokenCache) get(h [sha256.Size]byte) *verifiedToken {
 	return claims
 }
 
-func (c *tokenCache) put(h [sha256.Size]byte, v *verifiedToken, nowUnix int64) {
+// put adds v unless its signing key is no longer published, and reports whether it did.
+// The check runs under the shard's lock, and dropSigningKeys takes that lock after the
+// keyring has lost the key, so an entry verified just before a reload is either dropped
+// by it or not added at all.
+func (c *tokenCache) put(h [sha256.Size]byte, v *verifiedToken, nowUnix int64, published func(kid string) bool) bool {
 	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !published(v.signingKeyID) {
+		return false
+	}
 	if len(s.entries) >= s.max {
 		s.evict(nowUnix)
 	}
 	s.entries[h] = v
+	return true
+}
+
+// dropSigningKeys removes the entries of tokens signed by the keys in kids, and returns
+// how many it removed. Call it after those keys have left the keyring. It locks one shard
+// at a time, so cached verifications wait at most for one shard's walk.
+func (c *tokenCache) dropSigningKeys(kids map[string]bool) int {
+	dropped := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for h, v := range s.entries {
+			if kids[v.signingKeyID] {
+				delete(s.entries, h)
+				dropped++
+			}
+		}
+		s.mu.Unlock()
+	}
+	return dropped
 }
 
 func (s *cacheShard) evict(nowUnix int64) {

@@ -17,13 +17,16 @@ func cacheKey(i int) [sha256.Size]byte {
 	return sha256.Sum256(b[:])
 }
 
+// published is the keyring check of put for a keyring that publishes every key.
+func published(string) bool { return true }
+
 func TestTokenCacheGetPut(t *testing.T) {
 	c := newTokenCache(1000)
 	claims := &token.Claims{ID: "a", Expiry: 2000}
 	if got := c.get(cacheKey(1)); got != nil {
 		t.Fatalf("get on an empty cache = %+v, want nil", got)
 	}
-	c.put(cacheKey(1), newVerifiedToken(claims, "", ""), 1000)
+	c.put(cacheKey(1), newVerifiedToken(claims, "kid", "", ""), 1000, published)
 	if got := c.get(cacheKey(1)); got == nil || got.claims != *claims {
 		t.Fatalf("get after put = %+v, want %+v", got, claims)
 	}
@@ -36,7 +39,7 @@ func TestTokenCacheBounded(t *testing.T) {
 	const max = 1600
 	c := newTokenCache(max)
 	for i := range 20 * max {
-		c.put(cacheKey(i), newVerifiedToken(&token.Claims{Expiry: 5000}, "", ""), 1000)
+		c.put(cacheKey(i), newVerifiedToken(&token.Claims{Expiry: 5000}, "kid", "", ""), 1000, published)
 	}
 	if n := c.len(); n > max {
 		t.Fatalf("cache holds %d entries after %d puts, want at most %d", n, 20*max, max)
@@ -56,13 +59,13 @@ func TestTokenCacheEvictsExpiredFirst(t *testing.T) {
 	// Fill every shard with expired entries, then add live ones: each shard that fills up
 	// must drop expired entries before live ones.
 	for i := range 10 * max {
-		c.put(cacheKey(i), newVerifiedToken(&token.Claims{Expiry: 999}, "", ""), 900)
+		c.put(cacheKey(i), newVerifiedToken(&token.Claims{Expiry: 999}, "kid", "", ""), 900, published)
 	}
 	live := make([][sha256.Size]byte, 0, 64)
 	for i := range 64 {
 		h := cacheKey(100*max + i)
 		live = append(live, h)
-		c.put(h, newVerifiedToken(&token.Claims{Expiry: 5000}, "", ""), 1000)
+		c.put(h, newVerifiedToken(&token.Claims{Expiry: 5000}, "kid", "", ""), 1000, published)
 	}
 	for i, h := range live {
 		if c.get(h) == nil {
@@ -82,7 +85,7 @@ func TestVerifiedTokenSharesStrings(t *testing.T) {
 		AccountID: strings.Clone(account), Scope: "vaults:read vaults:write", ID: "token-1", Expiry: 5000, Generation: 3,
 	}
 	want := *claims
-	v := newVerifiedToken(claims, issuer, account)
+	v := newVerifiedToken(claims, "kid", issuer, account)
 	if v.claims != want {
 		t.Fatalf("entry claims = %+v, want %+v", v.claims, want)
 	}
@@ -104,11 +107,60 @@ func TestVerifiedTokenSharesStrings(t *testing.T) {
 		t.Error("scope list is a copy, want the scope tables'")
 	}
 
-	odd := newVerifiedToken(&token.Claims{Issuer: "https://other.example", Scope: "vaults:write vaults:read", AccountID: "other"}, issuer, account)
+	odd := newVerifiedToken(&token.Claims{Issuer: "https://other.example", Scope: "vaults:write vaults:read", AccountID: "other"}, "kid", issuer, account)
 	if odd.claims.Issuer != "https://other.example" || odd.claims.Scope != "vaults:write vaults:read" || odd.claims.AccountID != "other" {
 		t.Errorf("entry of another issuer, unsorted scopes and another account = %+v, want the claims unchanged", odd.claims)
 	}
 	if !slices.Equal(odd.scopeList, []string{"vaults:write", "vaults:read"}) {
 		t.Errorf("scope list = %v, want the claim's order", odd.scopeList)
+	}
+}
+
+// TestTokenCacheDropSigningKeys checks that the entries of removed signing keys leave the
+// cache and the others stay.
+func TestTokenCacheDropSigningKeys(t *testing.T) {
+	c := newTokenCache(1600)
+	for i := range 100 {
+		kid := "kept"
+		if i%4 == 0 {
+			kid = "revoked"
+		}
+		c.put(cacheKey(i), newVerifiedToken(&token.Claims{Expiry: 5000}, kid, "", ""), 1000, published)
+	}
+	if n := c.dropSigningKeys(map[string]bool{"revoked": true}); n != 25 {
+		t.Errorf("dropSigningKeys removed %d entries, want 25", n)
+	}
+	for i := range 100 {
+		v := c.get(cacheKey(i))
+		switch {
+		case i%4 == 0 && v != nil:
+			t.Errorf("entry %d of the revoked key is still cached", i)
+		case i%4 != 0 && v == nil:
+			t.Errorf("entry %d of a kept key was dropped", i)
+		}
+	}
+}
+
+// TestTokenCachePutOfUnpublishedKey checks that put rejects the entry of a key that left
+// the keyring after it verified the token.
+func TestTokenCachePutOfUnpublishedKey(t *testing.T) {
+	c := newTokenCache(1000)
+	unpublished := func(kid string) bool { return kid != "revoked" }
+	if c.put(cacheKey(1), newVerifiedToken(&token.Claims{Expiry: 5000}, "revoked", "", ""), 1000, unpublished) {
+		t.Error("put of an entry of an unpublished key = true, want false")
+	}
+	if c.get(cacheKey(1)) != nil {
+		t.Error("the entry of an unpublished key was cached")
+	}
+	if !c.put(cacheKey(2), newVerifiedToken(&token.Claims{Expiry: 5000}, "kept", "", ""), 1000, unpublished) {
+		t.Error("put of an entry of a published key = false, want true")
+	}
+}
+
+// TestVerifiedTokenSize checks that the cache entry stays in its allocation size class:
+// every cached token costs that much memory, and the garbage collector scans it.
+func TestVerifiedTokenSize(t *testing.T) {
+	if size := unsafe.Sizeof(verifiedToken{}); size > 208 {
+		t.Errorf("verifiedToken is %d bytes, want at most 208, the size class it had before", size)
 	}
 }

@@ -223,6 +223,10 @@ func (s *Service) resyncOwed(ctx context.Context) {
 		}
 		return
 	}
+	// A full reload skips the changes it replaces, signing-keys changes among them, so
+	// the keyring is reloaded too: a signing key revoked while the feed was down must not
+	// stay trusted until the periodic resync.
+	s.scheduleKeyringReload(started)
 	if s.health.resynced(started) {
 		s.log.Info("change feed resynced; accepting token requests and API calls with access tokens again", "keys", s.view.size())
 	}

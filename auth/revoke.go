@@ -26,7 +26,7 @@ func (s *Service) RevokeToken(ctx context.Context, clientID, raw string, remote 
 	if len(raw) == 0 || len(raw) > token.MaxLength {
 		return nil
 	}
-	claims, err := s.verifySignature(raw)
+	claims, _, err := s.verifySignature(raw)
 	if err != nil {
 		return nil
 	}

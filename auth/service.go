@@ -229,6 +229,9 @@ func (s *Service) Run(ctx context.Context, feed ChangeFeed) {
 			s.reloadKeyringIfDue(ctx)
 		case <-s.notifyCh:
 			s.catchUp(ctx)
+			// A signing-keys change that catchUp applied takes effect now rather than at the
+			// next tick, so that a revoked key stops verifying as soon as the feed reports it.
+			s.reloadKeyringIfDue(ctx)
 		case <-resync.C:
 			s.resyncOwed(ctx)
 			// Reload the signing keys too, in case a change notification was lost.

@@ -62,7 +62,8 @@ func (k *keyringSchedule) take(now time.Time) bool {
 }
 
 // loadKeyring loads the keys that are still published into the keyring and schedules the
-// next reload.
+// next reload. keys are every stored key. It drops the cached tokens of keys that left
+// the keyring, and logs a warning for each one that left because it was revoked.
 func (s *Service) loadKeyring(keys []*iogate.SigningKey) error {
 	now := s.now()
 	var published []*iogate.SigningKey
@@ -71,11 +72,42 @@ func (s *Service) loadKeyring(keys []*iogate.SigningKey) error {
 			published = append(published, k)
 		}
 	}
+	before := s.keyring.KeyIDs()
 	if err := s.keyring.Load(published, s.cfg.SigningAlgorithm, s.master, now); err != nil {
 		return err
 	}
+	s.dropRemovedKeys(before, keys)
 	s.keyringNext.set(s.nextKeyringChange(published, now))
 	return nil
+}
+
+// dropRemovedKeys removes from the token cache the tokens of the keys in before that the
+// keyring no longer holds. A key that is no longer stored at all (keys are every stored
+// key) was revoked, and gets a warning.
+//
+// Tokens of a key that left the keyring fail signature verification, but a token cached
+// before would pass without one. Dropping the entries here, after the keyring has lost
+// the key, keeps that check off the path of cached tokens.
+func (s *Service) dropRemovedKeys(before []string, keys []*iogate.SigningKey) {
+	removed := map[string]bool{}
+	for _, kid := range before {
+		if !s.keyring.Published(kid) {
+			removed[kid] = true
+		}
+	}
+	if len(removed) == 0 {
+		return
+	}
+	s.cache.dropSigningKeys(removed)
+	stored := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		stored[k.KID] = true
+	}
+	for kid := range removed {
+		if !stored[kid] {
+			s.log.Warn("signing key revoked; tokens it signed are rejected", "signing_key_id", kid)
+		}
+	}
 }
 
 // published reports whether k is still in the JWKS at now: until every token it signed
@@ -213,6 +245,52 @@ func defaultRotationAlgorithm(keys []*iogate.SigningKey, configured string, now 
 		}
 	}
 	return configured
+}
+
+// SigningKeyRevocation is the result of RevokeSigningKey.
+type SigningKeyRevocation struct {
+	// Revoked is the deleted key.
+	Revoked *iogate.SigningKey
+	// Replacement is the key that took the revoked key's place, or nil when the revoked
+	// key no longer signed and was not scheduled to.
+	Replacement *iogate.SigningKey
+}
+
+// RevokeSigningKey distrusts the signing key kid at once, for a private key that leaked.
+// It deletes the key with its sealed private key, so that it leaves the JWKS and no server
+// accepts its tokens once it has reloaded its keyring, which running servers do within
+// about a second through the change feed. When the key signs or is scheduled to, a new key
+// of its algorithm takes its place in the same transaction, published and signing at the
+// same moment, because servers configured with that algorithm need a key to sign with.
+// Verifiers that cached the JWKS reject the new key's tokens until they fetch it again.
+// It fails with CodeNotFound for an unknown kid.
+func (s *Service) RevokeSigningKey(ctx context.Context, kid string) (*SigningKeyRevocation, error) {
+	if kid == "" {
+		return nil, iogate.Errorf(iogate.CodeInvalid, "missing KID: name the signing key to revoke; iogate signing-key list shows the KIDs")
+	}
+	keys, err := s.store.SigningKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load signing keys: %w", err)
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	// The replacement is generated before the transaction, because an RS256 key takes
+	// long enough to generate that holding the store's write lock meanwhile would delay
+	// every other write. The store decides again inside the transaction whether it is
+	// needed, and a key can only lose the ability to sign meanwhile, never gain it. The
+	// store also returns CodeNotFound for an unknown kid.
+	var replacement *iogate.SigningKey
+	for _, k := range keys {
+		if k.KID == kid && k.SignsAtOrAfter(now) {
+			if replacement, err = token.GenerateSigningKey(k.Algorithm, s.master, now); err != nil {
+				return nil, err
+			}
+		}
+	}
+	revoked, inserted, err := s.store.RevokeSigningKey(ctx, kid, now, replacement)
+	if err != nil {
+		return nil, fmt.Errorf("revoke signing key %s: %w", kid, err)
+	}
+	return &SigningKeyRevocation{Revoked: revoked, Replacement: inserted}, s.Sync(ctx)
 }
 
 // keyringHealth remembers a failed reload of the signing keys, for readiness and for

@@ -66,7 +66,7 @@ func (s *Service) activeToken(raw string, now time.Time) (*verifiedToken, key, e
 	if v != nil {
 		k, found = s.view.getParsed(v.claims.ClientID, v.keyID, v.canonical)
 	} else {
-		c, err := s.verifySignature(raw)
+		c, kid, err := s.verifySignature(raw)
 		if err != nil || c.Expiry <= nowUnix {
 			return nil, key{}, iogate.ErrInvalidToken
 		}
@@ -76,8 +76,12 @@ func (s *Service) activeToken(raw string, now time.Time) (*verifiedToken, key, e
 		if found {
 			accountID = k.accountID
 		}
-		v = newVerifiedToken(c, s.cfg.Issuer, accountID)
-		s.cache.put(h, v, nowUnix)
+		v = newVerifiedToken(c, kid, s.cfg.Issuer, accountID)
+		// A reload may have dropped the signing key since it verified the token. put then
+		// rejects the entry, so that the entry cannot outlive the key in the cache.
+		if !s.cache.put(h, v, nowUnix, s.keyring.Published) {
+			return nil, key{}, iogate.ErrInvalidToken
+		}
 	}
 	claims := &v.claims
 	if claims.Expiry <= nowUnix || claims.NotBefore > nowUnix+60 {
@@ -93,11 +97,12 @@ func (s *Service) activeToken(raw string, now time.Time) (*verifiedToken, key, e
 }
 
 // verifySignature returns the claims of a token signed by a published key for this
-// issuer, whatever its expiry and whatever its key's state.
-func (s *Service) verifySignature(raw string) (*token.Claims, error) {
-	c, err := s.keyring.Verify(raw)
+// issuer, whatever its expiry and whatever its key's state, and the KID of that signing
+// key.
+func (s *Service) verifySignature(raw string) (*token.Claims, string, error) {
+	c, kid, err := s.keyring.VerifyKey(raw)
 	if err != nil || c.Issuer != s.cfg.Issuer || c.Audience != s.cfg.Issuer {
-		return nil, iogate.ErrInvalidToken
+		return nil, "", iogate.ErrInvalidToken
 	}
-	return c, nil
+	return c, kid, nil
 }

@@ -27,7 +27,7 @@ var storeOperations = []string{
 	"all_revoked_tokens", "key_changes_since", "latest_key_change", "append_audit_records",
 	"list_audit_records", "audit_records", "create_vault", "find_vault", "list_vaults",
 	"sealed_secret", "put_sealed_secret", "signing_keys", "create_signing_key",
-	"rotate_signing_key", "retire_signing_keys", "ping", "audit_checkpoints", "prune_audit_records", "create_user",
+	"rotate_signing_key", "retire_signing_keys", "revoke_signing_key", "ping", "audit_checkpoints", "prune_audit_records", "create_user",
 	"find_user_by_id", "find_user_by_email", "list_users", "set_user_role", "set_user_totp_seed",
 	"enable_user_totp", "disable_user_totp", "delete_user", "use_totp_step", "set_account_status",
 	"suspended_accounts", "account_requires_totp", "set_account_require_totp", "create_user_link",
@@ -235,6 +235,11 @@ func (s *instrumentedStore) RecordPublicURL(ctx context.Context, url string, at 
 func (s *instrumentedStore) PublicURL(ctx context.Context) (string, time.Time, error) {
 	url, at, err := s.store.PublicURL(ctx)
 	return url, at, s.check("public_url", err)
+}
+
+func (s *instrumentedStore) RevokeSigningKey(ctx context.Context, kid string, at time.Time, replacement *iogate.SigningKey) (*iogate.SigningKey, *iogate.SigningKey, error) {
+	revoked, inserted, err := s.store.RevokeSigningKey(ctx, kid, at, replacement)
+	return revoked, inserted, s.check("revoke_signing_key", err)
 }
 
 func (s *instrumentedStore) Ping(ctx context.Context) error {

@@ -119,6 +119,41 @@ func (db *DB) RetireSigningKeys(ctx context.Context, alg string, at time.Time) (
 	return retired, nil
 }
 
+// RevokeSigningKey deletes the signing key kid, inserts its replacement when it could still
+// sign and announces the change on the change feed, all in one transaction. It fails as
+// iogate.PlanSigningKeyRevocation does.
+func (db *DB) RevokeSigningKey(ctx context.Context, kid string, at time.Time, replacement *iogate.SigningKey) (revoked, inserted *iogate.SigningKey, err error) {
+	err = db.write(ctx, func(tx pgx.Tx) error {
+		// The lock makes rotations, retirements and revocations on other nodes wait, so that
+		// the plan below holds when the transaction commits: a rotation that retired the
+		// key meanwhile would otherwise be copied into a replacement that signs too long.
+		if _, err := tx.Exec(ctx, `LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		keys, err := querySigningKeys(ctx, tx)
+		if err != nil {
+			return err
+		}
+		revoked, inserted, err = iogate.PlanSigningKeyRevocation(keys, kid, at, replacement)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM signing_keys WHERE kid = $1`, kid); err != nil {
+			return err
+		}
+		if inserted != nil {
+			if err := insertSigningKey(ctx, tx, inserted); err != nil {
+				return err
+			}
+		}
+		return db.recordSigningKeysChange(ctx, tx)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return revoked, inserted, nil
+}
+
 func insertSigningKey(ctx context.Context, tx pgx.Tx, k *iogate.SigningKey) error {
 	_, err := tx.Exec(ctx, `INSERT INTO signing_keys (kid, algorithm, private_key_sealed, public_jwk, created_at, active_at, retired_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,

@@ -113,6 +113,35 @@ func (db *DB) RetireSigningKeys(ctx context.Context, alg string, at time.Time) (
 	return retired, nil
 }
 
+// RevokeSigningKey deletes the signing key kid, inserts its replacement when it could still
+// sign and records a signing-keys change, all in one transaction. It fails as
+// iogate.PlanSigningKeyRevocation does.
+func (db *DB) RevokeSigningKey(ctx context.Context, kid string, at time.Time, replacement *iogate.SigningKey) (revoked, inserted *iogate.SigningKey, err error) {
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		keys, err := querySigningKeys(ctx, tx)
+		if err != nil {
+			return err
+		}
+		revoked, inserted, err = iogate.PlanSigningKeyRevocation(keys, kid, at, replacement)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM signing_keys WHERE kid = ?`, kid); err != nil {
+			return err
+		}
+		if inserted != nil {
+			if err := insertSigningKey(ctx, tx, inserted); err != nil {
+				return err
+			}
+		}
+		return db.recordSigningKeysChange(ctx, tx)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return revoked, inserted, nil
+}
+
 func insertSigningKey(ctx context.Context, tx *sql.Tx, k *iogate.SigningKey) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (kid, algorithm, private_key_sealed, public_jwk, created_at, active_at, retired_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		k.KID, k.Algorithm, k.PrivateKeyEncrypted, string(k.PublicJWK), toMicros(k.CreatedAt), toMicros(k.ActiveAt), nullMicros(k.RetiredAt))

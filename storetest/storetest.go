@@ -69,6 +69,7 @@ func Run(t *testing.T, newStore func(t *testing.T) iogate.Store) {
 	cases = append(cases, userCases...)
 	cases = append(cases, changeRecordCases...)
 	cases = append(cases, revocationCases...)
+	cases = append(cases, signingKeyRevocationCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

@@ -118,3 +118,50 @@ func TestSignedTokenTamperedFailsVerify(t *testing.T) {
 		t.Fatal("Verify accepted a payload under another token's signature")
 	}
 }
+
+// TestKeyringDropsRemovedKey checks that a key left out of the next Load no longer
+// verifies its tokens, and that VerifyKey and Published name the keys that remain.
+func TestKeyringDropsRemovedKey(t *testing.T) {
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	master, err := iogate.NewMasterKey(raw)
+	if err != nil {
+		t.Fatalf("NewMasterKey: %v", err)
+	}
+	now := time.Now()
+	revoked, err := GenerateSigningKey(EdDSA, master, now.Add(-time.Hour))
+	if err != nil {
+		t.Fatalf("GenerateSigningKey: %v", err)
+	}
+	replacement, err := GenerateSigningKey(EdDSA, master, now)
+	if err != nil {
+		t.Fatalf("GenerateSigningKey: %v", err)
+	}
+	r := NewKeyring()
+	if err := r.Load([]*iogate.SigningKey{revoked}, EdDSA, master, now); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	tok, err := r.Sign(&Claims{Issuer: "i", Subject: "s", ClientID: "s", Scope: "vaults:read", Expiry: now.Unix() + 60, ID: "j"})
+	if err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	if _, kid, err := r.VerifyKey(tok); err != nil || kid != revoked.KID {
+		t.Fatalf("VerifyKey before the removal = kid %q, error %v; want kid %s", kid, err, revoked.KID)
+	}
+
+	if err := r.Load([]*iogate.SigningKey{replacement}, EdDSA, master, now); err != nil {
+		t.Fatalf("Load without the revoked key: %v", err)
+	}
+	if _, _, err := r.VerifyKey(tok); err != ErrMalformed {
+		t.Errorf("VerifyKey of a token of the removed key = %v, want ErrMalformed", err)
+	}
+	if r.Published(revoked.KID) {
+		t.Errorf("Published(%s) = true after the key was left out of Load", revoked.KID)
+	}
+	if !r.Published(replacement.KID) {
+		t.Errorf("Published(%s) = false for a loaded key", replacement.KID)
+	}
+	if kids := r.KeyIDs(); len(kids) != 1 || kids[0] != replacement.KID {
+		t.Errorf("KeyIDs = %v, want [%s]", kids, replacement.KID)
+	}
+}

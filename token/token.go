@@ -117,9 +117,16 @@ type Keyring struct {
 	mu      sync.RWMutex
 	signer  *compactSigner
 	active  string
-	public  map[string]jose.JSONWebKey
+	public  map[string]publishedKey
 	jwks    []byte
 	allowed []jose.SignatureAlgorithm
+}
+
+// publishedKey is a public key of the keyring with its KID, which Verify hands out so that
+// callers can keep it without a copy of their own.
+type publishedKey struct {
+	kid string
+	jwk jose.JSONWebKey
 }
 
 // NewKeyring returns an empty keyring. Load fills it.
@@ -130,13 +137,13 @@ func NewKeyring() *Keyring { return &Keyring{} }
 // It fails when no such key exists or when a private key does not decrypt under master.
 func (r *Keyring) Load(keys []*iogate.SigningKey, alg string, master *iogate.MasterKey, now time.Time) error {
 	var chosen *iogate.SigningKey
-	public := make(map[string]jose.JSONWebKey, len(keys))
+	public := make(map[string]publishedKey, len(keys))
 	for _, k := range keys {
 		var jwk jose.JSONWebKey
 		if err := jwk.UnmarshalJSON(k.PublicJWK); err != nil {
 			return fmt.Errorf("signing key %s: invalid public key: %w", k.KID, err)
 		}
-		public[k.KID] = jwk
+		public[k.KID] = publishedKey{kid: k.KID, jwk: jwk}
 		if k.Algorithm == alg && k.MaySign(now) {
 			if chosen == nil || !k.ActiveAt.Before(chosen.ActiveAt) {
 				chosen = k
@@ -169,10 +176,10 @@ func (r *Keyring) Load(keys []*iogate.SigningKey, alg string, master *iogate.Mas
 	return nil
 }
 
-func marshalJWKS(keys []*iogate.SigningKey, public map[string]jose.JSONWebKey) ([]byte, error) {
+func marshalJWKS(keys []*iogate.SigningKey, public map[string]publishedKey) ([]byte, error) {
 	set := jose.JSONWebKeySet{}
 	for _, k := range keys {
-		set.Keys = append(set.Keys, public[k.KID])
+		set.Keys = append(set.Keys, public[k.KID].jwk)
 	}
 	return json.Marshal(set)
 }
@@ -216,33 +223,59 @@ var ErrMalformed = errors.New("token does not verify")
 // Verify checks the token's signature against a published key and its "typ" header, and
 // returns its claims. It does not check expiry or whether the key still allows the token.
 func (r *Keyring) Verify(token string) (*Claims, error) {
+	c, _, err := r.VerifyKey(token)
+	return c, err
+}
+
+// VerifyKey is Verify that also returns the ID of the published key that verified the
+// token. The ID is the keyring's own string, so keeping it costs no allocation.
+func (r *Keyring) VerifyKey(token string) (*Claims, string, error) {
 	if len(token) > MaxLength || strings.Count(token, ".") != 2 {
-		return nil, ErrMalformed
+		return nil, "", ErrMalformed
 	}
 	r.mu.RLock()
 	public, allowed := r.public, r.allowed
 	r.mu.RUnlock()
 	jws, err := jose.ParseSignedCompact(token, allowed)
 	if err != nil || len(jws.Signatures) != 1 {
-		return nil, ErrMalformed
+		return nil, "", ErrMalformed
 	}
 	h := jws.Signatures[0].Header
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, Type) && !strings.EqualFold(typ, "application/"+Type) {
-		return nil, ErrMalformed
+		return nil, "", ErrMalformed
 	}
 	key, ok := public[h.KeyID]
-	if !ok || key.Algorithm != h.Algorithm {
-		return nil, ErrMalformed
+	if !ok || key.jwk.Algorithm != h.Algorithm {
+		return nil, "", ErrMalformed
 	}
-	payload, err := jws.Verify(key.Key)
+	payload, err := jws.Verify(key.jwk.Key)
 	if err != nil {
-		return nil, ErrMalformed
+		return nil, "", ErrMalformed
 	}
 	var c Claims
 	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, ErrMalformed
+		return nil, "", ErrMalformed
 	}
-	return &c, nil
+	return &c, key.kid, nil
+}
+
+// Published reports whether the key kid is in the keyring, so that tokens it signed verify.
+func (r *Keyring) Published(kid string) bool {
+	r.mu.RLock()
+	_, ok := r.public[kid]
+	r.mu.RUnlock()
+	return ok
+}
+
+// KeyIDs returns the IDs of every key in the keyring, in no particular order.
+func (r *Keyring) KeyIDs() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	kids := make([]string, 0, len(r.public))
+	for kid := range r.public {
+		kids = append(kids, kid)
+	}
+	return kids
 }
 
 // Hash returns a SHA-256 digest of a token, the key of caches and revocation lists, so that

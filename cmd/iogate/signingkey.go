@@ -15,7 +15,7 @@ import (
 
 func newSigningKeyCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "signing-key", Short: "Manage the keys that sign access tokens"}
-	cmd.AddCommand(newSigningKeyRotateCommand(g), newSigningKeyRetireCommand(g), newSigningKeyListCommand(g))
+	cmd.AddCommand(newSigningKeyRotateCommand(g), newSigningKeyRetireCommand(g), newSigningKeyRevokeCommand(g), newSigningKeyListCommand(g))
 	return cmd
 }
 
