@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -185,7 +186,7 @@ func (s *Service) RotateSigningKey(ctx context.Context, alg string, activateIn t
 		alg = defaultRotationAlgorithm(keys, s.cfg.SigningAlgorithm, s.now())
 	}
 	if !slices.Contains(token.Algorithms, alg) {
-		return nil, iogate.Errorf(iogate.CodeInvalid, "unsupported signing algorithm %s: use one of %v", iogate.QuoteInput(alg), token.Algorithms)
+		return nil, iogate.Errorf(iogate.CodeInvalid, "unsupported signing algorithm %s: use one of %s", iogate.QuoteInput(alg), strings.Join(token.Algorithms, ", "))
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	if err := iogate.CheckRotationGap(keys, alg, now, now.Add(activateIn)); err != nil {
@@ -215,7 +216,7 @@ func (s *Service) RetireSigningKeys(ctx context.Context, alg string, retireIn ti
 		return nil, iogate.Errorf(iogate.CodeInvalid, "invalid retirement delay %s: it must not be negative", retireIn)
 	}
 	if !slices.Contains(token.Algorithms, alg) {
-		return nil, iogate.Errorf(iogate.CodeInvalid, "unsupported signing algorithm %s: use one of %v", iogate.QuoteInput(alg), token.Algorithms)
+		return nil, iogate.Errorf(iogate.CodeInvalid, "unsupported signing algorithm %s: use one of %s", iogate.QuoteInput(alg), strings.Join(token.Algorithms, ", "))
 	}
 	at := s.now().UTC().Truncate(time.Microsecond).Add(retireIn)
 	retired, err := s.store.RetireSigningKeys(ctx, alg, at)

@@ -3,6 +3,7 @@ package http
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/iogate/iogate"
 )
@@ -17,6 +18,9 @@ const (
 // new signing key is published longer than this before it signs (see
 // auth.DefaultActivationDelay), so verifiers that honour it always know the key.
 const discoveryMaxAge = 300
+
+// DiscoveryMaxAge is how long clients may cache the metadata and the JWKS.
+const DiscoveryMaxAge = discoveryMaxAge * time.Second
 
 // authorizationServerMetadata is the RFC 8414 metadata document.
 type authorizationServerMetadata struct {

@@ -61,6 +61,9 @@ func (g *globals) loadMasterKey(create bool) (*iogate.MasterKey, error) {
 				"and none is created (%s does not exist); generate one with \"iogate master-key generate --output FILE\"", path)
 		}
 		create = false
+	} else if _, err := os.Stat(path); !create && errors.Is(err, os.ErrNotExist) {
+		return nil, errorf("no master key at %s: \"iogate serve\" or \"iogate account create\" creates it on first use; "+
+			"or pass the existing key with --master-key-file or IOGATE_MASTER_KEY", path)
 	}
 	k, err := iogate.LoadOrCreateMasterKeyFile(path, create)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/iogate/iogate"
 	"github.com/iogate/iogate/auth"
+	iohttp "github.com/iogate/iogate/http"
 	"github.com/iogate/iogate/token"
 	"github.com/spf13/cobra"
 )
@@ -77,14 +78,32 @@ func newSigningKeyRotateCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
+			if activateIn < iohttp.DiscoveryMaxAge {
+				g.warn(fmt.Sprintf("--activate-in %s is shorter than the %s for which verifiers may cache the JWKS: "+
+					"a verifier that fetched it before the rotation rejects the new key's tokens until it fetches it again",
+					iogate.FormatDuration(activateIn), iogate.FormatDuration(iohttp.DiscoveryMaxAge)))
+			}
 			k, err := e.auth.RotateSigningKey(cmd.Context(), alg, activateIn)
 			if err != nil {
 				return err
 			}
+			keys, err := e.store.SigningKeys(cmd.Context())
+			if err != nil {
+				return err
+			}
+			replaced := false
+			for _, other := range keys {
+				replaced = replaced || other.KID != k.KID && other.Algorithm == k.Algorithm && other.RetiredAt.Equal(k.ActiveAt)
+			}
 			v := viewSigningKey(k, time.Now())
 			return g.printResult(v, func(w io.Writer) {
-				fmt.Fprintf(w, "Created %s signing key %s. It is published now and signs from %s;\nthe current %s key stops signing then and stays published until its tokens have expired.\n",
-					k.Algorithm, k.KID, k.ActiveAt.Format(time.RFC3339), k.Algorithm)
+				fmt.Fprintf(w, "Created %s signing key %s. It is published now and signs from %s;\n", k.Algorithm, k.KID, k.ActiveAt.Format(time.RFC3339))
+				if replaced {
+					fmt.Fprintf(w, "the current %s key stops signing then and stays published until its tokens have expired.\n", k.Algorithm)
+					return
+				}
+				fmt.Fprintf(w, "no earlier %s key signs, so it replaces none. Servers with --signing-alg %s sign with it once it is active;\n"+
+					"keys of other algorithms keep signing.\n", k.Algorithm, k.Algorithm)
 			})
 		},
 	}

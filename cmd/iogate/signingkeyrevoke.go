@@ -64,13 +64,16 @@ func printSigningKeyRevocation(w io.Writer, got *auth.SigningKeyRevocation) {
 		}
 	}
 	fmt.Fprintf(w, "\nNext steps:\n"+
-		"  1. Whoever held the private key could mint tokens for any client and scope. Check each\n"+
+		"  1. Services that verify iogate tokens against a cached JWKS still accept tokens of the\n"+
+		"     revoked key until they fetch the JWKS again (up to 5 minutes, or until they meet an\n"+
+		"     unknown kid). Make each of them refetch it now: flush its JWKS cache or restart it.\n"+
+		"  2. Whoever held the private key could mint tokens for any client and scope. Check each\n"+
 		"     account's audit log (iogate audit list --account ID) for records of API clients since\n"+
 		"     the key may have leaked, such as vault.created, that their owners do not recognise.\n"+
-		"  2. Search the logs of services that verify iogate tokens against the JWKS for tokens with\n"+
+		"  3. Search the logs of services that verify iogate tokens against the JWKS for tokens with\n"+
 		"     kid %s. iogate's own request log does not record the kid.\n"+
-		"  3. If the attacker could have used tokens, rotate the client secrets of the keys involved:\n"+
+		"  4. If the attacker could have used tokens, rotate the client secrets of the keys involved:\n"+
 		"     iogate key rotate CLIENT_ID --grace 0.\n"+
-		"  4. Find out how the key leaked. If the database and the master key leaked together, so did\n"+
+		"  5. Find out how the key leaked. If the database and the master key leaked together, so did\n"+
 		"     every signing key: revoke each one and rotate the master key (iogate master-key rotate).\n", k.KID)
 }
