@@ -263,7 +263,8 @@ type SigningKeyRevocation struct {
 // of its algorithm takes its place in the same transaction, published and signing at the
 // same moment, because servers configured with that algorithm need a key to sign with.
 // Verifiers that cached the JWKS reject the new key's tokens until they fetch it again.
-// It fails with CodeNotFound for an unknown kid.
+// It fails with CodeNotFound for an unknown kid. Once the revocation is stored it
+// succeeds, as applySigningKeysChange describes, even when the Sync after it fails.
 func (s *Service) RevokeSigningKey(ctx context.Context, kid string) (*SigningKeyRevocation, error) {
 	if kid == "" {
 		return nil, iogate.Errorf(iogate.CodeInvalid, "missing KID: name the signing key to revoke; iogate signing-key list shows the KIDs")
@@ -290,7 +291,8 @@ func (s *Service) RevokeSigningKey(ctx context.Context, kid string) (*SigningKey
 	if err != nil {
 		return nil, fmt.Errorf("revoke signing key %s: %w", kid, err)
 	}
-	return &SigningKeyRevocation{Revoked: revoked, Replacement: inserted}, s.Sync(ctx)
+	s.applySigningKeysChange(ctx)
+	return &SigningKeyRevocation{Revoked: revoked, Replacement: inserted}, nil
 }
 
 // keyringHealth remembers a failed reload of the signing keys, for readiness and for

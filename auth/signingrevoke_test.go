@@ -300,3 +300,71 @@ func TestRevokedSigningKeyDuringVerification(t *testing.T) {
 		}
 	}
 }
+
+// failingChangeRead is a real SQLite store whose next KeyChangesSince fails once armed,
+// as it fails when the database goes away between two statements.
+type failingChangeRead struct {
+	*sqlite.DB
+	armed bool
+}
+
+func (s *failingChangeRead) KeyChangesSince(ctx context.Context, seq int64) ([]iogate.KeyChange, error) {
+	if s.armed {
+		s.armed = false
+		return nil, iogate.Errorf(iogate.CodeUnavailable, "database unreachable")
+	}
+	return s.DB.KeyChangesSince(ctx, seq)
+}
+
+// TestRevokeSigningKeySyncFailure revokes the signing key in a started engine whose Sync
+// after the revocation fails. The revocation is stored, so it succeeds, and the engine
+// reloads its keyring at the next tick all the same, as after a rotation or retirement.
+func TestRevokeSigningKeySyncFailure(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "iogate.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	store := &failingChangeRead{DB: db}
+	master, err := iogate.NewMasterKey(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	svc, err := New(ctx, store, master, Config{Issuer: "https://iogate.test", Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := &testEngine{svc: svc, store: db, path: path, clock: &settableClock{t: time.Now()}}
+	account := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: time.Now()}
+	createAccount(t, svc, db, account)
+	e.accountID = account.ID
+	k, secret := e.createKey(t)
+	tok := e.issue(t, k.ClientID, secret)
+	remote := netip.MustParseAddr("192.0.2.1")
+	if _, err := svc.Authenticate(ctx, tok, remote); err != nil {
+		t.Fatalf("Authenticate before the revocation: %v", err)
+	}
+
+	leaked := svc.Keyring().ActiveKeyID()
+	store.armed = true
+	got, err := svc.RevokeSigningKey(ctx, leaked)
+	if err != nil {
+		t.Errorf("RevokeSigningKey with a failing Sync after it = %v, want nil because the revocation is stored", err)
+	}
+	if got == nil || got.Revoked == nil || got.Revoked.KID != leaked {
+		t.Errorf("RevokeSigningKey returned %+v, want the revocation of %s", got, leaked)
+	}
+	svc.reloadKeyringIfDue(ctx)
+	if _, err := svc.Authenticate(ctx, tok, remote); !errors.Is(err, iogate.ErrInvalidToken) {
+		t.Errorf("Authenticate of the revoked key's cached token at the next keyring tick = %v, want ErrInvalidToken", err)
+	}
+	if strings.Contains(logs.String(), tok) {
+		t.Error("the engine logged the access token")
+	}
+}
