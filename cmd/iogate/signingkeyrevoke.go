@@ -20,9 +20,10 @@ func newSigningKeyRevokeCommand(g *globals) *cobra.Command {
 		Use:   "revoke KID",
 		Short: "Distrust a signing key at once, when its private key leaked",
 		Long: "Delete a token-signing key, with its encrypted private key, so that it leaves the JWKS and every\n" +
-			"server rejects the tokens it signed, running servers within about a second. If the key signs or is\n" +
-			"scheduled to, a new key of its algorithm takes its place and signs from the same moment; verifiers\n" +
-			"that cached the JWKS reject the new key's tokens until they fetch it again, for up to 5 minutes.\n" +
+			"server rejects the tokens it signed, running servers within about a second. Services that verify\n" +
+			"tokens against a cached JWKS accept them until they fetch it again, for up to 5 minutes. If the key\n" +
+			"signs or is scheduled to, a new key of its algorithm takes its place and signs from the same moment,\n" +
+			"and those verifiers reject the new key's tokens until they fetch the JWKS again.\n" +
 			"For routine changes use rotate or retire, which keep keys published until their tokens expire.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -53,7 +54,10 @@ func printSigningKeyRevocation(w io.Writer, got *auth.SigningKeyRevocation) {
 	k := got.Revoked
 	fmt.Fprintf(w, "Revoked %s signing key %s.\n"+
 		"Its encrypted private key is deleted from the database and the key has left the JWKS.\n"+
-		"Running servers reject the tokens it signed within about a second.\n", k.Algorithm, k.KID)
+		"Running servers reject the tokens it signed within about a second. Services that verify\n"+
+		"tokens against the JWKS themselves accept the revoked key's tokens until they fetch the JWKS again:\n"+
+		"for up to 5 minutes (Cache-Control: max-age=300), or longer if they cache it on their own terms.\n"+
+		"Make them fetch it now where you can, for instance by restarting them.\n", k.Algorithm, k.KID)
 	if r := got.Replacement; r != nil {
 		fmt.Fprintf(w, "Created %s signing key %s in its place.\n", r.Algorithm, r.KID)
 		if r.ActiveAt.After(time.Now()) {
