@@ -30,11 +30,13 @@ type keyringSchedule struct {
 	requested bool
 }
 
-// set records the next scheduled change found by a reload.
+// set records the next scheduled change found by a reload, or zero when none is. A
+// request made since the reload started is kept when it is earlier, and also when nothing
+// is scheduled: the reload may have read the keys before the change that it requests.
 func (k *keyringSchedule) set(t time.Time) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.requested && !k.next.IsZero() && k.next.Before(t) {
+	if k.requested && !k.next.IsZero() && (t.IsZero() || k.next.Before(t)) {
 		return
 	}
 	k.next = t

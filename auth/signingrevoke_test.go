@@ -368,3 +368,64 @@ func TestRevokeSigningKeySyncFailure(t *testing.T) {
 		t.Error("the engine logged the access token")
 	}
 }
+
+// TestRevocationSyncedDuringReload commits a revocation while the server reloads its
+// keyring from keys it read before, and another goroutine's Sync (an HTTP handler's, after
+// its own write) applies the change meanwhile. The reload it requested must still run
+// when the change feed next wakes the server, although nothing else is scheduled.
+func TestRevocationSyncedDuringReload(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "iogate.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	store := &signingKeysReadHook{Store: db}
+	master, err := iogate.NewMasterKey(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := New(ctx, store, master, Config{Issuer: "https://iogate.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := server.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := &testEngine{svc: server, store: db, path: path, clock: &settableClock{t: time.Now()}}
+	account := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: time.Now()}
+	createAccount(t, server, db, account)
+	e.accountID = account.ID
+	k, secret := e.createKey(t)
+	tok := e.issue(t, k.ClientID, secret)
+	remote := netip.MustParseAddr("192.0.2.1")
+	if _, err := server.Authenticate(ctx, tok, remote); err != nil {
+		t.Fatalf("Authenticate before the revocation: %v", err)
+	}
+	_, cli := openService(t, path, nil)
+	leaked := server.Keyring().ActiveKeyID()
+
+	// A reload is due, as after the periodic resync. While it runs, after it has read the
+	// keys, the revocation commits and a handler's Sync applies it.
+	server.scheduleKeyringReload(time.Now())
+	store.hook = func() {
+		if _, err := cli.RevokeSigningKey(ctx, leaked); err != nil {
+			t.Errorf("RevokeSigningKey: %v", err)
+		}
+		if err := server.Sync(ctx); err != nil {
+			t.Errorf("Sync during the reload: %v", err)
+		}
+	}
+	server.reloadKeyringIfDue(ctx)
+
+	// The feed then wakes the server, as Run does on a notification.
+	server.catchUp(ctx)
+	server.reloadKeyringIfDue(ctx)
+	if _, err := server.Authenticate(ctx, tok, remote); !errors.Is(err, iogate.ErrInvalidToken) {
+		t.Errorf("Authenticate of the revoked key's cached token after the feed woke the server = %v, want ErrInvalidToken", err)
+	}
+	if server.Keyring().Published(leaked) {
+		t.Errorf("keyring still publishes the revoked key %s", leaked)
+	}
+}
