@@ -301,6 +301,37 @@ func TestRevokedSigningKeyDuringVerification(t *testing.T) {
 	}
 }
 
+// startWrappedEngine starts an engine on a fresh SQLite file seen through wrap, with one
+// account and one API key. It returns the engine, whose store field is the unwrapped
+// SQLite store, the key and its secret.
+func startWrappedEngine(t *testing.T, logger *slog.Logger, wrap func(*sqlite.DB) iogate.Store) (*testEngine, *iogate.APIKey, string) {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "iogate.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	master, err := iogate.NewMasterKey(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(ctx, wrap(db), master, Config{Issuer: "https://iogate.test", Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := &testEngine{svc: svc, store: db, path: path, clock: &settableClock{t: time.Now()}}
+	account := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: time.Now()}
+	createAccount(t, svc, db, account)
+	e.accountID = account.ID
+	k, secret := e.createKey(t)
+	return e, k, secret
+}
+
 // failingChangeRead is a real SQLite store whose next KeyChangesSince fails once armed,
 // as it fails when the database goes away between two statements.
 type failingChangeRead struct {
@@ -321,30 +352,13 @@ func (s *failingChangeRead) KeyChangesSince(ctx context.Context, seq int64) ([]i
 // reloads its keyring at the next tick all the same, as after a rotation or retirement.
 func TestRevokeSigningKeySyncFailure(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "iogate.db")
-	db, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	store := &failingChangeRead{DB: db}
-	master, err := iogate.NewMasterKey(make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var logs bytes.Buffer
-	svc, err := New(ctx, store, master, Config{Issuer: "https://iogate.test", Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e := &testEngine{svc: svc, store: db, path: path, clock: &settableClock{t: time.Now()}}
-	account := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: time.Now()}
-	createAccount(t, svc, db, account)
-	e.accountID = account.ID
-	k, secret := e.createKey(t)
+	var store *failingChangeRead
+	e, k, secret := startWrappedEngine(t, slog.New(slog.NewJSONHandler(&logs, nil)), func(db *sqlite.DB) iogate.Store {
+		store = &failingChangeRead{DB: db}
+		return store
+	})
+	svc := e.svc
 	tok := e.issue(t, k.ClientID, secret)
 	remote := netip.MustParseAddr("192.0.2.1")
 	if _, err := svc.Authenticate(ctx, tok, remote); err != nil {
@@ -375,29 +389,12 @@ func TestRevokeSigningKeySyncFailure(t *testing.T) {
 // when the change feed next wakes the server, although nothing else is scheduled.
 func TestRevocationSyncedDuringReload(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "iogate.db")
-	db, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	store := &signingKeysReadHook{Store: db}
-	master, err := iogate.NewMasterKey(make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err := New(ctx, store, master, Config{Issuer: "https://iogate.test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := server.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e := &testEngine{svc: server, store: db, path: path, clock: &settableClock{t: time.Now()}}
-	account := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: time.Now()}
-	createAccount(t, server, db, account)
-	e.accountID = account.ID
-	k, secret := e.createKey(t)
+	var store *signingKeysReadHook
+	e, k, secret := startWrappedEngine(t, nil, func(db *sqlite.DB) iogate.Store {
+		store = &signingKeysReadHook{Store: db}
+		return store
+	})
+	server, path := e.svc, e.path
 	tok := e.issue(t, k.ClientID, secret)
 	remote := netip.MustParseAddr("192.0.2.1")
 	if _, err := server.Authenticate(ctx, tok, remote); err != nil {
