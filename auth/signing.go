@@ -173,7 +173,7 @@ func (s *Service) reloadKeyringIfDue(ctx context.Context) {
 // now plus activateIn, and retires the keys of alg that sign now at that moment. Keys of
 // other algorithms keep signing, for servers configured with them. The retired keys stay
 // published until the tokens they signed have expired. An empty alg means the algorithm of
-// the newest key that is not retired, or the configured one when there is none. Running
+// the newest key with no retirement, or the configured one when there is none. Running
 // servers learn of the new key through the change feed.
 func (s *Service) RotateSigningKey(ctx context.Context, alg string, activateIn time.Duration) (*iogate.SigningKey, error) {
 	if activateIn < 0 {
@@ -184,7 +184,7 @@ func (s *Service) RotateSigningKey(ctx context.Context, alg string, activateIn t
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
 	if alg == "" {
-		alg = defaultRotationAlgorithm(keys, s.cfg.SigningAlgorithm, s.now())
+		alg = defaultRotationAlgorithm(keys, s.cfg.SigningAlgorithm)
 	}
 	if !slices.Contains(token.Algorithms, alg) {
 		return nil, iogate.Errorf(iogate.CodeInvalid, "unsupported signing algorithm %s: use one of %v", iogate.QuoteInput(alg), token.Algorithms)
@@ -237,12 +237,13 @@ func (s *Service) applySigningKeysChange(ctx context.Context) {
 	s.applyOwnWrite(ctx, nil)
 }
 
-// defaultRotationAlgorithm returns the algorithm of the newest key that signs or is
-// scheduled at now, or configured when there is none. A rotation without an algorithm
-// then does not bring back one that was retired.
-func defaultRotationAlgorithm(keys []*iogate.SigningKey, configured string, now time.Time) string {
+// defaultRotationAlgorithm returns the algorithm of the newest key that has no retirement,
+// past or scheduled, or configured when there is none. A key with a retirement was either
+// rotated out, and then its successor has none, or retired by "retire", which a rotation
+// without an algorithm must neither bring back nor undo before it takes effect.
+func defaultRotationAlgorithm(keys []*iogate.SigningKey, configured string) string {
 	for i := len(keys) - 1; i >= 0; i-- {
-		if k := keys[i]; k.RetiredAt.IsZero() || k.RetiredAt.After(now) {
+		if k := keys[i]; k.RetiredAt.IsZero() {
 			return k.Algorithm
 		}
 	}
