@@ -333,7 +333,9 @@ type Store interface {
 	// RotateSigningKey inserts k and, in the same transaction, retires at k.ActiveAt every
 	// key of k's algorithm that could still sign then, and records a signing-keys change.
 	// Keys of other algorithms keep signing, because each server signs only with keys of
-	// its configured algorithm.
+	// its configured algorithm. It fails as CheckRotationGap does for k.CreatedAt and
+	// k.ActiveAt, checked against the keys inside the transaction, so that a retirement
+	// committed after the caller read the keys cannot open a gap.
 	RotateSigningKey(ctx context.Context, k *SigningKey) error
 	// RetireSigningKeys retires at at every key of alg that could still sign then (signing
 	// or scheduled keys, and keys retired later than at), records a signing-keys change and

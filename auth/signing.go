@@ -31,11 +31,13 @@ type keyringSchedule struct {
 	requested bool
 }
 
-// set records the next scheduled change found by a reload.
+// set records the next scheduled change found by a reload, or zero when none is. A
+// request made since the reload started is kept when it is earlier, and also when nothing
+// is scheduled: the reload may have read the keys before the change that it requests.
 func (k *keyringSchedule) set(t time.Time) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.requested && !k.next.IsZero() && k.next.Before(t) {
+	if k.requested && !k.next.IsZero() && (t.IsZero() || k.next.Before(t)) {
 		return
 	}
 	k.next = t
@@ -172,7 +174,7 @@ func (s *Service) reloadKeyringIfDue(ctx context.Context) {
 // now plus activateIn, and retires the keys of alg that sign now at that moment. Keys of
 // other algorithms keep signing, for servers configured with them. The retired keys stay
 // published until the tokens they signed have expired. An empty alg means the algorithm of
-// the newest key that is not retired, or the configured one when there is none. Running
+// the newest key with no retirement, or the configured one when there is none. Running
 // servers learn of the new key through the change feed.
 func (s *Service) RotateSigningKey(ctx context.Context, alg string, activateIn time.Duration) (*iogate.SigningKey, error) {
 	if activateIn < 0 {
@@ -183,7 +185,7 @@ func (s *Service) RotateSigningKey(ctx context.Context, alg string, activateIn t
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
 	if alg == "" {
-		alg = defaultRotationAlgorithm(keys, s.cfg.SigningAlgorithm, s.now())
+		alg = defaultRotationAlgorithm(keys, s.cfg.SigningAlgorithm)
 	}
 	if !slices.Contains(token.Algorithms, alg) {
 		return nil, iogate.Errorf(iogate.CodeInvalid, "unsupported signing algorithm %s: use one of %s", iogate.QuoteInput(alg), strings.Join(token.Algorithms, ", "))
@@ -236,12 +238,13 @@ func (s *Service) applySigningKeysChange(ctx context.Context) {
 	s.applyOwnWrite(ctx, nil)
 }
 
-// defaultRotationAlgorithm returns the algorithm of the newest key that signs or is
-// scheduled at now, or configured when there is none. A rotation without an algorithm
-// then does not bring back one that was retired.
-func defaultRotationAlgorithm(keys []*iogate.SigningKey, configured string, now time.Time) string {
+// defaultRotationAlgorithm returns the algorithm of the newest key that has no retirement,
+// past or scheduled, or configured when there is none. A key with a retirement was either
+// rotated out, and then its successor has none, or retired by "retire", which a rotation
+// without an algorithm must neither bring back nor undo before it takes effect.
+func defaultRotationAlgorithm(keys []*iogate.SigningKey, configured string) string {
 	for i := len(keys) - 1; i >= 0; i-- {
-		if k := keys[i]; k.RetiredAt.IsZero() || k.RetiredAt.After(now) {
+		if k := keys[i]; k.RetiredAt.IsZero() {
 			return k.Algorithm
 		}
 	}
@@ -264,7 +267,8 @@ type SigningKeyRevocation struct {
 // of its algorithm takes its place in the same transaction, published and signing at the
 // same moment, because servers configured with that algorithm need a key to sign with.
 // Verifiers that cached the JWKS reject the new key's tokens until they fetch it again.
-// It fails with CodeNotFound for an unknown kid.
+// It fails with CodeNotFound for an unknown kid. Once the revocation is stored it
+// succeeds, as applySigningKeysChange describes, even when the Sync after it fails.
 func (s *Service) RevokeSigningKey(ctx context.Context, kid string) (*SigningKeyRevocation, error) {
 	if kid == "" {
 		return nil, iogate.Errorf(iogate.CodeInvalid, "missing KID: name the signing key to revoke; iogate signing-key list shows the KIDs")
@@ -291,7 +295,8 @@ func (s *Service) RevokeSigningKey(ctx context.Context, kid string) (*SigningKey
 	if err != nil {
 		return nil, fmt.Errorf("revoke signing key %s: %w", kid, err)
 	}
-	return &SigningKeyRevocation{Revoked: revoked, Replacement: inserted}, s.Sync(ctx)
+	s.applySigningKeysChange(ctx)
+	return &SigningKeyRevocation{Revoked: revoked, Replacement: inserted}, nil
 }
 
 // keyringHealth remembers a failed reload of the signing keys, for readiness and for

@@ -409,24 +409,36 @@ func TestRotateSigningKeyGap(t *testing.T) {
 }
 
 // TestRotateDefaultAlgorithmSkipsRetired checks that a rotation without an algorithm takes
-// the newest key that is not retired, so that it does not bring back a retired algorithm.
+// the newest key with no retirement. It must neither bring back an algorithm retired now
+// nor undo a retirement that "retire --retire-in" scheduled for later.
 func TestRotateDefaultAlgorithmSkipsRetired(t *testing.T) {
-	ctx := context.Background()
-	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	clock := &testClock{now: start}
-	s := newTestServiceOn(t, openTestStore(t), clock, time.Hour, token.RS256)
+	tests := []struct {
+		name     string
+		retireIn time.Duration
+	}{
+		{"retired now", 0},
+		{"retiring in an hour", time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+			clock := &testClock{now: start}
+			s := newTestServiceOn(t, openTestStore(t), clock, time.Hour, token.RS256)
 
-	if _, err := s.RotateSigningKey(ctx, token.EdDSA, 0); err != nil {
-		t.Fatalf("RotateSigningKey(EdDSA, now): %v", err)
-	}
-	if _, err := s.RetireSigningKeys(ctx, token.EdDSA, 0); err != nil {
-		t.Fatalf("RetireSigningKeys(EdDSA): %v", err)
-	}
-	k, err := s.RotateSigningKey(ctx, "", 0)
-	if err != nil {
-		t.Fatalf("RotateSigningKey without an algorithm: %v", err)
-	}
-	if k.Algorithm != token.RS256 {
-		t.Errorf("rotation without an algorithm created a %s key, want RS256, the algorithm still signing", k.Algorithm)
+			if _, err := s.RotateSigningKey(ctx, token.EdDSA, 0); err != nil {
+				t.Fatalf("RotateSigningKey(EdDSA, now): %v", err)
+			}
+			if _, err := s.RetireSigningKeys(ctx, token.EdDSA, tt.retireIn); err != nil {
+				t.Fatalf("RetireSigningKeys(EdDSA, %s): %v", tt.retireIn, err)
+			}
+			k, err := s.RotateSigningKey(ctx, "", 0)
+			if err != nil {
+				t.Fatalf("RotateSigningKey without an algorithm: %v", err)
+			}
+			if k.Algorithm != token.RS256 {
+				t.Errorf("rotation without an algorithm created a %s key, want RS256, the algorithm that keeps signing", k.Algorithm)
+			}
+		})
 	}
 }

@@ -300,3 +300,129 @@ func TestRevokedSigningKeyDuringVerification(t *testing.T) {
 		}
 	}
 }
+
+// startWrappedEngine starts an engine on a fresh SQLite file seen through wrap, with one
+// account and one API key. It returns the engine, whose store field is the unwrapped
+// SQLite store, the key and its secret.
+func startWrappedEngine(t *testing.T, logger *slog.Logger, wrap func(*sqlite.DB) iogate.Store) (*testEngine, *iogate.APIKey, string) {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "iogate.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	master, err := iogate.NewMasterKey(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(ctx, wrap(db), master, Config{Issuer: "https://iogate.test", Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := &testEngine{svc: svc, store: db, path: path, clock: &settableClock{t: time.Now()}}
+	account := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: time.Now()}
+	createAccount(t, svc, db, account)
+	e.accountID = account.ID
+	k, secret := e.createKey(t)
+	return e, k, secret
+}
+
+// failingChangeRead is a real SQLite store whose next KeyChangesSince fails once armed,
+// as it fails when the database goes away between two statements.
+type failingChangeRead struct {
+	*sqlite.DB
+	armed bool
+}
+
+func (s *failingChangeRead) KeyChangesSince(ctx context.Context, seq int64) ([]iogate.KeyChange, error) {
+	if s.armed {
+		s.armed = false
+		return nil, iogate.Errorf(iogate.CodeUnavailable, "database unreachable")
+	}
+	return s.DB.KeyChangesSince(ctx, seq)
+}
+
+// TestRevokeSigningKeySyncFailure revokes the signing key in a started engine whose Sync
+// after the revocation fails. The revocation is stored, so it succeeds, and the engine
+// reloads its keyring at the next tick all the same, as after a rotation or retirement.
+func TestRevokeSigningKeySyncFailure(t *testing.T) {
+	ctx := context.Background()
+	var logs bytes.Buffer
+	var store *failingChangeRead
+	e, k, secret := startWrappedEngine(t, slog.New(slog.NewJSONHandler(&logs, nil)), func(db *sqlite.DB) iogate.Store {
+		store = &failingChangeRead{DB: db}
+		return store
+	})
+	svc := e.svc
+	tok := e.issue(t, k.ClientID, secret)
+	remote := netip.MustParseAddr("192.0.2.1")
+	if _, err := svc.Authenticate(ctx, tok, remote); err != nil {
+		t.Fatalf("Authenticate before the revocation: %v", err)
+	}
+
+	leaked := svc.Keyring().ActiveKeyID()
+	store.armed = true
+	got, err := svc.RevokeSigningKey(ctx, leaked)
+	if err != nil {
+		t.Errorf("RevokeSigningKey with a failing Sync after it = %v, want nil because the revocation is stored", err)
+	}
+	if got == nil || got.Revoked == nil || got.Revoked.KID != leaked {
+		t.Errorf("RevokeSigningKey returned %+v, want the revocation of %s", got, leaked)
+	}
+	svc.reloadKeyringIfDue(ctx)
+	if _, err := svc.Authenticate(ctx, tok, remote); !errors.Is(err, iogate.ErrInvalidToken) {
+		t.Errorf("Authenticate of the revoked key's cached token at the next keyring tick = %v, want ErrInvalidToken", err)
+	}
+	if strings.Contains(logs.String(), tok) {
+		t.Error("the engine logged the access token")
+	}
+}
+
+// TestRevocationSyncedDuringReload commits a revocation while the server reloads its
+// keyring from keys it read before, and another goroutine's Sync (an HTTP handler's, after
+// its own write) applies the change meanwhile. The reload it requested must still run
+// when the change feed next wakes the server, although nothing else is scheduled.
+func TestRevocationSyncedDuringReload(t *testing.T) {
+	ctx := context.Background()
+	var store *signingKeysReadHook
+	e, k, secret := startWrappedEngine(t, nil, func(db *sqlite.DB) iogate.Store {
+		store = &signingKeysReadHook{Store: db}
+		return store
+	})
+	server, path := e.svc, e.path
+	tok := e.issue(t, k.ClientID, secret)
+	remote := netip.MustParseAddr("192.0.2.1")
+	if _, err := server.Authenticate(ctx, tok, remote); err != nil {
+		t.Fatalf("Authenticate before the revocation: %v", err)
+	}
+	_, cli := openService(t, path, nil)
+	leaked := server.Keyring().ActiveKeyID()
+
+	// A reload is due, as after the periodic resync. While it runs, after it has read the
+	// keys, the revocation commits and a handler's Sync applies it.
+	server.scheduleKeyringReload(time.Now())
+	store.hook = func() {
+		if _, err := cli.RevokeSigningKey(ctx, leaked); err != nil {
+			t.Errorf("RevokeSigningKey: %v", err)
+		}
+		if err := server.Sync(ctx); err != nil {
+			t.Errorf("Sync during the reload: %v", err)
+		}
+	}
+	server.reloadKeyringIfDue(ctx)
+
+	// The feed then wakes the server, as Run does on a notification.
+	server.catchUp(ctx)
+	server.reloadKeyringIfDue(ctx)
+	if _, err := server.Authenticate(ctx, tok, remote); !errors.Is(err, iogate.ErrInvalidToken) {
+		t.Errorf("Authenticate of the revoked key's cached token after the feed woke the server = %v, want ErrInvalidToken", err)
+	}
+	if server.Keyring().Published(leaked) {
+		t.Errorf("keyring still publishes the revoked key %s", leaked)
+	}
+}

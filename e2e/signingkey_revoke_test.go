@@ -115,7 +115,8 @@ func TestSigningKeyRevoke(t *testing.T) {
 }
 
 // TestSigningKeyRevokeText checks that the CLI's text output names the revoked key and the
-// replacement, warns about cached JWKS, and lists the next steps.
+// replacement, warns about cached JWKS (verifiers that cached it accept the revoked key's
+// tokens and reject the replacement's until they fetch it again), and lists the next steps.
 func TestSigningKeyRevokeText(t *testing.T) {
 	f := newFixture(t, testenv.Options{})
 	kid := verifyWithJWKS(t, fetchJWKS(t, f.srv), oauthToken(t, f.srv, f.clientID, f.clientSecret, ""), "EdDSA")
@@ -123,7 +124,7 @@ func TestSigningKeyRevokeText(t *testing.T) {
 	if res.ExitCode != 0 {
 		t.Fatalf("signing-key revoke: exit %d, stderr: %s", res.ExitCode, res.Stderr)
 	}
-	for _, want := range []string{"Revoked EdDSA signing key " + kid, "in its place", "max-age=300", "Next steps", "iogate audit list", "kid " + kid, "iogate key rotate"} {
+	for _, want := range []string{"Revoked EdDSA signing key " + kid, "in its place", "max-age=300", "Next steps", "accept the revoked key's tokens until they fetch the JWKS again", "iogate audit list", "kid " + kid, "iogate key rotate"} {
 		if !strings.Contains(res.Stdout, want) {
 			t.Errorf("signing-key revoke output lacks %q:\n%s", want, res.Stdout)
 		}

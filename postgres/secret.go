@@ -74,9 +74,22 @@ func (db *DB) CreateSigningKey(ctx context.Context, k *iogate.SigningKey) error 
 
 // RotateSigningKey inserts k and, in the same transaction, retires at k.ActiveAt every key
 // of k's algorithm not yet retired by then, and announces the change on the change feed.
-// Keys of other algorithms keep signing for the servers configured with them.
+// Keys of other algorithms keep signing for the servers configured with them. It fails as
+// iogate.CheckRotationGap does, checked against the keys inside the transaction.
 func (db *DB) RotateSigningKey(ctx context.Context, k *iogate.SigningKey) error {
 	return db.write(ctx, func(tx pgx.Tx) error {
+		// The lock makes retirements and revocations on other nodes wait, so that a
+		// retirement cannot commit between the check below and the update.
+		if _, err := tx.Exec(ctx, `LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		keys, err := querySigningKeys(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := iogate.CheckRotationGap(keys, k.Algorithm, k.CreatedAt, k.ActiveAt); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $1 WHERE algorithm = $2 AND (retired_at IS NULL OR retired_at > $1)`,
 			k.ActiveAt, k.Algorithm); err != nil {
 			return err

@@ -72,9 +72,17 @@ func (db *DB) CreateSigningKey(ctx context.Context, k *iogate.SigningKey) error 
 
 // RotateSigningKey inserts k, retires at k.ActiveAt every key of k's algorithm that could
 // still sign then, and records a signing-keys change, all in one transaction. Keys of
-// other algorithms keep signing for the servers configured with them.
+// other algorithms keep signing for the servers configured with them. It fails as
+// iogate.CheckRotationGap does, checked against the keys inside the transaction.
 func (db *DB) RotateSigningKey(ctx context.Context, k *iogate.SigningKey) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
+		keys, err := querySigningKeys(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := iogate.CheckRotationGap(keys, k.Algorithm, k.CreatedAt, k.ActiveAt); err != nil {
+			return err
+		}
 		at := toMicros(k.ActiveAt)
 		if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ? WHERE algorithm = ? AND (retired_at IS NULL OR retired_at > ?)`,
 			at, k.Algorithm, at); err != nil {

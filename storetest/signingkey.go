@@ -203,3 +203,32 @@ func testSigningKeyRevocationRejected(t *testing.T, s iogate.Store) {
 		t.Errorf("LatestKeyChange moved from %d to %d after rejected RevokeSigningKey calls", seq, after)
 	}
 }
+
+// testSigningKeyRotationGap rotates while the signing key of the algorithm is set to retire
+// at base plus one hour: a new key that activates later is rejected without changing
+// anything, because servers of that algorithm would have no key in between, and one that
+// activates before the retirement is stored.
+func testSigningKeyRotationGap(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, signingKey("retiring", "EdDSA", base, base.Add(time.Hour))))
+	before := storedSigningKeys(t, s)
+	seq, err := s.LatestKeyChange(ctx)
+	must(t, "LatestKeyChange", err)
+
+	late := signingKey("late", "EdDSA", base.Add(2*time.Hour), time.Time{})
+	late.CreatedAt = base.Add(10 * time.Minute)
+	wantCode(t, "RotateSigningKey(activates after the retirement)", s.RotateSigningKey(ctx, late), iogate.CodeInvalid)
+	if diff := cmp.Diff(before, storedSigningKeys(t, s)); diff != "" {
+		t.Errorf("a rejected RotateSigningKey changed the signing keys (-want +got):\n%s", diff)
+	}
+	if after, err := s.LatestKeyChange(ctx); err != nil || after != seq {
+		t.Errorf("LatestKeyChange after a rejected RotateSigningKey = %d, %v; want %d", after, err, seq)
+	}
+
+	early := signingKey("early", "EdDSA", base.Add(30*time.Minute), time.Time{})
+	early.CreatedAt = base.Add(10 * time.Minute)
+	must(t, "RotateSigningKey(activates before the retirement)", s.RotateSigningKey(ctx, early))
+	if got := storedSigningKeys(t, s)["retiring"].RetiredAt; !got.Equal(early.ActiveAt) {
+		t.Errorf("retiring key retired at %s after the rotation, want %s", got, early.ActiveAt)
+	}
+}

@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore func(t *testing.T) iogate.Store) {
 		{"SigningKeyRotation", testSigningKeyRotation},
 		{"SigningKeyRotationOtherAlgorithm", testSigningKeyRotationOtherAlgorithm},
 		{"SigningKeyRetirement", testSigningKeyRetirement},
+		{"SigningKeyRotationGap", testSigningKeyRotationGap},
 		{"RevokedTokens", testRevokedTokens},
 		{"ResealSecrets", testResealSecrets},
 		{"ResealSecretsFailureChangesNothing", testResealSecretsFailure},

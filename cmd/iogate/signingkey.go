@@ -107,7 +107,7 @@ func newSigningKeyRotateCommand(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&alg, "algorithm", "", "algorithm of the new key: "+strings.Join(token.Algorithms, ", ")+"; a server signs only with keys of its --signing-alg (default: that of the newest key not retired)")
+	cmd.Flags().StringVar(&alg, "algorithm", "", "algorithm of the new key: "+strings.Join(token.Algorithms, ", ")+"; a server signs only with keys of its --signing-alg (default: that of the newest key with no retirement, past or scheduled)")
 	cmd.Flags().Var(newDurationFlag(&activateIn), "activate-in", "how long the new key is published before it signs; longer than verifiers cache the JWKS (default 10m)")
 	return cmd
 }

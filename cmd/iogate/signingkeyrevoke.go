@@ -20,9 +20,10 @@ func newSigningKeyRevokeCommand(g *globals) *cobra.Command {
 		Use:   "revoke KID",
 		Short: "Distrust a signing key at once, when its private key leaked",
 		Long: "Delete a token-signing key, with its encrypted private key, so that it leaves the JWKS and every\n" +
-			"server rejects the tokens it signed, running servers within about a second. If the key signs or is\n" +
-			"scheduled to, a new key of its algorithm takes its place and signs from the same moment; verifiers\n" +
-			"that cached the JWKS reject the new key's tokens until they fetch it again, for up to 5 minutes.\n" +
+			"server rejects the tokens it signed, running servers within about a second. Services that verify\n" +
+			"tokens against a cached JWKS accept them until they fetch it again, for up to 5 minutes. If the key\n" +
+			"signs or is scheduled to, a new key of its algorithm takes its place and signs from the same moment,\n" +
+			"and those verifiers reject the new key's tokens until they fetch the JWKS again.\n" +
 			"For routine changes use rotate or retire, which keep keys published until their tokens expire.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -64,9 +65,10 @@ func printSigningKeyRevocation(w io.Writer, got *auth.SigningKeyRevocation) {
 		}
 	}
 	fmt.Fprintf(w, "\nNext steps:\n"+
-		"  1. Services that verify iogate tokens against a cached JWKS still accept tokens of the\n"+
-		"     revoked key until they fetch the JWKS again (up to 5 minutes, or until they meet an\n"+
-		"     unknown kid). Make each of them refetch it now: flush its JWKS cache or restart it.\n"+
+		"  1. Services that verify iogate tokens against a cached JWKS still accept the revoked key's\n"+
+		"     tokens until they fetch the JWKS again: up to 5 minutes (Cache-Control: max-age=300),\n"+
+		"     or longer if they cache it on their own terms or refetch only for an unknown kid.\n"+
+		"     Make each of them fetch it now: flush its JWKS cache or restart it.\n"+
 		"  2. Whoever held the private key could mint tokens for any client and scope. Check each\n"+
 		"     account's audit log (iogate audit list --account ID) for records of API clients since\n"+
 		"     the key may have leaked, such as vault.created, that their owners do not recognise.\n"+
