@@ -124,7 +124,7 @@ func TestSigningKeyRevokeText(t *testing.T) {
 	if res.ExitCode != 0 {
 		t.Fatalf("signing-key revoke: exit %d, stderr: %s", res.ExitCode, res.Stderr)
 	}
-	for _, want := range []string{"Revoked EdDSA signing key " + kid, "in its place", "max-age=300", "Next steps", "accept the revoked key's tokens until they fetch the JWKS again", "iogate audit list", "kid " + kid, "iogate key rotate"} {
+	for _, want := range []string{"Revoked EdDSA signing key " + kid, "in its place", "max-age=300", "Next steps", "still accept the revoked key's", "Make each of them fetch it now", "iogate audit list", "kid " + kid, "iogate key rotate"} {
 		if !strings.Contains(res.Stdout, want) {
 			t.Errorf("signing-key revoke output lacks %q:\n%s", want, res.Stdout)
 		}
