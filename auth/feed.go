@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -162,7 +163,10 @@ func (s *Service) Ready(ctx context.Context) error {
 		return iogate.WrapError(iogate.CodeUnavailable, err, "the database is unreachable")
 	}
 	if err := s.keyringFailure.failure(); err != nil {
-		return iogate.WrapError(iogate.CodeUnavailable, err, "the signing keys could not be reloaded; check that this node has the current master key")
+		if errors.Is(err, iogate.ErrWrongMasterKey) {
+			return iogate.WrapError(iogate.CodeUnavailable, err, "the signing keys could not be reloaded; check that this node has the current master key")
+		}
+		return iogate.WrapError(iogate.CodeUnavailable, err, "the signing keys could not be reloaded from the database")
 	}
 	if age, stale := s.health.staleness(s.now()); stale {
 		return iogate.Errorf(iogate.CodeUnavailable, "the change feed has not confirmed the key view for %s, longer than the allowed %s", age.Round(100*time.Millisecond), s.health.maxStaleness)

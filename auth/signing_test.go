@@ -3,8 +3,11 @@ package auth
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -440,5 +443,27 @@ func TestRotateDefaultAlgorithmSkipsRetired(t *testing.T) {
 				t.Errorf("rotation without an algorithm created a %s key, want RS256, the algorithm that keeps signing", k.Algorithm)
 			}
 		})
+	}
+}
+
+// TestReadyNamesKeyringFailure checks that /readyz names the master key only when the
+// signing keys failed to reload because they do not decrypt with it.
+func TestReadyNamesKeyringFailure(t *testing.T) {
+	ctx := context.Background()
+	e := newTestEngine(t)
+	for _, c := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"wrong master key", fmt.Errorf("signing key k1: %w", iogate.ErrWrongMasterKey), "current master key"},
+		{"database error", errors.New("load signing keys: database is locked"), "from the database"},
+	} {
+		e.svc.keyringFailure.fail(c.err, time.Now())
+		err := e.svc.Ready(ctx)
+		var de *iogate.Error
+		if !errors.As(err, &de) || de.Code != iogate.CodeUnavailable || !strings.Contains(de.Message, c.want) {
+			t.Errorf("%s: Ready = %v, want CodeUnavailable with a message naming %q", c.name, err, c.want)
+		}
 	}
 }

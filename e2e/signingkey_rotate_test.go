@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -48,6 +49,31 @@ func TestSigningKeyCommandsWithoutMasterKey(t *testing.T) {
 	for _, want := range []string{"no master key at", "iogate account create", "--master-key-file"} {
 		if !strings.Contains(res.Stderr, want) {
 			t.Errorf("signing-key list without a master key: stderr %q lacks %q", res.Stderr, want)
+		}
+	}
+}
+
+// TestRevokeScheduledKeyDueSoon checks that revoking a scheduled key that starts sooner than
+// verifiers may cache the JWKS says that they may reject its replacement's first tokens.
+func TestRevokeScheduledKeyDueSoon(t *testing.T) {
+	dir := newDataDir(t)
+	createAccount(t, dir, "Acme", "ops@acme.test")
+	res := testenv.RunCLI(t, dir, nil, "signing-key", "rotate", "--activate-in", "2m", "--json")
+	if res.ExitCode != 0 {
+		t.Fatalf("rotate --activate-in 2m: exit %d, stderr %s", res.ExitCode, res.Stderr)
+	}
+	var scheduled struct{ KID string }
+	if err := json.Unmarshal([]byte(res.Stdout), &scheduled); err != nil || scheduled.KID == "" {
+		t.Fatalf("rotate --json output %q has no kid", res.Stdout)
+	}
+
+	res = testenv.RunCLI(t, dir, nil, "signing-key", "revoke", scheduled.KID)
+	if res.ExitCode != 0 {
+		t.Fatalf("revoke of the scheduled key: exit %d, stderr %s", res.ExitCode, res.Stderr)
+	}
+	for _, want := range []string{"when the revoked key was to start", "sooner than verifiers may cache the JWKS"} {
+		if !strings.Contains(res.Stdout, want) {
+			t.Errorf("revoke of a key due in 2m: stdout %q lacks %q", res.Stdout, want)
 		}
 	}
 }

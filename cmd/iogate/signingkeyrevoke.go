@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/iogate/iogate/auth"
+	iohttp "github.com/iogate/iogate/http"
 	"github.com/spf13/cobra"
 )
 
@@ -57,8 +58,12 @@ func printSigningKeyRevocation(w io.Writer, got *auth.SigningKeyRevocation) {
 		"Running servers reject the tokens it signed within about a second.\n", k.Algorithm, k.KID)
 	if r := got.Replacement; r != nil {
 		fmt.Fprintf(w, "Created %s signing key %s in its place.\n", r.Algorithm, r.KID)
-		if r.ActiveAt.After(time.Now()) {
+		if until := time.Until(r.ActiveAt); until > 0 {
 			fmt.Fprintf(w, "It is published now and signs from %s, when the revoked key was to start.\n", r.ActiveAt.Format(time.RFC3339))
+			if until < iohttp.DiscoveryMaxAge {
+				fmt.Fprintf(w, "That is sooner than verifiers may cache the JWKS (5 minutes): those that fetched it before\n"+
+					"now reject the new key's tokens until they fetch the JWKS again.\n")
+			}
 		} else {
 			fmt.Fprintf(w, "It is published and signs from now on. Verifiers that cached the JWKS reject its tokens\n"+
 				"until they fetch the JWKS again, for up to 5 minutes (Cache-Control: max-age=300).\n")
