@@ -53,8 +53,9 @@ func TestSigningKeyCommandsWithoutMasterKey(t *testing.T) {
 	}
 }
 
-// TestRevokeScheduledKeyDueSoon checks that revoking a scheduled key that starts sooner than
-// verifiers may cache the JWKS says that they may reject its replacement's first tokens.
+// TestRevokeScheduledKeyDueSoon checks the warning printed when a revoked scheduled key was
+// due sooner than verifiers may cache the JWKS: they may reject its replacement's first
+// tokens.
 func TestRevokeScheduledKeyDueSoon(t *testing.T) {
 	dir := newDataDir(t)
 	createAccount(t, dir, "Acme", "ops@acme.test")
