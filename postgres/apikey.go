@@ -379,11 +379,14 @@ func (db *DB) DeleteKeyChangesBefore(ctx context.Context, before time.Time, limi
 // key and deletes those before the first one recorded after $1 (all of them when none is
 // newer). The bound comes from that window alone: when another sweep holds the window's
 // rows, SKIP LOCKED leaves nothing below the bound to delete, rather than moving on to
-// changes past a newer one. So the deleted changes are always a prefix of the table.
-const deleteKeyChangesBeforeQuery = `DELETE FROM key_changes WHERE seq IN (
-	SELECT seq FROM key_changes WHERE seq < (
-		SELECT COALESCE(min(head.seq) FILTER (WHERE head.changed_at > $1), max(head.seq) + 1)
-		FROM (SELECT seq, changed_at FROM key_changes ORDER BY seq LIMIT $2) head)
+// changes past a newer one. So the deleted changes are always a prefix of the table. The
+// outer "seq < bound" lets the planner read only that prefix of the primary key, where
+// the IN list alone can make it join against a scan of the whole table.
+const deleteKeyChangesBeforeQuery = `WITH bound AS (
+	SELECT COALESCE(min(head.seq) FILTER (WHERE head.changed_at > $1), max(head.seq) + 1) AS seq
+	FROM (SELECT seq, changed_at FROM key_changes ORDER BY seq LIMIT $2) head)
+DELETE FROM key_changes WHERE seq < (SELECT seq FROM bound) AND seq IN (
+	SELECT seq FROM key_changes WHERE seq < (SELECT seq FROM bound)
 	ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)`
 
 // LatestKeyChange returns the highest change sequence number, or 0.
