@@ -33,9 +33,9 @@ const sweepMargin = time.Hour
 // the last change it applied, so it needs a row only until its next catch-up:
 //   - While its feed is connected, each notification makes it apply every row after its
 //     cursor within moments of the commit.
-//   - When its feed fails, or a catch-up fails, it owes a full reload: its next catch-up
+//   - When its feed fails, or a catch-up fails, it owes a full reload. Its next catch-up
 //     reloads every key and moves its cursor to the latest change without reading old
-//     rows, and it stops accepting tokens once its view has gone unconfirmed for
+//     rows. Until then it stops accepting tokens once its view has gone unconfirmed for
 //     --max-staleness (at most 1h).
 //   - A starting server loads every key and starts its cursor at the latest change.
 //
