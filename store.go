@@ -287,6 +287,11 @@ type Store interface {
 	KeyChangesSince(ctx context.Context, seq int64) ([]KeyChange, error)
 	// LatestKeyChange returns the highest change sequence number, or 0.
 	LatestKeyChange(ctx context.Context) (int64, error)
+	// DeleteKeyChangesBefore deletes at most limit key changes in one transaction and
+	// returns how many it deleted. It takes the oldest in sequence order and stops at the
+	// first change recorded after the given time, so the changes that remain always follow
+	// the deleted ones. Later changes never reuse a deleted change's sequence number.
+	DeleteKeyChangesBefore(ctx context.Context, before time.Time, limit int) (int, error)
 
 	// AppendAuditRecords appends records to their accounts' chains in one transaction,
 	// sealing each with AuditRecord.Seal, so that many records cost one commit.

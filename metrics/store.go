@@ -34,8 +34,8 @@ var storeOperations = []string{
 	"find_user_link", "create_account_with_owner", "accept_invite", "reset_password",
 	"create_session", "find_session", "update_session", "delete_session", "delete_user_sessions",
 	"delete_ended_sessions", "delete_spent_user_links", "use_form_token", "form_token_used",
-	"delete_expired_revocations", "delete_expired_form_tokens", "replace_recovery_codes",
-	"use_recovery_code", "count_recovery_codes", "reseal_secrets", "record_public_url", "public_url",
+	"delete_expired_revocations", "delete_key_changes_before", "delete_expired_form_tokens",
+	"replace_recovery_codes", "use_recovery_code", "count_recovery_codes", "reseal_secrets", "record_public_url", "public_url",
 	"list_pending_invitations",
 }
 
@@ -161,6 +161,11 @@ func (s *instrumentedStore) AllRevokedTokens(ctx context.Context, after time.Tim
 func (s *instrumentedStore) KeyChangesSince(ctx context.Context, seq int64) ([]iogate.KeyChange, error) {
 	c, err := s.store.KeyChangesSince(ctx, seq)
 	return c, s.check("key_changes_since", err)
+}
+
+func (s *instrumentedStore) DeleteKeyChangesBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := s.store.DeleteKeyChangesBefore(ctx, before, limit)
+	return n, s.check("delete_key_changes_before", err)
 }
 
 func (s *instrumentedStore) LatestKeyChange(ctx context.Context) (int64, error) {

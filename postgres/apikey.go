@@ -367,6 +367,28 @@ func (db *DB) KeyChangesSince(ctx context.Context, seq int64) ([]iogate.KeyChang
 	return out, mapError(err)
 }
 
+// DeleteKeyChangesBefore deletes at most limit of the oldest key changes that were
+// recorded at or before the given time, stopping at the first newer change, in one
+// transaction. It skips rows that another node's sweep has locked rather than wait for
+// them. Numbers come from key_change_counter, so deleting changes never reuses one.
+func (db *DB) DeleteKeyChangesBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	return db.deleteBatch(ctx, deleteKeyChangesBeforeQuery, limit, before)
+}
+
+// deleteKeyChangesBeforeQuery reads the first $2 changes in seq order through the primary
+// key and deletes those before the first one recorded after $1 (all of them when none is
+// newer). The bound comes from that window alone: when another sweep holds the window's
+// rows, SKIP LOCKED leaves nothing below the bound to delete, rather than moving on to
+// changes past a newer one. So the deleted changes are always a prefix of the table. The
+// outer "seq < bound" lets the planner read only that prefix of the primary key, where
+// the IN list alone can make it join against a scan of the whole table.
+const deleteKeyChangesBeforeQuery = `WITH bound AS (
+	SELECT COALESCE(min(head.seq) FILTER (WHERE head.changed_at > $1), max(head.seq) + 1) AS seq
+	FROM (SELECT seq, changed_at FROM key_changes ORDER BY seq LIMIT $2) head)
+DELETE FROM key_changes WHERE seq < (SELECT seq FROM bound) AND seq IN (
+	SELECT seq FROM key_changes WHERE seq < (SELECT seq FROM bound)
+	ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)`
+
 // LatestKeyChange returns the highest change sequence number, or 0.
 func (db *DB) LatestKeyChange(ctx context.Context) (int64, error) {
 	var seq int64

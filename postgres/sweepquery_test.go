@@ -51,7 +51,12 @@ INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at)
 INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at)
 	SELECT 'expired' || i, 'key', now() - interval '1 minute', now() FROM generate_series(1, 10) AS i;
 
-ANALYZE sessions, user_links, used_form_tokens, revoked_tokens;
+INSERT INTO key_changes (seq, client_id, changed_at)
+	SELECT i, 'key', now() - interval '2 days' FROM generate_series(1, 10) AS i;
+INSERT INTO key_changes (seq, client_id, changed_at)
+	SELECT i, 'key', now() FROM generate_series(11, 5010) AS i;
+
+ANALYZE sessions, user_links, used_form_tokens, revoked_tokens, key_changes;
 `
 
 // TestSweepQueriesUseIndexes checks that each batch of the sweep finds the rows it deletes
@@ -79,6 +84,7 @@ func TestSweepQueriesUseIndexes(t *testing.T) {
 		{"links", "user_links", deleteSpentUserLinksQuery, []any{now, 500}, []string{"user_links_used", "user_links_by_expiry"}},
 		{"form tokens", "used_form_tokens", deleteExpiredFormTokensQuery, []any{now, 500}, []string{"used_form_tokens_by_expiry"}},
 		{"revocations", "revoked_tokens", deleteExpiredRevocationsQuery, []any{now, 500}, []string{"revoked_tokens_by_expiry"}},
+		{"key changes", "key_changes", deleteKeyChangesBeforeQuery, []any{now.Add(-24 * time.Hour), 500}, []string{"key_changes_pkey"}},
 	}
 	for _, c := range cases {
 		plan := explain(t, db, c.query, c.args...)
@@ -90,6 +96,7 @@ func TestSweepQueriesUseIndexes(t *testing.T) {
 		if strings.Contains(plan, "Seq Scan on "+c.table) {
 			t.Errorf("%s: the plan scans %s:\n%s", c.name, c.table, plan)
 		}
+		t.Logf("%s:\n%s", c.name, plan)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/iogate/iogate"
 )
@@ -327,6 +328,22 @@ func (db *DB) KeyChangesSince(ctx context.Context, seq int64) ([]iogate.KeyChang
 	}
 	return out, mapError(rows.Err())
 }
+
+// DeleteKeyChangesBefore deletes at most limit of the oldest key changes that were
+// recorded at or before the given time, stopping at the first newer change, in one
+// transaction. AUTOINCREMENT keeps the numbers of deleted changes from being used again,
+// so a server's cursor stays below every later change even when no row is left.
+func (db *DB) DeleteKeyChangesBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	return db.deleteBatch(ctx, deleteKeyChangesBeforeQuery, limit, toMicros(before))
+}
+
+// deleteKeyChangesBeforeQuery reads the first limit changes in seq order through the
+// primary key and deletes those before the first one recorded after the cutoff (all of
+// them when none is newer). The changes it deletes are therefore always a prefix of the
+// table, found without scanning the changes that stay.
+const deleteKeyChangesBeforeQuery = `DELETE FROM key_changes WHERE seq < (
+	SELECT COALESCE(MIN(CASE WHEN changed_at > ? THEN seq END), MAX(seq) + 1)
+	FROM (SELECT seq, changed_at FROM key_changes ORDER BY seq LIMIT ?))`
 
 // LatestKeyChange returns the highest change sequence number, or 0.
 func (db *DB) LatestKeyChange(ctx context.Context) (int64, error) {

@@ -69,6 +69,21 @@ func TestSweepQueriesUseIndexes(t *testing.T) {
 	}
 }
 
+// TestDeleteKeyChangesQueryPlan checks that the change-feed delete finds its rows through
+// the primary key. Its window of the first rows is a SCAN in rowid order that stops after
+// LIMIT rows; a sort of the whole table (a temporary B-tree) would read every row.
+func TestDeleteKeyChangesQueryPlan(t *testing.T) {
+	db := openTestDB(t)
+	plan := explainQueryPlan(t, db, deleteKeyChangesBeforeQuery, 1, 500)
+	if !slices.Contains(plan, "SEARCH key_changes USING INTEGER PRIMARY KEY (rowid<?)") {
+		t.Errorf("plan %q does not search key_changes by its primary key", plan)
+	}
+	if slices.ContainsFunc(plan, func(step string) bool { return strings.Contains(step, "TEMP B-TREE") }) {
+		t.Errorf("plan %q sorts key_changes", plan)
+	}
+	t.Logf("%q", plan)
+}
+
 // TestSweepIndexMigrationOnExistingRows applies migration 0010 to a database that holds
 // sessions and links already: it adds the indexes, keeps every row, and the sweep then
 // deletes the ended ones.

@@ -71,6 +71,7 @@ func Run(t *testing.T, newStore func(t *testing.T) iogate.Store) {
 	cases = append(cases, changeRecordCases...)
 	cases = append(cases, revocationCases...)
 	cases = append(cases, signingKeyRevocationCases...)
+	cases = append(cases, keyChangeCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

@@ -370,3 +370,48 @@ func TestFormToken(t *testing.T) {
 		t.Errorf("UseFormToken twice: %v, want ErrFormUsed", err)
 	}
 }
+
+// TestSweepDeletesOldKeyChanges checks that the sweep keeps the change feed's rows for
+// keyChangeRetention and deletes them after it. The stores stamp each change with the
+// wall clock, so the test's clock starts at the wall clock's time.
+func TestSweepDeletesOldKeyChanges(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func() iogate.Store) {
+		f := newFixtureOn(t, open())
+		f.clock.mu.Lock()
+		f.clock.now = time.Now()
+		f.clock.mu.Unlock()
+		now := f.clock.Now().UTC()
+		k := &iogate.APIKey{ClientID: iogate.NewClientID(), AccountID: f.owner.AccountID, Name: "ci",
+			Scopes: []string{iogate.ScopeVaultsRead}, CreatedAt: now, UpdatedAt: now, SecretGeneration: 1, SecretCreatedAt: now}
+		created, err := f.chain.NewRecord(k.AccountID, iogate.AuditKeyCreated, iogate.Actor{Type: iogate.ActorOperator}, now, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		created.ClientID = k.ClientID
+		if err := f.store.CreateAPIKey(f.ctx, k, created); err != nil {
+			t.Fatalf("CreateAPIKey: %v", err)
+		}
+		before, err := f.store.KeyChangesSince(f.ctx, 0)
+		if err != nil {
+			t.Fatalf("KeyChangesSince: %v", err)
+		}
+		if len(before) == 0 {
+			t.Fatal("KeyChangesSince after CreateAPIKey returned no change")
+		}
+
+		if got := f.sweep(t); got.KeyChanges != 0 {
+			t.Errorf("sweep right after the changes deleted %d of them, want 0", got.KeyChanges)
+		}
+		f.clock.Advance(keyChangeRetention - time.Minute)
+		if got := f.sweep(t); got.KeyChanges != 0 {
+			t.Errorf("sweep a minute before the retention ends deleted %d changes, want 0", got.KeyChanges)
+		}
+		f.clock.Advance(2 * time.Minute)
+		if got := f.sweep(t); got.KeyChanges != len(before) {
+			t.Errorf("sweep after the retention deleted %d changes, want %d", got.KeyChanges, len(before))
+		}
+		if left, err := f.store.KeyChangesSince(f.ctx, 0); err != nil || len(left) != 0 {
+			t.Errorf("KeyChangesSince after the sweep = %+v, %v, want no change", left, err)
+		}
+	})
+}

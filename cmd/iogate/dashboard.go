@@ -156,7 +156,7 @@ func sweepDashboardLoop(ctx context.Context, users *user.Service, log *slog.Logg
 	for {
 		report, err := users.Sweep(ctx)
 		attrs := []any{"sessions", report.Sessions, "links", report.Links, "form_tokens", report.FormTokens,
-			"revoked_tokens", report.RevokedTokens}
+			"revoked_tokens", report.RevokedTokens, "key_changes", report.KeyChanges}
 		if err != nil && ctx.Err() == nil {
 			log.Error("dashboard sweep failed", append(attrs, "error", err)...)
 		} else if report != (user.SweepReport{}) {
