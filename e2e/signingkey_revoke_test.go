@@ -30,7 +30,14 @@ func TestSigningKeyRevoke(t *testing.T) {
 			ActiveAt              time.Time
 		}
 	}
-	testenv.CLIJSON(t, f.srv.DataDir, &revoked, "signing-key", "revoke", leakedKID)
+	// A KID is base64url and may begin with "-", so it follows "--", as the docs show.
+	res := testenv.RunCLI(t, f.srv.DataDir, nil, "signing-key", "revoke", "--json", "--", leakedKID)
+	if res.ExitCode != 0 {
+		t.Fatalf("signing-key revoke: exit %d, stderr %s", res.ExitCode, res.Stderr)
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &revoked); err != nil {
+		t.Fatalf("signing-key revoke --json: output is not JSON: %v", err)
+	}
 	if revoked.Revoked.KID != leakedKID || revoked.Revoked.State != "revoked" {
 		t.Errorf("revoke returned revoked key %+v, want %s in state revoked", revoked.Revoked, leakedKID)
 	}
@@ -85,7 +92,7 @@ func TestSigningKeyRevoke(t *testing.T) {
 		t.Errorf("signing-key list after the revocation = %+v, want only %s signing", list.Data, replacementKID)
 	}
 
-	res := testenv.RunCLI(t, f.srv.DataDir, nil, "signing-key", "revoke", leakedKID, "--json")
+	res = testenv.RunCLI(t, f.srv.DataDir, nil, "signing-key", "revoke", "--json", "--", leakedKID)
 	var failure struct {
 		Error struct{ Code string }
 	}
@@ -120,7 +127,7 @@ func TestSigningKeyRevoke(t *testing.T) {
 func TestSigningKeyRevokeText(t *testing.T) {
 	f := newFixture(t, testenv.Options{})
 	kid := verifyWithJWKS(t, fetchJWKS(t, f.srv), oauthToken(t, f.srv, f.clientID, f.clientSecret, ""), "EdDSA")
-	res := testenv.RunCLI(t, f.srv.DataDir, nil, "signing-key", "revoke", kid)
+	res := testenv.RunCLI(t, f.srv.DataDir, nil, "signing-key", "revoke", "--", kid)
 	if res.ExitCode != 0 {
 		t.Fatalf("signing-key revoke: exit %d, stderr: %s", res.ExitCode, res.Stderr)
 	}

@@ -68,7 +68,7 @@ func TestRevokeScheduledKeyDueSoon(t *testing.T) {
 		t.Fatalf("rotate --json output %q has no kid", res.Stdout)
 	}
 
-	res = testenv.RunCLI(t, dir, nil, "signing-key", "revoke", scheduled.KID)
+	res = testenv.RunCLI(t, dir, nil, "signing-key", "revoke", "--", scheduled.KID)
 	if res.ExitCode != 0 {
 		t.Fatalf("revoke of the scheduled key: exit %d, stderr %s", res.ExitCode, res.Stderr)
 	}

@@ -18,14 +18,15 @@ type signingKeyRevocationView struct {
 
 func newSigningKeyRevokeCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "revoke KID",
+		Use:   "revoke [flags] -- KID",
 		Short: "Distrust a signing key at once, when its private key leaked",
 		Long: "Delete a token-signing key, with its encrypted private key, so that it leaves the JWKS and every\n" +
 			"server rejects the tokens it signed, running servers within about a second. Services that verify\n" +
 			"tokens against a cached JWKS accept them until they fetch it again, for up to 5 minutes. If the key\n" +
 			"signs or is scheduled to, a new key of its algorithm takes its place and signs from the same moment,\n" +
 			"and those verifiers reject the new key's tokens until they fetch the JWKS again.\n" +
-			"For routine changes use rotate or retire, which keep keys published until their tokens expire.",
+			"For routine changes use rotate or retire, which keep keys published until their tokens expire.\n" +
+			"A KID may begin with \"-\", so put it after \"--\": iogate signing-key revoke -- KID.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := g.open(cmd.Context(), false, auth.Config{})

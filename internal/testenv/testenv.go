@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -373,12 +374,18 @@ type CLIResult struct {
 }
 
 // RunCLI runs the iogate binary with args and --data-dir dataDir, and returns its output and
-// exit code without failing the test.
+// exit code without failing the test. --data-dir goes before a "--" in args, after which
+// every argument is positional.
 func RunCLI(t testing.TB, dataDir string, env []string, args ...string) CLIResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, Binary(t), append(args, "--data-dir", dataDir)...)
+	at := slices.Index(args, "--")
+	if at < 0 {
+		at = len(args)
+	}
+	full := slices.Concat(args[:at], []string{"--data-dir", dataDir}, args[at:])
+	cmd := exec.CommandContext(ctx, Binary(t), full...)
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
