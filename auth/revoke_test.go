@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -85,8 +84,9 @@ func TestRevokeTokenRecordsFirstRevocation(t *testing.T) {
 	}
 }
 
-// An expired token no longer works for anyone, so revoking it succeeds whoever asks (RFC
-// 7009 section 2.2). Only a token that is still valid may be refused as another client's.
+// TestRevokeExpiredTokenOfOtherClient checks that revoking an expired token succeeds for any
+// client, because the token no longer works (RFC 7009 section 2.2). Only a token that is
+// still valid is rejected as another client's.
 func TestRevokeExpiredTokenOfOtherClient(t *testing.T) {
 	e := newTestEngine(t)
 	ctx := context.Background()
@@ -135,38 +135,18 @@ func (s *closingStore) SetAccountStatus(ctx context.Context, accountID, status s
 // with its secret, and the buffer that receives the engine's JSON log.
 func newClosingEngine(t *testing.T, closeAfter string) (*testEngine, *closingStore, *iogate.APIKey, string, *bytes.Buffer) {
 	t.Helper()
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "iogate.db")
-	db, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	store := &closingStore{DB: db, closeAfter: closeAfter}
-	master, err := iogate.NewMasterKey(make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var logs bytes.Buffer
-	svc, err := New(ctx, store, master, Config{Issuer: "https://iogate.test", Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e := &testEngine{svc: svc, store: db, path: path, clock: &settableClock{t: time.Now()}}
-	account := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: time.Now()}
-	createAccount(t, svc, db, account)
-	e.accountID = account.ID
-	k, secret := e.createKey(t)
+	var store *closingStore
+	e, k, secret := startWrappedEngine(t, slog.New(slog.NewJSONHandler(&logs, nil)), func(db *sqlite.DB) iogate.Store {
+		store = &closingStore{DB: db, closeAfter: closeAfter}
+		return store
+	})
 	return e, store, k, secret, &logs
 }
 
-// TestRevokeTokenSyncFailure checks that a revocation that committed succeeds even when
-// reading it back into the view fails: the token is refused in this process at once, the
-// failure is logged at error level with the IDs and without the token, and a reload is
-// owed.
+// TestRevokeTokenSyncFailure checks that a committed revocation succeeds even when reading
+// it back into the view fails. This process rejects the token at once, logs the failure at
+// error level with the IDs and without the token, and owes a reload.
 func TestRevokeTokenSyncFailure(t *testing.T) {
 	ctx := context.Background()
 	e, store, k, secret, logs := newClosingEngine(t, "RevokeToken")

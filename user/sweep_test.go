@@ -165,16 +165,7 @@ func TestSweepDeletesExpiredRevocations(t *testing.T) {
 	forEachStore(t, func(t *testing.T, open func() iogate.Store) {
 		f := newFixtureOn(t, open())
 		now := f.clock.Now().UTC()
-		k := &iogate.APIKey{ClientID: iogate.NewClientID(), AccountID: f.owner.AccountID, Name: "ci",
-			Scopes: []string{iogate.ScopeVaultsRead}, CreatedAt: now, UpdatedAt: now, SecretGeneration: 1, SecretCreatedAt: now}
-		created, err := f.chain.NewRecord(k.AccountID, iogate.AuditKeyCreated, iogate.Actor{Type: iogate.ActorOperator}, now, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		created.ClientID = k.ClientID
-		if err := f.store.CreateAPIKey(f.ctx, k, created); err != nil {
-			t.Fatalf("CreateAPIKey: %v", err)
-		}
+		k := createSweepKey(t, f, now)
 		for _, tok := range []*iogate.RevokedToken{
 			{TokenID: "jti-short", ClientID: k.ClientID, ExpiresAt: now.Add(10 * time.Minute), RevokedAt: now},
 			{TokenID: "jti-long", ClientID: k.ClientID, ExpiresAt: now.Add(24 * time.Hour), RevokedAt: now},
@@ -381,16 +372,7 @@ func TestSweepDeletesOldKeyChanges(t *testing.T) {
 		f.clock.now = time.Now()
 		f.clock.mu.Unlock()
 		now := f.clock.Now().UTC()
-		k := &iogate.APIKey{ClientID: iogate.NewClientID(), AccountID: f.owner.AccountID, Name: "ci",
-			Scopes: []string{iogate.ScopeVaultsRead}, CreatedAt: now, UpdatedAt: now, SecretGeneration: 1, SecretCreatedAt: now}
-		created, err := f.chain.NewRecord(k.AccountID, iogate.AuditKeyCreated, iogate.Actor{Type: iogate.ActorOperator}, now, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		created.ClientID = k.ClientID
-		if err := f.store.CreateAPIKey(f.ctx, k, created); err != nil {
-			t.Fatalf("CreateAPIKey: %v", err)
-		}
+		createSweepKey(t, f, now)
 		before, err := f.store.KeyChangesSince(f.ctx, 0)
 		if err != nil {
 			t.Fatalf("KeyChangesSince: %v", err)
@@ -414,4 +396,21 @@ func TestSweepDeletesOldKeyChanges(t *testing.T) {
 			t.Errorf("KeyChangesSince after the sweep = %+v, %v, want no change", left, err)
 		}
 	})
+}
+
+// createSweepKey stores an API key of the fixture's account, created at now, with its
+// key.created record.
+func createSweepKey(t *testing.T, f *fixture, now time.Time) *iogate.APIKey {
+	t.Helper()
+	k := &iogate.APIKey{ClientID: iogate.NewClientID(), AccountID: f.owner.AccountID, Name: "ci",
+		Scopes: []string{iogate.ScopeVaultsRead}, CreatedAt: now, UpdatedAt: now, SecretGeneration: 1, SecretCreatedAt: now}
+	created, err := f.chain.NewRecord(k.AccountID, iogate.AuditKeyCreated, iogate.Actor{Type: iogate.ActorOperator}, now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created.ClientID = k.ClientID
+	if err := f.store.CreateAPIKey(f.ctx, k, created); err != nil {
+		t.Fatalf("CreateAPIKey: %v", err)
+	}
+	return k
 }
