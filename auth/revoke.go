@@ -30,8 +30,8 @@ func (s *Service) RevokeToken(ctx context.Context, clientID, raw string, remote 
 	if err != nil {
 		return nil
 	}
-	// An expired token works for nobody, so there is nothing to refuse even when it was
-	// another client's.
+	// An expired token no longer works, so it is not rejected even when it was another
+	// client's.
 	now := s.now()
 	if claims.Expiry <= now.Unix() || claims.ID == "" {
 		return nil

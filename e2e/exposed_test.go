@@ -106,8 +106,8 @@ func TestExposedCredentials(t *testing.T) {
 
 		// EXPOSED, the last column of the text table, contains the time of the first
 		// exposure, and "-" for a key that was never exposed.
-		var shown struct{ ExposedAt time.Time }
-		testenv.CLIJSON(t, dir, &shown, "key", "show", k.ClientID)
+		var detail struct{ ExposedAt time.Time }
+		testenv.CLIJSON(t, dir, &detail, "key", "show", k.ClientID)
 		res = testenv.RunCLI(t, dir, nil, "key", "list", "--account", f.accountID)
 		if res.ExitCode != 0 {
 			t.Fatalf("key list: exit %d: %s", res.ExitCode, res.Stderr)
@@ -121,8 +121,8 @@ func TestExposedCredentials(t *testing.T) {
 		if header := rows["CLIENT"]; len(header) == 0 || header[len(header)-1] != "EXPOSED" {
 			t.Errorf("key list header = %q, want EXPOSED as its last column", header)
 		}
-		if row := rows[k.ClientID]; len(row) == 0 || row[len(row)-1] != shown.ExposedAt.Format(time.RFC3339) {
-			t.Errorf("key list row of the exposed key = %q, want it to end with the exposure time %s", row, shown.ExposedAt.Format(time.RFC3339))
+		if row := rows[k.ClientID]; len(row) == 0 || row[len(row)-1] != detail.ExposedAt.Format(time.RFC3339) {
+			t.Errorf("key list row of the exposed key = %q, want it to end with the exposure time %s", row, detail.ExposedAt.Format(time.RFC3339))
 		}
 		if row := rows[f.clientID]; len(row) == 0 || row[len(row)-1] != "-" {
 			t.Errorf("key list row of a key never exposed = %q, want it to end with -", row)

@@ -122,8 +122,8 @@ func TestSigningKeyRevoke(t *testing.T) {
 }
 
 // TestSigningKeyRevokeText checks that the CLI's text output names the revoked key and the
-// replacement, warns about cached JWKS (verifiers that cached it accept the revoked key's
-// tokens and reject the replacement's until they fetch it again), and lists the next steps.
+// replacement, and lists the next steps. Those start with the cached JWKS: verifiers that
+// cached it accept the revoked key's tokens until they fetch it again.
 func TestSigningKeyRevokeText(t *testing.T) {
 	f := newFixture(t, testenv.Options{})
 	kid := verifyWithJWKS(t, fetchJWKS(t, f.srv), oauthToken(t, f.srv, f.clientID, f.clientSecret, ""), "EdDSA")

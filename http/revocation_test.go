@@ -33,9 +33,9 @@ func (s *closeAfterRevoke) RevokeToken(ctx context.Context, t *iogate.RevokedTok
 }
 
 // TestRevokeSucceedsWhenSyncFails checks that POST /oauth2/revoke returns 200 once the
-// revocation is stored, even though the engine cannot read it back into its view, that
-// this server refuses the token at once, and that the failure is logged at error level
-// with the IDs and without the token.
+// revocation is stored, even though the engine cannot read it back into its view. This
+// server rejects the token at once and logs the failure at error level with the IDs and
+// without the token.
 func TestRevokeSucceedsWhenSyncFails(t *testing.T) {
 	ctx := context.Background()
 	var store *closeAfterRevoke

@@ -71,7 +71,7 @@ func TestSweepQueriesUseIndexes(t *testing.T) {
 
 // TestDeleteKeyChangesQueryPlan checks that the change-feed delete finds its rows through
 // the primary key. Its window of the first rows is a SCAN in rowid order that stops after
-// LIMIT rows; a sort of the whole table (a temporary B-tree) would read every row.
+// LIMIT rows, whereas a sort of the whole table (a temporary B-tree) would read every row.
 func TestDeleteKeyChangesQueryPlan(t *testing.T) {
 	db := openTestDB(t)
 	plan := explainQueryPlan(t, db, deleteKeyChangesBeforeQuery, 1, 500)

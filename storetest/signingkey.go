@@ -205,8 +205,8 @@ func testSigningKeyRevocationRejected(t *testing.T, s iogate.Store) {
 }
 
 // testSigningKeyRotationGap rotates while the signing key of the algorithm is set to retire
-// at base plus one hour: a new key that activates later is rejected without changing
-// anything, because servers of that algorithm would have no key in between, and one that
+// at base plus one hour. A new key that activates later is rejected without changing
+// anything, because servers of that algorithm would have no key in between. A new key that
 // activates before the retirement is stored.
 func testSigningKeyRotationGap(t *testing.T, s iogate.Store) {
 	ctx := ctxFor(t)
