@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -27,11 +28,13 @@ const (
 // empty.
 type auditCommitter struct {
 	store   iogate.Store
+	chain   *iogate.AuditChain
 	log     *slog.Logger
 	metrics *metrics.Metrics
 
 	mu      sync.Mutex
 	pending []pendingAudit
+	denials []denial
 	running bool
 	// idle is closed when the running writer exits.
 	idle    chan struct{}
@@ -44,8 +47,21 @@ type pendingAudit struct {
 	done chan error
 }
 
-func newAuditCommitter(store iogate.Store, log *slog.Logger, m *metrics.Metrics) *auditCommitter {
-	return &auditCommitter{store: store, log: log, metrics: m}
+// denial is a denied token request whose audit record the writer builds. A request for a
+// client ID that no account holds queues a denial with no account ID, which the writer
+// discards. Both kinds cost the request the same work (a copy of the client ID, the
+// queue's lock and an append), so the response time does not reveal whether a client ID
+// exists.
+type denial struct {
+	accountID string
+	clientID  string
+	reason    string
+	remote    netip.Addr
+	at        time.Time
+}
+
+func newAuditCommitter(store iogate.Store, chain *iogate.AuditChain, log *slog.Logger, m *metrics.Metrics) *auditCommitter {
+	return &auditCommitter{store: store, chain: chain, log: log, metrics: m}
 }
 
 // commit queues rec and returns once the transaction holding it has committed, with that
@@ -72,6 +88,21 @@ func (c *auditCommitter) enqueue(rec *iogate.AuditRecord) {
 	c.startLocked()
 }
 
+// deny queues d without waiting for its record. When the queue is full, d is dropped and
+// counted like a record passed to enqueue.
+func (c *auditCommitter) deny(d denial) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.denials) >= maxAuditPending {
+		if d.accountID != "" {
+			c.dropped++
+		}
+		return
+	}
+	c.denials = append(c.denials, d)
+	c.startLocked()
+}
+
 func (c *auditCommitter) startLocked() {
 	if c.running {
 		return
@@ -86,7 +117,8 @@ func (c *auditCommitter) write() {
 	for {
 		c.mu.Lock()
 		n := min(len(c.pending), maxAuditBatch)
-		if n == 0 {
+		m := min(len(c.denials), maxAuditBatch-n)
+		if n == 0 && m == 0 {
 			c.running = false
 			close(c.idle)
 			c.mu.Unlock()
@@ -94,6 +126,8 @@ func (c *auditCommitter) write() {
 		}
 		batch := c.pending[:n:n]
 		c.pending = c.pending[n:]
+		denials := c.denials[:m:m]
+		c.denials = c.denials[m:]
 		dropped := c.dropped
 		c.dropped = 0
 		c.mu.Unlock()
@@ -101,14 +135,31 @@ func (c *auditCommitter) write() {
 		if dropped > 0 {
 			c.log.Warn("audit queue full; records of denied requests dropped", "dropped", dropped)
 		}
-		c.writeBatch(batch)
+		c.writeBatch(batch, denials)
 	}
 }
 
-func (c *auditCommitter) writeBatch(batch []pendingAudit) {
-	records := make([]*iogate.AuditRecord, len(batch))
+func (c *auditCommitter) writeBatch(batch []pendingAudit, denials []denial) {
+	records := make([]*iogate.AuditRecord, len(batch), len(batch)+len(denials))
 	for i, p := range batch {
 		records[i] = p.rec
+	}
+	unwaited := 0
+	for _, d := range denials {
+		if d.accountID == "" {
+			continue
+		}
+		rec, err := c.chain.NewRecord(d.accountID, iogate.AuditTokenDenied, clientActor(d.clientID, d.remote), d.at, nil)
+		if err != nil {
+			c.log.Error("build audit record failed", "client_id", d.clientID, "error", err)
+			continue
+		}
+		rec.ClientID, rec.Reason = d.clientID, d.reason
+		records = append(records, rec)
+		unwaited++
+	}
+	if len(records) == 0 {
+		return
 	}
 	// The batch belongs to many requests, so no single request's context may cancel it.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -119,7 +170,6 @@ func (c *auditCommitter) writeBatch(batch []pendingAudit) {
 		c.metrics.AuditCommitted(len(records), time.Since(start))
 	}
 
-	unwaited := 0
 	for _, p := range batch {
 		if p.done != nil {
 			p.done <- err

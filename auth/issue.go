@@ -67,19 +67,19 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 	k, generation, ok := s.authenticateClient(clientID, secret)
 	switch {
 	case !ok && k == nil:
-		s.recordDeletedKeyDenial(clientID, remote)
+		s.recordUnknownClientDenial(clientID, remote)
 		return nil, iogate.ErrInvalidClient
 	case !ok:
-		s.recordDenial(k, remote, iogate.DenyInvalidSecret)
+		s.recordDenial(k.accountID, k.clientID, remote, iogate.DenyInvalidSecret)
 		return nil, iogate.ErrInvalidClient
 	case k.suspended:
-		s.recordDenial(k, remote, iogate.DenyAccountSuspended)
+		s.recordDenial(k.accountID, k.clientID, remote, iogate.DenyAccountSuspended)
 		return nil, iogate.ErrInvalidClient
 	case k.expired(now):
-		s.recordDenial(k, remote, iogate.DenyKeyExpired)
+		s.recordDenial(k.accountID, k.clientID, remote, iogate.DenyKeyExpired)
 		return nil, iogate.ErrInvalidClient
 	case !iogate.IPAllowed(k.allowed(), remote):
-		s.recordDenial(k, remote, iogate.DenyIPNotAllowed)
+		s.recordDenial(k.accountID, k.clientID, remote, iogate.DenyIPNotAllowed)
 		return nil, ErrIPNotAllowed
 	}
 	s.uses.record(iogate.KeyUse{ClientID: k.clientID, Generation: generation, At: now, IP: remote.String()})
@@ -118,7 +118,7 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*IssuedToke
 		if !iogate.ScopeSubset(req.Scopes, c.Scopes) {
 			s.metrics.TokenDenied(metrics.ReasonInvalidScope)
 			if k, ok := s.view.get(c.ClientID); ok {
-				s.recordDenial(&k, req.RemoteAddr, iogate.DenyScopeNotAllowed)
+				s.recordDenial(k.accountID, k.clientID, req.RemoteAddr, iogate.DenyScopeNotAllowed)
 			}
 			return nil, iogate.Errorf(iogate.CodeInvalidScope, "the requested scope exceeds the scopes of this API key")
 		}
@@ -139,7 +139,7 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*IssuedToke
 			reason = iogate.DenyInvalidSecret
 		}
 		if ok {
-			s.recordDenial(&k, req.RemoteAddr, reason)
+			s.recordDenial(k.accountID, k.clientID, req.RemoteAddr, reason)
 		}
 		s.metrics.TokenDenied(metrics.ReasonInvalidClient)
 		return nil, iogate.ErrInvalidClient
@@ -206,37 +206,31 @@ func (s *Service) recordIssued(c *Client, remote netip.Addr, claims *token.Claim
 	return nil
 }
 
-// recordDenial queues the audit record of a denied token request. A request for an
-// unknown client ID (k nil) has no account whose log could hold it.
-//
-// NOTE: queueing costs a lock and a slice append that an unknown client ID does not. The
-// difference has not been measured; it is small next to network jitter but not zero.
-func (s *Service) recordDenial(k *key, remote netip.Addr, reason string) {
-	if k == nil {
-		return
-	}
-	// The client ID can be a substring of the request body, which the queued record would
+// maxClientIDLength bounds the client IDs that authentication looks up. Client IDs are
+// UUIDs of 36 characters, and imported keys keep theirs in the same form.
+const maxClientIDLength = 64
+
+// recordDenial queues the audit record of a denied token request by clientID. The writer
+// builds the record, and discards it when accountID is empty: a request for an unknown
+// client ID queues a denial too, so that it costs the same work as one for a known ID.
+func (s *Service) recordDenial(accountID, clientID string, remote netip.Addr, reason string) {
+	// The client ID can be a substring of the request body, which the queued denial would
 	// otherwise keep in memory whole until it is written.
-	clientID := strings.Clone(k.clientID)
-	rec, err := s.newRecord(k.accountID, iogate.AuditTokenDenied, clientActor(clientID, remote), nil)
-	if err != nil {
-		s.log.Error("build audit record failed", "client_id", clientID, "error", err)
-		return
-	}
-	rec.ClientID, rec.Reason = clientID, reason
-	s.audit.enqueue(rec)
+	s.audit.deny(denial{accountID: accountID, clientID: strings.Clone(clientID), reason: reason, remote: remote, at: s.now()})
 }
 
-// recordDeletedKeyDenial queues the audit record of a token request for a client ID that
-// the view holds no key for, if the view remembers the key's deletion. The record goes to
-// the log of the account the key belonged to. A client ID that never existed writes
-// nothing. Either way the caller returns the same error as for an unknown client ID.
-func (s *Service) recordDeletedKeyDenial(clientID string, remote netip.Addr) {
-	accountID, ok := s.view.deletedAccount(clientID)
-	if !ok {
-		return
+// recordUnknownClientDenial queues the denial of a token request for a client ID that the
+// view holds no key for. When the view remembers the key's deletion, the record goes to
+// the log of the account the key belonged to. For a client ID that never existed, the
+// denial is queued with no account and nothing is written. Either way the caller returns
+// the same error as for a wrong secret.
+func (s *Service) recordUnknownClientDenial(clientID string, remote netip.Addr) {
+	accountID, _ := s.view.deletedAccount(clientID)
+	// No client ID is longer than this, and a request body may hold a much longer one.
+	if len(clientID) > maxClientIDLength {
+		clientID = clientID[:maxClientIDLength]
 	}
-	s.recordDenial(&key{clientID: clientID, accountID: accountID}, remote, iogate.DenyKeyDeleted)
+	s.recordDenial(accountID, clientID, remote, iogate.DenyKeyDeleted)
 }
 
 func clientActor(clientID string, remote netip.Addr) iogate.Actor {
@@ -252,7 +246,7 @@ func clientActor(clientID string, remote netip.Addr) iogate.Actor {
 // both of a key's secrets whether or not the ID is known, so the work done does not depend
 // on which check fails.
 func (s *Service) authenticateClient(clientID, secret string) (*key, int, bool) {
-	if len(secret) == 0 || len(secret) > iogate.MaxSecretLength || len(clientID) > 64 {
+	if len(secret) == 0 || len(secret) > iogate.MaxSecretLength || len(clientID) > maxClientIDLength {
 		return nil, 0, false
 	}
 	var k *key

@@ -114,7 +114,6 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.uses = newUseRecorder(store, s.log)
-	s.audit = newAuditCommitter(store, s.log, cfg.Metrics)
 	pepper, err := s.loadSealedKey(ctx, pepperName)
 	if err != nil {
 		return nil, err
@@ -127,6 +126,7 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 	if s.chain, err = iogate.NewAuditChain(auditKey); err != nil {
 		return nil, err
 	}
+	s.audit = newAuditCommitter(store, s.chain, s.log, cfg.Metrics)
 	return s, nil
 }
 
