@@ -82,6 +82,12 @@ func (k *APIKey) Auth() *APIKeyAuth {
 	return a
 }
 
+// ErrDeletedClientID is the error of Store.CreateAPIKey for a client ID that belonged to a
+// deleted key of the same account. Access tokens carry the client ID, the account and the
+// secret generation, which starts at 1 again, so the deleted key's unexpired tokens, revoked
+// ones included, would pass verification against the new key.
+var ErrDeletedClientID = Errorf(CodeConflict, "the client ID belonged to a deleted key of this account: use a new client ID")
+
 // NewClientID returns a random UUID for a new key.
 func NewClientID() string { return uuid.NewString() }
 

@@ -229,7 +229,10 @@ type Store interface {
 	// CreateAPIKey inserts a new key, records a key change and appends the audit record
 	// rec, all in one transaction. When ctx carries a form token's use (WithFormTokenUse),
 	// the transaction records it too, and fails with ErrFormTokenUsed, writing nothing,
-	// when it was already recorded.
+	// when it was already recorded. It fails with ErrDeletedClientID, writing nothing,
+	// when DeleteAPIKey has deleted a key with k.ClientID from k.AccountID. That check
+	// runs in the same transaction as the insert, so no concurrent deletion slips between
+	// them. Another account may reuse the client ID.
 	CreateAPIKey(ctx context.Context, k *APIKey, rec *AuditRecord) error
 	// FindAPIKey returns the key, or CodeNotFound.
 	FindAPIKey(ctx context.Context, clientID string) (*APIKey, error)
@@ -253,7 +256,10 @@ type Store interface {
 	// only when a record is written.
 	UpdateAPIKey(ctx context.Context, clientID string, update func(k *APIKey) (*AuditRecord, error)) (*APIKey, error)
 	// DeleteAPIKey deletes the key of rec.AccountID, records a key change and appends rec,
-	// all in one transaction, or returns CodeNotFound.
+	// all in one transaction, or returns CodeNotFound. The same transaction stores a
+	// tombstone of the client ID for the account, with rec.Time as the deletion time, so
+	// that CreateAPIKey rejects the client ID in that account from then on. Tombstones are
+	// kept forever, independent of the audit retention.
 	DeleteAPIKey(ctx context.Context, clientID string, rec *AuditRecord) error
 	// DeletedAPIKeys calls fn with the client ID and account ID of every key whose
 	// AuditKeyDeleted record the audit log still holds. It calls fn in the order of the

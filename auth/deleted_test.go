@@ -224,3 +224,36 @@ func TestImportDeletedClientID(t *testing.T) {
 		t.Errorf("token of the deleted key after an import into another account: error %v, want ErrInvalidToken", err)
 	}
 }
+
+// TestImportDeletedClientIDAfterAuditPrune checks that ImportKey still rejects a deleted
+// key's client ID after audit retention pruned the key.deleted record.
+func TestImportDeletedClientIDAfterAuditPrune(t *testing.T) {
+	ctx := context.Background()
+	e := newTestEngine(t)
+	k, _ := e.createKey(t)
+	if err := e.svc.DeleteKey(ctx, k.ClientID); err != nil {
+		t.Fatalf("DeleteKey: %v", err)
+	}
+	// The newest record of an account is never pruned, so another key follows.
+	e.clock.advance(2 * time.Hour)
+	e.createKey(t)
+	if _, err := e.svc.PruneAudit(ctx, time.Hour); err != nil {
+		t.Fatalf("PruneAudit: %v", err)
+	}
+	filter := iogate.AuditFilter{AccountID: e.accountID, Event: iogate.AuditKeyDeleted}
+	if records, _, err := e.store.ListAuditRecords(ctx, filter, iogate.Page{}); err != nil || len(records) != 0 {
+		t.Fatalf("key.deleted records after PruneAudit: %d, %v; want none", len(records), err)
+	}
+
+	_, err := e.svc.ImportKey(ctx, ImportKeyRequest{
+		CreateKeyRequest: CreateKeyRequest{AccountID: e.accountID, Name: "imported again"},
+		ClientID:         k.ClientID,
+		Secret:           iogate.Secret("a new secret from the other system"),
+	})
+	if iogate.ErrorCodeOf(err) != iogate.CodeConflict {
+		t.Fatalf("ImportKey with the deleted client ID after pruning: error %v, want CodeConflict", err)
+	}
+	if !strings.Contains(err.Error(), "belonged to a key of this account that was deleted") {
+		t.Errorf("ImportKey error %q does not say that the client ID was deleted", err)
+	}
+}

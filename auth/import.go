@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -30,6 +31,13 @@ type ImportKeyRequest struct {
 // ImportKey stores a key with a given client ID and secret. Like CreateKey, it keeps only
 // the secret's keyed hash. The secret is compared byte for byte, so a client must send it
 // in the same Unicode normalization form as it was imported.
+//
+// It returns CodeConflict when a key has the client ID, or when a deleted key of the same
+// account had it. Tokens carry the client ID, the account and the secret generation, which
+// starts at 1 again, so the deleted key's unexpired tokens, revoked ones included, would
+// pass verification against the imported key. The store keeps the tombstones of deleted
+// client IDs forever, whatever the audit retention. Another account may import the client
+// ID, because its account does not match the tokens' account.
 func (s *Service) ImportKey(ctx context.Context, req ImportKeyRequest) (*iogate.APIKey, error) {
 	clientID := req.ClientID
 	if clientID == "" {
@@ -41,32 +49,17 @@ func (s *Service) ImportKey(ctx context.Context, req ImportKeyRequest) (*iogate.
 	if err := validateImportedSecret(req.Secret.Reveal()); err != nil {
 		return nil, err
 	}
-	if err := s.checkNotDeleted(ctx, req.AccountID, clientID); err != nil {
-		return nil, err
-	}
 	k, err := s.insertKey(ctx, req.CreateKeyRequest, clientID, req.Secret)
-	if iogate.ErrorCodeOf(err) == iogate.CodeConflict {
+	switch {
+	case errors.Is(err, iogate.ErrDeletedClientID):
+		// The store checks the deleted key's tombstone in the insert's transaction, so a
+		// deletion that commits at the same time cannot slip past the check.
+		return nil, iogate.Errorf(iogate.CodeConflict, "client ID %s belonged to a key of this account that was deleted: "+
+			"import the key under a new client ID, because the deleted key's access tokens would otherwise be accepted again", clientID)
+	case iogate.ErrorCodeOf(err) == iogate.CodeConflict:
 		return nil, iogate.Errorf(iogate.CodeConflict, "an API key with client ID %s already exists", clientID)
 	}
 	return k, err
-}
-
-// checkNotDeleted returns CodeConflict when the account's audit log records the deletion of
-// a key with clientID. Tokens carry the client ID, the account and the secret generation,
-// which starts at 1 again, so the deleted key's unexpired tokens, revoked ones included,
-// would pass verification against the imported key. With an audit retention of at least
-// MinAuditRetention, the record outlives every token of the deleted key.
-func (s *Service) checkNotDeleted(ctx context.Context, accountID, clientID string) error {
-	filter := iogate.AuditFilter{AccountID: accountID, ClientID: clientID, Event: iogate.AuditKeyDeleted}
-	records, _, err := s.store.ListAuditRecords(ctx, filter, iogate.Page{Limit: 1})
-	if err != nil {
-		return err
-	}
-	if len(records) > 0 {
-		return iogate.Errorf(iogate.CodeConflict, "client ID %s belonged to a key of this account that was deleted: "+
-			"import the key under a new client ID, because the deleted key's access tokens would otherwise be accepted again", clientID)
-	}
-	return nil
 }
 
 // validateImportedSecret checks an imported secret. Its messages never quote the secret.

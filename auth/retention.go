@@ -12,12 +12,6 @@ import (
 // DefaultAuditRetention is how long audit records are kept unless configured otherwise.
 const DefaultAuditRetention = 400 * 24 * time.Hour
 
-// MinAuditRetention is the shortest retention at which the server logs no warning. It is
-// twice the longest token lifetime, a margin for clocks that differ between nodes. So a
-// key.deleted record outlives the deleted key's tokens, and ImportKey rejects the client
-// ID while they could still be presented.
-const MinAuditRetention = 48 * time.Hour
-
 // PruneReport is the outcome of PruneAudit.
 type PruneReport struct {
 	Accounts int   `json:"accounts"`

@@ -17,10 +17,15 @@ import (
 // in the same transaction.
 func (db *DB) CreateAPIKey(ctx context.Context, k *iogate.APIKey, rec *iogate.AuditRecord) error {
 	return db.write(ctx, func(tx pgx.Tx) error {
-		if err := lockAccounts(ctx, tx, rec.AccountID); err != nil {
+		// The key's account is locked too, in case rec names another, so that the check
+		// of its tombstones cannot miss a deletion that commits meanwhile.
+		if err := lockAccounts(ctx, tx, rec.AccountID, k.AccountID); err != nil {
 			return err
 		}
 		if err := useFormTokenOf(ctx, tx); err != nil {
+			return err
+		}
+		if err := checkClientIDNotDeleted(ctx, tx, k.AccountID, k.ClientID); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO api_keys (client_id, account_id, name, description, scopes, allowed_ips,
@@ -223,8 +228,8 @@ func (db *DB) AllAPIKeys(ctx context.Context, fn func(*iogate.APIKey) error) err
 	return mapError(rows.Err())
 }
 
-// DeleteAPIKey deletes the key of rec.AccountID, records a key change and appends rec in
-// the same transaction, or returns CodeNotFound.
+// DeleteAPIKey deletes the key of rec.AccountID, stores its tombstone, records a key
+// change and appends rec in the same transaction, or returns CodeNotFound.
 func (db *DB) DeleteAPIKey(ctx context.Context, clientID string, rec *iogate.AuditRecord) error {
 	if !storable(clientID) {
 		return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %q", clientID)
@@ -242,6 +247,9 @@ func (db *DB) DeleteAPIKey(ctx context.Context, clientID string, rec *iogate.Aud
 		}
 		if tag.RowsAffected() == 0 {
 			return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %s", clientID)
+		}
+		if err := recordDeletedClientID(ctx, tx, rec.AccountID, clientID, rec.Time); err != nil {
+			return err
 		}
 		if err := db.recordChange(ctx, tx, clientID); err != nil {
 			return err

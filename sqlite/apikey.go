@@ -20,6 +20,9 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *iogate.APIKey, rec *iogate.Au
 		if err := useFormTokenOf(ctx, tx); err != nil {
 			return err
 		}
+		if err := checkClientIDNotDeleted(ctx, tx, k.AccountID, k.ClientID); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (client_id, account_id, name, description, scopes, allowed_ips,
 			created_at, updated_at, expires_at, secret_hash, secret_generation, secret_created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -194,8 +197,8 @@ func (db *DB) AllAPIKeys(ctx context.Context, fn func(*iogate.APIKey) error) err
 	return mapError(rows.Err())
 }
 
-// DeleteAPIKey deletes the key of rec.AccountID, records a key change and appends rec in
-// the same transaction, or returns CodeNotFound.
+// DeleteAPIKey deletes the key of rec.AccountID, stores its tombstone, records a key
+// change and appends rec in the same transaction, or returns CodeNotFound.
 func (db *DB) DeleteAPIKey(ctx context.Context, clientID string, rec *iogate.AuditRecord) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE client_id = ? AND account_id = ?`, clientID, rec.AccountID)
@@ -206,6 +209,9 @@ func (db *DB) DeleteAPIKey(ctx context.Context, clientID string, rec *iogate.Aud
 			return err
 		} else if n == 0 {
 			return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %s", clientID)
+		}
+		if err := recordDeletedClientID(ctx, tx, rec.AccountID, clientID, rec.Time); err != nil {
+			return err
 		}
 		if err := db.recordChange(ctx, tx, clientID); err != nil {
 			return err

@@ -11,7 +11,8 @@ import (
 // ImportAPIKeys inserts many new keys in one transaction and records a key change for each,
 // as CreateAPIKey does for one. It exists for bulk imports and benchmark fixtures: a
 // million keys created one by one would cost a million synchronous commits. It fails with
-// CodeConflict, and inserts nothing, when any client ID exists already.
+// CodeConflict, and inserts nothing, when any client ID exists already, and with
+// iogate.ErrDeletedClientID when any belonged to a deleted key of the same account.
 //
 // NOTE: it writes no audit records, because the audit chain is keyed by the engine, so
 // "iogate audit verify" reports imported keys as keys without a creation record.
@@ -33,8 +34,16 @@ func (db *DB) ImportAPIKeys(ctx context.Context, keys []*iogate.APIKey) error {
 			return err
 		}
 		defer insertChange.Close()
+		checkDeleted, err := tx.PrepareContext(ctx, deletedClientIDQuery)
+		if err != nil {
+			return err
+		}
+		defer checkDeleted.Close()
 		changedAt := toMicros(db.now())
 		for _, k := range keys {
+			if err := scanClientIDDeleted(checkDeleted.QueryRowContext(ctx, k.AccountID, k.ClientID)); err != nil {
+				return err
+			}
 			_, err := insertKey.ExecContext(ctx, k.ClientID, k.AccountID, k.Name, k.Description, strings.Join(k.Scopes, " "),
 				formatPrefixes(k.AllowedIPs), toMicros(k.CreatedAt), toMicros(k.UpdatedAt), nullMicros(k.ExpiresAt),
 				k.SecretHash[:], k.SecretGeneration, toMicros(k.SecretCreatedAt))

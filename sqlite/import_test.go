@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -99,10 +100,42 @@ func TestImportAPIKeysConflictInsertsNothing(t *testing.T) {
 	}
 }
 
+// TestImportAPIKeysRejectsDeletedClientID imports a batch in which one client ID belonged
+// to a deleted key of the same account. The batch must fail with ErrDeletedClientID and
+// insert nothing, as CreateAPIKey does for one key.
+func TestImportAPIKeysRejectsDeletedClientID(t *testing.T) {
+	ctx := context.Background()
+	db := openTestDB(t)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	accountID := createTestAccount(t, db)
+	deleted := testKey(accountID, now)
+	if err := db.CreateAPIKey(ctx, deleted, creationRecord(t, deleted)); err != nil {
+		t.Fatalf("CreateAPIKey: %v", err)
+	}
+	if err := db.DeleteAPIKey(ctx, deleted.ClientID, keyRecord(t, deleted, iogate.AuditKeyDeleted)); err != nil {
+		t.Fatalf("DeleteAPIKey: %v", err)
+	}
+
+	fresh := testKey(accountID, now)
+	err := db.ImportAPIKeys(ctx, []*iogate.APIKey{fresh, testKey(accountID, now), deleted})
+	if !errors.Is(err, iogate.ErrDeletedClientID) {
+		t.Fatalf("ImportAPIKeys with a deleted key's client ID: error %v, want ErrDeletedClientID", err)
+	}
+	if _, err := db.FindAPIKey(ctx, fresh.ClientID); iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
+		t.Fatalf("FindAPIKey of the key imported before the rejected one: error %v, want not found", err)
+	}
+}
+
 // creationRecord returns the audit record that must accompany the creation of k.
 func creationRecord(t *testing.T, k *iogate.APIKey) *iogate.AuditRecord {
 	t.Helper()
-	r, err := newTestChain(t).NewRecord(k.AccountID, iogate.AuditKeyCreated, iogate.Actor{Type: iogate.ActorOperator, ID: "test"}, time.Now(), nil)
+	return keyRecord(t, k, iogate.AuditKeyCreated)
+}
+
+// keyRecord returns an audit record of event for the key k by an operator.
+func keyRecord(t *testing.T, k *iogate.APIKey, event string) *iogate.AuditRecord {
+	t.Helper()
+	r, err := newTestChain(t).NewRecord(k.AccountID, event, iogate.Actor{Type: iogate.ActorOperator, ID: "test"}, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,6 +72,7 @@ func Run(t *testing.T, newStore func(t *testing.T) iogate.Store) {
 	cases = append(cases, revocationCases...)
 	cases = append(cases, signingKeyRevocationCases...)
 	cases = append(cases, keyChangeCases...)
+	cases = append(cases, deletedClientIDCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -92,6 +93,7 @@ func RunTwoHandles(t *testing.T, open func(t *testing.T) (first, second iogate.S
 		{"RevocationsDuringKeyDeletions", revokeDuringKeyDeletions},
 		{"SetupLinksCreatedAtOnce", createSetupLinksAtOnce},
 		{"PublicURLLastRecordWins", recordPublicURLOnTwoHandles},
+		{"DeletedClientIDCreatedDuringDeletion", createDuringDeletion},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

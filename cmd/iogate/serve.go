@@ -111,7 +111,7 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.Var(newDurationFlag(&c.maxStaleness), "max-staleness", "how long the server keeps accepting tokens after its change feed went down; "+
 		"after that token and bearer requests and /readyz get 503 until it has reloaded every key (default 5s)")
 	f.Var(newDurationFlag(&c.auditRetention), "audit-retention", "how long audit records are kept; older ones are pruned at start and every 6h, "+
-		"leaving a signed checkpoint from which the chain still verifies; 0 keeps every record; below 2d a warning is logged (default 400d)")
+		"leaving a signed checkpoint from which the chain still verifies; 0 keeps every record (default 400d)")
 	f.Var(newDurationFlag(&c.resyncInterval), "resync-interval", "how often the server reloads every key, in case a change notification was lost (default 5m)")
 
 	f.StringSliceVar(&c.trustedProxies, "trusted-proxies", nil, "comma-separated IP addresses or CIDR prefixes of proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (default: none)")
@@ -306,10 +306,6 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	defer logOut.Close()
 	for _, warning := range g.ignoredEnv.warnings("iogate serve") {
 		log.Warn(warning.message(), "variables", warning.names)
-	}
-	if c.auditRetention > 0 && c.auditRetention < auth.MinAuditRetention {
-		log.Warn("--audit-retention is shorter than 2d: the key.deleted records of deleted keys may be pruned while their access tokens are still valid, "+
-			"and a key imported under such a client ID would accept them", "audit_retention", iogate.FormatDuration(c.auditRetention))
 	}
 
 	// The data directory holds the self-signed certificate, and with SQLite the database

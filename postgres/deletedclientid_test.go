@@ -1,0 +1,55 @@
+package postgres_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/internal/pgtest"
+	"github.com/iogate/iogate/storetest"
+)
+
+// deletedClientIDsMigration is the version of the migration that adds deleted_client_ids.
+const deletedClientIDsMigration = 14
+
+// TestDeletedClientIDMigrationBackfill takes a database with deleted keys back to the
+// schema before deleted_client_ids and opens it again. The migration must write a
+// tombstone for each key.deleted record that the audit log holds.
+func TestDeletedClientIDMigrationBackfill(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	db := open(t, url)
+	want := storetest.RunDeletedClientIDBackfill(t, db, func(t *testing.T) iogate.Store {
+		db.Close()
+		pgtest.Exec(t, url, `DROP TABLE deleted_client_ids`)
+		pgtest.Exec(t, url, `DELETE FROM schema_migrations WHERE version = $1`, deletedClientIDsMigration)
+		migrated := open(t, url)
+		if _, applied := migrated.Migrations(); !slices.Equal(applied, []int{deletedClientIDsMigration}) {
+			t.Fatalf("Open applied migrations %v, want [%d]", applied, deletedClientIDsMigration)
+		}
+		return migrated
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows, err := pgtest.Connect(t, url).Query(ctx, `SELECT account_id, client_id, deleted_at FROM deleted_client_ids ORDER BY deleted_at`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storetest.Tombstone, error) {
+		var ts storetest.Tombstone
+		err := r.Scan(&ts.AccountID, &ts.ClientID, &ts.DeletedAt)
+		ts.DeletedAt = ts.DeletedAt.UTC()
+		return ts, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("tombstones after the migration, oldest first (-want +got):\n%s", diff)
+	}
+}
