@@ -305,7 +305,7 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	}
 	defer logOut.Close()
 	for _, warning := range g.ignoredEnv.warnings("iogate serve") {
-		log.Warn(warning.message(), "variables", warning.names)
+		log.Warn(warning.message(), warning.attrs()...)
 	}
 	if c.auditRetention > 0 && c.auditRetention < auth.MinAuditRetention {
 		log.Warn("--audit-retention is shorter than 2d: the key.deleted records of deleted keys may be pruned while their access tokens are still valid, "+
