@@ -36,3 +36,18 @@ func RotateMasterKey(ctx context.Context, store iogate.Store, current, next *iog
 		return next.Seal(name, plain)
 	})
 }
+
+// HoldsSealedSecrets reports whether store holds the pepper of the client secret hashes,
+// which New seals under the master key before anything else. A store that holds it was
+// set up under a master key, and a new random key would not decrypt it.
+func HoldsSealedSecrets(ctx context.Context, store iogate.Store) (bool, error) {
+	_, err := store.SealedSecret(ctx, pepperName)
+	switch {
+	case err == nil:
+		return true, nil
+	case iogate.ErrorCodeOf(err) == iogate.CodeNotFound:
+		return false, nil
+	default:
+		return false, fmt.Errorf("look up %s: %w", pepperName, err)
+	}
+}

@@ -72,11 +72,10 @@ func TestUserCLI(t *testing.T) {
 		if got := list.Invitations[0]; got.Email != "ops@acme.test" || got.Role != "admin" || got.Status != "pending" {
 			t.Errorf("user list invitation = %+v, want ops@acme.test as admin, pending", got)
 		}
-		// invite computes the expiry it prints from its own clock reading, which may fall
-		// in the second after the one the store used.
 		expires := list.Invitations[0].ExpiresAt
-		if diff := expires.Sub(link.ExpiresAt); diff < -time.Second || diff > time.Second {
-			t.Errorf("user list invitation expires %s, want within a second of %s, the expiry invite printed", expires, link.ExpiresAt)
+		if !expires.Equal(link.ExpiresAt) {
+			t.Errorf("user list invitation expires %s, want %s, the expiry invite printed",
+				expires.Format(time.RFC3339Nano), link.ExpiresAt.Format(time.RFC3339Nano))
 		}
 		res := testenv.RunCLI(t, dir, nil, "user", "list", "--account", d.accountID)
 		if res.ExitCode != 0 {
@@ -96,10 +95,17 @@ func TestUserCLI(t *testing.T) {
 			t.Error("user list prints an invitation link")
 		}
 
-		var reset struct{ URL string }
+		var reset struct {
+			URL       string
+			ExpiresAt time.Time
+		}
 		testenv.CLIJSON(t, dir, &reset, "user", "reset", "--email", "viewer@acme.test")
 		if !strings.HasPrefix(reset.URL, d.base+"/dashboard/reset?token=") {
 			t.Errorf("reset link %q, want one under %s, the public URL that the server recorded", redactLink(reset.URL), d.base)
+		}
+		if stored := storedLinkExpiry(t, dir, "reset"); !reset.ExpiresAt.Equal(stored) {
+			t.Errorf("reset printed the expiry %s, want %s, the one stored",
+				reset.ExpiresAt.Format(time.RFC3339Nano), stored.Format(time.RFC3339Nano))
 		}
 		testenv.CLIJSON(t, dir, nil, "user", "remove", "--email", "viewer@acme.test")
 		testenv.CLIJSON(t, dir, &list, "user", "list", "--account", d.accountID)
@@ -197,4 +203,19 @@ func TestUserLinksUseRecordedPublicURL(t *testing.T) {
 	if !strings.HasPrefix(link, "https://other.example.test/dashboard/invite?token=") {
 		t.Errorf("invite link with --url https://other.example.test = %q, want one under that URL", redactLink(link))
 	}
+}
+
+// storedLinkExpiry returns the expiry of the newest unused link of purpose in the SQLite
+// store of dir.
+func storedLinkExpiry(t *testing.T, dir, purpose string) time.Time {
+	t.Helper()
+	db, ctx, closeDB := openDatabaseFile(t, dir)
+	defer closeDB()
+	var micros int64
+	err := db.QueryRowContext(ctx, `SELECT expires_at FROM user_links WHERE purpose = ? AND used_at IS NULL
+		ORDER BY created_at DESC LIMIT 1`, purpose).Scan(&micros)
+	if err != nil {
+		t.Fatalf("read the expiry of the newest %s link: %v", purpose, err)
+	}
+	return time.UnixMicro(micros)
 }

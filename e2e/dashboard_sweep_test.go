@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -57,9 +58,10 @@ func TestDashboardSweepAtStart(t *testing.T) {
 	closeDB()
 
 	srv := testenv.Start(t, dir, testenv.Options{})
-	waitLog(t, srv, `"msg":"dashboard rows swept"`)
-	if logs := srv.Logs(); !strings.Contains(logs, `"sessions":1,"links":2,"form_tokens":0`) {
-		t.Errorf("the sweep logged other counts than 1 session and 2 links; log:\n%s", logs)
+	waitLog(t, srv, `"msg":"ended dashboard sessions swept","sessions":1}`)
+	waitLog(t, srv, `"msg":"used and expired single-use links swept","links":2}`)
+	if logs := srv.Logs(); strings.Contains(logs, `"form_tokens"`) {
+		t.Errorf("the sweep logged form tokens, want none swept; log:\n%s", logs)
 	}
 	if n := countRows(t, dir, "sessions"); n != 0 {
 		t.Errorf("%d sessions stored after the sweep, want 0", n)
@@ -72,6 +74,49 @@ func TestDashboardSweepAtStart(t *testing.T) {
 	swept := fresh.get(resetURL.RequestURI())
 	if swept.status != usedLink.status || swept.text() != usedLink.text() {
 		t.Errorf("GET the swept reset link: status %d, text %q; want %d, %q as before the sweep", swept.status, swept.text(), usedLink.status, usedLink.text())
+	}
+}
+
+// TestSweepLogNamesRevocationsAndFeedRows restarts a server whose store holds the
+// revocation of an expired access token and change-feed rows two days old. The sweep at
+// start must delete them and log each kind with a message that names it.
+func TestSweepLogNamesRevocationsAndFeedRows(t *testing.T) {
+	f := newFixture(t, testenv.Options{})
+	tok := oauthToken(t, f.srv, f.clientID, f.clientSecret, "")
+	if r := send(t, f.srv.Client, "POST", f.srv.URL+"/oauth2/revoke", formHeader(f.clientID, f.clientSecret), tokenForm(tok)); r.status != http.StatusOK {
+		t.Fatalf("revoke: status %d, want 200", r.status)
+	}
+	dir := f.srv.DataDir
+	if err := f.srv.Stop(); err != nil {
+		t.Fatalf("stop the server: %v", err)
+	}
+
+	// The sweep deletes a revocation an hour after its token expired, and a change-feed
+	// row a day after it was written, so both are made older than that.
+	db, ctx, closeDB := openDatabaseFile(t, dir)
+	if _, err := db.ExecContext(ctx, `UPDATE revoked_tokens SET expires_at = expires_at - ?`, (3 * time.Hour).Microseconds()); err != nil {
+		t.Fatalf("make the revoked token expire: %v", err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE key_changes SET changed_at = changed_at - ?`, (48 * time.Hour).Microseconds()); err != nil {
+		t.Fatalf("age the change feed: %v", err)
+	}
+	closeDB()
+	if n := countRows(t, dir, "revoked_tokens"); n != 1 {
+		t.Fatalf("%d revocations stored before the restart, want 1", n)
+	}
+	changes := countRows(t, dir, "key_changes")
+	if changes == 0 {
+		t.Fatal("no change-feed rows stored before the restart, want the key's")
+	}
+
+	srv := testenv.Start(t, dir, testenv.Options{})
+	waitLog(t, srv, `"msg":"revocations of expired access tokens swept","revoked_tokens":1}`)
+	waitLog(t, srv, fmt.Sprintf(`"msg":"change-feed rows older than a day swept","key_changes":%d}`, changes))
+	if logs := srv.Logs(); strings.Count(logs, ` swept",`) != 2 {
+		t.Errorf("the sweep logged other lines than those of the revocation and the feed rows; log:\n%s", logs)
+	}
+	if n := countRows(t, dir, "revoked_tokens"); n != 0 {
+		t.Errorf("%d revocations stored after the sweep, want 0", n)
 	}
 }
 

@@ -24,7 +24,7 @@ func TestEnvWarningNamesOnly(t *testing.T) {
 	if res.ExitCode != 0 {
 		t.Fatalf("migrate: exit %d", res.ExitCode)
 	}
-	for _, want := range []string{"no flag of iogate migrate: IOGATE_DATABSE;", "count as unset: IOGATE_MASTER_KEY;"} {
+	for _, want := range []string{"no flag of iogate migrate: IOGATE_DATABSE (did you mean IOGATE_DATABASE?);", "count as unset: IOGATE_MASTER_KEY;"} {
 		if !strings.Contains(res.Stderr, want) {
 			t.Errorf("migrate's standard error lacks %q", want)
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -318,7 +319,7 @@ func TestStartupErrorsNameTheirSource(t *testing.T) {
 // TestUnusedEnvironmentVariablesWarn checks that serve logs one warning with the IOGATE_*
 // variables that set none of its flags, such as a misspelt one, and one with those left
 // empty. Neither lists the variables that set a flag or that iogate or the docs' examples
-// read.
+// read. The first suggests the known variable that the misspelt one is close to.
 func TestUnusedEnvironmentVariablesWarn(t *testing.T) {
 	srv := testenv.Start(t, t.TempDir(), testenv.Options{Env: []string{
 		"IOGATE_TRUSTED_PROXY=10.0.0.1",
@@ -328,10 +329,15 @@ func TestUnusedEnvironmentVariablesWarn(t *testing.T) {
 		"IOGATE_CLIENT_ID=example",
 	}})
 	warnings := map[string]string{}
+	suggestions := map[string]string{}
 	for _, rec := range logRecords(srv.SyncedLogs(t)) {
 		if rec.str("level") == "WARN" && strings.HasPrefix(rec.str("msg"), "ignoring ") {
 			got, _ := json.Marshal(rec["variables"])
 			warnings[rec.str("msg")] = string(got)
+			if rec["suggestions"] != nil {
+				got, _ := json.Marshal(rec["suggestions"])
+				suggestions[rec.str("msg")] = string(got)
+			}
 		}
 	}
 	want := map[string]string{
@@ -347,13 +353,20 @@ func TestUnusedEnvironmentVariablesWarn(t *testing.T) {
 			t.Errorf("warning %q lists %s, want %s", msg, warnings[msg], variables)
 		}
 	}
+	wantSuggestions := map[string]string{
+		"ignoring environment variables that set no flag of iogate serve; IOGATE_FOO_BAR sets --foo-bar": `{"IOGATE_TRUSTED_PROXY":"IOGATE_TRUSTED_PROXIES"}`,
+	}
+	if !maps.Equal(suggestions, wantSuggestions) {
+		t.Errorf("warnings suggest %v, want %v", suggestions, wantSuggestions)
+	}
 }
 
 // TestCLIWarnsOfIgnoredVariables checks that every command warns of a misspelt IOGATE_*
-// variable, so that a misspelt IOGATE_DATABASE does not send a command to the SQLite store
-// unnoticed. A command other than serve and migrate does not warn of variables that serve
-// reads, which a shell may export for the server. The advice for empty variables names
-// the --config file only to serve, the one command that has that flag.
+// variable, and suggests the known name, so that a misspelt IOGATE_DATABASE does not send
+// a command to the SQLite store unnoticed. A command other than serve and migrate does not
+// warn of variables that serve reads, which a shell may export for the server. The advice
+// for empty variables names the --config file only to serve, the one command that has
+// that flag.
 func TestCLIWarnsOfIgnoredVariables(t *testing.T) {
 	dir := t.TempDir()
 	env := []string{"IOGATE_DATABSE=postgres://example", "IOGATE_LISTEN=127.0.0.1:1", "IOGATE_MASTER_KEY=", "IOGATE_DATA_DIR="}
@@ -362,7 +375,8 @@ func TestCLIWarnsOfIgnoredVariables(t *testing.T) {
 		t.Fatalf("migrate: exit %d", res.ExitCode)
 	}
 	for _, want := range []string{
-		"iogate: ignoring environment variables that set no flag of iogate migrate: IOGATE_DATABSE, IOGATE_LISTEN; IOGATE_FOO_BAR sets --foo-bar\n",
+		"iogate: ignoring environment variables that set no flag of iogate migrate: IOGATE_DATABSE (did you mean IOGATE_DATABASE?), IOGATE_LISTEN; " +
+			"IOGATE_FOO_BAR sets --foo-bar\n",
 		"iogate: ignoring empty environment variables, which count as unset: IOGATE_DATA_DIR, IOGATE_MASTER_KEY; " +
 			"to set a flag to an empty value, pass it on the command line\n",
 	} {
@@ -372,7 +386,7 @@ func TestCLIWarnsOfIgnoredVariables(t *testing.T) {
 	}
 
 	res = testenv.RunCLI(t, dir, env, "account", "list")
-	if want := "no flag of iogate account list: IOGATE_DATABSE; "; !strings.Contains(res.Stderr, want) {
+	if want := "no flag of iogate account list: IOGATE_DATABSE (did you mean IOGATE_DATABASE?); "; !strings.Contains(res.Stderr, want) {
 		t.Errorf("account list's standard error lacks %q: %s", want, res.Stderr)
 	}
 	if strings.Contains(res.Stderr, "IOGATE_LISTEN") {
@@ -385,13 +399,17 @@ func TestCLIWarnsOfIgnoredVariables(t *testing.T) {
 	res = testenv.RunCLI(t, dir, env, "account", "list", "--json")
 	var warning struct {
 		Warning struct {
-			Message   string   `json:"message"`
-			Variables []string `json:"variables"`
+			Message     string            `json:"message"`
+			Variables   []string          `json:"variables"`
+			Suggestions map[string]string `json:"suggestions"`
 		} `json:"warning"`
 	}
 	first, _, _ := strings.Cut(res.Stderr, "\n")
 	if err := json.Unmarshal([]byte(first), &warning); err != nil || !slices.Equal(warning.Warning.Variables, []string{"IOGATE_DATABSE"}) {
 		t.Errorf("account list --json: first line of standard error %q, want a JSON warning that names IOGATE_DATABSE", first)
+	}
+	if want := map[string]string{"IOGATE_DATABSE": "IOGATE_DATABASE"}; !maps.Equal(warning.Warning.Suggestions, want) {
+		t.Errorf("account list --json: the warning suggests %v, want %v", warning.Warning.Suggestions, want)
 	}
 }
 

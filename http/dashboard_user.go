@@ -71,7 +71,7 @@ func (d *Dashboard) handleInviteUser(w http.ResponseWriter, r *http.Request, c *
 			return cerr
 		}
 		var token string
-		token, err = d.users.InviteUser(actorContext(r, c), c.Account.ID, data.Email, role)
+		token, _, err = d.users.InviteUser(actorContext(r, c), c.Account.ID, data.Email, role)
 		if err == nil {
 			data.InviteURL = user.LinkURL(d.cfg.PublicURL, iogate.LinkInvite, token)
 			data.InviteEmail, data.Email = data.Email, ""

@@ -120,7 +120,7 @@ func TestLinkChangesCommitRecords(t *testing.T) {
 	operator := iogate.Actor{Type: iogate.ActorOperator, ID: "ops"}
 	ctx := iogate.WithActor(f.ctx, operator)
 
-	invite, err := f.svc.InviteUser(ctx, f.owner.AccountID, "New@Acme.test", iogate.RoleAdmin)
+	invite, _, err := f.svc.InviteUser(ctx, f.owner.AccountID, "New@Acme.test", iogate.RoleAdmin)
 	if err != nil {
 		t.Fatalf("InviteUser: %v", err)
 	}
@@ -131,7 +131,7 @@ func TestLinkChangesCommitRecords(t *testing.T) {
 	if _, err := f.svc.AcceptInvite(f.ctx, invite, "admin password 123", "192.0.2.72"); !errors.Is(err, errLinkInvalid) {
 		t.Fatalf("AcceptInvite twice: %v, want errLinkInvalid", err)
 	}
-	reset, err := f.svc.CreateResetLink(ctx, "new@acme.test")
+	reset, _, err := f.svc.CreateResetLink(ctx, "new@acme.test")
 	if err != nil {
 		t.Fatalf("CreateResetLink: %v", err)
 	}

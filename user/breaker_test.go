@@ -59,11 +59,11 @@ func TestSetupChecksLinkBeforeHash(t *testing.T) {
 // password is reset, an older link (for example from a mailbox or a chat log) must not reset it again.
 func TestResetLinkEndsOtherLinks(t *testing.T) {
 	f := newFixture(t)
-	first, err := f.svc.CreateResetLink(f.ctx, "owner@acme.test")
+	first, _, err := f.svc.CreateResetLink(f.ctx, "owner@acme.test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := f.svc.CreateResetLink(f.ctx, "owner@acme.test")
+	second, _, err := f.svc.CreateResetLink(f.ctx, "owner@acme.test")
 	if err != nil {
 		t.Fatal(err)
 	}

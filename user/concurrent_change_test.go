@@ -18,7 +18,7 @@ import (
 // theirs, as a dashboard request has it after Authenticate.
 func signInAdmin(t *testing.T, f *fixture) *Current {
 	t.Helper()
-	token, err := f.svc.InviteUser(f.ctx, f.owner.AccountID, "admin@acme.test", iogate.RoleAdmin)
+	token, _, err := f.svc.InviteUser(f.ctx, f.owner.AccountID, "admin@acme.test", iogate.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestBeginTOTPKeepsConcurrentReset(t *testing.T) {
 	f := newFixture(t)
 	cur := signInAdmin(t, f)
 
-	reset, err := f.svc.CreateResetLink(f.ctx, "admin@acme.test")
+	reset, _, err := f.svc.CreateResetLink(f.ctx, "admin@acme.test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,76 +24,80 @@ func (s *Service) CreateSetupLink(ctx context.Context) (string, error) {
 	if n > 0 {
 		return "", iogate.Errorf(iogate.CodeConflict, "an account already exists; setup links are only for the first run")
 	}
-	return s.createLink(ctx, &iogate.UserLink{Purpose: iogate.LinkSetup}, SetupLinkTTL, nil)
+	token, _, err := s.createLink(ctx, &iogate.UserLink{Purpose: iogate.LinkSetup}, SetupLinkTTL, nil)
+	return token, err
 }
 
 // InviteUser returns the token of an invitation for email to join the account with role,
-// stored with a user.invited record by the actor in ctx. It returns CodeNotFound for an
-// unknown account and CodeConflict when the email already belongs to a user.
-func (s *Service) InviteUser(ctx context.Context, accountID, email string, role iogate.Role) (string, error) {
+// and the expiry that the store recorded for it. The invitation is stored with a
+// user.invited record by the actor in ctx. It returns CodeNotFound for an unknown account
+// and CodeConflict when the email already belongs to a user.
+func (s *Service) InviteUser(ctx context.Context, accountID, email string, role iogate.Role) (string, time.Time, error) {
 	email, err := iogate.NormalizeEmail(email)
 	if err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
 	if _, err := iogate.ParseRole(string(role)); err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
 	a, err := s.store.FindAccountByID(ctx, accountID)
 	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
-		return "", iogate.Errorf(iogate.CodeNotFound, "account %q not found", accountID)
+		return "", time.Time{}, iogate.Errorf(iogate.CodeNotFound, "account %q not found", accountID)
 	} else if err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
 	if a.Status != iogate.AccountActive {
-		return "", iogate.Errorf(iogate.CodeForbidden, "account %q is suspended; resume it first", accountID)
+		return "", time.Time{}, iogate.Errorf(iogate.CodeForbidden, "account %q is suspended; resume it first", accountID)
 	}
 	if _, err := s.store.FindUserByEmail(ctx, email); err == nil {
-		return "", iogate.Errorf(iogate.CodeConflict, "%s already has a dashboard user", email)
+		return "", time.Time{}, iogate.Errorf(iogate.CodeConflict, "%s already has a dashboard user", email)
 	} else if iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
-		return "", err
+		return "", time.Time{}, err
 	}
 	return s.createLink(ctx, &iogate.UserLink{Purpose: iogate.LinkInvite, AccountID: accountID, Email: email, Role: role}, InviteLinkTTL,
 		map[string]any{"email": email, "role": role})
 }
 
-// CreateResetLink returns the token of a password-reset link for the user with email,
-// stored with a user.reset_link_created record by the actor in ctx, or CodeNotFound.
-func (s *Service) CreateResetLink(ctx context.Context, email string) (string, error) {
+// CreateResetLink returns the token of a password-reset link for the user with email, and
+// the expiry that the store recorded for it, or CodeNotFound. The link is stored with a
+// user.reset_link_created record by the actor in ctx.
+func (s *Service) CreateResetLink(ctx context.Context, email string) (string, time.Time, error) {
 	email, err := iogate.NormalizeEmail(email)
 	if err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
 	u, err := s.store.FindUserByEmail(ctx, email)
 	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
-		return "", iogate.Errorf(iogate.CodeNotFound, "no dashboard user with email %s", email)
+		return "", time.Time{}, iogate.Errorf(iogate.CodeNotFound, "no dashboard user with email %s", email)
 	} else if err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
 	return s.createLink(ctx, &iogate.UserLink{Purpose: iogate.LinkReset, UserID: u.ID, AccountID: u.AccountID, Email: u.Email}, ResetLinkTTL,
 		map[string]any{"userId": u.ID, "email": u.Email})
 }
 
-// createLink stores l, valid for ttl, and returns its token. A link of a purpose that has
-// an audit event (iogate.LinkEvent) is stored with its record, by the actor in ctx and
-// with details.
-func (s *Service) createLink(ctx context.Context, l *iogate.UserLink, ttl time.Duration, details map[string]any) (string, error) {
+// createLink stores l, valid for ttl, and returns its token and its expiry as stored. A
+// link of a purpose that has an audit event (iogate.LinkEvent) is stored with its record,
+// by the actor in ctx and with details.
+func (s *Service) createLink(ctx context.Context, l *iogate.UserLink, ttl time.Duration, details map[string]any) (string, time.Time, error) {
 	token, err := newToken()
 	if err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
-	now := s.now().UTC()
+	// The stores keep microseconds, so the expiry returned is the one they record.
+	now := s.now().UTC().Truncate(time.Microsecond)
 	l.TokenHash = hashToken(token)
 	l.CreatedAt, l.ExpiresAt = now, now.Add(ttl)
 	var rec *iogate.AuditRecord
 	if event := iogate.LinkEvent(l.Purpose); event != "" {
 		if rec, err = s.cfg.AuditChain.NewRecord(l.AccountID, event, iogate.ActorFrom(ctx), now, details); err != nil {
-			return "", err
+			return "", time.Time{}, err
 		}
 	}
 	if err := s.store.CreateUserLink(ctx, l, rec); err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
-	return token, nil
+	return token, l.ExpiresAt, nil
 }
 
 // CheckLink returns the link for token if it has the purpose and is still valid, or a

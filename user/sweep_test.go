@@ -66,11 +66,11 @@ func TestSweep(t *testing.T) {
 		f := newFixtureOn(t, open())
 		// The fixture used its setup link. A reset link is used below, an invitation stays
 		// pending.
-		invite, err := f.svc.InviteUser(f.ctx, f.owner.AccountID, "new@acme.test", iogate.RoleAdmin)
+		invite, _, err := f.svc.InviteUser(f.ctx, f.owner.AccountID, "new@acme.test", iogate.RoleAdmin)
 		if err != nil {
 			t.Fatalf("InviteUser: %v", err)
 		}
-		reset, err := f.svc.CreateResetLink(f.ctx, "owner@acme.test")
+		reset, _, err := f.svc.CreateResetLink(f.ctx, "owner@acme.test")
 		if err != nil {
 			t.Fatalf("CreateResetLink: %v", err)
 		}

@@ -151,7 +151,7 @@ func TestTOTPChangesKeepRoleAndPassword(t *testing.T) {
 		if _, err := f.svc.ChangeRole(f.ctx, f.owner.AccountID, cur.User.ID, iogate.RoleViewer); err != nil {
 			t.Fatal(err)
 		}
-		reset, err := f.svc.CreateResetLink(f.ctx, "admin@acme.test")
+		reset, _, err := f.svc.CreateResetLink(f.ctx, "admin@acme.test")
 		if err != nil {
 			t.Fatal(err)
 		}

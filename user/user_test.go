@@ -455,7 +455,7 @@ func TestConfirmation(t *testing.T) {
 
 func TestRoles(t *testing.T) {
 	f := newFixture(t)
-	token, err := f.svc.InviteUser(f.ctx, f.owner.AccountID, "admin@acme.test", iogate.RoleAdmin)
+	token, _, err := f.svc.InviteUser(f.ctx, f.owner.AccountID, "admin@acme.test", iogate.RoleAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -469,7 +469,7 @@ func TestRoles(t *testing.T) {
 	if _, err := f.svc.AcceptInvite(f.ctx, token, "admin password 123", "192.0.2.1"); !errors.Is(err, errLinkInvalid) {
 		t.Errorf("second use of an invitation: %v, want the invalid-link error", err)
 	}
-	if _, err := f.svc.InviteUser(f.ctx, f.owner.AccountID, "admin@acme.test", iogate.RoleViewer); iogate.ErrorCodeOf(err) != iogate.CodeConflict {
+	if _, _, err := f.svc.InviteUser(f.ctx, f.owner.AccountID, "admin@acme.test", iogate.RoleViewer); iogate.ErrorCodeOf(err) != iogate.CodeConflict {
 		t.Errorf("invite an existing user: %v, want CodeConflict", err)
 	}
 	if _, err := f.svc.ChangeRole(f.ctx, f.owner.AccountID, f.owner.ID, iogate.RoleViewer); !errors.Is(err, errLastOwner) {
@@ -493,7 +493,7 @@ func TestRoles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		reset, err := f.svc.CreateResetLink(f.ctx, "admin@acme.test")
+		reset, _, err := f.svc.CreateResetLink(f.ctx, "admin@acme.test")
 		if err != nil {
 			t.Fatal(err)
 		}

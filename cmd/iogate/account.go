@@ -24,8 +24,8 @@ func newAccountCreateCommand(g *globals) *cobra.Command {
 		Use:   "create --name NAME --email EMAIL",
 		Short: "Create an account",
 		Long: "Create an account. With SQLite the data directory must exist: start the server with\n" +
-			"\"iogate serve\" first, or create it with \"iogate migrate\". The master key file is created\n" +
-			"there when it is missing, as serve does.",
+			"\"iogate serve\" first, or create it with \"iogate migrate\". As serve does, it creates the\n" +
+			"master key file when the file is missing and the database holds no secrets yet.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// A data directory created here would hold a second database and master key

@@ -146,26 +146,47 @@ func printSetupLink(ctx context.Context, g *globals, users *user.Service, public
 
 // dashboardSweepInterval is how often a running server deletes ended dashboard sessions,
 // used or expired single-use links, the records of used form tokens past their session,
-// and revocations of expired access tokens. Such a row is rejected when presented, or
-// no longer needed, whether or not a sweep has deleted it.
+// revocations of expired access tokens and change-feed rows older than a day. Such a row
+// is rejected when presented, or no longer needed, whether or not a sweep has deleted it.
 const dashboardSweepInterval = 10 * time.Minute
 
-// sweepDashboardLoop sweeps the dashboard's rows once at start and then every
-// dashboardSweepInterval, until ctx ends. Every node sweeps; see user.Service.Sweep.
+// sweepDashboardLoop sweeps the rows that user.Service.Sweep deletes once at start and
+// then every dashboardSweepInterval, until ctx ends. Every node sweeps.
 func sweepDashboardLoop(ctx context.Context, users *user.Service, log *slog.Logger) {
 	for {
 		report, err := users.Sweep(ctx)
-		attrs := []any{"sessions", report.Sessions, "links", report.Links, "form_tokens", report.FormTokens,
-			"revoked_tokens", report.RevokedTokens, "key_changes", report.KeyChanges}
-		if err != nil && ctx.Err() == nil {
-			log.Error("dashboard sweep failed", append(attrs, "error", err)...)
-		} else if report != (user.SweepReport{}) {
-			log.Info("dashboard rows swept", attrs...)
+		if ctx.Err() != nil {
+			err = nil
 		}
+		logSweep(log, report, err)
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(dashboardSweepInterval):
 		}
+	}
+}
+
+// logSweep logs one line for each kind of row that a sweep deleted, with a message that
+// names the rows, and one line when the sweep failed. The error names each kind of row
+// that failed to sweep.
+func logSweep(log *slog.Logger, report user.SweepReport, err error) {
+	for _, swept := range []struct {
+		msg   string
+		key   string
+		count int
+	}{
+		{"ended dashboard sessions swept", "sessions", report.Sessions},
+		{"used and expired single-use links swept", "links", report.Links},
+		{"expired records of used form tokens swept", "form_tokens", report.FormTokens},
+		{"revocations of expired access tokens swept", "revoked_tokens", report.RevokedTokens},
+		{"change-feed rows older than a day swept", "key_changes", report.KeyChanges},
+	} {
+		if swept.count > 0 {
+			log.Info(swept.msg, swept.key, swept.count)
+		}
+	}
+	if err != nil {
+		log.Error("sweep failed; the next sweep tries again", "error", err)
 	}
 }

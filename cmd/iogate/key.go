@@ -351,7 +351,14 @@ type listFlag struct {
 	set    bool
 }
 
-func (f *listFlag) String() string { return "[" + strings.Join(f.values, ",") + "]" }
+// String returns the values as pflag's stringArray prints them, or "" when there are
+// none. pflag omits a default of "" from the help, where "[]" would show "(default [])".
+func (f *listFlag) String() string {
+	if len(f.values) == 0 {
+		return ""
+	}
+	return "[" + strings.Join(f.values, ",") + "]"
+}
 
 func (f *listFlag) Set(v string) error { return f.Append(v) }
 

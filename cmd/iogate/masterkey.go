@@ -55,7 +55,7 @@ func newMasterKeyRotateCommand(g *globals) *cobra.Command {
 			"server started with the old key refuses to start.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			current, err := g.loadMasterKey(false)
+			current, err := g.loadMasterKey()
 			if err != nil {
 				return err
 			}

@@ -39,11 +39,17 @@ func (g *globals) ensureDataDir(create bool) error {
 	return nil
 }
 
-// loadMasterKey reads the master key from IOGATE_MASTER_KEY or the key file. A missing key
-// file is created only when create is true, and never for PostgreSQL: nodes that share a
-// database must share its master key, so a node that made up its own would lock the others
-// out.
-func (g *globals) loadMasterKey(create bool) (*iogate.MasterKey, error) {
+// masterKeyPath returns the master key file: --master-key-file, else DATA_DIR/master.key.
+func (g *globals) masterKeyPath() string {
+	if g.masterKeyFile != "" {
+		return g.masterKeyFile
+	}
+	return filepath.Join(g.dataDir, "master.key")
+}
+
+// loadMasterKey reads the master key from IOGATE_MASTER_KEY or the key file, which must
+// exist. Only createMasterKey creates the file.
+func (g *globals) loadMasterKey() (*iogate.MasterKey, error) {
 	if v := g.getenv("IOGATE_MASTER_KEY"); v != "" {
 		k, err := iogate.ParseMasterKey(v)
 		if err != nil {
@@ -51,21 +57,50 @@ func (g *globals) loadMasterKey(create bool) (*iogate.MasterKey, error) {
 		}
 		return k, nil
 	}
-	path := g.masterKeyFile
-	if path == "" {
-		path = filepath.Join(g.dataDir, "master.key")
-	}
-	if g.usesPostgres() {
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	path := g.masterKeyPath()
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if g.usesPostgres() {
 			return nil, errorf("no master key: with PostgreSQL every node must be given the same master key in IOGATE_MASTER_KEY or --master-key-file, "+
 				"and none is created (%s does not exist); generate one with \"iogate master-key generate --output FILE\"", path)
 		}
-		create = false
-	} else if _, err := os.Stat(path); !create && errors.Is(err, os.ErrNotExist) {
 		return nil, errorf("no master key at %s: \"iogate serve\" or \"iogate account create\" creates it on first use; "+
 			"or pass the existing key with --master-key-file or IOGATE_MASTER_KEY", path)
 	}
-	k, err := iogate.LoadOrCreateMasterKeyFile(path, create)
+	k, err := iogate.LoadOrCreateMasterKeyFile(path, false)
+	if err != nil {
+		return nil, errorf("%v", err)
+	}
+	return k, nil
+}
+
+// masterKeyFileMissing reports whether the master key would come from a key file that
+// does not exist: IOGATE_MASTER_KEY is empty, and the file is missing.
+func (g *globals) masterKeyFileMissing() bool {
+	if g.getenv("IOGATE_MASTER_KEY") != "" {
+		return false
+	}
+	_, err := os.Stat(g.masterKeyPath())
+	return errors.Is(err, os.ErrNotExist)
+}
+
+// createMasterKey creates the master key file with a new random key, for a SQLite store
+// that holds no sealed secrets yet. A store that holds some was set up under another key,
+// such as one from IOGATE_MASTER_KEY, which a new file would only hide: the command would
+// fail, and the stray file would look like the key of the data directory.
+//
+// It never creates a key for PostgreSQL: nodes that share a database must share its master
+// key, so a node that made up its own would lock the others out.
+func (g *globals) createMasterKey(ctx context.Context, store iogate.Store) (*iogate.MasterKey, error) {
+	path := g.masterKeyPath()
+	sealed, err := auth.HoldsSealedSecrets(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	if sealed {
+		return nil, errorf("no master key at %s, but the database already holds secrets encrypted under a master key: "+
+			"pass that key with IOGATE_MASTER_KEY or --master-key-file; a new key would not decrypt them, so none is created", path)
+	}
+	k, err := iogate.LoadOrCreateMasterKeyFile(path, true)
 	if err != nil {
 		return nil, errorf("%v", err)
 	}
@@ -73,20 +108,32 @@ func (g *globals) loadMasterKey(create bool) (*iogate.MasterKey, error) {
 }
 
 // open opens the store, the master key and the token engine for a CLI command or the
-// server. With SQLite the data directory must exist unless create is true.
+// server. With SQLite the data directory must exist unless create is true, and create also
+// lets a new store get a new master key file.
 func (g *globals) open(ctx context.Context, create bool, cfg auth.Config) (*env, error) {
 	if !g.usesPostgres() {
 		if err := g.ensureDataDir(create); err != nil {
 			return nil, err
 		}
 	}
-	master, err := g.loadMasterKey(create)
-	if err != nil {
-		return nil, err
+	// A missing key file is created only once the store is open and holds no secrets.
+	createKey := create && !g.usesPostgres() && g.masterKeyFileMissing()
+	var master *iogate.MasterKey
+	if !createKey {
+		var err error
+		if master, err = g.loadMasterKey(); err != nil {
+			return nil, err
+		}
 	}
 	db, feed, err := g.openStore(ctx, create)
 	if err != nil {
 		return nil, err
+	}
+	if createKey {
+		if master, err = g.createMasterKey(ctx, db); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	if g.wrapStore != nil {
 		db = g.wrapStore(db)

@@ -178,6 +178,9 @@ var otherEnvVariables = map[string]bool{
 type envReport struct {
 	// Unknown variables set no flag that the command reads from the environment.
 	unknown []string
+	// suggestions maps an unknown variable to the known variable whose name is closest to
+	// it, when one is close enough to be a likely misspelling.
+	suggestions map[string]string
 	// Empty variables would set such a flag, or are otherEnvVariables, but are empty,
 	// which counts as unset.
 	empty []string
@@ -228,6 +231,17 @@ func checkEnv(cmd *cobra.Command, environ []string) envReport {
 	}
 	slices.Sort(r.unknown)
 	slices.Sort(r.empty)
+	if len(r.unknown) > 0 {
+		known := knownEnvVariables(cmd)
+		for _, name := range r.unknown {
+			if suggestion := suggestVariable(name, known); suggestion != "" {
+				if r.suggestions == nil {
+					r.suggestions = make(map[string]string)
+				}
+				r.suggestions[name] = suggestion
+			}
+		}
+	}
 	return r
 }
 
@@ -236,23 +250,46 @@ func (r envReport) warnings(command string) []envWarning {
 	var ws []envWarning
 	if len(r.unknown) > 0 {
 		ws = append(ws, envWarning{"ignoring environment variables that set no flag of " + command,
-			"IOGATE_FOO_BAR sets --foo-bar", r.unknown})
+			"IOGATE_FOO_BAR sets --foo-bar", r.unknown, r.suggestions})
 	}
 	if len(r.empty) > 0 {
 		next := "to set a flag to an empty value, pass it on the command line"
 		if r.hasConfigFlag {
 			next += " or in the --config file"
 		}
-		ws = append(ws, envWarning{"ignoring empty environment variables, which count as unset", next, r.empty})
+		ws = append(ws, envWarning{"ignoring empty environment variables, which count as unset", next, r.empty, nil})
 	}
 	return ws
 }
 
 // envWarning is one warning about ignored IOGATE_* variables: what happened, the next
-// step, and the variables, by name only.
+// step, the variables, by name only, and the known names that some of them may be
+// misspellings of.
 type envWarning struct {
-	what, next string
-	names      []string
+	what, next  string
+	names       []string
+	suggestions map[string]string
+}
+
+// attrs returns the names and suggestions of w as the arguments of a slog call.
+func (w envWarning) attrs() []any {
+	attrs := []any{"variables", w.names}
+	if len(w.suggestions) > 0 {
+		attrs = append(attrs, "suggestions", w.suggestions)
+	}
+	return attrs
+}
+
+// listNames returns the names of w for a line of text, each followed by its suggestion.
+func (w envWarning) listNames() string {
+	items := make([]string, len(w.names))
+	for i, name := range w.names {
+		items[i] = name
+		if suggestion, ok := w.suggestions[name]; ok {
+			items[i] += " (did you mean " + suggestion + "?)"
+		}
+	}
+	return strings.Join(items, ", ")
 }
 
 // message returns the warning without the names, for a log line or a JSON object that
@@ -260,15 +297,20 @@ type envWarning struct {
 func (w envWarning) message() string { return w.what + "; " + w.next }
 
 // print writes the warnings of r for the command named command to w, one line each, as
-// {"warning":{"message","variables"}} when asJSON is set.
+// {"warning":{"message","variables","suggestions"}} when asJSON is set. The suggestions
+// object, of misspelt name to known name, is left out when there are none.
 func (r envReport) print(w io.Writer, asJSON bool, command string) {
 	for _, warning := range r.warnings(command) {
 		if asJSON {
-			body, _ := json.Marshal(map[string]any{"warning": map[string]any{"message": warning.message(), "variables": warning.names}})
+			fields := map[string]any{"message": warning.message(), "variables": warning.names}
+			if len(warning.suggestions) > 0 {
+				fields["suggestions"] = warning.suggestions
+			}
+			body, _ := json.Marshal(map[string]any{"warning": fields})
 			fmt.Fprintln(w, string(body))
 			continue
 		}
-		fmt.Fprintf(w, "iogate: %s: %s; %s\n", warning.what, strings.Join(warning.names, ", "), warning.next)
+		fmt.Fprintf(w, "iogate: %s: %s; %s\n", warning.what, warning.listNames(), warning.next)
 	}
 }
 

@@ -305,7 +305,7 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	}
 	defer logOut.Close()
 	for _, warning := range g.ignoredEnv.warnings("iogate serve") {
-		log.Warn(warning.message(), "variables", warning.names)
+		log.Warn(warning.message(), warning.attrs()...)
 	}
 
 	// The data directory holds the self-signed certificate, and with SQLite the database

@@ -106,12 +106,12 @@ func newUserInviteCommand(g *globals) *cobra.Command {
 			if base, err = g.linkBase(cmd.Context(), e.store, base); err != nil {
 				return err
 			}
-			token, err := users.InviteUser(operatorContext(cmd, g), accountID, email, r)
+			token, expiresAt, err := users.InviteUser(operatorContext(cmd, g), accountID, email, r)
 			if err != nil {
 				return err
 			}
 			out := linkOutput{URL: user.LinkURL(base, iogate.LinkInvite, token), Email: email, Role: role, AccountID: accountID,
-				ExpiresAt: time.Now().UTC().Add(user.InviteLinkTTL).Truncate(time.Second)}
+				ExpiresAt: expiresAt}
 			return g.printResult(out, func(w io.Writer) {
 				fmt.Fprintf(w, "Invitation for %s as %s. Send this single-use link; it expires %s:\n%s\n", email, role, out.ExpiresAt.Format(time.RFC3339), out.URL)
 			})
@@ -147,12 +147,11 @@ func newUserResetCommand(g *globals) *cobra.Command {
 			if base, err = g.linkBase(cmd.Context(), e.store, base); err != nil {
 				return err
 			}
-			token, err := users.CreateResetLink(operatorContext(cmd, g), email)
+			token, expiresAt, err := users.CreateResetLink(operatorContext(cmd, g), email)
 			if err != nil {
 				return err
 			}
-			out := linkOutput{URL: user.LinkURL(base, iogate.LinkReset, token), Email: email,
-				ExpiresAt: time.Now().UTC().Add(user.ResetLinkTTL).Truncate(time.Second)}
+			out := linkOutput{URL: user.LinkURL(base, iogate.LinkReset, token), Email: email, ExpiresAt: expiresAt}
 			return g.printResult(out, func(w io.Writer) {
 				fmt.Fprintf(w, "Password reset for %s. Send this single-use link; it expires %s:\n%s\n", email, out.ExpiresAt.Format(time.RFC3339), out.URL)
 			})

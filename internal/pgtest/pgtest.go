@@ -44,10 +44,15 @@ func URL(t testing.TB) string {
 // URL. The database is dropped when the test ends.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
-	return newDatabaseOn(t, URL(t))
+	base := URL(t)
+	name := createDatabase(t, base)
+	t.Cleanup(func() { dropDatabase(t, base, name) })
+	return withDatabase(t, base, name)
 }
 
-func newDatabaseOn(t testing.TB, base string) string {
+// createDatabase creates an empty database with a random name on the cluster of base and
+// returns its name.
+func createDatabase(t testing.TB, base string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -62,20 +67,23 @@ func newDatabaseOn(t testing.TB, base string) string {
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatalf("create database %s: %v", name, err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Logf("drop database %s: %v", name, err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Logf("drop database %s: %v", name, err)
-		}
-	})
-	return withDatabase(t, base, name)
+	return name
+}
+
+// dropDatabase drops the database name on the cluster of base, and logs what it could not
+// do. A database it leaves behind costs only disk space, so the test still passes.
+func dropDatabase(t testing.TB, base, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Logf("test database %s was not dropped: connecting to the test cluster failed: %v", name, err)
+		return
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		t.Logf("test database %s was not dropped: %v", name, err)
+	}
 }
 
 // withDatabase returns base with its database name replaced.
@@ -215,10 +223,13 @@ func StartCluster(t testing.TB) *Cluster {
 	return c
 }
 
-// NewDatabase creates an empty database for this test on the private cluster.
+// NewDatabase creates an empty database for this test on the private cluster. It is not
+// dropped: the cluster is removed with it when the test ends. A drop would fail, and log
+// a connection error that hides the real one, when the test failed with the cluster
+// stopped.
 func (c *Cluster) NewDatabase(t testing.TB) string {
 	t.Helper()
-	return newDatabaseOn(t, c.URL)
+	return withDatabase(t, c.URL, createDatabase(t, c.URL))
 }
 
 // Stop shuts the cluster down fast: open connections are closed and open transactions
