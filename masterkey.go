@@ -98,7 +98,8 @@ func (m *MasterKey) Seal(name string, plaintext []byte) ([]byte, error) {
 
 // ErrWrongMasterKey means a sealed value did not decrypt: the master key is not the one
 // that sealed it, or the value was altered.
-var ErrWrongMasterKey = errors.New("stored secrets do not decrypt with this master key; use the master key this data was created with")
+var ErrWrongMasterKey = errors.New("stored secrets do not decrypt with this master key; use the store's current master key: " +
+	"the one it was created with, or the new key of the last \"iogate master-key rotate\"")
 
 // Open decrypts a value sealed under the same name.
 func (m *MasterKey) Open(name string, sealed []byte) ([]byte, error) {

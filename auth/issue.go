@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strings"
 	"time"
@@ -31,9 +32,25 @@ type IssuedToken struct {
 	AccountID   string
 }
 
-// ErrIPNotAllowed is returned when the secret verified but the request came from an
-// address outside the key's allowlist. It names neither the address nor the list.
-var ErrIPNotAllowed = &iogate.Error{Code: iogate.CodeForbidden, Message: "requests from this IP address are not allowed for this API key"}
+// ErrIPNotAllowed is the cause of the error returned when the credential verified but the
+// request came from an address outside the key's allowlist: errors.Is matches it.
+var ErrIPNotAllowed = errors.New("IP address not allowed")
+
+// ipNotAllowed returns the error for a request from remote that the key's allowlist does
+// not cover. It names the address that the server saw, which is the caller's own (behind a
+// trusted proxy, the one X-Forwarded-For gave), so that a client behind NAT or a proxy can
+// tell which address to allow. It never names the allowed addresses.
+func ipNotAllowed(remote netip.Addr) error {
+	addr := "this IP address"
+	if remote.IsValid() {
+		addr = remote.String()
+	}
+	return &iogate.Error{
+		Code:    iogate.CodeForbidden,
+		Message: "requests from " + addr + " are not allowed for this API key; add the address to the key's allowed IPs, or call from an address that they cover",
+		Cause:   ErrIPNotAllowed,
+	}
+}
 
 // dummyHash replaces the stored hash of an unknown client ID, so that an unknown ID
 // costs the same keyed hash and comparison as a known one.
@@ -80,7 +97,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 		return nil, iogate.ErrInvalidClient
 	case !iogate.IPAllowed(k.allowed(), remote):
 		s.recordDenial(k.accountID, k.clientID, remote, iogate.DenyIPNotAllowed)
-		return nil, ErrIPNotAllowed
+		return nil, ipNotAllowed(remote)
 	}
 	s.uses.record(iogate.KeyUse{ClientID: k.clientID, Generation: generation, At: now, IP: remote.String()})
 	return &Client{ClientID: k.clientID, AccountID: k.accountID, Scopes: k.scopes(), generation: generation, expiresAt: k.credentialExpiry(generation)}, nil
@@ -179,7 +196,7 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*IssuedToke
 // denialReason returns the metrics label of a failed token request.
 func denialReason(err error) string {
 	switch {
-	case err == ErrIPNotAllowed:
+	case errors.Is(err, ErrIPNotAllowed):
 		return metrics.ReasonIPNotAllowed
 	case iogate.ErrorCodeOf(err) == iogate.CodeInvalidClient:
 		return metrics.ReasonInvalidClient

@@ -28,7 +28,7 @@ func (p *Principal) HasScope(scope string) bool { return slices.Contains(p.Scope
 // store: the signature is checked once per token and cached, and everything that can change
 // after issuance (the key's existence, expiry, secret generations, scopes, allowlist,
 // revoked tokens) is checked against the view on every call. It returns
-// iogate.ErrInvalidToken for a token that is not valid and ErrIPNotAllowed for a valid
+// iogate.ErrInvalidToken for a token that is not valid, an error matching ErrIPNotAllowed for a valid
 // token from an address the key does not allow, and ErrStale while the view may be out of
 // date.
 func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Addr) (*Principal, error) {
@@ -40,7 +40,7 @@ func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Add
 	}
 	if !iogate.IPAllowed(k.allowed(), remote) {
 		s.metrics.TokenVerified(time.Since(start), metrics.ReasonIPNotAllowed)
-		return nil, ErrIPNotAllowed
+		return nil, ipNotAllowed(remote)
 	}
 	claims := &v.claims
 	p := &Principal{ClientID: claims.ClientID, AccountID: claims.AccountID, Scopes: v.scopeList, TokenID: claims.ID}

@@ -52,9 +52,10 @@ func vaultsWith(t *testing.T, c *http.Client, srv *testenv.Server, tok string) r
 	return do(t, c, "GET", srv.URL+"/v1/vaults", map[string]string{"Authorization": "Bearer " + tok}, "")
 }
 
-// checkIPDenial checks that r is the 403 of an address outside a key's allowlist, and that
-// its body reveals none of the listed entries.
-func checkIPDenial(t *testing.T, what string, r response, listed ...string) {
+// checkIPDenial checks that r is the 403 of an address outside a key's allowlist, that its
+// detail names the caller's address from, and that its body reveals none of the listed
+// entries.
+func checkIPDenial(t *testing.T, what string, r response, from string, listed ...string) {
 	t.Helper()
 	if r.status != http.StatusForbidden {
 		t.Errorf("%s: status %d, want 403; body %s", what, r.status, redactBody(r.body))
@@ -63,8 +64,12 @@ func checkIPDenial(t *testing.T, what string, r response, listed ...string) {
 	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Errorf("%s: Content-Type %q, want application/problem+json", what, ct)
 	}
-	if code := r.json(t)["code"]; code != "forbidden" {
+	body := r.json(t)
+	if code := body["code"]; code != "forbidden" {
 		t.Errorf("%s: code %v, want forbidden", what, code)
+	}
+	if detail, _ := body["detail"].(string); !strings.Contains(detail, "requests from "+from+" are not allowed") {
+		t.Errorf("%s: detail %q, want it to name the caller's address %s", what, detail, from)
 	}
 	for _, entry := range listed {
 		if strings.Contains(string(r.body), entry) {
@@ -90,8 +95,8 @@ func TestIPRestrictionsIPv4(t *testing.T) {
 		if r := vaultsWith(t, from1, f.srv, tok); r.status != http.StatusOK {
 			t.Errorf("GET /v1/vaults from 127.0.0.1: status %d, want 200", r.status)
 		}
-		checkIPDenial(t, "token request from 127.0.0.2", requestToken(t, from2, f.srv, only1.ClientID, only1.ClientSecret), "127.0.0.1")
-		checkIPDenial(t, "GET /v1/vaults from 127.0.0.2", vaultsWith(t, from2, f.srv, tok), "127.0.0.1")
+		checkIPDenial(t, "token request from 127.0.0.2", requestToken(t, from2, f.srv, only1.ClientID, only1.ClientSecret), "127.0.0.2", "127.0.0.1")
+		checkIPDenial(t, "GET /v1/vaults from 127.0.0.2", vaultsWith(t, from2, f.srv, tok), "127.0.0.2", "127.0.0.1")
 	})
 
 	t.Run("key for 127.0.0.2 used from 127.0.0.1", func(t *testing.T) {
@@ -99,8 +104,8 @@ func TestIPRestrictionsIPv4(t *testing.T) {
 		if r := vaultsWith(t, from2, f.srv, tok); r.status != http.StatusOK {
 			t.Errorf("GET /v1/vaults from 127.0.0.2: status %d, want 200", r.status)
 		}
-		checkIPDenial(t, "token request from 127.0.0.1", requestToken(t, from1, f.srv, only2.ClientID, only2.ClientSecret), "127.0.0.2")
-		checkIPDenial(t, "GET /v1/vaults from 127.0.0.1", vaultsWith(t, from1, f.srv, tok), "127.0.0.2")
+		checkIPDenial(t, "token request from 127.0.0.1", requestToken(t, from1, f.srv, only2.ClientID, only2.ClientSecret), "127.0.0.1", "127.0.0.2")
+		checkIPDenial(t, "GET /v1/vaults from 127.0.0.1", vaultsWith(t, from1, f.srv, tok), "127.0.0.1", "127.0.0.2")
 	})
 
 	t.Run("prefix covers both", func(t *testing.T) {
@@ -131,8 +136,8 @@ func TestIPRestrictionsIPv4(t *testing.T) {
 		text := strings.TrimSpace(string(out))
 		cut := strings.LastIndex(text, "\n")
 		body, status := text[:max(cut, 0)], text[cut+1:]
-		if status != "403" || !strings.Contains(body, `"code":"forbidden"`) || strings.Contains(body, "127.0.0.1") {
-			t.Errorf("curl: status %s, body %s; want 403 with code forbidden and no allowlist entry", status, body)
+		if status != "403" || !strings.Contains(body, `"code":"forbidden"`) || !strings.Contains(body, "requests from 127.0.0.2") || strings.Contains(body, "127.0.0.1") {
+			t.Errorf("curl: status %s, body %s; want 403 with code forbidden, naming the address 127.0.0.2 and no allowlist entry", status, body)
 		}
 	})
 }
@@ -172,7 +177,7 @@ func TestIPRestrictionsIPv6(t *testing.T) {
 		}
 	}
 	checkIPDenial(t, "token request from ::1 with a key for 2001:db8::/32 and 127.0.0.1",
-		requestToken(t, f.srv.Client, f.srv, elsewhere.ClientID, elsewhere.ClientSecret), "2001:db8", "127.0.0.1")
+		requestToken(t, f.srv.Client, f.srv, elsewhere.ClientID, elsewhere.ClientSecret), "::1", "2001:db8", "127.0.0.1")
 
 	var shown struct{ AllowedIPs []string }
 	testenv.CLIJSON(t, dir, &shown, "key", "show", v6net.ClientID)

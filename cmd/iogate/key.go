@@ -49,7 +49,7 @@ func newKeyCreateCommand(g *globals) *cobra.Command {
 				fmt.Fprintf(tw, "  Client ID:\t%s\n", k.ClientID)
 				fmt.Fprintf(tw, "  Client secret:\t%s\n", secret.Reveal())
 				fmt.Fprintf(tw, "  Scopes:\t%s\n", strings.Join(out.Scopes, " "))
-				fmt.Fprintf(tw, "  Allowed IPs:\t%s\n", orDash(strings.Join(out.AllowedIPs, " ")))
+				fmt.Fprintf(tw, "  Allowed IPs:\t%s\n", allowedIPsText(out.AllowedIPs))
 				fmt.Fprintf(tw, "  Expires:\t%s\n", formatTimePtr(out.ExpiresAt))
 				tw.Flush()
 				fmt.Fprintln(w, "\nStore the client secret now: it will not be shown again.")
@@ -110,7 +110,7 @@ func newKeyListCommand(g *globals) *cobra.Command {
 				anyExposed := false
 				for _, v := range views {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ClientID, v.Name, strings.Join(v.Scopes, " "),
-						orDash(strings.Join(v.AllowedIPs, " ")), v.CreatedAt.Format(time.RFC3339), formatTimePtr(v.ExpiresAt), formatTimePtr(v.LastUsedAt),
+						allowedIPsText(v.AllowedIPs), v.CreatedAt.Format(time.RFC3339), formatTimePtr(v.ExpiresAt), formatTimePtr(v.LastUsedAt),
 						exposedSince(v))
 					anyExposed = anyExposed || v.Exposed
 				}
@@ -183,7 +183,7 @@ func printKeyText(w io.Writer, v iogate.APIKeyView) {
 	fmt.Fprintf(tw, "Name:\t%s\n", v.Name)
 	fmt.Fprintf(tw, "Description:\t%s\n", orDash(v.Description))
 	fmt.Fprintf(tw, "Scopes:\t%s\n", strings.Join(v.Scopes, " "))
-	fmt.Fprintf(tw, "Allowed IPs:\t%s\n", orDash(strings.Join(v.AllowedIPs, " ")))
+	fmt.Fprintf(tw, "Allowed IPs:\t%s\n", allowedIPsText(v.AllowedIPs))
 	fmt.Fprintf(tw, "Created:\t%s\n", v.CreatedAt.Format(time.RFC3339))
 	fmt.Fprintf(tw, "Expires:\t%s\n", formatTimePtr(v.ExpiresAt))
 	fmt.Fprintf(tw, "Secret created:\t%s (generation %d)\n", v.SecretCreatedAt.Format(time.RFC3339), v.SecretGeneration)
@@ -218,6 +218,15 @@ func exposedSince(v iogate.APIKeyView) string {
 		return "yes"
 	}
 	return "-"
+}
+
+// allowedIPsText returns a key's allowed IPs for text output. An empty list allows every
+// address, which a dash would make read like none.
+func allowedIPsText(ips []string) string {
+	if len(ips) == 0 {
+		return "any"
+	}
+	return strings.Join(ips, " ")
 }
 
 func orDash(s string) string {
