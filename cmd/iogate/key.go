@@ -68,7 +68,7 @@ func addKeyFlags(cmd *cobra.Command, req *auth.CreateKeyRequest) {
 	f.StringVar(&req.Description, "description", "", "what the key is for")
 	f.StringArrayVar(&req.Scopes, "scope", nil, fmt.Sprintf("scope the key may use; repeatable (default %s; known: %s)", strings.Join(iogate.DefaultScopes, " "), strings.Join(iogate.AllScopes, ", ")))
 	f.StringArrayVar(&req.AllowedIPs, "allow-ip", nil, "IP address or CIDR prefix allowed to use the key; repeatable (default: any address)")
-	f.Var(newDurationFlag(&req.ExpiresIn), "expires-in", "lifetime of the key, such as 720h or 90d (default: no expiry)")
+	f.Var(newDurationFlag(&req.ExpiresIn), "expires-in", "lifetime of the key, such as 720h or 90d; 0 means no expiry (default: no expiry)")
 	cmd.MarkFlagRequired("account")
 	cmd.MarkFlagRequired("name")
 }
@@ -246,18 +246,27 @@ func formatTimePtr(t *time.Time) string {
 func newKeyUpdateCommand(g *globals) *cobra.Command {
 	var name, description optionalString
 	var scopes, allowIPs listFlag
-	var clearAllowIP bool
+	var clearAllowIP, noExpiry bool
+	var expiresIn time.Duration
+	var expiresAt string
 	cmd := &cobra.Command{
-		Use:   "update CLIENT_ID [--name NAME] [--description TEXT] [--scope SCOPE]... [--allow-ip IP_OR_CIDR]... [--clear-allow-ip]",
-		Short: "Change an API key's name, description, scopes or allowed IPs",
-		Long: "Change an API key's name, description, scopes or allowed IPs. --scope and --allow-ip replace the whole\n" +
-			"list. Tokens already issued are checked against the new scopes and IPs on their next request.",
+		Use: "update CLIENT_ID [--name NAME] [--description TEXT] [--scope SCOPE]... [--allow-ip IP_OR_CIDR]... [--clear-allow-ip]\n" +
+			"  [--expires-in DURATION | --expires-at TIME | --no-expiry]",
+		Short: "Change an API key's name, description, scopes, allowed IPs or expiry",
+		Long: "Change an API key's name, description, scopes, allowed IPs or expiry. --scope and --allow-ip replace the whole\n" +
+			"list. Tokens already issued are checked against the new scopes and IPs on their next request, and stop\n" +
+			"working when the key expires.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if allowIPs.set && clearAllowIP {
 				return errorf("--allow-ip and --clear-allow-ip cannot be used together: --allow-ip already replaces the whole list")
 			}
 			req := auth.UpdateKeyRequest{Name: name.ptr(), Description: description.ptr()}
+			expiry, err := updatedExpiry(cmd, expiresIn, expiresAt, noExpiry)
+			if err != nil {
+				return err
+			}
+			req.ExpiresAt = expiry
 			if scopes.set {
 				req.Scopes = scopes.values
 			}
@@ -289,7 +298,44 @@ func newKeyUpdateCommand(g *globals) *cobra.Command {
 	f.Var(&scopes, "scope", fmt.Sprintf("scope the key may use, replacing the current ones; repeatable (known: %s)", strings.Join(iogate.AllScopes, ", ")))
 	f.Var(&allowIPs, "allow-ip", "IP address or CIDR prefix allowed to use the key, replacing the current list; repeatable")
 	f.BoolVar(&clearAllowIP, "clear-allow-ip", false, "remove every IP restriction, so that any address may use the key")
+	f.Var(newDurationFlag(&expiresIn), "expires-in", "new lifetime of the key, counted from now, such as 720h or 90d")
+	f.StringVar(&expiresAt, "expires-at", "", "new expiry of the key, as an RFC 3339 time such as 2027-06-30T00:00:00Z")
+	f.BoolVar(&noExpiry, "no-expiry", false, "remove the key's expiry, so that it does not expire")
 	return cmd
+}
+
+// updatedExpiry returns the expiry that key update's flags ask for: nil when none of
+// --expires-in, --expires-at and --no-expiry is given, and a pointer to the zero time for
+// --no-expiry. At most one of them may be given.
+func updatedExpiry(cmd *cobra.Command, expiresIn time.Duration, expiresAt string, noExpiry bool) (*time.Time, error) {
+	f := cmd.Flags()
+	given := 0
+	for _, name := range []string{"expires-in", "expires-at", "no-expiry"} {
+		if f.Changed(name) {
+			given++
+		}
+	}
+	switch {
+	case given == 0:
+		return nil, nil
+	case given > 1:
+		return nil, errorf("--expires-in, --expires-at and --no-expiry cannot be used together: give one of them")
+	case noExpiry:
+		return &time.Time{}, nil
+	case f.Changed("expires-in"):
+		if expiresIn <= 0 {
+			return nil, errorf("invalid --expires-in %s: it must be positive; use --no-expiry to remove the expiry", iogate.FormatDuration(expiresIn))
+		}
+		t := time.Now().Add(expiresIn)
+		return &t, nil
+	case f.Changed("expires-at"):
+		t, err := time.Parse(time.RFC3339, expiresAt)
+		if err != nil {
+			return nil, errorf("invalid --expires-at %s: expected an RFC 3339 time such as 2027-06-30T00:00:00Z", iogate.QuoteInput(expiresAt))
+		}
+		return &t, nil
+	}
+	return nil, errorf("--no-expiry=false changes nothing: leave it out to keep the expiry")
 }
 
 func newKeyRotateCommand(g *globals) *cobra.Command {
