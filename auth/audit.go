@@ -2,9 +2,11 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -210,18 +212,48 @@ type AuditReport struct {
 	Heads   []iogate.AuditHead `json:"accounts"`
 }
 
+// maxVerifyAttempts bounds how often VerifyAudit starts again because a retention sweep
+// moved a checkpoint while it read the log.
+const maxVerifyAttempts = 3
+
 // VerifyAudit checks the hash chain of accountID's audit log, or of every account's when
 // accountID is empty, from the first record or from the retention checkpoint. It returns
 // an *iogate.AuditChainError naming the first record at which a chain breaks, together with
-// the report of what verified before it.
+// the report of what verified before it. It may run beside servers that write the log.
 func (s *Service) VerifyAudit(ctx context.Context, accountID string) (*AuditReport, error) {
+	for attempt := 1; ; attempt++ {
+		checkpoints, err := s.store.AuditCheckpoints(ctx, accountID)
+		if err != nil {
+			return &AuditReport{}, fmt.Errorf("verify audit log: %w", err)
+		}
+		report, err := s.verifyAudit(ctx, accountID, checkpoints)
+		var broken *iogate.AuditChainError
+		if err == nil || !errors.As(err, &broken) || attempt == maxVerifyAttempts {
+			return report, err
+		}
+		// A retention sweep, of this process or of another, may have pruned records after
+		// the checkpoints were read, so that a chain seems to lack its first records. The
+		// sweep moved a checkpoint forward, so verify again from the new checkpoints. A
+		// break with unchanged checkpoints is real.
+		now, cerr := s.store.AuditCheckpoints(ctx, accountID)
+		if cerr != nil || sameCheckpoints(checkpoints, now) {
+			return report, err
+		}
+	}
+}
+
+// sameCheckpoints reports whether two reads of the checkpoints returned the same ones.
+func sameCheckpoints(a, b []*iogate.AuditCheckpoint) bool {
+	return slices.EqualFunc(a, b, func(x, y *iogate.AuditCheckpoint) bool {
+		return x.AccountID == y.AccountID && x.Seq == y.Seq && x.Signature == y.Signature
+	})
+}
+
+// verifyAudit verifies the log from the given checkpoints, as VerifyAudit describes.
+func (s *Service) verifyAudit(ctx context.Context, accountID string, checkpoints []*iogate.AuditCheckpoint) (*AuditReport, error) {
 	v := s.chain.NewVerifier()
 	report := &AuditReport{}
 	// An account whose oldest records retention pruned continues from its checkpoint.
-	checkpoints, err := s.store.AuditCheckpoints(ctx, accountID)
-	if err != nil {
-		return report, fmt.Errorf("verify audit log: %w", err)
-	}
 	prunedUntil := map[string]time.Time{}
 	for _, cp := range checkpoints {
 		if err := v.Start(cp); err != nil {
@@ -231,7 +263,7 @@ func (s *Service) VerifyAudit(ctx context.Context, accountID string) (*AuditRepo
 		prunedUntil[cp.AccountID] = cp.RecordTime
 	}
 	created := map[string]bool{}
-	err = s.store.AuditRecords(ctx, accountID, func(r *iogate.AuditRecord) error {
+	err := s.store.AuditRecords(ctx, accountID, func(r *iogate.AuditRecord) error {
 		if err := v.Add(r); err != nil {
 			return err
 		}
@@ -251,17 +283,30 @@ func (s *Service) VerifyAudit(ctx context.Context, accountID string) (*AuditRepo
 	// the key is older than the account's retention checkpoint: the record is written after
 	// the key's creation time, so a key created at or before the last pruned record may
 	// have lost its record to pruning.
+	var missing []*iogate.APIKey
 	err = s.store.AllAPIKeys(ctx, func(k *iogate.APIKey) error {
 		if until, pruned := prunedUntil[k.AccountID]; pruned && !k.CreatedAt.After(until) {
 			return nil
 		}
 		if (accountID == "" || k.AccountID == accountID) && !created[k.ClientID] {
-			return fmt.Errorf("audit log of account %s is incomplete: API key %s exists but its key.created record is missing, so records were deleted", k.AccountID, k.ClientID)
+			missing = append(missing, k)
 		}
 		return nil
 	})
 	if err != nil {
 		return report, fmt.Errorf("verify audit log: %w", err)
+	}
+	// A key created after the records were read commits with its key.created record, so
+	// that record is in the log now, past the part that was verified.
+	for _, k := range missing {
+		filter := iogate.AuditFilter{AccountID: k.AccountID, ClientID: k.ClientID, Event: iogate.AuditKeyCreated}
+		recs, _, err := s.store.ListAuditRecords(ctx, filter, iogate.Page{Limit: 1})
+		if err != nil {
+			return report, fmt.Errorf("verify audit log: %w", err)
+		}
+		if len(recs) == 0 {
+			return report, fmt.Errorf("verify audit log: audit log of account %s is incomplete: API key %s exists but its key.created record is missing, so records were deleted", k.AccountID, k.ClientID)
+		}
 	}
 	return report, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/iogate/iogate"
@@ -113,6 +114,9 @@ func (s *Service) planPrune(ctx context.Context, cutoff time.Time) ([]*iogate.Au
 	if err != nil {
 		return nil, nil, err
 	}
+	if broken, err = s.dropMovedCheckpoints(ctx, checkpoints, broken); err != nil {
+		return nil, nil, err
+	}
 	var plan []*iogate.AuditRecord
 	for _, id := range order {
 		if r, ok := target[id]; ok {
@@ -120,4 +124,29 @@ func (s *Service) planPrune(ctx context.Context, cutoff time.Time) ([]*iogate.Au
 		}
 	}
 	return plan, broken, nil
+}
+
+// dropMovedCheckpoints removes from broken the accounts whose checkpoint changed since
+// read was read. The sweep of another node may have pruned such an account after that
+// read, so that its chain seemed to lack its first records. The next sweep reads the new
+// checkpoint and verifies the account again.
+func (s *Service) dropMovedCheckpoints(ctx context.Context, read []*iogate.AuditCheckpoint, broken []*iogate.AuditChainError) ([]*iogate.AuditChainError, error) {
+	if len(broken) == 0 {
+		return broken, nil
+	}
+	current, err := s.store.AuditCheckpoints(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	signatures := map[string]iogate.AuditHash{}
+	for _, cp := range read {
+		signatures[cp.AccountID] = cp.Signature
+	}
+	moved := map[string]bool{}
+	for _, cp := range current {
+		if old, ok := signatures[cp.AccountID]; !ok || old != cp.Signature {
+			moved[cp.AccountID] = true
+		}
+	}
+	return slices.DeleteFunc(broken, func(ce *iogate.AuditChainError) bool { return moved[ce.AccountID] }), nil
 }

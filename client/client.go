@@ -54,7 +54,8 @@ type Client struct {
 type Option func(*Client)
 
 // WithHTTPClient sets the HTTP client, for example one that trusts a private CA. The
-// default is a client with a 30-second timeout.
+// default is a client with a 30-second timeout. The Client uses a copy of hc that follows
+// no redirect, whatever hc.CheckRedirect says.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
 
 // WithScopes requests tokens narrowed to these scopes instead of all of the key's scopes.
@@ -93,6 +94,15 @@ func New(baseURL, clientID, clientSecret string, opts ...Option) (*Client, error
 	if c.retry.max < 0 || c.retry.first <= 0 || c.retry.longest < c.retry.first {
 		return nil, errors.New("iogate client: invalid retry settings: expected max >= 0 and 0 < first <= longest")
 	}
+	if c.hc == nil {
+		return nil, errors.New("iogate client: the HTTP client is nil")
+	}
+	// The API never redirects. Go's client would send the client secret or the token to
+	// the redirect's target, plain HTTP on the same host included, so a redirect is
+	// returned as the response and reported as an error.
+	hc := *c.hc
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.hc = &hc
 	return c, nil
 }
 

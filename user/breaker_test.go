@@ -74,3 +74,25 @@ func TestResetLinkEndsOtherLinks(t *testing.T) {
 		t.Error("the older reset link still reset the password after the newer one was used")
 	}
 }
+
+// TestSignInLimitsSurviveFlood floods sign-in from one address with made-up emails after
+// the owner's email has used up its limit across addresses. The flooding address is
+// itself rate limited, so its attempts must not fill the limiter tables until they are
+// cleared, which would give the owner's email a fresh limit for more guesses.
+func TestSignInLimitsSurviveFlood(t *testing.T) {
+	f := newFixture(t)
+	for i := range accountGlobalBurst + 10 {
+		f.svc.SignIn(f.ctx, "owner@acme.test", "a wrong password", fmt.Sprintf("203.0.113.%d", i+1))
+	}
+	if _, err := f.svc.SignIn(f.ctx, "owner@acme.test", ownerPassword, "198.51.100.1"); !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("sign-in after %d guesses from as many addresses: %v, want %v", accountGlobalBurst+10, err, ErrRateLimited)
+	}
+
+	for i := range maxLimiters + 1 {
+		f.svc.SignIn(f.ctx, fmt.Sprintf("spray%d@example.test", i), "a wrong password", "192.0.2.50")
+	}
+
+	if _, err := f.svc.SignIn(f.ctx, "owner@acme.test", ownerPassword, "198.51.100.2"); !errors.Is(err, ErrRateLimited) {
+		t.Errorf("sign-in of the limited email after a flood of %d made-up emails from 192.0.2.50: %v, want %v", maxLimiters+1, err, ErrRateLimited)
+	}
+}

@@ -53,9 +53,13 @@ func newSignInLimits(now func() time.Time) *signInLimits {
 func (l *signInLimits) allow(address, account string) bool {
 	now := l.now()
 	address = addressBucket(address)
-	okAddress := address == "" || l.address.allow(address, now)
-	okAccount := account == "" || l.account.allow(account+"|"+address, now) && l.accountGlobal.allow(account, now)
-	return okAddress && okAccount
+	if address != "" && !l.address.allow(address, now) {
+		// An attempt refused by its address adds no account bucket. Otherwise one address
+		// could send made-up emails without limit until the tables are full and evict
+		// clears them, limits of attacked accounts included.
+		return false
+	}
+	return account == "" || l.account.allow(account+"|"+address, now) && l.accountGlobal.allow(account, now)
 }
 
 // addressBucket returns the key that an address is limited under: an IPv4 address itself,
@@ -106,6 +110,9 @@ func (m *limiterMap) evict(now time.Time) {
 		}
 	}
 	if len(m.entries) >= maxLimiters {
+		// TODO: clearing every bucket lets an attacker with many addresses, such as an
+		// IPv6 /48 with 65,536 /64 networks, reset the limits of the accounts it guesses
+		// at. Dropping only buckets that have refilled would keep those limits.
 		clear(m.entries)
 	}
 }

@@ -1,0 +1,132 @@
+package auth
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/sqlite"
+)
+
+// scanHookStore is a real SQLite store that runs a hook right after it reads the audit
+// checkpoints or the audit records, as a write of another process could land between two
+// statements of a verification.
+type scanHookStore struct {
+	*sqlite.DB
+	afterCheckpoints func()
+	afterRecords     func()
+}
+
+func (s *scanHookStore) AuditCheckpoints(ctx context.Context, accountID string) ([]*iogate.AuditCheckpoint, error) {
+	cps, err := s.DB.AuditCheckpoints(ctx, accountID)
+	if hook := s.afterCheckpoints; hook != nil {
+		s.afterCheckpoints = nil
+		hook()
+	}
+	return cps, err
+}
+
+func (s *scanHookStore) AuditRecords(ctx context.Context, accountID string, fn func(*iogate.AuditRecord) error) error {
+	err := s.DB.AuditRecords(ctx, accountID, fn)
+	if hook := s.afterRecords; hook != nil {
+		s.afterRecords = nil
+		hook()
+	}
+	return err
+}
+
+// startHookedEngine starts an engine on a scanHookStore, with one account and one key
+// whose three tokens add records to the log.
+func startHookedEngine(t *testing.T) (*testEngine, *scanHookStore) {
+	t.Helper()
+	var store *scanHookStore
+	e, k, secret := startWrappedEngine(t, nil, func(db *sqlite.DB) iogate.Store {
+		store = &scanHookStore{DB: db}
+		return store
+	})
+	for range 3 {
+		e.issue(t, k.ClientID, secret)
+	}
+	return e, store
+}
+
+// laterNode returns an engine of another node on store whose clock is three days ahead,
+// so that every record but the newest is older than the shortest retention.
+func laterNode(t *testing.T, store iogate.Store) *Service {
+	t.Helper()
+	master, err := iogate.NewMasterKey(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := func() time.Time { return time.Now().Add(72 * time.Hour) }
+	svc, err := New(context.Background(), store, master, Config{Issuer: "https://iogate.test", Now: later})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// pruneBy returns a hook that prunes the log as node's retention sweep does.
+func pruneBy(t *testing.T, node *Service) func() {
+	return func() {
+		report, err := node.PruneAudit(context.Background(), MinAuditRetention)
+		if err != nil || report.Records == 0 {
+			t.Fatalf("PruneAudit by the other node = %+v, %v; want records pruned", report, err)
+		}
+	}
+}
+
+// TestVerifyAuditKeyCreatedDuringScan creates a key, with its key.created record, after
+// VerifyAudit has read the audit records. Nothing was removed from the log, so the live
+// store must verify: "iogate audit verify" runs beside a server that creates keys.
+func TestVerifyAuditKeyCreatedDuringScan(t *testing.T) {
+	ctx := context.Background()
+	e, store := startHookedEngine(t)
+	store.afterRecords = func() { e.createKey(t) }
+
+	report, err := e.svc.VerifyAudit(ctx, "")
+	if err != nil {
+		t.Errorf("VerifyAudit while a key is created: %v; want no error, because no record was removed", err)
+	}
+	if report == nil || report.Records != 5 {
+		t.Errorf("VerifyAudit while a key is created: report %+v; want the 5 records that existed when it began", report)
+	}
+	if _, err := e.svc.VerifyAudit(ctx, ""); err != nil {
+		t.Errorf("VerifyAudit after the key was created: %v", err)
+	}
+}
+
+// TestVerifyAuditPrunedDuringScan lets the retention sweep of another node prune the
+// account's log after VerifyAudit has read the checkpoints and before it reads the
+// records. The pruning is legitimate and signed, so the log must verify.
+func TestVerifyAuditPrunedDuringScan(t *testing.T) {
+	ctx := context.Background()
+	e, store := startHookedEngine(t)
+	store.afterCheckpoints = pruneBy(t, laterNode(t, e.store))
+
+	if _, err := e.svc.VerifyAudit(ctx, ""); err != nil {
+		t.Errorf("VerifyAudit while another node prunes: %v; want no error, because the pruning is signed", err)
+	}
+	if _, err := e.svc.VerifyAudit(ctx, ""); err != nil {
+		t.Errorf("VerifyAudit after the pruning: %v", err)
+	}
+}
+
+// TestPruneAuditConcurrentSweeps runs the retention sweeps of two nodes at once: one node
+// prunes the log after the other has read the checkpoints. Every node sweeps at start, so
+// nodes started together do this. The later sweep must find nothing left to prune, not a
+// broken chain.
+func TestPruneAuditConcurrentSweeps(t *testing.T) {
+	ctx := context.Background()
+	e, store := startHookedEngine(t)
+	nodeA := laterNode(t, store)
+	store.afterCheckpoints = pruneBy(t, laterNode(t, e.store))
+
+	if report, err := nodeA.PruneAudit(ctx, MinAuditRetention); err != nil {
+		t.Errorf("PruneAudit by node A beside node B's sweep = %+v, %v; want no error, because the chain is intact", report, err)
+	}
+	if _, err := e.svc.VerifyAudit(ctx, ""); err != nil {
+		t.Errorf("VerifyAudit after both sweeps: %v", err)
+	}
+}
