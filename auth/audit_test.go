@@ -67,10 +67,14 @@ func laterNode(t *testing.T, store iogate.Store) *Service {
 	return svc
 }
 
+// sweepRetention is the retention of the sweeps in these tests. laterNode's clock runs 72
+// hours ahead, so the records that the tests write are older than it.
+const sweepRetention = 48 * time.Hour
+
 // pruneBy returns a hook that prunes the log as node's retention sweep does.
 func pruneBy(t *testing.T, node *Service) func() {
 	return func() {
-		report, err := node.PruneAudit(context.Background(), MinAuditRetention)
+		report, err := node.PruneAudit(context.Background(), sweepRetention)
 		if err != nil || report.Records == 0 {
 			t.Fatalf("PruneAudit by the other node = %+v, %v; want records pruned", report, err)
 		}
@@ -123,7 +127,7 @@ func TestPruneAuditConcurrentSweeps(t *testing.T) {
 	nodeA := laterNode(t, store)
 	store.afterCheckpoints = pruneBy(t, laterNode(t, e.store))
 
-	if report, err := nodeA.PruneAudit(ctx, MinAuditRetention); err != nil {
+	if report, err := nodeA.PruneAudit(ctx, sweepRetention); err != nil {
 		t.Errorf("PruneAudit by node A beside node B's sweep = %+v, %v; want no error, because the chain is intact", report, err)
 	}
 	if _, err := e.svc.VerifyAudit(ctx, ""); err != nil {
