@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // An attacker at another address must not be able to stop the owner from signing in with
@@ -94,5 +96,33 @@ func TestSignInLimitsSurviveFlood(t *testing.T) {
 
 	if _, err := f.svc.SignIn(f.ctx, "owner@acme.test", ownerPassword, "198.51.100.2"); !errors.Is(err, ErrRateLimited) {
 		t.Errorf("sign-in of the limited email after a flood of %d made-up emails from 192.0.2.50: %v, want %v", maxLimiters+1, err, ErrRateLimited)
+	}
+}
+
+// TestLimiterMapFullKeepsLimits fills a limiter map with buckets in use. A new key is then
+// refused rather than making room by dropping a bucket, which would reset a limit. Once
+// the buckets have refilled, they are dropped and a new key gets its own bucket.
+func TestLimiterMapFullKeepsLimits(t *testing.T) {
+	m := &limiterMap{every: rate.Every(time.Second), burst: 1, entries: map[string]*limiterEntry{}}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range maxLimiters {
+		m.allow(fmt.Sprintf("key%d", i), now)
+	}
+	if m.allow("key0", now) {
+		t.Error("key0 allowed a second attempt at once, want its bucket kept and empty")
+	}
+	if m.allow("new", now) {
+		t.Error("new key allowed while every bucket is in use, want it refused")
+	}
+	if len(m.entries) != maxLimiters {
+		t.Errorf("map holds %d entries, want %d", len(m.entries), maxLimiters)
+	}
+
+	later := now.Add(2 * time.Second)
+	if !m.allow("new", later) {
+		t.Error("new key refused after the other buckets refilled, want it allowed")
+	}
+	if len(m.entries) != 1 {
+		t.Errorf("map holds %d entries after the refilled buckets were dropped, want 1", len(m.entries))
 	}
 }

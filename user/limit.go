@@ -24,7 +24,8 @@ const (
 	accountGlobalBurst    = 50
 	accountGlobalInterval = 10 * time.Second
 	// maxLimiters bounds the memory of the limiter maps. When a map is full, idle entries
-	// go first and then all of them, which only ever loosens the limits for a moment.
+	// go first, then those whose bucket has refilled, which hold no state that a new
+	// bucket lacks. If none of those exist, the attempt that needs a new entry is refused.
 	maxLimiters = 100_000
 	limiterIdle = 15 * time.Minute
 )
@@ -96,6 +97,12 @@ func (m *limiterMap) allow(key string, now time.Time) bool {
 		if len(m.entries) >= maxLimiters {
 			m.evict(now)
 		}
+		if len(m.entries) >= maxLimiters {
+			// Every bucket is in use, as in a flood from many addresses. Clearing buckets
+			// would reset the limits of the accounts under attack, so the attempt is
+			// refused instead.
+			return false
+		}
 		e = &limiterEntry{lim: rate.NewLimiter(m.every, m.burst)}
 		m.entries[key] = e
 	}
@@ -109,10 +116,12 @@ func (m *limiterMap) evict(now time.Time) {
 			delete(m.entries, k)
 		}
 	}
-	if len(m.entries) >= maxLimiters {
-		// TODO: clearing every bucket lets an attacker with many addresses, such as an
-		// IPv6 /48 with 65,536 /64 networks, reset the limits of the accounts it guesses
-		// at. Dropping only buckets that have refilled would keep those limits.
-		clear(m.entries)
+	if len(m.entries) < maxLimiters {
+		return
+	}
+	for k, e := range m.entries {
+		if e.lim.TokensAt(now) >= float64(m.burst) {
+			delete(m.entries, k)
+		}
 	}
 }
