@@ -56,8 +56,7 @@ func (l *signInLimits) allow(address, account string) bool {
 	address = addressBucket(address)
 	if address != "" && !l.address.allow(address, now) {
 		// An attempt refused by its address adds no account bucket. Otherwise one address
-		// could send made-up emails without limit until the tables are full and evict
-		// clears them, limits of attacked accounts included.
+		// could fill the tables with made-up emails, and a full table refuses everyone.
 		return false
 	}
 	return account == "" || l.account.allow(account+"|"+address, now) && l.accountGlobal.allow(account, now)
