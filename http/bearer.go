@@ -62,7 +62,9 @@ func bearerToken(w http.ResponseWriter, r *http.Request) (string, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", &bearerError{err: otherSchemeError(scheme, ok)}
 	}
-	tok := strings.TrimLeft(rest, " ")
+	// RFC 9110 section 5.5 leaves whitespace around a field value out of the value, so
+	// trailing spaces and tabs are not part of the token.
+	tok := strings.TrimRight(strings.TrimLeft(rest, " "), " \t")
 	if !validToken68(tok) {
 		return "", &bearerError{err: iogate.ErrInvalidToken, oauthError: "invalid_token"}
 	}

@@ -178,6 +178,7 @@ func TestBearerToken(t *testing.T) {
 	}{
 		{"bearer", "GET", "", []string{"Bearer abc.def-_~+/="}, "", "", "abc.def-_~+/=", "", ""},
 		{"scheme in other case and extra spaces", "GET", "", []string{"bEaReR    abc"}, "", "", "abc", "", ""},
+		{"trailing spaces and tab", "GET", "", []string{"Bearer abc \t "}, "", "", "abc", "", ""},
 		{"no header", "GET", "", nil, "", "", "", iogate.CodeMissingToken, ""},
 		{"basic scheme", "GET", "", []string{"Basic YTpi"}, "", "", "", iogate.CodeMissingToken, ""},
 		{"query only", "GET", "access_token=abc", nil, "", "", "", iogate.CodeMissingToken, ""},
