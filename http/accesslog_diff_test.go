@@ -2,10 +2,12 @@ package http
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -76,5 +78,58 @@ func TestAccessLogLineMatchesSlog(t *testing.T) {
 				t.Errorf("access-log line differs:\n  fast %s\n  slog %s", fast, slow)
 			}
 		})
+	}
+}
+
+// TestAccessLogClientID checks that the access-log line names the client of a request
+// that authenticated, with its secret or with a bearer token, and names none for a request
+// whose authentication failed, in lines built with logging.Line and through slog alike.
+func TestAccessLogClientID(t *testing.T) {
+	for _, fast := range []bool{true, false} {
+		var out bytes.Buffer
+		api, w := newAccessLogAPI(t, &out, time.Hour, !fast)
+		h := api.srv.Handler()
+		send := func(method, target, contentType, body, authorization string) *httptest.ResponseRecorder {
+			req := httptest.NewRequest(method, "https://iogate.test"+target, strings.NewReader(body))
+			req.RemoteAddr = "192.0.2.7:40000"
+			if contentType != "" {
+				req.Header.Set("Content-Type", contentType)
+			}
+			if authorization != "" {
+				req.Header.Set("Authorization", authorization)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			return rec
+		}
+		issued := send("POST", "/v1/auth/accessToken", "application/json", `{"clientId":"`+api.clientID+`","clientSecret":"`+api.secret+`"}`, "")
+		var tok struct{ AccessToken string }
+		if err := json.Unmarshal(issued.Body.Bytes(), &tok); err != nil || tok.AccessToken == "" {
+			t.Fatalf("token request: status %d, no access token", issued.Code)
+		}
+		send("POST", "/v1/auth/accessToken", "application/json", `{"clientId":"`+api.clientID+`","clientSecret":"wrong-secret-of-some-length"}`, "")
+		send("GET", "/v1/vaults", "", "", "Bearer "+tok.AccessToken)
+		send("GET", "/v1/vaults", "", "", "Bearer not.a.token")
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+		want := []string{api.clientID, "", api.clientID, ""}
+		if len(lines) != len(want) {
+			t.Fatalf("fast %v: %d lines, want %d", fast, len(lines), len(want))
+		}
+		for i, line := range lines {
+			var got struct {
+				Status   int    `json:"status"`
+				ClientID string `json:"client_id"`
+			}
+			if err := json.Unmarshal([]byte(line), &got); err != nil {
+				t.Fatalf("fast %v: line %d does not parse: %v", fast, i, err)
+			}
+			if got.ClientID != want[i] {
+				t.Errorf("fast %v: line %d (status %d) has client_id %q, want %q", fast, i, got.Status, got.ClientID, want[i])
+			}
+		}
 	}
 }

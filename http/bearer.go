@@ -167,6 +167,9 @@ func (s *Server) requireScope(scope string, next handlerFunc) handlerFunc {
 			}
 			return err
 		}
+		// Handler wraps every route in the middleware, which puts the state in the context.
+		st := stateFrom(r.Context())
+		st.clientID = p.ClientID
 		if err := s.limitKey(w, p.ClientID); err != nil {
 			return err
 		}
@@ -174,8 +177,7 @@ func (s *Server) requireScope(scope string, next handlerFunc) handlerFunc {
 			challenge(w, &bearerError{oauthError: "insufficient_scope", scope: scope})
 			return iogate.Errorf(iogate.CodeInsufficientScope, "the access token lacks the %q scope", scope)
 		}
-		// Handler wraps every route in the middleware, which puts the state in the context.
-		stateFrom(r.Context()).principal = p
+		st.principal = p
 		return next(w, r)
 	}
 }

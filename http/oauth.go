@@ -60,6 +60,7 @@ func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	stateFrom(r.Context()).clientID = issued.ClientID
 	writeJSON(w, http.StatusOK, "application/json", oauthTokenResponse{
 		AccessToken: issued.AccessToken,
 		TokenType:   "Bearer",

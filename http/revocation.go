@@ -86,8 +86,10 @@ func (s *Server) readTokenRequest(w http.ResponseWriter, r *http.Request) (*oaut
 	if tok == "" {
 		return nil, "", iogate.Errorf(iogate.CodeInvalid, "missing token parameter: send the token to look up as token=...")
 	}
-	if _, err := s.auth.AuthenticateClient(r.Context(), req.clientID, req.clientSecret, clientAddr(r)); err != nil {
+	c, err := s.auth.AuthenticateClient(r.Context(), req.clientID, req.clientSecret, clientAddr(r))
+	if err != nil {
 		return nil, "", err
 	}
+	stateFrom(r.Context()).clientID = c.ClientID
 	return req, tok, nil
 }

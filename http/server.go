@@ -187,6 +187,10 @@ type requestState struct {
 	client   clientInfo
 	// principal is set by requireScope once the bearer token has verified.
 	principal *auth.Principal
+	// clientID is the client that authenticated, with its secret or a bearer token that
+	// verified, for the access log. It stays empty for a failed authentication, whose
+	// client ID could be anything the caller sent.
+	clientID string
 }
 
 func (st *requestState) WriteHeader(status int) {
@@ -302,7 +306,7 @@ func (s *Server) logRequest(ctx context.Context, r *http.Request, st *requestSta
 	duration := float64(end.Sub(start).Microseconds()) / 1000
 	if w := s.lines; w != nil {
 		// A line of a request with a short path fits in buf, which stays on the stack.
-		var buf [320]byte
+		var buf [384]byte
 		l := logging.StartLine(buf[:0], end, slog.LevelInfo, "request").
 			String("request_id", st.id).
 			String("method", r.Method).
@@ -312,6 +316,9 @@ func (s *Server) logRequest(ctx context.Context, r *http.Request, st *requestSta
 			Float("duration_ms", duration)
 		if st.client.addr != st.client.peer {
 			l = l.Addr("peer_addr", st.client.peer)
+		}
+		if st.clientID != "" {
+			l = l.String("client_id", st.clientID)
 		}
 		if line, ok := l.Bytes(); ok {
 			w.Write(line)
@@ -329,6 +336,9 @@ func (s *Server) logRequest(ctx context.Context, r *http.Request, st *requestSta
 	)
 	if st.client.addr != st.client.peer {
 		rec.AddAttrs(slog.String("peer_addr", st.client.peer.String()))
+	}
+	if st.clientID != "" {
+		rec.AddAttrs(slog.String("client_id", st.clientID))
 	}
 	h.Handle(ctx, rec)
 }

@@ -58,6 +58,7 @@ func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	stateFrom(r.Context()).clientID = issued.ClientID
 	writeJSON(w, http.StatusOK, "application/json", accessTokenResponse{
 		AccessToken: issued.AccessToken,
 		TokenType:   "Bearer",
