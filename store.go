@@ -81,17 +81,11 @@ func (k *SigningKey) MaySign(now time.Time) bool {
 // moment after it, without a gap between one key's retirement and the next key's
 // activation. It returns CodeNotFound when no key of alg could sign at or after at.
 func SelectSigningKeysToRetire(keys []*SigningKey, alg string, at time.Time) ([]*SigningKey, error) {
-	var retiring []*SigningKey
+	retiring := RetiringSigningKeys(keys, alg, at)
 	others := map[string][]*SigningKey{}
 	for _, k := range keys {
 		if k.Algorithm != alg {
 			others[k.Algorithm] = append(others[k.Algorithm], k)
-			continue
-		}
-		if k.RetiredAt.IsZero() || k.RetiredAt.After(at) {
-			retired := *k
-			retired.RetiredAt = at
-			retiring = append(retiring, &retired)
 		}
 	}
 	if len(retiring) == 0 {
@@ -105,6 +99,21 @@ func SelectSigningKeysToRetire(keys []*SigningKey, alg string, at time.Time) ([]
 	return nil, Errorf(CodeInvalid, "cannot retire the %s signing keys at %s: no other algorithm has keys that sign then and at every moment after, "+
 		"so servers would create %s keys that verifiers have not seen; first run iogate signing-key rotate --algorithm with another algorithm",
 		alg, at.Format(time.RFC3339), alg)
+}
+
+// RetiringSigningKeys returns the keys that a retirement or a rotation of alg at at
+// retires. These are the keys of alg that could still sign at or after at (not retired, or
+// retired later than at), copied with RetiredAt set to at.
+func RetiringSigningKeys(keys []*SigningKey, alg string, at time.Time) []*SigningKey {
+	var retiring []*SigningKey
+	for _, k := range keys {
+		if k.Algorithm == alg && (k.RetiredAt.IsZero() || k.RetiredAt.After(at)) {
+			retired := *k
+			retired.RetiredAt = at
+			retiring = append(retiring, &retired)
+		}
+	}
+	return retiring
 }
 
 // signsFrom reports whether some key of keys signs at every moment from at onward. It
@@ -219,11 +228,12 @@ type Store interface {
 	// to the new account's audit log in the same transaction. It returns CodeConflict when
 	// the ID is taken, and CodeInternal when rec is nil or not its record.
 	CreateAccount(ctx context.Context, a *Account, rec *AuditRecord) error
-	// FindAccountByID returns the account, or CodeNotFound.
+	// FindAccountByID returns the account, or CodeNotFound, also for SigningKeyLogID.
 	FindAccountByID(ctx context.Context, id string) (*Account, error)
-	// ListAccounts returns one page of accounts, oldest first, and the cursor of the next page.
+	// ListAccounts returns one page of accounts, oldest first, and the cursor of the next
+	// page. It leaves out the reserved account SigningKeyLogID.
 	ListAccounts(ctx context.Context, page Page) ([]*Account, string, error)
-	// CountAccounts returns how many accounts exist.
+	// CountAccounts returns how many accounts exist, not counting SigningKeyLogID.
 	CountAccounts(ctx context.Context) (int, error)
 
 	// CreateAPIKey inserts a new key, records a key change and appends the audit record
@@ -339,26 +349,36 @@ type Store interface {
 
 	// SigningKeys returns every signing key, oldest first.
 	SigningKeys(ctx context.Context) ([]*SigningKey, error)
-	// CreateSigningKey inserts a new signing key and records a signing-keys change.
-	CreateSigningKey(ctx context.Context, k *SigningKey) error
+
+	// The four changes of the signing keys below each call record once inside their
+	// transaction, through RecordSigningKeyChange, and append the records it returns to
+	// the SigningKeyLogID log in that transaction. They fail, writing nothing, when record
+	// fails.
+	//
+	// CreateSigningKey inserts a new signing key and records a signing-keys change and an
+	// AuditSigningKeyCreated change of k.
+	CreateSigningKey(ctx context.Context, k *SigningKey, record SigningKeyRecorder) error
 	// RotateSigningKey inserts k and, in the same transaction, retires at k.ActiveAt every
-	// key of k's algorithm that could still sign then, and records a signing-keys change.
+	// key of k's algorithm that could still sign then, and records a signing-keys change
+	// and an AuditSigningKeyRotated change of k with the keys it retired.
 	// Keys of other algorithms keep signing, because each server signs only with keys of
 	// its configured algorithm. It fails as CheckRotationGap does for k.CreatedAt and
 	// k.ActiveAt, checked against the keys inside the transaction, so that a retirement
 	// committed after the caller read the keys cannot open a gap.
-	RotateSigningKey(ctx context.Context, k *SigningKey) error
+	RotateSigningKey(ctx context.Context, k *SigningKey, record SigningKeyRecorder) error
 	// RetireSigningKeys retires at at every key of alg that could still sign then (signing
-	// or scheduled keys, and keys retired later than at), records a signing-keys change and
-	// returns the retired keys, all in one transaction. It fails as
-	// SelectSigningKeysToRetire does, checked against the keys inside the transaction.
-	RetireSigningKeys(ctx context.Context, alg string, at time.Time) ([]*SigningKey, error)
-	// RevokeSigningKey deletes the signing key kid, inserts the replacement that
-	// PlanSigningKeyRevocation returns for it and records a signing-keys change, all in one
-	// transaction, and returns the deleted key and the inserted one (nil when none was
-	// needed). The deleted row takes the sealed private key with it. It fails as
-	// PlanSigningKeyRevocation does, checked against the keys inside the transaction.
-	RevokeSigningKey(ctx context.Context, kid string, at time.Time, replacement *SigningKey) (revoked, inserted *SigningKey, err error)
+	// or scheduled keys, and keys retired later than at) and returns the retired keys. The
+	// same transaction records a signing-keys change and an AuditSigningKeyRetired change
+	// of the retired keys. It fails as SelectSigningKeysToRetire does, checked against the
+	// keys inside the transaction.
+	RetireSigningKeys(ctx context.Context, alg string, at time.Time, record SigningKeyRecorder) ([]*SigningKey, error)
+	// RevokeSigningKey deletes the signing key kid and inserts the replacement that
+	// PlanSigningKeyRevocation returns for it. It returns the deleted key and the inserted
+	// one (nil when none was needed). The same transaction records a signing-keys change
+	// and an AuditSigningKeyRevoked change of both keys. The deleted row takes the sealed
+	// private key with it. It fails as PlanSigningKeyRevocation does, checked against the
+	// keys inside the transaction.
+	RevokeSigningKey(ctx context.Context, kid string, at time.Time, replacement *SigningKey, record SigningKeyRecorder) (revoked, inserted *SigningKey, err error)
 
 	// ResealSecrets replaces, in one transaction, every value the store holds encrypted
 	// under the master key (sealed secrets, signing keys' private keys and TOTP seeds)

@@ -266,7 +266,8 @@ type UserStore interface {
 	// SetAccountStatus sets an account's status, records a key change for each of its keys
 	// so that running engines apply the new status to every key, and appends rec, the
 	// change's record (AccountStatusEvent), all in one transaction. Suspending also deletes
-	// the account's sessions. It returns CodeNotFound for no account, CodeInvalid for a
+	// the account's sessions. It returns CodeNotFound for no account and for
+	// SigningKeyLogID, CodeInvalid for a
 	// status other than AccountActive and AccountSuspended, and CodeInternal when rec is
 	// nil or not the change's record.
 	SetAccountStatus(ctx context.Context, accountID, status string, rec *AuditRecord) error

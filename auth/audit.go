@@ -216,8 +216,9 @@ type AuditReport struct {
 // moved a checkpoint while it read the log.
 const maxVerifyAttempts = 3
 
-// VerifyAudit checks the hash chain of accountID's audit log, or of every account's when
-// accountID is empty, from the first record or from the retention checkpoint. It returns
+// VerifyAudit checks the hash chain of accountID's audit log, or of every account's and of
+// the signing-key log (iogate.SigningKeyLogID) when accountID is empty, from the first
+// record or from the retention checkpoint. It returns
 // an *iogate.AuditChainError naming the first record at which a chain breaks, together with
 // the report of what verified before it. It may run beside servers that write the log.
 func (s *Service) VerifyAudit(ctx context.Context, accountID string) (*AuditReport, error) {

@@ -573,7 +573,7 @@ func TestIssueTokenGroupCommit(t *testing.T) {
 		}
 	}
 	// The records are account.created, key.created and one per token.
-	if report, err := h.svc.VerifyAudit(h.ctx, ""); err != nil || report.Records != n+2 {
+	if report, err := h.svc.VerifyAudit(h.ctx, h.account); err != nil || report.Records != n+2 {
 		t.Errorf("VerifyAudit = %+v, %v; want %d records verified", report, err, n+2)
 	}
 }

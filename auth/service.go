@@ -161,7 +161,8 @@ func (s *Service) Start(ctx context.Context) error {
 
 // loadSigningKeys loads the signing keys into the keyring. When none may sign with the
 // configured algorithm now (on first start, or after the algorithm was changed), it
-// creates one that signs at once.
+// creates one that signs at once, with a signing_key.created record by the system actor,
+// because the engine decided it whatever actor ctx carries.
 func (s *Service) loadSigningKeys(ctx context.Context) error {
 	keys, err := s.store.SigningKeys(ctx)
 	if err != nil {
@@ -178,7 +179,7 @@ func (s *Service) loadSigningKeys(ctx context.Context) error {
 	if genErr != nil {
 		return genErr
 	}
-	if err := s.store.CreateSigningKey(ctx, k); err != nil {
+	if err := s.store.CreateSigningKey(ctx, k, s.signingKeyRecorder(iogate.Actor{Type: iogate.ActorSystem})); err != nil {
 		return fmt.Errorf("store signing key: %w", err)
 	}
 	return s.loadKeyring(append(keys, k))

@@ -199,7 +199,7 @@ func (s *Service) RotateSigningKey(ctx context.Context, alg string, activateIn t
 		return nil, err
 	}
 	k.ActiveAt = now.Add(activateIn)
-	if err := s.store.RotateSigningKey(ctx, k); err != nil {
+	if err := s.store.RotateSigningKey(ctx, k, s.signingKeyRecorder(iogate.ActorFrom(ctx))); err != nil {
 		return nil, fmt.Errorf("store signing key: %w", err)
 	}
 	s.applySigningKeysChange(ctx)
@@ -221,7 +221,7 @@ func (s *Service) RetireSigningKeys(ctx context.Context, alg string, retireIn ti
 		return nil, iogate.Errorf(iogate.CodeInvalid, "unsupported signing algorithm %s: use one of %s", iogate.QuoteInput(alg), strings.Join(token.Algorithms, ", "))
 	}
 	at := s.now().UTC().Truncate(time.Microsecond).Add(retireIn)
-	retired, err := s.store.RetireSigningKeys(ctx, alg, at)
+	retired, err := s.store.RetireSigningKeys(ctx, alg, at, s.signingKeyRecorder(iogate.ActorFrom(ctx)))
 	if err != nil {
 		return nil, fmt.Errorf("retire %s signing keys: %w", alg, err)
 	}
@@ -291,7 +291,7 @@ func (s *Service) RevokeSigningKey(ctx context.Context, kid string) (*SigningKey
 			}
 		}
 	}
-	revoked, inserted, err := s.store.RevokeSigningKey(ctx, kid, now, replacement)
+	revoked, inserted, err := s.store.RevokeSigningKey(ctx, kid, now, replacement, s.signingKeyRecorder(iogate.ActorFrom(ctx)))
 	if err != nil {
 		return nil, fmt.Errorf("revoke signing key %s: %w", kid, err)
 	}

@@ -372,7 +372,7 @@ func TestRetireSigningKeysAcrossGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	successor.ActiveAt = start.Add(2 * time.Hour)
-	if err := db.CreateSigningKey(ctx, successor); err != nil {
+	if err := db.CreateSigningKey(ctx, successor, s.signingKeyRecorder(iogate.Actor{Type: iogate.ActorOperator, ID: "test"})); err != nil {
 		t.Fatalf("CreateSigningKey(RS256 successor in 2h): %v", err)
 	}
 

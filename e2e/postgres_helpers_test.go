@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iogate/iogate/internal/pgtest"
 	"github.com/iogate/iogate/internal/testenv"
 )
 
@@ -29,6 +30,18 @@ type pgDeployment struct {
 func newPGDeployment(t *testing.T, dbURL string) *pgDeployment {
 	t.Helper()
 	return &pgDeployment{dbURL: dbURL, masterKey: newMasterKey(t), cliDir: t.TempDir()}
+}
+
+// newPGNodeRoleDeployment returns the deployment of nodes that connect as the node role to
+// a new database, and that of its owner, with the same master key. The owner has applied
+// the migrations and granted the node role its privileges.
+func newPGNodeRoleDeployment(t *testing.T) (node, owner *pgDeployment) {
+	t.Helper()
+	ownerURL := pgtest.NewDatabase(t)
+	node = newPGDeployment(t, pgtest.AsNodeRole(t, ownerURL))
+	owner = &pgDeployment{dbURL: ownerURL, masterKey: node.masterKey, cliDir: node.cliDir}
+	owner.cliJSON(t, nil, "migrate", "--node-role", os.Getenv(pgtest.NodeRoleVariable))
+	return node, owner
 }
 
 func newMasterKey(t *testing.T) string {

@@ -25,11 +25,8 @@ import (
 // verification must fail. One account has no checkpoint; the other has the one that
 // retention signed.
 func TestPostgresNodeRoleAuditTail(t *testing.T) {
-	ownerURL := pgtest.NewDatabase(t)
-	nodeURL := pgtest.AsNodeRole(t, ownerURL)
-	node := newPGDeployment(t, nodeURL)
-	owner := &pgDeployment{dbURL: ownerURL, masterKey: node.masterKey, cliDir: node.cliDir}
-	owner.cliJSON(t, nil, "migrate", "--node-role", os.Getenv(pgtest.NodeRoleVariable))
+	node, owner := newPGNodeRoleDeployment(t)
+	ownerURL, nodeURL := owner.dbURL, node.dbURL
 
 	// The pruned account gets a signed checkpoint: its first records are older than the
 	// retention when the node starts, and its second key's record is not.

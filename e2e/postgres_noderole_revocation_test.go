@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"os"
 	"testing"
 	"time"
 
@@ -14,10 +13,7 @@ import (
 // expired revocations, which nodes now do instead of the revocation itself, so the check
 // is that no restart brings the revoked token back and that no node logs an error.
 func TestPostgresNodeRoleRevocationAfterRestart(t *testing.T) {
-	ownerURL := pgtest.NewDatabase(t)
-	node := newPGDeployment(t, pgtest.AsNodeRole(t, ownerURL))
-	owner := &pgDeployment{dbURL: ownerURL, masterKey: node.masterKey, cliDir: node.cliDir}
-	owner.cliJSON(t, nil, "migrate", "--node-role", os.Getenv(pgtest.NodeRoleVariable))
+	node, owner := newPGNodeRoleDeployment(t)
 
 	a := node.startNode(t, "a")
 	b := node.startNode(t, "b")
@@ -49,7 +45,7 @@ func TestPostgresNodeRoleRevocationAfterRestart(t *testing.T) {
 			}
 		}
 	}
-	if n := pgtest.QueryInt(t, ownerURL, `SELECT COUNT(*) FROM revoked_tokens`); n != 1 {
+	if n := pgtest.QueryInt(t, owner.dbURL, `SELECT COUNT(*) FROM revoked_tokens`); n != 1 {
 		t.Errorf("revocations stored after both restarts: %d, want 1", n)
 	}
 	for name, srv := range servers {

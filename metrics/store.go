@@ -215,16 +215,16 @@ func (s *instrumentedStore) SigningKeys(ctx context.Context) ([]*iogate.SigningK
 	return k, s.check("signing_keys", err)
 }
 
-func (s *instrumentedStore) CreateSigningKey(ctx context.Context, k *iogate.SigningKey) error {
-	return s.check("create_signing_key", s.store.CreateSigningKey(ctx, k))
+func (s *instrumentedStore) CreateSigningKey(ctx context.Context, k *iogate.SigningKey, record iogate.SigningKeyRecorder) error {
+	return s.check("create_signing_key", s.store.CreateSigningKey(ctx, k, record))
 }
 
-func (s *instrumentedStore) RotateSigningKey(ctx context.Context, k *iogate.SigningKey) error {
-	return s.check("rotate_signing_key", s.store.RotateSigningKey(ctx, k))
+func (s *instrumentedStore) RotateSigningKey(ctx context.Context, k *iogate.SigningKey, record iogate.SigningKeyRecorder) error {
+	return s.check("rotate_signing_key", s.store.RotateSigningKey(ctx, k, record))
 }
 
-func (s *instrumentedStore) RetireSigningKeys(ctx context.Context, alg string, at time.Time) ([]*iogate.SigningKey, error) {
-	k, err := s.store.RetireSigningKeys(ctx, alg, at)
+func (s *instrumentedStore) RetireSigningKeys(ctx context.Context, alg string, at time.Time, record iogate.SigningKeyRecorder) ([]*iogate.SigningKey, error) {
+	k, err := s.store.RetireSigningKeys(ctx, alg, at, record)
 	return k, s.check("retire_signing_keys", err)
 }
 
@@ -242,8 +242,9 @@ func (s *instrumentedStore) PublicURL(ctx context.Context) (string, time.Time, e
 	return url, at, s.check("public_url", err)
 }
 
-func (s *instrumentedStore) RevokeSigningKey(ctx context.Context, kid string, at time.Time, replacement *iogate.SigningKey) (*iogate.SigningKey, *iogate.SigningKey, error) {
-	revoked, inserted, err := s.store.RevokeSigningKey(ctx, kid, at, replacement)
+func (s *instrumentedStore) RevokeSigningKey(ctx context.Context, kid string, at time.Time, replacement *iogate.SigningKey,
+	record iogate.SigningKeyRecorder) (*iogate.SigningKey, *iogate.SigningKey, error) {
+	revoked, inserted, err := s.store.RevokeSigningKey(ctx, kid, at, replacement, record)
 	return revoked, inserted, s.check("revoke_signing_key", err)
 }
 

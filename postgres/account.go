@@ -31,14 +31,16 @@ func insertAccount(ctx context.Context, tx pgx.Tx, a *iogate.Account, rec *iogat
 	return newAuditAppender(tx).append(ctx, rec)
 }
 
-// FindAccountByID returns the account, or CodeNotFound.
+// FindAccountByID returns the account, or CodeNotFound, also for the reserved account of
+// the signing-key log.
 func (db *DB) FindAccountByID(ctx context.Context, id string) (*iogate.Account, error) {
 	if !storable(id) {
 		return nil, iogate.Errorf(iogate.CodeNotFound, "account not found")
 	}
 	var a iogate.Account
 	var created time.Time
-	err := db.pool.QueryRow(ctx, `SELECT id, name, email, status, created_at FROM accounts WHERE id = $1`, id).
+	err := db.pool.QueryRow(ctx, `SELECT id, name, email, status, created_at FROM accounts WHERE id = $1 AND id <> $2`,
+		id, iogate.SigningKeyLogID).
 		Scan(&a.ID, &a.Name, &a.Email, &a.Status, &created)
 	if err != nil {
 		return nil, mapError(err)
@@ -47,22 +49,33 @@ func (db *DB) FindAccountByID(ctx context.Context, id string) (*iogate.Account, 
 	return &a, nil
 }
 
-// CountAccounts returns how many accounts exist.
+// CountAccounts returns how many accounts exist, not counting the reserved account of the
+// signing-key log.
 func (db *DB) CountAccounts(ctx context.Context) (int, error) {
-	var n int
-	err := db.pool.QueryRow(ctx, `SELECT COUNT(*) FROM accounts`).Scan(&n)
+	n, err := countAccounts(ctx, db.pool)
 	return n, mapError(err)
 }
 
+// countAccounts returns how many accounts q holds, not counting the reserved account of
+// the signing-key log.
+func countAccounts(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}) (int, error) {
+	var n int
+	err := q.QueryRow(ctx, `SELECT COUNT(*) FROM accounts WHERE id <> $1`, iogate.SigningKeyLogID).Scan(&n)
+	return n, err
+}
+
 // ListAccounts returns one page of accounts in ID order, which is creation order because
-// account IDs are time-ordered UUIDs. The cursor is the last ID of the page.
+// account IDs are time-ordered UUIDs. The cursor is the last ID of the page. The reserved
+// account of the signing-key log is left out.
 func (db *DB) ListAccounts(ctx context.Context, page iogate.Page) ([]*iogate.Account, string, error) {
 	limit := pageLimit(page)
 	if !storable(page.Cursor) {
 		return nil, "", errInvalidCursor
 	}
-	rows, err := db.pool.Query(ctx, `SELECT id, name, email, status, created_at FROM accounts WHERE id > $1 ORDER BY id LIMIT $2`,
-		page.Cursor, limit+1)
+	rows, err := db.pool.Query(ctx, `SELECT id, name, email, status, created_at FROM accounts WHERE id > $1 AND id <> $2 ORDER BY id LIMIT $3`,
+		page.Cursor, iogate.SigningKeyLogID, limit+1)
 	if err != nil {
 		return nil, "", mapError(err)
 	}

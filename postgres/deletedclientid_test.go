@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
 
@@ -26,12 +25,7 @@ func TestDeletedClientIDMigrationBackfill(t *testing.T) {
 	want := storetest.RunDeletedClientIDBackfill(t, db, func(t *testing.T) iogate.Store {
 		db.Close()
 		pgtest.Exec(t, url, `DROP TABLE deleted_client_ids`)
-		pgtest.Exec(t, url, `DELETE FROM schema_migrations WHERE version = $1`, deletedClientIDsMigration)
-		migrated := open(t, url)
-		if _, applied := migrated.Migrations(); !slices.Equal(applied, []int{deletedClientIDsMigration}) {
-			t.Fatalf("Open applied migrations %v, want [%d]", applied, deletedClientIDsMigration)
-		}
-		return migrated
+		return reopenWithMigration(t, url, deletedClientIDsMigration)
 	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

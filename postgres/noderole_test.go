@@ -130,7 +130,9 @@ func TestOpenAsNodeRoleNamesGrantStep(t *testing.T) {
 				grant(t, ownerURL, role)
 				pgtest.Exec(t, ownerURL, `DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)`)
 			},
-			want: []string{"apply migration", "lacks a privilege"},
+			// A migration that only inserts rows fails when it is recorded rather than
+			// when it is applied, so the step named may be either.
+			want: []string{"migration migrations/", "lacks a privilege"},
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {

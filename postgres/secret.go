@@ -62,21 +62,23 @@ func querySigningKeys(ctx context.Context, q querier) ([]*iogate.SigningKey, err
 	return out, mapError(err)
 }
 
-// CreateSigningKey inserts a new signing key.
-func (db *DB) CreateSigningKey(ctx context.Context, k *iogate.SigningKey) error {
+// CreateSigningKey inserts a new signing key, announces the change on the change feed and
+// appends the key's signing_key.created records, all in one transaction.
+func (db *DB) CreateSigningKey(ctx context.Context, k *iogate.SigningKey, record iogate.SigningKeyRecorder) error {
 	return db.write(ctx, func(tx pgx.Tx) error {
 		if err := insertSigningKey(ctx, tx, k); err != nil {
 			return err
 		}
-		return db.recordSigningKeysChange(ctx, tx)
+		return db.recordSigningKeyChange(ctx, tx, record, iogate.SigningKeyChange{Event: iogate.AuditSigningKeyCreated, Key: k})
 	})
 }
 
 // RotateSigningKey inserts k and, in the same transaction, retires at k.ActiveAt every key
-// of k's algorithm not yet retired by then, and announces the change on the change feed.
-// Keys of other algorithms keep signing for the servers configured with them. It fails as
-// iogate.CheckRotationGap does, checked against the keys inside the transaction.
-func (db *DB) RotateSigningKey(ctx context.Context, k *iogate.SigningKey) error {
+// of k's algorithm not yet retired by then, announces the change on the change feed and
+// appends the rotation's audit records. Keys of other algorithms keep signing for the
+// servers configured with them. It fails as iogate.CheckRotationGap does, checked against
+// the keys inside the transaction.
+func (db *DB) RotateSigningKey(ctx context.Context, k *iogate.SigningKey, record iogate.SigningKeyRecorder) error {
 	return db.write(ctx, func(tx pgx.Tx) error {
 		// The lock makes retirements and revocations on other nodes wait, so that a
 		// retirement cannot commit between the check below and the update.
@@ -97,14 +99,15 @@ func (db *DB) RotateSigningKey(ctx context.Context, k *iogate.SigningKey) error 
 		if err := insertSigningKey(ctx, tx, k); err != nil {
 			return err
 		}
-		return db.recordSigningKeysChange(ctx, tx)
+		change := iogate.SigningKeyChange{Event: iogate.AuditSigningKeyRotated, Key: k, Retired: iogate.RetiringSigningKeys(keys, k.Algorithm, k.ActiveAt)}
+		return db.recordSigningKeyChange(ctx, tx, record, change)
 	})
 }
 
 // RetireSigningKeys retires at at every key of alg that could still sign then, announces
-// the change on the change feed and returns the retired keys, all in one transaction. It
-// fails as iogate.SelectSigningKeysToRetire does.
-func (db *DB) RetireSigningKeys(ctx context.Context, alg string, at time.Time) ([]*iogate.SigningKey, error) {
+// the change on the change feed, appends the retirement's audit records and returns the
+// retired keys, all in one transaction. It fails as iogate.SelectSigningKeysToRetire does.
+func (db *DB) RetireSigningKeys(ctx context.Context, alg string, at time.Time, record iogate.SigningKeyRecorder) ([]*iogate.SigningKey, error) {
 	var retired []*iogate.SigningKey
 	err := db.write(ctx, func(tx pgx.Tx) error {
 		// The lock makes rotations and retirements on other nodes wait, so that two
@@ -124,7 +127,7 @@ func (db *DB) RetireSigningKeys(ctx context.Context, alg string, at time.Time) (
 			at, alg); err != nil {
 			return err
 		}
-		return db.recordSigningKeysChange(ctx, tx)
+		return db.recordSigningKeyChange(ctx, tx, record, iogate.SigningKeyChange{Event: iogate.AuditSigningKeyRetired, Retired: retired})
 	})
 	if err != nil {
 		return nil, err
@@ -133,9 +136,10 @@ func (db *DB) RetireSigningKeys(ctx context.Context, alg string, at time.Time) (
 }
 
 // RevokeSigningKey deletes the signing key kid, inserts its replacement when it could still
-// sign and announces the change on the change feed, all in one transaction. It fails as
-// iogate.PlanSigningKeyRevocation does.
-func (db *DB) RevokeSigningKey(ctx context.Context, kid string, at time.Time, replacement *iogate.SigningKey) (revoked, inserted *iogate.SigningKey, err error) {
+// sign, announces the change on the change feed and appends the revocation's audit record,
+// all in one transaction. It fails as iogate.PlanSigningKeyRevocation does.
+func (db *DB) RevokeSigningKey(ctx context.Context, kid string, at time.Time, replacement *iogate.SigningKey,
+	record iogate.SigningKeyRecorder) (revoked, inserted *iogate.SigningKey, err error) {
 	err = db.write(ctx, func(tx pgx.Tx) error {
 		// The lock makes rotations, retirements and revocations on other nodes wait, so that
 		// the plan below holds when the transaction commits: a rotation that retired the
@@ -159,12 +163,35 @@ func (db *DB) RevokeSigningKey(ctx context.Context, kid string, at time.Time, re
 				return err
 			}
 		}
-		return db.recordSigningKeysChange(ctx, tx)
+		change := iogate.SigningKeyChange{Event: iogate.AuditSigningKeyRevoked, Key: revoked, Replacement: inserted}
+		return db.recordSigningKeyChange(ctx, tx, record, change)
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return revoked, inserted, nil
+}
+
+// recordSigningKeyChange announces a signing-keys change on the change feed and appends the
+// audit records that record returns for change to the signing-key log, inside tx. It locks
+// the log's account row last, after the transaction's locks on signing_keys. The other
+// transactions that lock that row, the appends of exports and retention's pruning, take no
+// lock on signing_keys, so no two transactions wait for each other in a cycle.
+func (db *DB) recordSigningKeyChange(ctx context.Context, tx pgx.Tx, record iogate.SigningKeyRecorder, change iogate.SigningKeyChange) error {
+	records, err := iogate.RecordSigningKeyChange(record, change)
+	if err != nil {
+		return err
+	}
+	if err := lockAccounts(ctx, tx, iogate.SigningKeyLogID); err != nil {
+		return err
+	}
+	a := newAuditAppender(tx)
+	for _, r := range records {
+		if err := a.append(ctx, r); err != nil {
+			return err
+		}
+	}
+	return db.recordSigningKeysChange(ctx, tx)
 }
 
 func insertSigningKey(ctx context.Context, tx pgx.Tx, k *iogate.SigningKey) error {

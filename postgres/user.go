@@ -177,6 +177,10 @@ func (db *DB) SetAccountStatus(ctx context.Context, accountID, status string, re
 	if err := iogate.CheckAccountStatusRecord(rec, accountID, status); err != nil {
 		return err
 	}
+	// The reserved account of the signing-key log is not found, like a missing one.
+	if accountID == iogate.SigningKeyLogID {
+		return iogate.Errorf(iogate.CodeNotFound, "account not found")
+	}
 	return db.write(ctx, func(tx pgx.Tx) error {
 		// The lock also serialises rec's append with other appends to the account's chain.
 		if err := lockAccounts(ctx, tx, accountID); err != nil {

@@ -28,11 +28,13 @@ func insertAccount(ctx context.Context, tx *sql.Tx, a *iogate.Account, rec *ioga
 	return newAuditAppender(tx).append(ctx, rec)
 }
 
-// FindAccountByID returns the account, or CodeNotFound.
+// FindAccountByID returns the account, or CodeNotFound, also for the reserved account of
+// the signing-key log.
 func (db *DB) FindAccountByID(ctx context.Context, id string) (*iogate.Account, error) {
 	var a iogate.Account
 	var created int64
-	err := db.reader.QueryRowContext(ctx, `SELECT id, name, email, status, created_at FROM accounts WHERE id = ?`, id).
+	err := db.reader.QueryRowContext(ctx, `SELECT id, name, email, status, created_at FROM accounts WHERE id = ? AND id <> ?`,
+		id, iogate.SigningKeyLogID).
 		Scan(&a.ID, &a.Name, &a.Email, &a.Status, &created)
 	if err != nil {
 		return nil, mapError(err)
@@ -41,18 +43,29 @@ func (db *DB) FindAccountByID(ctx context.Context, id string) (*iogate.Account, 
 	return &a, nil
 }
 
-// CountAccounts returns how many accounts exist.
+// CountAccounts returns how many accounts exist, not counting the reserved account of the
+// signing-key log.
 func (db *DB) CountAccounts(ctx context.Context) (int, error) {
+	return countAccounts(ctx, db.reader)
+}
+
+// countAccounts returns how many accounts q holds, not counting the reserved account of
+// the signing-key log.
+func countAccounts(ctx context.Context, q interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}) (int, error) {
 	var n int
-	err := db.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts`).Scan(&n)
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE id <> ?`, iogate.SigningKeyLogID).Scan(&n)
 	return n, mapError(err)
 }
 
 // ListAccounts returns one page of accounts in ID order, which is creation order because
-// account IDs are time-ordered UUIDs. The cursor is the last ID of the page.
+// account IDs are time-ordered UUIDs. The cursor is the last ID of the page. The reserved
+// account of the signing-key log is left out.
 func (db *DB) ListAccounts(ctx context.Context, page iogate.Page) ([]*iogate.Account, string, error) {
 	limit := pageLimit(page)
-	rows, err := db.reader.QueryContext(ctx, `SELECT id, name, email, status, created_at FROM accounts WHERE id > ? ORDER BY id LIMIT ?`, page.Cursor, limit+1)
+	rows, err := db.reader.QueryContext(ctx, `SELECT id, name, email, status, created_at FROM accounts WHERE id > ? AND id <> ? ORDER BY id LIMIT ?`,
+		page.Cursor, iogate.SigningKeyLogID, limit+1)
 	if err != nil {
 		return nil, "", mapError(err)
 	}

@@ -1,9 +1,7 @@
 package sqlite
 
 import (
-	"fmt"
 	"path/filepath"
-	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -23,22 +21,7 @@ func TestDeletedClientIDMigrationBackfill(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	var migrated *DB
 	want := storetest.RunDeletedClientIDBackfill(t, db, func(t *testing.T) iogate.Store {
-		for _, stmt := range []string{
-			`DROP TABLE deleted_client_ids`,
-			fmt.Sprintf(`DELETE FROM schema_migrations WHERE version = %d`, deletedClientIDsMigration),
-		} {
-			if _, err := db.writer.Exec(stmt); err != nil {
-				t.Fatalf("%s: %v", stmt, err)
-			}
-		}
-		if err := db.Close(); err != nil {
-			t.Fatal(err)
-		}
-		migrated = openTestDBAt(t, path)
-		t.Cleanup(func() { migrated.Close() })
-		if _, applied := migrated.Migrations(); !slices.Equal(applied, []int{deletedClientIDsMigration}) {
-			t.Fatalf("Open applied migrations %v, want [%d]", applied, deletedClientIDsMigration)
-		}
+		migrated = reopenWithMigration(t, db, path, deletedClientIDsMigration, `DROP TABLE deleted_client_ids`)
 		return migrated
 	})
 

@@ -60,21 +60,23 @@ func querySigningKeys(ctx context.Context, q querier) ([]*iogate.SigningKey, err
 	return out, mapError(rows.Err())
 }
 
-// CreateSigningKey inserts a new signing key and records a signing-keys change.
-func (db *DB) CreateSigningKey(ctx context.Context, k *iogate.SigningKey) error {
+// CreateSigningKey inserts a new signing key and records a signing-keys change and the
+// key's signing_key.created records.
+func (db *DB) CreateSigningKey(ctx context.Context, k *iogate.SigningKey, record iogate.SigningKeyRecorder) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
 		if err := insertSigningKey(ctx, tx, k); err != nil {
 			return err
 		}
-		return db.recordSigningKeysChange(ctx, tx)
+		return db.recordSigningKeyChange(ctx, tx, record, iogate.SigningKeyChange{Event: iogate.AuditSigningKeyCreated, Key: k})
 	})
 }
 
 // RotateSigningKey inserts k, retires at k.ActiveAt every key of k's algorithm that could
-// still sign then, and records a signing-keys change, all in one transaction. Keys of
-// other algorithms keep signing for the servers configured with them. It fails as
-// iogate.CheckRotationGap does, checked against the keys inside the transaction.
-func (db *DB) RotateSigningKey(ctx context.Context, k *iogate.SigningKey) error {
+// still sign then, and records a signing-keys change and the rotation's audit records, all
+// in one transaction. Keys of other algorithms keep signing for the servers configured
+// with them. It fails as iogate.CheckRotationGap does, checked against the keys inside the
+// transaction.
+func (db *DB) RotateSigningKey(ctx context.Context, k *iogate.SigningKey, record iogate.SigningKeyRecorder) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
 		keys, err := querySigningKeys(ctx, tx)
 		if err != nil {
@@ -91,14 +93,15 @@ func (db *DB) RotateSigningKey(ctx context.Context, k *iogate.SigningKey) error 
 		if err := insertSigningKey(ctx, tx, k); err != nil {
 			return err
 		}
-		return db.recordSigningKeysChange(ctx, tx)
+		change := iogate.SigningKeyChange{Event: iogate.AuditSigningKeyRotated, Key: k, Retired: iogate.RetiringSigningKeys(keys, k.Algorithm, k.ActiveAt)}
+		return db.recordSigningKeyChange(ctx, tx, record, change)
 	})
 }
 
 // RetireSigningKeys retires at at every key of alg that could still sign then, records a
-// signing-keys change and returns the retired keys, all in one transaction. It fails as
-// iogate.SelectSigningKeysToRetire does.
-func (db *DB) RetireSigningKeys(ctx context.Context, alg string, at time.Time) ([]*iogate.SigningKey, error) {
+// signing-keys change and the retirement's audit records, and returns the retired keys,
+// all in one transaction. It fails as iogate.SelectSigningKeysToRetire does.
+func (db *DB) RetireSigningKeys(ctx context.Context, alg string, at time.Time, record iogate.SigningKeyRecorder) ([]*iogate.SigningKey, error) {
 	var retired []*iogate.SigningKey
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		keys, err := querySigningKeys(ctx, tx)
@@ -113,7 +116,7 @@ func (db *DB) RetireSigningKeys(ctx context.Context, alg string, at time.Time) (
 			toMicros(at), alg, toMicros(at)); err != nil {
 			return err
 		}
-		return db.recordSigningKeysChange(ctx, tx)
+		return db.recordSigningKeyChange(ctx, tx, record, iogate.SigningKeyChange{Event: iogate.AuditSigningKeyRetired, Retired: retired})
 	})
 	if err != nil {
 		return nil, err
@@ -122,9 +125,10 @@ func (db *DB) RetireSigningKeys(ctx context.Context, alg string, at time.Time) (
 }
 
 // RevokeSigningKey deletes the signing key kid, inserts its replacement when it could still
-// sign and records a signing-keys change, all in one transaction. It fails as
-// iogate.PlanSigningKeyRevocation does.
-func (db *DB) RevokeSigningKey(ctx context.Context, kid string, at time.Time, replacement *iogate.SigningKey) (revoked, inserted *iogate.SigningKey, err error) {
+// sign and records a signing-keys change and the revocation's audit record, all in one
+// transaction. It fails as iogate.PlanSigningKeyRevocation does.
+func (db *DB) RevokeSigningKey(ctx context.Context, kid string, at time.Time, replacement *iogate.SigningKey,
+	record iogate.SigningKeyRecorder) (revoked, inserted *iogate.SigningKey, err error) {
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		keys, err := querySigningKeys(ctx, tx)
 		if err != nil {
@@ -142,12 +146,29 @@ func (db *DB) RevokeSigningKey(ctx context.Context, kid string, at time.Time, re
 				return err
 			}
 		}
-		return db.recordSigningKeysChange(ctx, tx)
+		change := iogate.SigningKeyChange{Event: iogate.AuditSigningKeyRevoked, Key: revoked, Replacement: inserted}
+		return db.recordSigningKeyChange(ctx, tx, record, change)
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return revoked, inserted, nil
+}
+
+// recordSigningKeyChange records a signing-keys change on the change feed and appends the
+// audit records that record returns for change to the signing-key log, inside tx.
+func (db *DB) recordSigningKeyChange(ctx context.Context, tx *sql.Tx, record iogate.SigningKeyRecorder, change iogate.SigningKeyChange) error {
+	records, err := iogate.RecordSigningKeyChange(record, change)
+	if err != nil {
+		return err
+	}
+	a := newAuditAppender(tx)
+	for _, r := range records {
+		if err := a.append(ctx, r); err != nil {
+			return err
+		}
+	}
+	return db.recordSigningKeysChange(ctx, tx)
 }
 
 func insertSigningKey(ctx context.Context, tx *sql.Tx, k *iogate.SigningKey) error {

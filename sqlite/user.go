@@ -173,7 +173,8 @@ func (db *DB) SetAccountStatus(ctx context.Context, accountID, status string, re
 		return err
 	}
 	return db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE accounts SET status = ? WHERE id = ?`, status, accountID)
+		// The reserved account of the signing-key log is not found, like a missing one.
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET status = ? WHERE id = ? AND id <> ?`, status, accountID, iogate.SigningKeyLogID)
 		if err := requireOneRow(res, err, "account"); err != nil {
 			return err
 		}

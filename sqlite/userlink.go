@@ -109,8 +109,8 @@ func (db *DB) CreateAccountWithOwner(ctx context.Context, tokenHash []byte, now 
 		if _, err := useLink(ctx, tx, tokenHash, iogate.LinkSetup, now); err != nil {
 			return err
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts`).Scan(&n); err != nil {
+		n, err := countAccounts(ctx, tx)
+		if err != nil {
 			return err
 		}
 		if n > 0 {

@@ -76,14 +76,14 @@ func testSigningKeyRevocation(t *testing.T, s iogate.Store) {
 	successor := signingKey("successor", "EdDSA", successorAt, time.Time{})
 	other := signingKey("other", "RS256", base, time.Time{})
 	for _, k := range []*iogate.SigningKey{leaked, successor, other} {
-		must(t, "CreateSigningKey", s.CreateSigningKey(ctx, k))
+		must(t, "CreateSigningKey", s.CreateSigningKey(ctx, k, recordSigningKeyChange))
 	}
 	seq, err := s.LatestKeyChange(ctx)
 	must(t, "LatestKeyChange", err)
 
 	replacement := signingKey("replacement", "EdDSA", time.Time{}, time.Time{})
 	replacement.CreatedAt = at
-	revoked, inserted, err := s.RevokeSigningKey(ctx, "leaked", at, replacement)
+	revoked, inserted, err := s.RevokeSigningKey(ctx, "leaked", at, replacement, recordSigningKeyChange)
 	must(t, "RevokeSigningKey", err)
 	if diff := cmp.Diff(leaked, revoked); diff != "" {
 		t.Errorf("RevokeSigningKey returned another revoked key (-want +got):\n%s", diff)
@@ -104,7 +104,7 @@ func testSigningKeyRevocation(t *testing.T, s iogate.Store) {
 	}
 	wantOneSigningKeysChange(t, s, "RevokeSigningKey", seq)
 
-	_, _, err = s.RevokeSigningKey(ctx, "leaked", at, signingKey("another", "EdDSA", time.Time{}, time.Time{}))
+	_, _, err = s.RevokeSigningKey(ctx, "leaked", at, signingKey("another", "EdDSA", time.Time{}, time.Time{}), recordSigningKeyChange)
 	wantCode(t, "RevokeSigningKey(again)", err, iogate.CodeNotFound)
 }
 
@@ -117,13 +117,13 @@ func testSigningKeyRevocationOfScheduledKey(t *testing.T, s iogate.Store) {
 	current := signingKey("current", "ES256", base, scheduledAt)
 	scheduled := signingKey("scheduled", "ES256", scheduledAt, time.Time{})
 	for _, k := range []*iogate.SigningKey{current, scheduled} {
-		must(t, "CreateSigningKey", s.CreateSigningKey(ctx, k))
+		must(t, "CreateSigningKey", s.CreateSigningKey(ctx, k, recordSigningKeyChange))
 	}
 	seq, err := s.LatestKeyChange(ctx)
 	must(t, "LatestKeyChange", err)
 
 	replacement := signingKey("replacement", "ES256", time.Time{}, time.Time{})
-	_, inserted, err := s.RevokeSigningKey(ctx, "scheduled", at, replacement)
+	_, inserted, err := s.RevokeSigningKey(ctx, "scheduled", at, replacement, recordSigningKeyChange)
 	must(t, "RevokeSigningKey", err)
 	wantInserted := *replacement
 	wantInserted.ActiveAt = scheduledAt
@@ -147,13 +147,13 @@ func testSigningKeyRevocationOfRetiredKey(t *testing.T, s iogate.Store) {
 	cancelled := signingKey("cancelled", "EdDSA", base.Add(4*time.Hour), base.Add(3*time.Hour))
 	signing := signingKey("signing", "EdDSA", base.Add(time.Hour), time.Time{})
 	for _, k := range []*iogate.SigningKey{retired, cancelled, signing} {
-		must(t, "CreateSigningKey", s.CreateSigningKey(ctx, k))
+		must(t, "CreateSigningKey", s.CreateSigningKey(ctx, k, recordSigningKeyChange))
 	}
 
 	for _, kid := range []string{"retired", "cancelled"} {
 		seq, err := s.LatestKeyChange(ctx)
 		must(t, "LatestKeyChange", err)
-		revoked, inserted, err := s.RevokeSigningKey(ctx, kid, at, signingKey("unneeded-"+kid, "EdDSA", time.Time{}, time.Time{}))
+		revoked, inserted, err := s.RevokeSigningKey(ctx, kid, at, signingKey("unneeded-"+kid, "EdDSA", time.Time{}, time.Time{}), recordSigningKeyChange)
 		must(t, "RevokeSigningKey("+kid+")", err)
 		if revoked == nil || revoked.KID != kid {
 			t.Errorf("RevokeSigningKey(%s) returned revoked key %+v, want %s", kid, revoked, kid)
@@ -177,21 +177,21 @@ func testSigningKeyRevocationRejected(t *testing.T, s iogate.Store) {
 	signing := signingKey("signing", "EdDSA", base, time.Time{})
 	taken := signingKey("taken", "RS256", base, time.Time{})
 	for _, k := range []*iogate.SigningKey{signing, taken} {
-		must(t, "CreateSigningKey", s.CreateSigningKey(ctx, k))
+		must(t, "CreateSigningKey", s.CreateSigningKey(ctx, k, recordSigningKeyChange))
 	}
 	before := storedSigningKeys(t, s)
 	seq, err := s.LatestKeyChange(ctx)
 	must(t, "LatestKeyChange", err)
 
-	_, _, err = s.RevokeSigningKey(ctx, "unknown", at, signingKey("replacement", "EdDSA", time.Time{}, time.Time{}))
+	_, _, err = s.RevokeSigningKey(ctx, "unknown", at, signingKey("replacement", "EdDSA", time.Time{}, time.Time{}), recordSigningKeyChange)
 	wantCode(t, "RevokeSigningKey(unknown KID)", err, iogate.CodeNotFound)
-	_, _, err = s.RevokeSigningKey(ctx, "signing", at, nil)
+	_, _, err = s.RevokeSigningKey(ctx, "signing", at, nil, recordSigningKeyChange)
 	wantCode(t, "RevokeSigningKey(no replacement)", err, iogate.CodeConflict)
-	_, _, err = s.RevokeSigningKey(ctx, "signing", at, signingKey("replacement", "RS256", time.Time{}, time.Time{}))
+	_, _, err = s.RevokeSigningKey(ctx, "signing", at, signingKey("replacement", "RS256", time.Time{}, time.Time{}), recordSigningKeyChange)
 	wantCode(t, "RevokeSigningKey(replacement of another algorithm)", err, iogate.CodeInvalid)
 	// A replacement whose KID is taken fails on insert, after the delete, which must be
 	// rolled back with it.
-	_, _, err = s.RevokeSigningKey(ctx, "signing", at, signingKey("taken", "EdDSA", time.Time{}, time.Time{}))
+	_, _, err = s.RevokeSigningKey(ctx, "signing", at, signingKey("taken", "EdDSA", time.Time{}, time.Time{}), recordSigningKeyChange)
 	wantCode(t, "RevokeSigningKey(replacement with a taken KID)", err, iogate.CodeConflict)
 
 	if diff := cmp.Diff(before, storedSigningKeys(t, s)); diff != "" {
@@ -210,14 +210,14 @@ func testSigningKeyRevocationRejected(t *testing.T, s iogate.Store) {
 // activates before the retirement is stored.
 func testSigningKeyRotationGap(t *testing.T, s iogate.Store) {
 	ctx := ctxFor(t)
-	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, signingKey("retiring", "EdDSA", base, base.Add(time.Hour))))
+	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, signingKey("retiring", "EdDSA", base, base.Add(time.Hour)), recordSigningKeyChange))
 	before := storedSigningKeys(t, s)
 	seq, err := s.LatestKeyChange(ctx)
 	must(t, "LatestKeyChange", err)
 
 	late := signingKey("late", "EdDSA", base.Add(2*time.Hour), time.Time{})
 	late.CreatedAt = base.Add(10 * time.Minute)
-	wantCode(t, "RotateSigningKey(activates after the retirement)", s.RotateSigningKey(ctx, late), iogate.CodeInvalid)
+	wantCode(t, "RotateSigningKey(activates after the retirement)", s.RotateSigningKey(ctx, late, recordSigningKeyChange), iogate.CodeInvalid)
 	if diff := cmp.Diff(before, storedSigningKeys(t, s)); diff != "" {
 		t.Errorf("a rejected RotateSigningKey changed the signing keys (-want +got):\n%s", diff)
 	}
@@ -227,7 +227,7 @@ func testSigningKeyRotationGap(t *testing.T, s iogate.Store) {
 
 	early := signingKey("early", "EdDSA", base.Add(30*time.Minute), time.Time{})
 	early.CreatedAt = base.Add(10 * time.Minute)
-	must(t, "RotateSigningKey(activates before the retirement)", s.RotateSigningKey(ctx, early))
+	must(t, "RotateSigningKey(activates before the retirement)", s.RotateSigningKey(ctx, early, recordSigningKeyChange))
 	if got := storedSigningKeys(t, s)["retiring"].RetiredAt; !got.Equal(early.ActiveAt) {
 		t.Errorf("retiring key retired at %s after the rotation, want %s", got, early.ActiveAt)
 	}

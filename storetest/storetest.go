@@ -71,6 +71,7 @@ func Run(t *testing.T, newStore func(t *testing.T) iogate.Store) {
 	cases = append(cases, changeRecordCases...)
 	cases = append(cases, revocationCases...)
 	cases = append(cases, signingKeyRevocationCases...)
+	cases = append(cases, signingKeyAuditCases...)
 	cases = append(cases, keyChangeCases...)
 	cases = append(cases, deletedClientIDCases...)
 	for _, c := range cases {
@@ -733,14 +734,14 @@ func testSigningKeys(t *testing.T, s iogate.Store) {
 		CreatedAt: base, ActiveAt: base, RetiredAt: base.Add(24 * time.Hour)}
 	newer := &iogate.SigningKey{KID: "a-newer", Algorithm: "ES256", PrivateKeyEncrypted: []byte{4, 5}, PublicJWK: []byte(`{"kty":"EC"}`),
 		CreatedAt: base.Add(time.Hour), ActiveAt: base.Add(2 * time.Hour)}
-	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, newer))
-	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, older))
+	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, newer, recordSigningKeyChange))
+	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, older, recordSigningKeyChange))
 	keys, err = s.SigningKeys(ctx)
 	must(t, "SigningKeys", err)
 	if diff := cmp.Diff([]*iogate.SigningKey{older, newer}, keys); diff != "" {
 		t.Errorf("SigningKeys returned other keys or another order (-want +got):\n%s", diff)
 	}
-	wantCode(t, "CreateSigningKey(same KID)", s.CreateSigningKey(ctx, older), iogate.CodeConflict)
+	wantCode(t, "CreateSigningKey(same KID)", s.CreateSigningKey(ctx, older, recordSigningKeyChange), iogate.CodeConflict)
 }
 
 // sealedFixture stores one sealed secret and two signing keys.
@@ -751,7 +752,7 @@ func sealedFixture(t *testing.T, s iogate.Store) {
 	must(t, "PutSealedSecretIfAbsent", err)
 	for _, kid := range []string{"kid-1", "kid-2"} {
 		must(t, "CreateSigningKey", s.CreateSigningKey(ctx, &iogate.SigningKey{KID: kid, Algorithm: "EdDSA",
-			PrivateKeyEncrypted: []byte("sealed-" + kid), PublicJWK: []byte(`{}`), CreatedAt: base, ActiveAt: base}))
+			PrivateKeyEncrypted: []byte("sealed-" + kid), PublicJWK: []byte(`{}`), CreatedAt: base, ActiveAt: base}, recordSigningKeyChange))
 	}
 }
 
@@ -1120,7 +1121,7 @@ func testSigningKeyRotation(t *testing.T, s iogate.Store) {
 		CreatedAt: base, ActiveAt: base}
 	before, err := s.LatestKeyChange(ctx)
 	must(t, "LatestKeyChange", err)
-	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, first))
+	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, first, recordSigningKeyChange))
 	// A key that one node creates at start reaches the others through the change feed.
 	created, err := s.KeyChangesSince(ctx, before)
 	must(t, "KeyChangesSince", err)
@@ -1132,7 +1133,7 @@ func testSigningKeyRotation(t *testing.T, s iogate.Store) {
 
 	second := &iogate.SigningKey{KID: "second", Algorithm: "EdDSA", PrivateKeyEncrypted: []byte{2}, PublicJWK: []byte(`{}`),
 		CreatedAt: base.Add(time.Hour), ActiveAt: base.Add(2 * time.Hour)}
-	must(t, "RotateSigningKey", s.RotateSigningKey(ctx, second))
+	must(t, "RotateSigningKey", s.RotateSigningKey(ctx, second, recordSigningKeyChange))
 	keys, err := s.SigningKeys(ctx)
 	must(t, "SigningKeys", err)
 	if len(keys) != 2 || keys[0].KID != "first" || !keys[0].RetiredAt.Equal(second.ActiveAt) || !keys[1].RetiredAt.IsZero() {
@@ -1143,7 +1144,7 @@ func testSigningKeyRotation(t *testing.T, s iogate.Store) {
 	if len(changes) != 1 || changes[0].Kind != iogate.ChangeSigningKeys || changes[0].ClientID != "" {
 		t.Errorf("KeyChangesSince after rotation = %+v, want one signing-keys change without a client ID", changes)
 	}
-	wantCode(t, "RotateSigningKey(same KID)", s.RotateSigningKey(ctx, second), iogate.CodeConflict)
+	wantCode(t, "RotateSigningKey(same KID)", s.RotateSigningKey(ctx, second, recordSigningKeyChange), iogate.CodeConflict)
 }
 
 // testSigningKeyRotationOtherAlgorithm rotates to RS256 in a store whose EdDSA key signs:
@@ -1155,12 +1156,12 @@ func testSigningKeyRotationOtherAlgorithm(t *testing.T, s iogate.Store) {
 		CreatedAt: base, ActiveAt: base}
 	oldRS := &iogate.SigningKey{KID: "rs-old", Algorithm: "RS256", PrivateKeyEncrypted: []byte{2}, PublicJWK: []byte(`{}`),
 		CreatedAt: base.Add(time.Minute), ActiveAt: base.Add(time.Minute)}
-	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, ed))
-	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, oldRS))
+	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, ed, recordSigningKeyChange))
+	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, oldRS, recordSigningKeyChange))
 
 	newRS := &iogate.SigningKey{KID: "rs-new", Algorithm: "RS256", PrivateKeyEncrypted: []byte{3}, PublicJWK: []byte(`{}`),
 		CreatedAt: base.Add(time.Hour), ActiveAt: base.Add(2 * time.Hour)}
-	must(t, "RotateSigningKey", s.RotateSigningKey(ctx, newRS))
+	must(t, "RotateSigningKey", s.RotateSigningKey(ctx, newRS, recordSigningKeyChange))
 	keys, err := s.SigningKeys(ctx)
 	must(t, "SigningKeys", err)
 	retired := map[string]time.Time{}
@@ -1186,18 +1187,18 @@ func testSigningKeyRetirement(t *testing.T, s iogate.Store) {
 	rs := &iogate.SigningKey{KID: "rs", Algorithm: "RS256", PrivateKeyEncrypted: []byte{4}, PublicJWK: []byte(`{}`),
 		CreatedAt: base, ActiveAt: base.Add(2 * time.Hour)}
 	for _, k := range []*iogate.SigningKey{edOld, edLater, edScheduled} {
-		must(t, "CreateSigningKey", s.CreateSigningKey(ctx, k))
+		must(t, "CreateSigningKey", s.CreateSigningKey(ctx, k, recordSigningKeyChange))
 	}
 	before, err := s.SigningKeys(ctx)
 	must(t, "SigningKeys", err)
-	_, err = s.RetireSigningKeys(ctx, "EdDSA", base.Add(3*time.Hour))
+	_, err = s.RetireSigningKeys(ctx, "EdDSA", base.Add(3*time.Hour), recordSigningKeyChange)
 	wantCode(t, "RetireSigningKeys(no other algorithm)", err, iogate.CodeInvalid)
-	_, err = s.RetireSigningKeys(ctx, "RS256", base.Add(3*time.Hour))
+	_, err = s.RetireSigningKeys(ctx, "RS256", base.Add(3*time.Hour), recordSigningKeyChange)
 	wantCode(t, "RetireSigningKeys(no RS256 key)", err, iogate.CodeNotFound)
 
-	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, rs))
+	must(t, "CreateSigningKey", s.CreateSigningKey(ctx, rs, recordSigningKeyChange))
 	// The RS256 key signs only from base+2h, so retiring EdDSA earlier is rejected.
-	_, err = s.RetireSigningKeys(ctx, "EdDSA", base.Add(time.Hour))
+	_, err = s.RetireSigningKeys(ctx, "EdDSA", base.Add(time.Hour), recordSigningKeyChange)
 	wantCode(t, "RetireSigningKeys(before the RS256 key signs)", err, iogate.CodeInvalid)
 	after, err := s.SigningKeys(ctx)
 	must(t, "SigningKeys", err)
@@ -1208,7 +1209,7 @@ func testSigningKeyRetirement(t *testing.T, s iogate.Store) {
 	start, err := s.LatestKeyChange(ctx)
 	must(t, "LatestKeyChange", err)
 	at := base.Add(3 * time.Hour)
-	got, err := s.RetireSigningKeys(ctx, "EdDSA", at)
+	got, err := s.RetireSigningKeys(ctx, "EdDSA", at, recordSigningKeyChange)
 	must(t, "RetireSigningKeys", err)
 	var kids []string
 	for _, k := range got {
@@ -1236,9 +1237,9 @@ func testSigningKeyRetirement(t *testing.T, s iogate.Store) {
 		t.Errorf("KeyChangesSince after RetireSigningKeys = %+v, want one signing-keys change without a client ID", changes)
 	}
 
-	_, err = s.RetireSigningKeys(ctx, "EdDSA", at)
+	_, err = s.RetireSigningKeys(ctx, "EdDSA", at, recordSigningKeyChange)
 	wantCode(t, "RetireSigningKeys(again)", err, iogate.CodeNotFound)
-	_, err = s.RetireSigningKeys(ctx, "RS256", base.Add(4*time.Hour))
+	_, err = s.RetireSigningKeys(ctx, "RS256", base.Add(4*time.Hour), recordSigningKeyChange)
 	wantCode(t, "RetireSigningKeys(RS256 after EdDSA)", err, iogate.CodeInvalid)
 }
 

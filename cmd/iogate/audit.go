@@ -19,7 +19,8 @@ func newAuditCommand(g *globals) *cobra.Command {
 		Use:   "audit",
 		Short: "Read, export and verify the audit log",
 		Long: "Every account has an append-only audit log of the creation of the account and its vaults, of key changes\n" +
-			"and of token requests, issued and denied.\n" +
+			"and of token requests, issued and denied. The token-signing keys have one too, which --signing-keys selects:\n" +
+			"every creation, rotation, retirement and revocation of a signing key.\n" +
 			"Its records form a hash chain, so that \"iogate audit verify\" detects a record edited in the database.",
 	}
 	cmd.AddCommand(newAuditListCommand(g), newAuditExportCommand(g), newAuditVerifyCommand(g))
@@ -43,28 +44,40 @@ func operatorActor(getenv func(string) string) iogate.Actor {
 }
 
 func newAuditListCommand(g *globals) *cobra.Command {
+	var log auditLogFlags
 	var filter iogate.AuditFilter
 	var page iogate.Page
 	cmd := &cobra.Command{
-		Use:   "list --account ID",
-		Short: "List an account's audit records, newest first",
-		Long: "List an account's audit records, newest first. --event takes one of these events:\n  " +
-			strings.Join(iogate.AuditEvents, ", "),
+		Use:   "list (--account ID | --signing-keys)",
+		Short: "List an account's audit records, or those of the signing keys, newest first",
+		Long: "List an account's audit records, or with --signing-keys those of the token-signing keys, newest first.\n" +
+			"For an account, --event takes one of these events:\n  " + strings.Join(iogate.AuditEvents, ", ") + "\n" +
+			"With --signing-keys, it takes one of these:\n  " + strings.Join(iogate.SigningKeyAuditEvents, ", "),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := log.check(true); err != nil {
+				return err
+			}
 			if page.Limit < 1 || page.Limit > iogate.MaxPageLimit {
 				return errorf("invalid --limit %d: it must be from 1 to %d", page.Limit, iogate.MaxPageLimit)
 			}
-			if filter.Event != "" && !slices.Contains(iogate.AuditEvents, filter.Event) {
-				return errorf("invalid --event %q: use one of %s", filter.Event, strings.Join(iogate.AuditEvents, ", "))
+			events := iogate.AuditEvents
+			if log.signingKeys {
+				events = iogate.SigningKeyAuditEvents
+				if filter.ClientID != "" {
+					return errorf("invalid --client-id with --signing-keys: the records of the signing keys concern no API key")
+				}
+			}
+			if filter.Event != "" && !slices.Contains(events, filter.Event) {
+				return errorf("invalid --event %q: use one of %s", filter.Event, strings.Join(events, ", "))
 			}
 			e, err := g.open(cmd.Context(), false, auth.Config{})
 			if err != nil {
 				return err
 			}
 			defer e.Close()
-			if _, err := e.store.FindAccountByID(cmd.Context(), filter.AccountID); err != nil {
-				return accountNotFound(err, filter.AccountID)
+			if filter.AccountID, err = log.find(cmd.Context(), e.store); err != nil {
+				return err
 			}
 			records, next, err := e.store.ListAuditRecords(cmd.Context(), filter, page)
 			if err != nil {
@@ -78,6 +91,10 @@ func newAuditListCommand(g *globals) *cobra.Command {
 				out["nextCursor"] = next
 			}
 			return g.printResult(out, func(w io.Writer) {
+				if log.signingKeys {
+					printSigningKeyRecords(w, records, next)
+					return
+				}
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "SEQ\tTIME\tEVENT\tACTOR\tADDRESS\tCLIENT ID\tREASON")
 				for _, r := range records {
@@ -92,26 +109,30 @@ func newAuditListCommand(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&filter.AccountID, "account", "", "account ID (required)")
+	log.register(f)
 	f.StringVar(&filter.ClientID, "client-id", "", "only records about this API key")
 	f.StringVar(&filter.Event, "event", "", "only records of this event, such as key.rotated or token.denied")
 	f.IntVar(&page.Limit, "limit", iogate.DefaultPageLimit, fmt.Sprintf("number of records to list, at most %d", iogate.MaxPageLimit))
 	f.StringVar(&page.Cursor, "cursor", "", "continue after the last page, with the cursor it printed")
-	cmd.MarkFlagRequired("account")
 	return cmd
 }
 
 func newAuditExportCommand(g *globals) *cobra.Command {
-	var accountID, format string
+	var log auditLogFlags
+	var format string
 	cmd := &cobra.Command{
-		Use:   "export --account ID --format json|csv",
-		Short: "Write an account's whole audit log to standard output, oldest first",
-		Long: "Write an account's whole audit log to standard output, oldest first, as a JSON array or as CSV\n" +
-			"with a header row. In CSV, a value that starts with =, +, -, @, tab or carriage return gets a leading '\n" +
-			"so that spreadsheets do not run it as a formula. The export is itself recorded as an\n" +
-			"audit.exported record by the operator, which the output includes.",
+		Use:   "export (--account ID | --signing-keys) --format json|csv",
+		Short: "Write an account's whole audit log, or that of the signing keys, to standard output, oldest first",
+		Long: "Write an account's whole audit log, or with --signing-keys that of the token-signing keys, to standard\n" +
+			"output, oldest first, as a JSON array or as CSV with a header row. In CSV, a value that starts with\n" +
+			"=, +, -, @, tab or carriage return gets a leading ' so that spreadsheets do not run it as a formula.\n" +
+			"The export is itself recorded as an audit.exported record by the operator in the log it exports,\n" +
+			"which the output includes.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := log.check(true); err != nil {
+				return err
+			}
 			var write func(w io.Writer, each func(func(*iogate.AuditRecord) error) error) error
 			switch format {
 			case "json":
@@ -126,8 +147,9 @@ func newAuditExportCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			if _, err := e.store.FindAccountByID(cmd.Context(), accountID); err != nil {
-				return accountNotFound(err, accountID)
+			accountID, err := log.find(cmd.Context(), e.store)
+			if err != nil {
+				return err
 			}
 			// As in the dashboard, the record commits before the export starts, so that no
 			// export leaves the log without one. The context's actor is the operator.
@@ -139,39 +161,45 @@ func newAuditExportCommand(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&accountID, "account", "", "account ID (required)")
+	log.register(cmd.Flags())
 	cmd.Flags().StringVar(&format, "format", "json", "output format: json or csv")
-	cmd.MarkFlagRequired("account")
 	return cmd
 }
 
 func newAuditVerifyCommand(g *globals) *cobra.Command {
-	var accountID string
+	var log auditLogFlags
 	cmd := &cobra.Command{
-		Use:   "verify [--account ID]",
+		Use:   "verify [--account ID | --signing-keys]",
 		Short: "Check the hash chain of the audit log; exit non-zero at the first broken record",
-		Long: "Check the hash chain of every account's audit log, or of one account's. A record edited, inserted or\n" +
-			"removed in the middle of a chain breaks it: the command then names the first broken record and exits\n" +
-			"with status 1. Records removed from the end of a chain leave it intact; to detect that, keep the head\n" +
+		Long: "Check the hash chain of every account's audit log and of the signing keys' log, or of one of them.\n" +
+			"A record edited, inserted or removed in the middle of a chain breaks it: the command then names the\n" +
+			"first broken record and exits with status 1. Records removed from the end of a chain leave it intact; to detect that, keep the head\n" +
 			"hashes this command prints somewhere outside the database and compare them later.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := log.check(false); err != nil {
+				return err
+			}
 			e, err := g.open(cmd.Context(), false, auth.Config{})
 			if err != nil {
 				return err
 			}
 			defer e.Close()
-			if accountID != "" {
-				if _, err := e.store.FindAccountByID(cmd.Context(), accountID); err != nil {
-					return accountNotFound(err, accountID)
-				}
+			accountID, err := log.find(cmd.Context(), e.store)
+			if err != nil {
+				return err
 			}
 			report, err := e.auth.VerifyAudit(cmd.Context(), accountID)
 			if err != nil {
 				return err
 			}
 			return g.printResult(report, func(w io.Writer) {
-				fmt.Fprintf(w, "Verified %d audit records of %d account(s).\n", report.Records, len(report.Heads))
+				accounts, signingKeys := len(report.Heads), ""
+				if slices.ContainsFunc(report.Heads, func(h iogate.AuditHead) bool { return h.AccountID == iogate.SigningKeyLogID }) {
+					accounts--
+					signingKeys = " and of the signing-key log"
+				}
+				fmt.Fprintf(w, "Verified %d audit records of %d account(s)%s.\n", report.Records, accounts, signingKeys)
 				if len(report.Heads) == 0 {
 					return
 				}
@@ -185,7 +213,9 @@ func newAuditVerifyCommand(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&accountID, "account", "", "verify only this account's log (default: every account)")
+	f := cmd.Flags()
+	f.StringVar(&log.accountID, "account", "", "verify only this account's log (default: every account's and the signing keys' log)")
+	f.BoolVar(&log.signingKeys, "signing-keys", false, "verify only the log of the token-signing keys")
 	return cmd
 }
 
