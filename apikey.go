@@ -34,9 +34,13 @@ type APIKey struct {
 	LastUsedAt time.Time
 	LastUsedIP string
 	// Exposed is set when a valid secret or token of the key arrived over plain HTTP, at
-	// ExposedAt.
-	Exposed   bool
-	ExposedAt time.Time
+	// ExposedAt. ExposedGeneration is the newest secret generation exposed that way (a
+	// token counts for the generation that minted it). An exposure that arrives after
+	// the exposed secret retired starts a new record with its own time. The fields stay
+	// after the exposed secret retires: ExposedSecretValid reports whether it still works.
+	Exposed           bool
+	ExposedAt         time.Time
+	ExposedGeneration int
 }
 
 // PreviousSecret is a secret that a rotation replaced and that stays valid until ExpiresAt.
@@ -128,6 +132,24 @@ func (k *APIKey) Validate() error {
 	return nil
 }
 
+// ExposedSecretValid reports whether the secret recorded as exposed still authenticates at
+// now: as the current secret, or as the previous one until the rotation's grace period
+// ends. Generations retire oldest first, so older exposed secrets have retired by the time
+// ExposedGeneration does. An exposure without a generation, written by an iogate older
+// than the field, counts as one of the current secret. The key's own expiry does not end
+// an exposure, because a later update may extend it.
+func (k *APIKey) ExposedSecretValid(now time.Time) bool {
+	if !k.Exposed {
+		return false
+	}
+	g := k.ExposedGeneration
+	if g == 0 || g == k.SecretGeneration {
+		return true
+	}
+	p := k.Previous
+	return p != nil && g == p.Generation && now.Before(p.ExpiresAt)
+}
+
 // Expired reports whether the key has an expiry time at or before now.
 func (k *APIKey) Expired(now time.Time) bool {
 	return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt)
@@ -135,22 +157,28 @@ func (k *APIKey) Expired(now time.Time) bool {
 
 // APIKeyView is the JSON form of a key for the CLI and the API. It never holds a secret.
 type APIKeyView struct {
-	ClientID         string        `json:"clientId"`
-	AccountID        string        `json:"accountId"`
-	Name             string        `json:"name"`
-	Description      string        `json:"description"`
-	Scopes           []string      `json:"scopes"`
-	AllowedIPs       []string      `json:"allowedIps"`
-	CreatedAt        time.Time     `json:"createdAt"`
-	UpdatedAt        time.Time     `json:"updatedAt"`
-	ExpiresAt        *time.Time    `json:"expiresAt,omitempty"`
-	SecretCreatedAt  time.Time     `json:"secretCreatedAt"`
-	SecretGeneration int           `json:"secretGeneration"`
-	LastUsedAt       *time.Time    `json:"lastUsedAt,omitempty"`
-	LastUsedIP       string        `json:"lastUsedIp,omitempty"`
-	Exposed          bool          `json:"exposed"`
-	ExposedAt        *time.Time    `json:"exposedAt,omitempty"`
-	Rotation         *RotationView `json:"rotation,omitempty"`
+	ClientID         string     `json:"clientId"`
+	AccountID        string     `json:"accountId"`
+	Name             string     `json:"name"`
+	Description      string     `json:"description"`
+	Scopes           []string   `json:"scopes"`
+	AllowedIPs       []string   `json:"allowedIps"`
+	CreatedAt        time.Time  `json:"createdAt"`
+	UpdatedAt        time.Time  `json:"updatedAt"`
+	ExpiresAt        *time.Time `json:"expiresAt,omitempty"`
+	SecretCreatedAt  time.Time  `json:"secretCreatedAt"`
+	SecretGeneration int        `json:"secretGeneration"`
+	LastUsedAt       *time.Time `json:"lastUsedAt,omitempty"`
+	LastUsedIP       string     `json:"lastUsedIp,omitempty"`
+	// Exposed is set while a secret of the key that arrived over plain HTTP, or whose
+	// token did, still authenticates. ExposedAt is when it first arrived, and
+	// ExposedGeneration is its secret generation. ExposedUntil is set when that secret is
+	// the previous one of a rotation: it stops working at the end of the grace period.
+	Exposed           bool          `json:"exposed"`
+	ExposedAt         *time.Time    `json:"exposedAt,omitempty"`
+	ExposedGeneration int           `json:"exposedGeneration,omitempty"`
+	ExposedUntil      *time.Time    `json:"exposedUntil,omitempty"`
+	Rotation          *RotationView `json:"rotation,omitempty"`
 }
 
 // RotationView describes the previous secret while its grace period lasts.
@@ -176,14 +204,13 @@ func (k *APIKey) View(now time.Time) APIKeyView {
 		SecretCreatedAt:  k.SecretCreatedAt,
 		SecretGeneration: k.SecretGeneration,
 		LastUsedIP:       k.LastUsedIP,
-		Exposed:          k.Exposed,
 	}
 	if v.Scopes == nil {
 		v.Scopes = []string{}
 	}
 	v.ExpiresAt = timePtr(k.ExpiresAt)
 	v.LastUsedAt = timePtr(k.LastUsedAt)
-	v.ExposedAt = timePtr(k.ExposedAt)
+	k.viewExposure(&v, now)
 	if p := k.Previous; p != nil && now.Before(p.ExpiresAt) {
 		v.Rotation = &RotationView{
 			RotatedAt:         p.RotatedAt,
@@ -195,6 +222,20 @@ func (k *APIKey) View(now time.Time) APIKeyView {
 		}
 	}
 	return v
+}
+
+// viewExposure fills in the exposure fields of v while the exposed secret still
+// authenticates at now, and leaves them empty once it has retired.
+func (k *APIKey) viewExposure(v *APIKeyView, now time.Time) {
+	if !k.ExposedSecretValid(now) {
+		return
+	}
+	v.Exposed = true
+	v.ExposedAt = timePtr(k.ExposedAt)
+	v.ExposedGeneration = k.ExposedGeneration
+	if p := k.Previous; p != nil && k.ExposedGeneration == p.Generation {
+		v.ExposedUntil = timePtr(p.ExpiresAt)
+	}
 }
 
 func timePtr(t time.Time) *time.Time {

@@ -276,6 +276,12 @@ func (s *Service) RotateKeyFrom(ctx context.Context, clientID string, generation
 			retired = append(retired, k.SecretGeneration)
 		}
 		details["retiredGenerations"] = retired
+		if k.Exposed && k.ExposedGeneration == 0 {
+			// An exposure recorded without its generation, by an iogate older than the
+			// field, counts as one of the current secret. Pinning it to that secret
+			// lets the exposure end when this rotation retires it.
+			k.ExposedGeneration = k.SecretGeneration
+		}
 		k.SecretHash = hash
 		k.SecretGeneration++
 		k.SecretCreatedAt = now

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -15,45 +16,63 @@ type ExposedCredential struct {
 	BearerToken  string
 }
 
+// Exposure is a credential of a key that verified on the plain HTTP listener.
+type Exposure struct {
+	ClientID string
+	// Generation is the secret generation of the credential: the secret's own, or for
+	// an access token the generation of the secret that minted it.
+	Generation int
+	// Kind names the credential in the audit record: "client_secret" or "access_token".
+	Kind string
+}
+
 // VerifyExposed checks cred the way the token endpoints and bearer verification do, with
 // the same constant-work secret comparison, but issues no token and ignores the caller's
-// address: a credential is exposed wherever it was sent from. It returns the client ID of
-// the key the credential belongs to, and false when the credential does not verify.
-func (s *Service) VerifyExposed(cred ExposedCredential) (string, bool) {
+// address: a credential is exposed wherever it was sent from. It returns the key and the
+// secret generation the credential belongs to, and false when the credential does not
+// verify.
+func (s *Service) VerifyExposed(cred ExposedCredential) (Exposure, bool) {
 	if cred.BearerToken != "" {
 		v, _, err := s.activeToken(cred.BearerToken, s.now())
 		if err != nil {
-			return "", false
+			return Exposure{}, false
 		}
-		return v.claims.ClientID, true
+		return Exposure{ClientID: v.claims.ClientID, Generation: v.claims.Generation, Kind: "access_token"}, true
 	}
-	k, _, ok := s.authenticateClient(cred.ClientID, cred.ClientSecret)
+	k, generation, ok := s.authenticateClient(cred.ClientID, cred.ClientSecret)
 	if !ok || k.expired(s.now()) {
-		return "", false
+		return Exposure{}, false
 	}
-	return k.clientID, true
+	return Exposure{ClientID: k.clientID, Generation: generation, Kind: "client_secret"}, true
 }
 
-// MarkExposed records that a valid credential of the key crossed a network in clear text:
-// it sets the key's exposed flag (keeping the time of the first exposure) with a
-// key.exposed audit record. With revoke it then deletes the key, which ends its tokens on
-// the next request. kind names the credential ("client_secret" or "access_token") in the
-// audit record; the actor is the one in ctx.
-func (s *Service) MarkExposed(ctx context.Context, clientID, kind string, revoke bool) error {
+// MarkExposed records that a valid credential of the key crossed a network in clear text,
+// with a key.exposed audit record that names the credential's kind and secret generation.
+// It sets the key's exposed fields: the key counts as exposed until the secret of that
+// generation retires (see iogate.APIKey.ExposedSecretValid). The time of the first
+// exposure is kept while an exposed secret still works. With revoke it then deletes the
+// key, which ends its tokens on the next request. The actor is the one in ctx.
+func (s *Service) MarkExposed(ctx context.Context, e Exposure, revoke bool) error {
 	s.metrics.ExposedCredential()
 	now := s.now().UTC().Truncate(time.Microsecond)
-	k, err := s.store.UpdateAPIKey(ctx, clientID, func(k *iogate.APIKey) (*iogate.AuditRecord, error) {
-		if !k.Exposed {
-			k.Exposed, k.ExposedAt = true, now
+	k, err := s.store.UpdateAPIKey(ctx, e.ClientID, func(k *iogate.APIKey) (*iogate.AuditRecord, error) {
+		if !k.ExposedSecretValid(now) {
+			k.Exposed, k.ExposedAt, k.ExposedGeneration = true, now, e.Generation
+		} else {
+			// An exposure recorded without a generation counts as one of the current
+			// secret.
+			k.ExposedGeneration = max(cmp.Or(k.ExposedGeneration, k.SecretGeneration), e.Generation)
 		}
-		return s.newKeyRecord(ctx, k, iogate.AuditKeyExposed, map[string]any{"credential": kind, "revoked": revoke})
+		return s.newKeyRecord(ctx, k, iogate.AuditKeyExposed, map[string]any{
+			"credential": e.Kind, "secretGeneration": e.Generation, "revoked": revoke,
+		})
 	})
 	if err != nil {
 		return err
 	}
 	s.applyOwnWrite(ctx, k)
 	if revoke {
-		return s.DeleteKey(ctx, clientID)
+		return s.DeleteKey(ctx, e.ClientID)
 	}
 	return nil
 }

@@ -127,7 +127,7 @@ func TestExposedCredentials(t *testing.T) {
 		if row := rows[f.clientID]; len(row) == 0 || row[len(row)-1] != "-" {
 			t.Errorf("key list row of a key never exposed = %q, want it to end with -", row)
 		}
-		if !strings.Contains(res.Stdout, `Rotate such keys with "iogate key rotate CLIENT_ID --grace 0"`) {
+		if !strings.Contains(res.Stdout, `Rotate keys whose current secret is exposed with "iogate key rotate CLIENT_ID --grace 0"`) {
 			t.Errorf("key list with an exposed key does not say to rotate it:\n%s", res.Stdout)
 		}
 	})

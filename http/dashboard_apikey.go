@@ -44,7 +44,7 @@ func (d *Dashboard) handleKeyList(w http.ResponseWriter, r *http.Request, c *use
 	for _, k := range keys {
 		row := keyRow{APIKeyView: k.View(now), SecretAge: now.Sub(k.SecretCreatedAt), Expired: k.Expired(now)}
 		row.AgeWarning = row.SecretAge >= d.cfg.KeyAgeWarning
-		if row.AgeWarning || k.Exposed {
+		if row.AgeWarning || row.Exposed {
 			list.Warnings++
 		}
 		list.Keys = append(list.Keys, row)

@@ -3,7 +3,6 @@ package http
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,7 +16,6 @@ import (
 	"github.com/iogate/iogate/auth"
 	"github.com/iogate/iogate/sqlite"
 	"github.com/iogate/iogate/user"
-	_ "modernc.org/sqlite"
 )
 
 // dashboardHarness is a dashboard on a fresh SQLite database with one account and its
@@ -108,15 +106,7 @@ func TestKeyListWarnings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// No store method marks a key exposed yet, so the test writes the column directly.
-	raw, err := sql.Open("sqlite", sqliteDSN(h.path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	if _, err := raw.Exec(`UPDATE api_keys SET exposed = 1 WHERE client_id = ?`, leaked.ClientID); err != nil {
-		t.Fatal(err)
-	}
+	h.markExposed(t, leaked)
 
 	body := h.keyList(t)
 	if n := strings.Count(body, "Exposed: rotate now"); n != 1 {
@@ -142,8 +132,65 @@ func TestKeyListWarnings(t *testing.T) {
 	}
 }
 
-// sqliteDSN opens the harness database beside the store, waiting for its writer.
-func sqliteDSN(p string) string { return "file:" + p + "?_pragma=busy_timeout(5000)" }
+// markExposed records that a valid credential of the current secret of k arrived over
+// plain HTTP.
+func (h *dashboardHarness) markExposed(t *testing.T, k *iogate.APIKey) {
+	t.Helper()
+	exposure := auth.Exposure{ClientID: k.ClientID, Generation: k.SecretGeneration, Kind: "client_secret"}
+	if err := h.auth.MarkExposed(context.Background(), exposure, false); err != nil {
+		t.Fatalf("MarkExposed: %v", err)
+	}
+}
+
+// TestKeyListExposureAfterRotation rotates exposed keys, one with no grace period and one
+// with an hour. The first loses its warning at once, the second when the hour ends.
+func TestKeyListExposureAfterRotation(t *testing.T) {
+	h := newDashboardHarness(t, 90*24*time.Hour)
+	ctx := context.Background()
+	var keys []*iogate.APIKey
+	for _, name := range []string{"retired", "in-grace"} {
+		k, _, err := h.auth.CreateKey(ctx, auth.CreateKeyRequest{AccountID: h.account.ID, Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.markExposed(t, k)
+		keys = append(keys, k)
+	}
+	if body := h.keyList(t); strings.Count(body, "Exposed: rotate now") != 2 || !strings.Contains(body, "2 keys need attention") {
+		t.Fatalf("key list before the rotations does not warn about both exposed keys:\n%s", body)
+	}
+
+	if _, _, err := h.auth.RotateKey(ctx, keys[0].ClientID, 0); err != nil {
+		t.Fatal(err)
+	}
+	rotated, _, err := h.auth.RotateKey(ctx, keys[1].ClientID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := h.keyList(t)
+	if n := strings.Count(body, "Exposed: rotate now"); n != 0 {
+		t.Errorf("%d warnings to rotate after both keys were rotated, want 0", n)
+	}
+	until := "Exposed: old secret works until <span class=\"nowrap\">" + formatShortDate(rotated.Previous.ExpiresAt) + "</span>"
+	if n := strings.Count(body, until); n != 1 {
+		t.Errorf("%d warnings %q, want 1 for the key in its grace period", n, until)
+	}
+	if !strings.Contains(body, "Rotating again retires it at once") {
+		t.Error("the warning of the key in its grace period does not say how to retire the exposed secret sooner")
+	}
+	if !strings.Contains(body, "1 key needs attention") {
+		t.Error("during the grace period, the summary does not count the one key whose exposed secret still works")
+	}
+
+	h.now = rotated.Previous.ExpiresAt
+	body = h.keyList(t)
+	if strings.Contains(body, "Exposed:") {
+		t.Error("an exposed warning remains after the grace period ended")
+	}
+	if strings.Contains(body, "need attention") || strings.Contains(body, "needs attention") {
+		t.Error("the summary still counts keys after every exposed secret stopped working")
+	}
+}
 
 func TestKeyFormFieldErrors(t *testing.T) {
 	cases := []struct {

@@ -31,25 +31,21 @@ func (s *Server) refusePlainHTTP(w http.ResponseWriter, r *http.Request) {
 		// address.
 		ctx := iogate.WithActor(r.Context(), iogate.Actor{Type: iogate.ActorSystem, IP: addr.String()})
 		for _, c := range creds {
-			clientID, ok := s.auth.VerifyExposed(c)
+			exposure, ok := s.auth.VerifyExposed(c)
 			if !ok {
 				if s.limiter != nil {
 					s.limiter.recordFailure(ctx, addr, c.ClientID)
 				}
 				continue
 			}
-			kind := "client_secret"
-			if c.BearerToken != "" {
-				kind = "access_token"
-			}
-			err := s.auth.MarkExposed(ctx, clientID, kind, s.opts.RevokeExposedCredentials)
+			err := s.auth.MarkExposed(ctx, exposure, s.opts.RevokeExposedCredentials)
 			if err != nil && iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
-				s.log.ErrorContext(ctx, "recording an exposed credential failed", "client_id", clientID, "error", err, "request_id", requestIDFrom(ctx))
+				s.log.ErrorContext(ctx, "recording an exposed credential failed", "client_id", exposure.ClientID, "error", err, "request_id", requestIDFrom(ctx))
 				continue
 			}
 			s.log.WarnContext(ctx, "valid credential received over plain HTTP",
-				"client_id", clientID, "credential", kind, "revoked", s.opts.RevokeExposedCredentials, "remote_addr", addr.String(),
-				"request_id", requestIDFrom(ctx))
+				"client_id", exposure.ClientID, "credential", exposure.Kind, "secret_generation", exposure.Generation,
+				"revoked", s.opts.RevokeExposedCredentials, "remote_addr", addr.String(), "request_id", requestIDFrom(ctx))
 		}
 	}
 	s.writeError(w, r, errHTTPSRequired)

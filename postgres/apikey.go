@@ -71,7 +71,7 @@ func (db *DB) recordChangeOfKind(ctx context.Context, tx pgx.Tx, c iogate.KeyCha
 
 const apiKeyColumns = `client_id, account_id, name, description, scopes, allowed_ips, created_at, updated_at, expires_at,
 	secret_hash, secret_generation, secret_created_at, prev_secret_hash, prev_generation, prev_rotated_at, prev_expires_at,
-	prev_last_used_at, last_used_at, last_used_ip, exposed, exposed_at`
+	prev_last_used_at, last_used_at, last_used_ip, exposed, exposed_at, exposed_generation`
 
 func scanAPIKey(row pgx.Row) (*iogate.APIKey, error) {
 	var k iogate.APIKey
@@ -83,7 +83,7 @@ func scanAPIKey(row pgx.Row) (*iogate.APIKey, error) {
 	var lastIP *string
 	if err := row.Scan(&k.ClientID, &k.AccountID, &k.Name, &k.Description, &scopes, &allowed, &created, &updated, &expires,
 		&hash, &k.SecretGeneration, &secretCreated, &prevHash, &prevGen, &prevRotated, &prevExpires,
-		&prevUsed, &lastUsed, &lastIP, &k.Exposed, &exposedAt); err != nil {
+		&prevUsed, &lastUsed, &lastIP, &k.Exposed, &exposedAt, &k.ExposedGeneration); err != nil {
 		return nil, err
 	}
 	if len(hash) != len(k.SecretHash) {
@@ -320,10 +320,11 @@ func (db *DB) UpdateAPIKey(ctx context.Context, clientID string, update func(k *
 		}
 		_, err = tx.Exec(ctx, `UPDATE api_keys SET name = $1, description = $2, scopes = $3, allowed_ips = $4, updated_at = $5,
 			expires_at = $6, secret_hash = $7, secret_generation = $8, secret_created_at = $9, prev_secret_hash = $10, prev_generation = $11,
-			prev_rotated_at = $12, prev_expires_at = $13, prev_last_used_at = $14, exposed = $15, exposed_at = $16 WHERE client_id = $17`,
+			prev_rotated_at = $12, prev_expires_at = $13, prev_last_used_at = $14, exposed = $15, exposed_at = $16,
+			exposed_generation = $17 WHERE client_id = $18`,
 			k.Name, k.Description, strings.Join(k.Scopes, " "), formatPrefixes(k.AllowedIPs), k.UpdatedAt,
 			nullTime(k.ExpiresAt), k.SecretHash[:], k.SecretGeneration, k.SecretCreatedAt, prevHash, prevGen,
-			prevRotated, prevExpires, prevUsed, k.Exposed, nullTime(k.ExposedAt), clientID)
+			prevRotated, prevExpires, prevUsed, k.Exposed, nullTime(k.ExposedAt), k.ExposedGeneration, clientID)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/iogate/iogate"
 	"github.com/iogate/iogate/internal/pgtest"
+	"github.com/iogate/iogate/postgres"
 	"github.com/iogate/iogate/storetest"
 )
 
@@ -23,9 +25,7 @@ func TestDeletedClientIDMigrationBackfill(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	db := open(t, url)
 	want := storetest.RunDeletedClientIDBackfill(t, db, func(t *testing.T) iogate.Store {
-		db.Close()
-		pgtest.Exec(t, url, `DROP TABLE deleted_client_ids`)
-		return reopenWithMigration(t, url, deletedClientIDsMigration)
+		return reapplyMigration(t, db, url, deletedClientIDsMigration, `DROP TABLE deleted_client_ids`)
 	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -46,4 +46,21 @@ func TestDeletedClientIDMigrationBackfill(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("tombstones after the migration, oldest first (-want +got):\n%s", diff)
 	}
+}
+
+// reapplyMigration closes db, runs undo to take the database at url back to the schema
+// before migration version, deletes its row from schema_migrations and opens the
+// database again, which applies the migration. It returns the reopened store.
+func reapplyMigration(t *testing.T, db *postgres.DB, url string, version int, undo ...string) *postgres.DB {
+	t.Helper()
+	db.Close()
+	for _, stmt := range undo {
+		pgtest.Exec(t, url, stmt)
+	}
+	pgtest.Exec(t, url, `DELETE FROM schema_migrations WHERE version = $1`, version)
+	migrated := open(t, url)
+	if _, applied := migrated.Migrations(); !slices.Equal(applied, []int{version}) {
+		t.Fatalf("Open applied migrations %v, want [%d]", applied, version)
+	}
+	return migrated
 }

@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"slices"
 	"testing"
 
 	"github.com/iogate/iogate"
@@ -20,21 +19,6 @@ func TestSigningKeyLogMigration(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	db := open(t, url)
 	storetest.RunSigningKeyLogUpgrade(t, db, func(t *testing.T) iogate.Store {
-		db.Close()
-		pgtest.Exec(t, url, `DELETE FROM accounts WHERE id = $1`, iogate.SigningKeyLogID)
-		return reopenWithMigration(t, url, signingKeyLogMigration)
+		return reapplyMigration(t, db, url, signingKeyLogMigration, `DELETE FROM accounts WHERE id = '`+iogate.SigningKeyLogID+`'`)
 	})
-}
-
-// reopenWithMigration deletes the record of migration version from the database at url,
-// whose schema the caller took back to the one before it, and opens the database again.
-// Open must apply that migration alone.
-func reopenWithMigration(t *testing.T, url string, version int) *postgres.DB {
-	t.Helper()
-	pgtest.Exec(t, url, `DELETE FROM schema_migrations WHERE version = $1`, version)
-	migrated := open(t, url)
-	if _, applied := migrated.Migrations(); !slices.Equal(applied, []int{version}) {
-		t.Fatalf("Open applied migrations %v, want [%d]", applied, version)
-	}
-	return migrated
 }

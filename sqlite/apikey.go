@@ -52,7 +52,7 @@ func (db *DB) recordSigningKeysChange(ctx context.Context, tx *sql.Tx) error {
 
 const apiKeyColumns = `client_id, account_id, name, description, scopes, allowed_ips, created_at, updated_at, expires_at,
 	secret_hash, secret_generation, secret_created_at, prev_secret_hash, prev_generation, prev_rotated_at, prev_expires_at,
-	prev_last_used_at, last_used_at, last_used_ip, exposed, exposed_at`
+	prev_last_used_at, last_used_at, last_used_ip, exposed, exposed_at, exposed_generation`
 
 func scanAPIKey(row interface{ Scan(...any) error }) (*iogate.APIKey, error) {
 	var k iogate.APIKey
@@ -64,7 +64,7 @@ func scanAPIKey(row interface{ Scan(...any) error }) (*iogate.APIKey, error) {
 	var lastIP sql.NullString
 	if err := row.Scan(&k.ClientID, &k.AccountID, &k.Name, &k.Description, &scopes, &allowed, &created, &updated, &expires,
 		&hash, &k.SecretGeneration, &secretCreated, &prevHash, &prevGen, &prevRotated, &prevExpires,
-		&prevUsed, &lastUsed, &lastIP, &k.Exposed, &exposedAt); err != nil {
+		&prevUsed, &lastUsed, &lastIP, &k.Exposed, &exposedAt, &k.ExposedGeneration); err != nil {
 		return nil, err
 	}
 	if len(hash) != len(k.SecretHash) {
@@ -270,10 +270,11 @@ func (db *DB) UpdateAPIKey(ctx context.Context, clientID string, update func(k *
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE api_keys SET name = ?, description = ?, scopes = ?, allowed_ips = ?, updated_at = ?,
 			expires_at = ?, secret_hash = ?, secret_generation = ?, secret_created_at = ?, prev_secret_hash = ?, prev_generation = ?,
-			prev_rotated_at = ?, prev_expires_at = ?, prev_last_used_at = ?, exposed = ?, exposed_at = ? WHERE client_id = ?`,
+			prev_rotated_at = ?, prev_expires_at = ?, prev_last_used_at = ?, exposed = ?, exposed_at = ?,
+			exposed_generation = ? WHERE client_id = ?`,
 			k.Name, k.Description, strings.Join(k.Scopes, " "), formatPrefixes(k.AllowedIPs), toMicros(k.UpdatedAt),
 			nullMicros(k.ExpiresAt), k.SecretHash[:], k.SecretGeneration, toMicros(k.SecretCreatedAt), prevHash, prevGen,
-			prevRotated, prevExpires, prevUsed, k.Exposed, nullMicros(k.ExposedAt), clientID)
+			prevRotated, prevExpires, prevUsed, k.Exposed, nullMicros(k.ExposedAt), k.ExposedGeneration, clientID)
 		if err != nil {
 			return err
 		}

@@ -1,7 +1,9 @@
 package sqlite
 
 import (
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -21,7 +23,7 @@ func TestDeletedClientIDMigrationBackfill(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	var migrated *DB
 	want := storetest.RunDeletedClientIDBackfill(t, db, func(t *testing.T) iogate.Store {
-		migrated = reopenWithMigration(t, db, path, deletedClientIDsMigration, `DROP TABLE deleted_client_ids`)
+		migrated = reapplyMigration(t, db, path, deletedClientIDsMigration, `DROP TABLE deleted_client_ids`)
 		return migrated
 	})
 
@@ -46,4 +48,25 @@ func TestDeletedClientIDMigrationBackfill(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("tombstones after the migration, oldest first (-want +got):\n%s", diff)
 	}
+}
+
+// reapplyMigration runs undo on db to take the database at path back to the schema before
+// migration version, deletes its row from schema_migrations, closes db and opens the
+// database again, which applies the migration. It returns the reopened store.
+func reapplyMigration(t *testing.T, db *DB, path string, version int, undo ...string) *DB {
+	t.Helper()
+	for _, stmt := range append(undo, fmt.Sprintf(`DELETE FROM schema_migrations WHERE version = %d`, version)) {
+		if _, err := db.writer.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	migrated := openTestDBAt(t, path)
+	t.Cleanup(func() { migrated.Close() })
+	if _, applied := migrated.Migrations(); !slices.Equal(applied, []int{version}) {
+		t.Fatalf("Open applied migrations %v, want [%d]", applied, version)
+	}
+	return migrated
 }

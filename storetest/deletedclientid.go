@@ -93,16 +93,25 @@ func testDeletedClientIDAfterAuditPrune(t *testing.T, s iogate.Store) {
 	// The newest record of an account is never pruned, so another record follows.
 	later := newKey(a.ID, base)
 	must(t, "CreateAPIKey", s.CreateAPIKey(ctx, later, created(t, later)))
-	_, err := s.PruneAuditRecords(ctx, chain.NewCheckpoint(rec, base.Add(time.Hour)))
-	must(t, "PruneAuditRecords", err)
-	records, _, err := s.ListAuditRecords(ctx, iogate.AuditFilter{AccountID: a.ID, Event: iogate.AuditKeyDeleted}, iogate.Page{})
-	must(t, "ListAuditRecords", err)
-	if len(records) != 0 {
-		t.Fatalf("key.deleted records after pruning = %d, want 0", len(records))
-	}
+	pruneThrough(t, s, rec)
 
 	again := *k
 	wantDeletedClientID(t, s, &again)
+}
+
+// pruneThrough prunes the audit records of rec's account up to rec, as audit retention
+// does, and fails the test unless no record of rec's event remains there. The newest
+// record of an account is never pruned, so a later record must follow rec.
+func pruneThrough(t *testing.T, s iogate.Store, rec *iogate.AuditRecord) {
+	t.Helper()
+	ctx := ctxFor(t)
+	_, err := s.PruneAuditRecords(ctx, chain.NewCheckpoint(rec, base.Add(time.Hour)))
+	must(t, "PruneAuditRecords", err)
+	records, _, err := s.ListAuditRecords(ctx, iogate.AuditFilter{AccountID: rec.AccountID, Event: rec.Event}, iogate.Page{})
+	must(t, "ListAuditRecords", err)
+	if len(records) != 0 {
+		t.Fatalf("%s records after pruning = %d, want 0", rec.Event, len(records))
+	}
 }
 
 // createDuringDeletion deletes a key on one handle while the other creates a key with its

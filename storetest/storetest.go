@@ -836,7 +836,7 @@ func testAPIKeyUpdate(t *testing.T, s iogate.Store) {
 	want.Scopes = []string{iogate.ScopeVaultsRead, iogate.ScopeVaultsWrite}
 	want.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	want.ExpiresAt = later.Add(time.Hour)
-	want.Exposed, want.ExposedAt = true, later
+	want.Exposed, want.ExposedAt, want.ExposedGeneration = true, later, want.SecretGeneration
 	rotate(&want, later)
 	got, err := s.UpdateAPIKey(ctx, k.ClientID, func(k *iogate.APIKey) (*iogate.AuditRecord, error) {
 		*k = want

@@ -104,27 +104,44 @@ func newKeyListCommand(g *globals) *cobra.Command {
 				}
 				page.Cursor = next
 			}
-			return g.printResult(map[string]any{"data": views}, func(w io.Writer) {
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "CLIENT ID\tNAME\tSCOPES\tALLOWED IPS\tCREATED\tEXPIRES\tLAST USED\tEXPOSED")
-				anyExposed := false
-				for _, v := range views {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ClientID, v.Name, strings.Join(v.Scopes, " "),
-						allowedIPsText(v.AllowedIPs), v.CreatedAt.Format(time.RFC3339), formatTimePtr(v.ExpiresAt), formatTimePtr(v.LastUsedAt),
-						exposedSince(v))
-					anyExposed = anyExposed || v.Exposed
-				}
-				tw.Flush()
-				if anyExposed {
-					fmt.Fprintln(w, "\nEXPOSED is when a valid credential of the key first arrived over plain HTTP. "+
-						"Rotate such keys with \"iogate key rotate CLIENT_ID --grace 0\".")
-				}
-			})
+			return g.printResult(map[string]any{"data": views}, func(w io.Writer) { printKeyList(w, views) })
 		},
 	}
 	cmd.Flags().StringVar(&accountID, "account", "", "account ID (required)")
 	cmd.MarkFlagRequired("account")
 	return cmd
+}
+
+// printKeyList prints views as the text table of "key list", with what to do about exposed
+// keys below it.
+func printKeyList(w io.Writer, views []iogate.APIKeyView) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLIENT ID\tNAME\tSCOPES\tALLOWED IPS\tCREATED\tEXPIRES\tLAST USED\tEXPOSED")
+	currentExposed := false
+	var previousExposed []iogate.APIKeyView
+	for _, v := range views {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ClientID, v.Name, strings.Join(v.Scopes, " "),
+			allowedIPsText(v.AllowedIPs), v.CreatedAt.Format(time.RFC3339), formatTimePtr(v.ExpiresAt), formatTimePtr(v.LastUsedAt),
+			exposedSince(v))
+		switch {
+		case v.ExposedUntil != nil:
+			previousExposed = append(previousExposed, v)
+		case v.Exposed:
+			currentExposed = true
+		}
+	}
+	tw.Flush()
+	if !currentExposed && len(previousExposed) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nEXPOSED is when a valid credential of the key first arrived over plain HTTP. "+
+		"The mark clears when that secret stops working.")
+	if currentExposed {
+		fmt.Fprintln(w, "Rotate keys whose current secret is exposed with \"iogate key rotate CLIENT_ID --grace 0\".")
+	}
+	for _, v := range previousExposed {
+		fmt.Fprintln(w, previousSecretExposed(v))
+	}
 }
 
 func newKeyShowCommand(g *globals) *cobra.Command {
@@ -194,7 +211,18 @@ func printKeyText(w io.Writer, v iogate.APIKeyView) {
 	fmt.Fprintf(tw, "Last used:\t%s\n", lastUsed)
 	fmt.Fprintf(tw, "Exposed:\t%t\n", v.Exposed)
 	if v.ExposedAt != nil {
-		fmt.Fprintf(tw, "Exposed since:\t%s (a valid credential arrived over plain HTTP: rotate the key)\n", v.ExposedAt.Format(time.RFC3339))
+		credential := "a valid credential"
+		if v.ExposedGeneration != 0 {
+			credential += fmt.Sprintf(" of secret generation %d", v.ExposedGeneration)
+		}
+		fmt.Fprintf(tw, "Exposed since:\t%s (%s arrived over plain HTTP)\n", v.ExposedAt.Format(time.RFC3339), credential)
+	}
+	switch {
+	case v.ExposedUntil != nil:
+		fmt.Fprintf(tw, "Exposed until:\t%s, the end of the grace period (the exposed secret is the previous one)\n", v.ExposedUntil.Format(time.RFC3339))
+		fmt.Fprintf(tw, "Next step:\twait for the grace period to end, or rotate again (\"iogate key rotate %s\"), which retires the exposed secret at once and issues another secret\n", v.ClientID)
+	case v.Exposed:
+		fmt.Fprintf(tw, "Next step:\trotate the key with \"iogate key rotate %s --grace 0\"\n", v.ClientID)
 	}
 	if r := v.Rotation; r != nil {
 		fmt.Fprintf(tw, "Rotated:\t%s\n", r.RotatedAt.Format(time.RFC3339))
@@ -208,8 +236,17 @@ func printKeyText(w io.Writer, v iogate.APIKeyView) {
 	tw.Flush()
 }
 
+// previousSecretExposed returns when the exposed previous secret of v stops working and
+// how to retire it sooner. No command ends a grace period early, but every rotation retires
+// the previous secret at once.
+func previousSecretExposed(v iogate.APIKeyView) string {
+	return fmt.Sprintf("Key %s: the exposed secret is the previous one, which works until %s, when the grace period ends. "+
+		"Rotating again (\"iogate key rotate %s\") retires it at once and issues another secret.",
+		v.ClientID, v.ExposedUntil.Format(time.RFC3339), v.ClientID)
+}
+
 // exposedSince returns when v was first exposed, "yes" for an exposed key without that
-// time, or "-".
+// time, or "-". A key whose exposed secret has stopped working is not exposed.
 func exposedSince(v iogate.APIKeyView) string {
 	switch {
 	case v.ExposedAt != nil:
