@@ -5,7 +5,6 @@ import (
 
 	"github.com/iogate/iogate"
 	"github.com/iogate/iogate/internal/pgtest"
-	"github.com/iogate/iogate/postgres"
 	"github.com/iogate/iogate/storetest"
 )
 
