@@ -27,8 +27,8 @@ func (s *Service) VerifyExposed(cred ExposedCredential) (string, bool) {
 		}
 		return v.claims.ClientID, true
 	}
-	k, _, ok := s.authenticateClient(cred.ClientID, cred.ClientSecret)
-	if !ok || k.expired(s.now()) {
+	k, _, match := s.authenticateClient(cred.ClientID, cred.ClientSecret)
+	if match != secretValid || k.expired(s.now()) {
 		return "", false
 	}
 	return k.clientID, true

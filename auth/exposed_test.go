@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"testing"
 	"time"
@@ -70,7 +71,7 @@ func TestMarkExposed(t *testing.T) {
 	if err := e.svc.MarkExposed(ctx, k.ClientID, "client_secret", true); err != nil {
 		t.Fatalf("MarkExposed with revoke: %v", err)
 	}
-	if _, err := e.svc.Authenticate(ctx, tok, netip.MustParseAddr("192.0.2.1")); err != iogate.ErrInvalidToken {
+	if _, err := e.svc.Authenticate(ctx, tok, netip.MustParseAddr("192.0.2.1")); !errors.Is(err, iogate.ErrInvalidToken) {
 		t.Errorf("token after revocation: %v, want ErrInvalidToken", err)
 	}
 	if _, err := e.store.FindAPIKey(ctx, k.ClientID); iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
