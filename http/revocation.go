@@ -87,6 +87,7 @@ func (s *Server) readTokenRequest(w http.ResponseWriter, r *http.Request) (*oaut
 		return nil, "", iogate.Errorf(iogate.CodeInvalid, "missing token parameter: send the token to look up as token=...")
 	}
 	if _, err := s.auth.AuthenticateClient(r.Context(), req.clientID, req.clientSecret, clientAddr(r)); err != nil {
+		markOutdatedCredential(r, err)
 		return nil, "", err
 	}
 	return req, tok, nil

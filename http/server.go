@@ -187,6 +187,9 @@ type requestState struct {
 	client   clientInfo
 	// principal is set by requireScope once the bearer token has verified.
 	principal *auth.Principal
+	// outdatedCredential is set by the handler that rejected the request's credential when
+	// iogate issued that credential, so that limitRequests does not count the failure.
+	outdatedCredential bool
 }
 
 func (st *requestState) WriteHeader(status int) {
