@@ -27,8 +27,9 @@ type APIKey struct {
 	SecretGeneration int
 	SecretCreatedAt  time.Time
 
-	// Previous is the secret replaced by the last rotation, or nil when there is none or
-	// its grace period has ended.
+	// Previous is the secret replaced by the last rotation, or nil when the key was never
+	// rotated. It stays after its grace period has ended, until the next rotation, so that
+	// a client still sending it is distinguished from a guess.
 	Previous *PreviousSecret
 
 	LastUsedAt time.Time
@@ -43,7 +44,8 @@ type APIKey struct {
 	ExposedGeneration int
 }
 
-// PreviousSecret is a secret that a rotation replaced and that stays valid until ExpiresAt.
+// PreviousSecret is a secret that a rotation replaced and that stays valid until ExpiresAt,
+// which equals RotatedAt for a rotation without grace period.
 type PreviousSecret struct {
 	Hash       SecretHash
 	Generation int

@@ -87,7 +87,10 @@ var AuditEvents = []string{
 
 // Reasons of AuditTokenDenied records.
 const (
-	DenyInvalidSecret   = "invalid_secret"
+	DenyInvalidSecret = "invalid_secret"
+	// DenySecretRetired is the reason of a request with a secret that a rotation replaced
+	// and whose grace period has ended. The response is the one for a wrong secret.
+	DenySecretRetired   = "secret_retired"
 	DenyKeyExpired      = "key_expired"
 	DenyIPNotAllowed    = "ip_not_allowed"
 	DenyScopeNotAllowed = "scope_not_allowed"

@@ -102,8 +102,11 @@ func TestTokenForDeletedKey(t *testing.T) {
 
 			svc := c.remove(t, e, k.ClientID)
 			_, err = svc.IssueToken(ctx, TokenRequest{ClientID: k.ClientID, ClientSecret: secret.Reveal(), RemoteAddr: deletedKeyClient})
-			if err != iogate.ErrInvalidClient {
+			if !errors.Is(err, iogate.ErrInvalidClient) {
 				t.Fatalf("IssueToken for the deleted key: %v, want ErrInvalidClient, the error of an unknown client ID", err)
+			}
+			if !IsOutdatedCredential(err) {
+				t.Errorf("IsOutdatedCredential(%v) = false for a deleted key's client ID, want true", err)
 			}
 			svc.audit.flush(ctx)
 

@@ -39,8 +39,8 @@ func (s *Service) VerifyExposed(cred ExposedCredential) (Exposure, bool) {
 		}
 		return Exposure{ClientID: v.claims.ClientID, Generation: v.claims.Generation, Kind: "access_token"}, true
 	}
-	k, generation, ok := s.authenticateClient(cred.ClientID, cred.ClientSecret)
-	if !ok || k.expired(s.now()) {
+	k, generation, match := s.authenticateClient(cred.ClientID, cred.ClientSecret)
+	if match != secretValid || k.expired(s.now()) {
 		return Exposure{}, false
 	}
 	return Exposure{ClientID: k.clientID, Generation: generation, Kind: "client_secret"}, true

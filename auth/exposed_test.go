@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/netip"
 	"testing"
 	"time"
@@ -122,7 +123,7 @@ func TestMarkExposed(t *testing.T) {
 	if err := e.svc.MarkExposed(ctx, Exposure{ClientID: k.ClientID, Generation: 1, Kind: "client_secret"}, true); err != nil {
 		t.Fatalf("MarkExposed with revoke: %v", err)
 	}
-	if _, err := e.svc.Authenticate(ctx, tok, netip.MustParseAddr("192.0.2.1")); err != iogate.ErrInvalidToken {
+	if _, err := e.svc.Authenticate(ctx, tok, netip.MustParseAddr("192.0.2.1")); !errors.Is(err, iogate.ErrInvalidToken) {
 		t.Errorf("token after revocation: %v, want ErrInvalidToken", err)
 	}
 	if _, err := e.store.FindAPIKey(ctx, k.ClientID); iogate.ErrorCodeOf(err) != iogate.CodeNotFound {

@@ -70,7 +70,9 @@ type Client struct {
 
 // AuthenticateClient checks a client ID and secret, for the token endpoints and for the
 // introspection and revocation endpoints, where clients authenticate the same way. Every
-// authentication failure returns iogate.ErrInvalidClient. The IP allowlist is checked only
+// authentication failure returns an error that errors.Is matches to
+// iogate.ErrInvalidClient. IsOutdatedCredential distinguishes the errors of credentials
+// that iogate issued. The IP allowlist is checked only
 // after the secret verified, so that ErrIPNotAllowed never tells a stranger that a client
 // ID exists. Denials of a known client ID, and of a deleted key whose deletion the view
 // remembers, are recorded in its account's audit log, but no caller waits for those records,
@@ -81,20 +83,25 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 	if err := s.checkFresh(now); err != nil {
 		return nil, err
 	}
-	k, generation, ok := s.authenticateClient(clientID, secret)
+	k, generation, match := s.authenticateClient(clientID, secret)
 	switch {
-	case !ok && k == nil:
-		s.recordUnknownClientDenial(clientID, remote)
+	case k == nil:
+		if s.recordUnknownClientDenial(clientID, remote) {
+			return nil, errOutdatedClient
+		}
 		return nil, iogate.ErrInvalidClient
-	case !ok:
+	case match == secretRetired:
+		s.recordDenial(k.accountID, k.clientID, remote, iogate.DenySecretRetired)
+		return nil, errOutdatedClient
+	case match != secretValid:
 		s.recordDenial(k.accountID, k.clientID, remote, iogate.DenyInvalidSecret)
 		return nil, iogate.ErrInvalidClient
 	case k.suspended:
 		s.recordDenial(k.accountID, k.clientID, remote, iogate.DenyAccountSuspended)
-		return nil, iogate.ErrInvalidClient
+		return nil, errOutdatedClient
 	case k.expired(now):
 		s.recordDenial(k.accountID, k.clientID, remote, iogate.DenyKeyExpired)
-		return nil, iogate.ErrInvalidClient
+		return nil, errOutdatedClient
 	case !iogate.IPAllowed(k.allowed(), remote):
 		s.recordDenial(k.accountID, k.clientID, remote, iogate.DenyIPNotAllowed)
 		return nil, ipNotAllowed(remote)
@@ -153,13 +160,13 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*IssuedToke
 		reason := iogate.DenyKeyExpired
 		k, ok := s.view.get(c.ClientID)
 		if ok && int64(c.generation) != k.state.currentG {
-			reason = iogate.DenyInvalidSecret
+			reason = iogate.DenySecretRetired
 		}
 		if ok {
 			s.recordDenial(k.accountID, k.clientID, req.RemoteAddr, reason)
 		}
 		s.metrics.TokenDenied(metrics.ReasonInvalidClient)
-		return nil, iogate.ErrInvalidClient
+		return nil, errOutdatedClient
 	}
 	claims := &token.Claims{
 		Issuer:     s.cfg.Issuer,
@@ -237,17 +244,18 @@ func (s *Service) recordDenial(accountID, clientID string, remote netip.Addr, re
 }
 
 // recordUnknownClientDenial queues the denial of a token request for a client ID that the
-// view holds no key for. When the view remembers the key's deletion, the record goes to
-// the log of the account the key belonged to. For a client ID that never existed, the
-// denial is queued with no account and nothing is written. Either way the caller returns
-// the same error as for a wrong secret.
-func (s *Service) recordUnknownClientDenial(clientID string, remote netip.Addr) {
-	accountID, _ := s.view.deletedAccount(clientID)
+// view holds no key for, and reports whether the view remembers the key's deletion. If it
+// does, the record goes to the log of the account the key belonged to. For a client ID
+// that never existed, the denial is queued with no account and nothing is written. Either
+// way the caller returns the same response as for a wrong secret.
+func (s *Service) recordUnknownClientDenial(clientID string, remote netip.Addr) bool {
+	accountID, deleted := s.view.deletedAccount(clientID)
 	// No client ID is longer than this, and a request body may hold a much longer one.
 	if len(clientID) > maxClientIDLength {
 		clientID = clientID[:maxClientIDLength]
 	}
 	s.recordDenial(accountID, clientID, remote, iogate.DenyKeyDeleted)
+	return deleted
 }
 
 func clientActor(clientID string, remote netip.Addr) iogate.Actor {
@@ -258,13 +266,25 @@ func clientActor(clientID string, remote netip.Addr) iogate.Actor {
 	return a
 }
 
+// secretMatch is the result of comparing a client secret with a key's secrets.
+type secretMatch uint8
+
+const (
+	// secretWrong matches no secret of the key, or there is no key.
+	secretWrong secretMatch = iota
+	// secretValid matches the current secret, or the previous one in its grace period.
+	secretValid
+	// secretRetired matches the previous secret after its grace period ended.
+	secretRetired
+)
+
 // authenticateClient returns the key of clientID (nil when unknown), the generation of
-// the secret that matched, and whether one did. It hashes the secret and compares it with
-// both of a key's secrets whether or not the ID is known, so the work done does not depend
-// on which check fails.
-func (s *Service) authenticateClient(clientID, secret string) (*key, int, bool) {
+// the secret that matched, and how the secret matched. It hashes the secret and compares
+// it with both of a key's secrets whether or not the ID is known, so the work done does
+// not depend on which check fails.
+func (s *Service) authenticateClient(clientID, secret string) (*key, int, secretMatch) {
 	if len(secret) == 0 || len(secret) > iogate.MaxSecretLength || len(clientID) > maxClientIDLength {
-		return nil, 0, false
+		return nil, 0, secretWrong
 	}
 	var k *key
 	if found, ok := s.view.get(clientID); ok {
@@ -274,13 +294,13 @@ func (s *Service) authenticateClient(clientID, secret string) (*key, int, bool) 
 	// A generated secret with a bad checksum was mistyped or truncated: it cannot match
 	// any key, whoever asks, so it is rejected before the hash.
 	if iogate.HasGeneratedShape(secret) && !iogate.ChecksumValid(secret) {
-		return k, 0, false
+		return k, 0, secretWrong
 	}
 	h := s.secrets.Hash(secret)
 	if k == nil {
 		h.Equal(dummyHash)
 		h.Equal(dummyHash)
-		return nil, 0, false
+		return nil, 0, secretWrong
 	}
 
 	now := s.now()
@@ -288,15 +308,19 @@ func (s *Service) authenticateClient(clientID, secret string) (*key, int, bool) 
 	previousOK := false
 	p := k.previous()
 	if p != nil {
-		previousOK = h.Equal(p.Hash) && now.Before(p.ExpiresAt)
+		previousOK = h.Equal(p.Hash)
 	} else {
 		h.Equal(dummyHash)
 	}
 	switch {
 	case currentOK:
-		return k, int(k.state.currentG), true
+		return k, int(k.state.currentG), secretValid
+	case previousOK && now.Before(p.ExpiresAt):
+		return k, p.Generation, secretValid
 	case previousOK:
-		return k, p.Generation, true
+		// The view keeps the previous secret's hash after its grace period, until the
+		// next rotation, so that a client still sending it is distinguished from a guess.
+		return k, p.Generation, secretRetired
 	}
-	return k, 0, false
+	return k, 0, secretWrong
 }

@@ -219,14 +219,31 @@ func TestRotateWithoutGrace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RotateKey: %v", err)
 	}
-	if rotated.Previous != nil {
-		t.Errorf("after a rotation with grace 0: previous secret %+v, want none", rotated.Previous)
+	// The old secret's hash stays, with a grace period that ended at the rotation, so that
+	// its later use is recorded as a retired secret.
+	if p := rotated.Previous; p == nil || p.Generation != 1 || !p.ExpiresAt.Equal(p.RotatedAt) {
+		t.Errorf("after a rotation with grace 0: previous secret %+v, want generation 1 expiring at the rotation", p)
 	}
-	if err := h.issueErr(k.ClientID, oldSecret, loopback1); !errors.Is(err, iogate.ErrInvalidClient) {
+	if view := rotated.View(h.clock.Now()); view.Rotation != nil {
+		t.Errorf("after a rotation with grace 0: key view shows rotation %+v, want none", view.Rotation)
+	}
+	err = h.issueErr(k.ClientID, oldSecret, loopback1)
+	if !errors.Is(err, iogate.ErrInvalidClient) {
 		t.Errorf("old secret right after rotation: error %v, want ErrInvalidClient", err)
 	}
-	if err := h.authErr(oldToken, loopback1); !errors.Is(err, iogate.ErrInvalidToken) {
+	if !IsOutdatedCredential(err) {
+		t.Errorf("IsOutdatedCredential(%v) = false for the retired secret, want true", err)
+	}
+	records := h.records(t)
+	if last := records[len(records)-1]; last.Event != iogate.AuditTokenDenied || last.Reason != iogate.DenySecretRetired {
+		t.Errorf("last record = %s %q, want %s %q", last.Event, last.Reason, iogate.AuditTokenDenied, iogate.DenySecretRetired)
+	}
+	err = h.authErr(oldToken, loopback1)
+	if !errors.Is(err, iogate.ErrInvalidToken) {
 		t.Errorf("token of the old secret right after rotation: error %v, want ErrInvalidToken", err)
+	}
+	if !IsOutdatedCredential(err) {
+		t.Errorf("IsOutdatedCredential(%v) = false for a token of the retired secret, want true", err)
 	}
 	h.issue(t, k.ClientID, newSecret, loopback1)
 }
@@ -630,7 +647,7 @@ func TestIssueInLastSecond(t *testing.T) {
 	}
 	records = h.records(t)
 	last = records[len(records)-1]
-	if last.Event != iogate.AuditTokenDenied || last.Reason != iogate.DenyInvalidSecret {
-		t.Errorf("last record = %s %q, want %s %q", last.Event, last.Reason, iogate.AuditTokenDenied, iogate.DenyInvalidSecret)
+	if last.Event != iogate.AuditTokenDenied || last.Reason != iogate.DenySecretRetired {
+		t.Errorf("last record = %s %q, want %s %q", last.Event, last.Reason, iogate.AuditTokenDenied, iogate.DenySecretRetired)
 	}
 }

@@ -66,14 +66,24 @@ func (k *keyringSchedule) take(now time.Time) bool {
 
 // loadKeyring loads the keys that are still published into the keyring and schedules the
 // next reload. keys are every stored key. It drops the cached tokens of keys that left
-// the keyring, and logs a warning for each one that left because it was revoked.
+// the keyring, and logs a warning for each one that left because it was revoked. The
+// stored keys that are no longer published go into the keyring too, so that a token they
+// signed counts as one iogate issued (see IsOutdatedCredential). Revoked keys are not
+// stored, so their tokens do not.
 func (s *Service) loadKeyring(keys []*iogate.SigningKey) error {
 	now := s.now()
-	var published []*iogate.SigningKey
+	var published, unpublished []*iogate.SigningKey
 	for _, k := range keys {
 		if s.published(k, now) {
 			published = append(published, k)
+		} else {
+			unpublished = append(unpublished, k)
 		}
+	}
+	// Loaded before the published keys, so that a key leaving the JWKS is never missing
+	// from both sets.
+	if err := s.keyring.LoadUnpublished(unpublished); err != nil {
+		s.log.Warn("load retired signing key failed; its tokens count as failed authentications", "error", err)
 	}
 	before := s.keyring.KeyIDs()
 	if err := s.keyring.Load(published, s.cfg.SigningAlgorithm, s.master, now); err != nil {

@@ -325,8 +325,8 @@ func TestRevokedTokenFailsAtOnce(t *testing.T) {
 	if err := s.RevokeToken(ctx, k.ClientID, revoked, clientAddrForTest); err != nil {
 		t.Fatalf("RevokeToken: %v", err)
 	}
-	if _, err := s.Authenticate(ctx, revoked, clientAddrForTest); err != iogate.ErrInvalidToken {
-		t.Errorf("Authenticate(revoked) error = %v, want ErrInvalidToken", err)
+	if _, err := s.Authenticate(ctx, revoked, clientAddrForTest); !errors.Is(err, iogate.ErrInvalidToken) || !IsOutdatedCredential(err) {
+		t.Errorf("Authenticate(revoked) error = %v, want ErrInvalidToken marked outdated", err)
 	}
 	if _, ok := s.IntrospectToken(ctx, k.ClientID, revoked); ok {
 		t.Error("IntrospectToken(revoked) = active, want inactive")
@@ -342,8 +342,8 @@ func TestRevokedTokenFailsAtOnce(t *testing.T) {
 	if err := s.resync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Authenticate(ctx, revoked, clientAddrForTest); err != iogate.ErrInvalidToken {
-		t.Errorf("Authenticate(revoked) after resync error = %v, want ErrInvalidToken", err)
+	if _, err := s.Authenticate(ctx, revoked, clientAddrForTest); !errors.Is(err, iogate.ErrInvalidToken) || !IsOutdatedCredential(err) {
+		t.Errorf("Authenticate(revoked) after resync error = %v, want ErrInvalidToken marked outdated", err)
 	}
 }
 

@@ -27,8 +27,9 @@ func (p *Principal) HasScope(scope string) bool { return slices.Contains(p.Scope
 // Authenticate verifies a bearer token against the live view of its key. It reads no
 // store: the signature is checked once per token and cached, and everything that can change
 // after issuance (the key's existence, expiry, secret generations, scopes, allowlist,
-// revoked tokens) is checked against the view on every call. It returns
-// iogate.ErrInvalidToken for a token that is not valid, an error matching ErrIPNotAllowed for a valid
+// revoked tokens) is checked against the view on every call. It returns an error that
+// errors.Is matches to iogate.ErrInvalidToken for a token that is not valid (see
+// IsOutdatedCredential for the tokens that iogate issued), an error matching ErrIPNotAllowed for a valid
 // token from an address the key does not allow, and ErrStale while the view may be out of
 // date.
 func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Addr) (*Principal, error) {
@@ -49,7 +50,8 @@ func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Add
 }
 
 // activeToken returns a token that is valid now, and the state of its key. It checks
-// everything Authenticate checks except the client's address.
+// everything Authenticate checks except the client's address. Once the signature has
+// verified, every rejection is errOutdatedToken.
 func (s *Service) activeToken(raw string, now time.Time) (*verifiedToken, key, error) {
 	if err := s.checkFresh(now); err != nil {
 		return nil, key{}, err
@@ -67,8 +69,11 @@ func (s *Service) activeToken(raw string, now time.Time) (*verifiedToken, key, e
 		k, found = s.view.getParsed(v.claims.ClientID, v.keyID, v.canonical)
 	} else {
 		c, kid, err := s.verifySignature(raw)
-		if err != nil || c.Expiry <= nowUnix {
-			return nil, key{}, iogate.ErrInvalidToken
+		if err != nil {
+			return nil, key{}, err
+		}
+		if c.Expiry <= nowUnix {
+			return nil, key{}, errOutdatedToken
 		}
 		k, found = s.view.get(c.ClientID)
 		// The new cache entry shares the view's copy of the account ID.
@@ -78,31 +83,36 @@ func (s *Service) activeToken(raw string, now time.Time) (*verifiedToken, key, e
 		}
 		v = newVerifiedToken(c, kid, s.cfg.Issuer, accountID)
 		// A reload may have dropped the signing key since it verified the token. put then
-		// rejects the entry, so that the entry cannot outlive the key in the cache.
+		// rejects the entry, so that the entry cannot outlive the key in the cache. The key
+		// may have been revoked, whose tokens are not outdated (see IsOutdatedCredential).
 		if !s.cache.put(h, v, nowUnix, s.keyring.Published) {
 			return nil, key{}, iogate.ErrInvalidToken
 		}
 	}
 	claims := &v.claims
 	if claims.Expiry <= nowUnix || claims.NotBefore > nowUnix+60 {
-		return nil, key{}, iogate.ErrInvalidToken
+		return nil, key{}, errOutdatedToken
 	}
 	if !found || k.accountID != claims.AccountID || !k.usable(now) || !k.generationValid(claims.Generation, now) || k.revoked(claims.ID) {
-		return nil, key{}, iogate.ErrInvalidToken
+		return nil, key{}, errOutdatedToken
 	}
 	if !k.allowsScopes(v.scopes, v.scopesKnown, v.scopeList) {
-		return nil, key{}, iogate.ErrInvalidToken
+		return nil, key{}, errOutdatedToken
 	}
 	return v, k, nil
 }
 
 // verifySignature returns the claims of a token signed by a published key for this
 // issuer, whatever its expiry and whatever its key's state, and the KID of that signing
-// key.
+// key. A token that a retired key verifies, one that has left the JWKS, gets
+// errOutdatedToken, and any other token that does not verify iogate.ErrInvalidToken.
 func (s *Service) verifySignature(raw string) (*token.Claims, string, error) {
 	c, kid, err := s.keyring.VerifyKey(raw)
-	if err != nil || c.Issuer != s.cfg.Issuer || c.Audience != s.cfg.Issuer {
+	switch {
+	case err != nil && err != token.ErrUnpublished, c.Issuer != s.cfg.Issuer || c.Audience != s.cfg.Issuer:
 		return nil, "", iogate.ErrInvalidToken
+	case err != nil:
+		return nil, "", errOutdatedToken
 	}
 	return c, kid, nil
 }

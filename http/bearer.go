@@ -164,6 +164,7 @@ func (s *Server) requireScope(scope string, next handlerFunc) handlerFunc {
 		if err != nil {
 			if iogate.ErrorCodeOf(err) == iogate.CodeInvalidToken {
 				challenge(w, &bearerError{oauthError: "invalid_token"})
+				markOutdatedCredential(r, err)
 			}
 			return err
 		}

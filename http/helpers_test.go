@@ -15,10 +15,11 @@ import (
 // testAPI is a Server on a started engine with a fresh SQLite store, one account and one
 // key.
 type testAPI struct {
-	srv      *Server
-	engine   *auth.Service
-	clientID string
-	secret   string
+	srv       *Server
+	engine    *auth.Service
+	accountID string
+	clientID  string
+	secret    string
 }
 
 func newTestAPI(t testing.TB, opts Options) *testAPI {
@@ -37,6 +38,13 @@ func newTestAPIWithLog(t testing.TB, opts Options, log *slog.Logger) *testAPI {
 // discards its lines).
 func newTestAPIOnStore(t testing.TB, opts Options, log, engineLog *slog.Logger, wrap func(*sqlite.DB) iogate.Store) *testAPI {
 	t.Helper()
+	return newTestAPIWithConfig(t, opts, log, auth.Config{Logger: engineLog}, wrap)
+}
+
+// newTestAPIWithConfig is newTestAPIOnStore with the engine configured by cfg, whose
+// Issuer is always https://iogate.test.
+func newTestAPIWithConfig(t testing.TB, opts Options, log *slog.Logger, cfg auth.Config, wrap func(*sqlite.DB) iogate.Store) *testAPI {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "iogate.db"))
 	if err != nil {
@@ -48,7 +56,8 @@ func newTestAPIOnStore(t testing.TB, opts Options, log, engineLog *slog.Logger, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := auth.New(ctx, store, master, auth.Config{Issuer: "https://iogate.test", Logger: engineLog})
+	cfg.Issuer = "https://iogate.test"
+	engine, err := auth.New(ctx, store, master, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +72,7 @@ func newTestAPIOnStore(t testing.TB, opts Options, log, engineLog *slog.Logger, 
 	}
 	srv := NewServer(engine, store, log)
 	srv.SetOptions(opts)
-	return &testAPI{srv: srv, engine: engine, clientID: k.ClientID, secret: secret.Reveal()}
+	return &testAPI{srv: srv, engine: engine, accountID: account.ID, clientID: k.ClientID, secret: secret.Reveal()}
 }
 
 // testOperator is the actor of the accounts and vaults that tests create directly in the

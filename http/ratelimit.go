@@ -20,6 +20,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/auth"
 	"github.com/iogate/iogate/metrics"
 )
 
@@ -42,7 +43,8 @@ type RateLimits struct {
 	APIPerKeyBurst int
 	// FailuresBeforeSlowdown is how many failed authentications one address may make
 	// within FailureWindow before it must wait between attempts: one second after the next
-	// failure, doubling with each further one, at most a minute.
+	// failure, doubling with each further one, at most a minute. Failures with a
+	// credential that iogate issued do not count (see limitRequests).
 	FailuresBeforeSlowdown int
 	// FailuresBeforeBlock is how many failed authentications within FailureWindow block
 	// the address for BlockDuration. Zero turns failure tracking off.
@@ -304,7 +306,7 @@ func (l *limiter) recordFailure(ctx context.Context, addr netip.Addr, clientID s
 		st.targets = append(st.targets, clientID)
 	}
 	failures := st.failures
-	blocked := false
+	blocked, slowed := false, false
 	var targets []string
 	switch {
 	case failures >= l.cfg.FailuresBeforeBlock:
@@ -317,10 +319,16 @@ func (l *limiter) recordFailure(ctx context.Context, addr netip.Addr, clientID s
 	case l.cfg.FailuresBeforeSlowdown > 0 && failures > l.cfg.FailuresBeforeSlowdown:
 		step := min(failures-l.cfg.FailuresBeforeSlowdown-1, 6)
 		st.nextAttempt = now.Add(time.Duration(1<<step) * time.Second)
+		// The count restarts with each window, so this is the first slowdown of the window.
+		slowed = failures == l.cfg.FailuresBeforeSlowdown+1
 	}
-	until := st.blockedUntil
+	until, windowEnd := st.blockedUntil, st.windowStart.Add(l.cfg.FailureWindow)
 	l.mu.Unlock()
 
+	if slowed {
+		l.log.WarnContext(ctx, "address slowed down after repeated failed authentication",
+			"address", key.String(), "failures", failures, "window_ends", windowEnd.UTC().Format(time.RFC3339))
+	}
 	if blocked {
 		l.metrics.AddressBlocked()
 		l.log.WarnContext(ctx, "address blocked after repeated failed authentication",
@@ -400,9 +408,11 @@ func requestClass(path string) int {
 }
 
 // limitRequests applies the per-address and per-client limits and counts failed
-// authentications. It works by path, so it covers every endpoint under /oauth2/ and /v1/
-// without the handlers' help. A 401 from an endpoint that authenticates clients is a failed
-// authentication, and so is a 401 from the API for a request with an Authorization header.
+// authentications. It works by path, so it covers every endpoint under /oauth2/ and /v1/.
+// A 401 from an endpoint that authenticates clients is a failed authentication, and so is a
+// 401 from the API for a request with an Authorization header, unless the handler marked
+// the credential as outdated with markOutdatedCredential. A new path to a 401 therefore
+// counts until its handler marks it.
 func (s *Server) limitRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		class := requestClass(r.URL.Path)
@@ -428,10 +438,24 @@ func (s *Server) limitRequests(next http.Handler) http.Handler {
 			rec = &requestState{ResponseWriter: w}
 		}
 		next.ServeHTTP(rec, r)
-		if rec.status == http.StatusUnauthorized && (class == classClientAuth || r.Header.Get("Authorization") != "") {
+		if rec.status == http.StatusUnauthorized && !rec.outdatedCredential && (class == classClientAuth || r.Header.Get("Authorization") != "") {
 			s.limiter.recordFailure(r.Context(), addr, clientID)
 		}
 	})
+}
+
+// markOutdatedCredential marks the request so that limitRequests does not count the
+// failed authentication err, when err rejected a credential that iogate issued (see
+// auth.IsOutdatedCredential). A client still sending a deleted key's token or a retired
+// secret is not guessing, and counting it would slow down or block every other client
+// behind the same address.
+func markOutdatedCredential(r *http.Request, err error) {
+	if !auth.IsOutdatedCredential(err) {
+		return
+	}
+	if st := stateFrom(r.Context()); st != nil {
+		st.outdatedCredential = true
+	}
 }
 
 // limitKey applies the per-key API limit to an authenticated bearer request.

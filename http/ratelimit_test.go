@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -161,6 +162,56 @@ func TestLimiterFailureWindowExpires(t *testing.T) {
 	l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
 	if d := l.checkAddress(attacker, false); d != nil {
 		t.Errorf("failures from an expired window still counted: %+v", d)
+	}
+}
+
+// TestLimiterLogsSlowdownOncePerWindow checks that an address entering the slowdown is
+// logged once, with its address and failure count, and again only in a later window.
+func TestLimiterLogsSlowdownOncePerWindow(t *testing.T) {
+	l, clock := newTestLimiter(RateLimits{FailuresBeforeSlowdown: 2, FailuresBeforeBlock: 10, FailureWindow: time.Minute, BlockDuration: time.Hour})
+	var logs strings.Builder
+	l.log = slog.New(slog.NewJSONHandler(&logs, nil))
+	ctx := context.Background()
+	lines := func() []string {
+		var out []string
+		for line := range strings.Lines(logs.String()) {
+			if strings.Contains(line, "address slowed down after repeated failed authentication") {
+				out = append(out, line)
+			}
+		}
+		return out
+	}
+
+	for range 2 {
+		l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
+	}
+	if got := lines(); len(got) != 0 {
+		t.Fatalf("slowdown lines after 2 failures (the threshold) = %q, want none", got)
+	}
+	for range 3 {
+		l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
+	}
+	got := lines()
+	if len(got) != 1 {
+		t.Fatalf("slowdown lines after 5 failures = %d, want 1", len(got))
+	}
+	var entry map[string]any
+	if err := json.Unmarshal([]byte(got[0]), &entry); err != nil {
+		t.Fatalf("slowdown line %q is not JSON: %v", got[0], err)
+	}
+	if entry["level"] != "WARN" || entry["address"] != "192.0.2.66/32" || entry["failures"] != 3.0 || entry["window_ends"] == nil {
+		t.Errorf("slowdown line = %v, want WARN with address 192.0.2.66/32, 3 failures and window_ends", entry)
+	}
+	if strings.Contains(got[0], "6f1c2a7e") {
+		t.Errorf("slowdown line %q names a client ID", got[0])
+	}
+
+	clock.advance(2 * time.Minute)
+	for range 3 {
+		l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
+	}
+	if got := lines(); len(got) != 2 {
+		t.Errorf("slowdown lines after the next window's third failure = %d, want 2", len(got))
 	}
 }
 

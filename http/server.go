@@ -191,6 +191,9 @@ type requestState struct {
 	// verified, for the access log. It stays empty for a failed authentication, whose
 	// client ID could be anything the caller sent.
 	clientID string
+	// outdatedCredential is set by the handler that rejected the request's credential when
+	// iogate issued that credential, so that limitRequests does not count the failure.
+	outdatedCredential bool
 }
 
 func (st *requestState) WriteHeader(status int) {

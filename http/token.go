@@ -56,6 +56,7 @@ func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request) error
 		RemoteAddr:   clientAddr(r),
 	})
 	if err != nil {
+		markOutdatedCredential(r, err)
 		return err
 	}
 	stateFrom(r.Context()).clientID = issued.ClientID

@@ -119,9 +119,18 @@ func TestSignedTokenTamperedFailsVerify(t *testing.T) {
 	}
 }
 
-// TestKeyringDropsRemovedKey checks that a key left out of the next Load no longer
-// verifies its tokens, and that VerifyKey and Published name the keys that remain.
-func TestKeyringDropsRemovedKey(t *testing.T) {
+// twoKeyring is a keyring loaded with the older of two EdDSA keys, and a token it signed.
+type twoKeyring struct {
+	ring      *Keyring
+	master    *iogate.MasterKey
+	now       time.Time
+	old, next *iogate.SigningKey
+	token     string
+}
+
+// newTwoKeyring generates two EdDSA keys, created an hour apart, and loads the older.
+func newTwoKeyring(t *testing.T) *twoKeyring {
+	t.Helper()
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	master, err := iogate.NewMasterKey(raw)
@@ -129,22 +138,30 @@ func TestKeyringDropsRemovedKey(t *testing.T) {
 		t.Fatalf("NewMasterKey: %v", err)
 	}
 	now := time.Now()
-	revoked, err := GenerateSigningKey(EdDSA, master, now.Add(-time.Hour))
+	old, err := GenerateSigningKey(EdDSA, master, now.Add(-time.Hour))
 	if err != nil {
 		t.Fatalf("GenerateSigningKey: %v", err)
 	}
-	replacement, err := GenerateSigningKey(EdDSA, master, now)
+	next, err := GenerateSigningKey(EdDSA, master, now)
 	if err != nil {
 		t.Fatalf("GenerateSigningKey: %v", err)
 	}
 	r := NewKeyring()
-	if err := r.Load([]*iogate.SigningKey{revoked}, EdDSA, master, now); err != nil {
+	if err := r.Load([]*iogate.SigningKey{old}, EdDSA, master, now); err != nil {
 		t.Fatalf("Load: %v", err)
 	}
 	tok, err := r.Sign(&Claims{Issuer: "i", Subject: "s", ClientID: "s", Scope: "vaults:read", Expiry: now.Unix() + 60, ID: "j"})
 	if err != nil {
 		t.Fatalf("Sign: %v", err)
 	}
+	return &twoKeyring{ring: r, master: master, now: now, old: old, next: next, token: tok}
+}
+
+// TestKeyringDropsRemovedKey checks that a key left out of the next Load no longer
+// verifies its tokens, and that VerifyKey and Published name the keys that remain.
+func TestKeyringDropsRemovedKey(t *testing.T) {
+	ks := newTwoKeyring(t)
+	r, master, now, revoked, replacement, tok := ks.ring, ks.master, ks.now, ks.old, ks.next, ks.token
 	if _, kid, err := r.VerifyKey(tok); err != nil || kid != revoked.KID {
 		t.Fatalf("VerifyKey before the removal = kid %q, error %v; want kid %s", kid, err, revoked.KID)
 	}
@@ -163,5 +180,49 @@ func TestKeyringDropsRemovedKey(t *testing.T) {
 	}
 	if kids := r.KeyIDs(); len(kids) != 1 || kids[0] != replacement.KID {
 		t.Errorf("KeyIDs = %v, want [%s]", kids, replacement.KID)
+	}
+}
+
+// TestKeyringUnpublishedKey checks that a key moved from Load to LoadUnpublished verifies
+// its tokens with ErrUnpublished and the claims, that it is neither published nor in the
+// JWKS, and that a forged signature under its KID is still ErrMalformed.
+func TestKeyringUnpublishedKey(t *testing.T) {
+	ks := newTwoKeyring(t)
+	r, master, now, retired, current, tok := ks.ring, ks.master, ks.now, ks.old, ks.next, ks.token
+
+	if err := r.LoadUnpublished([]*iogate.SigningKey{retired}); err != nil {
+		t.Fatalf("LoadUnpublished: %v", err)
+	}
+	if err := r.Load([]*iogate.SigningKey{current}, EdDSA, master, now); err != nil {
+		t.Fatalf("Load without the retired key: %v", err)
+	}
+	c, kid, err := r.VerifyKey(tok)
+	if err != ErrUnpublished {
+		t.Fatalf("VerifyKey of a token of the unpublished key = %v, want ErrUnpublished", err)
+	}
+	if c == nil || c.ID != "j" || kid != retired.KID {
+		t.Errorf("VerifyKey of a token of the unpublished key = claims %+v, kid %q; want jti j and kid %s", c, kid, retired.KID)
+	}
+	if r.Published(retired.KID) || strings.Contains(string(r.JWKS()), retired.KID) {
+		t.Errorf("unpublished key %s is published or in the JWKS", retired.KID)
+	}
+
+	// A token with the retired key's KID and another token's signature is a forgery.
+	parts := strings.Split(tok, ".")
+	other, err := r.Sign(&Claims{Issuer: "i", Subject: "s", ClientID: "s", Expiry: now.Unix() + 60, ID: "k"})
+	if err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	forged := parts[0] + "." + parts[1] + "." + strings.Split(other, ".")[2]
+	if c, _, err := r.VerifyKey(forged); err != ErrMalformed || c != nil {
+		t.Errorf("VerifyKey of a forged token under the unpublished key = claims %+v, error %v; want ErrMalformed", c, err)
+	}
+
+	bad := &iogate.SigningKey{KID: "bad", PublicJWK: []byte("{")}
+	if err := r.LoadUnpublished([]*iogate.SigningKey{bad, retired}); err == nil || !strings.Contains(err.Error(), "bad") {
+		t.Errorf("LoadUnpublished with an invalid public key = %v, want an error naming it", err)
+	}
+	if _, _, err := r.VerifyKey(tok); err != ErrUnpublished {
+		t.Errorf("VerifyKey after a LoadUnpublished that skipped an invalid key = %v, want ErrUnpublished for the valid one", err)
 	}
 }

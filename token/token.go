@@ -120,6 +120,9 @@ type Keyring struct {
 	public  map[string]publishedKey
 	jwks    []byte
 	allowed []jose.SignatureAlgorithm
+	// unpublished holds the public keys of retired signing keys that have left the JWKS.
+	// A token they signed is rejected with ErrUnpublished rather than ErrMalformed.
+	unpublished map[string]publishedKey
 }
 
 // publishedKey is a public key of the keyring with its KID, which Verify hands out so that
@@ -220,6 +223,10 @@ const MaxLength = 4096
 // wrong type, bad signature or unparsable claims. Callers map it to one invalid_token error.
 var ErrMalformed = errors.New("token does not verify")
 
+// ErrUnpublished is returned for a token whose signature verifies with a key that
+// LoadUnpublished loaded: a key that signed tokens once but no longer verifies them.
+var ErrUnpublished = errors.New("token signed by a signing key that is no longer published")
+
 // Verify checks the token's signature against a published key and its "typ" header, and
 // returns its claims. It does not check expiry or whether the key still allows the token.
 func (r *Keyring) Verify(token string) (*Claims, error) {
@@ -228,13 +235,15 @@ func (r *Keyring) Verify(token string) (*Claims, error) {
 }
 
 // VerifyKey is Verify that also returns the ID of the published key that verified the
-// token. The ID is the keyring's own string, so keeping it costs no allocation.
+// token. The ID is the keyring's own string, so keeping it costs no allocation. For a token
+// that an unpublished key verifies, it returns the claims and that key's ID together with
+// ErrUnpublished. Every other error comes with nil claims.
 func (r *Keyring) VerifyKey(token string) (*Claims, string, error) {
 	if len(token) > MaxLength || strings.Count(token, ".") != 2 {
 		return nil, "", ErrMalformed
 	}
 	r.mu.RLock()
-	public, allowed := r.public, r.allowed
+	public, unpublished, allowed := r.public, r.unpublished, r.allowed
 	r.mu.RUnlock()
 	jws, err := jose.ParseSignedCompact(token, allowed)
 	if err != nil || len(jws.Signatures) != 1 {
@@ -244,7 +253,11 @@ func (r *Keyring) VerifyKey(token string) (*Claims, string, error) {
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, Type) && !strings.EqualFold(typ, "application/"+Type) {
 		return nil, "", ErrMalformed
 	}
-	key, ok := public[h.KeyID]
+	key, published := public[h.KeyID]
+	ok := published
+	if !published {
+		key, ok = unpublished[h.KeyID]
+	}
 	if !ok || key.jwk.Algorithm != h.Algorithm {
 		return nil, "", ErrMalformed
 	}
@@ -256,7 +269,32 @@ func (r *Keyring) VerifyKey(token string) (*Claims, string, error) {
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, "", ErrMalformed
 	}
+	if !published {
+		return &c, key.kid, ErrUnpublished
+	}
 	return &c, key.kid, nil
+}
+
+// LoadUnpublished replaces the retired keys that have left the JWKS but still distinguish
+// their tokens from forged ones: VerifyKey returns ErrUnpublished for tokens they verify.
+// Keys whose public key does not parse are left out, and the error names the first.
+func (r *Keyring) LoadUnpublished(keys []*iogate.SigningKey) error {
+	var firstErr error
+	unpublished := make(map[string]publishedKey, len(keys))
+	for _, k := range keys {
+		var jwk jose.JSONWebKey
+		if err := jwk.UnmarshalJSON(k.PublicJWK); err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("signing key %s: invalid public key: %w", k.KID, err)
+			}
+			continue
+		}
+		unpublished[k.KID] = publishedKey{kid: k.KID, jwk: jwk}
+	}
+	r.mu.Lock()
+	r.unpublished = unpublished
+	r.mu.Unlock()
+	return firstErr
 }
 
 // Published reports whether the key kid is in the keyring, so that tokens it signed verify.

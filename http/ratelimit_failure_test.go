@@ -1,0 +1,397 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/auth"
+	"github.com/iogate/iogate/sqlite"
+	"github.com/iogate/iogate/token"
+)
+
+// testClock is a settable clock for the engine, safe for its background goroutines.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// failureAPI is a testAPI whose engine runs on a settable clock, with failure tracking
+// on and thresholds too high to slow down or block anyone.
+type failureAPI struct {
+	*testAPI
+	handler http.Handler
+	clock   *testClock
+}
+
+func newFailureAPI(t *testing.T) *failureAPI {
+	t.Helper()
+	clock := &testClock{t: time.Now()}
+	opts := Options{RateLimitsEnabled: true, RateLimits: RateLimits{
+		FailuresBeforeSlowdown: 1000, FailuresBeforeBlock: 1000, FailureWindow: time.Hour, BlockDuration: time.Hour,
+	}}
+	api := newTestAPIWithConfig(t, opts, slog.New(slog.DiscardHandler), auth.Config{Now: clock.now},
+		func(db *sqlite.DB) iogate.Store { return db })
+	return &failureAPI{testAPI: api, handler: api.srv.Handler(), clock: clock}
+}
+
+// newKey creates a key in the API's account and returns its client ID and secret.
+func (f *failureAPI) newKey(t *testing.T, req auth.CreateKeyRequest) (string, string) {
+	t.Helper()
+	req.AccountID, req.Name = f.accountID, "k"
+	k, secret, err := f.engine.CreateKey(context.Background(), req)
+	if err != nil {
+		t.Fatalf("CreateKey: %v", err)
+	}
+	return k.ClientID, secret.Reveal()
+}
+
+func (f *failureAPI) issue(t *testing.T, clientID, secret string) string {
+	t.Helper()
+	tok, err := f.engine.IssueToken(context.Background(), auth.TokenRequest{ClientID: clientID, ClientSecret: secret})
+	if err != nil {
+		t.Fatalf("IssueToken: %v", err)
+	}
+	return tok.AccessToken
+}
+
+// serve sends r from the address from and returns the response.
+func (f *failureAPI) serve(r *http.Request, from netip.Addr) *httptest.ResponseRecorder {
+	r.RemoteAddr = netip.AddrPortFrom(from, 40000).String()
+	rec := httptest.NewRecorder()
+	f.handler.ServeHTTP(rec, r)
+	return rec
+}
+
+// failures returns how many failed authentications the limiter counts for addr.
+func (f *failureAPI) failures(addr netip.Addr) int {
+	l := f.srv.limiter
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if st := l.addresses[addressKey(addr)]; st != nil {
+		return st.failures
+	}
+	return 0
+}
+
+func bearerRequest(tok string) *http.Request {
+	r := httptest.NewRequest("GET", "/v1/vaults", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	return r
+}
+
+func accessTokenRequest(clientID, secret string) *http.Request {
+	body, _ := json.Marshal(map[string]string{"clientId": clientID, "clientSecret": secret})
+	r := httptest.NewRequest("POST", accessTokenPath, bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	return r
+}
+
+func basicFormRequest(path, clientID, secret string, form url.Values) *http.Request {
+	r := httptest.NewRequest("POST", path, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth(clientID, secret)
+	return r
+}
+
+// foreignToken returns a token with valid claims for clientID, signed by a key that the
+// server never had.
+func foreignToken(t *testing.T, clientID, accountID string) string {
+	t.Helper()
+	master, err := iogate.NewMasterKey(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	k, err := token.GenerateSigningKey(token.EdDSA, master, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring := token.NewKeyring()
+	if err := ring.Load([]*iogate.SigningKey{k}, token.EdDSA, master, now); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := ring.Sign(&token.Claims{
+		Issuer: "https://iogate.test", Audience: "https://iogate.test", Subject: clientID, ClientID: clientID,
+		AccountID: accountID, Scope: "vaults:read", IssuedAt: now.Unix(), NotBefore: now.Unix(),
+		Expiry: now.Unix() + 600, ID: iogate.NewID(), Generation: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestBearerFailureCounting sends a rejected bearer token of each kind and checks whether
+// the limiter counts it as a failed authentication of the address. Tokens that iogate
+// signed with a stored key and that stopped working do not count. Tokens that do not
+// verify, and tokens of a revoked signing key, do.
+func TestBearerFailureCounting(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		// header prepares the API and returns the Authorization header value to send.
+		header func(t *testing.T, f *failureAPI) string
+		counts bool
+	}{
+		{"malformed token", func(t *testing.T, f *failureAPI) string { return "Bearer not.a.token" }, true},
+		{"other scheme", func(t *testing.T, f *failureAPI) string { return "Basic Zm9vOmJhcg==" }, true},
+		{"bad signature", func(t *testing.T, f *failureAPI) string {
+			tok := f.issue(t, f.clientID, f.secret)
+			// A character well inside the signature, whose bits all count.
+			i := len(tok) - 20
+			c := byte('A')
+			if tok[i] == 'A' {
+				c = 'B'
+			}
+			return "Bearer " + tok[:i] + string(c) + tok[i+1:]
+		}, true},
+		{"unknown signing key", func(t *testing.T, f *failureAPI) string {
+			return "Bearer " + foreignToken(t, f.clientID, f.accountID)
+		}, true},
+		{"revoked signing key", func(t *testing.T, f *failureAPI) string {
+			tok := f.issue(t, f.clientID, f.secret)
+			if _, err := f.engine.RevokeSigningKey(ctx, f.engine.Keyring().ActiveKeyID()); err != nil {
+				t.Fatalf("RevokeSigningKey: %v", err)
+			}
+			// Start loads the signing keys again, as Run does at its next tick.
+			if err := f.engine.Start(ctx); err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			return "Bearer " + tok
+		}, true},
+		{"expired token", func(t *testing.T, f *failureAPI) string {
+			tok := f.issue(t, f.clientID, f.secret)
+			f.clock.advance(2 * time.Hour)
+			return "Bearer " + tok
+		}, false},
+		{"revoked token", func(t *testing.T, f *failureAPI) string {
+			tok := f.issue(t, f.clientID, f.secret)
+			if err := f.engine.RevokeToken(ctx, f.clientID, tok, netip.Addr{}); err != nil {
+				t.Fatalf("RevokeToken: %v", err)
+			}
+			return "Bearer " + tok
+		}, false},
+		{"deleted key", func(t *testing.T, f *failureAPI) string {
+			tok := f.issue(t, f.clientID, f.secret)
+			if err := f.engine.DeleteKey(ctx, f.clientID); err != nil {
+				t.Fatalf("DeleteKey: %v", err)
+			}
+			return "Bearer " + tok
+		}, false},
+		{"suspended account", func(t *testing.T, f *failureAPI) string {
+			tok := f.issue(t, f.clientID, f.secret)
+			if err := f.engine.SuspendAccount(ctx, f.accountID); err != nil {
+				t.Fatalf("SuspendAccount: %v", err)
+			}
+			return "Bearer " + tok
+		}, false},
+		{"retired secret generation", func(t *testing.T, f *failureAPI) string {
+			tok := f.issue(t, f.clientID, f.secret)
+			if _, _, err := f.engine.RotateKey(ctx, f.clientID, 0); err != nil {
+				t.Fatalf("RotateKey: %v", err)
+			}
+			return "Bearer " + tok
+		}, false},
+		{"expired key", func(t *testing.T, f *failureAPI) string {
+			clientID, secret := f.newKey(t, auth.CreateKeyRequest{ExpiresIn: time.Hour})
+			tok := f.issue(t, clientID, secret)
+			f.clock.advance(time.Hour)
+			return "Bearer " + tok
+		}, false},
+		{"key lost the token's scope", func(t *testing.T, f *failureAPI) string {
+			tok := f.issue(t, f.clientID, f.secret)
+			if _, err := f.engine.UpdateKey(ctx, f.clientID, auth.UpdateKeyRequest{Scopes: []string{iogate.ScopeVaultsWrite}}); err != nil {
+				t.Fatalf("UpdateKey: %v", err)
+			}
+			return "Bearer " + tok
+		}, false},
+	}
+	from := netip.MustParseAddr("192.0.2.30")
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFailureAPI(t)
+			r := httptest.NewRequest("GET", "/v1/vaults", nil)
+			r.Header.Set("Authorization", c.header(t, f))
+			rec := f.serve(r, from)
+			if rec.Code != http.StatusUnauthorized {
+				t.Fatalf("GET /v1/vaults: status %d, want 401", rec.Code)
+			}
+			want := 0
+			if c.counts {
+				want = 1
+			}
+			if got := f.failures(from); got != want {
+				t.Errorf("failures counted for the address = %d, want %d", got, want)
+			}
+		})
+	}
+}
+
+// TestClientAuthFailureCounting sends rejected client credentials of each kind to the
+// endpoints that authenticate clients, and checks whether the limiter counts them as a
+// failed authentication of the address. Credentials that iogate issued do not count.
+func TestClientAuthFailureCounting(t *testing.T) {
+	ctx := context.Background()
+	const unknownClientID = "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11"
+	introspect := func(clientID, secret string) *http.Request {
+		return basicFormRequest("/oauth2/introspect", clientID, secret, url.Values{"token": {"x"}})
+	}
+	revoke := func(clientID, secret string) *http.Request {
+		return basicFormRequest("/oauth2/revoke", clientID, secret, url.Values{"token": {"x"}})
+	}
+	oauthToken := func(clientID, secret string) *http.Request {
+		return basicFormRequest("/oauth2/token", clientID, secret, url.Values{"grant_type": {"client_credentials"}})
+	}
+	// retire rotates the key and ends the grace period, and returns the retired secret.
+	retire := func(t *testing.T, f *failureAPI) (string, string) {
+		if _, _, err := f.engine.RotateKey(ctx, f.clientID, time.Minute); err != nil {
+			t.Fatalf("RotateKey: %v", err)
+		}
+		f.clock.advance(time.Minute)
+		return f.clientID, f.secret
+	}
+	cases := []struct {
+		name    string
+		request func(clientID, secret string) *http.Request
+		// credentials prepares the API and returns the client ID and secret to send.
+		credentials func(t *testing.T, f *failureAPI) (string, string)
+		counts      bool
+	}{
+		{"unknown client ID", accessTokenRequest, func(t *testing.T, f *failureAPI) (string, string) {
+			return unknownClientID, f.secret
+		}, true},
+		{"wrong secret", accessTokenRequest, func(t *testing.T, f *failureAPI) (string, string) {
+			return f.clientID, f.secret + "x"
+		}, true},
+		{"wrong secret at /oauth2/token", oauthToken, func(t *testing.T, f *failureAPI) (string, string) {
+			return f.clientID, f.secret + "x"
+		}, true},
+		{"wrong secret at /oauth2/revoke", revoke, func(t *testing.T, f *failureAPI) (string, string) {
+			return f.clientID, f.secret + "x"
+		}, true},
+		{"deleted key", accessTokenRequest, func(t *testing.T, f *failureAPI) (string, string) {
+			if err := f.engine.DeleteKey(ctx, f.clientID); err != nil {
+				t.Fatalf("DeleteKey: %v", err)
+			}
+			return f.clientID, f.secret
+		}, false},
+		{"deleted key with a wrong secret", oauthToken, func(t *testing.T, f *failureAPI) (string, string) {
+			if err := f.engine.DeleteKey(ctx, f.clientID); err != nil {
+				t.Fatalf("DeleteKey: %v", err)
+			}
+			return f.clientID, f.secret + "x"
+		}, false},
+		{"retired secret", accessTokenRequest, retire, false},
+		{"retired secret at /oauth2/token", oauthToken, retire, false},
+		{"retired secret at /oauth2/introspect", introspect, retire, false},
+		{"secret retired without grace", accessTokenRequest, func(t *testing.T, f *failureAPI) (string, string) {
+			if _, _, err := f.engine.RotateKey(ctx, f.clientID, 0); err != nil {
+				t.Fatalf("RotateKey: %v", err)
+			}
+			return f.clientID, f.secret
+		}, false},
+		{"expired key", accessTokenRequest, func(t *testing.T, f *failureAPI) (string, string) {
+			clientID, secret := f.newKey(t, auth.CreateKeyRequest{ExpiresIn: time.Hour})
+			f.clock.advance(time.Hour)
+			return clientID, secret
+		}, false},
+		{"suspended account", oauthToken, func(t *testing.T, f *failureAPI) (string, string) {
+			if err := f.engine.SuspendAccount(ctx, f.accountID); err != nil {
+				t.Fatalf("SuspendAccount: %v", err)
+			}
+			return f.clientID, f.secret
+		}, false},
+	}
+	from := netip.MustParseAddr("192.0.2.31")
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFailureAPI(t)
+			rec := f.serve(c.request(c.credentials(t, f)), from)
+			if rec.Code != http.StatusUnauthorized {
+				t.Fatalf("status %d, want 401", rec.Code)
+			}
+			want := 0
+			if c.counts {
+				want = 1
+			}
+			if got := f.failures(from); got != want {
+				t.Errorf("failures counted for the address = %d, want %d", got, want)
+			}
+		})
+	}
+
+	t.Run("unreadable Basic credentials", func(t *testing.T) {
+		f := newFailureAPI(t)
+		r := httptest.NewRequest("POST", "/oauth2/token", strings.NewReader("grant_type=client_credentials"))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Authorization", "Basic !!!")
+		if rec := f.serve(r, from); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("status %d, want 401", rec.Code)
+		}
+		if got := f.failures(from); got != 1 {
+			t.Errorf("failures counted for the address = %d, want 1", got)
+		}
+	})
+}
+
+// TestRetiredSecretResponse checks that a retired secret gets the response of a wrong
+// secret, but for the request ID, at both token endpoints.
+func TestRetiredSecretResponse(t *testing.T) {
+	f := newFailureAPI(t)
+	if _, _, err := f.engine.RotateKey(context.Background(), f.clientID, time.Minute); err != nil {
+		t.Fatalf("RotateKey: %v", err)
+	}
+	f.clock.advance(time.Minute)
+	from := netip.MustParseAddr("192.0.2.32")
+	requests := map[string]func(clientID, secret string) *http.Request{
+		accessTokenPath: accessTokenRequest,
+		"/oauth2/token": func(clientID, secret string) *http.Request {
+			return basicFormRequest("/oauth2/token", clientID, secret, url.Values{"grant_type": {"client_credentials"}})
+		},
+	}
+	for path, request := range requests {
+		t.Run(path, func(t *testing.T) {
+			retired := f.serve(request(f.clientID, f.secret), from)
+			wrong := f.serve(request(f.clientID, f.secret+"x"), from)
+			if retired.Code != wrong.Code {
+				t.Errorf("status %d for the retired secret, %d for a wrong one", retired.Code, wrong.Code)
+			}
+			for _, rec := range []*httptest.ResponseRecorder{retired, wrong} {
+				id := rec.Header().Get("X-Request-Id")
+				rec.Header().Del("X-Request-Id")
+				body := bytes.ReplaceAll(rec.Body.Bytes(), []byte(id), nil)
+				rec.Body = bytes.NewBuffer(body)
+			}
+			if diff := cmp.Diff(wrong.Header(), retired.Header()); diff != "" {
+				t.Errorf("headers differ from those for a wrong secret (-wrong +retired):\n%s", diff)
+			}
+			if a, b := retired.Body.String(), wrong.Body.String(); a != b {
+				t.Errorf("body for the retired secret %q differs from the body for a wrong one %q", a, b)
+			}
+		})
+	}
+}
