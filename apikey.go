@@ -50,7 +50,9 @@ type PreviousSecret struct {
 	Hash       SecretHash
 	Generation int
 	RotatedAt  time.Time
-	ExpiresAt  time.Time
+	// ExpiresAt is the end of the rotation's grace period. It is zero after a rotation
+	// without one, whose secret is kept only to recognise it and never authenticates.
+	ExpiresAt time.Time
 	// LastUsedAt is when the previous secret last authenticated after the rotation, or zero.
 	LastUsedAt time.Time
 }

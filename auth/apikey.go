@@ -267,10 +267,14 @@ func (s *Service) RotateKeyFrom(ctx context.Context, clientID string, generation
 		if p := k.Previous; p != nil && now.Before(p.ExpiresAt) {
 			retired = append(retired, p.Generation)
 		}
-		// A rotation without grace keeps the replaced secret's hash too, with a grace
-		// period that has already ended, so that a client still sending that secret is
-		// recorded as using a retired secret, not as guessing.
-		k.Previous = &iogate.PreviousSecret{Hash: k.SecretHash, Generation: k.SecretGeneration, RotatedAt: now, ExpiresAt: now.Add(grace)}
+		// A rotation without grace keeps the replaced secret's hash too, so that a client
+		// still sending that secret is recorded as using a retired secret, not as guessing.
+		// Its ExpiresAt stays zero, which no clock is before: a node whose clock is behind
+		// this one's must not accept the secret either.
+		k.Previous = &iogate.PreviousSecret{Hash: k.SecretHash, Generation: k.SecretGeneration, RotatedAt: now}
+		if grace > 0 {
+			k.Previous.ExpiresAt = now.Add(grace)
+		}
 		if grace > 0 {
 			details["previousGeneration"] = k.SecretGeneration
 			details["previousExpiresAt"] = k.Previous.ExpiresAt

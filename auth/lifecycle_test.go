@@ -219,10 +219,10 @@ func TestRotateWithoutGrace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RotateKey: %v", err)
 	}
-	// The old secret's hash stays, with a grace period that ended at the rotation, so that
-	// its later use is recorded as a retired secret.
-	if p := rotated.Previous; p == nil || p.Generation != 1 || !p.ExpiresAt.Equal(p.RotatedAt) {
-		t.Errorf("after a rotation with grace 0: previous secret %+v, want generation 1 expiring at the rotation", p)
+	// The old secret's hash stays, with no grace period at all, so that its later use is
+	// recorded as a retired secret.
+	if p := rotated.Previous; p == nil || p.Generation != 1 || !p.ExpiresAt.IsZero() {
+		t.Errorf("after a rotation with grace 0: previous secret %+v, want generation 1 with no grace end", p)
 	}
 	if view := rotated.View(h.clock.Now()); view.Rotation != nil {
 		t.Errorf("after a rotation with grace 0: key view shows rotation %+v, want none", view.Rotation)
@@ -231,6 +231,13 @@ func TestRotateWithoutGrace(t *testing.T) {
 	if !errors.Is(err, iogate.ErrInvalidClient) {
 		t.Errorf("old secret right after rotation: error %v, want ErrInvalidClient", err)
 	}
+	// A node whose clock is behind the rotating one's must not accept the old secret
+	// either.
+	h.clock.Advance(-time.Minute)
+	if err := h.issueErr(k.ClientID, oldSecret, loopback1); !errors.Is(err, iogate.ErrInvalidClient) {
+		t.Errorf("old secret on a clock a minute behind the rotation: error %v, want ErrInvalidClient", err)
+	}
+	h.clock.Advance(time.Minute)
 	if !IsOutdatedCredential(err) {
 		t.Errorf("IsOutdatedCredential(%v) = false for the retired secret, want true", err)
 	}
