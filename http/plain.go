@@ -1,9 +1,11 @@
 package http
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/auth"
 )
 
 // errHTTPSRequired is the response to every request on the plain HTTP listener.
@@ -42,7 +44,7 @@ func (s *Server) refusePlainHTTP(w http.ResponseWriter, r *http.Request) {
 			if c.BearerToken != "" {
 				kind = "access_token"
 			}
-			err := s.auth.MarkExposed(ctx, clientID, kind, s.opts.RevokeExposedCredentials)
+			err := s.markExposed(ctx, clientID, kind)
 			if err != nil && iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
 				s.log.ErrorContext(ctx, "recording an exposed credential failed", "client_id", clientID, "error", err, "request_id", requestIDFrom(ctx))
 				continue
@@ -53,4 +55,13 @@ func (s *Server) refusePlainHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.writeError(w, r, errHTTPSRequired)
+}
+
+// markExposed marks the key of clientID exposed, or deletes it with
+// --revoke-exposed-credentials, waiting at most the store timeout, so that a database that
+// stopped responding delays the 403 response by no more than that.
+func (s *Server) markExposed(ctx context.Context, clientID, kind string) error {
+	ctx, cancel := s.auth.WithStoreTimeout(ctx)
+	defer cancel()
+	return auth.StoreError(ctx, s.auth.MarkExposed(ctx, clientID, kind, s.opts.RevokeExposedCredentials))
 }
