@@ -33,6 +33,10 @@ type auditCommitter struct {
 	chain   *iogate.AuditChain
 	log     *slog.Logger
 	metrics *metrics.Metrics
+	// timeout bounds each transaction. A request waits for its record at most the store
+	// timeout, so a transaction that takes longer has no request left waiting that was
+	// queued before it began, and it would only hold up the records queued behind it.
+	timeout time.Duration
 
 	mu      sync.Mutex
 	pending []pendingAudit
@@ -62,19 +66,52 @@ type denial struct {
 	at        time.Time
 }
 
-func newAuditCommitter(store iogate.Store, chain *iogate.AuditChain, log *slog.Logger, m *metrics.Metrics) *auditCommitter {
-	return &auditCommitter{store: store, chain: chain, log: log, metrics: m}
+func newAuditCommitter(store iogate.Store, chain *iogate.AuditChain, log *slog.Logger, m *metrics.Metrics, timeout time.Duration) *auditCommitter {
+	return &auditCommitter{store: store, chain: chain, log: log, metrics: m, timeout: timeout}
 }
 
 // commit queues rec and returns once the transaction holding it has committed, with that
-// transaction's error.
-func (c *auditCommitter) commit(rec *iogate.AuditRecord) error {
+// transaction's error, or once ctx ends, with ctx's cause. When ctx ends first and withdraw
+// is set, a record that is still queued is taken out of the queue and never written:
+// token issuance sets it, because it then hands out no token for the record to show.
+// Otherwise, and for a record that is already in a transaction, the record is written or
+// fails whether or not its caller still waits.
+func (c *auditCommitter) commit(ctx context.Context, rec *iogate.AuditRecord, withdraw bool) error {
 	done := make(chan error, 1)
 	c.mu.Lock()
 	c.pending = append(c.pending, pendingAudit{rec: rec, done: done})
 	c.startLocked()
 	c.mu.Unlock()
-	return <-done
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	if withdraw && c.withdraw(done) {
+		return context.Cause(ctx)
+	}
+	// The transaction may have ended at the same moment as ctx.
+	select {
+	case err := <-done:
+		return err
+	default:
+		return context.Cause(ctx)
+	}
+}
+
+// withdraw takes the record whose caller waits on done out of the queue and reports
+// whether it was still there. The queue holds one record per waiting caller and the
+// records of denials, so the search costs only a caller whose wait has timed out.
+func (c *auditCommitter) withdraw(done chan error) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, p := range c.pending {
+		if p.done == done {
+			c.pending = slices.Delete(c.pending, i, i+1)
+			return true
+		}
+	}
+	return false
 }
 
 // enqueue queues rec without waiting for it. When the queue is full, rec is dropped and
@@ -164,9 +201,14 @@ func (c *auditCommitter) writeBatch(batch []pendingAudit, denials []denial) {
 		return
 	}
 	// The batch belongs to many requests, so no single request's context may cancel it.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	start := time.Now()
 	err := c.store.AppendAuditRecords(ctx, records)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// The callers' own bounds end at about the same moment, and whichever error a
+		// caller sees first names the timeout.
+		err = fmt.Errorf("%w: %w", &StoreTimeoutError{Timeout: c.timeout}, err)
+	}
 	cancel()
 	if err == nil {
 		c.metrics.AuditCommitted(len(records), time.Since(start))

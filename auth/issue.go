@@ -128,9 +128,12 @@ func (k *key) credentialExpiry(generation int) time.Time {
 // IssueToken authenticates the client with AuthenticateClient and signs an access token
 // for the requested scopes, or for all of the key's scopes when none are requested.
 //
-// Every issued token gets an audit record, and IssueToken returns only after that record
-// has committed: a token the log does not show is never handed out. Concurrent issuances
-// share one transaction (group commit).
+// Every issued token gets an audit record, and IssueToken returns the token only after
+// that record has committed: a token the log does not show is never handed out.
+// Concurrent issuances share one transaction (group commit). IssueToken waits for the
+// commit at most the store timeout (see WithStoreTimeout) and then returns an
+// iogate.CodeUnavailable error without the token. The record may still commit after that,
+// so the log can show a token that no client received, but never the reverse.
 func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*IssuedToken, error) {
 	c, err := s.AuthenticateClient(ctx, req.ClientID, req.ClientSecret, req.RemoteAddr)
 	if err != nil {
@@ -186,7 +189,7 @@ func (s *Service) IssueToken(ctx context.Context, req TokenRequest) (*IssuedToke
 		s.metrics.TokenDenied(metrics.ReasonInternal)
 		return nil, iogate.WrapError(iogate.CodeInternal, err, "token signing failed")
 	}
-	if err := s.recordIssued(c, req.RemoteAddr, claims); err != nil {
+	if err := s.recordIssued(ctx, c, req.RemoteAddr, claims); err != nil {
 		s.metrics.TokenDenied(denialReason(err))
 		return nil, err
 	}
@@ -213,8 +216,9 @@ func denialReason(err error) string {
 	return metrics.ReasonInternal
 }
 
-// recordIssued appends the audit record of an issued token and waits for its commit.
-func (s *Service) recordIssued(c *Client, remote netip.Addr, claims *token.Claims) error {
+// recordIssued appends the audit record of an issued token and waits for its commit, at
+// most the store timeout.
+func (s *Service) recordIssued(ctx context.Context, c *Client, remote netip.Addr, claims *token.Claims) error {
 	rec, err := s.newRecord(c.AccountID, iogate.AuditTokenIssued, clientActor(c.ClientID, remote), map[string]any{
 		"scopes":           claims.Scopes(),
 		"secretGeneration": claims.Generation,
@@ -224,8 +228,10 @@ func (s *Service) recordIssued(c *Client, remote netip.Addr, claims *token.Claim
 		return err
 	}
 	rec.ClientID, rec.TokenID = c.ClientID, claims.ID
-	if err := s.audit.commit(rec); err != nil {
-		return iogate.WrapError(iogate.CodeUnavailable, err, "the audit log could not be written; retry later")
+	ctx, cancel := s.WithStoreTimeout(ctx)
+	defer cancel()
+	if err := s.audit.commit(ctx, rec, true); err != nil {
+		return StoreError(ctx, iogate.WrapError(iogate.CodeUnavailable, err, "the audit log could not be written; retry later"))
 	}
 	return nil
 }

@@ -37,15 +37,20 @@ func (c *clock) Advance(d time.Duration) {
 
 // countingStore counts the transactions that append audit records on a real store. While
 // failAppends is set, AppendAuditRecords fails as a database would that went away after the
-// change it describes committed.
+// change it describes committed. While holdAppends is set, AppendAuditRecords calls it
+// first, so that a test can hold the append as a database that stopped responding does.
 type countingStore struct {
 	iogate.Store
 	appends     atomic.Int64
 	records     atomic.Int64
 	failAppends atomic.Bool
+	holdAppends atomic.Pointer[func(ctx context.Context)]
 }
 
 func (s *countingStore) AppendAuditRecords(ctx context.Context, records []*iogate.AuditRecord) error {
+	if hold := s.holdAppends.Load(); hold != nil {
+		(*hold)(ctx)
+	}
 	if s.failAppends.Load() {
 		return iogate.Errorf(iogate.CodeUnavailable, "audit records not appended: the test made the append fail")
 	}
@@ -70,6 +75,13 @@ var (
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWithConfig(t, Config{})
+}
+
+// newHarnessWithConfig is newHarness with the engine configured by cfg, whose Issuer and
+// Now it sets.
+func newHarnessWithConfig(t *testing.T, cfg Config) *harness {
+	t.Helper()
 	ctx := iogate.WithActor(context.Background(), iogate.Actor{Type: iogate.ActorOperator, ID: "tester"})
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "iogate.db"))
 	if err != nil {
@@ -81,7 +93,8 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{store: &countingStore{Store: db}, clock: &clock{now: time.Now().UTC().Truncate(time.Second)}, ctx: ctx}
-	h.svc, err = New(ctx, h.store, master, Config{Issuer: "https://iogate.test", Now: h.clock.Now})
+	cfg.Issuer, cfg.Now = "https://iogate.test", h.clock.Now
+	h.svc, err = New(ctx, h.store, master, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

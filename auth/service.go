@@ -32,6 +32,10 @@ type Config struct {
 	// its change feed stopped confirming the view; after that it returns ErrStale until it
 	// has reloaded every key. Zero means DefaultMaxStaleness.
 	MaxStaleness time.Duration
+	// StoreTimeout bounds how long a request waits for the store, see WithStoreTimeout,
+	// and how long one group commit of audit records may take. Zero means
+	// DefaultStoreTimeout.
+	StoreTimeout time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// Logger receives the engine's background errors; nil discards them.
@@ -62,6 +66,9 @@ type Service struct {
 	// keyringFailure holds the error of the last failed reload of the signing keys.
 	keyringFailure keyringHealth
 	metrics        *metrics.Metrics
+	// storeTimeout is the cause of the contexts that WithStoreTimeout bounds, made once so
+	// that bounding a request allocates no error.
+	storeTimeout *StoreTimeoutError
 
 	started     bool
 	syncMu      sync.Mutex
@@ -94,6 +101,9 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 	if cfg.MaxStaleness <= 0 {
 		cfg.MaxStaleness = DefaultMaxStaleness
 	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = DefaultStoreTimeout
+	}
 	s := &Service{
 		store:    store,
 		master:   master,
@@ -106,6 +116,8 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 		notifyCh: make(chan struct{}, 1),
 		health:   &feedHealth{maxStaleness: cfg.MaxStaleness},
 		metrics:  cfg.Metrics,
+
+		storeTimeout: &StoreTimeoutError{Timeout: cfg.StoreTimeout},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -126,7 +138,7 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 	if s.chain, err = iogate.NewAuditChain(auditKey); err != nil {
 		return nil, err
 	}
-	s.audit = newAuditCommitter(store, s.chain, s.log, cfg.Metrics)
+	s.audit = newAuditCommitter(store, s.chain, s.log, cfg.Metrics, cfg.StoreTimeout)
 	return s, nil
 }
 

@@ -204,6 +204,8 @@ func TestDurationFlagsOutOfRange(t *testing.T) {
 		{"--log-flush-interval", "1d", "invalid --log-flush-interval 1d:"},
 		{"--token-ttl", "36h", "invalid --token-ttl 36h:"},
 		{"--resync-interval", "1500m", "invalid --resync-interval 1500m: it must be from 10s to 24h"},
+		{"--store-timeout", "2m", "invalid --store-timeout 2m: it must be from 1s to 1m"},
+		{"--store-timeout", "20s", "invalid --store-timeout 20s: it must be at most half of --write-timeout 30s"},
 	} {
 		res := testenv.RunCLI(t, dir, nil, "serve", c.flag, c.value, "--listen", "127.0.0.1:0", "--http-listen", "", "--admin-listen", "")
 		if res.ExitCode == 0 {

@@ -115,7 +115,9 @@ func (d *Dashboard) parseTemplates() error {
 	return nil
 }
 
-// ServeHTTP adds the dashboard's security headers and dispatches to its pages.
+// ServeHTTP adds the dashboard's security headers and dispatches to its pages. Every page
+// gets the store timeout as the bound of its store work (see storeBound), the static
+// files, which the store does not hold, excepted.
 func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
@@ -124,6 +126,11 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+	if !strings.HasPrefix(r.URL.Path, "/dashboard/static/") {
+		ctx, bound := newStoreBound(r.Context(), d.cfg.Auth.StoreTimeout())
+		defer bound.stop()
+		r = r.WithContext(ctx)
+	}
 	d.mux.ServeHTTP(w, r)
 }
 
@@ -190,6 +197,7 @@ func (d *Dashboard) fail(w http.ResponseWriter, r *http.Request, c *user.Current
 		d.redirectToSignIn(w, r)
 		return
 	}
+	err = auth.StoreError(r.Context(), err)
 	code := iogate.ErrorCodeOf(err)
 	status, ok := statusOf[code]
 	if !ok {
@@ -204,8 +212,11 @@ func (d *Dashboard) fail(w http.ResponseWriter, r *http.Request, c *user.Current
 		}
 		msg = "Something went wrong on our side. Quote request ID " + id + " when reporting it."
 	}
-	if code == iogate.CodeRateLimited {
+	switch code {
+	case iogate.CodeRateLimited:
 		w.Header().Set("Retry-After", "60")
+	case iogate.CodeUnavailable:
+		w.Header().Set("Retry-After", "1")
 	}
 	v := &view{Title: http.StatusText(status), Current: c, Error: msg, Data: status}
 	if c != nil && c.ID != "" {

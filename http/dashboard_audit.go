@@ -3,7 +3,6 @@ package http
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/auth"
 	"github.com/iogate/iogate/user"
 )
 
@@ -220,7 +220,8 @@ func auditSummary(rec *iogate.AuditRecord) string {
 }
 
 // handleAuditExport sends the account's records that the filters select, oldest first, as
-// a CSV or JSON download.
+// a CSV or JSON download. A store that fails or stops responding before anything has been
+// sent gets the error page. After that, the download breaks off and the log tells.
 func (d *Dashboard) handleAuditExport(w http.ResponseWriter, r *http.Request, c *user.Current) error {
 	filter, err := auditQuery(r, c.Account.ID)
 	if err != nil {
@@ -236,12 +237,14 @@ func (d *Dashboard) handleAuditExport(w http.ResponseWriter, r *http.Request, c 
 		return iogate.Errorf(iogate.CodeInvalid, "Invalid export format %s: use csv or json.", iogate.QuoteInput(format))
 	}
 	name := fmt.Sprintf("iogate-audit-%s-%s.%s", c.Account.ID, d.users.Now().UTC().Format("20060102T150405Z"), format)
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	d.record(r, c.User, c.Account.ID, iogate.AuditLogExported, map[string]any{"format": format, "filter": filterQuery(filter)})
-	out := &exportWriter{w: w}
+	out := &exportWriter{w: w, contentType: contentType, filename: name}
+	bound := storeBoundFrom(r.Context())
 	err = write(out, func(fn func(*iogate.AuditRecord) error) error {
 		return d.cfg.Store.AuditRecords(r.Context(), c.Account.ID, func(rec *iogate.AuditRecord) error {
+			// Each record shows that the store still responds, filtered out or not.
+			bound.extend()
+			out.flow()
 			if filter.ClientID != "" && rec.ClientID != filter.ClientID ||
 				filter.ActorID != "" && rec.Actor.ID != filter.ActorID ||
 				filter.Event != "" && rec.Event != filter.Event {
@@ -250,30 +253,77 @@ func (d *Dashboard) handleAuditExport(w http.ResponseWriter, r *http.Request, c 
 			return fn(rec)
 		})
 	})
-	// The status line is sent already, so the log is the only place left to tell. A client
-	// that went away is no failure of the server, and an error-level line for it would let
-	// any signed-in user raise error alerts at will.
+	clientGone := out.err != nil || r.Context().Err() != nil && !auth.StoreTimedOut(r.Context())
 	switch {
 	case err == nil:
-	case out.err != nil || r.Context().Err() != nil:
+		out.finish()
+	// A client that went away is no failure of the server, and an error-level line for it
+	// would let any signed-in user raise error alerts at will.
+	case clientGone:
 		d.log.InfoContext(r.Context(), "audit export aborted by the client", "account_id", c.Account.ID, "error", err,
 			"request_id", requestIDFrom(r.Context()))
+	case !out.sent:
+		return err
+	// The status line is sent already, so the log is the only place left to tell.
 	default:
-		d.log.ErrorContext(r.Context(), "audit export failed", "account_id", c.Account.ID, "error", err,
+		d.log.ErrorContext(r.Context(), "audit export failed", "account_id", c.Account.ID, "error", auth.StoreError(r.Context(), err),
 			"request_id", requestIDFrom(r.Context()))
 	}
 	return nil
 }
 
-// exportWriter passes an export to the response and keeps the first write error. Writes
-// fail only when the connection is gone or the client stopped reading until the server's
-// write timeout, so such an error is the client's, not the store's.
+// exportWriter passes an export to the response. Until the store has returned a record, it
+// buffers what the export writes, so that a store that fails first leaves the response free
+// for the error page. It sets the download's headers with the first byte it sends, and
+// keeps the first write error. Writes fail only when the connection is gone or the client
+// stopped reading until the server's write timeout, so such an error is the client's, not
+// the store's.
 type exportWriter struct {
-	w   io.Writer
-	err error
+	w           http.ResponseWriter
+	contentType string
+	filename    string
+
+	// flowing is set once the store has returned a record: from then on every write
+	// goes to the response.
+	flowing  bool
+	buffered []byte
+	// sent is set once a write has reached the response, headers included.
+	sent bool
+	err  error
+}
+
+// flow writes what the export buffered and lets every later write through.
+func (e *exportWriter) flow() {
+	if e.flowing {
+		return
+	}
+	e.flowing = true
+	buffered := e.buffered
+	e.buffered = nil
+	if len(buffered) > 0 {
+		e.Write(buffered)
+	}
+}
+
+// finish sends what is left of an export that completed, the headers at least.
+func (e *exportWriter) finish() {
+	e.flow()
+	if !e.sent {
+		e.Write(nil)
+	}
 }
 
 func (e *exportWriter) Write(p []byte) (int, error) {
+	if !e.flowing {
+		e.buffered = append(e.buffered, p...)
+		return len(p), nil
+	}
+	if !e.sent {
+		e.sent = true
+		h := e.w.Header()
+		h.Set("Content-Type", e.contentType)
+		h.Set("Content-Disposition", `attachment; filename="`+e.filename+`"`)
+	}
 	n, err := e.w.Write(p)
 	if err != nil && e.err == nil {
 		e.err = err

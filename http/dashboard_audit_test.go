@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -86,35 +87,65 @@ func (g *goneClient) Header() http.Header       { return g.header }
 func (g *goneClient) WriteHeader(int)           {}
 func (g *goneClient) Write([]byte) (int, error) { return 0, errors.New("write: broken pipe") }
 
+// failingExportStore is the real store with one fault added: AuditRecords fails after it
+// has passed on after records, as a database that goes away during an export.
+type failingExportStore struct {
+	iogate.Store
+	after int
+}
+
+func (s *failingExportStore) AuditRecords(ctx context.Context, accountID string, fn func(*iogate.AuditRecord) error) error {
+	passed := 0
+	return s.Store.AuditRecords(ctx, accountID, func(r *iogate.AuditRecord) error {
+		if passed == s.after {
+			return errors.New("read audit records: connection reset by the test")
+		}
+		passed++
+		return fn(r)
+	})
+}
+
 // TestAuditExportAbortLogLevel checks that an export that the client aborts, by closing the
 // connection or by cancelling the request, is logged at info level, and that an export that
-// the store fails is logged at error level.
+// the store fails after part of it was sent is logged at error level.
 func TestAuditExportAbortLogLevel(t *testing.T) {
 	const failed, aborted = "audit export failed", "audit export aborted by the client"
 	cases := []struct {
-		name  string
+		name string
+		wrap func(iogate.Store) iogate.Store
+		// keys is how many keys the case creates, each with its key.created record.
+		keys  int
 		abort func(h *dashboardHarness, r *http.Request) (http.ResponseWriter, *http.Request)
 		msg   string
 		level string
 	}{
-		{"closed connection", func(h *dashboardHarness, r *http.Request) (http.ResponseWriter, *http.Request) {
+		{"closed connection", nil, 0, func(h *dashboardHarness, r *http.Request) (http.ResponseWriter, *http.Request) {
 			return &goneClient{header: http.Header{}}, r
 		}, aborted, "INFO"},
-		{"cancelled request", func(h *dashboardHarness, r *http.Request) (http.ResponseWriter, *http.Request) {
+		{"cancelled request", nil, 0, func(h *dashboardHarness, r *http.Request) (http.ResponseWriter, *http.Request) {
 			ctx, cancel := context.WithCancel(r.Context())
 			cancel()
 			return httptest.NewRecorder(), r.WithContext(ctx)
 		}, aborted, "INFO"},
-		{"store failure", func(h *dashboardHarness, r *http.Request) (http.ResponseWriter, *http.Request) {
-			if err := h.d.cfg.Store.Close(); err != nil {
-				t.Fatal(err)
-			}
-			return httptest.NewRecorder(), r
-		}, failed, "ERROR"},
+		// The CSV writer buffers 4 KiB, which 30 records of about 300 bytes exceed, so
+		// both formats have sent part of the export when the store fails.
+		{"store failure", func(db iogate.Store) iogate.Store { return &failingExportStore{Store: db, after: 30} }, 40,
+			func(h *dashboardHarness, r *http.Request) (http.ResponseWriter, *http.Request) {
+				return httptest.NewRecorder(), r
+			}, failed, "ERROR"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h := newDashboardHarness(t, 0)
+			wrap := c.wrap
+			if wrap == nil {
+				wrap = func(db iogate.Store) iogate.Store { return db }
+			}
+			h := newDashboardHarnessOn(t, 0, wrap)
+			for range c.keys {
+				if _, _, err := h.auth.CreateKey(context.Background(), auth.CreateKeyRequest{AccountID: h.account.ID, Name: "k"}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			var logs logBuffer
 			h.d.log = slog.New(slog.NewJSONHandler(&logs, nil))
 			for _, format := range []string{"json", "csv"} {
@@ -136,5 +167,88 @@ func TestAuditExportAbortLogLevel(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAuditExportStoreFailureBeforeRecords checks that an export whose store fails before
+// the first record returns the error, for the error page, and has sent nothing: no body
+// and no download header.
+func TestAuditExportStoreFailureBeforeRecords(t *testing.T) {
+	for _, format := range []string{"json", "csv"} {
+		t.Run(format, func(t *testing.T) {
+			h := newDashboardHarness(t, 0)
+			if err := h.d.cfg.Store.Close(); err != nil {
+				t.Fatal(err)
+			}
+			rec := httptest.NewRecorder()
+			err := h.d.handleAuditExport(rec, httptest.NewRequest(http.MethodGet, "/dashboard/audit/export?format="+format, nil), h.current())
+			if err == nil {
+				t.Fatal("handleAuditExport on a closed store returned no error")
+			}
+			if rec.Body.Len() != 0 {
+				t.Errorf("the failed export wrote %d body bytes, want none", rec.Body.Len())
+			}
+			if got := rec.Header().Get("Content-Disposition"); got != "" {
+				t.Errorf("the failed export set Content-Disposition %q, which would turn the error page into a download", got)
+			}
+		})
+	}
+}
+
+// slowExportStore is the real store with one delay added: AuditRecords waits delay before
+// it passes on each record, as a database reading a long log does.
+type slowExportStore struct {
+	iogate.Store
+	delay time.Duration
+}
+
+func (s *slowExportStore) AuditRecords(ctx context.Context, accountID string, fn func(*iogate.AuditRecord) error) error {
+	return s.Store.AuditRecords(ctx, accountID, func(r *iogate.AuditRecord) error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(s.delay):
+		}
+		return fn(r)
+	})
+}
+
+// TestAuditExportExtendsStoreBound checks that an export that takes longer than the store
+// timeout, while its records keep arriving within it, sends every record: the bound ends
+// only a store that stops responding.
+func TestAuditExportExtendsStoreBound(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	h := newDashboardHarnessOn(t, 0, func(db iogate.Store) iogate.Store { return &slowExportStore{Store: db, delay: timeout / 2} })
+	for range 4 {
+		if _, _, err := h.auth.CreateKey(context.Background(), auth.CreateKeyRequest{AccountID: h.account.ID, Name: "k"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logs logBuffer
+	h.d.log = slog.New(slog.NewJSONHandler(&logs, nil))
+
+	ctx, bound := newStoreBound(context.Background(), timeout)
+	defer bound.stop()
+	rec := httptest.NewRecorder()
+	start := time.Now()
+	r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/dashboard/audit/export?format=json", nil)
+	if err := h.d.handleAuditExport(rec, r, h.current()); err != nil {
+		t.Fatalf("handleAuditExport: %v", err)
+	}
+	took := time.Since(start)
+
+	var records []map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &records); err != nil {
+		t.Fatalf("the export is not a JSON array: %v", err)
+	}
+	// account.created, four key.created and the export's own audit.exported.
+	if len(records) != 6 {
+		t.Errorf("the export has %d records, want 6", len(records))
+	}
+	if took <= timeout {
+		t.Errorf("the export took %s, not longer than the store timeout %s, so it does not show that records extend the bound", took, timeout)
+	}
+	if lines := logs.records(t, "audit export failed"); len(lines) != 0 {
+		t.Errorf("the export logged %d failures, want none", len(lines))
 	}
 }

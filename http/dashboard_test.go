@@ -58,11 +58,19 @@ func newDashboardHarnessOn(t *testing.T, keyAgeWarning time.Duration, wrap func(
 // user services. The user service reads the time from now.
 func newTestDashboard(t *testing.T, db iogate.Store, now func() time.Time, keyAgeWarning time.Duration) (*Dashboard, *auth.Service, *user.Service) {
 	t.Helper()
+	return newTestDashboardWith(t, db, now, keyAgeWarning, auth.Config{})
+}
+
+// newTestDashboardWith is newTestDashboard with the auth service configured by engine,
+// whose Issuer it sets.
+func newTestDashboardWith(t *testing.T, db iogate.Store, now func() time.Time, keyAgeWarning time.Duration, engine auth.Config) (*Dashboard, *auth.Service, *user.Service) {
+	t.Helper()
 	ctx := context.Background()
 	raw := make([]byte, iogate.MasterKeySize)
 	rand.Read(raw)
 	master, _ := iogate.NewMasterKey(raw)
-	a, err := auth.New(ctx, db, master, auth.Config{Issuer: "https://iogate.test"})
+	engine.Issuer = "https://iogate.test"
+	a, err := auth.New(ctx, db, master, engine)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,20 +30,13 @@ func newTestAPI(t testing.TB, opts Options) *testAPI {
 // newTestAPIWithLog is newTestAPI with a server that logs to log.
 func newTestAPIWithLog(t testing.TB, opts Options, log *slog.Logger) *testAPI {
 	t.Helper()
-	return newTestAPIOnStore(t, opts, log, nil, func(db *sqlite.DB) iogate.Store { return db })
+	return newTestAPIOnStore(t, opts, log, auth.Config{}, func(db *sqlite.DB) iogate.Store { return db })
 }
 
 // newTestAPIOnStore is newTestAPIWithLog with the engine and the server on the store that
-// wrap returns for the fresh SQLite store, and the engine logging to engineLog (nil
-// discards its lines).
-func newTestAPIOnStore(t testing.TB, opts Options, log, engineLog *slog.Logger, wrap func(*sqlite.DB) iogate.Store) *testAPI {
-	t.Helper()
-	return newTestAPIWithConfig(t, opts, log, auth.Config{Logger: engineLog}, wrap)
-}
-
-// newTestAPIWithConfig is newTestAPIOnStore with the engine configured by cfg, whose
+// wrap returns for the fresh SQLite store, and the engine configured by engine, whose
 // Issuer is always https://iogate.test.
-func newTestAPIWithConfig(t testing.TB, opts Options, log *slog.Logger, cfg auth.Config, wrap func(*sqlite.DB) iogate.Store) *testAPI {
+func newTestAPIOnStore(t testing.TB, opts Options, log *slog.Logger, engine auth.Config, wrap func(*sqlite.DB) iogate.Store) *testAPI {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "iogate.db"))
@@ -56,23 +49,44 @@ func newTestAPIWithConfig(t testing.TB, opts Options, log *slog.Logger, cfg auth
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Issuer = "https://iogate.test"
-	engine, err := auth.New(ctx, store, master, cfg)
+	engine.Issuer = "https://iogate.test"
+	svc, err := auth.New(ctx, store, master, engine)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := engine.Start(ctx); err != nil {
+	if err := svc.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	account := &iogate.Account{ID: iogate.NewID(), Name: "Acme", Email: "ops@acme.test", Status: iogate.AccountActive, CreatedAt: time.Now()}
-	createAccount(t, engine, store, account)
-	k, secret, err := engine.CreateKey(ctx, auth.CreateKeyRequest{AccountID: account.ID, Name: "k"})
+	createAccount(t, svc, store, account)
+	k, secret, err := svc.CreateKey(ctx, auth.CreateKeyRequest{AccountID: account.ID, Name: "k"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := NewServer(engine, store, log)
+	srv := NewServer(svc, store, log)
 	srv.SetOptions(opts)
-	return &testAPI{srv: srv, engine: engine, accountID: account.ID, clientID: k.ClientID, secret: secret.Reveal()}
+	return &testAPI{srv: srv, engine: svc, accountID: account.ID, clientID: k.ClientID, secret: secret.Reveal()}
+}
+
+// newWriter creates a key of the account of api's key, with the vaults:read and
+// vaults:write scopes. It returns the key, its secret and an access token of it.
+func (api *testAPI) newWriter(t testing.TB) (k *iogate.APIKey, secret, token string) {
+	t.Helper()
+	ctx := context.Background()
+	own, err := api.srv.store.FindAPIKey(ctx, api.clientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, s, err := api.engine.CreateKey(ctx, auth.CreateKeyRequest{AccountID: own.AccountID, Name: "writer",
+		Scopes: []string{iogate.ScopeVaultsRead, iogate.ScopeVaultsWrite}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued, err := api.engine.IssueToken(ctx, auth.TokenRequest{ClientID: k.ClientID, ClientSecret: s.Reveal()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, s.Reveal(), issued.AccessToken
 }
 
 // testOperator is the actor of the accounts and vaults that tests create directly in the

@@ -27,6 +27,13 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
+// String returns the lines written so far.
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // records returns the lines written so far, decoded, whose msg is one of msgs.
 func (b *logBuffer) records(t *testing.T, msgs ...string) []map[string]any {
 	t.Helper()

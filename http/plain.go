@@ -1,9 +1,11 @@
 package http
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/auth"
 )
 
 // errHTTPSRequired is the response to every request on the plain HTTP listener.
@@ -38,7 +40,7 @@ func (s *Server) refusePlainHTTP(w http.ResponseWriter, r *http.Request) {
 				}
 				continue
 			}
-			err := s.auth.MarkExposed(ctx, exposure, s.opts.RevokeExposedCredentials)
+			err := s.markExposed(ctx, exposure)
 			if err != nil && iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
 				s.log.ErrorContext(ctx, "recording an exposed credential failed", "client_id", exposure.ClientID, "error", err, "request_id", requestIDFrom(ctx))
 				continue
@@ -49,4 +51,13 @@ func (s *Server) refusePlainHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.writeError(w, r, errHTTPSRequired)
+}
+
+// markExposed marks the key of the exposure exposed, or deletes it with
+// --revoke-exposed-credentials, waiting at most the store timeout, so that a database that
+// stopped responding delays the 403 response by no more than that.
+func (s *Server) markExposed(ctx context.Context, exposure auth.Exposure) error {
+	ctx, cancel := s.auth.WithStoreTimeout(ctx)
+	defer cancel()
+	return auth.StoreError(ctx, s.auth.MarkExposed(ctx, exposure, s.opts.RevokeExposedCredentials))
 }

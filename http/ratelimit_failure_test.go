@@ -53,7 +53,7 @@ func newFailureAPI(t *testing.T) *failureAPI {
 	opts := Options{RateLimitsEnabled: true, RateLimits: RateLimits{
 		FailuresBeforeSlowdown: 1000, FailuresBeforeBlock: 1000, FailureWindow: time.Hour, BlockDuration: time.Hour,
 	}}
-	api := newTestAPIWithConfig(t, opts, slog.New(slog.DiscardHandler), auth.Config{Now: clock.now},
+	api := newTestAPIOnStore(t, opts, slog.New(slog.DiscardHandler), auth.Config{Now: clock.now},
 		func(db *sqlite.DB) iogate.Store { return db })
 	return &failureAPI{testAPI: api, handler: api.srv.Handler(), clock: clock}
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/auth"
 )
 
 // introspectionResponse is the body of POST /oauth2/introspect for an active token (RFC
@@ -67,8 +68,10 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.auth.RevokeToken(r.Context(), req.clientID, tok, clientAddr(r)); err != nil {
-		return err
+	ctx, cancel := s.auth.WithStoreTimeout(r.Context())
+	defer cancel()
+	if err := s.auth.RevokeToken(ctx, req.clientID, tok, clientAddr(r)); err != nil {
+		return auth.StoreError(ctx, err)
 	}
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)

@@ -41,7 +41,7 @@ func TestRevokeSucceedsWhenSyncFails(t *testing.T) {
 	var store *closeAfterRevoke
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
-	api := newTestAPIOnStore(t, Options{}, log, log, func(db *sqlite.DB) iogate.Store {
+	api := newTestAPIOnStore(t, Options{}, log, auth.Config{Logger: log}, func(db *sqlite.DB) iogate.Store {
 		store = &closeAfterRevoke{DB: db}
 		return store
 	})

@@ -1,11 +1,13 @@
 package http
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/auth"
 )
 
 // listResponse is the shape of every list: a page of data and the cursor of the next page,
@@ -51,9 +53,12 @@ func (s *Server) handleListVaults(w http.ResponseWriter, r *http.Request) error 
 	}
 	p := principalFrom(r.Context())
 	body, err := s.vaults.body(p.AccountID, vaultListKey(page), func() ([]byte, error) {
-		vaults, next, err := s.store.ListVaults(r.Context(), p.AccountID, page)
+		// Only a cache miss waits on the store, so only it gets the bound.
+		ctx, cancel := s.auth.WithStoreTimeout(r.Context())
+		defer cancel()
+		vaults, next, err := s.store.ListVaults(ctx, p.AccountID, page)
 		if err != nil {
-			return nil, err
+			return nil, auth.StoreError(ctx, err)
 		}
 		resp := listResponse[*iogate.Vault]{Data: vaults, NextCursor: next}
 		if resp.Data == nil {
@@ -82,9 +87,11 @@ func (s *Server) handleGetVault(w http.ResponseWriter, r *http.Request) error {
 	}
 	accountID := principalFrom(r.Context()).AccountID
 	body, err := s.vaults.body(accountID, vaultKey(id), func() ([]byte, error) {
-		v, err := s.store.FindVault(r.Context(), accountID, id)
+		ctx, cancel := s.auth.WithStoreTimeout(r.Context())
+		defer cancel()
+		v, err := s.store.FindVault(ctx, accountID, id)
 		if err != nil {
-			return nil, err
+			return nil, auth.StoreError(ctx, err)
 		}
 		return encodeJSON(v)
 	})
@@ -136,7 +143,7 @@ func (s *Server) handleCreateVault(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	rec.TokenID = p.TokenID
-	if err := s.store.CreateVault(r.Context(), v, rec); err != nil {
+	if err := s.createVault(r.Context(), v, rec); err != nil {
 		return err
 	}
 	// This process serves the new vault on the next request, without waiting for the
@@ -145,4 +152,17 @@ func (s *Server) handleCreateVault(w http.ResponseWriter, r *http.Request) error
 	w.Header().Set("Location", "/v1/vaults/"+v.ID)
 	writeJSON(w, http.StatusCreated, "application/json", v)
 	return nil
+}
+
+// createVault stores v with its audit record, waiting at most the store timeout. When the
+// wait times out, the vault may still have been created, as with any write whose
+// acknowledgement is lost, and the client sees 503.
+//
+// NOTE: the Go client retries a POST after 503, because 503 is meant to say that the server
+// did not act. A commit that outlasts the store timeout breaks that, so the retry can
+// create a second vault. A lost connection during the commit could do so before.
+func (s *Server) createVault(ctx context.Context, v *iogate.Vault, rec *iogate.AuditRecord) error {
+	ctx, cancel := s.auth.WithStoreTimeout(ctx)
+	defer cancel()
+	return auth.StoreError(ctx, s.store.CreateVault(ctx, v, rec))
 }

@@ -21,19 +21,7 @@ func TestCreateVaultMediaType(t *testing.T) {
 	api := newTestAPI(t, Options{})
 	handler := api.srv.Handler()
 	ctx := context.Background()
-	key, err := api.srv.store.FindAPIKey(ctx, api.clientID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writer, secret, err := api.engine.CreateKey(ctx, auth.CreateKeyRequest{AccountID: key.AccountID, Name: "writer",
-		Scopes: []string{iogate.ScopeVaultsRead, iogate.ScopeVaultsWrite}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := api.engine.IssueToken(ctx, auth.TokenRequest{ClientID: writer.ClientID, ClientSecret: secret.Reveal()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	writer, _, tok := api.newWriter(t)
 
 	cases := []struct {
 		name         string
@@ -54,7 +42,7 @@ func TestCreateVaultMediaType(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := httptest.NewRequest("POST", "/v1/vaults", strings.NewReader(`{"name":"Cold","threshold":2}`))
-			r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+			r.Header.Set("Authorization", "Bearer "+tok)
 			for _, ct := range c.contentTypes {
 				r.Header.Add("Content-Type", ct)
 			}
@@ -80,7 +68,7 @@ func TestCreateVaultMediaType(t *testing.T) {
 		})
 	}
 
-	vaults, _, err := api.srv.store.ListVaults(ctx, key.AccountID, iogate.Page{Limit: iogate.MaxPageLimit})
+	vaults, _, err := api.srv.store.ListVaults(ctx, writer.AccountID, iogate.Page{Limit: iogate.MaxPageLimit})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,6 +48,8 @@ type serveConfig struct {
 	maxStaleness   time.Duration
 	resyncInterval time.Duration
 	auditRetention time.Duration
+	// storeTimeout bounds how long a request waits for the database before it gets 503.
+	storeTimeout time.Duration
 
 	trustedProxies           []string
 	revokeExposedCredentials bool
@@ -69,6 +71,7 @@ func newServeCommand(g *globals) *cobra.Command {
 		maxStaleness:       auth.DefaultMaxStaleness,
 		resyncInterval:     5 * time.Minute,
 		auditRetention:     auth.DefaultAuditRetention,
+		storeTimeout:       auth.DefaultStoreTimeout,
 		rateLimits:         iohttp.DefaultRateLimits(),
 		readHeaderTimeout:  10 * time.Second,
 		readTimeout:        30 * time.Second,
@@ -112,6 +115,8 @@ func newServeCommand(g *globals) *cobra.Command {
 		"after that token and bearer requests and /readyz get 503 until it has reloaded every key (default 5s)")
 	f.Var(newDurationFlag(&c.auditRetention), "audit-retention", "how long audit records are kept; older ones are pruned at start and every 6h, "+
 		"leaving a signed checkpoint from which the chain still verifies; 0 keeps every record (default 400d)")
+	f.Var(newDurationFlag(&c.storeTimeout), "store-timeout", "how long a request waits for the database (a token's audit record, a vault, "+
+		"a revocation, a dashboard page) before it gets 503 with Retry-After; 1s to 1m and at most half of --write-timeout (default 5s)")
 	f.Var(newDurationFlag(&c.resyncInterval), "resync-interval", "how often the server reloads every key, in case a change notification was lost (default 5m)")
 
 	f.StringSliceVar(&c.trustedProxies, "trusted-proxies", nil, "comma-separated IP addresses or CIDR prefixes of proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (default: none)")
@@ -189,6 +194,9 @@ func (c *serveConfig) validate() error {
 			return errorf("invalid %s: it must be a positive duration", name)
 		}
 	}
+	if err := c.validateStoreTimeout(); err != nil {
+		return err
+	}
 	// Below 10ms the periodic writes would cost more than the write per line they save.
 	if c.logFlushInterval != 0 && (c.logFlushInterval < 10*time.Millisecond || c.logFlushInterval > 10*time.Second) {
 		return errorf("invalid --log-flush-interval %s: use 0 (a write per line) or from 10ms to 10s", iogate.FormatDuration(c.logFlushInterval))
@@ -208,6 +216,23 @@ func (c *serveConfig) validate() error {
 		}
 	}
 	return errorf("invalid --signing-alg %q: use one of %s", c.signingAlg, strings.Join(token.Algorithms, ", "))
+}
+
+// validateStoreTimeout checks --store-timeout against its range and --write-timeout. A
+// request that waits the whole store timeout must still have time to write its 503 before
+// the write timeout closes the connection without a response, and the write timeout also
+// covers reading the request body, so the bound leaves at least half of it. The bound of a
+// dashboard request covers its password hashing too, which takes tens of milliseconds, so
+// it is at least a second.
+func (c *serveConfig) validateStoreTimeout() error {
+	if c.storeTimeout < time.Second || c.storeTimeout > time.Minute {
+		return errorf("invalid --store-timeout %s: it must be from 1s to 1m", iogate.FormatDuration(c.storeTimeout))
+	}
+	if c.storeTimeout > c.writeTimeout/2 {
+		return errorf("invalid --store-timeout %s: it must be at most half of --write-timeout %s, so that a request that waits that long "+
+			"still gets its 503 response; lower --store-timeout or raise --write-timeout", iogate.FormatDuration(c.storeTimeout), iogate.FormatDuration(c.writeTimeout))
+	}
+	return nil
 }
 
 // logOutput writes the lines that a logger from newLogger holds in memory: Flush at once,
@@ -327,7 +352,7 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	m := metrics.New()
 	g.wrapStore = func(s iogate.Store) iogate.Store { return metrics.InstrumentStore(s, m) }
 	e, err := g.open(ctx, true, auth.Config{Issuer: issuer, TokenTTL: c.tokenTTL, SigningAlgorithm: c.signingAlg, Logger: log,
-		MaxStaleness: c.maxStaleness, ResyncInterval: c.resyncInterval, Metrics: m})
+		MaxStaleness: c.maxStaleness, ResyncInterval: c.resyncInterval, StoreTimeout: c.storeTimeout, Metrics: m})
 	if err != nil {
 		return err
 	}

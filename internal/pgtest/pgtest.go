@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -188,6 +189,8 @@ type Cluster struct {
 	dir    string
 	pgdata string
 	pgbin  string
+	// frozen holds the PIDs that Freeze stopped and Thaw has not resumed yet.
+	frozen []int
 }
 
 // StartCluster starts a private cluster with .ci/start-postgres on a free loopback port
@@ -259,6 +262,95 @@ func (c *Cluster) Start(t testing.TB) {
 	if err := c.pgCtl(t, "start", "-l", filepath.Join(c.dir, "postgres.log")); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Freeze stops every process of the cluster with SIGSTOP, so that the database hangs
+// instead of failing, as on a host that stopped responding: open connections stay open and
+// the kernel still accepts new ones, but nothing answers. Thaw resumes the processes, and
+// so does the end of the test, before the cluster is stopped. Only the processes of this
+// cluster are signalled: its postmaster, named by the postmaster.pid file of its data
+// directory, and that postmaster's children.
+func (c *Cluster) Freeze(t testing.TB) {
+	t.Helper()
+	postmaster := c.postmasterPID(t)
+	// The postmaster stops first, so that it forks no process after its children are
+	// listed.
+	if err := syscall.Kill(postmaster, syscall.SIGSTOP); err != nil {
+		t.Fatalf("stop the postmaster %d: %v", postmaster, err)
+	}
+	c.frozen = append(c.frozen, postmaster)
+	t.Cleanup(func() { c.Thaw(t) })
+	children, err := childPIDs(postmaster)
+	if err != nil {
+		t.Fatalf("list the processes of the postmaster %d: %v", postmaster, err)
+	}
+	for _, pid := range children {
+		// A child that exited meanwhile has nothing to stop.
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil && !errors.Is(err, syscall.ESRCH) {
+			t.Fatalf("stop the PostgreSQL process %d: %v", pid, err)
+		}
+		c.frozen = append(c.frozen, pid)
+	}
+}
+
+// Thaw resumes the processes that Freeze stopped. It does nothing when none are stopped.
+func (c *Cluster) Thaw(t testing.TB) {
+	t.Helper()
+	for _, pid := range c.frozen {
+		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil && !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("resume the PostgreSQL process %d: %v", pid, err)
+		}
+	}
+	c.frozen = nil
+}
+
+// postmasterPID returns the PID that the first line of the cluster's postmaster.pid holds.
+func (c *Cluster) postmasterPID(t testing.TB) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(c.pgdata, "postmaster.pid"))
+	if err != nil {
+		t.Fatalf("read the postmaster's PID: %v", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || pid <= 1 {
+		t.Fatalf("postmaster.pid of %s starts with %q, want a PID", c.pgdata, line)
+	}
+	return pid
+}
+
+// childPIDs returns the PIDs of the processes whose parent is ppid, from /proc.
+func childPIDs(ppid int) ([]int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			// The process exited after the directory was read.
+			continue
+		}
+		// The fields after the command name, which is in brackets and may hold spaces and
+		// brackets itself, are the state and then the parent's PID.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 {
+			return nil, fmt.Errorf("unexpected format of /proc/%d/stat", pid)
+		}
+		fields := strings.Fields(string(stat[i+1:]))
+		if len(fields) < 2 {
+			return nil, fmt.Errorf("unexpected format of /proc/%d/stat", pid)
+		}
+		if parent, err := strconv.Atoi(fields[1]); err == nil && parent == ppid {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
 }
 
 // pgCtl runs pg_ctl on the cluster as the OS user that owns it, waiting for it to finish.
