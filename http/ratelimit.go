@@ -223,9 +223,10 @@ func (l *limiter) checkClient(addr netip.Addr, clientID string) *denial {
 		return nil
 	}
 	// Client IDs are UUIDs; anything longer fails authentication anyway, and bounding the
-	// key bounds the table's memory.
+	// key bounds the table's memory. The prefix is copied, because a substring would keep
+	// the whole client ID of the request body in the table.
 	if len(clientID) > 64 {
-		clientID = clientID[:64]
+		clientID = strings.Clone(clientID[:64])
 	}
 	now := l.now()
 	l.mu.Lock()
