@@ -99,30 +99,29 @@ func TestSignInLimitsSurviveFlood(t *testing.T) {
 	}
 }
 
-// TestLimiterMapFullKeepsLimits fills a limiter map with buckets in use. A new key is then
-// refused rather than making room by dropping a bucket, which would reset a limit. Once
-// the buckets have refilled, they are dropped and a new key gets its own bucket.
+// TestLimiterMapFullKeepsLimits fills a limiter map with buckets in use, one of them used
+// up as an attacked account's is. A new key then makes room by dropping the fullest half
+// of the buckets, so it gets a bucket of its own, and the used-up bucket stays refused.
 func TestLimiterMapFullKeepsLimits(t *testing.T) {
-	m := &limiterMap{every: rate.Every(time.Second), burst: 1, entries: map[string]*limiterEntry{}}
+	m := &limiterMap{every: rate.Every(time.Second), burst: 5, entries: map[string]*limiterEntry{}}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range maxLimiters {
+	for range 5 {
+		m.allow("target", now)
+	}
+	for i := range maxLimiters - 1 {
 		m.allow(fmt.Sprintf("key%d", i), now)
 	}
-	if m.allow("key0", now) {
-		t.Error("key0 allowed a second attempt at once, want its bucket kept and empty")
-	}
-	if m.allow("new", now) {
-		t.Error("new key allowed while every bucket is in use, want it refused")
-	}
-	if len(m.entries) != maxLimiters {
-		t.Errorf("map holds %d entries, want %d", len(m.entries), maxLimiters)
+	if m.allow("target", now) {
+		t.Error("target allowed a sixth attempt at once, want its bucket used up")
 	}
 
-	later := now.Add(2 * time.Second)
-	if !m.allow("new", later) {
-		t.Error("new key refused after the other buckets refilled, want it allowed")
+	if !m.allow("new", now) {
+		t.Error("new key refused while the map was full, want room made for it")
 	}
-	if len(m.entries) != 1 {
-		t.Errorf("map holds %d entries after the refilled buckets were dropped, want 1", len(m.entries))
+	if m.allow("target", now) {
+		t.Error("target allowed an attempt after the eviction, want its used-up bucket kept")
+	}
+	if n := len(m.entries); n != maxLimiters/2+1 {
+		t.Errorf("map holds %d entries after the eviction, want %d", n, maxLimiters/2+1)
 	}
 }

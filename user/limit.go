@@ -1,7 +1,9 @@
 package user
 
 import (
+	"cmp"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,9 +25,8 @@ const (
 	accountInterval       = 30 * time.Second
 	accountGlobalBurst    = 50
 	accountGlobalInterval = 10 * time.Second
-	// maxLimiters bounds the memory of the limiter maps. When a map is full, idle entries
-	// go first, then those whose bucket has refilled, which hold no state that a new
-	// bucket lacks. If none of those exist, the attempt that needs a new entry is refused.
+	// maxLimiters bounds the memory of the limiter maps. A full map makes room as evict
+	// describes, and never refuses an attempt for want of room.
 	maxLimiters = 100_000
 	limiterIdle = 15 * time.Minute
 )
@@ -56,7 +57,8 @@ func (l *signInLimits) allow(address, account string) bool {
 	address = addressBucket(address)
 	if address != "" && !l.address.allow(address, now) {
 		// An attempt refused by its address adds no account bucket. Otherwise one address
-		// could fill the tables with made-up emails, and a full table refuses everyone.
+		// could fill the tables with made-up emails and push out the buckets of accounts
+		// under attack.
 		return false
 	}
 	return account == "" || l.account.allow(account+"|"+address, now) && l.accountGlobal.allow(account, now)
@@ -96,12 +98,6 @@ func (m *limiterMap) allow(key string, now time.Time) bool {
 		if len(m.entries) >= maxLimiters {
 			m.evict(now)
 		}
-		if len(m.entries) >= maxLimiters {
-			// Every bucket is in use, as in a flood from many addresses. Clearing buckets
-			// would reset the limits of the accounts under attack, so the attempt is
-			// refused instead.
-			return false
-		}
 		e = &limiterEntry{lim: rate.NewLimiter(m.every, m.burst)}
 		m.entries[key] = e
 	}
@@ -109,18 +105,32 @@ func (m *limiterMap) allow(key string, now time.Time) bool {
 	return e.lim.AllowN(now, 1)
 }
 
+// evict makes room in a full map. It drops idle entries and those whose bucket has
+// refilled, which hold nothing that a new bucket lacks. If more than half of the map is
+// still in use, as in a flood from many addresses, it drops the entries with the most
+// tokens left until half is free. The bucket of an account under attack is used up, so it
+// stays: evicting it would take more used-up buckets than the map has room for. Each
+// eviction frees at least half of the map, so its cost is spread over as many new entries.
 func (m *limiterMap) evict(now time.Time) {
-	for k, e := range m.entries {
-		if now.Sub(e.seen) > limiterIdle {
-			delete(m.entries, k)
-		}
+	type entryTokens struct {
+		key    string
+		tokens float64
 	}
-	if len(m.entries) < maxLimiters {
+	kept := make([]entryTokens, 0, len(m.entries))
+	for k, e := range m.entries {
+		tokens := e.lim.TokensAt(now)
+		if now.Sub(e.seen) > limiterIdle || tokens >= float64(m.burst) {
+			delete(m.entries, k)
+			continue
+		}
+		kept = append(kept, entryTokens{key: k, tokens: tokens})
+	}
+	excess := len(kept) - maxLimiters/2
+	if excess <= 0 {
 		return
 	}
-	for k, e := range m.entries {
-		if e.lim.TokensAt(now) >= float64(m.burst) {
-			delete(m.entries, k)
-		}
+	slices.SortFunc(kept, func(a, b entryTokens) int { return cmp.Compare(b.tokens, a.tokens) })
+	for _, e := range kept[:excess] {
+		delete(m.entries, e.key)
 	}
 }
