@@ -173,7 +173,7 @@ func TestUserLinksUseRecordedPublicURL(t *testing.T) {
 		t.Errorf("user invite before any server started: standard error %q lacks %q", stderr, warning)
 	}
 	res := testenv.RunCLI(t, dir, nil, "user", "invite", "--account", accountID, "--email", "text@acme.test", "--role", "viewer")
-	if res.ExitCode != 0 || !strings.Contains(res.Stderr, "iogate: "+warning) {
+	if res.ExitCode != 0 || !strings.Contains(res.Stderr, "iogate: warning: "+warning) {
 		t.Errorf("user invite in text form before any server started: exit %d, standard error %q; want a line with %q", res.ExitCode, res.Stderr, warning)
 	}
 

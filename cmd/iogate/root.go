@@ -433,14 +433,15 @@ func (g *globals) printResult(v any, text func(w io.Writer)) error {
 }
 
 // warn prints a warning to stderr: as {"warning":{"message"}} when --json was given, as the
-// warnings about ignored variables are, else as one line.
+// warnings about ignored variables are, else as one line that starts "iogate: warning:", so
+// that it does not read like the error of a command that failed.
 func (g *globals) warn(message string) {
 	if g.json {
 		body, _ := json.Marshal(map[string]any{"warning": map[string]any{"message": message}})
 		fmt.Fprintln(g.stderr, string(body))
 		return
 	}
-	fmt.Fprintf(g.stderr, "iogate: %s\n", message)
+	fmt.Fprintf(g.stderr, "iogate: warning: %s\n", message)
 }
 
 // printError prints err to stderr: as {"error":{"code","message"}} when --json was given,
