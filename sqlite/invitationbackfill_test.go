@@ -1,0 +1,46 @@
+package sqlite
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/storetest"
+)
+
+// invitationIDsMigration is the version of the migration that gives links an ID and a
+// creator.
+const invitationIDsMigration = 15
+
+// TestInvitationMigrationBackfill takes a database with invitations back to the schema
+// before link IDs and creators, and opens it again. The migration must give every
+// invitation an ID, and the creator that its user.invited record names.
+func TestInvitationMigrationBackfill(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "iogate.db")
+	db := openTestDBAt(t, path)
+	t.Cleanup(func() { db.Close() })
+	storetest.RunInvitationBackfill(t, db, func(t *testing.T) iogate.Store {
+		for _, stmt := range []string{
+			`DROP INDEX user_links_by_id`,
+			`ALTER TABLE user_links DROP COLUMN id`,
+			`ALTER TABLE user_links DROP COLUMN created_by_type`,
+			`ALTER TABLE user_links DROP COLUMN created_by_id`,
+			fmt.Sprintf(`DELETE FROM schema_migrations WHERE version = %d`, invitationIDsMigration),
+		} {
+			if _, err := db.writer.Exec(stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		migrated := openTestDBAt(t, path)
+		t.Cleanup(func() { migrated.Close() })
+		if _, applied := migrated.Migrations(); !slices.Equal(applied, []int{invitationIDsMigration}) {
+			t.Fatalf("Open applied migrations %v, want [%d]", applied, invitationIDsMigration)
+		}
+		return migrated
+	})
+}
