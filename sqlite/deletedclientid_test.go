@@ -23,22 +23,7 @@ func TestDeletedClientIDMigrationBackfill(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	var migrated *DB
 	want := storetest.RunDeletedClientIDBackfill(t, db, func(t *testing.T) iogate.Store {
-		for _, stmt := range []string{
-			`DROP TABLE deleted_client_ids`,
-			fmt.Sprintf(`DELETE FROM schema_migrations WHERE version = %d`, deletedClientIDsMigration),
-		} {
-			if _, err := db.writer.Exec(stmt); err != nil {
-				t.Fatalf("%s: %v", stmt, err)
-			}
-		}
-		if err := db.Close(); err != nil {
-			t.Fatal(err)
-		}
-		migrated = openTestDBAt(t, path)
-		t.Cleanup(func() { migrated.Close() })
-		if _, applied := migrated.Migrations(); !slices.Equal(applied, []int{deletedClientIDsMigration}) {
-			t.Fatalf("Open applied migrations %v, want [%d]", applied, deletedClientIDsMigration)
-		}
+		migrated = reapplyMigration(t, db, path, deletedClientIDsMigration, `DROP TABLE deleted_client_ids`)
 		return migrated
 	})
 
@@ -63,4 +48,25 @@ func TestDeletedClientIDMigrationBackfill(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("tombstones after the migration, oldest first (-want +got):\n%s", diff)
 	}
+}
+
+// reapplyMigration runs undo on db, the database at path, to take it back to the schema
+// before the migration version, forgets that the migration was applied, and closes db. It
+// returns the database opened again, which must have applied that migration alone.
+func reapplyMigration(t *testing.T, db *DB, path string, version int, undo ...string) *DB {
+	t.Helper()
+	for _, stmt := range append(undo, fmt.Sprintf(`DELETE FROM schema_migrations WHERE version = %d`, version)) {
+		if _, err := db.writer.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	migrated := openTestDBAt(t, path)
+	t.Cleanup(func() { migrated.Close() })
+	if _, applied := migrated.Migrations(); !slices.Equal(applied, []int{version}) {
+		t.Fatalf("Open applied migrations %v, want [%d]", applied, version)
+	}
+	return migrated
 }

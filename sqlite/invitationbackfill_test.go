@@ -1,9 +1,7 @@
 package sqlite
 
 import (
-	"fmt"
 	"path/filepath"
-	"slices"
 	"testing"
 
 	"github.com/iogate/iogate"
@@ -22,25 +20,10 @@ func TestInvitationMigrationBackfill(t *testing.T) {
 	db := openTestDBAt(t, path)
 	t.Cleanup(func() { db.Close() })
 	storetest.RunInvitationBackfill(t, db, func(t *testing.T) iogate.Store {
-		for _, stmt := range []string{
+		return reapplyMigration(t, db, path, invitationIDsMigration,
 			`DROP INDEX user_links_by_id`,
 			`ALTER TABLE user_links DROP COLUMN id`,
 			`ALTER TABLE user_links DROP COLUMN created_by_type`,
-			`ALTER TABLE user_links DROP COLUMN created_by_id`,
-			fmt.Sprintf(`DELETE FROM schema_migrations WHERE version = %d`, invitationIDsMigration),
-		} {
-			if _, err := db.writer.Exec(stmt); err != nil {
-				t.Fatalf("%s: %v", stmt, err)
-			}
-		}
-		if err := db.Close(); err != nil {
-			t.Fatal(err)
-		}
-		migrated := openTestDBAt(t, path)
-		t.Cleanup(func() { migrated.Close() })
-		if _, applied := migrated.Migrations(); !slices.Equal(applied, []int{invitationIDsMigration}) {
-			t.Fatalf("Open applied migrations %v, want [%d]", applied, invitationIDsMigration)
-		}
-		return migrated
+			`ALTER TABLE user_links DROP COLUMN created_by_id`)
 	})
 }
