@@ -23,6 +23,18 @@ func (d *dashboard) pendingInvitations(t *testing.T) []cliInvitation {
 	return list.Invitations
 }
 
+// pendingInvitation returns the account's pending invitation of email through the CLI, or
+// nil.
+func (d *dashboard) pendingInvitation(t *testing.T, email string) *cliInvitation {
+	t.Helper()
+	for _, l := range d.pendingInvitations(t) {
+		if l.Email == email {
+			return &l
+		}
+	}
+	return nil
+}
+
 // inviteLink invites email with role through the CLI and returns the printed link.
 func (d *dashboard) inviteLink(t *testing.T, email, role string) *url.URL {
 	t.Helper()
