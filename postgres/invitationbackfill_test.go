@@ -19,9 +19,12 @@ const invitationIDsMigration = 15
 func TestInvitationMigrationBackfill(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	db := open(t, url)
-	storetest.RunInvitationBackfill(t, db, func(t *testing.T) iogate.Store {
+	storetest.RunInvitationBackfill(t, db, func(t *testing.T, legacy ...string) iogate.Store {
 		db.Close()
 		pgtest.Exec(t, url, `ALTER TABLE user_links DROP COLUMN id, DROP COLUMN created_by_type, DROP COLUMN created_by_id`)
+		for _, stmt := range legacy {
+			pgtest.Exec(t, url, stmt)
+		}
 		pgtest.Exec(t, url, `DELETE FROM schema_migrations WHERE version = $1`, invitationIDsMigration)
 		migrated := open(t, url)
 		if _, applied := migrated.Migrations(); !slices.Equal(applied, []int{invitationIDsMigration}) {

@@ -19,11 +19,13 @@ func TestInvitationMigrationBackfill(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "iogate.db")
 	db := openTestDBAt(t, path)
 	t.Cleanup(func() { db.Close() })
-	storetest.RunInvitationBackfill(t, db, func(t *testing.T) iogate.Store {
-		return reapplyMigration(t, db, path, invitationIDsMigration,
+	storetest.RunInvitationBackfill(t, db, func(t *testing.T, legacy ...string) iogate.Store {
+		undo := []string{
 			`DROP INDEX user_links_by_id`,
 			`ALTER TABLE user_links DROP COLUMN id`,
 			`ALTER TABLE user_links DROP COLUMN created_by_type`,
-			`ALTER TABLE user_links DROP COLUMN created_by_id`)
+			`ALTER TABLE user_links DROP COLUMN created_by_id`,
+		}
+		return reapplyMigration(t, db, path, invitationIDsMigration, append(undo, legacy...)...)
 	})
 }

@@ -23,3 +23,11 @@ FROM audit_records r
 WHERE l.purpose = 'invite' AND r.account_id = l.account_id AND r.event = 'user.invited' AND r.at = l.created_at
     AND CASE WHEN r.details <> '' THEN r.details::jsonb ->> 'email' END = l.email
     AND CASE WHEN r.details <> '' THEN r.details::jsonb ->> 'role' END = l.role;
+
+-- An invitation whose sender was removed, or lost the owner role that alone may invite,
+-- before this upgrade is cancelled here, as a removal or demotion now cancels it. Its link
+-- then fails as a used one does. The migration cannot sign audit records, which needs the
+-- master key, so these cancellations have none.
+UPDATE user_links l SET used_at = now()
+WHERE l.purpose = 'invite' AND l.used_at IS NULL AND l.created_by_type = 'user'
+    AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = l.created_by_id AND u.account_id = l.account_id AND u.role = 'owner');

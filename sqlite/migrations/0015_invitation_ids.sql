@@ -25,3 +25,12 @@ WHERE user_links.purpose = 'invite' AND r.account_id = user_links.account_id AND
     AND r.at = user_links.created_at
     AND CASE WHEN r.details <> '' THEN json_extract(r.details, '$.email') END = user_links.email
     AND CASE WHEN r.details <> '' THEN json_extract(r.details, '$.role') END = user_links.role;
+
+-- An invitation whose sender was removed, or lost the owner role that alone may invite,
+-- before this upgrade is cancelled here, as a removal or demotion now cancels it. Its link
+-- then fails as a used one does. The migration cannot sign audit records, which needs the
+-- master key, so these cancellations have none.
+UPDATE user_links SET used_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000000
+WHERE purpose = 'invite' AND used_at IS NULL AND created_by_type = 'user'
+    AND NOT EXISTS (SELECT 1 FROM users u
+        WHERE u.id = user_links.created_by_id AND u.account_id = user_links.account_id AND u.role = 'owner');
