@@ -78,7 +78,7 @@ var AuditEvents = []string{
 	AuditTokenIssued, AuditTokenDenied, AuditTokenRevoked, AuditAddressBlocked,
 	AuditVaultCreated,
 	AuditUserSignedIn, AuditUserSignInFailed, AuditUserSignedOut,
-	AuditUserInvited, AuditUserCreated, AuditUserRoleChanged, AuditUserRemoved,
+	AuditUserInvited, AuditUserInvitationCancelled, AuditUserCreated, AuditUserRoleChanged, AuditUserRemoved,
 	AuditUserPasswordReset, AuditUserResetLinkCreated,
 	AuditUserTOTPEnabled, AuditUserTOTPDisabled, AuditUserRecoveryCodesReplaced,
 	AuditAccountCreated, AuditAccountPolicyChanged, AuditAccountSuspended, AuditAccountResumed,

@@ -112,6 +112,7 @@ const (
 	AuditUserSignInFailed          = "user.sign_in_failed"
 	AuditUserSignedOut             = "user.signed_out"
 	AuditUserInvited               = "user.invited"
+	AuditUserInvitationCancelled   = "user.invitation_cancelled"
 	AuditUserCreated               = "user.created"
 	AuditUserRoleChanged           = "user.role_changed"
 	AuditUserRemoved               = "user.removed"
@@ -212,6 +213,10 @@ const (
 // setup link, an invitation, or a password reset. The token lives only in the link; the
 // store holds its SHA-256.
 type UserLink struct {
+	// ID names the link where its token cannot appear, such as in the list of pending
+	// invitations and in the request that cancels one. It is not secret. Every invitation
+	// has one; setup and reset links stored before IDs existed have none.
+	ID        string
 	TokenHash []byte
 	Purpose   string
 	// AccountID and Role are set on invitations; UserID on password resets.
@@ -219,6 +224,10 @@ type UserLink struct {
 	UserID    string
 	Email     string
 	Role      Role
+	// CreatedBy is who created the link, without an address. It is the zero Actor for a
+	// link created before iogate stored it, unless the link's user.invited record was
+	// still in the audit log when the store was upgraded.
+	CreatedBy Actor
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
@@ -243,7 +252,9 @@ type UserStore interface {
 	// SetUserRole stores the user's role with rec, the user's AuditUserRoleChanged record,
 	// or returns CodeNotFound. Like the TOTP methods below, it writes only its own columns,
 	// so that it cannot undo a change that another request made meanwhile, such as a
-	// password reset.
+	// password reset. When role may not manage users, the same transaction cancels the
+	// user's pending invitations, as DeleteUser does, with the reason
+	// InvitationInviterDemoted.
 	SetUserRole(ctx context.Context, userID string, role Role, at time.Time, rec *AuditRecord) error
 	// SetUserTOTPSeed stores the sealed seed of a TOTP enrolment. It returns
 	// ErrUserChanged when TOTP is on.
@@ -257,7 +268,10 @@ type UserStore interface {
 	// the user's AuditUserTOTPDisabled record, or returns CodeNotFound.
 	DisableUserTOTP(ctx context.Context, userID string, at time.Time, rec *AuditRecord) error
 	// DeleteUser deletes the user with their sessions and recovery codes, with rec, the
-	// user's AuditUserRemoved record, or returns CodeNotFound.
+	// user's AuditUserRemoved record, or returns CodeNotFound. The same transaction
+	// cancels every invitation that the user created and that is unused and valid at
+	// rec.Time. Each gets the record that InvitationCancelledBy makes with rec and the
+	// reason InvitationInviterRemoved, appended after rec.
 	DeleteUser(ctx context.Context, id string, rec *AuditRecord) error
 	// UseTOTPStep records that the user's TOTP code for time step was accepted, or returns
 	// CodeConflict when that step or a later one was already used, so a code works once.
@@ -283,7 +297,12 @@ type UserStore interface {
 	// for an invitation, AuditUserResetLinkCreated for a password reset, and nil for a setup
 	// link, which no account exists yet to record. Creating a setup link makes the unused
 	// setup links before it expire at their creation time, so only the last one printed
-	// works, and FindUserLink can tell a replaced link from an unknown one.
+	// works, and FindUserLink can tell a replaced link from an unknown one. It returns
+	// CodeInternal for an invitation without an ID (CheckNewUserLink). An invitation
+	// whose CreatedBy is a user is stored only while that user belongs to the link's
+	// account and may manage users, checked in the transaction. Otherwise it returns
+	// CodeForbidden, so that no invitation is left valid by a user whose removal or
+	// demotion committed first.
 	CreateUserLink(ctx context.Context, l *UserLink, rec *AuditRecord) error
 	// FindUserLink returns the unused link with the token hash and purpose that has not
 	// expired at now, or CodeNotFound: ErrSetupLinkReplaced for a setup link that a newer
@@ -293,6 +312,12 @@ type UserStore interface {
 	// have not expired at now, ordered by email and then by creation time. It leaves
 	// TokenHash unset, so that no caller can print a link's token hash.
 	ListPendingInvitations(ctx context.Context, accountID string, now time.Time) ([]*UserLink, error)
+	// CancelInvitation marks the invitation id of rec's account as used at rec.Time, so
+	// that its link fails as a used one does, with rec, its AuditUserInvitationCancelled
+	// record, in one transaction. It returns CodeNotFound when rec's account has no
+	// invitation id that is unused and valid at rec.Time, and CodeInternal when rec is
+	// nil or of another event.
+	CancelInvitation(ctx context.Context, id string, rec *AuditRecord) error
 	// CreateAccountWithOwner uses the setup link and creates the first account and its
 	// owner, and appends accountRec, the account's AuditAccountCreated record, and then
 	// ownerRec, the owner's AuditUserCreated record, all in one transaction. It returns

@@ -87,9 +87,10 @@ func TestUserCLI(t *testing.T) {
 				pendingRow = fields
 			}
 		}
-		if want := []string{"ops@acme.test", "admin", "pending", "-"}; len(pendingRow) != 6 || !slices.Equal(pendingRow[:4], want) ||
-			pendingRow[5] != expires.Format(time.RFC3339) {
-			t.Errorf("user list row of the invitation = %q, want %q, the creation time and the expiry %s", pendingRow, want, expires.Format(time.RFC3339))
+		if want := []string{"ops@acme.test", "admin", "pending", "-"}; len(pendingRow) != 7 || !slices.Equal(pendingRow[:4], want) ||
+			pendingRow[5] != expires.Format(time.RFC3339) || !strings.HasPrefix(pendingRow[6], "operator:") {
+			t.Errorf("user list row of the invitation = %q, want %q, the creation time, the expiry %s and the operator who invited",
+				pendingRow, want, expires.Format(time.RFC3339))
 		}
 		if strings.Contains(res.Stdout, "token=") {
 			t.Error("user list prints an invitation link")

@@ -98,6 +98,21 @@ var protectedActions = []protectedAction{
 		},
 	},
 	{
+		name: "cancel an invitation", success: http.StatusSeeOther,
+		prepare: func(t *testing.T, f *confirmFixture, a *actor) (func(string) webPage, func() bool) {
+			email := fmt.Sprintf("cancelled-%d@acme.test", f.serial)
+			f.serial++
+			f.d.inviteLink(t, email, "admin")
+			invitation := f.d.pendingInvitation(t, email)
+			path := "/dashboard/users/invitations/" + invitation.ID + "/cancel"
+			if p := a.w.get(path); p.status != http.StatusOK {
+				t.Fatalf("GET the cancel page: status %d, want 200", p.status)
+			}
+			post := func(confirm string) webPage { return a.post(t, path, nil, confirm) }
+			return post, func() bool { return f.d.pendingInvitation(t, email) == nil }
+		},
+	},
+	{
 		name: "begin TOTP enrolment", forbidsTOTP: true, prompt: true, success: http.StatusSeeOther,
 		prepare: func(t *testing.T, f *confirmFixture, a *actor) (func(string) webPage, func() bool) {
 			post := func(confirm string) webPage {

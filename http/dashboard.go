@@ -376,17 +376,18 @@ func (d *Dashboard) newView(c *user.Current, title, section string) *view {
 // notices are the confirmations a page shows after a redirect. The query names one by key,
 // so that a crafted link cannot put text of its own on the page.
 var notices = map[string]string{
-	"key-deleted":     "The API key was deleted. Its access tokens are refused from now on.",
-	"key-updated":     "The API key was saved. The change applies to its tokens on their next request.",
-	"role-changed":    "The role was changed.",
-	"user-removed":    "The user was removed and their sessions ended.",
-	"totp-off":        "Two-factor authentication is off.",
-	"policy-saved":    "The security policy was saved.",
-	"password-reset":  "Your password was changed. Sign in with the new one.",
-	"welcome":         "Your account is ready. Sign in with the email and password you chose.",
-	"signed-out":      "You have signed out.",
-	"session-ended":   "Your session ended. Sign in again.",
-	"invite-accepted": "Your user is ready. Sign in with the email and password you chose.",
+	"key-deleted":          "The API key was deleted. Its access tokens are refused from now on.",
+	"key-updated":          "The API key was saved. The change applies to its tokens on their next request.",
+	"role-changed":         "The role was changed.",
+	"user-removed":         "The user was removed and their sessions ended.",
+	"invitation-cancelled": "The invitation was cancelled. Its link no longer works.",
+	"totp-off":             "Two-factor authentication is off.",
+	"policy-saved":         "The security policy was saved.",
+	"password-reset":       "Your password was changed. Sign in with the new one.",
+	"welcome":              "Your account is ready. Sign in with the email and password you chose.",
+	"signed-out":           "You have signed out.",
+	"session-ended":        "Your session ended. Sign in again.",
+	"invite-accepted":      "Your user is ready. Sign in with the email and password you chose.",
 }
 
 // seeOther redirects after a successful post, naming a notice for the next page.

@@ -14,8 +14,9 @@ import (
 
 // Sensitive changes need the password or a current TOTP code again once the session's last
 // confirmation is older than the user service's ConfirmInterval. They are creating, editing,
-// rotating or deleting an API key, inviting a user, changing a role, removing a user,
-// changing the account's security policy, turning TOTP on and replacing recovery codes.
+// rotating or deleting an API key, inviting a user, cancelling an invitation, changing a
+// role, removing a user, changing the account's security policy, turning TOTP on and
+// replacing recovery codes.
 // Turning TOTP off requires a confirmation every time.
 
 // confirmIfNeeded checks the password or TOTP code that a sensitive change must carry when
@@ -56,6 +57,40 @@ func (d *Dashboard) confirm(w http.ResponseWriter, r *http.Request, c *user.Curr
 		return false, nil
 	}
 	return false, err
+}
+
+// confirmForm is the confirm field of a page that confirms one change, such as the removal
+// of a user.
+type confirmForm struct {
+	NeedConfirm bool
+	// PasswordOnly is set when the signed-in user has no TOTP to confirm with.
+	PasswordOnly bool
+	Fields       map[string]string
+}
+
+// serveConfirmPage serves a page that confirms one change. A post whose confirmation passes
+// (confirmIfNeeded) goes to apply, which makes the change and writes the response.
+// Otherwise the page named page is rendered with data, whose confirm field is f, under the
+// navigation entry section. A rejected confirmation is shown on that field.
+func (d *Dashboard) serveConfirmPage(w http.ResponseWriter, r *http.Request, c *user.Current, f *confirmForm, page, title, section string,
+	data any, apply func() error) error {
+	f.PasswordOnly = !c.User.TOTPEnabled
+	status := http.StatusOK
+	if r.Method == http.MethodPost {
+		ok, err := d.confirmIfNeeded(w, r, c, func(field, msg string) { f.Fields = map[string]string{field: msg} })
+		if err != nil {
+			return err
+		}
+		if ok {
+			return apply()
+		}
+		status = rejectedStatus(w)
+	}
+	f.NeedConfirm = d.users.NeedsConfirmation(c)
+	v := d.newView(c, title, section)
+	v.Data = data
+	d.render(w, r, status, page, v)
+	return nil
 }
 
 // rejectedStatus returns the status of a form shown again with its errors: 429 Too Many

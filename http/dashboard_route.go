@@ -44,6 +44,7 @@ func (d *Dashboard) routes() {
 	m.Handle("POST /dashboard/users", d.signedIn(permUsers, d.handleInviteUser))
 	m.Handle("POST /dashboard/users/{id}/role", d.signedIn(permUsers, d.handleChangeRole))
 	m.Handle("/dashboard/users/{id}/remove", d.signedIn(permUsers, d.handleRemoveUser))
+	m.Handle("/dashboard/users/invitations/{id}/cancel", d.signedIn(permUsers, d.handleCancelInvitation))
 	m.Handle("POST /dashboard/users/policy", d.signedIn(permUsers, d.handleSecurityPolicy))
 
 	m.Handle("GET /dashboard/security", d.signedIn(permRead, d.handleSecurity))

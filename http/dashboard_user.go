@@ -10,7 +10,9 @@ import (
 
 // userList is the data of the users page.
 type userList struct {
-	Users       []*iogate.User
+	Users []*iogate.User
+	// Invitations are the pending invitations, listed for owners only.
+	Invitations []invitationRow
 	Roles       []iogate.Role
 	RequireTOTP bool
 	// InviteURL is the link of an invitation just made, shown once to the owner.
@@ -30,7 +32,13 @@ func (d *Dashboard) userListData(r *http.Request, c *user.Current) (*userList, e
 	if err != nil {
 		return nil, err
 	}
-	return &userList{Users: users, Roles: iogate.Roles, RequireTOTP: required, Role: iogate.RoleViewer}, nil
+	var invitations []invitationRow
+	if c.User.Role.CanManageUsers() {
+		if invitations, err = d.invitationRows(r, c.Account.ID, users); err != nil {
+			return nil, err
+		}
+	}
+	return &userList{Users: users, Invitations: invitations, Roles: iogate.Roles, RequireTOTP: required, Role: iogate.RoleViewer}, nil
 }
 
 func (d *Dashboard) handleUsers(w http.ResponseWriter, r *http.Request, c *user.Current) error {
@@ -75,6 +83,10 @@ func (d *Dashboard) handleInviteUser(w http.ResponseWriter, r *http.Request, c *
 		if err == nil {
 			data.InviteURL = user.LinkURL(d.cfg.PublicURL, iogate.LinkInvite, token)
 			data.InviteEmail, data.Email = data.Email, ""
+			// The list was read before the invitation was stored.
+			if data.Invitations, err = d.invitationRows(r, c.Account.ID, data.Users); err != nil {
+				return err
+			}
 		}
 	}
 	status := http.StatusOK
@@ -115,9 +127,13 @@ func (d *Dashboard) handleChangeRole(w http.ResponseWriter, r *http.Request, c *
 	if err != nil {
 		return err
 	}
+	summary := fmt.Sprintf("Change the role of %s from %s to %s.", target.Email, target.Role, role)
+	if target.Role.CanManageUsers() && !role.CanManageUsers() {
+		summary += " The invitations they sent that are still pending are cancelled."
+	}
 	ok, err := d.confirmOrPrompt(w, r, c, "users", confirmPrompt{
 		Heading: "Change role",
-		Summary: fmt.Sprintf("Change the role of %s from %s to %s.", target.Email, target.Role, role),
+		Summary: summary,
 		Submit:  "Change role",
 		Page:    "Users",
 		Cancel:  "/dashboard/users",
@@ -134,11 +150,8 @@ func (d *Dashboard) handleChangeRole(w http.ResponseWriter, r *http.Request, c *
 
 // userRemove is the data of the remove confirmation page.
 type userRemove struct {
-	User        *iogate.User
-	NeedConfirm bool
-	// PasswordOnly is set when the signed-in user has no TOTP to confirm with.
-	PasswordOnly bool
-	Fields       map[string]string
+	User *iogate.User
+	confirmForm
 }
 
 func (d *Dashboard) handleRemoveUser(w http.ResponseWriter, r *http.Request, c *user.Current) error {
@@ -146,24 +159,9 @@ func (d *Dashboard) handleRemoveUser(w http.ResponseWriter, r *http.Request, c *
 	if err != nil {
 		return err
 	}
-	data := &userRemove{User: target, PasswordOnly: !c.User.TOTPEnabled}
-	status := http.StatusOK
-	if r.Method == http.MethodPost {
-		fail := func(field, msg string) { data.Fields = map[string]string{field: msg} }
-		ok, err := d.confirmIfNeeded(w, r, c, fail)
-		if err != nil {
-			return err
-		}
-		if ok {
-			return d.removeUser(w, r, c, target)
-		}
-		status = rejectedStatus(w)
-	}
-	data.NeedConfirm = d.users.NeedsConfirmation(c)
-	v := d.newView(c, "Remove "+target.Email, "users")
-	v.Data = data
-	d.render(w, r, status, "user_remove", v)
-	return nil
+	data := &userRemove{User: target}
+	return d.serveConfirmPage(w, r, c, &data.confirmForm, "user_remove", "Remove "+target.Email, "users", data,
+		func() error { return d.removeUser(w, r, c, target) })
 }
 
 // removeUser removes target and ends their sessions. A user who removes themself is signed

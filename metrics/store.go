@@ -36,7 +36,7 @@ var storeOperations = []string{
 	"delete_ended_sessions", "delete_spent_user_links", "use_form_token", "form_token_used",
 	"delete_expired_revocations", "delete_key_changes_before", "delete_expired_form_tokens",
 	"replace_recovery_codes", "use_recovery_code", "count_recovery_codes", "reseal_secrets", "record_public_url", "public_url",
-	"list_pending_invitations",
+	"list_pending_invitations", "cancel_invitation",
 }
 
 // instrumentedStore wraps every method of iogate.Store. It holds the store in a field
@@ -231,6 +231,10 @@ func (s *instrumentedStore) RetireSigningKeys(ctx context.Context, alg string, a
 func (s *instrumentedStore) ListPendingInvitations(ctx context.Context, accountID string, now time.Time) ([]*iogate.UserLink, error) {
 	links, err := s.store.ListPendingInvitations(ctx, accountID, now)
 	return links, s.check("list_pending_invitations", err)
+}
+
+func (s *instrumentedStore) CancelInvitation(ctx context.Context, id string, rec *iogate.AuditRecord) error {
+	return s.check("cancel_invitation", s.store.CancelInvitation(ctx, id, rec))
 }
 
 func (s *instrumentedStore) RecordPublicURL(ctx context.Context, url string, at time.Time) error {

@@ -69,9 +69,10 @@ func (db *DB) ListUsers(ctx context.Context, accountID string) ([]*iogate.User, 
 	return out, mapError(err)
 }
 
-// SetUserRole stores the user's role, or returns CodeNotFound.
+// SetUserRole stores the user's role, or returns CodeNotFound. A role that may not manage
+// users cancels the user's pending invitations.
 func (db *DB) SetUserRole(ctx context.Context, userID string, role iogate.Role, at time.Time, rec *iogate.AuditRecord) error {
-	return db.changeUser(ctx, userID, iogate.AuditUserRoleChanged, rec, func(tx pgx.Tx, _ *iogate.User) error {
+	return db.changeUserCancelling(ctx, userID, iogate.AuditUserRoleChanged, rec, iogate.RoleChangeCancelReason(role), func(tx pgx.Tx, _ *iogate.User) error {
 		_, err := tx.Exec(ctx, `UPDATE users SET role = $1, updated_at = $2 WHERE id = $3`, string(role), at, userID)
 		return err
 	})
@@ -138,9 +139,10 @@ func (db *DB) updateUser(ctx context.Context, userID, set string, setArgs []any,
 	})
 }
 
-// DeleteUser deletes the user; the foreign keys cascade to sessions and recovery codes.
+// DeleteUser deletes the user; the foreign keys cascade to sessions and recovery codes. It
+// cancels the user's pending invitations.
 func (db *DB) DeleteUser(ctx context.Context, id string, rec *iogate.AuditRecord) error {
-	return db.changeUser(ctx, id, iogate.AuditUserRemoved, rec, func(tx pgx.Tx, _ *iogate.User) error {
+	return db.changeUserCancelling(ctx, id, iogate.AuditUserRemoved, rec, iogate.InvitationInviterRemoved, func(tx pgx.Tx, _ *iogate.User) error {
 		_, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
 		return err
 	})

@@ -19,6 +19,15 @@ import (
 // user, such as turning TOTP off while codes are replaced, run one after the other. Being
 // FOR NO KEY UPDATE, it lets sessions that reference the user be inserted meanwhile.
 func (db *DB) changeUser(ctx context.Context, userID, event string, rec *iogate.AuditRecord, change func(tx pgx.Tx, u *iogate.User) error) error {
+	return db.changeUserCancelling(ctx, userID, event, rec, "", change)
+}
+
+// changeUserCancelling does what changeUser does. When reason is not empty, the same
+// transaction then cancels the user's pending invitations (cancelInvitationsBy), with
+// records appended after rec. It locks those invitations before the account, as
+// lockInvitationsBy explains.
+func (db *DB) changeUserCancelling(ctx context.Context, userID, event string, rec *iogate.AuditRecord, reason string,
+	change func(tx pgx.Tx, u *iogate.User) error) error {
 	if !storable(userID) {
 		return errUserNotFound
 	}
@@ -35,6 +44,11 @@ func (db *DB) changeUser(ctx context.Context, userID, event string, rec *iogate.
 		if err := iogate.CheckChangeRecord(rec, accountID, event); err != nil {
 			return err
 		}
+		if reason != "" {
+			if err := lockInvitationsBy(ctx, tx, userID, rec.Time); err != nil {
+				return err
+			}
+		}
 		if err := lockAccounts(ctx, tx, accountID); err != nil {
 			return err
 		}
@@ -50,7 +64,13 @@ func (db *DB) changeUser(ctx context.Context, userID, event string, rec *iogate.
 		if err := change(tx, u); err != nil {
 			return err
 		}
-		return newAuditAppender(tx).append(ctx, rec)
+		if err := newAuditAppender(tx).append(ctx, rec); err != nil {
+			return err
+		}
+		if reason == "" {
+			return nil
+		}
+		return cancelInvitationsBy(ctx, tx, userID, rec, reason)
 	})
 }
 

@@ -12,7 +12,7 @@ import (
 // CreateUserLink stores a single-use link with its record rec. A new setup link replaces
 // the unused ones.
 func (db *DB) CreateUserLink(ctx context.Context, l *iogate.UserLink, rec *iogate.AuditRecord) error {
-	if err := iogate.CheckLinkRecord(rec, l); err != nil {
+	if err := iogate.CheckNewUserLink(l, rec); err != nil {
 		return err
 	}
 	return db.write(ctx, func(tx pgx.Tx) error {
@@ -32,9 +32,14 @@ func (db *DB) CreateUserLink(ctx context.Context, l *iogate.UserLink, rec *iogat
 				return err
 			}
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO user_links (token_hash, purpose, account_id, user_id, email, role, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, l.TokenHash, l.Purpose, nullString(l.AccountID), nullString(l.UserID), l.Email,
-			string(l.Role), l.CreatedAt, l.ExpiresAt)
+		// The account lock above makes this check wait for a removal or role change of the
+		// inviter that holds it, and see its result.
+		if err := checkInviter(ctx, tx, l); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO user_links (`+linkColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			nullString(l.ID), l.TokenHash, l.Purpose, nullString(l.AccountID), nullString(l.UserID), l.Email, string(l.Role),
+			nullString(l.CreatedBy.Type), nullString(l.CreatedBy.ID), l.CreatedAt, l.ExpiresAt)
 		if err != nil || rec == nil {
 			return err
 		}
@@ -47,6 +52,60 @@ func nullString(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// stringOf returns *p, or "" for nil.
+func stringOf(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// checkInviter returns CodeForbidden for an invitation created by a user who, inside tx,
+// does not belong to the invitation's account or may not manage users.
+func checkInviter(ctx context.Context, tx pgx.Tx, l *iogate.UserLink) error {
+	if l.Purpose != iogate.LinkInvite || l.CreatedBy.Type != iogate.ActorUser {
+		return nil
+	}
+	if !storable(l.CreatedBy.ID) {
+		return iogate.ErrInviterNotOwner
+	}
+	var role string
+	err := tx.QueryRow(ctx, `SELECT role FROM users WHERE id = $1 AND account_id = $2`, l.CreatedBy.ID, l.AccountID).Scan(&role)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && !iogate.Role(role).CanManageUsers() {
+		return iogate.ErrInviterNotOwner
+	}
+	return err
+}
+
+// linkColumns are the columns of user_links that scanUserLink reads, in its order.
+const linkColumns = `id, token_hash, purpose, account_id, user_id, email, role, created_by_type, created_by_id, created_at, expires_at`
+
+// scanUserLink reads a row of linkColumns.
+func scanUserLink(row pgx.Row) (*iogate.UserLink, error) {
+	var l iogate.UserLink
+	var id, accountID, userID, creatorType, creatorID *string
+	var role string
+	var created, expires time.Time
+	if err := row.Scan(&id, &l.TokenHash, &l.Purpose, &accountID, &userID, &l.Email, &role, &creatorType, &creatorID, &created, &expires); err != nil {
+		return nil, err
+	}
+	l.ID, l.AccountID, l.UserID, l.Role = stringOf(id), stringOf(accountID), stringOf(userID), iogate.Role(role)
+	l.CreatedBy = iogate.Actor{Type: stringOf(creatorType), ID: stringOf(creatorID)}
+	l.CreatedAt, l.ExpiresAt = created.UTC(), expires.UTC()
+	return &l, nil
+}
+
+// queryUserLinks returns the links that query, which selects linkColumns, finds with q.
+func queryUserLinks(ctx context.Context, q interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}, query string, args ...any) ([]*iogate.UserLink, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*iogate.UserLink, error) { return scanUserLink(r) })
 }
 
 // FindUserLink returns the unused, unexpired link with the hash and purpose.
@@ -75,13 +134,8 @@ const replacedSetupLinkQuery = `SELECT EXISTS (SELECT 1 FROM user_links
 // creating node's still takes to be in the future, so the query also requires expires_at >
 // created_at.
 func findUserLink(ctx context.Context, queryRow func(context.Context, string, ...any) pgx.Row, tokenHash []byte, purpose string, now time.Time, lock string) (*iogate.UserLink, error) {
-	var l iogate.UserLink
-	var accountID, userID *string
-	var role string
-	var created, expires time.Time
-	err := queryRow(ctx, `SELECT token_hash, purpose, account_id, user_id, email, role, created_at, expires_at FROM user_links
-		WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 AND expires_at > created_at`+lock, tokenHash, purpose, now).
-		Scan(&l.TokenHash, &l.Purpose, &accountID, &userID, &l.Email, &role, &created, &expires)
+	l, err := scanUserLink(queryRow(ctx, `SELECT `+linkColumns+` FROM user_links
+		WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 AND expires_at > created_at`+lock, tokenHash, purpose, now))
 	if errors.Is(err, pgx.ErrNoRows) && purpose == iogate.LinkSetup {
 		var replaced bool
 		if err := queryRow(ctx, replacedSetupLinkQuery, tokenHash, iogate.LinkSetup).Scan(&replaced); err != nil {
@@ -94,14 +148,7 @@ func findUserLink(ctx context.Context, queryRow func(context.Context, string, ..
 	if err != nil {
 		return nil, mapError(err)
 	}
-	if accountID != nil {
-		l.AccountID = *accountID
-	}
-	if userID != nil {
-		l.UserID = *userID
-	}
-	l.Role, l.CreatedAt, l.ExpiresAt = iogate.Role(role), created.UTC(), expires.UTC()
-	return &l, nil
+	return l, nil
 }
 
 // useLink marks a valid link as used inside tx and returns it, or returns CodeNotFound.
@@ -221,22 +268,81 @@ const deleteSpentUserLinksQuery = `DELETE FROM user_links WHERE token_hash IN (
 // ListPendingInvitations returns the account's unused invitations that are valid at now,
 // without their token hashes.
 func (db *DB) ListPendingInvitations(ctx context.Context, accountID string, now time.Time) ([]*iogate.UserLink, error) {
-	rows, err := db.pool.Query(ctx, `SELECT email, role, created_at, expires_at FROM user_links
+	if !storable(accountID) {
+		return nil, nil
+	}
+	links, err := queryUserLinks(ctx, db.pool, `SELECT `+linkColumns+` FROM user_links
 		WHERE purpose = $1 AND account_id = $2 AND used_at IS NULL AND expires_at > $3
 		AND NOT EXISTS (SELECT 1 FROM users WHERE users.email = user_links.email) ORDER BY email, created_at`,
 		iogate.LinkInvite, accountID, now)
-	if err != nil {
-		return nil, mapError(err)
+	for _, l := range links {
+		l.TokenHash = nil
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*iogate.UserLink, error) {
-		l := &iogate.UserLink{Purpose: iogate.LinkInvite, AccountID: accountID}
-		var role string
-		var created, expires time.Time
-		if err := r.Scan(&l.Email, &role, &created, &expires); err != nil {
-			return nil, err
+	return links, mapError(err)
+}
+
+// CancelInvitation marks the account's pending invitation as used, with its record rec.
+// The link is locked before the account, as in AcceptInvite, so that the two wait for each
+// other in one order only.
+func (db *DB) CancelInvitation(ctx context.Context, id string, rec *iogate.AuditRecord) error {
+	if err := iogate.CheckInvitationCancelRecord(rec); err != nil {
+		return err
+	}
+	if !storable(id) || !storable(rec.AccountID) {
+		return iogate.ErrInvitationNotPending
+	}
+	return db.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE user_links SET used_at = $1
+			WHERE id = $2 AND account_id = $3 AND purpose = $4 AND used_at IS NULL AND expires_at > $1`,
+			rec.Time, id, rec.AccountID, iogate.LinkInvite)
+		if err != nil {
+			return err
 		}
-		l.Role, l.CreatedAt, l.ExpiresAt = iogate.Role(role), created.UTC(), expires.UTC()
-		return l, nil
+		if tag.RowsAffected() == 0 {
+			return iogate.ErrInvitationNotPending
+		}
+		if err := lockAccounts(ctx, tx, rec.AccountID); err != nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, rec)
 	})
-	return out, mapError(err)
+}
+
+// pendingInvitationsByQuery selects linkColumns of the invitations that the user $3 (of
+// actor type $2) created and that are unused and valid at $4.
+const pendingInvitationsByQuery = `SELECT ` + linkColumns + ` FROM user_links
+	WHERE purpose = $1 AND created_by_type = $2 AND created_by_id = $3 AND used_at IS NULL AND expires_at > $4
+	ORDER BY email, created_at`
+
+// lockInvitationsBy locks, inside tx, the invitations that the user userID created and that
+// are unused and valid at now. A removal or demotion calls it before it locks the
+// account, because AcceptInvite locks a link before its account, and the reverse order
+// could deadlock with it.
+func lockInvitationsBy(ctx context.Context, tx pgx.Tx, userID string, now time.Time) error {
+	_, err := tx.Exec(ctx, pendingInvitationsByQuery+` FOR UPDATE`, iogate.LinkInvite, iogate.ActorUser, userID, now)
+	return err
+}
+
+// cancelInvitationsBy cancels, inside tx, the invitations that the user userID created and
+// that are unused and valid at cause.Time, cause being the record of the user's removal or
+// demotion. Each gets the record that iogate.InvitationCancelledBy makes with reason.
+func cancelInvitationsBy(ctx context.Context, tx pgx.Tx, userID string, cause *iogate.AuditRecord, reason string) error {
+	links, err := queryUserLinks(ctx, tx, pendingInvitationsByQuery, iogate.LinkInvite, iogate.ActorUser, userID, cause.Time)
+	if err != nil {
+		return err
+	}
+	appender := newAuditAppender(tx)
+	for _, l := range links {
+		rec, err := iogate.InvitationCancelledBy(cause, l, reason)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE user_links SET used_at = $1 WHERE token_hash = $2`, cause.Time, l.TokenHash); err != nil {
+			return err
+		}
+		if err := appender.append(ctx, rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -64,9 +64,10 @@ func (db *DB) ListUsers(ctx context.Context, accountID string) ([]*iogate.User, 
 	return out, mapError(rows.Err())
 }
 
-// SetUserRole stores the user's role, or returns CodeNotFound.
+// SetUserRole stores the user's role, or returns CodeNotFound. A role that may not manage
+// users cancels the user's pending invitations.
 func (db *DB) SetUserRole(ctx context.Context, userID string, role iogate.Role, at time.Time, rec *iogate.AuditRecord) error {
-	return db.changeUser(ctx, userID, iogate.AuditUserRoleChanged, rec, func(tx *sql.Tx, _ *iogate.User) error {
+	return db.changeUserCancelling(ctx, userID, iogate.AuditUserRoleChanged, rec, iogate.RoleChangeCancelReason(role), func(tx *sql.Tx, _ *iogate.User) error {
 		_, err := tx.ExecContext(ctx, `UPDATE users SET role = ?, updated_at = ? WHERE id = ?`, string(role), toMicros(at), userID)
 		return err
 	})
@@ -130,9 +131,10 @@ func (db *DB) updateUser(ctx context.Context, userID, set string, setArgs []any,
 	})
 }
 
-// DeleteUser deletes the user; the foreign keys cascade to sessions and recovery codes.
+// DeleteUser deletes the user; the foreign keys cascade to sessions and recovery codes. It
+// cancels the user's pending invitations.
 func (db *DB) DeleteUser(ctx context.Context, id string, rec *iogate.AuditRecord) error {
-	return db.changeUser(ctx, id, iogate.AuditUserRemoved, rec, func(tx *sql.Tx, _ *iogate.User) error {
+	return db.changeUserCancelling(ctx, id, iogate.AuditUserRemoved, rec, iogate.InvitationInviterRemoved, func(tx *sql.Tx, _ *iogate.User) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
 		return err
 	})

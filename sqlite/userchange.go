@@ -13,6 +13,14 @@ import (
 // returns CodeNotFound for an unknown user and CodeInternal, before change runs, when rec
 // is not a record of event for the user's account.
 func (db *DB) changeUser(ctx context.Context, userID, event string, rec *iogate.AuditRecord, change func(tx *sql.Tx, u *iogate.User) error) error {
+	return db.changeUserCancelling(ctx, userID, event, rec, "", change)
+}
+
+// changeUserCancelling does what changeUser does. When reason is not empty, the same
+// transaction then cancels the user's pending invitations (cancelInvitationsBy), with
+// records appended after rec.
+func (db *DB) changeUserCancelling(ctx context.Context, userID, event string, rec *iogate.AuditRecord, reason string,
+	change func(tx *sql.Tx, u *iogate.User) error) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
 		u := &iogate.User{ID: userID}
 		err := tx.QueryRowContext(ctx, `SELECT account_id, totp_enabled, totp_seed_sealed FROM users WHERE id = ?`, userID).
@@ -29,7 +37,13 @@ func (db *DB) changeUser(ctx context.Context, userID, event string, rec *iogate.
 		if err := change(tx, u); err != nil {
 			return err
 		}
-		return newAuditAppender(tx).append(ctx, rec)
+		if err := newAuditAppender(tx).append(ctx, rec); err != nil {
+			return err
+		}
+		if reason == "" {
+			return nil
+		}
+		return cancelInvitationsBy(ctx, tx, userID, rec, reason)
 	})
 }
 

@@ -12,7 +12,7 @@ import (
 // CreateUserLink stores a single-use link with its record rec. A new setup link replaces
 // the unused ones.
 func (db *DB) CreateUserLink(ctx context.Context, l *iogate.UserLink, rec *iogate.AuditRecord) error {
-	if err := iogate.CheckLinkRecord(rec, l); err != nil {
+	if err := iogate.CheckNewUserLink(l, rec); err != nil {
 		return err
 	}
 	return db.write(ctx, func(tx *sql.Tx) error {
@@ -21,9 +21,12 @@ func (db *DB) CreateUserLink(ctx context.Context, l *iogate.UserLink, rec *iogat
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO user_links (token_hash, purpose, account_id, user_id, email, role, created_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, l.TokenHash, l.Purpose, nullString(l.AccountID), nullString(l.UserID), l.Email, string(l.Role),
-			toMicros(l.CreatedAt), toMicros(l.ExpiresAt))
+		if err := checkInviter(ctx, tx, l); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO user_links (`+linkColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			nullString(l.ID), l.TokenHash, l.Purpose, nullString(l.AccountID), nullString(l.UserID), l.Email, string(l.Role),
+			nullString(l.CreatedBy.Type), nullString(l.CreatedBy.ID), toMicros(l.CreatedAt), toMicros(l.ExpiresAt))
 		if err != nil || rec == nil {
 			return err
 		}
@@ -32,6 +35,38 @@ func (db *DB) CreateUserLink(ctx context.Context, l *iogate.UserLink, rec *iogat
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// checkInviter returns CodeForbidden for an invitation created by a user who, inside tx,
+// does not belong to the invitation's account or may not manage users.
+func checkInviter(ctx context.Context, tx *sql.Tx, l *iogate.UserLink) error {
+	if l.Purpose != iogate.LinkInvite || l.CreatedBy.Type != iogate.ActorUser {
+		return nil
+	}
+	var role string
+	err := tx.QueryRowContext(ctx, `SELECT role FROM users WHERE id = ? AND account_id = ?`, l.CreatedBy.ID, l.AccountID).Scan(&role)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && !iogate.Role(role).CanManageUsers() {
+		return iogate.ErrInviterNotOwner
+	}
+	return err
+}
+
+// linkColumns are the columns of user_links that scanUserLink reads, in its order.
+const linkColumns = `id, token_hash, purpose, account_id, user_id, email, role, created_by_type, created_by_id, created_at, expires_at`
+
+// scanUserLink reads a row of linkColumns.
+func scanUserLink(row interface{ Scan(...any) error }) (*iogate.UserLink, error) {
+	var l iogate.UserLink
+	var id, accountID, userID, creatorType, creatorID sql.NullString
+	var role string
+	var created, expires int64
+	if err := row.Scan(&id, &l.TokenHash, &l.Purpose, &accountID, &userID, &l.Email, &role, &creatorType, &creatorID, &created, &expires); err != nil {
+		return nil, err
+	}
+	l.ID, l.AccountID, l.UserID, l.Role = id.String, accountID.String, userID.String, iogate.Role(role)
+	l.CreatedBy = iogate.Actor{Type: creatorType.String, ID: creatorID.String}
+	l.CreatedAt, l.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return &l, nil
+}
 
 // FindUserLink returns the unused, unexpired link with the hash and purpose.
 func (db *DB) FindUserLink(ctx context.Context, tokenHash []byte, purpose string, now time.Time) (*iogate.UserLink, error) {
@@ -59,13 +94,8 @@ const replacedSetupLinkQuery = `SELECT EXISTS (SELECT 1 FROM user_links
 // creating node's still takes to be in the future, so the query also requires expires_at >
 // created_at.
 func findUserLink(ctx context.Context, q queryRower, tokenHash []byte, purpose string, now time.Time) (*iogate.UserLink, error) {
-	var l iogate.UserLink
-	var accountID, userID sql.NullString
-	var role string
-	var created, expires int64
-	err := q.QueryRowContext(ctx, `SELECT token_hash, purpose, account_id, user_id, email, role, created_at, expires_at FROM user_links
-		WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ? AND expires_at > created_at`, tokenHash, purpose, toMicros(now)).
-		Scan(&l.TokenHash, &l.Purpose, &accountID, &userID, &l.Email, &role, &created, &expires)
+	l, err := scanUserLink(q.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM user_links
+		WHERE token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ? AND expires_at > created_at`, tokenHash, purpose, toMicros(now)))
 	if errors.Is(err, sql.ErrNoRows) && purpose == iogate.LinkSetup {
 		var replaced bool
 		if err := q.QueryRowContext(ctx, replacedSetupLinkQuery, tokenHash, iogate.LinkSetup).Scan(&replaced); err != nil {
@@ -78,9 +108,7 @@ func findUserLink(ctx context.Context, q queryRower, tokenHash []byte, purpose s
 	if err != nil {
 		return nil, mapError(err)
 	}
-	l.AccountID, l.UserID, l.Role = accountID.String, userID.String, iogate.Role(role)
-	l.CreatedAt, l.ExpiresAt = fromMicros(created), fromMicros(expires)
-	return &l, nil
+	return l, nil
 }
 
 // useLink marks a valid link as used inside tx and returns it, or returns CodeNotFound.
@@ -188,24 +216,74 @@ const deleteSpentUserLinksQuery = `DELETE FROM user_links WHERE rowid IN (
 // ListPendingInvitations returns the account's unused invitations that are valid at now,
 // without their token hashes.
 func (db *DB) ListPendingInvitations(ctx context.Context, accountID string, now time.Time) ([]*iogate.UserLink, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT email, role, created_at, expires_at FROM user_links
+	links, err := queryUserLinks(ctx, db.reader, `SELECT `+linkColumns+` FROM user_links
 		WHERE purpose = ? AND account_id = ? AND used_at IS NULL AND expires_at > ?
 		AND NOT EXISTS (SELECT 1 FROM users WHERE users.email = user_links.email) ORDER BY email, created_at`,
 		iogate.LinkInvite, accountID, toMicros(now))
+	for _, l := range links {
+		l.TokenHash = nil
+	}
+	return links, mapError(err)
+}
+
+// queryUserLinks returns the links that query, which selects linkColumns, finds with q.
+func queryUserLinks(ctx context.Context, q interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}, query string, args ...any) ([]*iogate.UserLink, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, mapError(err)
+		return nil, err
 	}
 	defer rows.Close()
 	var out []*iogate.UserLink
 	for rows.Next() {
-		l := &iogate.UserLink{Purpose: iogate.LinkInvite, AccountID: accountID}
-		var role string
-		var created, expires int64
-		if err := rows.Scan(&l.Email, &role, &created, &expires); err != nil {
-			return nil, mapError(err)
+		l, err := scanUserLink(rows)
+		if err != nil {
+			return nil, err
 		}
-		l.Role, l.CreatedAt, l.ExpiresAt = iogate.Role(role), fromMicros(created), fromMicros(expires)
 		out = append(out, l)
 	}
-	return out, mapError(rows.Err())
+	return out, rows.Err()
+}
+
+// CancelInvitation marks the account's pending invitation as used, with its record rec.
+func (db *DB) CancelInvitation(ctx context.Context, id string, rec *iogate.AuditRecord) error {
+	if err := iogate.CheckInvitationCancelRecord(rec); err != nil {
+		return err
+	}
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE user_links SET used_at = ?
+			WHERE id = ? AND account_id = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?`,
+			toMicros(rec.Time), id, rec.AccountID, iogate.LinkInvite, toMicros(rec.Time))
+		if err := requireRow(res, err, iogate.ErrInvitationNotPending); err != nil {
+			return err
+		}
+		return newAuditAppender(tx).append(ctx, rec)
+	})
+}
+
+// cancelInvitationsBy cancels, inside tx, the invitations that the user userID created and
+// that are unused and valid at cause.Time, cause being the record of the user's removal or
+// demotion. Each gets the record that iogate.InvitationCancelledBy makes with reason.
+func cancelInvitationsBy(ctx context.Context, tx *sql.Tx, userID string, cause *iogate.AuditRecord, reason string) error {
+	links, err := queryUserLinks(ctx, tx, `SELECT `+linkColumns+` FROM user_links
+		WHERE purpose = ? AND created_by_type = ? AND created_by_id = ? AND used_at IS NULL AND expires_at > ? ORDER BY email, created_at`,
+		iogate.LinkInvite, iogate.ActorUser, userID, toMicros(cause.Time))
+	if err != nil {
+		return err
+	}
+	appender := newAuditAppender(tx)
+	for _, l := range links {
+		rec, err := iogate.InvitationCancelledBy(cause, l, reason)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE user_links SET used_at = ? WHERE token_hash = ?`, toMicros(cause.Time), l.TokenHash); err != nil {
+			return err
+		}
+		if err := appender.append(ctx, rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -95,6 +95,8 @@ func RunTwoHandles(t *testing.T, open func(t *testing.T) (first, second iogate.S
 		{"SetupLinksCreatedAtOnce", createSetupLinksAtOnce},
 		{"PublicURLLastRecordWins", recordPublicURLOnTwoHandles},
 		{"DeletedClientIDCreatedDuringDeletion", createDuringDeletion},
+		{"RemoveWhileInviting", removeWhileInviting},
+		{"AcceptWhileRemovingInviter", acceptWhileRemovingInviter},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -567,6 +569,7 @@ func testLookupsOfOddStrings(t *testing.T, s iogate.Store) {
 		_, err = s.FindVault(ctx, a.ID, id)
 		wantCode(t, fmt.Sprintf("FindVault(%q)", id), err, iogate.CodeNotFound)
 		wantCode(t, fmt.Sprintf("DeleteAPIKey(%q)", id), s.DeleteAPIKey(ctx, id, createdRec(t, a.ID)), iogate.CodeNotFound)
+		wantCode(t, fmt.Sprintf("CancelInvitation(%q)", id), s.CancelInvitation(ctx, id, record(t, a.ID, iogate.AuditUserInvitationCancelled, "")), iogate.CodeNotFound)
 	}
 	for _, cursor := range []string{"a\x00b", "\xff\xfe"} {
 		_, _, err := s.ListVaults(ctx, a.ID, iogate.Page{Cursor: cursor})

@@ -118,7 +118,7 @@ func testDeleteSpentUserLinks(t *testing.T, s iogate.Store) {
 	a := newAccount(t, s)
 	now := base.Add(2 * time.Hour)
 	link := func(name string, expires time.Time) *iogate.UserLink {
-		l := &iogate.UserLink{TokenHash: digest(name), Purpose: iogate.LinkInvite, AccountID: a.ID, Email: name + "@acme.test",
+		l := &iogate.UserLink{ID: iogate.NewID(), TokenHash: digest(name), Purpose: iogate.LinkInvite, AccountID: a.ID, Email: name + "@acme.test",
 			Role: iogate.RoleViewer, CreatedAt: base, ExpiresAt: expires}
 		must(t, "CreateUserLink "+name, s.CreateUserLink(ctx, l, record(t, a.ID, iogate.AuditUserInvited, "")))
 		return l

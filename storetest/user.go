@@ -26,6 +26,12 @@ var userCases = []struct {
 	{"ReplacedSetupLinkBehindClock", testReplacedSetupLinkBehindClock},
 	{"InviteAndResetLinks", testInviteAndResetLinks},
 	{"ListPendingInvitations", testListPendingInvitations},
+	{"InvitationWithoutID", testInvitationWithoutID},
+	{"CancelInvitation", testCancelInvitation},
+	{"CancelInvitationRecord", testCancelInvitationRecord},
+	{"RemovalCancelsInvitations", testRemovalCancelsInvitations},
+	{"DemotionCancelsInvitations", testDemotionCancelsInvitations},
+	{"InvitationByUserWhoMayNotInvite", testInvitationByUserWhoMayNotInvite},
 	{"RecoveryCodes", testRecoveryCodes},
 	{"RecoveryCodesConcurrentDisable", testRecoveryCodesConcurrentDisable},
 	{"UserChangeRecords", testUserChangeRecords},
@@ -312,8 +318,8 @@ func testInviteAndResetLinks(t *testing.T, s iogate.Store) {
 	}
 	records := allAuditRecords(t, s, a.ID)
 
-	invite := &iogate.UserLink{TokenHash: digest("invite"), Purpose: iogate.LinkInvite, AccountID: a.ID, Email: "new@acme.test",
-		Role: iogate.RoleAdmin, CreatedAt: base, ExpiresAt: base.Add(72 * time.Hour)}
+	invite := &iogate.UserLink{ID: iogate.NewID(), TokenHash: digest("invite"), Purpose: iogate.LinkInvite, AccountID: a.ID, Email: "new@acme.test",
+		Role: iogate.RoleAdmin, CreatedBy: iogate.Actor{Type: iogate.ActorOperator, ID: "storetest"}, CreatedAt: base, ExpiresAt: base.Add(72 * time.Hour)}
 	for i, r := range wrongRecords(iogate.AuditUserInvited) {
 		wantCode(t, fmt.Sprintf("CreateUserLink(invite) with wrong record %d", i), s.CreateUserLink(ctx, invite, r), iogate.CodeInternal)
 	}

@@ -40,7 +40,8 @@ var errLastOwner = iogate.Errorf(iogate.CodeConflict, "an account needs at least
 
 // ChangeRole gives the account's user a new role, with a user.role_changed record by the
 // actor in ctx. It refuses to demote the last owner. Giving a user the role they have
-// changes and records nothing.
+// changes and records nothing. A role that may not manage users cancels every pending
+// invitation the user created, each with a user.invitation_cancelled record.
 func (s *Service) ChangeRole(ctx context.Context, accountID, userID string, role iogate.Role) (*iogate.User, error) {
 	if _, err := iogate.ParseRole(string(role)); err != nil {
 		return nil, err
@@ -71,7 +72,8 @@ func (s *Service) ChangeRole(ctx context.Context, accountID, userID string, role
 }
 
 // RemoveUser deletes the account's user and their sessions, with a user.removed record by
-// the actor in ctx. It refuses to remove the last owner.
+// the actor in ctx. It refuses to remove the last owner. It cancels every pending
+// invitation the user created, each with a user.invitation_cancelled record.
 func (s *Service) RemoveUser(ctx context.Context, accountID, userID string) (*iogate.User, error) {
 	u, err := s.findAccountUser(ctx, accountID, userID)
 	if err != nil {
@@ -132,7 +134,7 @@ func (s *Service) RequiresTOTP(ctx context.Context, accountID string) (bool, err
 }
 
 // ListPendingInvitations returns the account's invitations that are neither used nor
-// expired, ordered by email, without their token hashes.
+// expired, ordered by email, with their IDs and creators but without their token hashes.
 func (s *Service) ListPendingInvitations(ctx context.Context, accountID string) ([]*iogate.UserLink, error) {
 	return s.store.ListPendingInvitations(ctx, accountID, s.now())
 }

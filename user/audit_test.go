@@ -124,6 +124,10 @@ func TestLinkChangesCommitRecords(t *testing.T) {
 	if err != nil {
 		t.Fatalf("InviteUser: %v", err)
 	}
+	pending, err := f.svc.ListPendingInvitations(f.ctx, f.owner.AccountID)
+	if err != nil || len(pending) != 1 {
+		t.Fatalf("ListPendingInvitations after InviteUser = %v, %v; want the invitation", pending, err)
+	}
 	u, err := f.svc.AcceptInvite(f.ctx, invite, "admin password 123", "192.0.2.72")
 	if err != nil {
 		t.Fatalf("AcceptInvite: %v", err)
@@ -149,7 +153,7 @@ func TestLinkChangesCommitRecords(t *testing.T) {
 		actor   iogate.Actor
 		details string
 	}{
-		{iogate.AuditUserInvited, operator, `{"email":"new@acme.test","role":"admin"}`},
+		{iogate.AuditUserInvited, operator, `{"email":"new@acme.test","invitationId":"` + pending[0].ID + `","role":"admin"}`},
 		{iogate.AuditUserCreated, self("192.0.2.72"), `{"email":"new@acme.test","role":"admin","userId":"` + u.ID + `","via":"invitation"}`},
 		{iogate.AuditUserResetLinkCreated, operator, `{"email":"new@acme.test","userId":"` + u.ID + `"}`},
 		{iogate.AuditUserPasswordReset, self("192.0.2.73"), `{"email":"new@acme.test","userId":"` + u.ID + `"}`},

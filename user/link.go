@@ -30,8 +30,9 @@ func (s *Service) CreateSetupLink(ctx context.Context) (string, error) {
 
 // InviteUser returns the token of an invitation for email to join the account with role,
 // and the expiry that the store recorded for it. The invitation is stored with a
-// user.invited record by the actor in ctx. It returns CodeNotFound for an unknown account
-// and CodeConflict when the email already belongs to a user.
+// user.invited record by the actor in ctx. It returns CodeNotFound for an unknown account,
+// CodeConflict when the email already belongs to a user, and CodeForbidden when that
+// actor is a user who is no longer an owner of the account.
 func (s *Service) InviteUser(ctx context.Context, accountID, email string, role iogate.Role) (string, time.Time, error) {
 	email, err := iogate.NormalizeEmail(email)
 	if err != nil {
@@ -54,8 +55,10 @@ func (s *Service) InviteUser(ctx context.Context, accountID, email string, role 
 	} else if iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
 		return "", time.Time{}, err
 	}
-	return s.createLink(ctx, &iogate.UserLink{Purpose: iogate.LinkInvite, AccountID: accountID, Email: email, Role: role}, InviteLinkTTL,
-		map[string]any{"email": email, "role": role})
+	// The record names the invitation by its ID, which its user.invitation_cancelled
+	// record names too.
+	l := &iogate.UserLink{ID: iogate.NewID(), Purpose: iogate.LinkInvite, AccountID: accountID, Email: email, Role: role}
+	return s.createLink(ctx, l, InviteLinkTTL, map[string]any{"invitationId": l.ID, "email": email, "role": role})
 }
 
 // CreateResetLink returns the token of a password-reset link for the user with email, and
@@ -76,9 +79,10 @@ func (s *Service) CreateResetLink(ctx context.Context, email string) (string, ti
 		map[string]any{"userId": u.ID, "email": u.Email})
 }
 
-// createLink stores l, valid for ttl, and returns its token and its expiry as stored. A
-// link of a purpose that has an audit event (iogate.LinkEvent) is stored with its record,
-// by the actor in ctx and with details.
+// createLink stores l, valid for ttl, with the actor in ctx as its creator and a new ID
+// unless l has one, and returns its token and its expiry as stored. A link of a purpose
+// that has an audit event (iogate.LinkEvent) is stored with its record, by that actor and
+// with details.
 func (s *Service) createLink(ctx context.Context, l *iogate.UserLink, ttl time.Duration, details map[string]any) (string, time.Time, error) {
 	token, err := newToken()
 	if err != nil {
@@ -86,11 +90,16 @@ func (s *Service) createLink(ctx context.Context, l *iogate.UserLink, ttl time.D
 	}
 	// The stores keep microseconds, so the expiry returned is the one they record.
 	now := s.now().UTC().Truncate(time.Microsecond)
+	actor := iogate.ActorFrom(ctx)
+	if l.ID == "" {
+		l.ID = iogate.NewID()
+	}
 	l.TokenHash = hashToken(token)
+	l.CreatedBy = iogate.Actor{Type: actor.Type, ID: actor.ID}
 	l.CreatedAt, l.ExpiresAt = now, now.Add(ttl)
 	var rec *iogate.AuditRecord
 	if event := iogate.LinkEvent(l.Purpose); event != "" {
-		if rec, err = s.cfg.AuditChain.NewRecord(l.AccountID, event, iogate.ActorFrom(ctx), now, details); err != nil {
+		if rec, err = s.cfg.AuditChain.NewRecord(l.AccountID, event, actor, now, details); err != nil {
 			return "", time.Time{}, err
 		}
 	}

@@ -20,7 +20,7 @@ const defaultLinkURL = "https://localhost:8443"
 
 func newUserCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Short: "Manage dashboard users"}
-	cmd.AddCommand(newUserInviteCommand(g), newUserResetCommand(g), newUserRemoveCommand(g), newUserListCommand(g))
+	cmd.AddCommand(newUserInviteCommand(g), newUserUninviteCommand(g), newUserResetCommand(g), newUserRemoveCommand(g), newUserListCommand(g))
 	return cmd
 }
 
@@ -34,6 +34,20 @@ func (g *globals) openUsers(ctx context.Context) (*env, *user.Service, error) {
 	if err != nil {
 		e.Close()
 		return nil, nil, err
+	}
+	return e, users, nil
+}
+
+// openAccountUsers opens the user service as openUsers does, and returns a CodeNotFound
+// error naming accountID when no account has it.
+func (g *globals) openAccountUsers(ctx context.Context, accountID string) (*env, *user.Service, error) {
+	e, users, err := g.openUsers(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := e.store.FindAccountByID(ctx, accountID); err != nil {
+		e.Close()
+		return nil, nil, accountNotFound(err, accountID)
 	}
 	return e, users, nil
 }
@@ -201,13 +215,71 @@ type userView struct {
 }
 
 // invitationView is the JSON form of a pending invitation. It never contains the link or its
-// token.
+// token. InvitedBy is absent for an invitation whose creator is unknown (iogate.UserLink).
 type invitationView struct {
-	Email     string    `json:"email"`
-	Role      string    `json:"role"`
-	Status    string    `json:"status"`
-	CreatedAt time.Time `json:"createdAt"`
-	ExpiresAt time.Time `json:"expiresAt"`
+	ID        string        `json:"id"`
+	AccountID string        `json:"accountId"`
+	Email     string        `json:"email"`
+	Role      string        `json:"role"`
+	Status    string        `json:"status"`
+	InvitedBy *iogate.Actor `json:"invitedBy,omitempty"`
+	CreatedAt time.Time     `json:"createdAt"`
+	ExpiresAt time.Time     `json:"expiresAt"`
+}
+
+// newInvitationView returns the view of l with status.
+func newInvitationView(l *iogate.UserLink, status string) invitationView {
+	v := invitationView{ID: l.ID, AccountID: l.AccountID, Email: l.Email, Role: string(l.Role), Status: status, CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt}
+	if l.CreatedBy.Type != "" {
+		v.InvitedBy = &l.CreatedBy
+	}
+	return v
+}
+
+// invitedByText returns the creator of an invitation as the user list shows it: type:id,
+// or "-" when it is unknown.
+func invitedByText(v invitationView) string {
+	if v.InvitedBy == nil {
+		return "-"
+	}
+	return actorText(*v.InvitedBy)
+}
+
+func newUserUninviteCommand(g *globals) *cobra.Command {
+	var accountID, email string
+	cmd := &cobra.Command{
+		Use:   "uninvite --account ID --email EMAIL",
+		Short: "Cancel the pending invitations of an email address to an account",
+		Long: "Cancel every pending invitation of an email address to an account. Their links then fail as used\n" +
+			"or expired links do. Each cancellation is recorded in the audit log as user.invitation_cancelled.\n" +
+			"iogate user list shows the pending invitations.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, users, err := g.openAccountUsers(cmd.Context(), accountID)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			cancelled, err := users.CancelInvitationsTo(operatorContext(cmd, g), accountID, email)
+			if err != nil {
+				return err
+			}
+			views := make([]invitationView, 0, len(cancelled))
+			for _, l := range cancelled {
+				views = append(views, newInvitationView(l, "cancelled"))
+			}
+			return g.printResult(map[string]any{"data": views}, func(w io.Writer) {
+				for _, v := range views {
+					fmt.Fprintf(w, "Cancelled the invitation of %s as %s to account %s (ID %s). Its link no longer works.\n", v.Email, v.Role, v.AccountID, v.ID)
+				}
+			})
+		},
+	}
+	cmd.Flags().StringVar(&accountID, "account", "", "ID of the account the invitations are for (required)")
+	cmd.Flags().StringVar(&email, "email", "", "email address the invitations were sent to (required)")
+	cmd.MarkFlagRequired("account")
+	cmd.MarkFlagRequired("email")
+	return cmd
 }
 
 func newUserListCommand(g *globals) *cobra.Command {
@@ -217,14 +289,11 @@ func newUserListCommand(g *globals) *cobra.Command {
 		Short: "List an account's dashboard users and pending invitations",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, users, err := g.openUsers(cmd.Context())
+			e, users, err := g.openAccountUsers(cmd.Context(), accountID)
 			if err != nil {
 				return err
 			}
 			defer e.Close()
-			if _, err := e.store.FindAccountByID(cmd.Context(), accountID); err != nil {
-				return accountNotFound(err, accountID)
-			}
 			list, err := users.ListUsers(cmd.Context(), accountID)
 			if err != nil {
 				return err
@@ -239,16 +308,17 @@ func newUserListCommand(g *globals) *cobra.Command {
 			}
 			invitations := make([]invitationView, 0, len(pending))
 			for _, l := range pending {
-				invitations = append(invitations, invitationView{Email: l.Email, Role: string(l.Role), Status: "pending", CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt})
+				invitations = append(invitations, newInvitationView(l, "pending"))
 			}
 			return g.printResult(map[string]any{"data": views, "invitations": invitations}, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "EMAIL\tROLE\tSTATUS\tTWO-FACTOR\tCREATED\tINVITATION EXPIRES")
+				fmt.Fprintln(tw, "EMAIL\tROLE\tSTATUS\tTWO-FACTOR\tCREATED\tINVITATION EXPIRES\tINVITED BY")
 				for _, v := range views {
-					fmt.Fprintf(tw, "%s\t%s\tjoined\t%t\t%s\t-\n", v.Email, v.Role, v.TOTPEnabled, v.CreatedAt.Format(time.RFC3339))
+					fmt.Fprintf(tw, "%s\t%s\tjoined\t%t\t%s\t-\t-\n", v.Email, v.Role, v.TOTPEnabled, v.CreatedAt.Format(time.RFC3339))
 				}
 				for _, v := range invitations {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t-\t%s\t%s\n", v.Email, v.Role, v.Status, v.CreatedAt.Format(time.RFC3339), v.ExpiresAt.Format(time.RFC3339))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t-\t%s\t%s\t%s\n", v.Email, v.Role, v.Status, v.CreatedAt.Format(time.RFC3339),
+						v.ExpiresAt.Format(time.RFC3339), invitedByText(v))
 				}
 				tw.Flush()
 			})
