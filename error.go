@@ -33,6 +33,9 @@ const (
 	CodeRateLimited          ErrorCode = "rate_limited"
 	CodeUnavailable          ErrorCode = "unavailable"
 	CodeInternal             ErrorCode = "internal"
+	// CodeOutcomeUnknown is a write that the database did not confirm in time: it may
+	// have taken effect or not, so a client must check before it sends the write again.
+	CodeOutcomeUnknown ErrorCode = "outcome_unknown"
 	// CodeMissingToken is a request to a bearer-protected endpoint without an access token
 	// in the Authorization header. Unlike CodeInvalidToken it does not mean that a token
 	// was rejected: the request carried none that iogate reads.

@@ -48,8 +48,9 @@ func sendInBackground(c *http.Client, method, target string, header map[string]s
 
 // TestPostgresHangAnswers503 freezes the database with SIGSTOP, so that it hangs instead of
 // failing, while token, vault and revocation requests wait on it. Each request gets 503
-// with Retry-After once --store-timeout passes, never a connection closed without a
-// response at --write-timeout, and the node serves again once the database resumes.
+// with Retry-After once --store-timeout passes, and a vault creation 504, never a
+// connection closed without a response at --write-timeout. The node serves again once the
+// database resumes.
 func TestPostgresHangAnswers503(t *testing.T) {
 	cluster := pgtest.StartCluster(t)
 	d := newPGDeployment(t, cluster.NewDatabase(t))
@@ -83,9 +84,11 @@ func TestPostgresHangAnswers503(t *testing.T) {
 		{"OAuth token request", "POST", "/oauth2/token", basic, "grant_type=client_credentials", true},
 		{"vault list", "GET", "/v1/vaults", bearer, "", false},
 		{"vault read", "GET", "/v1/vaults/" + vaultID, bearer, "", false},
-		{"vault creation", "POST", "/v1/vaults", bearer, `{"name":"Hot","threshold":1}`, false},
 		{"token revocation", "POST", "/oauth2/revoke", basic, revoke, true},
 	}
+	// A vault creation may still commit after the timeout, so it gets 504, which clients
+	// do not retry, instead of 503.
+	creation := sendInBackground(node.Client, "POST", node.URL+"/v1/vaults", bearer, `{"name":"Hot","threshold":1}`)
 	outcomes := make([]<-chan inFlight, len(requests))
 	for i, r := range requests {
 		outcomes[i] = sendInBackground(node.Client, r.method, node.URL+r.path, r.header, r.body)
@@ -128,6 +131,19 @@ func TestPostgresHangAnswers503(t *testing.T) {
 		if want := "the database did not respond within 2s; retry later"; detail != want {
 			t.Errorf("%s: detail %q, want %q", r.name, detail, want)
 		}
+	}
+	select {
+	case got := <-creation:
+		switch {
+		case got.err != nil:
+			t.Errorf("vault creation: %v, want a 504 response", got.err)
+		case got.status != http.StatusGatewayTimeout:
+			t.Errorf("vault creation: status %d, want 504; body %s", got.status, redactBody(got.body))
+		case !strings.Contains(string(got.body), `"code":"outcome_unknown"`):
+			t.Errorf("vault creation: body %s, want code outcome_unknown", redactBody(got.body))
+		}
+	case <-time.After(time.Until(deadline)):
+		t.Fatalf("vault creation: no response %s after the database froze", time.Since(frozen).Round(time.Second))
 	}
 	// Only the first failure is logged in full.
 	waitLogWithin(t, node, msgRequestFailed, 5*time.Second)

@@ -30,6 +30,7 @@ var statusOf = map[iogate.ErrorCode]int{
 	iogate.CodeHTTPSRequired:        http.StatusForbidden,
 	iogate.CodeRateLimited:          http.StatusTooManyRequests,
 	iogate.CodeUnavailable:          http.StatusServiceUnavailable,
+	iogate.CodeOutcomeUnknown:       http.StatusGatewayTimeout,
 	iogate.CodeInternal:             http.StatusInternalServerError,
 }
 
@@ -55,6 +56,7 @@ var oauthErrorOf = map[iogate.ErrorCode]string{
 	iogate.CodeRateLimited:          "temporarily_unavailable",
 	iogate.CodeUnavailable:          "temporarily_unavailable",
 	iogate.CodeInternal:             "server_error",
+	iogate.CodeOutcomeUnknown:       "server_error",
 	// No /oauth2 endpoint takes a bearer token, so none returns CodeMissingToken. RFC 6750
 	// section 3.1 gives a missing token no error value of its own.
 	iogate.CodeMissingToken: "invalid_request",
@@ -93,7 +95,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if status >= 500 {
 		id := requestIDFrom(r.Context())
-		if status != http.StatusServiceUnavailable || s.outages.failed(failedRequest, id, err) {
+		// An outage makes writes time out as well, so their 504s are counted with its 503s.
+		outage := status == http.StatusServiceUnavailable || code == iogate.CodeOutcomeUnknown
+		if !outage || s.outages.failed(failedRequest, id, err) {
 			s.log.ErrorContext(r.Context(), "request failed", "request_id", id, "status", status, "error", err)
 		}
 	} else {

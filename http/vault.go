@@ -156,13 +156,16 @@ func (s *Server) handleCreateVault(w http.ResponseWriter, r *http.Request) error
 
 // createVault stores v with its audit record, waiting at most the store timeout. When the
 // wait times out, the vault may still have been created, as with any write whose
-// acknowledgement is lost, and the client sees 503.
-//
-// NOTE: the Go client retries a POST after 503, because 503 is meant to say that the server
-// did not act. A commit that outlasts the store timeout breaks that, so the retry can
-// create a second vault. A lost connection during the commit could do so before.
+// acknowledgement is lost. So the error is CodeOutcomeUnknown (504), which clients do not
+// retry by themselves, rather than the 503 that means nothing was done: a retry could
+// create a second vault.
 func (s *Server) createVault(ctx context.Context, v *iogate.Vault, rec *iogate.AuditRecord) error {
 	ctx, cancel := s.auth.WithStoreTimeout(ctx)
 	defer cancel()
-	return auth.StoreError(ctx, s.store.CreateVault(ctx, v, rec))
+	err := auth.StoreError(ctx, s.store.CreateVault(ctx, v, rec))
+	if auth.StoreTimedOut(ctx) && iogate.ErrorCodeOf(err) == iogate.CodeUnavailable {
+		return iogate.WrapError(iogate.CodeOutcomeUnknown, err, "the database did not confirm the new vault within "+
+			iogate.FormatDuration(s.auth.StoreTimeout())+": it may or may not exist; list the vaults before you send the request again")
+	}
+	return err
 }
