@@ -69,13 +69,17 @@ const (
 	AuditAddressBlocked = "address.blocked"
 	// AuditVaultCreated records a new vault, with its ID, name and threshold in the details.
 	AuditVaultCreated = "vault.created"
+	// AuditAccessDenied records an API request refused although its access token verified,
+	// because it came from an address outside the key's allowlist: the sign of a token used
+	// from where its key may not be. The reason is DenyIPNotAllowed.
+	AuditAccessDenied = "access.denied"
 )
 
 // AuditEvents lists every event that iogate writes to the audit log, for the filters of
 // the CLI and the dashboard.
 var AuditEvents = []string{
 	AuditKeyCreated, AuditKeyUpdated, AuditKeyRotated, AuditKeyDeleted, AuditKeyExposed,
-	AuditTokenIssued, AuditTokenDenied, AuditTokenRevoked, AuditAddressBlocked,
+	AuditTokenIssued, AuditTokenDenied, AuditTokenRevoked, AuditAccessDenied, AuditAddressBlocked,
 	AuditVaultCreated,
 	AuditUserSignedIn, AuditUserSignInFailed, AuditUserSignedOut,
 	AuditUserInvited, AuditUserInvitationCancelled, AuditUserCreated, AuditUserRoleChanged, AuditUserRemoved,

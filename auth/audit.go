@@ -53,17 +53,21 @@ type pendingAudit struct {
 	done chan error
 }
 
-// denial is a denied token request whose audit record the writer builds. A request for a
+// denial is a denied token or API request whose audit record the writer builds. A request for a
 // client ID that no account holds queues a denial with no account ID, which the writer
 // discards. Both kinds cost the request the same work (a copy of the client ID, the
 // queue's lock and an append), so the response time does not reveal whether a client ID
 // exists.
 type denial struct {
+	// event is iogate.AuditTokenDenied, or iogate.AuditAccessDenied for an API request.
+	event     string
 	accountID string
 	clientID  string
-	reason    string
-	remote    netip.Addr
-	at        time.Time
+	// tokenID is the ID of the access token of an API request.
+	tokenID string
+	reason  string
+	remote  netip.Addr
+	at      time.Time
 }
 
 func newAuditCommitter(store iogate.Store, chain *iogate.AuditChain, log *slog.Logger, m *metrics.Metrics, timeout time.Duration) *auditCommitter {
@@ -188,12 +192,12 @@ func (c *auditCommitter) writeBatch(batch []pendingAudit, denials []denial) {
 		if d.accountID == "" {
 			continue
 		}
-		rec, err := c.chain.NewRecord(d.accountID, iogate.AuditTokenDenied, clientActor(d.clientID, d.remote), d.at, nil)
+		rec, err := c.chain.NewRecord(d.accountID, d.event, clientActor(d.clientID, d.remote), d.at, nil)
 		if err != nil {
 			c.log.Error("build audit record failed", "client_id", d.clientID, "error", err)
 			continue
 		}
-		rec.ClientID, rec.Reason = d.clientID, d.reason
+		rec.ClientID, rec.TokenID, rec.Reason = d.clientID, d.tokenID, d.reason
 		records = append(records, rec)
 		unwaited++
 	}

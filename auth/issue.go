@@ -246,7 +246,7 @@ const maxClientIDLength = 64
 func (s *Service) recordDenial(accountID, clientID string, remote netip.Addr, reason string) {
 	// The client ID can be a substring of the request body, which the queued denial would
 	// otherwise keep in memory whole until it is written.
-	s.audit.deny(denial{accountID: accountID, clientID: strings.Clone(clientID), reason: reason, remote: remote, at: s.now()})
+	s.audit.deny(denial{event: iogate.AuditTokenDenied, accountID: accountID, clientID: strings.Clone(clientID), reason: reason, remote: remote, at: s.now()})
 }
 
 // recordUnknownClientDenial queues the denial of a token request for a client ID that the

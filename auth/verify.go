@@ -29,9 +29,10 @@ func (p *Principal) HasScope(scope string) bool { return slices.Contains(p.Scope
 // after issuance (the key's existence, expiry, secret generations, scopes, allowlist,
 // revoked tokens) is checked against the view on every call. It returns an error that
 // errors.Is matches to iogate.ErrInvalidToken for a token that is not valid (see
-// IsOutdatedCredential for the tokens that iogate issued), an error matching ErrIPNotAllowed for a valid
-// token from an address the key does not allow, and ErrStale while the view may be out of
-// date.
+// IsOutdatedCredential for the tokens that iogate issued), and ErrStale while the view
+// may be out of date. For a valid token from an address that the key does not allow, it
+// returns the principal together with an error matching ErrIPNotAllowed, so that the
+// caller can log whose token it was, and queues an access.denied audit record.
 func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Addr) (*Principal, error) {
 	start := time.Now()
 	v, k, err := s.activeToken(raw, s.now())
@@ -39,12 +40,15 @@ func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Add
 		s.metrics.TokenVerified(time.Since(start), metrics.ReasonInvalidToken)
 		return nil, err
 	}
-	if !iogate.IPAllowed(k.allowed(), remote) {
-		s.metrics.TokenVerified(time.Since(start), metrics.ReasonIPNotAllowed)
-		return nil, ipNotAllowed(remote)
-	}
 	claims := &v.claims
 	p := &Principal{ClientID: claims.ClientID, AccountID: claims.AccountID, Scopes: v.scopeList, TokenID: claims.ID}
+	if !iogate.IPAllowed(k.allowed(), remote) {
+		s.metrics.TokenVerified(time.Since(start), metrics.ReasonIPNotAllowed)
+		// The token verified, so its client ID and token ID are facts, not input.
+		s.audit.deny(denial{event: iogate.AuditAccessDenied, accountID: claims.AccountID, clientID: claims.ClientID,
+			tokenID: claims.ID, reason: iogate.DenyIPNotAllowed, remote: remote, at: s.now()})
+		return p, ipNotAllowed(remote)
+	}
 	s.metrics.TokenVerified(time.Since(start), metrics.ResultOK)
 	return p, nil
 }

@@ -249,3 +249,50 @@ func TestNoKeyManagementWithTokens(t *testing.T) {
 	// The fixture's key is still there.
 	accessToken(t, f.srv, f.clientID, f.clientSecret)
 }
+
+// TestTokenFromRefusedAddressRecorded uses a valid access token from an address outside
+// its key's allowlist, as a stolen token would be. The 403 must name the key: in the
+// access log as client_id, and in the audit log as an access.denied record with the
+// token's ID, the address and the reason ip_not_allowed.
+func TestTokenFromRefusedAddressRecorded(t *testing.T) {
+	f := newFixture(t, testenv.Options{})
+	dir := f.srv.DataDir
+	from1 := clientFrom(t, f.srv, "127.0.0.1")
+	from2 := clientFrom(t, f.srv, "127.0.0.2")
+	k := createKey(t, dir, f.accountID, "only-1", "--allow-ip", "127.0.0.1")
+	waitForKeyFrom(t, from1, f.srv, k.ClientID, k.ClientSecret)
+	tok := tokenFrom(t, from1, f.srv, k.ClientID, k.ClientSecret)
+
+	checkIPDenial(t, "GET /v1/vaults from 127.0.0.2", vaultsWith(t, from2, f.srv, tok), "127.0.0.2", "127.0.0.1")
+
+	var denied []auditRecord
+	deadline := time.Now().Add(5 * time.Second)
+	for len(denied) == 0 && time.Now().Before(deadline) {
+		denied = auditList(t, dir, f.accountID, "--event", "access.denied")
+		if len(denied) == 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if len(denied) != 1 {
+		t.Fatalf("%d access.denied records after one refused request, want 1", len(denied))
+	}
+	r := denied[0]
+	if r.ClientID != k.ClientID || r.Reason != "ip_not_allowed" || r.Actor.IP != "127.0.0.2" || r.TokenID == "" {
+		t.Errorf("access.denied record: client %s, reason %q, address %q, token ID %q; want client %s, ip_not_allowed, 127.0.0.2 and the token's ID",
+			r.ClientID, r.Reason, r.Actor.IP, r.TokenID, k.ClientID)
+	}
+
+	// Access-log lines are written in batches, so the line may take a moment to appear.
+	want := `"path":"/v1/vaults","status":403,"remote_addr":"127.0.0.2"`
+	found := false
+	for deadline := time.Now().Add(5 * time.Second); !found && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for _, line := range strings.Split(f.srv.Logs(), "\n") {
+			if strings.Contains(line, want) {
+				found = strings.Contains(line, `"client_id":"`+k.ClientID+`"`)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no access-log line with %s and the key's client_id", want)
+	}
+}

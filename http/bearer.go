@@ -161,6 +161,12 @@ func (s *Server) requireScope(scope string, next handlerFunc) handlerFunc {
 			return err
 		}
 		p, err := s.auth.Authenticate(r.Context(), raw, clientAddr(r))
+		if p != nil {
+			// A token that verified names its client, even when its address is refused.
+			// Handler wraps every route in the middleware, which puts the state in the
+			// context.
+			stateFrom(r.Context()).clientID = p.ClientID
+		}
 		if err != nil {
 			if iogate.ErrorCodeOf(err) == iogate.CodeInvalidToken {
 				challenge(w, &bearerError{oauthError: "invalid_token"})
@@ -168,9 +174,7 @@ func (s *Server) requireScope(scope string, next handlerFunc) handlerFunc {
 			}
 			return err
 		}
-		// Handler wraps every route in the middleware, which puts the state in the context.
 		st := stateFrom(r.Context())
-		st.clientID = p.ClientID
 		if err := s.limitKey(w, p.ClientID); err != nil {
 			return err
 		}

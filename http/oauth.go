@@ -59,6 +59,7 @@ func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) error 
 	})
 	if err != nil {
 		markOutdatedCredential(r, err)
+		logRefusedClient(r, err, req.clientID)
 		return err
 	}
 	stateFrom(r.Context()).clientID = issued.ClientID

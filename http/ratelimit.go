@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"math"
@@ -456,6 +457,18 @@ func markOutdatedCredential(r *http.Request, err error) {
 	}
 	if st := stateFrom(r.Context()); st != nil {
 		st.outdatedCredential = true
+	}
+}
+
+// logRefusedClient puts clientID in the access log of a request that err refused because
+// of its address. That refusal comes only after the secret verified, so clientID is the
+// key's own and not just what the caller sent.
+func logRefusedClient(r *http.Request, err error, clientID string) {
+	if !errors.Is(err, auth.ErrIPNotAllowed) {
+		return
+	}
+	if st := stateFrom(r.Context()); st != nil {
+		st.clientID = clientID
 	}
 }
 

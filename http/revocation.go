@@ -92,6 +92,7 @@ func (s *Server) readTokenRequest(w http.ResponseWriter, r *http.Request) (*oaut
 	c, err := s.auth.AuthenticateClient(r.Context(), req.clientID, req.clientSecret, clientAddr(r))
 	if err != nil {
 		markOutdatedCredential(r, err)
+		logRefusedClient(r, err, req.clientID)
 		return nil, "", err
 	}
 	stateFrom(r.Context()).clientID = c.ClientID

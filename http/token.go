@@ -57,6 +57,7 @@ func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request) error
 	})
 	if err != nil {
 		markOutdatedCredential(r, err)
+		logRefusedClient(r, err, fields["clientId"])
 		return err
 	}
 	stateFrom(r.Context()).clientID = issued.ClientID
