@@ -53,9 +53,9 @@ type pendingAudit struct {
 	done chan error
 }
 
-// denial is a denied token or API request whose audit record the writer builds. A request for a
-// client ID that no account holds queues a denial with no account ID, which the writer
-// discards. Both kinds cost the request the same work (a copy of the client ID, the
+// denial is a denied token or API request whose audit record the writer builds. A token
+// request for a client ID that no account holds queues a denial with no account ID, which
+// the writer discards. Both kinds cost the request the same work (a copy of the client ID, the
 // queue's lock and an append), so the response time does not reveal whether a client ID
 // exists.
 type denial struct {
