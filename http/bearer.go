@@ -89,6 +89,23 @@ func otherSchemeError(scheme string, hasScheme bool) error {
 	return iogate.Errorf(iogate.CodeMissingToken, "missing access token: send it as Authorization: Bearer <token>")
 }
 
+// errNotAJWT is the error for a bearer value without the three dot-separated parts of a
+// JWT, such as "undefined" from a client that sent the token response object instead of
+// its accessToken field.
+var errNotAJWT = iogate.Errorf(iogate.CodeInvalidToken, "the access token is malformed: "+
+	"iogate's access tokens are JWTs of three dot-separated parts; send the accessToken (or access_token) value of the token response")
+
+// malformedBearer returns errNotAJWT and keeps the failure out of the address's count of
+// failed authentications. Such a value is no guess at a token, because it could never
+// verify, and a client bug that sends it must not slow down every client behind its
+// address.
+func malformedBearer(r *http.Request) error {
+	if st := stateFrom(r.Context()); st != nil {
+		st.uncountedFailure = true
+	}
+	return errNotAJWT
+}
+
 // validToken68 reports whether tok has the b64token syntax of RFC 6750 section 2.1.
 func validToken68(tok string) bool {
 	body := strings.TrimRight(tok, "=")
@@ -171,6 +188,9 @@ func (s *Server) requireScope(scope string, next handlerFunc) handlerFunc {
 			if iogate.ErrorCodeOf(err) == iogate.CodeInvalidToken {
 				challenge(w, &bearerError{oauthError: "invalid_token"})
 				markOutdatedCredential(r, err)
+				if strings.Count(raw, ".") != 2 {
+					return malformedBearer(r)
+				}
 			}
 			return err
 		}

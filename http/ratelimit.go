@@ -440,7 +440,7 @@ func (s *Server) limitRequests(next http.Handler) http.Handler {
 			rec = &requestState{ResponseWriter: w}
 		}
 		next.ServeHTTP(rec, r)
-		if rec.status == http.StatusUnauthorized && !rec.outdatedCredential && (class == classClientAuth || r.Header.Get("Authorization") != "") {
+		if rec.status == http.StatusUnauthorized && !rec.uncountedFailure && (class == classClientAuth || r.Header.Get("Authorization") != "") {
 			s.limiter.recordFailure(r.Context(), addr, clientID)
 		}
 	})
@@ -456,7 +456,7 @@ func markOutdatedCredential(r *http.Request, err error) {
 		return
 	}
 	if st := stateFrom(r.Context()); st != nil {
-		st.outdatedCredential = true
+		st.uncountedFailure = true
 	}
 }
 

@@ -158,6 +158,9 @@ func TestBearerFailureCounting(t *testing.T) {
 		counts bool
 	}{
 		{"malformed token", func(t *testing.T, f *failureAPI) string { return "Bearer not.a.token" }, true},
+		// A value that is not shaped like a JWT could never verify, so it is no guess:
+		// the platform's published sample sends "Bearer undefined".
+		{"value that is not a JWT", func(t *testing.T, f *failureAPI) string { return "Bearer undefined" }, false},
 		{"other scheme", func(t *testing.T, f *failureAPI) string { return "Basic Zm9vOmJhcg==" }, true},
 		{"bad signature", func(t *testing.T, f *failureAPI) string {
 			tok := f.issue(t, f.clientID, f.secret)
@@ -393,5 +396,24 @@ func TestRetiredSecretResponse(t *testing.T) {
 				t.Errorf("body for the retired secret %q differs from the body for a wrong one %q", a, b)
 			}
 		})
+	}
+}
+
+// TestNotAJWTMessage checks that a bearer value without the shape of a JWT, such as the
+// "undefined" of the platform's published sample, gets a 401 that says the value is
+// malformed and which value of the token response to send.
+func TestNotAJWTMessage(t *testing.T) {
+	f := newFailureAPI(t)
+	r := httptest.NewRequest("GET", "/v1/vaults", nil)
+	r.Header.Set("Authorization", "Bearer undefined")
+	rec := f.serve(r, netip.MustParseAddr("192.0.2.31"))
+	if rec.Code != http.StatusUnauthorized {
+		t.Fatalf("status %d, want 401", rec.Code)
+	}
+	if body := rec.Body.String(); !strings.Contains(body, "the access token is malformed") || !strings.Contains(body, `"code":"invalid_token"`) {
+		t.Errorf("body %s, want code invalid_token and a message that the token is malformed", body)
+	}
+	if got := rec.Header().Get("WWW-Authenticate"); !strings.Contains(got, `error="invalid_token"`) {
+		t.Errorf("WWW-Authenticate %q, want the invalid_token challenge", got)
 	}
 }

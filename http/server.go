@@ -191,9 +191,10 @@ type requestState struct {
 	// verified, for the access log. It stays empty for a failed authentication, whose
 	// client ID could be anything the caller sent.
 	clientID string
-	// outdatedCredential is set by the handler that rejected the request's credential when
-	// iogate issued that credential, so that limitRequests does not count the failure.
-	outdatedCredential bool
+	// uncountedFailure is set by the handler that rejected the request's credential when
+	// the failure cannot be a guess: iogate issued that credential, or it is a bearer
+	// value that is not shaped like a token at all. limitRequests then does not count it.
+	uncountedFailure bool
 }
 
 func (st *requestState) WriteHeader(status int) {
