@@ -187,9 +187,9 @@ type requestState struct {
 	client   clientInfo
 	// principal is set by requireScope once the bearer token has verified.
 	principal *auth.Principal
-	// clientID is the client that authenticated, with its secret or a bearer token that
-	// verified, for the access log. It stays empty for a failed authentication, whose
-	// client ID could be anything the caller sent.
+	// clientID is the client whose secret or bearer token verified, for the access log,
+	// also when its address was then refused. It stays empty for a failed
+	// authentication, whose client ID could be anything the caller sent.
 	clientID string
 	// uncountedFailure is set by the handler that rejected the request's credential when
 	// the failure cannot be a guess: iogate issued that credential, or it is a bearer
