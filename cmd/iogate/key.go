@@ -390,6 +390,12 @@ func newKeyRotateCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
+			// A previous secret still in its grace period is retired by this rotation, which
+			// the output names. Its absence, or a failed read, only leaves that line out.
+			var inGrace *iogate.PreviousSecret
+			if before, err := e.store.FindAPIKey(cmd.Context(), args[0]); err == nil && before.Previous != nil && time.Now().Before(before.Previous.ExpiresAt) {
+				inGrace = before.Previous
+			}
 			k, secret, err := e.auth.RotateKey(cmd.Context(), args[0], grace)
 			if err != nil {
 				return keyNotFound(err, args[0])
@@ -399,6 +405,10 @@ func newKeyRotateCommand(g *globals) *cobra.Command {
 			return g.printResult(out, func(w io.Writer) {
 				fmt.Fprintf(w, "Rotated API key %q.\n\n  Client ID:         %s\n  New client secret: %s\n  Secret generation: %d\n\n",
 					k.Name, k.ClientID, secret.Reveal(), k.SecretGeneration)
+				if inGrace != nil && inGrace.Generation < k.SecretGeneration-1 {
+					fmt.Fprintf(w, "Secret generation %d, whose grace period would have lasted until %s, and its tokens stopped working now.\n",
+						inGrace.Generation, inGrace.ExpiresAt.UTC().Format(time.RFC3339))
+				}
 				if r := out.Rotation; r != nil {
 					fmt.Fprintf(w, "The previous secret and its tokens keep working until %s.\n", r.PreviousExpiresAt.Format(time.RFC3339))
 				} else {
