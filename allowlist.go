@@ -29,6 +29,9 @@ func ParseIPEntry(entry, kind string) (netip.Prefix, error) {
 	if entry == "" || strings.TrimSpace(entry) != entry {
 		return invalid("expected an IP address or CIDR prefix without spaces")
 	}
+	if strings.Contains(entry, ",") {
+		return invalid("expected one IP address or CIDR prefix per entry; give each its own entry, such as --allow-ip once per address")
+	}
 	if strings.Contains(entry, "%") {
 		return invalid("zones are not allowed")
 	}

@@ -56,7 +56,7 @@ func bearerToken(w http.ResponseWriter, r *http.Request) (string, error) {
 	case places > 1:
 		return "", &bearerError{err: iogate.Errorf(iogate.CodeInvalid, "send the access token in one place only: the Authorization header"), oauthError: "invalid_request"}
 	case len(values) == 0:
-		return "", &bearerError{err: iogate.Errorf(iogate.CodeMissingToken, "missing access token: send it as Authorization: Bearer <token>")}
+		return "", &bearerError{err: iogate.Errorf(iogate.CodeMissingToken, "missing access token: send it as Authorization: Bearer TOKEN")}
 	}
 	scheme, rest, ok := strings.Cut(values[0], " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
@@ -82,11 +82,11 @@ func otherSchemeError(scheme string, hasScheme bool) error {
 	switch {
 	case hasScheme && name == "Basic":
 		return iogate.Errorf(iogate.CodeMissingToken, "missing access token: Basic authentication with the client ID and secret is for the token endpoints; "+
-			"send the access token they return as Authorization: Bearer <token>")
+			"send the access token they return as Authorization: Bearer TOKEN")
 	case hasScheme && known:
-		return iogate.Errorf(iogate.CodeMissingToken, "missing access token: the %s scheme is not supported; send the access token as Authorization: Bearer <token>", name)
+		return iogate.Errorf(iogate.CodeMissingToken, "missing access token: the %s scheme is not supported; send the access token as Authorization: Bearer TOKEN", name)
 	}
-	return iogate.Errorf(iogate.CodeMissingToken, "missing access token: send it as Authorization: Bearer <token>")
+	return iogate.Errorf(iogate.CodeMissingToken, "missing access token: send it as Authorization: Bearer TOKEN")
 }
 
 // errNotAJWT is the error for a bearer value without the three dot-separated parts of a

@@ -228,8 +228,8 @@ func TestBearerTokenSchemeMessages(t *testing.T) {
 		{"Basic YTpi", "Basic authentication with the client ID and secret is for the token endpoints", "YTpi"},
 		{"dpop abc", "the DPoP scheme is not supported", "abc"},
 		{"Token abc", "the Token scheme is not supported", "abc"},
-		{"s3cr3t-value rest", "missing access token: send it as Authorization: Bearer <token>", "s3cr3t"},
-		{"s3cr3t-value", "missing access token: send it as Authorization: Bearer <token>", "s3cr3t"},
+		{"s3cr3t-value rest", "missing access token: send it as Authorization: Bearer TOKEN", "s3cr3t"},
+		{"s3cr3t-value", "missing access token: send it as Authorization: Bearer TOKEN", "s3cr3t"},
 	}
 	for _, c := range cases {
 		r := httptest.NewRequest("GET", "/v1/vaults", nil)
