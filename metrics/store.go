@@ -215,6 +215,11 @@ func (s *instrumentedStore) SigningKeys(ctx context.Context) ([]*iogate.SigningK
 	return k, s.check("signing_keys", err)
 }
 
+func (s *instrumentedStore) SigningKeyLogCreatedAt(ctx context.Context) (time.Time, error) {
+	at, err := s.store.SigningKeyLogCreatedAt(ctx)
+	return at, s.check("signing_key_log_created_at", err)
+}
+
 func (s *instrumentedStore) CreateSigningKey(ctx context.Context, k *iogate.SigningKey, record iogate.SigningKeyRecorder) error {
 	return s.check("create_signing_key", s.store.CreateSigningKey(ctx, k, record))
 }
