@@ -349,6 +349,10 @@ type Store interface {
 
 	// SigningKeys returns every signing key, oldest first.
 	SigningKeys(ctx context.Context) ([]*SigningKey, error)
+	// SigningKeyLogCreatedAt returns the creation time of the reserved account of the
+	// SigningKeyLogID log, which the migration that added the log set. Signing keys created
+	// before it have no records. It returns CodeNotFound when the account row is missing.
+	SigningKeyLogCreatedAt(ctx context.Context) (time.Time, error)
 
 	// The four changes of the signing keys below each call record once inside their
 	// transaction, through RecordSigningKeyChange, and append the records it returns to

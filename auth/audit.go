@@ -256,6 +256,12 @@ func (s *Service) newRecord(accountID, event string, actor iogate.Actor, details
 type AuditReport struct {
 	Records int64              `json:"records"`
 	Heads   []iogate.AuditHead `json:"accounts"`
+	// SigningKeysWithoutRecord lists the KIDs of the stored signing keys that no record of
+	// the signing-key log names and that verification exempts, because they were created
+	// before the log existed or before its retention checkpoint. An attacker who can write
+	// to the database can insert a key with such a creation time, so compare this list
+	// with the keys you know.
+	SigningKeysWithoutRecord []string `json:"signingKeysWithoutRecord,omitempty"`
 }
 
 // maxVerifyAttempts bounds how often VerifyAudit starts again because a retention sweep
@@ -264,7 +270,8 @@ const maxVerifyAttempts = 3
 
 // VerifyAudit checks the hash chain of accountID's audit log, or of every account's and of
 // the signing-key log (iogate.SigningKeyLogID) when accountID is empty, from the first
-// record or from the retention checkpoint. It returns
+// record or from the retention checkpoint. It also checks that the logs name every API key
+// and every signing key that they must, as verifyAudit describes. It returns
 // an *iogate.AuditChainError naming the first record at which a chain breaks, together with
 // the report of what verified before it. It may run beside servers that write the log.
 func (s *Service) VerifyAudit(ctx context.Context, accountID string) (*AuditReport, error) {
@@ -309,6 +316,15 @@ func (s *Service) verifyAudit(ctx context.Context, accountID string, checkpoints
 		}
 		prunedUntil[cp.AccountID] = cp.RecordTime
 	}
+	// The signing keys are read before the records, so that each key's record is among
+	// the records read.
+	var signingKeys *signingKeyCoverage
+	if accountID == "" || accountID == iogate.SigningKeyLogID {
+		var err error
+		if signingKeys, err = s.newSigningKeyCoverage(ctx); err != nil {
+			return report, fmt.Errorf("verify audit log: %w", err)
+		}
+	}
 	created := map[string]bool{}
 	err := s.store.AuditRecords(ctx, accountID, func(r *iogate.AuditRecord) error {
 		if err := v.Add(r); err != nil {
@@ -317,12 +333,24 @@ func (s *Service) verifyAudit(ctx context.Context, accountID string, checkpoints
 		if r.Event == iogate.AuditKeyCreated {
 			created[r.ClientID] = true
 		}
+		if signingKeys != nil {
+			if err := signingKeys.add(r); err != nil {
+				return err
+			}
+		}
 		report.Records++
 		return nil
 	})
 	report.Heads = v.Heads()
 	if err != nil {
 		return report, fmt.Errorf("verify audit log: %w", err)
+	}
+	if signingKeys != nil {
+		until, pruned := prunedUntil[iogate.SigningKeyLogID]
+		report.SigningKeysWithoutRecord, err = signingKeys.check(until, pruned)
+		if err != nil {
+			return report, fmt.Errorf("verify audit log: %w", err)
+		}
 	}
 
 	// A chain verifies record by record, so deleting an account's whole log would pass

@@ -1,6 +1,9 @@
 package auth
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/iogate/iogate"
@@ -54,4 +57,94 @@ func signingKeySchedule(k *iogate.SigningKey) map[string]any {
 		details["retiredAt"] = k.RetiredAt.UTC().Format(time.RFC3339Nano)
 	}
 	return details
+}
+
+// signingKeyCoverage checks that the signing-key log names every signing key that must
+// have a record. A chain verifies record by record, so deleting the whole log or its tail
+// would otherwise pass verification unnoticed.
+type signingKeyCoverage struct {
+	// keys are the signing keys that the store contained before the log was read. Each
+	// one committed with its record, and only retention deletes records, so the records
+	// read afterwards contain them.
+	keys []*iogate.SigningKey
+	// logCreatedAt is when the migration that added the log ran. Keys created before it
+	// have no records.
+	logCreatedAt time.Time
+	// recorded is the set of KIDs that a created or rotated record names as its key, or
+	// that a revoked record names as its replacement.
+	recorded map[string]bool
+}
+
+// newSigningKeyCoverage reads the signing keys and the creation time of their log. Call it
+// before the log's records are read.
+func (s *Service) newSigningKeyCoverage(ctx context.Context) (*signingKeyCoverage, error) {
+	created, err := s.store.SigningKeyLogCreatedAt(ctx)
+	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
+		return nil, fmt.Errorf("the account row %q of the signing-key log is missing, so the log was deleted", iogate.SigningKeyLogID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	keys, err := s.store.SigningKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &signingKeyCoverage{keys: keys, logCreatedAt: created, recorded: map[string]bool{}}, nil
+}
+
+// signingKeyRecordDetails is the part of a signing-key record's details that names the key
+// that the change created.
+type signingKeyRecordDetails struct {
+	KID         string `json:"kid"`
+	Replacement *struct {
+		KID string `json:"kid"`
+	} `json:"replacement"`
+}
+
+// add notes the key that r created, when r is a record of the signing-key log that
+// creates one. r must have verified in its chain already, so its details are those that
+// signingKeyRecorder wrote.
+func (c *signingKeyCoverage) add(r *iogate.AuditRecord) error {
+	if r.AccountID != iogate.SigningKeyLogID {
+		return nil
+	}
+	switch r.Event {
+	case iogate.AuditSigningKeyCreated, iogate.AuditSigningKeyRotated, iogate.AuditSigningKeyRevoked:
+	default:
+		return nil
+	}
+	var d signingKeyRecordDetails
+	if err := json.Unmarshal(r.Details, &d); err != nil {
+		return fmt.Errorf("record %d of the signing-key log has invalid details: %w", r.Seq, err)
+	}
+	if r.Event == iogate.AuditSigningKeyRevoked {
+		if d.Replacement != nil {
+			c.recorded[d.Replacement.KID] = true
+		}
+		return nil
+	}
+	c.recorded[d.KID] = true
+	return nil
+}
+
+// check returns an error naming the first signing key that was created after the log
+// existed, and after prunedUntil when retention pruned the log, but that no record names.
+// It returns the KIDs of the keys without a record that it exempts, because an operator
+// who knows no such key should look at them: an attacker who can write to the database
+// can backdate a key's creation time.
+func (c *signingKeyCoverage) check(prunedUntil time.Time, pruned bool) (exempt []string, err error) {
+	for _, k := range c.keys {
+		if c.recorded[k.KID] {
+			continue
+		}
+		// A key created at or before the last pruned record may have lost its record to
+		// pruning, because the record is written after the key's creation time.
+		if k.CreatedAt.Before(c.logCreatedAt) || (pruned && !k.CreatedAt.After(prunedUntil)) {
+			exempt = append(exempt, k.KID)
+			continue
+		}
+		return exempt, fmt.Errorf("the signing-key log is incomplete: signing key %s (%s, created %s) exists but no signing_key.created, signing_key.rotated or signing_key.revoked record names it, so records were deleted or the key was inserted without iogate",
+			k.KID, k.Algorithm, k.CreatedAt.UTC().Format(time.RFC3339))
+	}
+	return exempt, nil
 }

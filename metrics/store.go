@@ -26,7 +26,7 @@ var storeOperations = []string{
 	"delete_api_key", "record_key_use", "revoke_token", "list_revoked_tokens", "deleted_api_keys",
 	"all_revoked_tokens", "key_changes_since", "latest_key_change", "append_audit_records",
 	"list_audit_records", "audit_records", "create_vault", "find_vault", "list_vaults",
-	"sealed_secret", "put_sealed_secret", "signing_keys", "create_signing_key",
+	"sealed_secret", "put_sealed_secret", "signing_keys", "signing_key_log_created_at", "create_signing_key",
 	"rotate_signing_key", "retire_signing_keys", "revoke_signing_key", "ping", "audit_checkpoints", "prune_audit_records", "create_user",
 	"find_user_by_id", "find_user_by_email", "list_users", "set_user_role", "set_user_totp_seed",
 	"enable_user_totp", "disable_user_totp", "delete_user", "use_totp_step", "set_account_status",
@@ -213,6 +213,11 @@ func (s *instrumentedStore) PutSealedSecretIfAbsent(ctx context.Context, name st
 func (s *instrumentedStore) SigningKeys(ctx context.Context) ([]*iogate.SigningKey, error) {
 	k, err := s.store.SigningKeys(ctx)
 	return k, s.check("signing_keys", err)
+}
+
+func (s *instrumentedStore) SigningKeyLogCreatedAt(ctx context.Context) (time.Time, error) {
+	at, err := s.store.SigningKeyLogCreatedAt(ctx)
+	return at, s.check("signing_key_log_created_at", err)
 }
 
 func (s *instrumentedStore) CreateSigningKey(ctx context.Context, k *iogate.SigningKey, record iogate.SigningKeyRecorder) error {

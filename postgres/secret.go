@@ -36,6 +36,17 @@ func (db *DB) SigningKeys(ctx context.Context) ([]*iogate.SigningKey, error) {
 	return querySigningKeys(ctx, db.pool)
 }
 
+// SigningKeyLogCreatedAt returns the creation time of the reserved account of the
+// signing-key log, or CodeNotFound when the account row is missing.
+func (db *DB) SigningKeyLogCreatedAt(ctx context.Context) (time.Time, error) {
+	var created time.Time
+	err := db.pool.QueryRow(ctx, `SELECT created_at FROM accounts WHERE id = $1`, iogate.SigningKeyLogID).Scan(&created)
+	if err != nil {
+		return time.Time{}, mapError(err)
+	}
+	return created.UTC(), nil
+}
+
 // querier is a pool or a transaction.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)

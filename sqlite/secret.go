@@ -33,6 +33,17 @@ func (db *DB) SigningKeys(ctx context.Context) ([]*iogate.SigningKey, error) {
 	return querySigningKeys(ctx, db.reader)
 }
 
+// SigningKeyLogCreatedAt returns the creation time of the reserved account of the
+// signing-key log, or CodeNotFound when the account row is missing.
+func (db *DB) SigningKeyLogCreatedAt(ctx context.Context) (time.Time, error) {
+	var created int64
+	err := db.reader.QueryRowContext(ctx, `SELECT created_at FROM accounts WHERE id = ?`, iogate.SigningKeyLogID).Scan(&created)
+	if err != nil {
+		return time.Time{}, mapError(err)
+	}
+	return fromMicros(created), nil
+}
+
 // querier is a database or a transaction.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)

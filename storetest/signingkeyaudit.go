@@ -19,6 +19,7 @@ var signingKeyAuditCases = []struct {
 	{"SigningKeyAuditRecords", testSigningKeyAuditRecords},
 	{"SigningKeyAuditFailureChangesNothing", testSigningKeyAuditFailure},
 	{"SigningKeyLogAccountHidden", testSigningKeyLogAccountHidden},
+	{"SigningKeyLogCreatedAt", testSigningKeyLogCreatedAt},
 }
 
 // recordSigningKeyChange is the suite's iogate.SigningKeyRecorder: it returns one record of
@@ -220,6 +221,31 @@ func testSigningKeyLogAccountHidden(t *testing.T, s iogate.Store) {
 	must(t, "AuditCheckpoints(signing-key log)", err)
 	if len(checkpoints) != 1 || checkpoints[0].Seq != 2 {
 		t.Errorf("AuditCheckpoints(signing-key log) = %+v, want one at record 2", checkpoints)
+	}
+}
+
+// testSigningKeyLogCreatedAt checks that the creation time of the signing-key log is the
+// time at which the migrations of the fresh store ran, to the second. The accounts that
+// the test creates afterwards leave it unchanged.
+func testSigningKeyLogCreatedAt(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	after := time.Now()
+	created, err := s.SigningKeyLogCreatedAt(ctx)
+	must(t, "SigningKeyLogCreatedAt", err)
+	// The store was migrated when the test opened it. SQLite stores the migration's time
+	// in whole seconds, and a busy machine may take a while to open a database.
+	if created.After(after) || created.Before(after.Add(-10*time.Minute)) {
+		t.Errorf("SigningKeyLogCreatedAt = %v, want the time the store was opened, shortly before %v", created, after)
+	}
+	if loc := created.Location(); loc != time.UTC {
+		t.Errorf("SigningKeyLogCreatedAt location = %v, want UTC", loc)
+	}
+
+	newAccount(t, s)
+	again, err := s.SigningKeyLogCreatedAt(ctx)
+	must(t, "SigningKeyLogCreatedAt after an account's creation", err)
+	if !again.Equal(created) {
+		t.Errorf("SigningKeyLogCreatedAt after an account's creation = %v, want %v", again, created)
 	}
 }
 

@@ -200,6 +200,10 @@ func newAuditVerifyCommand(g *globals) *cobra.Command {
 					signingKeys = " and of the signing-key log"
 				}
 				fmt.Fprintf(w, "Verified %d audit records of %d account(s)%s.\n", report.Records, accounts, signingKeys)
+				if n := len(report.SigningKeysWithoutRecord); n > 0 {
+					fmt.Fprintf(w, "%d signing key(s) have no record because they were created before the signing-key log existed or before its retention checkpoint: %s. Check that you know each of them.\n",
+						n, strings.Join(report.SigningKeysWithoutRecord, ", "))
+				}
 				if len(report.Heads) == 0 {
 					return
 				}
