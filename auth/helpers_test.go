@@ -45,6 +45,10 @@ func newTestEngine(t testing.TB) *testEngine {
 	path := filepath.Join(t.TempDir(), "iogate.db")
 	clock := &settableClock{t: time.Now()}
 	store, svc := openService(t, path, clock.now)
+	// The clock starts once the migrations have run, so that the signing key that Start
+	// creates is never older than the signing-key log, whose creation time the migration
+	// took from the real clock.
+	clock.t = time.Now()
 	if err := svc.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

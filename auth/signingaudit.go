@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/token"
 )
 
 // signingKeyRecorder returns the recorder that the store calls for the audit records of a
@@ -134,6 +135,12 @@ func (c *signingKeyCoverage) add(r *iogate.AuditRecord) error {
 // can backdate a key's creation time.
 func (c *signingKeyCoverage) check(prunedUntil time.Time, pruned bool) (exempt []string, err error) {
 	for _, k := range c.keys {
+		// Records name a key by its KID, the thumbprint of its public key, so a public key
+		// replaced under a recorded KID must not pass for the recorded one.
+		if kid, err := token.KeyIDOf(k.PublicJWK); err != nil || kid != k.KID {
+			return exempt, fmt.Errorf("signing key %s (%s) does not match its KID: its stored public key is not the key that the KID names, so it was replaced outside iogate",
+				k.KID, k.Algorithm)
+		}
 		if c.recorded[k.KID] {
 			continue
 		}

@@ -179,3 +179,30 @@ func TestVerifyAuditSigningKeyLogAccountDeleted(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyAuditSigningKeyPublicKeyReplaced replaces the public key of a stored signing
+// key with another key's, keeping the recorded KID. Servers would then accept tokens that
+// the other key signed, so verify must report that the key does not match its KID.
+func TestVerifyAuditSigningKeyPublicKeyReplaced(t *testing.T) {
+	ctx := context.Background()
+	e := newTestEngine(t)
+	keys, err := e.store.SigningKeys(ctx)
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("SigningKeys = %d keys, %v; want the engine's key", len(keys), err)
+	}
+	victim := keys[0]
+	otherMaster, err := iogate.NewMasterKey(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := token.GenerateSigningKey(token.EdDSA, otherMaster, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.tamper(t, []any{string(other.PublicJWK), victim.KID}, `UPDATE signing_keys SET public_jwk = ?1 WHERE kid = ?2`)
+
+	_, err = e.svc.VerifyAudit(ctx, "")
+	if err == nil || !strings.Contains(err.Error(), "signing key "+victim.KID+" ") || !strings.Contains(err.Error(), "does not match its KID") {
+		t.Errorf("VerifyAudit after the public key of %s was replaced = %v, want an error that it does not match its KID", victim.KID, err)
+	}
+}

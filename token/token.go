@@ -61,6 +61,20 @@ func (c *Claims) Scopes() []string { return strings.Fields(c.Scope) }
 // ExpiresAt returns the expiry as a time.
 func (c *Claims) ExpiresAt() time.Time { return time.Unix(c.Expiry, 0) }
 
+// KeyIDOf returns the KID that a public JWK must have: the base64url RFC 7638 thumbprint
+// of its key, computed with SHA-256, as GenerateSigningKey names its keys.
+func KeyIDOf(publicJWK []byte) (string, error) {
+	var pub jose.JSONWebKey
+	if err := pub.UnmarshalJSON(publicJWK); err != nil {
+		return "", fmt.Errorf("parse public JWK: %w", err)
+	}
+	thumb, err := pub.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(thumb), nil
+}
+
 // privateKeyName binds a sealed private key to its slot under the master key.
 func privateKeyName(kid string) string { return "signing-key/" + kid }
 
