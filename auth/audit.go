@@ -75,33 +75,59 @@ func newAuditCommitter(store iogate.Store, chain *iogate.AuditChain, log *slog.L
 }
 
 // commit queues rec and returns once the transaction holding it has committed, with that
-// transaction's error, or once ctx ends, with ctx's cause. When ctx ends first and withdraw
-// is set, a record that is still queued is taken out of the queue and never written:
-// token issuance sets it, because it then hands out no token for the record to show.
-// Otherwise, and for a record that is already in a transaction, the record is written or
-// fails whether or not its caller still waits.
-func (c *auditCommitter) commit(ctx context.Context, rec *iogate.AuditRecord, withdraw bool) error {
+// transaction's error, or once ctx ends or timeout (when positive) passes, with ctx's cause
+// or a *StoreTimeoutError. When the wait ends first and withdraw is set, a record that is
+// still queued is taken out of the queue and never written: token issuance sets it,
+// because it then hands out no token for the record to show. Otherwise, and for a record
+// that is already in a transaction, the record is written or fails whether or not its
+// caller still waits.
+func (c *auditCommitter) commit(ctx context.Context, rec *iogate.AuditRecord, withdraw bool, timeout time.Duration) error {
 	done := make(chan error, 1)
 	c.mu.Lock()
 	c.pending = append(c.pending, pendingAudit{rec: rec, done: done})
 	c.startLocked()
 	c.mu.Unlock()
+
+	// Token issuance waits here once per token, so the bound is a pooled timer rather
+	// than a context of its own, which would cost allocations on every request.
+	var expired <-chan time.Time
+	if timeout > 0 {
+		t := waitTimers.Get().(*time.Timer)
+		t.Reset(timeout)
+		defer func() {
+			t.Stop()
+			waitTimers.Put(t)
+		}()
+		expired = t.C
+	}
+	var cause error
 	select {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
+		cause = context.Cause(ctx)
+	case <-expired:
+		cause = &StoreTimeoutError{Timeout: timeout}
 	}
 	if withdraw && c.withdraw(done) {
-		return context.Cause(ctx)
+		return cause
 	}
-	// The transaction may have ended at the same moment as ctx.
+	// The transaction may have ended at the same moment as the wait.
 	select {
 	case err := <-done:
 		return err
 	default:
-		return context.Cause(ctx)
+		return cause
 	}
 }
+
+// waitTimers holds stopped timers for commit. Since Go 1.23 a stopped timer's channel
+// delivers nothing stale, so a timer can be reset and reused.
+var waitTimers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
 
 // withdraw takes the record whose caller waits on done out of the queue and reports
 // whether it was still there. The queue holds one record per waiting caller and the

@@ -16,7 +16,7 @@ func (s *Service) RecordEvent(ctx context.Context, accountID, event string, deta
 	if err != nil {
 		return err
 	}
-	if err := s.audit.commit(ctx, rec, false); err != nil {
+	if err := s.audit.commit(ctx, rec, false, 0); err != nil {
 		return StoreError(ctx, iogate.WrapError(iogate.CodeUnavailable, err, "the audit log could not be written; retry later"))
 	}
 	return nil

@@ -228,9 +228,7 @@ func (s *Service) recordIssued(ctx context.Context, c *Client, remote netip.Addr
 		return err
 	}
 	rec.ClientID, rec.TokenID = c.ClientID, claims.ID
-	ctx, cancel := s.WithStoreTimeout(ctx)
-	defer cancel()
-	if err := s.audit.commit(ctx, rec, true); err != nil {
+	if err := s.audit.commit(ctx, rec, true, s.cfg.StoreTimeout); err != nil {
 		return StoreError(ctx, iogate.WrapError(iogate.CodeUnavailable, err, "the audit log could not be written; retry later"))
 	}
 	return nil

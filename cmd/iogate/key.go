@@ -390,13 +390,17 @@ func newKeyRotateCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
-			// A previous secret still in its grace period is retired by this rotation, which
-			// the output names. Its absence, or a failed read, only leaves that line out.
-			var inGrace *iogate.PreviousSecret
-			if before, err := e.store.FindAPIKey(cmd.Context(), args[0]); err == nil && before.Previous != nil && time.Now().Before(before.Previous.ExpiresAt) {
-				inGrace = before.Previous
+			// The rotation applies to the generation read here, as the dashboard's does, so a
+			// previous secret in its grace period that it retires is named exactly.
+			before, err := e.store.FindAPIKey(cmd.Context(), args[0])
+			if err != nil {
+				return keyNotFound(err, args[0])
 			}
-			k, secret, err := e.auth.RotateKey(cmd.Context(), args[0], grace)
+			var inGrace *iogate.PreviousSecret
+			if p := before.Previous; p != nil && time.Now().Before(p.ExpiresAt) {
+				inGrace = p
+			}
+			k, secret, err := e.auth.RotateKeyFrom(cmd.Context(), args[0], before.SecretGeneration, grace)
 			if err != nil {
 				return keyNotFound(err, args[0])
 			}
