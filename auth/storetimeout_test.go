@@ -124,7 +124,7 @@ func TestIssueTokenStoreHang(t *testing.T) {
 }
 
 // TestAuditTransactionStoreTimeout checks that an audit transaction on a database that
-// stopped responding ends at the store timeout, so that the writer is free for the next
+// stopped responding ends at the store timeout. The writer is then free for the next
 // records once the database responds, instead of hanging for the 30s that bounded a
 // transaction before.
 func TestAuditTransactionStoreTimeout(t *testing.T) {

@@ -55,7 +55,7 @@ type Option func(*Client)
 
 // WithHTTPClient sets the HTTP client, for example one that trusts a private CA. The
 // default is a client with a 30-second timeout. The Client uses a copy of hc that follows
-// no redirect, whatever hc.CheckRedirect says.
+// no redirect, whatever hc.CheckRedirect specifies.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
 
 // WithScopes requests tokens narrowed to these scopes instead of all of the key's scopes.

@@ -221,7 +221,7 @@ func auditSummary(rec *iogate.AuditRecord) string {
 
 // handleAuditExport sends the account's records that the filters select, oldest first, as
 // a CSV or JSON download. A store that fails or stops responding before anything has been
-// sent gets the error page. After that, the download breaks off and the log tells.
+// sent gets the error page. After that, the download breaks off and the log records why.
 func (d *Dashboard) handleAuditExport(w http.ResponseWriter, r *http.Request, c *user.Current) error {
 	filter, err := auditQuery(r, c.Account.ID)
 	if err != nil {

@@ -400,8 +400,8 @@ func TestRetiredSecretResponse(t *testing.T) {
 }
 
 // TestNotAJWTMessage checks that a bearer value without the shape of a JWT, such as the
-// "undefined" of the platform's published sample, gets a 401 that says the value is
-// malformed and which value of the token response to send.
+// "undefined" of the platform's published sample, gets a 401 whose message calls the
+// value malformed and names the value of the token response to send.
 func TestNotAJWTMessage(t *testing.T) {
 	f := newFailureAPI(t)
 	r := httptest.NewRequest("GET", "/v1/vaults", nil)

@@ -22,9 +22,9 @@ import (
 // and far below hangingStore's safety limit.
 const testStoreTimeout = 200 * time.Millisecond
 
-// hangingStore is the real store with one fault added: while hang is set, the calls that
+// hangingStore is the real store with one fault added. While hang is set, the calls that
 // requests wait on block until the request's context ends, as on a database server that
-// stopped responding, and then run on the real store with that context. A call that still
+// stopped responding. Then they run on the real store with that context. A call that still
 // waits after 10s goes ahead, so that a missing bound fails the test instead of hanging it.
 type hangingStore struct {
 	iogate.Store

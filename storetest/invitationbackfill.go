@@ -12,9 +12,9 @@ import (
 // them in for stored invitations from their user.invited records, and cancels the
 // invitations of senders who are no longer owners. It stores invitations on s, the record
 // of one of them pruned, and then calls remigrate. remigrate must take the database back
-// to the schema before that migration, dropping the columns it adds, run the statements
-// in legacy, which change users as iogate did before the migration, and return a store on
-// it that has applied the migration again. RunInvitationBackfill then checks the IDs and
+// to the schema before that migration, dropping the columns it adds. It must run the
+// statements in legacy, which change users as iogate did before the migration. Then it
+// returns a store on the database that has applied the migration again. RunInvitationBackfill then checks the IDs and
 // creators of the pending invitations, and that removing their creator cancels those
 // whose creator the audit log still showed.
 func RunInvitationBackfill(t *testing.T, s iogate.Store, remigrate func(t *testing.T, legacy ...string) iogate.Store) {

@@ -9,11 +9,11 @@ import (
 	"time"
 )
 
-// TestSignInNotLockedOutByMadeUpEmails fills the per-account table with made-up emails,
+// TestSignInFloodNoLockout fills the per-account table with made-up emails,
 // ten from each of 10,000 IPv6 /64 networks, which one /48 holds. Each address stays
 // within its own limit. A user who then signs in from an address not seen before must not
 // be refused.
-func TestSignInNotLockedOutByMadeUpEmails(t *testing.T) {
+func TestSignInFloodNoLockout(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	l := newSignInLimits(func() time.Time { return now })
 	const addresses = maxLimiters / addressBurst

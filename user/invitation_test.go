@@ -172,7 +172,8 @@ func TestCancelInvitationsToEmail(t *testing.T) {
 }
 
 // TestRemovalCancelsInvitations checks that removing an owner cancels the invitations
-// they sent, recorded as done by whoever removed them, and keeps the others' invitations.
+// they sent, with the remover as the actor of each cancellation, and keeps the invitations
+// of other owners.
 func TestRemovalCancelsInvitations(t *testing.T) {
 	forEachFixture(t, func(t *testing.T, f *fixture) {
 		second := f.join(t, "second@acme.test", iogate.RoleOwner)

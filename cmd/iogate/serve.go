@@ -220,7 +220,7 @@ func (c *serveConfig) validate() error {
 
 // validateStoreTimeout checks --store-timeout against its range and --write-timeout. A
 // request that waits the whole store timeout must still have time to write its 503 before
-// the write timeout closes the connection without a response, and the write timeout also
+// the write timeout closes the connection without a response. The write timeout also
 // covers reading the request body, so the bound leaves at least half of it. The bound of a
 // dashboard request covers its password hashing too, which takes tens of milliseconds, so
 // it is at least a second.

@@ -266,7 +266,7 @@ func (c *Cluster) Start(t testing.TB) {
 
 // Freeze stops every process of the cluster with SIGSTOP, so that the database hangs
 // instead of failing, as on a host that stopped responding: open connections stay open and
-// the kernel still accepts new ones, but nothing answers. Thaw resumes the processes, and
+// the kernel still accepts new ones, but nothing responds. Thaw resumes the processes, and
 // so does the end of the test, before the cluster is stopped. Only the processes of this
 // cluster are signalled: its postmaster, named by the postmaster.pid file of its data
 // directory, and that postmaster's children.
