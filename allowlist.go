@@ -131,3 +131,45 @@ func FormatAllowedIPs(allowed []netip.Prefix) []string {
 	}
 	return out
 }
+
+// CatchAllWarning returns a warning about the entries of allowed with a prefix length of 0,
+// such as 0.0.0.0/0 or ::/0, or "" when allowed has none. Such an entry allows every address
+// of its family. It stays valid, because scripts use it, but a user who types it probably
+// means any address, which an empty list already means. With only one family's entry, every
+// client of the other family is rejected unless another entry covers its address.
+func CatchAllWarning(allowed []netip.Prefix) string {
+	var allIPv4, allIPv6, someIPv4, someIPv6 bool
+	for _, p := range allowed {
+		switch {
+		case p.Addr().Is4() && p.Bits() == 0:
+			allIPv4 = true
+		case p.Addr().Is4():
+			someIPv4 = true
+		case p.Bits() == 0:
+			allIPv6 = true
+		default:
+			someIPv6 = true
+		}
+	}
+
+	const emptyList = " An empty list of allowed IPs already allows any address."
+	switch {
+	case allIPv4 && allIPv6:
+		return "the allowed IPs 0.0.0.0/0 and ::/0 allow every IPv4 and IPv6 address." + emptyList
+	case allIPv4:
+		return catchAllFamily("0.0.0.0/0", "IPv4", "IPv6", someIPv6) + emptyList
+	case allIPv6:
+		return catchAllFamily("::/0", "IPv6", "IPv4", someIPv4) + emptyList
+	}
+	return ""
+}
+
+// catchAllFamily returns the sentence of CatchAllWarning about entry, the catch-all entry of
+// family. otherListed reports whether other entries cover addresses of the other family.
+func catchAllFamily(entry, family, other string, otherListed bool) string {
+	rejected := "every " + other + " address is rejected"
+	if otherListed {
+		rejected = other + " addresses are rejected unless another entry covers them"
+	}
+	return fmt.Sprintf("the allowed IP %s allows every %s address, but %s.", entry, family, rejected)
+}

@@ -160,3 +160,40 @@ func FuzzParseAllowedIP(f *testing.F) {
 		}
 	})
 }
+
+func TestCatchAllWarning(t *testing.T) {
+	const emptyList = " An empty list of allowed IPs already allows any address."
+	cases := []struct {
+		name    string
+		entries []string
+		want    string
+	}{
+		{"empty list", nil, ""},
+		{"no catch-all entry", []string{"10.0.0.0/8", "2001:db8::/32"}, ""},
+		{"IPv4 only", []string{"0.0.0.0/0"},
+			"the allowed IP 0.0.0.0/0 allows every IPv4 address, but every IPv6 address is rejected." + emptyList},
+		{"IPv4 with other IPv4 entries", []string{"10.0.0.0/8", "0.0.0.0/0"},
+			"the allowed IP 0.0.0.0/0 allows every IPv4 address, but every IPv6 address is rejected." + emptyList},
+		{"IPv4 with an IPv6 entry", []string{"0.0.0.0/0", "2001:db8::/32"},
+			"the allowed IP 0.0.0.0/0 allows every IPv4 address, but IPv6 addresses are rejected unless another entry covers them." + emptyList},
+		{"IPv4-mapped form", []string{"::ffff:0.0.0.0/96"},
+			"the allowed IP 0.0.0.0/0 allows every IPv4 address, but every IPv6 address is rejected." + emptyList},
+		{"IPv6 only", []string{"::/0"},
+			"the allowed IP ::/0 allows every IPv6 address, but every IPv4 address is rejected." + emptyList},
+		{"IPv6 with an IPv4 entry", []string{"::/0", "192.0.2.7"},
+			"the allowed IP ::/0 allows every IPv6 address, but IPv4 addresses are rejected unless another entry covers them." + emptyList},
+		{"both families", []string{"::/0", "0.0.0.0/0"},
+			"the allowed IPs 0.0.0.0/0 and ::/0 allow every IPv4 and IPv6 address." + emptyList},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			allowed, err := ParseAllowedIPs(c.entries)
+			if err != nil {
+				t.Fatalf("ParseAllowedIPs(%q) failed: %v", c.entries, err)
+			}
+			if got := CatchAllWarning(allowed); got != c.want {
+				t.Errorf("CatchAllWarning(%q) = %q, want %q", c.entries, got, c.want)
+			}
+		})
+	}
+}

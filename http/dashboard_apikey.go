@@ -1,9 +1,12 @@
 package http
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -51,9 +54,44 @@ func (d *Dashboard) handleKeyList(w http.ResponseWriter, r *http.Request, c *use
 	}
 	v := d.newView(c, "API Keys", "keys")
 	v.Notice = noticeFrom(r)
+	warning, err := d.savedKeyWarning(r, c)
+	if err != nil {
+		return err
+	}
+	if warning != "" {
+		v.Notice += " " + warning
+	}
 	v.Data = list
 	d.render(w, r, http.StatusOK, "keys", v)
 	return nil
+}
+
+// savedKeyWarning returns catchAllNotice of the key that the edit form has just saved, which
+// the query parameter saved names beside notice=key-updated. A key of another account or an
+// unknown client ID gets none, so that a crafted link shows nothing about them.
+func (d *Dashboard) savedKeyWarning(r *http.Request, c *user.Current) (string, error) {
+	query := r.URL.Query()
+	if query.Get("notice") != "key-updated" || query.Get("saved") == "" {
+		return "", nil
+	}
+	k, err := d.findKeyOfAccount(r.Context(), c, query.Get("saved"))
+	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return catchAllNotice(k.AllowedIPs), nil
+}
+
+// catchAllNotice returns iogate.CatchAllWarning about allowed as sentences for a page, with
+// what to type instead, or "" when allowed has no entry with a prefix length of 0.
+func catchAllNotice(allowed []netip.Prefix) string {
+	warning := iogate.CatchAllWarning(allowed)
+	if warning == "" {
+		return ""
+	}
+	return sentence(warning) + " To get one, leave the Allowed IP addresses field empty."
 }
 
 // keyForm is the data of the create and edit forms, as typed, with an error per field.
@@ -242,18 +280,26 @@ func (d *Dashboard) renderSecret(w http.ResponseWriter, r *http.Request, c *user
 		TokenURL:   strings.TrimRight(d.cfg.PublicURL, "/") + "/v1/auth/accessToken",
 		CACertHint: d.cfg.CACertHint,
 	}
+	if !rotated {
+		v.Notice = catchAllNotice(k.AllowedIPs)
+	}
 	d.render(w, r, http.StatusOK, "key_secret", v)
 }
 
 // findAccountKey returns the key with the client ID in the path if it belongs to the
 // signed-in account. A key of another account is reported as not found.
 func (d *Dashboard) findAccountKey(r *http.Request, c *user.Current) (*iogate.APIKey, error) {
-	id := r.PathValue("id")
+	return d.findKeyOfAccount(r.Context(), c, r.PathValue("id"))
+}
+
+// findKeyOfAccount returns the key with client ID id if it belongs to the signed-in
+// account. A key of another account is reported as not found.
+func (d *Dashboard) findKeyOfAccount(ctx context.Context, c *user.Current, id string) (*iogate.APIKey, error) {
 	notFound := iogate.Errorf(iogate.CodeNotFound, "No API key with client ID %s in this account.", iogate.QuoteInput(id))
 	if !iogate.ValidClientID(id) {
 		return nil, notFound
 	}
-	k, err := d.cfg.Store.FindAPIKey(r.Context(), id)
+	k, err := d.cfg.Store.FindAPIKey(ctx, id)
 	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound || err == nil && k.AccountID != c.Account.ID {
 		return nil, notFound
 	}
@@ -361,7 +407,8 @@ func (d *Dashboard) handleEditKey(w http.ResponseWriter, r *http.Request, c *use
 				if err != nil {
 					return err
 				}
-				seeOther(w, r, "/dashboard/keys", "key-updated")
+				// The key list reads the saved key again to warn about its allowed IPs.
+				seeOther(w, r, "/dashboard/keys?saved="+url.QueryEscape(k.ClientID), "key-updated")
 				return nil
 			}
 		}

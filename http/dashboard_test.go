@@ -94,14 +94,7 @@ func (h *dashboardHarness) current() *user.Current {
 
 func (h *dashboardHarness) keyList(t *testing.T) string {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	if err := h.d.handleKeyList(rec, httptest.NewRequest(http.MethodGet, "/dashboard/keys", nil), h.current()); err != nil {
-		t.Fatalf("handleKeyList: %v", err)
-	}
-	if rec.Code != http.StatusOK {
-		t.Fatalf("key list: status %d", rec.Code)
-	}
-	return rec.Body.String()
+	return h.keyListAt(t, "/dashboard/keys")
 }
 
 func TestKeyListWarnings(t *testing.T) {

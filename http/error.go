@@ -2,7 +2,6 @@ package http
 
 import (
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -32,6 +31,7 @@ var statusOf = map[iogate.ErrorCode]int{
 	iogate.CodeUnavailable:          http.StatusServiceUnavailable,
 	iogate.CodeOutcomeUnknown:       http.StatusGatewayTimeout,
 	iogate.CodeInternal:             http.StatusInternalServerError,
+	codeMethodNotAllowed:            http.StatusMethodNotAllowed,
 }
 
 // oauthErrorOf maps each domain error code to the "error" value of an OAuth error response
@@ -60,13 +60,16 @@ var oauthErrorOf = map[iogate.ErrorCode]string{
 	// No /oauth2 endpoint takes a bearer token, so none returns CodeMissingToken. RFC 6750
 	// section 3.1 gives a missing token no error value of its own.
 	iogate.CodeMissingToken: "invalid_request",
+	// RFC 6749 has no error value for a wrong method, so it is a malformed request there.
+	codeMethodNotAllowed: "invalid_request",
 }
 
-// errMethodNotAllowed and errNotFound are the errors of requests that match no route.
-var (
-	errMethodNotAllowed = &iogate.Error{Code: "method_not_allowed", Message: "this method is not allowed on this path"}
-	errRouteNotFound    = iogate.Errorf(iogate.CodeNotFound, "no such endpoint")
-)
+// codeMethodNotAllowed is the code of a request whose route does not serve its method.
+// Only the router returns it, so it is not one of the domain's codes.
+const codeMethodNotAllowed iogate.ErrorCode = "method_not_allowed"
+
+// errRouteNotFound is the error of requests whose path matches no route.
+var errRouteNotFound = iogate.Errorf(iogate.CodeNotFound, "no such endpoint")
 
 // Problem is an RFC 9457 problem-details body, the shape of every /v1 error. Code is the
 // stable machine-readable error code.
@@ -86,10 +89,7 @@ type Problem struct {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := iogate.ErrorCodeOf(err)
 	status, ok := statusOf[code]
-	switch {
-	case errors.Is(err, errMethodNotAllowed):
-		status = http.StatusMethodNotAllowed
-	case !ok:
+	if !ok {
 		status = http.StatusInternalServerError
 		code = iogate.CodeInternal
 	}

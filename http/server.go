@@ -146,12 +146,15 @@ func (s *Server) Handler() http.Handler {
 // handlerFunc is an HTTP handler that returns its error to the single error writer.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// route registers a path with one handler per method; other methods get 405 with an Allow
+// route registers a path with one handler per method. Other methods get 405 with an Allow
 // header, HEAD included unless GET is listed.
 func (s *Server) route(mux *http.ServeMux, pattern string, methods map[string]handlerFunc) {
 	names := slices.Sorted(maps.Keys(methods))
 	s.routes[pattern] = names
 	allow := strings.Join(names, ", ")
+	// The message names the route's pattern, never the request's path, which could hold
+	// anything that the client sent.
+	where := " is not allowed on " + pattern + ": use " + joinOr(names)
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		h, ok := methods[r.Method]
 		if !ok && r.Method == http.MethodHead {
@@ -160,13 +163,42 @@ func (s *Server) route(mux *http.ServeMux, pattern string, methods map[string]ha
 		}
 		if !ok {
 			w.Header().Set("Allow", allow)
-			s.writeError(w, r, errMethodNotAllowed)
+			s.writeError(w, r, &iogate.Error{Code: codeMethodNotAllowed, Message: methodForMessage(r.Method) + where})
 			return
 		}
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// joinOr joins words into a list that ends with "or", such as "GET, POST or PUT".
+func joinOr(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
+
+// methodForMessage returns method as an error message shows it: as it is when it is an
+// RFC 9110 token of at most iogate.MaxQuotedInput bytes, else quoted by iogate.QuoteInput.
+// HTTP/1.1 requests reach handlers only with token methods. Go's HTTP/2 server (Go 1.26)
+// checks the :method field only as a header value, so there a method can hold spaces,
+// quotes, backslashes and bytes above 0x7f.
+func methodForMessage(method string) string {
+	if method == "" || len(method) > iogate.MaxQuotedInput || strings.IndexFunc(method, isNotTokenChar) >= 0 {
+		return iogate.QuoteInput(method)
+	}
+	return method
+}
+
+// isNotTokenChar reports whether r is not a tchar of RFC 9110 section 5.6.2.
+func isNotTokenChar(r rune) bool {
+	switch {
+	case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
+		return false
+	}
+	return !strings.ContainsRune("!#$%&'*+-.^_`|~", r)
 }
 
 // requestStateKey is the context key of a request's *requestState.

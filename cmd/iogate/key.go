@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -43,7 +44,7 @@ func newKeyCreateCommand(g *globals) *cobra.Command {
 				return err
 			}
 			out := createdKey{APIKeyView: k.View(time.Now()), ClientSecret: secret.Reveal()}
-			return g.printResult(out, func(w io.Writer) {
+			err = g.printResult(out, func(w io.Writer) {
 				fmt.Fprintf(w, "Created API key %q.\n\n", k.Name)
 				tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
 				fmt.Fprintf(tw, "  Client ID:\t%s\n", k.ClientID)
@@ -54,6 +55,11 @@ func newKeyCreateCommand(g *globals) *cobra.Command {
 				tw.Flush()
 				fmt.Fprintln(w, "\nStore the client secret now: it will not be shown again.")
 			})
+			if err != nil {
+				return err
+			}
+			g.warnCatchAll(k.AllowedIPs, "Leave out --allow-ip to get an empty list.")
+			return nil
 		},
 	}
 	addKeyFlags(cmd, &req)
@@ -257,6 +263,15 @@ func exposedSince(v iogate.APIKeyView) string {
 	return "-"
 }
 
+// warnCatchAll prints iogate.CatchAllWarning about allowed, followed by next, when allowed
+// has an entry that allows every address of its family. Callers print it after the key's
+// output, so that the warning is the last line on the terminal.
+func (g *globals) warnCatchAll(allowed []netip.Prefix, next string) {
+	if warning := iogate.CatchAllWarning(allowed); warning != "" {
+		g.warn(warning + " " + next)
+	}
+}
+
 // allowedIPsText returns a key's allowed IPs for text output. An empty list allows every
 // address, which a dash would make read like none.
 func allowedIPsText(ips []string) string {
@@ -323,10 +338,18 @@ func newKeyUpdateCommand(g *globals) *cobra.Command {
 				return keyNotFound(err, args[0])
 			}
 			v := k.View(time.Now())
-			return g.printResult(v, func(w io.Writer) {
+			err = g.printResult(v, func(w io.Writer) {
 				fmt.Fprintf(w, "Updated API key %s.\n\n", k.ClientID)
 				printKeyText(w, v)
 			})
+			if err != nil {
+				return err
+			}
+			// Only a list given now gets the warning, not one kept from before.
+			if allowIPs.set {
+				g.warnCatchAll(k.AllowedIPs, "Use --clear-allow-ip to get an empty list.")
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()

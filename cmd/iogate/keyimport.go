@@ -41,9 +41,14 @@ func newKeyImportCommand(g *globals) *cobra.Command {
 				return err
 			}
 			v := k.View(time.Now())
-			return g.printResult(v, func(w io.Writer) {
+			err = g.printResult(v, func(w io.Writer) {
 				fmt.Fprintf(w, "Imported API key %q with client ID %s and scopes %s.\n", k.Name, k.ClientID, strings.Join(k.Scopes, " "))
 			})
+			if err != nil {
+				return err
+			}
+			g.warnCatchAll(k.AllowedIPs, "Leave out --allow-ip to get an empty list.")
+			return nil
 		},
 	}
 	addKeyFlags(cmd, &req.CreateKeyRequest)

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestKeyCatchAllWarning runs key create, import and update with allowlist entries that
+// allow a whole address family, and checks the warning that each prints to stderr.
+func TestKeyCatchAllWarning(t *testing.T) {
+	dir := t.TempDir()
+	var account struct{ ID string }
+	runCLIJSON(t, dir, nil, &account, "account", "create", "--name", "Acme", "--email", "ops@acme.test")
+	const (
+		ipv4Only = "the allowed IP 0.0.0.0/0 allows every IPv4 address, but every IPv6 address is rejected. " +
+			"An empty list of allowed IPs already allows any address."
+		ipv6Only = "the allowed IP ::/0 allows every IPv6 address, but every IPv4 address is rejected. " +
+			"An empty list of allowed IPs already allows any address."
+	)
+
+	var key struct{ ClientID string }
+	stderr := runCLIJSON(t, dir, nil, &key, "key", "create", "--account", account.ID, "--name", "ci", "--allow-ip", "0.0.0.0/0")
+	wantJSON := `{"warning":{"message":"` + ipv4Only + ` Leave out --allow-ip to get an empty list."}}` + "\n"
+	if stderr != wantJSON {
+		t.Errorf("key create --allow-ip 0.0.0.0/0 --json: stderr %q, want %q", stderr, wantJSON)
+	}
+
+	environ := map[string]string{"IOGATE_CLIENT_SECRET": strings.Repeat("s", 40)}
+	cases := []struct {
+		name       string
+		env        map[string]string
+		args       []string
+		wantStderr string
+	}{
+		{"create with an IPv4 prefix", nil, []string{"key", "create", "--account", account.ID, "--name", "office", "--allow-ip", "10.0.0.0/8"}, ""},
+		{"create with ::/0", nil, []string{"key", "create", "--account", account.ID, "--name", "v6", "--allow-ip", "::/0"},
+			"iogate: warning: " + ipv6Only + " Leave out --allow-ip to get an empty list.\n"},
+		{"import with 0.0.0.0/0", environ, []string{"key", "import", "--account", account.ID, "--name", "imported", "--allow-ip", "0.0.0.0/0"},
+			"iogate: warning: " + ipv4Only + " Leave out --allow-ip to get an empty list.\n"},
+		{"update to ::/0", nil, []string{"key", "update", key.ClientID, "--allow-ip", "::/0"},
+			"iogate: warning: " + ipv6Only + " Use --clear-allow-ip to get an empty list.\n"},
+		{"update of the name only", nil, []string{"key", "update", key.ClientID, "--name", "renamed"}, ""},
+		{"update to both families", nil, []string{"key", "update", key.ClientID, "--allow-ip", "0.0.0.0/0", "--allow-ip", "::/0"},
+			"iogate: warning: the allowed IPs 0.0.0.0/0 and ::/0 allow every IPv4 and IPv6 address. " +
+				"An empty list of allowed IPs already allows any address. Use --clear-allow-ip to get an empty list.\n"},
+		{"update with --clear-allow-ip", nil, []string{"key", "update", key.ClientID, "--clear-allow-ip"}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, stderr, err := runCLI(t, dir, c.env, c.args...)
+			if err != nil {
+				t.Fatalf("iogate %s: %v; stderr %s", strings.Join(c.args, " "), err, stderr)
+			}
+			if stderr != c.wantStderr {
+				t.Errorf("iogate %s: stderr %q, want %q", strings.Join(c.args, " "), stderr, c.wantStderr)
+			}
+		})
+	}
+}
+
+// runCLI runs the CLI with args on the data directory dir and the variables in env, and
+// returns its stdout and stderr. The stdout of commands that create keys contains a client
+// secret, so callers must not print it.
+func runCLI(t *testing.T, dir string, env map[string]string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	getenv := func(name string) string { return env[name] }
+	var out, errOut bytes.Buffer
+	err = run(context.Background(), append([]string{"--data-dir", dir}, args...), getenv, noEnviron, &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+// runCLIJSON runs the CLI with --json as runCLI does, decodes its stdout into v and returns
+// its stderr. It fails the test unless the command succeeds.
+func runCLIJSON(t *testing.T, dir string, env map[string]string, v any, args ...string) (stderr string) {
+	t.Helper()
+	stdout, stderr, err := runCLI(t, dir, env, append(args, "--json")...)
+	if err != nil {
+		t.Fatalf("iogate %s: %v; stderr %s", strings.Join(args, " "), err, stderr)
+	}
+	if err := json.Unmarshal([]byte(stdout), v); err != nil {
+		t.Fatalf("iogate %s: stdout is not JSON: %v", strings.Join(args, " "), err)
+	}
+	return stderr
+}
