@@ -64,7 +64,7 @@ func TestAPIDocErrorCodes(t *testing.T) {
 
 	s := NewServer(nil, nil, slog.New(slog.DiscardHandler))
 	t.Cleanup(s.Close)
-	errs := []error{errMethodNotAllowed}
+	var errs []error
 	for code := range statusOf {
 		errs = append(errs, iogate.Errorf(code, "test error"))
 	}

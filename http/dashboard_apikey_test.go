@@ -184,10 +184,7 @@ func TestSecretPageCurlExample(t *testing.T) {
 
 	for _, shell := range []string{"bash", "zsh"} {
 		t.Run(shell, func(t *testing.T) {
-			path, err := exec.LookPath(shell)
-			if err != nil {
-				t.Skipf("%s is not installed", shell)
-			}
+			path := testenv.RequireTool(t, shell)
 			os.Remove(argsFile)
 			cmd := exec.Command(path, "-c", command)
 			cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))

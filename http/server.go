@@ -146,12 +146,17 @@ func (s *Server) Handler() http.Handler {
 // handlerFunc is an HTTP handler that returns its error to the single error writer.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// route registers a path with one handler per method. Other methods get 405 with an Allow
-// header, HEAD included unless GET is listed.
+// route registers a path with one handler per method. A path with GET also serves HEAD
+// with the GET handler. Other methods get 405 with an Allow header that lists every method
+// the path serves, HEAD included (RFC 9110 section 10.2.1).
 func (s *Server) route(mux *http.ServeMux, pattern string, methods map[string]handlerFunc) {
 	names := slices.Sorted(maps.Keys(methods))
 	s.routes[pattern] = names
-	allow := strings.Join(names, ", ")
+	allowed := names
+	if _, ok := methods[http.MethodGet]; ok && methods[http.MethodHead] == nil {
+		allowed = slices.Sorted(slices.Values(append(slices.Clip(names), http.MethodHead)))
+	}
+	allow := strings.Join(allowed, ", ")
 	// The message names the route's pattern, never the request's path, which could hold
 	// anything that the client sent.
 	where := " is not allowed on " + pattern + ": use " + joinOr(names)

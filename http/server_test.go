@@ -25,13 +25,13 @@ func TestMethodNotAllowedMessage(t *testing.T) {
 		wantAllow            string
 		wantMessage          string
 	}{
-		{"one allowed method", "DELETE", "/v1/vaults/123", "GET", "DELETE is not allowed on /v1/vaults/{id}: use GET"},
-		{"two allowed methods", "PUT", "/v1/vaults", "GET, POST", "PUT is not allowed on /v1/vaults: use GET or POST"},
-		{"path not echoed", "DELETE", "/v1/vaults/%3Cb%3E%22x%22", "GET", "DELETE is not allowed on /v1/vaults/{id}: use GET"},
-		{"extension token", "X-Purge!", "/healthz", "GET", "X-Purge! is not allowed on /healthz: use GET"},
-		{"quote and space", `DEL"E TE\`, "/healthz", "GET", `"DEL\"E TE\\" is not allowed on /healthz: use GET`},
-		{"invalid UTF-8", "GET\xff", "/healthz", "GET", `"GET\xff" is not allowed on /healthz: use GET`},
-		{"long token", strings.Repeat("A", 100), "/healthz", "GET",
+		{"one allowed method", "DELETE", "/v1/vaults/123", "GET, HEAD", "DELETE is not allowed on /v1/vaults/{id}: use GET"},
+		{"two allowed methods", "PUT", "/v1/vaults", "GET, HEAD, POST", "PUT is not allowed on /v1/vaults: use GET or POST"},
+		{"path not echoed", "DELETE", "/v1/vaults/%3Cb%3E%22x%22", "GET, HEAD", "DELETE is not allowed on /v1/vaults/{id}: use GET"},
+		{"extension token", "X-Purge!", "/healthz", "GET, HEAD", "X-Purge! is not allowed on /healthz: use GET"},
+		{"quote and space", `DEL"E TE\`, "/healthz", "GET, HEAD", `"DEL\"E TE\\" is not allowed on /healthz: use GET`},
+		{"invalid UTF-8", "GET\xff", "/healthz", "GET, HEAD", `"GET\xff" is not allowed on /healthz: use GET`},
+		{"long token", strings.Repeat("A", 100), "/healthz", "GET, HEAD",
 			`"` + strings.Repeat("A", 64) + `" (first 64 of 100 bytes) is not allowed on /healthz: use GET`},
 		{"OAuth form", "GET", "/oauth2/token", "POST", "GET is not allowed on /oauth2/token: use POST"},
 		{"OAuth form with quote and backslash", `DEL"E TE\`, "/oauth2/revoke", "POST", `'DEL/'E TE//' is not allowed on /oauth2/revoke: use POST`},
