@@ -157,7 +157,7 @@ func (s *Server) route(mux *http.ServeMux, pattern string, methods map[string]ha
 		allowed = slices.Sorted(slices.Values(append(slices.Clip(names), http.MethodHead)))
 	}
 	allow := strings.Join(allowed, ", ")
-	// The message names the route's pattern, never the request's path, which could hold
+	// The message names the route's pattern, never the request's path, which could contain
 	// anything that the client sent.
 	where := " is not allowed on " + pattern + ": use " + joinOr(names)
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
