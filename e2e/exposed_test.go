@@ -17,8 +17,15 @@ import (
 // response that listener sends: 403 https_required, no redirect.
 func plainRequest(t *testing.T, srv *testenv.Server, method, path string, header map[string]string, body string) {
 	t.Helper()
+	plainRequestTo(t, srv.HTTPAddr, method, path, header, body)
+}
+
+// plainRequestTo is plainRequest to the listener at addr, which may be the HTTPS listener:
+// plain HTTP sent there gets the same response.
+func plainRequestTo(t *testing.T, addr, method, path string, header map[string]string, body string) {
+	t.Helper()
 	plain := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	r := do(t, plain, method, "http://"+srv.HTTPAddr+path, header, body)
+	r := do(t, plain, method, "http://"+addr+path, header, body)
 	body403 := r.json(t)
 	// /oauth2/ paths answer in the OAuth error format, the others with problem details.
 	httpsRequired := body403["code"] == "https_required" ||
@@ -46,6 +53,7 @@ func TestExposedCredentials(t *testing.T) {
 		plainRequest(t, f.srv, "POST", "/oauth2/token", basic(f.clientID, "iogs_wrong"), "grant_type=client_credentials")
 		plainRequest(t, f.srv, "GET", "/v1/vaults", map[string]string{"Authorization": "Bearer " + tok[:len(tok)-4] + "AAAA"}, "")
 		plainRequest(t, f.srv, "GET", "/v1/vaults", map[string]string{"Authorization": "Bearer garbage"}, "")
+		plainRequestTo(t, f.srv.Addr, "POST", "/v1/auth/accessToken", jsonType, credentialsJSON(f.clientID, mistype(f.clientSecret)))
 		if keyExposed(t, dir, f.clientID) || keyExposed(t, dir, other.ClientID) {
 			t.Fatal("a credential that did not verify marked a key exposed")
 		}
@@ -73,6 +81,12 @@ func TestExposedCredentials(t *testing.T) {
 		}},
 		{"bearer token", func(_ createdKey, token string) {
 			plainRequest(t, f.srv, "GET", "/v1/vaults", map[string]string{"Authorization": "Bearer " + token}, "")
+		}},
+		{"JSON body sent to the HTTPS port", func(k createdKey, _ string) {
+			plainRequestTo(t, f.srv.Addr, "POST", "/v1/auth/accessToken", jsonType, credentialsJSON(k.ClientID, k.ClientSecret))
+		}},
+		{"bearer token sent to the HTTPS port", func(_ createdKey, token string) {
+			plainRequestTo(t, f.srv.Addr, "GET", "/v1/vaults", map[string]string{"Authorization": "Bearer " + token}, "")
 		}},
 	}
 	for _, c := range cases {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -421,16 +420,18 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		certs.Watch(runCtx, c.tlsReloadInterval, hangups)
 	}()
 
-	errc := make(chan error, 3)
-	go func() { errc <- srv.Serve(tls.NewListener(lns.https, srv.TLSConfig)) }()
+	errc := make(chan error, 4)
+	// Plain HTTP sent to the HTTPS port gets the plain listener's handling: 403, and a
+	// valid credential in it marks its key exposed.
+	httpsTLS, httpsPlain := iohttp.SplitPlainHTTP(lns.https, srv.TLSConfig, c.readHeaderTimeout)
+	plainOnHTTPS := newPlainServer(api, c, log)
+	servers = append(servers, plainOnHTTPS)
+	go func() { errc <- srv.Serve(httpsTLS) }()
+	go func() { errc <- plainOnHTTPS.Serve(httpsPlain) }()
 	attrs := []any{"https_addr", lns.https.Addr().String(), "issuer", issuer, "data_dir", g.dataDir, "database", g.databaseLabel(),
 		"signing_key_id", e.auth.Keyring().ActiveKeyID()}
 	if lns.plain != nil {
-		// The plain listener only refuses, so its connections need not live long.
-		plain := newHTTPServer(api.PlainHandler(), c, log)
-		plain.ReadTimeout = min(c.readTimeout, 10*time.Second)
-		plain.WriteTimeout = min(c.writeTimeout, 10*time.Second)
-		plain.IdleTimeout = min(c.idleTimeout, 30*time.Second)
+		plain := newPlainServer(api, c, log)
 		servers = append(servers, plain)
 		go func() { errc <- plain.Serve(lns.plain) }()
 		attrs = append(attrs, "http_addr", lns.plain.Addr().String())
@@ -507,6 +508,16 @@ func newHTTPServer(handler http.Handler, c serveConfig, log *slog.Logger) *http.
 		MaxHeaderBytes:    c.maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+}
+
+// newPlainServer returns a server for the plain HTTP handler. It only rejects, so its
+// connections need not live long.
+func newPlainServer(api *iohttp.Server, c serveConfig, log *slog.Logger) *http.Server {
+	plain := newHTTPServer(api.PlainHandler(), c, log)
+	plain.ReadTimeout = min(c.readTimeout, 10*time.Second)
+	plain.WriteTimeout = min(c.writeTimeout, 10*time.Second)
+	plain.IdleTimeout = min(c.idleTimeout, 30*time.Second)
+	return plain
 }
 
 // loadCertificate loads --tls-cert and --tls-key, or the self-signed certificate of the
