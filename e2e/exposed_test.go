@@ -33,6 +33,10 @@ func plainRequestTo(t *testing.T, addr, method, path string, header map[string]s
 	if r.status != http.StatusForbidden || !httpsRequired {
 		t.Fatalf("%s %s over plain HTTP: status %d, body %s; want 403 https_required", method, path, r.status, redactBody(r.body))
 	}
+	message := fmt.Sprint(body403["detail"], body403["error_description"])
+	if !strings.Contains(message, "send this request to https://") {
+		t.Errorf("%s %s over plain HTTP: message %q does not name the HTTPS URL", method, path, message)
+	}
 }
 
 func TestExposedCredentials(t *testing.T) {

@@ -8,8 +8,16 @@ import (
 	"github.com/iogate/iogate/auth"
 )
 
-// errHTTPSRequired is the response to every request on the plain HTTP listener.
-var errHTTPSRequired = iogate.Errorf(iogate.CodeHTTPSRequired, "HTTPS is required: send this request to the https:// URL instead; if it carried credentials, treat them as exposed")
+// httpsRequired returns the error of every request that arrives over plain HTTP. It names
+// the issuer, the HTTPS base URL of the API, so that a client configured with the wrong
+// URL learns the right one.
+func (s *Server) httpsRequired() error {
+	where := "the https:// URL"
+	if s.auth != nil {
+		where = s.auth.Issuer()
+	}
+	return iogate.Errorf(iogate.CodeHTTPSRequired, "HTTPS is required: send this request to %s instead, and if it carried credentials, treat them as exposed", where)
+}
 
 // PlainHandler returns the handler of the plain HTTP listener: 403 with a JSON error for
 // every request, never a redirect, because a redirect would teach clients that sending
@@ -50,7 +58,7 @@ func (s *Server) refusePlainHTTP(w http.ResponseWriter, r *http.Request) {
 				"revoked", s.opts.RevokeExposedCredentials, "remote_addr", addr.String(), "request_id", requestIDFrom(ctx))
 		}
 	}
-	s.writeError(w, r, errHTTPSRequired)
+	s.writeError(w, r, s.httpsRequired())
 }
 
 // markExposed marks the key of the exposure exposed, or deletes it with

@@ -23,18 +23,18 @@ type accessTokenResponse struct {
 	Scope       string `json:"scope"`
 }
 
-// handleAccessToken serves POST /v1/auth/accessToken: the platform's own token endpoint,
-// JSON {"clientId","clientSecret"} in, a bearer token out.
 // accessTokenFields are the members of a POST /v1/auth/accessToken body.
 var accessTokenFields = []string{"clientId", "clientSecret"}
 
+// handleAccessToken serves POST /v1/auth/accessToken: the platform's own token endpoint,
+// JSON {"clientId","clientSecret"} in, a bearer token out.
 func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request) error {
 	// Token responses must never be cached, errors included (RFC 6749 section 5.1).
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 
 	if err := requireJSON(r); err != nil {
-		return err
+		return withBasicHint(r, err)
 	}
 	body, err := readBody(w, r, maxTokenBodyBytes)
 	if err != nil {
@@ -42,11 +42,11 @@ func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request) error
 	}
 	fields, err := decodeStrictObject(body, accessTokenFields...)
 	if err != nil {
-		return err
+		return withBasicHint(r, err)
 	}
 	for _, name := range accessTokenFields {
 		if fields[name] == "" {
-			return iogate.Errorf(iogate.CodeInvalid, "missing field %q: the body must be {\"clientId\": \"...\", \"clientSecret\": \"...\"}", name)
+			return withBasicHint(r, iogate.Errorf(iogate.CodeInvalid, "missing field %q: the body must be {\"clientId\": \"...\", \"clientSecret\": \"...\"}", name))
 		}
 	}
 
@@ -68,6 +68,21 @@ func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request) error
 		Scope:       strings.Join(issued.Scopes, " "),
 	})
 	return nil
+}
+
+// withBasicHint adds to the invalid_request error err of a request that sent HTTP Basic
+// credentials that this endpoint reads credentials only from the JSON body. Clients used to
+// RFC 6749's client_secret_basic send them that way and would otherwise see only what is
+// wrong with the body.
+func withBasicHint(r *http.Request, err error) error {
+	var e *iogate.Error
+	if !errors.As(err, &e) || e.Code != iogate.CodeInvalid {
+		return err
+	}
+	if scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " "); !strings.EqualFold(scheme, "Basic") {
+		return err
+	}
+	return &iogate.Error{Code: e.Code, Message: e.Message + ". This endpoint ignores the Authorization header: send the client ID and secret in the JSON body, or send HTTP Basic credentials to /oauth2/token", Cause: e.Cause}
 }
 
 // requireJSON accepts application/json in any letter case, with parameters such as charset.

@@ -59,6 +59,47 @@ func TestAccessTokenChallenge(t *testing.T) {
 	}
 }
 
+// TestAccessTokenBasicHint checks that a body error of a request with HTTP Basic
+// credentials points to the JSON body and to /oauth2/token, and that the same error without
+// Basic credentials does not.
+func TestAccessTokenBasicHint(t *testing.T) {
+	api := newTestAPI(t, Options{})
+	handler := api.srv.Handler()
+	cases := []struct {
+		name, contentType, body string
+		basic, wantHint         bool
+	}{
+		{"empty body with Basic", "application/json", "", true, true},
+		{"missing field with Basic", "application/json", `{"clientId":"x"}`, true, true},
+		{"form body with Basic", "application/x-www-form-urlencoded", "grant_type=client_credentials", true, true},
+		{"empty body without Basic", "application/json", "", false, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", accessTokenPath, strings.NewReader(c.body))
+			r.Header.Set("Content-Type", c.contentType)
+			if c.basic {
+				r.SetBasicAuth(api.clientID, api.secret)
+			}
+			rec := httptest.NewRecorder()
+			handler.ServeHTTP(rec, r)
+			if rec.Code != http.StatusBadRequest {
+				t.Fatalf("POST %s: status %d, want 400", accessTokenPath, rec.Code)
+			}
+			var p Problem
+			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+				t.Fatalf("body is not a problem: %v", err)
+			}
+			if got := strings.Contains(p.Detail, "/oauth2/token"); got != c.wantHint {
+				t.Errorf("detail %q names /oauth2/token: %v, want %v", p.Detail, got, c.wantHint)
+			}
+			if strings.Contains(rec.Body.String(), api.secret) {
+				t.Error("the response repeats the client secret")
+			}
+		})
+	}
+}
+
 // TestErrorMessagesCapClientValues checks that an error message quotes at most
 // iogate.MaxQuotedInput bytes of a value from the request, however long the value, on
 // every endpoint that quotes one.
