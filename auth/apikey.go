@@ -22,6 +22,8 @@ type CreateKeyRequest struct {
 	AllowedIPs []string
 	// ExpiresIn is the key's lifetime; zero means it does not expire.
 	ExpiresIn time.Duration
+	// ExpiresAt is the key's expiry, in place of ExpiresIn. Zero means ExpiresIn decides.
+	ExpiresAt time.Time
 }
 
 // CreateKey creates a key with a new random secret and returns both. The secret is not
@@ -54,6 +56,9 @@ func (s *Service) insertKey(ctx context.Context, req CreateKeyRequest, clientID 
 	if req.ExpiresIn < 0 {
 		return nil, iogate.Errorf(iogate.CodeInvalid, "invalid expiry: the duration must be positive")
 	}
+	if req.ExpiresIn != 0 && !req.ExpiresAt.IsZero() {
+		return nil, iogate.Errorf(iogate.CodeInvalid, "invalid expiry: give a lifetime or an expiry time, not both")
+	}
 	scopes := req.Scopes
 	if len(scopes) == 0 {
 		scopes = iogate.DefaultScopes
@@ -74,6 +79,12 @@ func (s *Service) insertKey(ctx context.Context, req CreateKeyRequest, clientID 
 	}
 	if req.ExpiresIn > 0 {
 		k.ExpiresAt = now.Add(req.ExpiresIn)
+	}
+	if !req.ExpiresAt.IsZero() {
+		k.ExpiresAt = req.ExpiresAt.UTC().Truncate(time.Microsecond)
+		if !k.ExpiresAt.After(now) {
+			return nil, iogate.Errorf(iogate.CodeInvalid, "invalid expiry %s: it must be in the future", k.ExpiresAt.Format(time.RFC3339))
+		}
 	}
 	if err := k.Validate(); err != nil {
 		return nil, err

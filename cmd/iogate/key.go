@@ -75,6 +75,8 @@ func addKeyFlags(cmd *cobra.Command, req *auth.CreateKeyRequest) {
 	f.StringArrayVar(&req.Scopes, "scope", nil, fmt.Sprintf("scope the key may use; repeatable (default %s; known: %s)", strings.Join(iogate.DefaultScopes, " "), strings.Join(iogate.AllScopes, ", ")))
 	f.StringArrayVar(&req.AllowedIPs, "allow-ip", nil, "IP address or CIDR prefix allowed to use the key; repeatable (default: any address)")
 	f.Var(newDurationFlag(&req.ExpiresIn), "expires-in", "lifetime of the key, such as 720h or 90d; 0 means no expiry (default: no expiry)")
+	f.Var(timeFlag{&req.ExpiresAt}, "expires-at", "expiry of the key, as an RFC 3339 time such as 2027-06-30T00:00:00Z, in place of --expires-in")
+	cmd.MarkFlagsMutuallyExclusive("expires-in", "expires-at")
 	cmd.MarkFlagRequired("account")
 	cmd.MarkFlagRequired("name")
 }
@@ -300,7 +302,7 @@ func newKeyUpdateCommand(g *globals) *cobra.Command {
 	var scopes, allowIPs listFlag
 	var clearAllowIP, noExpiry bool
 	var expiresIn time.Duration
-	var expiresAt string
+	var expiresAt time.Time
 	cmd := &cobra.Command{
 		Use: "update CLIENT_ID [--name NAME] [--description TEXT] [--scope SCOPE]... [--allow-ip IP_OR_CIDR]... [--clear-allow-ip]\n" +
 			"  [--expires-in DURATION | --expires-at TIME | --no-expiry]",
@@ -358,8 +360,8 @@ func newKeyUpdateCommand(g *globals) *cobra.Command {
 	f.Var(&scopes, "scope", fmt.Sprintf("scope the key may use, replacing the current ones; repeatable (known: %s)", strings.Join(iogate.AllScopes, ", ")))
 	f.Var(&allowIPs, "allow-ip", "IP address or CIDR prefix allowed to use the key, replacing the current list; repeatable")
 	f.BoolVar(&clearAllowIP, "clear-allow-ip", false, "remove every IP restriction, so that any address may use the key")
-	f.Var(newDurationFlag(&expiresIn), "expires-in", "new lifetime of the key, counted from now, such as 720h or 90d")
-	f.StringVar(&expiresAt, "expires-at", "", "new expiry of the key, as an RFC 3339 time such as 2027-06-30T00:00:00Z")
+	f.Var(newDurationFlag(&expiresIn), "expires-in", "new lifetime of the key, counted from now, such as 720h or 90d; 0 removes the expiry")
+	f.Var(timeFlag{&expiresAt}, "expires-at", "new expiry of the key, as an RFC 3339 time such as 2027-06-30T00:00:00Z")
 	f.BoolVar(&noExpiry, "no-expiry", false, "remove the key's expiry, so that it does not expire")
 	return cmd
 }
@@ -367,7 +369,7 @@ func newKeyUpdateCommand(g *globals) *cobra.Command {
 // updatedExpiry returns the expiry that key update's flags ask for: nil when none of
 // --expires-in, --expires-at and --no-expiry is given, and a pointer to the zero time for
 // --no-expiry. At most one of them may be given.
-func updatedExpiry(cmd *cobra.Command, expiresIn time.Duration, expiresAt string, noExpiry bool) (*time.Time, error) {
+func updatedExpiry(cmd *cobra.Command, expiresIn time.Duration, expiresAt time.Time, noExpiry bool) (*time.Time, error) {
 	f := cmd.Flags()
 	given := 0
 	for _, name := range []string{"expires-in", "expires-at", "no-expiry"} {
@@ -383,17 +385,17 @@ func updatedExpiry(cmd *cobra.Command, expiresIn time.Duration, expiresAt string
 	case noExpiry:
 		return &time.Time{}, nil
 	case f.Changed("expires-in"):
-		if expiresIn <= 0 {
-			return nil, errorf("invalid --expires-in %s: it must be positive; use --no-expiry to remove the expiry", iogate.FormatDuration(expiresIn))
+		if expiresIn < 0 {
+			return nil, errorf("invalid --expires-in %s: it must not be negative; use --no-expiry or 0 to remove the expiry", iogate.FormatDuration(expiresIn))
+		}
+		if expiresIn == 0 {
+			// As with "key create", a lifetime of 0 means no expiry.
+			return &time.Time{}, nil
 		}
 		t := time.Now().Add(expiresIn)
 		return &t, nil
 	case f.Changed("expires-at"):
-		t, err := time.Parse(time.RFC3339, expiresAt)
-		if err != nil {
-			return nil, errorf("invalid --expires-at %s: expected an RFC 3339 time such as 2027-06-30T00:00:00Z", iogate.QuoteInput(expiresAt))
-		}
-		return &t, nil
+		return &expiresAt, nil
 	}
 	return nil, errorf("--no-expiry=false changes nothing: leave it out to keep the expiry")
 }

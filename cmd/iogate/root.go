@@ -421,6 +421,27 @@ func (f durationFlag) Set(s string) error {
 
 func (durationFlag) Type() string { return "duration" }
 
+// timeFlag is a flag whose value is an RFC 3339 time, such as 2027-06-30T00:00:00Z.
+type timeFlag struct{ t *time.Time }
+
+func (f timeFlag) String() string {
+	if f.t == nil || f.t.IsZero() {
+		return ""
+	}
+	return f.t.Format(time.RFC3339)
+}
+
+func (f timeFlag) Set(s string) error {
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("invalid time %s: expected an RFC 3339 time such as 2027-06-30T00:00:00Z", iogate.QuoteInput(s))
+	}
+	*f.t = t
+	return nil
+}
+
+func (timeFlag) Type() string { return "time" }
+
 // printResult prints v as JSON with --json, or calls text otherwise.
 func (g *globals) printResult(v any, text func(w io.Writer)) error {
 	if g.json {
