@@ -89,13 +89,13 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 		if s.recordUnknownClientDenial(clientID, remote) {
 			return nil, errOutdatedClient
 		}
-		return nil, iogate.ErrInvalidClient
+		return nil, invalidClient(secret)
 	case match == secretRetired:
 		s.recordDenial(k.accountID, k.clientID, remote, iogate.DenySecretRetired)
 		return nil, errOutdatedClient
 	case match != secretValid:
 		s.recordDenial(k.accountID, k.clientID, remote, iogate.DenyInvalidSecret)
-		return nil, iogate.ErrInvalidClient
+		return nil, invalidClient(secret)
 	case k.suspended:
 		s.recordDenial(k.accountID, k.clientID, remote, iogate.DenyAccountSuspended)
 		return nil, errOutdatedClient
@@ -281,6 +281,19 @@ const (
 	// secretRetired matches the previous secret after its grace period ended.
 	secretRetired
 )
+
+// invalidClient returns iogate.ErrInvalidClient, with a hint when secret is a generated
+// secret followed by whitespace, as a secret read from a file written with echo or jq -r
+// is. The hint depends on the secret alone, so it does not reveal whether the client ID
+// exists.
+func invalidClient(secret string) error {
+	trimmed := strings.TrimRight(secret, " \t\r\n")
+	if trimmed == secret || !iogate.ChecksumValid(trimmed) {
+		return iogate.ErrInvalidClient
+	}
+	return iogate.WrapError(iogate.CodeInvalidClient, iogate.ErrInvalidClient,
+		"client authentication failed: the client secret ends with whitespace or a line break that is not part of it. Remove it: a file written with echo or jq -r ends with a line break")
+}
 
 // authenticateClient returns the key of clientID (nil when unknown), the generation of
 // the secret that matched, and how the secret matched. It hashes the secret and compares

@@ -100,6 +100,50 @@ func TestAccessTokenBasicHint(t *testing.T) {
 	}
 }
 
+// TestAccessTokenTrailingNewlineHint checks that a generated secret followed by a line
+// break gets 401 with a hint to remove it, for a known and an unknown client ID alike, and
+// that other wrong secrets get no hint.
+func TestAccessTokenTrailingNewlineHint(t *testing.T) {
+	api := newTestAPI(t, Options{})
+	handler := api.srv.Handler()
+	unknownID := "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11"
+	cases := []struct {
+		name, clientID, secret string
+		wantHint               bool
+	}{
+		{"known ID, line break", api.clientID, api.secret + "\n", true},
+		{"unknown ID, line break", unknownID, api.secret + "\n", true},
+		{"known ID, CRLF and space", api.clientID, api.secret + " \r\n", true},
+		{"known ID, extra character", api.clientID, api.secret + "x", false},
+		{"known ID, line break after a wrong secret", api.clientID, api.secret[:len(api.secret)-1] + "\n", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b, err := json.Marshal(map[string]string{"clientId": c.clientID, "clientSecret": c.secret})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := httptest.NewRequest("POST", accessTokenPath, strings.NewReader(string(b)))
+			r.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			handler.ServeHTTP(rec, r)
+			if rec.Code != http.StatusUnauthorized {
+				t.Fatalf("POST %s: status %d, want 401", accessTokenPath, rec.Code)
+			}
+			var p Problem
+			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+				t.Fatalf("body is not a problem: %v", err)
+			}
+			if got := strings.Contains(p.Detail, "line break"); got != c.wantHint {
+				t.Errorf("detail %q mentions the line break: %v, want %v", p.Detail, got, c.wantHint)
+			}
+			if strings.Contains(rec.Body.String(), api.secret) {
+				t.Error("the response repeats the client secret")
+			}
+		})
+	}
+}
+
 // TestErrorMessagesCapClientValues checks that an error message quotes at most
 // iogate.MaxQuotedInput bytes of a value from the request, however long the value, on
 // every endpoint that quotes one.
