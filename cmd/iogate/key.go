@@ -228,7 +228,7 @@ func printKeyText(w io.Writer, v iogate.APIKeyView) {
 	switch {
 	case v.ExposedUntil != nil:
 		fmt.Fprintf(tw, "Exposed until:\t%s, the end of the grace period (the exposed secret is the previous one)\n", v.ExposedUntil.Format(time.RFC3339))
-		fmt.Fprintf(tw, "Next step:\twait for the grace period to end, or rotate again (\"iogate key rotate %s\"), which retires the exposed secret at once and issues another secret\n", v.ClientID)
+		fmt.Fprintf(tw, "Next step:\trotate again (\"iogate key rotate %s\"), which retires the exposed secret at once and issues another secret; until then, or until the grace period ends, the exposed secret still works\n", v.ClientID)
 	case v.Exposed:
 		fmt.Fprintf(tw, "Next step:\trotate the key with \"iogate key rotate %s --grace 0\"\n", v.ClientID)
 	}
