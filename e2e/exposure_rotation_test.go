@@ -157,7 +157,7 @@ func TestExposureLastsUntilGraceEnds(t *testing.T) {
 	}
 	row, page := dashboardKeyRow(t, w, k.ClientID)
 	wantChip := "Exposed: old secret works until <span class=\"nowrap\">" + until.UTC().Format("2006-01-02 15:04") + "</span>"
-	if !strings.Contains(row, wantChip) || !strings.Contains(row, "Rotating again retires it at once") {
+	if !strings.Contains(row, wantChip) || !strings.Contains(row, "Rotate again to retire the exposed secret at once") {
 		t.Errorf("dashboard row during the grace period does not say when the exposed secret stops working: %s", row)
 	}
 	if !strings.Contains(page.body, "1 key needs attention") {

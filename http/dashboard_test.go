@@ -176,7 +176,7 @@ func TestKeyListExposureAfterRotation(t *testing.T) {
 	if n := strings.Count(body, until); n != 1 {
 		t.Errorf("%d warnings %q, want 1 for the key in its grace period", n, until)
 	}
-	if !strings.Contains(body, "Rotating again retires it at once") {
+	if !strings.Contains(body, "Rotate again to retire the exposed secret at once") {
 		t.Error("the warning of the key in its grace period does not say how to retire the exposed secret sooner")
 	}
 	if !strings.Contains(body, "1 key needs attention") {
