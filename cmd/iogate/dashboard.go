@@ -126,9 +126,10 @@ func newDashboard(ctx context.Context, g *globals, c serveConfig, e *env, api *i
 }
 
 // printSetupLink prints, while the store has no account, a single-use link that creates the
-// first account and its owner. It goes to standard error as a plain line, never into the
-// JSON log, because the link is a credential and logs are shipped and kept. flushLog writes
-// the log lines held in memory, so that the line announcing the link comes before it.
+// first account and its owner. It goes to standard error as a plain line, not as a JSON log
+// record, but the JSON log goes to standard error too, so a log collector gets the link.
+// DEPLOYMENT.md gives the route that prints none. flushLog writes the log lines held in
+// memory, so that the line announcing the link comes before it.
 func printSetupLink(ctx context.Context, g *globals, users *user.Service, publicURL string, log *slog.Logger, flushLog func()) {
 	token, err := users.CreateSetupLink(ctx)
 	if iogate.ErrorCodeOf(err) == iogate.CodeConflict {
