@@ -173,9 +173,9 @@ func (s *Server) handleCreateVault(w http.ResponseWriter, r *http.Request) error
 // waiting at most the store timeout. It returns the stored vault and whether this call
 // created it, as iogate.Store.CreateVaultOnce does. When the wait times out, the vault may
 // still have been created, as with any write whose acknowledgement is lost. So the error
-// is CodeOutcomeUnknown (504) rather than the 503 that means nothing was done. Clients
-// retry it only with an idempotency key, because without one a retry could create a
-// second vault.
+// is CodeOutcomeUnknown (504) rather than the 503 that means nothing was done. The Go
+// client retries a 504 only for a request with an idempotency key, because without one a
+// retry could create a second vault.
 func (s *Server) createVault(ctx context.Context, v *iogate.Vault, key string, rec *iogate.AuditRecord) (*iogate.Vault, bool, error) {
 	ctx, cancel := s.auth.WithStoreTimeout(ctx)
 	defer cancel()
