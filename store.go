@@ -334,6 +334,15 @@ type Store interface {
 	// transaction. It returns CodeNotFound for an unknown account, CodeConflict when the ID
 	// is taken, and CodeInternal when rec is nil or not its record.
 	CreateVault(ctx context.Context, v *Vault, rec *AuditRecord) error
+	// CreateVaultOnce creates v as CreateVault does and stores idempotencyKey with it in
+	// the same transaction, unless the account already has a vault created with that key.
+	// Then it writes nothing and returns that vault and false, whatever its name and
+	// threshold. It returns v and true when it created v. Keys are scoped to the account
+	// and kept as long as their vault. An empty key stores none, so such a call always
+	// creates v. Concurrent calls with one key create one vault, and each returns it. It
+	// returns CodeInvalid for a non-empty key that ValidateIdempotencyKey rejects, and the
+	// errors of CreateVault.
+	CreateVaultOnce(ctx context.Context, v *Vault, idempotencyKey string, rec *AuditRecord) (*Vault, bool, error)
 	// FindVault returns the account's vault, or CodeNotFound, also when the vault belongs
 	// to another account.
 	FindVault(ctx context.Context, accountID, id string) (*Vault, error)

@@ -10,6 +10,25 @@ const (
 // MaxVaultThreshold bounds a vault's signing threshold.
 const MaxVaultThreshold = 100
 
+// MaxIdempotencyKeyLength is the maximum length, in bytes, of the idempotency key of a
+// vault creation.
+const MaxIdempotencyKeyLength = 255
+
+// ValidateIdempotencyKey returns CodeInvalid unless key can be the idempotency key of a
+// vault creation: 1 to MaxIdempotencyKeyLength printable ASCII characters (0x20 to 0x7E,
+// space included). The message names the key by label, such as "idempotency key", and
+// quotes it with QuoteInput. Keys are compared byte for byte, so letter case matters.
+func ValidateIdempotencyKey(label, key string) error {
+	valid := key != "" && len(key) <= MaxIdempotencyKeyLength
+	for i := 0; valid && i < len(key); i++ {
+		valid = key[i] >= 0x20 && key[i] <= 0x7e
+	}
+	if !valid {
+		return Errorf(CodeInvalid, "invalid %s %s: expected 1 to %d printable ASCII characters", label, QuoteInput(key), MaxIdempotencyKeyLength)
+	}
+	return nil
+}
+
 // Vault is an MPC wallet of an account. Threshold is how many signers must take part in
 // a signature.
 type Vault struct {

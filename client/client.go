@@ -21,6 +21,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -146,7 +147,7 @@ func (c *Client) ListVaults(ctx context.Context, opts ListOptions) (*VaultPage, 
 		Data       []Vault `json:"data"`
 		NextCursor string  `json:"nextCursor"`
 	}
-	if err := c.call(ctx, http.MethodGet, path, nil, &page); err != nil {
+	if err := c.call(ctx, http.MethodGet, path, nil, "", &page); err != nil {
 		return nil, err
 	}
 	return &VaultPage{Vaults: page.Data, NextCursor: page.NextCursor}, nil
@@ -180,31 +181,49 @@ func (c *Client) Vaults(ctx context.Context) func(yield func(Vault, error) bool)
 // is an *APIError with status 404. It needs the vaults:read scope.
 func (c *Client) GetVault(ctx context.Context, id string) (*Vault, error) {
 	var v Vault
-	if err := c.call(ctx, http.MethodGet, "/v1/vaults/"+url.PathEscape(id), nil, &v); err != nil {
+	if err := c.call(ctx, http.MethodGet, "/v1/vaults/"+url.PathEscape(id), nil, "", &v); err != nil {
 		return nil, err
 	}
 	return &v, nil
 }
 
 // CreateVault creates a vault in which threshold signers must take part in a signature.
-// It needs the vaults:write scope. It is not retried after a 5xx status other than 503,
-// because the vault may have been created.
+// It needs the vaults:write scope. It sends a random Idempotency-Key, the same on every
+// attempt, so it retries after any 5xx status and after a lost connection without the risk
+// of creating two vaults: a repeat returns the vault that an earlier attempt created.
+// When every attempt fails, the vault may still exist. A caller that wants to repeat the
+// creation later, after a restart for example, stores a key of its own and calls
+// CreateVaultWithIdempotencyKey.
 func (c *Client) CreateVault(ctx context.Context, name string, threshold int) (*Vault, error) {
+	return c.CreateVaultWithIdempotencyKey(ctx, name, threshold, rand.Text())
+}
+
+// CreateVaultWithIdempotencyKey creates a vault as CreateVault does, with the caller's
+// idempotency key: 1 to 255 printable ASCII characters, unique per intended vault, such as
+// a random UUID. A call with a key that the account already used returns the vault that
+// the key created, unless its name or threshold differ: then the error is an *APIError
+// with status 409 and code "conflict". It returns an error without sending a request when
+// the key is empty, and the server rejects other invalid keys with 400.
+func (c *Client) CreateVaultWithIdempotencyKey(ctx context.Context, name string, threshold int, idempotencyKey string) (*Vault, error) {
+	if idempotencyKey == "" {
+		return nil, errors.New("iogate client: the idempotency key is empty: pass 1 to 255 printable ASCII characters, or call CreateVault")
+	}
 	body, err := json.Marshal(map[string]any{"name": name, "threshold": threshold})
 	if err != nil {
 		return nil, err
 	}
 	var v Vault
-	if err := c.call(ctx, http.MethodPost, "/v1/vaults", body, &v); err != nil {
+	if err := c.call(ctx, http.MethodPost, "/v1/vaults", body, idempotencyKey, &v); err != nil {
 		return nil, err
 	}
 	return &v, nil
 }
 
-// call sends an authenticated API request and decodes a successful response into out. A
-// 401 with a cached token fetches a new token once and repeats the request, because the
-// token may have been revoked or its signing key retired.
-func (c *Client) call(ctx context.Context, method, path string, body []byte, out any) error {
+// call sends an authenticated API request, with an Idempotency-Key header unless
+// idempotencyKey is empty, and decodes a successful response into out. A 401 with a cached
+// token fetches a new token once and repeats the request, because the token may have been
+// revoked or its signing key retired.
+func (c *Client) call(ctx context.Context, method, path string, body []byte, idempotencyKey string, out any) error {
 	for attempt := 0; ; attempt++ {
 		tok, err := c.Token(ctx)
 		if err != nil {
@@ -214,6 +233,9 @@ func (c *Client) call(ctx context.Context, method, path string, body []byte, out
 			req.Header.Set("Authorization", "Bearer "+tok)
 			if body != nil {
 				req.Header.Set("Content-Type", "application/json")
+			}
+			if idempotencyKey != "" {
+				req.Header.Set("Idempotency-Key", idempotencyKey)
 			}
 		})
 		if err != nil {
@@ -234,7 +256,8 @@ func (c *Client) call(ctx context.Context, method, path string, body []byte, out
 }
 
 // send sends a request, retrying as the retry policy allows, and returns the last
-// response with its body read.
+// response with its body read. The request is idempotent, and retried after any failure,
+// unless it is a POST other than the token request that prepare gives no Idempotency-Key.
 func (c *Client) send(ctx context.Context, method, path string, body []byte, prepare func(*http.Request)) (*http.Response, []byte, error) {
 	for attempt := 0; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, method, c.baseURL+path, bytes.NewReader(body))
@@ -251,7 +274,8 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, pre
 			respBody, err = io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 			resp.Body.Close()
 		}
-		wait, retry := c.retry.next(attempt, method, path, resp, err, c.now())
+		idempotent := method != http.MethodPost || path == "/oauth2/token" || req.Header.Get("Idempotency-Key") != ""
+		wait, retry := c.retry.next(attempt, idempotent, resp, err, c.now())
 		if !retry {
 			if err != nil {
 				return nil, nil, fmt.Errorf("iogate client: %s %s: %w", method, path, err)

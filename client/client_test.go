@@ -27,6 +27,11 @@ type fakeAPI struct {
 	retryAfter  string
 	revoked     map[string]bool
 	basicOK     func(id, secret string) bool
+	// postKeys are the Idempotency-Key headers of the POST /v1/vaults requests, in order.
+	postKeys []string
+	// dropPosts is how many POST /v1/vaults requests, from the next one, get their
+	// connection closed without a response.
+	dropPosts int
 }
 
 func newFakeAPI(t *testing.T) *fakeAPI {
@@ -57,6 +62,19 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		f.vaultCalls.Add(1)
 		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 		f.mu.Lock()
+		drop := false
+		if r.Method == http.MethodPost {
+			f.postKeys = append(f.postKeys, r.Header.Get("Idempotency-Key"))
+			drop = f.dropPosts > 0
+			if drop {
+				f.dropPosts--
+			}
+		}
+		if drop {
+			f.mu.Unlock()
+			// Panicking with ErrAbortHandler closes the connection without a response.
+			panic(http.ErrAbortHandler)
+		}
 		revoked := f.revoked[tok]
 		var status int
 		if len(f.vaultStatus) > 0 {
@@ -88,6 +106,13 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// sentKeys returns a copy of postKeys.
+func (f *fakeAPI) sentKeys() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.postKeys...)
 }
 
 // newTestClient returns a client of f with a settable clock and recorded sleeps.
@@ -202,7 +227,8 @@ func TestRetries(t *testing.T) {
 		{"always 500", "GET", []int{500, 500, 500, 500, 500}, "", 4, 3, 0, 500},
 		{"Retry-After too long", "GET", []int{429}, "3600", 1, 0, 0, 429},
 		{"404 is not retried", "GET", []int{404}, "", 1, 0, 0, 404},
-		{"POST is not retried after 500", "POST", []int{500}, "", 1, 0, 0, 500},
+		{"POST with its key is retried after 500", "POST", []int{500}, "", 2, 1, 0, 0},
+		{"POST with its key is retried after 504", "POST", []int{504}, "", 2, 1, 0, 0},
 		{"POST is retried after 503", "POST", []int{503}, "1", 2, 1, time.Second, 0},
 	}
 	for _, tc := range cases {

@@ -21,25 +21,24 @@ type retryPolicy struct {
 }
 
 // next reports whether attempt (counted from 0) should be retried, and after how long. It
-// retries 429 and 5xx responses and network errors. A POST other than the token request is
-// retried only when the server cannot have acted on it: after 429, 503, or a failure to
-// connect. Retry-After, in seconds or as an HTTP date, sets the wait when present, and a
-// wait longer than maxRetryAfter is not retried. Without it the wait doubles from first up
-// to longest, with jitter.
-func (p retryPolicy) next(attempt int, method, path string, resp *http.Response, err error, now time.Time) (time.Duration, bool) {
+// retries 429 and 5xx responses and network errors. A request that is not idempotent, one
+// that the server would carry out again, is retried only when the server cannot have acted
+// on it: after 429, 503, or a failure to connect. Retry-After, in seconds or as an HTTP
+// date, sets the wait when present, and a wait longer than maxRetryAfter is not retried.
+// Without it the wait doubles from first up to longest, with jitter.
+func (p retryPolicy) next(attempt int, idempotent bool, resp *http.Response, err error, now time.Time) (time.Duration, bool) {
 	if attempt >= p.max {
 		return 0, false
 	}
-	safe := method != http.MethodPost || path == "/oauth2/token"
 	switch {
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return 0, false
 	case err != nil:
-		if !safe && !isDialError(err) {
+		if !idempotent && !isDialError(err) {
 			return 0, false
 		}
 	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusServiceUnavailable:
-	case resp.StatusCode >= 500 && safe:
+	case resp.StatusCode >= 500 && idempotent:
 	default:
 		return 0, false
 	}

@@ -86,9 +86,14 @@ func TestPostgresHangAnswers503(t *testing.T) {
 		{"vault read", "GET", "/v1/vaults/" + vaultID, bearer, "", false},
 		{"token revocation", "POST", "/oauth2/revoke", basic, revoke, true},
 	}
-	// A vault creation may still commit after the timeout, so it gets 504, which clients
-	// do not retry, instead of 503.
-	creation := sendInBackground(node.Client, "POST", node.URL+"/v1/vaults", bearer, `{"name":"Hot","threshold":1}`)
+	// A vault creation may still commit after the timeout, so it gets 504 instead of 503.
+	// A client can repeat it safely only with its Idempotency-Key, as below once the
+	// database resumes.
+	keyed := map[string]string{"Idempotency-Key": "hang-1"}
+	for name, value := range bearer {
+		keyed[name] = value
+	}
+	creation := sendInBackground(node.Client, "POST", node.URL+"/v1/vaults", keyed, `{"name":"Hot","threshold":1}`)
 	outcomes := make([]<-chan inFlight, len(requests))
 	for i, r := range requests {
 		outcomes[i] = sendInBackground(node.Client, r.method, node.URL+r.path, r.header, r.body)
@@ -141,6 +146,8 @@ func TestPostgresHangAnswers503(t *testing.T) {
 			t.Errorf("vault creation: status %d, want 504; body %s", got.status, redactBody(got.body))
 		case !strings.Contains(string(got.body), `"code":"outcome_unknown"`):
 			t.Errorf("vault creation: body %s, want code outcome_unknown", redactBody(got.body))
+		case !strings.Contains(string(got.body), "Send the same request with the same Idempotency-Key header again"):
+			t.Errorf("vault creation: body %s, want the advice to repeat the request with its key", redactBody(got.body))
 		}
 	case <-time.After(time.Until(deadline)):
 		t.Fatalf("vault creation: no response %s after the database froze", time.Since(frozen).Round(time.Second))
@@ -158,6 +165,18 @@ func TestPostgresHangAnswers503(t *testing.T) {
 	fresh := accessToken(t, node, k.ClientID, k.ClientSecret)
 	if r := do(t, node.Client, "GET", node.URL+"/v1/vaults/"+vaultID, bearerHeader(fresh), ""); r.status != http.StatusOK {
 		t.Errorf("GET /v1/vaults/%s after the database resumed: status %d, want 200", vaultID, r.status)
+	}
+	// The repeat of the creation that got 504 returns its vault if it was committed, and
+	// creates it otherwise. Either way the account has one vault of that name.
+	keyed["Authorization"] = "Bearer " + fresh
+	if r := do(t, node.Client, "POST", node.URL+"/v1/vaults", keyed, `{"name":"Hot","threshold":1}`); r.status != http.StatusCreated {
+		t.Errorf("repeat of the creation that got 504: status %d, want 201; body %s", r.status, redactBody(r.body))
+	}
+	if r := do(t, node.Client, "POST", node.URL+"/v1/vaults", keyed, `{"name":"Hot","threshold":1}`); r.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("second repeat of the creation that got 504: status %d, Idempotent-Replayed %q; want a replay", r.status, r.header.Get("Idempotent-Replayed"))
+	}
+	if r := getVaults(t, node, fresh); strings.Count(string(r.body), `"name":"Hot"`) != 1 {
+		t.Errorf("GET /v1/vaults after the repeats: status %d, vault Hot listed %d times, want once", r.status, strings.Count(string(r.body), `"name":"Hot"`))
 	}
 	waitLogWithin(t, node, msgReadyAgain, 10*time.Second)
 

@@ -72,12 +72,18 @@ func newTestAPIOnStore(t testing.TB, opts Options, log *slog.Logger, engine auth
 // vaults:write scopes. It returns the key, its secret and an access token of it.
 func (api *testAPI) newWriter(t testing.TB) (k *iogate.APIKey, secret, token string) {
 	t.Helper()
-	ctx := context.Background()
-	own, err := api.srv.store.FindAPIKey(ctx, api.clientID)
+	own, err := api.srv.store.FindAPIKey(context.Background(), api.clientID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, s, err := api.engine.CreateKey(ctx, auth.CreateKeyRequest{AccountID: own.AccountID, Name: "writer",
+	return api.newWriterIn(t, own.AccountID)
+}
+
+// newWriterIn is newWriter for a key of accountID.
+func (api *testAPI) newWriterIn(t testing.TB, accountID string) (k *iogate.APIKey, secret, token string) {
+	t.Helper()
+	ctx := context.Background()
+	k, s, err := api.engine.CreateKey(ctx, auth.CreateKeyRequest{AccountID: accountID, Name: "writer",
 		Scopes: []string{iogate.ScopeVaultsRead, iogate.ScopeVaultsWrite}})
 	if err != nil {
 		t.Fatal(err)

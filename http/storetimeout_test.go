@@ -51,9 +51,9 @@ func (s *hangingStore) FindVault(ctx context.Context, accountID, id string) (*io
 	return s.Store.FindVault(ctx, accountID, id)
 }
 
-func (s *hangingStore) CreateVault(ctx context.Context, v *iogate.Vault, rec *iogate.AuditRecord) error {
+func (s *hangingStore) CreateVaultOnce(ctx context.Context, v *iogate.Vault, key string, rec *iogate.AuditRecord) (*iogate.Vault, bool, error) {
 	s.wait(ctx)
-	return s.Store.CreateVault(ctx, v, rec)
+	return s.Store.CreateVaultOnce(ctx, v, key, rec)
 }
 
 func (s *hangingStore) RevokeToken(ctx context.Context, t *iogate.RevokedToken, rec *iogate.AuditRecord) error {

@@ -106,9 +106,15 @@ func (s *Server) handleGetVault(w http.ResponseWriter, r *http.Request) error {
 }
 
 // handleCreateVault serves POST /v1/vaults: JSON {"name": "...", "threshold": N} in, the new
-// vault out with 201 and its URL in Location.
+// vault out with 201 and its URL in Location. A request with an Idempotency-Key header that
+// the account used before creates nothing. With the name and threshold of the first request
+// it gets the same response, marked by Idempotent-Replayed, and otherwise CodeConflict.
 func (s *Server) handleCreateVault(w http.ResponseWriter, r *http.Request) error {
 	if err := requireMediaType(r, "application/json", iogate.CodeUnsupportedMediaType, "invalid Content-Type: send the body as application/json"); err != nil {
+		return err
+	}
+	key, err := idempotencyKeyFrom(r)
+	if err != nil {
 		return err
 	}
 	body, err := readBody(w, r, maxBodyBytes)
@@ -143,29 +149,71 @@ func (s *Server) handleCreateVault(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	rec.TokenID = p.TokenID
-	if err := s.createVault(r.Context(), v, rec); err != nil {
+	stored, created, err := s.createVault(r.Context(), v, key, rec)
+	if err != nil {
 		return err
 	}
-	// This process serves the new vault on the next request, without waiting for the
-	// change feed that tells the others.
-	s.vaults.drop(iogate.KeyChange{Kind: iogate.ChangeVaults, AccountID: v.AccountID})
-	w.Header().Set("Location", "/v1/vaults/"+v.ID)
-	writeJSON(w, http.StatusCreated, "application/json", v)
+	if created {
+		// This process serves the new vault on the next request, without waiting for the
+		// change feed that notifies the other processes.
+		s.vaults.drop(iogate.KeyChange{Kind: iogate.ChangeVaults, AccountID: v.AccountID})
+	} else {
+		if stored.Name != v.Name || stored.Threshold != v.Threshold {
+			return iogate.Errorf(iogate.CodeConflict, "Idempotency-Key %s was already used to create vault %s with another name or threshold: "+
+				"send a new key to create another vault", iogate.QuoteInput(key), stored.ID)
+		}
+		w.Header().Set(idempotentReplayedHeader, "true")
+	}
+	w.Header().Set("Location", "/v1/vaults/"+stored.ID)
+	writeJSON(w, http.StatusCreated, "application/json", stored)
 	return nil
 }
 
-// createVault stores v with its audit record, waiting at most the store timeout. When the
-// wait times out, the vault may still have been created, as with any write whose
-// acknowledgement is lost. So the error is CodeOutcomeUnknown (504), which clients do not
-// retry by themselves, rather than the 503 that means nothing was done: a retry could
-// create a second vault.
-func (s *Server) createVault(ctx context.Context, v *iogate.Vault, rec *iogate.AuditRecord) error {
+// createVault stores v with its audit record and idempotency key (none when key is empty),
+// waiting at most the store timeout. It returns the stored vault and whether this call
+// created it, as iogate.Store.CreateVaultOnce does. When the wait times out, the vault may
+// still have been created, as with any write whose acknowledgement is lost. So the error
+// is CodeOutcomeUnknown (504) rather than the 503 that means nothing was done. The Go
+// client retries a 504 only for a request with an idempotency key, because without one a
+// retry could create a second vault.
+func (s *Server) createVault(ctx context.Context, v *iogate.Vault, key string, rec *iogate.AuditRecord) (*iogate.Vault, bool, error) {
 	ctx, cancel := s.auth.WithStoreTimeout(ctx)
 	defer cancel()
-	err := auth.StoreError(ctx, s.store.CreateVault(ctx, v, rec))
+	stored, created, err := s.store.CreateVaultOnce(ctx, v, key, rec)
+	err = auth.StoreError(ctx, err)
 	if auth.StoreTimedOut(ctx) && iogate.ErrorCodeOf(err) == iogate.CodeUnavailable {
-		return iogate.WrapError(iogate.CodeOutcomeUnknown, err, "the database did not confirm the new vault within "+
-			iogate.FormatDuration(s.auth.StoreTimeout())+": it may or may not exist; list the vaults before you send the request again")
+		next := "List the vaults before you send the request again. Send an Idempotency-Key header with creations, " +
+			"so that a repeat returns the vault instead of creating another"
+		if key != "" {
+			next = "Send the same request with the same Idempotency-Key header again: it returns the vault if it exists and creates it otherwise"
+		}
+		return nil, false, iogate.WrapError(iogate.CodeOutcomeUnknown, err, "the database did not confirm the new vault within "+
+			iogate.FormatDuration(s.auth.StoreTimeout())+": it may or may not exist. "+next)
 	}
-	return err
+	return stored, created, err
+}
+
+// Headers of idempotent vault creation. A request's idempotencyKeyHeader names the
+// creation, so that a repeat of the request returns the vault that the first one created.
+// The response to such a repeat carries idempotentReplayedHeader.
+const (
+	idempotencyKeyHeader     = "Idempotency-Key"
+	idempotentReplayedHeader = "Idempotent-Replayed"
+)
+
+// idempotencyKeyFrom returns the request's Idempotency-Key header, or "" when it has none.
+// It rejects a repeated header, and a value that iogate.ValidateIdempotencyKey rejects.
+func idempotencyKeyFrom(r *http.Request) (string, error) {
+	values := r.Header.Values(idempotencyKeyHeader)
+	switch len(values) {
+	case 0:
+		return "", nil
+	case 1:
+	default:
+		return "", iogate.Errorf(iogate.CodeInvalid, "repeated Idempotency-Key header: send one key per request")
+	}
+	if err := iogate.ValidateIdempotencyKey("Idempotency-Key header", values[0]); err != nil {
+		return "", err
+	}
+	return values[0], nil
 }

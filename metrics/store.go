@@ -25,7 +25,7 @@ var storeOperations = []string{
 	"find_api_key", "list_api_keys", "all_api_keys", "all_api_key_auth", "update_api_key",
 	"delete_api_key", "record_key_use", "revoke_token", "list_revoked_tokens", "deleted_api_keys",
 	"all_revoked_tokens", "key_changes_since", "latest_key_change", "append_audit_records",
-	"list_audit_records", "audit_records", "create_vault", "find_vault", "list_vaults",
+	"list_audit_records", "audit_records", "create_vault", "create_vault_once", "find_vault", "list_vaults",
 	"sealed_secret", "put_sealed_secret", "signing_keys", "signing_key_log_created_at", "create_signing_key",
 	"rotate_signing_key", "retire_signing_keys", "revoke_signing_key", "ping", "audit_checkpoints", "prune_audit_records", "create_user",
 	"find_user_by_id", "find_user_by_email", "list_users", "set_user_role", "set_user_totp_seed",
@@ -188,6 +188,11 @@ func (s *instrumentedStore) AuditRecords(ctx context.Context, accountID string, 
 
 func (s *instrumentedStore) CreateVault(ctx context.Context, v *iogate.Vault, rec *iogate.AuditRecord) error {
 	return s.check("create_vault", s.store.CreateVault(ctx, v, rec))
+}
+
+func (s *instrumentedStore) CreateVaultOnce(ctx context.Context, v *iogate.Vault, idempotencyKey string, rec *iogate.AuditRecord) (*iogate.Vault, bool, error) {
+	stored, created, err := s.store.CreateVaultOnce(ctx, v, idempotencyKey, rec)
+	return stored, created, s.check("create_vault_once", err)
 }
 
 func (s *instrumentedStore) FindVault(ctx context.Context, accountID, id string) (*iogate.Vault, error) {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"unicode/utf8"
 
@@ -12,12 +13,38 @@ import (
 // CreateVault inserts a new vault, records a change of its account's vaults and appends
 // rec, its vault.created record, in the same transaction.
 func (db *DB) CreateVault(ctx context.Context, v *iogate.Vault, rec *iogate.AuditRecord) error {
+	_, _, err := db.CreateVaultOnce(ctx, v, "", rec)
+	return err
+}
+
+// CreateVaultOnce creates v as CreateVault does, with idempotencyKey, unless the account
+// has a vault created with that key: then it returns that vault and false. The writer's
+// immediate transactions run one at a time, across processes too, so the lookup and the
+// insert see no concurrent creation in between.
+func (db *DB) CreateVaultOnce(ctx context.Context, v *iogate.Vault, idempotencyKey string, rec *iogate.AuditRecord) (*iogate.Vault, bool, error) {
 	if err := iogate.CheckChangeRecord(rec, v.AccountID, iogate.AuditVaultCreated); err != nil {
-		return err
+		return nil, false, err
 	}
-	return db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO vaults (id, account_id, name, threshold, status, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			v.ID, v.AccountID, v.Name, v.Threshold, v.Status, toMicros(v.CreatedAt))
+	key := sql.NullString{String: idempotencyKey, Valid: idempotencyKey != ""}
+	if key.Valid {
+		if err := iogate.ValidateIdempotencyKey("idempotency key", idempotencyKey); err != nil {
+			return nil, false, err
+		}
+	}
+	var existing *iogate.Vault
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		if key.Valid {
+			found, err := scanVault(tx.QueryRowContext(ctx, `SELECT `+vaultColumns+` FROM vaults WHERE account_id = ? AND idempotency_key = ?`, v.AccountID, key))
+			if err == nil {
+				existing = found
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO vaults (id, account_id, name, threshold, status, created_at, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			v.ID, v.AccountID, v.Name, v.Threshold, v.Status, toMicros(v.CreatedAt), key)
 		if err != nil {
 			return err
 		}
@@ -28,6 +55,13 @@ func (db *DB) CreateVault(ctx context.Context, v *iogate.Vault, rec *iogate.Audi
 		}
 		return newAuditAppender(tx).append(ctx, rec)
 	})
+	if err != nil {
+		return nil, false, err
+	}
+	if existing != nil {
+		return existing, false, nil
+	}
+	return v, true, nil
 }
 
 const vaultColumns = `id, account_id, name, threshold, status, created_at`

@@ -74,6 +74,7 @@ func Run(t *testing.T, newStore func(t *testing.T) iogate.Store) {
 	cases = append(cases, signingKeyAuditCases...)
 	cases = append(cases, keyChangeCases...)
 	cases = append(cases, deletedClientIDCases...)
+	cases = append(cases, vaultKeyCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -97,6 +98,7 @@ func RunTwoHandles(t *testing.T, open func(t *testing.T) (first, second iogate.S
 		{"DeletedClientIDCreatedDuringDeletion", createDuringDeletion},
 		{"RemoveWhileInviting", removeWhileInviting},
 		{"AcceptWhileRemovingInviter", acceptWhileRemovingInviter},
+		{"VaultKeyConcurrentOnTwoHandles", createVaultOnceOnTwoHandles},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
