@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,4 +156,76 @@ func runTool(t *testing.T, path string, args ...string) string {
 		t.Fatalf("%s failed: %v; stderr: %s; stdout: %s", filepath.Base(path), err, stderr, redactBody(out))
 	}
 	return string(out)
+}
+
+// TestDocNodeSamples runs every JavaScript block of README.md and docs/OAUTH.md as an ES
+// module with Node, as the docs tell readers to: the key's credentials in a JSON file named
+// by the first argument, IOGATE_URL and NODE_EXTRA_CA_CERTS in the environment. Each must
+// print the fixture's vault.
+func TestDocNodeSamples(t *testing.T) {
+	node := testenv.RequireTool(t, "node")
+	f := newFixture(t, testenv.Options{})
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key.json")
+	creds, err := json.Marshal(map[string]string{"clientId": f.clientID, "clientSecret": f.clientSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, creds, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	samples := 0
+	for _, doc := range []string{"../README.md", "../docs/OAUTH.md"} {
+		page, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, block := range fencedBlocks(string(page), "js") {
+			samples++
+			t.Run(fmt.Sprintf("%s block %d", filepath.Base(doc), i+1), func(t *testing.T) {
+				script := filepath.Join(dir, fmt.Sprintf("sample%d.mjs", samples))
+				if err := os.WriteFile(script, []byte(block), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+				cmd := exec.CommandContext(ctx, node, script, keyFile)
+				cmd.Env = append(os.Environ(),
+					"IOGATE_URL=https://localhost:"+f.srv.Addr[strings.LastIndex(f.srv.Addr, ":")+1:],
+					"NODE_EXTRA_CA_CERTS="+f.srv.CACert,
+				)
+				var stdout, stderr strings.Builder
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				if err := cmd.Run(); err != nil {
+					t.Fatalf("node sample failed: %v\nstderr: %s", err, redactBody([]byte(stderr.String())))
+				}
+				if !strings.Contains(stdout.String(), f.vaultID) {
+					t.Errorf("node sample output does not list vault %s:\n%s", f.vaultID, redactBody([]byte(stdout.String())))
+				}
+			})
+		}
+	}
+	if samples < 2 {
+		t.Fatalf("found %d JavaScript blocks in README.md and docs/OAUTH.md, want at least 2", samples)
+	}
+}
+
+// fencedBlocks returns the contents of the Markdown code blocks of page fenced with
+// three backticks and lang.
+func fencedBlocks(page, lang string) []string {
+	var blocks []string
+	var current *strings.Builder
+	for _, line := range strings.Split(page, "\n") {
+		switch {
+		case current == nil && strings.TrimSpace(line) == "```"+lang:
+			current = &strings.Builder{}
+		case current != nil && strings.TrimSpace(line) == "```":
+			blocks = append(blocks, current.String())
+			current = nil
+		case current != nil:
+			current.WriteString(line + "\n")
+		}
+	}
+	return blocks
 }
