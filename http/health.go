@@ -20,5 +20,5 @@ func (s *Server) AdminHandler() http.Handler {
 		mux.Handle("GET /metrics", s.metrics.Handler())
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
-	return s.listenerMiddleware(mux, "admin")
+	return s.listenerMiddleware(rejectUncleanPaths(mux, s), "admin")
 }
