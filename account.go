@@ -1,7 +1,6 @@
 package iogate
 
 import (
-	"net/mail"
 	"strings"
 	"time"
 	"unicode"
@@ -28,11 +27,11 @@ func (a *Account) Validate() error {
 	if err := validateName("account name", a.Name); err != nil {
 		return err
 	}
-	addr, err := mail.ParseAddress(a.Email)
-	if err != nil || addr.Name != "" || addr.Address != strings.TrimSpace(a.Email) {
-		return Errorf(CodeInvalid, "invalid email %s: expected a plain address such as ops@example.com", QuoteInput(a.Email))
+	email, err := NormalizeEmail(a.Email)
+	if err != nil {
+		return err
 	}
-	a.Email = strings.ToLower(addr.Address)
+	a.Email = email
 	return nil
 }
 

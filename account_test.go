@@ -45,3 +45,36 @@ func TestNameControlCharacters(t *testing.T) {
 		})
 	}
 }
+
+// TestEmailControlCharacters checks that account and user email addresses reject control
+// characters, which net/mail accepts in the C1 range, and keep accepting other addresses.
+func TestEmailControlCharacters(t *testing.T) {
+	cases := []struct {
+		name, email string
+		valid       bool
+	}{
+		{"plain", "ops@example.com", true},
+		{"upper case", "Ops@Example.com", true},
+		{"non-ASCII local part", "zoë@example.com", true},
+		{"C1 control sequence introducer in the local part", "a\u009b31m@example.com", false},
+		{"C1 next line in the domain", "a@exa\u0085mple.com", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := NormalizeEmail(c.email)
+			if c.valid && err != nil {
+				t.Errorf("NormalizeEmail(%q) = %v, want valid", c.email, err)
+			}
+			if !c.valid && ErrorCodeOf(err) != CodeInvalid {
+				t.Errorf("NormalizeEmail(%q) = %v, want an invalid_request error", c.email, err)
+			}
+			err = (&Account{Name: "Acme", Email: c.email}).Validate()
+			if c.valid && err != nil {
+				t.Errorf("Account.Validate with email %q = %v, want valid", c.email, err)
+			}
+			if !c.valid && ErrorCodeOf(err) != CodeInvalid {
+				t.Errorf("Account.Validate with email %q = %v, want an invalid_request error", c.email, err)
+			}
+		})
+	}
+}
