@@ -1,9 +1,9 @@
 package iogate
 
 import (
-	"net/mail"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -27,11 +27,11 @@ func (a *Account) Validate() error {
 	if err := validateName("account name", a.Name); err != nil {
 		return err
 	}
-	addr, err := mail.ParseAddress(a.Email)
-	if err != nil || addr.Name != "" || addr.Address != strings.TrimSpace(a.Email) {
-		return Errorf(CodeInvalid, "invalid email %s: expected a plain address such as ops@example.com", QuoteInput(a.Email))
+	email, err := NormalizeEmail(a.Email)
+	if err != nil {
+		return err
 	}
-	a.Email = strings.ToLower(addr.Address)
+	a.Email = email
 	return nil
 }
 
@@ -62,9 +62,11 @@ func validateText(what, text string, max int) error {
 	if n := utf8.RuneCountInString(text); n > max {
 		return Errorf(CodeInvalid, "%s is too long: %d characters, at most %d", what, n, max)
 	}
+	// C1 controls (U+0080 to U+009F) count as well, because some terminals act on them as
+	// on escape sequences when the CLI prints a name.
 	for _, r := range text {
-		if r < 0x20 && r != '\t' || r == 0x7f {
-			return Errorf(CodeInvalid, "%s contains a control character", what)
+		if r != '\t' && unicode.IsControl(r) {
+			return Errorf(CodeInvalid, "%s contains the control character %U: remove it", what, r)
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Role is the set of permissions a dashboard user has in their account.
@@ -72,9 +73,11 @@ func (u *User) EnrollingWith(sealed []byte) bool {
 func TOTPSealName(userID string) string { return "totp-seed/" + userID }
 
 // NormalizeEmail checks that s is a plain email address and returns it in lower case.
+// net/mail accepts C1 control characters (U+0080 to U+009F) in an address, as it accepts
+// any non-ASCII character, so they are rejected here, as in names.
 func NormalizeEmail(s string) (string, error) {
 	addr, err := mail.ParseAddress(s)
-	if err != nil || addr.Name != "" || addr.Address != strings.TrimSpace(s) {
+	if err != nil || addr.Name != "" || addr.Address != strings.TrimSpace(s) || strings.IndexFunc(addr.Address, unicode.IsControl) >= 0 {
 		return "", Errorf(CodeInvalid, "invalid email %s: expected a plain address such as ops@example.com", QuoteInput(s))
 	}
 	return strings.ToLower(addr.Address), nil

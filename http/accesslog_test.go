@@ -49,6 +49,7 @@ func TestAccessLogLines(t *testing.T) {
 		{"/v1/x%22y%5Cz", `/v1/x"y\z`, http.StatusNotFound},
 		{"/v1/caf%C3%A9", "/v1/caf\u00e9", http.StatusNotFound},
 		{"/v1/iogs_0123456789abcdefghij", "/v1/[REDACTED]", http.StatusNotFound},
+		{"/v1/%C2%9B31m%C2%9D0;x%C2%9C", `/v1/\u009b31m\u009d0;x\u009c`, http.StatusNotFound},
 	}
 	var ids []string
 	for _, r := range requests {

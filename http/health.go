@@ -17,8 +17,14 @@ func (s *Server) AdminHandler() http.Handler {
 	s.route(mux, "/healthz", map[string]handlerFunc{http.MethodGet: s.handleHealth})
 	s.route(mux, "/readyz", map[string]handlerFunc{http.MethodGet: s.handleReady})
 	if s.metrics != nil {
-		mux.Handle("GET /metrics", s.metrics.Handler())
+		// Registered through route, so that another method gets 405 with an Allow header as
+		// on the other paths, not the catch-all's 404.
+		metrics := s.metrics.Handler()
+		s.route(mux, "/metrics", map[string]handlerFunc{http.MethodGet: func(w http.ResponseWriter, r *http.Request) error {
+			metrics.ServeHTTP(w, r)
+			return nil
+		}})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errRouteNotFound) })
-	return s.listenerMiddleware(mux, "admin")
+	return s.listenerMiddleware(rejectUncleanPaths(mux, s), "admin")
 }

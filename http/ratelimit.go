@@ -504,11 +504,15 @@ func (s *Server) limitedError(w http.ResponseWriter, d *denial) error {
 
 // requestClientID returns the client ID a token, introspection or revocation request
 // names, from HTTP Basic authentication, a JSON body or a form body, or "" when it names
-// none. The body is read (at most the token endpoints' limit) and put back for the
-// handler. Parsing here is lenient: the handler parses strictly and rejects what is wrong.
+// none. Basic authentication counts only under /oauth2/, because /v1/auth/accessToken
+// ignores the Authorization header and reads the client ID from the body. The body is
+// read (at most the token endpoints' limit) and put back for the handler. Parsing here is
+// lenient: the handler parses strictly and rejects what is wrong.
 func requestClientID(r *http.Request) string {
-	if id, _, err := parseBasicCredentials(r.Header.Get("Authorization")); err == nil {
-		return id
+	if isOAuthPath(r.URL.Path) {
+		if id, _, err := parseBasicCredentials(r.Header.Get("Authorization")); err == nil {
+			return id
+		}
 	}
 	body := peekBody(r, maxTokenBodyBytes)
 	contentType := r.Header.Get("Content-Type")

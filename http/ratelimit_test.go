@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -329,5 +330,35 @@ func TestRequestClientID(t *testing.T) {
 	r.SetBasicAuth(id, "s")
 	if got := requestClientID(r); got != id {
 		t.Errorf("requestClientID with Basic authentication = %q, want %q", got, id)
+	}
+
+	r = httptest.NewRequest("POST", "/v1/auth/accessToken", strings.NewReader(`{"clientId":"`+id+`","clientSecret":"s"}`))
+	r.Header.Set("Content-Type", "application/json")
+	r.SetBasicAuth("other", "s")
+	if got := requestClientID(r); got != id {
+		t.Errorf("requestClientID at /v1/auth/accessToken with a Basic header = %q, want %q from the body, which the endpoint reads", got, id)
+	}
+}
+
+// TestPerClientLimitIgnoresBasicOnAccessToken checks that a Basic header, which
+// /v1/auth/accessToken ignores, cannot give each request its own per-client budget.
+func TestPerClientLimitIgnoresBasicOnAccessToken(t *testing.T) {
+	api := newTestAPI(t, Options{RateLimitsEnabled: true, RateLimits: RateLimits{TokenPerClient: 1, TokenPerClientBurst: 2}})
+	h := api.srv.Handler()
+	body := `{"clientId":"` + api.clientID + `","clientSecret":"` + api.secret + `"}`
+	var statuses []int
+	for i := range 3 {
+		r := httptest.NewRequest("POST", "/v1/auth/accessToken", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.SetBasicAuth(fmt.Sprintf("decoy-%d", i), "x")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		statuses = append(statuses, w.Code)
+	}
+	want := []int{200, 200, 429}
+	for i := range want {
+		if statuses[i] != want[i] {
+			t.Errorf("request %d with a new Basic header: status %d, want %d (statuses %v)", i+1, statuses[i], want[i], statuses)
+		}
 	}
 }

@@ -386,11 +386,13 @@ func (s *Server) logRequest(ctx context.Context, r *http.Request, st *requestSta
 
 // rejectUncleanPaths answers a path with empty, "." or ".." segments with a 404 problem.
 // ServeMux would answer it with an HTML redirect to the cleaned path, which is neither the
-// API's error format nor something a client should be taught to follow.
+// API's error format nor something a client should be taught to follow. A path that does
+// not start with a slash, such as the "*" of "OPTIONS * HTTP/1.1", gets the same 404,
+// where ServeMux would return 400 with an empty body.
 func rejectUncleanPaths(next http.Handler, s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if p != "/" && (p == "" || path.Clean(p) != strings.TrimSuffix(p, "/") || strings.Contains(p, "//")) {
+		if p != "/" && (!strings.HasPrefix(p, "/") || path.Clean(p) != strings.TrimSuffix(p, "/") || strings.Contains(p, "//")) {
 			s.writeError(w, r, errRouteNotFound)
 			return
 		}

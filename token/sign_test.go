@@ -119,6 +119,42 @@ func TestSignedTokenTamperedFailsVerify(t *testing.T) {
 	}
 }
 
+// TestNonCanonicalEncodingFailsVerify checks that a token whose signature is written with
+// other unused low bits in its last base64url character does not verify. Go's decoder reads
+// such a signature as the same bytes, so it would otherwise verify as a second string for
+// the same token.
+func TestNonCanonicalEncodingFailsVerify(t *testing.T) {
+	for _, alg := range Algorithms {
+		t.Run(alg, func(t *testing.T) {
+			r, _ := loadTestKeyring(t, alg)
+			tok, err := r.Sign(&Claims{Issuer: "i", Subject: "s", ClientID: "s", Scope: "vaults:read", Expiry: time.Now().Unix() + 60, ID: "j"})
+			if err != nil {
+				t.Fatalf("Sign: %v", err)
+			}
+			if _, err := r.Verify(tok); err != nil {
+				t.Fatalf("Verify of the token Sign returned: %v", err)
+			}
+			last := strings.IndexByte(base64URLAlphabet, tok[len(tok)-1])
+			variants := 0
+			for i := range len(base64URLAlphabet) {
+				// Keep the bits that encode data and change only the unused low bits. Every
+				// signature here is 1 modulo 3 bytes long, which leaves 4 unused bits.
+				if i == last || i>>4 != last>>4 {
+					continue
+				}
+				variants++
+				variant := tok[:len(tok)-1] + base64URLAlphabet[i:i+1]
+				if _, err := r.Verify(variant); err == nil {
+					t.Errorf("Verify accepted the token with its last character %q changed to %q", tok[len(tok)-1], base64URLAlphabet[i])
+				}
+			}
+			if variants != 15 {
+				t.Errorf("checked %d variants, want 15: the signature length leaves other unused bits", variants)
+			}
+		})
+	}
+}
+
 // twoKeyring is a keyring loaded with the older of two EdDSA keys, and a token it signed.
 type twoKeyring struct {
 	ring      *Keyring

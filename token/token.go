@@ -253,7 +253,7 @@ func (r *Keyring) Verify(token string) (*Claims, error) {
 // that an unpublished key verifies, it returns the claims and that key's ID together with
 // ErrUnpublished. Every other error comes with nil claims.
 func (r *Keyring) VerifyKey(token string) (*Claims, string, error) {
-	if len(token) > MaxLength || strings.Count(token, ".") != 2 {
+	if len(token) > MaxLength || strings.Count(token, ".") != 2 || !canonicalSegments(token) {
 		return nil, "", ErrMalformed
 	}
 	r.mu.RLock()
@@ -288,6 +288,36 @@ func (r *Keyring) VerifyKey(token string) (*Claims, string, error) {
 	}
 	return &c, key.kid, nil
 }
+
+// canonicalSegments reports whether every dot-separated part of a compact JWS is unpadded
+// base64url in its one canonical form: the unused low bits of the last character are zero.
+// go-jose's decoder ignores those bits, so without this check up to 16 strings would verify
+// as the same token, and whatever keys on the token string, such as the verification cache
+// or a gateway's list of leaked tokens, would take them for different tokens.
+func canonicalSegments(token string) bool {
+	for part := range strings.SplitSeq(token, ".") {
+		var unused byte
+		switch len(part) % 4 {
+		case 0:
+			continue
+		case 1:
+			return false
+		case 2:
+			unused = 0x0f
+		case 3:
+			unused = 0x03
+		}
+		i := strings.IndexByte(base64URLAlphabet, part[len(part)-1])
+		if i < 0 || byte(i)&unused != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// base64URLAlphabet is the alphabet of RFC 4648 section 5, in the order of the values its
+// characters encode.
+const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 // LoadUnpublished replaces the retired keys that have left the JWKS but still distinguish
 // their tokens from forged ones: VerifyKey returns ErrUnpublished for tokens they verify.

@@ -497,16 +497,18 @@ func pruneAuditLoop(ctx context.Context, e *env, retention time.Duration, log *s
 // newHTTPServer returns a server for handler with the configured timeouts and header
 // limit. net/http bounds the TLS handshake by the shortest of the timeouts and the request
 // headers by ReadHeaderTimeout, so a client that connects and sends nothing, or half a
-// request, is cut off.
+// request, is cut off. "OPTIONS *" reaches handler too, rather than net/http's own empty
+// 200, so that it gets the listener's headers and, on the plain listener, the 403.
 func newHTTPServer(handler http.Handler, c serveConfig, log *slog.Logger) *http.Server {
 	return &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: c.readHeaderTimeout,
-		ReadTimeout:       c.readTimeout,
-		WriteTimeout:      c.writeTimeout,
-		IdleTimeout:       c.idleTimeout,
-		MaxHeaderBytes:    c.maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		Handler:                      handler,
+		DisableGeneralOptionsHandler: true,
+		ReadHeaderTimeout:            c.readHeaderTimeout,
+		ReadTimeout:                  c.readTimeout,
+		WriteTimeout:                 c.writeTimeout,
+		IdleTimeout:                  c.idleTimeout,
+		MaxHeaderBytes:               c.maxHeaderBytes,
+		ErrorLog:                     slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 }
 

@@ -5,6 +5,7 @@ package logging
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -54,7 +55,11 @@ func mayHoldSecret(s string) bool {
 // Redact returns a handler that passes records to next after replacing the values of
 // attributes with secret-sounding keys, and any substring that looks like a credential,
 // with "[REDACTED]". It is a second net: code must not log secrets in the first place,
-// and types that hold secrets redact themselves.
+// and types that hold secrets redact themselves. It also writes each C1 control character
+// (U+0080 to U+009F) of a string as the six characters of its JSON escape, such as
+// \u009b, because slog's JSON handler writes them raw. A client can put them in a
+// request's path, and some terminals act on them as on escape sequences when an operator
+// reads the log.
 func Redact(next slog.Handler) slog.Handler {
 	return &redactHandler{next: next}
 }
@@ -97,7 +102,7 @@ func (h *redactHandler) WithGroup(name string) slog.Handler {
 // It errs towards true: values it does not inspect, such as errors, groups and LogValuers,
 // count as needing it.
 func needsRedaction(r slog.Record) bool {
-	if mayHoldSecret(r.Message) {
+	if mayHoldSecret(r.Message) || hasC1Control(r.Message) {
 		return true
 	}
 	found := false
@@ -111,7 +116,7 @@ func needsRedaction(r slog.Record) bool {
 func attrMayHoldSecret(v slog.Value) bool {
 	switch v.Kind() {
 	case slog.KindString:
-		return mayHoldSecret(v.String())
+		return mayHoldSecret(v.String()) || hasC1Control(v.String())
 	case slog.KindInt64, slog.KindUint64, slog.KindFloat64, slog.KindBool, slog.KindDuration, slog.KindTime:
 		return false
 	}
@@ -173,13 +178,47 @@ func isSensitiveKey(key string) bool {
 }
 
 func redactString(s string) string {
-	if !mayHoldSecret(s) || !secretPattern.MatchString(s) {
-		return s
+	if mayHoldSecret(s) && secretPattern.MatchString(s) {
+		s = secretPattern.ReplaceAllStringFunc(s, func(m string) string {
+			if strings.HasPrefix(m, "://") {
+				return "://" + m[3:strings.Index(m[3:], ":")+3] + ":" + redacted + "@"
+			}
+			return redacted
+		})
 	}
-	return secretPattern.ReplaceAllStringFunc(s, func(m string) string {
-		if strings.HasPrefix(m, "://") {
-			return "://" + m[3:strings.Index(m[3:], ":")+3] + ":" + redacted + "@"
+	if hasC1Control(s) {
+		s = escapeC1Controls(s)
+	}
+	return s
+}
+
+// hasC1Control reports whether s contains a C1 control character, which UTF-8 encodes as
+// the byte 0xC2 followed by a byte from 0x80 to 0x9F.
+func hasC1Control(s string) bool {
+	for i := strings.IndexByte(s, 0xc2); i >= 0 && i+1 < len(s); {
+		if s[i+1] <= 0x9f && s[i+1] >= 0x80 {
+			return true
 		}
-		return redacted
-	})
+		next := strings.IndexByte(s[i+1:], 0xc2)
+		if next < 0 {
+			return false
+		}
+		i += 1 + next
+	}
+	return false
+}
+
+// escapeC1Controls returns s with each C1 control character replaced by its escape, such
+// as \u009b.
+func escapeC1Controls(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for _, r := range s {
+		if r >= 0x80 && r <= 0x9f {
+			fmt.Fprintf(&b, "\\u%04x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

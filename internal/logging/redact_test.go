@@ -30,6 +30,11 @@ func TestRedact(t *testing.T) {
 		{"group", func(l *slog.Logger) { l.Info("m", slog.Group("req", "token", "t0k3n", "path", "/v1")) }, "t0k3n", `"path":"/v1"`},
 		{"logger attributes", func(l *slog.Logger) { l.With("cookie", "sid=42").Info("m") }, "sid=42", `"cookie":"[REDACTED]"`},
 		{"sensitive key with a number", func(l *slog.Logger) { l.Info("m", "pepper", 424242) }, "424242", `"pepper":"[REDACTED]"`},
+		{"C1 control in a value", func(l *slog.Logger) { l.Info("m", "path", "/v1/\u009b31m\u009d0;x\u009c") }, "\u009b", `"path":"/v1/\\u009b31m\\u009d0;x\\u009c"`},
+		{"C1 control in an error", func(l *slog.Logger) { l.Info("m", "error", errors.New("bad \u0085 line")) }, "\u0085", `"error":"bad \\u0085 line"`},
+		{"C1 control in the message", func(l *slog.Logger) { l.Info("m\u009b") }, "\u009b", `"msg":"m\\u009b"`},
+		{"C1 control beside a secret", func(l *slog.Logger) { l.Info("m", "detail", secret+"\u009b") }, secret, `"detail":"[REDACTED]\\u009b"`},
+		{"other non-ASCII passes", func(l *slog.Logger) { l.Info("m", "path", "/v1/caf\u00e9\u00c2") }, "\\u00", "\"path\":\"/v1/caf\u00e9\u00c2\""},
 		{"ordinary values pass", func(l *slog.Logger) { l.Info("m", "client_id", "6f1c2a7e", "status", 401) }, "[REDACTED]", `"client_id":"6f1c2a7e","status":401`},
 	}
 	for _, c := range cases {
