@@ -68,6 +68,9 @@ func validateText(what, text string, max int) error {
 		if r != '\t' && unicode.IsControl(r) {
 			return Errorf(CodeInvalid, "%s contains the control character %U: remove it", what, r)
 		}
+		if unicode.Is(unicode.Bidi_Control, r) {
+			return Errorf(CodeInvalid, "%s contains the bidirectional control character %U: remove it", what, r)
+		}
 	}
 	return nil
 }

@@ -6,7 +6,8 @@ import (
 )
 
 // TestNameControlCharacters checks that names and descriptions reject every control
-// character but the tab, the C1 range included, and accept other text.
+// character but the tab, the C1 range and bidirectional controls included, and accept
+// other text.
 func TestNameControlCharacters(t *testing.T) {
 	cases := []struct {
 		name, text string
@@ -23,6 +24,9 @@ func TestNameControlCharacters(t *testing.T) {
 		{"C1 next line", "a\u0085b", false},
 		{"C1 control sequence introducer", "a\u009b31mb", false},
 		{"C1 operating system command", "a\u009d52;c;eA==\u009cb", false},
+		{"right-to-left override", "invoice\u202eexe.pdf", false},
+		{"right-to-left isolate", "a\u2067b\u2069", false},
+		{"left-to-right mark", "a\u200eb", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -58,6 +62,7 @@ func TestEmailControlCharacters(t *testing.T) {
 		{"non-ASCII local part", "zoë@example.com", true},
 		{"C1 control sequence introducer in the local part", "a\u009b31m@example.com", false},
 		{"C1 next line in the domain", "a@exa\u0085mple.com", false},
+		{"right-to-left override in the local part", "a\u202eb@example.com", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -58,7 +59,8 @@ func (g *globals) loadMasterKey() (*iogate.MasterKey, error) {
 		return k, nil
 	}
 	path := g.masterKeyPath()
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	info, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
 		if g.usesPostgres() {
 			return nil, errorf("no master key: with PostgreSQL every node must be given the same master key in IOGATE_MASTER_KEY or --master-key-file, "+
 				"and none is created (%s does not exist); generate one with \"iogate master-key generate --output FILE\"", path)
@@ -69,6 +71,10 @@ func (g *globals) loadMasterKey() (*iogate.MasterKey, error) {
 	k, err := iogate.LoadOrCreateMasterKeyFile(path, false)
 	if err != nil {
 		return nil, errorf("%v", err)
+	}
+	if info != nil && info.Mode().Perm()&0o077 != 0 {
+		g.warn(fmt.Sprintf("the master key file %s can be read or written by users other than its owner (mode %04o): run \"chmod 600 %s\"",
+			path, info.Mode().Perm(), shellQuote(path)))
 	}
 	return k, nil
 }
