@@ -256,7 +256,8 @@ func TestBearerFailureCounting(t *testing.T) {
 
 // TestClientAuthFailureCounting sends rejected client credentials of each kind to the
 // endpoints that authenticate clients, and checks whether the limiter counts them as a
-// failed authentication of the address. Credentials that iogate issued do not count.
+// failed authentication of the address. Credentials that iogate issued do not count. A
+// deleted key's client ID with a secret it never had does, like an unknown client ID.
 func TestClientAuthFailureCounting(t *testing.T) {
 	ctx := context.Background()
 	const unknownClientID = "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11"
@@ -307,6 +308,15 @@ func TestClientAuthFailureCounting(t *testing.T) {
 				t.Fatalf("DeleteKey: %v", err)
 			}
 			return f.clientID, f.secret + "x"
+		}, true},
+		{"deleted key with its previous secret", oauthToken, func(t *testing.T, f *failureAPI) (string, string) {
+			if _, _, err := f.engine.RotateKey(ctx, f.clientID, time.Hour); err != nil {
+				t.Fatalf("RotateKey: %v", err)
+			}
+			if err := f.engine.DeleteKey(ctx, f.clientID); err != nil {
+				t.Fatalf("DeleteKey: %v", err)
+			}
+			return f.clientID, f.secret
 		}, false},
 		{"retired secret", accessTokenRequest, retire, false},
 		{"retired secret at /oauth2/token", oauthToken, retire, false},
