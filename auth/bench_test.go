@@ -25,10 +25,11 @@ import (
 
 // benchEngine is a started engine with one key, on a fresh SQLite store.
 type benchEngine struct {
-	svc      *auth.Service
-	clientID string
-	secret   string
-	remote   netip.Addr
+	svc       *auth.Service
+	accountID string
+	clientID  string
+	secret    string
+	remote    netip.Addr
 }
 
 func newBenchEngine(b *testing.B) *benchEngine {
@@ -64,7 +65,7 @@ func newBenchEngine(b *testing.B) *benchEngine {
 	if err != nil {
 		b.Fatalf("CreateKey: %v", err)
 	}
-	return &benchEngine{svc: svc, clientID: k.ClientID, secret: secret.Reveal(), remote: netip.MustParseAddr("127.0.0.1")}
+	return &benchEngine{svc: svc, accountID: account.ID, clientID: k.ClientID, secret: secret.Reveal(), remote: netip.MustParseAddr("127.0.0.1")}
 }
 
 func (e *benchEngine) issue(b *testing.B) string {
@@ -141,10 +142,11 @@ func BenchmarkAuthenticateUncached(b *testing.B) {
 	}
 }
 
-// BenchmarkDenialLatency times token requests with a wrong secret for a known and an
-// unknown client ID, whose response times must not differ. The audit writer commits the
-// known ID's record on another goroutine, so each request is timed alone, followed by a
-// wait. Compare the reported medians, unknown-p50-ns and known-p50-ns.
+// BenchmarkDenialLatency times token requests with a wrong secret for a known, an
+// unknown and a deleted key's client ID, whose response times must not differ. The audit
+// writer commits the known and deleted IDs' records on another goroutine, so each request
+// is timed alone, followed by a wait. Compare the reported medians, unknown-p50-ns,
+// known-p50-ns and deleted-p50-ns.
 func BenchmarkDenialLatency(b *testing.B) {
 	e := newBenchEngine(b)
 	ctx := context.Background()
@@ -152,11 +154,20 @@ func BenchmarkDenialLatency(b *testing.B) {
 	if err != nil {
 		b.Fatalf("GenerateSecret: %v", err)
 	}
+	doomed, _, err := e.svc.CreateKey(ctx, auth.CreateKeyRequest{AccountID: e.accountID, Name: "deleted"})
+	if err != nil {
+		b.Fatalf("CreateKey: %v", err)
+	}
+	if err := e.svc.DeleteKey(ctx, doomed.ClientID); err != nil {
+		b.Fatalf("DeleteKey: %v", err)
+	}
 	unknown := auth.TokenRequest{ClientID: iogate.NewClientID(), ClientSecret: wrong.Reveal(), RemoteAddr: e.remote}
 	known := unknown
 	known.ClientID = e.clientID
+	deleted := unknown
+	deleted.ClientID = doomed.ClientID
 
-	var unknownTimes, knownTimes []time.Duration
+	var unknownTimes, knownTimes, deletedTimes []time.Duration
 	timeOne := func(req auth.TokenRequest) time.Duration {
 		start := time.Now()
 		_, err := e.svc.IssueToken(ctx, req)
@@ -174,6 +185,7 @@ func BenchmarkDenialLatency(b *testing.B) {
 	for b.Loop() {
 		unknownTimes = append(unknownTimes, timeOne(unknown))
 		knownTimes = append(knownTimes, timeOne(known))
+		deletedTimes = append(deletedTimes, timeOne(deleted))
 	}
 
 	median := func(times []time.Duration) float64 {
@@ -182,6 +194,7 @@ func BenchmarkDenialLatency(b *testing.B) {
 	}
 	b.ReportMetric(median(unknownTimes), "unknown-p50-ns")
 	b.ReportMetric(median(knownTimes), "known-p50-ns")
+	b.ReportMetric(median(deletedTimes), "deleted-p50-ns")
 }
 
 // BenchmarkIssueToken issues a token: the keyed hash of the secret, the signature, and the

@@ -1,48 +1,110 @@
 package auth
 
-// deletedKeys remembers the account of each key deleted from the store, so that a token
-// request for a deleted key can be recorded in that account's audit log although the key
-// has left the view. It is keyed like the view: canonical client IDs by their 16 bytes, and
-// others by their text. The values index the view's accountTable.
+import "github.com/iogate/iogate"
+
+// deletedKeys remembers the keys deleted from the store. It stores the account of each, so
+// that a token request for a deleted key can be recorded in that account's audit log
+// although the key has left the view. It also stores the hashes of the key's secrets at
+// its deletion, so that a client still sending the key's former secret is distinguished
+// from someone who has only the client ID. It is keyed like the view: canonical client IDs by
+// their 16 bytes, and others by their text.
 type deletedKeys struct {
-	ids map[keyID]uint32
-	odd map[string]uint32
+	ids deletedSet[keyID]
+	odd deletedSet[string]
 }
 
-// maxDeletedKeys bounds how many deleted keys each map of deletedKeys holds. For canonical
-// client IDs that is 45 MB of heap, as measured with Go 1.26 on amd64.
+// deletedSet holds the deleted keys of one kind of client ID.
+type deletedSet[K comparable] struct {
+	keys map[K]deletedKey
+	// previous holds the hash of the secret that the last rotation replaced, for the keys
+	// in keys that had one when deleted. Most keys have none, so a second map costs less
+	// memory than a second hash in every deletedKey.
+	previous map[K]iogate.SecretHash
+}
+
+// deletedKey is the state of one deleted key.
+type deletedKey struct {
+	// account indexes the view's accountTable.
+	account uint32
+	// current is the hash of the key's current secret when it was deleted. It is zero for
+	// a deletion that the view loaded from the store, which keeps no hash of a deleted
+	// key's secrets.
+	current iogate.SecretHash
+}
+
+// formerSecrets holds the hashes of the secrets that a deleted key had when it was deleted.
+// A zero hash means no secret. No secret hashes to zero in practice, because HMAC-SHA-256
+// returns all zero bytes with probability 2^-256.
+type formerSecrets struct {
+	current, previous iogate.SecretHash
+}
+
+// maxDeletedKeys bounds how many deleted keys each deletedSet of deletedKeys holds. For
+// canonical client IDs that is 118 MB of heap when no key had a previous secret, and
+// 235 MB when every key had one, as BenchmarkDeletedKeysHeap measured with Go 1.26 on
+// amd64.
 // Beyond it, remembering one more drops an arbitrary other, whose token requests then go
-// unrecorded, as those of an unknown client ID do.
+// unrecorded and count as failed authentications, as those of an unknown client ID do.
 const maxDeletedKeys = 1 << 20
 
-func (d *deletedKeys) add(id keyID, account uint32) { remember(&d.ids, id, account) }
+// add remembers the deleted key id with its state st and extra.
+func (d *deletedKeys) add(id keyID, st keyState, extra *keyExtra) {
+	d.ids.remember(id, st, extra)
+}
 
-func (d *deletedKeys) addOdd(clientID string, account uint32) { remember(&d.odd, clientID, account) }
+// addOdd remembers the deleted key clientID, which is not in canonical form, with its
+// state st and extra.
+func (d *deletedKeys) addOdd(clientID string, st keyState, extra *keyExtra) {
+	d.odd.remember(clientID, st, extra)
+}
 
-// remember stores account under key in *m, creating the map on first use. When the map
+// remember stores the deletion of the key with state st and extra under key, creating the
+// maps on first use.
+func (s *deletedSet[K]) remember(key K, st keyState, extra *keyExtra) {
+	s.store(key, deletedKey{account: st.account, current: st.current})
+	if extra != nil && extra.previous != nil {
+		if s.previous == nil {
+			s.previous = make(map[K]iogate.SecretHash)
+		}
+		s.previous[key] = extra.previous.Hash
+	}
+}
+
+// rememberAccount stores the deletion of key from account, with no secret hashes. An
+// entry for the same account keeps its hashes, because this process may have stored
+// them when it saw the deletion itself.
+func (s *deletedSet[K]) rememberAccount(key K, account uint32) {
+	if d, ok := s.keys[key]; ok && d.account == account {
+		return
+	}
+	s.store(key, deletedKey{account: account})
+}
+
+// store replaces the entry of key with d and deletes key's previous secret. When the set
 // holds maxDeletedKeys entries and key is new, it first deletes whichever entry the map's
 // iteration yields first.
-func remember[K comparable](m *map[K]uint32, key K, account uint32) {
-	if *m == nil {
-		*m = make(map[K]uint32)
+func (s *deletedSet[K]) store(key K, d deletedKey) {
+	if s.keys == nil {
+		s.keys = make(map[K]deletedKey)
 	}
-	if _, ok := (*m)[key]; !ok && len(*m) >= maxDeletedKeys {
-		for k := range *m {
-			delete(*m, k)
+	if _, ok := s.keys[key]; !ok && len(s.keys) >= maxDeletedKeys {
+		for k := range s.keys {
+			delete(s.keys, k)
+			delete(s.previous, k)
 			break
 		}
 	}
-	(*m)[key] = account
+	s.keys[key] = d
+	delete(s.previous, key)
 }
 
-// markDeleted remembers that the key clientID of the account at index account was
-// deleted. The caller holds mu.
-func (v *keyView) markDeleted(clientID string, account uint32) {
-	if id, canonical := parseKeyID(clientID); canonical {
-		v.deleted.add(id, account)
-		return
+// get returns the deletion of key and the hashes of its secrets.
+func (s *deletedSet[K]) get(key K) (uint32, formerSecrets, bool) {
+	d, ok := s.keys[key]
+	if !ok {
+		return 0, formerSecrets{}, false
 	}
-	v.deleted.addOdd(clientID, account)
+	return d.account, formerSecrets{current: d.current, previous: s.previous[key]}, true
 }
 
 // addDeleted remembers that the key clientID of accountID was deleted, for the keys that
@@ -50,24 +112,38 @@ func (v *keyView) markDeleted(clientID string, account uint32) {
 func (v *keyView) addDeleted(clientID, accountID string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.markDeleted(clientID, v.account.intern(accountID))
+	account := v.account.intern(accountID)
+	if id, canonical := parseKeyID(clientID); canonical {
+		v.deleted.ids.rememberAccount(id, account)
+		return
+	}
+	v.deleted.odd.rememberAccount(clientID, account)
 }
 
-// deletedAccount returns the account of the deleted key clientID, or false when the view
-// holds no such deletion. A client ID that names a key in the view may still have an
-// entry from an earlier deletion, so callers ask only after get found no key.
-func (v *keyView) deletedAccount(clientID string) (string, bool) {
+// lookupDeleted returns the account and the former secrets of the deleted key clientID,
+// or false when the view holds no such deletion. A client ID that names a key in the
+// view may still have an entry from an earlier deletion, so callers ask only after get
+// found no key.
+func (v *keyView) lookupDeleted(clientID string) (string, formerSecrets, bool) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	var account uint32
+	var secrets formerSecrets
 	var ok bool
 	if id, canonical := parseKeyID(clientID); canonical {
-		account, ok = v.deleted.ids[id]
+		account, secrets, ok = v.deleted.ids.get(id)
 	} else {
-		account, ok = v.deleted.odd[clientID]
+		account, secrets, ok = v.deleted.odd.get(clientID)
 	}
 	if !ok {
-		return "", false
+		return "", formerSecrets{}, false
 	}
-	return v.account.ids[account], true
+	return v.account.ids[account], secrets, true
+}
+
+// deletedAccount returns the account of the deleted key clientID, or false when the view
+// holds no such deletion. Like lookupDeleted, callers ask only after get found no key.
+func (v *keyView) deletedAccount(clientID string) (string, bool) {
+	account, _, ok := v.lookupDeleted(clientID)
+	return account, ok
 }

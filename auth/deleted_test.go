@@ -2,8 +2,10 @@ package auth
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -42,21 +44,25 @@ func (e *testEngine) denials(t *testing.T) []*iogate.AuditRecord {
 	return out
 }
 
-// TestTokenForDeletedKey requests tokens for a key deleted in each way the engine can learn
-// of a deletion. Each request gets the error of an unknown client ID, and one token.denied
-// record with reason key_deleted in the log of the key's account.
+// TestTokenForDeletedKey requests tokens with the secret of a key deleted in each way the
+// engine can learn of a deletion. Each request gets the error of an unknown client ID, and
+// one token.denied record with reason key_deleted in the log of the key's account. The
+// error counts as outdated when the engine saw the deletion while it ran.
 func TestTokenForDeletedKey(t *testing.T) {
 	cases := []struct {
 		name string
 		// remove deletes the key and returns the engine that then serves the request.
 		remove func(t *testing.T, e *testEngine, clientID string) *Service
+		// outdated is whether the engine that serves the request holds the hash of the
+		// deleted key's secret, so that IsOutdatedCredential accepts the error.
+		outdated bool
 	}{
 		{"deleted by this engine", func(t *testing.T, e *testEngine, clientID string) *Service {
 			if err := e.svc.DeleteKey(context.Background(), clientID); err != nil {
 				t.Fatal(err)
 			}
 			return e.svc
-		}},
+		}, true},
 		{"deleted by another process", func(t *testing.T, e *testEngine, clientID string) *Service {
 			if err := e.otherProcess(t).DeleteKey(context.Background(), clientID); err != nil {
 				t.Fatal(err)
@@ -65,7 +71,7 @@ func TestTokenForDeletedKey(t *testing.T) {
 				t.Fatal(err)
 			}
 			return e.svc
-		}},
+		}, true},
 		{"found missing by a full reload", func(t *testing.T, e *testEngine, clientID string) *Service {
 			if err := e.otherProcess(t).DeleteKey(context.Background(), clientID); err != nil {
 				t.Fatal(err)
@@ -75,7 +81,9 @@ func TestTokenForDeletedKey(t *testing.T) {
 				t.Fatal(err)
 			}
 			return e.svc
-		}},
+		}, true},
+		// The store keeps no hash of a deleted key's secrets, so an engine started after the
+		// deletion cannot tell the key's secret from a guess.
 		{"deleted before the engine started", func(t *testing.T, e *testEngine, clientID string) *Service {
 			if err := e.svc.DeleteKey(context.Background(), clientID); err != nil {
 				t.Fatal(err)
@@ -85,7 +93,7 @@ func TestTokenForDeletedKey(t *testing.T) {
 				t.Fatal(err)
 			}
 			return restarted
-		}},
+		}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -105,8 +113,8 @@ func TestTokenForDeletedKey(t *testing.T) {
 			if !errors.Is(err, iogate.ErrInvalidClient) {
 				t.Fatalf("IssueToken for the deleted key: %v, want ErrInvalidClient, the error of an unknown client ID", err)
 			}
-			if !IsOutdatedCredential(err) {
-				t.Errorf("IsOutdatedCredential(%v) = false for a deleted key's client ID, want true", err)
+			if got := IsOutdatedCredential(err); got != c.outdated {
+				t.Errorf("IsOutdatedCredential(%v) = %t for the deleted key's secret, want %t", err, got, c.outdated)
 			}
 			svc.audit.flush(ctx)
 
@@ -127,6 +135,158 @@ func TestTokenForDeletedKey(t *testing.T) {
 				t.Errorf("VerifyAudit after the denial: %+v, %v", report, err)
 			}
 		})
+	}
+}
+
+// TestDeletedKeySecrets requests tokens for a deleted key with each kind of secret. Only a
+// secret that the key had when it was deleted gets the outdated error. Any other secret
+// gets the error of an unknown client ID, which IsOutdatedCredential rejects, so that a
+// caller cannot tell a deleted key's client ID from one that never existed. Every request
+// leaves a token.denied record with reason key_deleted in the key's account.
+func TestDeletedKeySecrets(t *testing.T) {
+	ctx := context.Background()
+	// rotate rotates the key of clientID with grace and returns the new secret.
+	rotate := func(t *testing.T, e *testEngine, clientID string, grace time.Duration) string {
+		t.Helper()
+		_, secret, err := e.svc.RotateKey(ctx, clientID, grace)
+		if err != nil {
+			t.Fatalf("RotateKey: %v", err)
+		}
+		return secret.Reveal()
+	}
+	cases := []struct {
+		name string
+		// secret prepares the key of clientID, created with secret, before its deletion,
+		// and returns the secret to send after it.
+		secret   func(t *testing.T, e *testEngine, clientID, secret string) string
+		outdated bool
+	}{
+		{"current secret", func(t *testing.T, e *testEngine, clientID, secret string) string {
+			return secret
+		}, true},
+		{"current secret after a rotation", func(t *testing.T, e *testEngine, clientID, secret string) string {
+			return rotate(t, e, clientID, time.Hour)
+		}, true},
+		{"previous secret in its grace period", func(t *testing.T, e *testEngine, clientID, secret string) string {
+			rotate(t, e, clientID, time.Hour)
+			return secret
+		}, true},
+		{"previous secret after its grace period", func(t *testing.T, e *testEngine, clientID, secret string) string {
+			rotate(t, e, clientID, 0)
+			return secret
+		}, true},
+		{"secret replaced two rotations ago", func(t *testing.T, e *testEngine, clientID, secret string) string {
+			rotate(t, e, clientID, time.Hour)
+			rotate(t, e, clientID, time.Hour)
+			return secret
+		}, false},
+		{"mistyped secret", func(t *testing.T, e *testEngine, clientID, secret string) string {
+			return mistype(secret)
+		}, false},
+		{"random secret", func(t *testing.T, e *testEngine, clientID, secret string) string {
+			random, err := iogate.GenerateSecret()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return random.Reveal()
+		}, false},
+		{"secret of another key", func(t *testing.T, e *testEngine, clientID, secret string) string {
+			_, other := e.createKey(t)
+			return other
+		}, false},
+		{"empty secret", func(t *testing.T, e *testEngine, clientID, secret string) string {
+			return ""
+		}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newTestEngine(t)
+			k, secret := e.createKey(t)
+			sent := c.secret(t, e, k.ClientID, secret)
+			if err := e.svc.DeleteKey(ctx, k.ClientID); err != nil {
+				t.Fatalf("DeleteKey: %v", err)
+			}
+
+			_, err := e.svc.IssueToken(ctx, TokenRequest{ClientID: k.ClientID, ClientSecret: sent, RemoteAddr: deletedKeyClient})
+			if !errors.Is(err, iogate.ErrInvalidClient) {
+				t.Fatalf("IssueToken for the deleted key: %v, want ErrInvalidClient", err)
+			}
+			if got := IsOutdatedCredential(err); got != c.outdated {
+				t.Errorf("IsOutdatedCredential(%v) = %t, want %t", err, got, c.outdated)
+			}
+			if !c.outdated && err != iogate.ErrInvalidClient {
+				t.Errorf("IssueToken for the deleted key: error %v (%T), want iogate.ErrInvalidClient itself, the error of an unknown client ID", err, err)
+			}
+
+			denials := e.denials(t)
+			if len(denials) != 1 {
+				t.Fatalf("token.denied records = %d, want 1", len(denials))
+			}
+			if r := denials[0]; r.Reason != iogate.DenyKeyDeleted || r.ClientID != k.ClientID || r.AccountID != e.accountID {
+				t.Errorf("token.denied record: reason %q, client %q, account %q; want %q, %q, %q",
+					r.Reason, r.ClientID, r.AccountID, iogate.DenyKeyDeleted, k.ClientID, e.accountID)
+			}
+		})
+	}
+}
+
+// TestDeletedKeySecretsSurviveStart checks that Start, which loads the deletions that the
+// store records without secret hashes, keeps the hashes of a deletion that the engine saw
+// itself.
+func TestDeletedKeySecretsSurviveStart(t *testing.T) {
+	ctx := context.Background()
+	e := newTestEngine(t)
+	k, secret := e.createKey(t)
+	if err := e.svc.DeleteKey(ctx, k.ClientID); err != nil {
+		t.Fatalf("DeleteKey: %v", err)
+	}
+	if err := e.svc.Start(ctx); err != nil {
+		t.Fatalf("Start again: %v", err)
+	}
+	_, err := e.svc.IssueToken(ctx, TokenRequest{ClientID: k.ClientID, ClientSecret: secret, RemoteAddr: deletedKeyClient})
+	if !errors.Is(err, iogate.ErrInvalidClient) || !IsOutdatedCredential(err) {
+		t.Errorf("IssueToken with the deleted key's secret after Start: %v (outdated %t), want the outdated ErrInvalidClient", err, IsOutdatedCredential(err))
+	}
+}
+
+// TestDeletedSetReplacesSecrets checks that a second deletion of a client ID replaces the
+// hashes of the first, previous secret included, and that a deletion loaded from the store
+// keeps the hashes only when it names the same account.
+func TestDeletedSetReplacesSecrets(t *testing.T) {
+	hash := func(b byte) iogate.SecretHash {
+		var h iogate.SecretHash
+		h[0] = b
+		return h
+	}
+	rotated := &keyExtra{previous: &iogate.PreviousSecret{Hash: hash(2)}}
+	var s deletedSet[string]
+
+	s.remember("id", keyState{account: 1, current: hash(1)}, rotated)
+	account, secrets, ok := s.get("id")
+	want := formerSecrets{current: hash(1), previous: hash(2)}
+	if !ok || account != 1 || secrets != want {
+		t.Fatalf("get after a deletion with a previous secret = %d, %+v, %t; want 1, %+v, true", account, secrets, ok, want)
+	}
+
+	s.remember("id", keyState{account: 1, current: hash(3)}, nil)
+	want = formerSecrets{current: hash(3)}
+	if _, secrets, _ := s.get("id"); secrets != want {
+		t.Errorf("get after a second deletion without a previous secret = %+v, want %+v", secrets, want)
+	}
+
+	s.rememberAccount("id", 1)
+	if _, secrets, _ := s.get("id"); secrets != want {
+		t.Errorf("get after loading the deletion for the same account = %+v, want %+v", secrets, want)
+	}
+
+	s.remember("id", keyState{account: 1, current: hash(1)}, rotated)
+	s.rememberAccount("id", 2)
+	account, secrets, _ = s.get("id")
+	if account != 2 || secrets != (formerSecrets{}) {
+		t.Errorf("get after loading a deletion for another account = %d, %+v; want 2 and no hashes", account, secrets)
+	}
+	if len(s.previous) != 0 {
+		t.Errorf("previous secrets after the last deletion had none = %d, want 0", len(s.previous))
 	}
 }
 
@@ -259,4 +419,46 @@ func TestImportDeletedClientIDAfterAuditPrune(t *testing.T) {
 	if !strings.Contains(err.Error(), "belonged to a key of this account that was deleted") {
 		t.Errorf("ImportKey error %q does not say that the client ID was deleted", err)
 	}
+}
+
+// BenchmarkDeletedKeysHeap fills the map of deleted canonical client IDs to maxDeletedKeys
+// entries and reports the heap it takes in MB, with no previous secret and with one for
+// every key. Run it once:
+//
+//	go test ./auth -run '^$' -bench DeletedKeysHeap -benchtime 1x
+func BenchmarkDeletedKeysHeap(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		rotated bool
+	}{{"no previous secret", false}, {"previous secret", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			var extra *keyExtra
+			if c.rotated {
+				extra = &keyExtra{previous: &iogate.PreviousSecret{Hash: iogate.SecretHash{1}}}
+			}
+			var heap uint64
+			for b.Loop() {
+				before := heapAlloc()
+				var d deletedKeys
+				for i := range maxDeletedKeys {
+					var id keyID
+					binary.BigEndian.PutUint64(id[8:], uint64(i))
+					st := keyState{account: uint32(i % 1000)}
+					binary.BigEndian.PutUint64(st.current[:], uint64(i)+1)
+					d.add(id, st, extra)
+				}
+				heap = heapAlloc() - before
+				runtime.KeepAlive(&d)
+			}
+			b.ReportMetric(float64(heap)/1e6, "MB")
+		})
+	}
+}
+
+// heapAlloc returns the bytes of live heap objects after a garbage collection.
+func heapAlloc() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

@@ -52,8 +52,10 @@ func ipNotAllowed(remote netip.Addr) error {
 	}
 }
 
-// dummyHash replaces the stored hash of an unknown client ID, so that an unknown ID
-// costs the same keyed hash and comparison as a known one.
+// dummyHash replaces a secret hash that the view does not hold, so that an unknown client
+// ID or a key without a previous secret costs the same keyed hash and comparisons as a
+// key with two secrets. It is the zero hash, which no secret hashes to (see
+// formerSecrets).
 var dummyHash iogate.SecretHash
 
 // Client is a client that authenticated with its ID and secret.
@@ -72,12 +74,19 @@ type Client struct {
 // introspection and revocation endpoints, where clients authenticate the same way. Every
 // authentication failure returns an error that errors.Is matches to
 // iogate.ErrInvalidClient. IsOutdatedCredential distinguishes the errors of credentials
-// that iogate issued. The IP allowlist is checked only
-// after the secret verified, so that ErrIPNotAllowed never tells a stranger that a client
-// ID exists. Denials of a known client ID, and of a deleted key whose deletion the view
-// remembers, are recorded in its account's audit log, but no caller waits for those records,
-// because waiting would make a wrong secret for an existing client ID slower to answer than
-// one for an unknown ID.
+// that iogate issued. The IP allowlist is checked only after the secret verified, so that
+// ErrIPNotAllowed never reveals to a stranger that a client ID exists.
+//
+// A deleted key's client ID gets the outdated error only with a secret that the key had
+// when it was deleted. Callers treat outdated errors differently (the HTTP server does not
+// count them as failed authentications). With any other secret the error must be that of
+// an unknown client ID, or the difference would reveal to someone with only the client ID
+// that it belonged to a deleted key.
+//
+// Denials of a known client ID, and of a deleted key whose deletion the view remembers,
+// with any secret, are recorded in its account's audit log. No caller waits for those
+// records, because waiting would make a wrong secret for an existing client ID slower to
+// answer than one for an unknown ID.
 func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret string, remote netip.Addr) (*Client, error) {
 	now := s.now()
 	if err := s.checkFresh(now); err != nil {
@@ -86,7 +95,8 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 	k, generation, match := s.authenticateClient(clientID, secret)
 	switch {
 	case k == nil:
-		if s.recordUnknownClientDenial(clientID, remote) {
+		s.recordUnknownClientDenial(clientID, remote)
+		if match == secretOfDeletedKey {
 			return nil, errOutdatedClient
 		}
 		return nil, invalidClient(secret)
@@ -248,18 +258,17 @@ func (s *Service) recordDenial(accountID, clientID string, remote netip.Addr, re
 }
 
 // recordUnknownClientDenial queues the denial of a token request for a client ID that the
-// view holds no key for, and reports whether the view remembers the key's deletion. If it
-// does, the record goes to the log of the account the key belonged to. For a client ID
-// that never existed, the denial is queued with no account and nothing is written. Either
-// way the caller returns the same response as for a wrong secret.
-func (s *Service) recordUnknownClientDenial(clientID string, remote netip.Addr) bool {
-	accountID, deleted := s.view.deletedAccount(clientID)
+// view holds no key for. When the view remembers the key's deletion, the record goes to the
+// log of the account the key belonged to, whatever the secret. For a client ID that never
+// existed, the denial is queued with no account and nothing is written. Either way the
+// caller returns the same response as for a wrong secret.
+func (s *Service) recordUnknownClientDenial(clientID string, remote netip.Addr) {
+	accountID, _ := s.view.deletedAccount(clientID)
 	// No client ID is longer than this, and a request body may hold a much longer one.
 	if len(clientID) > maxClientIDLength {
 		clientID = clientID[:maxClientIDLength]
 	}
 	s.recordDenial(accountID, clientID, remote, iogate.DenyKeyDeleted)
-	return deleted
 }
 
 func clientActor(clientID string, remote netip.Addr) iogate.Actor {
@@ -280,6 +289,9 @@ const (
 	secretValid
 	// secretRetired matches the previous secret after its grace period ended.
 	secretRetired
+	// secretOfDeletedKey matches a secret that the deleted key of the client ID had when
+	// it was deleted. There is no key.
+	secretOfDeletedKey
 )
 
 // invalidClient returns iogate.ErrInvalidClient, with a hint when secret is a generated
@@ -296,8 +308,8 @@ func invalidClient(secret string) error {
 }
 
 // authenticateClient returns the key of clientID (nil when unknown), the generation of
-// the secret that matched, and how the secret matched. It hashes the secret and compares
-// it with both of a key's secrets whether or not the ID is known, so the work done does
+// the secret that matched, and how the secret matched. It hashes the secret and makes two
+// comparisons whether the ID names a key, a deleted key or nothing, so the work done does
 // not depend on which check fails.
 func (s *Service) authenticateClient(clientID, secret string) (*key, int, secretMatch) {
 	if len(secret) == 0 || len(secret) > iogate.MaxSecretLength || len(clientID) > maxClientIDLength {
@@ -315,8 +327,14 @@ func (s *Service) authenticateClient(clientID, secret string) (*key, int, secret
 	}
 	h := s.secrets.Hash(secret)
 	if k == nil {
-		h.Equal(dummyHash)
-		h.Equal(dummyHash)
+		// A deleted key's former secrets take the place of a key's two secrets. The view
+		// returns zero hashes, equal to dummyHash, for the ones it does not hold.
+		_, former, _ := s.view.lookupDeleted(clientID)
+		currentOK := h.Equal(former.current)
+		previousOK := h.Equal(former.previous)
+		if currentOK || previousOK {
+			return nil, 0, secretOfDeletedKey
+		}
 		return nil, 0, secretWrong
 	}
 

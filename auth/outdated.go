@@ -17,8 +17,8 @@ func (e *outdatedError) Unwrap() error { return e.err }
 var (
 	// errOutdatedToken is iogate.ErrInvalidToken for a token whose signature verified.
 	errOutdatedToken error = &outdatedError{iogate.ErrInvalidToken}
-	// errOutdatedClient is iogate.ErrInvalidClient for the client ID of a deleted key, or
-	// for a secret that matched.
+	// errOutdatedClient is iogate.ErrInvalidClient for a secret that matched, the key's own
+	// or one that a deleted key had.
 	errOutdatedClient error = &outdatedError{iogate.ErrInvalidClient}
 )
 
@@ -29,7 +29,9 @@ var (
 //     retired, but that expired or was revoked. Its key may also have been deleted or
 //     expired, lost a scope of the token, retired its secret generation, or belong to a
 //     suspended account;
-//   - a client ID of a deleted key that the view remembers, with any secret;
+//   - a client ID of a deleted key that the view remembers, with a secret that the key had
+//     when it was deleted: the current one, or the one its last rotation replaced. The
+//     view holds those only for deletions that this process saw while it ran;
 //   - a client secret that the key retired, or a valid one of an expired key or of a
 //     suspended account.
 //

@@ -21,7 +21,8 @@ type keyView struct {
 	extras  map[keyID]*keyExtra
 	odd     map[string]oddKey
 	account accountTable
-	// deleted holds the accounts of keys that left the view because they were deleted.
+	// deleted holds the accounts and secret hashes of keys that left the view because
+	// they were deleted.
 	deleted deletedKeys
 	lastSeq int64
 	// mark changes with every reload; see keyState.mark.
@@ -211,21 +212,21 @@ func (v *keyView) set(clientID string, st keyState, extra *keyExtra) {
 	}
 }
 
-// remove drops a deleted key from the view and remembers its account in v.deleted. A key
-// that the view does not hold leaves v.deleted as it is.
+// remove drops a deleted key from the view and remembers its account and secret hashes in
+// v.deleted. A key that the view does not hold leaves v.deleted as it is.
 func (v *keyView) remove(clientID string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if id, canonical := parseKeyID(clientID); canonical {
 		if st, ok := v.keys[id]; ok {
-			v.deleted.add(id, st.account)
+			v.deleted.add(id, st, v.extras[id])
 		}
 		delete(v.keys, id)
 		delete(v.extras, id)
 		return
 	}
 	if odd, ok := v.odd[clientID]; ok {
-		v.deleted.addOdd(clientID, odd.state.account)
+		v.deleted.addOdd(clientID, odd.state, odd.extra)
 	}
 	delete(v.odd, clientID)
 }
@@ -329,7 +330,7 @@ func (r *viewReload) finish(seq int64) {
 	defer v.mu.Unlock()
 	for id, st := range v.keys {
 		if st.mark != v.mark {
-			v.deleted.add(id, st.account)
+			v.deleted.add(id, st, v.extras[id])
 			delete(v.keys, id)
 		}
 	}
@@ -340,7 +341,7 @@ func (r *viewReload) finish(seq int64) {
 	}
 	for id, k := range v.odd {
 		if k.state.mark != v.mark {
-			v.deleted.addOdd(id, k.state.account)
+			v.deleted.addOdd(id, k.state, k.extra)
 			delete(v.odd, id)
 		}
 	}

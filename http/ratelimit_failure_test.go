@@ -49,10 +49,16 @@ type failureAPI struct {
 
 func newFailureAPI(t *testing.T) *failureAPI {
 	t.Helper()
-	clock := &testClock{t: time.Now()}
-	opts := Options{RateLimitsEnabled: true, RateLimits: RateLimits{
+	return newFailureAPIWithLimits(t, RateLimits{
 		FailuresBeforeSlowdown: 1000, FailuresBeforeBlock: 1000, FailureWindow: time.Hour, BlockDuration: time.Hour,
-	}}
+	})
+}
+
+// newFailureAPIWithLimits is newFailureAPI with the rate limits given.
+func newFailureAPIWithLimits(t *testing.T, limits RateLimits) *failureAPI {
+	t.Helper()
+	clock := &testClock{t: time.Now()}
+	opts := Options{RateLimitsEnabled: true, RateLimits: limits}
 	api := newTestAPIOnStore(t, opts, slog.New(slog.DiscardHandler), auth.Config{Now: clock.now},
 		func(db *sqlite.DB) iogate.Store { return db })
 	return &failureAPI{testAPI: api, handler: api.srv.Handler(), clock: clock}
@@ -256,7 +262,8 @@ func TestBearerFailureCounting(t *testing.T) {
 
 // TestClientAuthFailureCounting sends rejected client credentials of each kind to the
 // endpoints that authenticate clients, and checks whether the limiter counts them as a
-// failed authentication of the address. Credentials that iogate issued do not count.
+// failed authentication of the address. Credentials that iogate issued do not count. A
+// deleted key's client ID with a secret it never had does, like an unknown client ID.
 func TestClientAuthFailureCounting(t *testing.T) {
 	ctx := context.Background()
 	const unknownClientID = "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11"
@@ -307,6 +314,15 @@ func TestClientAuthFailureCounting(t *testing.T) {
 				t.Fatalf("DeleteKey: %v", err)
 			}
 			return f.clientID, f.secret + "x"
+		}, true},
+		{"deleted key with its previous secret", oauthToken, func(t *testing.T, f *failureAPI) (string, string) {
+			if _, _, err := f.engine.RotateKey(ctx, f.clientID, time.Hour); err != nil {
+				t.Fatalf("RotateKey: %v", err)
+			}
+			if err := f.engine.DeleteKey(ctx, f.clientID); err != nil {
+				t.Fatalf("DeleteKey: %v", err)
+			}
+			return f.clientID, f.secret
 		}, false},
 		{"retired secret", accessTokenRequest, retire, false},
 		{"retired secret at /oauth2/token", oauthToken, retire, false},
@@ -383,20 +399,92 @@ func TestRetiredSecretResponse(t *testing.T) {
 			if retired.Code != wrong.Code {
 				t.Errorf("status %d for the retired secret, %d for a wrong one", retired.Code, wrong.Code)
 			}
-			for _, rec := range []*httptest.ResponseRecorder{retired, wrong} {
-				id := rec.Header().Get("X-Request-Id")
-				rec.Header().Del("X-Request-Id")
-				body := bytes.ReplaceAll(rec.Body.Bytes(), []byte(id), nil)
-				rec.Body = bytes.NewBuffer(body)
-			}
-			if diff := cmp.Diff(wrong.Header(), retired.Header()); diff != "" {
-				t.Errorf("headers differ from those for a wrong secret (-wrong +retired):\n%s", diff)
-			}
-			if a, b := retired.Body.String(), wrong.Body.String(); a != b {
-				t.Errorf("body for the retired secret %q differs from the body for a wrong one %q", a, b)
-			}
+			checkSameResponse(t, "the retired secret", retired, "a wrong secret", wrong)
 		})
 	}
+}
+
+// checkSameResponse fails the test unless the responses a and b, named nameA and nameB,
+// have the same headers and body once each one's request ID is removed. It removes the IDs
+// from the recorders.
+func checkSameResponse(t *testing.T, nameA string, a *httptest.ResponseRecorder, nameB string, b *httptest.ResponseRecorder) {
+	t.Helper()
+	for _, rec := range []*httptest.ResponseRecorder{a, b} {
+		id := rec.Header().Get("X-Request-Id")
+		if id == "" {
+			// An earlier call removed it.
+			continue
+		}
+		rec.Header().Del("X-Request-Id")
+		body := bytes.ReplaceAll(rec.Body.Bytes(), []byte(id), nil)
+		rec.Body = bytes.NewBuffer(body)
+	}
+	if diff := cmp.Diff(b.Header(), a.Header()); diff != "" {
+		t.Errorf("headers for %s differ from those for %s (-%s +%s):\n%s", nameA, nameB, nameB, nameA, diff)
+	}
+	if bodyA, bodyB := a.Body.String(), b.Body.String(); bodyA != bodyB {
+		t.Errorf("body for %s %q differs from the body for %s %q", nameA, bodyA, nameB, bodyB)
+	}
+}
+
+// TestDeletedClientIDProbe runs the probe that could tell whether a client ID belonged to a
+// deleted key. From one address, it sends failures with made-up client IDs up to the
+// slowdown threshold, then the candidate client ID with a secret, then one more made-up
+// client ID. The last request gets 429 when the candidate's failure counted and 401 when it
+// did not. A client ID that never existed and a deleted key's client ID with a random
+// secret must get the same responses. The deleted key's own secret must still not count.
+func TestDeletedClientIDProbe(t *testing.T) {
+	const threshold = 10
+	f := newFailureAPIWithLimits(t, RateLimits{
+		FailuresBeforeSlowdown: threshold, FailuresBeforeBlock: 1000, FailureWindow: time.Hour, BlockDuration: time.Hour,
+	})
+	deletedID, deletedSecret := f.clientID, f.secret
+	if err := f.engine.DeleteKey(context.Background(), deletedID); err != nil {
+		t.Fatalf("DeleteKey: %v", err)
+	}
+	randomSecret := func(t *testing.T) string {
+		t.Helper()
+		s, err := iogate.GenerateSecret()
+		if err != nil {
+			t.Fatalf("GenerateSecret: %v", err)
+		}
+		return s.Reveal()
+	}
+	// probe runs the probe from the address from and returns the responses to the
+	// candidate's request and to the request after it.
+	probe := func(t *testing.T, from netip.Addr, clientID, secret string) (candidate, next *httptest.ResponseRecorder) {
+		t.Helper()
+		for i := range threshold {
+			if rec := f.serve(accessTokenRequest(iogate.NewClientID(), randomSecret(t)), from); rec.Code != http.StatusUnauthorized {
+				t.Fatalf("made-up client ID %d from %s: status %d, want 401", i+1, from, rec.Code)
+			}
+		}
+		candidate = f.serve(accessTokenRequest(clientID, secret), from)
+		next = f.serve(accessTokenRequest(iogate.NewClientID(), randomSecret(t)), from)
+		return candidate, next
+	}
+
+	neverCandidate, neverNext := probe(t, netip.MustParseAddr("192.0.2.40"), iogate.NewClientID(), randomSecret(t))
+	deletedCandidate, deletedNext := probe(t, netip.MustParseAddr("192.0.2.41"), deletedID, randomSecret(t))
+	if neverCandidate.Code != http.StatusUnauthorized || deletedCandidate.Code != http.StatusUnauthorized {
+		t.Errorf("candidate status: %d for a client ID that never existed, %d for the deleted key's; want 401 for both",
+			neverCandidate.Code, deletedCandidate.Code)
+	}
+	if neverNext.Code != http.StatusTooManyRequests || deletedNext.Code != http.StatusTooManyRequests {
+		t.Errorf("status after the candidate: %d for a client ID that never existed, %d for the deleted key's; want 429 for both",
+			neverNext.Code, deletedNext.Code)
+	}
+	checkSameResponse(t, "the deleted key's client ID", deletedCandidate, "a client ID that never existed", neverCandidate)
+	checkSameResponse(t, "the request after the deleted key's client ID", deletedNext, "the request after a client ID that never existed", neverNext)
+
+	ownCandidate, ownNext := probe(t, netip.MustParseAddr("192.0.2.42"), deletedID, deletedSecret)
+	if ownCandidate.Code != http.StatusUnauthorized {
+		t.Errorf("status for the deleted key's own secret: %d, want 401", ownCandidate.Code)
+	}
+	if ownNext.Code != http.StatusUnauthorized {
+		t.Errorf("status after the deleted key's own secret: %d, want 401, because that secret does not count", ownNext.Code)
+	}
+	checkSameResponse(t, "the deleted key's own secret", ownCandidate, "a client ID that never existed", neverCandidate)
 }
 
 // TestNotAJWTMessage checks that a bearer value without the shape of a JWT, such as the
