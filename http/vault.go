@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/iogate/iogate"
@@ -203,6 +204,9 @@ const (
 
 // idempotencyKeyFrom returns the request's Idempotency-Key header, or "" when it has none.
 // It rejects a repeated header, and a value that iogate.ValidateIdempotencyKey rejects.
+// Spaces and tabs at either end are not part of the key (RFC 9110 section 5.5). Go's
+// HTTP/1.1 server drops them before the handler runs, but its HTTP/2 server keeps them,
+// so without the trim one request would name two keys, depending on the protocol.
 func idempotencyKeyFrom(r *http.Request) (string, error) {
 	values := r.Header.Values(idempotencyKeyHeader)
 	switch len(values) {
@@ -212,8 +216,9 @@ func idempotencyKeyFrom(r *http.Request) (string, error) {
 	default:
 		return "", iogate.Errorf(iogate.CodeInvalid, "repeated Idempotency-Key header: send one key per request")
 	}
-	if err := iogate.ValidateIdempotencyKey("Idempotency-Key header", values[0]); err != nil {
+	key := strings.Trim(values[0], " \t")
+	if err := iogate.ValidateIdempotencyKey("Idempotency-Key header", key); err != nil {
 		return "", err
 	}
-	return values[0], nil
+	return key, nil
 }

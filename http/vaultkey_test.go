@@ -265,6 +265,37 @@ func TestCreateVaultInvalidKey(t *testing.T) {
 	}
 }
 
+// TestCreateVaultKeyTrimmed checks that spaces and tabs around an Idempotency-Key are not
+// part of it. Go's HTTP/2 server passes them to the handler, as httptest does here, while
+// its HTTP/1.1 server drops them, so a key with them must name the same creation.
+func TestCreateVaultKeyTrimmed(t *testing.T) {
+	api := newTestAPI(t, Options{})
+	handler := api.srv.Handler()
+	writer, _, tok := api.newWriter(t)
+	created := vaultOf(t, createKeyedVault(t, handler, tok))
+
+	for _, key := range []string{"order-42 ", " order-42", "\torder-42\t", "  order-42  "} {
+		rec := postVault(handler, tok, `{"name":"Cold","threshold":2}`, key)
+		if rec.Code != http.StatusCreated {
+			t.Fatalf("POST with Idempotency-Key %q: status %d, want 201; body %s", key, rec.Code, rec.Body)
+		}
+		if got := rec.Header().Get("Idempotent-Replayed"); got != "true" {
+			t.Errorf("POST with Idempotency-Key %q: Idempotent-Replayed %q, want true", key, got)
+		}
+		if got := vaultOf(t, rec).ID; got != created.ID {
+			t.Errorf("POST with Idempotency-Key %q returned vault %s, want %s of the key \"order-42\"", key, got, created.ID)
+		}
+	}
+
+	blank := postVault(handler, tok, `{"name":"Cold","threshold":2}`, " \t ")
+	if blank.Code != http.StatusBadRequest {
+		t.Errorf("POST with an Idempotency-Key of only spaces and tabs: status %d, want 400; body %s", blank.Code, blank.Body)
+	}
+	if vaults := storedVaults(t, api.srv.store, writer.AccountID); len(vaults) != 1 {
+		t.Errorf("vaults after replays with spaces around the key = %d, want 1", len(vaults))
+	}
+}
+
 // TestCreateVaultConcurrentKey sends one creation with one key from several goroutines
 // at once. Every request gets the same vault, exactly one without Idempotent-Replayed,
 // and the store holds one vault.
