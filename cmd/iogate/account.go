@@ -99,7 +99,7 @@ func newAccountListCommand(g *globals) *cobra.Command {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tNAME\tEMAIL\tSTATUS\tCREATED")
 				for _, a := range accounts {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.Name, a.Email, a.Status, a.CreatedAt.Format(time.RFC3339))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.ID, cell(a.Name), a.Email, a.Status, a.CreatedAt.Format(time.RFC3339))
 				}
 				tw.Flush()
 			})

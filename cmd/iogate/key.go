@@ -128,7 +128,7 @@ func printKeyList(w io.Writer, views []iogate.APIKeyView) {
 	currentExposed := false
 	var previousExposed []iogate.APIKeyView
 	for _, v := range views {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ClientID, v.Name, strings.Join(v.Scopes, " "),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ClientID, cell(v.Name), strings.Join(v.Scopes, " "),
 			allowedIPsText(v.AllowedIPs), v.CreatedAt.Format(time.RFC3339), formatTimePtr(v.ExpiresAt), formatTimePtr(v.LastUsedAt),
 			exposedSince(v))
 		switch {
@@ -205,8 +205,8 @@ func printKeyText(w io.Writer, v iogate.APIKeyView) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Client ID:\t%s\n", v.ClientID)
 	fmt.Fprintf(tw, "Account:\t%s\n", v.AccountID)
-	fmt.Fprintf(tw, "Name:\t%s\n", v.Name)
-	fmt.Fprintf(tw, "Description:\t%s\n", orDash(v.Description))
+	fmt.Fprintf(tw, "Name:\t%s\n", cell(v.Name))
+	fmt.Fprintf(tw, "Description:\t%s\n", cell(orDash(v.Description)))
 	fmt.Fprintf(tw, "Scopes:\t%s\n", strings.Join(v.Scopes, " "))
 	fmt.Fprintf(tw, "Allowed IPs:\t%s\n", allowedIPsText(v.AllowedIPs))
 	fmt.Fprintf(tw, "Created:\t%s\n", v.CreatedAt.Format(time.RFC3339))
@@ -281,6 +281,13 @@ func allowedIPsText(ips []string) string {
 		return "any"
 	}
 	return strings.Join(ips, " ")
+}
+
+// cell returns text for a cell of a text table. Names and descriptions may contain tabs,
+// which the table writer would take for column breaks, so that a name could fake the
+// columns after it. Each tab is shown as the two characters \t.
+func cell(text string) string {
+	return strings.ReplaceAll(text, "\t", `\t`)
 }
 
 func orDash(s string) string {

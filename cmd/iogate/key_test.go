@@ -85,3 +85,31 @@ func runCLIJSON(t *testing.T, dir string, env map[string]string, v any, args ...
 	}
 	return stderr
 }
+
+// TestTableCellsShowTabs checks that a tab in a key or vault name is shown as \t in the
+// text tables, so that it cannot fake the columns after the name.
+func TestTableCellsShowTabs(t *testing.T) {
+	dir := t.TempDir()
+	var account struct{ ID string }
+	runCLIJSON(t, dir, nil, &account, "account", "create", "--name", "Acme", "--email", "ops@acme.test")
+	fake := "ci\tvaults:read vaults:write\tany"
+	var created struct{ ID, ClientID string }
+	runCLIJSON(t, dir, nil, &created, "key", "create", "--account", account.ID, "--name", fake)
+	runCLIJSON(t, dir, nil, &created, "vault", "create", "--account", account.ID, "--name", "Ops\t100", "--threshold", "1")
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"key", "list", "--account", account.ID}, `ci\tvaults:read vaults:write\tany`},
+		{[]string{"vault", "list", "--account", account.ID}, `Ops\t100`},
+	} {
+		stdout, _, err := runCLI(t, dir, nil, c.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", strings.Join(c.args[:2], " "), err)
+		}
+		if !strings.Contains(stdout, c.want) {
+			t.Errorf("%s output does not show the name as %q:\n%s", strings.Join(c.args[:2], " "), c.want, stdout)
+		}
+	}
+}

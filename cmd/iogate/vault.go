@@ -97,7 +97,7 @@ func newVaultListCommand(g *globals) *cobra.Command {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tNAME\tTHRESHOLD\tSTATUS\tCREATED")
 				for _, v := range vaults {
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", v.ID, v.Name, v.Threshold, v.Status, v.CreatedAt.Format(time.RFC3339))
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", v.ID, cell(v.Name), v.Threshold, v.Status, v.CreatedAt.Format(time.RFC3339))
 				}
 				tw.Flush()
 			})
