@@ -3,6 +3,7 @@ package auth
 import (
 	"cmp"
 	"context"
+	"strings"
 	"time"
 
 	"github.com/iogate/iogate"
@@ -39,7 +40,13 @@ func (s *Service) VerifyExposed(cred ExposedCredential) (Exposure, bool) {
 		}
 		return Exposure{ClientID: v.claims.ClientID, Generation: v.claims.Generation, Kind: "access_token"}, true
 	}
-	k, generation, match := s.authenticateClient(cred.ClientID, cred.ClientSecret)
+	secret := cred.ClientSecret
+	// A generated secret followed by a line break, as read from a file written with echo,
+	// is the real secret in clear text all the same.
+	if trimmed := strings.TrimRight(secret, " \t\r\n"); trimmed != secret && iogate.ChecksumValid(trimmed) {
+		secret = trimmed
+	}
+	k, generation, match := s.authenticateClient(cred.ClientID, secret)
 	if match != secretValid || k.expired(s.now()) {
 		return Exposure{}, false
 	}
@@ -53,11 +60,24 @@ func (s *Service) VerifyExposed(cred ExposedCredential) (Exposure, bool) {
 // exposure is kept while an exposed secret still works. With revoke it then deletes the
 // key, which ends its tokens on the next request. The actor is the one in ctx.
 func (s *Service) MarkExposed(ctx context.Context, e Exposure, revoke bool) error {
+	return s.markExposed(ctx, e, revoke, false)
+}
+
+// MarkExposedOnce is MarkExposed that writes nothing when the key is already marked
+// exposed for a secret of e's generation or a later one, for senders whose requests are
+// not rate limited otherwise.
+func (s *Service) MarkExposedOnce(ctx context.Context, e Exposure, revoke bool) error {
+	return s.markExposed(ctx, e, revoke, true)
+}
+
+func (s *Service) markExposed(ctx context.Context, e Exposure, revoke, once bool) error {
 	s.metrics.ExposedCredential()
 	now := s.now().UTC().Truncate(time.Microsecond)
 	k, err := s.store.UpdateAPIKey(ctx, e.ClientID, func(k *iogate.APIKey) (*iogate.AuditRecord, error) {
 		if !k.ExposedSecretValid(now) {
 			k.Exposed, k.ExposedAt, k.ExposedGeneration = true, now, e.Generation
+		} else if once && !revoke && cmp.Or(k.ExposedGeneration, k.SecretGeneration) >= e.Generation {
+			return nil, nil
 		} else {
 			// An exposure recorded without a generation counts as one of the current
 			// secret.

@@ -24,7 +24,21 @@ func plainRequest(t *testing.T, srv *testenv.Server, method, path string, header
 // plain HTTP sent there gets the same response.
 func plainRequestTo(t *testing.T, addr, method, path string, header map[string]string, body string) {
 	t.Helper()
-	plain := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	plainRequestWith(t, &http.Transport{}, addr, method, path, header, body)
+}
+
+// plainH2Request is plainRequestTo over HTTP/2 without TLS (prior knowledge).
+func plainH2Request(t *testing.T, addr, method, path string, header map[string]string, body string) {
+	t.Helper()
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	plainRequestWith(t, tr, addr, method, path, header, body)
+}
+
+func plainRequestWith(t *testing.T, tr *http.Transport, addr, method, path string, header map[string]string, body string) {
+	t.Helper()
+	defer tr.CloseIdleConnections()
+	plain := &http.Client{Transport: tr, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	r := do(t, plain, method, "http://"+addr+path, header, body)
 	body403 := r.json(t)
 	// /oauth2/ paths answer in the OAuth error format, the others with problem details.
@@ -91,6 +105,15 @@ func TestExposedCredentials(t *testing.T) {
 		}},
 		{"bearer token sent to the HTTPS port", func(_ createdKey, token string) {
 			plainRequestTo(t, f.srv.Addr, "GET", "/v1/vaults", map[string]string{"Authorization": "Bearer " + token}, "")
+		}},
+		{"bearer token over HTTP/2 without TLS to the HTTPS port", func(_ createdKey, token string) {
+			plainH2Request(t, f.srv.Addr, "GET", "/v1/vaults", map[string]string{"Authorization": "Bearer " + token}, "")
+		}},
+		{"JSON body over HTTP/2 without TLS", func(k createdKey, _ string) {
+			plainH2Request(t, f.srv.HTTPAddr, "POST", "/v1/auth/accessToken", jsonType, credentialsJSON(k.ClientID, k.ClientSecret))
+		}},
+		{"secret with a trailing line break", func(k createdKey, _ string) {
+			plainRequest(t, f.srv, "POST", "/v1/auth/accessToken", jsonType, credentialsJSON(k.ClientID, k.ClientSecret+"\n"))
 		}},
 	}
 	for _, c := range cases {

@@ -36,19 +36,22 @@ func (s *Server) PlainHandler() http.Handler {
 func (s *Server) refusePlainHTTP(w http.ResponseWriter, r *http.Request) {
 	creds := presentedCredentials(r)
 	addr := clientAddr(r)
-	if len(creds) > 0 && (s.limiter == nil || s.limiter.checkAddress(addr, true) == nil) {
+	if len(creds) > 0 {
+		// An address in its slowdown or block still gets its valid credentials marked, since
+		// the response is the same either way, but its failures are not counted again.
+		limited := s.limiter != nil && s.limiter.checkAddress(addr, true) != nil
 		// The audit records of an exposure name iogate as the actor and the sender's
 		// address.
 		ctx := iogate.WithActor(r.Context(), iogate.Actor{Type: iogate.ActorSystem, IP: addr.String()})
 		for _, c := range creds {
 			exposure, ok := s.auth.VerifyExposed(c)
 			if !ok {
-				if s.limiter != nil {
+				if s.limiter != nil && !limited {
 					s.limiter.recordFailure(ctx, addr, c.ClientID)
 				}
 				continue
 			}
-			err := s.markExposed(ctx, exposure)
+			err := s.markExposed(ctx, exposure, limited)
 			if err != nil && iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
 				s.log.ErrorContext(ctx, "recording an exposed credential failed", "client_id", exposure.ClientID, "error", err, "request_id", requestIDFrom(ctx))
 				continue
@@ -64,8 +67,14 @@ func (s *Server) refusePlainHTTP(w http.ResponseWriter, r *http.Request) {
 // markExposed marks the key of the exposure exposed, or deletes it with
 // --revoke-exposed-credentials, waiting at most the store timeout, so that a database that
 // stopped responding delays the 403 response by no more than that.
-func (s *Server) markExposed(ctx context.Context, exposure auth.Exposure) error {
+func (s *Server) markExposed(ctx context.Context, exposure auth.Exposure, limited bool) error {
 	ctx, cancel := s.auth.WithStoreTimeout(ctx)
 	defer cancel()
-	return auth.StoreError(ctx, s.auth.MarkExposed(ctx, exposure, s.opts.RevokeExposedCredentials))
+	mark := s.auth.MarkExposed
+	if limited {
+		// The address is past its rate or failure limit, so nothing else bounds how often
+		// it can make the store write: record an exposure only once.
+		mark = s.auth.MarkExposedOnce
+	}
+	return auth.StoreError(ctx, mark(ctx, exposure, s.opts.RevokeExposedCredentials))
 }

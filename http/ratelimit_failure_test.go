@@ -505,3 +505,45 @@ func TestNotAJWTMessage(t *testing.T) {
 		t.Errorf("WWW-Authenticate %q, want the invalid_token challenge", got)
 	}
 }
+
+// TestPlainHTTPMarksExposedWhileLimited checks that a valid secret sent over plain HTTP from
+// an address in its slowdown still marks the key exposed, once, and that the failures that
+// put the address there are not counted again.
+func TestPlainHTTPMarksExposedWhileLimited(t *testing.T) {
+	f := newFailureAPIWithLimits(t, RateLimits{
+		FailuresBeforeSlowdown: 3, FailuresBeforeBlock: 1000, FailureWindow: time.Hour, BlockDuration: time.Hour,
+	})
+	clientID, secret := f.newKey(t, auth.CreateKeyRequest{})
+	plain := f.srv.PlainHandler()
+	send := func(secret string) {
+		t.Helper()
+		r := httptest.NewRequest("POST", "/v1/auth/accessToken", strings.NewReader(`{"clientId":"`+clientID+`","clientSecret":"`+secret+`"}`))
+		r.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		plain.ServeHTTP(rec, r)
+		if rec.Code != http.StatusForbidden {
+			t.Fatalf("plain HTTP token request: status %d, want 403", rec.Code)
+		}
+	}
+	for range 5 {
+		send("iogs_wrong")
+	}
+	send(secret)
+	send(secret)
+
+	k, err := f.srv.store.FindAPIKey(context.Background(), clientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !k.Exposed {
+		t.Error("a valid secret from an address in its slowdown did not mark the key exposed")
+	}
+	filter := iogate.AuditFilter{AccountID: f.accountID, Event: iogate.AuditKeyExposed}
+	records, _, err := f.srv.store.ListAuditRecords(context.Background(), filter, iogate.Page{Limit: iogate.MaxPageLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records) != 1 {
+		t.Errorf("key.exposed records after the secret was sent twice = %d, want 1", len(records))
+	}
+}

@@ -516,6 +516,11 @@ func newHTTPServer(handler http.Handler, c serveConfig, log *slog.Logger) *http.
 // connections need not live long.
 func newPlainServer(api *iohttp.Server, c serveConfig, log *slog.Logger) *http.Server {
 	plain := newHTTPServer(api.PlainHandler(), c, log)
+	// HTTP/2 without TLS too, so that a client configured for it with the wrong URL gets the
+	// 403 and its credential is checked, instead of a connection that ends without a reply.
+	plain.Protocols = new(http.Protocols)
+	plain.Protocols.SetHTTP1(true)
+	plain.Protocols.SetUnencryptedHTTP2(true)
 	plain.ReadTimeout = min(c.readTimeout, 10*time.Second)
 	plain.WriteTimeout = min(c.writeTimeout, 10*time.Second)
 	plain.IdleTimeout = min(c.idleTimeout, 30*time.Second)
