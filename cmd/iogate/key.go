@@ -342,6 +342,14 @@ func newKeyUpdateCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer e.Close()
+			// The expiry before the update, to warn when the update makes an expired key
+			// work again.
+			var expiredAt time.Time
+			if req.ExpiresAt != nil {
+				if before, err := e.store.FindAPIKey(cmd.Context(), args[0]); err == nil && before.Expired(time.Now()) {
+					expiredAt = before.ExpiresAt
+				}
+			}
 			k, err := e.auth.UpdateKey(cmd.Context(), args[0], req)
 			if err != nil {
 				return keyNotFound(err, args[0])
@@ -357,6 +365,10 @@ func newKeyUpdateCommand(g *globals) *cobra.Command {
 			// Only a list given now gets the warning, not one kept from before.
 			if allowIPs.set {
 				g.warnCatchAll(k.AllowedIPs, "Use --clear-allow-ip to get an empty list.")
+			}
+			if !expiredAt.IsZero() && !k.Expired(time.Now()) {
+				g.warn(fmt.Sprintf("the key had expired at %s and works again now. To end a key at once, use \"iogate key delete %s\"",
+					expiredAt.Format(time.RFC3339), k.ClientID))
 			}
 			return nil
 		},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestKeyCatchAllWarning runs key create, import and update with allowlist entries that
@@ -111,5 +112,34 @@ func TestTableCellsShowTabs(t *testing.T) {
 		if !strings.Contains(stdout, c.want) {
 			t.Errorf("%s output does not show the name as %q:\n%s", strings.Join(c.args[:2], " "), c.want, stdout)
 		}
+	}
+}
+
+// TestKeyUpdateRevivesExpiredKey checks that key update warns when a new expiry makes an
+// expired key work again, and stays quiet for a key that has not expired.
+func TestKeyUpdateRevivesExpiredKey(t *testing.T) {
+	dir := t.TempDir()
+	var account struct{ ID string }
+	runCLIJSON(t, dir, nil, &account, "account", "create", "--name", "Acme", "--email", "ops@acme.test")
+	var short, long struct{ ClientID string }
+	runCLIJSON(t, dir, nil, &short, "key", "create", "--account", account.ID, "--name", "short", "--expires-in", "1s")
+	runCLIJSON(t, dir, nil, &long, "key", "create", "--account", account.ID, "--name", "long", "--expires-in", "1h")
+	time.Sleep(1100 * time.Millisecond)
+
+	_, stderr, err := runCLI(t, dir, nil, "key", "update", short.ClientID, "--expires-in", "0")
+	if err != nil {
+		t.Fatalf("key update of the expired key: %v", err)
+	}
+	for _, want := range []string{"iogate: warning: the key had expired at", "iogate key delete " + short.ClientID} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("key update of the expired key: stderr %q, want it to contain %q", stderr, want)
+		}
+	}
+	_, stderr, err = runCLI(t, dir, nil, "key", "update", long.ClientID, "--expires-in", "0")
+	if err != nil {
+		t.Fatalf("key update of the key that has not expired: %v", err)
+	}
+	if stderr != "" {
+		t.Errorf("key update of the key that has not expired: stderr %q, want none", stderr)
 	}
 }
