@@ -1,6 +1,7 @@
 package iogate
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -88,6 +89,40 @@ func (k *APIKey) Auth() *APIKeyAuth {
 		a.Previous = &PreviousSecret{Hash: p.Hash, Generation: p.Generation, ExpiresAt: p.ExpiresAt}
 	}
 	return a
+}
+
+// DeletedAPIKey is a deleted key as Store.DeletedAPIKeys returns it: its client ID and
+// account, and the keyed hashes of the secrets that it had when it was deleted.
+type DeletedAPIKey struct {
+	ClientID  string
+	AccountID string
+	// SecretHash is the hash of the key's current secret. It is zero when the store holds
+	// no hashes of the deletion, as for deletions stored before the store kept them.
+	SecretHash SecretHash
+	// PreviousHash is the hash of the secret that the key's last rotation replaced, or zero
+	// when the key was never rotated or the store holds no hashes of the deletion.
+	PreviousHash SecretHash
+}
+
+// SetSecretHashes sets k.SecretHash and k.PreviousHash from the stored bytes current and
+// previous. A nil or empty value leaves its hash zero. It returns an error when a value
+// has another length than a SecretHash.
+func (k *DeletedAPIKey) SetSecretHashes(current, previous []byte) error {
+	for _, h := range []struct {
+		dst  *SecretHash
+		src  []byte
+		name string
+	}{{&k.SecretHash, current, "secret hash"}, {&k.PreviousHash, previous, "previous secret hash"}} {
+		switch len(h.src) {
+		case 0:
+			*h.dst = SecretHash{}
+		case len(h.dst):
+			copy(h.dst[:], h.src)
+		default:
+			return fmt.Errorf("deleted key %s: stored %s has %d bytes, want %d", k.ClientID, h.name, len(h.src), len(h.dst))
+		}
+	}
+	return nil
 }
 
 // ErrDeletedClientID is the error of Store.CreateAPIKey for a client ID that belonged to a

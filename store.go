@@ -267,16 +267,18 @@ type Store interface {
 	UpdateAPIKey(ctx context.Context, clientID string, update func(k *APIKey) (*AuditRecord, error)) (*APIKey, error)
 	// DeleteAPIKey deletes the key of rec.AccountID, records a key change and appends rec,
 	// all in one transaction, or returns CodeNotFound. The same transaction stores a
-	// tombstone of the client ID for the account, with rec.Time as the deletion time, so
-	// that CreateAPIKey rejects the client ID in that account from then on. Tombstones are
-	// kept forever, independent of the audit retention.
+	// tombstone of the client ID for the account, with rec.Time as the deletion time and
+	// the key's SecretHash and previous secret's Hash, so that CreateAPIKey rejects the
+	// client ID in that account from then on. Tombstones are kept forever, independent of
+	// the audit retention.
 	DeleteAPIKey(ctx context.Context, clientID string, rec *AuditRecord) error
-	// DeletedAPIKeys calls fn with the client ID and account ID of every key whose
-	// AuditKeyDeleted record the audit log still holds. It calls fn in the order of the
-	// records' times, so a client ID deleted twice comes last with its latest account. The
-	// engine calls it once at start. Stores look the records up per account and event,
-	// through the index on those columns, rather than reading the whole log.
-	DeletedAPIKeys(ctx context.Context, fn func(clientID, accountID string) error) error
+	// DeletedAPIKeys calls fn with every key that has a tombstone (see DeleteAPIKey), with
+	// the secret hashes that its tombstone stores, and with every other key whose
+	// AuditKeyDeleted record the audit log still holds, without hashes. It calls fn in the
+	// order of the deletion times, so a client ID deleted twice comes last with its latest
+	// account. The engine calls it once at start. Stores look the records up per account
+	// and event, through the index on those columns, rather than reading the whole log.
+	DeletedAPIKeys(ctx context.Context, fn func(k DeletedAPIKey) error) error
 	// RecordKeyUse stores when and from where keys last authenticated, for keys that
 	// still exist. It is called in batches, off the request path.
 	RecordKeyUse(ctx context.Context, uses []KeyUse) error

@@ -27,8 +27,8 @@ type deletedKey struct {
 	// account indexes the view's accountTable.
 	account uint32
 	// current is the hash of the key's current secret when it was deleted. It is zero for
-	// a deletion that the view loaded from the store, which keeps no hash of a deleted
-	// key's secrets.
+	// a deletion that the view loaded from a store that kept no hashes of it: deletions
+	// older than the tombstones' hash columns.
 	current iogate.SecretHash
 }
 
@@ -61,23 +61,34 @@ func (d *deletedKeys) addOdd(clientID string, st keyState, extra *keyExtra) {
 // remember stores the deletion of the key with state st and extra under key, creating the
 // maps on first use.
 func (s *deletedSet[K]) remember(key K, st keyState, extra *keyExtra) {
-	s.store(key, deletedKey{account: st.account, current: st.current})
+	secrets := formerSecrets{current: st.current}
 	if extra != nil && extra.previous != nil {
+		secrets.previous = extra.previous.Hash
+	}
+	s.rememberSecrets(key, st.account, secrets)
+}
+
+// rememberLoaded stores the deletion of key from account, with the secret hashes that the
+// store returned. A deletion that the store returned without hashes does not replace an
+// entry for the same account, which keeps its hashes, because this process may have
+// stored them when it saw the deletion itself.
+func (s *deletedSet[K]) rememberLoaded(key K, account uint32, secrets formerSecrets) {
+	if d, ok := s.keys[key]; ok && d.account == account && secrets == (formerSecrets{}) {
+		return
+	}
+	s.rememberSecrets(key, account, secrets)
+}
+
+// rememberSecrets stores the deletion of key from account with the hashes of its former
+// secrets, keeping a previous secret's hash in the side map only when there is one.
+func (s *deletedSet[K]) rememberSecrets(key K, account uint32, secrets formerSecrets) {
+	s.store(key, deletedKey{account: account, current: secrets.current})
+	if secrets.previous != (iogate.SecretHash{}) {
 		if s.previous == nil {
 			s.previous = make(map[K]iogate.SecretHash)
 		}
-		s.previous[key] = extra.previous.Hash
+		s.previous[key] = secrets.previous
 	}
-}
-
-// rememberAccount stores the deletion of key from account, with no secret hashes. An
-// entry for the same account keeps its hashes, because this process may have stored
-// them when it saw the deletion itself.
-func (s *deletedSet[K]) rememberAccount(key K, account uint32) {
-	if d, ok := s.keys[key]; ok && d.account == account {
-		return
-	}
-	s.store(key, deletedKey{account: account})
 }
 
 // store replaces the entry of key with d and deletes key's previous secret. When the set
@@ -107,17 +118,18 @@ func (s *deletedSet[K]) get(key K) (uint32, formerSecrets, bool) {
 	return d.account, formerSecrets{current: d.current, previous: s.previous[key]}, true
 }
 
-// addDeleted remembers that the key clientID of accountID was deleted, for the keys that
-// were deleted before this process loaded the view.
-func (v *keyView) addDeleted(clientID, accountID string) {
+// addDeleted remembers the deleted key k with the hashes of its former secrets that the
+// store returned, for the keys that were deleted before this process loaded the view.
+func (v *keyView) addDeleted(k iogate.DeletedAPIKey) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	account := v.account.intern(accountID)
-	if id, canonical := parseKeyID(clientID); canonical {
-		v.deleted.ids.rememberAccount(id, account)
+	account := v.account.intern(k.AccountID)
+	secrets := formerSecrets{current: k.SecretHash, previous: k.PreviousHash}
+	if id, canonical := parseKeyID(k.ClientID); canonical {
+		v.deleted.ids.rememberLoaded(id, account, secrets)
 		return
 	}
-	v.deleted.odd.rememberAccount(clientID, account)
+	v.deleted.odd.rememberLoaded(k.ClientID, account, secrets)
 }
 
 // lookupDeleted returns the account and the former secrets of the deleted key clientID,

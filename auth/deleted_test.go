@@ -47,7 +47,8 @@ func (e *testEngine) denials(t *testing.T) []*iogate.AuditRecord {
 // TestTokenForDeletedKey requests tokens with the secret of a key deleted in each way the
 // engine can learn of a deletion. Each request gets the error of an unknown client ID, and
 // one token.denied record with reason key_deleted in the log of the key's account. The
-// error counts as outdated when the engine saw the deletion while it ran.
+// error counts as outdated in each case, because the engine holds the hashes of the key's
+// secrets whether it saw the deletion or loaded it at start.
 func TestTokenForDeletedKey(t *testing.T) {
 	cases := []struct {
 		name string
@@ -82,8 +83,7 @@ func TestTokenForDeletedKey(t *testing.T) {
 			}
 			return e.svc
 		}, true},
-		// The store keeps no hash of a deleted key's secrets, so an engine started after the
-		// deletion cannot tell the key's secret from a guess.
+		// The key's tombstone stores the hashes of its secrets, which Start loads.
 		{"deleted before the engine started", func(t *testing.T, e *testEngine, clientID string) *Service {
 			if err := e.svc.DeleteKey(context.Background(), clientID); err != nil {
 				t.Fatal(err)
@@ -93,7 +93,7 @@ func TestTokenForDeletedKey(t *testing.T) {
 				t.Fatal(err)
 			}
 			return restarted
-		}, false},
+		}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -142,7 +142,9 @@ func TestTokenForDeletedKey(t *testing.T) {
 // secret that the key had when it was deleted gets the outdated error. Any other secret
 // gets the error of an unknown client ID, which IsOutdatedCredential rejects, so that a
 // caller cannot tell a deleted key's client ID from one that never existed. Every request
-// leaves a token.denied record with reason key_deleted in the key's account.
+// leaves a token.denied record with reason key_deleted in the key's account. Each case
+// runs on the engine that deleted the key and on an engine started after the deletion,
+// which loads the hashes from the store.
 func TestDeletedKeySecrets(t *testing.T) {
 	ctx := context.Background()
 	// rotate rotates the key of clientID with grace and returns the new secret.
@@ -198,41 +200,70 @@ func TestDeletedKeySecrets(t *testing.T) {
 			return ""
 		}, false},
 	}
+	engines := []struct {
+		name string
+		// serve returns the engine that serves the request after e deleted the key.
+		serve func(t *testing.T, e *testEngine) *Service
+	}{
+		{"deleting engine", func(t *testing.T, e *testEngine) *Service { return e.svc }},
+		{"restarted engine", func(t *testing.T, e *testEngine) *Service {
+			restarted := e.otherProcess(t)
+			if err := restarted.Start(ctx); err != nil {
+				t.Fatalf("Start after the deletion: %v", err)
+			}
+			return restarted
+		}},
+	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			e := newTestEngine(t)
-			k, secret := e.createKey(t)
-			sent := c.secret(t, e, k.ClientID, secret)
-			if err := e.svc.DeleteKey(ctx, k.ClientID); err != nil {
-				t.Fatalf("DeleteKey: %v", err)
-			}
-
-			_, err := e.svc.IssueToken(ctx, TokenRequest{ClientID: k.ClientID, ClientSecret: sent, RemoteAddr: deletedKeyClient})
-			if !errors.Is(err, iogate.ErrInvalidClient) {
-				t.Fatalf("IssueToken for the deleted key: %v, want ErrInvalidClient", err)
-			}
-			if got := IsOutdatedCredential(err); got != c.outdated {
-				t.Errorf("IsOutdatedCredential(%v) = %t, want %t", err, got, c.outdated)
-			}
-			if !c.outdated && err != iogate.ErrInvalidClient {
-				t.Errorf("IssueToken for the deleted key: error %v (%T), want iogate.ErrInvalidClient itself, the error of an unknown client ID", err, err)
-			}
-
-			denials := e.denials(t)
-			if len(denials) != 1 {
-				t.Fatalf("token.denied records = %d, want 1", len(denials))
-			}
-			if r := denials[0]; r.Reason != iogate.DenyKeyDeleted || r.ClientID != k.ClientID || r.AccountID != e.accountID {
-				t.Errorf("token.denied record: reason %q, client %q, account %q; want %q, %q, %q",
-					r.Reason, r.ClientID, r.AccountID, iogate.DenyKeyDeleted, k.ClientID, e.accountID)
-			}
-		})
+		for _, engine := range engines {
+			t.Run(c.name+"/"+engine.name, func(t *testing.T) {
+				checkDeletedKeySecret(t, engine.serve, c.secret, c.outdated)
+			})
+		}
 	}
 }
 
-// TestDeletedKeySecretsSurviveStart checks that Start, which loads the deletions that the
-// store records without secret hashes, keeps the hashes of a deletion that the engine saw
-// itself.
+// checkDeletedKeySecret creates a key, lets secret prepare it and choose the secret to
+// send, deletes the key, and requests a token from the engine that serve returns. The
+// request must fail with the error of an unknown client ID, which IsOutdatedCredential
+// accepts only when outdated is true, and leave one token.denied record with reason
+// key_deleted in the key's account.
+func checkDeletedKeySecret(t *testing.T, serve func(t *testing.T, e *testEngine) *Service,
+	secret func(t *testing.T, e *testEngine, clientID, secret string) string, outdated bool) {
+	t.Helper()
+	ctx := context.Background()
+	e := newTestEngine(t)
+	k, created := e.createKey(t)
+	sent := secret(t, e, k.ClientID, created)
+	if err := e.svc.DeleteKey(ctx, k.ClientID); err != nil {
+		t.Fatalf("DeleteKey: %v", err)
+	}
+	svc := serve(t, e)
+
+	_, err := svc.IssueToken(ctx, TokenRequest{ClientID: k.ClientID, ClientSecret: sent, RemoteAddr: deletedKeyClient})
+	if !errors.Is(err, iogate.ErrInvalidClient) {
+		t.Fatalf("IssueToken for the deleted key: %v, want ErrInvalidClient", err)
+	}
+	if got := IsOutdatedCredential(err); got != outdated {
+		t.Errorf("IsOutdatedCredential(%v) = %t, want %t", err, got, outdated)
+	}
+	if !outdated && err != iogate.ErrInvalidClient {
+		t.Errorf("IssueToken for the deleted key: error %v (%T), want iogate.ErrInvalidClient itself, the error of an unknown client ID", err, err)
+	}
+	svc.audit.flush(ctx)
+
+	denials := e.denials(t)
+	if len(denials) != 1 {
+		t.Fatalf("token.denied records = %d, want 1", len(denials))
+	}
+	if r := denials[0]; r.Reason != iogate.DenyKeyDeleted || r.ClientID != k.ClientID || r.AccountID != e.accountID {
+		t.Errorf("token.denied record: reason %q, client %q, account %q; want %q, %q, %q",
+			r.Reason, r.ClientID, r.AccountID, iogate.DenyKeyDeleted, k.ClientID, e.accountID)
+	}
+}
+
+// TestDeletedKeySecretsSurviveStart checks that a second Start, which loads the deletions
+// from the store, keeps the hashes of a deletion that the engine saw itself.
 func TestDeletedKeySecretsSurviveStart(t *testing.T) {
 	ctx := context.Background()
 	e := newTestEngine(t)
@@ -251,7 +282,7 @@ func TestDeletedKeySecretsSurviveStart(t *testing.T) {
 
 // TestDeletedSetReplacesSecrets checks that a second deletion of a client ID replaces the
 // hashes of the first, previous secret included, and that a deletion loaded from the store
-// keeps the hashes only when it names the same account.
+// without hashes keeps the hashes only when it names the same account.
 func TestDeletedSetReplacesSecrets(t *testing.T) {
 	hash := func(b byte) iogate.SecretHash {
 		var h iogate.SecretHash
@@ -274,13 +305,19 @@ func TestDeletedSetReplacesSecrets(t *testing.T) {
 		t.Errorf("get after a second deletion without a previous secret = %+v, want %+v", secrets, want)
 	}
 
-	s.rememberAccount("id", 1)
+	s.rememberLoaded("id", 1, formerSecrets{})
 	if _, secrets, _ := s.get("id"); secrets != want {
-		t.Errorf("get after loading the deletion for the same account = %+v, want %+v", secrets, want)
+		t.Errorf("get after loading the deletion for the same account without hashes = %+v, want %+v", secrets, want)
+	}
+
+	loaded := formerSecrets{current: hash(4), previous: hash(5)}
+	s.rememberLoaded("id", 1, loaded)
+	if _, secrets, _ := s.get("id"); secrets != loaded {
+		t.Errorf("get after loading the deletion for the same account with hashes = %+v, want %+v", secrets, loaded)
 	}
 
 	s.remember("id", keyState{account: 1, current: hash(1)}, rotated)
-	s.rememberAccount("id", 2)
+	s.rememberLoaded("id", 2, formerSecrets{})
 	account, secrets, _ = s.get("id")
 	if account != 2 || secrets != (formerSecrets{}) {
 		t.Errorf("get after loading a deletion for another account = %d, %+v; want 2 and no hashes", account, secrets)

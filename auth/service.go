@@ -159,13 +159,11 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("load keys: %w", err)
 	}
 	// Keys deleted from now on leave the view through remove or a reload, which remember
-	// their accounts and secret hashes. The accounts of keys deleted before come from
-	// key.deleted records.
-	// NOTE: the store keeps no hash of a deleted key's secrets. A client still sending the
-	// secret of a key deleted before Start therefore gets the error of a wrong secret, not
-	// the outdated one, and its failures count against its address.
-	err := s.store.DeletedAPIKeys(ctx, func(clientID, accountID string) error {
-		s.view.addDeleted(clientID, accountID)
+	// their accounts and secret hashes. Keys deleted before come from the store's
+	// tombstones, with the hashes of their former secrets, and from the key.deleted
+	// records of deletions older than the tombstones, without hashes.
+	err := s.store.DeletedAPIKeys(ctx, func(k iogate.DeletedAPIKey) error {
+		s.view.addDeleted(k)
 		return nil
 	})
 	if err != nil {

@@ -150,7 +150,7 @@ func (s *instrumentedStore) ListRevokedTokens(ctx context.Context, clientID stri
 	return t, s.check("list_revoked_tokens", err)
 }
 
-func (s *instrumentedStore) DeletedAPIKeys(ctx context.Context, fn func(clientID, accountID string) error) error {
+func (s *instrumentedStore) DeletedAPIKeys(ctx context.Context, fn func(k iogate.DeletedAPIKey) error) error {
 	return s.check("deleted_api_keys", s.store.DeletedAPIKeys(ctx, fn))
 }
 

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -241,14 +242,16 @@ func (db *DB) DeleteAPIKey(ctx context.Context, clientID string, rec *iogate.Aud
 			}
 			return err
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM api_keys WHERE client_id = $1 AND account_id = $2`, clientID, rec.AccountID)
+		var current, previous []byte
+		err := tx.QueryRow(ctx, `DELETE FROM api_keys WHERE client_id = $1 AND account_id = $2 RETURNING `+tombstoneHashColumns,
+			clientID, rec.AccountID).Scan(&current, &previous)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %s", clientID)
+		}
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %s", clientID)
-		}
-		if err := recordDeletedClientID(ctx, tx, rec.AccountID, clientID, rec.Time); err != nil {
+		if err := recordDeletedClientID(ctx, tx, rec.AccountID, clientID, rec.Time, current, previous); err != nil {
 			return err
 		}
 		if err := db.recordChange(ctx, tx, clientID); err != nil {
@@ -258,22 +261,33 @@ func (db *DB) DeleteAPIKey(ctx context.Context, clientID string, rec *iogate.Aud
 	})
 }
 
-// DeletedAPIKeys calls fn for the key of every key.deleted audit record, oldest record
-// first. audit_records_by_event lets the join find each account's records without reading
-// the whole log; whether the planner uses it depends on its statistics.
-func (db *DB) DeletedAPIKeys(ctx context.Context, fn func(clientID, accountID string) error) error {
-	rows, err := db.pool.Query(ctx, `SELECT r.client_id, r.account_id FROM accounts a
-		JOIN audit_records r ON r.account_id = a.id AND r.event = $1 ORDER BY r.at`, iogate.AuditKeyDeleted)
+// DeletedAPIKeys calls fn for every tombstone and for every key.deleted audit record of a
+// client ID without a tombstone in the record's account, oldest deletion first.
+// audit_records_by_event lets the join find each account's records without reading the
+// whole log; whether the planner uses it depends on its statistics.
+func (db *DB) DeletedAPIKeys(ctx context.Context, fn func(k iogate.DeletedAPIKey) error) error {
+	rows, err := db.pool.Query(ctx, `SELECT client_id, account_id, secret_hash, prev_secret_hash, deleted_at
+		FROM deleted_client_ids
+		UNION ALL
+		SELECT r.client_id, r.account_id, NULL, NULL, r.at FROM accounts a
+		JOIN audit_records r ON r.account_id = a.id AND r.event = $1
+		WHERE NOT EXISTS (SELECT 1 FROM deleted_client_ids t WHERE t.account_id = r.account_id AND t.client_id = r.client_id)
+		ORDER BY 5`, iogate.AuditKeyDeleted)
 	if err != nil {
 		return mapError(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var clientID, accountID string
-		if err := rows.Scan(&clientID, &accountID); err != nil {
+		var k iogate.DeletedAPIKey
+		var current, previous []byte
+		var at time.Time
+		if err := rows.Scan(&k.ClientID, &k.AccountID, &current, &previous, &at); err != nil {
 			return mapError(err)
 		}
-		if err := fn(clientID, accountID); err != nil {
+		if err := k.SetSecretHashes(current, previous); err != nil {
+			return err
+		}
+		if err := fn(k); err != nil {
 			return err
 		}
 	}

@@ -26,12 +26,21 @@ func checkClientIDNotDeleted(ctx context.Context, tx pgx.Tx, accountID, clientID
 	return nil
 }
 
+// tombstoneHashColumns selects, from an api_keys row, the secret hashes that the key's
+// tombstone stores: the current secret's, and the previous secret's or NULL when the key
+// has no previous secret.
+const tombstoneHashColumns = `secret_hash, CASE WHEN prev_generation IS NOT NULL THEN prev_secret_hash END`
+
 // recordDeletedClientID stores the tombstone of the key clientID of accountID, deleted at
-// the given time. A client ID deleted from the account before keeps one tombstone, with
-// the later deletion time.
-func recordDeletedClientID(ctx context.Context, tx pgx.Tx, accountID, clientID string, at time.Time) error {
-	_, err := tx.Exec(ctx, `INSERT INTO deleted_client_ids (account_id, client_id, deleted_at) VALUES ($1, $2, $3)
-		ON CONFLICT (account_id, client_id) DO UPDATE SET deleted_at = GREATEST(deleted_client_ids.deleted_at, excluded.deleted_at)`,
-		accountID, clientID, at.UTC().Truncate(time.Microsecond))
+// the given time, with the hashes of its current and previous secret (nil for none). A
+// client ID deleted from the account before keeps one tombstone, with the later deletion
+// time and the hashes of the key deleted now, because that key existed after the earlier
+// deletion, whatever times the clocks recorded.
+func recordDeletedClientID(ctx context.Context, tx pgx.Tx, accountID, clientID string, at time.Time, current, previous []byte) error {
+	_, err := tx.Exec(ctx, `INSERT INTO deleted_client_ids (account_id, client_id, deleted_at, secret_hash, prev_secret_hash)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (account_id, client_id) DO UPDATE SET deleted_at = GREATEST(deleted_client_ids.deleted_at, excluded.deleted_at),
+			secret_hash = excluded.secret_hash, prev_secret_hash = excluded.prev_secret_hash`,
+		accountID, clientID, at.UTC().Truncate(time.Microsecond), current, previous)
 	return err
 }

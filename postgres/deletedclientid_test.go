@@ -15,8 +15,12 @@ import (
 	"github.com/iogate/iogate/storetest"
 )
 
-// deletedClientIDsMigration is the version of the migration that adds deleted_client_ids.
-const deletedClientIDsMigration = 14
+// deletedClientIDsMigration is the version of the migration that adds deleted_client_ids,
+// and deletedSecretHashesMigration the version of the one that adds its hash columns.
+const (
+	deletedClientIDsMigration    = 14
+	deletedSecretHashesMigration = 19
+)
 
 // TestDeletedClientIDMigrationBackfill takes a database with deleted keys back to the
 // schema before deleted_client_ids and opens it again. The migration must write a
@@ -25,7 +29,8 @@ func TestDeletedClientIDMigrationBackfill(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	db := open(t, url)
 	want := storetest.RunDeletedClientIDBackfill(t, db, func(t *testing.T) iogate.Store {
-		return reapplyMigration(t, db, url, deletedClientIDsMigration, `DROP TABLE deleted_client_ids`)
+		return reapplyMigrations(t, db, url, []int{deletedClientIDsMigration, deletedSecretHashesMigration},
+			`DROP TABLE deleted_client_ids`)
 	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -53,14 +58,23 @@ func TestDeletedClientIDMigrationBackfill(t *testing.T) {
 // database again, which applies the migration. It returns the reopened store.
 func reapplyMigration(t *testing.T, db *postgres.DB, url string, version int, undo ...string) *postgres.DB {
 	t.Helper()
+	return reapplyMigrations(t, db, url, []int{version}, undo...)
+}
+
+// reapplyMigrations is reapplyMigration for several migrations, given in ascending order,
+// which undo must all take back.
+func reapplyMigrations(t *testing.T, db *postgres.DB, url string, versions []int, undo ...string) *postgres.DB {
+	t.Helper()
 	db.Close()
 	for _, stmt := range undo {
 		pgtest.Exec(t, url, stmt)
 	}
-	pgtest.Exec(t, url, `DELETE FROM schema_migrations WHERE version = $1`, version)
+	for _, version := range versions {
+		pgtest.Exec(t, url, `DELETE FROM schema_migrations WHERE version = $1`, version)
+	}
 	migrated := open(t, url)
-	if _, applied := migrated.Migrations(); !slices.Equal(applied, []int{version}) {
-		t.Fatalf("Open applied migrations %v, want [%d]", applied, version)
+	if _, applied := migrated.Migrations(); !slices.Equal(applied, versions) {
+		t.Fatalf("Open applied migrations %v, want %v", applied, versions)
 	}
 	return migrated
 }

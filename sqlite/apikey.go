@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -201,16 +202,16 @@ func (db *DB) AllAPIKeys(ctx context.Context, fn func(*iogate.APIKey) error) err
 // change and appends rec in the same transaction, or returns CodeNotFound.
 func (db *DB) DeleteAPIKey(ctx context.Context, clientID string, rec *iogate.AuditRecord) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE client_id = ? AND account_id = ?`, clientID, rec.AccountID)
+		var current, previous []byte
+		err := tx.QueryRowContext(ctx, `DELETE FROM api_keys WHERE client_id = ? AND account_id = ? RETURNING `+tombstoneHashColumns,
+			clientID, rec.AccountID).Scan(&current, &previous)
+		if errors.Is(err, sql.ErrNoRows) {
+			return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %s", clientID)
+		}
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %s", clientID)
-		}
-		if err := recordDeletedClientID(ctx, tx, rec.AccountID, clientID, rec.Time); err != nil {
+		if err := recordDeletedClientID(ctx, tx, rec.AccountID, clientID, rec.Time, current, previous); err != nil {
 			return err
 		}
 		if err := db.recordChange(ctx, tx, clientID); err != nil {
@@ -220,22 +221,33 @@ func (db *DB) DeleteAPIKey(ctx context.Context, clientID string, rec *iogate.Aud
 	})
 }
 
-// DeletedAPIKeys calls fn for the key of every key.deleted audit record, oldest record
-// first. CROSS JOIN keeps accounts as the outer loop, so that SQLite looks each account's
-// records up in audit_records_by_event rather than reading the whole log.
-func (db *DB) DeletedAPIKeys(ctx context.Context, fn func(clientID, accountID string) error) error {
-	rows, err := db.reader.QueryContext(ctx, `SELECT r.client_id, r.account_id FROM accounts a CROSS JOIN audit_records r
-		WHERE r.account_id = a.id AND r.event = ? ORDER BY r.at`, iogate.AuditKeyDeleted)
+// DeletedAPIKeys calls fn for every tombstone and for every key.deleted audit record of a
+// client ID without a tombstone in the record's account, oldest deletion first. CROSS
+// JOIN keeps accounts as the outer loop, so that SQLite looks each account's records up
+// in audit_records_by_event rather than reading the whole log.
+func (db *DB) DeletedAPIKeys(ctx context.Context, fn func(k iogate.DeletedAPIKey) error) error {
+	rows, err := db.reader.QueryContext(ctx, `SELECT client_id, account_id, secret_hash, prev_secret_hash, deleted_at
+		FROM deleted_client_ids
+		UNION ALL
+		SELECT r.client_id, r.account_id, NULL, NULL, r.at FROM accounts a CROSS JOIN audit_records r
+		WHERE r.account_id = a.id AND r.event = ? AND NOT EXISTS (
+			SELECT 1 FROM deleted_client_ids t WHERE t.account_id = r.account_id AND t.client_id = r.client_id)
+		ORDER BY 5`, iogate.AuditKeyDeleted)
 	if err != nil {
 		return mapError(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var clientID, accountID string
-		if err := rows.Scan(&clientID, &accountID); err != nil {
+		var k iogate.DeletedAPIKey
+		var current, previous []byte
+		var at int64
+		if err := rows.Scan(&k.ClientID, &k.AccountID, &current, &previous, &at); err != nil {
 			return mapError(err)
 		}
-		if err := fn(clientID, accountID); err != nil {
+		if err := k.SetSecretHashes(current, previous); err != nil {
+			return err
+		}
+		if err := fn(k); err != nil {
 			return err
 		}
 	}

@@ -33,12 +33,21 @@ func scanClientIDDeleted(row *sql.Row) error {
 	return nil
 }
 
+// tombstoneHashColumns selects, from an api_keys row, the secret hashes that the key's
+// tombstone stores: the current secret's, and the previous secret's or NULL when the key
+// has no previous secret.
+const tombstoneHashColumns = `secret_hash, CASE WHEN prev_generation IS NOT NULL THEN prev_secret_hash END`
+
 // recordDeletedClientID stores the tombstone of the key clientID of accountID, deleted at
-// the given time. A client ID deleted from the account before keeps one tombstone, with
-// the later deletion time.
-func recordDeletedClientID(ctx context.Context, tx *sql.Tx, accountID, clientID string, at time.Time) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO deleted_client_ids (account_id, client_id, deleted_at) VALUES (?, ?, ?)
-		ON CONFLICT (account_id, client_id) DO UPDATE SET deleted_at = MAX(deleted_at, excluded.deleted_at)`,
-		accountID, clientID, toMicros(at))
+// the given time, with the hashes of its current and previous secret (nil for none). A
+// client ID deleted from the account before keeps one tombstone, with the later deletion
+// time and the hashes of the key deleted now, because that key existed after the earlier
+// deletion, whatever times the clocks recorded.
+func recordDeletedClientID(ctx context.Context, tx *sql.Tx, accountID, clientID string, at time.Time, current, previous []byte) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO deleted_client_ids (account_id, client_id, deleted_at, secret_hash, prev_secret_hash)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (account_id, client_id) DO UPDATE SET deleted_at = MAX(deleted_at, excluded.deleted_at),
+			secret_hash = excluded.secret_hash, prev_secret_hash = excluded.prev_secret_hash`,
+		accountID, clientID, toMicros(at), current, previous)
 	return err
 }

@@ -11,8 +11,12 @@ import (
 	"github.com/iogate/iogate/storetest"
 )
 
-// deletedClientIDsMigration is the version of the migration that adds deleted_client_ids.
-const deletedClientIDsMigration = 14
+// deletedClientIDsMigration is the version of the migration that adds deleted_client_ids,
+// and deletedSecretHashesMigration the version of the one that adds its hash columns.
+const (
+	deletedClientIDsMigration    = 14
+	deletedSecretHashesMigration = 19
+)
 
 // TestDeletedClientIDMigrationBackfill takes a database with deleted keys back to the
 // schema before deleted_client_ids and opens it again. The migration must write a
@@ -23,7 +27,8 @@ func TestDeletedClientIDMigrationBackfill(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	var migrated *DB
 	want := storetest.RunDeletedClientIDBackfill(t, db, func(t *testing.T) iogate.Store {
-		migrated = reapplyMigration(t, db, path, deletedClientIDsMigration, `DROP TABLE deleted_client_ids`)
+		migrated = reapplyMigrations(t, db, path, []int{deletedClientIDsMigration, deletedSecretHashesMigration},
+			`DROP TABLE deleted_client_ids`)
 		return migrated
 	})
 
@@ -55,7 +60,17 @@ func TestDeletedClientIDMigrationBackfill(t *testing.T) {
 // database again, which applies the migration. It returns the reopened store.
 func reapplyMigration(t *testing.T, db *DB, path string, version int, undo ...string) *DB {
 	t.Helper()
-	for _, stmt := range append(undo, fmt.Sprintf(`DELETE FROM schema_migrations WHERE version = %d`, version)) {
+	return reapplyMigrations(t, db, path, []int{version}, undo...)
+}
+
+// reapplyMigrations is reapplyMigration for several migrations, given in ascending order,
+// which undo must all take back.
+func reapplyMigrations(t *testing.T, db *DB, path string, versions []int, undo ...string) *DB {
+	t.Helper()
+	for _, version := range versions {
+		undo = append(undo, fmt.Sprintf(`DELETE FROM schema_migrations WHERE version = %d`, version))
+	}
+	for _, stmt := range undo {
 		if _, err := db.writer.Exec(stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
 		}
@@ -65,8 +80,8 @@ func reapplyMigration(t *testing.T, db *DB, path string, version int, undo ...st
 	}
 	migrated := openTestDBAt(t, path)
 	t.Cleanup(func() { migrated.Close() })
-	if _, applied := migrated.Migrations(); !slices.Equal(applied, []int{version}) {
-		t.Fatalf("Open applied migrations %v, want [%d]", applied, version)
+	if _, applied := migrated.Migrations(); !slices.Equal(applied, versions) {
+		t.Fatalf("Open applied migrations %v, want %v", applied, versions)
 	}
 	return migrated
 }

@@ -130,14 +130,16 @@ func testVaultCreatedRecord(t *testing.T, s iogate.Store) {
 	}
 }
 
-// testDeletedAPIKeys checks that DeletedAPIKeys names every key deleted, with its account,
-// oldest deletion first, and no key that exists or was never deleted.
+// testDeletedAPIKeys checks that DeletedAPIKeys names every key deleted, with its account
+// and the hashes of its secrets at the deletion, oldest deletion first, and no key that
+// exists or was never deleted. A key.deleted record without a tombstone, as deletions had
+// before tombstones existed, comes without hashes.
 func testDeletedAPIKeys(t *testing.T, s iogate.Store) {
 	ctx := ctxFor(t)
-	collect := func() [][2]string {
-		var out [][2]string
-		must(t, "DeletedAPIKeys", s.DeletedAPIKeys(ctx, func(clientID, accountID string) error {
-			out = append(out, [2]string{clientID, accountID})
+	collect := func() []iogate.DeletedAPIKey {
+		var out []iogate.DeletedAPIKey
+		must(t, "DeletedAPIKeys", s.DeletedAPIKeys(ctx, func(k iogate.DeletedAPIKey) error {
+			out = append(out, k)
 			return nil
 		}))
 		return out
@@ -148,9 +150,16 @@ func testDeletedAPIKeys(t *testing.T, s iogate.Store) {
 
 	a, b := newAccount(t, s), newAccount(t, s)
 	remaining, first, second := newKey(a.ID, base), newKey(a.ID, base), newKey(b.ID, base)
+	first.SecretHash[0] = 1
+	second.SecretHash[0] = 2
 	for _, k := range []*iogate.APIKey{remaining, first, second} {
 		must(t, "CreateAPIKey", s.CreateAPIKey(ctx, k, created(t, k)))
 	}
+	rotated, err := s.UpdateAPIKey(ctx, second.ClientID, func(k *iogate.APIKey) (*iogate.AuditRecord, error) {
+		rotate(k, base)
+		return record(t, k.AccountID, iogate.AuditKeyRotated, k.ClientID), nil
+	})
+	must(t, "UpdateAPIKey(rotation)", err)
 	del := func(k *iogate.APIKey, offset int) {
 		rec := deleted(t, k)
 		rec.Time = base.Add(time.Duration(offset) * time.Second)
@@ -160,13 +169,25 @@ func testDeletedAPIKeys(t *testing.T, s iogate.Store) {
 	del(first, 1)
 
 	// The same client ID created again in another account and deleted again comes last,
-	// with the account of its last deletion.
+	// with the account and the hashes of its last deletion.
 	again := *first
 	again.AccountID = b.ID
+	again.SecretHash[0] = 3
 	must(t, "CreateAPIKey(deleted client ID)", s.CreateAPIKey(ctx, &again, created(t, &again)))
-	del(&again, 3)
+	del(&again, 4)
 
-	want := [][2]string{{first.ClientID, a.ID}, {second.ClientID, b.ID}, {first.ClientID, b.ID}}
+	// A key.deleted record of a key that has no tombstone comes without hashes.
+	untracked := newKey(a.ID, base)
+	old := deleted(t, untracked)
+	old.Time = base.Add(3 * time.Second)
+	must(t, "AppendAuditRecords(key.deleted without a tombstone)", s.AppendAuditRecords(ctx, []*iogate.AuditRecord{old}))
+
+	want := []iogate.DeletedAPIKey{
+		{ClientID: first.ClientID, AccountID: a.ID, SecretHash: first.SecretHash},
+		{ClientID: second.ClientID, AccountID: b.ID, SecretHash: rotated.SecretHash, PreviousHash: second.SecretHash},
+		{ClientID: untracked.ClientID, AccountID: a.ID},
+		{ClientID: first.ClientID, AccountID: b.ID, SecretHash: again.SecretHash},
+	}
 	if diff := cmp.Diff(want, collect()); diff != "" {
 		t.Errorf("DeletedAPIKeys, oldest deletion first (-want +got):\n%s", diff)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/iogate/iogate"
 )
 
@@ -163,8 +164,10 @@ type Tombstone struct {
 // client IDs and fills them in from the key.deleted audit records. It deletes keys on s,
 // one of them with its audit record pruned, and then calls remigrate. remigrate must take
 // the database back to the schema before that migration, dropping the tombstones, and
-// return a store on it that has applied the migration again. RunDeletedClientIDBackfill
-// then checks which client IDs CreateAPIKey rejects. It returns the tombstones that the
+// return a store on it that has applied the migration again, with the later migration
+// that adds the tombstones' hash columns. RunDeletedClientIDBackfill then checks which
+// client IDs CreateAPIKey rejects, and that DeletedAPIKeys returns the tombstones without
+// hashes. It returns the tombstones that the
 // migration must have written, oldest deletion first, for the caller to compare with its
 // table.
 func RunDeletedClientIDBackfill(t *testing.T, s iogate.Store, remigrate func(t *testing.T) iogate.Store) []Tombstone {
@@ -214,6 +217,22 @@ func RunDeletedClientIDBackfill(t *testing.T, s iogate.Store, remigrate func(t *
 	}
 	again := *pruned
 	must(t, "CreateAPIKey(client ID whose key.deleted record was pruned before the migration)", s.CreateAPIKey(ctx, &again, created(t, &again)))
+
+	// The tombstones written by the migration hold no secret hashes, and the earlier
+	// key.deleted record of twice adds no second deletion.
+	var loaded []iogate.DeletedAPIKey
+	must(t, "DeletedAPIKeys", s.DeletedAPIKeys(ctx, func(k iogate.DeletedAPIKey) error {
+		loaded = append(loaded, k)
+		return nil
+	}))
+	wantLoaded := []iogate.DeletedAPIKey{
+		{ClientID: shared.ClientID, AccountID: a.ID},
+		{ClientID: shared.ClientID, AccountID: b.ID},
+		{ClientID: twice.ClientID, AccountID: a.ID},
+	}
+	if diff := cmp.Diff(wantLoaded, loaded); diff != "" {
+		t.Errorf("DeletedAPIKeys after the migration, oldest deletion first (-want +got):\n%s", diff)
+	}
 
 	return []Tombstone{
 		{AccountID: a.ID, ClientID: shared.ClientID, DeletedAt: base.Add(2 * time.Minute)},
