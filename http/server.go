@@ -159,7 +159,7 @@ func (s *Server) route(mux *http.ServeMux, pattern string, methods map[string]ha
 	allow := strings.Join(allowed, ", ")
 	// The message names the route's pattern, never the request's path, which could contain
 	// anything that the client sent.
-	where := " is not allowed on " + pattern + ": use " + joinOr(names)
+	where := " is not allowed on " + pattern + ": use " + joinOr(allowed)
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		h, ok := methods[r.Method]
 		if !ok && r.Method == http.MethodHead {

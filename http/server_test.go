@@ -25,14 +25,14 @@ func TestMethodNotAllowedMessage(t *testing.T) {
 		wantAllow            string
 		wantMessage          string
 	}{
-		{"one allowed method", "DELETE", "/v1/vaults/123", "GET, HEAD", "DELETE is not allowed on /v1/vaults/{id}: use GET"},
-		{"two allowed methods", "PUT", "/v1/vaults", "GET, HEAD, POST", "PUT is not allowed on /v1/vaults: use GET or POST"},
-		{"path not echoed", "DELETE", "/v1/vaults/%3Cb%3E%22x%22", "GET, HEAD", "DELETE is not allowed on /v1/vaults/{id}: use GET"},
-		{"extension token", "X-Purge!", "/healthz", "GET, HEAD", "X-Purge! is not allowed on /healthz: use GET"},
-		{"quote and space", `DEL"E TE\`, "/healthz", "GET, HEAD", `"DEL\"E TE\\" is not allowed on /healthz: use GET`},
-		{"invalid UTF-8", "GET\xff", "/healthz", "GET, HEAD", `"GET\xff" is not allowed on /healthz: use GET`},
+		{"one allowed method", "DELETE", "/v1/vaults/123", "GET, HEAD", "DELETE is not allowed on /v1/vaults/{id}: use GET or HEAD"},
+		{"two allowed methods", "PUT", "/v1/vaults", "GET, HEAD, POST", "PUT is not allowed on /v1/vaults: use GET, HEAD or POST"},
+		{"path not echoed", "DELETE", "/v1/vaults/%3Cb%3E%22x%22", "GET, HEAD", "DELETE is not allowed on /v1/vaults/{id}: use GET or HEAD"},
+		{"extension token", "X-Purge!", "/healthz", "GET, HEAD", "X-Purge! is not allowed on /healthz: use GET or HEAD"},
+		{"quote and space", `DEL"E TE\`, "/healthz", "GET, HEAD", `"DEL\"E TE\\" is not allowed on /healthz: use GET or HEAD`},
+		{"invalid UTF-8", "GET\xff", "/healthz", "GET, HEAD", `"GET\xff" is not allowed on /healthz: use GET or HEAD`},
 		{"long token", strings.Repeat("A", 100), "/healthz", "GET, HEAD",
-			`"` + strings.Repeat("A", 64) + `" (first 64 of 100 bytes) is not allowed on /healthz: use GET`},
+			`"` + strings.Repeat("A", 64) + `" (first 64 of 100 bytes) is not allowed on /healthz: use GET or HEAD`},
 		{"OAuth form", "GET", "/oauth2/token", "POST", "GET is not allowed on /oauth2/token: use POST"},
 		{"OAuth form with quote and backslash", `DEL"E TE\`, "/oauth2/revoke", "POST", `'DEL/'E TE//' is not allowed on /oauth2/revoke: use POST`},
 		{"OAuth form with non-ASCII", "caf\u00e9", "/oauth2/introspect", "POST", `'caf?' is not allowed on /oauth2/introspect: use POST`},
@@ -89,7 +89,7 @@ func TestMethodNotAllowedOverHTTP2(t *testing.T) {
 		name, method, path string
 		field, want        string
 	}{
-		{"problem form", "DEL\"E\\ TE", "/v1/vaults/1", "detail", `"DEL\"E\\ TE" is not allowed on /v1/vaults/{id}: use GET`},
+		{"problem form", "DEL\"E\\ TE", "/v1/vaults/1", "detail", `"DEL\"E\\ TE" is not allowed on /v1/vaults/{id}: use GET or HEAD`},
 		{"OAuth form", "DEL\"E\\ TE", "/oauth2/token", "error_description", `'DEL/'E// TE' is not allowed on /oauth2/token: use POST`},
 	}
 	for _, c := range cases {

@@ -34,6 +34,9 @@ func newKeyCreateCommand(g *globals) *cobra.Command {
 		Long:  "Create an API key and print its client ID and secret. The secret is shown only this once:\nthe server stores a keyed hash of it and cannot show it again.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("expires-in") && cmd.Flags().Changed("expires-at") {
+				return errorf("--expires-in and --expires-at cannot be used together: give one of them")
+			}
 			e, err := g.open(cmd.Context(), false, auth.Config{})
 			if err != nil {
 				return err
@@ -76,7 +79,6 @@ func addKeyFlags(cmd *cobra.Command, req *auth.CreateKeyRequest) {
 	f.StringArrayVar(&req.AllowedIPs, "allow-ip", nil, "IP address or CIDR prefix allowed to use the key; repeatable (default: any address)")
 	f.Var(newDurationFlag(&req.ExpiresIn), "expires-in", "lifetime of the key, such as 720h or 90d; 0 means no expiry (default: no expiry)")
 	f.Var(timeFlag{&req.ExpiresAt}, "expires-at", "expiry of the key, as an RFC 3339 time such as 2027-06-30T00:00:00Z, in place of --expires-in")
-	cmd.MarkFlagsMutuallyExclusive("expires-in", "expires-at")
 	cmd.MarkFlagRequired("account")
 	cmd.MarkFlagRequired("name")
 }
