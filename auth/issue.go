@@ -85,8 +85,8 @@ type Client struct {
 //
 // Denials of a known client ID, and of a deleted key whose deletion the view remembers,
 // with any secret, are recorded in its account's audit log. No caller waits for those
-// records, because waiting would make a wrong secret for an existing client ID slower to
-// answer than one for an unknown ID.
+// records, because waiting would delay the response to a wrong secret for an existing
+// client ID beyond that to an unknown ID.
 func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret string, remote netip.Addr) (*Client, error) {
 	now := s.now()
 	if err := s.checkFresh(now); err != nil {

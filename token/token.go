@@ -292,7 +292,7 @@ func (r *Keyring) VerifyKey(token string) (*Claims, string, error) {
 // canonicalSegments reports whether every dot-separated part of a compact JWS is unpadded
 // base64url in its one canonical form: the unused low bits of the last character are zero.
 // go-jose's decoder ignores those bits, so without this check up to 16 strings would verify
-// as the same token, and whatever keys on the token string, such as the verification cache
+// as the same token. Whatever is keyed on the token string, such as the verification cache
 // or a gateway's list of leaked tokens, would take them for different tokens.
 func canonicalSegments(token string) bool {
 	for part := range strings.SplitSeq(token, ".") {
