@@ -3,7 +3,6 @@ package auth
 import (
 	"cmp"
 	"context"
-	"strings"
 	"time"
 
 	"github.com/iogate/iogate"
@@ -43,7 +42,7 @@ func (s *Service) VerifyExposed(cred ExposedCredential) (Exposure, bool) {
 	secret := cred.ClientSecret
 	// A generated secret followed by a line break, as read from a file written with echo,
 	// is the real secret in clear text all the same.
-	if trimmed := strings.TrimRight(secret, " \t\r\n"); trimmed != secret && iogate.ChecksumValid(trimmed) {
+	if trimmed, ok := trailingSpaceTrimmed(secret); ok {
 		secret = trimmed
 	}
 	k, generation, match := s.authenticateClient(cred.ClientID, secret)

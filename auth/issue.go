@@ -299,12 +299,18 @@ const (
 // is. The hint depends on the secret alone, so it does not reveal whether the client ID
 // exists.
 func invalidClient(secret string) error {
-	trimmed := strings.TrimRight(secret, " \t\r\n")
-	if trimmed == secret || !iogate.ChecksumValid(trimmed) {
+	if _, ok := trailingSpaceTrimmed(secret); !ok {
 		return iogate.ErrInvalidClient
 	}
 	return iogate.WrapError(iogate.CodeInvalidClient, iogate.ErrInvalidClient,
 		"client authentication failed: the client secret ends with whitespace or a line break that is not part of it. Remove it: a file written with echo or jq -r ends with a line break")
+}
+
+// trailingSpaceTrimmed returns secret without the whitespace and line breaks at its end,
+// and whether secret had some there and is a valid generated secret without them.
+func trailingSpaceTrimmed(secret string) (string, bool) {
+	trimmed := strings.TrimRight(secret, " \t\r\n")
+	return trimmed, trimmed != secret && iogate.ChecksumValid(trimmed)
 }
 
 // authenticateClient returns the key of clientID (nil when unknown), the generation of
