@@ -221,18 +221,21 @@ func (db *DB) DeleteAPIKey(ctx context.Context, clientID string, rec *iogate.Aud
 	})
 }
 
+const deletedAPIKeysQuery = `SELECT client_id, account_id, secret_hash, prev_secret_hash, deleted_at
+	FROM deleted_client_ids
+	UNION ALL
+	SELECT r.client_id, r.account_id, NULL, NULL, r.at FROM accounts a CROSS JOIN audit_records r
+	WHERE r.account_id = a.id AND r.event = ? AND r.event <> 'token.issued' AND NOT EXISTS (
+		SELECT 1 FROM deleted_client_ids t WHERE t.account_id = r.account_id AND t.client_id = r.client_id)
+	ORDER BY 5`
+
 // DeletedAPIKeys calls fn for every tombstone and for every key.deleted audit record of a
 // client ID without a tombstone in the record's account, oldest deletion first. CROSS
 // JOIN keeps accounts as the outer loop, so that SQLite looks each account's records up
-// in audit_records_by_event rather than reading the whole log.
+// in audit_records_by_event rather than reading the whole log. The condition on
+// token.issued is the index's own, which SQLite needs to see before it uses the index.
 func (db *DB) DeletedAPIKeys(ctx context.Context, fn func(k iogate.DeletedAPIKey) error) error {
-	rows, err := db.reader.QueryContext(ctx, `SELECT client_id, account_id, secret_hash, prev_secret_hash, deleted_at
-		FROM deleted_client_ids
-		UNION ALL
-		SELECT r.client_id, r.account_id, NULL, NULL, r.at FROM accounts a CROSS JOIN audit_records r
-		WHERE r.account_id = a.id AND r.event = ? AND NOT EXISTS (
-			SELECT 1 FROM deleted_client_ids t WHERE t.account_id = r.account_id AND t.client_id = r.client_id)
-		ORDER BY 5`, iogate.AuditKeyDeleted)
+	rows, err := db.reader.QueryContext(ctx, deletedAPIKeysQuery, iogate.AuditKeyDeleted)
 	if err != nil {
 		return mapError(err)
 	}

@@ -146,6 +146,8 @@ func TestAuditAppendAndList(t *testing.T) {
 			{"by key", iogate.AuditFilter{AccountID: a, ClientID: "key-1"}, 4},
 			{"by event", iogate.AuditFilter{AccountID: b, Event: iogate.AuditTokenDenied}, 2},
 			{"by event of another account", iogate.AuditFilter{AccountID: a, Event: iogate.AuditTokenDenied}, 0},
+			{"by token event", iogate.AuditFilter{AccountID: a, Event: iogate.AuditTokenIssued}, 5},
+			{"by key event", iogate.AuditFilter{AccountID: a, Event: iogate.AuditKeyCreated}, 1},
 			{"by client actor", iogate.AuditFilter{AccountID: a, ActorID: "key-1"}, 3},
 			{"by operator actor", iogate.AuditFilter{AccountID: a, ActorID: "root"}, 1},
 			{"by client actor and event", iogate.AuditFilter{AccountID: a, ActorID: "key-2", Event: iogate.AuditTokenIssued}, 2},

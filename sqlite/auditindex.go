@@ -151,6 +151,11 @@ func (db *DB) IndexTokenRecords(ctx context.Context, accounts []string) error {
 	return nil
 }
 
+// tokenIndexTailQuery reads the token.issued records of an account between its mark and
+// its head, a range of the log's primary key.
+const tokenIndexTailQuery = `SELECT client_id, seq FROM audit_records
+	WHERE account_id = ? AND event = 'token.issued' AND seq > ? AND seq <= ?`
+
 func (db *DB) indexTokenRecords(ctx context.Context, account string) error {
 	// Records are never changed once written, so the entries can be read outside the
 	// transactions that add them. The head read in the same snapshot bounds them: records
@@ -169,8 +174,7 @@ func (db *DB) indexTokenRecords(ctx context.Context, account string) error {
 		if err != nil || head <= mark {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT client_id, seq FROM audit_records INDEXED BY audit_records_by_event
-			WHERE account_id = ? AND event = 'token.issued' AND seq > ? AND seq <= ?`, account, mark, head)
+		rows, err := tx.QueryContext(ctx, tokenIndexTailQuery, account, mark, head)
 		if err != nil {
 			return err
 		}
