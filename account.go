@@ -62,15 +62,54 @@ func validateText(what, text string, max int) error {
 	if n := utf8.RuneCountInString(text); n > max {
 		return Errorf(CodeInvalid, "%s is too long: %d characters, at most %d", what, n, max)
 	}
-	// C1 controls (U+0080 to U+009F) count as well, because some terminals act on them as
-	// on escape sequences when the CLI prints a name.
+	return rejectHiddenCharacters(what, text)
+}
+
+// rejectHiddenCharacters returns CodeInvalid naming the first character of text that
+// disallowedCharacter rejects, with its code point. Names, descriptions and emails all go
+// through it.
+func rejectHiddenCharacters(field, text string) error {
 	for _, r := range text {
-		if r != '\t' && unicode.IsControl(r) {
-			return Errorf(CodeInvalid, "%s contains the control character %U: remove it", what, r)
-		}
-		if unicode.Is(unicode.Bidi_Control, r) {
-			return Errorf(CodeInvalid, "%s contains the bidirectional control character %U: remove it", what, r)
+		if kind := disallowedCharacter(r); kind != "" {
+			return Errorf(CodeInvalid, "%s contains the %s %U: remove it", field, kind, r)
 		}
 	}
 	return nil
+}
+
+// Joiners that names may contain although they are format characters (category Cf).
+// Persian and Indic text needs the zero-width non-joiner, and emoji sequences such as
+// U+1F469 U+200D U+1F4BB need the zero-width joiner.
+const (
+	zeroWidthNonJoiner = '\u200c'
+	zeroWidthJoiner    = '\u200d'
+)
+
+// disallowedCharacter returns what kind of character r is if names, descriptions and emails
+// may not contain it, and "" otherwise. These characters let two different names look the
+// same, or change how the text around them is shown:
+//   - control characters other than the tab, C1 controls (U+0080 to U+009F) included,
+//     because some terminals act on them as on escape sequences when the CLI prints a name;
+//   - bidirectional controls such as U+202E, which reverse the text after them;
+//   - format characters (category Cf) such as U+200B, U+2060, U+FEFF and U+00AD, the tag
+//     characters U+E0000 to U+E007F, other default-ignorable code points such as the
+//     Hangul filler U+3164, and the line and paragraph separators U+2028 and U+2029.
+//
+// Variation selectors such as U+FE0F (category Mn) stay allowed, because emoji need them.
+func disallowedCharacter(r rune) string {
+	switch {
+	case r == '\t':
+		return ""
+	case unicode.IsControl(r):
+		return "control character"
+	case unicode.Is(unicode.Bidi_Control, r):
+		return "bidirectional control character"
+	case r == zeroWidthNonJoiner || r == zeroWidthJoiner:
+		return ""
+	case unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point) || r >= 0xE0000 && r <= 0xE007F:
+		return "invisible format character"
+	case unicode.In(r, unicode.Zl, unicode.Zp):
+		return "line or paragraph separator"
+	}
+	return ""
 }

@@ -6,27 +6,50 @@ import (
 )
 
 // TestNameControlCharacters checks that names and descriptions reject every control
-// character but the tab, the C1 range and bidirectional controls included, and accept
-// other text.
+// character but the tab, the C1 range, bidirectional controls and invisible format
+// characters included, naming the field and the code point, and accept other text.
 func TestNameControlCharacters(t *testing.T) {
 	cases := []struct {
 		name, text string
-		valid      bool
+		// rejected is the code point that the error must name, or "" for valid text.
+		rejected string
 	}{
-		{"plain", "Treasury", true},
-		{"tab", "Treasury\tEU", true},
-		{"no-break space inside", "Treasury\u00a0EU", true},
-		{"right-to-left text", "خزانة", true},
-		{"NUL", "a\x00b", false},
-		{"line feed", "a\nb", false},
-		{"escape", "a\x1b[31mb", false},
-		{"delete", "a\x7fb", false},
-		{"C1 next line", "a\u0085b", false},
-		{"C1 control sequence introducer", "a\u009b31mb", false},
-		{"C1 operating system command", "a\u009d52;c;eA==\u009cb", false},
-		{"right-to-left override", "invoice\u202eexe.pdf", false},
-		{"right-to-left isolate", "a\u2067b\u2069", false},
-		{"left-to-right mark", "a\u200eb", false},
+		{"plain", "Treasury", ""},
+		{"tab", "Treasury\tEU", ""},
+		{"no-break space inside", "Treasury\u00a0EU", ""},
+		{"right-to-left text", "خزانة", ""},
+		{"Persian with zero-width non-joiner", "می\u200cخواهم", ""},
+		{"Devanagari with zero-width joiner", "क्\u200dष", ""},
+		{"emoji ZWJ sequence", "\U0001f469\u200d\U0001f4bb ops", ""},
+		{"emoji variation selector", "\u2764\ufe0f vault", ""},
+		{"country flag", "\U0001f1ea\U0001f1fa Treasury", ""},
+		{"NUL", "a\x00b", "U+0000"},
+		{"line feed", "a\nb", "U+000A"},
+		{"escape", "a\x1b[31mb", "U+001B"},
+		{"delete", "a\x7fb", "U+007F"},
+		{"C1 next line", "a\u0085b", "U+0085"},
+		{"C1 control sequence introducer", "a\u009b31mb", "U+009B"},
+		{"C1 operating system command", "a\u009d52;c;eA==\u009cb", "U+009D"},
+		{"right-to-left override", "invoice\u202eexe.pdf", "U+202E"},
+		{"right-to-left isolate", "a\u2067b\u2069", "U+2067"},
+		{"left-to-right mark", "a\u200eb", "U+200E"},
+		{"Arabic letter mark", "a\u061cb", "U+061C"},
+		{"zero-width space", "ci\u200b", "U+200B"},
+		{"word joiner", "c\u2060i", "U+2060"},
+		{"byte order mark", "\ufeffci", "U+FEFF"},
+		{"soft hyphen", "c\u00adi", "U+00AD"},
+		{"Mongolian vowel separator", "c\u180ei", "U+180E"},
+		{"invisible times", "c\u2062i", "U+2062"},
+		{"interlinear annotation anchor", "c\ufff9i", "U+FFF9"},
+		{"line separator", "c\u2028i", "U+2028"},
+		{"paragraph separator", "c\u2029i", "U+2029"},
+		{"language tag", "ci\U000e0001", "U+E0001"},
+		{"tag latin small letter a", "ci\U000e0061", "U+E0061"},
+		{"cancel tag", "ci\U000e007f", "U+E007F"},
+		{"flag of England", "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f", "U+E0067"},
+		{"unassigned tag block start", "ci\U000e0000", "U+E0000"},
+		{"Hangul filler", "ci\u3164", "U+3164"},
+		{"combining grapheme joiner", "c\u034fi", "U+034F"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -39,11 +62,21 @@ func TestNameControlCharacters(t *testing.T) {
 				{"key description", (&APIKey{Name: "k", Description: c.text, Scopes: []string{ScopeVaultsRead}}).Validate()},
 				{"account name", (&Account{Name: c.text, Email: "ops@example.com"}).Validate()},
 			} {
-				if c.valid && check.err != nil {
-					t.Errorf("%s %q: %v, want valid", check.field, c.text, check.err)
+				if c.rejected == "" {
+					if check.err != nil {
+						t.Errorf("%s %q: %v, want valid", check.field, c.text, check.err)
+					}
+					continue
 				}
-				if !c.valid && (ErrorCodeOf(check.err) != CodeInvalid || !strings.Contains(check.err.Error(), "control character")) {
-					t.Errorf("%s %q: %v, want a control character error", check.field, c.text, check.err)
+				if ErrorCodeOf(check.err) != CodeInvalid {
+					t.Errorf("%s %q: error %v, want code %s", check.field, c.text, check.err, CodeInvalid)
+				}
+				msg := ErrorMessageOf(check.err)
+				if !strings.HasPrefix(msg, check.field+" contains the ") {
+					t.Errorf("%s %q: message %q, want it to start with the field name", check.field, c.text, msg)
+				}
+				if !strings.Contains(msg, " "+c.rejected+": remove it") {
+					t.Errorf("%s %q: message %q, want it to name %s", check.field, c.text, msg, c.rejected)
 				}
 			}
 		})
@@ -51,34 +84,50 @@ func TestNameControlCharacters(t *testing.T) {
 }
 
 // TestEmailControlCharacters checks that account and user email addresses reject control
-// characters, which net/mail accepts in the C1 range, and keep accepting other addresses.
+// characters, which net/mail accepts in the C1 range, bidirectional controls and invisible
+// format characters, naming the code point, and keep accepting other addresses.
 func TestEmailControlCharacters(t *testing.T) {
 	cases := []struct {
 		name, email string
-		valid       bool
+		// rejected is the code point that the error must name, or "" for a valid address.
+		rejected string
 	}{
-		{"plain", "ops@example.com", true},
-		{"upper case", "Ops@Example.com", true},
-		{"non-ASCII local part", "zoë@example.com", true},
-		{"C1 control sequence introducer in the local part", "a\u009b31m@example.com", false},
-		{"C1 next line in the domain", "a@exa\u0085mple.com", false},
-		{"right-to-left override in the local part", "a\u202eb@example.com", false},
+		{"plain", "ops@example.com", ""},
+		{"upper case", "Ops@Example.com", ""},
+		{"non-ASCII local part", "zoë@example.com", ""},
+		{"C1 control sequence introducer in the local part", "a\u009b31m@example.com", "U+009B"},
+		{"C1 next line in the domain", "a@exa\u0085mple.com", "U+0085"},
+		{"right-to-left override in the local part", "a\u202eb@example.com", "U+202E"},
+		{"zero-width space in the local part", "a\u200bb@example.com", "U+200B"},
+		{"word joiner in the domain", "a@exa\u2060mple.com", "U+2060"},
+		{"soft hyphen in the domain", "a@exa\u00admple.com", "U+00AD"},
+		{"tag character in the local part", "a\U000e0041@example.com", "U+E0041"},
+		{"line separator in the local part", "a\u2028b@example.com", "U+2028"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := NormalizeEmail(c.email)
-			if c.valid && err != nil {
-				t.Errorf("NormalizeEmail(%q) = %v, want valid", c.email, err)
-			}
-			if !c.valid && ErrorCodeOf(err) != CodeInvalid {
-				t.Errorf("NormalizeEmail(%q) = %v, want an invalid_request error", c.email, err)
-			}
-			err = (&Account{Name: "Acme", Email: c.email}).Validate()
-			if c.valid && err != nil {
-				t.Errorf("Account.Validate with email %q = %v, want valid", c.email, err)
-			}
-			if !c.valid && ErrorCodeOf(err) != CodeInvalid {
-				t.Errorf("Account.Validate with email %q = %v, want an invalid_request error", c.email, err)
+			_, normalizeErr := NormalizeEmail(c.email)
+			accountErr := (&Account{Name: "Acme", Email: c.email}).Validate()
+			for _, check := range []struct {
+				call string
+				err  error
+			}{
+				{"NormalizeEmail", normalizeErr},
+				{"Account.Validate", accountErr},
+			} {
+				if c.rejected == "" {
+					if check.err != nil {
+						t.Errorf("%s with email %q = %v, want valid", check.call, c.email, check.err)
+					}
+					continue
+				}
+				if ErrorCodeOf(check.err) != CodeInvalid {
+					t.Errorf("%s with email %q = %v, want code %s", check.call, c.email, check.err, CodeInvalid)
+				}
+				msg := ErrorMessageOf(check.err)
+				if !strings.HasPrefix(msg, "email ") || !strings.Contains(msg, " "+c.rejected+": remove it") {
+					t.Errorf("%s with email %q: message %q, want it to name the email and %s", check.call, c.email, msg, c.rejected)
+				}
 			}
 		})
 	}

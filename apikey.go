@@ -152,12 +152,25 @@ func validUUID(id string) bool {
 	return err == nil && u.String() == id
 }
 
+// ValidateKeyName checks a new or changed key name. An update that keeps the stored name
+// does not check it again, so that a name stored before a character was disallowed does
+// not block other changes to its key.
+func ValidateKeyName(name string) error {
+	return validateName("key name", name)
+}
+
+// ValidateKeyDescription checks a new or changed key description, as ValidateKeyName
+// checks names.
+func ValidateKeyDescription(description string) error {
+	return validateText("key description", description, MaxDescriptionLength)
+}
+
 // Validate checks the fields a caller supplies.
 func (k *APIKey) Validate() error {
-	if err := validateName("key name", k.Name); err != nil {
+	if err := ValidateKeyName(k.Name); err != nil {
 		return err
 	}
-	if err := validateText("key description", k.Description, MaxDescriptionLength); err != nil {
+	if err := ValidateKeyDescription(k.Description); err != nil {
 		return err
 	}
 	scopes, err := ValidateScopes(k.Scopes)

@@ -7,7 +7,6 @@ import (
 	"net/mail"
 	"strings"
 	"time"
-	"unicode"
 )
 
 // Role is the set of permissions a dashboard user has in their account.
@@ -72,19 +71,17 @@ func (u *User) EnrollingWith(sealed []byte) bool {
 // sealed seed copied to another user's row does not decrypt.
 func TOTPSealName(userID string) string { return "totp-seed/" + userID }
 
-// isControlOrBidi reports whether r is a control character or a bidirectional control
-// character such as U+202E, which reverses how the text after it is displayed.
-func isControlOrBidi(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
-}
-
 // NormalizeEmail checks that s is a plain email address and returns it in lower case.
-// net/mail accepts C1 control characters (U+0080 to U+009F) and bidirectional controls in
-// an address, as it accepts any non-ASCII character, so they are rejected here, as in names.
+// net/mail accepts any non-ASCII character in an address, C1 controls, bidirectional
+// controls and invisible format characters included. Those are rejected here as in names,
+// with an error that names the code point.
 func NormalizeEmail(s string) (string, error) {
 	addr, err := mail.ParseAddress(s)
-	if err != nil || addr.Name != "" || addr.Address != strings.TrimSpace(s) || strings.IndexFunc(addr.Address, isControlOrBidi) >= 0 {
+	if err != nil || addr.Name != "" || addr.Address != strings.TrimSpace(s) || strings.ContainsRune(addr.Address, '\t') {
 		return "", Errorf(CodeInvalid, "invalid email %s: expected a plain address such as ops@example.com", QuoteInput(s))
+	}
+	if err := rejectHiddenCharacters("email "+QuoteInput(s), addr.Address); err != nil {
+		return "", err
 	}
 	return strings.ToLower(addr.Address), nil
 }

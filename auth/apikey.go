@@ -197,11 +197,19 @@ func (s *Service) UpdateKey(ctx context.Context, clientID string, req UpdateKeyR
 	k, err := s.store.UpdateAPIKey(ctx, clientID, func(k *iogate.APIKey) (*iogate.AuditRecord, error) {
 		changes := map[string]any{}
 		change := func(field string, from, to any) { changes[field] = map[string]any{"from": from, "to": to} }
+		// Only a changed name or description is checked, so that one stored before a
+		// character was disallowed does not block the key's other changes.
 		if req.Name != nil && *req.Name != k.Name {
+			if err := iogate.ValidateKeyName(*req.Name); err != nil {
+				return nil, err
+			}
 			change("name", k.Name, *req.Name)
 			k.Name = *req.Name
 		}
 		if req.Description != nil && *req.Description != k.Description {
+			if err := iogate.ValidateKeyDescription(*req.Description); err != nil {
+				return nil, err
+			}
 			change("description", k.Description, *req.Description)
 			k.Description = *req.Description
 		}
@@ -219,9 +227,6 @@ func (s *Service) UpdateKey(ctx context.Context, clientID string, req UpdateKeyR
 		}
 		if len(changes) == 0 {
 			return nil, nil
-		}
-		if err := k.Validate(); err != nil {
-			return nil, err
 		}
 		k.UpdatedAt = now
 		return s.newKeyRecord(ctx, k, iogate.AuditKeyUpdated, map[string]any{"changes": changes})

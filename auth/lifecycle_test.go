@@ -455,6 +455,84 @@ func TestUpdateKeyValidation(t *testing.T) {
 	}
 }
 
+// storeLegacyText writes name and description to the key directly in the store, bypassing
+// the service's checks, as an older iogate could have stored them.
+func (h *harness) storeLegacyText(t *testing.T, clientID, name, description string) {
+	t.Helper()
+	_, err := h.store.UpdateAPIKey(h.ctx, clientID, func(k *iogate.APIKey) (*iogate.AuditRecord, error) {
+		k.Name, k.Description = name, description
+		return h.svc.newKeyRecord(h.ctx, k, iogate.AuditKeyUpdated, map[string]any{"test": "legacy text"})
+	})
+	if err != nil {
+		t.Fatalf("UpdateAPIKey writing a legacy name: %v", err)
+	}
+}
+
+// TestUpdateKeyKeepsLegacyName checks that a key whose stored name and description contain
+// characters disallowed since they were written can still be updated when the update leaves
+// them alone, and that a changed name or description is checked.
+func TestUpdateKeyKeepsLegacyName(t *testing.T) {
+	legacy := []struct{ name, text, rejected string }{
+		{"zero-width space", "ci\u200b", "U+200B"},
+		{"C1 next line", "c\u0085i", "U+0085"},
+		{"tag character", "ci\U000e0041", "U+E0041"},
+	}
+	for _, l := range legacy {
+		t.Run(l.name, func(t *testing.T) {
+			h := newHarness(t)
+			k, _ := h.createKey(t)
+			h.storeLegacyText(t, k.ClientID, l.text, "about "+l.text)
+			stored, err := h.store.FindAPIKey(h.ctx, k.ClientID)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			// The dashboard sends every field back, the CLI only those given.
+			sameName, sameDescription := stored.Name, stored.Description
+			unchanged := []struct {
+				name string
+				req  UpdateKeyRequest
+			}{
+				{"scopes only", UpdateKeyRequest{Scopes: []string{iogate.ScopeVaultsWrite}}},
+				{"same name and description", UpdateKeyRequest{Name: &sameName, Description: &sameDescription, AllowedIPs: []string{"127.0.0.1"}}},
+			}
+			for _, u := range unchanged {
+				got, err := h.svc.UpdateKey(h.ctx, k.ClientID, u.req)
+				if err != nil {
+					t.Fatalf("UpdateKey with %s: %v, want success", u.name, err)
+				}
+				if got.Name != l.text || got.Description != "about "+l.text {
+					t.Errorf("UpdateKey with %s: name %q, description %q; want them kept", u.name, got.Name, got.Description)
+				}
+			}
+
+			otherName, otherDescription := "other "+l.text, "other "+l.text
+			for _, c := range []struct {
+				field string
+				req   UpdateKeyRequest
+			}{
+				{"key name", UpdateKeyRequest{Name: &otherName}},
+				{"key description", UpdateKeyRequest{Description: &otherDescription}},
+			} {
+				_, err := h.svc.UpdateKey(h.ctx, k.ClientID, c.req)
+				msg := iogate.ErrorMessageOf(err)
+				if iogate.ErrorCodeOf(err) != iogate.CodeInvalid || !strings.HasPrefix(msg, c.field+" contains") || !strings.Contains(msg, l.rejected) {
+					t.Errorf("UpdateKey changing the %s to %q: error %v, want %s naming the field and %s", c.field, otherName, err, iogate.CodeInvalid, l.rejected)
+				}
+			}
+
+			clean := "ci"
+			got, err := h.svc.UpdateKey(h.ctx, k.ClientID, UpdateKeyRequest{Name: &clean})
+			if err != nil {
+				t.Fatalf("UpdateKey renaming to %q: %v", clean, err)
+			}
+			if got.Name != clean {
+				t.Errorf("UpdateKey renaming to %q: name %q", clean, got.Name)
+			}
+		})
+	}
+}
+
 func TestAuditOfKeyLifecycle(t *testing.T) {
 	h := newHarness(t)
 	k, secret := h.createKey(t, "127.0.0.1")

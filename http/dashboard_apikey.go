@@ -126,8 +126,10 @@ func newKeyForm() *keyForm {
 }
 
 // readKeyForm reads and checks the posted key fields. Every problem is reported against its
-// field, naming the entry at fault, so the page can show all of them at once.
-func readKeyForm(r *http.Request, f *keyForm) (scopes, allowed []string, expiresIn time.Duration) {
+// field, naming the entry at fault, so the page can show all of them at once. stored is the
+// key of an edit form and nil for the create form. A name or description that the edit
+// form sends back unchanged is kept as stored and not checked again.
+func readKeyForm(r *http.Request, f *keyForm, stored *iogate.APIKey) (scopes, allowed []string, expiresIn time.Duration) {
 	form := r.PostForm
 	f.Name = strings.TrimSpace(form.Get("name"))
 	f.Description = strings.TrimSpace(form.Get("description"))
@@ -138,13 +140,19 @@ func readKeyForm(r *http.Request, f *keyForm) (scopes, allowed []string, expires
 		f.Scopes[s] = true
 	}
 
-	probe := &iogate.APIKey{Name: f.Name, Description: f.Description, Scopes: iogate.DefaultScopes}
-	if err := probe.Validate(); err != nil {
-		field := "name"
-		if strings.HasPrefix(iogate.ErrorMessageOf(err), "key description") {
-			field = "description"
+	if stored != nil {
+		f.Name = keepStoredText(f.Name, stored.Name)
+		f.Description = keepStoredText(f.Description, stored.Description)
+	}
+	if stored == nil || f.Name != stored.Name {
+		if err := iogate.ValidateKeyName(f.Name); err != nil {
+			f.fail("name", capitalize(iogate.ErrorMessageOf(err))+".")
 		}
-		f.fail(field, capitalize(iogate.ErrorMessageOf(err))+".")
+	}
+	if stored == nil || f.Description != stored.Description {
+		if err := iogate.ValidateKeyDescription(f.Description); err != nil {
+			f.fail("description", capitalize(iogate.ErrorMessageOf(err))+".")
+		}
 	}
 
 	scopes = form["scope"]
@@ -177,6 +185,22 @@ func readKeyForm(r *http.Request, f *keyForm) (scopes, allowed []string, expires
 		}
 	}
 	return scopes, allowed, expiresIn
+}
+
+// keepStoredText returns stored if posted is what the edit form sends back for it
+// unchanged, and posted otherwise. A browser drops line breaks from a text input and sends
+// those of a textarea as CR LF, and readKeyForm trims spaces at both ends. Without this, a
+// stored value with any of those would count as changed, and be checked again, when the
+// user changed only another field.
+func keepStoredText(posted, stored string) string {
+	asTextInput := strings.NewReplacer("\r", "", "\n", "").Replace(stored)
+	asTextarea := strings.ReplaceAll(strings.ReplaceAll(stored, "\r\n", "\n"), "\n", "\r\n")
+	for _, sent := range []string{stored, asTextInput, asTextarea} {
+		if posted == strings.TrimSpace(sent) {
+			return stored
+		}
+	}
+	return posted
 }
 
 // splitEntries splits a textarea of allowlist entries on line breaks, commas and spaces.
@@ -230,7 +254,7 @@ func (d *Dashboard) handleCreateKey(w http.ResponseWriter, r *http.Request, c *u
 	}
 	f := newKeyForm()
 	f.FormToken = r.PostForm.Get(formTokenField)
-	scopes, allowed, expiresIn := readKeyForm(r, f)
+	scopes, allowed, expiresIn := readKeyForm(r, f, nil)
 	if f.Fields == nil {
 		if _, err := d.confirmIfNeeded(w, r, c, f.fail); err != nil {
 			return err
@@ -391,7 +415,7 @@ func (d *Dashboard) handleEditKey(w http.ResponseWriter, r *http.Request, c *use
 	f := keyFormOf(k)
 	status := http.StatusOK
 	if r.Method == http.MethodPost {
-		scopes, allowed := d.readEditForm(r, f)
+		scopes, allowed := d.readEditForm(r, f, k)
 		if f.Fields == nil {
 			if _, err := d.confirmIfNeeded(w, r, c, f.fail); err != nil {
 				return err
@@ -423,10 +447,10 @@ func (d *Dashboard) handleEditKey(w http.ResponseWriter, r *http.Request, c *use
 
 // readEditForm reads the edit form. The expiry field of an edit means "keep" when empty
 // and "remove" when it contains never, so it is checked here rather than by readKeyForm.
-func (d *Dashboard) readEditForm(r *http.Request, f *keyForm) (scopes, allowed []string) {
+func (d *Dashboard) readEditForm(r *http.Request, f *keyForm, stored *iogate.APIKey) (scopes, allowed []string) {
 	expires := strings.TrimSpace(r.PostForm.Get("expires_in"))
 	r.PostForm.Set("expires_in", "")
-	scopes, allowed, _ = readKeyForm(r, f)
+	scopes, allowed, _ = readKeyForm(r, f, stored)
 	f.ExpiresIn = expires
 	if allowed == nil {
 		// An empty list clears the allowlist; nil would leave it unchanged.

@@ -109,6 +109,57 @@ func TestEditKeyCatchAllNotice(t *testing.T) {
 	}
 }
 
+// TestEditKeyKeepsLegacyName saves the edit form of a key whose stored name and
+// description contain characters disallowed since they were written. A post that sends
+// them back as a browser does saves the other fields and keeps them. A post that changes
+// the name to another disallowed one is rejected on the name field.
+func TestEditKeyKeepsLegacyName(t *testing.T) {
+	var db iogate.Store
+	h := newDashboardHarnessOn(t, 90*24*time.Hour, func(s iogate.Store) iogate.Store { db = s; return s })
+	ctx := context.Background()
+	k, _, err := h.auth.CreateKey(ctx, auth.CreateKeyRequest{AccountID: h.account.ID, Name: "ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const legacyName, legacyDescription = "ci\u200b\u0085", "first line\nsecond\u2060line"
+	_, err = db.UpdateAPIKey(ctx, k.ClientID, func(k *iogate.APIKey) (*iogate.AuditRecord, error) {
+		k.Name, k.Description = legacyName, legacyDescription
+		return h.auth.AuditChain().NewRecord(k.AccountID, iogate.AuditKeyUpdated, iogate.Actor{Type: iogate.ActorOperator, ID: "test"}, time.Now(), nil)
+	})
+	if err != nil {
+		t.Fatalf("UpdateAPIKey writing the legacy name: %v", err)
+	}
+	path := "/dashboard/keys/" + k.ClientID
+
+	// A browser sends the line breaks of a textarea as CR LF.
+	form := url.Values{"name": {"ci\u200b\u0085"}, "description": {"first line\r\nsecond\u2060line"},
+		"scope": {"vaults:read", "vaults:write"}, "allowed_ips": {"192.0.2.7"}}
+	rec, err := h.postForm(t, h.d.handleEditKey, path, k.ClientID, form, h.current())
+	if err != nil || rec.Code != http.StatusSeeOther {
+		t.Fatalf("edit keeping the name: status %d, error %v; want 303\n%s", rec.Code, err, rec.Body)
+	}
+	stored, err := db.FindAPIKey(ctx, k.ClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Name != legacyName || stored.Description != legacyDescription {
+		t.Errorf("after the edit: name %q, description %q; want %q and %q kept", stored.Name, stored.Description, legacyName, legacyDescription)
+	}
+	if len(stored.Scopes) != 2 || len(stored.AllowedIPs) != 1 {
+		t.Errorf("after the edit: scopes %v, allowed IPs %v; want the posted ones saved", stored.Scopes, stored.AllowedIPs)
+	}
+
+	form.Set("name", "other\u200b")
+	rec, err = h.postForm(t, h.d.handleEditKey, path, k.ClientID, form, h.current())
+	if err != nil || rec.Code != http.StatusBadRequest {
+		t.Fatalf("edit to another disallowed name: status %d, error %v; want 400", rec.Code, err)
+	}
+	const want = "Key name contains the invisible format character U+200B: remove it."
+	if got := elementText(t, rec.Body.String(), `<p class="field-error" id="name-error">`, "</p>"); got != want {
+		t.Errorf("name error = %q, want %q", got, want)
+	}
+}
+
 // TestKeyListSavedOtherKey checks that the key list warns about no key that the saved
 // parameter names unless the key is the signed-in account's, so that a crafted link
 // shows nothing about other accounts.

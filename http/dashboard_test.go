@@ -208,6 +208,9 @@ func TestKeyFormFieldErrors(t *testing.T) {
 		{"zone", "name=x&scope=vaults:read&allowed_ips=fe80::1%25eth0", "allowed_ips", "zones are not allowed"},
 		{"bad expiry", "name=x&scope=vaults:read&expires_in=soon", "expires_in", `"soon" is not a duration`},
 		{"short expiry", "name=x&scope=vaults:read&expires_in=5m", "expires_in", "at least 1h"},
+		{"zero-width space in name", "name=ci%E2%80%8B&scope=vaults:read", "name", "Key name contains the invisible format character U+200B: remove it."},
+		{"word joiner in description", "name=x&description=a%E2%81%A0b&scope=vaults:read", "description", "Key description contains the invisible format character U+2060: remove it."},
+		{"line separator in description", "name=x&description=a%E2%80%A8b&scope=vaults:read", "description", "Key description contains the line or paragraph separator U+2028: remove it."},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -217,7 +220,7 @@ func TestKeyFormFieldErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			f := newKeyForm()
-			readKeyForm(r, f)
+			readKeyForm(r, f, nil)
 			if got := f.Fields[c.field]; !strings.Contains(got, c.want) {
 				t.Errorf("error on %s = %q, want it to contain %q (all errors: %v)", c.field, got, c.want, f.Fields)
 			}

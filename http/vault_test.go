@@ -77,6 +77,50 @@ func TestCreateVaultMediaType(t *testing.T) {
 	}
 }
 
+// TestCreateVaultHiddenCharacters checks that POST /v1/vaults rejects a name with an
+// invisible character with 400 invalid_request naming the field and the code point, and
+// still accepts names with the joiners and variation selectors that scripts and emoji need.
+func TestCreateVaultHiddenCharacters(t *testing.T) {
+	api := newTestAPI(t, Options{})
+	handler := api.srv.Handler()
+	_, _, tok := api.newWriter(t)
+
+	cases := []struct {
+		name, vaultName string
+		wantStatus      int
+		wantDetail      string
+	}{
+		{"zero-width space", "Cold\u200b", http.StatusBadRequest, "vault name contains the invisible format character U+200B: remove it"},
+		{"byte order mark", "\ufeffCold", http.StatusBadRequest, "vault name contains the invisible format character U+FEFF: remove it"},
+		{"tag character", "Cold\U000e0063", http.StatusBadRequest, "vault name contains the invisible format character U+E0063: remove it"},
+		{"paragraph separator", "Cold\u2029", http.StatusBadRequest, "vault name contains the line or paragraph separator U+2029: remove it"},
+		{"zero-width non-joiner", "می\u200cخواهم", http.StatusCreated, ""},
+		{"emoji with joiner and variation selector", "\U0001f3f3\ufe0f\u200d\U0001f308 Cold", http.StatusCreated, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			body, err := json.Marshal(map[string]any{"name": c.vaultName, "threshold": 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := postVault(handler, tok, string(body))
+			if rec.Code != c.wantStatus {
+				t.Fatalf("POST /v1/vaults: status %d, want %d; body %s", rec.Code, c.wantStatus, rec.Body)
+			}
+			if c.wantStatus == http.StatusCreated {
+				return
+			}
+			p := problemOf(t, rec)
+			if p.Code != string(iogate.CodeInvalid) {
+				t.Errorf("problem code = %q, want %q", p.Code, iogate.CodeInvalid)
+			}
+			if p.Detail != c.wantDetail {
+				t.Errorf("problem detail = %q, want %q", p.Detail, c.wantDetail)
+			}
+		})
+	}
+}
+
 // TestVaultReadsRejectRepeatedParameters checks that every /v1 GET rejects a query
 // parameter sent twice with 400 invalid_request naming it, rather than reading its first
 // value, and still serves the same requests with each parameter once.

@@ -2,6 +2,7 @@ package user
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/iogate/iogate"
@@ -12,12 +13,18 @@ func (s *Service) ListUsers(ctx context.Context, accountID string) ([]*iogate.Us
 	return s.store.ListUsers(ctx, accountID)
 }
 
-// FindUserByEmail returns the user with the email, or CodeNotFound naming it.
+// FindUserByEmail returns the user with the email, or CodeNotFound naming it. An email that
+// NormalizeEmail rejects still finds a user stored with it, so that a user whose address was
+// stored before one of its characters was disallowed can be removed or reset.
 func (s *Service) FindUserByEmail(ctx context.Context, email string) (*iogate.User, error) {
-	email, err := iogate.NormalizeEmail(email)
+	normalized, err := iogate.NormalizeEmail(email)
 	if err != nil {
+		if u, findErr := s.store.FindUserByEmail(ctx, lookupEmail(email)); findErr == nil {
+			return u, nil
+		}
 		return nil, err
 	}
+	email = normalized
 	u, err := s.store.FindUserByEmail(ctx, email)
 	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
 		return nil, iogate.Errorf(iogate.CodeNotFound, "no dashboard user with email %s", email)
@@ -137,4 +144,10 @@ func (s *Service) RequiresTOTP(ctx context.Context, accountID string) (bool, err
 // expired, ordered by email, with their IDs and creators but without their token hashes.
 func (s *Service) ListPendingInvitations(ctx context.Context, accountID string) ([]*iogate.UserLink, error) {
 	return s.store.ListPendingInvitations(ctx, accountID, s.now())
+}
+
+// lookupEmail returns email in the form the store holds it, lower case and trimmed, without
+// the checks of NormalizeEmail. Sign-in and lookups of stored addresses use it.
+func lookupEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
 }

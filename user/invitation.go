@@ -42,9 +42,13 @@ func (s *Service) CancelInvitation(ctx context.Context, accountID, id string) (*
 // accepted or cancelled by another request meanwhile is left out. It returns CodeNotFound
 // naming the email when no pending invitation was cancelled.
 func (s *Service) CancelInvitationsTo(ctx context.Context, accountID, email string) ([]*iogate.UserLink, error) {
-	email, err := iogate.NormalizeEmail(email)
-	if err != nil {
-		return nil, err
+	normalized, invalid := iogate.NormalizeEmail(email)
+	if invalid == nil {
+		email = normalized
+	} else {
+		// An invitation stored before a character of its address was disallowed can still
+		// be cancelled, as FindUserByEmail finds such a user.
+		email = lookupEmail(email)
 	}
 	pending, err := s.ListPendingInvitations(ctx, accountID)
 	if err != nil {
@@ -63,6 +67,9 @@ func (s *Service) CancelInvitationsTo(ctx context.Context, accountID, email stri
 			return cancelled, err
 		}
 		cancelled = append(cancelled, l)
+	}
+	if len(cancelled) == 0 && invalid != nil {
+		return nil, invalid
 	}
 	if len(cancelled) == 0 {
 		return nil, iogate.Errorf(iogate.CodeNotFound, "no pending invitation for %s in account %s; iogate user list --account %s shows the pending ones",

@@ -239,3 +239,49 @@ func TestDemotionCancelsInvitations(t *testing.T) {
 		}
 	})
 }
+
+// TestLegacyEmailStaysReachable checks that a user and an invitation whose addresses were
+// stored before one of their characters was disallowed can still be found, reset, removed
+// and cancelled by that address. An unknown address with such a character is rejected
+// with an error that names the code point.
+func TestLegacyEmailStaysReachable(t *testing.T) {
+	f := newFixture(t)
+	ctx := iogate.WithActor(f.ctx, operator)
+	const legacy = "ana\u200b@acme.test"
+	hash, err := hashNewPassword(ownerPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := f.clock.Now()
+	stored := &iogate.User{ID: iogate.NewID(), AccountID: f.owner.AccountID, Email: legacy, Role: iogate.RoleViewer, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	if err := f.store.CreateUser(f.ctx, stored); err != nil {
+		t.Fatalf("CreateUser with a legacy email: %v", err)
+	}
+
+	if u, err := f.svc.FindUserByEmail(ctx, "Ana\u200b@Acme.test"); err != nil || u.ID != stored.ID {
+		t.Errorf("FindUserByEmail of the legacy email: user %v, error %v; want the stored user", u, err)
+	}
+	if _, _, err := f.svc.CreateResetLink(ctx, legacy); err != nil {
+		t.Errorf("CreateResetLink of the legacy email: %v", err)
+	}
+	if u, err := f.svc.RemoveUserByEmail(ctx, legacy); err != nil || u.ID != stored.ID {
+		t.Errorf("RemoveUserByEmail of the legacy email: user %v, error %v; want the stored user removed", u, err)
+	}
+	_, err = f.svc.FindUserByEmail(ctx, legacy)
+	if iogate.ErrorCodeOf(err) != iogate.CodeInvalid || !strings.Contains(iogate.ErrorMessageOf(err), "U+200B") {
+		t.Errorf("FindUserByEmail of the removed legacy email: %v, want CodeInvalid naming U+200B", err)
+	}
+
+	invitation := &iogate.UserLink{Purpose: iogate.LinkInvite, AccountID: f.owner.AccountID, Email: legacy, Role: iogate.RoleViewer}
+	if _, _, err := f.svc.createLink(ctx, invitation, InviteLinkTTL, map[string]any{"email": legacy}); err != nil {
+		t.Fatalf("createLink of an invitation to a legacy email: %v", err)
+	}
+	cancelled, err := f.svc.CancelInvitationsTo(ctx, f.owner.AccountID, legacy)
+	if err != nil || len(cancelled) != 1 || cancelled[0].ID != invitation.ID {
+		t.Errorf("CancelInvitationsTo the legacy email: %d cancelled, error %v; want its invitation", len(cancelled), err)
+	}
+	_, err = f.svc.CancelInvitationsTo(ctx, f.owner.AccountID, legacy)
+	if iogate.ErrorCodeOf(err) != iogate.CodeInvalid || !strings.Contains(iogate.ErrorMessageOf(err), "U+200B") {
+		t.Errorf("CancelInvitationsTo with nothing pending for the legacy email: %v, want CodeInvalid naming U+200B", err)
+	}
+}

@@ -65,14 +65,8 @@ func (s *Service) InviteUser(ctx context.Context, accountID, email string, role 
 // the expiry that the store recorded for it, or CodeNotFound. The link is stored with a
 // user.reset_link_created record by the actor in ctx.
 func (s *Service) CreateResetLink(ctx context.Context, email string) (string, time.Time, error) {
-	email, err := iogate.NormalizeEmail(email)
+	u, err := s.FindUserByEmail(ctx, email)
 	if err != nil {
-		return "", time.Time{}, err
-	}
-	u, err := s.store.FindUserByEmail(ctx, email)
-	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
-		return "", time.Time{}, iogate.Errorf(iogate.CodeNotFound, "no dashboard user with email %s", email)
-	} else if err != nil {
 		return "", time.Time{}, err
 	}
 	return s.createLink(ctx, &iogate.UserLink{Purpose: iogate.LinkReset, UserID: u.ID, AccountID: u.AccountID, Email: u.Email}, ResetLinkTTL,

@@ -38,7 +38,7 @@ type Current struct {
 // ErrSignInFailed, ErrRateLimited or ErrAccountSuspended; the suspension is reported only
 // after the password verified.
 func (s *Service) SignIn(ctx context.Context, email, password, ip string) (*Current, error) {
-	email = strings.ToLower(strings.TrimSpace(email))
+	email = lookupEmail(email)
 	if !s.limits.allow(ip, "email:"+email) {
 		return nil, ErrRateLimited
 	}
