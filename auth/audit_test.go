@@ -141,3 +141,26 @@ func TestPruneAuditConcurrentSweeps(t *testing.T) {
 		t.Errorf("VerifyAudit after both sweeps: %v", err)
 	}
 }
+
+// TestVerifyAuditDeletedKeyPruned deletes a key and lets retention prune its key.deleted
+// record. The key's tombstone stays, but the account's checkpoint covers the deletion, so
+// the log must verify.
+func TestVerifyAuditDeletedKeyPruned(t *testing.T) {
+	ctx := context.Background()
+	e, store := startHookedEngine(t)
+	deletedKey, _ := e.createKey(t)
+	if err := e.svc.DeleteKey(ctx, deletedKey.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	k, secret := e.createKey(t)
+	e.issue(t, k.ClientID, secret)
+	pruneBy(t, laterNode(t, store))()
+
+	filter := iogate.AuditFilter{AccountID: e.accountID, ClientID: deletedKey.ClientID, Event: iogate.AuditKeyDeleted}
+	if recs, _, err := store.ListAuditRecords(ctx, filter, iogate.Page{Limit: 1}); err != nil || len(recs) != 0 {
+		t.Fatalf("key.deleted records after pruning = %d, %v; want none", len(recs), err)
+	}
+	if _, err := e.svc.VerifyAudit(ctx, ""); err != nil {
+		t.Errorf("VerifyAudit after pruning the key.deleted record: %v; want no error, because the checkpoint covers it", err)
+	}
+}
