@@ -92,10 +92,12 @@ func (k *APIKey) Auth() *APIKeyAuth {
 }
 
 // DeletedAPIKey is a deleted key as Store.DeletedAPIKeys returns it: its client ID and
-// account, and the keyed hashes of the secrets that it had when it was deleted.
+// account, when it was deleted, and the keyed hashes of the secrets that it had then.
 type DeletedAPIKey struct {
 	ClientID  string
 	AccountID string
+	// DeletedAt is the time of the deletion's key.deleted record.
+	DeletedAt time.Time
 	// SecretHash is the hash of the key's current secret. It is zero when the store holds
 	// no hashes of the deletion, as for deletions stored before the store kept them.
 	SecretHash SecretHash

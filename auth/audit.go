@@ -296,8 +296,8 @@ const maxVerifyAttempts = 3
 
 // VerifyAudit checks the hash chain of accountID's audit log, or of every account's and of
 // the signing-key log (iogate.SigningKeyLogID) when accountID is empty, from the first
-// record or from the retention checkpoint. It also checks that the logs name every API key
-// and every signing key that they must, as verifyAudit describes. It returns
+// record or from the retention checkpoint. It also checks that the logs name every API key,
+// deleted API key and signing key that they must, as verifyAudit describes. It returns
 // an *iogate.AuditChainError naming the first record at which a chain breaks, together with
 // the report of what verified before it. It may run beside servers that write the log.
 func (s *Service) VerifyAudit(ctx context.Context, accountID string) (*AuditReport, error) {
@@ -352,12 +352,16 @@ func (s *Service) verifyAudit(ctx context.Context, accountID string, checkpoints
 		}
 	}
 	created := map[string]bool{}
+	deleted := map[keyDeletion]bool{}
 	err := s.store.AuditRecords(ctx, accountID, func(r *iogate.AuditRecord) error {
 		if err := v.Add(r); err != nil {
 			return err
 		}
-		if r.Event == iogate.AuditKeyCreated {
+		switch r.Event {
+		case iogate.AuditKeyCreated:
 			created[r.ClientID] = true
+		case iogate.AuditKeyDeleted:
+			deleted[keyDeletion{r.AccountID, r.ClientID}] = true
 		}
 		if signingKeys != nil {
 			if err := signingKeys.add(r); err != nil {
@@ -409,5 +413,47 @@ func (s *Service) verifyAudit(ctx context.Context, accountID string, checkpoints
 			return report, fmt.Errorf("verify audit log: audit log of account %s is incomplete: API key %s exists but its key.created record is missing, so records were deleted", k.AccountID, k.ClientID)
 		}
 	}
+	if err := s.checkDeletedKeyRecords(ctx, accountID, prunedUntil, deleted); err != nil {
+		return report, fmt.Errorf("verify audit log: %w", err)
+	}
 	return report, nil
+}
+
+// keyDeletion names a key deletion: the account and the client ID.
+type keyDeletion struct{ accountID, clientID string }
+
+// checkDeletedKeyRecords returns an error when a deleted key's tombstone has no key.deleted
+// record in the log. An account whose keys were all deleted keeps no key whose key.created
+// record could be missing, so without this check its whole log could be removed unnoticed.
+// The tombstones outlive the audit retention, so a deletion at or before the account's
+// last pruned record (prunedUntil) may have lost its record to pruning. verified holds the
+// key.deleted records that the verification read.
+func (s *Service) checkDeletedKeyRecords(ctx context.Context, accountID string, prunedUntil map[string]time.Time, verified map[keyDeletion]bool) error {
+	var missing []iogate.DeletedAPIKey
+	err := s.store.DeletedAPIKeys(ctx, func(k iogate.DeletedAPIKey) error {
+		if accountID != "" && k.AccountID != accountID || verified[keyDeletion{k.AccountID, k.ClientID}] {
+			return nil
+		}
+		if until, pruned := prunedUntil[k.AccountID]; pruned && !k.DeletedAt.After(until) {
+			return nil
+		}
+		missing = append(missing, k)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// A key deleted after the records were read commits with its key.deleted record, so
+	// that record is in the log now, past the part that was verified.
+	for _, k := range missing {
+		filter := iogate.AuditFilter{AccountID: k.AccountID, ClientID: k.ClientID, Event: iogate.AuditKeyDeleted}
+		recs, _, err := s.store.ListAuditRecords(ctx, filter, iogate.Page{Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(recs) == 0 {
+			return fmt.Errorf("audit log of account %s is incomplete: API key %s was deleted but its key.deleted record is missing, so records were deleted", k.AccountID, k.ClientID)
+		}
+	}
+	return nil
 }

@@ -11,11 +11,21 @@ import (
 
 // scanHookStore is a real SQLite store that runs a hook right after it reads the audit
 // checkpoints or the audit records, as a write of another process could land between two
-// statements of a verification.
+// statements of a verification. It also counts what each pruning transaction deleted.
 type scanHookStore struct {
 	*sqlite.DB
 	afterCheckpoints func()
 	afterRecords     func()
+	// deleted holds how many records each successful PruneAuditRecords call deleted.
+	deleted []int64
+}
+
+func (s *scanHookStore) PruneAuditRecords(ctx context.Context, cp *iogate.AuditCheckpoint) (int64, error) {
+	n, err := s.DB.PruneAuditRecords(ctx, cp)
+	if err == nil {
+		s.deleted = append(s.deleted, n)
+	}
+	return n, err
 }
 
 func (s *scanHookStore) AuditCheckpoints(ctx context.Context, accountID string) ([]*iogate.AuditCheckpoint, error) {
@@ -139,5 +149,76 @@ func TestPruneAuditConcurrentSweeps(t *testing.T) {
 	}
 	if _, err := e.svc.VerifyAudit(ctx, ""); err != nil {
 		t.Errorf("VerifyAudit after both sweeps: %v", err)
+	}
+}
+
+// TestVerifyAuditDeletedKeyPruned deletes a key and lets retention prune its key.deleted
+// record. The key's tombstone stays, but the account's checkpoint covers the deletion, so
+// the log must verify.
+func TestVerifyAuditDeletedKeyPruned(t *testing.T) {
+	ctx := context.Background()
+	e, store := startHookedEngine(t)
+	deletedKey, _ := e.createKey(t)
+	if err := e.svc.DeleteKey(ctx, deletedKey.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	k, secret := e.createKey(t)
+	e.issue(t, k.ClientID, secret)
+	pruneBy(t, laterNode(t, store))()
+
+	filter := iogate.AuditFilter{AccountID: e.accountID, ClientID: deletedKey.ClientID, Event: iogate.AuditKeyDeleted}
+	if recs, _, err := store.ListAuditRecords(ctx, filter, iogate.Page{Limit: 1}); err != nil || len(recs) != 0 {
+		t.Fatalf("key.deleted records after pruning = %d, %v; want none", len(recs), err)
+	}
+	if _, err := e.svc.VerifyAudit(ctx, ""); err != nil {
+		t.Errorf("VerifyAudit after pruning the key.deleted record: %v; want no error, because the checkpoint covers it", err)
+	}
+}
+
+// TestPruneAuditBatches prunes a log several times longer than the batch size. Each
+// transaction must delete at most a batch, and together they must prune every record but
+// the newest, leaving a log that verifies.
+func TestPruneAuditBatches(t *testing.T) {
+	ctx := context.Background()
+	saved := auditPruneBatch
+	auditPruneBatch = 4
+	t.Cleanup(func() { auditPruneBatch = saved })
+
+	e, store := startHookedEngine(t)
+	k, secret := e.createKey(t)
+	for range 12 {
+		e.issue(t, k.ClientID, secret)
+	}
+	var records int64
+	if err := store.AuditRecords(ctx, e.accountID, func(*iogate.AuditRecord) error { records++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+
+	report, err := laterNode(t, store).PruneAudit(ctx, sweepRetention)
+	if err != nil {
+		t.Fatalf("PruneAudit: %v", err)
+	}
+	var total int64
+	for _, n := range store.deleted {
+		if n > auditPruneBatch {
+			t.Errorf("PruneAuditRecords deleted %d records in one transaction, want at most %d", n, auditPruneBatch)
+		}
+		total += n
+	}
+	if total != report.Records {
+		t.Errorf("PruneAudit reported %d records pruned, the transactions deleted %d", report.Records, total)
+	}
+	if wantCalls := (records - 1 + auditPruneBatch - 1) / auditPruneBatch; int64(len(store.deleted)) < wantCalls {
+		t.Errorf("PruneAudit pruned %d records of the account in %d transactions, want at least %d", records-1, len(store.deleted), wantCalls)
+	}
+	var left int64
+	if err := store.AuditRecords(ctx, e.accountID, func(*iogate.AuditRecord) error { left++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if left != 1 {
+		t.Errorf("records of the account after PruneAudit = %d, want the newest alone", left)
+	}
+	if _, err := e.svc.VerifyAudit(ctx, ""); err != nil {
+		t.Errorf("VerifyAudit after pruning in batches: %v", err)
 	}
 }

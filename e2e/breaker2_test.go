@@ -40,3 +40,28 @@ func TestAuditVerifyDetectsDeletedSigningKeyLog(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditVerifyDeletedChainWithoutKeys removes every audit record of an account whose
+// only key was deleted. No key is left to miss its key.created record, but the key's
+// tombstone remains, and its key.deleted record must be in the log. Verify must fail.
+func TestAuditVerifyDeletedChainWithoutKeys(t *testing.T) {
+	dir := newDataDir(t)
+	accountID := createAccount(t, dir, "Acme Custody", "ops@acme.test")
+	k := createKey(t, dir, accountID, "ci")
+	testenv.CLIJSON(t, dir, nil, "key", "delete", k.ClientID)
+
+	db, ctx, closeDB := openDatabaseFile(t, dir)
+	defer closeDB()
+	if _, err := db.ExecContext(ctx, `DROP TRIGGER audit_records_no_delete`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM audit_records WHERE account_id = ?`, accountID); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, args := range [][]string{{"audit", "verify"}, {"audit", "verify", "--account", accountID}} {
+		if out := testenv.RunCLI(t, dir, nil, args...); out.ExitCode == 0 {
+			t.Errorf("iogate %v after deleting the log of an account with a deleted key: exit 0, stdout %q", args, out.Stdout)
+		}
+	}
+}

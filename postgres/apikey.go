@@ -284,6 +284,7 @@ func (db *DB) DeletedAPIKeys(ctx context.Context, fn func(k iogate.DeletedAPIKey
 		if err := rows.Scan(&k.ClientID, &k.AccountID, &current, &previous, &at); err != nil {
 			return mapError(err)
 		}
+		k.DeletedAt = at.UTC()
 		if err := k.SetSecretHashes(current, previous); err != nil {
 			return err
 		}

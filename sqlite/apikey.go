@@ -247,6 +247,7 @@ func (db *DB) DeletedAPIKeys(ctx context.Context, fn func(k iogate.DeletedAPIKey
 		if err := rows.Scan(&k.ClientID, &k.AccountID, &current, &previous, &at); err != nil {
 			return mapError(err)
 		}
+		k.DeletedAt = fromMicros(at)
 		if err := k.SetSecretHashes(current, previous); err != nil {
 			return err
 		}

@@ -283,6 +283,11 @@ func auditListQuery(f iogate.AuditFilter, before int64, limit int) (string, []an
 	// the conditions extra as well.
 	clientRecords := func(client string, extra ...string) (string, []any) {
 		byClient, args := sel("audit_records_by_client", append([]string{"client_id = ?", "event <> 'token.issued'"}, extra...), client)
+		// The other two branches return token.issued records only. With a filter by another
+		// event they would return nothing, after walking every token record of the client.
+		if f.Event != "" && f.Event != iogate.AuditTokenIssued {
+			return byClient, args
+		}
 
 		// Entries above the mark may already be in audit_token_clients while
 		// IndexTokenRecords runs; the tail branch returns those records.

@@ -26,7 +26,10 @@ func TestAuditListQueryUsesIndexes(t *testing.T) {
 		{"key", iogate.AuditFilter{AccountID: "a", ClientID: "k"}, byClient},
 		{"key and actor", iogate.AuditFilter{AccountID: "a", ClientID: "k", ActorID: "u"}, byClient},
 		{"actor", iogate.AuditFilter{AccountID: "a", ActorID: "u"}, append([]string{"audit_records_by_actor"}, byClient...)},
-		{"actor and event", iogate.AuditFilter{AccountID: "a", ActorID: "u", Event: iogate.AuditKeyCreated}, append([]string{"audit_records_by_actor"}, byClient...)},
+		{"actor and event", iogate.AuditFilter{AccountID: "a", ActorID: "u", Event: iogate.AuditKeyCreated}, []string{"audit_records_by_actor", "audit_records_by_client"}},
+		{"actor and token.issued", iogate.AuditFilter{AccountID: "a", ActorID: "u", Event: iogate.AuditTokenIssued}, append([]string{"audit_records_by_actor"}, byClient...)},
+		{"key and event", iogate.AuditFilter{AccountID: "a", ClientID: "k", Event: iogate.AuditKeyRotated}, []string{"audit_records_by_client"}},
+		{"key and token.issued", iogate.AuditFilter{AccountID: "a", ClientID: "k", Event: iogate.AuditTokenIssued}, byClient},
 		{"event", iogate.AuditFilter{AccountID: "a", Event: iogate.AuditKeyCreated}, []string{"audit_records_by_event"}},
 		{"token event", iogate.AuditFilter{AccountID: "a", Event: iogate.AuditTokenIssued}, []string{"USING PRIMARY KEY (account_id=? AND seq<?)"}},
 	}
@@ -37,6 +40,11 @@ func TestAuditListQueryUsesIndexes(t *testing.T) {
 			if !strings.Contains(text, w) {
 				t.Errorf("%s: plan %q does not use %s", c.name, text, w)
 			}
+		}
+		// Only token.issued records are in audit_token_clients, so a filter by another
+		// event must not walk the client's entries there.
+		if c.filter.Event != "" && c.filter.Event != iogate.AuditTokenIssued && strings.Contains(text, "SEARCH t ") {
+			t.Errorf("%s: plan %q walks audit_token_clients for an event it never holds", c.name, text)
 		}
 		if strings.Contains(text, "TEMP B-TREE") || strings.Contains(text, "SCAN ") {
 			t.Errorf("%s: plan %q sorts or scans the table", c.name, text)

@@ -130,10 +130,10 @@ func testVaultCreatedRecord(t *testing.T, s iogate.Store) {
 	}
 }
 
-// testDeletedAPIKeys checks that DeletedAPIKeys names every key deleted, with its account
-// and the hashes of its secrets at the deletion, oldest deletion first, and no key that
-// exists or was never deleted. A key.deleted record without a tombstone, as deletions had
-// before tombstones existed, comes without hashes.
+// testDeletedAPIKeys checks that DeletedAPIKeys names every key deleted, with its account,
+// the time of the deletion and the hashes of its secrets then, oldest deletion first, and
+// no key that exists or was never deleted. A key.deleted record without a tombstone, as
+// deletions had before tombstones existed, comes without hashes.
 func testDeletedAPIKeys(t *testing.T, s iogate.Store) {
 	ctx := ctxFor(t)
 	collect := func() []iogate.DeletedAPIKey {
@@ -183,10 +183,10 @@ func testDeletedAPIKeys(t *testing.T, s iogate.Store) {
 	must(t, "AppendAuditRecords(key.deleted without a tombstone)", s.AppendAuditRecords(ctx, []*iogate.AuditRecord{old}))
 
 	want := []iogate.DeletedAPIKey{
-		{ClientID: first.ClientID, AccountID: a.ID, SecretHash: first.SecretHash},
-		{ClientID: second.ClientID, AccountID: b.ID, SecretHash: rotated.SecretHash, PreviousHash: second.SecretHash},
-		{ClientID: untracked.ClientID, AccountID: a.ID},
-		{ClientID: first.ClientID, AccountID: b.ID, SecretHash: again.SecretHash},
+		{ClientID: first.ClientID, AccountID: a.ID, DeletedAt: base.Add(time.Second), SecretHash: first.SecretHash},
+		{ClientID: second.ClientID, AccountID: b.ID, DeletedAt: base.Add(2 * time.Second), SecretHash: rotated.SecretHash, PreviousHash: second.SecretHash},
+		{ClientID: untracked.ClientID, AccountID: a.ID, DeletedAt: base.Add(3 * time.Second)},
+		{ClientID: first.ClientID, AccountID: b.ID, DeletedAt: base.Add(4 * time.Second), SecretHash: again.SecretHash},
 	}
 	if diff := cmp.Diff(want, collect()); diff != "" {
 		t.Errorf("DeletedAPIKeys, oldest deletion first (-want +got):\n%s", diff)

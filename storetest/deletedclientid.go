@@ -226,9 +226,9 @@ func RunDeletedClientIDBackfill(t *testing.T, s iogate.Store, remigrate func(t *
 		return nil
 	}))
 	wantLoaded := []iogate.DeletedAPIKey{
-		{ClientID: shared.ClientID, AccountID: a.ID},
-		{ClientID: shared.ClientID, AccountID: b.ID},
-		{ClientID: twice.ClientID, AccountID: a.ID},
+		{ClientID: shared.ClientID, AccountID: a.ID, DeletedAt: base.Add(2 * time.Minute)},
+		{ClientID: shared.ClientID, AccountID: b.ID, DeletedAt: base.Add(3 * time.Minute)},
+		{ClientID: twice.ClientID, AccountID: a.ID, DeletedAt: base.Add(5 * time.Minute)},
 	}
 	if diff := cmp.Diff(wantLoaded, loaded); diff != "" {
 		t.Errorf("DeletedAPIKeys after the migration, oldest deletion first (-want +got):\n%s", diff)
