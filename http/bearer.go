@@ -65,10 +65,29 @@ func bearerToken(w http.ResponseWriter, r *http.Request) (string, error) {
 	// RFC 9110 section 5.5 leaves whitespace around a field value out of the value, so
 	// trailing spaces and tabs are not part of the token.
 	tok := strings.TrimRight(strings.TrimLeft(rest, " "), " \t")
-	if !validToken68(tok) {
+	if tok == "" {
 		return "", &bearerError{err: iogate.ErrInvalidToken, oauthError: "invalid_token"}
 	}
+	if !validToken68(tok) {
+		return "", &bearerError{err: notToken68Error(r, tok), oauthError: "invalid_token"}
+	}
 	return tok, nil
+}
+
+// errBearerTwice is the error for a header such as "Bearer Bearer TOKEN", which a client
+// sends when it adds the scheme to a value that already has it.
+var errBearerTwice = iogate.Errorf(iogate.CodeInvalidToken, "the access token is malformed: "+
+	"the Authorization header names the Bearer scheme twice; send Authorization: Bearer TOKEN")
+
+// notToken68Error returns the error for a bearer value outside the b64token syntax, and
+// keeps the failure out of the address's count of failed authentications, as
+// malformedBearer does. No token has such a value, so it is no guess.
+func notToken68Error(r *http.Request, tok string) error {
+	err := malformedBearer(r)
+	if scheme, _, ok := strings.Cut(tok, " "); ok && strings.EqualFold(scheme, "Bearer") {
+		return errBearerTwice
+	}
+	return err
 }
 
 // otherSchemes are the Authorization schemes that a 401 may name. A value outside this list

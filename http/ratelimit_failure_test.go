@@ -167,6 +167,12 @@ func TestBearerFailureCounting(t *testing.T) {
 		// A value that is not shaped like a JWT could never verify, so it is no guess:
 		// the platform's published sample sends "Bearer undefined".
 		{"value that is not a JWT", func(t *testing.T, f *failureAPI) string { return "Bearer undefined" }, false},
+		// A value outside the b64token syntax could never verify either.
+		{"value with a space", func(t *testing.T, f *failureAPI) string { return "Bearer a.b c.d" }, false},
+		{"Bearer scheme twice", func(t *testing.T, f *failureAPI) string {
+			return "Bearer Bearer " + f.issue(t, f.clientID, f.secret)
+		}, false},
+		{"empty token", func(t *testing.T, f *failureAPI) string { return "Bearer " }, true},
 		{"other scheme", func(t *testing.T, f *failureAPI) string { return "Basic Zm9vOmJhcg==" }, true},
 		{"bad signature", func(t *testing.T, f *failureAPI) string {
 			tok := f.issue(t, f.clientID, f.secret)
@@ -500,6 +506,28 @@ func TestNotAJWTMessage(t *testing.T) {
 	}
 	if body := rec.Body.String(); !strings.Contains(body, "the access token is malformed") || !strings.Contains(body, `"code":"invalid_token"`) {
 		t.Errorf("body %s, want code invalid_token and a message that the token is malformed", body)
+	}
+	if got := rec.Header().Get("WWW-Authenticate"); !strings.Contains(got, `error="invalid_token"`) {
+		t.Errorf("WWW-Authenticate %q, want the invalid_token challenge", got)
+	}
+}
+
+// TestBearerTwiceMessage checks that a header that repeats the Bearer scheme before a
+// valid token gets a 401 whose message names the repeated scheme.
+func TestBearerTwiceMessage(t *testing.T) {
+	f := newFailureAPI(t)
+	r := httptest.NewRequest("GET", "/v1/vaults", nil)
+	r.Header.Set("Authorization", "Bearer bearer "+f.issue(t, f.clientID, f.secret))
+	rec := f.serve(r, netip.MustParseAddr("192.0.2.32"))
+	if rec.Code != http.StatusUnauthorized {
+		t.Fatalf("status %d, want 401", rec.Code)
+	}
+	body := rec.Body.String()
+	if !strings.Contains(body, `"code":"invalid_token"`) {
+		t.Errorf("body %s, want code invalid_token", body)
+	}
+	if !strings.Contains(body, "names the Bearer scheme twice") {
+		t.Errorf("body %s, want a message that the scheme is repeated", body)
 	}
 	if got := rec.Header().Get("WWW-Authenticate"); !strings.Contains(got, `error="invalid_token"`) {
 		t.Errorf("WWW-Authenticate %q, want the invalid_token challenge", got)

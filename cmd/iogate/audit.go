@@ -68,6 +68,12 @@ func newAuditListCommand(g *globals) *cobra.Command {
 					return errorf("invalid --client-id with --signing-keys: the records of the signing keys concern no API key")
 				}
 			}
+			// Client IDs are stored in lower-case canonical form, so any other text would
+			// match no record and print an empty list that looks like a key without records.
+			if filter.ClientID != "" && !iogate.ValidClientID(filter.ClientID) {
+				return errorf("invalid --client-id %s: use the client ID as \"iogate key list --account ID\" prints it, a lower-case UUID",
+					iogate.QuoteInput(filter.ClientID))
+			}
 			if filter.Event != "" && !slices.Contains(events, filter.Event) {
 				return errorf("invalid --event %q: use one of %s", filter.Event, strings.Join(events, ", "))
 			}
