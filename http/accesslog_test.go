@@ -31,7 +31,8 @@ type slogOnlyHandler struct{ slog.Handler }
 
 // TestAccessLogLines checks the access-log lines of a server that writes them without slog,
 // as "iogate serve" does, both for requests that take that way and for those that fall back
-// to slog because a value needs escaping or redaction.
+// to slog because a value needs escaping or redaction. An error response's line names its
+// code.
 func TestAccessLogLines(t *testing.T) {
 	var out bytes.Buffer
 	api, w := newAccessLogAPI(t, &out, time.Hour, false)
@@ -43,13 +44,14 @@ func TestAccessLogLines(t *testing.T) {
 	requests := []struct {
 		target, wantPath string
 		wantStatus       int
+		wantCode         string
 	}{
-		{"/healthz", "/healthz", http.StatusOK},
-		{"/v1/vaults", "/v1/vaults", http.StatusUnauthorized},
-		{"/v1/x%22y%5Cz", `/v1/x"y\z`, http.StatusNotFound},
-		{"/v1/caf%C3%A9", "/v1/caf\u00e9", http.StatusNotFound},
-		{"/v1/iogs_0123456789abcdefghij", "/v1/[REDACTED]", http.StatusNotFound},
-		{"/v1/%C2%9B31m%C2%9D0;x%C2%9C", `/v1/\u009b31m\u009d0;x\u009c`, http.StatusNotFound},
+		{"/healthz", "/healthz", http.StatusOK, ""},
+		{"/v1/vaults", "/v1/vaults", http.StatusUnauthorized, "missing_token"},
+		{"/v1/x%22y%5Cz", `/v1/x"y\z`, http.StatusNotFound, "not_found"},
+		{"/v1/caf%C3%A9", "/v1/caf\u00e9", http.StatusNotFound, "not_found"},
+		{"/v1/iogs_0123456789abcdefghij", "/v1/[REDACTED]", http.StatusNotFound, "not_found"},
+		{"/v1/%C2%9B31m%C2%9D0;x%C2%9C", `/v1/\u009b31m\u009d0;x\u009c`, http.StatusNotFound, "not_found"},
 	}
 	var ids []string
 	for _, r := range requests {
@@ -81,6 +83,7 @@ func TestAccessLogLines(t *testing.T) {
 			Status     int       `json:"status"`
 			RemoteAddr string    `json:"remote_addr"`
 			DurationMS *float64  `json:"duration_ms"`
+			ErrorCode  string    `json:"error_code"`
 		}
 		if err := json.Unmarshal([]byte(lines[i]), &got); err != nil {
 			t.Errorf("line %d is not JSON: %v: %s", i, err, lines[i])
@@ -112,6 +115,9 @@ func TestAccessLogLines(t *testing.T) {
 		}
 		if got.DurationMS == nil || *got.DurationMS < 0 {
 			t.Errorf("line %d: duration_ms missing or negative: %s", i, lines[i])
+		}
+		if got.ErrorCode != r.wantCode {
+			t.Errorf("line %d: error_code %q, want %q", i, got.ErrorCode, r.wantCode)
 		}
 	}
 }

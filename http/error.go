@@ -100,8 +100,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		if !outage || s.outages.failed(failedRequest, id, err) {
 			s.log.ErrorContext(r.Context(), "request failed", "request_id", id, "status", status, "error", err)
 		}
-	} else {
-		s.log.DebugContext(r.Context(), "request rejected", "request_id", requestIDFrom(r.Context()), "status", status, "code", string(code))
+	}
+	// The access-log line names the code, in place of a line of its own.
+	if st := stateFrom(r.Context()); st != nil {
+		st.errorCode = code
 	}
 	if (code == iogate.CodeRateLimited || code == iogate.CodeUnavailable) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")

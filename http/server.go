@@ -232,6 +232,9 @@ type requestState struct {
 	// the failure cannot be a guess: iogate issued that credential, or it is a bearer
 	// value that is not shaped like a token at all. limitRequests then does not count it.
 	uncountedFailure bool
+	// errorCode is the code of the error response that writeError wrote. The access log
+	// shows it, so that an operator can tell a malformed request from a bad credential.
+	errorCode iogate.ErrorCode
 }
 
 func (st *requestState) WriteHeader(status int) {
@@ -361,6 +364,9 @@ func (s *Server) logRequest(ctx context.Context, r *http.Request, st *requestSta
 		if st.clientID != "" {
 			l = l.String("client_id", st.clientID)
 		}
+		if st.errorCode != "" {
+			l = l.String("error_code", string(st.errorCode))
+		}
 		if line, ok := l.Bytes(); ok {
 			w.Write(line)
 			return
@@ -380,6 +386,9 @@ func (s *Server) logRequest(ctx context.Context, r *http.Request, st *requestSta
 	}
 	if st.clientID != "" {
 		rec.AddAttrs(slog.String("client_id", st.clientID))
+	}
+	if st.errorCode != "" {
+		rec.AddAttrs(slog.String("error_code", string(st.errorCode)))
 	}
 	h.Handle(ctx, rec)
 }
