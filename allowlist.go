@@ -32,8 +32,12 @@ func ParseIPEntry(entry, kind string) (netip.Prefix, error) {
 	if strings.Contains(entry, ",") {
 		return invalid("expected one IP address or CIDR prefix per entry; give each its own entry, such as --allow-ip once per address")
 	}
-	if strings.Contains(entry, "%") {
-		return invalid("zones are not allowed")
+	if addrText, zone, ok := strings.Cut(entry, "%"); ok {
+		zone, bitsText, hasBits := strings.Cut(zone, "/")
+		if hasBits {
+			addrText += "/" + bitsText
+		}
+		return invalid("zones are not allowed: remove %s, as in %s", QuoteInput("%"+zone), QuoteInput(addrText))
 	}
 	addrText, bitsText, hasBits := strings.Cut(entry, "/")
 	addr, err := netip.ParseAddr(addrText)
