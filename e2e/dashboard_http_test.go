@@ -467,3 +467,39 @@ func TestSetupLinkAfterCLIAccount(t *testing.T) {
 		t.Errorf("accounts after the refused setup: %+v, want only Acme", list.Data)
 	}
 }
+
+// TestDashboardFormPagesOtherMethods sends PUT, DELETE and PATCH, with a valid CSRF token and
+// the owner's password, to the pages that show a form on GET and act on its POST. Each gets
+// the dashboard's 404 page, and the key keeps its name and secret.
+func TestDashboardFormPagesOtherMethods(t *testing.T) {
+	d := startDashboard(t)
+	w := d.signIn(t, ownerEmail, ownerPassword)
+	k := createKey(t, d.srv.DataDir, d.accountID, "ci")
+	csrf := w.get("/dashboard/keys/" + k.ClientID).csrf(t)
+	form := url.Values{"csrf": {csrf}, "confirm": {ownerPassword}, "name": {"renamed"}, "scope": {"vaults:read"}}
+
+	for _, path := range []string{"/dashboard/keys/" + k.ClientID, "/dashboard/keys/" + k.ClientID + "/rotate", "/dashboard/keys/" + k.ClientID + "/delete"} {
+		for _, method := range []string{http.MethodPut, http.MethodDelete, http.MethodPatch} {
+			req, err := http.NewRequest(method, w.base+path, strings.NewReader(form.Encode()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if p := w.do(req); p.status != http.StatusNotFound {
+				t.Errorf("%s %s: status %d, want 404", method, path, p.status)
+			}
+		}
+	}
+
+	var shown struct {
+		Name             string
+		SecretGeneration int
+	}
+	testenv.CLIJSON(t, d.srv.DataDir, &shown, "key", "show", k.ClientID)
+	if shown.Name != "ci" {
+		t.Errorf("key name %q after the requests, want ci", shown.Name)
+	}
+	if shown.SecretGeneration != 1 {
+		t.Errorf("key secret generation %d after the requests, want 1", shown.SecretGeneration)
+	}
+}

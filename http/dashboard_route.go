@@ -17,6 +17,12 @@ import (
 // shows.
 func (d *Dashboard) routes() {
 	m := d.mux
+	// pageAndForm registers a page that shows a form on GET and acts on its POST. Other
+	// methods reach the catch-all below and get its 404, as they do on every other page.
+	pageAndForm := func(pattern string, h http.Handler) {
+		m.Handle("GET "+pattern, h)
+		m.Handle("POST "+pattern, h)
+	}
 	static, _ := fs.Sub(staticFiles, "static")
 	m.Handle("GET /dashboard/static/", http.StripPrefix("/dashboard/static/", staticHandler(http.FileServerFS(static))))
 	m.Handle("GET /dashboard/{$}", http.RedirectHandler("/dashboard/keys", http.StatusSeeOther))
@@ -26,16 +32,16 @@ func (d *Dashboard) routes() {
 	m.HandleFunc("GET /dashboard/signin/verify", d.handleVerifyPage)
 	m.HandleFunc("POST /dashboard/signin/verify", d.handleVerify)
 	m.HandleFunc("POST /dashboard/signout", d.handleSignOut)
-	m.Handle("/dashboard/setup", d.anonymous(d.handleSetup))
-	m.Handle("/dashboard/invite", d.anonymous(d.handleInvite))
-	m.Handle("/dashboard/reset", d.anonymous(d.handleReset))
+	pageAndForm("/dashboard/setup", d.anonymous(d.handleSetup))
+	pageAndForm("/dashboard/invite", d.anonymous(d.handleInvite))
+	pageAndForm("/dashboard/reset", d.anonymous(d.handleReset))
 
 	m.Handle("GET /dashboard/keys", d.signedIn(permRead, d.handleKeyList))
 	m.Handle("GET /dashboard/keys/new", d.signedIn(permKeys, d.handleNewKey))
 	m.Handle("POST /dashboard/keys", d.signedIn(permKeys, d.handleCreateKey))
-	m.Handle("/dashboard/keys/{id}", d.signedIn(permKeys, d.handleEditKey))
-	m.Handle("/dashboard/keys/{id}/rotate", d.signedIn(permKeys, d.handleRotateKey))
-	m.Handle("/dashboard/keys/{id}/delete", d.signedIn(permKeys, d.handleDeleteKey))
+	pageAndForm("/dashboard/keys/{id}", d.signedIn(permKeys, d.handleEditKey))
+	pageAndForm("/dashboard/keys/{id}/rotate", d.signedIn(permKeys, d.handleRotateKey))
+	pageAndForm("/dashboard/keys/{id}/delete", d.signedIn(permKeys, d.handleDeleteKey))
 
 	m.Handle("GET /dashboard/audit", d.signedIn(permRead, d.handleAudit))
 	m.Handle("GET /dashboard/audit/export", d.signedIn(permRead, d.handleAuditExport))
@@ -43,8 +49,8 @@ func (d *Dashboard) routes() {
 	m.Handle("GET /dashboard/users", d.signedIn(permRead, d.handleUsers))
 	m.Handle("POST /dashboard/users", d.signedIn(permUsers, d.handleInviteUser))
 	m.Handle("POST /dashboard/users/{id}/role", d.signedIn(permUsers, d.handleChangeRole))
-	m.Handle("/dashboard/users/{id}/remove", d.signedIn(permUsers, d.handleRemoveUser))
-	m.Handle("/dashboard/users/invitations/{id}/cancel", d.signedIn(permUsers, d.handleCancelInvitation))
+	pageAndForm("/dashboard/users/{id}/remove", d.signedIn(permUsers, d.handleRemoveUser))
+	pageAndForm("/dashboard/users/invitations/{id}/cancel", d.signedIn(permUsers, d.handleCancelInvitation))
 	m.Handle("POST /dashboard/users/policy", d.signedIn(permUsers, d.handleSecurityPolicy))
 
 	m.Handle("GET /dashboard/security", d.signedIn(permRead, d.handleSecurity))
