@@ -49,10 +49,23 @@ const MaxNameLength = 200
 const MaxDescriptionLength = 1000
 
 func validateName(what, name string) error {
-	if strings.TrimSpace(name) == "" {
+	if name == "" {
 		return Errorf(CodeInvalid, "%s is required", what)
 	}
-	return validateText(what, name, MaxNameLength)
+	if err := validateText(what, name, MaxNameLength); err != nil {
+		return err
+	}
+	if !strings.ContainsFunc(name, visibleInName) {
+		return Errorf(CodeInvalid, "%s has no visible character: give a name that people can read", what)
+	}
+	return nil
+}
+
+// visibleInName reports whether r shows as a mark of its own in a name. Spaces, combining
+// marks and variation selectors do not, nor does U+2800, the blank Braille pattern. The
+// joiners U+200C and U+200D are format characters, which unicode.IsGraphic excludes.
+func visibleInName(r rune) bool {
+	return unicode.IsGraphic(r) && !unicode.IsSpace(r) && !unicode.IsMark(r) && r != '\u2800'
 }
 
 func validateText(what, text string, max int) error {

@@ -132,3 +132,41 @@ func TestEmailControlCharacters(t *testing.T) {
 		})
 	}
 }
+
+// TestNameNeedsVisibleCharacter checks that a name made only of characters that show
+// nothing of their own (spaces, joiners, variation selectors, combining marks, the blank
+// Braille pattern) is rejected with a message that says so, and that short names of one
+// visible character in any script are accepted.
+func TestNameNeedsVisibleCharacter(t *testing.T) {
+	blank := []struct{ name, text string }{
+		{"spaces", "   "},
+		{"tab", "\t"},
+		{"no-break spaces", "\u00a0\u00a0"},
+		{"ideographic space", "\u3000"},
+		{"zero-width non-joiner", "\u200c"},
+		{"zero-width joiner", "\u200d\u200d"},
+		{"variation selector", "\ufe0f"},
+		{"combining acute accent", "\u0301"},
+		{"blank Braille pattern", "\u2800\u2800"},
+	}
+	for _, c := range blank {
+		err := ValidateKeyName(c.text)
+		if ErrorCodeOf(err) != CodeInvalid {
+			t.Errorf("%s: error %v, want %s", c.name, err, CodeInvalid)
+			continue
+		}
+		if msg := ErrorMessageOf(err); !strings.Contains(msg, "key name has no visible character") {
+			t.Errorf("%s: message %q does not say that the name shows nothing", c.name, msg)
+		}
+	}
+
+	if err := ValidateKeyName(""); !strings.Contains(ErrorMessageOf(err), "key name is required") {
+		t.Errorf("empty name: error %v, want one that says the name is required", err)
+	}
+
+	for _, text := range []string{"a", "\u0627", "\u0661", "\u2764\ufe0f", "\U0001f1ea\U0001f1fa", "\u4e2d", " a "} {
+		if err := ValidateKeyName(text); err != nil {
+			t.Errorf("ValidateKeyName(%q) = %v, want nil", text, err)
+		}
+	}
+}
