@@ -202,7 +202,9 @@ func (d *Dashboard) fail(w http.ResponseWriter, r *http.Request, c *user.Current
 	status, ok := statusOf[code]
 	if !ok {
 		status = http.StatusInternalServerError
+		code = iogate.CodeInternal
 	}
+	setErrorCode(r, code)
 	msg := sentence(iogate.ErrorMessageOf(err))
 	if status >= 500 {
 		id := requestIDFrom(r.Context())

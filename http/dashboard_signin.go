@@ -173,9 +173,12 @@ func tokenFrom(r *http.Request) string {
 	return r.URL.Query().Get("token")
 }
 
+// handleSetup shows the setup form on GET and HEAD, and creates the first account and owner
+// on POST. The link pages test for POST rather than GET, because the mux routes HEAD to
+// the GET pattern and a HEAD must not reach the action.
 func (d *Dashboard) handleSetup(w http.ResponseWriter, r *http.Request, csrf string) error {
 	token := tokenFrom(r)
-	if r.Method == http.MethodGet {
+	if r.Method != http.MethodPost {
 		if _, err := d.users.CheckLink(r.Context(), token, iogate.LinkSetup); err != nil {
 			return err
 		}
@@ -234,7 +237,7 @@ func (d *Dashboard) handleInvite(w http.ResponseWriter, r *http.Request, csrf st
 	if a, err := d.cfg.Store.FindAccountByID(r.Context(), l.AccountID); err == nil {
 		form.AccountName = a.Name
 	}
-	if r.Method == http.MethodGet {
+	if r.Method != http.MethodPost {
 		d.render(w, r, http.StatusOK, "invite", &view{Title: "Join " + form.AccountName, CSRF: csrf, Data: form})
 		return nil
 	}
@@ -263,7 +266,7 @@ func (d *Dashboard) handleReset(w http.ResponseWriter, r *http.Request, csrf str
 		return err
 	}
 	form := linkForm{Token: token, Email: l.Email}
-	if r.Method == http.MethodGet {
+	if r.Method != http.MethodPost {
 		d.render(w, r, http.StatusOK, "reset", &view{Title: "Choose a new password", CSRF: csrf, Data: form})
 		return nil
 	}

@@ -101,10 +101,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			s.log.ErrorContext(r.Context(), "request failed", "request_id", id, "status", status, "error", err)
 		}
 	}
-	// The access-log line names the code, in place of a line of its own.
-	if st := stateFrom(r.Context()); st != nil {
-		st.errorCode = code
-	}
+	setErrorCode(r, code)
 	if (code == iogate.CodeRateLimited || code == iogate.CodeUnavailable) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
@@ -130,6 +127,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p.Detail = "internal error; quote the request ID when reporting it"
 	}
 	writeJSON(w, status, "application/problem+json", p)
+}
+
+// setErrorCode records code for the access-log line of r, which names it in place of a
+// line of its own.
+func setErrorCode(r *http.Request, code iogate.ErrorCode) {
+	if st := stateFrom(r.Context()); st != nil {
+		st.errorCode = code
+	}
 }
 
 // writeJSON writes v as the response body with status.
