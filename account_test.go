@@ -103,6 +103,10 @@ func TestEmailControlCharacters(t *testing.T) {
 		{"soft hyphen in the domain", "a@exa\u00admple.com", "U+00AD"},
 		{"tag character in the local part", "a\U000e0041@example.com", "U+E0041"},
 		{"line separator in the local part", "a\u2028b@example.com", "U+2028"},
+		{"zero-width non-joiner in the domain", "ops@acme\u200c.example", "U+200C"},
+		{"zero-width joiner in the local part", "carol\u200d@example.com", "U+200D"},
+		{"variation selector in the local part", "carol\ufe0f@example.com", "U+FE0F"},
+		{"supplementary variation selector", "carol\U000e0100@example.com", "U+E0100"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -168,5 +172,21 @@ func TestNameNeedsVisibleCharacter(t *testing.T) {
 		if err := ValidateKeyName(text); err != nil {
 			t.Errorf("ValidateKeyName(%q) = %v, want nil", text, err)
 		}
+	}
+}
+
+// TestEmailComposedForm checks that an address whose accented letter is written as a base
+// letter and a combining accent is rejected, because it looks like the composed address
+// but compares unequal to it, and that the composed address is accepted.
+func TestEmailComposedForm(t *testing.T) {
+	if _, err := NormalizeEmail("car\u00f3l@example.com"); err != nil {
+		t.Errorf("NormalizeEmail of the composed address = %v, want valid", err)
+	}
+	_, err := NormalizeEmail("caro\u0301l@example.com")
+	if ErrorCodeOf(err) != CodeInvalid {
+		t.Fatalf("NormalizeEmail of the decomposed address = %v, want code %s", err, CodeInvalid)
+	}
+	if msg := ErrorMessageOf(err); !strings.Contains(msg, "composed Unicode form (NFC)") {
+		t.Errorf("NormalizeEmail of the decomposed address: message %q does not name the composed form", msg)
 	}
 }

@@ -7,6 +7,9 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Role is the set of permissions a dashboard user has in their account.
@@ -74,7 +77,8 @@ func TOTPSealName(userID string) string { return "totp-seed/" + userID }
 // NormalizeEmail checks that s is a plain email address and returns it in lower case.
 // net/mail accepts any non-ASCII character in an address, C1 controls, bidirectional
 // controls and invisible format characters included. Those are rejected here as in names,
-// with an error that names the code point.
+// with an error that names the code point. So are the joiners and variation selectors that
+// names may contain, and addresses not in the composed Unicode form (NFC).
 func NormalizeEmail(s string) (string, error) {
 	addr, err := mail.ParseAddress(s)
 	if err != nil || addr.Name != "" || addr.Address != strings.TrimSpace(s) || strings.ContainsRune(addr.Address, '\t') {
@@ -82,6 +86,18 @@ func NormalizeEmail(s string) (string, error) {
 	}
 	if err := rejectHiddenCharacters("email "+QuoteInput(s), addr.Address); err != nil {
 		return "", err
+	}
+	// Names may need the joiners and variation selectors, but an address gains nothing from
+	// them except a look-alike of another address.
+	for _, r := range addr.Address {
+		if r == zeroWidthNonJoiner || r == zeroWidthJoiner || unicode.Is(unicode.Variation_Selector, r) {
+			return "", Errorf(CodeInvalid, "email %s contains the invisible joiner or variation selector %U: remove it", QuoteInput(s), r)
+		}
+	}
+	// A letter and its combining accent look like the composed letter, but the store and
+	// sign-in compare bytes, so only the composed form (NFC) is accepted.
+	if !norm.NFC.IsNormalString(addr.Address) {
+		return "", Errorf(CodeInvalid, "email %s is not in the composed Unicode form (NFC): type each accented letter as one character", QuoteInput(s))
 	}
 	return strings.ToLower(addr.Address), nil
 }
