@@ -90,6 +90,11 @@ func rejectHiddenCharacters(field, text string) error {
 	return nil
 }
 
+// HiddenCharacter reports whether names, descriptions and emails reject r because it is
+// invisible or changes how the text around it is shown. The tab is not one. Text stored
+// before a character was rejected may still contain one, so the CLI escapes them.
+func HiddenCharacter(r rune) bool { return disallowedCharacter(r) != "" }
+
 // Joiners that names may contain although they are format characters (category Cf).
 // Persian and Indic text needs the zero-width non-joiner, and emoji sequences such as
 // U+1F469 U+200D U+1F4BB need the zero-width joiner.

@@ -287,9 +287,27 @@ func allowedIPsText(ips []string) string {
 
 // cell returns text for a cell of a text table. Names and descriptions may contain tabs,
 // which the table writer would take for column breaks, so that a name could fake the
-// columns after it. Each tab is shown as the two characters \t.
+// columns after it. Each tab is shown as the two characters \t. A character that names may
+// no longer contain, kept in a name stored before, is shown as its escape such as \u200B,
+// so that it neither hides nor acts on the terminal.
 func cell(text string) string {
-	return strings.ReplaceAll(text, "\t", `\t`)
+	if !strings.ContainsFunc(text, func(r rune) bool { return r == '\t' || iogate.HiddenCharacter(r) }) {
+		return text
+	}
+	var b strings.Builder
+	for _, r := range text {
+		switch {
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r > 0xffff && iogate.HiddenCharacter(r):
+			fmt.Fprintf(&b, `\U%08X`, r)
+		case iogate.HiddenCharacter(r):
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func orDash(s string) string {

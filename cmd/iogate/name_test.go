@@ -74,7 +74,7 @@ func TestCLIRejectsHiddenCharacters(t *testing.T) {
 // key's scopes while keeping both, and must reject a new name with such a character.
 func TestKeyUpdateKeepsLegacyName(t *testing.T) {
 	dir := t.TempDir()
-	_, clientID := createAccountAndKey(t, dir)
+	accountID, clientID := createAccountAndKey(t, dir)
 
 	const legacyName, legacyDescription = "ci\u200b\u0085", "about\u2060ci"
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "iogate.db")+"?_pragma=busy_timeout(10000)")
@@ -92,6 +92,19 @@ func TestKeyUpdateKeepsLegacyName(t *testing.T) {
 	if updated.Name != legacyName || updated.Description != legacyDescription {
 		t.Errorf("key update --scope: name %q, description %q; want %q and %q kept", updated.Name, updated.Description, legacyName, legacyDescription)
 	}
+	// The text table shows the stored characters escaped, so that they neither hide in the
+	// name nor reach the terminal.
+	list, _, err := runCLI(t, dir, nil, "key", "list", "--account", accountID)
+	if err != nil {
+		t.Fatalf("key list: %v", err)
+	}
+	if !strings.Contains(list, `ci\u200B\u0085`) {
+		t.Errorf("key list does not show the legacy name escaped as ci\\u200B\\u0085:\n%s", list)
+	}
+	if strings.ContainsAny(list, "\u200b\u0085") {
+		t.Errorf("key list prints a hidden character of the legacy name raw:\n%q", list)
+	}
+
 	runCLIJSON(t, dir, nil, &updated, "key", "update", clientID, "--name", legacyName, "--allow-ip", "192.0.2.7")
 	if updated.Name != legacyName {
 		t.Errorf("key update --name with the stored name: name %q, want %q kept", updated.Name, legacyName)
