@@ -100,6 +100,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		if !outage || s.outages.failed(failedRequest, id, err) {
 			s.log.ErrorContext(r.Context(), "request failed", "request_id", id, "status", status, "error", err)
 		}
+	} else {
+		s.log.DebugContext(r.Context(), "request rejected", "request_id", requestIDFrom(r.Context()), "status", status, "code", string(code))
 	}
 	setErrorCode(r, code)
 	if (code == iogate.CodeRateLimited || code == iogate.CodeUnavailable) && w.Header().Get("Retry-After") == "" {
@@ -129,8 +131,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, status, "application/problem+json", p)
 }
 
-// setErrorCode records code for the access-log line of r, which names it in place of a
-// line of its own.
+// setErrorCode records code for the access-log line of r.
 func setErrorCode(r *http.Request, code iogate.ErrorCode) {
 	if st := stateFrom(r.Context()); st != nil {
 		st.errorCode = code
