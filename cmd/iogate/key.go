@@ -299,12 +299,12 @@ func cell(text string) string {
 		switch {
 		case r == '\t':
 			b.WriteString(`\t`)
-		case r > 0xffff && iogate.HiddenCharacter(r):
-			fmt.Fprintf(&b, `\U%08X`, r)
-		case iogate.HiddenCharacter(r):
-			fmt.Fprintf(&b, `\u%04X`, r)
-		default:
+		case !iogate.HiddenCharacter(r):
 			b.WriteRune(r)
+		case r > 0xffff:
+			fmt.Fprintf(&b, `\U%08X`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04X`, r)
 		}
 	}
 	return b.String()
