@@ -103,12 +103,6 @@ func (f *failureAPI) failures(addr netip.Addr) int {
 	return 0
 }
 
-func bearerRequest(tok string) *http.Request {
-	r := httptest.NewRequest("GET", "/v1/vaults", nil)
-	r.Header.Set("Authorization", "Bearer "+tok)
-	return r
-}
-
 func accessTokenRequest(clientID, secret string) *http.Request {
 	body, _ := json.Marshal(map[string]string{"clientId": clientID, "clientSecret": secret})
 	r := httptest.NewRequest("POST", accessTokenPath, bytes.NewReader(body))
