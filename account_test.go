@@ -139,7 +139,7 @@ func TestEmailControlCharacters(t *testing.T) {
 
 // TestNameNeedsVisibleCharacter checks that a name made only of characters that show
 // nothing of their own (spaces, joiners, variation selectors, combining marks, the blank
-// Braille pattern) is rejected with a message that says so, and that short names of one
+// Braille pattern) is rejected with a message that names the reason. Short names of one
 // visible character in any script are accepted.
 func TestNameNeedsVisibleCharacter(t *testing.T) {
 	blank := []struct{ name, text string }{

@@ -491,15 +491,15 @@ func TestDashboardFormPagesOtherMethods(t *testing.T) {
 		}
 	}
 
-	var shown struct {
+	var stored struct {
 		Name             string
 		SecretGeneration int
 	}
-	testenv.CLIJSON(t, d.srv.DataDir, &shown, "key", "show", k.ClientID)
-	if shown.Name != "ci" {
-		t.Errorf("key name %q after the requests, want ci", shown.Name)
+	testenv.CLIJSON(t, d.srv.DataDir, &stored, "key", "show", k.ClientID)
+	if stored.Name != "ci" {
+		t.Errorf("key name %q after the requests, want ci", stored.Name)
 	}
-	if shown.SecretGeneration != 1 {
-		t.Errorf("key secret generation %d after the requests, want 1", shown.SecretGeneration)
+	if stored.SecretGeneration != 1 {
+		t.Errorf("key secret generation %d after the requests, want 1", stored.SecretGeneration)
 	}
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // TestLinkPageHead checks that HEAD on a setup or invitation link gets the status of GET
-// and leaves the link usable. Before, HEAD took the POST branch and submitted an empty form.
+// and leaves the link usable, because HEAD must not run the form's action.
 func TestLinkPageHead(t *testing.T) {
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "iogate.db"))
