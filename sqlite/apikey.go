@@ -225,7 +225,7 @@ const deletedAPIKeysQuery = `SELECT client_id, account_id, secret_hash, prev_sec
 	FROM deleted_client_ids
 	UNION ALL
 	SELECT r.client_id, r.account_id, NULL, NULL, r.at FROM accounts a CROSS JOIN audit_records r
-	WHERE r.account_id = a.id AND r.event = ? AND r.event <> 'token.issued' AND NOT EXISTS (
+	WHERE r.account_id = a.id AND r.event = ? AND r.` + notTokenIssued + ` AND NOT EXISTS (
 		SELECT 1 FROM deleted_client_ids t WHERE t.account_id = r.account_id AND t.client_id = r.client_id)
 	ORDER BY 5`
 

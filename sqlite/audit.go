@@ -282,7 +282,7 @@ func auditListQuery(f iogate.AuditFilter, before int64, limit int) (string, []an
 	// clientRecords returns the branches that find the records of client, which match
 	// the conditions extra as well.
 	clientRecords := func(client string, extra ...string) (string, []any) {
-		byClient, args := sel("audit_records_by_client", append([]string{"client_id = ?", "event <> 'token.issued'"}, extra...), client)
+		byClient, args := sel("audit_records_by_client", append([]string{"client_id = ?", notTokenIssued}, extra...), client)
 		// The other two branches return token.issued records only. With a filter by another
 		// event they would return nothing, after walking every token record of the client.
 		if f.Event != "" && f.Event != iogate.AuditTokenIssued {
@@ -324,12 +324,17 @@ func auditListQuery(f iogate.AuditFilter, before int64, limit int) (string, []an
 	case f.Event == iogate.AuditTokenIssued:
 		query, args = sel("", nil)
 	case f.Event != "":
-		query, args = sel("audit_records_by_event", []string{"event <> 'token.issued'"})
+		query, args = sel("audit_records_by_event", []string{notTokenIssued})
 	default:
 		query, args = sel("", nil)
 	}
 	return query + ` ORDER BY seq DESC LIMIT ?`, append(args, limit)
 }
+
+// notTokenIssued is the condition of the partial indexes audit_records_by_client and
+// audit_records_by_event (migrations 0008 and 0020). A query uses either index only when
+// its WHERE clause contains this condition word for word.
+const notTokenIssued = "event <> 'token.issued'"
 
 // auditColumnsOf returns auditColumns, each prefixed with prefix, such as "r.".
 func auditColumnsOf(prefix string) string {
