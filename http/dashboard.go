@@ -70,6 +70,8 @@ type Dashboard struct {
 	// writeError renders errors that are not page-specific; it uses the API's status
 	// table so that a code means the same status everywhere.
 	api *Server
+	// exports bounds the audit exports that run at once.
+	exports exportLimit
 }
 
 // NewDashboard parses the page templates and returns the dashboard.
@@ -172,13 +174,13 @@ func (v *view) SignedIn() bool {
 func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, page string, v *view) {
 	t := d.pages[page]
 	var buf bytes.Buffer
-	if t == nil {
-		d.log.ErrorContext(r.Context(), "dashboard template missing", "page", page)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
+	err := errors.New("no template for this page")
+	if t != nil {
+		err = t.ExecuteTemplate(&buf, "layout.html", v)
 	}
-	if err := t.ExecuteTemplate(&buf, "layout.html", v); err != nil {
+	if err != nil {
 		d.log.ErrorContext(r.Context(), "render dashboard page failed", "page", page, "error", err, "request_id", requestIDFrom(r.Context()))
+		setErrorCode(r, iogate.CodeInternal)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}

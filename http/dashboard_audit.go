@@ -220,7 +220,7 @@ func auditSummary(rec *iogate.AuditRecord) string {
 }
 
 // handleAuditExport sends the account's records that the filters select, oldest first, as
-// a CSV or JSON download. A store that fails or stops responding before anything has been
+// a CSV or JSON download. An account runs one export at a time (see exportLimit). A store that fails or stops responding before anything has been
 // sent gets the error page. After that, the download breaks off and the log records why.
 func (d *Dashboard) handleAuditExport(w http.ResponseWriter, r *http.Request, c *user.Current) error {
 	filter, err := auditQuery(r, c.Account.ID)
@@ -236,6 +236,11 @@ func (d *Dashboard) handleAuditExport(w http.ResponseWriter, r *http.Request, c 
 	default:
 		return iogate.Errorf(iogate.CodeInvalid, "Invalid export format %s: use csv or json.", iogate.QuoteInput(format))
 	}
+	done, err := d.exports.start(c.Account.ID)
+	if err != nil {
+		return err
+	}
+	defer done()
 	name := fmt.Sprintf("iogate-audit-%s-%s.%s", c.Account.ID, d.users.Now().UTC().Format("20060102T150405Z"), format)
 	d.record(r, c.User, c.Account.ID, iogate.AuditLogExported, map[string]any{"format": format, "filter": filterQuery(filter)})
 	out := &exportWriter{w: w, contentType: contentType, filename: name}

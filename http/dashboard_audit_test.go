@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/iogate/iogate"
 	"github.com/iogate/iogate/auth"
+	"github.com/iogate/iogate/user"
 )
 
 // auditPage renders the audit page for target as the harness's owner.
@@ -250,5 +252,113 @@ func TestAuditExportExtendsStoreBound(t *testing.T) {
 	}
 	if lines := logs.records(t, "audit export failed"); len(lines) != 0 {
 		t.Errorf("the export logged %d failures, want none", len(lines))
+	}
+}
+
+// gatedExportStore is the real store with one pause added: AuditRecords announces on
+// entered that an export has begun reading, then waits until release is closed.
+type gatedExportStore struct {
+	iogate.Store
+	entered chan string
+	release chan struct{}
+}
+
+func (s *gatedExportStore) AuditRecords(ctx context.Context, accountID string, fn func(*iogate.AuditRecord) error) error {
+	s.entered <- accountID
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.release:
+	}
+	return s.Store.AuditRecords(ctx, accountID, fn)
+}
+
+// TestAuditExportOneAtATime checks that an account runs one audit export at a time and the
+// process at most maxExports: a further export gets the rate-limited error, before any
+// record of it is written, and the places are free again once the exports end.
+func TestAuditExportOneAtATime(t *testing.T) {
+	gate := &gatedExportStore{entered: make(chan string), release: make(chan struct{})}
+	h := newDashboardHarnessOn(t, 0, func(db iogate.Store) iogate.Store { gate.Store = db; return gate })
+	accounts := []*user.Current{h.current()}
+	for i := range maxExports {
+		a := &iogate.Account{ID: iogate.NewID(), Name: fmt.Sprintf("Other %d", i), Email: fmt.Sprintf("ops%d@other.test", i),
+			Status: iogate.AccountActive, CreatedAt: time.Now().UTC()}
+		createAccount(t, h.auth, gate.Store, a)
+		owner := &iogate.User{ID: iogate.NewID(), AccountID: a.ID, Email: fmt.Sprintf("owner%d@other.test", i), Role: iogate.RoleOwner}
+		c := h.current()
+		c.Account, c.User = a, owner
+		accounts = append(accounts, c)
+	}
+	export := func(c *user.Current) (*httptest.ResponseRecorder, error) {
+		rec := httptest.NewRecorder()
+		err := h.d.handleAuditExport(rec, httptest.NewRequest(http.MethodGet, "/dashboard/audit/export?format=json", nil), c)
+		return rec, err
+	}
+	exported := func(c *user.Current) int {
+		t.Helper()
+		n := 0
+		err := gate.Store.AuditRecords(context.Background(), c.Account.ID, func(r *iogate.AuditRecord) error {
+			if r.Event == iogate.AuditLogExported {
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	// The first maxExports accounts start an export each, which waits in the store.
+	results := make(chan error, maxExports)
+	for _, c := range accounts[:maxExports] {
+		go func() {
+			rec, err := export(c)
+			if err == nil && rec.Code != http.StatusOK {
+				err = fmt.Errorf("status %d", rec.Code)
+			}
+			results <- err
+		}()
+		<-gate.entered
+	}
+
+	for _, c := range []struct {
+		name    string
+		current *user.Current
+		want    error
+	}{
+		{"same account", accounts[0], errExportRunning},
+		{"process full", accounts[maxExports], errExportsBusy},
+	} {
+		before := exported(c.current)
+		_, err := export(c.current)
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: export while %d run returned %v, want %q", c.name, maxExports, err, c.want)
+		}
+		if code := iogate.ErrorCodeOf(err); statusOf[code] != http.StatusTooManyRequests {
+			t.Errorf("%s: code %q maps to status %d, want 429", c.name, code, statusOf[code])
+		}
+		if after := exported(c.current); after != before {
+			t.Errorf("%s: the rejected export added %d audit.exported records, want none", c.name, after-before)
+		}
+	}
+
+	close(gate.release)
+	for range maxExports {
+		if err := <-results; err != nil {
+			t.Errorf("an export that held a place failed: %v", err)
+		}
+	}
+	// Every place is free again: each account exports, one after another.
+	go func() {
+		for range gate.entered {
+		}
+	}()
+	defer close(gate.entered)
+	for i, c := range accounts {
+		rec, err := export(c)
+		if err != nil || rec.Code != http.StatusOK {
+			t.Errorf("account %d: export after the others ended: status %d, error %v", i, rec.Code, err)
+		}
 	}
 }
