@@ -24,7 +24,7 @@ func (d *Dashboard) routes() {
 		m.Handle("POST "+pattern, h)
 	}
 	static, _ := fs.Sub(staticFiles, "static")
-	m.Handle("GET /dashboard/static/", http.StripPrefix("/dashboard/static/", staticHandler(http.FileServerFS(static))))
+	m.Handle("GET /dashboard/static/", http.StripPrefix("/dashboard/static/", staticHandler(static)))
 	m.Handle("GET /dashboard/{$}", http.RedirectHandler("/dashboard/keys", http.StatusSeeOther))
 
 	m.Handle("GET /dashboard/signin", d.anonymous(d.handleSignInPage))
@@ -65,17 +65,20 @@ func (d *Dashboard) routes() {
 	}))
 }
 
-// staticHandler lets browsers cache the stylesheet and script for an hour; every other
-// dashboard response is no-store.
-func staticHandler(next http.Handler) http.Handler {
+// staticHandler serves the dashboard's stylesheet and script from files, cached by browsers
+// for an hour. A path that names no file gets a 404 logged with error_code not_found.
+func staticHandler(files fs.FS) http.Handler {
+	serve := http.FileServerFS(files)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Serve files only: a directory path would get a listing of the static files.
-		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+		info, err := fs.Stat(files, r.URL.Path)
+		if err != nil || info.IsDir() {
+			setErrorCode(r, iogate.CodeNotFound)
 			http.NotFound(w, r)
 			return
 		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
-		next.ServeHTTP(w, r)
+		serve.ServeHTTP(w, r)
 	})
 }
 
