@@ -187,8 +187,54 @@ type AuditRecord struct {
 type AuditFilter struct {
 	AccountID string
 	ClientID  string
+	// ActorType, when set, selects the records of the actor of that type whose ID is
+	// ActorID. The ID must then match even when it is empty, as ActorSystem's is. Without
+	// ActorType, ActorID matches an actor of any type.
+	ActorType string
 	ActorID   string
 	Event     string
+}
+
+// AuditCondition is one equality that an AuditFilter requires of the records it selects:
+// a column of the audit_records table, which both stores name alike, and its value.
+type AuditCondition struct {
+	Column string
+	Value  string
+}
+
+// Conditions returns the equalities that f requires besides the account, for the queries
+// of the stores.
+func (f AuditFilter) Conditions() []AuditCondition {
+	var out []AuditCondition
+	add := func(column, value string, set bool) {
+		if set {
+			out = append(out, AuditCondition{Column: column, Value: value})
+		}
+	}
+	add("client_id", f.ClientID, f.ClientID != "")
+	add("actor_type", f.ActorType, f.ActorType != "")
+	// With an actor type, the ID is compared even when empty, as ActorSystem's is.
+	add("actor_id", f.ActorID, f.ActorID != "" || f.ActorType != "")
+	add("event", f.Event, f.Event != "")
+	return out
+}
+
+// Matches reports whether f selects r, as ListAuditRecords does. Exports use it to filter
+// the records that AuditRecords reads.
+func (f AuditFilter) Matches(r *AuditRecord) bool {
+	switch {
+	case r.AccountID != f.AccountID:
+		return false
+	case f.ClientID != "" && r.ClientID != f.ClientID:
+		return false
+	case f.ActorType != "" && (r.Actor.Type != f.ActorType || r.Actor.ID != f.ActorID):
+		return false
+	case f.ActorID != "" && r.Actor.ID != f.ActorID:
+		return false
+	case f.Event != "" && r.Event != f.Event:
+		return false
+	}
+	return true
 }
 
 // AuditChain computes and checks the chain hashes of audit records. The hash is an

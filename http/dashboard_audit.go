@@ -250,9 +250,7 @@ func (d *Dashboard) handleAuditExport(w http.ResponseWriter, r *http.Request, c 
 			// Each record shows that the store still responds, filtered out or not.
 			bound.extend()
 			out.flow()
-			if filter.ClientID != "" && rec.ClientID != filter.ClientID ||
-				filter.ActorID != "" && rec.Actor.ID != filter.ActorID ||
-				filter.Event != "" && rec.Event != filter.Event {
+			if !filter.Matches(rec) {
 				return nil
 			}
 			return fn(rec)

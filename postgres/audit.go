@@ -139,7 +139,7 @@ func (db *DB) ListAuditRecords(ctx context.Context, f iogate.AuditFilter, page i
 	if err != nil {
 		return nil, "", err
 	}
-	for _, v := range []string{f.AccountID, f.ClientID, f.ActorID, f.Event} {
+	for _, v := range []string{f.AccountID, f.ClientID, f.ActorType, f.ActorID, f.Event} {
 		if !storable(v) {
 			return []*iogate.AuditRecord{}, "", nil
 		}
@@ -147,11 +147,9 @@ func (db *DB) ListAuditRecords(ctx context.Context, f iogate.AuditFilter, page i
 
 	where := []string{"account_id = $1", "seq < $2"}
 	args := []any{f.AccountID, before}
-	for _, c := range []struct{ column, value string }{{"client_id", f.ClientID}, {"actor_id", f.ActorID}, {"event", f.Event}} {
-		if c.value != "" {
-			args = append(args, c.value)
-			where = append(where, c.column+" = $"+strconv.Itoa(len(args)))
-		}
+	for _, c := range f.Conditions() {
+		args = append(args, c.Value)
+		where = append(where, c.Column+" = $"+strconv.Itoa(len(args)))
 	}
 	args = append(args, limit+1)
 

@@ -241,9 +241,10 @@ func (db *DB) ListAuditRecords(ctx context.Context, f iogate.AuditFilter, page i
 // with few records.
 //
 // audit_records_by_actor leaves out records whose actor is a client,
-// and Seal requires such records to name that client as ClientID. A filter by actor is
-// therefore the union of the records of other actors, found by actor, and those of a
-// client, found by client ID.
+// and Seal requires such records to name that client as ClientID. A filter by actor ID
+// alone is therefore the union of the records of other actors, found by actor, and those
+// of a client, found by client ID. A filter that names the actor's type as well needs
+// only the branch of that type.
 //
 // token.issued records are in neither audit_records_by_client nor audit_records_by_event
 // (migrations 0008 and 0020). A filter on that event walks the log itself, where most
@@ -259,11 +260,9 @@ func auditListQuery(f iogate.AuditFilter, before int64, limit int) (string, []an
 	filter := func(prefix string) ([]string, []any) {
 		var where []string
 		var args []any
-		for _, c := range []struct{ column, value string }{{"client_id", f.ClientID}, {"actor_id", f.ActorID}, {"event", f.Event}} {
-			if c.value != "" {
-				where = append(where, prefix+c.column+" = ?")
-				args = append(args, c.value)
-			}
+		for _, c := range f.Conditions() {
+			where = append(where, prefix+c.Column+" = ?")
+			args = append(args, c.Value)
 		}
 		return where, args
 	}
@@ -317,6 +316,10 @@ func auditListQuery(f iogate.AuditFilter, before int64, limit int) (string, []an
 	switch {
 	case f.ClientID != "":
 		query, args = clientRecords(f.ClientID)
+	case f.ActorType == iogate.ActorClient:
+		query, args = clientRecords(f.ActorID)
+	case f.ActorType != "":
+		query, args = sel("audit_records_by_actor", []string{"actor_type <> 'client'"})
 	case f.ActorID != "":
 		others, otherArgs := sel("audit_records_by_actor", []string{"actor_type <> 'client'"})
 		clients, clientArgs := clientRecords(f.ActorID, "actor_type = 'client'")

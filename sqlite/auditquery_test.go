@@ -32,6 +32,12 @@ func TestAuditListQueryUsesIndexes(t *testing.T) {
 		{"key and token.issued", iogate.AuditFilter{AccountID: "a", ClientID: "k", Event: iogate.AuditTokenIssued}, byClient},
 		{"event", iogate.AuditFilter{AccountID: "a", Event: iogate.AuditKeyCreated}, []string{"audit_records_by_event"}},
 		{"token event", iogate.AuditFilter{AccountID: "a", Event: iogate.AuditTokenIssued}, []string{"USING PRIMARY KEY (account_id=? AND seq<?)"}},
+		{"user", iogate.AuditFilter{AccountID: "a", ActorType: iogate.ActorUser, ActorID: "u"}, []string{"audit_records_by_actor (account_id=? AND actor_id=? AND seq<?)"}},
+		{"operator and event", iogate.AuditFilter{AccountID: "a", ActorType: iogate.ActorOperator, ActorID: "o", Event: iogate.AuditKeyCreated}, []string{"audit_records_by_actor"}},
+		{"system", iogate.AuditFilter{AccountID: "a", ActorType: iogate.ActorSystem}, []string{"audit_records_by_actor (account_id=? AND actor_id=? AND seq<?)"}},
+		{"client", iogate.AuditFilter{AccountID: "a", ActorType: iogate.ActorClient, ActorID: "k"}, byClient},
+		{"client and event", iogate.AuditFilter{AccountID: "a", ActorType: iogate.ActorClient, ActorID: "k", Event: iogate.AuditTokenDenied}, []string{"audit_records_by_client"}},
+		{"key and user", iogate.AuditFilter{AccountID: "a", ClientID: "k", ActorType: iogate.ActorUser, ActorID: "u"}, byClient},
 	}
 	for _, c := range cases {
 		query, args := auditListQuery(c.filter, 100, 51)
@@ -45,6 +51,10 @@ func TestAuditListQueryUsesIndexes(t *testing.T) {
 		// event must not walk the client's entries there.
 		if c.filter.Event != "" && c.filter.Event != iogate.AuditTokenIssued && strings.Contains(text, "SEARCH t ") {
 			t.Errorf("%s: plan %q walks audit_token_clients for an event it never holds", c.name, text)
+		}
+		// Records of an actor that is not a client are all in audit_records_by_actor.
+		if c.filter.ActorType != "" && c.filter.ActorType != iogate.ActorClient && c.filter.ClientID == "" && strings.Contains(text, "audit_records_by_client") {
+			t.Errorf("%s: plan %q walks the client index for an actor that is not a client", c.name, text)
 		}
 		if strings.Contains(text, "TEMP B-TREE") || strings.Contains(text, "SCAN ") {
 			t.Errorf("%s: plan %q sorts or scans the table", c.name, text)

@@ -45,14 +45,16 @@ func operatorActor(getenv func(string) string) iogate.Actor {
 
 func newAuditListCommand(g *globals) *cobra.Command {
 	var log auditLogFlags
-	var filter iogate.AuditFilter
+	var filters auditFilterFlags
 	var page iogate.Page
 	cmd := &cobra.Command{
 		Use:   "list (--account ID | --signing-keys)",
 		Short: "List an account's audit records, or those of the signing keys, newest first",
 		Long: "List an account's audit records, or with --signing-keys those of the token-signing keys, newest first.\n" +
+			"The filters --client-id, --actor and --event combine: a record is listed when it matches each one given.\n" +
 			"For an account, --event takes one of these events:\n  " + strings.Join(iogate.AuditEvents, ", ") + "\n" +
-			"With --signing-keys, it takes one of these:\n  " + strings.Join(iogate.SigningKeyAuditEvents, ", "),
+			"With --signing-keys, it takes one of these:\n  " + strings.Join(iogate.SigningKeyAuditEvents, ", ") + "\n\n" +
+			auditActorHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := log.check(true); err != nil {
@@ -61,28 +63,20 @@ func newAuditListCommand(g *globals) *cobra.Command {
 			if page.Limit < 1 || page.Limit > iogate.MaxPageLimit {
 				return errorf("invalid --limit %d: it must be from 1 to %d", page.Limit, iogate.MaxPageLimit)
 			}
-			events := iogate.AuditEvents
-			if log.signingKeys {
-				events = iogate.SigningKeyAuditEvents
-				if filter.ClientID != "" {
-					return errorf("invalid --client-id with --signing-keys: the records of the signing keys concern no API key")
-				}
-			}
-			// Client IDs are stored in lower-case canonical form, so any other text would
-			// match no record and print an empty list that looks like a key without records.
-			if filter.ClientID != "" && !iogate.ValidClientID(filter.ClientID) {
-				return errorf("invalid --client-id %s: use the client ID as \"iogate key list --account ID\" prints it, a lower-case UUID",
-					iogate.QuoteInput(filter.ClientID))
-			}
-			if filter.Event != "" && !slices.Contains(events, filter.Event) {
-				return errorf("invalid --event %q: use one of %s", filter.Event, strings.Join(events, ", "))
+			if err := filters.check(log.signingKeys); err != nil {
+				return err
 			}
 			e, err := g.open(cmd.Context(), false, auth.Config{})
 			if err != nil {
 				return err
 			}
 			defer e.Close()
-			if filter.AccountID, err = log.find(cmd.Context(), e.store); err != nil {
+			accountID, err := log.find(cmd.Context(), e.store)
+			if err != nil {
+				return err
+			}
+			filter, err := filters.resolve(cmd.Context(), e.store, accountID)
+			if err != nil {
 				return err
 			}
 			records, next, err := e.store.ListAuditRecords(cmd.Context(), filter, page)
@@ -116,8 +110,7 @@ func newAuditListCommand(g *globals) *cobra.Command {
 	}
 	f := cmd.Flags()
 	log.register(f)
-	f.StringVar(&filter.ClientID, "client-id", "", "only records about this API key")
-	f.StringVar(&filter.Event, "event", "", "only records of this event, such as key.rotated or token.denied")
+	filters.register(f)
 	f.IntVar(&page.Limit, "limit", iogate.DefaultPageLimit, fmt.Sprintf("number of records to list, at most %d", iogate.MaxPageLimit))
 	f.StringVar(&page.Cursor, "cursor", "", "continue after the last page, with the cursor it printed")
 	return cmd
@@ -125,6 +118,7 @@ func newAuditListCommand(g *globals) *cobra.Command {
 
 func newAuditExportCommand(g *globals) *cobra.Command {
 	var log auditLogFlags
+	var filters auditFilterFlags
 	var format string
 	cmd := &cobra.Command{
 		Use:   "export (--account ID | --signing-keys) --format json|csv",
@@ -133,7 +127,11 @@ func newAuditExportCommand(g *globals) *cobra.Command {
 			"output, oldest first, as a JSON array or as CSV with a header row. In CSV, a value that starts with\n" +
 			"=, +, -, @, tab or carriage return gets a leading ' so that spreadsheets do not run it as a formula.\n" +
 			"The export is itself recorded as an audit.exported record by the operator in the log it exports,\n" +
-			"which the output includes.",
+			"which the output includes.\n" +
+			"The filters --client-id, --actor and --event select records as they do for \"iogate audit list\", and\n" +
+			"combine: only the records that match each one given are written, in the same order and format.\n" +
+			"The audit.exported record then holds the filters, and the output includes it only when it matches them.\n\n" +
+			auditActorHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := log.check(true); err != nil {
@@ -148,6 +146,9 @@ func newAuditExportCommand(g *globals) *cobra.Command {
 			default:
 				return errorf("invalid --format %q: use json or csv", format)
 			}
+			if err := filters.check(log.signingKeys); err != nil {
+				return err
+			}
 			e, err := g.open(cmd.Context(), false, auth.Config{})
 			if err != nil {
 				return err
@@ -157,17 +158,27 @@ func newAuditExportCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			filter, err := filters.resolve(cmd.Context(), e.store, accountID)
+			if err != nil {
+				return err
+			}
 			// As in the dashboard, the record commits before the export starts, so that no
 			// export leaves the log without one. The context's actor is the operator.
-			if err := e.auth.RecordEvent(cmd.Context(), accountID, iogate.AuditLogExported, map[string]any{"format": format}); err != nil {
+			if err := e.auth.RecordEvent(cmd.Context(), accountID, iogate.AuditLogExported, exportDetails(format, filter)); err != nil {
 				return err
 			}
 			return write(g.stdout, func(fn func(*iogate.AuditRecord) error) error {
-				return e.store.AuditRecords(cmd.Context(), accountID, fn)
+				return e.store.AuditRecords(cmd.Context(), accountID, func(r *iogate.AuditRecord) error {
+					if !filter.Matches(r) {
+						return nil
+					}
+					return fn(r)
+				})
 			})
 		},
 	}
 	log.register(cmd.Flags())
+	filters.register(cmd.Flags())
 	cmd.Flags().StringVar(&format, "format", "json", "output format: json or csv")
 	return cmd
 }

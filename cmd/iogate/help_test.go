@@ -50,3 +50,21 @@ func TestHelpOmitsEmptyListDefault(t *testing.T) {
 func noEnv(string) string { return "" }
 
 func noEnviron() []string { return nil }
+
+// TestAuditHelpDescribesFilters checks that the help of audit list and audit export lists
+// the three filters and every form that --actor takes.
+func TestAuditHelpDescribesFilters(t *testing.T) {
+	for _, command := range []string{"list", "export"} {
+		var stdout, stderr bytes.Buffer
+		if err := run(context.Background(), []string{"audit", command, "--help"}, noEnv, noEnviron, &stdout, &stderr); err != nil {
+			t.Fatalf("iogate audit %s --help: %v; stderr: %s", command, err, stderr.String())
+		}
+		help := stdout.String()
+		for _, want := range []string{"--client-id string", "--actor string", "--event string",
+			"EMAIL", "user:ID", "client:CLIENT_ID", "operator:NAME", "system", "With --signing-keys"} {
+			if !strings.Contains(help, want) {
+				t.Errorf("iogate audit %s --help does not mention %q:\n%s", command, want, help)
+			}
+		}
+	}
+}
