@@ -18,7 +18,7 @@ const (
 	MaxPageLimit     = 200
 )
 
-// KeyChange announces a change on the change feed. Its Kind says what changed:
+// KeyChange announces a change on the change feed. Its Kind names what changed:
 //   - ChangeAPIKey: the key with ClientID was created, changed or deleted (its revoked
 //     tokens included);
 //   - ChangeSigningKeys: the signing keys changed;
