@@ -67,6 +67,9 @@ const (
 	// AuditAddressBlocked records that an address that had sent wrong secrets for the
 	// account's key was blocked after repeated failed authentication.
 	AuditAddressBlocked = "address.blocked"
+	// AuditAddressUnblocked records that an operator lifted, with "iogate address unblock",
+	// a block that an address.blocked record of the account announced.
+	AuditAddressUnblocked = "address.unblocked"
 	// AuditVaultCreated records a new vault, with its ID, name and threshold in the details.
 	AuditVaultCreated = "vault.created"
 	// AuditAccessDenied records an API request refused although its access token verified,
@@ -80,7 +83,7 @@ const (
 var AuditEvents = []string{
 	AuditKeyCreated, AuditKeyUpdated, AuditKeyRotated, AuditKeyDeleted, AuditKeyExposed,
 	AuditTokenIssued, AuditTokenDenied, AuditTokenRevoked, AuditAccessDenied, AuditAddressBlocked,
-	AuditVaultCreated,
+	AuditAddressUnblocked, AuditVaultCreated,
 	AuditUserSignedIn, AuditUserSignInFailed, AuditUserSignedOut,
 	AuditUserInvited, AuditUserInvitationCancelled, AuditUserCreated, AuditUserRoleChanged, AuditUserRemoved,
 	AuditUserPasswordReset, AuditUserResetLinkCreated,

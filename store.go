@@ -2,6 +2,7 @@ package iogate
 
 import (
 	"context"
+	"net/netip"
 	"time"
 )
 
@@ -17,17 +18,27 @@ const (
 	MaxPageLimit     = 200
 )
 
-// KeyChange announces that the key with ClientID was created, changed or deleted (its
-// revoked tokens included); or, when Kind is ChangeSigningKeys, that the signing keys
-// changed; or, when Kind is ChangeVaults, that the vaults of AccountID changed. Seq
-// increases with every change; a reader that has applied changes up to Seq asks for the
-// ones after it.
+// KeyChange announces a change on the change feed. Its Kind names what changed:
+//   - ChangeAPIKey: the key with ClientID was created, changed or deleted (its revoked
+//     tokens included);
+//   - ChangeSigningKeys: the signing keys changed;
+//   - ChangeVaults: the vaults of AccountID changed;
+//   - ChangeAddressUnblock: an operator lifted the blocks of the addresses in Address.
+//
+// Seq increases with every change; a reader that has applied changes up to Seq asks for
+// the ones after it.
 type KeyChange struct {
 	Seq      int64
 	ClientID string
 	Kind     string
 	// AccountID is the account whose vaults changed, for ChangeVaults; empty otherwise.
 	AccountID string
+	// Address is the CIDR prefix, in canonical form, whose addresses an operator
+	// unblocked, for ChangeAddressUnblock; empty otherwise.
+	Address string
+	// Operator is the operating-system user who ran "iogate address unblock", for
+	// ChangeAddressUnblock; empty otherwise.
+	Operator string
 }
 
 // Kinds of KeyChange.
@@ -39,6 +50,10 @@ const (
 	// ChangeVaults is a change of the vaults of the account named by AccountID; ClientID
 	// is empty. Servers that keep vaults in memory drop that account's copy.
 	ChangeVaults = "vaults"
+	// ChangeAddressUnblock is an operator's request to lift the block, the slowdown and the
+	// failure count of the addresses in Address; ClientID is empty. Blocks live in each
+	// server's memory, so each server applies it to its own.
+	ChangeAddressUnblock = "address_unblock"
 )
 
 // RevokedToken is an access token revoked before its expiry. Tokens carry no row of their
@@ -305,6 +320,10 @@ type Store interface {
 	KeyChangesSince(ctx context.Context, seq int64) ([]KeyChange, error)
 	// LatestKeyChange returns the highest change sequence number, or 0.
 	LatestKeyChange(ctx context.Context) (int64, error)
+	// RecordAddressUnblock records a ChangeAddressUnblock change of prefix by operator, so
+	// that every running server lifts the blocks of the addresses in prefix when it reads
+	// the change. It returns CodeInvalid when prefix is invalid or has host bits set.
+	RecordAddressUnblock(ctx context.Context, prefix netip.Prefix, operator string) error
 	// DeleteKeyChangesBefore deletes at most limit key changes in one transaction and
 	// returns how many it deleted. It takes the oldest in sequence order and stops at the
 	// first change recorded after the given time, so the changes that remain always follow

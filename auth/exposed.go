@@ -102,16 +102,34 @@ func (s *Service) markExposed(ctx context.Context, e Exposure, revoke, once bool
 // log could hold the record.
 func (s *Service) RecordAddressBlocked(address string, clientIDs []string, failures int, until time.Time) {
 	actor := iogate.Actor{Type: iogate.ActorSystem, IP: address}
+	s.recordAddressEvent(iogate.AuditAddressBlocked, actor, clientIDs, map[string]any{
+		"address": address, "failures": failures, "blockedUntil": until.UTC(),
+	})
+}
+
+// RecordAddressUnblocked appends an address.unblocked audit record, with operator as the
+// actor, to the account of each of clientIDs that exists. clientIDs are those of the
+// lifted block, so the records go to the logs that hold its address.blocked records.
+// blockedUntil is when the block would have ended. It does not wait for the records to
+// commit, and it takes no lock of the engine, so an OnChange listener may call it.
+func (s *Service) RecordAddressUnblocked(address string, clientIDs []string, operator string, blockedUntil time.Time) {
+	actor := iogate.Actor{Type: iogate.ActorOperator, ID: operator}
+	s.recordAddressEvent(iogate.AuditAddressUnblocked, actor, clientIDs, map[string]any{
+		"address": address, "blockedUntil": blockedUntil.UTC(),
+	})
+}
+
+// recordAddressEvent queues a record of event about an address, with details, in the
+// account of each of clientIDs that exists.
+func (s *Service) recordAddressEvent(event string, actor iogate.Actor, clientIDs []string, details map[string]any) {
 	for _, id := range clientIDs {
 		k, ok := s.view.get(id)
 		if !ok {
 			continue
 		}
-		rec, err := s.newRecord(k.accountID, iogate.AuditAddressBlocked, actor, map[string]any{
-			"address": address, "failures": failures, "blockedUntil": until.UTC(),
-		})
+		rec, err := s.newRecord(k.accountID, event, actor, details)
 		if err != nil {
-			s.log.Error("build audit record failed", "client_id", id, "error", err)
+			s.log.Error("build audit record failed", "client_id", id, "event", event, "error", err)
 			continue
 		}
 		rec.ClientID = id

@@ -313,13 +313,21 @@ func (s *Service) Sync(ctx context.Context) error {
 }
 
 // resync reloads every key. It reads the change sequence first, so that changes committed
-// during the load are applied again by the next Sync rather than missed.
+// during the load are applied again by the next Sync rather than missed. Once the engine
+// has started, the OnChange listeners also get the changes that the reload skips.
 func (s *Service) resync(ctx context.Context) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	seq, err := s.store.LatestKeyChange(ctx)
 	if err != nil {
 		return err
+	}
+	// At start the listeners have no state that older changes could apply to.
+	var skipped []iogate.KeyChange
+	if s.started {
+		if skipped, err = s.skippedChanges(ctx, s.view.seq(), seq); err != nil {
+			return err
+		}
 	}
 	revoked := make(map[string][]*iogate.RevokedToken)
 	err = s.store.AllRevokedTokens(ctx, s.now(), func(t *iogate.RevokedToken) error {
@@ -346,6 +354,9 @@ func (s *Service) resync(ctx context.Context) error {
 	}
 	reload.finish(seq)
 	s.deliverReload()
+	for _, c := range skipped {
+		s.deliverChange(c)
+	}
 	return nil
 }
 

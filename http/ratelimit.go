@@ -104,12 +104,18 @@ type limiter struct {
 	// onBlock is called, outside the lock, when an address is blocked, with the client IDs
 	// that the address's failed attempts named.
 	onBlock func(ctx context.Context, addr netip.Prefix, clientIDs []string, failures int, until time.Time)
+	// onUnblock is called, outside the lock, for each blocked address whose block an
+	// operator lifted, with the client IDs that onBlock received for that block.
+	onUnblock func(addr netip.Prefix, clientIDs []string, operator string, blockedUntil time.Time)
 
 	mu        sync.Mutex
 	addresses map[netip.Prefix]*addressState
 	clients   map[clientKey]*idleLimiter
 	keys      map[string]*idleLimiter
 	lastSweep time.Time
+	// lastUnblockSeq is the Seq of the last unblock change applied, so that a change
+	// delivered again is not applied and logged twice.
+	lastUnblockSeq int64
 }
 
 type addressState struct {
@@ -122,6 +128,9 @@ type addressState struct {
 	// targets are the distinct client IDs that failed attempts in this window named, at
 	// most maxBlockTargets, for the audit records of a block.
 	targets []string
+	// blockTargets are the targets of the last block, for the audit records of an
+	// operator lifting it.
+	blockTargets []string
 }
 
 // maxBlockTargets bounds the client IDs remembered per address.
@@ -161,7 +170,7 @@ func newLimiter(cfg RateLimits, log *slog.Logger, m *metrics.Metrics) *limiter {
 func addressKey(a netip.Addr) netip.Prefix {
 	a = a.Unmap()
 	if a.Is6() {
-		p, _ := a.Prefix(64)
+		p, _ := a.Prefix(iogate.IPv6BlockBits)
 		return p
 	}
 	p, _ := a.Prefix(a.BitLen())
@@ -314,6 +323,7 @@ func (l *limiter) recordFailure(ctx context.Context, addr netip.Addr, clientID s
 	case failures >= l.cfg.FailuresBeforeBlock:
 		if !now.Before(st.blockedUntil) {
 			blocked, targets = true, st.targets
+			st.blockTargets = targets
 			st.blockedUntil = now.Add(l.cfg.BlockDuration)
 			// The block is the penalty for this window, and a fresh window starts after it.
 			st.failures, st.windowStart, st.nextAttempt, st.targets = 0, st.blockedUntil, time.Time{}, nil

@@ -71,6 +71,13 @@ type Options struct {
 	// authentication, after the block has been logged, with the client IDs (at most five)
 	// that the address's failed attempts named.
 	OnAddressBlocked func(ctx context.Context, addr netip.Prefix, clientIDs []string, failures int, until time.Time)
+	// OnAddressUnblocked is called when an operator's "iogate address unblock" lifts a
+	// block of this process, after the unblock has been logged, with the client IDs that
+	// OnAddressBlocked received for that block, the operator's name and the time the block
+	// would have ended. It runs inside the engine's OnChange listener, so it must not
+	// block. Of the engine's methods it may call only those documented as safe there,
+	// such as auth.Service.RecordAddressUnblocked.
+	OnAddressUnblocked func(addr netip.Prefix, clientIDs []string, operator string, blockedUntil time.Time)
 	// FailureLogInterval is the period of the outage summary lines: during an outage, one
 	// line per kind of failure (API and dashboard requests, /readyz checks) counts the 503
 	// responses not logged since the previous line. Zero means DefaultFailureLogInterval.
@@ -104,7 +111,8 @@ func (s *Server) Close() {
 	s.outages.close()
 }
 
-// SetOptions applies o. Call it before Handler and PlainHandler.
+// SetOptions applies o. Call it once, before Handler and PlainHandler, and before the
+// engine runs: each call registers its limiter for the engine's unblock changes.
 func (s *Server) SetOptions(o Options) {
 	s.opts = o
 	s.proxies = proxyTrust{trusted: o.TrustedProxies}
@@ -114,6 +122,11 @@ func (s *Server) SetOptions(o Options) {
 	if o.RateLimitsEnabled {
 		s.limiter = newLimiter(o.RateLimits, s.log, o.Metrics)
 		s.limiter.onBlock = o.OnAddressBlocked
+		s.limiter.onUnblock = o.OnAddressUnblocked
+		// Blocks live in this process, so every process applies each unblock itself.
+		if s.auth != nil {
+			s.auth.OnChange(iogate.ChangeAddressUnblock, s.limiter.applyUnblock)
+		}
 	}
 }
 

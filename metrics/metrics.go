@@ -45,6 +45,7 @@ type Metrics struct {
 	verifyIPDenied   prometheus.Observer
 	rateLimitHits    *prometheus.CounterVec
 	addressBlocks    prometheus.Counter
+	addressUnblocks  prometheus.Counter
 	storeErrors      *prometheus.CounterVec
 	exposedDetected  prometheus.Counter
 	requestsByStatus *prometheus.CounterVec
@@ -75,6 +76,10 @@ func New() *Metrics {
 		addressBlocks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "iogate_address_blocks_total",
 			Help: "Source addresses blocked after repeated failed authentication.",
+		}),
+		addressUnblocks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "iogate_address_unblocks_total",
+			Help: "Blocked source addresses whose block an operator lifted with iogate address unblock.",
 		}),
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "iogate_store_errors_total",
@@ -110,7 +115,7 @@ func New() *Metrics {
 	m.verifyInvalid = verify.WithLabelValues(ReasonInvalidToken)
 	m.verifyIPDenied = verify.WithLabelValues(ReasonIPNotAllowed)
 	reg.MustRegister(m.tokensIssued, m.tokenDenials, verify, m.rateLimitHits, m.addressBlocks,
-		m.storeErrors, m.exposedDetected, m.requestsByStatus, m.auditRecords, m.auditSeconds)
+		m.addressUnblocks, m.storeErrors, m.exposedDetected, m.requestsByStatus, m.auditRecords, m.auditSeconds)
 	for _, r := range []string{ReasonInvalidClient, ReasonIPNotAllowed, ReasonInvalidScope, ReasonUnavailable, ReasonInternal} {
 		m.tokenDenials.WithLabelValues(r)
 	}
@@ -196,6 +201,13 @@ func (m *Metrics) RateLimited(limit string) {
 func (m *Metrics) AddressBlocked() {
 	if m != nil {
 		m.addressBlocks.Inc()
+	}
+}
+
+// AddressesUnblocked counts n blocked addresses whose block an operator lifted.
+func (m *Metrics) AddressesUnblocked(n int) {
+	if m != nil {
+		m.addressUnblocks.Add(float64(n))
 	}
 }
 

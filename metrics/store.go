@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/iogate/iogate"
@@ -24,7 +25,7 @@ var storeOperations = []string{
 	"create_account", "find_account", "list_accounts", "count_accounts", "create_api_key",
 	"find_api_key", "list_api_keys", "all_api_keys", "all_api_key_auth", "update_api_key",
 	"delete_api_key", "record_key_use", "revoke_token", "list_revoked_tokens", "deleted_api_keys",
-	"all_revoked_tokens", "key_changes_since", "latest_key_change", "append_audit_records",
+	"all_revoked_tokens", "key_changes_since", "latest_key_change", "record_address_unblock", "append_audit_records",
 	"list_audit_records", "audit_records", "create_vault", "create_vault_once", "find_vault", "list_vaults",
 	"sealed_secret", "put_sealed_secret", "signing_keys", "signing_key_log_created_at", "create_signing_key",
 	"rotate_signing_key", "retire_signing_keys", "revoke_signing_key", "ping", "audit_checkpoints", "prune_audit_records", "create_user",
@@ -171,6 +172,10 @@ func (s *instrumentedStore) DeleteKeyChangesBefore(ctx context.Context, before t
 func (s *instrumentedStore) LatestKeyChange(ctx context.Context) (int64, error) {
 	seq, err := s.store.LatestKeyChange(ctx)
 	return seq, s.check("latest_key_change", err)
+}
+
+func (s *instrumentedStore) RecordAddressUnblock(ctx context.Context, prefix netip.Prefix, operator string) error {
+	return s.check("record_address_unblock", s.store.RecordAddressUnblock(ctx, prefix, operator))
 }
 
 func (s *instrumentedStore) AppendAuditRecords(ctx context.Context, records []*iogate.AuditRecord) error {

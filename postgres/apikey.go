@@ -62,8 +62,9 @@ func (db *DB) recordChangeOfKind(ctx context.Context, tx pgx.Tx, c iogate.KeyCha
 	if err := tx.QueryRow(ctx, `UPDATE key_change_counter SET seq = seq + 1 WHERE id = 1 RETURNING seq`).Scan(&seq); err != nil {
 		return fmt.Errorf("number key change: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO key_changes (seq, client_id, kind, account_id, changed_at) VALUES ($1, $2, $3, $4, $5)`,
-		seq, c.ClientID, c.Kind, c.AccountID, db.now()); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO key_changes (seq, client_id, kind, account_id, address, operator, changed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		seq, c.ClientID, c.Kind, c.AccountID, c.Address, c.Operator, db.now()); err != nil {
 		return err
 	}
 	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, NotifyChannel, strconv.FormatInt(seq, 10))
@@ -379,13 +380,14 @@ func (db *DB) RecordKeyUse(ctx context.Context, uses []iogate.KeyUse) error {
 
 // KeyChangesSince returns the changes after seq, in order, at most 10000 at a time.
 func (db *DB) KeyChangesSince(ctx context.Context, seq int64) ([]iogate.KeyChange, error) {
-	rows, err := db.pool.Query(ctx, `SELECT seq, client_id, kind, account_id FROM key_changes WHERE seq > $1 ORDER BY seq LIMIT 10000`, seq)
+	rows, err := db.pool.Query(ctx, `SELECT seq, client_id, kind, account_id, address, operator FROM key_changes
+		WHERE seq > $1 ORDER BY seq LIMIT 10000`, seq)
 	if err != nil {
 		return nil, mapError(err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (iogate.KeyChange, error) {
 		var c iogate.KeyChange
-		err := r.Scan(&c.Seq, &c.ClientID, &c.Kind, &c.AccountID)
+		err := r.Scan(&c.Seq, &c.ClientID, &c.Kind, &c.AccountID, &c.Address, &c.Operator)
 		return c, err
 	})
 	return out, mapError(err)
@@ -412,6 +414,17 @@ const deleteKeyChangesBeforeQuery = `WITH bound AS (
 DELETE FROM key_changes WHERE seq < (SELECT seq FROM bound) AND seq IN (
 	SELECT seq FROM key_changes WHERE seq < (SELECT seq FROM bound)
 	ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)`
+
+// RecordAddressUnblock records a ChangeAddressUnblock change of prefix by operator and
+// announces it.
+func (db *DB) RecordAddressUnblock(ctx context.Context, prefix netip.Prefix, operator string) error {
+	if err := iogate.CheckUnblockPrefix(prefix); err != nil {
+		return err
+	}
+	return db.write(ctx, func(tx pgx.Tx) error {
+		return db.recordChangeOfKind(ctx, tx, iogate.KeyChange{Kind: iogate.ChangeAddressUnblock, Address: prefix.String(), Operator: operator})
+	})
+}
 
 // LatestKeyChange returns the highest change sequence number, or 0.
 func (db *DB) LatestKeyChange(ctx context.Context) (int64, error) {

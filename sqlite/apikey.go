@@ -336,7 +336,8 @@ const recordKeyUseQuery = `UPDATE api_keys SET last_used_at = MAX(COALESCE(last_
 
 // KeyChangesSince returns the changes after seq, in order.
 func (db *DB) KeyChangesSince(ctx context.Context, seq int64) ([]iogate.KeyChange, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT seq, client_id, kind, account_id FROM key_changes WHERE seq > ? ORDER BY seq LIMIT 10000`, seq)
+	rows, err := db.reader.QueryContext(ctx, `SELECT seq, client_id, kind, account_id, address, operator FROM key_changes
+		WHERE seq > ? ORDER BY seq LIMIT 10000`, seq)
 	if err != nil {
 		return nil, mapError(err)
 	}
@@ -344,7 +345,7 @@ func (db *DB) KeyChangesSince(ctx context.Context, seq int64) ([]iogate.KeyChang
 	var out []iogate.KeyChange
 	for rows.Next() {
 		var c iogate.KeyChange
-		if err := rows.Scan(&c.Seq, &c.ClientID, &c.Kind, &c.AccountID); err != nil {
+		if err := rows.Scan(&c.Seq, &c.ClientID, &c.Kind, &c.AccountID, &c.Address, &c.Operator); err != nil {
 			return nil, mapError(err)
 		}
 		out = append(out, c)
@@ -367,6 +368,18 @@ func (db *DB) DeleteKeyChangesBefore(ctx context.Context, before time.Time, limi
 const deleteKeyChangesBeforeQuery = `DELETE FROM key_changes WHERE seq < (
 	SELECT COALESCE(MIN(CASE WHEN changed_at > ? THEN seq END), MAX(seq) + 1)
 	FROM (SELECT seq, changed_at FROM key_changes ORDER BY seq LIMIT ?))`
+
+// RecordAddressUnblock records a ChangeAddressUnblock change of prefix by operator.
+func (db *DB) RecordAddressUnblock(ctx context.Context, prefix netip.Prefix, operator string) error {
+	if err := iogate.CheckUnblockPrefix(prefix); err != nil {
+		return err
+	}
+	return db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO key_changes (client_id, kind, address, operator, changed_at) VALUES ('', ?, ?, ?, ?)`,
+			iogate.ChangeAddressUnblock, prefix.String(), operator, toMicros(db.now()))
+		return err
+	})
+}
 
 // LatestKeyChange returns the highest change sequence number, or 0.
 func (db *DB) LatestKeyChange(ctx context.Context) (int64, error) {

@@ -73,6 +73,7 @@ func Run(t *testing.T, newStore func(t *testing.T) iogate.Store) {
 	cases = append(cases, signingKeyRevocationCases...)
 	cases = append(cases, signingKeyAuditCases...)
 	cases = append(cases, keyChangeCases...)
+	cases = append(cases, addressUnblockCases...)
 	cases = append(cases, deletedClientIDCases...)
 	cases = append(cases, vaultKeyCases...)
 	cases = append(cases, legacyTextCases...)

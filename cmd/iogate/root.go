@@ -84,6 +84,7 @@ func newRootCommand(getenv func(string) string, environ func() []string, stdout,
 	root.AddCommand(newMigrateCommand(g), newMasterKeyCommand(g))
 	root.AddCommand(newUserCommand(g))
 	root.AddCommand(newBackupCommand(g))
+	root.AddCommand(newAddressCommand(g))
 	markRunFailures(root)
 	return root, g
 }

@@ -387,6 +387,9 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		OnAddressBlocked: func(ctx context.Context, addr netip.Prefix, clientIDs []string, failures int, until time.Time) {
 			e.auth.RecordAddressBlocked(addr.String(), clientIDs, failures, until)
 		},
+		OnAddressUnblocked: func(addr netip.Prefix, clientIDs []string, operator string, blockedUntil time.Time) {
+			e.auth.RecordAddressUnblocked(addr.String(), clientIDs, operator, blockedUntil)
+		},
 	})
 	srv := newHTTPServer(api.Handler(), c, log)
 	srv.TLSConfig = iohttp.TLSConfigReloading(certs)

@@ -1,0 +1,59 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/iogate/iogate"
+)
+
+// TestRecordAddressUnblocked records a block and its lifting for an existing key and an
+// unknown client ID. The key's account gets an address.blocked and an address.unblocked
+// record. The second has the operator as its actor and the address and the block's end as
+// its details. The unknown client ID gets no record.
+func TestRecordAddressUnblocked(t *testing.T) {
+	ctx := context.Background()
+	e := newTestEngine(t)
+	k, _ := e.createKey(t)
+	unknown := "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11"
+	until := e.clock.now().Add(time.Hour).UTC().Truncate(time.Second)
+
+	e.svc.RecordAddressBlocked("192.0.2.66/32", []string{k.ClientID, unknown}, 30, until)
+	e.svc.RecordAddressUnblocked("192.0.2.66/32", []string{k.ClientID, unknown}, "alice", until)
+	flushCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	e.svc.audit.flush(flushCtx)
+
+	var got []*iogate.AuditRecord
+	err := e.store.AuditRecords(ctx, "", func(r *iogate.AuditRecord) error {
+		if r.Event == iogate.AuditAddressBlocked || r.Event == iogate.AuditAddressUnblocked {
+			got = append(got, r)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("address records = %d, want an address.blocked and an address.unblocked record for the existing key", len(got))
+	}
+	unblocked := got[1]
+	if unblocked.Event != iogate.AuditAddressUnblocked || unblocked.AccountID != e.accountID || unblocked.ClientID != k.ClientID {
+		t.Errorf("second record: %s in account %s for client %s, want %s in %s for %s",
+			unblocked.Event, unblocked.AccountID, unblocked.ClientID, iogate.AuditAddressUnblocked, e.accountID, k.ClientID)
+	}
+	if want := (iogate.Actor{Type: iogate.ActorOperator, ID: "alice"}); unblocked.Actor != want {
+		t.Errorf("address.unblocked actor = %+v, want %+v", unblocked.Actor, want)
+	}
+	var details map[string]any
+	if err := json.Unmarshal(unblocked.Details, &details); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"address": "192.0.2.66/32", "blockedUntil": until.Format(time.RFC3339)}
+	if diff := cmp.Diff(want, details); diff != "" {
+		t.Errorf("address.unblocked details (-want +got):\n%s", diff)
+	}
+}
