@@ -67,7 +67,10 @@ func newRootCommand(getenv func(string) string, environ func() []string, stdout,
 			if err := applyConfigFile(cmd, fromEnv, g.flagSources, getenv); err != nil {
 				return err
 			}
-			return checkDatabaseFlag(cmd, g.database, g.flagSources["database"])
+			if err := checkDatabaseFlag(cmd, g.database, g.flagSources["database"]); err != nil {
+				return err
+			}
+			return checkMasterKeyFileFlag(g.masterKeyFile)
 		},
 	}
 	root.SetOut(stdout)
