@@ -23,7 +23,10 @@ import (
 // global flags (data-dir, database, master-key-file, json), so that the CLI works on the
 // store that a server configured by the file uses. They leave the other keys to serve,
 // which checks them.
-func applyConfigFile(cmd *cobra.Command, fromEnv map[string]bool, sources map[string]string, getenv func(string) string) error {
+//
+// A file that users other than its owner can write gets a warning through warn, because
+// its keys choose the master key file, the trusted proxies and the listeners.
+func applyConfigFile(cmd *cobra.Command, fromEnv map[string]bool, sources map[string]string, getenv func(string) string, warn func(string)) error {
 	path, globalOnly := "", false
 	if cf := cmd.Flags().Lookup("config"); cf != nil {
 		path = cf.Value.String()
@@ -37,6 +40,10 @@ func applyConfigFile(cmd *cobra.Command, fromEnv map[string]bool, sources map[st
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return flagErrorf("config", "read --config file: %v", err)
+	}
+	if info, err := os.Stat(path); err == nil && info.Mode().Perm()&0o022 != 0 {
+		warn(fmt.Sprintf("the configuration file %s can be written by users other than its owner (mode %04o), who could change any setting: run \"chmod go-w %s\"",
+			path, info.Mode().Perm(), shellQuote(path)))
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {

@@ -39,3 +39,39 @@ func TestMasterKeyModeWarning(t *testing.T) {
 		t.Errorf("account list with a mode-0600 key file: stderr %q, want none", stderr)
 	}
 }
+
+// TestMasterKeyFileHoldingKey checks that a --master-key-file value that is a base64
+// master key rather than a path is rejected. Without the check the command would create
+// a new key in a file named after the intended key, and echo that key in its messages.
+func TestMasterKeyFileHoldingKey(t *testing.T) {
+	t.Chdir(t.TempDir())
+	dir := t.TempDir()
+	// A 32-byte key whose base64 has no slash, so that it is also a valid file name.
+	key := "TGZ5d29yTFhjWnIwTHptc1l3dStZcFJZWHQ4QnJabG0="
+
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+	}{
+		{name: "flag", args: []string{"--master-key-file", key, "account", "create", "--name", "Acme", "--email", "ops@acme.test"}},
+		{name: "environment", args: []string{"account", "create", "--name", "Acme", "--email", "ops@acme.test"}, env: map[string]string{"IOGATE_MASTER_KEY_FILE": key}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, err := runCLI(t, dir, tt.env, tt.args...)
+			if err == nil {
+				t.Fatalf("account create with the key as --master-key-file: succeeded, want an error")
+			}
+			if strings.Contains(err.Error()+stdout+stderr, key) {
+				t.Errorf("account create with the key as --master-key-file: the output contains the key")
+			}
+			if !strings.Contains(err.Error(), "IOGATE_MASTER_KEY") {
+				t.Errorf("account create with the key as --master-key-file: error %q, want it to name IOGATE_MASTER_KEY", err)
+			}
+			if _, statErr := os.Stat(key); !os.IsNotExist(statErr) {
+				t.Errorf("account create with the key as --master-key-file: a file named after the key exists (stat error %v)", statErr)
+			}
+		})
+	}
+}

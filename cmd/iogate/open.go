@@ -48,6 +48,24 @@ func (g *globals) masterKeyPath() string {
 	return filepath.Join(g.dataDir, "master.key")
 }
 
+// checkMasterKeyFileFlag rejects a --master-key-file value that names no existing file
+// but is itself a base64 master key, as when the key was pasted in place of its path.
+// Used as a path, the key would name a new key file, which a first run creates, and it
+// would appear in error messages and hints. The error does not repeat the value.
+func checkMasterKeyFileFlag(path string) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if _, err := iogate.ParseMasterKey(path); err != nil {
+		return nil
+	}
+	return flagErrorf("master-key-file", "invalid --master-key-file: the value is a master key, not the path of a file: "+
+		"put the key in IOGATE_MASTER_KEY, or in a file with mode 0600 and pass that file's path")
+}
+
 // loadMasterKey reads the master key from IOGATE_MASTER_KEY or the key file, which must
 // exist. Only createMasterKey creates the file.
 func (g *globals) loadMasterKey() (*iogate.MasterKey, error) {

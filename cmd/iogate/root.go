@@ -64,10 +64,13 @@ func newRootCommand(getenv func(string) string, environ func() []string, stdout,
 			if cmd.Name() != "serve" {
 				g.ignoredEnv.print(g.stderr, g.json, cmd.CommandPath())
 			}
-			if err := applyConfigFile(cmd, fromEnv, g.flagSources, getenv); err != nil {
+			if err := applyConfigFile(cmd, fromEnv, g.flagSources, getenv, g.warn); err != nil {
 				return err
 			}
-			return checkDatabaseFlag(cmd, g.database, g.flagSources["database"])
+			if err := checkDatabaseFlag(cmd, g.database, g.flagSources["database"]); err != nil {
+				return err
+			}
+			return checkMasterKeyFileFlag(g.masterKeyFile)
 		},
 	}
 	root.SetOut(stdout)
