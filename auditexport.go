@@ -1,6 +1,7 @@
 package iogate
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -68,4 +69,36 @@ func neutralizeFormula(cell string) string {
 		return "'" + cell
 	}
 	return cell
+}
+
+// auditExportPage is the number of records that EachAuditRecord reads per store call.
+const auditExportPage = 500
+
+// EachAuditRecord calls fn for every record of accountID, oldest first, up to the newest
+// record at the time of the call, so that a log that grows during an export still ends. It
+// reads the log in pages through AuditRecordsAfter and holds no store connection while fn
+// runs, which may wait for a slow client to take an export.
+func EachAuditRecord(ctx context.Context, store Store, accountID string, fn func(*AuditRecord) error) error {
+	newest, _, err := store.ListAuditRecords(ctx, AuditFilter{AccountID: accountID}, Page{Limit: 1})
+	if err != nil || len(newest) == 0 {
+		return err
+	}
+	last := newest[0].Seq
+	// Sequence numbers start at 1, and pruning removes the lowest.
+	for after := int64(0); after < last; {
+		page, err := store.AuditRecordsAfter(ctx, accountID, after, auditExportPage)
+		if err != nil || len(page) == 0 {
+			return err
+		}
+		for _, r := range page {
+			if r.Seq > last {
+				return nil
+			}
+			if err := fn(r); err != nil {
+				return err
+			}
+			after = r.Seq
+		}
+	}
+	return nil
 }

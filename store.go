@@ -25,7 +25,7 @@ const (
 //   - ChangeVaults: the vaults of AccountID changed;
 //   - ChangeAddressUnblock: an operator lifted the blocks of the addresses in Address.
 //
-// Seq increases with every change; a reader that has applied changes up to Seq asks for
+// Seq increases with every change; a reader that has applied changes up to Seq requests
 // the ones after it.
 type KeyChange struct {
 	Seq      int64
@@ -339,6 +339,10 @@ type Store interface {
 	// AuditRecords calls fn for every record of accountID, or of every account when
 	// accountID is empty, ordered by account and then by sequence number.
 	AuditRecords(ctx context.Context, accountID string, fn func(*AuditRecord) error) error
+	// AuditRecordsAfter returns at most limit records of accountID whose sequence number is
+	// above after, oldest first. Unlike AuditRecords it holds no connection between calls,
+	// so a reader that pages through a log at the pace of a slow client ties up none.
+	AuditRecordsAfter(ctx context.Context, accountID string, after int64, limit int) ([]*AuditRecord, error)
 	// AuditCheckpoints returns the retention checkpoint of accountID, or of every account
 	// when accountID is empty; an account whose records were never pruned has none.
 	AuditCheckpoints(ctx context.Context, accountID string) ([]*AuditCheckpoint, error)

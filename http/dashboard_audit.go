@@ -220,8 +220,9 @@ func auditSummary(rec *iogate.AuditRecord) string {
 }
 
 // handleAuditExport sends the account's records that the filters select, oldest first, as
-// a CSV or JSON download. An account runs one export at a time (see exportLimit). A store that fails or stops responding before anything has been
-// sent gets the error page. After that, the download breaks off and the log records why.
+// a CSV or JSON download. exportLimit bounds the exports that run at once. A store that
+// fails or stops responding before anything has been sent gets the error page. After that,
+// the download breaks off and the log records why.
 func (d *Dashboard) handleAuditExport(w http.ResponseWriter, r *http.Request, c *user.Current) error {
 	filter, err := auditQuery(r, c.Account.ID)
 	if err != nil {
@@ -236,7 +237,7 @@ func (d *Dashboard) handleAuditExport(w http.ResponseWriter, r *http.Request, c 
 	default:
 		return iogate.Errorf(iogate.CodeInvalid, "Invalid export format %s: use csv or json.", iogate.QuoteInput(format))
 	}
-	done, err := d.exports.start(c.Account.ID)
+	done, err := d.exports.start(c.User.ID)
 	if err != nil {
 		return err
 	}
@@ -246,7 +247,7 @@ func (d *Dashboard) handleAuditExport(w http.ResponseWriter, r *http.Request, c 
 	out := &exportWriter{w: w, contentType: contentType, filename: name}
 	bound := storeBoundFrom(r.Context())
 	err = write(out, func(fn func(*iogate.AuditRecord) error) error {
-		return d.cfg.Store.AuditRecords(r.Context(), c.Account.ID, func(rec *iogate.AuditRecord) error {
+		return iogate.EachAuditRecord(r.Context(), d.cfg.Store, c.Account.ID, func(rec *iogate.AuditRecord) error {
 			// Each record shows that the store still responds, filtered out or not.
 			bound.extend()
 			out.flow()

@@ -89,22 +89,19 @@ func (g *goneClient) Header() http.Header       { return g.header }
 func (g *goneClient) WriteHeader(int)           {}
 func (g *goneClient) Write([]byte) (int, error) { return 0, errors.New("write: broken pipe") }
 
-// failingExportStore is the real store with one fault added: AuditRecords fails after it
-// has passed on after records, as a database that goes away during an export.
+// failingExportStore is the real store with one fault added: the export's first page of
+// records holds at most after records, and reading the next page fails, as a database that
+// goes away during an export.
 type failingExportStore struct {
 	iogate.Store
 	after int
 }
 
-func (s *failingExportStore) AuditRecords(ctx context.Context, accountID string, fn func(*iogate.AuditRecord) error) error {
-	passed := 0
-	return s.Store.AuditRecords(ctx, accountID, func(r *iogate.AuditRecord) error {
-		if passed == s.after {
-			return errors.New("read audit records: connection reset by the test")
-		}
-		passed++
-		return fn(r)
-	})
+func (s *failingExportStore) AuditRecordsAfter(ctx context.Context, accountID string, after int64, limit int) ([]*iogate.AuditRecord, error) {
+	if after > 0 {
+		return nil, errors.New("read audit records: connection reset by the test")
+	}
+	return s.Store.AuditRecordsAfter(ctx, accountID, after, min(limit, s.after))
 }
 
 // TestAuditExportAbortLogLevel checks that an export that the client aborts, by closing the
@@ -197,22 +194,20 @@ func TestAuditExportStoreFailureBeforeRecords(t *testing.T) {
 	}
 }
 
-// slowExportStore is the real store with one delay added: AuditRecords waits delay before
-// it passes on each record, as a database reading a long log does.
+// slowExportStore is the real store with one delay added: each page of an export holds
+// one record and takes delay to read, as a database reading a long log does.
 type slowExportStore struct {
 	iogate.Store
 	delay time.Duration
 }
 
-func (s *slowExportStore) AuditRecords(ctx context.Context, accountID string, fn func(*iogate.AuditRecord) error) error {
-	return s.Store.AuditRecords(ctx, accountID, func(r *iogate.AuditRecord) error {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(s.delay):
-		}
-		return fn(r)
-	})
+func (s *slowExportStore) AuditRecordsAfter(ctx context.Context, accountID string, after int64, limit int) ([]*iogate.AuditRecord, error) {
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(s.delay):
+	}
+	return s.Store.AuditRecordsAfter(ctx, accountID, after, 1)
 }
 
 // TestAuditExportExtendsStoreBound checks that an export that takes longer than the store
@@ -255,39 +250,46 @@ func TestAuditExportExtendsStoreBound(t *testing.T) {
 	}
 }
 
-// gatedExportStore is the real store with one pause added: AuditRecords announces on
-// entered that an export has begun reading, then waits until release is closed.
+// gatedExportStore is the real store with one pause added: before an export reads its
+// first page of records, it announces its account on entered, then waits until release is
+// closed.
 type gatedExportStore struct {
 	iogate.Store
 	entered chan string
 	release chan struct{}
 }
 
-func (s *gatedExportStore) AuditRecords(ctx context.Context, accountID string, fn func(*iogate.AuditRecord) error) error {
-	s.entered <- accountID
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.release:
+func (s *gatedExportStore) AuditRecordsAfter(ctx context.Context, accountID string, after int64, limit int) ([]*iogate.AuditRecord, error) {
+	if after == 0 {
+		s.entered <- accountID
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.release:
+		}
 	}
-	return s.Store.AuditRecords(ctx, accountID, fn)
+	return s.Store.AuditRecordsAfter(ctx, accountID, after, limit)
 }
 
-// TestAuditExportOneAtATime checks that an account runs one audit export at a time and the
-// process at most maxExports: a further export gets the rate-limited error, before any
-// record of it is written, and the places are free again once the exports end.
-func TestAuditExportOneAtATime(t *testing.T) {
+// TestAuditExportPlacesPerUser checks that a user runs at most maxExportsPerUser audit
+// exports at once and the process at most maxExports. A further export gets the
+// rate-limited error before any record of it is written. A user at the bound keeps no other
+// member of the account from exporting, and the places are free again once the exports end.
+func TestAuditExportPlacesPerUser(t *testing.T) {
 	gate := &gatedExportStore{entered: make(chan string), release: make(chan struct{})}
 	h := newDashboardHarnessOn(t, 0, func(db iogate.Store) iogate.Store { gate.Store = db; return gate })
-	accounts := []*user.Current{h.current()}
-	for i := range maxExports {
+	owner := h.current()
+	viewer := h.current()
+	viewer.User = &iogate.User{ID: iogate.NewID(), AccountID: h.account.ID, Email: "viewer@acme.test", Role: iogate.RoleViewer}
+	others := make([]*user.Current, 2)
+	for i := range others {
 		a := &iogate.Account{ID: iogate.NewID(), Name: fmt.Sprintf("Other %d", i), Email: fmt.Sprintf("ops%d@other.test", i),
 			Status: iogate.AccountActive, CreatedAt: time.Now().UTC()}
 		createAccount(t, h.auth, gate.Store, a)
-		owner := &iogate.User{ID: iogate.NewID(), AccountID: a.ID, Email: fmt.Sprintf("owner%d@other.test", i), Role: iogate.RoleOwner}
 		c := h.current()
-		c.Account, c.User = a, owner
-		accounts = append(accounts, c)
+		c.Account = a
+		c.User = &iogate.User{ID: iogate.NewID(), AccountID: a.ID, Email: fmt.Sprintf("owner%d@other.test", i), Role: iogate.RoleOwner}
+		others[i] = c
 	}
 	export := func(c *user.Current) (*httptest.ResponseRecorder, error) {
 		rec := httptest.NewRecorder()
@@ -308,10 +310,11 @@ func TestAuditExportOneAtATime(t *testing.T) {
 		}
 		return n
 	}
-
-	// The first maxExports accounts start an export each, which waits in the store.
-	results := make(chan error, maxExports)
-	for _, c := range accounts[:maxExports] {
+	results := make(chan error, maxExports+1)
+	// begin starts an export by c that waits in the store until the gate opens. An export
+	// rejected before it reaches the store fails the test.
+	begin := func(c *user.Current) {
+		t.Helper()
 		go func() {
 			rec, err := export(c)
 			if err == nil && rec.Code != http.StatusOK {
@@ -319,29 +322,36 @@ func TestAuditExportOneAtATime(t *testing.T) {
 			}
 			results <- err
 		}()
-		<-gate.entered
+		select {
+		case <-gate.entered:
+		case err := <-results:
+			t.Fatalf("an export that should hold a place ended at once: %v", err)
+		}
 	}
-
-	for _, c := range []struct {
-		name    string
-		current *user.Current
-		want    error
-	}{
-		{"same account", accounts[0], errExportRunning},
-		{"process full", accounts[maxExports], errExportsBusy},
-	} {
-		before := exported(c.current)
-		_, err := export(c.current)
-		if !errors.Is(err, c.want) {
-			t.Errorf("%s: export while %d run returned %v, want %q", c.name, maxExports, err, c.want)
+	rejected := func(name string, c *user.Current, want error) {
+		t.Helper()
+		before := exported(c)
+		_, err := export(c)
+		if !errors.Is(err, want) {
+			t.Errorf("%s: export returned %v, want %q", name, err, want)
 		}
 		if code := iogate.ErrorCodeOf(err); statusOf[code] != http.StatusTooManyRequests {
-			t.Errorf("%s: code %q maps to status %d, want 429", c.name, code, statusOf[code])
+			t.Errorf("%s: code %q maps to status %d, want 429", name, code, statusOf[code])
 		}
-		if after := exported(c.current); after != before {
-			t.Errorf("%s: the rejected export added %d audit.exported records, want none", c.name, after-before)
+		if after := exported(c); after != before {
+			t.Errorf("%s: the rejected export added %d audit.exported records, want none", name, after-before)
 		}
 	}
+
+	for range maxExportsPerUser {
+		begin(owner)
+	}
+	rejected("user at the bound", owner, errExportsOfUser)
+	// The viewer of the same account and a user of another account still export, which
+	// fills the process.
+	begin(viewer)
+	begin(others[0])
+	rejected("process full", others[1], errExportsBusy)
 
 	close(gate.release)
 	for range maxExports {
@@ -349,16 +359,16 @@ func TestAuditExportOneAtATime(t *testing.T) {
 			t.Errorf("an export that held a place failed: %v", err)
 		}
 	}
-	// Every place is free again: each account exports, one after another.
+	// Every place is free again: each user exports, one after another.
 	go func() {
 		for range gate.entered {
 		}
 	}()
 	defer close(gate.entered)
-	for i, c := range accounts {
+	for i, c := range []*user.Current{owner, viewer, others[0], others[1]} {
 		rec, err := export(c)
 		if err != nil || rec.Code != http.StatusOK {
-			t.Errorf("account %d: export after the others ended: status %d, error %v", i, rec.Code, err)
+			t.Errorf("user %d: export after the others ended: status %d, error %v", i, rec.Code, err)
 		}
 	}
 }

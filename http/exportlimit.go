@@ -6,48 +6,56 @@ import (
 	"github.com/iogate/iogate"
 )
 
-// maxExports is how many dashboard audit exports one process runs at once. An export holds
-// a store connection until the browser has downloaded it, which a slow reader can stretch to
-// --write-timeout. The SQLite store reads through 8 connections and a PostgreSQL pool has 4
-// by default on a 2-core machine, so without a bound a signed-in user could hold every one
-// of them and stall the pages, the key view's resyncs and, on PostgreSQL, the audit writes
-// of token issuance.
-const maxExports = 2
+// Bounds of the dashboard audit exports that one process runs at once. An export reads the
+// log in pages (iogate.EachAuditRecord) and holds no store connection while the browser
+// downloads, so the bounds limit the CPU time that page reads and encoding take, not
+// connections. They are per user, so that no member of an account, a viewer included, can
+// keep another from exporting. Two per user let a user who cancelled a download start
+// another before the server has noticed the cancellation.
+const (
+	maxExportsPerUser = 2
+	maxExports        = 4
+)
 
 var (
-	errExportRunning = iogate.Errorf(iogate.CodeRateLimited,
-		"An export of this account's audit log is already running. Wait until its download ends, then try again.")
+	errExportsOfUser = iogate.Errorf(iogate.CodeRateLimited,
+		"You have %d audit exports running. Wait until a download ends, then try again.", maxExportsPerUser)
 	errExportsBusy = iogate.Errorf(iogate.CodeRateLimited,
 		"Too many audit exports are running on this server. Try again in a minute.")
 )
 
-// exportLimit bounds the dashboard audit exports that run at once: one per account, and
-// maxExports in the process. Its zero value is ready to use. The bound is per process, as
-// the sign-in limits are, so each node of a cluster allows its own.
+// exportLimit counts the dashboard audit exports that run, by user. Its zero value is ready
+// to use. The counts are per process, as the sign-in limits are, so each node of a cluster
+// allows its own.
 type exportLimit struct {
 	mu      sync.Mutex
-	running map[string]bool
+	running map[string]int
+	total   int
 }
 
-// start reserves a place for an export of accountID's log, or returns a rate-limited error
-// when the account has one running or the process has maxExports. The caller must call the
-// returned function when the export ends, however it ends.
-func (l *exportLimit) start(accountID string) (done func(), err error) {
+// start reserves a place for an export by userID, or returns a rate-limited error when the
+// user runs maxExportsPerUser or the process maxExports. The caller must call the returned
+// function when the export ends, however it ends.
+func (l *exportLimit) start(userID string) (done func(), err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
-	case l.running[accountID]:
-		return nil, errExportRunning
-	case len(l.running) >= maxExports:
+	case l.running[userID] >= maxExportsPerUser:
+		return nil, errExportsOfUser
+	case l.total >= maxExports:
 		return nil, errExportsBusy
 	}
 	if l.running == nil {
-		l.running = make(map[string]bool, maxExports)
+		l.running = make(map[string]int)
 	}
-	l.running[accountID] = true
+	l.running[userID]++
+	l.total++
 	return func() {
 		l.mu.Lock()
-		delete(l.running, accountID)
-		l.mu.Unlock()
+		defer l.mu.Unlock()
+		l.total--
+		if l.running[userID]--; l.running[userID] == 0 {
+			delete(l.running, userID)
+		}
 	}, nil
 }

@@ -26,7 +26,7 @@ var storeOperations = []string{
 	"find_api_key", "list_api_keys", "all_api_keys", "all_api_key_auth", "update_api_key",
 	"delete_api_key", "record_key_use", "revoke_token", "list_revoked_tokens", "deleted_api_keys",
 	"all_revoked_tokens", "key_changes_since", "latest_key_change", "record_address_unblock", "append_audit_records",
-	"list_audit_records", "audit_records", "create_vault", "create_vault_once", "find_vault", "list_vaults",
+	"list_audit_records", "audit_records", "audit_records_after", "create_vault", "create_vault_once", "find_vault", "list_vaults",
 	"sealed_secret", "put_sealed_secret", "signing_keys", "signing_key_log_created_at", "create_signing_key",
 	"rotate_signing_key", "retire_signing_keys", "revoke_signing_key", "ping", "audit_checkpoints", "prune_audit_records", "create_user",
 	"find_user_by_id", "find_user_by_email", "list_users", "set_user_role", "set_user_totp_seed",
@@ -189,6 +189,11 @@ func (s *instrumentedStore) ListAuditRecords(ctx context.Context, filter iogate.
 
 func (s *instrumentedStore) AuditRecords(ctx context.Context, accountID string, fn func(*iogate.AuditRecord) error) error {
 	return visit(s, "audit_records", fn, func(f func(*iogate.AuditRecord) error) error { return s.store.AuditRecords(ctx, accountID, f) })
+}
+
+func (s *instrumentedStore) AuditRecordsAfter(ctx context.Context, accountID string, after int64, limit int) ([]*iogate.AuditRecord, error) {
+	r, err := s.store.AuditRecordsAfter(ctx, accountID, after, limit)
+	return r, s.check("audit_records_after", err)
 }
 
 func (s *instrumentedStore) CreateVault(ctx context.Context, v *iogate.Vault, rec *iogate.AuditRecord) error {

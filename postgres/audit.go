@@ -186,6 +186,27 @@ func decodeAuditCursor(cursor string) (int64, error) {
 // AuditRecords calls fn for every record of accountID, or of every account when accountID
 // is empty, ordered by account and sequence number. The rows are read in one query, so fn
 // must not use the store.
+func (db *DB) AuditRecordsAfter(ctx context.Context, accountID string, after int64, limit int) ([]*iogate.AuditRecord, error) {
+	if !storable(accountID) {
+		return []*iogate.AuditRecord{}, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+auditColumns+` FROM audit_records WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+		accountID, after, limit)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	defer rows.Close()
+	records := []*iogate.AuditRecord{}
+	for rows.Next() {
+		r, err := scanAuditRecord(rows)
+		if err != nil {
+			return nil, mapError(err)
+		}
+		records = append(records, r)
+	}
+	return records, mapError(rows.Err())
+}
+
 func (db *DB) AuditRecords(ctx context.Context, accountID string, fn func(*iogate.AuditRecord) error) error {
 	query := `SELECT ` + auditColumns + ` FROM audit_records ORDER BY account_id COLLATE "C", seq`
 	var args []any

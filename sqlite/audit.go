@@ -363,6 +363,24 @@ func decodeAuditCursor(cursor string) (int64, error) {
 
 // AuditRecords calls fn for every record of accountID, or of every account when accountID
 // is empty, ordered by account and sequence number.
+func (db *DB) AuditRecordsAfter(ctx context.Context, accountID string, after int64, limit int) ([]*iogate.AuditRecord, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_records WHERE account_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+		accountID, after, limit)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	defer rows.Close()
+	records := []*iogate.AuditRecord{}
+	for rows.Next() {
+		r, err := scanAuditRecord(rows)
+		if err != nil {
+			return nil, mapError(err)
+		}
+		records = append(records, r)
+	}
+	return records, mapError(rows.Err())
+}
+
 func (db *DB) AuditRecords(ctx context.Context, accountID string, fn func(*iogate.AuditRecord) error) error {
 	query := `SELECT ` + auditColumns + ` FROM audit_records ORDER BY account_id, seq`
 	var args []any

@@ -78,6 +78,7 @@ func Run(t *testing.T, newStore func(t *testing.T) iogate.Store) {
 	cases = append(cases, vaultKeyCases...)
 	cases = append(cases, legacyTextCases...)
 	cases = append(cases, auditFilterCases...)
+	cases = append(cases, auditPageCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
