@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"sync"
@@ -21,6 +22,15 @@ const (
 	maxAuditBatch   = 512
 	maxAuditPending = 10_000
 )
+
+// denialDelay is the mean wait of a queued denial before the writer takes it, and the
+// width of its random spread: a denial waits from half of it to one and a half times it. The
+// record of a denial for a known client ID costs a transaction that one for an unknown
+// client ID does not. Written right after the request, that work slowed the response and
+// the next request enough to tell, in medians of many tries, whether a client ID exists.
+// After the wait it happens at a moment that the caller does not choose, with the other
+// denials of that moment.
+const denialDelay = 100 * time.Millisecond
 
 // auditCommitter writes audit records with group commit. Callers add records to a queue,
 // and one writer goroutine at a time appends everything queued in a single transaction.
@@ -41,7 +51,13 @@ type auditCommitter struct {
 	mu      sync.Mutex
 	pending []pendingAudit
 	denials []denial
-	running bool
+	// denialsDue is set when the queued denials have waited: the writer takes denials only
+	// then. denialTimer, when set, is the timer that sets it after a wait around
+	// denialDelay, which is the constant of that name outside tests.
+	denialDelay time.Duration
+	denialsDue  bool
+	denialTimer *time.Timer
+	running     bool
 	// idle is closed when the running writer exits.
 	idle    chan struct{}
 	dropped int
@@ -71,7 +87,7 @@ type denial struct {
 }
 
 func newAuditCommitter(store iogate.Store, chain *iogate.AuditChain, log *slog.Logger, m *metrics.Metrics, timeout time.Duration) *auditCommitter {
-	return &auditCommitter{store: store, chain: chain, log: log, metrics: m, timeout: timeout}
+	return &auditCommitter{store: store, chain: chain, log: log, metrics: m, timeout: timeout, denialDelay: denialDelay}
 }
 
 // commit queues rec and returns once the transaction holding it has committed, with that
@@ -157,8 +173,9 @@ func (c *auditCommitter) enqueue(rec *iogate.AuditRecord) {
 	c.startLocked()
 }
 
-// deny queues d without waiting for its record. When the queue is full, d is dropped and
-// counted like a record passed to enqueue.
+// deny queues d without waiting for its record, which the writer takes after denialDelay
+// (see there). When the queue is full, d is dropped and counted like a record passed to
+// enqueue.
 func (c *auditCommitter) deny(d denial) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -169,7 +186,32 @@ func (c *auditCommitter) deny(d denial) {
 		return
 	}
 	c.denials = append(c.denials, d)
-	c.startLocked()
+	c.scheduleDenialsLocked()
+}
+
+// scheduleDenialsLocked starts the timer that makes the queued denials due, unless they are
+// due or the timer runs already. The caller holds mu.
+func (c *auditCommitter) scheduleDenialsLocked() {
+	if c.denialsDue || c.denialTimer != nil {
+		return
+	}
+	wait := c.denialDelay / 2
+	if c.denialDelay > 0 {
+		wait += rand.N(c.denialDelay)
+	}
+	var t *time.Timer
+	t = time.AfterFunc(wait, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		// A timer that flush stopped too late finds another timer, or none, in its place.
+		if c.denialTimer != t {
+			return
+		}
+		c.denialTimer = nil
+		c.denialsDue = true
+		c.startLocked()
+	})
+	c.denialTimer = t
 }
 
 func (c *auditCommitter) startLocked() {
@@ -186,7 +228,10 @@ func (c *auditCommitter) write() {
 	for {
 		c.mu.Lock()
 		n := min(len(c.pending), maxAuditBatch)
-		m := min(len(c.denials), maxAuditBatch-n)
+		m := 0
+		if c.denialsDue {
+			m = min(len(c.denials), maxAuditBatch-n)
+		}
 		if n == 0 && m == 0 {
 			c.running = false
 			close(c.idle)
@@ -197,6 +242,10 @@ func (c *auditCommitter) write() {
 		c.pending = c.pending[n:]
 		denials := c.denials[:m:m]
 		c.denials = c.denials[m:]
+		// Once every due denial is taken, later ones wait for a timer of their own.
+		if c.denialsDue && len(c.denials) == 0 {
+			c.denialsDue = false
+		}
 		dropped := c.dropped
 		c.dropped = 0
 		c.mu.Unlock()
@@ -256,9 +305,18 @@ func (c *auditCommitter) writeBatch(batch []pendingAudit, denials []denial) {
 	}
 }
 
-// flush waits until the queue is empty or ctx ends.
+// flush writes the queued denials without waiting for denialDelay, and waits until the
+// queue is empty or ctx ends.
 func (c *auditCommitter) flush(ctx context.Context) {
 	c.mu.Lock()
+	if c.denialTimer != nil {
+		c.denialTimer.Stop()
+		c.denialTimer = nil
+	}
+	if len(c.denials) > 0 {
+		c.denialsDue = true
+		c.startLocked()
+	}
 	running, idle := c.running, c.idle
 	c.mu.Unlock()
 	if !running {

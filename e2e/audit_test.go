@@ -55,12 +55,18 @@ func TestAuditLog(t *testing.T) {
 	if r := requestToken(t, from2, f.srv, k.ClientID, k.ClientSecret); r.status != http.StatusForbidden {
 		t.Fatalf("request from 127.0.0.2: status %d, want 403", r.status)
 	}
+	// Denials are written off the request path, after a wait. The changes below come after
+	// them, so that the log lists them in the order they were made.
+	if !pollUntil(5*time.Second, func() bool {
+		return len(auditList(t, dir, f.accountID, "--event", "token.denied")) == 2
+	}) {
+		t.Fatal("the two token.denied records were not written within 5s")
+	}
 	testenv.CLIJSON(t, dir, nil, "key", "update", k.ClientID, "--name", "audited-2", "--allow-ip", "127.0.0.0/8")
 	rotated := rotate(t, dir, k.ClientID, "--grace", "1h")
 	testenv.CLIJSON(t, dir, nil, "key", "delete", k.ClientID)
 
-	// Denials are written off the request path; wait until both are there. The key has
-	// two issued tokens: one from waitForKeyFrom and tok.
+	// The key has two issued tokens: one from waitForKeyFrom and tok.
 	var records []auditRecord
 	deadline := time.Now().Add(5 * time.Second)
 	for {
