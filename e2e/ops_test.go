@@ -502,6 +502,10 @@ func TestBackupAndRestore(t *testing.T) {
 	if res := testenv.RunCLI(t, f.srv.DataDir, nil, "backup", "--to", backup); res.ExitCode == 0 || !strings.Contains(res.Stderr, "already exists") {
 		t.Errorf("backup over an existing file: exit %d, stderr %q; want a refusal", res.ExitCode, res.Stderr)
 	}
+	dir := filepath.Dir(backup)
+	if res := testenv.RunCLI(t, f.srv.DataDir, nil, "backup", "--to", dir); res.ExitCode == 0 || !strings.Contains(res.Stderr, "is a directory") {
+		t.Errorf("backup to a directory: exit %d, stderr %q; want a refusal that names the directory", res.ExitCode, res.Stderr)
+	}
 
 	// Restore as docs/OPERATIONS.md describes: the copy becomes iogate.db of a data
 	// directory that has the same master key.

@@ -22,7 +22,10 @@ import (
 // The copy is useless without the master key, which is not in the database; back that up
 // separately.
 func (db *DB) Backup(ctx context.Context, path string) (int64, error) {
-	if _, err := os.Lstat(path); err == nil {
+	if info, err := os.Lstat(path); err == nil && info.IsDir() {
+		return 0, iogate.Errorf(iogate.CodeConflict, "%s is a directory: name a new file in it for the backup, such as %s",
+			path, filepath.Join(path, "iogate-backup.db"))
+	} else if err == nil {
 		return 0, iogate.Errorf(iogate.CodeConflict, "%s already exists: choose a new file name for the backup", path)
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return 0, fmt.Errorf("check backup file: %w", err)
