@@ -77,7 +77,8 @@ const auditExportPage = 500
 // EachAuditRecord calls fn for every record of accountID, oldest first, up to the newest
 // record at the time of the call, so that a log that grows during an export still ends. It
 // reads the log in pages through AuditRecordsAfter and holds no store connection while fn
-// runs, which may wait for a slow client to take an export.
+// runs, which may wait for a slow client to take an export. It returns a CodeConflict
+// error when a retention sweep prunes records that fn has not received yet.
 func EachAuditRecord(ctx context.Context, store Store, accountID string, fn func(*AuditRecord) error) error {
 	newest, _, err := store.ListAuditRecords(ctx, AuditFilter{AccountID: accountID}, Page{Limit: 1})
 	if err != nil || len(newest) == 0 {
@@ -93,6 +94,12 @@ func EachAuditRecord(ctx context.Context, store Store, accountID string, fn func
 		for _, r := range page {
 			if r.Seq > last {
 				return nil
+			}
+			// An account's sequence numbers have no gaps, so a gap after the first record
+			// means that a retention sweep pruned records that fn has not seen yet.
+			if after > 0 && r.Seq != after+1 {
+				return Errorf(CodeConflict, "audit records %d to %d of account %s were pruned during the export: export again, "+
+					"and the export starts after them", after+1, r.Seq-1, accountID)
 			}
 			if err := fn(r); err != nil {
 				return err

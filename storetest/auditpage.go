@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/iogate/iogate"
@@ -14,6 +15,7 @@ var auditPageCases = []struct {
 }{
 	{"AuditRecordsAfter", testAuditRecordsAfter},
 	{"EachAuditRecordStopsAtNewest", testEachAuditRecordStopsAtNewest},
+	{"EachAuditRecordPrunedDuring", testEachAuditRecordPrunedDuring},
 }
 
 // appendAuditRecords appends n key.updated records by an operator to accountID's log.
@@ -108,5 +110,34 @@ func testEachAuditRecordStopsAtNewest(t *testing.T, s iogate.Store) {
 	}
 	if n := len(allAuditRecords(t, s, a.ID)); n != records+2 {
 		t.Errorf("the log holds %d records, want %d", n, records+2)
+	}
+}
+
+// testEachAuditRecordPrunedDuring checks that EachAuditRecord fails with CodeConflict when
+// retention prunes records that it has not passed on yet, rather than skip them and leave
+// a gap in the export.
+func testEachAuditRecordPrunedDuring(t *testing.T, s iogate.Store) {
+	ctx := ctxFor(t)
+	a := newAccount(t, s)
+	appendAuditRecords(t, s, a.ID, 1199) // more than two pages of EachAuditRecord
+	all := allAuditRecords(t, s, a.ID)
+	// The checkpoint lies past the first page, so the records after that page up to it
+	// disappear while the export runs.
+	prunedThrough := all[len(all)-100]
+
+	passed := 0
+	err := iogate.EachAuditRecord(ctx, s, a.ID, func(r *iogate.AuditRecord) error {
+		if passed == 0 {
+			_, err := s.PruneAuditRecords(ctx, chain.NewCheckpoint(prunedThrough, base.Add(time.Hour)))
+			must(t, "PruneAuditRecords", err)
+		}
+		passed++
+		return nil
+	})
+	if code := iogate.ErrorCodeOf(err); code != iogate.CodeConflict {
+		t.Fatalf("EachAuditRecord with records pruned during it: error %v (code %q), want code %q", err, code, iogate.CodeConflict)
+	}
+	if passed >= len(all) {
+		t.Errorf("EachAuditRecord passed on %d records, want fewer than the %d of the log", passed, len(all))
 	}
 }
