@@ -91,3 +91,43 @@ func TestDenialWrittenAfterDelay(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestDenialBeforeKeyPrunedVerifies checks that VerifyAudit passes after retention prunes
+// up to a denial record that the writer appended after a key.created record, although the
+// denied request came first.
+func TestDenialBeforeKeyPrunedVerifies(t *testing.T) {
+	e := newTestEngine(t)
+	ctx := context.Background()
+	e.svc.audit.mu.Lock()
+	e.svc.audit.denialDelay = time.Hour
+	e.svc.audit.mu.Unlock()
+	k, secret := e.createKey(t)
+
+	// The denial is queued with the time of the request, and the key created 10 ms later
+	// commits its record first.
+	e.clock.advance(time.Minute)
+	if _, err := e.svc.IssueToken(ctx, TokenRequest{ClientID: k.ClientID, ClientSecret: mistype(secret),
+		RemoteAddr: netip.MustParseAddr("192.0.2.1")}); err == nil {
+		t.Fatal("IssueToken with a wrong secret succeeded")
+	}
+	e.clock.advance(10 * time.Millisecond)
+	e.createKey(t)
+	e.svc.audit.flush(ctx)
+
+	// A later record keeps the denial from being the newest record, which is never pruned.
+	e.clock.advance(24 * time.Hour)
+	e.createKey(t)
+	e.clock.advance(time.Hour)
+	report, err := e.svc.PruneAudit(ctx, 2*time.Hour)
+	if err != nil {
+		t.Fatalf("PruneAudit: %v", err)
+	}
+	// The account.created record and the first two key.created records go. The denial
+	// stays, because pruning it would move the checkpoint's time before the second key.
+	if report.Records != 3 {
+		t.Errorf("PruneAudit pruned %d records, want 3", report.Records)
+	}
+	if _, err := e.svc.VerifyAudit(ctx, e.accountID); err != nil {
+		t.Errorf("VerifyAudit after pruning: %v", err)
+	}
+}

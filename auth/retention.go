@@ -75,8 +75,9 @@ func (s *Service) PruneAudit(ctx context.Context, retention time.Duration) (Prun
 
 // planPrune reads every account's chain from its checkpoint and returns, per account, the
 // records to move the checkpoint to, oldest first, together with the chains that do not
-// verify. The last one is the newest record that is older than cutoff and is not the
-// account's newest record. The ones before it are auditPruneBatch records apart.
+// verify. The last one is the newest record that is older than cutoff, is not the
+// account's newest record and is at least as new as every record before it. The ones
+// before it are about auditPruneBatch records apart.
 func (s *Service) planPrune(ctx context.Context, cutoff time.Time) ([][]*iogate.AuditRecord, []*iogate.AuditChainError, error) {
 	v := s.chain.NewVerifier()
 	var broken []*iogate.AuditChainError
@@ -104,9 +105,16 @@ func (s *Service) planPrune(ctx context.Context, cutoff time.Time) ([][]*iogate.
 	batchStart := map[string]int64{}
 	var order []string
 	var prev *iogate.AuditRecord
+	// A denial record carries the time of its request but is appended at least 50 ms
+	// later, so it may follow records of later times. VerifyAudit takes every pruned
+	// record to be no newer than the checkpoint's record. So only a record that is at
+	// least as new as every record before it may end a step. latest is the newest time of
+	// the account's records up to prev, and prevLatest is set when prev is that new.
+	var latest time.Time
+	prevLatest := false
 	err = s.store.AuditRecords(ctx, "", func(r *iogate.AuditRecord) error {
 		if prev != nil && prev.AccountID != r.AccountID {
-			prev = nil
+			prev, latest = nil, time.Time{}
 		}
 		if brokenAccount[r.AccountID] {
 			return nil
@@ -121,7 +129,7 @@ func (s *Service) planPrune(ctx context.Context, cutoff time.Time) ([][]*iogate.
 			delete(target, r.AccountID)
 			return nil
 		}
-		if prev != nil && prev.Time.Before(cutoff) {
+		if prev != nil && prevLatest && prev.Time.Before(cutoff) {
 			steps, seen := target[r.AccountID]
 			if !seen {
 				order = append(order, r.AccountID)
@@ -140,7 +148,10 @@ func (s *Service) planPrune(ctx context.Context, cutoff time.Time) ([][]*iogate.
 			}
 			target[r.AccountID] = steps
 		}
-		prev = r
+		prev, prevLatest = r, !r.Time.Before(latest)
+		if prevLatest {
+			latest = r.Time
+		}
 		return nil
 	})
 	if err != nil {
