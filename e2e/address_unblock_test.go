@@ -31,7 +31,7 @@ func (u unblockTarget) tokenStatus(srv *testenv.Server, k createdKey) int {
 // the right secret then gets 429.
 func (u unblockTarget) block(t *testing.T, srv *testenv.Server, k createdKey) {
 	t.Helper()
-	wrong := k.ClientSecret[:len(k.ClientSecret)-1] + "x"
+	wrong := otherLastChar(k.ClientSecret)
 	for i := range 3 {
 		if got := status(u.client, "POST", srv.URL+"/v1/auth/accessToken", jsonHeader, credentialsJSON(k.ClientID, wrong)); got != http.StatusUnauthorized {
 			t.Fatalf("wrong secret %d from %s: status %d, want 401", i+1, u.ip, got)

@@ -48,7 +48,7 @@ func TestAuditLog(t *testing.T) {
 	k := createKey(t, dir, f.accountID, "audited", "--allow-ip", "127.0.0.1")
 	waitForKeyFrom(t, from1, f.srv, k.ClientID, k.ClientSecret)
 	tok := tokenFrom(t, from1, f.srv, k.ClientID, k.ClientSecret)
-	wrongSecret := k.ClientSecret[:len(k.ClientSecret)-1] + "x"
+	wrongSecret := otherLastChar(k.ClientSecret)
 	if r := requestToken(t, from1, f.srv, k.ClientID, wrongSecret); r.status != http.StatusUnauthorized {
 		t.Fatalf("wrong secret: status %d, want 401", r.status)
 	}

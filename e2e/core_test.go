@@ -545,3 +545,18 @@ func otherLastChar(secret string) string {
 	}
 	return secret[:len(secret)-1] + last
 }
+
+// TestOtherLastCharDiffers checks the helper on secrets that end in the letters it
+// substitutes. Replacing the last character with a fixed "x" returned the secret itself for
+// about one generated secret in 62 (those that end in "x"), so a "wrong" secret got 200.
+func TestOtherLastCharDiffers(t *testing.T) {
+	for _, secret := range []string{"iogs_abcx", "iogs_abcy", "iogs_abc0"} {
+		got := otherLastChar(secret)
+		if got == secret {
+			t.Errorf("otherLastChar(%q) = the secret itself, want a different secret", secret)
+		}
+		if len(got) != len(secret) || got[:len(got)-1] != secret[:len(secret)-1] {
+			t.Errorf("otherLastChar(%q) = %q, want only the last character changed", secret, got)
+		}
+	}
+}
