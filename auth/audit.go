@@ -251,7 +251,7 @@ func (c *auditCommitter) write() {
 		c.mu.Unlock()
 
 		if dropped > 0 {
-			c.log.Warn("audit queue full; records of denied requests dropped", "dropped", dropped)
+			c.log.Warn("audit queue full; records that no request waited for dropped", "dropped", dropped)
 		}
 		c.writeBatch(batch, denials)
 	}

@@ -219,7 +219,8 @@ func (s *Server) requireScope(scope string, next handlerFunc) handlerFunc {
 		}
 		if !p.HasScope(scope) {
 			challenge(w, &bearerError{oauthError: "insufficient_scope", scope: scope})
-			return iogate.Errorf(iogate.CodeInsufficientScope, "the access token lacks the %q scope", scope)
+			return iogate.Errorf(iogate.CodeInsufficientScope, "the access token lacks the %q scope: add it to the key's scopes "+
+				"(dashboard, or iogate key update with every --scope the key keeps), then request a new token", scope)
 		}
 		st.principal = p
 		return next(w, r)

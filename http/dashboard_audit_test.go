@@ -281,7 +281,9 @@ func TestAuditExportPlacesPerUser(t *testing.T) {
 	owner := h.current()
 	viewer := h.current()
 	viewer.User = &iogate.User{ID: iogate.NewID(), AccountID: h.account.ID, Email: "viewer@acme.test", Role: iogate.RoleViewer}
-	others := make([]*user.Current, 2)
+	// The owner and the viewer take three places. The others take the rest, two each, and
+	// the last one's export finds the process full.
+	others := make([]*user.Current, (maxExports-3+maxExportsPerUser-1)/maxExportsPerUser+1)
 	for i := range others {
 		a := &iogate.Account{ID: iogate.NewID(), Name: fmt.Sprintf("Other %d", i), Email: fmt.Sprintf("ops%d@other.test", i),
 			Status: iogate.AccountActive, CreatedAt: time.Now().UTC()}
@@ -347,11 +349,20 @@ func TestAuditExportPlacesPerUser(t *testing.T) {
 		begin(owner)
 	}
 	rejected("user at the bound", owner, errExportsOfUser)
-	// The viewer of the same account and a user of another account still export, which
-	// fills the process.
+	// The viewer of the same account and users of other accounts still export, until the
+	// process is full.
 	begin(viewer)
-	begin(others[0])
-	rejected("process full", others[1], errExportsBusy)
+	places := maxExports - maxExportsPerUser - 1
+	for _, c := range others[:len(others)-1] {
+		for range min(maxExportsPerUser, places) {
+			begin(c)
+			places--
+		}
+	}
+	if places != 0 {
+		t.Fatalf("the test left %d places free, want none", places)
+	}
+	rejected("process full", others[len(others)-1], errExportsBusy)
 
 	close(gate.release)
 	for range maxExports {
@@ -365,7 +376,7 @@ func TestAuditExportPlacesPerUser(t *testing.T) {
 		}
 	}()
 	defer close(gate.entered)
-	for i, c := range []*user.Current{owner, viewer, others[0], others[1]} {
+	for i, c := range append([]*user.Current{owner, viewer}, others...) {
 		rec, err := export(c)
 		if err != nil || rec.Code != http.StatusOK {
 			t.Errorf("user %d: export after the others ended: status %d, error %v", i, rec.Code, err)

@@ -9,12 +9,14 @@ import (
 // Bounds of the dashboard audit exports that one process runs at once. An export reads the
 // log in pages (iogate.EachAuditRecord) and holds no store connection while the browser
 // downloads, so the bounds limit the CPU time that page reads and encoding take, not
-// connections. They are per user, so that no member of an account, a viewer included, can
-// keep another from exporting. Two per user let a user who cancelled a download start
-// another before the server has noticed the cancellation.
+// connections. The bound per user keeps a member of an account, a viewer included, from
+// taking every place. Two per user let a user who cancelled a download start another
+// before the server has noticed the cancellation. A slow download costs almost nothing
+// while it waits, so the process allows many, and only eight users who keep two slow
+// downloads each running take every place.
 const (
 	maxExportsPerUser = 2
-	maxExports        = 4
+	maxExports        = 16
 )
 
 var (

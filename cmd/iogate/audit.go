@@ -121,7 +121,7 @@ func newAuditExportCommand(g *globals) *cobra.Command {
 	var filters auditFilterFlags
 	var format string
 	cmd := &cobra.Command{
-		Use:   "export (--account ID | --signing-keys) --format json|csv",
+		Use:   "export (--account ID | --signing-keys) [--format json|csv]",
 		Short: "Write an account's whole audit log, or that of the signing keys, to standard output, oldest first",
 		Long: "Write an account's whole audit log, or with --signing-keys that of the token-signing keys, to standard\n" +
 			"output, oldest first, as a JSON array or as CSV with a header row. In CSV, a value that starts with\n" +
