@@ -57,3 +57,30 @@ func TestRecordAddressUnblocked(t *testing.T) {
 		t.Errorf("address.unblocked details (-want +got):\n%s", diff)
 	}
 }
+
+// TestAddressBlockRecordsWait checks that a block's address.blocked records wait with the
+// denials rather than commit with the next token, and that every client ID of the block,
+// the unknown one too, queues a denial, so that the request that triggers the block costs
+// the same whether or not the IDs it named exist.
+func TestAddressBlockRecordsWait(t *testing.T) {
+	e := newTestEngine(t)
+	e.holdDenials()
+	k, secret := e.createKey(t)
+	unknown := "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11"
+
+	e.svc.RecordAddressBlocked("192.0.2.66/32", []string{k.ClientID, unknown}, 30, e.clock.now().Add(time.Hour))
+	e.svc.audit.mu.Lock()
+	queued := len(e.svc.audit.denials)
+	e.svc.audit.mu.Unlock()
+	if queued != 2 {
+		t.Errorf("queued denials = %d after a block naming two client IDs, want 2", queued)
+	}
+	e.issue(t, k.ClientID, secret)
+	if n := e.countEvents(t, iogate.AuditAddressBlocked); n != 0 {
+		t.Errorf("address.blocked records = %d before their wait passed, want 0", n)
+	}
+	e.svc.audit.flush(context.Background())
+	if n := e.countEvents(t, iogate.AuditAddressBlocked); n != 1 {
+		t.Errorf("address.blocked records = %d after flush, want 1", n)
+	}
+}

@@ -65,7 +65,7 @@ type auditCommitter struct {
 
 type pendingAudit struct {
 	rec *iogate.AuditRecord
-	// done receives the commit's outcome. It is nil when no caller waits for the record.
+	// done receives the commit's outcome.
 	done chan error
 }
 
@@ -84,6 +84,9 @@ type denial struct {
 	reason  string
 	remote  netip.Addr
 	at      time.Time
+	// rec, when set, is the record to write, built by the caller. The fields above are
+	// then unused but accountID, which is rec's.
+	rec *iogate.AuditRecord
 }
 
 func newAuditCommitter(store iogate.Store, chain *iogate.AuditChain, log *slog.Logger, m *metrics.Metrics, timeout time.Duration) *auditCommitter {
@@ -160,22 +163,9 @@ func (c *auditCommitter) withdraw(done chan error) bool {
 	return false
 }
 
-// enqueue queues rec without waiting for it. When the queue is full, rec is dropped and
-// counted, so a flood of denied requests cannot exhaust memory.
-func (c *auditCommitter) enqueue(rec *iogate.AuditRecord) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.pending) >= maxAuditPending {
-		c.dropped++
-		return
-	}
-	c.pending = append(c.pending, pendingAudit{rec: rec})
-	c.startLocked()
-}
-
 // deny queues d without waiting for its record, which the writer takes after denialDelay
-// (see there). When the queue is full, d is dropped and counted like a record passed to
-// enqueue.
+// (see there). When the queue is full, d is dropped, and counted for the warning that the
+// writer logs unless d has no account and would not have been written.
 func (c *auditCommitter) deny(d denial) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -267,6 +257,11 @@ func (c *auditCommitter) writeBatch(batch []pendingAudit, denials []denial) {
 		if d.accountID == "" {
 			continue
 		}
+		if d.rec != nil {
+			records = append(records, d.rec)
+			unwaited++
+			continue
+		}
 		rec, err := c.chain.NewRecord(d.accountID, d.event, clientActor(d.clientID, d.remote), d.at, nil)
 		if err != nil {
 			c.log.Error("build audit record failed", "client_id", d.clientID, "error", err)
@@ -294,14 +289,10 @@ func (c *auditCommitter) writeBatch(batch []pendingAudit, denials []denial) {
 	}
 
 	for _, p := range batch {
-		if p.done != nil {
-			p.done <- err
-		} else {
-			unwaited++
-		}
+		p.done <- err
 	}
 	if err != nil && unwaited > 0 {
-		c.log.Error("write audit records failed; records of denied requests lost", "records", unwaited, "error", err)
+		c.log.Error("write audit records failed; records that no request waited for lost", "records", unwaited, "error", err)
 	}
 }
 

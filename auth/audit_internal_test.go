@@ -31,6 +31,14 @@ func TestDenialQueueBound(t *testing.T) {
 	}
 }
 
+// holdDenials makes the engine's queued denials wait an hour, so that only a flush writes
+// them.
+func (e *testEngine) holdDenials() {
+	e.svc.audit.mu.Lock()
+	e.svc.audit.denialDelay = time.Hour
+	e.svc.audit.mu.Unlock()
+}
+
 // countEvents returns how many records of event the engine's account holds.
 func (e *testEngine) countEvents(t *testing.T, event string) int {
 	t.Helper()
@@ -52,9 +60,7 @@ func (e *testEngine) countEvents(t *testing.T, event string) int {
 // passed, or at once when the queue is flushed.
 func TestDenialsWaitForTheirTimer(t *testing.T) {
 	e := newTestEngine(t)
-	e.svc.audit.mu.Lock()
-	e.svc.audit.denialDelay = time.Hour
-	e.svc.audit.mu.Unlock()
+	e.holdDenials()
 	k, secret := e.createKey(t)
 	if _, err := e.svc.IssueToken(context.Background(), TokenRequest{ClientID: k.ClientID, ClientSecret: mistype(secret),
 		RemoteAddr: netip.MustParseAddr("192.0.2.1")}); err == nil {
@@ -98,9 +104,7 @@ func TestDenialWrittenAfterDelay(t *testing.T) {
 func TestDenialBeforeKeyPrunedVerifies(t *testing.T) {
 	e := newTestEngine(t)
 	ctx := context.Background()
-	e.svc.audit.mu.Lock()
-	e.svc.audit.denialDelay = time.Hour
-	e.svc.audit.mu.Unlock()
+	e.holdDenials()
 	k, secret := e.createKey(t)
 
 	// The denial is queued with the time of the request, and the key created 10 ms later

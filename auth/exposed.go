@@ -120,11 +120,15 @@ func (s *Service) RecordAddressUnblocked(address string, clientIDs []string, ope
 }
 
 // recordAddressEvent queues a record of event about an address, with details, in the
-// account of each of clientIDs that exists.
+// account of each of clientIDs that exists. The records wait with the denials (see
+// denialDelay), and each client ID that does not exist queues a denial that is discarded.
+// Otherwise the request that triggers a block would be followed by a transaction only when
+// it named a client ID that exists.
 func (s *Service) recordAddressEvent(event string, actor iogate.Actor, clientIDs []string, details map[string]any) {
 	for _, id := range clientIDs {
 		k, ok := s.view.get(id)
 		if !ok {
+			s.audit.deny(denial{event: event})
 			continue
 		}
 		rec, err := s.newRecord(k.accountID, event, actor, details)
@@ -133,6 +137,6 @@ func (s *Service) recordAddressEvent(event string, actor iogate.Actor, clientIDs
 			continue
 		}
 		rec.ClientID = id
-		s.audit.enqueue(rec)
+		s.audit.deny(denial{event: event, accountID: rec.AccountID, rec: rec})
 	}
 }
