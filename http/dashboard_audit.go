@@ -104,8 +104,26 @@ func (d *Dashboard) handleAudit(w http.ResponseWriter, r *http.Request, c *user.
 		data.Keys = append(data.Keys, keyOption{ClientID: k.ClientID, Name: k.Name})
 		keyNames[k.ClientID] = k.Name
 	}
+	// Deleted keys stay in the menu, newest deletion first and named from their key.deleted
+	// records, because a key's log is often read after its deletion.
+	deleted, _, err := d.cfg.Store.ListAuditRecords(r.Context(), iogate.AuditFilter{AccountID: c.Account.ID, Event: iogate.AuditKeyDeleted},
+		iogate.Page{Limit: iogate.MaxPageLimit})
+	if err != nil {
+		return err
+	}
+	namesFromRecords(deleted, keyNames)
+	for _, rec := range deleted {
+		if name := keyNames[rec.ClientID]; name != "" {
+			data.Keys = append(data.Keys, keyOption{ClientID: rec.ClientID, Name: name + " (deleted)"})
+		}
+	}
 	status := http.StatusOK
 	filter, ferr := auditQuery(r, c.Account.ID)
+	// A key beyond the menu's keys, selected by a link, is shown by its client ID, so that
+	// the menu does not read "All keys" on a filtered page.
+	if ferr == nil && filter.ClientID != "" && !slices.ContainsFunc(data.Keys, func(o keyOption) bool { return o.ClientID == filter.ClientID }) {
+		data.Keys = append(data.Keys, keyOption{ClientID: filter.ClientID, Name: filter.ClientID})
+	}
 	data.Filter, data.Query = filter, filterQuery(filter)
 	data.ExportCSV = auditURL("/dashboard/audit/export", data.Query, "format=csv")
 	data.ExportJSON = auditURL("/dashboard/audit/export", data.Query, "format=json")

@@ -48,7 +48,7 @@ func TestAuditPageFiltersEveryEvent(t *testing.T) {
 
 // TestAuditPageNamesDeletedKeyNotVault checks that a vault.created record of a deleted key
 // does not lend the vault's name to the key: the page names a deleted key only from its own
-// key.created and key.deleted records.
+// key.deleted record, also on a page that does not list that record.
 func TestAuditPageNamesDeletedKeyNotVault(t *testing.T) {
 	h := newDashboardHarness(t, 0)
 	ctx := context.Background()
@@ -75,8 +75,49 @@ func TestAuditPageNamesDeletedKeyNotVault(t *testing.T) {
 	if strings.Contains(body, "key Treasury") {
 		t.Error("the audit page names the deleted key after the vault it created")
 	}
-	if !strings.Contains(body, "key "+k.ClientID) {
-		t.Errorf("the audit page does not name the deleted key by its client ID %s", k.ClientID)
+	if !strings.Contains(body, "key writer") {
+		t.Error("the audit page does not name the deleted key writer from its key.deleted record")
+	}
+}
+
+// TestAuditKeyMenuDeletedKeys checks that the audit page's key menu offers a deleted key,
+// marked as deleted, and selects a key that a link names even when the menu lacks it.
+func TestAuditKeyMenuDeletedKeys(t *testing.T) {
+	h := newDashboardHarness(t, 0)
+	ctx := context.Background()
+	live, _, err := h.auth.CreateKey(ctx, auth.CreateKeyRequest{AccountID: h.account.ID, Name: "live"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, _, err := h.auth.CreateKey(ctx, auth.CreateKeyRequest{AccountID: h.account.ID, Name: "gone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.auth.DeleteKey(ctx, gone.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	option := func(clientID, name string, selected bool) string {
+		attr := ""
+		if selected {
+			attr = " selected"
+		}
+		return `<option value="` + clientID + `"` + attr + `>` + name + `</option>`
+	}
+
+	_, body := h.auditPage(t, "/dashboard/audit")
+	for _, want := range []string{option(live.ClientID, "live", false), option(gone.ClientID, "gone (deleted)", false)} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the key menu lacks %s", want)
+		}
+	}
+	_, body = h.auditPage(t, "/dashboard/audit?key="+gone.ClientID)
+	if want := option(gone.ClientID, "gone (deleted)", true); !strings.Contains(body, want) {
+		t.Errorf("the page filtered by the deleted key does not select it: want %s", want)
+	}
+	unknown := iogate.NewClientID()
+	_, body = h.auditPage(t, "/dashboard/audit?key="+unknown)
+	if want := option(unknown, unknown, true); !strings.Contains(body, want) {
+		t.Errorf("the page filtered by a key outside the menu does not select it: want %s", want)
 	}
 }
 
