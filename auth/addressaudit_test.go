@@ -84,3 +84,29 @@ func TestAddressBlockRecordsWait(t *testing.T) {
 		t.Errorf("address.blocked records = %d after flush, want 1", n)
 	}
 }
+
+// TestAddressRecordSameWork checks that queuing an address record allocates as much for a
+// client ID that exists as for one that does not. The writer builds the record, so the
+// request that triggers a block does no more work when it named an existing key.
+func TestAddressRecordSameWork(t *testing.T) {
+	e := newTestEngine(t)
+	e.holdDenials()
+	k, _ := e.createKey(t)
+	unknown := []string{"6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11"}
+	known := []string{k.ClientID}
+	actor := iogate.Actor{Type: iogate.ActorSystem, IP: "192.0.2.66/32"}
+	details := map[string]any{"address": "192.0.2.66/32", "failures": 30}
+
+	// The first call of each kind starts the denial timer and grows the queue.
+	e.svc.recordAddressEvent(iogate.AuditAddressBlocked, actor, known, details)
+	e.svc.recordAddressEvent(iogate.AuditAddressBlocked, actor, unknown, details)
+	knownAllocs := testing.AllocsPerRun(100, func() {
+		e.svc.recordAddressEvent(iogate.AuditAddressBlocked, actor, known, details)
+	})
+	unknownAllocs := testing.AllocsPerRun(100, func() {
+		e.svc.recordAddressEvent(iogate.AuditAddressBlocked, actor, unknown, details)
+	})
+	if knownAllocs != unknownAllocs {
+		t.Errorf("allocations per address record = %v for an existing client ID and %v for an unknown one, want equal", knownAllocs, unknownAllocs)
+	}
+}

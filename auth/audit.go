@@ -69,13 +69,14 @@ type pendingAudit struct {
 	done chan error
 }
 
-// denial is a denied token or API request whose audit record the writer builds. A token
-// request for a client ID that no account holds queues a denial with no account ID, which
-// the writer discards. Both kinds cost the request the same work (a copy of the client ID, the
+// denial is a denied token or API request, or an address block or unblock, whose audit
+// record the writer builds. A token request for a client ID that no account holds queues a
+// denial with no account ID, which the writer discards. Both kinds cost the request the same work (a copy of the client ID, the
 // queue's lock and an append), so the response time does not reveal whether a client ID
 // exists.
 type denial struct {
-	// event is iogate.AuditTokenDenied, or iogate.AuditAccessDenied for an API request.
+	// event is iogate.AuditTokenDenied, iogate.AuditAccessDenied for an API request, or
+	// iogate.AuditAddressBlocked or iogate.AuditAddressUnblocked.
 	event     string
 	accountID string
 	clientID  string
@@ -84,9 +85,11 @@ type denial struct {
 	reason  string
 	remote  netip.Addr
 	at      time.Time
-	// rec, when set, is the record to write, built by the caller. The fields above are
-	// then unused but accountID, which is rec's.
-	rec *iogate.AuditRecord
+	// actor, when its Type is set, is the record's actor in place of the client that
+	// clientID and remote name. details are the record's details. The writer encodes
+	// them, so the caller must not change them after the denial is queued.
+	actor   iogate.Actor
+	details map[string]any
 }
 
 func newAuditCommitter(store iogate.Store, chain *iogate.AuditChain, log *slog.Logger, m *metrics.Metrics, timeout time.Duration) *auditCommitter {
@@ -149,8 +152,8 @@ var waitTimers = sync.Pool{New: func() any {
 }}
 
 // withdraw takes the record whose caller waits on done out of the queue and reports
-// whether it was still there. The queue holds one record per waiting caller and the
-// records of denials, so the search costs only a caller whose wait has timed out.
+// whether it was still there. The queue holds one record per waiting caller, so the search
+// costs only a caller whose wait has timed out.
 func (c *auditCommitter) withdraw(done chan error) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -257,14 +260,13 @@ func (c *auditCommitter) writeBatch(batch []pendingAudit, denials []denial) {
 		if d.accountID == "" {
 			continue
 		}
-		if d.rec != nil {
-			records = append(records, d.rec)
-			unwaited++
-			continue
+		actor := d.actor
+		if actor.Type == "" {
+			actor = clientActor(d.clientID, d.remote)
 		}
-		rec, err := c.chain.NewRecord(d.accountID, d.event, clientActor(d.clientID, d.remote), d.at, nil)
+		rec, err := c.chain.NewRecord(d.accountID, d.event, actor, d.at, d.details)
 		if err != nil {
-			c.log.Error("build audit record failed", "client_id", d.clientID, "error", err)
+			c.log.Error("build audit record failed", "client_id", d.clientID, "event", d.event, "error", err)
 			continue
 		}
 		rec.ClientID, rec.TokenID, rec.Reason = d.clientID, d.tokenID, d.reason
