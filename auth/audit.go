@@ -71,9 +71,9 @@ type pendingAudit struct {
 
 // denial is a denied token or API request, or an address block or unblock, whose audit
 // record the writer builds. A token request for a client ID that no account holds queues a
-// denial with no account ID, which the writer discards. Both kinds cost the request the same work (a copy of the client ID, the
-// queue's lock and an append), so the response time does not reveal whether a client ID
-// exists.
+// denial with no account ID, which the writer discards. Both kinds cost the request the same
+// work (a copy of the client ID, the queue's lock and an append), so the response time does
+// not reveal whether a client ID exists.
 type denial struct {
 	// event is iogate.AuditTokenDenied, iogate.AuditAccessDenied for an API request, or
 	// iogate.AuditAddressBlocked or iogate.AuditAddressUnblocked.
