@@ -59,9 +59,8 @@ func TestRecordAddressUnblocked(t *testing.T) {
 }
 
 // TestAddressBlockRecordsWait checks that a block's address.blocked records wait with the
-// denials rather than commit with the next token, and that every client ID of the block,
-// the unknown one too, queues a denial, so that the request that triggers the block costs
-// the same whether or not the IDs it named exist.
+// denials rather than commit with the next token. Every client ID of the block queues a
+// denial, the unknown one too, so the triggering request costs the same either way.
 func TestAddressBlockRecordsWait(t *testing.T) {
 	e := newTestEngine(t)
 	e.holdDenials()

@@ -23,13 +23,9 @@ const (
 	maxAuditPending = 10_000
 )
 
-// denialDelay is the mean wait of a queued denial before the writer takes it, and the
-// width of its random spread: a denial waits from half of it to one and a half times it. The
-// record of a denial for a known client ID costs a transaction that one for an unknown
-// client ID does not. Written right after the request, that work slowed the response and
-// the next request enough to tell, in medians of many tries, whether a client ID exists.
-// After the wait it happens at a moment that the caller does not choose, with the other
-// denials of that moment.
+// denialDelay is the mean wait of a queued denial before the writer takes it: a random
+// wait from half of it to one and a half times it. Only a known client ID's denial costs a
+// transaction, so writing it right after the request would show by timing that the ID exists.
 const denialDelay = 100 * time.Millisecond
 
 // auditCommitter writes audit records with group commit. Callers add records to a queue,
@@ -51,9 +47,8 @@ type auditCommitter struct {
 	mu      sync.Mutex
 	pending []pendingAudit
 	denials []denial
-	// denialsDue is set when the queued denials have waited: the writer takes denials only
-	// then. denialTimer, when set, is the timer that sets it after a wait around
-	// denialDelay, which is the constant of that name outside tests.
+	// denialsDue is set once the queued denials have waited, and the writer takes denials
+	// only then. denialTimer sets it. denialDelay is the constant of that name outside tests.
 	denialDelay time.Duration
 	denialsDue  bool
 	denialTimer *time.Timer

@@ -85,15 +85,15 @@ func TestAuditPageNamesDeletedKeyNotVault(t *testing.T) {
 func TestAuditKeyMenuDeletedKeys(t *testing.T) {
 	h := newDashboardHarness(t, 0)
 	ctx := context.Background()
-	live, _, err := h.auth.CreateKey(ctx, auth.CreateKeyRequest{AccountID: h.account.ID, Name: "live"})
+	liveKey, _, err := h.auth.CreateKey(ctx, auth.CreateKeyRequest{AccountID: h.account.ID, Name: "live"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	gone, _, err := h.auth.CreateKey(ctx, auth.CreateKeyRequest{AccountID: h.account.ID, Name: "gone"})
+	deletedKey, _, err := h.auth.CreateKey(ctx, auth.CreateKeyRequest{AccountID: h.account.ID, Name: "gone"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.auth.DeleteKey(ctx, gone.ClientID); err != nil {
+	if err := h.auth.DeleteKey(ctx, deletedKey.ClientID); err != nil {
 		t.Fatal(err)
 	}
 	option := func(clientID, name string, selected bool) string {
@@ -105,13 +105,13 @@ func TestAuditKeyMenuDeletedKeys(t *testing.T) {
 	}
 
 	_, body := h.auditPage(t, "/dashboard/audit")
-	for _, want := range []string{option(live.ClientID, "live", false), option(gone.ClientID, "gone (deleted)", false)} {
+	for _, want := range []string{option(liveKey.ClientID, "live", false), option(deletedKey.ClientID, "gone (deleted)", false)} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the key menu lacks %s", want)
 		}
 	}
-	_, body = h.auditPage(t, "/dashboard/audit?key="+gone.ClientID)
-	if want := option(gone.ClientID, "gone (deleted)", true); !strings.Contains(body, want) {
+	_, body = h.auditPage(t, "/dashboard/audit?key="+deletedKey.ClientID)
+	if want := option(deletedKey.ClientID, "gone (deleted)", true); !strings.Contains(body, want) {
 		t.Errorf("the page filtered by the deleted key does not select it: want %s", want)
 	}
 	unknown := iogate.NewClientID()
