@@ -205,6 +205,43 @@ func (s *Service) watchFeed(ctx context.Context, feed ChangeFeed) {
 	}
 }
 
+// rewindCheckInterval is how often a running engine compares the store's latest key change
+// with the last one its view applied.
+const rewindCheckInterval = time.Second
+
+// watchRewind runs checkRewind every rewindCheckInterval until ctx ends. A restore of an
+// older backup rewinds the change numbers without recording a change for the view.
+func (s *Service) watchRewind(ctx context.Context) {
+	tick := time.NewTicker(rewindCheckInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			s.checkRewind(ctx)
+		}
+	}
+}
+
+// checkRewind owes a full reload, and wakes the loop that performs it, when the store's
+// latest key change is older than the last one the view applied.
+func (s *Service) checkRewind(ctx context.Context) {
+	// Read the view first: a change applied meanwhile then cannot make the store look older.
+	applied := s.view.seq()
+	queryCtx, cancel := context.WithTimeout(ctx, rewindCheckInterval)
+	latest, err := s.store.LatestKeyChange(queryCtx)
+	cancel()
+	// A store that does not respond is left to the change feed's health checks.
+	if err != nil || latest >= applied || s.health.owed() {
+		return
+	}
+	s.log.Warn("the store's key changes end before the last one this node applied, as after a restore of an older backup; reloading every key",
+		"latest_change", latest, "applied_change", applied)
+	s.health.owe()
+	s.notify()
+}
+
 // catchUp brings the view up to date after the feed signalled a change: by applying the
 // changes since the last one seen, or by a full reload when one is owed.
 func (s *Service) catchUp(ctx context.Context) {

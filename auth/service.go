@@ -217,7 +217,7 @@ func (s *Service) Issuer() string { return s.cfg.Issuer }
 func (s *Service) Run(ctx context.Context, feed ChangeFeed) {
 	s.health.start(s.now())
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		s.uses.run(ctx)
@@ -225,6 +225,10 @@ func (s *Service) Run(ctx context.Context, feed ChangeFeed) {
 	go func() {
 		defer wg.Done()
 		s.watchFeed(ctx, feed)
+	}()
+	go func() {
+		defer wg.Done()
+		s.watchRewind(ctx)
 	}()
 	resync := time.NewTicker(s.cfg.ResyncInterval)
 	defer resync.Stop()

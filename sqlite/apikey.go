@@ -381,9 +381,10 @@ func (db *DB) RecordAddressUnblock(ctx context.Context, prefix netip.Prefix, ope
 	})
 }
 
-// LatestKeyChange returns the highest change sequence number, or 0.
+// LatestKeyChange returns the highest change sequence number ever given, or 0. The
+// AUTOINCREMENT counter keeps it after the sweep deletes every change.
 func (db *DB) LatestKeyChange(ctx context.Context) (int64, error) {
 	var seq int64
-	err := db.reader.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM key_changes`).Scan(&seq)
+	err := db.reader.QueryRowContext(ctx, `SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'key_changes'), 0)`).Scan(&seq)
 	return seq, mapError(err)
 }

@@ -105,7 +105,7 @@ func testDeleteKeyChangesBefore(t *testing.T, s iogate.Store) {
 
 // testDeleteKeyChangesKeepsNumbering deletes every change and records another: it gets a
 // number above every deleted one, so that a server whose cursor is at the last deleted
-// change still reads it.
+// change still reads it. LatestKeyChange keeps the last deleted number meanwhile.
 func testDeleteKeyChangesKeepsNumbering(t *testing.T, s iogate.Store) {
 	ctx := ctxFor(t)
 	a := newAccount(t, s)
@@ -120,6 +120,10 @@ func testDeleteKeyChangesKeepsNumbering(t *testing.T, s iogate.Store) {
 	}
 	if got := keyChangeSeqs(t, s); len(got) != 0 {
 		t.Errorf("key changes after deleting every one = %v, want none", got)
+	}
+	// A running server takes a latest change below its own for a restored database.
+	if got, err := s.LatestKeyChange(ctx); err != nil || got != cursor {
+		t.Errorf("LatestKeyChange after deleting every change = %d, %v, want the last deleted one, %d", got, err, cursor)
 	}
 
 	k := storedKey(t, s, a.ID)

@@ -118,13 +118,7 @@ const NodeRoleVariable = "IOGATE_TEST_NODE_ROLE"
 // the role the test is skipped on a developer's machine and fails when CI=true.
 func AsNodeRole(t testing.TB, dbURL string) string {
 	t.Helper()
-	role := os.Getenv(NodeRoleVariable)
-	if role == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set; .ci/run must start PostgreSQL with .ci/start-postgres", NodeRoleVariable)
-		}
-		t.Skipf("%s is not set; run eval \"$(.ci/start-postgres DIR)\" again on your cluster to create the role", NodeRoleVariable)
-	}
+	role := clusterVariable(t, NodeRoleVariable, "create the role")
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		t.Fatalf("%s does not parse as a URL", URLVariable)
@@ -132,6 +126,21 @@ func AsNodeRole(t testing.TB, dbURL string) string {
 	password, _ := u.User.Password()
 	u.User = url.UserPassword(role, password)
 	return u.String()
+}
+
+// clusterVariable returns the value of a variable that .ci/start-postgres sets. Without it
+// the test is skipped on a developer's machine, with a hint that ends in what the script
+// would do, and fails when CI=true.
+func clusterVariable(t testing.TB, name, does string) string {
+	t.Helper()
+	value := os.Getenv(name)
+	if value == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not set; .ci/run must start PostgreSQL with .ci/start-postgres", name)
+		}
+		t.Skipf("%s is not set; run eval \"$(.ci/start-postgres DIR)\" again on your cluster to %s", name, does)
+	}
+	return value
 }
 
 // Exec runs SQL on the database at dbURL, failing the test on error.
