@@ -226,6 +226,8 @@ func (s *Service) watchRewind(ctx context.Context) {
 
 // checkRewind owes a full reload, and wakes the loop that performs it, when the store's
 // latest key change is older than the last one the view applied.
+// NOTE: a restore followed, before the next check, by more key changes than it rewound
+// goes unnoticed until the periodic resync (Config.ResyncInterval).
 func (s *Service) checkRewind(ctx context.Context) {
 	// Read the view first: a change applied meanwhile then cannot make the store look older.
 	applied := s.view.seq()
