@@ -81,7 +81,8 @@ func hasLeadingZeroOctet(s string) bool {
 		return false
 	}
 	for _, part := range strings.Split(s, ".") {
-		if len(part) > 1 && part[0] == '0' {
+		// A part such as 0x7f is hexadecimal, not a leading zero, and gets the generic error.
+		if len(part) > 1 && part[0] == '0' && part[1] >= '0' && part[1] <= '9' {
 			return true
 		}
 	}

@@ -37,6 +37,7 @@ func TestParseAllowedIP(t *testing.T) {
 	}{
 		{"leading zero in an octet", "127.0.0.01", "leading zeros"},
 		{"leading zero in the first octet", "010.0.0.0/8", "leading zeros"},
+		{"hexadecimal octet", "0x7f.0.0.1", "is not an IPv4 or IPv6 address"},
 		{"two addresses in one entry", "127.0.0.3,127.0.0.4", "one IP address or CIDR prefix per entry"},
 		{"zone", "fe80::1%eth0", `zones are not allowed: remove "%eth0", as in "fe80::1"`},
 		{"zone on a prefix", "fe80::%lo/64", `zones are not allowed: remove "%lo", as in "fe80::/64"`},

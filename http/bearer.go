@@ -196,21 +196,8 @@ func (s *Server) requireScope(scope string, next handlerFunc) handlerFunc {
 			}
 			return err
 		}
-		p, err := s.auth.Authenticate(r.Context(), raw, clientAddr(r))
-		if p != nil {
-			// A token that verified names its client, even when its address is refused.
-			// Handler wraps every route in the middleware, which puts the state in the
-			// context.
-			stateFrom(r.Context()).clientID = p.ClientID
-		}
+		p, err := s.verifyBearer(w, r, raw)
 		if err != nil {
-			if iogate.ErrorCodeOf(err) == iogate.CodeInvalidToken {
-				challenge(w, &bearerError{oauthError: "invalid_token"})
-				markOutdatedCredential(r, err)
-				if strings.Count(raw, ".") != 2 {
-					return malformedBearer(r)
-				}
-			}
 			return err
 		}
 		st := stateFrom(r.Context())
@@ -223,8 +210,41 @@ func (s *Server) requireScope(scope string, next handlerFunc) handlerFunc {
 				"(dashboard, or iogate key update with every --scope the key keeps), then request a new token", scope)
 		}
 		st.principal = p
+		st.bearer = raw
 		return next(w, r)
 	}
+}
+
+// verifyBearer authenticates raw, the request's bearer token, against the live view of its
+// key, and sets the challenge of an invalid token.
+func (s *Server) verifyBearer(w http.ResponseWriter, r *http.Request, raw string) (*auth.Principal, error) {
+	p, err := s.auth.Authenticate(r.Context(), raw, clientAddr(r))
+	if p != nil {
+		// A token that verified names its client, even when its address is refused.
+		// Handler wraps every route in the middleware, which puts the state in the
+		// context.
+		stateFrom(r.Context()).clientID = p.ClientID
+	}
+	if err != nil {
+		if iogate.ErrorCodeOf(err) == iogate.CodeInvalidToken {
+			challenge(w, &bearerError{oauthError: "invalid_token"})
+			markOutdatedCredential(r, err)
+			if strings.Count(raw, ".") != 2 {
+				return nil, malformedBearer(r)
+			}
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// reverifyBearer authenticates the bearer token that requireScope verified again. A handler
+// that writes calls it after reading the body and before the write. A slow client can take
+// up to --read-timeout to send the body, and a key deleted, narrowed or rotated past its
+// grace period in that time must not write.
+func (s *Server) reverifyBearer(w http.ResponseWriter, r *http.Request) error {
+	_, err := s.verifyBearer(w, r, stateFrom(r.Context()).bearer)
+	return err
 }
 
 func principalFrom(ctx context.Context) *auth.Principal {

@@ -23,6 +23,25 @@ func ParseTrustedProxies(entries []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// TrustedProxiesWarning returns a warning about the entries of trusted with a prefix length
+// of 0, such as 0.0.0.0/0 or ::/0, or "" when trusted has none. Such an entry trusts every
+// peer of its family, so any client can write the address that key allowlists and rate
+// limits see into X-Forwarded-For. The entry stays valid for a network that only proxies
+// can reach, as in a private load-balancer subnet.
+func TrustedProxiesWarning(trusted []netip.Prefix) string {
+	var catchAll []string
+	for _, p := range trusted {
+		if p.Bits() == 0 {
+			catchAll = append(catchAll, p.String())
+		}
+	}
+	if len(catchAll) == 0 {
+		return ""
+	}
+	return "--trusted-proxies " + strings.Join(catchAll, ", ") + " trusts every peer, so any client that reaches the listener can choose, " +
+		"with X-Forwarded-For, the address that API key allowlists and rate limits check; name only the proxies' own addresses"
+}
+
 // clientInfo is the origin of a request, worked out once per request by the middleware.
 type clientInfo struct {
 	// addr is the client's address: the TCP peer, or the address that trusted proxies

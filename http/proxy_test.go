@@ -110,3 +110,41 @@ func TestParseTrustedProxies(t *testing.T) {
 		}
 	}
 }
+
+// TestTrustedProxiesWarning checks that a trusted proxy entry of prefix length 0 gets a
+// warning naming it, because it lets every client of its family choose its address with
+// X-Forwarded-For, and that proxies' own addresses and prefixes get none.
+func TestTrustedProxiesWarning(t *testing.T) {
+	cases := []struct {
+		name    string
+		entries []string
+		want    string
+	}{
+		{"none", nil, ""},
+		{"addresses and prefixes", []string{"10.0.0.0/24", "192.0.2.7", "2001:db8::/48"}, ""},
+		{"IPv4 catch-all", []string{"10.0.0.0/24", "0.0.0.0/0"}, "0.0.0.0/0"},
+		{"IPv6 catch-all", []string{"::/0"}, "::/0"},
+		{"both catch-alls", []string{"0.0.0.0/0", "::/0"}, "0.0.0.0/0, ::/0"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			trusted, err := ParseTrustedProxies(c.entries)
+			if err != nil {
+				t.Fatalf("ParseTrustedProxies(%q): %v", c.entries, err)
+			}
+			got := TrustedProxiesWarning(trusted)
+			if c.want == "" {
+				if got != "" {
+					t.Errorf("TrustedProxiesWarning(%q) = %q, want none", c.entries, got)
+				}
+				return
+			}
+			if !strings.Contains(got, c.want) {
+				t.Errorf("TrustedProxiesWarning(%q) = %q, want it to name %s", c.entries, got, c.want)
+			}
+			if !strings.Contains(got, "X-Forwarded-For") {
+				t.Errorf("TrustedProxiesWarning(%q) = %q, want it to name X-Forwarded-For", c.entries, got)
+			}
+		})
+	}
+}

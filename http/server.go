@@ -237,6 +237,9 @@ type requestState struct {
 	client   clientInfo
 	// principal is set by requireScope once the bearer token has verified.
 	principal *auth.Principal
+	// bearer is the access token that set principal, so that a handler can verify it again
+	// with reverifyBearer. It is never logged.
+	bearer string
 	// clientID is the client whose secret or bearer token verified, for the access log,
 	// also when its address was then refused. It stays empty for a failed
 	// authentication, whose client ID could be anything the caller sent.

@@ -122,6 +122,9 @@ func (s *Server) handleCreateVault(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	if err := s.reverifyBearer(w, r); err != nil {
+		return err
+	}
 	fields, err := decodeStrict(body, jsonField{"name", jsonString}, jsonField{"threshold", jsonInteger})
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -181,5 +182,53 @@ func TestVaultReadsRejectRepeatedParameters(t *testing.T) {
 				t.Errorf("GET %s: detail %q does not name the repeated parameter %s", c.target, p.Detail, c.wantParam)
 			}
 		})
+	}
+}
+
+// deletingReader is a request body that calls beforeRead once, on the first Read, and then
+// reads from body. It stands for a client whose key changes while it sends the body.
+type deletingReader struct {
+	body       io.Reader
+	beforeRead func()
+}
+
+func (d *deletingReader) Read(p []byte) (int, error) {
+	if d.beforeRead != nil {
+		d.beforeRead()
+		d.beforeRead = nil
+	}
+	return d.body.Read(p)
+}
+
+// TestCreateVaultKeyDeletedDuringBody checks that POST /v1/vaults creates no vault when the
+// key of its token is deleted while the client sends the body. The token verifies before
+// the body is read, and a slow client can take up to --read-timeout to send the body, so the
+// handler must check the token again before it writes.
+func TestCreateVaultKeyDeletedDuringBody(t *testing.T) {
+	api := newTestAPI(t, Options{})
+	handler := api.srv.Handler()
+	ctx := context.Background()
+	writer, _, tok := api.newWriter(t)
+
+	body := &deletingReader{body: strings.NewReader(`{"name":"Late","threshold":2}`), beforeRead: func() {
+		if err := api.engine.DeleteKey(ctx, writer.ClientID); err != nil {
+			t.Errorf("DeleteKey: %v", err)
+		}
+	}}
+	r := httptest.NewRequest("POST", "/v1/vaults", body)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	r.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, r)
+	if rec.Code != http.StatusUnauthorized {
+		t.Errorf("POST /v1/vaults: status %d, want %d; body %s", rec.Code, http.StatusUnauthorized, rec.Body)
+	}
+
+	vaults, _, err := api.srv.store.ListVaults(ctx, writer.AccountID, iogate.Page{Limit: iogate.MaxPageLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vaults) != 0 {
+		t.Errorf("vaults stored = %d, want 0: the key was deleted before the body arrived", len(vaults))
 	}
 }

@@ -377,6 +377,9 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		return err
 	}
 	proxies, _ := iohttp.ParseTrustedProxies(c.trustedProxies)
+	if warning := iohttp.TrustedProxiesWarning(proxies); warning != "" {
+		log.Warn("catch-all entry in --trusted-proxies", "warning", warning)
+	}
 	api.SetOptions(iohttp.Options{
 		TrustedProxies:           proxies,
 		RateLimits:               c.rateLimits,
