@@ -137,7 +137,7 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.Var(newDurationFlag(&c.readTimeout), "read-timeout", "time a client has to send a whole request, body included (default 30s)")
 	f.Var(newDurationFlag(&c.writeTimeout), "write-timeout", "time to write a response (default 30s)")
 	f.Var(newDurationFlag(&c.idleTimeout), "idle-timeout", "time an idle keep-alive connection stays open (default 2m)")
-	f.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request header block accepted, in bytes; larger requests get 431")
+	f.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request header block accepted, in bytes; larger HTTP/1.1 requests get 431, HTTP/2 clients learn the limit from the server's settings")
 
 	c.dashboard.addFlags(f)
 	return cmd
