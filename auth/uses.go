@@ -15,9 +15,29 @@ import (
 type useRecorder struct {
 	store iogate.Store
 	log   *slog.Logger
+	now   func() time.Time
 
 	mu      sync.Mutex
 	pending map[useKey]iogate.KeyUse
+
+	// failures limits the log lines of failed writes. Only the loop of run writes to it.
+	failures useFailures
+}
+
+// useFailures counts the failed writes of last-used times while the store fails. The first
+// failure is logged in full, and after that one line per interval counts the rest, as
+// --failure-log-interval sets for the 503 responses of an outage.
+type useFailures struct {
+	interval time.Duration
+	// failing is true from a failed write until a write succeeds.
+	failing bool
+	// lastLine is when the full line or the latest summary was written.
+	lastLine time.Time
+	// writes and keys count the failures since the store started failing.
+	writes, keys int
+	// suppressedWrites and suppressedKeys count the failures since the last line.
+	suppressedWrites, suppressedKeys int
+	lastErr                          error
 }
 
 type useKey struct {
@@ -25,8 +45,29 @@ type useKey struct {
 	generation int
 }
 
+// DefaultFailureLogInterval is how often the engine logs one line that counts the failed
+// writes of last-used times it did not log, unless SetFailureLogInterval sets another.
+// It matches the default of the server's --failure-log-interval.
+const DefaultFailureLogInterval = 10 * time.Second
+
 func newUseRecorder(store iogate.Store, log *slog.Logger) *useRecorder {
-	return &useRecorder{store: store, log: log, pending: make(map[useKey]iogate.KeyUse)}
+	return &useRecorder{
+		store:    store,
+		log:      log,
+		now:      time.Now,
+		pending:  make(map[useKey]iogate.KeyUse),
+		failures: useFailures{interval: DefaultFailureLogInterval},
+	}
+}
+
+// SetFailureLogInterval sets how often, while the store fails, one line counts the failed
+// writes of last-used times that were not logged. Only the first failure is logged in full.
+// A value that is not positive means DefaultFailureLogInterval. Call it before Run.
+func (s *Service) SetFailureLogInterval(interval time.Duration) {
+	if interval <= 0 {
+		interval = DefaultFailureLogInterval
+	}
+	s.uses.failures.interval = interval
 }
 
 func (r *useRecorder) record(u iogate.KeyUse) {
@@ -69,10 +110,61 @@ func (r *useRecorder) flush(ctx context.Context) {
 	for len(batch) > 0 {
 		part := batch[:min(len(batch), maxUsesPerWrite)]
 		batch = batch[len(part):]
-		if err := r.store.RecordKeyUse(ctx, part); err != nil {
-			r.log.Warn("record key last-used times failed", "keys", len(part), "error", err)
+		err := r.store.RecordKeyUse(ctx, part)
+		if err != nil {
+			r.writeFailed(len(part), err)
+		} else {
+			r.writeSucceeded()
 		}
 	}
+}
+
+// writeFailed logs the first failed write in full. After that it counts each failure and
+// writes one summary line once the interval has passed since the previous line. The
+// recorder writes once a second, so an interval below a second gives a line per write.
+func (r *useRecorder) writeFailed(keys int, err error) {
+	f := &r.failures
+	now := r.now()
+	f.writes++
+	f.keys += keys
+	if !f.failing {
+		f.failing = true
+		f.lastLine = now
+		r.log.Warn("record key last-used times failed", "keys", keys, "error", err)
+		return
+	}
+	f.suppressedWrites++
+	f.suppressedKeys += keys
+	f.lastErr = err
+	if now.Sub(f.lastLine) >= f.interval {
+		r.summarizeFailures()
+		f.lastLine = now
+	}
+}
+
+// writeSucceeded ends a run of failed writes: it writes the summary of the failures not
+// logged yet and one line with the totals.
+func (r *useRecorder) writeSucceeded() {
+	f := &r.failures
+	if !f.failing {
+		return
+	}
+	r.summarizeFailures()
+	r.log.Info("record key last-used times succeeded again",
+		"failed_writes", f.writes, "keys_not_recorded", f.keys)
+	*f = useFailures{interval: f.interval}
+}
+
+// summarizeFailures writes one line with the failures since the previous line, if any.
+func (r *useRecorder) summarizeFailures() {
+	f := &r.failures
+	if f.suppressedWrites == 0 {
+		return
+	}
+	r.log.Warn("repeated key last-used write failures suppressed",
+		"suppressed", f.suppressedWrites, "keys", f.suppressedKeys,
+		"interval", iogate.FormatDuration(f.interval), "last_error", f.lastErr)
+	f.suppressedWrites, f.suppressedKeys, f.lastErr = 0, 0, nil
 }
 
 // maxUsesPerWrite bounds the keys whose last use one RecordKeyUse call writes.

@@ -56,7 +56,8 @@ type DashboardConfig struct {
 	// rotation.
 	KeyAgeWarning time.Duration
 	// CACertHint, when set, is the path of a self-signed certificate that curl examples
-	// pass with --cacert.
+	// pass with --cacert, written as one POSIX shell word because it is pasted into a
+	// shell.
 	CACertHint string
 }
 

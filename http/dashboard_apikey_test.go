@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"html"
 	"log/slog"
 	"net/http"
@@ -198,15 +199,37 @@ func (h *dashboardHarness) keyListAt(t *testing.T, target string) string {
 // command in #curl-example, in bash and zsh against an API server on loopback. The shell
 // reads the secret from standard input, as it reads the secret pasted at the prompt. The
 // test checks that a token comes back and that neither the command nor curl's arguments
-// contain the secret. Its output never shows the secret or the token.
+// contain the secret. Its output never shows the secret or the token. With a self-signed
+// certificate, the command as copied must pass curl the certificate file, because the
+// server's certificate is not in the system's trust store.
 func TestSecretPageCurlExample(t *testing.T) {
+	t.Run("http", func(t *testing.T) { testSecretPageCurlExample(t, false) })
+	t.Run("self-signed", func(t *testing.T) { testSecretPageCurlExample(t, true) })
+}
+
+// testSecretPageCurlExample runs the check of TestSecretPageCurlExample against an API server
+// on plain HTTP, or on TLS with a certificate that the system does not trust and whose file
+// the page's CACertHint names.
+func testSecretPageCurlExample(t *testing.T, selfSigned bool) {
 	realCurl := testenv.RequireTool(t, "curl")
 	testenv.RequireTool(t, "bash")
 	h := newDashboardHarness(t, 90*24*time.Hour)
 	if err := h.auth.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	api := httptest.NewServer(NewServer(h.auth, h.d.cfg.Store, slog.New(slog.DiscardHandler)).Handler())
+	handler := NewServer(h.auth, h.d.cfg.Store, slog.New(slog.DiscardHandler)).Handler()
+	var api *httptest.Server
+	if selfSigned {
+		api = httptest.NewTLSServer(handler)
+		certFile := filepath.Join(t.TempDir(), "cert.pem")
+		certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: api.Certificate().Raw})
+		if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		h.d.cfg.CACertHint = certFile
+	} else {
+		api = httptest.NewServer(handler)
+	}
 	t.Cleanup(api.Close)
 	h.d.cfg.PublicURL = api.URL
 

@@ -25,7 +25,11 @@ func newAccountCreateCommand(g *globals) *cobra.Command {
 		Short: "Create an account",
 		Long: "Create an account. With SQLite the data directory must exist: start the server with\n" +
 			"\"iogate serve\" first, or create it with \"iogate migrate\". As serve does, it creates the\n" +
-			"master key file when the file is missing and the database holds no secrets yet.",
+			"master key file when the file is missing and the database holds no secrets yet.\n\n" +
+			"--email is the contact address of the account's owner. iogate stores it with the account, shows it\n" +
+			"in \"iogate account list\", records it in the account.created audit record and puts it in the\n" +
+			"\"iogate user invite\" command that this command prints. It creates no dashboard user, sends no mail\n" +
+			"and signs nobody in: to give the account an owner who can sign in, run that invite command.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// A data directory created here would hold a second database and master key
@@ -65,7 +69,7 @@ func newAccountCreateCommand(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "account name (required)")
-	cmd.Flags().StringVar(&email, "email", "", "contact email of the account owner (required)")
+	cmd.Flags().StringVar(&email, "email", "", "contact email of the account owner, stored with the account; creates no user (required)")
 	cmd.MarkFlagRequired("name")
 	cmd.MarkFlagRequired("email")
 	return cmd

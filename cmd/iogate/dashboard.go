@@ -107,7 +107,7 @@ func newDashboard(ctx context.Context, g *globals, c serveConfig, e *env, api *i
 	}
 	hint := ""
 	if c.tlsCert == "" {
-		hint = filepath.Join(g.dataDir, "tls", "cert.pem")
+		hint = shellQuote(filepath.Join(g.dataDir, "tls", "cert.pem"))
 	}
 	dash, err := iohttp.NewDashboard(iohttp.DashboardConfig{
 		Users:         users,

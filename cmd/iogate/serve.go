@@ -108,8 +108,8 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.Var(newDurationFlag(&c.logFlushInterval), "log-flush-interval", "longest time info and debug lines, such as the access log, wait in memory before they are written; "+
 		"warnings and errors are written at once; 0 writes every line at once, otherwise 10ms to 10s (default 100ms)")
-	f.Var(newDurationFlag(&c.failureLogInterval), "failure-log-interval", "how often one line counts the 503 responses and failed /readyz checks "+
-		"of an outage that were not logged; only the first of each is logged in full; 100ms to 1h (default 10s)")
+	f.Var(newDurationFlag(&c.failureLogInterval), "failure-log-interval", "how often one line counts the 503 responses, failed /readyz checks "+
+		"and failed writes of key last-used times of an outage that were not logged; only the first of each is logged in full; 100ms to 1h (default 10s)")
 	f.Var(newDurationFlag(&c.maxStaleness), "max-staleness", "how long the server keeps accepting tokens after its change feed went down; "+
 		"after that token and bearer requests and /readyz get 503 until it has reloaded every key (default 5s)")
 	f.Var(newDurationFlag(&c.auditRetention), "audit-retention", "how long audit records are kept; older ones are pruned at start and every 6h, "+
@@ -356,6 +356,7 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		return err
 	}
 	defer e.Close()
+	e.auth.SetFailureLogInterval(c.failureLogInterval)
 	if err := e.auth.Start(ctx); err != nil {
 		return err
 	}
