@@ -38,6 +38,9 @@ type Config struct {
 	StoreTimeout time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// FailureLogInterval is how often, while the store fails, one line counts the failed
+	// writes of last-used times that were not logged. Zero means DefaultFailureLogInterval.
+	FailureLogInterval time.Duration
 	// Logger receives the engine's background errors; nil discards them.
 	Logger *slog.Logger
 	// Metrics receives issuance, denial and verification counts; nil records nothing.
@@ -104,6 +107,9 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = DefaultStoreTimeout
 	}
+	if cfg.FailureLogInterval <= 0 {
+		cfg.FailureLogInterval = DefaultFailureLogInterval
+	}
 	s := &Service{
 		store:    store,
 		master:   master,
@@ -125,7 +131,7 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.uses = newUseRecorder(store, s.log)
+	s.uses = newUseRecorder(store, s.log, cfg.FailureLogInterval)
 	pepper, err := s.loadSealedKey(ctx, pepperName)
 	if err != nil {
 		return nil, err

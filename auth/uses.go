@@ -46,28 +46,20 @@ type useKey struct {
 }
 
 // DefaultFailureLogInterval is how often the engine logs one line that counts the failed
-// writes of last-used times it did not log, unless SetFailureLogInterval sets another.
-// It matches the default of the server's --failure-log-interval.
+// writes of last-used times it did not log, when Config.FailureLogInterval is zero. It
+// matches the default of the server's --failure-log-interval.
 const DefaultFailureLogInterval = 10 * time.Second
 
-func newUseRecorder(store iogate.Store, log *slog.Logger) *useRecorder {
+// newUseRecorder returns a recorder that logs the first failed write in full and then, every
+// failureLogInterval while the store fails, one line that counts the others.
+func newUseRecorder(store iogate.Store, log *slog.Logger, failureLogInterval time.Duration) *useRecorder {
 	return &useRecorder{
 		store:    store,
 		log:      log,
 		now:      time.Now,
 		pending:  make(map[useKey]iogate.KeyUse),
-		failures: useFailures{interval: DefaultFailureLogInterval},
+		failures: useFailures{interval: failureLogInterval},
 	}
-}
-
-// SetFailureLogInterval sets how often, while the store fails, one line counts the failed
-// writes of last-used times that were not logged. Only the first failure is logged in full.
-// A value that is not positive means DefaultFailureLogInterval. Call it before Run.
-func (s *Service) SetFailureLogInterval(interval time.Duration) {
-	if interval <= 0 {
-		interval = DefaultFailureLogInterval
-	}
-	s.uses.failures.interval = interval
 }
 
 func (r *useRecorder) record(u iogate.KeyUse) {

@@ -6,21 +6,26 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/iogate/iogate"
+	"github.com/iogate/iogate/sqlite"
 )
 
-// failingUseStore is a store whose RecordKeyUse returns err. Its other methods are not
-// implemented, and the recorder calls none of them.
+// failingUseStore is a SQLite store whose RecordKeyUse returns err instead of writing
+// while err is set, as a database that stopped responding does.
 type failingUseStore struct {
-	iogate.Store
+	*sqlite.DB
 	err error
 }
 
 func (s *failingUseStore) RecordKeyUse(ctx context.Context, uses []iogate.KeyUse) error {
-	return s.err
+	if s.err != nil {
+		return s.err
+	}
+	return s.DB.RecordKeyUse(ctx, uses)
 }
 
 // useLogLine is the part of a JSON log line that the recorder's tests check.
@@ -63,9 +68,9 @@ func checkUseLog(t *testing.T, step string, buf *bytes.Buffer, want []useLogLine
 // that succeeds logs the count left and the end of the failures.
 func TestUseRecorderFailureLogInterval(t *testing.T) {
 	var buf bytes.Buffer
-	store := &failingUseStore{err: errors.New("connection refused")}
-	r := newUseRecorder(store, slog.New(slog.NewJSONHandler(&buf, nil)))
-	r.failures.interval = 10 * time.Second
+	db, _ := openService(t, filepath.Join(t.TempDir(), "iogate.db"), nil)
+	store := &failingUseStore{DB: db, err: errors.New("connection refused")}
+	r := newUseRecorder(store, slog.New(slog.NewJSONHandler(&buf, nil)), 10*time.Second)
 	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	r.now = func() time.Time { return clock }
 

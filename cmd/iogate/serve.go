@@ -351,12 +351,11 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	m := metrics.New()
 	g.wrapStore = func(s iogate.Store) iogate.Store { return metrics.InstrumentStore(s, m) }
 	e, err := g.open(ctx, true, auth.Config{Issuer: issuer, TokenTTL: c.tokenTTL, SigningAlgorithm: c.signingAlg, Logger: log,
-		MaxStaleness: c.maxStaleness, ResyncInterval: c.resyncInterval, StoreTimeout: c.storeTimeout, Metrics: m})
+		MaxStaleness: c.maxStaleness, ResyncInterval: c.resyncInterval, StoreTimeout: c.storeTimeout, FailureLogInterval: c.failureLogInterval, Metrics: m})
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	e.auth.SetFailureLogInterval(c.failureLogInterval)
 	if err := e.auth.Start(ctx); err != nil {
 		return err
 	}
