@@ -193,6 +193,9 @@ func (s *Server) requireScope(scope string, next handlerFunc) handlerFunc {
 			var be *bearerError
 			if errors.As(err, &be) {
 				challenge(w, be)
+				if be.oauthError == "invalid_token" {
+					stateFrom(r.Context()).tokenFailure = auth.TokenMalformed
+				}
 			}
 			return err
 		}
@@ -206,6 +209,7 @@ func (s *Server) requireScope(scope string, next handlerFunc) handlerFunc {
 		if err != nil {
 			if iogate.ErrorCodeOf(err) == iogate.CodeInvalidToken {
 				challenge(w, &bearerError{oauthError: "invalid_token"})
+				stateFrom(r.Context()).tokenFailure = auth.TokenFailureOf(err)
 				markOutdatedCredential(r, err)
 				if strings.Count(raw, ".") != 2 {
 					return malformedBearer(r)
