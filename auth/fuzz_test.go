@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"testing"
 
@@ -25,8 +26,11 @@ func FuzzAuthenticate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		p, err := e.svc.Authenticate(context.Background(), raw, addr)
 		if err != nil {
-			if err != iogate.ErrInvalidToken {
+			if !errors.Is(err, iogate.ErrInvalidToken) {
 				t.Fatalf("Authenticate error %v, want ErrInvalidToken", err)
+			}
+			if TokenFailureOf(err) == NoTokenFailure {
+				t.Fatalf("Authenticate error %v has no TokenFailure", err)
 			}
 			return
 		}

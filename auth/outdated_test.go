@@ -44,6 +44,9 @@ func TestOutdatedTokenOfSigningKeys(t *testing.T) {
 	if !IsOutdatedCredential(err) {
 		t.Errorf("IsOutdatedCredential(%v) = false for a token of a retired, stored key, want true", err)
 	}
+	if got := TokenFailureOf(err); got != TokenRetiredSigningKey {
+		t.Errorf("TokenFailureOf(%v) = %q for a token of a retired, stored key, want %q", err, got, TokenRetiredSigningKey)
+	}
 
 	for name, c := range map[string]struct{ kid, tok string }{
 		"retired key": {retiredKID, retiredTok},
@@ -59,6 +62,9 @@ func TestOutdatedTokenOfSigningKeys(t *testing.T) {
 		}
 		if IsOutdatedCredential(err) {
 			t.Errorf("IsOutdatedCredential(%v) = true for a token of the revoked %s, want false", err, name)
+		}
+		if got := TokenFailureOf(err); got != TokenUnknownSigningKey {
+			t.Errorf("TokenFailureOf(%v) = %q for a token of the revoked %s, want %q", err, got, name, TokenUnknownSigningKey)
 		}
 	}
 }

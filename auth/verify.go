@@ -54,14 +54,14 @@ func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Add
 }
 
 // activeToken returns a token that is valid now, and the state of its key. It checks
-// everything Authenticate checks except the client's address. Once the signature has
-// verified, every rejection is errOutdatedToken.
+// everything Authenticate checks except the client's address. Every rejection carries a
+// TokenFailure, and once the signature has verified, it also wraps errOutdatedToken.
 func (s *Service) activeToken(raw string, now time.Time) (*verifiedToken, key, error) {
 	if err := s.checkFresh(now); err != nil {
 		return nil, key{}, err
 	}
 	if len(raw) == 0 || len(raw) > token.MaxLength {
-		return nil, key{}, iogate.ErrInvalidToken
+		return nil, key{}, errTokenMalformed
 	}
 	nowUnix := now.Unix()
 
@@ -77,7 +77,7 @@ func (s *Service) activeToken(raw string, now time.Time) (*verifiedToken, key, e
 			return nil, key{}, err
 		}
 		if c.Expiry <= nowUnix {
-			return nil, key{}, errOutdatedToken
+			return nil, key{}, errTokenExpired
 		}
 		k, found = s.view.get(c.ClientID)
 		// The new cache entry shares the view's copy of the account ID.
@@ -90,18 +90,15 @@ func (s *Service) activeToken(raw string, now time.Time) (*verifiedToken, key, e
 		// rejects the entry, so that the entry cannot outlive the key in the cache. The key
 		// may have been revoked, whose tokens are not outdated (see IsOutdatedCredential).
 		if !s.cache.put(h, v, nowUnix, s.keyring.Published) {
-			return nil, key{}, iogate.ErrInvalidToken
+			return nil, key{}, errTokenUnknownKey
 		}
 	}
 	claims := &v.claims
 	if claims.Expiry <= nowUnix || claims.NotBefore > nowUnix+60 {
-		return nil, key{}, errOutdatedToken
+		return nil, key{}, errTokenExpired
 	}
-	if !found || k.accountID != claims.AccountID || !k.usable(now) || !k.generationValid(claims.Generation, now) || k.revoked(claims.ID) {
-		return nil, key{}, errOutdatedToken
-	}
-	if !k.allowsScopes(v.scopes, v.scopesKnown, v.scopeList) {
-		return nil, key{}, errOutdatedToken
+	if err := k.tokenFailure(found, v, now); err != nil {
+		return nil, key{}, err
 	}
 	return v, k, nil
 }
@@ -109,14 +106,38 @@ func (s *Service) activeToken(raw string, now time.Time) (*verifiedToken, key, e
 // verifySignature returns the claims of a token signed by a published key for this
 // issuer, whatever its expiry and whatever its key's state, and the KID of that signing
 // key. A token that a retired key verifies, one that has left the JWKS, gets
-// errOutdatedToken, and any other token that does not verify iogate.ErrInvalidToken.
+// errTokenRetiredKey. Any other token that does not verify gets an error that wraps
+// iogate.ErrInvalidToken but not errOutdatedToken.
 func (s *Service) verifySignature(raw string) (*token.Claims, string, error) {
 	c, kid, err := s.keyring.VerifyKey(raw)
 	switch {
-	case err != nil && err != token.ErrUnpublished, c.Issuer != s.cfg.Issuer || c.Audience != s.cfg.Issuer:
-		return nil, "", iogate.ErrInvalidToken
+	case err != nil && err != token.ErrUnpublished:
+		return nil, "", signatureFailure(err)
+	case c.Issuer != s.cfg.Issuer || c.Audience != s.cfg.Issuer:
+		return nil, "", errTokenWrongIssuer
 	case err != nil:
-		return nil, "", errOutdatedToken
+		return nil, "", errTokenRetiredKey
 	}
 	return c, kid, nil
+}
+
+// tokenFailure returns the error for a token of key k, which found reports present in the
+// view, that k's state no longer allows at now, and nil when k allows it.
+func (k *key) tokenFailure(found bool, v *verifiedToken, now time.Time) error {
+	claims := &v.claims
+	switch {
+	case !found || k.accountID != claims.AccountID:
+		return errTokenKeyDeleted
+	case k.suspended:
+		return errTokenAccountSuspended
+	case k.expired(now):
+		return errTokenKeyExpired
+	case !k.generationValid(claims.Generation, now):
+		return errTokenSecretRetired
+	case k.revoked(claims.ID):
+		return errTokenRevoked
+	case !k.allowsScopes(v.scopes, v.scopesKnown, v.scopeList):
+		return errTokenScopeRemoved
+	}
+	return nil
 }

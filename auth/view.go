@@ -449,12 +449,6 @@ var hexDigits = func() (t [256]byte) {
 	return t
 }()
 
-// usable reports whether the key may authenticate at now: it has not expired and its
-// account is not suspended.
-func (k *key) usable(now time.Time) bool {
-	return !k.suspended && !k.expired(now)
-}
-
 func (k *key) expired(now time.Time) bool {
 	return k.state.expiresAt != 0 && now.UnixNano() >= k.state.expiresAt
 }

@@ -193,6 +193,9 @@ func (s *Server) requireScope(scope string, next handlerFunc) handlerFunc {
 			var be *bearerError
 			if errors.As(err, &be) {
 				challenge(w, be)
+				if be.oauthError == "invalid_token" {
+					stateFrom(r.Context()).tokenFailure = auth.TokenMalformed
+				}
 			}
 			return err
 		}
@@ -228,6 +231,7 @@ func (s *Server) verifyBearer(w http.ResponseWriter, r *http.Request, raw string
 	if err != nil {
 		if iogate.ErrorCodeOf(err) == iogate.CodeInvalidToken {
 			challenge(w, &bearerError{oauthError: "invalid_token"})
+			stateFrom(r.Context()).tokenFailure = auth.TokenFailureOf(err)
 			markOutdatedCredential(r, err)
 			if strings.Count(raw, ".") != 2 {
 				return nil, malformedBearer(r)

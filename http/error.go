@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -140,22 +141,37 @@ func setErrorCode(r *http.Request, code iogate.ErrorCode) {
 
 // writeJSON writes v as the response body with status.
 func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
-	body, err := json.Marshal(v)
+	body, err := marshalJSON(v)
 	if err != nil {
 		slog.Error("encode response failed", "error", err)
-		http.Error(w, `{"code":"internal"}`, http.StatusInternalServerError)
+		writeEncoded(w, http.StatusInternalServerError, "application/json", []byte(`{"code":"internal"}`+"\n"))
 		return
 	}
-	writeEncoded(w, status, contentType, append(body, '\n'))
+	writeEncoded(w, status, contentType, body)
 }
 
 // encodeJSON returns v encoded as writeJSON writes it.
 func encodeJSON(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
+	b, err := marshalJSON(v)
 	if err != nil {
 		return nil, iogate.WrapError(iogate.CodeInternal, err, "encode response failed")
 	}
-	return append(b, '\n'), nil
+	return b, nil
+}
+
+// marshalJSON returns v as JSON with a final newline. Unlike json.Marshal, it writes "&",
+// "<" and ">" as they are, not as \u0026, \u003c and \u003e, because API clients read
+// these bodies. A browser never reads them as HTML: writeEncoded sets a JSON Content-Type,
+// and the middleware sends X-Content-Type-Options: nosniff. U+2028 and U+2029 are still
+// escaped, as encoding/json always does.
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // writeEncoded writes an encoded body with its Content-Type and Content-Length.

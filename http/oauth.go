@@ -129,9 +129,11 @@ func readOAuthRequest(w http.ResponseWriter, r *http.Request) (*oauthRequest, er
 }
 
 // readForm reads an application/x-www-form-urlencoded body of at most maxTokenBodyBytes,
-// and rejects a parameter that occurs more than once (RFC 6749 section 3.2).
+// and rejects a parameter that occurs more than once (RFC 6749 section 3.2), and a body
+// declared US-ASCII whose names or values hold a byte above 0x7f once percent-decoded.
 func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
-	if err := requireMediaType(r, "application/x-www-form-urlencoded", iogate.CodeInvalid, "invalid Content-Type: send the parameters form-encoded, as application/x-www-form-urlencoded"); err != nil {
+	ascii, err := requireMediaType(r, "application/x-www-form-urlencoded", iogate.CodeInvalid, "invalid Content-Type: send the parameters form-encoded, as application/x-www-form-urlencoded")
+	if err != nil {
 		return nil, err
 	}
 	body, err := readBody(w, r, maxTokenBodyBytes)
@@ -143,6 +145,11 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 		return nil, iogate.Errorf(iogate.CodeInvalid, "invalid form body: expected name=value pairs joined by & and percent-encoded")
 	}
 	for name, vs := range form {
+		// Percent-encoded octets are in the declared charset, so a body declared US-ASCII
+		// is checked after decoding.
+		if ascii && (!isASCII(name) || !isASCII(vs[0])) {
+			return nil, errNotASCII
+		}
 		if len(vs) > 1 {
 			return nil, iogate.Errorf(iogate.CodeInvalid, "parameter %s is repeated: send each parameter once", iogate.QuoteInput(name))
 		}

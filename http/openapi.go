@@ -25,7 +25,7 @@ func openAPIForIssuer(issuer string) ([]byte, error) {
 		return nil, fmt.Errorf("parse embedded openapi.json: %w", err)
 	}
 	doc["servers"] = []map[string]string{{"url": issuer}}
-	return json.Marshal(doc)
+	return marshalJSON(doc)
 }
 
 // handleOpenAPI serves the OpenAPI document.

@@ -248,6 +248,10 @@ type requestState struct {
 	// the failure cannot be a guess: iogate issued that credential, or it is a bearer
 	// value that is not shaped like a token at all. limitRequests then does not count it.
 	uncountedFailure bool
+	// tokenFailure is the reason that the request's bearer token failed, for the access log.
+	// The response is the same invalid_token error for every reason. It sits beside
+	// uncountedFailure, in the padding after that bool, so the state does not grow.
+	tokenFailure auth.TokenFailure
 	// errorCode is the code of the error response that writeError wrote. The access log
 	// shows it, so that an operator can tell a malformed request from a bad credential.
 	errorCode iogate.ErrorCode
@@ -383,6 +387,9 @@ func (s *Server) logRequest(ctx context.Context, r *http.Request, st *requestSta
 		if st.errorCode != "" {
 			l = l.String("error_code", string(st.errorCode))
 		}
+		if st.tokenFailure != auth.NoTokenFailure {
+			l = l.String("token_failure", st.tokenFailure.String())
+		}
 		if line, ok := l.Bytes(); ok {
 			w.Write(line)
 			return
@@ -405,6 +412,9 @@ func (s *Server) logRequest(ctx context.Context, r *http.Request, st *requestSta
 	}
 	if st.errorCode != "" {
 		rec.AddAttrs(slog.String("error_code", string(st.errorCode)))
+	}
+	if st.tokenFailure != auth.NoTokenFailure {
+		rec.AddAttrs(slog.String("token_failure", st.tokenFailure.String()))
 	}
 	h.Handle(ctx, rec)
 }

@@ -33,12 +33,16 @@ func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request) error
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 
-	if err := requireJSON(r); err != nil {
+	ascii, err := requireJSON(r)
+	if err != nil {
 		return withBasicHint(r, err)
 	}
 	body, err := readBody(w, r, maxTokenBodyBytes)
 	if err != nil {
 		return err
+	}
+	if err := requireASCIIJSON(ascii, body); err != nil {
+		return withBasicHint(r, err)
 	}
 	fields, err := decodeStrictObject(body, accessTokenFields...)
 	if err != nil {
@@ -87,32 +91,62 @@ func withBasicHint(r *http.Request, err error) error {
 
 // requireJSON accepts application/json in any letter case, with parameters such as charset.
 // Another media type or charset is invalid_request (400), as the token endpoints document.
-func requireJSON(r *http.Request) error {
+// ascii reports a body declared US-ASCII, which the caller checks with requireASCIIJSON.
+func requireJSON(r *http.Request) (ascii bool, err error) {
 	return requireMediaType(r, "application/json", iogate.CodeInvalid, "invalid Content-Type: send the body as application/json")
 }
 
 // requireMediaType checks that the request has exactly one Content-Type, of media type
-// want, in UTF-8 if it names a charset, and no content coding. A proxy in front of the
-// server might read a body with a second Content-Type, another charset or a coding
-// differently from how the server reads it, so each of these is an error, not a guess.
-// A content coding is always CodeUnsupportedMediaType, and the other errors have the code
-// typeCode.
-func requireMediaType(r *http.Request, want string, typeCode iogate.ErrorCode, message string) error {
+// want, in UTF-8 or US-ASCII if it names a charset, and no content coding. A proxy in
+// front of the server might read a body with a second Content-Type, another charset or a
+// coding differently from how the server reads it, so each of these is an error, not a
+// guess. A content coding is always CodeUnsupportedMediaType, and the other errors have
+// the code typeCode. The charset names "utf-8", "utf8" and "us-ascii" match in any letter
+// case. ascii reports a body declared US-ASCII: the caller then rejects a body that holds
+// a byte above 0x7f, because such a body is not in the charset it declares.
+func requireMediaType(r *http.Request, want string, typeCode iogate.ErrorCode, message string) (ascii bool, err error) {
 	if enc := r.Header.Values("Content-Encoding"); len(enc) > 1 || len(enc) == 1 && !strings.EqualFold(enc[0], "identity") {
-		return iogate.Errorf(iogate.CodeUnsupportedMediaType, "unsupported Content-Encoding: send the body uncompressed")
+		return false, iogate.Errorf(iogate.CodeUnsupportedMediaType, "unsupported Content-Encoding: send the body uncompressed")
 	}
 	values := r.Header.Values("Content-Type")
 	if len(values) != 1 {
-		return iogate.Errorf(typeCode, "%s", message)
+		return false, iogate.Errorf(typeCode, "%s", message)
 	}
 	mt, params, err := mime.ParseMediaType(values[0])
 	if err != nil || mt != want {
-		return iogate.Errorf(typeCode, "%s", message)
+		return false, iogate.Errorf(typeCode, "%s", message)
 	}
-	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return iogate.Errorf(typeCode, "unsupported charset %s: send the body in UTF-8", iogate.QuoteInput(cs))
+	cs, ok := params["charset"]
+	switch {
+	case !ok, strings.EqualFold(cs, "utf-8"), strings.EqualFold(cs, "utf8"):
+		return false, nil
+	case strings.EqualFold(cs, "us-ascii"):
+		return true, nil
+	}
+	return false, iogate.Errorf(typeCode, "unsupported charset %s: send the body in UTF-8", iogate.QuoteInput(cs))
+}
+
+// errNotASCII is the error of a body declared US-ASCII that is not.
+var errNotASCII = iogate.Errorf(iogate.CodeInvalid,
+	"invalid body: the Content-Type declares charset=us-ascii but the body contains a byte above 0x7f; send it as charset=utf-8")
+
+// requireASCIIJSON returns errNotASCII when ascii is set and body holds a byte above 0x7f.
+// A JSON escape such as \u00e9 is ASCII text, so it passes.
+func requireASCIIJSON(ascii bool, body []byte) error {
+	if ascii && !isASCII(string(body)) {
+		return errNotASCII
 	}
 	return nil
+}
+
+// isASCII reports whether s holds no byte above 0x7f.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] > 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // readBody reads at most limit bytes of the body, or returns CodeTooLarge.

@@ -111,7 +111,8 @@ func (s *Server) handleGetVault(w http.ResponseWriter, r *http.Request) error {
 // the account used before creates nothing. With the name and threshold of the first request
 // it gets the same response, marked by Idempotent-Replayed, and otherwise CodeConflict.
 func (s *Server) handleCreateVault(w http.ResponseWriter, r *http.Request) error {
-	if err := requireMediaType(r, "application/json", iogate.CodeUnsupportedMediaType, "invalid Content-Type: send the body as application/json"); err != nil {
+	ascii, err := requireMediaType(r, "application/json", iogate.CodeUnsupportedMediaType, "invalid Content-Type: send the body as application/json")
+	if err != nil {
 		return err
 	}
 	key, err := idempotencyKeyFrom(r)
@@ -123,6 +124,9 @@ func (s *Server) handleCreateVault(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	if err := s.reverifyBearer(w, r); err != nil {
+		return err
+	}
+	if err := requireASCIIJSON(ascii, body); err != nil {
 		return err
 	}
 	fields, err := decodeStrict(body, jsonField{"name", jsonString}, jsonField{"threshold", jsonInteger})

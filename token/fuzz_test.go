@@ -1,6 +1,7 @@
 package token
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -36,7 +37,7 @@ func FuzzVerify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		c, err := ring.Verify(raw)
 		if err != nil {
-			if err != ErrMalformed {
+			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("Verify error %v, want ErrMalformed", err)
 			}
 			return

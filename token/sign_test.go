@@ -3,6 +3,7 @@ package token
 import (
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -205,8 +206,12 @@ func TestKeyringDropsRemovedKey(t *testing.T) {
 	if err := r.Load([]*iogate.SigningKey{replacement}, EdDSA, master, now); err != nil {
 		t.Fatalf("Load without the revoked key: %v", err)
 	}
-	if _, _, err := r.VerifyKey(tok); err != ErrMalformed {
-		t.Errorf("VerifyKey of a token of the removed key = %v, want ErrMalformed", err)
+	_, _, err := r.VerifyKey(tok)
+	if err != ErrUnknownKey {
+		t.Errorf("VerifyKey of a token of the removed key = %v, want ErrUnknownKey", err)
+	}
+	if !errors.Is(err, ErrMalformed) {
+		t.Errorf("errors.Is(%v, ErrMalformed) = false, want true", err)
 	}
 	if r.Published(revoked.KID) {
 		t.Errorf("Published(%s) = true after the key was left out of Load", revoked.KID)
@@ -221,7 +226,7 @@ func TestKeyringDropsRemovedKey(t *testing.T) {
 
 // TestKeyringUnpublishedKey checks that a key moved from Load to LoadUnpublished verifies
 // its tokens with ErrUnpublished and the claims, that it is neither published nor in the
-// JWKS, and that a forged signature under its KID is still ErrMalformed.
+// JWKS, and that a forged signature under its KID is ErrBadSignature.
 func TestKeyringUnpublishedKey(t *testing.T) {
 	ks := newTwoKeyring(t)
 	r, master, now, retired, current, tok := ks.ring, ks.master, ks.now, ks.old, ks.next, ks.token
@@ -250,8 +255,8 @@ func TestKeyringUnpublishedKey(t *testing.T) {
 		t.Fatalf("Sign: %v", err)
 	}
 	forged := parts[0] + "." + parts[1] + "." + strings.Split(other, ".")[2]
-	if c, _, err := r.VerifyKey(forged); err != ErrMalformed || c != nil {
-		t.Errorf("VerifyKey of a forged token under the unpublished key = claims %+v, error %v; want ErrMalformed", c, err)
+	if c, _, err := r.VerifyKey(forged); err != ErrBadSignature || c != nil {
+		t.Errorf("VerifyKey of a forged token under the unpublished key = claims %+v, error %v; want ErrBadSignature", c, err)
 	}
 
 	bad := &iogate.SigningKey{KID: "bad", PublicJWK: []byte("{")}

@@ -241,6 +241,21 @@ var ErrMalformed = errors.New("token does not verify")
 // LoadUnpublished loaded: a key that signed tokens once but no longer verifies them.
 var ErrUnpublished = errors.New("token signed by a signing key that is no longer published")
 
+// ErrUnknownKey and ErrBadSignature are the errors of VerifyKey for a token whose header
+// names a signing key that the keyring does not hold, and for one whose signature or
+// algorithm does not match the key that it names. errors.Is matches both to ErrMalformed,
+// so that callers that need no reason treat them as any other token that does not verify.
+var (
+	ErrUnknownKey   error = &malformedError{"token signed by an unknown signing key"}
+	ErrBadSignature error = &malformedError{"token signature does not verify"}
+)
+
+// malformedError is an error that errors.Is matches to ErrMalformed.
+type malformedError struct{ msg string }
+
+func (e *malformedError) Error() string        { return e.msg }
+func (e *malformedError) Is(target error) bool { return target == ErrMalformed }
+
 // Verify checks the token's signature against a published key and its "typ" header, and
 // returns its claims. It does not check expiry or whether the key still allows the token.
 func (r *Keyring) Verify(token string) (*Claims, error) {
@@ -272,12 +287,15 @@ func (r *Keyring) VerifyKey(token string) (*Claims, string, error) {
 	if !published {
 		key, ok = unpublished[h.KeyID]
 	}
-	if !ok || key.jwk.Algorithm != h.Algorithm {
-		return nil, "", ErrMalformed
+	if !ok {
+		return nil, "", ErrUnknownKey
+	}
+	if key.jwk.Algorithm != h.Algorithm {
+		return nil, "", ErrBadSignature
 	}
 	payload, err := jws.Verify(key.jwk.Key)
 	if err != nil {
-		return nil, "", ErrMalformed
+		return nil, "", ErrBadSignature
 	}
 	var c Claims
 	if err := json.Unmarshal(payload, &c); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/netip"
@@ -167,7 +168,7 @@ func newKeyShowCommand(g *globals) *cobra.Command {
 			defer e.Close()
 			k, err := e.store.FindAPIKey(cmd.Context(), args[0])
 			if err != nil {
-				return keyNotFound(err, args[0])
+				return keyNotFound(cmd.Context(), e, err, args[0])
 			}
 			v := k.View(time.Now())
 			return g.printResult(v, func(w io.Writer) { printKeyText(w, v) })
@@ -187,7 +188,7 @@ func newKeyDeleteCommand(g *globals) *cobra.Command {
 			}
 			defer e.Close()
 			if err := e.auth.DeleteKey(cmd.Context(), args[0]); err != nil {
-				return keyNotFound(err, args[0])
+				return keyNotFound(cmd.Context(), e, err, args[0])
 			}
 			return g.printResult(map[string]any{"clientId": args[0], "deleted": true}, func(w io.Writer) {
 				fmt.Fprintf(w, "Deleted API key %s. A running server refuses its access tokens within a second.\n", args[0])
@@ -196,11 +197,37 @@ func newKeyDeleteCommand(g *globals) *cobra.Command {
 	}
 }
 
-func keyNotFound(err error, clientID string) error {
-	if iogate.ErrorCodeOf(err) == iogate.CodeNotFound {
-		return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %q: list keys with \"iogate key list --account ID\"", clientID)
+// keyNotFound returns err, unless it is CodeNotFound. Then, if the store holds a tombstone
+// of clientID, it returns an error that names the deletion's time, account and actor.
+// Otherwise the error names clientID and how to list keys.
+func keyNotFound(ctx context.Context, e *env, err error, clientID string) error {
+	if iogate.ErrorCodeOf(err) != iogate.CodeNotFound {
+		return err
 	}
-	return err
+	deleted, findErr := e.auth.FindDeletedKey(ctx, clientID)
+	switch {
+	case findErr == nil:
+		return iogate.Errorf(iogate.CodeNotFound, "API key %q was deleted at %s%s, from account %s: "+
+			"create a new key with \"iogate key create --account %s\"",
+			clientID, deleted.DeletedAt.UTC().Format(time.RFC3339), deletedBy(deleted.DeletedBy), deleted.AccountID, deleted.AccountID)
+	case iogate.ErrorCodeOf(findErr) != iogate.CodeNotFound:
+		return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %q, and reading its deletion failed: %v", clientID, findErr)
+	}
+	return iogate.Errorf(iogate.CodeNotFound, "no API key with client ID %q: list keys with \"iogate key list --account ID\"", clientID)
+}
+
+// deletedBy returns " by " and the actor of a key's deletion, or "" when the audit
+// retention has pruned the record that named it.
+func deletedBy(a *iogate.Actor) string {
+	switch {
+	case a == nil:
+		return ""
+	case a.Type == iogate.ActorUser:
+		return " by dashboard user " + a.ID
+	case a.ID == "":
+		return " by the " + a.Type
+	}
+	return " by " + a.Type + " " + a.ID
 }
 
 func printKeyText(w io.Writer, v iogate.APIKeyView) {
@@ -372,7 +399,7 @@ func newKeyUpdateCommand(g *globals) *cobra.Command {
 			}
 			k, err := e.auth.UpdateKey(cmd.Context(), args[0], req)
 			if err != nil {
-				return keyNotFound(err, args[0])
+				return keyNotFound(cmd.Context(), e, err, args[0])
 			}
 			v := k.View(time.Now())
 			err = g.printResult(v, func(w io.Writer) {
@@ -458,7 +485,7 @@ func newKeyRotateCommand(g *globals) *cobra.Command {
 			// previous secret in its grace period that it retires is named exactly.
 			before, err := e.store.FindAPIKey(cmd.Context(), args[0])
 			if err != nil {
-				return keyNotFound(err, args[0])
+				return keyNotFound(cmd.Context(), e, err, args[0])
 			}
 			var inGrace *iogate.PreviousSecret
 			if p := before.Previous; p != nil && time.Now().Before(p.ExpiresAt) {
@@ -466,7 +493,7 @@ func newKeyRotateCommand(g *globals) *cobra.Command {
 			}
 			k, secret, err := e.auth.RotateKeyFrom(cmd.Context(), args[0], before.SecretGeneration, grace)
 			if err != nil {
-				return keyNotFound(err, args[0])
+				return keyNotFound(cmd.Context(), e, err, args[0])
 			}
 			now := time.Now()
 			out := createdKey{APIKeyView: k.View(now), ClientSecret: secret.Reveal()}
