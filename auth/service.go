@@ -38,8 +38,8 @@ type Config struct {
 	StoreTimeout time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
-	// FailureLogInterval is how often, while the store fails, one line counts the failed
-	// writes of last-used times that were not logged. Zero means DefaultFailureLogInterval.
+	// FailureLogInterval is the interval between the lines that count failed writes of
+	// last-used times while the store fails. Zero means DefaultFailureLogInterval.
 	FailureLogInterval time.Duration
 	// Logger receives the engine's background errors; nil discards them.
 	Logger *slog.Logger
@@ -132,6 +132,7 @@ func New(ctx context.Context, store iogate.Store, master *iogate.MasterKey, cfg 
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.uses = newUseRecorder(store, s.log, cfg.FailureLogInterval)
+	s.metrics.DeclareTokenFailures(tokenFailureReasons())
 	pepper, err := s.loadSealedKey(ctx, pepperName)
 	if err != nil {
 		return nil, err

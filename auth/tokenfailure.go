@@ -64,6 +64,9 @@ var tokenFailureNames = [...]string{
 	TokenScopeRemoved:      "scope_removed",
 }
 
+// tokenFailureReasons returns every name of String other than NoTokenFailure's.
+func tokenFailureReasons() []string { return tokenFailureNames[1:] }
+
 // String returns the failure's name in the access log, and "" for NoTokenFailure or a
 // value outside the constants.
 func (f TokenFailure) String() string {

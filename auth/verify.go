@@ -38,6 +38,9 @@ func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Add
 	v, k, err := s.activeToken(raw, s.now())
 	if err != nil {
 		s.metrics.TokenVerified(time.Since(start), metrics.ReasonInvalidToken)
+		if f := TokenFailureOf(err); f != NoTokenFailure {
+			s.metrics.TokenFailed(f.String())
+		}
 		return nil, err
 	}
 	claims := &v.claims

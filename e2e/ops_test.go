@@ -88,6 +88,13 @@ func TestAdminListener(t *testing.T) {
 		if got := metricValue(t, f.srv, `iogate_token_verification_seconds_count{result="invalid_token"}`); got != 1 {
 			t.Errorf("failed verifications = %v, want 1", got)
 		}
+		if got := metricValue(t, f.srv, `iogate_token_verification_failures_total{reason="malformed"}`); got != 1 {
+			t.Errorf("verifications failed as malformed = %v, want 1", got)
+		}
+		// Every reason has a series from the start, at zero until a token fails for it.
+		if got := metricValue(t, f.srv, `iogate_token_verification_failures_total{reason="bad_signature"}`); got != 0 {
+			t.Errorf("verifications failed with a bad signature = %v, want 0", got)
+		}
 		// The SQLite feed confirms the view at every poll, so a healthy server lags by
 		// less than a second.
 		if got := metricValue(t, f.srv, "iogate_change_feed_lag_seconds"); got < 0 || got >= 1 {

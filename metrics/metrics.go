@@ -43,6 +43,7 @@ type Metrics struct {
 	verifyOK         prometheus.Observer
 	verifyInvalid    prometheus.Observer
 	verifyIPDenied   prometheus.Observer
+	tokenFailures    *prometheus.CounterVec
 	rateLimitHits    *prometheus.CounterVec
 	addressBlocks    prometheus.Counter
 	addressUnblocks  prometheus.Counter
@@ -111,10 +112,14 @@ func New() *Metrics {
 		// microseconds, so the buckets start far below Prometheus's defaults.
 		Buckets: []float64{1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2, 0.1},
 	}, []string{"result"})
+	m.tokenFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "iogate_token_verification_failures_total",
+		Help: "Bearer tokens that failed to verify, by the reason that the access log's token_failure field names.",
+	}, []string{"reason"})
 	m.verifyOK = verify.WithLabelValues(ResultOK)
 	m.verifyInvalid = verify.WithLabelValues(ReasonInvalidToken)
 	m.verifyIPDenied = verify.WithLabelValues(ReasonIPNotAllowed)
-	reg.MustRegister(m.tokensIssued, m.tokenDenials, verify, m.rateLimitHits, m.addressBlocks,
+	reg.MustRegister(m.tokensIssued, m.tokenDenials, verify, m.tokenFailures, m.rateLimitHits, m.addressBlocks,
 		m.addressUnblocks, m.storeErrors, m.exposedDetected, m.requestsByStatus, m.auditRecords, m.auditSeconds)
 	for _, r := range []string{ReasonInvalidClient, ReasonIPNotAllowed, ReasonInvalidScope, ReasonUnavailable, ReasonInternal} {
 		m.tokenDenials.WithLabelValues(r)
@@ -171,6 +176,25 @@ func (m *Metrics) TokenIssued() {
 func (m *Metrics) TokenDenied(reason string) {
 	if m != nil {
 		m.tokenDenials.WithLabelValues(reason).Inc()
+	}
+}
+
+// DeclareTokenFailures creates the series of iogate_token_verification_failures_total for
+// each reason at zero, so that a rate over them works before the first failure.
+func (m *Metrics) DeclareTokenFailures(reasons []string) {
+	if m == nil {
+		return
+	}
+	for _, r := range reasons {
+		m.tokenFailures.WithLabelValues(r)
+	}
+}
+
+// TokenFailed counts one bearer token that failed to verify for reason, one of the values
+// given to DeclareTokenFailures.
+func (m *Metrics) TokenFailed(reason string) {
+	if m != nil {
+		m.tokenFailures.WithLabelValues(reason).Inc()
 	}
 }
 
