@@ -152,7 +152,7 @@ func (m *Metrics) RegisterFeedLag(lag func() float64) {
 	}
 	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "iogate_change_feed_lag_seconds",
-		Help: "How long the in-memory key view has been behind the store: 0 when current, -1 when the store cannot be read.",
+		Help: "Seconds since the change feed last confirmed that the in-memory key view is current: under a second while healthy, growing while the feed or the store is down.",
 	}, lag))
 }
 
