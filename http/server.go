@@ -15,6 +15,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/iogate/iogate"
@@ -51,6 +52,8 @@ type Server struct {
 	lines *logging.BufferedWriter
 	// outages limits the log lines of 503 responses.
 	outages *outageLog
+	// draining is set by SetDraining when the process is shutting down.
+	draining atomic.Bool
 }
 
 // Options are the Server's hardening and operations settings. The zero value trusts no

@@ -9,9 +9,12 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/iogate/iogate"
@@ -53,6 +56,10 @@ type serveConfig struct {
 	trustedProxies           []string
 	revokeExposedCredentials bool
 	rateLimits               iohttp.RateLimits
+
+	// shutdownDrain is how long the server keeps serving after SIGTERM or SIGINT while
+	// /readyz reports it draining, so that a load balancer moves clients away first.
+	shutdownDrain time.Duration
 
 	readHeaderTimeout time.Duration
 	readTimeout       time.Duration
@@ -110,6 +117,8 @@ func newServeCommand(g *globals) *cobra.Command {
 		"warnings and errors are written at once; 0 writes every line at once, otherwise 10ms to 10s (default 100ms)")
 	f.Var(newDurationFlag(&c.failureLogInterval), "failure-log-interval", "how often one line counts the 503 responses, failed /readyz checks "+
 		"and failed writes of key last-used times of an outage that were not logged; only the first of each is logged in full; 100ms to 1h (default 10s)")
+	f.Var(newDurationFlag(&c.shutdownDrain), "shutdown-drain", "time the server keeps serving after SIGTERM or SIGINT, with /readyz at 503 and keep-alive "+
+		"off, so that a load balancer stops sending it requests before it closes its listeners; a second signal ends it early; 0 to 5m (default 0)")
 	f.Var(newDurationFlag(&c.maxStaleness), "max-staleness", "how long the server keeps accepting tokens after its change feed went down; "+
 		"after that token and bearer requests and /readyz get 503 until it has reloaded every key (default 5s)")
 	f.Var(newDurationFlag(&c.auditRetention), "audit-retention", "how long audit records are kept; older ones are pruned at start and every 6h, "+
@@ -202,6 +211,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.failureLogInterval < 100*time.Millisecond || c.failureLogInterval > time.Hour {
 		return errorf("invalid --failure-log-interval %s: it must be from 100ms to 1h", iogate.FormatDuration(c.failureLogInterval))
+	}
+	if c.shutdownDrain < 0 || c.shutdownDrain > 5*time.Minute {
+		return errorf("invalid --shutdown-drain %s: it must be from 0 to 5m", iogate.FormatDuration(c.shutdownDrain))
 	}
 	if c.maxHeaderBytes < 4096 || c.maxHeaderBytes > 1<<20 {
 		return errorf("invalid --max-header-bytes %d: it must be from 4096 to 1048576", c.maxHeaderBytes)
@@ -455,6 +467,7 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 
 	select {
 	case <-ctx.Done():
+		err = drain(api, servers, c.shutdownDrain, errc, log)
 		log.Info("shutting down")
 	case err = <-errc:
 		log.Error("listener failed", "error", err)
@@ -472,6 +485,35 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	log.Info("stopped")
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// drain keeps the servers serving for period after a shutdown signal, with /readyz at 503
+// and keep-alive off, so that each response closes its connection. A second SIGTERM or
+// SIGINT, or a listener that fails, ends it early, and that failure is returned.
+func drain(api *iohttp.Server, servers []*http.Server, period time.Duration, errc <-chan error, log *slog.Logger) error {
+	if period <= 0 {
+		return nil
+	}
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
+	api.SetDraining()
+	for _, s := range servers {
+		s.SetKeepAlivesEnabled(false)
+	}
+	log.Info("draining before shutdown: /readyz reports 503 and every response closes its connection",
+		"shutdown_drain", period.String())
+	timer := time.NewTimer(period)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case sig := <-again:
+		log.Info("drain ended early by a second signal", "signal", sig.String())
+	case err := <-errc:
+		log.Error("listener failed while draining", "error", err)
+		return err
 	}
 	return nil
 }
