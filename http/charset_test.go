@@ -9,9 +9,9 @@ import (
 )
 
 // TestRequestCharsets checks the charsets that the token endpoints and POST /v1/vaults
-// accept: UTF-8 by either name and US-ASCII, in any letter case, and no other. A body
-// declared US-ASCII that holds a byte above 0x7f, raw or percent-encoded, is a 400 that
-// names the charset. A JSON escape of a non-ASCII character is ASCII text, so it passes.
+// accept: UTF-8 by either name and US-ASCII, in any letter case, and no other. An RFC 2231
+// extended parameter such as charset*= is rejected too. A body declared US-ASCII that
+// holds a byte above 0x7f, raw or percent-encoded, is a 400 that names the charset. A JSON escape of a non-ASCII character is ASCII text, so it passes.
 func TestRequestCharsets(t *testing.T) {
 	api := newTestAPI(t, Options{})
 	handler := api.srv.Handler()
@@ -70,6 +70,17 @@ func TestRequestCharsets(t *testing.T) {
 			}
 			rec := send(e, contentType, e.body)
 			if rec.Code != e.wantOtherCharset {
+				t.Errorf("%s with %q: status %d, want %d; body %s", e.name, contentType, rec.Code, e.wantOtherCharset, rec.Body)
+			}
+		}
+
+		// Go's mime.ParseMediaType reads the extended parameters of RFC 2231 (charset*=,
+		// charset*0=) in place of a plain charset, or drops one in an unknown charset. A
+		// proxy that reads only charset= would then see another charset than iogate.
+		for _, params := range []string{"; charset=utf-16; charset*=utf-8''utf-8", "; charset*0=utf-8; charset=utf-16",
+			"; charset*=utf-8''utf-8", "; charset*=x''utf-16", "; charset*0=us-; charset*1=ascii"} {
+			contentType := e.mediaType + params
+			if rec := send(e, contentType, e.body); rec.Code != e.wantOtherCharset {
 				t.Errorf("%s with %q: status %d, want %d; body %s", e.name, contentType, rec.Code, e.wantOtherCharset, rec.Body)
 			}
 		}

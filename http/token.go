@@ -116,6 +116,13 @@ func requireMediaType(r *http.Request, want string, typeCode iogate.ErrorCode, m
 	if err != nil || mt != want {
 		return false, iogate.Errorf(typeCode, "%s", message)
 	}
+	// ParseMediaType takes an RFC 2231 parameter such as charset*=utf-8''utf-8 or
+	// charset*0=utf-8 over a plain charset=, and drops one in a charset it does not know.
+	// A proxy that reads only charset= would then see another charset. Neither media type
+	// has a parameter that needs the extended form, so any "*" is rejected.
+	if strings.Contains(values[0], "*") {
+		return false, iogate.Errorf(typeCode, "invalid Content-Type: extended parameters (name*=) are not supported; send the charset as charset=utf-8")
+	}
 	cs, ok := params["charset"]
 	switch {
 	case !ok, strings.EqualFold(cs, "utf-8"), strings.EqualFold(cs, "utf8"):
