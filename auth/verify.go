@@ -34,25 +34,36 @@ func (p *Principal) HasScope(scope string) bool { return slices.Contains(p.Scope
 // returns the principal together with an error matching ErrIPNotAllowed, so that the
 // caller can log whose token it was, and queues an access.denied audit record.
 func (s *Service) Authenticate(ctx context.Context, raw string, remote netip.Addr) (*Principal, error) {
+	return s.authenticate(raw, remote, s.metrics)
+}
+
+// Recheck verifies a token again that Authenticate accepted earlier in the same request, as
+// Authenticate does, but leaves the verification metrics alone, which counted the request.
+func (s *Service) Recheck(ctx context.Context, raw string, remote netip.Addr) (*Principal, error) {
+	return s.authenticate(raw, remote, nil)
+}
+
+// authenticate is Authenticate with the metrics m, nil to record none.
+func (s *Service) authenticate(raw string, remote netip.Addr, m *metrics.Metrics) (*Principal, error) {
 	start := time.Now()
 	v, k, err := s.activeToken(raw, s.now())
 	if err != nil {
-		s.metrics.TokenVerified(time.Since(start), metrics.ReasonInvalidToken)
+		m.TokenVerified(time.Since(start), metrics.ReasonInvalidToken)
 		if f := TokenFailureOf(err); f != NoTokenFailure {
-			s.metrics.TokenFailed(f.String())
+			m.TokenFailed(f.String())
 		}
 		return nil, err
 	}
 	claims := &v.claims
 	p := &Principal{ClientID: claims.ClientID, AccountID: claims.AccountID, Scopes: v.scopeList, TokenID: claims.ID}
 	if !iogate.IPAllowed(k.allowed(), remote) {
-		s.metrics.TokenVerified(time.Since(start), metrics.ReasonIPNotAllowed)
+		m.TokenVerified(time.Since(start), metrics.ReasonIPNotAllowed)
 		// The token verified, so its client ID and token ID are facts, not input.
 		s.audit.deny(denial{event: iogate.AuditAccessDenied, accountID: claims.AccountID, clientID: claims.ClientID,
 			tokenID: claims.ID, reason: iogate.DenyIPNotAllowed, remote: remote, at: s.now()})
 		return p, ipNotAllowed(remote)
 	}
-	s.metrics.TokenVerified(time.Since(start), metrics.ResultOK)
+	m.TokenVerified(time.Since(start), metrics.ResultOK)
 	return p, nil
 }
 

@@ -199,7 +199,7 @@ func (s *Server) requireScope(scope string, next handlerFunc) handlerFunc {
 			}
 			return err
 		}
-		p, err := s.verifyBearer(w, r, raw)
+		p, err := s.verifyBearer(w, r, raw, false)
 		if err != nil {
 			return err
 		}
@@ -219,9 +219,14 @@ func (s *Server) requireScope(scope string, next handlerFunc) handlerFunc {
 }
 
 // verifyBearer authenticates raw, the request's bearer token, against the live view of its
-// key, and sets the challenge of an invalid token.
-func (s *Server) verifyBearer(w http.ResponseWriter, r *http.Request, raw string) (*auth.Principal, error) {
-	p, err := s.auth.Authenticate(r.Context(), raw, clientAddr(r))
+// key, and sets the challenge of an invalid token. recheck marks a second check in the same
+// request, which the verification metrics do not count again.
+func (s *Server) verifyBearer(w http.ResponseWriter, r *http.Request, raw string, recheck bool) (*auth.Principal, error) {
+	check := s.auth.Authenticate
+	if recheck {
+		check = s.auth.Recheck
+	}
+	p, err := check(r.Context(), raw, clientAddr(r))
 	if p != nil {
 		// A token that verified names its client, even when its address is refused.
 		// Handler wraps every route in the middleware, which puts the state in the
@@ -247,7 +252,7 @@ func (s *Server) verifyBearer(w http.ResponseWriter, r *http.Request, raw string
 // up to --read-timeout to send the body, and a key deleted, narrowed or rotated past its
 // grace period in that time must not write.
 func (s *Server) reverifyBearer(w http.ResponseWriter, r *http.Request) error {
-	_, err := s.verifyBearer(w, r, stateFrom(r.Context()).bearer)
+	_, err := s.verifyBearer(w, r, stateFrom(r.Context()).bearer, true)
 	return err
 }
 

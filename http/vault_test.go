@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/iogate/iogate"
 	"github.com/iogate/iogate/auth"
+	"github.com/iogate/iogate/metrics"
+	"github.com/iogate/iogate/sqlite"
 )
 
 // TestCreateVaultMediaType checks that POST /v1/vaults reads only a body it can read as
@@ -230,5 +233,30 @@ func TestCreateVaultKeyDeletedDuringBody(t *testing.T) {
 	}
 	if len(vaults) != 0 {
 		t.Errorf("vaults stored = %d, want 0: the key was deleted before the body arrived", len(vaults))
+	}
+}
+
+// TestCreateVaultCountsOneVerification checks that POST /v1/vaults, which checks its token
+// again after reading the body, counts one verification in the metrics, as every other
+// request does.
+func TestCreateVaultCountsOneVerification(t *testing.T) {
+	m := metrics.New()
+	api := newTestAPIOnStore(t, Options{Metrics: m}, slog.New(slog.DiscardHandler), auth.Config{Metrics: m},
+		func(db *sqlite.DB) iogate.Store { return db })
+	_, _, tok := api.newWriter(t)
+	r := httptest.NewRequest("POST", "/v1/vaults", strings.NewReader(`{"name":"Treasury","threshold":2}`))
+	r.Header.Set("Authorization", "Bearer "+tok)
+	r.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	api.srv.Handler().ServeHTTP(rec, r)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("POST /v1/vaults: status %d, want 201", rec.Code)
+	}
+
+	rec = httptest.NewRecorder()
+	api.srv.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	const want = `iogate_token_verification_seconds_count{result="ok"} 1` + "\n"
+	if !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("/metrics after one POST /v1/vaults has no line %q", strings.TrimSpace(want))
 	}
 }
