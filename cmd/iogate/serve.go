@@ -344,6 +344,15 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		log.Warn(warning.message(), warning.attrs()...)
 	}
 
+	// A --tls-cert and --tls-key pair that does not load fails the start before the data
+	// directory, the master key or the database exists, so a failed first start leaves
+	// nothing behind.
+	var certs *iohttp.CertReloader
+	if c.tlsCert != "" {
+		if certs, err = loadCertificate(c, log); err != nil {
+			return err
+		}
+	}
 	// The data directory holds the self-signed certificate, and with SQLite the database
 	// and the master key.
 	if err := g.ensureDataDir(true); err != nil {
@@ -354,6 +363,11 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		return err
 	}
 	defer lns.Close()
+	if certs == nil {
+		if certs, err = loadSelfSignedCertificate(g, log); err != nil {
+			return err
+		}
+	}
 	publicURL := c.dashboard.publicURLFor(lns.https.Addr())
 	issuer := c.issuer
 	if issuer == "" {
@@ -372,10 +386,6 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		return err
 	}
 	m.RegisterFeedLag(func() float64 { return e.auth.FeedLag().Seconds() })
-	certs, err := loadCertificate(g, c, log)
-	if err != nil {
-		return err
-	}
 
 	api := iohttp.NewServer(e.auth, e.store, log)
 	// CLI commands that print links read this URL when they are given no --url. A failure
@@ -575,16 +585,18 @@ func newPlainServer(api *iohttp.Server, c serveConfig, log *slog.Logger) *http.S
 	return plain
 }
 
-// loadCertificate loads --tls-cert and --tls-key, or the self-signed certificate of the
-// data directory, creating it on first run, into a reloader that watches the files.
-func loadCertificate(g *globals, c serveConfig, log *slog.Logger) (*iohttp.CertReloader, error) {
-	if c.tlsCert != "" {
-		r, err := iohttp.NewCertReloader(c.tlsCert, c.tlsKey, log)
-		if err != nil {
-			return nil, errorf("load --tls-cert %s and --tls-key %s: %v", c.tlsCert, c.tlsKey, err)
-		}
-		return r, nil
+// loadCertificate loads --tls-cert and --tls-key into a reloader that watches the files.
+func loadCertificate(c serveConfig, log *slog.Logger) (*iohttp.CertReloader, error) {
+	r, err := iohttp.NewCertReloader(c.tlsCert, c.tlsKey, log)
+	if err != nil {
+		return nil, errorf("load --tls-cert %s and --tls-key %s: %v", c.tlsCert, c.tlsKey, err)
 	}
+	return r, nil
+}
+
+// loadSelfSignedCertificate loads the self-signed certificate of the data directory,
+// creating it on first run, into a reloader that watches the files.
+func loadSelfSignedCertificate(g *globals, log *slog.Logger) (*iohttp.CertReloader, error) {
 	dir := filepath.Join(g.dataDir, "tls")
 	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if _, err := iohttp.EnsureSelfSignedCert(certPath, keyPath, time.Now()); err != nil {
