@@ -20,6 +20,7 @@ import (
 type CertReloader struct {
 	certPath, keyPath string
 	log               *slog.Logger
+	options           CertReloaderOptions
 
 	cert atomic.Pointer[tls.Certificate]
 
@@ -29,9 +30,16 @@ type CertReloader struct {
 	loaded, failed [sha256.Size]byte
 }
 
+// CertReloaderOptions are the optional settings of a CertReloader.
+type CertReloaderOptions struct {
+	// CheckKeyFile, when set, is called with the key file's path after each load of a new
+	// pair, at start and at every reload, such as to warn about the file's mode.
+	CheckKeyFile func(keyPath string)
+}
+
 // NewCertReloader loads the certificate and key, or returns an error naming the files.
-func NewCertReloader(certPath, keyPath string, log *slog.Logger) (*CertReloader, error) {
-	c := &CertReloader{certPath: certPath, keyPath: keyPath, log: log}
+func NewCertReloader(certPath, keyPath string, log *slog.Logger, options CertReloaderOptions) (*CertReloader, error) {
+	c := &CertReloader{certPath: certPath, keyPath: keyPath, log: log, options: options}
 	certPEM, keyPEM, digest, err := c.read()
 	if err != nil {
 		return nil, err
@@ -134,6 +142,9 @@ func (c *CertReloader) load(certPEM, keyPEM []byte, digest [sha256.Size]byte) er
 	c.loaded = digest
 	c.mu.Unlock()
 	c.cert.Store(&cert)
+	if c.options.CheckKeyFile != nil {
+		c.options.CheckKeyFile(c.keyPath)
+	}
 	return nil
 }
 

@@ -587,7 +587,7 @@ func newPlainServer(api *iohttp.Server, c serveConfig, log *slog.Logger) *http.S
 
 // loadCertificate loads --tls-cert and --tls-key into a reloader that watches the files.
 func loadCertificate(c serveConfig, log *slog.Logger) (*iohttp.CertReloader, error) {
-	r, err := iohttp.NewCertReloader(c.tlsCert, c.tlsKey, log)
+	r, err := iohttp.NewCertReloader(c.tlsCert, c.tlsKey, log, certReloaderOptions(log))
 	if err != nil {
 		return nil, errorf("load --tls-cert %s and --tls-key %s: %v", c.tlsCert, c.tlsKey, err)
 	}
@@ -602,5 +602,22 @@ func loadSelfSignedCertificate(g *globals, log *slog.Logger) (*iohttp.CertReload
 	if _, err := iohttp.EnsureSelfSignedCert(certPath, keyPath, time.Now()); err != nil {
 		return nil, err
 	}
-	return iohttp.NewCertReloader(certPath, keyPath, log)
+	return iohttp.NewCertReloader(certPath, keyPath, log, certReloaderOptions(log))
+}
+
+// certReloaderOptions returns the options of the server's certificate reloader: it warns
+// at start and at every reload when the private key file can be read by other users.
+func certReloaderOptions(log *slog.Logger) iohttp.CertReloaderOptions {
+	return iohttp.CertReloaderOptions{
+		CheckKeyFile: func(keyPath string) {
+			// A key file that is gone since it was read fails the next reload, which logs that.
+			info, err := os.Stat(keyPath)
+			if err != nil {
+				return
+			}
+			if warning := secretFileModeWarning("TLS private key file", keyPath, info.Mode()); warning != "" {
+				log.Warn("TLS private key file can be read or written by other users", "key_file", keyPath, "warning", warning)
+			}
+		},
+	}
 }
