@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -132,13 +133,44 @@ func TestCertificateReload(t *testing.T) {
 	if servedSerial(old) != first.Leaf.SerialNumber.String() {
 		t.Fatal("the server does not serve the --tls-cert certificate")
 	}
+	listening := logLine(t, srv.SyncedLogs(t), "iogate listening")
+	for _, want := range []string{`"cert_file":"` + certPath + `"`, `"serial":"` + opensslSerial(first.Leaf.SerialNumber) + `"`,
+		`"not_after":"` + first.Leaf.NotAfter.UTC().Format(time.RFC3339) + `"`} {
+		if !strings.Contains(listening, want) {
+			t.Errorf("listening line %s, want it to contain %s", listening, want)
+		}
+	}
 
 	replaceCertFiles(t, nextDir, certDir)
 	waitForSerial(t, dial, second.Leaf.SerialNumber.String(), "the files changed")
 	healthz(old, oldReader)
-	if !strings.Contains(srv.SyncedLogs(t), "TLS certificate reloaded") {
-		t.Error("the reload was not logged")
+	reloaded := logLine(t, srv.SyncedLogs(t), "TLS certificate reloaded")
+	if want := `"serial":"` + opensslSerial(second.Leaf.SerialNumber) + `"`; !strings.Contains(reloaded, want) {
+		t.Errorf("reload line %s, want it to contain %s", reloaded, want)
 	}
+}
+
+// logLine returns the first JSON log line in logs whose message is msg, and fails the test
+// when there is none.
+func logLine(t *testing.T, logs, msg string) string {
+	t.Helper()
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, `"msg":"`+msg+`"`) {
+			return line
+		}
+	}
+	t.Fatalf("no %q line in the server's logs", msg)
+	return ""
+}
+
+// opensslSerial returns serial as "openssl x509 -serial" prints it: upper-case
+// hexadecimal with an even number of digits.
+func opensslSerial(serial *big.Int) string {
+	digits := strings.ToUpper(serial.Text(16))
+	if len(digits)%2 == 1 {
+		digits = "0" + digits
+	}
+	return digits
 }
 
 // TestCertificateReloadOnSIGHUP checks that SIGHUP reloads the certificate at once, long

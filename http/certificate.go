@@ -7,7 +7,9 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,12 +100,31 @@ func (c *CertReloader) Watch(ctx context.Context, interval time.Duration, now <-
 				c.log.Warn("TLS certificate reload failed; serving the previous certificate", "cert_file", c.certPath, "key_file", c.keyPath, "error", err)
 			}
 		case changed:
-			leaf := c.cert.Load().Leaf
-			c.log.Info("TLS certificate reloaded", "cert_file", c.certPath, "not_after", leaf.NotAfter.UTC().Format(time.RFC3339), "serial", leaf.SerialNumber.String())
+			c.log.Info("TLS certificate reloaded", c.LogAttrs()...)
 		case requested:
 			c.log.Info("TLS certificate files unchanged; nothing to reload", "cert_file", c.certPath)
 		}
 	}
+}
+
+// LogAttrs returns the log attributes of the current certificate: its file, its expiry
+// and its serial number in the upper-case hexadecimal that "openssl x509 -serial" prints.
+func (c *CertReloader) LogAttrs() []any {
+	leaf := c.cert.Load().Leaf
+	return []any{"cert_file", c.certPath, "not_after", leaf.NotAfter.UTC().Format(time.RFC3339), "serial", formatSerial(leaf.SerialNumber)}
+}
+
+// formatSerial returns serial as "openssl x509 -serial" prints it: upper-case hexadecimal
+// with an even number of digits, so 0 is "00" and 0xabc is "0ABC".
+func formatSerial(serial *big.Int) string {
+	digits := strings.ToUpper(new(big.Int).Abs(serial).Text(16))
+	if len(digits)%2 == 1 {
+		digits = "0" + digits
+	}
+	if serial.Sign() < 0 {
+		digits = "-" + digits
+	}
+	return digits
 }
 
 func (c *CertReloader) read() (certPEM, keyPEM []byte, digest [sha256.Size]byte, err error) {

@@ -471,6 +471,7 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		attrs = append(attrs, "admin_addr", lns.admin.Addr().String())
 	}
 	attrs = append(attrs, "dashboard_url", publicURL+"/dashboard/")
+	attrs = append(attrs, certs.LogAttrs()...)
 	log.Info("iogate listening", attrs...)
 	printSetupLink(ctx, g, users, publicURL, log, logOut.Flush)
 	logOut.Flush()
