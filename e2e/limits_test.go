@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"io"
 	"math/big"
@@ -163,14 +164,10 @@ func logLine(t *testing.T, logs, msg string) string {
 	return ""
 }
 
-// opensslSerial returns serial as "openssl x509 -serial" prints it: upper-case
-// hexadecimal with an even number of digits.
+// opensslSerial returns serial as "openssl x509 -serial" prints it: the upper-case
+// hexadecimal of its big-endian bytes.
 func opensslSerial(serial *big.Int) string {
-	digits := strings.ToUpper(serial.Text(16))
-	if len(digits)%2 == 1 {
-		digits = "0" + digits
-	}
-	return digits
+	return strings.ToUpper(hex.EncodeToString(serial.Bytes()))
 }
 
 // TestCertificateReloadOnSIGHUP checks that SIGHUP reloads the certificate at once, long

@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"encoding/hex"
 	"log/slog"
 	"math/big"
 	"os"
@@ -60,7 +61,7 @@ func TestCertReloadLogsHexSerial(t *testing.T) {
 	<-done
 
 	line := logs.String()
-	want := `"serial":"` + strings.ToUpper(next.Leaf.SerialNumber.Text(16))
+	want := `"serial":"` + strings.ToUpper(hex.EncodeToString(next.Leaf.SerialNumber.Bytes())) + `"`
 	if !strings.Contains(line, want) {
 		t.Errorf("reload log %q, want it to contain %s", line, want)
 	}
