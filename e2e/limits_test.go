@@ -107,7 +107,9 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 func TestCertificateReload(t *testing.T) {
 	certDir := t.TempDir()
 	certPath, keyPath := filepath.Join(certDir, "cert.pem"), filepath.Join(certDir, "key.pem")
-	first, err := iohttp.EnsureSelfSignedCert(certPath, keyPath, time.Now())
+	// An earlier creation time gives the first certificate another expiry than the
+	// second, so that the expiry gauge shows which one is served.
+	first, err := iohttp.EnsureSelfSignedCert(certPath, keyPath, time.Now().Add(-30*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,9 +144,34 @@ func TestCertificateReload(t *testing.T) {
 		}
 	}
 
+	const expiry, failures = "iogate_tls_certificate_expiry_timestamp_seconds", "iogate_tls_reload_failures_total"
+	if got, want := metricValue(t, srv, expiry), float64(first.Leaf.NotAfter.Unix()); got != want {
+		t.Errorf("%s at start = %v, want %v", expiry, got, want)
+	}
+	if got := metricValue(t, srv, failures); got != 0 {
+		t.Errorf("%s at start = %v, want 0", failures, got)
+	}
+
+	// The new certificate without its key fails to load at every check until the key
+	// arrives, and each check counts.
+	copyFile(t, filepath.Join(nextDir, "cert.pem"), certPath)
+	deadline := time.Now().Add(5 * time.Second)
+	for metricValue(t, srv, failures) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not reach 2 within 5s of a mismatched pair", failures)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := strings.Count(srv.SyncedLogs(t), "TLS certificate reload failed"); n != 1 {
+		t.Errorf("a mismatched pair over several checks logged %d failures, want 1", n)
+	}
+
 	replaceCertFiles(t, nextDir, certDir)
 	waitForSerial(t, dial, second.Leaf.SerialNumber.String(), "the files changed")
 	healthz(old, oldReader)
+	if got, want := metricValue(t, srv, expiry), float64(second.Leaf.NotAfter.Unix()); got != want {
+		t.Errorf("%s after the reload = %v, want %v", expiry, got, want)
+	}
 	reloaded := logLine(t, srv.SyncedLogs(t), "TLS certificate reloaded")
 	if want := `"serial":"` + opensslSerial(second.Leaf.SerialNumber) + `"`; !strings.Contains(reloaded, want) {
 		t.Errorf("reload line %s, want it to contain %s", reloaded, want)

@@ -347,9 +347,10 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	// A --tls-cert and --tls-key pair that does not load fails the start before the data
 	// directory, the master key or the database exists, so a failed first start leaves
 	// nothing behind.
+	m := metrics.New()
 	var certs *iohttp.CertReloader
 	if c.tlsCert != "" {
-		if certs, err = loadCertificate(c, log); err != nil {
+		if certs, err = loadCertificate(c, log, m); err != nil {
 			return err
 		}
 	}
@@ -364,7 +365,7 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	}
 	defer lns.Close()
 	if certs == nil {
-		if certs, err = loadSelfSignedCertificate(g, log); err != nil {
+		if certs, err = loadSelfSignedCertificate(g, log, m); err != nil {
 			return err
 		}
 	}
@@ -374,7 +375,6 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		issuer = defaultIssuer(publicURL, lns.https.Addr().String())
 	}
 
-	m := metrics.New()
 	g.wrapStore = func(s iogate.Store) iogate.Store { return metrics.InstrumentStore(s, m) }
 	e, err := g.open(ctx, true, auth.Config{Issuer: issuer, TokenTTL: c.tokenTTL, SigningAlgorithm: c.signingAlg, Logger: log,
 		MaxStaleness: c.maxStaleness, ResyncInterval: c.resyncInterval, StoreTimeout: c.storeTimeout, FailureLogInterval: c.failureLogInterval, Metrics: m})
@@ -587,8 +587,8 @@ func newPlainServer(api *iohttp.Server, c serveConfig, log *slog.Logger) *http.S
 }
 
 // loadCertificate loads --tls-cert and --tls-key into a reloader that watches the files.
-func loadCertificate(c serveConfig, log *slog.Logger) (*iohttp.CertReloader, error) {
-	r, err := iohttp.NewCertReloader(c.tlsCert, c.tlsKey, log, certReloaderOptions(log))
+func loadCertificate(c serveConfig, log *slog.Logger, m *metrics.Metrics) (*iohttp.CertReloader, error) {
+	r, err := iohttp.NewCertReloader(c.tlsCert, c.tlsKey, log, certReloaderOptions(log, m))
 	if err != nil {
 		return nil, errorf("load --tls-cert %s and --tls-key %s: %v", c.tlsCert, c.tlsKey, err)
 	}
@@ -597,19 +597,21 @@ func loadCertificate(c serveConfig, log *slog.Logger) (*iohttp.CertReloader, err
 
 // loadSelfSignedCertificate loads the self-signed certificate of the data directory,
 // creating it on first run, into a reloader that watches the files.
-func loadSelfSignedCertificate(g *globals, log *slog.Logger) (*iohttp.CertReloader, error) {
+func loadSelfSignedCertificate(g *globals, log *slog.Logger, m *metrics.Metrics) (*iohttp.CertReloader, error) {
 	dir := filepath.Join(g.dataDir, "tls")
 	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if _, err := iohttp.EnsureSelfSignedCert(certPath, keyPath, time.Now()); err != nil {
 		return nil, err
 	}
-	return iohttp.NewCertReloader(certPath, keyPath, log, certReloaderOptions(log))
+	return iohttp.NewCertReloader(certPath, keyPath, log, certReloaderOptions(log, m))
 }
 
 // certReloaderOptions returns the options of the server's certificate reloader: it warns
-// at start and at every reload when the private key file can be read by other users.
-func certReloaderOptions(log *slog.Logger) iohttp.CertReloaderOptions {
+// at start and at every reload when the private key file can be read by other users, and
+// records the certificate's expiry and failed reloads in m.
+func certReloaderOptions(log *slog.Logger, m *metrics.Metrics) iohttp.CertReloaderOptions {
 	return iohttp.CertReloaderOptions{
+		Metrics: m,
 		CheckKeyFile: func(keyPath string) {
 			// A key file that is gone since it was read fails the next reload, which logs that.
 			info, err := os.Stat(keyPath)

@@ -65,7 +65,7 @@ func TestTLSKeyModeWarning(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 
-	certs, err := loadCertificate(serveConfig{tlsCert: certPath, tlsKey: keyPath}, log)
+	certs, err := loadCertificate(serveConfig{tlsCert: certPath, tlsKey: keyPath}, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
