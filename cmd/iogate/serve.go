@@ -109,7 +109,7 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate file, reloaded when it changes (default: a self-signed certificate in DATA_DIR/tls/cert.pem)")
 	f.StringVar(&c.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	f.Var(newDurationFlag(&c.tlsReloadInterval), "tls-reload-interval", "how often the certificate and key files are checked for changes (default 10s)")
-	f.Var(newDurationFlag(&c.tokenTTL), "token-ttl", "lifetime of access tokens (default 1h)")
+	f.Var(newDurationFlag(&c.tokenTTL), "token-ttl", "lifetime of access tokens; 1m to 24h (default 1h)")
 	f.StringVar(&c.issuer, "issuer", "", "\"iss\" claim of access tokens (default: the --public-url or its default, unless it has a path, then https:// plus the --listen address)")
 	f.StringVar(&c.signingAlg, "signing-alg", token.EdDSA, "token signing algorithm: "+strings.Join(token.Algorithms, ", "))
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -120,12 +120,12 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.Var(newDurationFlag(&c.shutdownDrain), "shutdown-drain", "time the server keeps serving after SIGTERM or SIGINT, with /readyz at 503 and keep-alive "+
 		"off, so that a load balancer stops sending it requests before it closes its listeners; a second signal ends it early; 0 to 5m (default 0)")
 	f.Var(newDurationFlag(&c.maxStaleness), "max-staleness", "how long the server keeps accepting tokens after its change feed went down; "+
-		"after that token and bearer requests and /readyz get 503 until it has reloaded every key (default 5s)")
+		"after that token and bearer requests and /readyz get 503 until it has reloaded every key; 1s to 1h (default 5s)")
 	f.Var(newDurationFlag(&c.auditRetention), "audit-retention", "how long audit records are kept; older ones are pruned at start and every 6h, "+
 		"leaving a signed checkpoint from which the chain still verifies; 0 keeps every record (default 400d)")
 	f.Var(newDurationFlag(&c.storeTimeout), "store-timeout", "how long a request waits for the database (a token's audit record, a vault, "+
 		"a revocation, a dashboard page) before it gets 503 with Retry-After; 1s to 1m and at most half of --write-timeout (default 5s)")
-	f.Var(newDurationFlag(&c.resyncInterval), "resync-interval", "how often the server reloads every key, in case a change notification was lost (default 5m)")
+	f.Var(newDurationFlag(&c.resyncInterval), "resync-interval", "how often the server reloads every key, in case a change notification was lost; 10s to 24h (default 5m)")
 
 	f.StringSliceVar(&c.trustedProxies, "trusted-proxies", nil, "comma-separated IP addresses or CIDR prefixes of proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (default: none)")
 	f.BoolVar(&c.revokeExposedCredentials, "revoke-exposed-credentials", false, "delete a key at once, rather than only mark it exposed, when one of its valid credentials arrives over plain HTTP")
@@ -146,7 +146,7 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.Var(newDurationFlag(&c.readTimeout), "read-timeout", "time a client has to send a whole request, body included (default 30s)")
 	f.Var(newDurationFlag(&c.writeTimeout), "write-timeout", "time to write a response (default 30s)")
 	f.Var(newDurationFlag(&c.idleTimeout), "idle-timeout", "time an idle keep-alive connection stays open (default 2m)")
-	f.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request header block accepted, in bytes; larger HTTP/1.1 requests get 431, HTTP/2 clients learn the limit from the server's settings")
+	f.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request header block accepted, in bytes; larger HTTP/1.1 requests get 431, HTTP/2 clients learn the limit from the server's settings; 4096 to 1048576")
 
 	c.dashboard.addFlags(f)
 	return cmd

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -91,5 +93,40 @@ func TestTLSKeyModeWarning(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "TLS private key file") {
 		t.Errorf("reload of a mode-0600 key: logs %q, want no warning", logs.String())
+	}
+}
+
+// TestServeHelpStatesRanges checks that the help of each serve flag whose value is
+// checked against a range states the range that the check enforces.
+func TestServeHelpStatesRanges(t *testing.T) {
+	root, _ := newRootCommand(noEnv, noEnviron, io.Discard, io.Discard)
+	serveCmd, _, err := root.Find([]string{"serve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rangeInError := regexp.MustCompile(`from (\S+) to (\S+?)(:|$| and)`)
+	for _, c := range []struct{ flag, outOfRange string }{
+		{"token-ttl", "30s"},
+		{"max-staleness", "2h"},
+		{"resync-interval", "1s"},
+		{"store-timeout", "2m"},
+		{"failure-log-interval", "1ms"},
+		{"shutdown-drain", "10m"},
+		{"max-header-bytes", "100"},
+	} {
+		_, _, err := runCLI(t, t.TempDir(), nil, "serve", "--"+c.flag, c.outOfRange)
+		if err == nil {
+			t.Errorf("serve --%s %s succeeded, want a range error", c.flag, c.outOfRange)
+			continue
+		}
+		m := rangeInError.FindStringSubmatch(err.Error())
+		if m == nil {
+			t.Errorf("serve --%s %s: error %q names no range", c.flag, c.outOfRange, err)
+			continue
+		}
+		want := m[1] + " to " + m[2]
+		if usage := serveCmd.Flags().Lookup(c.flag).Usage; !strings.Contains(usage, want) {
+			t.Errorf("help of --%s is %q, want it to state the range %s", c.flag, usage, want)
+		}
 	}
 }
