@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -105,7 +107,9 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 func TestCertificateReload(t *testing.T) {
 	certDir := t.TempDir()
 	certPath, keyPath := filepath.Join(certDir, "cert.pem"), filepath.Join(certDir, "key.pem")
-	first, err := iohttp.EnsureSelfSignedCert(certPath, keyPath, time.Now())
+	// An earlier creation time gives the first certificate another expiry than the
+	// second, so that the expiry gauge shows which one is served.
+	first, err := iohttp.EnsureSelfSignedCert(certPath, keyPath, time.Now().Add(-30*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,13 +136,65 @@ func TestCertificateReload(t *testing.T) {
 	if servedSerial(old) != first.Leaf.SerialNumber.String() {
 		t.Fatal("the server does not serve the --tls-cert certificate")
 	}
+	listening := logLine(t, srv.SyncedLogs(t), "iogate listening")
+	for _, want := range []string{`"cert_file":"` + certPath + `"`, `"serial":"` + opensslSerial(first.Leaf.SerialNumber) + `"`,
+		`"not_after":"` + first.Leaf.NotAfter.UTC().Format(time.RFC3339) + `"`} {
+		if !strings.Contains(listening, want) {
+			t.Errorf("listening line %s, want it to contain %s", listening, want)
+		}
+	}
+
+	const expiry, failures = "iogate_tls_certificate_expiry_timestamp_seconds", "iogate_tls_reload_failures_total"
+	if got, want := metricValue(t, srv, expiry), float64(first.Leaf.NotAfter.Unix()); got != want {
+		t.Errorf("%s at start = %v, want %v", expiry, got, want)
+	}
+	if got := metricValue(t, srv, failures); got != 0 {
+		t.Errorf("%s at start = %v, want 0", failures, got)
+	}
+
+	// The new certificate without its key fails to load at every check until the key
+	// arrives, and each check counts.
+	copyFile(t, filepath.Join(nextDir, "cert.pem"), certPath)
+	deadline := time.Now().Add(5 * time.Second)
+	for metricValue(t, srv, failures) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not reach 2 within 5s of a mismatched pair", failures)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := strings.Count(srv.SyncedLogs(t), "TLS certificate reload failed"); n != 1 {
+		t.Errorf("a mismatched pair over several checks logged %d failures, want 1", n)
+	}
 
 	replaceCertFiles(t, nextDir, certDir)
 	waitForSerial(t, dial, second.Leaf.SerialNumber.String(), "the files changed")
 	healthz(old, oldReader)
-	if !strings.Contains(srv.SyncedLogs(t), "TLS certificate reloaded") {
-		t.Error("the reload was not logged")
+	if got, want := metricValue(t, srv, expiry), float64(second.Leaf.NotAfter.Unix()); got != want {
+		t.Errorf("%s after the reload = %v, want %v", expiry, got, want)
 	}
+	reloaded := logLine(t, srv.SyncedLogs(t), "TLS certificate reloaded")
+	if want := `"serial":"` + opensslSerial(second.Leaf.SerialNumber) + `"`; !strings.Contains(reloaded, want) {
+		t.Errorf("reload line %s, want it to contain %s", reloaded, want)
+	}
+}
+
+// logLine returns the first JSON log line in logs whose message is msg, and fails the test
+// when there is none.
+func logLine(t *testing.T, logs, msg string) string {
+	t.Helper()
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, `"msg":"`+msg+`"`) {
+			return line
+		}
+	}
+	t.Fatalf("no %q line in the server's logs", msg)
+	return ""
+}
+
+// opensslSerial returns serial as "openssl x509 -serial" prints it: the upper-case
+// hexadecimal of its big-endian bytes.
+func opensslSerial(serial *big.Int) string {
+	return strings.ToUpper(hex.EncodeToString(serial.Bytes()))
 }
 
 // TestCertificateReloadOnSIGHUP checks that SIGHUP reloads the certificate at once, long

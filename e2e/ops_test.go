@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"maps"
@@ -10,9 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iogate/iogate/internal/testenv"
 )
@@ -31,19 +30,7 @@ func metrics(t *testing.T, srv *testenv.Server) string {
 // labels, as the text format writes them), or fails the test when there is none.
 func metricValue(t *testing.T, srv *testenv.Server, series string) float64 {
 	t.Helper()
-	sc := bufio.NewScanner(strings.NewReader(metrics(t, srv)))
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		if ok && name == series {
-			v, err := strconv.ParseFloat(value, 64)
-			if err != nil {
-				t.Fatalf("metric %s has value %q", series, value)
-			}
-			return v
-		}
-	}
-	t.Fatalf("no metric %s in /metrics", series)
-	return 0
+	return testenv.MetricValue(t, metrics(t, srv), series)
 }
 
 func TestAdminListener(t *testing.T) {
@@ -106,6 +93,10 @@ func TestAdminListener(t *testing.T) {
 		for _, name := range []string{`iogate_rate_limit_hits_total{limit="address"}`, "go_goroutines", "process_resident_memory_bytes"} {
 			metricValue(t, f.srv, name)
 		}
+		// The self-signed certificate is valid for a year from its creation.
+		if got := metricValue(t, f.srv, "iogate_tls_certificate_expiry_timestamp_seconds"); got < float64(time.Now().Unix()) {
+			t.Errorf("iogate_tls_certificate_expiry_timestamp_seconds = %v, want a time after now", got)
+		}
 	})
 }
 
@@ -140,6 +131,7 @@ func TestFreshServerErrorSeriesAtZero(t *testing.T) {
 		`iogate_http_requests_total{code="500",listener="https"}`,
 		`iogate_http_requests_total{code="503",listener="https"}`,
 		`iogate_http_requests_total{code="503",listener="admin"}`,
+		"iogate_tls_reload_failures_total",
 	} {
 		if got := metricValue(t, srv, series); got != 0 {
 			t.Errorf("%s = %v on a fresh server, want 0", series, got)

@@ -168,7 +168,7 @@ func TestCertReloadKeepsConnections(t *testing.T) {
 	live := t.TempDir()
 	certPath, keyPath, first := writeSelfSigned(t, live)
 	nextCert, nextKey, second := writeSelfSigned(t, t.TempDir())
-	reloader, err := NewCertReloader(certPath, keyPath, slog.New(slog.DiscardHandler))
+	reloader, err := NewCertReloader(certPath, keyPath, slog.New(slog.DiscardHandler), CertReloaderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func copyFile(t *testing.T, from, to string) {
 func TestNewCertReloaderNamesBadFiles(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing.pem")
-	if _, err := NewCertReloader(missing, missing, slog.New(slog.DiscardHandler)); err == nil {
+	if _, err := NewCertReloader(missing, missing, slog.New(slog.DiscardHandler), CertReloaderOptions{}); err == nil {
 		t.Error("NewCertReloader with missing files succeeded")
 	}
 }

@@ -53,6 +53,8 @@ type Metrics struct {
 	requestCounters  [len(listenerNames)][maxStatus - minStatus + 1]atomic.Pointer[counterRef]
 	auditRecords     prometheus.Histogram
 	auditSeconds     prometheus.Histogram
+	tlsExpiry        prometheus.Gauge
+	tlsReloadFails   prometheus.Counter
 }
 
 // New returns the metrics on a new registry that also carries the Go runtime and process
@@ -104,6 +106,14 @@ func New() *Metrics {
 			Help:    "Time to write and durably commit one group of audit records, for commits that succeeded.",
 			Buckets: []float64{1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 0.1, 1},
 		}),
+		tlsExpiry: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "iogate_tls_certificate_expiry_timestamp_seconds",
+			Help: "Expiry (notAfter) of the TLS certificate that the HTTPS listener serves, as a Unix time in seconds.",
+		}),
+		tlsReloadFails: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "iogate_tls_reload_failures_total",
+			Help: "Checks of the TLS certificate and key files that found new contents, or unreadable files, and kept the previous certificate.",
+		}),
 	}
 	verify := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "iogate_token_verification_seconds",
@@ -120,7 +130,8 @@ func New() *Metrics {
 	m.verifyInvalid = verify.WithLabelValues(ReasonInvalidToken)
 	m.verifyIPDenied = verify.WithLabelValues(ReasonIPNotAllowed)
 	reg.MustRegister(m.tokensIssued, m.tokenDenials, verify, m.tokenFailures, m.rateLimitHits, m.addressBlocks,
-		m.addressUnblocks, m.storeErrors, m.exposedDetected, m.requestsByStatus, m.auditRecords, m.auditSeconds)
+		m.addressUnblocks, m.storeErrors, m.exposedDetected, m.requestsByStatus, m.auditRecords, m.auditSeconds,
+		m.tlsExpiry, m.tlsReloadFails)
 	for _, r := range []string{ReasonInvalidClient, ReasonIPNotAllowed, ReasonInvalidScope, ReasonUnavailable, ReasonInternal} {
 		m.tokenDenials.WithLabelValues(r)
 	}
@@ -162,6 +173,21 @@ func (m *Metrics) AuditCommitted(records int, d time.Duration) {
 	if m != nil {
 		m.auditRecords.Observe(float64(records))
 		m.auditSeconds.Observe(d.Seconds())
+	}
+}
+
+// TLSCertificateLoaded records the expiry of the TLS certificate that the server now serves.
+func (m *Metrics) TLSCertificateLoaded(notAfter time.Time) {
+	if m != nil {
+		m.tlsExpiry.Set(float64(notAfter.Unix()))
+	}
+}
+
+// TLSReloadFailed counts one check of the TLS files that kept the previous certificate
+// because the files could not be read or did not load.
+func (m *Metrics) TLSReloadFailed() {
+	if m != nil {
+		m.tlsReloadFails.Inc()
 	}
 }
 

@@ -100,6 +100,7 @@ func TestErrorCountersStartAtZero(t *testing.T) {
 			want = append(want, `iogate_http_requests_total{code="`+code+`",listener="`+listener+`"} 0`)
 		}
 	}
+	want = append(want, "iogate_tls_reload_failures_total 0")
 	for _, series := range want {
 		if !slices.Contains(lines, series) {
 			t.Errorf("/metrics of a fresh registry lacks %s", series)

@@ -90,11 +90,23 @@ func (g *globals) loadMasterKey() (*iogate.MasterKey, error) {
 	if err != nil {
 		return nil, errorf("%v", err)
 	}
-	if info != nil && info.Mode().Perm()&0o077 != 0 {
-		g.warn(fmt.Sprintf("the master key file %s can be read or written by users other than its owner (mode %04o): run \"chmod 600 %s\"",
-			path, info.Mode().Perm(), shellQuote(path)))
+	if info != nil {
+		if warning := secretFileModeWarning("master key file", path, info.Mode()); warning != "" {
+			g.warn(warning)
+		}
 	}
 	return k, nil
+}
+
+// secretFileModeWarning returns a warning naming the chmod to run when mode lets users
+// other than the owner read or write the secret file at path, else "". kind names the
+// file in the message, such as "master key file".
+func secretFileModeWarning(kind, path string, mode os.FileMode) string {
+	if mode.Perm()&0o077 == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the %s %s can be read or written by users other than its owner (mode %04o): run \"chmod 600 %s\"",
+		kind, path, mode.Perm(), shellQuote(path))
 }
 
 // masterKeyFileMissing reports whether the master key would come from a key file that

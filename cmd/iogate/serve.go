@@ -109,7 +109,7 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate file, reloaded when it changes (default: a self-signed certificate in DATA_DIR/tls/cert.pem)")
 	f.StringVar(&c.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	f.Var(newDurationFlag(&c.tlsReloadInterval), "tls-reload-interval", "how often the certificate and key files are checked for changes (default 10s)")
-	f.Var(newDurationFlag(&c.tokenTTL), "token-ttl", "lifetime of access tokens (default 1h)")
+	f.Var(newDurationFlag(&c.tokenTTL), "token-ttl", "lifetime of access tokens; 1m to 24h (default 1h)")
 	f.StringVar(&c.issuer, "issuer", "", "\"iss\" claim of access tokens (default: the --public-url or its default, unless it has a path, then https:// plus the --listen address)")
 	f.StringVar(&c.signingAlg, "signing-alg", token.EdDSA, "token signing algorithm: "+strings.Join(token.Algorithms, ", "))
 	f.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -120,12 +120,12 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.Var(newDurationFlag(&c.shutdownDrain), "shutdown-drain", "time the server keeps serving after SIGTERM or SIGINT, with /readyz at 503 and keep-alive "+
 		"off, so that a load balancer stops sending it requests before it closes its listeners; a second signal ends it early; 0 to 5m (default 0)")
 	f.Var(newDurationFlag(&c.maxStaleness), "max-staleness", "how long the server keeps accepting tokens after its change feed went down; "+
-		"after that token and bearer requests and /readyz get 503 until it has reloaded every key (default 5s)")
+		"after that token and bearer requests and /readyz get 503 until it has reloaded every key; 1s to 1h (default 5s)")
 	f.Var(newDurationFlag(&c.auditRetention), "audit-retention", "how long audit records are kept; older ones are pruned at start and every 6h, "+
 		"leaving a signed checkpoint from which the chain still verifies; 0 keeps every record (default 400d)")
 	f.Var(newDurationFlag(&c.storeTimeout), "store-timeout", "how long a request waits for the database (a token's audit record, a vault, "+
 		"a revocation, a dashboard page) before it gets 503 with Retry-After; 1s to 1m and at most half of --write-timeout (default 5s)")
-	f.Var(newDurationFlag(&c.resyncInterval), "resync-interval", "how often the server reloads every key, in case a change notification was lost (default 5m)")
+	f.Var(newDurationFlag(&c.resyncInterval), "resync-interval", "how often the server reloads every key, in case a change notification was lost; 10s to 24h (default 5m)")
 
 	f.StringSliceVar(&c.trustedProxies, "trusted-proxies", nil, "comma-separated IP addresses or CIDR prefixes of proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (default: none)")
 	f.BoolVar(&c.revokeExposedCredentials, "revoke-exposed-credentials", false, "delete a key at once, rather than only mark it exposed, when one of its valid credentials arrives over plain HTTP")
@@ -146,7 +146,7 @@ func newServeCommand(g *globals) *cobra.Command {
 	f.Var(newDurationFlag(&c.readTimeout), "read-timeout", "time a client has to send a whole request, body included (default 30s)")
 	f.Var(newDurationFlag(&c.writeTimeout), "write-timeout", "time to write a response (default 30s)")
 	f.Var(newDurationFlag(&c.idleTimeout), "idle-timeout", "time an idle keep-alive connection stays open (default 2m)")
-	f.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request header block accepted, in bytes; larger HTTP/1.1 requests get 431, HTTP/2 clients learn the limit from the server's settings")
+	f.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request header block accepted, in bytes; larger HTTP/1.1 requests get 431, HTTP/2 clients learn the limit from the server's settings; 4096 to 1048576")
 
 	c.dashboard.addFlags(f)
 	return cmd
@@ -344,6 +344,16 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		log.Warn(warning.message(), warning.attrs()...)
 	}
 
+	// A --tls-cert and --tls-key pair that does not load fails the start before the data
+	// directory, the master key or the database exists, so a failed first start leaves
+	// nothing behind.
+	m := metrics.New()
+	var certs *iohttp.CertReloader
+	if c.tlsCert != "" {
+		if certs, err = loadCertificate(c, log, m); err != nil {
+			return err
+		}
+	}
 	// The data directory holds the self-signed certificate, and with SQLite the database
 	// and the master key.
 	if err := g.ensureDataDir(true); err != nil {
@@ -354,13 +364,17 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		return err
 	}
 	defer lns.Close()
+	if certs == nil {
+		if certs, err = loadSelfSignedCertificate(g, log, m); err != nil {
+			return err
+		}
+	}
 	publicURL := c.dashboard.publicURLFor(lns.https.Addr())
 	issuer := c.issuer
 	if issuer == "" {
 		issuer = defaultIssuer(publicURL, lns.https.Addr().String())
 	}
 
-	m := metrics.New()
 	g.wrapStore = func(s iogate.Store) iogate.Store { return metrics.InstrumentStore(s, m) }
 	e, err := g.open(ctx, true, auth.Config{Issuer: issuer, TokenTTL: c.tokenTTL, SigningAlgorithm: c.signingAlg, Logger: log,
 		MaxStaleness: c.maxStaleness, ResyncInterval: c.resyncInterval, StoreTimeout: c.storeTimeout, FailureLogInterval: c.failureLogInterval, Metrics: m})
@@ -372,10 +386,6 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		return err
 	}
 	m.RegisterFeedLag(func() float64 { return e.auth.FeedLag().Seconds() })
-	certs, err := loadCertificate(g, c, log)
-	if err != nil {
-		return err
-	}
 
 	api := iohttp.NewServer(e.auth, e.store, log)
 	// CLI commands that print links read this URL when they are given no --url. A failure
@@ -461,6 +471,7 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 		attrs = append(attrs, "admin_addr", lns.admin.Addr().String())
 	}
 	attrs = append(attrs, "dashboard_url", publicURL+"/dashboard/")
+	attrs = append(attrs, certs.LogAttrs()...)
 	log.Info("iogate listening", attrs...)
 	printSetupLink(ctx, g, users, publicURL, log, logOut.Flush)
 	logOut.Flush()
@@ -575,20 +586,41 @@ func newPlainServer(api *iohttp.Server, c serveConfig, log *slog.Logger) *http.S
 	return plain
 }
 
-// loadCertificate loads --tls-cert and --tls-key, or the self-signed certificate of the
-// data directory, creating it on first run, into a reloader that watches the files.
-func loadCertificate(g *globals, c serveConfig, log *slog.Logger) (*iohttp.CertReloader, error) {
-	if c.tlsCert != "" {
-		r, err := iohttp.NewCertReloader(c.tlsCert, c.tlsKey, log)
-		if err != nil {
-			return nil, errorf("load --tls-cert %s and --tls-key %s: %v", c.tlsCert, c.tlsKey, err)
-		}
-		return r, nil
+// loadCertificate loads --tls-cert and --tls-key into a reloader that watches the files.
+func loadCertificate(c serveConfig, log *slog.Logger, m *metrics.Metrics) (*iohttp.CertReloader, error) {
+	r, err := iohttp.NewCertReloader(c.tlsCert, c.tlsKey, log, certReloaderOptions(log, m))
+	if err != nil {
+		return nil, errorf("load --tls-cert %s and --tls-key %s: %v", c.tlsCert, c.tlsKey, err)
 	}
+	return r, nil
+}
+
+// loadSelfSignedCertificate loads the self-signed certificate of the data directory,
+// creating it on first run, into a reloader that watches the files.
+func loadSelfSignedCertificate(g *globals, log *slog.Logger, m *metrics.Metrics) (*iohttp.CertReloader, error) {
 	dir := filepath.Join(g.dataDir, "tls")
 	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if _, err := iohttp.EnsureSelfSignedCert(certPath, keyPath, time.Now()); err != nil {
 		return nil, err
 	}
-	return iohttp.NewCertReloader(certPath, keyPath, log)
+	return iohttp.NewCertReloader(certPath, keyPath, log, certReloaderOptions(log, m))
+}
+
+// certReloaderOptions returns the options of the server's certificate reloader: it warns
+// at start and at every reload when the private key file can be read by other users, and
+// records the certificate's expiry and failed reloads in m.
+func certReloaderOptions(log *slog.Logger, m *metrics.Metrics) iohttp.CertReloaderOptions {
+	return iohttp.CertReloaderOptions{
+		Metrics: m,
+		CheckKeyFile: func(keyPath string) {
+			// A key file that is gone since it was read fails the next reload, which logs that.
+			info, err := os.Stat(keyPath)
+			if err != nil {
+				return
+			}
+			if warning := secretFileModeWarning("TLS private key file", keyPath, info.Mode()); warning != "" {
+				log.Warn("TLS private key file can be read or written by other users", "key_file", keyPath, "warning", warning)
+			}
+		},
+	}
 }
