@@ -344,11 +344,22 @@ func (l *limiter) recordFailure(ctx context.Context, addr netip.Addr, clientID s
 	if blocked {
 		l.metrics.AddressBlocked()
 		l.log.WarnContext(ctx, "address blocked after repeated failed authentication",
-			"address", key.String(), "failures", failures, "blocked_until", until.UTC().Format(time.RFC3339))
+			"address", key.String(), "failures", failures, "blocked_until", until.UTC().Format(time.RFC3339),
+			"next_step", unblockStep(key))
 		if l.onBlock != nil {
 			l.onBlock(ctx, key, targets, failures, until)
 		}
 	}
+}
+
+// unblockStep returns the command that lifts the block of key on every server, for the
+// log line of the block. It names an IPv4 address without "/32", as operators type it.
+func unblockStep(key netip.Prefix) string {
+	arg := key.String()
+	if key.IsSingleIP() {
+		arg = key.Addr().String()
+	}
+	return "to lift the block before it ends, run: iogate address unblock " + arg
 }
 
 // maybeSweep drops, once a minute, entries that have been idle long enough to be
