@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/iogate/iogate"
-	"github.com/iogate/iogate/metrics"
 )
 
 // fakeClock is a settable clock for the limiter.
@@ -42,7 +41,7 @@ func TestLimiterPerAddress(t *testing.T) {
 		}
 	}
 	d := l.checkAddress(attacker, true)
-	if d == nil || d.limit != metrics.LimitAddress {
+	if d == nil || d.limit != rateLimitAddress {
 		t.Fatalf("request past the burst: denial %+v, want the address limit", d)
 	}
 	if d.retryAfter <= 0 || d.retryAfter > time.Second {
@@ -120,7 +119,7 @@ func TestLimiterFailuresSlowThenBlock(t *testing.T) {
 	for i, want := range wantWaits {
 		l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
 		d := l.checkAddress(attacker, false)
-		if d == nil || d.limit != metrics.LimitSlowdown || d.retryAfter != want {
+		if d == nil || d.limit != rateLimitSlowdown || d.retryAfter != want {
 			t.Fatalf("after failure %d: denial %+v, want a slowdown of %v", 4+i, d, want)
 		}
 		clock.advance(want)
@@ -131,7 +130,7 @@ func TestLimiterFailuresSlowThenBlock(t *testing.T) {
 
 	l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
 	d := l.checkAddress(attacker, true)
-	if d == nil || d.limit != metrics.LimitBlocked || d.retryAfter != 10*time.Minute {
+	if d == nil || d.limit != rateLimitBlocked || d.retryAfter != 10*time.Minute {
 		t.Fatalf("after 6 failures: denial %+v, want a 10m block", d)
 	}
 	if blocks != 1 {
@@ -295,7 +294,7 @@ func TestLimiterPerKey(t *testing.T) {
 	l.checkKey("a")
 	l.checkKey("a")
 	d := l.checkKey("a")
-	if d == nil || d.limit != metrics.LimitKey {
+	if d == nil || d.limit != rateLimitKey {
 		t.Fatalf("third request in a burst of 2: denial %+v, want the key limit", d)
 	}
 	if l.checkKey("b") != nil {
