@@ -18,12 +18,18 @@ import (
 // serve" does, and the writer under that handler. With slogOnly, every line goes through slog.
 func newAccessLogAPI(t *testing.T, out io.Writer, interval time.Duration, slogOnly bool) (*testAPI, *logging.BufferedWriter) {
 	t.Helper()
+	return newAccessLogAPIWith(t, out, interval, slogOnly, Options{})
+}
+
+// newAccessLogAPIWith is newAccessLogAPI with a server configured by opts.
+func newAccessLogAPIWith(t *testing.T, out io.Writer, interval time.Duration, slogOnly bool, opts Options) (*testAPI, *logging.BufferedWriter) {
+	t.Helper()
 	w := logging.NewBufferedWriter(out, interval)
 	var h slog.Handler = logging.NewJSON(w, slog.LevelInfo)
 	if slogOnly {
 		h = slogOnlyHandler{h}
 	}
-	return newTestAPIWithLog(t, Options{}, slog.New(h)), w
+	return newTestAPIWithLog(t, opts, slog.New(h)), w
 }
 
 // slogOnlyHandler hides the handler type that logging.LineWriter looks for.

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/iogate/iogate"
-	"github.com/iogate/iogate/metrics"
 )
 
 // unblockLimits block an address at its fourth failure within an hour, for an hour, and
@@ -53,7 +52,7 @@ func TestLimiterUnblockLiftsBlock(t *testing.T) {
 	calls := recordUnblocks(l)
 	failTimes(l, attacker, 4)
 	until := clock.t.Add(time.Hour)
-	if d := l.checkAddress(attacker, false); d == nil || d.limit != metrics.LimitBlocked {
+	if d := l.checkAddress(attacker, false); d == nil || d.limit != rateLimitBlocked {
 		t.Fatalf("after 4 failures: denial %+v, want a block", d)
 	}
 
@@ -74,7 +73,7 @@ func TestLimiterUnblockLiftsBlock(t *testing.T) {
 		t.Errorf("two failures after the unblock: refused %+v, want the count to have restarted", d)
 	}
 	failTimes(l, attacker, 2)
-	if d := l.checkAddress(attacker, false); d == nil || d.limit != metrics.LimitBlocked {
+	if d := l.checkAddress(attacker, false); d == nil || d.limit != rateLimitBlocked {
 		t.Errorf("four failures after the unblock: denial %+v, want a new block", d)
 	}
 }
@@ -83,7 +82,7 @@ func TestLimiterUnblockLiftsSlowdown(t *testing.T) {
 	l, _ := newTestLimiter(unblockLimits)
 	calls := recordUnblocks(l)
 	failTimes(l, attacker, 3)
-	if d := l.checkAddress(attacker, false); d == nil || d.limit != metrics.LimitSlowdown {
+	if d := l.checkAddress(attacker, false); d == nil || d.limit != rateLimitSlowdown {
 		t.Fatalf("after 3 failures: denial %+v, want a slowdown", d)
 	}
 	l.applyUnblock(unblockChange(1, "192.0.2.66/32"))
@@ -114,7 +113,7 @@ func TestLimiterUnblockPrefix(t *testing.T) {
 			t.Errorf("%s inside the unblocked prefix: refused %+v, want allowed", a, d)
 		}
 	}
-	if d := l.checkAddress(outside, false); d == nil || d.limit != metrics.LimitBlocked {
+	if d := l.checkAddress(outside, false); d == nil || d.limit != rateLimitBlocked {
 		t.Errorf("%s outside the unblocked prefix: denial %+v, want it still blocked", outside, d)
 	}
 	var lifted []string
@@ -158,7 +157,7 @@ func TestLimiterUnblockIgnoresReloadNotice(t *testing.T) {
 	l, _ := newTestLimiter(unblockLimits)
 	failTimes(l, attacker, 4)
 	l.applyUnblock(iogate.KeyChange{Kind: iogate.ChangeAddressUnblock})
-	if d := l.checkAddress(attacker, false); d == nil || d.limit != metrics.LimitBlocked {
+	if d := l.checkAddress(attacker, false); d == nil || d.limit != rateLimitBlocked {
 		t.Errorf("after a full reload's notice: denial %+v, want the block kept", d)
 	}
 }
@@ -170,7 +169,7 @@ func TestLimiterUnblockAppliesEachChangeOnce(t *testing.T) {
 	failTimes(l, attacker, 4)
 
 	l.applyUnblock(unblockChange(5, "192.0.2.66/32"))
-	if d := l.checkAddress(attacker, false); d == nil || d.limit != metrics.LimitBlocked {
+	if d := l.checkAddress(attacker, false); d == nil || d.limit != rateLimitBlocked {
 		t.Fatalf("after change 5 arrived again: denial %+v, want the block that followed it kept", d)
 	}
 	l.applyUnblock(unblockChange(6, "192.0.2.66/32"))
@@ -188,7 +187,7 @@ func TestLimiterUnblockKeepsRequestRate(t *testing.T) {
 	}
 	failTimes(l, attacker, 4)
 	l.applyUnblock(unblockChange(1, "192.0.2.66/32"))
-	if d := l.checkAddress(attacker, true); d == nil || d.limit != metrics.LimitAddress {
+	if d := l.checkAddress(attacker, true); d == nil || d.limit != rateLimitAddress {
 		t.Errorf("second request after the unblock: denial %+v, want the address rate, which an unblock does not reset", d)
 	}
 }

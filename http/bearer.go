@@ -204,7 +204,7 @@ func (s *Server) requireScope(scope string, next handlerFunc) handlerFunc {
 			return err
 		}
 		st := stateFrom(r.Context())
-		if err := s.limitKey(w, p.ClientID); err != nil {
+		if err := s.limitKey(w, r, p.ClientID); err != nil {
 			return err
 		}
 		if !p.HasScope(scope) {

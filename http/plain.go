@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/iogate/iogate"
@@ -58,10 +59,23 @@ func (s *Server) refusePlainHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			s.log.WarnContext(ctx, "valid credential received over plain HTTP",
 				"client_id", exposure.ClientID, "credential", exposure.Kind, "secret_generation", exposure.Generation,
-				"revoked", s.opts.RevokeExposedCredentials, "remote_addr", addr.String(), "request_id", requestIDFrom(ctx))
+				"revoked", s.opts.RevokeExposedCredentials, "next_step", exposedStep(exposure.ClientID, s.opts.RevokeExposedCredentials),
+				"remote_addr", addr.String(), "request_id", requestIDFrom(ctx))
 		}
 	}
 	s.writeError(w, r, s.httpsRequired())
+}
+
+// exposedStep returns what an operator does next about the exposed key clientID, the
+// advice of "iogate key show" for an exposed key. With revoked the key is already deleted,
+// so its client needs a new key. The client ID is one that verified, not caller text.
+func exposedStep(clientID string, revoked bool) string {
+	if revoked {
+		return fmt.Sprintf("the key was deleted, so create a new key for its client: \"iogate key show %s\" names the account, "+
+			"and \"iogate key create --account ACCOUNT_ID --name NAME\" creates the key", clientID)
+	}
+	return fmt.Sprintf("rotate the key with \"iogate key rotate %s --grace 0\", or delete it with \"iogate key delete %s\"",
+		clientID, clientID)
 }
 
 // markExposed marks the key of the exposure exposed, or deletes it with

@@ -146,9 +146,40 @@ type idleLimiter struct {
 	lastSeen time.Time
 }
 
+// rateLimit names the limit that refused a request with 429. Its names are the label
+// values of iogate_rate_limit_hits_total and of the access log's rate_limit field. It is
+// one byte so that it fits in the padding of requestState.
+type rateLimit uint8
+
+const (
+	noRateLimit rateLimit = iota
+	rateLimitAddress
+	rateLimitClient
+	rateLimitKey
+	rateLimitSlowdown
+	rateLimitBlocked
+)
+
+var rateLimitNames = [...]string{
+	noRateLimit:       "",
+	rateLimitAddress:  metrics.LimitAddress,
+	rateLimitClient:   metrics.LimitClient,
+	rateLimitKey:      metrics.LimitKey,
+	rateLimitSlowdown: metrics.LimitSlowdown,
+	rateLimitBlocked:  metrics.LimitBlocked,
+}
+
+// String returns the limit's label value, and "" for noRateLimit.
+func (l rateLimit) String() string {
+	if int(l) >= len(rateLimitNames) {
+		return ""
+	}
+	return rateLimitNames[l]
+}
+
 // denial is a request refused by a limit.
 type denial struct {
-	limit      string
+	limit      rateLimit
 	retryAfter time.Duration
 	message    string
 }
@@ -195,16 +226,16 @@ func (l *limiter) checkAddress(addr netip.Addr, rated bool) *denial {
 	}
 	st.lastSeen = now
 	if now.Before(st.blockedUntil) {
-		return &denial{limit: metrics.LimitBlocked, retryAfter: st.blockedUntil.Sub(now),
+		return &denial{limit: rateLimitBlocked, retryAfter: st.blockedUntil.Sub(now),
 			message: "too many failed authentication attempts from this address; it is blocked for a while"}
 	}
 	if now.Before(st.nextAttempt) {
-		return &denial{limit: metrics.LimitSlowdown, retryAfter: st.nextAttempt.Sub(now),
+		return &denial{limit: rateLimitSlowdown, retryAfter: st.nextAttempt.Sub(now),
 			message: "too many failed authentication attempts from this address; wait before trying again"}
 	}
 	if rated && st.tokens != nil {
 		if d := reserve(st.tokens, now); d > 0 {
-			return &denial{limit: metrics.LimitAddress, retryAfter: d, message: "too many requests from this address"}
+			return &denial{limit: rateLimitAddress, retryAfter: d, message: "too many requests from this address"}
 		}
 	}
 	return nil
@@ -243,7 +274,7 @@ func (l *limiter) checkClient(addr netip.Addr, clientID string) *denial {
 	defer l.mu.Unlock()
 	key := clientKey{addressKey(addr), clientID}
 	if d := take(l.clients, key, l.cfg.TokenPerClient, l.cfg.TokenPerClientBurst, now); d > 0 {
-		return &denial{limit: metrics.LimitClient, retryAfter: d, message: "too many token requests for this client from this address"}
+		return &denial{limit: rateLimitClient, retryAfter: d, message: "too many token requests for this client from this address"}
 	}
 	return nil
 }
@@ -257,7 +288,7 @@ func (l *limiter) checkKey(clientID string) *denial {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if d := take(l.keys, clientID, l.cfg.APIPerKey, l.cfg.APIPerKeyBurst, now); d > 0 {
-		return &denial{limit: metrics.LimitKey, retryAfter: d, message: "too many requests for this API key"}
+		return &denial{limit: rateLimitKey, retryAfter: d, message: "too many requests for this API key"}
 	}
 	return nil
 }
@@ -344,11 +375,22 @@ func (l *limiter) recordFailure(ctx context.Context, addr netip.Addr, clientID s
 	if blocked {
 		l.metrics.AddressBlocked()
 		l.log.WarnContext(ctx, "address blocked after repeated failed authentication",
-			"address", key.String(), "failures", failures, "blocked_until", until.UTC().Format(time.RFC3339))
+			"address", key.String(), "failures", failures, "blocked_until", until.UTC().Format(time.RFC3339),
+			"next_step", unblockStep(key))
 		if l.onBlock != nil {
 			l.onBlock(ctx, key, targets, failures, until)
 		}
 	}
+}
+
+// unblockStep returns the command that lifts the block of key on every server, for the
+// log line of the block. It names an IPv4 address without "/32", as operators type it.
+func unblockStep(key netip.Prefix) string {
+	arg := key.String()
+	if key.IsSingleIP() {
+		arg = key.Addr().String()
+	}
+	return "to lift the block before it ends, run: iogate address unblock " + arg
 }
 
 // maybeSweep drops, once a minute, entries that have been idle long enough to be
@@ -483,23 +525,27 @@ func logRefusedClient(r *http.Request, err error, clientID string) {
 }
 
 // limitKey applies the per-key API limit to an authenticated bearer request.
-func (s *Server) limitKey(w http.ResponseWriter, clientID string) error {
+func (s *Server) limitKey(w http.ResponseWriter, r *http.Request, clientID string) error {
 	if s.limiter == nil {
 		return nil
 	}
 	if d := s.limiter.checkKey(clientID); d != nil {
-		return s.limitedError(w, d)
+		return s.limitedError(w, r, d)
 	}
 	return nil
 }
 
 func (s *Server) refuseLimited(w http.ResponseWriter, r *http.Request, d *denial) {
-	s.writeError(w, r, s.limitedError(w, d))
+	s.writeError(w, r, s.limitedError(w, r, d))
 }
 
-// limitedError sets Retry-After, in whole seconds rounded up, and returns the 429 error.
-func (s *Server) limitedError(w http.ResponseWriter, d *denial) error {
-	s.metrics.RateLimited(d.limit)
+// limitedError counts the denial, names its limit in the access log, sets Retry-After, in
+// whole seconds rounded up, and returns the 429 error.
+func (s *Server) limitedError(w http.ResponseWriter, r *http.Request, d *denial) error {
+	s.metrics.RateLimited(d.limit.String())
+	if st := stateFrom(r.Context()); st != nil {
+		st.rateLimit = d.limit
+	}
 	secs := int64(math.Ceil(d.retryAfter.Seconds()))
 	if secs < 1 {
 		secs = 1

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iogate/iogate/metrics"
+	"github.com/iogate/iogate"
 )
 
 // fakeClock is a settable clock for the limiter.
@@ -41,7 +41,7 @@ func TestLimiterPerAddress(t *testing.T) {
 		}
 	}
 	d := l.checkAddress(attacker, true)
-	if d == nil || d.limit != metrics.LimitAddress {
+	if d == nil || d.limit != rateLimitAddress {
 		t.Fatalf("request past the burst: denial %+v, want the address limit", d)
 	}
 	if d.retryAfter <= 0 || d.retryAfter > time.Second {
@@ -119,7 +119,7 @@ func TestLimiterFailuresSlowThenBlock(t *testing.T) {
 	for i, want := range wantWaits {
 		l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
 		d := l.checkAddress(attacker, false)
-		if d == nil || d.limit != metrics.LimitSlowdown || d.retryAfter != want {
+		if d == nil || d.limit != rateLimitSlowdown || d.retryAfter != want {
 			t.Fatalf("after failure %d: denial %+v, want a slowdown of %v", 4+i, d, want)
 		}
 		clock.advance(want)
@@ -130,7 +130,7 @@ func TestLimiterFailuresSlowThenBlock(t *testing.T) {
 
 	l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
 	d := l.checkAddress(attacker, true)
-	if d == nil || d.limit != metrics.LimitBlocked || d.retryAfter != 10*time.Minute {
+	if d == nil || d.limit != rateLimitBlocked || d.retryAfter != 10*time.Minute {
 		t.Fatalf("after 6 failures: denial %+v, want a 10m block", d)
 	}
 	if blocks != 1 {
@@ -151,6 +151,57 @@ func TestLimiterFailuresSlowThenBlock(t *testing.T) {
 	l.recordFailure(ctx, attacker, "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
 	if d := l.checkAddress(attacker, false); d != nil {
 		t.Errorf("first failure after the block: refused %+v, want a fresh window", d)
+	}
+}
+
+// TestBlockLogGivesUnblockCommand checks that the log line of a block gives the command
+// that lifts it, for IPv4 and for an IPv6 /64. The command must accept its argument and
+// lift the blocked address, and the line must name no client ID that the caller sent.
+func TestBlockLogGivesUnblockCommand(t *testing.T) {
+	cases := []struct {
+		name, addr, wantArg string
+	}{
+		{"IPv4", "192.0.2.66", "192.0.2.66"},
+		{"IPv6", "2001:db8:1:2::7", "2001:db8:1:2::/64"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l, _ := newTestLimiter(RateLimits{FailuresBeforeBlock: 2, FailureWindow: time.Hour, BlockDuration: time.Hour})
+			var logs strings.Builder
+			l.log = slog.New(slog.NewJSONHandler(&logs, nil))
+			for range 2 {
+				l.recordFailure(context.Background(), netip.MustParseAddr(c.addr), "6f1c2a7e-0c1b-4a8e-9d55-3b6f0e2d9a11")
+			}
+
+			var entry struct {
+				Msg      string `json:"msg"`
+				NextStep string `json:"next_step"`
+			}
+			if err := json.Unmarshal([]byte(logs.String()), &entry); err != nil {
+				t.Fatalf("block line %q is not one JSON object: %v", logs.String(), err)
+			}
+			if entry.Msg != "address blocked after repeated failed authentication" {
+				t.Errorf("msg = %q, want the block message", entry.Msg)
+			}
+			command, ok := strings.CutPrefix(entry.NextStep, "to lift the block before it ends, run: ")
+			if !ok {
+				t.Fatalf("next_step = %q, want the unblock command", entry.NextStep)
+			}
+			arg, ok := strings.CutPrefix(command, "iogate address unblock ")
+			if !ok || arg != c.wantArg {
+				t.Errorf("command %q, want iogate address unblock %s", command, c.wantArg)
+			}
+			prefix, err := iogate.ParseBlockedAddress(arg)
+			if err != nil {
+				t.Fatalf("the unblock command rejects its argument %q: %v", arg, err)
+			}
+			if want := addressKey(netip.MustParseAddr(c.addr)); prefix != want {
+				t.Errorf("the unblock command lifts %s, want the blocked %s", prefix, want)
+			}
+			if strings.Contains(logs.String(), "6f1c2a7e") {
+				t.Errorf("block line %q names a client ID", logs.String())
+			}
+		})
 	}
 }
 
@@ -243,7 +294,7 @@ func TestLimiterPerKey(t *testing.T) {
 	l.checkKey("a")
 	l.checkKey("a")
 	d := l.checkKey("a")
-	if d == nil || d.limit != metrics.LimitKey {
+	if d == nil || d.limit != rateLimitKey {
 		t.Fatalf("third request in a burst of 2: denial %+v, want the key limit", d)
 	}
 	if l.checkKey("b") != nil {

@@ -255,6 +255,9 @@ type requestState struct {
 	// The response is the same invalid_token error for every reason. It sits beside
 	// uncountedFailure, in the padding after that bool, so the state does not grow.
 	tokenFailure auth.TokenFailure
+	// rateLimit is the limit that refused the request with 429, for the access log. It
+	// also sits in that padding.
+	rateLimit rateLimit
 	// errorCode is the code of the error response that writeError wrote. The access log
 	// shows it, so that an operator can tell a malformed request from a bad credential.
 	errorCode iogate.ErrorCode
@@ -393,6 +396,9 @@ func (s *Server) logRequest(ctx context.Context, r *http.Request, st *requestSta
 		if st.tokenFailure != auth.NoTokenFailure {
 			l = l.String("token_failure", st.tokenFailure.String())
 		}
+		if st.rateLimit != noRateLimit {
+			l = l.String("rate_limit", st.rateLimit.String())
+		}
 		if line, ok := l.Bytes(); ok {
 			w.Write(line)
 			return
@@ -418,6 +424,9 @@ func (s *Server) logRequest(ctx context.Context, r *http.Request, st *requestSta
 	}
 	if st.tokenFailure != auth.NoTokenFailure {
 		rec.AddAttrs(slog.String("token_failure", st.tokenFailure.String()))
+	}
+	if st.rateLimit != noRateLimit {
+		rec.AddAttrs(slog.String("rate_limit", st.rateLimit.String()))
 	}
 	h.Handle(ctx, rec)
 }

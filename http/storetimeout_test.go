@@ -188,11 +188,7 @@ func TestStoreTimeoutPlainHTTP(t *testing.T) {
 	})
 	store.hang.Store(true)
 
-	r := httptest.NewRequest("POST", "/v1/auth/accessToken", strings.NewReader(`{"clientId":"`+api.clientID+`","clientSecret":"`+api.secret+`"}`))
-	r.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	api.srv.PlainHandler().ServeHTTP(rec, r)
-
+	rec := sendSecretOverPlainHTTP(api)
 	if rec.Code != http.StatusForbidden {
 		t.Fatalf("plain HTTP token request with the store hanging: status %d, want 403", rec.Code)
 	}

@@ -75,3 +75,24 @@ func TestMasterKeyFileHoldingKey(t *testing.T) {
 		})
 	}
 }
+
+// TestPostgresCLIWithoutMasterKey checks that a CLI command on PostgreSQL without a master
+// key fails with a message about that command, not about nodes. The key is loaded before
+// the database is opened, so the URL's server is never contacted.
+func TestPostgresCLIWithoutMasterKey(t *testing.T) {
+	dir := t.TempDir()
+	_, _, err := runCLI(t, dir, nil, "--database", "postgres://iogate@127.0.0.1:1/iogate", "account", "list")
+	if err == nil {
+		t.Fatal("account list on PostgreSQL without a master key succeeded, want an error")
+	}
+	msg := err.Error()
+	for _, want := range []string{`"iogate account list" needs the master key that the servers use`, "IOGATE_MASTER_KEY", "--master-key-file",
+		filepath.Join(dir, "master.key") + " does not exist", "iogate master-key generate"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not contain %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "node") {
+		t.Errorf("error %q speaks of nodes, but a CLI command ran", msg)
+	}
+}

@@ -80,8 +80,7 @@ func (g *globals) loadMasterKey() (*iogate.MasterKey, error) {
 	info, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) {
 		if g.usesPostgres() {
-			return nil, errorf("no master key: with PostgreSQL every node must be given the same master key in IOGATE_MASTER_KEY or --master-key-file, "+
-				"and none is created (%s does not exist); generate one with \"iogate master-key generate --output FILE\"", path)
+			return nil, g.noPostgresMasterKey(path)
 		}
 		return nil, errorf("no master key at %s: \"iogate serve\" or \"iogate account create\" creates it on first use; "+
 			"or pass the existing key with --master-key-file or IOGATE_MASTER_KEY", path)
@@ -107,6 +106,20 @@ func secretFileModeWarning(kind, path string, mode os.FileMode) string {
 	}
 	return fmt.Sprintf("the %s %s can be read or written by users other than its owner (mode %04o): run \"chmod 600 %s\"",
 		kind, path, mode.Perm(), shellQuote(path))
+}
+
+// noPostgresMasterKey returns the error of a command on PostgreSQL that has no master key,
+// path being the key file that does not exist. Every command except migrate, address
+// unblock and master-key generate needs the key, because opening the token engine
+// decrypts the stored secrets, so even a read-only command like "account list" fails.
+func (g *globals) noPostgresMasterKey(path string) error {
+	if g.commandPath == "iogate serve" {
+		return errorf("no master key: with PostgreSQL every node must be given the same master key in IOGATE_MASTER_KEY or --master-key-file, "+
+			"and none is created (%s does not exist); generate one with \"iogate master-key generate --output FILE\"", path)
+	}
+	return errorf("no master key: on PostgreSQL, %q needs the master key that the servers use, because it decrypts the stored secrets. "+
+		"Pass it in IOGATE_MASTER_KEY or with --master-key-file (%s does not exist). "+
+		"If no server has run on this database yet, create the key with \"iogate master-key generate --output FILE\"", g.commandPath, path)
 }
 
 // masterKeyFileMissing reports whether the master key would come from a key file that

@@ -36,6 +36,9 @@ type globals struct {
 	// ignoredEnv lists the IOGATE_* variables that the command ignores, such as a misspelt
 	// IOGATE_TRUSTED_PROXY. serve logs them; other commands print them before they run.
 	ignoredEnv envReport
+	// commandPath is the running command, such as "iogate account list", for messages
+	// that differ between the server and the CLI.
+	commandPath string
 }
 
 func newRootCommand(getenv func(string) string, environ func() []string, stdout, stderr io.Writer) (*cobra.Command, *globals) {
@@ -47,6 +50,7 @@ func newRootCommand(getenv func(string) string, environ func() []string, stdout,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			g.commandPath = cmd.CommandPath()
 			if cmd.Name() != "serve" {
 				signal.Stop(hangups)
 				signal.Reset(syscall.SIGHUP)
