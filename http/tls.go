@@ -52,17 +52,72 @@ func baseTLSConfig() *tls.Config {
 // EnsureSelfSignedCert returns the certificate in certPath and keyPath, first writing a new
 // self-signed one for localhost, 127.0.0.1 and ::1 when either file is missing or the
 // certificate expires within a week. Clients trust it by passing certPath as their CA.
+// Processes that start together on a new data directory take turns, so the files always
+// hold one pair.
 func EnsureSelfSignedCert(certPath, keyPath string, now time.Time) (tls.Certificate, error) {
-	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
-	if err == nil && cert.Leaf != nil && now.Add(7*24*time.Hour).Before(cert.Leaf.NotAfter) {
-		return cert, nil
-	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return tls.Certificate{}, fmt.Errorf("load TLS certificate %s: %w", certPath, err)
+	if cert, ok, err := loadCurrentSelfSigned(certPath, keyPath, now); ok || err != nil {
+		return cert, err
 	}
 	if err := os.MkdirAll(filepath.Dir(certPath), 0o700); err != nil {
 		return tls.Certificate{}, err
 	}
+	unlock, err := lockFile(certPath + ".lock")
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	defer unlock()
+	// Another process may have written the pair while this one waited for the lock.
+	if cert, ok, err := loadCurrentSelfSigned(certPath, keyPath, now); ok || err != nil {
+		return cert, err
+	}
+	return writeSelfSignedCert(certPath, keyPath, now)
+}
+
+// loadCurrentSelfSigned returns the pair in certPath and keyPath and true when it loads and
+// stays valid for more than a week. Missing files or an expiring certificate give false
+// and no error.
+func loadCurrentSelfSigned(certPath, keyPath string, now time.Time) (tls.Certificate, bool, error) {
+	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
+	if err == nil && cert.Leaf != nil && now.Add(7*24*time.Hour).Before(cert.Leaf.NotAfter) {
+		return cert, true, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return tls.Certificate{}, false, fmt.Errorf("load TLS certificate %s: %w", certPath, err)
+	}
+	return tls.Certificate{}, false, nil
+}
+
+// lockTimeout bounds the wait for another process's lock file, and a lock file older than
+// it is taken to be left by a process that died while it held it.
+const lockTimeout = 30 * time.Second
+
+// lockFile creates path with O_EXCL, which works on every platform, unlike flock, and returns
+// a function that removes it. It waits up to lockTimeout for another process's file to go.
+func lockFile(path string) (unlock func(), err error) {
+	deadline := time.Now().Add(lockTimeout)
+	for {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			f.Close()
+			return func() { os.Remove(path) }, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("create lock file: %w", err)
+		}
+		if info, statErr := os.Stat(path); statErr == nil && time.Since(info.ModTime()) > lockTimeout {
+			os.Remove(path)
+			continue
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("lock file %s timed out: another process has held it for %s; if no iogate process runs, delete the file", path, lockTimeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// writeSelfSignedCert writes a new self-signed pair to certPath and keyPath and returns it.
+// The caller holds the lock of certPath.
+func writeSelfSignedCert(certPath, keyPath string, now time.Time) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err

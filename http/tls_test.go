@@ -2,6 +2,7 @@ package http
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -227,5 +229,38 @@ func TestNewCertReloaderNamesBadFiles(t *testing.T) {
 	missing := filepath.Join(dir, "missing.pem")
 	if _, err := NewCertReloader(missing, missing, slog.New(slog.DiscardHandler), CertReloaderOptions{}); err == nil {
 		t.Error("NewCertReloader with missing files succeeded")
+	}
+}
+
+// TestEnsureSelfSignedCertConcurrent checks that servers starting together on a new data
+// directory end with one certificate and its key: each call returns the pair on disk.
+func TestEnsureSelfSignedCertConcurrent(t *testing.T) {
+	for round := range 20 {
+		dir := t.TempDir()
+		certPath, keyPath := filepath.Join(dir, "tls", "cert.pem"), filepath.Join(dir, "tls", "key.pem")
+		const callers = 6
+		certs := make([]tls.Certificate, callers)
+		errs := make([]error, callers)
+		var wg sync.WaitGroup
+		for i := range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				certs[i], errs[i] = EnsureSelfSignedCert(certPath, keyPath, time.Now())
+			}()
+		}
+		wg.Wait()
+		onDisk, err := tls.LoadX509KeyPair(certPath, keyPath)
+		if err != nil {
+			t.Fatalf("round %d: the files on disk are not a pair: %v", round, err)
+		}
+		for i := range callers {
+			if errs[i] != nil {
+				t.Fatalf("round %d, caller %d: %v", round, i, errs[i])
+			}
+			if !bytes.Equal(certs[i].Certificate[0], onDisk.Certificate[0]) {
+				t.Fatalf("round %d, caller %d: returned a certificate other than the one on disk", round, i)
+			}
+		}
 	}
 }
