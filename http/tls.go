@@ -105,7 +105,11 @@ func lockFile(path string) (unlock func(), err error) {
 			return nil, fmt.Errorf("create lock file: %w", err)
 		}
 		if info, statErr := os.Stat(path); statErr == nil && time.Since(info.ModTime()) > lockTimeout {
-			os.Remove(path)
+			// Without this check, a stale path that cannot be removed (a directory with
+			// files in it, or one in a read-only directory) would be retried without end.
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("remove stale lock file (delete it if no iogate process runs): %w", err)
+			}
 			continue
 		}
 		if time.Now().After(deadline) {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -262,5 +263,39 @@ func TestEnsureSelfSignedCertConcurrent(t *testing.T) {
 				t.Fatalf("round %d, caller %d: returned a certificate other than the one on disk", round, i)
 			}
 		}
+	}
+}
+
+// TestLockFileStaleUnremovable checks that a stale lock path that cannot be removed, here a
+// directory with a file in it, fails the call with an error naming the path instead of
+// retrying the removal without end.
+func TestLockFileStaleUnremovable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cert.pem.lock")
+	if err := os.MkdirAll(filepath.Join(path, "inside"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * lockTimeout)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		unlock, err := lockFile(path)
+		if err == nil {
+			unlock()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("lockFile on a stale directory with contents succeeded, want an error")
+		}
+		if !strings.Contains(err.Error(), path) {
+			t.Errorf("lockFile error %q does not name %s", err, path)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("lockFile on a stale directory with contents still runs after 5s, want an error at once")
 	}
 }
