@@ -161,11 +161,29 @@ func writeSelfSignedCert(certPath, keyPath string, now time.Time) (tls.Certifica
 	return tls.LoadX509KeyPair(certPath, keyPath)
 }
 
+// writePEM writes der to path with mode through a temporary file and a rename, so readers
+// see the old file or the new one. The temporary file gets a new random name (os.CreateTemp
+// opens it with O_EXCL), so a file or symbolic link left at a fixed name can neither
+// receive the private key nor give it a wider mode.
 func writePEM(path, blockType string, der []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
 	data := pem.EncodeToMemory(&pem.Block{Type: blockType, Bytes: der})
-	if err := os.WriteFile(tmp, data, mode); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, mode)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }

@@ -299,3 +299,42 @@ func TestLockFileStaleUnremovable(t *testing.T) {
 		t.Fatal("lockFile on a stale directory with contents still runs after 5s, want an error at once")
 	}
 }
+
+// TestEnsureSelfSignedCertTempLink checks that a symbolic link left at the name of the key's
+// temporary file does not receive the private key, and that key.pem ends up a regular file
+// with mode 0600.
+func TestEnsureSelfSignedCertTempLink(t *testing.T) {
+	dir := t.TempDir()
+	certPath, keyPath := filepath.Join(dir, "tls", "cert.pem"), filepath.Join(dir, "tls", "key.pem")
+	if err := os.MkdirAll(filepath.Dir(keyPath), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(dir, "outside")
+	if err := os.WriteFile(outside, []byte("unchanged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, keyPath+".tmp"); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := EnsureSelfSignedCert(certPath, keyPath, time.Now()); err != nil {
+		t.Fatalf("EnsureSelfSignedCert: %v", err)
+	}
+	data, err := os.ReadFile(outside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != "unchanged" {
+		t.Errorf("the target of %s.tmp was overwritten with %d bytes, want it unchanged", keyPath, len(data))
+	}
+	info, err := os.Lstat(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Mode().IsRegular() {
+		t.Errorf("key.pem has mode %s, want a regular file", info.Mode())
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("key.pem has permissions %04o, want 0600", info.Mode().Perm())
+	}
+}
