@@ -19,35 +19,12 @@ import (
 // its log.
 func TestSIGHUPDuringStartKeepsServer(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	cmd := exec.Command(testenv.Binary(t), "serve", "--data-dir", dir, "--listen", "127.0.0.1:0",
-		"--http-listen", "", "--admin-listen", "")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	listening := make(chan bool, 1)
-	exited := make(chan error, 1)
-	go func() {
-		found := false
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if !found && strings.Contains(sc.Text(), `"msg":"iogate listening"`) {
-				found = true
-				listening <- true
-			}
-		}
-		exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			<-exited
+	found := false
+	cmd, exited := startServe(t, dir, func(line string) {
+		if !found && strings.Contains(line, `"msg":"iogate listening"`) {
+			found = true
+			listening <- true
 		}
 	})
 
@@ -69,10 +46,45 @@ func TestSIGHUPDuringStartKeepsServer(t *testing.T) {
 	}
 	select {
 	case <-listening:
-	case err := <-exited:
-		exited <- err
-		t.Fatalf("iogate serve exited (%v) after a SIGHUP sent while it started, before it listened", err)
+	case <-exited:
+		t.Fatalf("iogate serve exited (%v) after a SIGHUP sent while it started, before it listened", cmd.ProcessState)
 	case <-time.After(60 * time.Second):
 		t.Fatal("iogate serve neither listened nor exited within 60s of a SIGHUP sent while it started")
 	}
+}
+
+// startServe starts "iogate serve" on dataDir, on a loopback port without the other
+// listeners and outside testenv, and calls onLine with each line of its standard error from
+// one goroutine. The channel closes once the process has exited. When the test ends, the
+// process gets SIGTERM, and SIGKILL 20 seconds later.
+func startServe(t *testing.T, dataDir string, onLine func(string)) (*exec.Cmd, <-chan struct{}) {
+	t.Helper()
+	cmd := exec.Command(testenv.Binary(t), "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0",
+		"--http-listen", "", "--admin-listen", "")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			onLine(sc.Text())
+		}
+		cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	return cmd, exited
 }

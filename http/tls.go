@@ -93,6 +93,7 @@ const lockTimeout = 30 * time.Second
 
 // lockFile creates path with O_EXCL, which works on every platform, unlike flock, and returns
 // a function that removes it. It waits up to lockTimeout for another process's file to go.
+// NOTE: two processes that find the same stale file at once can both take the lock.
 func lockFile(path string) (unlock func(), err error) {
 	deadline := time.Now().Add(lockTimeout)
 	for {

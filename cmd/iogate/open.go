@@ -145,6 +145,10 @@ func (g *globals) createMasterKey(ctx context.Context, store iogate.Store) (*iog
 	if err != nil {
 		return nil, err
 	}
+	if sealed && !g.masterKeyFileMissing() {
+		// Another process started on the same new data directory created the key first.
+		return g.loadMasterKey()
+	}
 	if sealed {
 		return nil, errorf("no master key at %s, but the database already holds secrets encrypted under a master key: "+
 			"pass that key with IOGATE_MASTER_KEY or --master-key-file; a new key would not decrypt them, so none is created", path)

@@ -454,6 +454,12 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 	httpsTLS, httpsPlain := iohttp.SplitPlainHTTP(lns.https, srv.TLSConfig, c.readHeaderTimeout)
 	plainOnHTTPS := newPlainServer(api, c, log)
 	servers = append(servers, plainOnHTTPS)
+	// A signal that arrived while the server started ends it without a drain: no load
+	// balancer has sent it clients yet.
+	drainPeriod := c.shutdownDrain
+	if ctx.Err() != nil {
+		drainPeriod = 0
+	}
 	go func() { errc <- srv.Serve(httpsTLS) }()
 	go func() { errc <- plainOnHTTPS.Serve(httpsPlain) }()
 	attrs := []any{"https_addr", lns.https.Addr().String(), "issuer", issuer, "data_dir", g.dataDir, "database", g.databaseLabel(),
@@ -478,7 +484,7 @@ func serve(ctx context.Context, g *globals, c serveConfig) error {
 
 	select {
 	case <-ctx.Done():
-		err = drain(api, servers, c.shutdownDrain, errc, log)
+		err = drain(api, servers, drainPeriod, errc, log)
 		log.Info("shutting down")
 	case err = <-errc:
 		log.Error("listener failed", "error", err)
