@@ -77,7 +77,7 @@ func (f TokenFailure) String() string {
 }
 
 // tokenFailureError is an error of Authenticate that carries its TokenFailure. It unwraps
-// to the error that the caller sees, so it changes no response.
+// to the error that the caller receives, so it changes no response.
 type tokenFailureError struct {
 	err     error
 	failure TokenFailure

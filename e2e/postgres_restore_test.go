@@ -10,21 +10,21 @@ import (
 
 // TestPostgresRestoreWhileNodeRuns restores an older pg_dump of the database under a
 // running node. The restore rewinds the key change numbers, so the node must notice it and
-// reload every key: a key created after the backup stops working, a key from the backup
-// keeps working, and a key created after the restore works, each within two seconds.
+// reload every key. Within two seconds a key created after the backup stops working, while
+// a key from the backup keeps working, and a key created after the restore works.
 func TestPostgresRestoreWhileNodeRuns(t *testing.T) {
 	d := newPGDeployment(t, pgtest.NewDatabase(t))
 	node := d.startNode(t, "a")
 	accountID := d.createAccount(t)
-	kept := d.createKey(t, accountID, "kept")
-	waitForKey(t, node, kept.ClientID, kept.ClientSecret)
+	backedUp := d.createKey(t, accountID, "backed-up")
+	waitForKey(t, node, backedUp.ClientID, backedUp.ClientSecret)
 	dump := pgtest.Dump(t, d.dbURL)
 
 	// Two keys after the backup, so that the restored numbers stay below the node's.
-	d.createKey(t, accountID, "gone-1")
-	gone := d.createKey(t, accountID, "gone-2")
-	waitForKey(t, node, gone.ClientID, gone.ClientSecret)
-	tok := accessToken(t, node, gone.ClientID, gone.ClientSecret)
+	d.createKey(t, accountID, "removed-1")
+	removed := d.createKey(t, accountID, "removed-2")
+	waitForKey(t, node, removed.ClientID, removed.ClientSecret)
+	tok := accessToken(t, node, removed.ClientID, removed.ClientSecret)
 
 	pgtest.Restore(t, d.dbURL, dump)
 	took := waitStatus(t, "a token of a key created after the backup, once the backup is restored", http.StatusUnauthorized, 2*time.Second, func() int {
@@ -32,10 +32,10 @@ func TestPostgresRestoreWhileNodeRuns(t *testing.T) {
 	})
 	t.Logf("the node rejected the token of a key missing from the restored database %s after pg_restore returned", took.Round(time.Millisecond))
 	waitLog(t, node, "the store's key changes end before the last one this node applied")
-	if got := status(node.Client, "POST", node.URL+"/v1/auth/accessToken", jsonHeader, credentialsJSON(gone.ClientID, gone.ClientSecret)); got != http.StatusUnauthorized {
+	if got := status(node.Client, "POST", node.URL+"/v1/auth/accessToken", jsonHeader, credentialsJSON(removed.ClientID, removed.ClientSecret)); got != http.StatusUnauthorized {
 		t.Errorf("token request of a key created after the backup, after the restore: status %d, want 401", got)
 	}
-	if got := status(node.Client, "POST", node.URL+"/v1/auth/accessToken", jsonHeader, credentialsJSON(kept.ClientID, kept.ClientSecret)); got != http.StatusOK {
+	if got := status(node.Client, "POST", node.URL+"/v1/auth/accessToken", jsonHeader, credentialsJSON(backedUp.ClientID, backedUp.ClientSecret)); got != http.StatusOK {
 		t.Errorf("token request of a key in the backup, after the restore: status %d, want 200", got)
 	}
 
